@@ -1,0 +1,56 @@
+/*
+ * json.h — JSON with comments and positions.
+ *
+ * A runbook is JSON that may carry // and block comments. json_doc_parse
+ * checks the text with a strict scanner of its own (so a syntax error names
+ * its exact line, column, JSON path and what was expected), then lets cJSON
+ * build the tree from a copy with the comments blanked out, and finally maps
+ * every cJSON node back to where it stands in the original file.
+ */
+#ifndef RBC_JSON_H
+#define RBC_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "rbc/error.h"
+
+#define JSON_MAX_DEPTH 128
+#define JSON_MAX_BYTES (64u * 1024 * 1024)
+
+struct json_doc;
+
+/*
+ * Parses len bytes of buf (named file in messages). On success returns a
+ * document owning its cJSON tree. On failure returns NULL after adding the
+ * problem (invalid UTF-8, syntax, depth, size) to d.
+ */
+struct json_doc *json_doc_parse(const char *file, const char *buf, size_t len,
+                                struct rbc_diags *d);
+void json_doc_free(struct json_doc *doc);
+
+/* The root of the tree (borrowed; lives as long as doc). */
+cJSON *json_doc_root(const struct json_doc *doc);
+/* The file name given to json_doc_parse (borrowed). */
+const char *json_doc_file(const struct json_doc *doc);
+
+/*
+ * Position of node: of its key when key is true and node is an object
+ * member, of its value otherwise. Returns false for a node not from doc.
+ */
+bool json_doc_pos(const struct json_doc *doc, const cJSON *node, bool key,
+                  unsigned *line, unsigned *col);
+
+/*
+ * Position of byte index at (in the decoded value) inside the string node,
+ * counting escapes in the file: used to point into expressions.
+ */
+bool json_doc_string_pos(const struct json_doc *doc, const cJSON *node,
+                         size_t at, unsigned *line, unsigned *col);
+
+/* A short name of node's JSON type for messages: "string", "number", … */
+const char *json_type_name(const cJSON *node);
+
+#endif

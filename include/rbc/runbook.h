@@ -1,0 +1,231 @@
+/*
+ * runbook.h — the step tree, and loading it from a runbook file.
+ *
+ * runbook_load reads, parses and validates a runbook completely before
+ * anything can run: it reports every problem it finds (errors and warnings)
+ * into a struct rbc_diags and returns a runbook only when there is no error.
+ * A loaded runbook is immutable; the engine keeps run state elsewhere.
+ */
+#ifndef RBC_RUNBOOK_H
+#define RBC_RUNBOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "rbc/error.h"
+#include "rbc/expr.h"
+
+/* Step actions: X(ENUM, json key, description for summaries). */
+#define RB_ACTIONS(X)                                  \
+	X(GROUP, "steps", "group")                     \
+	X(MANUAL, "manual", "manual")                  \
+	X(RUN, "run", "command")                       \
+	X(HTTP, "http", "http")                        \
+	X(SQL, "sql", "sql")                           \
+	X(DNS, "dns", "dns")                           \
+	X(TCP, "tcp", "tcp")                           \
+	X(PROMETHEUS, "prometheus", "prometheus")      \
+	X(NAGIOS, "nagios", "nagios")
+
+enum rb_action {
+#define X(e, key, desc) RB_##e,
+	RB_ACTIONS(X)
+#undef X
+	RB_ACTION_COUNT
+};
+
+/* Runbook kinds: X(ENUM, json value). */
+#define RB_KINDS(X)                  \
+	X(PRE_DEPLOY, "pre-deploy")  \
+	X(DEPLOY, "deploy")          \
+	X(POST_DEPLOY, "post-deploy") \
+	X(INCIDENT, "incident")      \
+	X(OTHER, "other")
+
+enum rb_kind {
+#define X(e, name) RB_KIND_##e,
+	RB_KINDS(X)
+#undef X
+	RB_KIND_COUNT
+};
+
+const char *rb_action_key(enum rb_action a);   /* "http" */
+const char *rb_action_desc(enum rb_action a);  /* "http", "command", … */
+const char *rb_kind_name(enum rb_kind k);      /* "post-deploy" */
+
+/* Limits a hostile file cannot get past. */
+#define RB_MAX_STEPS 1000000
+#define RB_MAX_DEPTH 60
+#define RB_MAX_ID 64
+
+/* An ordered list of name → text pairs (vars, headers, env). */
+struct rb_kv {
+	char **keys;
+	char **vals;
+	size_t n;
+};
+const char *rb_kv_get(const struct rb_kv *kv, const char *key);
+
+struct rb_cmd {          /* run and nagios */
+	char *command;
+	char *cwd;           /* NULL: the runbook's directory */
+	struct rb_kv env;
+};
+
+struct rb_http {
+	char *method;        /* upper case, default GET */
+	char *url;
+	struct rb_kv headers;
+	char *body;          /* NULL when none; the serialised json when json_body */
+	bool json_body;
+	int64_t timeout_ms;  /* 0: the step's timeout */
+	bool insecure, follow;
+	int64_t max_body;    /* bytes; 0: the default */
+};
+
+struct rb_sql {
+	char *conn;          /* NULL: libpq's environment defaults */
+	char *query;
+	char **params;       /* NULL entries are SQL NULL */
+	size_t nparams;
+	bool write;
+	long max_rows;       /* 0: the default */
+};
+
+struct rb_dns {
+	char *name;
+	char *type;          /* "A", "AAAA" or "any" */
+};
+
+struct rb_tcp {
+	char *host;
+	int port;
+};
+
+struct rb_prom {
+	char *url;
+	char *query;
+};
+
+enum rb_repeat_mode { RB_REPEAT_NONE, RB_REPEAT_COUNT, RB_REPEAT_FOR, RB_REPEAT_UNTIL,
+	                  RB_REPEAT_CONSECUTIVE, RB_REPEAT_WATCH };
+
+struct rb_repeat {
+	enum rb_repeat_mode mode;
+	long count;              /* COUNT: samples; CONSECUTIVE: passes needed */
+	int64_t every_ms;
+	int64_t for_ms;          /* FOR */
+	int64_t within_ms;       /* UNTIL, CONSECUTIVE */
+	struct expr *until;      /* UNTIL */
+	int64_t fail_after_ms;   /* watches: 0 when not by duration */
+	long fail_after_count;   /* watches: 0 when not by count */
+};
+
+enum rb_on_fail { RB_ON_FAIL_STOP, RB_ON_FAIL_CONTINUE, RB_ON_FAIL_GOTO, RB_ON_FAIL_RUN };
+
+struct rb_capture {
+	char *name;
+	struct expr *expr;
+};
+
+struct rb_step {
+	char *id;                /* explicit, or derived from the position ("1.2") */
+	bool id_derived;
+	char *number;            /* display number, "1.2" */
+	char *title;             /* unexpanded; ${NAME} still in it */
+	char *note;
+	char *path;              /* JSON path, "steps[0].steps[1]" */
+	unsigned line, col;      /* where the step object starts */
+	enum rb_action action;
+
+	struct rb_step **children; /* GROUP */
+	size_t nchildren;
+	bool parallel;
+	char *manual;            /* MANUAL: the instruction */
+	struct rb_cmd cmd;       /* RUN, NAGIOS */
+	struct rb_http http;
+	struct rb_sql sql;
+	struct rb_dns dns;
+	struct rb_tcp tcp;
+	struct rb_prom prom;
+
+	int64_t timeout_ms;      /* 0: none (defaults applied) */
+	int retry_attempts;      /* total tries, ≥ 1 */
+	int64_t retry_delay_ms;
+	struct rb_repeat repeat;
+	struct expr *expect, *warn, *when;
+	struct rb_capture *captures;
+	size_t ncaptures;
+	char *confirm;
+	enum rb_on_fail on_fail;
+	char *on_fail_target;    /* GOTO: step id; RUN: path as written */
+	struct runbook *on_fail_runbook; /* RUN: the loaded runbook (borrowed from
+	                                    the top runbook's includes) */
+	bool watch, on_demand;
+
+	struct rb_step *parent;  /* NULL for top-level steps */
+	struct runbook *runbook; /* the runbook it belongs to */
+};
+
+struct rb_severity {
+	char *id, *name, *description;
+	int64_t restore_ms, rpo_ms, update_every_ms; /* 0: not given */
+	char **contacts;
+	size_t ncontacts;
+	struct rb_step **steps;
+	size_t nsteps;
+};
+
+struct rb_role {
+	char *id, *name, *description;
+};
+
+struct runbook {
+	char *file;              /* as given */
+	char *dir;               /* its directory, for run: and cwd */
+	char *id, *title, *description;
+	enum rb_kind kind;
+	struct rb_kv vars;
+	char **secrets;
+	size_t nsecrets;
+	int64_t default_timeout_ms;
+	int default_retry_attempts;
+	int64_t default_retry_delay_ms;
+	struct rb_step **steps;  /* top level */
+	size_t nsteps;
+	size_t total_steps;      /* every step, groups and severity procedures included */
+	struct rb_severity *severities;
+	size_t nseverities;
+	struct rb_role *roles;
+	size_t nroles;
+	int64_t update_every_ms;
+	char **exit_criteria;
+	size_t nexit_criteria;
+	/* Runbooks named by run: anywhere below this one, each loaded once; owned
+	   by the runbook runbook_load returned, empty in the others. */
+	struct runbook **includes;
+	size_t nincludes;
+};
+
+/*
+ * Loads and validates the runbook at path, and the runbooks its on_fail
+ * "run:" steps name (recursively, refusing cycles). Problems go to d, all of
+ * them; returns NULL when there is any error (warnings alone do not stop it).
+ */
+struct runbook *runbook_load(const char *path, struct rbc_diags *d);
+
+/* The same from a buffer; file names it in messages and anchors run: paths. */
+struct runbook *runbook_load_buffer(const char *file, const char *buf, size_t len,
+                                    struct rbc_diags *d);
+void runbook_free(struct runbook *rb);
+
+/* Finds a step by id anywhere in rb (severity procedures included). */
+struct rb_step *runbook_find(const struct runbook *rb, const char *id);
+
+/* Counts steps by action (groups included), for summaries. */
+void runbook_count(const struct runbook *rb, size_t counts[RB_ACTION_COUNT]);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * util.h — allocation that never returns NULL, a growable string buffer and
+ * UTF-8 helpers. Everything else in rbc builds on these.
+ */
+#ifndef RBC_UTIL_H
+#define RBC_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define RBC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define RBC_NORETURN __attribute__((noreturn))
+#else
+#define RBC_PRINTF(f, a)
+#define RBC_NORETURN
+#endif
+
+#define RBC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation: abort with a message on exhaustion; callers never check. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) RBC_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) RBC_PRINTF(1, 0);
+
+/* Grow *v (holding *cap elements of size sz) so it can hold need elements. */
+void xgrow(void *vp, size_t *cap, size_t need, size_t sz);
+
+/* A growable, always NUL-terminated byte string. Zero-initialise to start. */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+};
+
+void sb_add(struct strbuf *sb, const char *s, size_t n);
+void sb_adds(struct strbuf *sb, const char *s);
+void sb_addc(struct strbuf *sb, char c);
+void sb_addf(struct strbuf *sb, const char *fmt, ...) RBC_PRINTF(2, 3);
+/* Returns the buffer's string (never NULL) and leaves sb empty; caller frees. */
+char *sb_take(struct strbuf *sb);
+void sb_free(struct strbuf *sb);
+/* Returns sb->s or "" when nothing was added; sb keeps ownership. */
+const char *sb_borrow(const struct strbuf *sb);
+
+/*
+ * Validate UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+ * Returns true when valid; otherwise *bad is the offset of the first bad byte.
+ */
+bool utf8_valid(const char *s, size_t n, size_t *bad);
+/* Decode one code point at s (n bytes left); returns its length, 0 if invalid. */
+size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
+/* Number of code points in s[0..n). */
+size_t utf8_count(const char *s, size_t n);
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+size_t str_distance(const char *a, const char *b);
+
+#endif

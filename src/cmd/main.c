@@ -1,0 +1,60 @@
+/*
+ * main.c — rbc's entry point: global options and the command table.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "rbc/cmd.h"
+#include "rbc/error.h"
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args, *help;
+} commands[] = {
+	{"check", cmd_check, "[--strict] FILE…", "validate runbooks; exit 0 valid, 65 invalid"},
+	{"eval", cmd_eval, "EXPR [NAME=VALUE…] [--sample JSON]… [--json FILE] [--warn EXPR]",
+	 "evaluate a threshold expression; exit 0 PASS, 1 WARN, 2 FAIL, 3 UNKNOWN/ERROR"},
+};
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+	        "usage: rbc COMMAND [ARGS…]\n"
+	        "       rbc --help | --version\n"
+	        "\n"
+	        "rbc, the runbook console: walks operations runbooks — checks, probes,\n"
+	        "thresholds and manual steps — and keeps the record of the run.\n"
+	        "\n"
+	        "commands:\n");
+	for (size_t i = 0; i < RBC_ARRAY_LEN(commands); i++)
+		fprintf(fp, "  rbc %s %s\n      %s\n", commands[i].name, commands[i].args,
+		        commands[i].help);
+	fprintf(fp,
+	        "\n"
+	        "exit status: 0 pass, 1 warn, 2 fail, 3 unknown or error, 64 usage,\n"
+	        "65 invalid runbook, 66 unreadable input.\n"
+	        "`rbc COMMAND --help` describes one command; see also rbc(1) and docs/.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return RBC_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+		printf("rbc %s\n", RBC_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < RBC_ARRAY_LEN(commands); i++)
+		if (strcmp(commands[i].name, cmd) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "rbc: unknown command \"%s\" (try rbc --help)\n", cmd);
+	return RBC_EXIT_USAGE;
+}

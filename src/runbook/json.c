@@ -1,0 +1,663 @@
+/*
+ * json.c — JSON with comments and positions (see json.h).
+ *
+ * Two passes over the text: a strict scanner of our own that checks syntax,
+ * blanks comments out of a copy and records, in document order, where every
+ * value (and its key) starts; then cJSON builds the tree from the blanked
+ * copy, and a walk of that tree in the same order pairs each node with its
+ * recorded position. The scanner recurses at most JSON_MAX_DEPTH levels, so
+ * cJSON never sees a document deeper than that.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rbc/json.h"
+
+#define NO_KEY UINT32_MAX
+
+struct pos {
+	uint32_t key_off; /* offset of the key's opening quote, or NO_KEY */
+	uint32_t val_off; /* offset of the value's first byte */
+};
+
+struct json_doc {
+	char *file;
+	char *text;          /* the original bytes */
+	size_t len;
+	size_t *lines;       /* offset of each line's first byte */
+	size_t nlines;
+	cJSON *root;
+	struct pos *pos;     /* in document order */
+	size_t npos;
+	const cJSON **keys;  /* open-addressing map node → index in pos */
+	uint32_t *vals;
+	size_t mapcap;       /* a power of two */
+};
+
+struct scan {
+	const char *s;
+	size_t n, i;
+	char *out;           /* blanked copy */
+	struct strbuf path;
+	struct pos *pos;
+	size_t npos, poscap;
+	unsigned depth;
+	bool failed;
+	struct json_doc *doc;
+	struct rbc_diags *d;
+};
+
+static void offset_pos(const struct json_doc *doc, size_t off,
+                       unsigned *line, unsigned *col)
+{
+	size_t lo = 0, hi = doc->nlines;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (doc->lines[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*line = (unsigned)(lo + 1);
+	*col = (unsigned)(utf8_count(doc->text + doc->lines[lo], off - doc->lines[lo]) + 1);
+}
+
+/* Records a syntax error at offset off; only the first one is kept. */
+static void scan_error(struct scan *sc, size_t off, const char *fmt, ...) RBC_PRINTF(3, 4);
+static void scan_error(struct scan *sc, size_t off, const char *fmt, ...)
+{
+	if (sc->failed)
+		return;
+	sc->failed = true;
+	unsigned line, col;
+	offset_pos(sc->doc, off, &line, &col);
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	diags_add(sc->d, false, sc->doc->file, line, col,
+	          sc->path.len ? sc->path.s : "(root)", "%s", msg);
+	free(msg);
+}
+
+/* Describes what stands at offset i, for "found …" in messages. */
+static const char *found(const struct scan *sc, size_t i, char *buf, size_t n)
+{
+	if (i >= sc->n)
+		return "end of file";
+	unsigned char c = (unsigned char)sc->s[i];
+	if (c >= 0x20 && c < 0x7f)
+		snprintf(buf, n, "'%c'", c);
+	else if (c < 0x80)
+		snprintf(buf, n, "byte 0x%02x", c);
+	else {
+		uint32_t cp;
+		size_t l = utf8_decode(sc->s + i, sc->n - i, &cp);
+		snprintf(buf, n, "'%.*s'", (int)l, sc->s + i);
+	}
+	return buf;
+}
+
+static void skip_ws(struct scan *sc)
+{
+	while (sc->i < sc->n) {
+		char c = sc->s[sc->i];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			sc->i++;
+		} else if (c == '/' && sc->i + 1 < sc->n && sc->s[sc->i + 1] == '/') {
+			while (sc->i < sc->n && sc->s[sc->i] != '\n')
+				sc->out[sc->i++] = ' ';
+		} else if (c == '/' && sc->i + 1 < sc->n && sc->s[sc->i + 1] == '*') {
+			size_t start = sc->i;
+			sc->out[sc->i++] = ' ';
+			sc->out[sc->i++] = ' ';
+			for (;;) {
+				if (sc->i + 1 >= sc->n) {
+					scan_error(sc, start, "unterminated comment: '/*' has no '*/'");
+					sc->i = sc->n;
+					return;
+				}
+				if (sc->s[sc->i] == '*' && sc->s[sc->i + 1] == '/') {
+					sc->out[sc->i++] = ' ';
+					sc->out[sc->i++] = ' ';
+					break;
+				}
+				if (sc->s[sc->i] != '\n' && sc->s[sc->i] != '\r')
+					sc->out[sc->i] = ' ';
+				sc->i++;
+			}
+		} else {
+			return;
+		}
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Reads 4 hex digits at sc->i + 2 (after "\u"); -1 when they are not. */
+static long read_u4(const struct scan *sc, size_t at)
+{
+	if (at + 6 > sc->n)
+		return -1;
+	long v = 0;
+	for (size_t k = 2; k < 6; k++) {
+		int h = hexval(sc->s[at + k]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+/* Scans a string starting at its opening quote. */
+static void scan_string(struct scan *sc)
+{
+	size_t start = sc->i++;
+	while (sc->i < sc->n) {
+		unsigned char c = (unsigned char)sc->s[sc->i];
+		if (c == '"') {
+			sc->i++;
+			return;
+		}
+		if (c == '\n') {
+			scan_error(sc, start, "unterminated string: a string ends on its own line (write \\n for a newline)");
+			return;
+		}
+		if (c < 0x20) {
+			scan_error(sc, sc->i, "control character 0x%02x in a string: escape it (\\t, \\u%04x)", c, c);
+			return;
+		}
+		if (c != '\\') {
+			sc->i++;
+			continue;
+		}
+		if (sc->i + 1 >= sc->n)
+			break;
+		char e = sc->s[sc->i + 1];
+		if (strchr("\"\\/bfnrt", e)) {
+			sc->i += 2;
+			continue;
+		}
+		if (e != 'u') {
+			scan_error(sc, sc->i, "invalid escape '\\%c' in a string (use \\\\ for a backslash)", e);
+			return;
+		}
+		long u = read_u4(sc, sc->i);
+		if (u < 0) {
+			scan_error(sc, sc->i, "'\\u' needs 4 hex digits");
+			return;
+		}
+		if (u == 0) {
+			scan_error(sc, sc->i, "'\\u0000' is not allowed in runbook text");
+			return;
+		}
+		if (u >= 0xDC00 && u <= 0xDFFF) {
+			scan_error(sc, sc->i, "lone low surrogate '\\u%04lx' in a string", u);
+			return;
+		}
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			long lo = sc->i + 6 < sc->n && sc->s[sc->i + 6] == '\\' ? read_u4(sc, sc->i + 6) : -1;
+			if (lo < 0xDC00 || lo > 0xDFFF) {
+				scan_error(sc, sc->i, "high surrogate '\\u%04lx' is not followed by a low surrogate", u);
+				return;
+			}
+			sc->i += 12;
+			continue;
+		}
+		sc->i += 6;
+	}
+	scan_error(sc, start, "unterminated string: no closing '\"'");
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Scans a number in strict JSON syntax. */
+static void scan_number(struct scan *sc)
+{
+	size_t start = sc->i;
+	char buf[32];
+	if (sc->s[sc->i] == '-')
+		sc->i++;
+	if (sc->i < sc->n && sc->s[sc->i] == '0') {
+		sc->i++;
+		if (sc->i < sc->n && is_digit(sc->s[sc->i])) {
+			scan_error(sc, start, "invalid number: leading zero");
+			return;
+		}
+	} else if (sc->i < sc->n && is_digit(sc->s[sc->i])) {
+		while (sc->i < sc->n && is_digit(sc->s[sc->i]))
+			sc->i++;
+	} else {
+		scan_error(sc, start, "invalid number: expected a digit, found %s",
+		           found(sc, sc->i, buf, sizeof buf));
+		return;
+	}
+	if (sc->i < sc->n && sc->s[sc->i] == '.') {
+		sc->i++;
+		if (sc->i >= sc->n || !is_digit(sc->s[sc->i])) {
+			scan_error(sc, sc->i, "invalid number: expected a digit after '.'");
+			return;
+		}
+		while (sc->i < sc->n && is_digit(sc->s[sc->i]))
+			sc->i++;
+	}
+	if (sc->i < sc->n && (sc->s[sc->i] == 'e' || sc->s[sc->i] == 'E')) {
+		sc->i++;
+		if (sc->i < sc->n && (sc->s[sc->i] == '+' || sc->s[sc->i] == '-'))
+			sc->i++;
+		if (sc->i >= sc->n || !is_digit(sc->s[sc->i])) {
+			scan_error(sc, sc->i, "invalid number: expected a digit in the exponent");
+			return;
+		}
+		while (sc->i < sc->n && is_digit(sc->s[sc->i]))
+			sc->i++;
+	}
+	if (sc->i - start > 60) {
+		scan_error(sc, start, "number too long (at most 60 characters)");
+		return;
+	}
+	if (sc->i < sc->n && (is_digit(sc->s[sc->i]) || strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_%", sc->s[sc->i]))) {
+		scan_error(sc, start, "invalid number: unexpected %s after it (write text in quotes, e.g. \"30s\")",
+		           found(sc, sc->i, buf, sizeof buf));
+	}
+}
+
+static void push_pos(struct scan *sc, size_t key_off, size_t val_off)
+{
+	xgrow(&sc->pos, &sc->poscap, sc->npos + 1, sizeof *sc->pos);
+	sc->pos[sc->npos].key_off = (uint32_t)key_off;
+	sc->pos[sc->npos].val_off = (uint32_t)val_off;
+	sc->npos++;
+}
+
+static bool is_ident(const char *s, size_t n)
+{
+	if (n == 0 || is_digit(s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!(is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$'))
+			return false;
+	}
+	return true;
+}
+
+static void scan_value(struct scan *sc, size_t key_off);
+
+/* Scans an object; sc->i is at '{'. */
+static void scan_object(struct scan *sc)
+{
+	char buf[32];
+	sc->i++;
+	skip_ws(sc);
+	if (sc->i < sc->n && sc->s[sc->i] == '}') {
+		sc->i++;
+		return;
+	}
+	size_t base = sc->path.len;
+	for (;;) {
+		if (sc->failed)
+			return;
+		if (sc->i >= sc->n || sc->s[sc->i] != '"') {
+			if (sc->i < sc->n && sc->s[sc->i] == '\'')
+				scan_error(sc, sc->i, "keys and strings use double quotes, not '");
+			else
+				scan_error(sc, sc->i, "expected a key in double quotes, found %s",
+				           found(sc, sc->i, buf, sizeof buf));
+			return;
+		}
+		size_t key_off = sc->i;
+		scan_string(sc);
+		if (sc->failed)
+			return;
+		const char *k = sc->s + key_off + 1;
+		size_t kn = sc->i - key_off - 2;
+		if (base)
+			sb_addc(&sc->path, is_ident(k, kn) ? '.' : '[');
+		else if (!is_ident(k, kn))
+			sb_addc(&sc->path, '[');
+		if (is_ident(k, kn)) {
+			sb_add(&sc->path, k, kn);
+		} else {
+			sb_addc(&sc->path, '"');
+			sb_add(&sc->path, k, kn);
+			sb_adds(&sc->path, "\"]");
+		}
+		skip_ws(sc);
+		if (sc->i >= sc->n || sc->s[sc->i] != ':') {
+			scan_error(sc, sc->i, "expected ':' after the key, found %s",
+			           found(sc, sc->i, buf, sizeof buf));
+			return;
+		}
+		sc->i++;
+		skip_ws(sc);
+		scan_value(sc, key_off);
+		if (sc->failed)
+			return;
+		skip_ws(sc);
+		if (sc->i < sc->n && sc->s[sc->i] == ',') {
+			size_t comma = sc->i++;
+			skip_ws(sc);
+			if (sc->i < sc->n && sc->s[sc->i] == '}') {
+				scan_error(sc, comma, "trailing comma before '}'");
+				return;
+			}
+			sc->path.len = base;
+			if (sc->path.s)
+				sc->path.s[base] = '\0';
+			continue;
+		}
+		if (sc->i < sc->n && sc->s[sc->i] == '}') {
+			sc->i++;
+			sc->path.len = base;
+			if (sc->path.s)
+				sc->path.s[base] = '\0';
+			return;
+		}
+		scan_error(sc, sc->i, "expected ',' or '}' after an object member, found %s",
+		           found(sc, sc->i, buf, sizeof buf));
+		return;
+	}
+}
+
+/* Scans an array; sc->i is at '['. */
+static void scan_array(struct scan *sc)
+{
+	char buf[32];
+	sc->i++;
+	skip_ws(sc);
+	if (sc->i < sc->n && sc->s[sc->i] == ']') {
+		sc->i++;
+		return;
+	}
+	size_t base = sc->path.len;
+	for (size_t idx = 0;; idx++) {
+		sb_addf(&sc->path, "[%zu]", idx);
+		scan_value(sc, NO_KEY);
+		if (sc->failed)
+			return;
+		skip_ws(sc);
+		sc->path.len = base;
+		sc->path.s[base] = '\0';
+		if (sc->i < sc->n && sc->s[sc->i] == ',') {
+			size_t comma = sc->i++;
+			skip_ws(sc);
+			if (sc->i < sc->n && sc->s[sc->i] == ']') {
+				scan_error(sc, comma, "trailing comma before ']'");
+				return;
+			}
+			continue;
+		}
+		if (sc->i < sc->n && sc->s[sc->i] == ']') {
+			sc->i++;
+			return;
+		}
+		scan_error(sc, sc->i, "expected ',' or ']' after an array element, found %s",
+		           found(sc, sc->i, buf, sizeof buf));
+		return;
+	}
+}
+
+static void scan_value(struct scan *sc, size_t key_off)
+{
+	char buf[32];
+	if (sc->failed)
+		return;
+	if (sc->i >= sc->n) {
+		scan_error(sc, sc->i, "expected a value, found end of file");
+		return;
+	}
+	char c = sc->s[sc->i];
+	static const char *const words[] = {"true", "false", "null"};
+	if (c == '{' || c == '[') {
+		if (++sc->depth > JSON_MAX_DEPTH) {
+			scan_error(sc, sc->i, "nested deeper than %d levels", JSON_MAX_DEPTH);
+			return;
+		}
+		push_pos(sc, key_off, sc->i);
+		if (c == '{')
+			scan_object(sc);
+		else
+			scan_array(sc);
+		sc->depth--;
+		return;
+	}
+	push_pos(sc, key_off, sc->i);
+	if (c == '"') {
+		scan_string(sc);
+		return;
+	}
+	if (c == '-' || is_digit(c)) {
+		scan_number(sc);
+		return;
+	}
+	for (size_t w = 0; w < RBC_ARRAY_LEN(words); w++) {
+		size_t l = strlen(words[w]);
+		if (sc->n - sc->i >= l && memcmp(sc->s + sc->i, words[w], l) == 0 &&
+		    !(sc->i + l < sc->n && is_ident(sc->s + sc->i + l, 1))) {
+			sc->i += l;
+			return;
+		}
+	}
+	if (c == '\'')
+		scan_error(sc, sc->i, "keys and strings use double quotes, not '");
+	else if (c == '}' || c == ']' || c == ',')
+		scan_error(sc, sc->i, "expected a value, found %s", found(sc, sc->i, buf, sizeof buf));
+	else
+		scan_error(sc, sc->i, "expected a value (string, number, object, array, true, false or null), found %s",
+		           found(sc, sc->i, buf, sizeof buf));
+}
+
+static size_t hash_ptr(const void *p)
+{
+	uintptr_t x = (uintptr_t)p;
+	x ^= x >> 33;
+	x *= (uintptr_t)0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return (size_t)x;
+}
+
+static void map_put(struct json_doc *doc, const cJSON *node, uint32_t idx)
+{
+	size_t m = doc->mapcap - 1, h = hash_ptr(node) & m;
+	while (doc->keys[h])
+		h = (h + 1) & m;
+	doc->keys[h] = node;
+	doc->vals[h] = idx;
+}
+
+static bool map_get(const struct json_doc *doc, const cJSON *node, uint32_t *idx)
+{
+	if (!doc->mapcap)
+		return false;
+	size_t m = doc->mapcap - 1, h = hash_ptr(node) & m;
+	while (doc->keys[h]) {
+		if (doc->keys[h] == node) {
+			*idx = doc->vals[h];
+			return true;
+		}
+		h = (h + 1) & m;
+	}
+	return false;
+}
+
+/* Pairs nodes with positions in document (pre-)order; false on a mismatch. */
+static bool attach(struct json_doc *doc, const cJSON *node, size_t *k)
+{
+	if (*k >= doc->npos)
+		return false;
+	map_put(doc, node, (uint32_t)(*k)++);
+	for (const cJSON *c = node->child; c; c = c->next)
+		if (!attach(doc, c, k))
+			return false;
+	return true;
+}
+
+struct json_doc *json_doc_parse(const char *file, const char *buf, size_t len,
+                                struct rbc_diags *d)
+{
+	struct json_doc *doc = xcalloc(1, sizeof *doc);
+	doc->file = xstrdup(file);
+	if (len > JSON_MAX_BYTES) {
+		diags_add(d, false, file, 0, 0, NULL, "file is larger than %u MiB",
+		          JSON_MAX_BYTES / (1024 * 1024));
+		json_doc_free(doc);
+		return NULL;
+	}
+	doc->text = xstrndup(buf, len);
+	doc->len = len;
+	size_t cap = 0;
+	xgrow(&doc->lines, &cap, 1, sizeof *doc->lines);
+	doc->lines[doc->nlines++] = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			xgrow(&doc->lines, &cap, doc->nlines + 1, sizeof *doc->lines);
+			doc->lines[doc->nlines++] = i + 1;
+		}
+	}
+	size_t bad;
+	if (!utf8_valid(buf, len, &bad)) {
+		unsigned line, col;
+		offset_pos(doc, bad, &line, &col);
+		diags_add(d, false, file, line, col, NULL,
+		          "invalid UTF-8: byte 0x%02x (save the file as UTF-8)",
+		          (unsigned char)buf[bad]);
+		json_doc_free(doc);
+		return NULL;
+	}
+
+	struct scan sc = {.s = buf, .n = len, .doc = doc, .d = d};
+	sc.out = xstrndup(buf, len);
+	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+		memset(sc.out, ' ', 3);
+		sc.i = 3;
+	}
+	skip_ws(&sc);
+	if (!sc.failed && sc.i >= len)
+		scan_error(&sc, sc.i, "empty file: expected a runbook object");
+	scan_value(&sc, NO_KEY);
+	skip_ws(&sc);
+	if (!sc.failed && sc.i < len) {
+		char fb[32];
+		scan_error(&sc, sc.i, "unexpected %s after the end of the document",
+		           found(&sc, sc.i, fb, sizeof fb));
+	}
+	sb_free(&sc.path);
+	if (sc.failed) {
+		free(sc.out);
+		free(sc.pos);
+		json_doc_free(doc);
+		return NULL;
+	}
+
+	doc->root = cJSON_ParseWithLength(sc.out, len);
+	free(sc.out);
+	doc->pos = sc.pos;
+	doc->npos = sc.npos;
+	doc->mapcap = 16;
+	while (doc->mapcap < doc->npos * 2)
+		doc->mapcap *= 2;
+	doc->keys = xcalloc(doc->mapcap, sizeof *doc->keys);
+	doc->vals = xcalloc(doc->mapcap, sizeof *doc->vals);
+	size_t k = 0;
+	if (!doc->root || !attach(doc, doc->root, &k) || k != doc->npos) {
+		diags_add(d, false, file, 1, 1, NULL, "could not parse the JSON document");
+		json_doc_free(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+void json_doc_free(struct json_doc *doc)
+{
+	if (!doc)
+		return;
+	cJSON_Delete(doc->root);
+	free(doc->file);
+	free(doc->text);
+	free(doc->lines);
+	free(doc->pos);
+	free(doc->keys);
+	free(doc->vals);
+	free(doc);
+}
+
+cJSON *json_doc_root(const struct json_doc *doc)
+{
+	return doc->root;
+}
+
+const char *json_doc_file(const struct json_doc *doc)
+{
+	return doc->file;
+}
+
+bool json_doc_pos(const struct json_doc *doc, const cJSON *node, bool key,
+                  unsigned *line, unsigned *col)
+{
+	uint32_t idx;
+	if (!node || !map_get(doc, node, &idx))
+		return false;
+	const struct pos *p = &doc->pos[idx];
+	offset_pos(doc, key && p->key_off != NO_KEY ? p->key_off : p->val_off, line, col);
+	return true;
+}
+
+bool json_doc_string_pos(const struct json_doc *doc, const cJSON *node,
+                         size_t at, unsigned *line, unsigned *col)
+{
+	uint32_t idx;
+	if (!node || !cJSON_IsString(node) || !map_get(doc, node, &idx))
+		return false;
+	size_t i = doc->pos[idx].val_off + 1, dec = 0;
+	while (i < doc->len && doc->text[i] != '"' && dec < at) {
+		if (doc->text[i] != '\\') {
+			i++, dec++;
+			continue;
+		}
+		char e = doc->text[i + 1];
+		if (e != 'u') {
+			i += 2, dec++;
+			continue;
+		}
+		long u = strtol((char[]){doc->text[i + 2], doc->text[i + 3], doc->text[i + 4], doc->text[i + 5], 0}, NULL, 16);
+		if (u >= 0xD800 && u <= 0xDBFF)
+			i += 12, dec += 4;
+		else
+			i += 6, dec += u < 0x80 ? 1 : u < 0x800 ? 2 : 3;
+	}
+	offset_pos(doc, i, line, col);
+	return true;
+}
+
+const char *json_type_name(const cJSON *node)
+{
+	if (!node)
+		return "nothing";
+	if (cJSON_IsString(node))
+		return "a string";
+	if (cJSON_IsNumber(node))
+		return "a number";
+	if (cJSON_IsBool(node))
+		return "a boolean";
+	if (cJSON_IsNull(node))
+		return "null";
+	if (cJSON_IsArray(node))
+		return "an array";
+	if (cJSON_IsObject(node))
+		return "an object";
+	return "an invalid value";
+}

@@ -1,0 +1,1997 @@
+/*
+ * load.c — runbook files into the step tree, validated completely.
+ *
+ * Every object of the format has a table of the keys it accepts and a
+ * handler per key; walk_object applies a table, reporting unknown keys (with
+ * a suggestion), and the handlers check types and values. Nothing stops at
+ * the first problem: each one goes into the diagnostics with its file, line,
+ * column and JSON path, and cross-references (ids, goto: targets, run:
+ * runbooks, variables) are checked once the whole tree is known.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rbc/json.h"
+#include "rbc/runbook.h"
+#include "rbc/units.h"
+
+static const struct {
+	const char *key, *desc;
+} actions[] = {
+#define X(e, key, desc) {key, desc},
+	RB_ACTIONS(X)
+#undef X
+};
+
+static const char *const kinds[] = {
+#define X(e, name) name,
+	RB_KINDS(X)
+#undef X
+};
+
+const char *rb_action_key(enum rb_action a)
+{
+	return a < RB_ACTION_COUNT ? actions[a].key : "?";
+}
+
+const char *rb_action_desc(enum rb_action a)
+{
+	return a < RB_ACTION_COUNT ? actions[a].desc : "?";
+}
+
+const char *rb_kind_name(enum rb_kind k)
+{
+	return k < RB_KIND_COUNT ? kinds[k] : "?";
+}
+
+const char *rb_kv_get(const struct rb_kv *kv, const char *key)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		if (strcmp(kv->keys[i], key) == 0)
+			return kv->vals[i];
+	return NULL;
+}
+
+/* A use of ${NAME} or vars.NAME, checked against the definitions at the end. */
+struct var_use {
+	char *name;
+	char *path;
+	unsigned line, col;
+};
+
+/* A goto: target, resolved once every id is known. */
+struct goto_ref {
+	struct rb_step *step;
+	const cJSON *node;
+	char *path;
+};
+
+/* State shared by a top-level load and the runbooks its run: steps include. */
+struct session {
+	char **stack;            /* real paths being loaded, outermost first */
+	size_t nstack, stackcap;
+	struct runbook **loaded; /* every included runbook, loaded once */
+	char **loaded_paths;
+	size_t nloaded, loadedcap, pathscap;
+	size_t total_steps;
+};
+
+struct loader {
+	struct json_doc *doc;
+	const char *file;
+	struct rbc_diags *d;
+	struct runbook *rb;
+	struct session *ses;
+	struct strbuf path;
+	struct rb_step *step;    /* the step being read */
+	struct rb_severity *sev; /* the severity being read */
+	unsigned depth;
+	bool too_many;
+	struct rb_step **all;    /* every step, in document order */
+	size_t nall, allcap;
+	struct var_use *uses;
+	size_t nuses, usecap;
+	struct goto_ref *gotos;
+	size_t ngotos, gotocap;
+	char **defined;          /* capture names */
+	size_t ndefined, definedcap;
+	size_t nerrors_at_start;
+};
+
+static struct runbook *load_file(struct session *ses, const char *path,
+                                 struct rbc_diags *d, const char *from_file,
+                                 unsigned from_line, unsigned from_col,
+                                 const char *from_path);
+
+/* ---------------------------------------------------------------- reports */
+
+static void report(struct loader *L, bool warning, const cJSON *node, bool key,
+                   const char *fmt, va_list ap) RBC_PRINTF(5, 0);
+static void report(struct loader *L, bool warning, const cJSON *node, bool key,
+                   const char *fmt, va_list ap)
+{
+	unsigned line = 0, col = 0;
+	json_doc_pos(L->doc, node, key, &line, &col);
+	char *msg = xvasprintf(fmt, ap);
+	diags_add(L->d, warning, L->file, line, col,
+	          L->path.len ? L->path.s : "(root)", "%s", msg);
+	free(msg);
+}
+
+/* An error about node's value, at the current path. */
+static void err(struct loader *L, const cJSON *node, const char *fmt, ...) RBC_PRINTF(3, 4);
+static void err(struct loader *L, const cJSON *node, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report(L, false, node, false, fmt, ap);
+	va_end(ap);
+}
+
+/* An error about node's key, at the current path. */
+static void err_key(struct loader *L, const cJSON *node, const char *fmt, ...) RBC_PRINTF(3, 4);
+static void err_key(struct loader *L, const cJSON *node, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report(L, false, node, true, fmt, ap);
+	va_end(ap);
+}
+
+static size_t path_push_key(struct loader *L, const char *key)
+{
+	size_t old = L->path.len;
+	if (old)
+		sb_addc(&L->path, '.');
+	sb_adds(&L->path, key);
+	return old;
+}
+
+static size_t path_push_index(struct loader *L, size_t i)
+{
+	size_t old = L->path.len;
+	sb_addf(&L->path, "[%zu]", i);
+	return old;
+}
+
+static void path_pop(struct loader *L, size_t old)
+{
+	L->path.len = old;
+	if (L->path.s)
+		L->path.s[old] = '\0';
+}
+
+/* ------------------------------------------------------------ value types */
+
+static bool want_string(struct loader *L, const cJSON *n)
+{
+	if (cJSON_IsString(n))
+		return true;
+	err(L, n, "expected a string, got %s", json_type_name(n));
+	return false;
+}
+
+/* A string that must not be empty. */
+static char *get_text(struct loader *L, const cJSON *n)
+{
+	if (!want_string(L, n))
+		return NULL;
+	if (!*n->valuestring) {
+		err(L, n, "must not be empty");
+		return NULL;
+	}
+	return xstrdup(n->valuestring);
+}
+
+static bool get_bool(struct loader *L, const cJSON *n, bool *out)
+{
+	if (!cJSON_IsBool(n)) {
+		err(L, n, "expected true or false, got %s", json_type_name(n));
+		return false;
+	}
+	*out = cJSON_IsTrue(n);
+	return true;
+}
+
+static bool get_int(struct loader *L, const cJSON *n, long min, long max, long *out)
+{
+	if (!cJSON_IsNumber(n) || n->valuedouble != floor(n->valuedouble) ||
+	    n->valuedouble < (double)min || n->valuedouble > (double)max) {
+		if (cJSON_IsNumber(n) && n->valuedouble == floor(n->valuedouble))
+			err(L, n, "expected an integer from %ld to %ld, got %.0f", min, max, n->valuedouble);
+		else
+			err(L, n, "expected an integer from %ld to %ld, got %s", min, max,
+			    cJSON_IsNumber(n) ? "a fraction" : json_type_name(n));
+		return false;
+	}
+	*out = (long)n->valuedouble;
+	return true;
+}
+
+static bool get_duration(struct loader *L, const cJSON *n, int64_t *ms)
+{
+	const char *why;
+	if (!cJSON_IsString(n)) {
+		err(L, n, "expected a duration such as \"30s\", got %s", json_type_name(n));
+		return false;
+	}
+	if (!units_parse_duration(n->valuestring, ms, &why)) {
+		err(L, n, "bad duration \"%s\": %s", n->valuestring, why);
+		return false;
+	}
+	if (*ms <= 0) {
+		err(L, n, "duration must be greater than 0");
+		return false;
+	}
+	return true;
+}
+
+static bool get_size(struct loader *L, const cJSON *n, int64_t *bytes)
+{
+	const char *why;
+	if (cJSON_IsNumber(n)) {
+		long v;
+		if (!get_int(L, n, 1, LONG_MAX, &v))
+			return false;
+		*bytes = v;
+		return true;
+	}
+	if (!cJSON_IsString(n)) {
+		err(L, n, "expected a size such as \"1MiB\", got %s", json_type_name(n));
+		return false;
+	}
+	if (!units_parse_size(n->valuestring, bytes, &why)) {
+		err(L, n, "bad size \"%s\": %s", n->valuestring, why);
+		return false;
+	}
+	return true;
+}
+
+static bool is_id(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > RB_MAX_ID)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || !strchr("_.-", c)))
+			return false;
+	}
+	return true;
+}
+
+static bool is_var_name(const char *s, size_t n)
+{
+	if (n == 0 || n > 128 || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static char *get_id(struct loader *L, const cJSON *n)
+{
+	if (!want_string(L, n))
+		return NULL;
+	if (!is_id(n->valuestring)) {
+		err(L, n, "invalid id \"%s\": use letters, digits, '_', '.', '-' (first a letter or digit), at most %d characters",
+		    n->valuestring, RB_MAX_ID);
+		return NULL;
+	}
+	return xstrdup(n->valuestring);
+}
+
+/* ------------------------------------------------------------- variables */
+
+static void note_use(struct loader *L, const char *name, size_t len,
+                     unsigned line, unsigned col)
+{
+	xgrow(&L->uses, &L->usecap, L->nuses + 1, sizeof *L->uses);
+	struct var_use *u = &L->uses[L->nuses++];
+	u->name = xstrndup(name, len);
+	u->path = xstrdup(L->path.len ? L->path.s : "(root)");
+	u->line = line;
+	u->col = col;
+}
+
+/*
+ * Checks the ${NAME} references in an expandable string and remembers them
+ * for the undefined-variable warnings.
+ */
+static void scan_refs(struct loader *L, const cJSON *n)
+{
+	if (!cJSON_IsString(n))
+		return;
+	const char *s = n->valuestring;
+	for (const char *p = strstr(s, "${"); p; p = strstr(p, "${")) {
+		unsigned line = 0, col = 0;
+		json_doc_string_pos(L->doc, n, (size_t)(p - s), &line, &col);
+		const char *end = strchr(p + 2, '}');
+		if (!end) {
+			diags_add(L->d, false, L->file, line, col, L->path.s,
+			          "unclosed \"${\" (write ${NAME})");
+			return;
+		}
+		const char *name = p + 2;
+		size_t len = (size_t)(end - name);
+		if (len > 4 && strncmp(name, "env:", 4) == 0) {
+			name += 4;
+			len -= 4;
+			if (!is_var_name(name, len))
+				diags_add(L->d, false, L->file, line, col, L->path.s,
+				          "invalid environment variable name \"%.*s\"", (int)len, name);
+		} else if (!is_var_name(name, len)) {
+			diags_add(L->d, false, L->file, line, col, L->path.s,
+			          "invalid variable name \"%.*s\" in \"${…}\" (letters, digits and '_')",
+			          (int)len, name);
+		} else {
+			note_use(L, name, len, line, col);
+		}
+		p = end + 1;
+	}
+}
+
+/* Expandable text: a non-empty string whose ${NAME} references are checked. */
+static char *get_xtext(struct loader *L, const cJSON *n)
+{
+	char *s = get_text(L, n);
+	if (s)
+		scan_refs(L, n);
+	return s;
+}
+
+struct expr_ctx {
+	struct loader *L;
+	const cJSON *node;
+};
+
+static void expr_var_use(const char *name, unsigned col, void *ud)
+{
+	struct expr_ctx *c = ud;
+	unsigned line = 0, fcol = 0;
+	const char *s = c->node->valuestring;
+	/* col counts characters; find the byte index for the file position. */
+	size_t at = 0;
+	for (unsigned k = 1; k < col && s[at]; k++) {
+		at++;
+		while (s[at] && ((unsigned char)s[at] & 0xC0) == 0x80)
+			at++;
+	}
+	json_doc_string_pos(c->L->doc, c->node, at, &line, &fcol);
+	note_use(c->L, name, strlen(name), line, fcol);
+}
+
+static struct expr *get_expr(struct loader *L, const cJSON *n)
+{
+	if (!want_string(L, n))
+		return NULL;
+	if (!*n->valuestring) {
+		err(L, n, "empty expression");
+		return NULL;
+	}
+	struct rbc_error e = {0};
+	struct expr *x = expr_parse(n->valuestring, &e);
+	if (!x) {
+		unsigned line = 0, col = 0;
+		size_t at = 0;
+		const char *s = n->valuestring;
+		for (unsigned k = 1; k < e.col && s[at]; k++) {
+			at++;
+			while (s[at] && ((unsigned char)s[at] & 0xC0) == 0x80)
+				at++;
+		}
+		json_doc_string_pos(L->doc, n, at, &line, &col);
+		diags_add(L->d, false, L->file, line, col, L->path.s,
+		          "invalid expression at column %u: %s", e.col, e.msg ? e.msg : "syntax error");
+		rbc_error_clear(&e);
+		return NULL;
+	}
+	struct expr_ctx c = {L, n};
+	expr_foreach_var(x, expr_var_use, &c);
+	return x;
+}
+
+/* ------------------------------------------------------ object walking */
+
+struct loader;
+typedef void (*member_fn)(struct loader *L, const cJSON *m, void *target);
+
+struct member {
+	const char *key;
+	member_fn fn;
+};
+
+/* Suggests the nearest allowed key, or NULL when nothing is close. */
+static const char *suggest(const char *key, const struct member *spec, size_t n)
+{
+	const char *best = NULL;
+	size_t bestd = (size_t)-1, len = strlen(key);
+	size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+	for (size_t i = 0; i < n; i++) {
+		size_t dd = str_distance(key, spec[i].key);
+		if (dd < bestd) {
+			bestd = dd;
+			best = spec[i].key;
+		}
+	}
+	for (size_t i = 0; i < n && bestd > limit; i++) {
+		/* "Expect" for "expect": a case slip is always worth a hint. */
+		if (strcasecmp(key, spec[i].key) == 0)
+			return spec[i].key;
+	}
+	return bestd <= limit ? best : NULL;
+}
+
+struct keyref {
+	const char *key;
+	size_t idx;
+	const cJSON *node;
+};
+
+static int cmp_keyref(const void *a, const void *b)
+{
+	const struct keyref *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	if (c)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Reports keys that occur twice in obj (the JSON text allows it, we do not). */
+static void check_duplicates(struct loader *L, const cJSON *obj)
+{
+	size_t n = 0;
+	for (const cJSON *c = obj->child; c; c = c->next)
+		n++;
+	if (n < 2)
+		return;
+	struct keyref *v = xmalloc(n * sizeof *v);
+	size_t i = 0;
+	for (const cJSON *c = obj->child; c; c = c->next, i++)
+		v[i] = (struct keyref){c->string, i, c};
+	qsort(v, n, sizeof *v, cmp_keyref);
+	for (i = 1; i < n; i++) {
+		if (strcmp(v[i].key, v[i - 1].key) == 0) {
+			unsigned line = 0, col = 0;
+			json_doc_pos(L->doc, v[i - 1].node, true, &line, &col);
+			size_t old = path_push_key(L, v[i].key);
+			err_key(L, v[i].node, "duplicate key \"%s\" (first at %u:%u)", v[i].key, line, col);
+			path_pop(L, old);
+		}
+	}
+	free(v);
+}
+
+/* Applies spec to every member of obj; unknown keys are reported. */
+static void walk_object(struct loader *L, const cJSON *obj, const struct member *spec,
+                        size_t nspec, void *target)
+{
+	check_duplicates(L, obj);
+	for (const cJSON *m = obj->child; m; m = m->next) {
+		const struct member *hit = NULL;
+		for (size_t i = 0; i < nspec && !hit; i++)
+			if (strcmp(spec[i].key, m->string) == 0)
+				hit = &spec[i];
+		size_t old = path_push_key(L, m->string);
+		if (!hit) {
+			const char *s = suggest(m->string, spec, nspec);
+			if (s)
+				err_key(L, m, "unknown key \"%s\" (did you mean \"%s\"?)", m->string, s);
+			else
+				err_key(L, m, "unknown key \"%s\"", m->string);
+		} else if (hit->fn) {
+			hit->fn(L, m, target);
+		}
+		path_pop(L, old);
+	}
+}
+
+static bool want_object(struct loader *L, const cJSON *n, const char *what)
+{
+	if (cJSON_IsObject(n))
+		return true;
+	err(L, n, "expected %s, got %s", what, json_type_name(n));
+	return false;
+}
+
+static bool want_array(struct loader *L, const cJSON *n, bool nonempty)
+{
+	if (!cJSON_IsArray(n)) {
+		err(L, n, "expected an array, got %s", json_type_name(n));
+		return false;
+	}
+	if (nonempty && !n->child) {
+		err(L, n, "must not be empty");
+		return false;
+	}
+	return true;
+}
+
+/* An object of name → text (headers, env); vars=true checks the names. */
+static void get_kv(struct loader *L, const cJSON *n, struct rb_kv *kv, bool var_names,
+                   bool scalars, bool expand)
+{
+	if (!want_object(L, n, "an object of names to text"))
+		return;
+	check_duplicates(L, n);
+	size_t cnt = 0;
+	for (const cJSON *c = n->child; c; c = c->next)
+		cnt++;
+	kv->keys = xcalloc(cnt, sizeof *kv->keys);
+	kv->vals = xcalloc(cnt, sizeof *kv->vals);
+	for (const cJSON *c = n->child; c; c = c->next) {
+		size_t old = path_push_key(L, c->string);
+		if (var_names && !is_var_name(c->string, strlen(c->string))) {
+			err_key(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)", c->string);
+		} else if (!var_names && !*c->string) {
+			err_key(L, c, "empty name");
+		} else if (cJSON_IsString(c)) {
+			if (expand)
+				scan_refs(L, c);
+			kv->keys[kv->n] = xstrdup(c->string);
+			kv->vals[kv->n++] = xstrdup(c->valuestring);
+		} else if (scalars && cJSON_IsNumber(c)) {
+			kv->keys[kv->n] = xstrdup(c->string);
+			if (c->valuedouble == floor(c->valuedouble) && fabs(c->valuedouble) < 1e15)
+				kv->vals[kv->n++] = xasprintf("%.0f", c->valuedouble);
+			else
+				kv->vals[kv->n++] = xasprintf("%.17g", c->valuedouble);
+		} else if (scalars && cJSON_IsBool(c)) {
+			kv->keys[kv->n] = xstrdup(c->string);
+			kv->vals[kv->n++] = xstrdup(cJSON_IsTrue(c) ? "true" : "false");
+		} else {
+			err(L, c, "expected %s, got %s", scalars ? "a string, number or boolean" : "a string",
+			    json_type_name(c));
+		}
+		path_pop(L, old);
+	}
+}
+
+static void kv_free(struct rb_kv *kv)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		free(kv->keys[i]);
+		free(kv->vals[i]);
+	}
+	free(kv->keys);
+	free(kv->vals);
+}
+
+/* Reports a required key missing from obj. */
+static void require(struct loader *L, const cJSON *obj, const char *key, const char *what)
+{
+	if (!cJSON_GetObjectItemCaseSensitive(obj, key))
+		err(L, obj, "missing required key \"%s\"%s%s", key, what ? " " : "", what ? what : "");
+}
+
+/* ------------------------------------------------------ step: actions */
+
+#define STEP(L) ((L)->step)
+
+static void m_cmd_command(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_cmd *)t)->command = get_text(L, m);
+}
+
+static void m_cmd_cwd(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_cmd *)t)->cwd = get_xtext(L, m);
+}
+
+static void m_cmd_env(struct loader *L, const cJSON *m, void *t)
+{
+	get_kv(L, m, &((struct rb_cmd *)t)->env, true, false, true);
+}
+
+static const struct member cmd_keys[] = {
+	{"command", m_cmd_command}, {"cwd", m_cmd_cwd}, {"env", m_cmd_env},
+};
+
+static void get_cmd(struct loader *L, const cJSON *m, struct rb_cmd *cmd)
+{
+	if (cJSON_IsString(m)) {
+		cmd->command = get_text(L, m);
+		return;
+	}
+	if (!want_object(L, m, "a command string or an object with \"command\""))
+		return;
+	walk_object(L, m, cmd_keys, RBC_ARRAY_LEN(cmd_keys), cmd);
+	require(L, m, "command", NULL);
+}
+
+static void a_run(struct loader *L, const cJSON *m)
+{
+	get_cmd(L, m, &STEP(L)->cmd);
+}
+
+static void a_manual(struct loader *L, const cJSON *m)
+{
+	STEP(L)->manual = get_xtext(L, m);
+}
+
+static void m_http_url(struct loader *L, const cJSON *m, void *t)
+{
+	struct rb_http *h = t;
+	h->url = get_xtext(L, m);
+	if (h->url && strncmp(h->url, "${", 2) != 0 && strncmp(h->url, "http://", 7) != 0 &&
+	    strncmp(h->url, "https://", 8) != 0)
+		err(L, m, "url must start with http:// or https:// (or a ${VARIABLE})");
+}
+
+static void m_http_method(struct loader *L, const cJSON *m, void *t)
+{
+	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+	if (!want_string(L, m))
+		return;
+	for (size_t i = 0; i < RBC_ARRAY_LEN(methods); i++) {
+		if (strcasecmp(methods[i], m->valuestring) == 0) {
+			((struct rb_http *)t)->method = xstrdup(methods[i]);
+			return;
+		}
+	}
+	err(L, m, "unknown method \"%s\" (expected GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)",
+	    m->valuestring);
+}
+
+static void m_http_headers(struct loader *L, const cJSON *m, void *t)
+{
+	get_kv(L, m, &((struct rb_http *)t)->headers, false, false, true);
+}
+
+static void m_http_body(struct loader *L, const cJSON *m, void *t)
+{
+	struct rb_http *h = t;
+	if (h->body) {
+		err_key(L, m, "give either \"body\" or \"json\", not both");
+		return;
+	}
+	if (want_string(L, m)) {
+		scan_refs(L, m);
+		h->body = xstrdup(m->valuestring);
+	}
+}
+
+static void m_http_json(struct loader *L, const cJSON *m, void *t)
+{
+	struct rb_http *h = t;
+	if (h->body) {
+		err_key(L, m, "give either \"body\" or \"json\", not both");
+		return;
+	}
+	h->body = cJSON_PrintUnformatted(m);
+	h->json_body = true;
+}
+
+static void m_http_timeout(struct loader *L, const cJSON *m, void *t)
+{
+	get_duration(L, m, &((struct rb_http *)t)->timeout_ms);
+}
+
+static void m_http_insecure(struct loader *L, const cJSON *m, void *t)
+{
+	get_bool(L, m, &((struct rb_http *)t)->insecure);
+}
+
+static void m_http_follow(struct loader *L, const cJSON *m, void *t)
+{
+	get_bool(L, m, &((struct rb_http *)t)->follow);
+}
+
+static void m_http_max_body(struct loader *L, const cJSON *m, void *t)
+{
+	get_size(L, m, &((struct rb_http *)t)->max_body);
+}
+
+static const struct member http_keys[] = {
+	{"url", m_http_url}, {"method", m_http_method}, {"headers", m_http_headers},
+	{"body", m_http_body}, {"json", m_http_json}, {"timeout", m_http_timeout},
+	{"insecure", m_http_insecure}, {"follow", m_http_follow}, {"max_body", m_http_max_body},
+};
+
+static void a_http(struct loader *L, const cJSON *m)
+{
+	if (!want_object(L, m, "an object with \"url\""))
+		return;
+	struct rb_http *h = &STEP(L)->http;
+	walk_object(L, m, http_keys, RBC_ARRAY_LEN(http_keys), h);
+	require(L, m, "url", NULL);
+	if (!h->method)
+		h->method = xstrdup("GET");
+}
+
+static void m_sql_conn(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_sql *)t)->conn = get_xtext(L, m);
+}
+
+static void m_sql_query(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_sql *)t)->query = get_text(L, m);
+}
+
+static void m_sql_params(struct loader *L, const cJSON *m, void *t)
+{
+	struct rb_sql *q = t;
+	if (!want_array(L, m, false))
+		return;
+	size_t n = (size_t)cJSON_GetArraySize(m), i = 0;
+	q->params = xcalloc(n, sizeof *q->params);
+	for (const cJSON *c = m->child; c; c = c->next, i++) {
+		size_t old = path_push_index(L, i);
+		if (cJSON_IsString(c)) {
+			scan_refs(L, c);
+			q->params[i] = xstrdup(c->valuestring);
+		} else if (cJSON_IsNumber(c) || cJSON_IsBool(c)) {
+			q->params[i] = cJSON_PrintUnformatted(c);
+		} else if (!cJSON_IsNull(c)) {
+			err(L, c, "expected a string, number, boolean or null, got %s", json_type_name(c));
+		}
+		path_pop(L, old);
+	}
+	q->nparams = n;
+}
+
+static void m_sql_write(struct loader *L, const cJSON *m, void *t)
+{
+	get_bool(L, m, &((struct rb_sql *)t)->write);
+}
+
+static void m_sql_max_rows(struct loader *L, const cJSON *m, void *t)
+{
+	get_int(L, m, 1, 10000000, &((struct rb_sql *)t)->max_rows);
+}
+
+static const struct member sql_keys[] = {
+	{"conn", m_sql_conn}, {"query", m_sql_query}, {"params", m_sql_params},
+	{"write", m_sql_write}, {"max_rows", m_sql_max_rows},
+};
+
+static void a_sql(struct loader *L, const cJSON *m)
+{
+	if (!want_object(L, m, "an object with \"query\""))
+		return;
+	walk_object(L, m, sql_keys, RBC_ARRAY_LEN(sql_keys), &STEP(L)->sql);
+	require(L, m, "query", NULL);
+}
+
+static void m_dns_name(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_dns *)t)->name = get_xtext(L, m);
+}
+
+static void m_dns_type(struct loader *L, const cJSON *m, void *t)
+{
+	static const char *const types[] = {"A", "AAAA", "any"};
+	if (!want_string(L, m))
+		return;
+	for (size_t i = 0; i < RBC_ARRAY_LEN(types); i++) {
+		if (strcasecmp(types[i], m->valuestring) == 0) {
+			((struct rb_dns *)t)->type = xstrdup(types[i]);
+			return;
+		}
+	}
+	err(L, m, "unknown record type \"%s\" (expected A, AAAA or any)", m->valuestring);
+}
+
+static const struct member dns_keys[] = {{"name", m_dns_name}, {"type", m_dns_type}};
+
+static void a_dns(struct loader *L, const cJSON *m)
+{
+	struct rb_dns *d = &STEP(L)->dns;
+	if (cJSON_IsString(m)) {
+		d->name = get_xtext(L, m);
+	} else if (want_object(L, m, "a name or an object with \"name\"")) {
+		walk_object(L, m, dns_keys, RBC_ARRAY_LEN(dns_keys), d);
+		require(L, m, "name", NULL);
+	}
+	if (!d->type)
+		d->type = xstrdup("any");
+}
+
+static void m_tcp_host(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_tcp *)t)->host = get_xtext(L, m);
+}
+
+static void m_tcp_port(struct loader *L, const cJSON *m, void *t)
+{
+	long port;
+	if (get_int(L, m, 1, 65535, &port))
+		((struct rb_tcp *)t)->port = (int)port;
+}
+
+static const struct member tcp_keys[] = {{"host", m_tcp_host}, {"port", m_tcp_port}};
+
+static void a_tcp(struct loader *L, const cJSON *m)
+{
+	struct rb_tcp *t = &STEP(L)->tcp;
+	if (cJSON_IsString(m)) {
+		const char *s = m->valuestring, *colon = strrchr(s, ':');
+		char *end = NULL;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+		if (!colon || colon == s || !end || *end || end == colon + 1 || port < 1 || port > 65535) {
+			err(L, m, "expected \"host:port\" with a port from 1 to 65535, got \"%s\"", s);
+			return;
+		}
+		size_t hl = (size_t)(colon - s);
+		if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']')
+			t->host = xstrndup(s + 1, hl - 2);
+		else
+			t->host = xstrndup(s, hl);
+		t->port = (int)port;
+		scan_refs(L, m);
+		return;
+	}
+	if (!want_object(L, m, "\"host:port\" or an object with \"host\" and \"port\""))
+		return;
+	walk_object(L, m, tcp_keys, RBC_ARRAY_LEN(tcp_keys), t);
+	require(L, m, "host", NULL);
+	require(L, m, "port", NULL);
+}
+
+static void m_prom_url(struct loader *L, const cJSON *m, void *t)
+{
+	struct rb_prom *p = t;
+	p->url = get_xtext(L, m);
+	if (p->url && strncmp(p->url, "${", 2) != 0 && strncmp(p->url, "http://", 7) != 0 &&
+	    strncmp(p->url, "https://", 8) != 0)
+		err(L, m, "url must start with http:// or https:// (or a ${VARIABLE})");
+}
+
+static void m_prom_query(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_prom *)t)->query = get_xtext(L, m);
+}
+
+static const struct member prom_keys[] = {{"url", m_prom_url}, {"query", m_prom_query}};
+
+static void a_prometheus(struct loader *L, const cJSON *m)
+{
+	if (!want_object(L, m, "an object with \"url\" and \"query\""))
+		return;
+	walk_object(L, m, prom_keys, RBC_ARRAY_LEN(prom_keys), &STEP(L)->prom);
+	require(L, m, "url", NULL);
+	require(L, m, "query", NULL);
+}
+
+static void a_nagios(struct loader *L, const cJSON *m)
+{
+	get_cmd(L, m, &STEP(L)->cmd);
+}
+
+static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_step *parent,
+                                 const char *number);
+
+/* Reads an array of steps into *out; prefix numbers them ("1.", "L2."). */
+static void read_steps(struct loader *L, const cJSON *arr, struct rb_step *parent,
+                       const char *prefix, struct rb_step ***out, size_t *nout)
+{
+	if (!want_array(L, arr, true))
+		return;
+	if (++L->depth > RB_MAX_DEPTH) {
+		err(L, arr, "steps nested deeper than %d levels", RB_MAX_DEPTH);
+		L->depth--;
+		return;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
+	*out = xcalloc(n, sizeof **out);
+	for (const cJSON *c = arr->child; c && !L->too_many; c = c->next, i++) {
+		size_t old = path_push_index(L, i);
+		char *number = xasprintf("%s%zu", prefix, i + 1);
+		struct rb_step *s = read_step(L, c, parent, number);
+		free(number);
+		if (s)
+			(*out)[(*nout)++] = s;
+		path_pop(L, old);
+	}
+	L->depth--;
+}
+
+static void a_steps(struct loader *L, const cJSON *m)
+{
+	struct rb_step *s = STEP(L);
+	char *prefix = xasprintf("%s.", s->number);
+	read_steps(L, m, s, prefix, &s->children, &s->nchildren);
+	free(prefix);
+	L->step = s;
+}
+
+static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
+	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_RUN] = a_run, [RB_HTTP] = a_http,
+	[RB_SQL] = a_sql, [RB_DNS] = a_dns, [RB_TCP] = a_tcp, [RB_PROMETHEUS] = a_prometheus,
+	[RB_NAGIOS] = a_nagios,
+};
+
+/* ------------------------------------------------------ step: the rest */
+
+static void m_step_id(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	char *id = get_id(L, m);
+	if (id) {
+		free(STEP(L)->id);
+		STEP(L)->id = id;
+		STEP(L)->id_derived = false;
+	}
+}
+
+static void m_step_title(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	char *s = get_xtext(L, m);
+	if (s) {
+		free(STEP(L)->title);
+		STEP(L)->title = s;
+	}
+}
+
+static void m_step_note(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	if (want_string(L, m)) {
+		scan_refs(L, m);
+		STEP(L)->note = xstrdup(m->valuestring);
+	}
+}
+
+static void m_step_action(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	for (size_t a = 0; a < RB_ACTION_COUNT; a++)
+		if (strcmp(actions[a].key, m->string) == 0)
+			action_fns[a](L, m);
+}
+
+static void m_step_parallel(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_bool(L, m, &STEP(L)->parallel);
+}
+
+static void m_step_timeout(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_duration(L, m, &STEP(L)->timeout_ms);
+}
+
+struct retry {
+	int *attempts;
+	int64_t *delay;
+};
+
+static void m_retry_attempts(struct loader *L, const cJSON *m, void *t)
+{
+	long v;
+	if (get_int(L, m, 1, 100, &v))
+		*((struct retry *)t)->attempts = (int)v;
+}
+
+static void m_retry_delay(struct loader *L, const cJSON *m, void *t)
+{
+	get_duration(L, m, ((struct retry *)t)->delay);
+}
+
+static const struct member retry_keys[] = {{"attempts", m_retry_attempts}, {"delay", m_retry_delay}};
+
+static void get_retry(struct loader *L, const cJSON *m, int *attempts, int64_t *delay)
+{
+	struct retry r = {attempts, delay};
+	if (!want_object(L, m, "an object with \"attempts\" and \"delay\""))
+		return;
+	walk_object(L, m, retry_keys, RBC_ARRAY_LEN(retry_keys), &r);
+	require(L, m, "attempts", NULL);
+}
+
+static void m_step_retry(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_retry(L, m, &STEP(L)->retry_attempts, &STEP(L)->retry_delay_ms);
+}
+
+static void m_rep_count(struct loader *L, const cJSON *m, void *t)
+{
+	get_int(L, m, 1, 1000000, &((struct rb_repeat *)t)->count);
+}
+
+static void m_rep_every(struct loader *L, const cJSON *m, void *t)
+{
+	get_duration(L, m, &((struct rb_repeat *)t)->every_ms);
+}
+
+static void m_rep_for(struct loader *L, const cJSON *m, void *t)
+{
+	get_duration(L, m, &((struct rb_repeat *)t)->for_ms);
+}
+
+static void m_rep_within(struct loader *L, const cJSON *m, void *t)
+{
+	get_duration(L, m, &((struct rb_repeat *)t)->within_ms);
+}
+
+static void m_rep_until(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_repeat *)t)->until = get_expr(L, m);
+}
+
+static void m_rep_consecutive(struct loader *L, const cJSON *m, void *t)
+{
+	get_int(L, m, 1, 1000000, &((struct rb_repeat *)t)->count);
+}
+
+static void m_rep_fail_after(struct loader *L, const cJSON *m, void *t)
+{
+	struct rb_repeat *r = t;
+	long v;
+	if (cJSON_IsNumber(m)) {
+		if (get_int(L, m, 1, 1000000, &v))
+			r->fail_after_count = v;
+	} else if (cJSON_IsString(m)) {
+		get_duration(L, m, &r->fail_after_ms);
+	} else {
+		err(L, m, "expected a duration such as \"5m\" or a number of samples, got %s",
+		    json_type_name(m));
+	}
+}
+
+static const struct member repeat_keys[] = {
+	{"count", m_rep_count}, {"every", m_rep_every}, {"for", m_rep_for},
+	{"until", m_rep_until}, {"within", m_rep_within}, {"consecutive", m_rep_consecutive},
+	{"fail_after", m_rep_fail_after},
+};
+
+static void m_step_repeat(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	struct rb_repeat *r = &STEP(L)->repeat;
+	if (!want_object(L, m, "a repeat object such as {\"count\": 30, \"every\": \"10s\"}"))
+		return;
+	walk_object(L, m, repeat_keys, RBC_ARRAY_LEN(repeat_keys), r);
+	static const char *const modes[] = {"count", "for", "until", "consecutive"};
+	static const enum rb_repeat_mode mode_of[] = {RB_REPEAT_COUNT, RB_REPEAT_FOR,
+		                                      RB_REPEAT_UNTIL, RB_REPEAT_CONSECUTIVE};
+	const char *first = NULL;
+	for (size_t i = 0; i < RBC_ARRAY_LEN(modes); i++) {
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(m, modes[i]);
+		if (!k)
+			continue;
+		if (first) {
+			size_t old = path_push_key(L, modes[i]);
+			err_key(L, k, "\"%s\" and \"%s\" exclude each other: a repeat has one mode", first, modes[i]);
+			path_pop(L, old);
+			continue;
+		}
+		first = modes[i];
+		r->mode = mode_of[i];
+	}
+	require(L, m, "every", "(how often to sample, e.g. \"10s\")");
+	const cJSON *within = cJSON_GetObjectItemCaseSensitive(m, "within");
+	if ((r->mode == RB_REPEAT_UNTIL || r->mode == RB_REPEAT_CONSECUTIVE) && !within)
+		err(L, m, "missing required key \"within\" (the deadline for \"%s\")", first);
+	if (within && r->mode != RB_REPEAT_UNTIL && r->mode != RB_REPEAT_CONSECUTIVE) {
+		size_t old = path_push_key(L, "within");
+		err_key(L, within, "\"within\" applies only with \"until\" or \"consecutive\"");
+		path_pop(L, old);
+	}
+}
+
+static void m_step_expect(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	STEP(L)->expect = get_expr(L, m);
+}
+
+static void m_step_warn(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	STEP(L)->warn = get_expr(L, m);
+}
+
+static void m_step_when(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	STEP(L)->when = get_expr(L, m);
+}
+
+static void m_step_capture(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	struct rb_step *s = STEP(L);
+	if (!want_object(L, m, "an object of variable names to expressions"))
+		return;
+	check_duplicates(L, m);
+	size_t n = (size_t)cJSON_GetArraySize(m);
+	s->captures = xcalloc(n, sizeof *s->captures);
+	for (const cJSON *c = m->child; c; c = c->next) {
+		size_t old = path_push_key(L, c->string);
+		if (!is_var_name(c->string, strlen(c->string))) {
+			err_key(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
+			        c->string);
+		} else {
+			struct expr *x = get_expr(L, c);
+			if (x) {
+				s->captures[s->ncaptures].name = xstrdup(c->string);
+				s->captures[s->ncaptures++].expr = x;
+				xgrow(&L->defined, &L->definedcap, L->ndefined + 1, sizeof *L->defined);
+				L->defined[L->ndefined++] = xstrdup(c->string);
+			}
+		}
+		path_pop(L, old);
+	}
+}
+
+static void m_step_confirm(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	STEP(L)->confirm = get_xtext(L, m);
+}
+
+static void m_step_on_fail(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	struct rb_step *s = STEP(L);
+	if (!want_string(L, m))
+		return;
+	const char *v = m->valuestring;
+	if (strcmp(v, "stop") == 0) {
+		s->on_fail = RB_ON_FAIL_STOP;
+	} else if (strcmp(v, "continue") == 0) {
+		s->on_fail = RB_ON_FAIL_CONTINUE;
+	} else if (strncmp(v, "goto:", 5) == 0 && v[5]) {
+		s->on_fail = RB_ON_FAIL_GOTO;
+		s->on_fail_target = xstrdup(v + 5);
+		xgrow(&L->gotos, &L->gotocap, L->ngotos + 1, sizeof *L->gotos);
+		L->gotos[L->ngotos++] = (struct goto_ref){s, m, xstrdup(L->path.s)};
+	} else if (strncmp(v, "run:", 4) == 0 && v[4]) {
+		s->on_fail = RB_ON_FAIL_RUN;
+		s->on_fail_target = xstrdup(v + 4);
+		char *full = v[4] == '/' ? xstrdup(v + 4) : xasprintf("%s/%s", L->rb->dir, v + 4);
+		struct stat st;
+		unsigned line = 0, col = 0;
+		json_doc_pos(L->doc, m, false, &line, &col);
+		if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+			err(L, m, "run: runbook \"%s\" does not exist (looked for %s)", v + 4, full);
+		} else {
+			s->on_fail_runbook = load_file(L->ses, full, L->d, L->file, line, col, L->path.s);
+		}
+		free(full);
+	} else {
+		err(L, m, "expected \"stop\", \"continue\", \"goto:<step id>\" or \"run:<runbook file>\", got \"%s\"", v);
+	}
+}
+
+static void m_step_watch(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_bool(L, m, &STEP(L)->watch);
+}
+
+static void m_step_on_demand(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_bool(L, m, &STEP(L)->on_demand);
+}
+
+static const struct member step_keys[] = {
+	{"id", m_step_id}, {"title", m_step_title}, {"note", m_step_note},
+	{"steps", m_step_action}, {"manual", m_step_action}, {"run", m_step_action},
+	{"http", m_step_action}, {"sql", m_step_action}, {"dns", m_step_action},
+	{"tcp", m_step_action}, {"prometheus", m_step_action}, {"nagios", m_step_action},
+	{"parallel", m_step_parallel}, {"timeout", m_step_timeout}, {"retry", m_step_retry},
+	{"repeat", m_step_repeat}, {"expect", m_step_expect}, {"warn", m_step_warn},
+	{"capture", m_step_capture}, {"when", m_step_when}, {"confirm", m_step_confirm},
+	{"on_fail", m_step_on_fail}, {"watch", m_step_watch}, {"on_demand", m_step_on_demand},
+};
+
+/* Keys that make no sense for some actions: (key, why). */
+static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
+{
+	bool probe = s->action != RB_GROUP && s->action != RB_MANUAL;
+	static const char *const probe_only[] = {"expect", "warn", "capture", "repeat", "retry", "timeout", "watch"};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(probe_only) && !probe; i++) {
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(n, probe_only[i]);
+		if (!k)
+			continue;
+		size_t old = path_push_key(L, probe_only[i]);
+		err_key(L, k, "\"%s\" needs a probe; a %s step has none", probe_only[i],
+		        s->action == RB_GROUP ? "group" : "manual");
+		path_pop(L, old);
+	}
+	const cJSON *par = cJSON_GetObjectItemCaseSensitive(n, "parallel");
+	if (par && s->action != RB_GROUP) {
+		size_t old = path_push_key(L, "parallel");
+		err_key(L, par, "\"parallel\" applies only to a group (a step with \"steps\")");
+		path_pop(L, old);
+	}
+	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(n, "repeat");
+	if (probe && s->watch && !rep)
+		err(L, n, "a watch needs \"repeat\" with \"every\" (how often to sample)");
+	if (rep && cJSON_IsObject(rep)) {
+		size_t old = path_push_key(L, "repeat");
+		const cJSON *fa = cJSON_GetObjectItemCaseSensitive(rep, "fail_after");
+		if (fa && !s->watch) {
+			size_t o2 = path_push_key(L, "fail_after");
+			err_key(L, fa, "\"fail_after\" applies only to a step with \"watch\": true");
+			path_pop(L, o2);
+		}
+		if (s->repeat.mode == RB_REPEAT_NONE) {
+			if (s->watch)
+				s->repeat.mode = RB_REPEAT_WATCH;
+			else if (probe)
+				err(L, rep, "a repeat needs one of \"count\", \"for\", \"until\" or \"consecutive\" (or \"watch\": true)");
+		}
+		path_pop(L, old);
+	}
+	if (s->watch && s->on_demand)
+		err(L, n, "a step cannot be both \"watch\" and \"on_demand\"");
+}
+
+static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_step *parent,
+                                 const char *number)
+{
+	if (!want_object(L, n, "a step object"))
+		return NULL;
+	if (++L->ses->total_steps > RB_MAX_STEPS) {
+		err(L, n, "more than %d steps", RB_MAX_STEPS);
+		L->too_many = true;
+		return NULL;
+	}
+	struct rb_step *s = xcalloc(1, sizeof *s);
+	s->parent = parent;
+	s->runbook = L->rb;
+	s->number = xstrdup(number);
+	s->id = xstrdup(number);
+	s->id_derived = true;
+	s->path = xstrdup(L->path.s);
+	s->retry_attempts = 0;
+	json_doc_pos(L->doc, n, false, &s->line, &s->col);
+	xgrow(&L->all, &L->allcap, L->nall + 1, sizeof *L->all);
+	L->all[L->nall++] = s;
+	L->rb->total_steps++;
+
+	/* The action decides which other keys make sense: find it first. */
+	const cJSON *act[2] = {NULL, NULL};
+	size_t nact = 0;
+	for (const cJSON *m = n->child; m; m = m->next) {
+		for (size_t a = 0; a < RB_ACTION_COUNT; a++) {
+			if (strcmp(actions[a].key, m->string) != 0)
+				continue;
+			if (nact == 0)
+				s->action = (enum rb_action)a;
+			if (nact < 2)
+				act[nact] = m;
+			nact++;
+		}
+	}
+	if (nact == 0) {
+		err(L, n, "step has no action: give one of steps, manual, run, http, sql, dns, tcp, prometheus, nagios");
+	} else if (nact > 1) {
+		size_t old = path_push_key(L, act[1]->string);
+		err_key(L, act[1], "step has two actions, \"%s\" and \"%s\": give exactly one",
+		        act[0]->string, act[1]->string);
+		path_pop(L, old);
+	}
+
+	struct rb_step *saved = L->step;
+	L->step = s;
+	walk_object(L, n, step_keys, RBC_ARRAY_LEN(step_keys), NULL);
+	L->step = s;
+	require(L, n, "title", NULL);
+	if (!s->title)
+		s->title = xstrdup(s->id);
+	if (nact == 1)
+		check_step_keys(L, n, s);
+	L->step = saved;
+	return s;
+}
+
+/* ------------------------------------------------------ top level */
+
+static void r_runbook(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	L->rb->id = get_id(L, m);
+}
+
+static void r_title(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	L->rb->title = get_xtext(L, m);
+}
+
+static void r_description(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	if (want_string(L, m))
+		L->rb->description = xstrdup(m->valuestring);
+}
+
+static void r_kind(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	if (!want_string(L, m))
+		return;
+	for (size_t k = 0; k < RB_KIND_COUNT; k++) {
+		if (strcmp(kinds[k], m->valuestring) == 0) {
+			L->rb->kind = (enum rb_kind)k;
+			return;
+		}
+	}
+	err(L, m, "unknown kind \"%s\" (expected pre-deploy, deploy, post-deploy, incident or other)",
+	    m->valuestring);
+}
+
+static void r_schema(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	want_string(L, m);
+}
+
+static void r_vars(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_kv(L, m, &L->rb->vars, true, true, true);
+}
+
+static void r_secrets(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	struct runbook *rb = L->rb;
+	if (!want_array(L, m, false))
+		return;
+	rb->secrets = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->secrets);
+	size_t i = 0;
+	for (const cJSON *c = m->child; c; c = c->next, i++) {
+		size_t old = path_push_index(L, i);
+		if (!want_string(L, c)) {
+		} else if (!is_var_name(c->valuestring, strlen(c->valuestring))) {
+			err(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
+			    c->valuestring);
+		} else {
+			bool dup = false;
+			for (size_t k = 0; k < rb->nsecrets; k++)
+				dup = dup || strcmp(rb->secrets[k], c->valuestring) == 0;
+			if (dup)
+				err(L, c, "secret \"%s\" is listed twice", c->valuestring);
+			else
+				rb->secrets[rb->nsecrets++] = xstrdup(c->valuestring);
+		}
+		path_pop(L, old);
+	}
+}
+
+static void d_timeout(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_duration(L, m, &L->rb->default_timeout_ms);
+}
+
+static void d_retry(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_retry(L, m, &L->rb->default_retry_attempts, &L->rb->default_retry_delay_ms);
+}
+
+static const struct member default_keys[] = {{"timeout", d_timeout}, {"retry", d_retry}};
+
+static void r_defaults(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	if (want_object(L, m, "an object with \"timeout\" and/or \"retry\""))
+		walk_object(L, m, default_keys, RBC_ARRAY_LEN(default_keys), NULL);
+}
+
+static void r_steps(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	read_steps(L, m, NULL, "", &L->rb->steps, &L->rb->nsteps);
+}
+
+static void s_id(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_severity *)t)->id = get_id(L, m);
+}
+
+static void s_name(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_severity *)t)->name = get_text(L, m);
+}
+
+static void s_description(struct loader *L, const cJSON *m, void *t)
+{
+	if (want_string(L, m))
+		((struct rb_severity *)t)->description = xstrdup(m->valuestring);
+}
+
+static void s_restore(struct loader *L, const cJSON *m, void *t)
+{
+	get_duration(L, m, &((struct rb_severity *)t)->restore_ms);
+}
+
+static void s_rpo(struct loader *L, const cJSON *m, void *t)
+{
+	/* An RPO of zero ("no data loss") is meaningful. */
+	const char *why;
+	int64_t *ms = &((struct rb_severity *)t)->rpo_ms;
+	if (!cJSON_IsString(m))
+		err(L, m, "expected a duration such as \"4h\", got %s", json_type_name(m));
+	else if (!units_parse_duration(m->valuestring, ms, &why))
+		err(L, m, "bad duration \"%s\": %s", m->valuestring, why);
+}
+
+static void s_update_every(struct loader *L, const cJSON *m, void *t)
+{
+	get_duration(L, m, &((struct rb_severity *)t)->update_every_ms);
+}
+
+/* An array of non-empty strings. */
+static void get_strings(struct loader *L, const cJSON *m, char ***out, size_t *n)
+{
+	if (!want_array(L, m, false))
+		return;
+	*out = xcalloc((size_t)cJSON_GetArraySize(m), sizeof **out);
+	size_t i = 0;
+	for (const cJSON *c = m->child; c; c = c->next, i++) {
+		size_t old = path_push_index(L, i);
+		char *s = get_xtext(L, c);
+		if (s)
+			(*out)[(*n)++] = s;
+		path_pop(L, old);
+	}
+}
+
+static void s_contacts(struct loader *L, const cJSON *m, void *t)
+{
+	struct rb_severity *sv = t;
+	get_strings(L, m, &sv->contacts, &sv->ncontacts);
+}
+
+static void s_steps(struct loader *L, const cJSON *m, void *t)
+{
+	struct rb_severity *sv = t;
+	char *prefix = xasprintf("%s.", sv->id ? sv->id : "severity");
+	read_steps(L, m, NULL, prefix, &sv->steps, &sv->nsteps);
+	free(prefix);
+}
+
+static const struct member severity_keys[] = {
+	{"id", s_id}, {"name", s_name}, {"description", s_description}, {"restore", s_restore},
+	{"rpo", s_rpo}, {"update_every", s_update_every}, {"contacts", s_contacts}, {"steps", s_steps},
+};
+
+static void r_severities(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	struct runbook *rb = L->rb;
+	if (!want_array(L, m, true))
+		return;
+	rb->severities = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->severities);
+	size_t i = 0;
+	for (const cJSON *c = m->child; c; c = c->next, i++) {
+		size_t old = path_push_index(L, i);
+		if (want_object(L, c, "a severity object with \"id\" and \"name\"")) {
+			struct rb_severity *sv = &rb->severities[rb->nseverities++];
+			/* The id numbers the procedure's steps: read it first. */
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+			if (id && cJSON_IsString(id) && is_id(id->valuestring))
+				sv->id = xstrdup(id->valuestring);
+			walk_object(L, c, severity_keys, RBC_ARRAY_LEN(severity_keys), sv);
+			require(L, c, "id", NULL);
+			require(L, c, "name", "(shown next to the level, e.g. \"Major\")");
+			for (size_t k = 0; sv->id && k + 1 < rb->nseverities; k++) {
+				if (rb->severities[k].id && strcmp(rb->severities[k].id, sv->id) == 0) {
+					size_t o2 = path_push_key(L, "id");
+					err(L, id, "duplicate severity id \"%s\"", sv->id);
+					path_pop(L, o2);
+				}
+			}
+		}
+		path_pop(L, old);
+	}
+}
+
+static void o_id(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_role *)t)->id = get_id(L, m);
+}
+
+static void o_name(struct loader *L, const cJSON *m, void *t)
+{
+	((struct rb_role *)t)->name = get_text(L, m);
+}
+
+static void o_description(struct loader *L, const cJSON *m, void *t)
+{
+	if (want_string(L, m))
+		((struct rb_role *)t)->description = xstrdup(m->valuestring);
+}
+
+static const struct member role_keys[] = {
+	{"id", o_id}, {"name", o_name}, {"description", o_description},
+};
+
+static void r_roles(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	struct runbook *rb = L->rb;
+	if (!want_array(L, m, false))
+		return;
+	rb->roles = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->roles);
+	size_t i = 0;
+	for (const cJSON *c = m->child; c; c = c->next, i++) {
+		size_t old = path_push_index(L, i);
+		struct rb_role *r = &rb->roles[rb->nroles];
+		if (cJSON_IsString(c)) {
+			r->id = get_id(L, c);
+		} else if (want_object(L, c, "a role id or an object with \"id\"")) {
+			walk_object(L, c, role_keys, RBC_ARRAY_LEN(role_keys), r);
+			require(L, c, "id", NULL);
+		}
+		if (r->id) {
+			for (size_t k = 0; k < rb->nroles; k++)
+				if (strcmp(rb->roles[k].id, r->id) == 0)
+					err(L, c, "duplicate role id \"%s\"", r->id);
+			rb->nroles++;
+		} else {
+			free(r->name);
+			free(r->description);
+			memset(r, 0, sizeof *r);
+		}
+		path_pop(L, old);
+	}
+}
+
+static void r_update_every(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_duration(L, m, &L->rb->update_every_ms);
+}
+
+static void r_exit_criteria(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	get_strings(L, m, &L->rb->exit_criteria, &L->rb->nexit_criteria);
+}
+
+static const struct member root_keys[] = {
+	{"$schema", r_schema}, {"runbook", r_runbook}, {"title", r_title},
+	{"kind", r_kind}, {"description", r_description}, {"vars", r_vars},
+	{"secrets", r_secrets}, {"defaults", r_defaults}, {"steps", r_steps},
+	{"severities", r_severities}, {"roles", r_roles}, {"update_every", r_update_every},
+	{"exit_criteria", r_exit_criteria},
+};
+
+/* ------------------------------------------------ cross-references */
+
+/* Ids are unique across the runbook, severity procedures included. */
+static void check_ids(struct loader *L)
+{
+	/* Sort a copy by id; neighbours with equal ids are duplicates. */
+	struct keyref *v = xmalloc((L->nall ? L->nall : 1) * sizeof *v);
+	for (size_t i = 0; i < L->nall; i++)
+		v[i] = (struct keyref){L->all[i]->id, i, NULL};
+	qsort(v, L->nall, sizeof *v, cmp_keyref);
+	for (size_t i = 1; i < L->nall; i++) {
+		if (strcmp(v[i].key, v[i - 1].key) != 0)
+			continue;
+		/* v[i-1] is the earlier of the two: equal keys sort by position. */
+		const struct rb_step *first = L->all[v[i - 1].idx], *s = L->all[v[i].idx];
+		diags_add(L->d, false, L->file, s->line, s->col, s->path,
+			          "duplicate step id \"%s\" (first at %u:%u)%s", s->id, first->line,
+			          first->col, s->id_derived ? "; it is this step's position, give it an \"id\"" : "");
+	}
+	free(v);
+}
+
+static int cmp_stepid(const void *a, const void *b)
+{
+	return strcmp((*(struct rb_step *const *)a)->id, (*(struct rb_step *const *)b)->id);
+}
+
+static void check_gotos(struct loader *L)
+{
+	struct rb_step **sorted = xmalloc((L->nall ? L->nall : 1) * sizeof *sorted);
+	memcpy(sorted, L->all, L->nall * sizeof *sorted);
+	qsort(sorted, L->nall, sizeof *sorted, cmp_stepid);
+	for (size_t i = 0; i < L->ngotos; i++) {
+		struct goto_ref *g = &L->gotos[i];
+		struct rb_step key = {.id = g->step->on_fail_target}, *kp = &key;
+		struct rb_step **hit = bsearch(&kp, sorted, L->nall, sizeof *sorted, cmp_stepid);
+		/* Report at the path the goto: was read from. */
+		path_pop(L, 0);
+		sb_adds(&L->path, g->path);
+		if (!hit) {
+			const char *best = NULL;
+			size_t bestd = 3;
+			for (size_t k = 0; k < L->nall; k++) {
+				size_t dd = str_distance(g->step->on_fail_target, L->all[k]->id);
+				if (dd < bestd) {
+					bestd = dd;
+					best = L->all[k]->id;
+				}
+			}
+			if (best)
+				err(L, g->node, "goto target \"%s\" does not exist (did you mean \"%s\"?)",
+				    g->step->on_fail_target, best);
+			else
+				err(L, g->node, "goto target \"%s\" does not exist", g->step->on_fail_target);
+		} else if (*hit == g->step) {
+			err(L, g->node, "a step cannot goto itself");
+		}
+		path_pop(L, 0);
+	}
+	free(sorted);
+}
+
+static bool defined(const struct loader *L, const char *name)
+{
+	if (rb_kv_get(&L->rb->vars, name))
+		return true;
+	for (size_t i = 0; i < L->rb->nsecrets; i++)
+		if (strcmp(L->rb->secrets[i], name) == 0)
+			return true;
+	for (size_t i = 0; i < L->ndefined; i++)
+		if (strcmp(L->defined[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void check_vars(struct loader *L)
+{
+	for (size_t i = 0; i < L->nuses; i++) {
+		struct var_use *u = &L->uses[i];
+		if (!defined(L, u->name))
+			diags_add(L->d, true, L->file, u->line, u->col, u->path,
+			          "variable \"%s\" is not defined in vars, secrets or any capture (give it with --var %s=…)",
+			          u->name, u->name);
+	}
+	for (size_t i = 0; i < L->rb->nsecrets; i++) {
+		if (rb_kv_get(&L->rb->vars, L->rb->secrets[i]))
+			diags_add(L->d, false, L->file, 0, 0, NULL,
+			          "\"%s\" is both a variable and a secret: secrets come only from the environment",
+			          L->rb->secrets[i]);
+	}
+}
+
+static void loader_free(struct loader *L)
+{
+	for (size_t i = 0; i < L->nuses; i++) {
+		free(L->uses[i].name);
+		free(L->uses[i].path);
+	}
+	free(L->uses);
+	for (size_t i = 0; i < L->ngotos; i++)
+		free(L->gotos[i].path);
+	free(L->gotos);
+	for (size_t i = 0; i < L->ndefined; i++)
+		free(L->defined[i]);
+	free(L->defined);
+	free(L->all);
+	sb_free(&L->path);
+}
+
+/* Parses and validates one runbook's text; the session tracks run: includes. */
+static struct runbook *load_text(struct session *ses, const char *file, const char *buf,
+                                 size_t len, struct rbc_diags *d)
+{
+	size_t errors_before = d->nerrors;
+	struct json_doc *doc = json_doc_parse(file, buf, len, d);
+	if (!doc)
+		return NULL;
+	struct runbook *rb = xcalloc(1, sizeof *rb);
+	rb->file = xstrdup(file);
+	const char *slash = strrchr(file, '/');
+	rb->dir = slash ? xstrndup(file, (size_t)(slash - file)) : xstrdup(".");
+	if (!*rb->dir) {
+		free(rb->dir);
+		rb->dir = xstrdup("/");
+	}
+	rb->kind = RB_KIND_OTHER;
+	struct loader L = {.doc = doc, .file = file, .d = d, .rb = rb, .ses = ses};
+	const cJSON *root = json_doc_root(doc);
+	if (!cJSON_IsObject(root)) {
+		err(&L, root, "a runbook is a JSON object, got %s", json_type_name(root));
+	} else {
+		walk_object(&L, root, root_keys, RBC_ARRAY_LEN(root_keys), NULL);
+		require(&L, root, "runbook", "(the runbook's id)");
+		require(&L, root, "title", NULL);
+		require(&L, root, "steps", NULL);
+		static const char *const incident_only[] = {"severities", "roles", "update_every", "exit_criteria"};
+		for (size_t i = 0; i < RBC_ARRAY_LEN(incident_only); i++) {
+			const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, incident_only[i]);
+			if (k && rb->kind != RB_KIND_INCIDENT) {
+				size_t old = path_push_key(&L, incident_only[i]);
+				err_key(&L, k, "\"%s\" is only for incident runbooks (this one is kind \"%s\")",
+				        incident_only[i], rb_kind_name(rb->kind));
+				path_pop(&L, old);
+			}
+		}
+		if (rb->kind == RB_KIND_INCIDENT)
+			require(&L, root, "severities", "(an incident runbook declares its ladder)");
+		check_ids(&L);
+		check_gotos(&L);
+		check_vars(&L);
+	}
+	if (!rb->id)
+		rb->id = xstrdup("?");
+	if (!rb->title)
+		rb->title = xstrdup(rb->id);
+	loader_free(&L);
+	json_doc_free(doc);
+	if (d->nerrors > errors_before) {
+		runbook_free(rb);
+		return NULL;
+	}
+	return rb;
+}
+
+/* Reads a whole file; NULL with errno set on failure. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return NULL;
+	struct strbuf sb = {0};
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
+		sb_add(&sb, buf, n);
+		if (sb.len > JSON_MAX_BYTES + 1)
+			break;
+	}
+	int e = ferror(fp) ? EIO : 0;
+	fclose(fp);
+	if (e) {
+		sb_free(&sb);
+		errno = e;
+		return NULL;
+	}
+	*len = sb.len;
+	return sb_take(&sb);
+}
+
+/*
+ * Loads an included runbook once per session; a file already on the stack of
+ * runbooks being loaded is a cycle. from_* locate the run: that names it.
+ */
+static struct runbook *load_file(struct session *ses, const char *path,
+                                 struct rbc_diags *d, const char *from_file,
+                                 unsigned from_line, unsigned from_col,
+                                 const char *from_path)
+{
+	char *real = realpath(path, NULL);
+	if (!real) {
+		diags_add(d, false, from_file, from_line, from_col, from_path,
+		          "cannot open runbook %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	for (size_t i = 0; i < ses->nstack; i++) {
+		if (strcmp(ses->stack[i], real) != 0)
+			continue;
+		struct strbuf sb = {0};
+		for (size_t k = i; k < ses->nstack; k++) {
+			const char *b = strrchr(ses->stack[k], '/');
+			sb_addf(&sb, "%s → ", b ? b + 1 : ses->stack[k]);
+		}
+		const char *b = strrchr(real, '/');
+		sb_adds(&sb, b ? b + 1 : real);
+		diags_add(d, false, from_file, from_line, from_col, from_path,
+		          "runbooks include each other in a cycle: %s", sb.s);
+		sb_free(&sb);
+		free(real);
+		return NULL;
+	}
+	for (size_t i = 0; i < ses->nloaded; i++) {
+		if (strcmp(ses->loaded_paths[i], real) == 0) {
+			free(real);
+			return ses->loaded[i];
+		}
+	}
+	size_t len = 0;
+	char *buf = read_file(path, &len);
+	if (!buf) {
+		diags_add(d, false, from_file, from_line, from_col, from_path,
+		          "cannot read runbook %s: %s", path, strerror(errno));
+		free(real);
+		return NULL;
+	}
+	xgrow(&ses->stack, &ses->stackcap, ses->nstack + 1, sizeof *ses->stack);
+	ses->stack[ses->nstack++] = real;
+	struct runbook *rb = load_text(ses, path, buf, len, d);
+	ses->nstack--;
+	free(buf);
+	if (!rb) {
+		free(real);
+		return NULL;
+	}
+	xgrow(&ses->loaded, &ses->loadedcap, ses->nloaded + 1, sizeof *ses->loaded);
+	xgrow(&ses->loaded_paths, &ses->pathscap, ses->nloaded + 1, sizeof *ses->loaded_paths);
+	ses->loaded[ses->nloaded] = rb;
+	ses->loaded_paths[ses->nloaded++] = real;
+	return rb;
+}
+
+/* Hands the included runbooks to top (or frees them when top failed). */
+static struct runbook *session_end(struct session *ses, struct runbook *top)
+{
+	for (size_t i = 0; i < ses->nloaded; i++)
+		free(ses->loaded_paths[i]);
+	free(ses->loaded_paths);
+	free(ses->stack);
+	if (top) {
+		top->includes = ses->loaded;
+		top->nincludes = ses->nloaded;
+	} else {
+		for (size_t i = 0; i < ses->nloaded; i++)
+			runbook_free(ses->loaded[i]);
+		free(ses->loaded);
+	}
+	return top;
+}
+
+struct runbook *runbook_load_buffer(const char *file, const char *buf, size_t len,
+                                    struct rbc_diags *d)
+{
+	struct session ses = {0};
+	char *real = realpath(file, NULL);
+	if (real) {
+		ses.stack = xmalloc(sizeof *ses.stack);
+		ses.stackcap = 1;
+		ses.stack[ses.nstack++] = real;
+	}
+	size_t errors_before = d->nerrors;
+	struct runbook *rb = load_text(&ses, file, buf, len, d);
+	if (real)
+		free(real);
+	if (rb && d->nerrors > errors_before) {
+		runbook_free(rb);
+		rb = NULL;
+	}
+	return session_end(&ses, rb);
+}
+
+struct runbook *runbook_load(const char *path, struct rbc_diags *d)
+{
+	size_t len = 0;
+	char *buf = read_file(path, &len);
+	if (!buf) {
+		diags_add(d, false, path, 0, 0, NULL, "cannot read: %s", strerror(errno));
+		return NULL;
+	}
+	struct runbook *rb = runbook_load_buffer(path, buf, len, d);
+	free(buf);
+	return rb;
+}
+
+static void step_free(struct rb_step *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nchildren; i++)
+		step_free(s->children[i]);
+	free(s->children);
+	free(s->id);
+	free(s->number);
+	free(s->title);
+	free(s->note);
+	free(s->path);
+	free(s->manual);
+	free(s->cmd.command);
+	free(s->cmd.cwd);
+	kv_free(&s->cmd.env);
+	free(s->http.method);
+	free(s->http.url);
+	kv_free(&s->http.headers);
+	free(s->http.body);
+	free(s->sql.conn);
+	free(s->sql.query);
+	for (size_t i = 0; i < s->sql.nparams; i++)
+		free(s->sql.params[i]);
+	free(s->sql.params);
+	free(s->dns.name);
+	free(s->dns.type);
+	free(s->tcp.host);
+	free(s->prom.url);
+	free(s->prom.query);
+	expr_free(s->repeat.until);
+	expr_free(s->expect);
+	expr_free(s->warn);
+	expr_free(s->when);
+	for (size_t i = 0; i < s->ncaptures; i++) {
+		free(s->captures[i].name);
+		expr_free(s->captures[i].expr);
+	}
+	free(s->captures);
+	free(s->confirm);
+	free(s->on_fail_target);
+	free(s);
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void runbook_free(struct runbook *rb)
+{
+	if (!rb)
+		return;
+	free(rb->file);
+	free(rb->dir);
+	free(rb->id);
+	free(rb->title);
+	free(rb->description);
+	kv_free(&rb->vars);
+	strv_free(rb->secrets, rb->nsecrets);
+	for (size_t i = 0; i < rb->nsteps; i++)
+		step_free(rb->steps[i]);
+	free(rb->steps);
+	for (size_t i = 0; i < rb->nseverities; i++) {
+		struct rb_severity *sv = &rb->severities[i];
+		free(sv->id);
+		free(sv->name);
+		free(sv->description);
+		strv_free(sv->contacts, sv->ncontacts);
+		for (size_t k = 0; k < sv->nsteps; k++)
+			step_free(sv->steps[k]);
+		free(sv->steps);
+	}
+	free(rb->severities);
+	for (size_t i = 0; i < rb->nroles; i++) {
+		free(rb->roles[i].id);
+		free(rb->roles[i].name);
+		free(rb->roles[i].description);
+	}
+	free(rb->roles);
+	strv_free(rb->exit_criteria, rb->nexit_criteria);
+	for (size_t i = 0; i < rb->nincludes; i++)
+		runbook_free(rb->includes[i]);
+	free(rb->includes);
+	free(rb);
+}
+
+static struct rb_step *find_in(struct rb_step **v, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i]->id, id) == 0)
+			return v[i];
+		struct rb_step *s = find_in(v[i]->children, v[i]->nchildren, id);
+		if (s)
+			return s;
+	}
+	return NULL;
+}
+
+struct rb_step *runbook_find(const struct runbook *rb, const char *id)
+{
+	struct rb_step *s = find_in(rb->steps, rb->nsteps, id);
+	for (size_t i = 0; !s && i < rb->nseverities; i++)
+		s = find_in(rb->severities[i].steps, rb->severities[i].nsteps, id);
+	return s;
+}
+
+static void count_in(struct rb_step **v, size_t n, size_t counts[RB_ACTION_COUNT])
+{
+	for (size_t i = 0; i < n; i++) {
+		counts[v[i]->action]++;
+		count_in(v[i]->children, v[i]->nchildren, counts);
+	}
+}
+
+void runbook_count(const struct runbook *rb, size_t counts[RB_ACTION_COUNT])
+{
+	memset(counts, 0, RB_ACTION_COUNT * sizeof *counts);
+	count_in(rb->steps, rb->nsteps, counts);
+	for (size_t i = 0; i < rb->nseverities; i++)
+		count_in(rb->severities[i].steps, rb->severities[i].nsteps, counts);
+}

@@ -27,7 +27,7 @@ static void check_usage(FILE *fp)
 }
 
 /* "34 steps: 5 group, 10 manual, 3 command" */
-static void summary(const struct runbook *rb)
+static void summary(const struct runbook *rb, size_t nwarnings)
 {
 	size_t counts[RB_ACTION_COUNT], total = 0;
 	runbook_count(rb, counts);
@@ -49,6 +49,8 @@ static void summary(const struct runbook *rb)
 		for (size_t i = 0; i < rb->nincludes; i++)
 			printf("%s %s", i ? "," : "", rb->includes[i]->file);
 	}
+	if (nwarnings)
+		printf(" (%zu warning%s)", nwarnings, nwarnings == 1 ? "" : "s");
 	printf("\n");
 }
 
@@ -111,7 +113,7 @@ int cmd_check(int argc, char **argv)
 				fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", argv[i], d.nerrors,
 				        d.nerrors == 1 ? "" : "s", d.nwarnings, d.nwarnings == 1 ? "" : "s");
 		} else if (!quiet) {
-			summary(rb);
+			summary(rb, d.nwarnings);
 		}
 		runbook_free(rb);
 		diags_free(&d);

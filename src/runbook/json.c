@@ -43,6 +43,7 @@ struct scan {
 	struct pos *pos;
 	size_t npos, poscap;
 	unsigned depth;
+	size_t comment_start;
 	bool failed;
 	struct json_doc *doc;
 	struct rbc_diags *d;
@@ -76,8 +77,16 @@ static void scan_error(struct scan *sc, size_t off, const char *fmt, ...)
 	va_start(ap, fmt);
 	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	diags_add(sc->d, false, sc->doc->file, line, col,
-	          sc->path.len ? sc->path.s : "(root)", "%s", msg);
+	char *path = sc->path.len ? xstrdup(sc->path.s) : xstrdup("(root)");
+	if (strlen(path) > 120) {
+		/* Deep nesting: keep both ends of the path readable. */
+		size_t n = strlen(path);
+		char *short_path = xasprintf("%.40s…%s", path, path + n - 60);
+		free(path);
+		path = short_path;
+	}
+	diags_add(sc->d, false, sc->doc->file, line, col, path, "%s", msg);
+	free(path);
 	free(msg);
 }
 
@@ -94,9 +103,24 @@ static const char *found(const struct scan *sc, size_t i, char *buf, size_t n)
 	else {
 		uint32_t cp;
 		size_t l = utf8_decode(sc->s + i, sc->n - i, &cp);
-		snprintf(buf, n, "'%.*s'", (int)l, sc->s + i);
+		if (l)
+			snprintf(buf, n, "'%.*s'", (int)l, sc->s + i);
+		else
+			snprintf(buf, n, "byte 0x%02x (invalid UTF-8)", c);
 	}
 	return buf;
+}
+
+/* Comments may hold any text, but it must be UTF-8: checks s[from..to). */
+static bool check_utf8(struct scan *sc, size_t to)
+{
+	size_t bad, from = sc->comment_start;
+	if (utf8_valid(sc->s + from, to - from, &bad))
+		return true;
+	scan_error(sc, from + bad, "invalid UTF-8: byte 0x%02x in a comment (save the file as UTF-8)",
+	           (unsigned char)sc->s[from + bad]);
+	sc->i = sc->n;
+	return false;
 }
 
 static void skip_ws(struct scan *sc)
@@ -106,10 +130,14 @@ static void skip_ws(struct scan *sc)
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
 			sc->i++;
 		} else if (c == '/' && sc->i + 1 < sc->n && sc->s[sc->i + 1] == '/') {
+			sc->comment_start = sc->i;
 			while (sc->i < sc->n && sc->s[sc->i] != '\n')
 				sc->out[sc->i++] = ' ';
+			if (!check_utf8(sc, sc->i))
+				return;
 		} else if (c == '/' && sc->i + 1 < sc->n && sc->s[sc->i + 1] == '*') {
 			size_t start = sc->i;
+			sc->comment_start = start;
 			sc->out[sc->i++] = ' ';
 			sc->out[sc->i++] = ' ';
 			for (;;) {
@@ -121,6 +149,8 @@ static void skip_ws(struct scan *sc)
 				if (sc->s[sc->i] == '*' && sc->s[sc->i + 1] == '/') {
 					sc->out[sc->i++] = ' ';
 					sc->out[sc->i++] = ' ';
+					if (!check_utf8(sc, sc->i))
+						return;
 					break;
 				}
 				if (sc->s[sc->i] != '\n' && sc->s[sc->i] != '\r')
@@ -177,6 +207,16 @@ static void scan_string(struct scan *sc)
 			scan_error(sc, sc->i, "control character 0x%02x in a string: escape it (\\t, \\u%04x)", c, c);
 			return;
 		}
+		if (c >= 0x80) {
+			uint32_t cp;
+			size_t l = utf8_decode(sc->s + sc->i, sc->n - sc->i, &cp);
+			if (!l) {
+				scan_error(sc, sc->i, "invalid UTF-8: byte 0x%02x in a string (save the file as UTF-8)", c);
+				return;
+			}
+			sc->i += l;
+			continue;
+		}
 		if (c != '\\') {
 			sc->i++;
 			continue;
@@ -228,7 +268,7 @@ static bool is_digit(char c)
 static void scan_number(struct scan *sc)
 {
 	size_t start = sc->i;
-	char buf[32];
+	char buf[48];
 	if (sc->s[sc->i] == '-')
 		sc->i++;
 	if (sc->i < sc->n && sc->s[sc->i] == '0') {
@@ -300,7 +340,7 @@ static void scan_value(struct scan *sc, size_t key_off);
 /* Scans an object; sc->i is at '{'. */
 static void scan_object(struct scan *sc)
 {
-	char buf[32];
+	char buf[48];
 	sc->i++;
 	skip_ws(sc);
 	if (sc->i < sc->n && sc->s[sc->i] == '}') {
@@ -350,14 +390,13 @@ static void scan_object(struct scan *sc)
 		skip_ws(sc);
 		if (sc->i < sc->n && sc->s[sc->i] == ',') {
 			size_t comma = sc->i++;
+			sc->path.len = base;
+			sc->path.s[base] = '\0';
 			skip_ws(sc);
 			if (sc->i < sc->n && sc->s[sc->i] == '}') {
 				scan_error(sc, comma, "trailing comma before '}'");
 				return;
 			}
-			sc->path.len = base;
-			if (sc->path.s)
-				sc->path.s[base] = '\0';
 			continue;
 		}
 		if (sc->i < sc->n && sc->s[sc->i] == '}') {
@@ -376,7 +415,7 @@ static void scan_object(struct scan *sc)
 /* Scans an array; sc->i is at '['. */
 static void scan_array(struct scan *sc)
 {
-	char buf[32];
+	char buf[48];
 	sc->i++;
 	skip_ws(sc);
 	if (sc->i < sc->n && sc->s[sc->i] == ']') {
@@ -413,7 +452,7 @@ static void scan_array(struct scan *sc)
 
 static void scan_value(struct scan *sc, size_t key_off)
 {
-	char buf[32];
+	char buf[48];
 	if (sc->failed)
 		return;
 	if (sc->i >= sc->n) {
@@ -528,17 +567,6 @@ struct json_doc *json_doc_parse(const char *file, const char *buf, size_t len,
 			doc->lines[doc->nlines++] = i + 1;
 		}
 	}
-	size_t bad;
-	if (!utf8_valid(buf, len, &bad)) {
-		unsigned line, col;
-		offset_pos(doc, bad, &line, &col);
-		diags_add(d, false, file, line, col, NULL,
-		          "invalid UTF-8: byte 0x%02x (save the file as UTF-8)",
-		          (unsigned char)buf[bad]);
-		json_doc_free(doc);
-		return NULL;
-	}
-
 	struct scan sc = {.s = buf, .n = len, .doc = doc, .d = d};
 	sc.out = xstrndup(buf, len);
 	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
@@ -551,7 +579,7 @@ struct json_doc *json_doc_parse(const char *file, const char *buf, size_t len,
 	scan_value(&sc, NO_KEY);
 	skip_ws(&sc);
 	if (!sc.failed && sc.i < len) {
-		char fb[32];
+		char fb[48];
 		scan_error(&sc, sc.i, "unexpected %s after the end of the document",
 		           found(&sc, sc.i, fb, sizeof fb));
 	}

@@ -1397,7 +1397,12 @@ static void r_steps(struct loader *L, const cJSON *m, void *t)
 
 static void s_id(struct loader *L, const cJSON *m, void *t)
 {
-	((struct rb_severity *)t)->id = get_id(L, m);
+	struct rb_severity *sv = t;
+	char *id = get_id(L, m);
+	if (id) {
+		free(sv->id);
+		sv->id = id;
+	}
 }
 
 static void s_name(struct loader *L, const cJSON *m, void *t)
@@ -1575,7 +1580,9 @@ static const struct member root_keys[] = {
 static void check_ids(struct loader *L)
 {
 	/* Sort a copy by id; neighbours with equal ids are duplicates. */
-	struct keyref *v = xmalloc((L->nall ? L->nall : 1) * sizeof *v);
+	if (L->nall < 2)
+		return;
+	struct keyref *v = xmalloc(L->nall * sizeof *v);
 	for (size_t i = 0; i < L->nall; i++)
 		v[i] = (struct keyref){L->all[i]->id, i, NULL};
 	qsort(v, L->nall, sizeof *v, cmp_keyref);
@@ -1584,9 +1591,11 @@ static void check_ids(struct loader *L)
 			continue;
 		/* v[i-1] is the earlier of the two: equal keys sort by position. */
 		const struct rb_step *first = L->all[v[i - 1].idx], *s = L->all[v[i].idx];
+		const char *hint = s->id_derived ? "; this id is the step's position: give it an \"id\""
+		                   : first->id_derived ? ", where it is that step's position: give that step an \"id\""
+		                                       : "";
 		diags_add(L->d, false, L->file, s->line, s->col, s->path,
-			          "duplicate step id \"%s\" (first at %u:%u)%s", s->id, first->line,
-			          first->col, s->id_derived ? "; it is this step's position, give it an \"id\"" : "");
+		          "duplicate step id \"%s\" (first at %u:%u%s)", s->id, first->line, first->col, hint);
 	}
 	free(v);
 }
@@ -1599,8 +1608,10 @@ static int cmp_stepid(const void *a, const void *b)
 static void check_gotos(struct loader *L)
 {
 	struct rb_step **sorted = xmalloc((L->nall ? L->nall : 1) * sizeof *sorted);
-	memcpy(sorted, L->all, L->nall * sizeof *sorted);
-	qsort(sorted, L->nall, sizeof *sorted, cmp_stepid);
+	if (L->nall)
+		memcpy(sorted, L->all, L->nall * sizeof *sorted);
+	if (L->nall > 1)
+		qsort(sorted, L->nall, sizeof *sorted, cmp_stepid);
 	for (size_t i = 0; i < L->ngotos; i++) {
 		struct goto_ref *g = &L->gotos[i];
 		struct rb_step key = {.id = g->step->on_fail_target}, *kp = &key;
@@ -1653,11 +1664,16 @@ static void check_vars(struct loader *L)
 			          "variable \"%s\" is not defined in vars, secrets or any capture (give it with --var %s=…)",
 			          u->name, u->name);
 	}
-	for (size_t i = 0; i < L->rb->nsecrets; i++) {
-		if (rb_kv_get(&L->rb->vars, L->rb->secrets[i]))
-			diags_add(L->d, false, L->file, 0, 0, NULL,
-			          "\"%s\" is both a variable and a secret: secrets come only from the environment",
-			          L->rb->secrets[i]);
+	const cJSON *secrets = cJSON_GetObjectItemCaseSensitive(json_doc_root(L->doc), "secrets");
+	size_t i = 0;
+	for (const cJSON *c = secrets ? secrets->child : NULL; c; c = c->next, i++) {
+		if (!cJSON_IsString(c) || !rb_kv_get(&L->rb->vars, c->valuestring))
+			continue;
+		path_pop(L, 0);
+		sb_addf(&L->path, "secrets[%zu]", i);
+		err(L, c, "\"%s\" is both a variable and a secret: secrets come only from the environment",
+		    c->valuestring);
+		path_pop(L, 0);
 	}
 }
 

@@ -53,6 +53,8 @@ char *xstrndup(const char *s, size_t n)
 
 char *xvasprintf(const char *fmt, va_list ap)
 {
+	if (!fmt)
+		return xstrdup("");
 	va_list aq;
 	va_copy(aq, ap);
 	char probe[1];

@@ -60,8 +60,12 @@ static void offset_pos(const struct json_doc *doc, size_t off,
 		else
 			hi = mid;
 	}
+	size_t start = doc->lines[lo];
+	/* A byte-order mark is invisible in editors: columns start after it. */
+	if (start == 0 && doc->len >= 3 && memcmp(doc->text, "\xEF\xBB\xBF", 3) == 0 && off >= 3)
+		start = 3;
 	*line = (unsigned)(lo + 1);
-	*col = (unsigned)(utf8_count(doc->text + doc->lines[lo], off - doc->lines[lo]) + 1);
+	*col = (unsigned)(utf8_count(doc->text + start, off - start) + 1);
 }
 
 /* Records a syntax error at offset off; only the first one is kept. */

@@ -6,6 +6,9 @@
  * its exact line, column, JSON path and what was expected), then lets cJSON
  * build the tree from a copy with the comments blanked out, and finally maps
  * every cJSON node back to where it stands in the original file.
+ *
+ * Contract: the tree's valueint fields hold position indexes; read numbers
+ * through valuedouble (cJSON_GetNumberValue), never valueint.
  */
 #ifndef RBC_JSON_H
 #define RBC_JSON_H
@@ -39,15 +42,17 @@ const char *json_doc_file(const struct json_doc *doc);
 /*
  * Position of node: of its key when key is true and node is an object
  * member, of its value otherwise. Returns false for a node not from doc.
+ * (doc is not const: it remembers the last position to make the next
+ * lookup on the same line cheap.)
  */
-bool json_doc_pos(const struct json_doc *doc, const cJSON *node, bool key,
+bool json_doc_pos(struct json_doc *doc, const cJSON *node, bool key,
                   unsigned *line, unsigned *col);
 
 /*
  * Position of byte index at (in the decoded value) inside the string node,
  * counting escapes in the file: used to point into expressions.
  */
-bool json_doc_string_pos(const struct json_doc *doc, const cJSON *node,
+bool json_doc_string_pos(struct json_doc *doc, const cJSON *node,
                          size_t at, unsigned *line, unsigned *col);
 
 /* A short name of node's JSON type for messages: "string", "number", … */

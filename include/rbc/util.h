@@ -55,7 +55,7 @@ const char *sb_borrow(const struct strbuf *sb);
 bool utf8_valid(const char *s, size_t n, size_t *bad);
 /* Decode one code point at s (n bytes left); returns its length, 0 if invalid. */
 size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
-/* Number of code points in s[0..n). */
+/* Number of code points in s[0..n); each invalid byte counts as one. */
 size_t utf8_count(const char *s, size_t n);
 
 /* Levenshtein distance, for "did you mean" suggestions. */

@@ -8,6 +8,8 @@
  * recorded position. The scanner recurses at most JSON_MAX_DEPTH levels, so
  * cJSON never sees a document deeper than that.
  */
+#include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +23,88 @@ struct pos {
 	uint32_t val_off; /* offset of the value's first byte */
 };
 
+/*
+ * The tree of a document is allocated from an arena of its own and dropped
+ * whole: a runbook of 100,000 steps is millions of cJSON nodes, and freeing
+ * them one by one cost more than parsing them. cJSON takes allocation hooks
+ * for the whole process, so the arena is used only while json_doc_parse runs
+ * cJSON (on the one thread of control); at any other time the hooks are
+ * plain malloc and free. Nodes of a document tree must never be passed to
+ * cJSON_Delete: json_doc_free drops the arena instead.
+ */
+struct arena {
+	struct arena *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+static struct arena **arena_active;
+
+static void *arena_malloc(size_t n)
+{
+	if (!arena_active)
+		return malloc(n);
+	n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+	struct arena *a = *arena_active;
+	if (!a || a->cap - a->used < n) {
+		size_t cap = n > ((size_t)1 << 20) ? n : (size_t)1 << 20;
+		a = malloc(sizeof *a + cap);
+		if (!a)
+			return NULL;
+		a->next = *arena_active;
+		a->used = 0;
+		a->cap = cap;
+		*arena_active = a;
+	}
+	void *p = (char *)a->data + a->used;
+	a->used += n;
+	return p;
+}
+
+static void arena_free(void *p)
+{
+	/* Inside the window everything cJSON frees came from the arena. */
+	if (!arena_active)
+		free(p);
+}
+
+static void arena_drop(struct arena *a)
+{
+	while (a) {
+		struct arena *next = a->next;
+		free(a);
+		a = next;
+	}
+}
+
+/* Parses text into a tree whose nodes live in *arena. */
+static cJSON *parse_in_arena(const char *text, size_t len, struct arena **arena)
+{
+	static bool hooked;
+	if (!hooked) {
+		cJSON_Hooks hooks = {arena_malloc, arena_free};
+		cJSON_InitHooks(&hooks);
+		hooked = true;
+	}
+	arena_active = arena;
+	cJSON *root = cJSON_ParseWithLength(text, len);
+	arena_active = NULL;
+	return root;
+}
+
 struct json_doc {
 	char *file;
 	char *text;          /* the original bytes */
 	size_t len;
 	size_t *lines;       /* offset of each line's first byte */
 	size_t nlines;
-	cJSON *root;
+	cJSON *root;         /* lives in arena */
+	struct arena *arena;
 	struct pos *pos;     /* in document order */
 	size_t npos;
-	const cJSON **keys;  /* open-addressing map node → index in pos */
-	uint32_t *vals;
-	size_t mapcap;       /* a power of two */
+	/* The last position computed: lookups mostly move forward on a line. */
+	size_t memo_line, memo_off;
+	unsigned memo_col;
 };
 
 struct scan {
@@ -49,8 +121,7 @@ struct scan {
 	struct rbc_diags *d;
 };
 
-static void offset_pos(const struct json_doc *doc, size_t off,
-                       unsigned *line, unsigned *col)
+static void offset_pos(struct json_doc *doc, size_t off, unsigned *line, unsigned *col)
 {
 	size_t lo = 0, hi = doc->nlines;
 	while (hi - lo > 1) {
@@ -61,11 +132,19 @@ static void offset_pos(const struct json_doc *doc, size_t off,
 			hi = mid;
 	}
 	size_t start = doc->lines[lo];
+	unsigned base = 1;
 	/* A byte-order mark is invisible in editors: columns start after it. */
 	if (start == 0 && doc->len >= 3 && memcmp(doc->text, "\xEF\xBB\xBF", 3) == 0 && off >= 3)
 		start = 3;
+	if (doc->memo_col && doc->memo_line == lo && doc->memo_off <= off && doc->memo_off >= start) {
+		start = doc->memo_off;
+		base = doc->memo_col;
+	}
 	*line = (unsigned)(lo + 1);
-	*col = (unsigned)(utf8_count(doc->text + start, off - start) + 1);
+	*col = (unsigned)(utf8_count(doc->text + start, off - start) + base);
+	doc->memo_line = lo;
+	doc->memo_off = off;
+	doc->memo_col = *col;
 }
 
 /* Records a syntax error at offset off; only the first one is kept. */
@@ -504,46 +583,27 @@ static void scan_value(struct scan *sc, size_t key_off)
 		           found(sc, sc->i, buf, sizeof buf));
 }
 
-static size_t hash_ptr(const void *p)
+/*
+ * Each node's index into doc->pos is kept in its valueint. cJSON only mirrors
+ * valuedouble into that field for numbers, and rbc reads numbers through
+ * valuedouble alone, so the field is free; a side table keyed by node
+ * address cost more time than parsing on large runbooks.
+ */
+static bool node_index(const struct json_doc *doc, const cJSON *node, uint32_t *idx)
 {
-	uintptr_t x = (uintptr_t)p;
-	x ^= x >> 33;
-	x *= (uintptr_t)0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return (size_t)x;
-}
-
-static void map_put(struct json_doc *doc, const cJSON *node, uint32_t idx)
-{
-	size_t m = doc->mapcap - 1, h = hash_ptr(node) & m;
-	while (doc->keys[h])
-		h = (h + 1) & m;
-	doc->keys[h] = node;
-	doc->vals[h] = idx;
-}
-
-static bool map_get(const struct json_doc *doc, const cJSON *node, uint32_t *idx)
-{
-	if (!doc->mapcap)
+	if (node->valueint < 0 || (size_t)node->valueint >= doc->npos)
 		return false;
-	size_t m = doc->mapcap - 1, h = hash_ptr(node) & m;
-	while (doc->keys[h]) {
-		if (doc->keys[h] == node) {
-			*idx = doc->vals[h];
-			return true;
-		}
-		h = (h + 1) & m;
-	}
-	return false;
+	*idx = (uint32_t)node->valueint;
+	return true;
 }
 
 /* Pairs nodes with positions in document (pre-)order; false on a mismatch. */
-static bool attach(struct json_doc *doc, const cJSON *node, size_t *k)
+static bool attach(struct json_doc *doc, cJSON *node, size_t *k)
 {
-	if (*k >= doc->npos)
+	if (*k >= doc->npos || *k > INT_MAX)
 		return false;
-	map_put(doc, node, (uint32_t)(*k)++);
-	for (const cJSON *c = node->child; c; c = c->next)
+	node->valueint = (int)(*k)++;
+	for (cJSON *c = node->child; c; c = c->next)
 		if (!attach(doc, c, k))
 			return false;
 	return true;
@@ -595,15 +655,10 @@ struct json_doc *json_doc_parse(const char *file, const char *buf, size_t len,
 		return NULL;
 	}
 
-	doc->root = cJSON_ParseWithLength(sc.out, len);
+	doc->root = parse_in_arena(sc.out, len, &doc->arena);
 	free(sc.out);
 	doc->pos = sc.pos;
 	doc->npos = sc.npos;
-	doc->mapcap = 16;
-	while (doc->mapcap < doc->npos * 2)
-		doc->mapcap *= 2;
-	doc->keys = xcalloc(doc->mapcap, sizeof *doc->keys);
-	doc->vals = xcalloc(doc->mapcap, sizeof *doc->vals);
 	size_t k = 0;
 	if (!doc->root || !attach(doc, doc->root, &k) || k != doc->npos) {
 		diags_add(d, false, file, 1, 1, NULL, "could not parse the JSON document");
@@ -617,13 +672,11 @@ void json_doc_free(struct json_doc *doc)
 {
 	if (!doc)
 		return;
-	cJSON_Delete(doc->root);
+	arena_drop(doc->arena);
 	free(doc->file);
 	free(doc->text);
 	free(doc->lines);
 	free(doc->pos);
-	free(doc->keys);
-	free(doc->vals);
 	free(doc);
 }
 
@@ -637,22 +690,22 @@ const char *json_doc_file(const struct json_doc *doc)
 	return doc->file;
 }
 
-bool json_doc_pos(const struct json_doc *doc, const cJSON *node, bool key,
+bool json_doc_pos(struct json_doc *doc, const cJSON *node, bool key,
                   unsigned *line, unsigned *col)
 {
 	uint32_t idx;
-	if (!node || !map_get(doc, node, &idx))
+	if (!node || !node_index(doc, node, &idx))
 		return false;
 	const struct pos *p = &doc->pos[idx];
 	offset_pos(doc, key && p->key_off != NO_KEY ? p->key_off : p->val_off, line, col);
 	return true;
 }
 
-bool json_doc_string_pos(const struct json_doc *doc, const cJSON *node,
+bool json_doc_string_pos(struct json_doc *doc, const cJSON *node,
                          size_t at, unsigned *line, unsigned *col)
 {
 	uint32_t idx;
-	if (!node || !cJSON_IsString(node) || !map_get(doc, node, &idx))
+	if (!node || !cJSON_IsString(node) || !node_index(doc, node, &idx))
 		return false;
 	size_t i = doc->pos[idx].val_off + 1, dec = 0;
 	while (i < doc->len && doc->text[i] != '"' && dec < at) {

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,37 +447,87 @@ static int cmp_keyref(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Reports keys that occur twice in obj (the JSON text allows it, we do not). */
-static void check_duplicates(struct loader *L, const cJSON *obj)
+static int cmp_ptr(const void *a, const void *b)
 {
+	uintptr_t x = (uintptr_t)*(const cJSON *const *)a, y = (uintptr_t)*(const cJSON *const *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Reports a key given twice; first is the earlier occurrence. */
+static void report_duplicate(struct loader *L, const cJSON *first, const cJSON *again)
+{
+	unsigned line = 0, col = 0;
+	json_doc_pos(L->doc, first, true, &line, &col);
+	size_t old = path_push_key(L, again->string);
+	err_key(L, again, "duplicate key \"%s\" (first at %u:%u)", again->string, line, col);
+	path_pop(L, old);
+}
+
+/*
+ * Reports keys that occur twice in obj (the JSON text allows it, we do not).
+ * Returns the later occurrences sorted by address, for walk_object to skip
+ * (caller frees), or NULL when there are none.
+ */
+static const cJSON **check_duplicates(struct loader *L, const cJSON *obj, size_t *ndup)
+{
+	*ndup = 0;
 	size_t n = 0;
 	for (const cJSON *c = obj->child; c; c = c->next)
 		n++;
 	if (n < 2)
-		return;
-	struct keyref *v = xmalloc(n * sizeof *v);
-	size_t i = 0;
-	for (const cJSON *c = obj->child; c; c = c->next, i++)
-		v[i] = (struct keyref){c->string, i, c};
-	qsort(v, n, sizeof *v, cmp_keyref);
-	for (i = 1; i < n; i++) {
-		if (strcmp(v[i].key, v[i - 1].key) == 0) {
-			unsigned line = 0, col = 0;
-			json_doc_pos(L->doc, v[i - 1].node, true, &line, &col);
-			size_t old = path_push_key(L, v[i].key);
-			err_key(L, v[i].node, "duplicate key \"%s\" (first at %u:%u)", v[i].key, line, col);
-			path_pop(L, old);
+		return NULL;
+	const cJSON **dups = NULL;
+	if (n <= 16) {
+		/* Most objects are small: compare pairs, allocate nothing. */
+		for (const cJSON *c = obj->child->next; c; c = c->next) {
+			const cJSON *first = NULL;
+			for (const cJSON *p = obj->child; p != c && !first; p = p->next)
+				if (strcmp(p->string, c->string) == 0)
+					first = p;
+			if (!first)
+				continue;
+			report_duplicate(L, first, c);
+			if (!dups)
+				dups = xmalloc(n * sizeof *dups);
+			dups[(*ndup)++] = c;
 		}
+	} else {
+		struct keyref *v = xmalloc(n * sizeof *v);
+		size_t i = 0;
+		for (const cJSON *c = obj->child; c; c = c->next, i++)
+			v[i] = (struct keyref){c->string, i, c};
+		qsort(v, n, sizeof *v, cmp_keyref);
+		for (i = 1; i < n; i++) {
+			if (strcmp(v[i].key, v[i - 1].key) != 0)
+				continue;
+			report_duplicate(L, v[i - 1].node, v[i].node);
+			if (!dups)
+				dups = xmalloc(n * sizeof *dups);
+			dups[(*ndup)++] = v[i].node;
+		}
+		free(v);
 	}
-	free(v);
+	if (dups)
+		qsort(dups, *ndup, sizeof *dups, cmp_ptr);
+	return dups;
+}
+
+/* True when node is one of the ndup duplicates (sorted by address). */
+static bool is_dup(const cJSON **dups, size_t ndup, const cJSON *node)
+{
+	return dups && bsearch(&node, dups, ndup, sizeof *dups, cmp_ptr);
 }
 
 /* Applies spec to every member of obj; unknown keys are reported. */
 static void walk_object(struct loader *L, const cJSON *obj, const struct member *spec,
                         size_t nspec, void *target)
 {
-	check_duplicates(L, obj);
+	size_t ndup;
+	const cJSON **dups = check_duplicates(L, obj, &ndup);
 	for (const cJSON *m = obj->child; m; m = m->next) {
+		/* A repeated key was reported; reading it again would overwrite. */
+		if (is_dup(dups, ndup, m))
+			continue;
 		const struct member *hit = NULL;
 		for (size_t i = 0; i < nspec && !hit; i++)
 			if (strcmp(spec[i].key, m->string) == 0)
@@ -493,6 +544,7 @@ static void walk_object(struct loader *L, const cJSON *obj, const struct member 
 		}
 		path_pop(L, old);
 	}
+	free(dups);
 }
 
 static bool want_object(struct loader *L, const cJSON *n, const char *what)
@@ -522,13 +574,16 @@ static void get_kv(struct loader *L, const cJSON *n, struct rb_kv *kv, bool var_
 {
 	if (!want_object(L, n, "an object of names to text"))
 		return;
-	check_duplicates(L, n);
+	size_t ndup;
+	const cJSON **dups = check_duplicates(L, n, &ndup);
 	size_t cnt = 0;
 	for (const cJSON *c = n->child; c; c = c->next)
 		cnt++;
 	kv->keys = xcalloc(cnt, sizeof *kv->keys);
 	kv->vals = xcalloc(cnt, sizeof *kv->vals);
 	for (const cJSON *c = n->child; c; c = c->next) {
+		if (is_dup(dups, ndup, c))
+			continue;
 		size_t old = path_push_key(L, c->string);
 		if (var_names && !is_var_name(c->string, strlen(c->string))) {
 			err_key(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)", c->string);
@@ -554,6 +609,7 @@ static void get_kv(struct loader *L, const cJSON *n, struct rb_kv *kv, bool var_
 		}
 		path_pop(L, old);
 	}
+	free(dups);
 }
 
 static void kv_free(struct rb_kv *kv)
@@ -946,9 +1002,9 @@ static void m_step_note(struct loader *L, const cJSON *m, void *t)
 static void m_step_action(struct loader *L, const cJSON *m, void *t)
 {
 	(void)t;
-	for (size_t a = 0; a < RB_ACTION_COUNT; a++)
-		if (strcmp(actions[a].key, m->string) == 0)
-			action_fns[a](L, m);
+	/* Only the step's (first) action is read; a second one was reported. */
+	if (strcmp(actions[STEP(L)->action].key, m->string) == 0)
+		action_fns[STEP(L)->action](L, m);
 }
 
 static void m_step_parallel(struct loader *L, const cJSON *m, void *t)
@@ -1107,7 +1163,8 @@ static void m_step_capture(struct loader *L, const cJSON *m, void *t)
 	struct rb_step *s = STEP(L);
 	if (!want_object(L, m, "an object of variable names to expressions"))
 		return;
-	check_duplicates(L, m);
+	size_t ndup;
+	free(check_duplicates(L, m, &ndup));
 	size_t n = (size_t)cJSON_GetArraySize(m);
 	s->captures = xcalloc(n, sizeof *s->captures);
 	for (const cJSON *c = m->child; c; c = c->next) {
@@ -1642,28 +1699,37 @@ static void check_gotos(struct loader *L)
 	free(sorted);
 }
 
-static bool defined(const struct loader *L, const char *name)
+static int cmp_str(const void *a, const void *b)
 {
-	if (rb_kv_get(&L->rb->vars, name))
-		return true;
-	for (size_t i = 0; i < L->rb->nsecrets; i++)
-		if (strcmp(L->rb->secrets[i], name) == 0)
-			return true;
-	for (size_t i = 0; i < L->ndefined; i++)
-		if (strcmp(L->defined[i], name) == 0)
-			return true;
-	return false;
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A name is defined by vars, secrets or a capture; names is sorted. */
+static bool defined(char *const *names, size_t n, const char *name)
+{
+	return n && bsearch(&name, names, n, sizeof *names, cmp_str);
 }
 
 static void check_vars(struct loader *L)
 {
+	/* One sorted list of every definition, so each use costs log n. */
+	size_t n = L->rb->vars.n + L->rb->nsecrets + L->ndefined, k = 0;
+	char **names = xmalloc((n ? n : 1) * sizeof *names);
+	for (size_t i = 0; i < L->rb->vars.n; i++)
+		names[k++] = L->rb->vars.keys[i];
+	for (size_t i = 0; i < L->rb->nsecrets; i++)
+		names[k++] = L->rb->secrets[i];
+	for (size_t i = 0; i < L->ndefined; i++)
+		names[k++] = L->defined[i];
+	qsort(names, n, sizeof *names, cmp_str);
 	for (size_t i = 0; i < L->nuses; i++) {
 		struct var_use *u = &L->uses[i];
-		if (!defined(L, u->name))
+		if (!defined(names, n, u->name))
 			diags_add(L->d, true, L->file, u->line, u->col, u->path,
 			          "variable \"%s\" is not defined in vars, secrets or any capture (give it with --var %s=…)",
 			          u->name, u->name);
 	}
+	free(names);
 	const cJSON *secrets = cJSON_GetObjectItemCaseSensitive(json_doc_root(L->doc), "secrets");
 	size_t i = 0;
 	for (const cJSON *c = secrets ? secrets->child : NULL; c; c = c->next, i++) {

@@ -111,9 +111,9 @@ bool units_parse_size(const char *s, int64_t *bytes, const char **why)
 /* Prints v with up to 3 significant decimals and no trailing zeros. */
 static void fmt_num(double v, char *buf, size_t n)
 {
-	if (v == (double)(long long)v && fabs(v) < 1e15)
+	if (fabs(v) < 1e15 && v == (double)(long long)v)
 		snprintf(buf, n, "%lld", (long long)v);
-	else if (fabs(v) >= 100)
+	else if (fabs(v) >= 100 && fabs(v) < 1e15)
 		snprintf(buf, n, "%.1f", v);
 	else
 		snprintf(buf, n, "%.3g", v);
@@ -132,6 +132,10 @@ char *units_format(double v, enum rbc_dim dim, char *buf, size_t n)
 	char num[64];
 	if (isnan(v)) {
 		snprintf(buf, n, "NaN");
+		return buf;
+	}
+	if (isinf(v)) {
+		snprintf(buf, n, v > 0 ? "inf" : "-inf");
 		return buf;
 	}
 	switch (dim) {

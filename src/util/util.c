@@ -191,10 +191,14 @@ bool utf8_valid(const char *s, size_t n, size_t *bad)
 
 size_t utf8_count(const char *s, size_t n)
 {
-	size_t count = 0;
-	for (size_t i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			count++;
+	/* A byte that starts no valid sequence counts as one character. */
+	size_t count = 0, i = 0;
+	while (i < n) {
+		uint32_t cp;
+		size_t l = (unsigned char)s[i] < 0x80 ? 1 : utf8_decode(s + i, n - i, &cp);
+		i += l ? l : 1;
+		count++;
+	}
 	return count;
 }
 

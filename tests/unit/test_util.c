@@ -54,6 +54,7 @@ static void test_utf8(void **state)
 	assert_false(utf8_valid("a\xe3\x81", 3, &bad));
 	assert_int_equal(bad, 1);
 	assert_int_equal(utf8_count("本番x", strlen("本番x")), 3);
+	assert_int_equal(utf8_count("a\x80\xbfz", 4), 4);
 	uint32_t cp;
 	assert_int_equal(utf8_decode("\xe6\x9c\xac", 3, &cp), 3);
 	assert_int_equal(cp, 0x672c);
@@ -120,6 +121,8 @@ static void test_format(void **state)
 	assert_string_equal(units_format(10000, RBC_DIM_SIZE, buf, sizeof buf), "10 KB");
 	assert_string_equal(units_format(42, RBC_DIM_NONE, buf, sizeof buf), "42");
 	assert_string_equal(units_format(7.5, RBC_DIM_NONE, buf, sizeof buf), "7.5");
+	assert_string_equal(units_format(1e300, RBC_DIM_NONE, buf, sizeof buf), "1e+300");
+	assert_string_equal(units_format(-1.0 / 0.0, RBC_DIM_TIME, buf, sizeof buf), "-inf");
 	assert_string_equal(units_format_duration(90000, buf, sizeof buf), "1m30s");
 	assert_string_equal(units_format_duration(250, buf, sizeof buf), "250ms");
 	assert_string_equal(units_format_duration(0, buf, sizeof buf), "0s");

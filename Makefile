@@ -107,11 +107,13 @@ bench: rbc
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_LIB_SRC := $(filter src/util/% src/runbook/% src/expr/%,$(LIB_SRC))
-FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -g -O1
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+              -fno-omit-frame-pointer -g -O1
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard include/rbc/*.h)
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	clang $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
+		$(filter %.c,$^) $(PKG_LIBS) -lm
 
 fuzz: deps-fuzz
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)

@@ -497,10 +497,13 @@ static const cJSON **check_duplicates(struct loader *L, const cJSON *obj, size_t
 		for (const cJSON *c = obj->child; c; c = c->next, i++)
 			v[i] = (struct keyref){c->string, i, c};
 		qsort(v, n, sizeof *v, cmp_keyref);
+		size_t first = 0;
 		for (i = 1; i < n; i++) {
-			if (strcmp(v[i].key, v[i - 1].key) != 0)
+			if (strcmp(v[i].key, v[first].key) != 0) {
+				first = i;
 				continue;
-			report_duplicate(L, v[i - 1].node, v[i].node);
+			}
+			report_duplicate(L, v[first].node, v[i].node);
 			if (!dups)
 				dups = xmalloc(n * sizeof *dups);
 			dups[(*ndup)++] = v[i].node;

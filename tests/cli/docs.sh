@@ -15,6 +15,20 @@ for c in $("$RBC" --help | sed -n 's/^  rbc \([a-z]*\) .*/\1/p'); do
 done
 expect_match "README starts with make test" "$(sed -n '1,25p' README.md)" '^make test'
 expect_match ".ci/run runs the README's test command" "$(grep -v '^#' .ci/run)" '^make test$'
+# The README's examples show what the binary really prints.
+readme=$(cat README.md)
+for cmd in "check runbooks/post-deploy.json" "check tests/fixtures/bad/goto-missing.json" \
+	"eval p95(time)<500ms time=120,340,612"; do
+	case $cmd in
+	eval*) out=$("$RBC" eval 'p95(time) < 500ms' time=120,340,612 2>&1) ;;
+	*) out=$("$RBC" $cmd 2>&1) ;;
+	esac
+	line=$(printf '%s\n' "$out" | head -2 | tail -1)
+	[ "${cmd%% *}" = check ] && line=$(printf '%s\n' "$out" | head -1)
+	if printf '%s\n' "$readme" | grep -qxF "# $line"; then ok "README shows the real output of rbc $cmd"
+	else fail "README shows the real output of rbc $cmd" "rbc prints: $line"; fi
+done
+
 for d in docs/runbook-format.md docs/thresholds.md docs/runbook.schema.json docs/rbc.1; do
 	[ -s "$d" ] && ok "$d exists" || fail "$d exists"
 done

@@ -58,6 +58,16 @@ size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Number of code points in s[0..n); each invalid byte counts as one. */
 size_t utf8_count(const char *s, size_t n);
 
+/*
+ * Reads the whole file at path (at most max bytes). Returns a NUL-terminated
+ * buffer the caller frees, with its length in *len; NULL with errno set on
+ * failure (EFBIG when the file is larger than max).
+ */
+char *read_file(const char *path, size_t max, size_t *len);
+
+/* Value of the hex digit c, or -1. */
+int hex_value(char c);
+
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t str_distance(const char *a, const char *b);
 

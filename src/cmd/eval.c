@@ -291,34 +291,6 @@ static void set_path(struct rbc_value *sample, const char *path, struct rbc_valu
 	value_obj_set_take(obj, p, v);
 }
 
-/* Reads the whole file; NULL with errno set on failure. */
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return NULL;
-	struct strbuf sb = {0};
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
-		if (sb.len + n > EVAL_MAX_JSON) {
-			fclose(fp);
-			sb_free(&sb);
-			errno = EFBIG;
-			return NULL;
-		}
-		sb_add(&sb, buf, n);
-	}
-	int bad = ferror(fp);
-	fclose(fp);
-	if (bad) {
-		sb_free(&sb);
-		errno = EIO;
-		return NULL;
-	}
-	*len = sb.len;
-	return sb_take(&sb);
-}
 
 /* How many samples the arguments make; 0 with *bad set when lengths disagree. */
 static size_t count_samples(const struct eval_args *a, const char **bad)
@@ -352,7 +324,7 @@ static int build_samples(const struct eval_args *a, struct rbc_value ***out, siz
 	size_t bodylen = 0;
 	cJSON *json = NULL;
 	if (a->json_file) {
-		body = read_file(a->json_file, &bodylen);
+		body = read_file(a->json_file, EVAL_MAX_JSON, &bodylen);
 		if (!body) {
 			fprintf(stderr, "rbc: eval: cannot read %s: %s\n", a->json_file, strerror(errno));
 			return RBC_EXIT_NOINPUT;

@@ -164,17 +164,6 @@ static bool lex_number(struct lexer *lx)
 	return true;
 }
 
-/* Value of hex digit c, or -1. */
-static int hexval(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Appends code point cp as UTF-8. */
 static void add_utf8(struct strbuf *sb, uint32_t cp)
@@ -202,7 +191,7 @@ static long hex4(const char *s, size_t len, size_t i)
 	if (i + 4 > len)
 		return -1;
 	for (size_t k = 0; k < 4; k++) {
-		int h = hexval(s[i + k]);
+		int h = hex_value(s[i + k]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;

@@ -246,17 +246,6 @@ static void skip_ws(struct scan *sc)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads 4 hex digits at sc->i + 2 (after "\u"); -1 when they are not. */
 static long read_u4(const struct scan *sc, size_t at)
 {
@@ -264,7 +253,7 @@ static long read_u4(const struct scan *sc, size_t at)
 		return -1;
 	long v = 0;
 	for (size_t k = 2; k < 6; k++) {
-		int h = hexval(sc->s[at + k]);
+		int h = hex_value(sc->s[at + k]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;

@@ -1818,30 +1818,6 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 	return rb;
 }
 
-/* Reads a whole file; NULL with errno set on failure. */
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return NULL;
-	struct strbuf sb = {0};
-	char buf[65536];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
-		sb_add(&sb, buf, n);
-		if (sb.len > JSON_MAX_BYTES + 1)
-			break;
-	}
-	int e = ferror(fp) ? EIO : 0;
-	fclose(fp);
-	if (e) {
-		sb_free(&sb);
-		errno = e;
-		return NULL;
-	}
-	*len = sb.len;
-	return sb_take(&sb);
-}
 
 /*
  * Loads an included runbook once per session; a file already on the stack of
@@ -1881,10 +1857,10 @@ static struct runbook *load_file(struct session *ses, const char *path,
 		}
 	}
 	size_t len = 0;
-	char *buf = read_file(path, &len);
+	char *buf = read_file(path, JSON_MAX_BYTES, &len);
 	if (!buf) {
 		diags_add(d, false, from_file, from_line, from_col, from_path,
-		          "cannot read runbook %s: %s", path, strerror(errno));
+		          "cannot read runbook %s: %s", path, errno == EFBIG ? "file is larger than 64 MiB" : strerror(errno));
 		free(real);
 		return NULL;
 	}
@@ -1946,9 +1922,13 @@ struct runbook *runbook_load_buffer(const char *file, const char *buf, size_t le
 struct runbook *runbook_load(const char *path, struct rbc_diags *d)
 {
 	size_t len = 0;
-	char *buf = read_file(path, &len);
+	char *buf = read_file(path, JSON_MAX_BYTES, &len);
 	if (!buf) {
-		diags_add(d, false, path, 0, 0, NULL, "cannot read: %s", strerror(errno));
+		if (errno == EFBIG)
+			diags_add(d, false, path, 0, 0, NULL, "file is larger than %u MiB",
+			          JSON_MAX_BYTES / (1024 * 1024));
+		else
+			diags_add(d, false, path, 0, 0, NULL, "cannot read: %s", strerror(errno));
 		return NULL;
 	}
 	struct runbook *rb = runbook_load_buffer(path, buf, len, d);

@@ -1,6 +1,7 @@
 /*
  * util.c — allocation wrappers, the string buffer and UTF-8 helpers.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,4 +227,42 @@ size_t str_distance(const char *a, const char *b)
 		}
 	}
 	return row[lb];
+}
+
+char *read_file(const char *path, size_t max, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return NULL;
+	struct strbuf sb = {0};
+	char buf[65536];
+	size_t n;
+	int err = 0;
+	while (!err && (n = fread(buf, 1, sizeof buf, fp)) > 0) {
+		if (sb.len + n > max)
+			err = EFBIG;
+		else
+			sb_add(&sb, buf, n);
+	}
+	if (!err && ferror(fp))
+		err = EIO;
+	fclose(fp);
+	if (err) {
+		sb_free(&sb);
+		errno = err;
+		return NULL;
+	}
+	*len = sb.len;
+	return sb_take(&sb);
+}
+
+int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }

@@ -29,6 +29,11 @@ for cmd in "check runbooks/post-deploy.json" "check tests/fixtures/bad/goto-miss
 	else fail "README shows the real output of rbc $cmd" "rbc prints: $line"; fi
 done
 
+# The sample diagnostics in the format guide are real output.
+want=$(awk '/^<!-- output: rbc check tests\/fixtures\/bad\/doc-example.json -->/{f=1; next} f && /^```text/{next} f && /^```/{exit} f' docs/runbook-format.md)
+got=$(cd tests/fixtures && "$RBC" check bad/doc-example.json 2>&1 | sed 's|bad/doc-example.json|bad.json|')
+expect_eq "format guide shows real rbc check output" "$want" "$got"
+
 for d in docs/runbook-format.md docs/thresholds.md docs/runbook.schema.json docs/rbc.1; do
 	[ -s "$d" ] && ok "$d exists" || fail "$d exists"
 done

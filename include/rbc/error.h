@@ -28,16 +28,24 @@ struct rbc_error {
 void rbc_error_clear(struct rbc_error *e);
 /* Sets e->msg (freeing an earlier one). */
 void rbc_error_set(struct rbc_error *e, const char *fmt, ...) RBC_PRINTF(2, 3);
-/* Formats e as FILE:LINE:COL: PATH: [warning: ]message; caller frees. */
+/*
+ * Formats e as FILE:LINE:COL: PATH: [warning: ]message; caller frees.
+ * Control characters are shown escaped (\u001b), never raw: text from a
+ * runbook must not drive the terminal.
+ */
 char *rbc_error_format(const struct rbc_error *e);
 
 struct rbc_diags {
 	struct rbc_error *v;
 	size_t n, cap;
-	size_t nerrors, nwarnings;
+	size_t nerrors, nwarnings; /* all problems, kept or not */
 };
 
-/* Appends a problem; file and path are copied. */
+/* Problems kept in memory; beyond this they are only counted, so a hostile
+   file with millions of problems cannot exhaust memory. */
+#define RBC_DIAGS_MAX 10000
+
+/* Appends a problem (counts it only, past RBC_DIAGS_MAX); file and path are copied. */
 void diags_add(struct rbc_diags *d, bool warning, const char *file,
                unsigned line, unsigned col, const char *path,
                const char *fmt, ...) RBC_PRINTF(7, 8);

@@ -152,9 +152,11 @@ struct rb_step {
 	struct rb_tcp tcp;
 	struct rb_prom prom;
 
-	int64_t timeout_ms;      /* 0: none (defaults applied) */
+	/* Probe steps carry their effective values (defaults applied); 0 on
+	   groups and manual steps. timeout_ms 0: no timeout. */
+	int64_t timeout_ms;
 	int retry_attempts;      /* total tries, ≥ 1 */
-	int64_t retry_delay_ms;
+	int64_t retry_delay_ms;  /* between tries, 1 s unless given */
 	struct rb_repeat repeat;
 	struct expr *expect, *warn, *when;
 	struct rb_capture *captures;

@@ -84,9 +84,13 @@ int cmd_check(int argc, char **argv)
 	int status = 0;
 	for (int i = first; i < argc; i++) {
 		struct stat st;
+		FILE *probe = NULL;
 		const char *why = stat(argv[i], &st) != 0 ? strerror(errno)
 		                  : S_ISDIR(st.st_mode)   ? "is a directory"
+		                  : !(probe = fopen(argv[i], "rb")) ? strerror(errno)
 		                                          : NULL;
+		if (probe)
+			fclose(probe);
 		if (why) {
 			fprintf(stderr, "%s: cannot read: %s\n", argv[i], why);
 			if (status == 0)
@@ -101,8 +105,9 @@ int cmd_check(int argc, char **argv)
 			shown.n = MAX_SHOWN;
 		fflush(stdout);
 		diags_print(&shown, stderr);
-		if (d.n > MAX_SHOWN)
-			fprintf(stderr, "%s: … and %zu more problems\n", argv[i], d.n - MAX_SHOWN);
+		if (d.nerrors + d.nwarnings > shown.n)
+			fprintf(stderr, "%s: … and %zu more problems\n", argv[i],
+			        d.nerrors + d.nwarnings - shown.n);
 		bool bad = !rb || (strict && d.nwarnings);
 		if (bad) {
 			status = RBC_EXIT_DATAERR;

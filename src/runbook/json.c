@@ -9,6 +9,7 @@
  * cJSON never sees a document deeper than that.
  */
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -105,6 +106,8 @@ struct json_doc {
 	/* The last position computed: lookups mostly move forward on a line. */
 	size_t memo_line, memo_off;
 	unsigned memo_col;
+	const cJSON *smemo_node; /* the same for positions inside a string */
+	size_t smemo_at, smemo_raw;
 };
 
 struct scan {
@@ -136,12 +139,18 @@ static void offset_pos(struct json_doc *doc, size_t off, unsigned *line, unsigne
 	/* A byte-order mark is invisible in editors: columns start after it. */
 	if (start == 0 && doc->len >= 3 && memcmp(doc->text, "\xEF\xBB\xBF", 3) == 0 && off >= 3)
 		start = 3;
-	if (doc->memo_col && doc->memo_line == lo && doc->memo_off <= off && doc->memo_off >= start) {
-		start = doc->memo_off;
-		base = doc->memo_col;
-	}
 	*line = (unsigned)(lo + 1);
-	*col = (unsigned)(utf8_count(doc->text + start, off - start) + base);
+	if (doc->memo_col && doc->memo_line == lo && doc->memo_off >= start && doc->memo_off > off &&
+	    doc->memo_off - off < off - start) {
+		/* Back from the last position, when that is nearer. */
+		*col = doc->memo_col - (unsigned)utf8_count(doc->text + off, doc->memo_off - off);
+	} else {
+		if (doc->memo_col && doc->memo_line == lo && doc->memo_off <= off && doc->memo_off >= start) {
+			start = doc->memo_off;
+			base = doc->memo_col;
+		}
+		*col = (unsigned)(utf8_count(doc->text + start, off - start) + base);
+	}
 	doc->memo_line = lo;
 	doc->memo_off = off;
 	doc->memo_col = *col;
@@ -164,7 +173,12 @@ static void scan_error(struct scan *sc, size_t off, const char *fmt, ...)
 	if (strlen(path) > 120) {
 		/* Deep nesting: keep both ends of the path readable. */
 		size_t n = strlen(path);
-		char *short_path = xasprintf("%.40s…%s", path, path + n - 60);
+		size_t head = 40, tail = n - 60;
+		while (head > 0 && ((unsigned char)path[head] & 0xC0) == 0x80)
+			head--;
+		while (tail < n && ((unsigned char)path[tail] & 0xC0) == 0x80)
+			tail++;
+		char *short_path = xasprintf("%.*s…%s", (int)head, path, path + tail);
 		free(path);
 		path = short_path;
 	}
@@ -318,7 +332,8 @@ static void scan_string(struct scan *sc)
 			return;
 		}
 		if (u >= 0xD800 && u <= 0xDBFF) {
-			long lo = sc->i + 6 < sc->n && sc->s[sc->i + 6] == '\\' ? read_u4(sc, sc->i + 6) : -1;
+			long lo = sc->i + 7 < sc->n && sc->s[sc->i + 6] == '\\' && sc->s[sc->i + 7] == 'u'
+			                  ? read_u4(sc, sc->i + 6) : -1;
 			if (lo < 0xDC00 || lo > 0xDFFF) {
 				scan_error(sc, sc->i, "high surrogate '\\u%04lx' is not followed by a low surrogate", u);
 				return;
@@ -379,6 +394,13 @@ static void scan_number(struct scan *sc)
 	}
 	if (sc->i - start > 60) {
 		scan_error(sc, start, "number too long (at most 60 characters)");
+		return;
+	}
+	char digits[64];
+	memcpy(digits, sc->s + start, sc->i - start);
+	digits[sc->i - start] = '\0';
+	if (!isfinite(strtod(digits, NULL))) {
+		scan_error(sc, start, "number out of range");
 		return;
 	}
 	if (sc->i < sc->n && (is_digit(sc->s[sc->i]) || strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_%", sc->s[sc->i]))) {
@@ -615,7 +637,8 @@ struct json_doc *json_doc_parse(const char *file, const char *buf, size_t len,
 	xgrow(&doc->lines, &cap, 1, sizeof *doc->lines);
 	doc->lines[doc->nlines++] = 0;
 	for (size_t i = 0; i < len; i++) {
-		if (buf[i] == '\n') {
+		/* \n, \r\n and a lone \r each end a line. */
+		if (buf[i] == '\n' || (buf[i] == '\r' && (i + 1 >= len || buf[i + 1] != '\n'))) {
 			xgrow(&doc->lines, &cap, doc->nlines + 1, sizeof *doc->lines);
 			doc->lines[doc->nlines++] = i + 1;
 		}
@@ -697,6 +720,11 @@ bool json_doc_string_pos(struct json_doc *doc, const cJSON *node,
 	if (!node || !cJSON_IsString(node) || !node_index(doc, node, &idx))
 		return false;
 	size_t i = doc->pos[idx].val_off + 1, dec = 0;
+	/* Several ${…} in one string are looked up in order: go on from the last. */
+	if (doc->smemo_node == node && doc->smemo_at <= at) {
+		i = doc->smemo_raw;
+		dec = doc->smemo_at;
+	}
 	while (i < doc->len && doc->text[i] != '"' && dec < at) {
 		if (doc->text[i] != '\\') {
 			i++, dec++;
@@ -713,6 +741,9 @@ bool json_doc_string_pos(struct json_doc *doc, const cJSON *node,
 		else
 			i += 6, dec += u < 0x80 ? 1 : u < 0x800 ? 2 : 3;
 	}
+	doc->smemo_node = node;
+	doc->smemo_at = dec;
+	doc->smemo_raw = i;
 	offset_pos(doc, i, line, col);
 	return true;
 }

@@ -79,6 +79,8 @@ struct session {
 	struct runbook **loaded; /* every included runbook, loaded once */
 	char **loaded_paths;
 	size_t nloaded, loadedcap, pathscap;
+	char **failed;           /* real paths that did not load */
+	size_t nfailed, failedcap;
 	size_t total_steps;
 };
 
@@ -93,6 +95,7 @@ struct loader {
 	struct rb_severity *sev; /* the severity being read */
 	unsigned depth;
 	bool too_many;
+	bool bad_kind;           /* kind was given but invalid: do not second-guess it */
 	struct rb_step **all;    /* every step, in document order */
 	size_t nall, allcap;
 	struct var_use *uses;
@@ -144,12 +147,28 @@ static void err_key(struct loader *L, const cJSON *node, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* True when key can be written after a dot in a path (else ["…"]). */
+static bool plain_key(const char *key)
+{
+	if (!*key || (*key >= '0' && *key <= '9'))
+		return false;
+	for (const char *p = key; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_' || *p == '$'))
+			return false;
+	return true;
+}
+
 static size_t path_push_key(struct loader *L, const char *key)
 {
 	size_t old = L->path.len;
-	if (old)
-		sb_addc(&L->path, '.');
-	sb_adds(&L->path, key);
+	if (plain_key(key)) {
+		if (old)
+			sb_addc(&L->path, '.');
+		sb_adds(&L->path, key);
+	} else {
+		sb_addf(&L->path, "[\"%s\"]", key);
+	}
 	return old;
 }
 
@@ -201,6 +220,9 @@ static bool get_bool(struct loader *L, const cJSON *n, bool *out)
 
 static bool get_int(struct loader *L, const cJSON *n, long min, long max, long *out)
 {
+	/* Beyond 2^53 a double is not exact and a cast may overflow. */
+	if (max > (1L << 53))
+		max = 1L << 53;
 	if (!cJSON_IsNumber(n) || n->valuedouble != floor(n->valuedouble) ||
 	    n->valuedouble < (double)min || n->valuedouble > (double)max) {
 		if (cJSON_IsNumber(n) && n->valuedouble == floor(n->valuedouble))
@@ -237,7 +259,7 @@ static bool get_size(struct loader *L, const cJSON *n, int64_t *bytes)
 	const char *why;
 	if (cJSON_IsNumber(n)) {
 		long v;
-		if (!get_int(L, n, 1, LONG_MAX, &v))
+		if (!get_int(L, n, 1, 1L << 50, &v))
 			return false;
 		*bytes = v;
 		return true;
@@ -248,6 +270,10 @@ static bool get_size(struct loader *L, const cJSON *n, int64_t *bytes)
 	}
 	if (!units_parse_size(n->valuestring, bytes, &why)) {
 		err(L, n, "bad size \"%s\": %s", n->valuestring, why);
+		return false;
+	}
+	if (*bytes <= 0) {
+		err(L, n, "size must be greater than 0");
 		return false;
 	}
 	return true;
@@ -289,6 +315,53 @@ static char *get_id(struct loader *L, const cJSON *n)
 		return NULL;
 	}
 	return xstrdup(n->valuestring);
+}
+
+/* A name met in document order, for the uniqueness checks. */
+struct named {
+	const char *name;
+	size_t idx;
+	const cJSON *node;
+	char *path;
+};
+
+static int cmp_named(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+static void named_add(struct loader *L, struct named **v, size_t *n, size_t *cap,
+                      const char *name, const cJSON *node)
+{
+	xgrow(v, cap, *n + 1, sizeof **v);
+	(*v)[*n] = (struct named){name, *n, node, xstrdup(L->path.len ? L->path.s : "(root)")};
+	(*n)++;
+}
+
+/*
+ * Reports every repeated name in v as "<what> "<name>" … (first at L:C)"
+ * at the later occurrence, in n log n; frees v.
+ */
+static void check_unique(struct loader *L, struct named *v, size_t n, const char *what)
+{
+	if (n > 1)
+		qsort(v, n, sizeof *v, cmp_named);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		if (strcmp(v[i].name, v[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		unsigned fl = 0, fc = 0, line = 0, col = 0;
+		json_doc_pos(L->doc, v[first].node, false, &fl, &fc);
+		json_doc_pos(L->doc, v[i].node, false, &line, &col);
+		diags_add(L->d, false, L->file, line, col, v[i].path, "%s \"%s\" is given twice (first at %u:%u)",
+		          what, v[i].name, fl, fc);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
 }
 
 /* ------------------------------------------------------------- variables */
@@ -571,6 +644,20 @@ static bool want_array(struct loader *L, const cJSON *n, bool nonempty)
 	return true;
 }
 
+/* The shortest text that reads back as v: 0.1 stays "0.1", 8080 "8080". */
+static char *format_number(double v)
+{
+	if (v == floor(v) && fabs(v) < 1e15)
+		return xasprintf("%.0f", v);
+	for (int prec = 15; prec < 17; prec++) {
+		char *t = xasprintf("%.*g", prec, v);
+		if (strtod(t, NULL) == v)
+			return t;
+		free(t);
+	}
+	return xasprintf("%.17g", v);
+}
+
 /* An object of name → text (headers, env); vars=true checks the names. */
 static void get_kv(struct loader *L, const cJSON *n, struct rb_kv *kv, bool var_names,
                    bool scalars, bool expand)
@@ -599,10 +686,7 @@ static void get_kv(struct loader *L, const cJSON *n, struct rb_kv *kv, bool var_
 			kv->vals[kv->n++] = xstrdup(c->valuestring);
 		} else if (scalars && cJSON_IsNumber(c)) {
 			kv->keys[kv->n] = xstrdup(c->string);
-			if (c->valuedouble == floor(c->valuedouble) && fabs(c->valuedouble) < 1e15)
-				kv->vals[kv->n++] = xasprintf("%.0f", c->valuedouble);
-			else
-				kv->vals[kv->n++] = xasprintf("%.17g", c->valuedouble);
+			kv->vals[kv->n++] = format_number(c->valuedouble);
 		} else if (scalars && cJSON_IsBool(c)) {
 			kv->keys[kv->n] = xstrdup(c->string);
 			kv->vals[kv->n++] = xstrdup(cJSON_IsTrue(c) ? "true" : "false");
@@ -692,8 +776,12 @@ static void m_http_method(struct loader *L, const cJSON *m, void *t)
 	if (!want_string(L, m))
 		return;
 	for (size_t i = 0; i < RBC_ARRAY_LEN(methods); i++) {
-		if (strcasecmp(methods[i], m->valuestring) == 0) {
+		if (strcmp(methods[i], m->valuestring) == 0) {
 			((struct rb_http *)t)->method = xstrdup(methods[i]);
+			return;
+		}
+		if (strcasecmp(methods[i], m->valuestring) == 0) {
+			err(L, m, "write the method in capitals: \"%s\"", methods[i]);
 			return;
 		}
 	}
@@ -719,6 +807,24 @@ static void m_http_body(struct loader *L, const cJSON *m, void *t)
 	}
 }
 
+/* A JSON body follows the runbook's rules too: no repeated keys, ${NAME} checked. */
+static void check_json_body(struct loader *L, const cJSON *n)
+{
+	if (cJSON_IsString(n)) {
+		scan_refs(L, n);
+		return;
+	}
+	size_t ndup = 0, i = 0;
+	const cJSON **dups = cJSON_IsObject(n) ? check_duplicates(L, n, &ndup) : NULL;
+	for (const cJSON *c = n->child; c; c = c->next, i++) {
+		size_t old = cJSON_IsObject(n) ? path_push_key(L, c->string) : path_push_index(L, i);
+		if (!is_dup(dups, ndup, c))
+			check_json_body(L, c);
+		path_pop(L, old);
+	}
+	free(dups);
+}
+
 static void m_http_json(struct loader *L, const cJSON *m, void *t)
 {
 	struct rb_http *h = t;
@@ -726,6 +832,7 @@ static void m_http_json(struct loader *L, const cJSON *m, void *t)
 		err_key(L, m, "give either \"body\" or \"json\", not both");
 		return;
 	}
+	check_json_body(L, m);
 	h->body = cJSON_PrintUnformatted(m);
 	h->json_body = true;
 }
@@ -789,8 +896,10 @@ static void m_sql_params(struct loader *L, const cJSON *m, void *t)
 		if (cJSON_IsString(c)) {
 			scan_refs(L, c);
 			q->params[i] = xstrdup(c->valuestring);
-		} else if (cJSON_IsNumber(c) || cJSON_IsBool(c)) {
-			q->params[i] = cJSON_PrintUnformatted(c);
+		} else if (cJSON_IsNumber(c)) {
+			q->params[i] = format_number(c->valuedouble);
+		} else if (cJSON_IsBool(c)) {
+			q->params[i] = xstrdup(cJSON_IsTrue(c) ? "true" : "false");
 		} else if (!cJSON_IsNull(c)) {
 			err(L, c, "expected a string, number, boolean or null, got %s", json_type_name(c));
 		}
@@ -833,8 +942,12 @@ static void m_dns_type(struct loader *L, const cJSON *m, void *t)
 	if (!want_string(L, m))
 		return;
 	for (size_t i = 0; i < RBC_ARRAY_LEN(types); i++) {
-		if (strcasecmp(types[i], m->valuestring) == 0) {
+		if (strcmp(types[i], m->valuestring) == 0) {
 			((struct rb_dns *)t)->type = xstrdup(types[i]);
+			return;
+		}
+		if (strcasecmp(types[i], m->valuestring) == 0) {
+			err(L, m, "write the record type as \"%s\"", types[i]);
 			return;
 		}
 	}
@@ -882,10 +995,17 @@ static void a_tcp(struct loader *L, const cJSON *m)
 			return;
 		}
 		size_t hl = (size_t)(colon - s);
-		if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']')
-			t->host = xstrndup(s + 1, hl - 2);
-		else
-			t->host = xstrndup(s, hl);
+		bool bracket = s[0] == '[' && hl >= 2 && s[hl - 1] == ']';
+		const char *h = bracket ? s + 1 : s;
+		size_t hn = bracket ? hl - 2 : hl;
+		bool ok = hn > 0 && strspn(colon + 1, "0123456789") == strlen(colon + 1);
+		for (size_t k = 0; k < hn && ok; k++)
+			ok = (unsigned char)h[k] > ' ' && h[k] != '/';
+		if (!ok) {
+			err(L, m, "expected \"host:port\" with a port from 1 to 65535, got \"%s\"", s);
+			return;
+		}
+		t->host = xstrndup(h, hn);
 		t->port = (int)port;
 		scan_refs(L, m);
 		return;
@@ -1167,10 +1287,12 @@ static void m_step_capture(struct loader *L, const cJSON *m, void *t)
 	if (!want_object(L, m, "an object of variable names to expressions"))
 		return;
 	size_t ndup;
-	free(check_duplicates(L, m, &ndup));
+	const cJSON **dups = check_duplicates(L, m, &ndup);
 	size_t n = (size_t)cJSON_GetArraySize(m);
 	s->captures = xcalloc(n, sizeof *s->captures);
 	for (const cJSON *c = m->child; c; c = c->next) {
+		if (is_dup(dups, ndup, c))
+			continue;
 		size_t old = path_push_key(L, c->string);
 		if (!is_var_name(c->string, strlen(c->string))) {
 			err_key(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
@@ -1186,6 +1308,7 @@ static void m_step_capture(struct loader *L, const cJSON *m, void *t)
 		}
 		path_pop(L, old);
 	}
+	free(dups);
 }
 
 static void m_step_confirm(struct loader *L, const cJSON *m, void *t)
@@ -1282,6 +1405,16 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 			err_key(L, fa, "\"fail_after\" applies only to a step with \"watch\": true");
 			path_pop(L, o2);
 		}
+		static const char *const not_for_watch[] = {"count", "until", "consecutive"};
+		for (size_t k = 0; k < RBC_ARRAY_LEN(not_for_watch) && s->watch; k++) {
+			const cJSON *x = cJSON_GetObjectItemCaseSensitive(rep, not_for_watch[k]);
+			if (!x)
+				continue;
+			size_t o2 = path_push_key(L, not_for_watch[k]);
+			err_key(L, x, "a watch samples until the run ends: \"%s\" does not apply (\"for\" limits it)",
+			        not_for_watch[k]);
+			path_pop(L, o2);
+		}
 		if (s->repeat.mode == RB_REPEAT_NONE) {
 			if (s->watch)
 				s->repeat.mode = RB_REPEAT_WATCH;
@@ -1323,6 +1456,9 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 	for (const cJSON *m = n->child; m; m = m->next) {
 		for (size_t a = 0; a < RB_ACTION_COUNT; a++) {
 			if (strcmp(actions[a].key, m->string) != 0)
+				continue;
+			/* A repeated key is reported as such, not as a second action. */
+			if (nact == 1 && strcmp(act[0]->string, m->string) == 0)
 				continue;
 			if (nact == 0)
 				s->action = (enum rb_action)a;
@@ -1387,6 +1523,7 @@ static void r_kind(struct loader *L, const cJSON *m, void *t)
 	}
 	err(L, m, "unknown kind \"%s\" (expected pre-deploy, deploy, post-deploy, incident or other)",
 	    m->valuestring);
+	L->bad_kind = true;
 }
 
 static void r_schema(struct loader *L, const cJSON *m, void *t)
@@ -1408,7 +1545,8 @@ static void r_secrets(struct loader *L, const cJSON *m, void *t)
 	if (!want_array(L, m, false))
 		return;
 	rb->secrets = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->secrets);
-	size_t i = 0;
+	struct named *names = NULL;
+	size_t nnames = 0, cap = 0, i = 0;
 	for (const cJSON *c = m->child; c; c = c->next, i++) {
 		size_t old = path_push_index(L, i);
 		if (!want_string(L, c)) {
@@ -1416,16 +1554,12 @@ static void r_secrets(struct loader *L, const cJSON *m, void *t)
 			err(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
 			    c->valuestring);
 		} else {
-			bool dup = false;
-			for (size_t k = 0; k < rb->nsecrets; k++)
-				dup = dup || strcmp(rb->secrets[k], c->valuestring) == 0;
-			if (dup)
-				err(L, c, "secret \"%s\" is listed twice", c->valuestring);
-			else
-				rb->secrets[rb->nsecrets++] = xstrdup(c->valuestring);
+			rb->secrets[rb->nsecrets++] = xstrdup(c->valuestring);
+			named_add(L, &names, &nnames, &cap, c->valuestring, c);
 		}
 		path_pop(L, old);
 	}
+	check_unique(L, names, nnames, "secret");
 }
 
 static void d_timeout(struct loader *L, const cJSON *m, void *t)
@@ -1539,7 +1673,8 @@ static void r_severities(struct loader *L, const cJSON *m, void *t)
 	if (!want_array(L, m, true))
 		return;
 	rb->severities = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->severities);
-	size_t i = 0;
+	struct named *names = NULL;
+	size_t nnames = 0, cap = 0, i = 0;
 	for (const cJSON *c = m->child; c; c = c->next, i++) {
 		size_t old = path_push_index(L, i);
 		if (want_object(L, c, "a severity object with \"id\" and \"name\"")) {
@@ -1551,16 +1686,15 @@ static void r_severities(struct loader *L, const cJSON *m, void *t)
 			walk_object(L, c, severity_keys, RBC_ARRAY_LEN(severity_keys), sv);
 			require(L, c, "id", NULL);
 			require(L, c, "name", "(shown next to the level, e.g. \"Major\")");
-			for (size_t k = 0; sv->id && k + 1 < rb->nseverities; k++) {
-				if (rb->severities[k].id && strcmp(rb->severities[k].id, sv->id) == 0) {
-					size_t o2 = path_push_key(L, "id");
-					err(L, id, "duplicate severity id \"%s\"", sv->id);
-					path_pop(L, o2);
-				}
+			if (sv->id) {
+				size_t o2 = path_push_key(L, "id");
+				named_add(L, &names, &nnames, &cap, sv->id, id);
+				path_pop(L, o2);
 			}
 		}
 		path_pop(L, old);
 	}
+	check_unique(L, names, nnames, "severity id");
 }
 
 static void o_id(struct loader *L, const cJSON *m, void *t)
@@ -1590,7 +1724,8 @@ static void r_roles(struct loader *L, const cJSON *m, void *t)
 	if (!want_array(L, m, false))
 		return;
 	rb->roles = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->roles);
-	size_t i = 0;
+	struct named *names = NULL;
+	size_t nnames = 0, cap = 0, i = 0;
 	for (const cJSON *c = m->child; c; c = c->next, i++) {
 		size_t old = path_push_index(L, i);
 		struct rb_role *r = &rb->roles[rb->nroles];
@@ -1601,9 +1736,7 @@ static void r_roles(struct loader *L, const cJSON *m, void *t)
 			require(L, c, "id", NULL);
 		}
 		if (r->id) {
-			for (size_t k = 0; k < rb->nroles; k++)
-				if (strcmp(rb->roles[k].id, r->id) == 0)
-					err(L, c, "duplicate role id \"%s\"", r->id);
+			named_add(L, &names, &nnames, &cap, r->id, c);
 			rb->nroles++;
 		} else {
 			free(r->name);
@@ -1612,6 +1745,7 @@ static void r_roles(struct loader *L, const cJSON *m, void *t)
 		}
 		path_pop(L, old);
 	}
+	check_unique(L, names, nnames, "role id");
 }
 
 static void r_update_every(struct loader *L, const cJSON *m, void *t)
@@ -1646,11 +1780,13 @@ static void check_ids(struct loader *L)
 	for (size_t i = 0; i < L->nall; i++)
 		v[i] = (struct keyref){L->all[i]->id, i, NULL};
 	qsort(v, L->nall, sizeof *v, cmp_keyref);
-	for (size_t i = 1; i < L->nall; i++) {
-		if (strcmp(v[i].key, v[i - 1].key) != 0)
+	for (size_t i = 1, f = 0; i < L->nall; i++) {
+		if (strcmp(v[i].key, v[f].key) != 0) {
+			f = i;
 			continue;
-		/* v[i-1] is the earlier of the two: equal keys sort by position. */
-		const struct rb_step *first = L->all[v[i - 1].idx], *s = L->all[v[i].idx];
+		}
+		/* v[f] is the first of the run: equal keys sort by position. */
+		const struct rb_step *first = L->all[v[f].idx], *s = L->all[v[i].idx];
 		const char *hint = s->id_derived ? "; this id is the step's position: give it an \"id\""
 		                   : first->id_derived ? ", where it is that step's position: give that step an \"id\""
 		                                       : "";
@@ -1672,6 +1808,7 @@ static void check_gotos(struct loader *L)
 		memcpy(sorted, L->all, L->nall * sizeof *sorted);
 	if (L->nall > 1)
 		qsort(sorted, L->nall, sizeof *sorted, cmp_stepid);
+	size_t missing = 0;
 	for (size_t i = 0; i < L->ngotos; i++) {
 		struct goto_ref *g = &L->gotos[i];
 		struct rb_step key = {.id = g->step->on_fail_target}, *kp = &key;
@@ -1680,15 +1817,17 @@ static void check_gotos(struct loader *L)
 		path_pop(L, 0);
 		sb_adds(&L->path, g->path);
 		if (!hit) {
+			/* Suggestions cost steps × targets: offer them for the first few. */
 			const char *best = NULL;
 			size_t bestd = 3;
-			for (size_t k = 0; k < L->nall; k++) {
+			for (size_t k = 0; k < L->nall && missing < 20; k++) {
 				size_t dd = str_distance(g->step->on_fail_target, L->all[k]->id);
 				if (dd < bestd) {
 					bestd = dd;
 					best = L->all[k]->id;
 				}
 			}
+			missing++;
 			if (best)
 				err(L, g->node, "goto target \"%s\" does not exist (did you mean \"%s\"?)",
 				    g->step->on_fail_target, best);
@@ -1746,6 +1885,32 @@ static void check_vars(struct loader *L)
 	}
 }
 
+/*
+ * Gives every probe step its effective timeout and retry, so the engine
+ * reads them from the step alone: the step's own, else the runbook's
+ * defaults, else one attempt and a 1 s delay between attempts.
+ */
+static void apply_defaults(struct loader *L)
+{
+	struct runbook *rb = L->rb;
+	if (rb->default_retry_attempts && !rb->default_retry_delay_ms)
+		rb->default_retry_delay_ms = 1000;
+	for (size_t i = 0; i < L->nall; i++) {
+		struct rb_step *s = L->all[i];
+		if (s->action == RB_GROUP || s->action == RB_MANUAL)
+			continue;
+		if (!s->timeout_ms)
+			s->timeout_ms = rb->default_timeout_ms;
+		if (!s->retry_attempts) {
+			s->retry_attempts = rb->default_retry_attempts ? rb->default_retry_attempts : 1;
+			if (!s->retry_delay_ms)
+				s->retry_delay_ms = rb->default_retry_delay_ms;
+		}
+		if (!s->retry_delay_ms)
+			s->retry_delay_ms = 1000;
+	}
+}
+
 static void loader_free(struct loader *L)
 {
 	for (size_t i = 0; i < L->nuses; i++) {
@@ -1792,7 +1957,7 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 		static const char *const incident_only[] = {"severities", "roles", "update_every", "exit_criteria"};
 		for (size_t i = 0; i < RBC_ARRAY_LEN(incident_only); i++) {
 			const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, incident_only[i]);
-			if (k && rb->kind != RB_KIND_INCIDENT) {
+			if (k && rb->kind != RB_KIND_INCIDENT && !L.bad_kind) {
 				size_t old = path_push_key(&L, incident_only[i]);
 				err_key(&L, k, "\"%s\" is only for incident runbooks (this one is kind \"%s\")",
 				        incident_only[i], rb_kind_name(rb->kind));
@@ -1804,6 +1969,7 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 		check_ids(&L);
 		check_gotos(&L);
 		check_vars(&L);
+		apply_defaults(&L);
 	}
 	if (!rb->id)
 		rb->id = xstrdup("?");
@@ -1850,10 +2016,17 @@ static struct runbook *load_file(struct session *ses, const char *path,
 		free(real);
 		return NULL;
 	}
+	/* Each file is loaded (and its problems reported) once per session. */
 	for (size_t i = 0; i < ses->nloaded; i++) {
 		if (strcmp(ses->loaded_paths[i], real) == 0) {
 			free(real);
 			return ses->loaded[i];
+		}
+	}
+	for (size_t i = 0; i < ses->nfailed; i++) {
+		if (strcmp(ses->failed[i], real) == 0) {
+			free(real);
+			return NULL;
 		}
 	}
 	size_t len = 0;
@@ -1870,7 +2043,8 @@ static struct runbook *load_file(struct session *ses, const char *path,
 	ses->nstack--;
 	free(buf);
 	if (!rb) {
-		free(real);
+		xgrow(&ses->failed, &ses->failedcap, ses->nfailed + 1, sizeof *ses->failed);
+		ses->failed[ses->nfailed++] = real;
 		return NULL;
 	}
 	xgrow(&ses->loaded, &ses->loadedcap, ses->nloaded + 1, sizeof *ses->loaded);
@@ -1886,6 +2060,9 @@ static struct runbook *session_end(struct session *ses, struct runbook *top)
 	for (size_t i = 0; i < ses->nloaded; i++)
 		free(ses->loaded_paths[i]);
 	free(ses->loaded_paths);
+	for (size_t i = 0; i < ses->nfailed; i++)
+		free(ses->failed[i]);
+	free(ses->failed);
 	free(ses->stack);
 	if (top) {
 		top->includes = ses->loaded;

@@ -23,20 +23,34 @@ void rbc_error_set(struct rbc_error *e, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Appends s with C0 controls and DEL written as \u00XX. */
+static void add_safe(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c < 0x20 || c == 0x7f)
+			sb_addf(sb, "\\u%04x", c);
+		else
+			sb_addc(sb, (char)c);
+	}
+}
+
 char *rbc_error_format(const struct rbc_error *e)
 {
 	struct strbuf sb = {0};
 	if (e->file) {
-		sb_adds(&sb, e->file);
+		add_safe(&sb, e->file);
 		if (e->line)
 			sb_addf(&sb, ":%u:%u", e->line, e->col);
 		sb_adds(&sb, ": ");
 	}
-	if (e->path && *e->path)
-		sb_addf(&sb, "%s: ", e->path);
+	if (e->path && *e->path) {
+		add_safe(&sb, e->path);
+		sb_adds(&sb, ": ");
+	}
 	if (e->warning)
 		sb_adds(&sb, "warning: ");
-	sb_adds(&sb, e->msg ? e->msg : "unknown error");
+	add_safe(&sb, e->msg ? e->msg : "unknown error");
 	return sb_take(&sb);
 }
 
@@ -44,6 +58,12 @@ void diags_add(struct rbc_diags *d, bool warning, const char *file,
                unsigned line, unsigned col, const char *path,
                const char *fmt, ...)
 {
+	if (warning)
+		d->nwarnings++;
+	else
+		d->nerrors++;
+	if (d->n >= RBC_DIAGS_MAX)
+		return;
 	xgrow(&d->v, &d->cap, d->n + 1, sizeof *d->v);
 	struct rbc_error *e = &d->v[d->n++];
 	memset(e, 0, sizeof *e);
@@ -56,10 +76,6 @@ void diags_add(struct rbc_diags *d, bool warning, const char *file,
 	va_start(ap, fmt);
 	e->msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (warning)
-		d->nwarnings++;
-	else
-		d->nerrors++;
 }
 
 /* Orders by file, then position; equal positions keep their insertion order. */

@@ -49,7 +49,7 @@ bool units_lookup(const char *unit, size_t len, double *factor, enum rbc_dim *di
  * Parses "<number><unit>" repeated, all units of dimension want. A bare
  * number is accepted only when bare_ok (sizes in bytes).
  */
-static bool parse_quantity(const char *s, enum rbc_dim want, bool bare_ok,
+static bool parse_quantity(const char *s, enum rbc_dim want, bool compound,
                            int64_t *out, const char **why)
 {
 	double total = 0;
@@ -59,38 +59,48 @@ static bool parse_quantity(const char *s, enum rbc_dim want, bool bare_ok,
 		return false;
 	}
 	while (*p) {
-		if (!((*p >= '0' && *p <= '9') || *p == '.')) {
-			*why = "expected a number";
+		/* Plain decimals only: no sign, exponent or hex. */
+		const char *num = p;
+		size_t dots = 0;
+		while ((*p >= '0' && *p <= '9') || *p == '.')
+			dots += *p++ == '.';
+		if (p == num || dots > 1 || p[-1] == '.' || *num == '.') {
+			*why = "expected a number such as 30 or 1.5";
 			return false;
 		}
-		char *end;
-		double v = strtod(p, &end);
-		if (end == p || !isfinite(v)) {
-			*why = "expected a number";
+		char digits[64];
+		if ((size_t)(p - num) >= sizeof digits) {
+			*why = "number too long";
 			return false;
 		}
-		p = end;
+		memcpy(digits, num, (size_t)(p - num));
+		digits[p - num] = '\0';
+		double v = strtod(digits, NULL);
 		const char *u = p;
 		while (*p && !((*p >= '0' && *p <= '9') || *p == '.'))
 			p++;
 		double f;
 		enum rbc_dim dim;
 		if (u == p) {
-			if (bare_ok && u == s + strlen(s) && total == 0) {
-				f = 1, dim = want;
+			if (want == RBC_DIM_SIZE && num == s && dots == 0) {
+				f = 1; /* a bare integer is bytes */
 			} else {
 				*why = want == RBC_DIM_TIME ? "missing unit (use ms, s, m, h or d)"
-				                           : "missing unit";
+				                           : "missing unit (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)";
 				return false;
 			}
 		} else if (!units_lookup(u, (size_t)(p - u), &f, &dim) || dim != want) {
 			*why = want == RBC_DIM_TIME ? "unknown unit (use ms, s, m, h or d)"
-			                           : "unknown unit (use B, KB, MB, GB, KiB, MiB, GiB)";
+			                           : "unknown unit (use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)";
 			return false;
 		}
 		total += v * f;
+		if (*p && !compound) {
+			*why = "one number and one unit, such as 10MiB";
+			return false;
+		}
 	}
-	if (total > 9.2e18) {
+	if (total > 9.0e15) {
 		*why = "too large";
 		return false;
 	}
@@ -100,12 +110,12 @@ static bool parse_quantity(const char *s, enum rbc_dim want, bool bare_ok,
 
 bool units_parse_duration(const char *s, int64_t *ms, const char **why)
 {
-	return parse_quantity(s, RBC_DIM_TIME, false, ms, why);
+	return parse_quantity(s, RBC_DIM_TIME, true, ms, why);
 }
 
 bool units_parse_size(const char *s, int64_t *bytes, const char **why)
 {
-	return parse_quantity(s, RBC_DIM_SIZE, true, bytes, why);
+	return parse_quantity(s, RBC_DIM_SIZE, false, bytes, why);
 }
 
 /* Prints v with up to 3 significant decimals and no trailing zeros. */

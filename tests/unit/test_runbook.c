@@ -50,10 +50,11 @@ static void test_top_level(void **state)
 	assert_string_equal(rb->title, "Every key ${VERSION}");
 	assert_int_equal(rb->kind, RB_KIND_POST_DEPLOY);
 	assert_string_equal(rb->description, "Exercises each key once.");
-	assert_int_equal(rb->vars.n, 4);
+	assert_int_equal(rb->vars.n, 5);
 	assert_string_equal(rb_kv_get(&rb->vars, "BASE_URL"), "http://127.0.0.1:18080");
 	assert_string_equal(rb_kv_get(&rb->vars, "RETRIES"), "3");
 	assert_string_equal(rb_kv_get(&rb->vars, "DRY"), "false");
+	assert_string_equal(rb_kv_get(&rb->vars, "RATE"), "0.1");
 	assert_null(rb_kv_get(&rb->vars, "NOPE"));
 	assert_int_equal(rb->nsecrets, 1);
 	assert_string_equal(rb->secrets[0], "API_TOKEN");
@@ -160,6 +161,19 @@ static void test_flow_keys(void **state)
 	assert_int_equal(s->repeat.within_ms, 120000);
 	assert_int_equal(s->retry_attempts, 3);
 
+	/* Defaults reach every probe step: timeout 30s, retry 2 × 500ms. */
+	s = runbook_find(rb, "health");
+	assert_int_equal(s->timeout_ms, 30000);
+	assert_int_equal(s->retry_attempts, 2);
+	assert_int_equal(s->retry_delay_ms, 500);
+	/* A step's own retry without a delay waits 1 s between tries. */
+	s = runbook_find(rb, "wait-green");
+	assert_int_equal(s->retry_delay_ms, 1000);
+	assert_int_equal(s->timeout_ms, 30000);
+	/* Manual steps and groups have none. */
+	assert_int_equal(runbook_find(rb, "notice")->timeout_ms, 0);
+	assert_int_equal(runbook_find(rb, "checks")->retry_attempts, 0);
+
 	s = runbook_find(rb, "stable");
 	assert_int_equal(s->repeat.mode, RB_REPEAT_CONSECUTIVE);
 	assert_int_equal(s->repeat.count, 10);
@@ -213,6 +227,11 @@ static void test_incident(void **state)
 {
 	(void)state;
 	struct runbook *rb = load_ok("tests/fixtures/good/incident.json");
+	/* No defaults: one attempt, no timeout, 1 s between tries. */
+	struct rb_step *l1 = runbook_find(rb, "L1.1");
+	assert_int_equal(l1->retry_attempts, 1);
+	assert_int_equal(l1->timeout_ms, 0);
+	assert_int_equal(l1->retry_delay_ms, 1000);
 	assert_int_equal(rb->kind, RB_KIND_INCIDENT);
 	assert_int_equal(rb->update_every_ms, 30 * 60000);
 	assert_int_equal(rb->nroles, 2);
@@ -221,15 +240,15 @@ static void test_incident(void **state)
 	assert_string_equal(rb->roles[1].name, "Communications");
 	assert_int_equal(rb->nexit_criteria, 2);
 	assert_int_equal(rb->nseverities, 2);
-	struct rb_severity *l1 = &rb->severities[0], *l2 = &rb->severities[1];
-	assert_string_equal(l1->id, "L1");
-	assert_string_equal(l1->name, "Minor");
-	assert_int_equal(l1->restore_ms, 15 * 60000);
-	assert_int_equal(l1->rpo_ms, 0);
-	assert_int_equal(l1->ncontacts, 1);
+	struct rb_severity *sl1 = &rb->severities[0], *l2 = &rb->severities[1];
+	assert_string_equal(sl1->id, "L1");
+	assert_string_equal(sl1->name, "Minor");
+	assert_int_equal(sl1->restore_ms, 15 * 60000);
+	assert_int_equal(sl1->rpo_ms, 0);
+	assert_int_equal(sl1->ncontacts, 1);
 	assert_int_equal(l2->update_every_ms, 15 * 60000);
 	assert_int_equal(l2->rpo_ms, 15 * 60000);
-	assert_string_equal(l1->steps[0]->id, "L1.1");
+	assert_string_equal(sl1->steps[0]->id, "L1.1");
 	assert_ptr_equal(runbook_find(rb, "L2.1"), l2->steps[0]);
 	assert_int_equal(rb->total_steps, 3);
 	runbook_free(rb);

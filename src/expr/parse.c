@@ -135,8 +135,8 @@ static struct node *finish(struct parser *p, struct node *n)
 			h = n->args[i]->height;
 	n->height = h + 1;
 	if (n->height > EXPR_MAX_HEIGHT)
-		return perror_at(p, n->start, xasprintf("expression too complex (more than %d "
-		                                        "levels of operators)", EXPR_MAX_HEIGHT));
+		return perror_at(p, n->start, xasprintf("expression too complex: more than %d "
+		                                        "operators chained or nested", EXPR_MAX_HEIGHT));
 	return n;
 }
 

@@ -924,7 +924,7 @@ static void test_limits(void **state)
 	for (int i = 0; i < 100; i++)
 		sb_adds(&sb, " && true");
 	assert_null(expr_parse(sb_borrow(&sb), &err));
-	assert_string_equal(err.msg, "expression too complex (more than 256 levels of operators)");
+	assert_string_equal(err.msg, "expression too complex: more than 256 operators chained or nested");
 	rbc_error_clear(&err);
 	sb_free(&sb);
 }

@@ -1,0 +1,99 @@
+/*
+ * probe.h — one attempt of a probe: started on the event loop, it ends by
+ * delivering exactly one sample.
+ *
+ * Every probe kind is a struct probe_ops (one per file in src/probe/). The
+ * engine expands variables, decides timeouts, retries and repeats, and calls
+ * ops->start once per attempt; the probe never blocks, never sleeps, and
+ * reports back only through the callbacks in its struct probe_req, always
+ * from the loop thread and never from inside ops->start.
+ *
+ * Contract:
+ * - ops->start returns a running probe, or NULL with err->msg set when the
+ *   request cannot even be started (then no callback is ever called).
+ * - on_output (optional) may be called any number of times while it runs.
+ * - on_done is called exactly once, with the sample (ownership passes to the
+ *   callee) and, when the probe could not run (timeout, refused, SQL error,
+ *   spawn failure, cancelled), error text; the sample then still carries
+ *   `time` and `error`. After on_done the probe has freed itself: the
+ *   struct probe pointer must not be used again.
+ * - ops->cancel may be called at any time before on_done; on_done follows
+ *   (asynchronously) with error "cancelled".
+ * - A sample is a value_obj_new(false) object with the fields DESIGN §1 lists
+ *   for the kind, plus `time` (ms, RBC_DIM_TIME) always and `error` (text)
+ *   when the probe could not run. Headers are a case-insensitive object.
+ */
+#ifndef RBC_PROBE_H
+#define RBC_PROBE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "rbc/error.h"
+#include "rbc/runbook.h"
+#include "rbc/value.h"
+
+struct probe;
+
+enum probe_stream { PROBE_STDOUT = 1, PROBE_STDERR = 2 };
+
+/*
+ * One attempt, fully resolved by the engine: every ${NAME} already expanded
+ * in the strings below (secrets included: the probe must never print them).
+ * All pointers are borrowed for the duration of ops->start only; a probe that
+ * needs them later copies them.
+ */
+struct probe_req {
+	uv_loop_t *loop;
+	enum rb_action action;
+	int64_t timeout_ms;          /* 0: none */
+	const char *cwd;             /* run/nagios: working directory (NULL: inherit) */
+
+	/* run, nagios */
+	const char *command;         /* passed to /bin/sh -c, never spliced */
+	const struct rb_kv *env;     /* added to the environment: variables, step env */
+	const char *spool_path;      /* full stdout+stderr copy (NULL: none) */
+	size_t keep_bytes;           /* in-memory tail kept per stream (0: default 64 KiB) */
+
+	/* http (prometheus is http underneath) */
+	const char *method, *url, *body;
+	const struct rb_kv *headers;
+	int json_body;               /* body is JSON: send Content-Type: application/json */
+	int insecure, follow;
+	int64_t max_body;            /* bytes kept (0: default 1 MiB) */
+
+	/* sql */
+	const char *conn;
+	const char *query;
+	const char *const *params;   /* NULL entries are SQL NULL */
+	size_t nparams;
+	int write;
+	long max_rows;               /* 0: default 1000 */
+
+	/* dns, tcp */
+	const char *host;            /* dns name or tcp host */
+	const char *dns_type;        /* "A", "AAAA", "any" */
+	int port;
+
+	/* prometheus */
+	const char *prom_url, *prom_query;
+
+	/* callbacks, all on the loop thread */
+	void (*on_output)(void *ud, enum probe_stream stream, const char *data, size_t len);
+	void (*on_done)(void *ud, struct rbc_value *sample, const char *error);
+	void *ud;
+};
+
+struct probe_ops {
+	enum rb_action action;
+	const char *name;
+	struct probe *(*start)(const struct probe_req *req, struct rbc_error *err);
+	void (*cancel)(struct probe *p);
+};
+
+/* The ops of one kind, or NULL for groups and manual steps. */
+const struct probe_ops *probe_ops_for(enum rb_action action);
+
+#endif

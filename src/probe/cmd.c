@@ -1,0 +1,776 @@
+/*
+ * cmd.c — the run and nagios probes: a /bin/sh -c command in its own
+ * process group, its stdout and stderr captured separately.
+ *
+ * A job is complete only once the shell has exited AND both pipes reached
+ * EOF (a background grandchild may keep a pipe open after the shell is
+ * gone). Each stream keeps only its last keep_bytes in memory; the spool file,
+ * when given, receives every byte. On timeout or cancel the whole group gets
+ * SIGTERM, then SIGKILL after a grace period; if something outside the group
+ * still holds a pipe after that, the pipes are closed by force so the probe
+ * always ends. Spool writes go through the libuv thread pool, one at a time
+ * in order; when the disk falls behind, reading the pipes pauses (the child
+ * then blocks on a full pipe) instead of queueing without bound.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "rbc/probe.h"
+#include "rbc/units.h"
+#include "rbc/util.h"
+#include "rbc/value.h"
+
+#include "internal.h"
+
+extern char **environ;
+
+#define CMD_KEEP_DEFAULT (64 * 1024)
+#define CMD_TERM_GRACE_MS 2000 /* SIGTERM → SIGKILL */
+#define CMD_DRAIN_MS 1000      /* SIGKILL → pipes closed by force */
+#define CMD_SPOOL_HIGH (1024 * 1024) /* queued spool bytes: pause reading */
+#define CMD_SPOOL_LOW (256 * 1024)   /* … and resume below this */
+
+/* The last cap bytes of a stream; total counts every byte seen. */
+struct ring {
+	char *buf;
+	size_t cap, alloc, len, pos; /* pos: oldest byte once len == cap */
+	uint64_t total;
+};
+
+/* A chunk waiting to be appended to the spool file. */
+struct spool_chunk {
+	struct spool_chunk *next;
+	size_t len;
+	char data[];
+};
+
+enum cmd_stop { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL };
+enum cmd_timer { TIMER_IDLE, TIMER_TIMEOUT, TIMER_TERM, TIMER_DRAIN, TIMER_SPAWN_FAILED };
+
+struct probe {
+	const struct probe_ops *ops;
+	uv_loop_t *loop;
+	uv_process_t proc;
+	uv_pipe_t pipe[2];           /* stdout, stderr */
+	uv_timer_t timer;
+	enum cmd_timer timer_phase;
+	int nhandles;                /* handles not yet closed */
+
+	struct ring ring[2];
+	bool eof[2];
+	bool spawned, exited, finished;
+	int64_t exit_status;
+	int term_signal;
+	int pgid;                    /* 0 until spawned */
+
+	int spool_fd;                /* -1: none */
+	char *spool_path;
+	char *spool_error;           /* first spool problem */
+	struct spool_chunk *sq_head, *sq_tail;
+	size_t sq_bytes;             /* queued, including the one being written */
+	bool sq_busy;                /* spool_req in flight */
+	bool paused;                 /* reading stopped for the spool */
+	uv_fs_t spool_req;
+
+	enum cmd_stop stop;
+	int64_t timeout_ms;
+	uint64_t t0;                 /* uv_hrtime at start */
+	char *spawn_error;
+
+	void (*on_output)(void *ud, enum probe_stream stream, const char *data, size_t len);
+	void (*on_done)(void *ud, struct rbc_value *sample, const char *error);
+	void *ud;
+
+	char rbuf[64 * 1024];        /* one read at a time, shared by both pipes */
+};
+
+/* Appends n bytes, keeping only the last r->cap. */
+static void ring_add(struct ring *r, const char *d, size_t n)
+{
+	r->total += n;
+	if (n >= r->cap) {
+		d += n - r->cap;
+		n = r->cap;
+	}
+	while (n > 0) {
+		size_t take;
+		if (r->len < r->cap) {
+			take = r->cap - r->len < n ? r->cap - r->len : n;
+			if (r->len + take > r->alloc) {
+				size_t want = r->alloc ? r->alloc : 4096;
+				while (want < r->len + take)
+					want *= 2;
+				r->alloc = want < r->cap ? want : r->cap;
+				r->buf = xrealloc(r->buf, r->alloc);
+			}
+			memcpy(r->buf + r->len, d, take);
+			r->len += take;
+			r->pos = 0;
+		} else {
+			take = r->cap - r->pos < n ? r->cap - r->pos : n;
+			memcpy(r->buf + r->pos, d, take);
+			r->pos = (r->pos + take) % r->cap;
+		}
+		d += take;
+		n -= take;
+	}
+}
+
+/* The kept bytes, oldest first, as a new text value. */
+static struct rbc_value *ring_value(const struct ring *r)
+{
+	char *s = xmalloc(r->len + 1);
+	size_t head = r->len - r->pos;
+	if (r->len)
+		memcpy(s, r->buf + r->pos, head);
+	if (r->pos)
+		memcpy(s + head, r->buf, r->pos);
+	s[r->len] = '\0';
+	return value_str_take(s, r->len);
+}
+
+/* "SIGKILL" for the common signals, "signal N" otherwise. */
+static char *signal_name(int sig)
+{
+	static const struct { int sig; const char *name; } names[] = {
+		{SIGHUP, "SIGHUP"}, {SIGINT, "SIGINT"}, {SIGQUIT, "SIGQUIT"},
+		{SIGILL, "SIGILL"}, {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},
+		{SIGBUS, "SIGBUS"}, {SIGFPE, "SIGFPE"}, {SIGKILL, "SIGKILL"},
+		{SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
+		{SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},
+		{SIGCHLD, "SIGCHLD"}, {SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"},
+		{SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"}, {SIGTTOU, "SIGTTOU"},
+		{SIGURG, "SIGURG"}, {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
+		{SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGSYS, "SIGSYS"},
+	};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(names); i++)
+		if (names[i].sig == sig)
+			return xstrdup(names[i].name);
+	return xasprintf("signal %d", sig);
+}
+
+static void cmd_spool_drop(struct probe *p);
+
+/* Frees p once the last of its handles is closed. */
+static void cmd_handle_closed(uv_handle_t *h)
+{
+	struct probe *p = h->data;
+	if (--p->nhandles > 0)
+		return;
+	for (int i = 0; i < 2; i++)
+		free(p->ring[i].buf);
+	cmd_spool_drop(p);
+	free(p->spool_path);
+	free(p->spool_error);
+	free(p->spawn_error);
+	free(p);
+}
+
+/* Closes h once; the last close frees the probe. */
+static void cmd_close(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, cmd_handle_closed);
+}
+
+/* Signals the whole process group (the shell leads it). */
+static void cmd_kill_group(struct probe *p, int sig)
+{
+	if (p->pgid > 0 && !(p->exited && p->eof[0] && p->eof[1]))
+		(void)kill(-p->pgid, sig);
+}
+
+static void nagios_perf_item(struct rbc_value *perf, struct rbc_value *warn,
+                             struct rbc_value *crit, const char *s, size_t n);
+
+/*
+ * Adds state, state_name, output, perf, perf_warn and perf_crit. Plugin
+ * output is "TEXT | perfdata" on the first line; more perfdata may follow a
+ * '|' in the long text below it (monitoring-plugins guidelines). Exits other
+ * than 0..3, and deaths by signal, are UNKNOWN.
+ */
+static void nagios_add_fields(struct rbc_value *sample, const struct ring *out, bool has_exit,
+                              int64_t exit_status)
+{
+	static const char *const names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+	int state = has_exit && exit_status >= 0 && exit_status <= 3 ? (int)exit_status : 3;
+	value_obj_set_take(sample, "state", value_num_new(state, RBC_DIM_NONE));
+	value_obj_set_take(sample, "state_name", value_strz_new(names[state]));
+
+	struct rbc_value *text = ring_value(out);
+	const char *s = text->u.str.s;
+	size_t n = text->u.str.len;
+	const char *nl = memchr(s, '\n', n);
+	size_t line = nl ? (size_t)(nl - s) : n;
+	const char *bar = memchr(s, '|', line);
+	size_t olen = bar ? (size_t)(bar - s) : line;
+	while (olen > 0 && (s[olen - 1] == ' ' || s[olen - 1] == '\t' || s[olen - 1] == '\r'))
+		olen--;
+	value_obj_set_take(sample, "output", value_str_new(s, olen));
+
+	struct rbc_value *perf = value_obj_new(false);
+	struct rbc_value *warn = value_obj_new(false);
+	struct rbc_value *crit = value_obj_new(false);
+	struct strbuf pd = {0};
+	if (bar)
+		sb_add(&pd, bar + 1, line - (size_t)(bar + 1 - s));
+	if (nl) {
+		const char *rest = nl + 1;
+		size_t rlen = n - (size_t)(rest - s);
+		const char *bar2 = memchr(rest, '|', rlen);
+		if (bar2) {
+			sb_addc(&pd, ' ');
+			sb_add(&pd, bar2 + 1, rlen - (size_t)(bar2 + 1 - rest));
+		}
+	}
+	/* Split on blanks, keeping quoted labels whole ('' is a literal quote). */
+	const char *p = sb_borrow(&pd), *end = p + pd.len;
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+			p++;
+		if (p >= end)
+			break;
+		const char *start = p;
+		if (*p == '\'') {
+			p++;
+			while (p < end) {
+				if (*p == '\'' && p + 1 < end && p[1] == '\'')
+					p += 2;
+				else if (*p == '\'')
+					break;
+				else
+					p++;
+			}
+			if (p < end)
+				p++;
+		}
+		while (p < end && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			p++;
+		nagios_perf_item(perf, warn, crit, start, (size_t)(p - start));
+	}
+	sb_free(&pd);
+	value_free(text);
+	value_obj_set_take(sample, "perf", perf);
+	value_obj_set_take(sample, "perf_warn", warn);
+	value_obj_set_take(sample, "perf_crit", crit);
+}
+
+/* Parses a number with a Nagios unit of measure; false when malformed. */
+static bool nagios_number(const char *s, size_t n, double *v, enum rbc_dim *dim)
+{
+	size_t i = 0;
+	if (i < n && (s[i] == '-' || s[i] == '+'))
+		i++;
+	size_t digits = 0;
+	while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) {
+		digits += s[i] != '.';
+		i++;
+	}
+	if (digits == 0)
+		return false;
+	if (i + 1 < n && (s[i] == 'e' || s[i] == 'E') &&
+	    ((s[i + 1] >= '0' && s[i + 1] <= '9') ||
+	     (i + 2 < n && (s[i + 1] == '-' || s[i + 1] == '+') && s[i + 2] >= '0' && s[i + 2] <= '9'))) {
+		i += 2;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (!value_parse_number(s, i, v, dim))
+		return false;
+	const char *u = s + i;
+	size_t ul = n - i;
+	double factor = 1;
+	*dim = RBC_DIM_NONE;
+	if (ul == 0 || (ul == 1 && u[0] == 'c'))
+		return true;
+	if (ul == 2 && u[0] == 'u' && u[1] == 's') {
+		*v /= 1000;
+		*dim = RBC_DIM_TIME;
+		return true;
+	}
+	if (units_lookup(u, ul, &factor, dim)) {
+		*v *= factor;
+		return true;
+	}
+	/* Units outside the guidelines (°C, rpm, …): keep the plain number. */
+	for (size_t k = 0; k < ul; k++) {
+		unsigned char c = (unsigned char)u[k];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80))
+			return false; /* "1,5", "3x2": not a number we understand */
+	}
+	*dim = RBC_DIM_NONE;
+	return true;
+}
+
+/* One 'label'=value[UOM];[warn];[crit];[min];[max]; malformed ones are skipped. */
+static void nagios_perf_item(struct rbc_value *perf, struct rbc_value *warn,
+                             struct rbc_value *crit, const char *s, size_t n)
+{
+	struct strbuf label = {0};
+	size_t i = 0;
+	if (n > 0 && s[0] == '\'') {
+		for (i = 1; i < n; i++) {
+			if (s[i] == '\'' && i + 1 < n && s[i + 1] == '\'') {
+				sb_addc(&label, '\'');
+				i++;
+			} else if (s[i] == '\'') {
+				break;
+			} else {
+				sb_addc(&label, s[i]);
+			}
+		}
+		if (i >= n) {
+			sb_free(&label);
+			return;
+		}
+		i++; /* closing quote */
+	} else {
+		while (i < n && s[i] != '=')
+			sb_addc(&label, s[i++]);
+	}
+	if (label.len == 0 || i >= n || s[i] != '=' || memchr(label.s, '\0', label.len)) {
+		sb_free(&label);
+		return;
+	}
+	i++;
+	/* Fields separated by ';': value, warn, crit, min, max. */
+	const char *f[5] = {0};
+	size_t fl[5] = {0};
+	int nf = 0;
+	size_t a = i;
+	for (size_t k = i; k <= n && nf < 5; k++) {
+		if (k == n || s[k] == ';') {
+			f[nf] = s + a;
+			fl[nf] = k - a;
+			nf++;
+			a = k + 1;
+		}
+	}
+	double v;
+	enum rbc_dim dim;
+	if (fl[0] == 1 && f[0][0] == 'U') {
+		value_obj_set_take(perf, label.s, value_missing_new("%s: value undetermined (U)", label.s));
+	} else if (nagios_number(f[0], fl[0], &v, &dim)) {
+		value_obj_set_take(perf, label.s, value_num_new(v, dim));
+	} else {
+		sb_free(&label);
+		return;
+	}
+	if (nf > 1 && fl[1] > 0)
+		value_obj_set_take(warn, label.s, value_str_new(f[1], fl[1]));
+	if (nf > 2 && fl[2] > 0)
+		value_obj_set_take(crit, label.s, value_str_new(f[2], fl[2]));
+	sb_free(&label);
+}
+
+/* Builds the sample, closes every handle and reports; p is gone afterwards. */
+static void cmd_finish(struct probe *p)
+{
+	if (p->finished)
+		return;
+	p->finished = true;
+	if (p->spool_fd >= 0) {
+		if (close(p->spool_fd) != 0 && !p->spool_error)
+			p->spool_error = xasprintf("%s: %s", p->spool_path, strerror(errno));
+		p->spool_fd = -1;
+	}
+	double ms = (double)(uv_hrtime() - p->t0) / 1e6;
+	char *error = NULL;
+	char dur[64];
+	if (p->stop == STOP_CANCEL)
+		error = xstrdup("cancelled");
+	else if (p->stop == STOP_TIMEOUT)
+		error = xasprintf("timed out after %s", units_format_duration(p->timeout_ms, dur, sizeof dur));
+	else if (p->spawn_error)
+		error = xstrdup(p->spawn_error);
+
+	struct rbc_value *sample = value_obj_new(false);
+	if (p->spawned) {
+		bool has_exit = p->exited && p->term_signal == 0;
+		if (has_exit)
+			value_obj_set_take(sample, "exit", value_num_new((double)p->exit_status, RBC_DIM_NONE));
+		else
+			value_obj_set_take(sample, "exit", value_null_new());
+		if (p->exited && p->term_signal != 0) {
+			char *sig = signal_name(p->term_signal);
+			value_obj_set_take(sample, "signal", value_str_take(sig, strlen(sig)));
+		}
+		static const char *const fields[2][3] = {
+			{"stdout", "stdout_bytes", "stdout_truncated"},
+			{"stderr", "stderr_bytes", "stderr_truncated"},
+		};
+		for (int i = 0; i < 2; i++) {
+			value_obj_set_take(sample, fields[i][0], ring_value(&p->ring[i]));
+			value_obj_set_take(sample, fields[i][1],
+			                   value_num_new((double)p->ring[i].total, RBC_DIM_SIZE));
+			value_obj_set_take(sample, fields[i][2],
+			                   value_bool_new(p->ring[i].total > p->ring[i].len));
+		}
+		if (p->ops->action == RB_NAGIOS)
+			nagios_add_fields(sample, &p->ring[0], has_exit, p->exit_status);
+		if (p->spool_error)
+			value_obj_set_take(sample, "spool_error", value_strz_new(p->spool_error));
+	}
+	value_obj_set_take(sample, "time", value_num_new(ms, RBC_DIM_TIME));
+	if (error)
+		value_obj_set_take(sample, "error", value_strz_new(error));
+
+	void (*on_done)(void *, struct rbc_value *, const char *) = p->on_done;
+	void *ud = p->ud;
+	uv_timer_stop(&p->timer);
+	cmd_close((uv_handle_t *)&p->timer);
+	for (int i = 0; i < 2; i++)
+		cmd_close((uv_handle_t *)&p->pipe[i]);
+	cmd_close((uv_handle_t *)&p->proc);
+	/* Handles close on a later loop turn: p stays valid until then. */
+	on_done(ud, sample, error);
+	free(error);
+}
+
+/* Complete: the shell reaped, both pipes at EOF, the spool written out. */
+static void cmd_check_done(struct probe *p)
+{
+	if (!p->finished && p->exited && p->eof[0] && p->eof[1] && !p->sq_busy)
+		cmd_finish(p);
+}
+
+/* The one timer, by phase: timeout → SIGTERM → SIGKILL → pipes closed by force. */
+static void cmd_timer_cb(uv_timer_t *t)
+{
+	struct probe *p = t->data;
+	switch (p->timer_phase) {
+	case TIMER_TIMEOUT:
+		if (p->stop == STOP_NONE)
+			p->stop = STOP_TIMEOUT;
+		cmd_kill_group(p, SIGTERM);
+		p->timer_phase = TIMER_TERM;
+		uv_timer_start(&p->timer, cmd_timer_cb, CMD_TERM_GRACE_MS, 0);
+		break;
+	case TIMER_TERM:
+		cmd_kill_group(p, SIGKILL);
+		p->timer_phase = TIMER_DRAIN;
+		uv_timer_start(&p->timer, cmd_timer_cb, CMD_DRAIN_MS, 0);
+		break;
+	case TIMER_DRAIN:
+		/* Something outside the group holds a pipe: stop waiting for it. */
+		p->timer_phase = TIMER_IDLE;
+		for (int i = 0; i < 2; i++) {
+			uv_read_stop((uv_stream_t *)&p->pipe[i]);
+			p->eof[i] = true;
+		}
+		if (p->exited) {
+			cmd_check_done(p); /* once the spool is written out */
+		} else {
+			/* The shell itself survived SIGKILL (uninterruptible sleep): keep trying. */
+			cmd_kill_group(p, SIGKILL);
+			p->timer_phase = TIMER_DRAIN;
+			uv_timer_start(&p->timer, cmd_timer_cb, CMD_DRAIN_MS, 0);
+		}
+		break;
+	case TIMER_SPAWN_FAILED:
+		cmd_finish(p);
+		break;
+	case TIMER_IDLE:
+		break;
+	}
+}
+
+/* The shell was reaped; the pipes may still be open. */
+static void cmd_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
+{
+	struct probe *p = proc->data;
+	p->exited = true;
+	p->exit_status = exit_status;
+	p->term_signal = term_signal;
+	cmd_check_done(p);
+}
+
+/* Every read lands in the probe's buffer and is consumed before the next. */
+static void cmd_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct probe *p = h->data;
+	(void)suggested;
+	*buf = uv_buf_init(p->rbuf, sizeof p->rbuf);
+}
+
+static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Drops what is queued for the spool (after a write error). */
+static void cmd_spool_drop(struct probe *p)
+{
+	while (p->sq_head) {
+		struct spool_chunk *c = p->sq_head;
+		p->sq_head = c->next;
+		free(c);
+	}
+	p->sq_tail = NULL;
+	p->sq_bytes = 0;
+}
+
+/* Pauses or resumes reading the pipes as the spool queue grows or drains. */
+static void cmd_spool_pressure(struct probe *p)
+{
+	bool pause = p->sq_bytes > CMD_SPOOL_HIGH;
+	bool resume = p->paused && p->sq_bytes < CMD_SPOOL_LOW;
+	for (int i = 0; i < 2; i++) {
+		if (p->eof[i])
+			continue;
+		if (pause && !p->paused)
+			uv_read_stop((uv_stream_t *)&p->pipe[i]);
+		else if (resume)
+			uv_read_start((uv_stream_t *)&p->pipe[i], cmd_alloc_cb, cmd_read_cb);
+	}
+	if (pause)
+		p->paused = true;
+	else if (resume)
+		p->paused = false;
+}
+
+static void cmd_spool_next(struct probe *p);
+
+/* One spool write finished: dequeue, start the next, maybe resume reading. */
+static void cmd_spool_written(uv_fs_t *req)
+{
+	struct probe *p = req->data;
+	struct spool_chunk *c = p->sq_head;
+	ssize_t w = req->result;
+	uv_fs_req_cleanup(req);
+	p->sq_busy = false;
+	if (w < 0 || (size_t)w > c->len || (w == 0 && c->len > 0)) {
+		p->spool_error = xasprintf("%s: %s", p->spool_path,
+		                           w < 0 ? uv_strerror((int)w) : "short write");
+		close(p->spool_fd);
+		p->spool_fd = -1;
+		cmd_spool_drop(p);
+	} else if ((size_t)w < c->len) {
+		/* A short write: keep the rest of the chunk at the head. */
+		memmove(c->data, c->data + w, c->len - (size_t)w);
+		c->len -= (size_t)w;
+		p->sq_bytes -= (size_t)w;
+	} else {
+		p->sq_head = c->next;
+		if (!p->sq_head)
+			p->sq_tail = NULL;
+		p->sq_bytes -= c->len;
+		free(c);
+	}
+	cmd_spool_next(p);
+	cmd_spool_pressure(p);
+	cmd_check_done(p);
+}
+
+/* Starts writing the head chunk unless a write is already in flight. */
+static void cmd_spool_next(struct probe *p)
+{
+	if (p->sq_busy || !p->sq_head || p->spool_fd < 0)
+		return;
+	uv_buf_t b = uv_buf_init(p->sq_head->data, (unsigned)p->sq_head->len);
+	p->spool_req.data = p;
+	int r = uv_fs_write(p->loop, &p->spool_req, p->spool_fd, &b, 1, -1, cmd_spool_written);
+	if (r < 0) {
+		p->spool_error = xasprintf("%s: %s", p->spool_path, uv_strerror(r));
+		close(p->spool_fd);
+		p->spool_fd = -1;
+		cmd_spool_drop(p);
+		return;
+	}
+	p->sq_busy = true;
+}
+
+/* Queues bytes for the spool file; a failure is noted once and not fatal. */
+static void cmd_spool(struct probe *p, const char *d, size_t n)
+{
+	if (p->spool_fd < 0 || n == 0)
+		return;
+	struct spool_chunk *c = xmalloc(sizeof *c + n);
+	c->next = NULL;
+	c->len = n;
+	memcpy(c->data, d, n);
+	if (p->sq_tail)
+		p->sq_tail->next = c;
+	else
+		p->sq_head = c;
+	p->sq_tail = c;
+	p->sq_bytes += n;
+	cmd_spool_next(p);
+	cmd_spool_pressure(p);
+}
+
+/* Output from either pipe: into the ring, the spool and on_output. */
+static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct probe *p = s->data;
+	int i = s == (uv_stream_t *)&p->pipe[1];
+	if (nread > 0) {
+		ring_add(&p->ring[i], buf->base, (size_t)nread);
+		cmd_spool(p, buf->base, (size_t)nread);
+		if (p->on_output)
+			p->on_output(p->ud, i ? PROBE_STDERR : PROBE_STDOUT, buf->base, (size_t)nread);
+		return;
+	}
+	if (nread == 0)
+		return;
+	/* EOF or a read error: this stream is over either way. */
+	uv_read_stop(s);
+	p->eof[i] = true;
+	cmd_check_done(p);
+}
+
+/* The parent's environment with env's entries added (replacing same names). */
+static char **cmd_environ(const struct rb_kv *env)
+{
+	size_t n = 0, k = 0;
+	while (environ && environ[n])
+		n++;
+	size_t extra = env ? env->n : 0;
+	char **out = xcalloc(n + extra + 1, sizeof *out);
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(environ[i], '=');
+		size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+		bool replaced = false;
+		for (size_t j = 0; j < extra && !replaced; j++)
+			replaced = strlen(env->keys[j]) == nl && !memcmp(env->keys[j], environ[i], nl);
+		if (!replaced)
+			out[k++] = xstrdup(environ[i]);
+	}
+	for (size_t j = 0; j < extra; j++) {
+		if (!env->keys[j][0] || strchr(env->keys[j], '='))
+			continue; /* not a variable name: the runbook check rejects these */
+		out[k++] = xasprintf("%s=%s", env->keys[j], env->vals[j] ? env->vals[j] : "");
+	}
+	return out;
+}
+
+/*
+ * Spawns the command. A spawn failure is still a started probe: its on_done
+ * (error set) follows on the next loop turn, as the contract asks.
+ */
+static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_req *req,
+                               struct rbc_error *err)
+{
+	if (!req->loop || !req->command || !req->on_done) {
+		rbc_error_set(err, "%s: no command to run", ops->name);
+		return NULL;
+	}
+	struct probe *p = xcalloc(1, sizeof *p);
+	p->ops = ops;
+	p->loop = req->loop;
+	p->on_output = req->on_output;
+	p->on_done = req->on_done;
+	p->ud = req->ud;
+	p->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 0;
+	p->spool_fd = -1;
+	p->t0 = uv_hrtime();
+	for (int i = 0; i < 2; i++)
+		p->ring[i].cap = req->keep_bytes ? req->keep_bytes : CMD_KEEP_DEFAULT;
+
+	uv_timer_init(p->loop, &p->timer);
+	p->timer.data = p;
+	p->nhandles++;
+	for (int i = 0; i < 2; i++) {
+		uv_pipe_init(p->loop, &p->pipe[i], 0);
+		p->pipe[i].data = p;
+		p->nhandles++;
+	}
+	p->proc.data = p;
+
+	if (req->spool_path) {
+		p->spool_path = xstrdup(req->spool_path);
+		p->spool_fd = open(req->spool_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (p->spool_fd < 0)
+			p->spool_error = xasprintf("%s: %s", req->spool_path, strerror(errno));
+	}
+
+	char *args[] = {(char *)"sh", (char *)"-c", (char *)req->command, NULL};
+	char **envp = cmd_environ(req->env);
+	uv_stdio_container_t stdio[3] = {
+		{.flags = UV_IGNORE},
+		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->pipe[0]},
+		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->pipe[1]},
+	};
+	uv_process_options_t opt = {
+		.exit_cb = cmd_exit_cb,
+		.file = "/bin/sh",
+		.args = args,
+		.env = envp,
+		.cwd = req->cwd,
+		/* setsid(): a process group of its own, and no controlling terminal. */
+		.flags = UV_PROCESS_DETACHED,
+		.stdio_count = 3,
+		.stdio = stdio,
+	};
+	int r = uv_spawn(p->loop, &p->proc, &opt);
+	for (size_t i = 0; envp[i]; i++)
+		free(envp[i]);
+	free(envp);
+	p->nhandles++; /* the process handle is initialised even on failure */
+
+	if (r != 0) {
+		if (req->cwd)
+			p->spawn_error = xasprintf("cannot run in %s: %s", req->cwd, uv_strerror(r));
+		else
+			p->spawn_error = xasprintf("cannot run /bin/sh: %s", uv_strerror(r));
+		/* on_done never runs inside start: report on the next loop turn. */
+		p->timer_phase = TIMER_SPAWN_FAILED;
+		uv_timer_start(&p->timer, cmd_timer_cb, 0, 0);
+		return p;
+	}
+	p->spawned = true;
+	p->pgid = p->proc.pid;
+	for (int i = 0; i < 2; i++)
+		uv_read_start((uv_stream_t *)&p->pipe[i], cmd_alloc_cb, cmd_read_cb);
+	if (p->timeout_ms > 0) {
+		p->timer_phase = TIMER_TIMEOUT;
+		uv_timer_start(&p->timer, cmd_timer_cb, (uint64_t)p->timeout_ms, 0);
+	}
+	return p;
+}
+
+/* Kills the group as a timeout would; on_done follows with "cancelled". */
+static void cmd_cancel(struct probe *p)
+{
+	if (p->finished)
+		return;
+	p->stop = STOP_CANCEL;
+	if (!p->spawned)
+		return; /* the pending spawn-failure report now says "cancelled" */
+	if (p->timer_phase == TIMER_TERM || p->timer_phase == TIMER_DRAIN)
+		return; /* already being killed */
+	cmd_kill_group(p, SIGTERM);
+	p->timer_phase = TIMER_TERM;
+	uv_timer_start(&p->timer, cmd_timer_cb, CMD_TERM_GRACE_MS, 0);
+}
+
+/* ops->start of run. */
+static struct probe *run_start(const struct probe_req *req, struct rbc_error *err)
+{
+	return cmd_start(&probe_run_ops, req, err);
+}
+
+/* ops->start of nagios. */
+static struct probe *nagios_start(const struct probe_req *req, struct rbc_error *err)
+{
+	return cmd_start(&probe_nagios_ops, req, err);
+}
+
+const struct probe_ops probe_run_ops = {
+	.action = RB_RUN,
+	.name = "run",
+	.start = run_start,
+	.cancel = cmd_cancel,
+};
+
+const struct probe_ops probe_nagios_ops = {
+	.action = RB_NAGIOS,
+	.name = "nagios",
+	.start = nagios_start,
+	.cancel = cmd_cancel,
+};

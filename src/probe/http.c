@@ -1,0 +1,646 @@
+/*
+ * http.c — the http probe, and the HTTP machinery the prometheus probe uses.
+ *
+ * libcurl's multi interface driven by libuv: one CURLM per uv_loop_t, its
+ * sockets watched by uv_poll_t handles (CURLMOPT_SOCKETFUNCTION) and its
+ * timeout by a uv_timer_t (CURLMOPT_TIMERFUNCTION). libcurl is only ever
+ * told "this socket is ready" or "the timer fired"; it never blocks and is
+ * never polled in a loop. Any number of transfers share one multi handle
+ * and its connection cache.
+ *
+ * Completed transfers are collected after each curl_multi_socket_action and
+ * reported from there: a libuv callback, never a libcurl one, so the done
+ * callback may start or cancel other transfers. Cancelled transfers are
+ * reported from a zero-delay timer, never from inside the cancel call.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "rbc/probe.h"
+#include "rbc/units.h"
+#include "rbc/util.h"
+#include "rbc/value.h"
+
+#include "http_internal.h"
+
+#define HTTP_DEFAULT_MAX_BODY ((int64_t)1 << 20)
+
+/* The multi handle of one loop, with the two timers it needs. */
+struct http_multi {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;           /* libcurl's timeout */
+	uv_timer_t deliver;         /* reports cancelled transfers */
+	struct http_xfer *running;  /* transfers added to multi */
+	struct http_xfer *pending;  /* cancelled, not yet reported (LIFO) */
+	int open_handles;           /* timers not yet closed at shutdown */
+	struct http_multi *next;
+};
+
+/* One request. Lives from http_xfer_start until its done callback returns. */
+struct http_xfer {
+	struct http_multi *m;
+	CURL *easy;
+	struct curl_slist *hdrs;
+	struct strbuf resp;         /* body, up to max_body bytes */
+	size_t max_body;
+	uint64_t received;          /* body bytes received, kept or not */
+	bool truncated;
+	struct rbc_value *header;   /* of the last response */
+	int64_t timeout_ms;
+	uint64_t t0;                /* uv_hrtime at start, for error samples */
+	char errbuf[CURL_ERROR_SIZE];
+	http_done_fn *done;
+	void *ud;
+	struct http_xfer *prev, *next;
+};
+
+/* A socket libcurl asked us to watch. Freed by its close callback. */
+struct http_sock {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct http_multi *m;
+};
+
+/* Multi handles by loop; a handful at most, one per loop that made requests. */
+static struct http_multi *multis;
+
+static void drain(struct http_multi *m);
+
+static void sock_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* uv_poll callback: tell libcurl which way the socket is ready. */
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct http_sock *hs = h->data;
+	struct http_multi *m = hs->m;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	else {
+		if (events & UV_READABLE)
+			flags |= CURL_CSELECT_IN;
+		if (events & UV_WRITABLE)
+			flags |= CURL_CSELECT_OUT;
+	}
+	curl_multi_socket_action(m->multi, hs->fd, flags, &running);
+	drain(m);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. */
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct http_multi *m = userp;
+	struct http_sock *hs = socketp;
+	int events = 0;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (hs) {
+			curl_multi_assign(m->multi, fd, NULL);
+			uv_poll_stop(&hs->poll);
+			uv_close((uv_handle_t *)&hs->poll, sock_closed);
+		}
+		return 0;
+	}
+	if (!hs) {
+		hs = xcalloc(1, sizeof *hs);
+		hs->fd = fd;
+		hs->m = m;
+		if (uv_poll_init_socket(m->loop, &hs->poll, fd) != 0) {
+			free(hs);
+			return -1;
+		}
+		hs->poll.data = hs;
+		curl_multi_assign(m->multi, fd, hs);
+	}
+	if (what & CURL_POLL_IN)
+		events |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		events |= UV_WRITABLE;
+	return uv_poll_start(&hs->poll, events, on_poll) == 0 ? 0 : -1;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct http_multi *m = t->data;
+	int running;
+
+	curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	drain(m);
+}
+
+/* CURLMOPT_TIMERFUNCTION: libcurl wants to be called after timeout_ms. */
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_multi *m = userp;
+
+	(void)multi;
+	if (timeout_ms < 0)
+		uv_timer_stop(&m->timer);
+	else
+		uv_timer_start(&m->timer, on_timer, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+/* The multi handle of loop, created on first use. */
+static struct http_multi *multi_for(uv_loop_t *loop, struct rbc_error *err)
+{
+	struct http_multi *m;
+
+	for (m = multis; m; m = m->next)
+		if (m->loop == loop)
+			return m;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		rbc_error_set(err, "http: cannot initialise libcurl");
+		return NULL;
+	}
+	m = xcalloc(1, sizeof *m);
+	m->loop = loop;
+	m->multi = curl_multi_init();
+	if (!m->multi) {
+		free(m);
+		curl_global_cleanup();
+		rbc_error_set(err, "http: cannot initialise libcurl");
+		return NULL;
+	}
+	uv_timer_init(loop, &m->timer);
+	uv_timer_init(loop, &m->deliver);
+	m->timer.data = m->deliver.data = m;
+	curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
+	curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
+	m->next = multis;
+	multis = m;
+	return m;
+}
+
+static void link_running(struct http_xfer *x)
+{
+	struct http_multi *m = x->m;
+
+	x->prev = NULL;
+	x->next = m->running;
+	if (m->running)
+		m->running->prev = x;
+	m->running = x;
+}
+
+static void unlink_running(struct http_xfer *x)
+{
+	struct http_multi *m = x->m;
+
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		m->running = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	x->prev = x->next = NULL;
+}
+
+/* CURLOPT_WRITEFUNCTION: count everything, keep up to max_body. */
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct http_xfer *x = userp;
+	size_t n = size * nmemb, keep = 0;
+
+	x->received += n;
+	if (x->resp.len < x->max_body)
+		keep = x->max_body - x->resp.len < n ? x->max_body - x->resp.len : n;
+	if (keep < n)
+		x->truncated = true;
+	if (keep)
+		sb_add(&x->resp, data, keep);
+	return n;
+}
+
+/* Header bytes without surrounding blanks and line ends. */
+static void trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r' ||
+	                   (*e)[-1] == '\n'))
+		(*e)--;
+}
+
+/*
+ * CURLOPT_HEADERFUNCTION: one header line. A status line starts a new
+ * response (a 100 Continue, or the next hop of a redirect), so only the
+ * headers of the final response remain. Repeated headers are joined with
+ * ", " as RFC 9110 allows.
+ */
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct http_xfer *x = userp;
+	size_t n = size * nmemb;
+	const char *end = data + n, *colon, *ns, *ne, *vs, *ve;
+	const struct rbc_value *old;
+	char *name;
+
+	if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		value_free(x->header);
+		x->header = value_obj_new(true);
+		return n;
+	}
+	colon = memchr(data, ':', n);
+	if (!colon || colon == data || data[0] == ' ' || data[0] == '\t')
+		return n;
+	ns = data, ne = colon, vs = colon + 1, ve = end;
+	trim(&ns, &ne);
+	trim(&vs, &ve);
+	if (ns == ne)
+		return n;
+	name = xstrndup(ns, (size_t)(ne - ns));
+	old = value_obj_get(x->header, name);
+	if (old && old->type == VALUE_STR) {
+		struct strbuf sb = {0};
+		sb_add(&sb, old->u.str.s, old->u.str.len);
+		sb_adds(&sb, ", ");
+		sb_add(&sb, vs, (size_t)(ve - vs));
+		size_t len = sb.len;
+		value_obj_set_take(x->header, name, value_str_take(sb_take(&sb), len));
+	} else {
+		value_obj_set_take(x->header, name, value_str_new(vs, (size_t)(ve - vs)));
+	}
+	free(name);
+	return n;
+}
+
+static double elapsed_ms(const struct http_xfer *x)
+{
+	return (double)(uv_hrtime() - x->t0) / 1e6;
+}
+
+/* The text of a transport failure, for people. */
+static char *failure_text(struct http_xfer *x, CURLcode rc)
+{
+	const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+	long os_errno = 0;
+	char dur[32];
+
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		if (x->timeout_ms > 0)
+			return xasprintf("timed out after %s",
+			                 units_format_duration(x->timeout_ms, dur, sizeof dur));
+		return xasprintf("timed out: %s", detail);
+	case CURLE_COULDNT_CONNECT:
+		curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
+		if (os_errno == ECONNREFUSED)
+			return xasprintf("connection refused: %s", detail);
+		return xasprintf("cannot connect: %s", detail);
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return xasprintf("cannot resolve host: %s", detail);
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return xasprintf("TLS: %s", detail);
+	default:
+		return xstrdup(detail);
+	}
+}
+
+/* The json field: the body parsed, or MISSING saying why not. */
+static struct rbc_value *body_json(const struct http_xfer *x)
+{
+	const char *s = sb_borrow(&x->resp), *end = NULL;
+	size_t len = x->resp.len;
+	struct rbc_value *v;
+	cJSON *j;
+
+	if (x->received == 0)
+		return value_missing_new("body is not JSON: the body is empty");
+	j = cJSON_ParseWithLengthOpts(s, len, &end, false);
+	if (j && end) {
+		while ((size_t)(end - s) < len && isspace((unsigned char)*end))
+			end++;
+		if ((size_t)(end - s) < len) {
+			cJSON_Delete(j);
+			return value_missing_new("body is not JSON: text after the value at byte %zu",
+			                         (size_t)(end - s));
+		}
+	}
+	if (!j) {
+		if (x->truncated)
+			return value_missing_new("body is not JSON: it was cut at max_body (%zu bytes)",
+			                         x->max_body);
+		const char *at = cJSON_GetErrorPtr();
+		size_t off = at && at >= s && at <= s + len ? (size_t)(at - s) : 0;
+		return value_missing_new("body is not JSON: syntax error at byte %zu", off);
+	}
+	v = value_from_json(j);
+	cJSON_Delete(j);
+	return v;
+}
+
+static struct rbc_value *error_sample(double ms, const char *error)
+{
+	struct rbc_value *s = value_obj_new(false);
+
+	value_obj_set_take(s, "time", value_num_new(ms, RBC_DIM_TIME));
+	value_obj_set_take(s, "error", value_strz_new(error));
+	return s;
+}
+
+static struct rbc_value *success_sample(struct http_xfer *x)
+{
+	struct rbc_value *s = value_obj_new(false);
+	long status = 0;
+	curl_off_t total_us = 0;
+	char *url = NULL;
+
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+	curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
+	value_obj_set_take(s, "status", value_num_new((double)status, RBC_DIM_NONE));
+	value_obj_set_take(s, "time", value_num_new((double)total_us / 1000.0, RBC_DIM_TIME));
+	value_obj_set_take(s, "size", value_num_new((double)x->received, RBC_DIM_SIZE));
+	if (x->truncated)
+		value_obj_set_take(s, "truncated", value_bool_new(true));
+	value_obj_set_take(s, "json", body_json(x));
+	size_t len = x->resp.len;
+	value_obj_set_take(s, "body", value_str_take(sb_take(&x->resp), len));
+	value_obj_set_take(s, "header", x->header);
+	x->header = NULL;
+	value_obj_set_take(s, "url", value_strz_new(url ? url : ""));
+	return s;
+}
+
+static void xfer_free(struct http_xfer *x)
+{
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->hdrs);
+	sb_free(&x->resp);
+	value_free(x->header);
+	free(x);
+}
+
+/* Reports x (already out of the multi handle) and frees it. */
+static void report(struct http_xfer *x, struct rbc_value *sample, const char *error)
+{
+	http_done_fn *done = x->done;
+	void *ud = x->ud;
+
+	xfer_free(x);
+	done(ud, sample, error);
+}
+
+/* Reports every transfer libcurl has finished. */
+static void drain(struct http_multi *m)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(m->multi, &left))) {
+		struct http_xfer *x;
+		char *priv = NULL;
+		CURLcode rc;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		rc = msg->data.result;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		x = (struct http_xfer *)priv;
+		unlink_running(x);
+		curl_multi_remove_handle(m->multi, x->easy);
+		if (rc == CURLE_OK) {
+			report(x, success_sample(x), NULL);
+		} else {
+			char *why = failure_text(x, rc);
+			report(x, error_sample(elapsed_ms(x), why), why);
+			free(why);
+		}
+	}
+}
+
+static void on_deliver(uv_timer_t *t)
+{
+	struct http_multi *m = t->data;
+
+	while (m->pending) {
+		struct http_xfer *x = m->pending;
+		m->pending = x->next;
+		report(x, error_sample(elapsed_ms(x), "cancelled"), "cancelled");
+	}
+}
+
+/* A request header line is one line: no CR, LF or NUL may slip in. */
+static bool header_ok(const char *s, bool name)
+{
+	if (name && !*s)
+		return false;
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n' || (name && (*s == ':' || *s == ' ' || *s == '\t')))
+			return false;
+	return true;
+}
+
+static bool set_headers(struct http_xfer *x, const struct probe_req *req, struct rbc_error *err)
+{
+	bool have_ctype = false, have_expect = false;
+	const struct rb_kv *h = req->headers;
+
+	for (size_t i = 0; h && i < h->n; i++) {
+		const char *k = h->keys[i], *v = h->vals[i] ? h->vals[i] : "";
+		char *line;
+
+		if (!header_ok(k, true) || !header_ok(v, false)) {
+			rbc_error_set(err, "http: header \"%s\" is not a valid header line", k);
+			return false;
+		}
+		have_ctype |= strcasecmp(k, "Content-Type") == 0;
+		have_expect |= strcasecmp(k, "Expect") == 0;
+		/* "Name;" is libcurl's way to send a header with an empty value. */
+		line = *v ? xasprintf("%s: %s", k, v) : xasprintf("%s;", k);
+		x->hdrs = curl_slist_append(x->hdrs, line);
+		free(line);
+	}
+	if (req->json_body && !have_ctype)
+		x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
+	/* No 100-continue round trip: it only adds latency to the measurement. */
+	if (req->body && !have_expect)
+		x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+	if (x->hdrs)
+		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
+	return true;
+}
+
+static void set_method(struct http_xfer *x, const struct probe_req *req)
+{
+	const char *method = req->method && *req->method ? req->method : "GET";
+	bool head = strcmp(method, "HEAD") == 0;
+
+	if (req->body && !head) {
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req->body));
+		curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, req->body);
+	} else if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, "");
+	}
+	if (head)
+		curl_easy_setopt(x->easy, CURLOPT_NOBODY, 1L);
+	else if (strcmp(method, "POST") != 0 && (strcmp(method, "GET") != 0 || req->body))
+		curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
+}
+
+struct http_xfer *http_xfer_start(const struct probe_req *req, const char *url,
+                                  http_done_fn *done, void *ud, struct rbc_error *err)
+{
+	struct http_multi *m;
+	struct http_xfer *x;
+
+	if (!url)
+		url = req->url;
+	if (!url || !*url) {
+		rbc_error_set(err, "http: no url");
+		return NULL;
+	}
+	if (!req->loop) {
+		rbc_error_set(err, "http: no event loop");
+		return NULL;
+	}
+	m = multi_for(req->loop, err);
+	if (!m)
+		return NULL;
+	x = xcalloc(1, sizeof *x);
+	x->m = m;
+	x->done = done;
+	x->ud = ud;
+	x->timeout_ms = req->timeout_ms;
+	x->max_body = (size_t)(req->max_body > 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY);
+	x->header = value_obj_new(true);
+	x->easy = curl_easy_init();
+	if (!x->easy) {
+		xfer_free(x);
+		rbc_error_set(err, "http: cannot initialise libcurl");
+		return NULL;
+	}
+	CURL *e = x->easy;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "rbc/" RBC_VERSION);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	/* A runbook url is never a file, an ftp server or an smtp relay. */
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, req->follow ? 1L : 0L);
+	if (req->follow)
+		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 20L);
+	if (req->timeout_ms > 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+	if (req->insecure) {
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (!set_headers(x, req, err)) {
+		xfer_free(x);
+		return NULL;
+	}
+	set_method(x, req);
+	x->t0 = uv_hrtime();
+	CURLMcode mc = curl_multi_add_handle(m->multi, e);
+	if (mc != CURLM_OK) {
+		rbc_error_set(err, "http: %s", curl_multi_strerror(mc));
+		xfer_free(x);
+		return NULL;
+	}
+	link_running(x);
+	return x;
+}
+
+void http_xfer_cancel(struct http_xfer *x)
+{
+	struct http_multi *m = x->m;
+
+	unlink_running(x);
+	curl_multi_remove_handle(m->multi, x->easy);
+	x->next = m->pending;
+	m->pending = x;
+	uv_timer_start(&m->deliver, on_deliver, 0, 0);
+}
+
+static void multi_closed(uv_handle_t *h)
+{
+	struct http_multi *m = h->data;
+
+	if (--m->open_handles == 0)
+		free(m);
+}
+
+void probe_http_shutdown(uv_loop_t *loop)
+{
+	struct http_multi **pp, *m;
+
+	for (pp = &multis; *pp && (*pp)->loop != loop; pp = &(*pp)->next)
+		;
+	m = *pp;
+	if (!m)
+		return;
+	*pp = m->next;
+	while (m->running)
+		http_xfer_cancel(m->running);
+	uv_timer_stop(&m->deliver);
+	on_deliver(&m->deliver);
+	/* Closes the cached connections; their sockets go through socket_cb. */
+	curl_multi_cleanup(m->multi);
+	m->multi = NULL;
+	m->open_handles = 2;
+	uv_close((uv_handle_t *)&m->timer, multi_closed);
+	uv_close((uv_handle_t *)&m->deliver, multi_closed);
+	curl_global_cleanup();
+}
+
+/*
+ * The http probe: the transfer is the probe, reporting straight to the
+ * engine's callback. struct probe is never defined here; the pointer the
+ * engine holds is the struct http_xfer.
+ */
+
+static struct probe *http_start(const struct probe_req *req, struct rbc_error *err)
+{
+	return (struct probe *)http_xfer_start(req, NULL, req->on_done, req->ud, err);
+}
+
+static void http_cancel(struct probe *p)
+{
+	http_xfer_cancel((struct http_xfer *)p);
+}
+
+const struct probe_ops probe_http_ops = {
+	.action = RB_HTTP,
+	.name = "http",
+	.start = http_start,
+	.cancel = http_cancel,
+};

@@ -1,0 +1,18 @@
+/*
+ * internal.h — the probe kinds, one struct probe_ops each, for the table in
+ * probe.c (and for the probes' own tests).
+ */
+#ifndef RBC_PROBE_INTERNAL_H
+#define RBC_PROBE_INTERNAL_H
+
+#include "rbc/probe.h"
+
+extern const struct probe_ops probe_run_ops;        /* RB_RUN, cmd.c */
+extern const struct probe_ops probe_nagios_ops;     /* RB_NAGIOS, cmd.c */
+extern const struct probe_ops probe_http_ops;       /* RB_HTTP, http.c */
+extern const struct probe_ops probe_prometheus_ops; /* RB_PROMETHEUS, prom.c */
+extern const struct probe_ops probe_dns_ops;        /* RB_DNS, net.c */
+extern const struct probe_ops probe_tcp_ops;        /* RB_TCP, net.c */
+extern const struct probe_ops probe_sql_ops;        /* RB_SQL, sql.c */
+
+#endif

@@ -1,0 +1,391 @@
+/*
+ * net.c — the dns and tcp probes.
+ *
+ * Both resolve through uv_getaddrinfo (the libuv thread pool, never the loop
+ * thread); tcp then tries uv_tcp_connect on each address in order until one
+ * connects. A uv timer bounds the whole attempt.
+ *
+ * Lifetime: a probe ends (finish) once — success, error, timeout or cancel —
+ * and delivers its sample from the next loop iteration, never from inside
+ * start or cancel. It is freed only when nothing of libuv refers to it any
+ * more: every handle closed (close callbacks) and the getaddrinfo request
+ * returned (a cancelled lookup that already runs in the pool still calls
+ * back later). `holds` counts those references.
+ */
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <uv.h>
+
+#include "internal.h"
+#include "rbc/probe.h"
+#include "rbc/units.h"
+#include "rbc/util.h"
+#include "rbc/value.h"
+
+struct probe {
+	enum rb_action kind;          /* RB_DNS or RB_TCP */
+	uv_loop_t *loop;
+	void (*on_done)(void *ud, struct rbc_value *sample, const char *error);
+	void *ud;
+	char *host;
+	int family;                   /* dns: AF_INET, AF_INET6, AF_UNSPEC */
+	int port;                     /* tcp */
+	int64_t timeout_ms;
+	uint64_t t0;                  /* uv_hrtime at start */
+
+	uv_timer_t timer;             /* timeout; then the deferred delivery */
+	uv_getaddrinfo_t gai;
+	uv_tcp_t tcp;
+	uv_connect_t creq;
+
+	struct addrinfo *ai;          /* owned result of the lookup */
+	const struct addrinfo *cur;   /* tcp: the address being tried */
+	struct addrinfo lit_ai;       /* tcp: a literal address, no lookup */
+	struct sockaddr_storage lit;
+
+	int holds;                    /* open handles + pending lookup */
+	bool gai_pending, tcp_open, finished, delivered;
+	struct rbc_value *sample;     /* built at finish, handed over at delivery */
+	char *error;
+	char *first_error;            /* tcp: the first failed address */
+};
+
+/* Milliseconds since the probe started. */
+static double elapsed_ms(const struct probe *p)
+{
+	return (double)(uv_hrtime() - p->t0) / 1e6;
+}
+
+/* Frees p once it is delivered and libuv holds nothing of it. */
+static void maybe_free(struct probe *p)
+{
+	if (!p->delivered || p->holds > 0)
+		return;
+	if (p->ai)
+		uv_freeaddrinfo(p->ai);
+	free(p->host);
+	free(p->error);
+	free(p->first_error);
+	free(p);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct probe *p = h->data;
+	p->holds--;
+	maybe_free(p);
+}
+
+/* Hands the sample over; runs from a timer callback, so never inside start. */
+static void on_deliver(uv_timer_t *t)
+{
+	struct probe *p = t->data;
+	struct rbc_value *sample = p->sample;
+	p->sample = NULL;
+	p->delivered = true;
+	p->on_done(p->ud, sample, p->error);
+	uv_close((uv_handle_t *)&p->timer, on_timer_closed);
+}
+
+static void on_tcp_closed(uv_handle_t *h);
+
+/*
+ * Ends the attempt with error (copied; NULL on success): records `time`,
+ * stops the lookup and the connection, and schedules the delivery. Only the
+ * first call counts.
+ */
+static void finish(struct probe *p, const char *error)
+{
+	if (p->finished)
+		return;
+	p->finished = true;
+	value_obj_set_take(p->sample, "time", value_num_new(elapsed_ms(p), RBC_DIM_TIME));
+	if (error) {
+		p->error = xstrdup(error);
+		value_obj_set_take(p->sample, "error", value_strz_new(error));
+	}
+	if (p->gai_pending)
+		uv_cancel((uv_req_t *)&p->gai); /* its callback still comes */
+	if (p->tcp_open && !uv_is_closing((uv_handle_t *)&p->tcp))
+		uv_close((uv_handle_t *)&p->tcp, on_tcp_closed);
+	uv_timer_stop(&p->timer);
+	uv_timer_start(&p->timer, on_deliver, 0, 0);
+}
+
+/* "127.0.0.1:5432" or "[::1]:5432" for an address with its port. */
+static char *addr_text(const struct sockaddr *sa, bool with_port)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		uv_ip4_name(in, ip, sizeof ip);
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		uv_ip6_name(in6, ip, sizeof ip);
+		port = ntohs(in6->sin6_port);
+	}
+	if (!with_port)
+		return xstrdup(ip);
+	return sa->sa_family == AF_INET6 ? xasprintf("[%s]:%d", ip, port)
+	                                 : xasprintf("%s:%d", ip, port);
+}
+
+/* The error of a failed lookup of host. */
+static char *lookup_error(const char *host, int status)
+{
+	if (status == UV_EAI_NONAME || status == UV_EAI_NODATA || status == UV_EAI_ADDRFAMILY)
+		return xasprintf("name not found: %s", host);
+	return xasprintf("name lookup failed: %s: %s", host, uv_strerror(status));
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct probe *p = t->data;
+	char d[32], *msg;
+	units_format_duration(p->timeout_ms, d, sizeof d);
+	msg = xasprintf("timed out after %s", d);
+	finish(p, msg);
+	free(msg);
+}
+
+static void tcp_try_next(struct probe *p);
+
+static void on_tcp_closed(uv_handle_t *h)
+{
+	struct probe *p = h->data;
+	p->tcp_open = false;
+	p->holds--;
+	if (!p->finished)
+		tcp_try_next(p);
+	else
+		maybe_free(p);
+}
+
+/* Remembers why the current address failed, then moves on to the next one. */
+static void tcp_fail_current(struct probe *p, int status)
+{
+	if (!p->first_error) {
+		char *a = addr_text(p->cur->ai_addr, true);
+		if (status == UV_ECONNREFUSED)
+			p->first_error = xasprintf("connection refused (%s)", a);
+		else
+			p->first_error = xasprintf("connect failed (%s): %s", a, uv_strerror(status));
+		free(a);
+	}
+	p->cur = p->cur->ai_next;
+	uv_close((uv_handle_t *)&p->tcp, on_tcp_closed);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct probe *p = req->data;
+	if (p->finished)
+		return; /* the handle is closing already */
+	if (status < 0) {
+		tcp_fail_current(p, status);
+		return;
+	}
+	char *ip = addr_text(p->cur->ai_addr, false);
+	value_obj_set_take(p->sample, "addr", value_str_take(ip, strlen(ip)));
+	finish(p, NULL);
+}
+
+/* Connects to p->cur, or ends with the first error when none is left. */
+static void tcp_try_next(struct probe *p)
+{
+	while (p->cur && p->cur->ai_family != AF_INET && p->cur->ai_family != AF_INET6)
+		p->cur = p->cur->ai_next;
+	if (!p->cur) {
+		finish(p, p->first_error ? p->first_error : "no address to connect to");
+		return;
+	}
+	uv_tcp_init(p->loop, &p->tcp);
+	p->tcp.data = p;
+	p->tcp_open = true;
+	p->holds++;
+	p->creq.data = p;
+	int rc = uv_tcp_connect(&p->creq, &p->tcp, p->cur->ai_addr, on_connect);
+	if (rc < 0)
+		tcp_fail_current(p, rc);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct probe *p = req->data;
+	p->gai_pending = false;
+	p->holds--;
+	if (p->finished) {
+		if (res)
+			uv_freeaddrinfo(res);
+		maybe_free(p);
+		return;
+	}
+	if (status < 0) {
+		char *msg = lookup_error(p->host, status);
+		finish(p, msg);
+		free(msg);
+		return;
+	}
+	p->ai = res;
+	if (p->kind == RB_TCP) {
+		p->cur = p->ai;
+		tcp_try_next(p);
+		return;
+	}
+	struct rbc_value *addrs = value_list_new();
+	for (const struct addrinfo *a = res; a; a = a->ai_next) {
+		if (a->ai_family != AF_INET && a->ai_family != AF_INET6)
+			continue;
+		char *ip = addr_text(a->ai_addr, false);
+		bool seen = false;
+		for (size_t i = 0; i < addrs->u.list.n && !seen; i++)
+			seen = strcmp(addrs->u.list.v[i]->u.str.s, ip) == 0;
+		if (seen)
+			free(ip);
+		else
+			value_list_push_take(addrs, value_str_take(ip, strlen(ip)));
+	}
+	bool none = addrs->u.list.n == 0;
+	value_obj_set_take(p->sample, "addrs", addrs);
+	if (none) {
+		char *msg = lookup_error(p->host, UV_EAI_NONAME);
+		finish(p, msg);
+		free(msg);
+		return;
+	}
+	finish(p, NULL);
+}
+
+/* The common part of both kinds: the struct, the timer, the lookup. */
+static struct probe *net_new(const struct probe_req *req, const char *host)
+{
+	struct probe *p = xcalloc(1, sizeof *p);
+	p->kind = req->action;
+	p->loop = req->loop;
+	p->on_done = req->on_done;
+	p->ud = req->ud;
+	p->host = xstrdup(host);
+	p->timeout_ms = req->timeout_ms;
+	p->family = AF_UNSPEC;
+	p->t0 = uv_hrtime();
+	p->sample = value_obj_new(false);
+	uv_timer_init(p->loop, &p->timer);
+	p->timer.data = p;
+	p->holds = 1;
+	p->gai.data = p;
+	/* the loop's clock may be stale when start runs late in an iteration */
+	uv_update_time(p->loop);
+	if (p->timeout_ms > 0)
+		uv_timer_start(&p->timer, on_timeout, (uint64_t)p->timeout_ms, 0);
+	return p;
+}
+
+/* Starts the lookup of p->host; failures end the probe (asynchronously). */
+static void net_resolve(struct probe *p, const char *service)
+{
+	struct addrinfo hints;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = p->family;
+	hints.ai_socktype = SOCK_STREAM;
+	int rc = uv_getaddrinfo(p->loop, &p->gai, on_resolved, p->host, service, &hints);
+	if (rc < 0) {
+		char *msg = lookup_error(p->host, rc);
+		finish(p, msg);
+		free(msg);
+		return;
+	}
+	p->gai_pending = true;
+	p->holds++;
+}
+
+static struct probe *dns_start(const struct probe_req *req, struct rbc_error *err)
+{
+	int family = AF_UNSPEC;
+	if (!req->host || !*req->host) {
+		rbc_error_set(err, "dns: no name to resolve");
+		return NULL;
+	}
+	if (req->dns_type && *req->dns_type) {
+		if (strcasecmp(req->dns_type, "A") == 0)
+			family = AF_INET;
+		else if (strcasecmp(req->dns_type, "AAAA") == 0)
+			family = AF_INET6;
+		else if (strcasecmp(req->dns_type, "any") != 0) {
+			rbc_error_set(err, "dns: unknown record type '%s' (A, AAAA, any)",
+			              req->dns_type);
+			return NULL;
+		}
+	}
+	struct probe *p = net_new(req, req->host);
+	p->family = family;
+	net_resolve(p, NULL);
+	return p;
+}
+
+static struct probe *tcp_start(const struct probe_req *req, struct rbc_error *err)
+{
+	if (!req->host || !*req->host) {
+		rbc_error_set(err, "tcp: no host to connect to");
+		return NULL;
+	}
+	if (req->port < 1 || req->port > 65535) {
+		rbc_error_set(err, "tcp: port %d out of range (1-65535)", req->port);
+		return NULL;
+	}
+	/* "[::1]" is the literal ::1 */
+	const char *h = req->host;
+	size_t hl = strlen(h);
+	char *host = (h[0] == '[' && hl > 2 && h[hl - 1] == ']') ? xstrndup(h + 1, hl - 2)
+	                                                         : xstrdup(h);
+	struct probe *p = net_new(req, host);
+	p->port = req->port;
+	free(host);
+
+	struct sockaddr_in *in = (struct sockaddr_in *)&p->lit;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&p->lit;
+	if (uv_ip4_addr(p->host, p->port, in) == 0) {
+		p->lit_ai.ai_family = AF_INET;
+		p->lit_ai.ai_addrlen = sizeof *in;
+	} else if (!strchr(p->host, '%') && uv_ip6_addr(p->host, p->port, in6) == 0) {
+		p->lit_ai.ai_family = AF_INET6;
+		p->lit_ai.ai_addrlen = sizeof *in6;
+	}
+	if (p->lit_ai.ai_family) {
+		/* a literal address needs no lookup */
+		p->lit_ai.ai_socktype = SOCK_STREAM;
+		p->lit_ai.ai_addr = (struct sockaddr *)&p->lit;
+		p->cur = &p->lit_ai;
+		tcp_try_next(p);
+	} else {
+		char service[16];
+		snprintf(service, sizeof service, "%d", p->port);
+		net_resolve(p, service);
+	}
+	return p;
+}
+
+static void net_cancel(struct probe *p)
+{
+	finish(p, "cancelled");
+}
+
+const struct probe_ops probe_dns_ops = {
+	.action = RB_DNS,
+	.name = "dns",
+	.start = dns_start,
+	.cancel = net_cancel,
+};
+
+const struct probe_ops probe_tcp_ops = {
+	.action = RB_TCP,
+	.name = "tcp",
+	.start = tcp_start,
+	.cancel = net_cancel,
+};

@@ -1,0 +1,714 @@
+/*
+ * sql.c — the sql probe: one libpq connection per attempt, driven without
+ * blocking by a uv_poll_t on the connection's socket.
+ *
+ * Steps: host names of the connection are resolved with uv_getaddrinfo and
+ * handed to libpq as hostaddr (so libpq never resolves on the loop thread);
+ * PQconnectStartParams/PQconnectPoll; unless the request allows writes,
+ * "BEGIN READ ONLY" (with "SET statement_timeout" when a timeout is given);
+ * the query with PQsendQueryParams — parameters always travel as parameters,
+ * and the extended protocol refuses a second statement, so a query cannot
+ * end the read-only transaction and go on; rows in single-row mode so memory
+ * stays bounded by max_rows; "COMMIT".
+ *
+ * Secrets: the connection string may hold a password. It never appears in an
+ * error: messages come from libpq's own text (which names host and port, not
+ * the string) with the password value replaced.
+ *
+ * Lifetime as in net.c: finish once, deliver from a timer callback, free when
+ * every handle is closed and the lookup has returned (`holds`).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <uv.h>
+
+#include "internal.h"
+#include "rbc/probe.h"
+#include "rbc/units.h"
+#include "rbc/util.h"
+#include "rbc/value.h"
+
+#define SQL_DEFAULT_MAX_ROWS 1000
+
+/* Type oids (pg_type.h is server-side only). */
+enum {
+	OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23,
+	OID_FLOAT4 = 700, OID_FLOAT8 = 701, OID_NUMERIC = 1700,
+};
+
+enum sql_phase { PH_RESOLVE, PH_CONNECT, PH_SETUP, PH_QUERY, PH_COMMIT };
+
+struct probe {
+	uv_loop_t *loop;
+	void (*on_done)(void *ud, struct rbc_value *sample, const char *error);
+	void *ud;
+	char *conn, *query, *password;
+	char **params;
+	size_t nparams;
+	bool write;
+	long max_rows;
+	int64_t timeout_ms;
+	uint64_t t0;
+
+	enum sql_phase phase;
+	PGconn *pg;
+	uv_poll_t *poll;              /* on poll_fd; replaced when the socket changes */
+	int poll_fd;
+	bool flushing;                /* output still queued in libpq */
+	uv_timer_t timer;             /* timeout; then the deferred delivery */
+	uv_getaddrinfo_t gai;
+
+	/* resolution: host entries in, host/hostaddr/port lists out */
+	char **hosts, **ports;
+	size_t nhosts, nports, host_i;
+	struct strbuf out_host, out_addr, out_port;
+	size_t nout;
+	bool did_lookup;
+	char *lookup_err;
+
+	/* result of the query */
+	long rows;
+	struct rbc_value *columns, *rows_data, *first_row, *value;
+	bool truncated, have_rows;
+
+	int holds;
+	bool gai_pending, finished, delivered;
+	struct rbc_value *sample;
+	char *error;
+};
+
+static double elapsed_ms(const struct probe *p)
+{
+	return (double)(uv_hrtime() - p->t0) / 1e6;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void maybe_free(struct probe *p)
+{
+	if (!p->delivered || p->holds > 0)
+		return;
+	free(p->conn);
+	free(p->query);
+	free(p->password);
+	free_list(p->params, p->nparams);
+	free_list(p->hosts, p->nhosts);
+	free_list(p->ports, p->nports);
+	sb_free(&p->out_host);
+	sb_free(&p->out_addr);
+	sb_free(&p->out_port);
+	free(p->lookup_err);
+	value_free(p->columns);
+	value_free(p->rows_data);
+	value_free(p->first_row);
+	value_free(p->value);
+	free(p->error);
+	free(p);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct probe *p = h->data;
+	if (h != (uv_handle_t *)&p->timer)
+		free(h);
+	p->holds--;
+	maybe_free(p);
+}
+
+static void on_deliver(uv_timer_t *t)
+{
+	struct probe *p = t->data;
+	struct rbc_value *sample = p->sample;
+	p->sample = NULL;
+	p->delivered = true;
+	p->on_done(p->ud, sample, p->error);
+	uv_close((uv_handle_t *)&p->timer, on_handle_closed);
+}
+
+/* Stops polling the socket (before libpq may close it). */
+static void poll_close(struct probe *p)
+{
+	if (!p->poll)
+		return;
+	uv_poll_stop(p->poll);
+	uv_close((uv_handle_t *)p->poll, on_handle_closed);
+	p->poll = NULL;
+	p->poll_fd = -1;
+}
+
+/* Ends the attempt (error copied; NULL: success); only the first call counts. */
+static void finish(struct probe *p, const char *error)
+{
+	if (p->finished)
+		return;
+	p->finished = true;
+	poll_close(p);
+	if (p->pg) {
+		PQfinish(p->pg);
+		p->pg = NULL;
+	}
+	if (p->gai_pending)
+		uv_cancel((uv_req_t *)&p->gai); /* its callback still comes */
+	if (!error) {
+		struct rbc_value *s = p->sample;
+		value_obj_set_take(s, "rows", value_num_new((double)p->rows, RBC_DIM_NONE));
+		if (p->value)
+			value_obj_set_take(s, "value", value_ref(p->value));
+		if (p->first_row)
+			value_obj_set_take(s, "row", value_ref(p->first_row));
+		value_obj_set_take(s, "rows_data", value_ref(p->rows_data));
+		value_obj_set_take(s, "columns", value_ref(p->columns));
+		value_obj_set_take(s, "truncated", value_bool_new(p->truncated));
+	}
+	value_obj_set_take(p->sample, "time", value_num_new(elapsed_ms(p), RBC_DIM_TIME));
+	if (error) {
+		p->error = xstrdup(error);
+		value_obj_set_take(p->sample, "error", value_strz_new(error));
+	}
+	uv_timer_stop(&p->timer);
+	uv_timer_start(&p->timer, on_deliver, 0, 0);
+}
+
+/* libpq text made one line, without the password, prefixed; caller frees. */
+static char *clean_message(const struct probe *p, const char *prefix, const char *msg)
+{
+	struct strbuf sb = {0};
+	sb_adds(&sb, prefix);
+	size_t start = sb.len;
+	bool space = false;
+	for (const char *c = msg ? msg : ""; *c; c++) {
+		if (*c == '\n' || *c == '\t' || *c == '\r') {
+			space = sb.len > start;
+			continue;
+		}
+		if (space)
+			sb_addc(&sb, ' ');
+		space = false;
+		sb_addc(&sb, *c);
+	}
+	if (sb.len == start)
+		sb_adds(&sb, "unknown error");
+	char *s = sb_take(&sb);
+	if (p->password && *p->password) {
+		size_t pl = strlen(p->password);
+		char *hit;
+		while ((hit = strstr(s, p->password))) {
+			char *t = xasprintf("%.*s****%s", (int)(hit - s), s, hit + pl);
+			free(s);
+			s = t;
+		}
+	}
+	return s;
+}
+
+/* Ends with a libpq error of the connection. */
+static void finish_pq(struct probe *p, const char *prefix)
+{
+	char *msg = clean_message(p, prefix, p->pg ? PQerrorMessage(p->pg) : NULL);
+	finish(p, msg);
+	free(msg);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+/* Waits for events on the connection's current socket. */
+static void poll_wait(struct probe *p, int events)
+{
+	int fd = PQsocket(p->pg);
+	if (fd < 0) {
+		finish_pq(p, "sql: connection failed: ");
+		return;
+	}
+	if (p->poll && p->poll_fd != fd)
+		poll_close(p); /* libpq moved to another socket (next host, SSL retry) */
+	if (!p->poll) {
+		p->poll = xmalloc(sizeof *p->poll);
+		int rc = uv_poll_init_socket(p->loop, p->poll, fd);
+		if (rc < 0) {
+			free(p->poll);
+			p->poll = NULL;
+			char *msg = xasprintf("sql: connection failed: poll: %s", uv_strerror(rc));
+			finish(p, msg);
+			free(msg);
+			return;
+		}
+		p->poll->data = p;
+		p->poll_fd = fd;
+		p->holds++;
+	}
+	uv_poll_start(p->poll, events, on_poll);
+}
+
+static bool is_numeric_oid(Oid t)
+{
+	return t == OID_INT2 || t == OID_INT4 || t == OID_INT8 || t == OID_FLOAT4 ||
+	       t == OID_FLOAT8 || t == OID_NUMERIC;
+}
+
+/* One cell: null, a number for numeric types, a boolean for bool, else text. */
+static struct rbc_value *cell_value(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return value_null_new();
+	const char *s = PQgetvalue(r, row, col);
+	Oid t = PQftype(r, col);
+	if (is_numeric_oid(t)) {
+		char *end;
+		double v = strtod(s, &end);
+		if (end != s && *end == '\0')
+			return value_num_new(v, RBC_DIM_NONE);
+	}
+	if (t == OID_BOOL && (s[0] == 't' || s[0] == 'f') && s[1] == '\0')
+		return value_bool_new(s[0] == 't');
+	return value_str_new(s, (size_t)PQgetlength(r, row, col));
+}
+
+/* Takes the column names from the first result that describes them. */
+static void take_columns(struct probe *p, const PGresult *r)
+{
+	if (p->have_rows)
+		return;
+	p->have_rows = true;
+	for (int c = 0; c < PQnfields(r); c++)
+		value_list_push_take(p->columns, value_strz_new(PQfname(r, c)));
+}
+
+/* Handles one result of the current phase; false when the probe ended. */
+static bool on_result(struct probe *p, PGresult *r)
+{
+	ExecStatusType st = PQresultStatus(r);
+	if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
+		const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		char *msg;
+		if (primary && state) {
+			char *m = xasprintf("%s (SQLSTATE %s)", primary, state);
+			msg = clean_message(p, "sql: ", m);
+			free(m);
+		} else {
+			msg = clean_message(p, "sql: ", PQresultErrorMessage(r));
+		}
+		PQclear(r);
+		finish(p, msg);
+		free(msg);
+		return false;
+	}
+	if (p->phase == PH_QUERY) {
+		if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+			take_columns(p, r);
+			for (int i = 0; i < PQntuples(r); i++) {
+				p->rows++;
+				if (p->rows > p->max_rows) {
+					p->truncated = true;
+					continue;
+				}
+				struct rbc_value *row = value_obj_new(false);
+				for (int c = 0; c < PQnfields(r); c++)
+					value_obj_set_take(row, PQfname(r, c), cell_value(r, i, c));
+				if (!p->first_row) {
+					p->first_row = value_ref(row);
+					if (PQnfields(r) > 0)
+						p->value = cell_value(r, i, 0);
+				}
+				value_list_push_take(p->rows_data, row);
+			}
+		} else if (st == PGRES_COMMAND_OK) {
+			const char *n = PQcmdTuples(r);
+			p->rows = *n ? strtol(n, NULL, 10) : 0;
+		}
+	}
+	PQclear(r);
+	return true;
+}
+
+/* Sends the command of p->phase, or ends successfully after the last one. */
+static void send_phase(struct probe *p)
+{
+	int ok;
+	if (p->phase == PH_SETUP) {
+		struct strbuf sb = {0};
+		if (p->timeout_ms > 0) {
+			/* a little before our own timer, so the server's error (SQLSTATE
+			   57014) arrives first and the server stops the statement */
+			int64_t left = p->timeout_ms - (int64_t)elapsed_ms(p);
+			int64_t margin = left / 5 < 250 ? left / 5 : 250;
+			int64_t st = left - margin;
+			sb_addf(&sb, "SET statement_timeout = %lld;", (long long)(st < 1 ? 1 : st));
+		}
+		if (!p->write)
+			sb_adds(&sb, "BEGIN READ ONLY;");
+		if (sb.len == 0) {
+			sb_free(&sb);
+			p->phase = PH_QUERY;
+			send_phase(p);
+			return;
+		}
+		ok = PQsendQuery(p->pg, sb.s);
+		sb_free(&sb);
+	} else if (p->phase == PH_QUERY) {
+		ok = PQsendQueryParams(p->pg, p->query, (int)p->nparams, NULL,
+		                       (const char *const *)p->params, NULL, NULL, 0);
+		if (ok)
+			PQsetSingleRowMode(p->pg);
+	} else if (p->phase == PH_COMMIT && !p->write) {
+		ok = PQsendQuery(p->pg, "COMMIT");
+	} else {
+		finish(p, NULL);
+		return;
+	}
+	if (!ok) {
+		finish_pq(p, "sql: ");
+		return;
+	}
+	int f = PQflush(p->pg);
+	if (f < 0) {
+		finish_pq(p, "sql: ");
+		return;
+	}
+	p->flushing = f == 1;
+	poll_wait(p, UV_READABLE | (p->flushing ? UV_WRITABLE : 0));
+}
+
+/* Connection established: on to the statements. */
+static void connected(struct probe *p)
+{
+	p->phase = PH_SETUP;
+	send_phase(p);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct probe *p = h->data;
+	if (p->finished)
+		return;
+	if (status < 0) {
+		char *msg = xasprintf("sql: connection failed: %s", uv_strerror(status));
+		finish(p, msg);
+		free(msg);
+		return;
+	}
+	if (p->phase == PH_CONNECT) {
+		switch (PQconnectPoll(p->pg)) {
+		case PGRES_POLLING_READING:
+			poll_wait(p, UV_READABLE);
+			return;
+		case PGRES_POLLING_WRITING:
+			poll_wait(p, UV_WRITABLE);
+			return;
+		case PGRES_POLLING_OK:
+			connected(p);
+			return;
+		default:
+			finish_pq(p, "sql: connection failed: ");
+			return;
+		}
+	}
+	if ((events & UV_WRITABLE) && p->flushing) {
+		int f = PQflush(p->pg);
+		if (f < 0) {
+			finish_pq(p, "sql: ");
+			return;
+		}
+		p->flushing = f == 1;
+	}
+	if ((events & UV_READABLE) && !PQconsumeInput(p->pg)) {
+		finish_pq(p, "sql: connection lost: ");
+		return;
+	}
+	while (!PQisBusy(p->pg)) {
+		PGresult *r = PQgetResult(p->pg);
+		if (!r) {
+			p->phase++;
+			send_phase(p);
+			return;
+		}
+		if (!on_result(p, r))
+			return;
+	}
+	poll_wait(p, UV_READABLE | (p->flushing ? UV_WRITABLE : 0));
+}
+
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message; /* never on the terminal */
+}
+
+/* Starts the connection once the host names are resolved. */
+static void connect_start(struct probe *p)
+{
+	const char *kw[8], *val[8];
+	int n = 0;
+	if (p->conn && *p->conn) {
+		kw[n] = "dbname", val[n++] = p->conn; /* expanded: later keys override */
+	}
+	if (p->did_lookup) {
+		kw[n] = "host", val[n++] = sb_borrow(&p->out_host);
+		kw[n] = "hostaddr", val[n++] = sb_borrow(&p->out_addr);
+		if (p->nports > 1)
+			kw[n] = "port", val[n++] = sb_borrow(&p->out_port);
+	}
+	kw[n] = "fallback_application_name", val[n++] = "rbc";
+	kw[n] = NULL, val[n] = NULL;
+	p->phase = PH_CONNECT;
+	p->pg = PQconnectStartParams(kw, val, 1);
+	if (!p->pg) {
+		finish(p, "sql: connection failed: out of memory");
+		return;
+	}
+	PQsetNoticeProcessor(p->pg, on_notice, NULL);
+	if (PQstatus(p->pg) == CONNECTION_BAD) {
+		finish_pq(p, "sql: connection failed: ");
+		return;
+	}
+	PQsetnonblocking(p->pg, 1);
+	poll_wait(p, UV_WRITABLE);
+}
+
+/* Appends one host entry (host name, address or "", port) to the lists. */
+static void add_target(struct probe *p, const char *host, const char *addr, size_t i)
+{
+	const char *sep = p->nout ? "," : "";
+	sb_addf(&p->out_host, "%s%s", sep, host);
+	sb_addf(&p->out_addr, "%s%s", sep, addr);
+	if (p->nports > 1)
+		sb_addf(&p->out_port, "%s%s", sep, i < p->nports ? p->ports[i] : "");
+	p->nout++;
+}
+
+static bool is_literal_ip(const char *h)
+{
+	unsigned char buf[16];
+	return uv_inet_pton(AF_INET, h, buf) == 0 || uv_inet_pton(AF_INET6, h, buf) == 0;
+}
+
+static void resolve_next(struct probe *p);
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct probe *p = req->data;
+	p->gai_pending = false;
+	p->holds--;
+	if (p->finished) {
+		if (res)
+			uv_freeaddrinfo(res);
+		maybe_free(p);
+		return;
+	}
+	const char *host = p->hosts[p->host_i];
+	size_t before = p->nout;
+	char seen[8][INET6_ADDRSTRLEN];
+	size_t nseen = 0;
+	for (const struct addrinfo *a = status == 0 ? res : NULL; a; a = a->ai_next) {
+		char ip[INET6_ADDRSTRLEN] = "";
+		if (a->ai_family == AF_INET)
+			uv_ip4_name((const struct sockaddr_in *)a->ai_addr, ip, sizeof ip);
+		else if (a->ai_family == AF_INET6)
+			uv_ip6_name((const struct sockaddr_in6 *)a->ai_addr, ip, sizeof ip);
+		else
+			continue;
+		bool dup = false;
+		for (size_t i = 0; i < nseen && !dup; i++)
+			dup = strcmp(seen[i], ip) == 0;
+		if (dup || nseen == RBC_ARRAY_LEN(seen))
+			continue;
+		memcpy(seen[nseen++], ip, sizeof ip);
+		add_target(p, host, ip, p->host_i);
+	}
+	if (res)
+		uv_freeaddrinfo(res);
+	if (p->nout == before && !p->lookup_err) {
+		if (status == 0 || status == UV_EAI_NONAME || status == UV_EAI_NODATA)
+			p->lookup_err = xasprintf("name not found: %s", host);
+		else
+			p->lookup_err = xasprintf("name lookup failed: %s: %s", host,
+			                          uv_strerror(status));
+	}
+	p->host_i++;
+	resolve_next(p);
+}
+
+/* Resolves the next host name, or connects when all are done. */
+static void resolve_next(struct probe *p)
+{
+	struct addrinfo hints;
+	for (; p->host_i < p->nhosts; p->host_i++) {
+		const char *h = p->hosts[p->host_i];
+		if (!*h || h[0] == '/' || h[0] == '@') {
+			add_target(p, h, "", p->host_i); /* Unix socket: no lookup */
+			continue;
+		}
+		if (is_literal_ip(h)) {
+			add_target(p, h, h, p->host_i);
+			continue;
+		}
+		memset(&hints, 0, sizeof hints);
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		p->did_lookup = true;
+		p->gai.data = p;
+		int rc = uv_getaddrinfo(p->loop, &p->gai, on_resolved, h, NULL, &hints);
+		if (rc == 0) {
+			p->gai_pending = true;
+			p->holds++;
+			return;
+		}
+		if (!p->lookup_err)
+			p->lookup_err = xasprintf("name lookup failed: %s: %s", h, uv_strerror(rc));
+	}
+	if (p->did_lookup && p->nout == 0) {
+		char *msg = xasprintf("sql: connection failed: %s",
+		                      p->lookup_err ? p->lookup_err : "no host");
+		finish(p, msg);
+		free(msg);
+		return;
+	}
+	connect_start(p);
+}
+
+/* Splits a comma list ("a,b") into owned strings. */
+static char **split_list(const char *s, size_t *n)
+{
+	char **v = NULL;
+	size_t cap = 0;
+	*n = 0;
+	for (;;) {
+		const char *c = strchr(s, ',');
+		size_t len = c ? (size_t)(c - s) : strlen(s);
+		xgrow(&v, &cap, *n + 1, sizeof *v);
+		v[(*n)++] = xstrndup(s, len);
+		if (!c)
+			break;
+		s = c + 1;
+	}
+	return v;
+}
+
+/*
+ * Reads host, hostaddr, port and password from the connection string and
+ * the PG* environment. Returns false when the string does not parse.
+ */
+static bool plan_hosts(struct probe *p)
+{
+	const char *host = NULL, *hostaddr = NULL, *port = NULL, *service = NULL;
+	const char *password = NULL;
+	PQconninfoOption *opts = NULL;
+	if (p->conn && *p->conn) {
+		char *perr = NULL;
+		opts = PQconninfoParse(p->conn, &perr);
+		PQfreemem(perr); /* may quote the string: never shown */
+		if (!opts)
+			return false;
+		for (PQconninfoOption *o = opts; o->keyword; o++) {
+			if (!o->val || !*o->val)
+				continue;
+			if (strcmp(o->keyword, "host") == 0)
+				host = o->val;
+			else if (strcmp(o->keyword, "hostaddr") == 0)
+				hostaddr = o->val;
+			else if (strcmp(o->keyword, "port") == 0)
+				port = o->val;
+			else if (strcmp(o->keyword, "service") == 0)
+				service = o->val;
+			else if (strcmp(o->keyword, "password") == 0)
+				password = o->val;
+		}
+	}
+	if (!host)
+		host = getenv("PGHOST");
+	if (!hostaddr)
+		hostaddr = getenv("PGHOSTADDR");
+	if (!port)
+		port = getenv("PGPORT");
+	if (!service)
+		service = getenv("PGSERVICE");
+	if (!password)
+		password = getenv("PGPASSWORD");
+	if (password && *password)
+		p->password = xstrdup(password);
+	/* with hostaddr given, or a service file deciding, libpq is left alone */
+	if (host && *host && !(hostaddr && *hostaddr) && !(service && *service)) {
+		p->hosts = split_list(host, &p->nhosts);
+		if (port && *port)
+			p->ports = split_list(port, &p->nports);
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct probe *p = t->data;
+	char d[32], *msg;
+	units_format_duration(p->timeout_ms, d, sizeof d);
+	msg = xasprintf("timed out after %s", d);
+	finish(p, msg);
+	free(msg);
+}
+
+static struct probe *sql_start(const struct probe_req *req, struct rbc_error *err)
+{
+	if (!req->query || !*req->query) {
+		rbc_error_set(err, "sql: no query");
+		return NULL;
+	}
+	struct probe *p = xcalloc(1, sizeof *p);
+	p->loop = req->loop;
+	p->on_done = req->on_done;
+	p->ud = req->ud;
+	p->conn = req->conn ? xstrdup(req->conn) : NULL;
+	if (!plan_hosts(p)) {
+		/* libpq's message could quote the password: say only this */
+		rbc_error_set(err, "sql: invalid connection string");
+		free(p->conn);
+		free(p->password);
+		free(p);
+		return NULL;
+	}
+	p->query = xstrdup(req->query);
+	p->nparams = req->nparams;
+	if (p->nparams) {
+		p->params = xcalloc(p->nparams, sizeof *p->params);
+		for (size_t i = 0; i < p->nparams; i++)
+			p->params[i] = req->params && req->params[i] ? xstrdup(req->params[i]) : NULL;
+	}
+	p->write = req->write != 0;
+	p->max_rows = req->max_rows > 0 ? req->max_rows : SQL_DEFAULT_MAX_ROWS;
+	p->timeout_ms = req->timeout_ms;
+	p->t0 = uv_hrtime();
+	p->poll_fd = -1;
+	p->sample = value_obj_new(false);
+	p->columns = value_list_new();
+	p->rows_data = value_list_new();
+	uv_timer_init(p->loop, &p->timer);
+	p->timer.data = p;
+	p->holds = 1;
+	/* the loop's clock may be stale when start runs late in an iteration */
+	uv_update_time(p->loop);
+	if (p->timeout_ms > 0)
+		uv_timer_start(&p->timer, on_timeout, (uint64_t)p->timeout_ms, 0);
+	p->phase = PH_RESOLVE;
+	resolve_next(p);
+	return p;
+}
+
+static void sql_cancel(struct probe *p)
+{
+	finish(p, "cancelled");
+}
+
+const struct probe_ops probe_sql_ops = {
+	.action = RB_SQL,
+	.name = "sql",
+	.start = sql_start,
+	.cancel = sql_cancel,
+};

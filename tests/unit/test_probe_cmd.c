@@ -1,0 +1,794 @@
+/*
+ * test_probe_cmd.c — the run and nagios probes on a real libuv loop: exit
+ * codes, separate streams, environment and cwd, the output ring and spool,
+ * timeouts that kill the whole process group, grandchildren holding pipes,
+ * cancel, spawn failures, Nagios states and perfdata, many jobs at once.
+ *
+ * The test process is a child subreaper, so orphaned members of a killed
+ * group come back to it and can be reaped before checking that the group
+ * is gone (a zombie still answers kill(-pgid, 0)).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "rbc/probe.h"
+#include "rbc/util.h"
+#include "rbc/value.h"
+
+#include "../../src/probe/internal.h"
+
+/* What one probe reported. */
+struct res {
+	struct rbc_value *sample;
+	char *error;
+	int ndone;
+	struct strbuf out[2];  /* on_output, per stream */
+	uint64_t t_done;
+};
+
+static void res_free(struct res *r)
+{
+	value_free(r->sample);
+	free(r->error);
+	sb_free(&r->out[0]);
+	sb_free(&r->out[1]);
+	memset(r, 0, sizeof *r);
+}
+
+static void on_output(void *ud, enum probe_stream stream, const char *data, size_t len)
+{
+	struct res *r = ud;
+	assert_true(stream == PROBE_STDOUT || stream == PROBE_STDERR);
+	assert_int_equal(r->ndone, 0);
+	sb_add(&r->out[stream == PROBE_STDERR], data, len);
+}
+
+static void on_done(void *ud, struct rbc_value *sample, const char *error)
+{
+	struct res *r = ud;
+	r->ndone++;
+	r->sample = sample;
+	r->error = error ? xstrdup(error) : NULL;
+	r->t_done = uv_hrtime();
+}
+
+static void req_init(struct probe_req *req, uv_loop_t *loop, const char *command, struct res *r)
+{
+	memset(req, 0, sizeof *req);
+	req->loop = loop;
+	req->action = RB_RUN;
+	req->command = command;
+	req->on_output = on_output;
+	req->on_done = on_done;
+	req->ud = r;
+}
+
+/* Runs one probe to completion on a fresh loop; returns the wall time in ms. */
+static double run_probe(const struct probe_ops *ops, struct probe_req *req, struct res *r)
+{
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	req->loop = &loop;
+	struct rbc_error err = {0};
+	uint64_t t0 = uv_hrtime();
+	struct probe *p = ops->start(req, &err);
+	assert_non_null(p);
+	assert_int_equal(r->ndone, 0); /* never from inside start */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r->ndone, 1);
+	assert_int_equal(uv_loop_close(&loop), 0); /* every handle closed */
+	req->loop = NULL;
+	return (double)(uv_hrtime() - t0) / 1e6;
+}
+
+static const struct rbc_value *field(const struct res *r, const char *key)
+{
+	assert_non_null(r->sample);
+	assert_int_equal(r->sample->type, VALUE_OBJ);
+	return value_obj_get(r->sample, key);
+}
+
+static double num_field(const struct res *r, const char *key, enum rbc_dim dim)
+{
+	const struct rbc_value *v = field(r, key);
+	if (!v || v->type != VALUE_NUM)
+		fail_msg("field %s is not a number", key);
+	assert_int_equal(v->u.num.dim, dim);
+	return v->u.num.v;
+}
+
+static const char *str_field(const struct res *r, const char *key, size_t *len)
+{
+	const struct rbc_value *v = field(r, key);
+	if (!v || v->type != VALUE_STR)
+		fail_msg("field %s is not text", key);
+	if (len)
+		*len = v->u.str.len;
+	return v->u.str.s;
+}
+
+static bool bool_field(const struct res *r, const char *key)
+{
+	const struct rbc_value *v = field(r, key);
+	if (!v || v->type != VALUE_BOOL)
+		fail_msg("field %s is not a boolean", key);
+	return v->u.b;
+}
+
+/* A fresh temporary directory (caller frees the path). */
+static char *tmpdir_new(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *tmpl = xasprintf("%s/rbc-cmdtest.XXXXXX", base && *base ? base : "/tmp");
+	assert_non_null(mkdtemp(tmpl));
+	return tmpl;
+}
+
+static void tmpdir_free(char *dir)
+{
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(dir);
+}
+
+/* Parses the decimal number the command printed first on stderr ($$). */
+static int pid_from(const struct res *r)
+{
+	const char *s = sb_borrow(&r->out[1]);
+	long v = strtol(s, NULL, 10);
+	assert_true(v > 1 && v < INT_MAX);
+	return (int)v;
+}
+
+/* Polls (on a loop timer) until no process is left in group pgid. */
+struct gone {
+	int pgid;
+	int ticks;
+	bool gone;
+};
+
+static void gone_tick(uv_timer_t *t)
+{
+	struct gone *g = t->data;
+	while (waitpid(-g->pgid, NULL, WNOHANG) > 0)
+		;
+	if ((kill(-g->pgid, 0) == -1 && errno == ESRCH) || ++g->ticks > 150) {
+		g->gone = kill(-g->pgid, 0) == -1 && errno == ESRCH;
+		uv_timer_stop(t);
+		uv_close((uv_handle_t *)t, NULL);
+	}
+}
+
+static void assert_group_gone(int pgid)
+{
+	uv_loop_t loop;
+	uv_timer_t t;
+	struct gone g = {.pgid = pgid};
+	assert_int_equal(uv_loop_init(&loop), 0);
+	uv_timer_init(&loop, &t);
+	t.data = &g;
+	uv_timer_start(&t, gone_tick, 0, 20);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	if (!g.gone)
+		fail_msg("process group %d still has members", pgid);
+}
+
+static void test_exit_and_streams(void **state)
+{
+	(void)state;
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL, "printf 'to out'; printf 'to err' >&2; exit 3", &r);
+	run_probe(&probe_run_ops, &req, &r);
+	assert_null(r.error);
+	assert_null(field(&r, "error"));
+	assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 3);
+	assert_string_equal(str_field(&r, "stdout", NULL), "to out");
+	assert_string_equal(str_field(&r, "stderr", NULL), "to err");
+	assert_string_equal(sb_borrow(&r.out[0]), "to out");
+	assert_string_equal(sb_borrow(&r.out[1]), "to err");
+	assert_int_equal(num_field(&r, "stdout_bytes", RBC_DIM_SIZE), 6);
+	assert_false(bool_field(&r, "stdout_truncated"));
+	assert_false(bool_field(&r, "stderr_truncated"));
+	assert_null(field(&r, "signal"));
+	double t = num_field(&r, "time", RBC_DIM_TIME);
+	assert_true(t > 0 && t < 10000);
+	res_free(&r);
+
+	/* stdin is /dev/null: a command reading it never steals the terminal. */
+	req_init(&req, NULL, "cat; echo \"rest $?\"", &r);
+	req.timeout_ms = 5000;
+	run_probe(&probe_run_ops, &req, &r);
+	assert_null(r.error);
+	assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 0);
+	assert_string_equal(str_field(&r, "stdout", NULL), "rest 0\n");
+	res_free(&r);
+
+	/* A death by signal has no exit code but names the signal. */
+	req_init(&req, NULL, "kill -USR1 $$", &r);
+	run_probe(&probe_run_ops, &req, &r);
+	assert_null(r.error);
+	assert_int_equal(field(&r, "exit")->type, VALUE_NULL);
+	assert_string_equal(str_field(&r, "signal", NULL), "SIGUSR1");
+	res_free(&r);
+}
+
+static void test_env_is_not_code(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_new();
+	char *pwned = xasprintf("%s/pwned", dir);
+	char *val = xasprintf("$(touch %s)`touch %s`;touch %s", pwned, pwned, pwned);
+	char *keys[] = {(char *)"X", (char *)"RBC_TEST_OVERRIDE"};
+	char *vals[] = {val, (char *)"step"};
+	struct rb_kv env = {keys, vals, 2};
+	setenv("RBC_TEST_PARENT", "from parent", 1);
+	setenv("RBC_TEST_OVERRIDE", "parent", 1);
+
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL, "printf %s \"$X\"; printf '|%s|%s' \"$RBC_TEST_PARENT\" \"$RBC_TEST_OVERRIDE\"", &r);
+	req.env = &env;
+	run_probe(&probe_run_ops, &req, &r);
+	char *want = xasprintf("%s|from parent|step", val);
+	assert_string_equal(str_field(&r, "stdout", NULL), want);
+	struct stat st;
+	assert_int_equal(stat(pwned, &st), -1);
+	assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 0);
+	res_free(&r);
+	free(want);
+	free(val);
+	free(pwned);
+	tmpdir_free(dir);
+	unsetenv("RBC_TEST_PARENT");
+	unsetenv("RBC_TEST_OVERRIDE");
+}
+
+static void test_cwd(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_new();
+	char *real = realpath(dir, NULL);
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL, "pwd -P", &r);
+	req.cwd = dir;
+	run_probe(&probe_run_ops, &req, &r);
+	char *want = xasprintf("%s\n", real);
+	assert_string_equal(str_field(&r, "stdout", NULL), want);
+	res_free(&r);
+	free(want);
+	free(real);
+	tmpdir_free(dir);
+}
+
+static void test_big_output_ring_and_spool(void **state)
+{
+	(void)state;
+	const size_t total = 10 * 1024 * 1024;
+	const char pattern[] = "0123456789abcdef\n"; /* yes prints this line */
+	char *dir = tmpdir_new();
+	char *spool = xasprintf("%s/spool", dir);
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL, "yes 0123456789abcdef | head -c 10485760; printf E >&2", &r);
+	req.spool_path = spool;
+	run_probe(&probe_run_ops, &req, &r);
+	assert_null(r.error);
+	assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 0);
+	size_t len;
+	const char *out = str_field(&r, "stdout", &len);
+	assert_int_equal(len, 64 * 1024);
+	for (size_t i = 0; i < len; i++) {
+		size_t off = total - len + i;
+		if (out[i] != pattern[off % 17])
+			fail_msg("byte %zu of the kept tail is wrong", i);
+	}
+	assert_true(bool_field(&r, "stdout_truncated"));
+	assert_false(bool_field(&r, "stderr_truncated"));
+	assert_int_equal(num_field(&r, "stdout_bytes", RBC_DIM_SIZE), total);
+	assert_string_equal(str_field(&r, "stderr", NULL), "E");
+	assert_int_equal(r.out[0].len, total); /* every chunk was forwarded */
+	assert_null(field(&r, "spool_error"));
+	struct stat st;
+	assert_int_equal(stat(spool, &st), 0);
+	assert_int_equal(st.st_size, total + 1);
+	/* In order, nothing lost or doubled: the spool is written chunk by chunk. */
+	size_t slen;
+	char *all = read_file(spool, total + 16, &slen);
+	assert_non_null(all);
+	assert_int_equal(slen, total + 1);
+	for (size_t i = 0; i < total; i++) {
+		if (all[i] != pattern[i % 17])
+			fail_msg("spool byte %zu is wrong", i);
+	}
+	assert_int_equal(all[total], 'E');
+	free(all);
+	res_free(&r);
+	free(spool);
+	tmpdir_free(dir);
+}
+
+/* A spool that cannot keep up: a FIFO nobody reads until the check. */
+struct slow_spool {
+	struct res *r;
+	uv_pipe_t reader;
+	uv_timer_t check;
+	char buf[65536];
+	size_t spooled;
+	size_t seen_at_check;
+};
+
+static void slow_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct slow_spool *s = h->data;
+	(void)suggested;
+	*buf = uv_buf_init(s->buf, sizeof s->buf);
+}
+
+static void slow_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct slow_spool *s = st->data;
+	(void)buf;
+	if (n > 0)
+		s->spooled += (size_t)n;
+	else if (n < 0)
+		uv_close((uv_handle_t *)st, NULL);
+}
+
+static void slow_check(uv_timer_t *t)
+{
+	struct slow_spool *s = t->data;
+	s->seen_at_check = s->r->out[0].len;
+	uv_close((uv_handle_t *)t, NULL);
+	uv_read_start((uv_stream_t *)&s->reader, slow_alloc, slow_read);
+}
+
+static void test_spool_backpressure(void **state)
+{
+	(void)state;
+	const size_t total = 10 * 1024 * 1024;
+	char *dir = tmpdir_new();
+	char *fifo = xasprintf("%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	int rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(rfd >= 0);
+
+	uv_loop_t loop;
+	struct probe_req req;
+	struct res r = {0};
+	struct slow_spool s = {.r = &r};
+	struct rbc_error err = {0};
+	assert_int_equal(uv_loop_init(&loop), 0);
+	uv_pipe_init(&loop, &s.reader, 0);
+	s.reader.data = &s;
+	assert_int_equal(uv_pipe_open(&s.reader, rfd), 0);
+	uv_timer_init(&loop, &s.check);
+	s.check.data = &s;
+	uv_timer_start(&s.check, slow_check, 500, 0);
+
+	req_init(&req, &loop, "head -c 10485760 /dev/zero", &r);
+	req.spool_path = fifo;
+	assert_non_null(probe_run_ops.start(&req, &err));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.ndone, 1);
+	/* While the spool was stuck, reading paused: memory stayed bounded. */
+	assert_true(s.seen_at_check > 0);
+	assert_true(s.seen_at_check < 4 * 1024 * 1024);
+	assert_int_equal(r.out[0].len, total);
+	assert_int_equal(s.spooled, total);
+	assert_null(field(&r, "spool_error"));
+	assert_int_equal(uv_loop_close(&loop), 0);
+	res_free(&r);
+	free(fifo);
+	tmpdir_free(dir);
+}
+
+static void test_small_ring(void **state)
+{
+	(void)state;
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL, "printf 0123456789; printf abc; printf defghij; printf 0123456789 >&2", &r);
+	req.keep_bytes = 10;
+	run_probe(&probe_run_ops, &req, &r);
+	assert_string_equal(str_field(&r, "stdout", NULL), "abcdefghij");
+	assert_true(bool_field(&r, "stdout_truncated"));
+	assert_int_equal(num_field(&r, "stdout_bytes", RBC_DIM_SIZE), 20);
+	assert_string_equal(str_field(&r, "stderr", NULL), "0123456789");
+	assert_false(bool_field(&r, "stderr_truncated"));
+	res_free(&r);
+}
+
+static void test_spool_errors_are_not_fatal(void **state)
+{
+	(void)state;
+	static const char *const paths[] = {"/nonexistent-rbc-dir/spool", "/dev/full"};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(paths); i++) {
+		struct probe_req req;
+		struct res r = {0};
+		req_init(&req, NULL, "echo hello", &r);
+		req.spool_path = paths[i];
+		run_probe(&probe_run_ops, &req, &r);
+		assert_null(r.error);
+		assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 0);
+		assert_string_equal(str_field(&r, "stdout", NULL), "hello\n");
+		assert_non_null(strstr(str_field(&r, "spool_error", NULL), paths[i]));
+		res_free(&r);
+	}
+}
+
+static void test_timeout_kills_group(void **state)
+{
+	(void)state;
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL, "echo $$ >&2; sleep 30 & wait", &r);
+	req.timeout_ms = 300;
+	double ms = run_probe(&probe_run_ops, &req, &r);
+	assert_true(ms >= 290 && ms < 5000);
+	assert_string_equal(r.error, "timed out after 300ms");
+	assert_string_equal(str_field(&r, "error", NULL), "timed out after 300ms");
+	assert_int_equal(field(&r, "exit")->type, VALUE_NULL);
+	assert_string_equal(str_field(&r, "signal", NULL), "SIGTERM");
+	assert_true(num_field(&r, "time", RBC_DIM_TIME) >= 290);
+	assert_group_gone(pid_from(&r));
+	res_free(&r);
+
+	req_init(&req, NULL, "echo $$ >&2; sleep 30", &r);
+	req.timeout_ms = 1000;
+	ms = run_probe(&probe_run_ops, &req, &r);
+	assert_true(ms >= 990 && ms < 5000);
+	assert_string_equal(r.error, "timed out after 1s");
+	assert_group_gone(pid_from(&r));
+	res_free(&r);
+}
+
+static void test_timeout_sigkill_after_grace(void **state)
+{
+	(void)state;
+	struct probe_req req;
+	struct res r = {0};
+	/* SIGTERM stays ignored across exec, so only SIGKILL ends this. */
+	req_init(&req, NULL, "trap '' TERM; echo $$ >&2; sleep 30 & wait; sleep 30", &r);
+	req.timeout_ms = 200;
+	double ms = run_probe(&probe_run_ops, &req, &r);
+	assert_true(ms >= 2100 && ms < 8000);
+	assert_string_equal(r.error, "timed out after 200ms");
+	assert_string_equal(str_field(&r, "signal", NULL), "SIGKILL");
+	assert_group_gone(pid_from(&r));
+	res_free(&r);
+}
+
+static void test_grandchild_holds_pipe(void **state)
+{
+	(void)state;
+	struct probe_req req;
+	struct res r = {0};
+	/* The shell exits at once; the job ends only when the pipe closes. */
+	req_init(&req, NULL, "(sleep 0.3; echo late) & echo early", &r);
+	double ms = run_probe(&probe_run_ops, &req, &r);
+	assert_true(ms >= 250);
+	assert_null(r.error);
+	assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 0);
+	assert_string_equal(str_field(&r, "stdout", NULL), "early\nlate\n");
+	res_free(&r);
+
+	/* A grandchild that never lets go: the timeout kills the group. */
+	req_init(&req, NULL, "echo $$ >&2; sleep 30 & exit 0", &r);
+	req.timeout_ms = 300;
+	ms = run_probe(&probe_run_ops, &req, &r);
+	assert_true(ms < 5000);
+	assert_string_equal(r.error, "timed out after 300ms");
+	assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 0);
+	assert_group_gone(pid_from(&r));
+	res_free(&r);
+
+	/* One that left the group (setsid): the pipes are closed by force. */
+	req_init(&req, NULL, "setsid sleep 30 & echo $! >&2; exit 0", &r);
+	req.timeout_ms = 200;
+	ms = run_probe(&probe_run_ops, &req, &r);
+	int escaped = pid_from(&r);
+	kill(escaped, SIGKILL);
+	assert_true(ms >= 2000 && ms < 8000);
+	assert_string_equal(r.error, "timed out after 200ms");
+	res_free(&r);
+}
+
+static void test_binary_output(void **state)
+{
+	(void)state;
+	static const char want[] = "a\0b\377\376c\n\300";
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL, "printf 'a\\000b\\377\\376c\\n\\300'", &r);
+	run_probe(&probe_run_ops, &req, &r);
+	size_t len;
+	const char *out = str_field(&r, "stdout", &len);
+	assert_int_equal(len, sizeof want - 1);
+	assert_memory_equal(out, want, len);
+	cJSON *j = value_to_json(r.sample);
+	assert_non_null(j);
+	cJSON_Delete(j);
+	char *f = value_format(r.sample, 0);
+	assert_non_null(f);
+	free(f);
+	res_free(&r);
+
+	/* Nagios parses the same bytes without tripping over them. */
+	req_init(&req, NULL, "printf 'OK \\000\\377 | a=1;\\000;2 \\377=3 b=2\\n'", &r);
+	run_probe(&probe_nagios_ops, &req, &r);
+	assert_int_equal(num_field(&r, "state", RBC_DIM_NONE), 0);
+	const struct rbc_value *perf = field(&r, "perf");
+	assert_non_null(perf);
+	assert_non_null(value_obj_get(perf, "b"));
+	res_free(&r);
+}
+
+struct cancel_ctx {
+	const struct probe_ops *ops;
+	struct probe *p;
+};
+
+static void cancel_tick(uv_timer_t *t)
+{
+	struct cancel_ctx *c = t->data;
+	c->ops->cancel(c->p);
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+static void test_cancel(void **state)
+{
+	(void)state;
+	uv_loop_t loop;
+	uv_timer_t t;
+	struct probe_req req;
+	struct res r = {0};
+	struct rbc_error err = {0};
+	assert_int_equal(uv_loop_init(&loop), 0);
+
+	/* Cancelled while running. */
+	req_init(&req, &loop, "echo $$ >&2; sleep 30 & sleep 30", &r);
+	req.timeout_ms = 60000;
+	uint64_t t0 = uv_hrtime();
+	struct cancel_ctx c = {&probe_run_ops, probe_run_ops.start(&req, &err)};
+	assert_non_null(c.p);
+	uv_timer_init(&loop, &t);
+	t.data = &c;
+	uv_timer_start(&t, cancel_tick, 100, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.ndone, 1);
+	assert_true((r.t_done - t0) / 1000000 < 5000);
+	assert_string_equal(r.error, "cancelled");
+	assert_string_equal(str_field(&r, "error", NULL), "cancelled");
+	assert_group_gone(pid_from(&r));
+	res_free(&r);
+
+	/* Cancelled before the loop even ran: still reported asynchronously. */
+	req_init(&req, &loop, "sleep 30", &r);
+	struct probe *p = probe_run_ops.start(&req, &err);
+	assert_non_null(p);
+	probe_run_ops.cancel(p);
+	assert_int_equal(r.ndone, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.ndone, 1);
+	assert_string_equal(r.error, "cancelled");
+	res_free(&r);
+
+	/* Cancel beats a pending spawn failure. */
+	req_init(&req, &loop, "true", &r);
+	req.cwd = "/nonexistent-rbc-dir";
+	p = probe_nagios_ops.start(&req, &err);
+	assert_non_null(p);
+	probe_nagios_ops.cancel(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.ndone, 1);
+	assert_string_equal(r.error, "cancelled");
+	res_free(&r);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_spawn_failure(void **state)
+{
+	(void)state;
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL, "echo never", &r);
+	req.cwd = "/nonexistent-rbc-dir/sub";
+	run_probe(&probe_run_ops, &req, &r);
+	assert_non_null(r.error);
+	assert_non_null(strstr(r.error, "/nonexistent-rbc-dir/sub"));
+	assert_string_equal(str_field(&r, "error", NULL), r.error);
+	assert_true(num_field(&r, "time", RBC_DIM_TIME) >= 0);
+	assert_null(field(&r, "exit"));
+	res_free(&r);
+
+	/* No command at all: refused by start, no callback. */
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	req_init(&req, &loop, NULL, &r);
+	struct rbc_error err = {0};
+	assert_null(probe_run_ops.start(&req, &err));
+	assert_non_null(err.msg);
+	rbc_error_clear(&err);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.ndone, 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_nagios_states(void **state)
+{
+	(void)state;
+	static const struct { const char *cmd; int state; const char *name; } cases[] = {
+		{"echo 'OK - fine'; exit 0", 0, "OK"},
+		{"echo 'WARNING - meh'; exit 1", 1, "WARNING"},
+		{"echo 'CRITICAL - bad'; exit 2", 2, "CRITICAL"},
+		{"echo 'UNKNOWN - eh'; exit 3", 3, "UNKNOWN"},
+		{"echo 'weird'; exit 4", 3, "UNKNOWN"},
+		{"kill -9 $$", 3, "UNKNOWN"},
+	};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(cases); i++) {
+		struct probe_req req;
+		struct res r = {0};
+		req_init(&req, NULL, cases[i].cmd, &r);
+		req.action = RB_NAGIOS;
+		run_probe(&probe_nagios_ops, &req, &r);
+		assert_null(r.error);
+		assert_int_equal(num_field(&r, "state", RBC_DIM_NONE), cases[i].state);
+		assert_string_equal(str_field(&r, "state_name", NULL), cases[i].name);
+		if (i < 5)
+			assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), i);
+		res_free(&r);
+	}
+}
+
+static void assert_perf(const struct rbc_value *perf, const char *label, double v, enum rbc_dim dim)
+{
+	const struct rbc_value *x = value_obj_get(perf, label);
+	if (!x || x->type != VALUE_NUM)
+		fail_msg("perf %s missing", label);
+	assert_int_equal(x->u.num.dim, dim);
+	if (x->u.num.v < v - 1e-9 || x->u.num.v > v + 1e-9)
+		fail_msg("perf %s = %g, want %g", label, x->u.num.v, v);
+}
+
+static void test_nagios_perfdata(void **state)
+{
+	(void)state;
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL,
+	         "echo \"DISK OK - free space: / 3326 MB |'time'=0.5s;1;2;0; 'size'=10KB "
+	         "'load 1'=1.5;5;10 pct=50%;80:;@90 lat=250us hits=12c ms=7ms u=U "
+	         "'it''s'=3 big=1.5e3 temp=21.5°C bad=abc comma=1,5 dots=1.2.3 =3 noeq "
+	         "'unterminated=1 ;;; 'x'=\"; "
+	         "echo 'long text line'; echo 'more | extra=4;;;0;100'; exit 1",
+	         &r);
+	req.action = RB_NAGIOS;
+	run_probe(&probe_nagios_ops, &req, &r);
+	assert_null(r.error);
+	assert_int_equal(num_field(&r, "state", RBC_DIM_NONE), 1);
+	assert_string_equal(str_field(&r, "state_name", NULL), "WARNING");
+	assert_string_equal(str_field(&r, "output", NULL), "DISK OK - free space: / 3326 MB");
+	const struct rbc_value *perf = field(&r, "perf");
+	assert_non_null(perf);
+	assert_int_equal(perf->type, VALUE_OBJ);
+	assert_perf(perf, "time", 500, RBC_DIM_TIME);
+	assert_perf(perf, "size", 10000, RBC_DIM_SIZE);
+	assert_perf(perf, "load 1", 1.5, RBC_DIM_NONE);
+	assert_perf(perf, "pct", 0.5, RBC_DIM_PERCENT);
+	assert_perf(perf, "lat", 0.25, RBC_DIM_TIME);
+	assert_perf(perf, "hits", 12, RBC_DIM_NONE);
+	assert_perf(perf, "ms", 7, RBC_DIM_TIME);
+	assert_perf(perf, "it's", 3, RBC_DIM_NONE);
+	assert_perf(perf, "big", 1500, RBC_DIM_NONE);
+	assert_perf(perf, "temp", 21.5, RBC_DIM_NONE);
+	assert_null(value_obj_get(perf, "comma"));
+	assert_null(value_obj_get(perf, "dots"));
+	assert_perf(perf, "extra", 4, RBC_DIM_NONE);
+	assert_int_equal(value_obj_get(perf, "u")->type, VALUE_MISSING);
+	assert_null(value_obj_get(perf, "bad"));
+	assert_null(value_obj_get(perf, ""));
+	assert_null(value_obj_get(perf, "noeq"));
+	assert_null(value_obj_get(perf, "x"));
+	assert_int_equal(perf->u.obj.n, 12);
+
+	const struct rbc_value *warn = field(&r, "perf_warn"), *crit = field(&r, "perf_crit");
+	assert_non_null(warn);
+	assert_non_null(crit);
+	assert_string_equal(value_obj_get(warn, "time")->u.str.s, "1");
+	assert_string_equal(value_obj_get(crit, "time")->u.str.s, "2");
+	assert_string_equal(value_obj_get(warn, "load 1")->u.str.s, "5");
+	assert_string_equal(value_obj_get(crit, "load 1")->u.str.s, "10");
+	assert_string_equal(value_obj_get(warn, "pct")->u.str.s, "80:");
+	assert_string_equal(value_obj_get(crit, "pct")->u.str.s, "@90");
+	assert_null(value_obj_get(warn, "size"));
+	assert_null(value_obj_get(warn, "extra"));
+	res_free(&r);
+
+	/* No perfdata at all. */
+	req_init(&req, NULL, "printf 'PING OK'", &r);
+	run_probe(&probe_nagios_ops, &req, &r);
+	assert_string_equal(str_field(&r, "output", NULL), "PING OK");
+	assert_int_equal(field(&r, "perf")->u.obj.n, 0);
+	res_free(&r);
+}
+
+static void test_many_at_once(void **state)
+{
+	(void)state;
+	enum { N = 20 };
+	uv_loop_t loop;
+	struct probe_req req;
+	struct res r[N];
+	struct rbc_error err = {0};
+	memset(r, 0, sizeof r);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	uint64_t t0 = uv_hrtime();
+	for (int i = 0; i < N; i++) {
+		req_init(&req, &loop, "sleep 0.2; echo \"$N\"", &r[i]);
+		char n[16];
+		snprintf(n, sizeof n, "%d", i);
+		char *keys[] = {(char *)"N"}, *vals[] = {n};
+		struct rb_kv env = {keys, vals, 1};
+		req.env = &env;
+		req.timeout_ms = 30000;
+		assert_non_null(probe_run_ops.start(&req, &err));
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	double ms = (double)(uv_hrtime() - t0) / 1e6;
+	assert_true(ms >= 190 && ms < 2000); /* serial would take 4 s */
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(r[i].ndone, 1);
+		assert_null(r[i].error);
+		char want[16];
+		snprintf(want, sizeof want, "%d\n", i);
+		assert_string_equal(str_field(&r[i], "stdout", NULL), want);
+		res_free(&r[i]);
+	}
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+	/* Orphans of killed groups come back here, so the tests can reap them. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_exit_and_streams),
+		cmocka_unit_test(test_env_is_not_code),
+		cmocka_unit_test(test_cwd),
+		cmocka_unit_test(test_big_output_ring_and_spool),
+		cmocka_unit_test(test_spool_backpressure),
+		cmocka_unit_test(test_small_ring),
+		cmocka_unit_test(test_spool_errors_are_not_fatal),
+		cmocka_unit_test(test_timeout_kills_group),
+		cmocka_unit_test(test_timeout_sigkill_after_grace),
+		cmocka_unit_test(test_grandchild_holds_pipe),
+		cmocka_unit_test(test_binary_output),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_spawn_failure),
+		cmocka_unit_test(test_nagios_states),
+		cmocka_unit_test(test_nagios_perfdata),
+		cmocka_unit_test(test_many_at_once),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

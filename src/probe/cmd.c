@@ -377,6 +377,14 @@ static void cmd_finish(struct probe *p)
 	if (p->finished)
 		return;
 	p->finished = true;
+	/*
+	 * A stopped command can finish (shell gone, pipes at EOF) while a member
+	 * that ignores SIGTERM and holds no pipe lives on: the grace timer is
+	 * about to be closed, so KILL the group now. Its id cannot be reused
+	 * while any member is alive.
+	 */
+	if (p->stop != STOP_NONE && p->pgid > 0)
+		(void)kill(-p->pgid, SIGKILL);
 	if (p->spool_fd >= 0) {
 		if (close(p->spool_fd) != 0 && !p->spool_error)
 			p->spool_error = xasprintf("%s: %s", p->spool_path, strerror(errno));

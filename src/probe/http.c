@@ -61,6 +61,7 @@ struct http_xfer {
 	char errbuf[CURL_ERROR_SIZE];
 	http_done_fn *done;
 	void *ud;
+	bool cancelled;             /* on the pending list: a second cancel is a no-op */
 	struct http_xfer *prev, *next;
 };
 
@@ -364,6 +365,22 @@ static struct rbc_value *error_sample(double ms, const char *error)
 	return s;
 }
 
+/* The URL for the sample, without a password: it may come from a secret. */
+static struct rbc_value *safe_url(const char *url)
+{
+	CURLU *u = curl_url();
+	char *out = NULL;
+	if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+		if (curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
+			out = NULL;
+	}
+	struct rbc_value *v = value_strz_new(out ? out : "");
+	curl_free(out);
+	curl_url_cleanup(u);
+	return v;
+}
+
 static struct rbc_value *success_sample(struct http_xfer *x)
 {
 	struct rbc_value *s = value_obj_new(false);
@@ -384,7 +401,7 @@ static struct rbc_value *success_sample(struct http_xfer *x)
 	value_obj_set_take(s, "body", value_str_take(sb_take(&x->resp), len));
 	value_obj_set_take(s, "header", x->header);
 	x->header = NULL;
-	value_obj_set_take(s, "url", value_strz_new(url ? url : ""));
+	value_obj_set_take(s, "url", safe_url(url));
 	return s;
 }
 
@@ -584,6 +601,9 @@ void http_xfer_cancel(struct http_xfer *x)
 {
 	struct http_multi *m = x->m;
 
+	if (x->cancelled)
+		return;
+	x->cancelled = true;
 	unlink_running(x);
 	curl_multi_remove_handle(m->multi, x->easy);
 	x->next = m->pending;

@@ -199,13 +199,18 @@ static char *clean_message(const struct probe *p, const char *prefix, const char
 		sb_adds(&sb, "unknown error");
 	char *s = sb_take(&sb);
 	if (p->password && *p->password) {
+		/* Search on after each replacement: "****" may contain the password. */
 		size_t pl = strlen(p->password);
-		char *hit;
-		while ((hit = strstr(s, p->password))) {
-			char *t = xasprintf("%.*s****%s", (int)(hit - s), s, hit + pl);
-			free(s);
-			s = t;
+		struct strbuf out = {0};
+		const char *from = s, *hit;
+		while ((hit = strstr(from, p->password))) {
+			sb_add(&out, from, (size_t)(hit - from));
+			sb_adds(&out, "****");
+			from = hit + pl;
 		}
+		sb_adds(&out, from);
+		free(s);
+		s = sb_take(&out);
 	}
 	return s;
 }
@@ -342,6 +347,8 @@ static void send_phase(struct probe *p)
 			int64_t left = p->timeout_ms - (int64_t)elapsed_ms(p);
 			int64_t margin = left / 5 < 250 ? left / 5 : 250;
 			int64_t st = left - margin;
+			if (st > INT32_MAX) /* the server's maximum; longer is our timer's job */
+				st = INT32_MAX;
 			sb_addf(&sb, "SET statement_timeout = %lld;", (long long)(st < 1 ? 1 : st));
 		}
 		if (!p->write)

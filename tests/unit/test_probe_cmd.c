@@ -479,6 +479,21 @@ static void test_timeout_sigkill_after_grace(void **state)
 	res_free(&r);
 }
 
+static void test_term_survivor_without_pipes_is_killed(void **state)
+{
+	(void)state;
+	struct probe_req req;
+	struct res r = {0};
+	/* The shell dies of SIGTERM at once and both pipes close, but a member
+	   that ignores SIGTERM and writes nowhere lives on: it must be KILLed. */
+	req_init(&req, NULL, "echo $$ >&2; (trap '' TERM; exec sleep 30) >/dev/null 2>&1", &r);
+	req.timeout_ms = 300;
+	run_probe(&probe_run_ops, &req, &r);
+	assert_string_equal(r.error, "timed out after 300ms");
+	assert_group_gone(pid_from(&r));
+	res_free(&r);
+}
+
 static void test_grandchild_holds_pipe(void **state)
 {
 	(void)state;
@@ -782,6 +797,7 @@ int main(void)
 		cmocka_unit_test(test_spool_errors_are_not_fatal),
 		cmocka_unit_test(test_timeout_kills_group),
 		cmocka_unit_test(test_timeout_sigkill_after_grace),
+		cmocka_unit_test(test_term_survivor_without_pipes_is_killed),
 		cmocka_unit_test(test_grandchild_holds_pipe),
 		cmocka_unit_test(test_binary_output),
 		cmocka_unit_test(test_cancel),

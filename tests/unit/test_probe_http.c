@@ -653,6 +653,46 @@ static void cancel_now(uv_timer_t *t)
 	uv_close((uv_handle_t *)t, NULL);
 }
 
+static void test_cancel_twice_and_url_password(void **state)
+{
+	(void)state;
+	struct result r = {0}, other = {0};
+	struct rbc_error err = {0};
+	char *url = xasprintf("%s/t/slow2000d", fixture_url);
+	char *url2 = xasprintf("%s/t/quick", fixture_url);
+	struct probe_req req = http_req(url), req2 = http_req(url2);
+
+	route("/t/slow2000d", "{\"latency_ms\": 2000, \"body\": \"late\"}");
+	route("/t/quick", "{\"body\": \"ok\"}");
+	/* Cancel may come twice before on_done: one report, others unharmed. */
+	req.ud = &r;
+	req2.ud = &other;
+	struct probe *p = probe_http_ops.start(&req, &err);
+	assert_non_null(p);
+	assert_non_null(probe_http_ops.start(&req2, &err));
+	probe_http_ops.cancel(p);
+	probe_http_ops.cancel(p);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.calls, 1);
+	assert_string_equal(r.error, "cancelled");
+	assert_int_equal(other.calls, 1);
+	assert_null(other.error);
+	result_free(&r);
+	result_free(&other);
+
+	/* A password in the url (often a secret) never reaches the sample. */
+	char *secret_url = xasprintf("http://alice:s3cretPW@%s/t/quick", fixture_url + 7);
+	struct probe_req req3 = http_req(secret_url);
+	run_probe(&probe_http_ops, &req3, &r);
+	assert_null(r.error);
+	assert_null(strstr(str(r.sample, "url"), "s3cretPW"));
+	assert_non_null(strstr(str(r.sample, "url"), "/t/quick"));
+	result_free(&r);
+	free(secret_url);
+	free(url);
+	free(url2);
+}
+
 static void test_cancel(void **state)
 {
 	(void)state;
@@ -970,6 +1010,7 @@ int main(void)
 		cmocka_unit_test(test_max_body),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_cancel_twice_and_url_password),
 		cmocka_unit_test(test_prom_vector),
 		cmocka_unit_test(test_prom_scalar),
 		cmocka_unit_test(test_prom_empty),

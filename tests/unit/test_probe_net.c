@@ -689,6 +689,25 @@ static void test_sql_truncated(void **state)
 	result_clear(&r);
 }
 
+static void test_sql_mask_and_long_timeout(void **state)
+{
+	(void)state;
+	struct result r = {0};
+	char conn[256];
+	/* A password that its own mask contains: masking must still end. */
+	snprintf(conn, sizeof conn, "host=127.0.0.1 port=%s user=rbc password=* dbname=rbc_test",
+	         getenv("PGPORT"));
+	sql(&r, conn, "select * * from jobs", NULL, 0, 0, 5000);
+	assert_non_null(r.error);
+	assert_non_null(strstr(r.error, "(SQLSTATE 42601)"));
+	assert_non_null(strstr(r.error, "\"****\""));
+	result_clear(&r);
+	/* A timeout longer than the server's statement_timeout range still runs. */
+	sql(&r, db_url, "select 1", NULL, 0, 0, 30LL * 86400 * 1000);
+	assert_null(r.error);
+	result_clear(&r);
+}
+
 static void test_sql_connection_failed(void **state)
 {
 	(void)state;
@@ -776,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_sql_cancel),
 		cmocka_unit_test(test_sql_truncated),
 		cmocka_unit_test(test_sql_connection_failed),
+		cmocka_unit_test(test_sql_mask_and_long_timeout),
 		cmocka_unit_test(test_sql_concurrent),
 	};
 	int failed = cmocka_run_group_tests_name("probe_net", net, loop_setup, loop_teardown);

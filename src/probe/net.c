@@ -5,12 +5,10 @@
  * thread); tcp then tries uv_tcp_connect on each address in order until one
  * connects. A uv timer bounds the whole attempt.
  *
- * Lifetime: a probe ends (finish) once — success, error, timeout or cancel —
- * and delivers its sample from the next loop iteration, never from inside
- * start or cancel. It is freed only when nothing of libuv refers to it any
- * more: every handle closed (close callbacks) and the getaddrinfo request
- * returned (a cancelled lookup that already runs in the pool still calls
- * back later). `holds` counts those references.
+ * Lifetime is core.h's: finish once, deliver on a later turn, free when
+ * delivered and nothing of libuv refers to the probe: the tcp handle and the
+ * getaddrinfo request (a cancelled lookup already running in the pool still
+ * calls back later) are holds on the core.
  */
 #include <netdb.h>
 #include <stdbool.h>
@@ -21,6 +19,7 @@
 
 #include <uv.h>
 
+#include "core.h"
 #include "internal.h"
 #include "rbc/probe.h"
 #include "rbc/units.h"
@@ -28,17 +27,12 @@
 #include "rbc/value.h"
 
 struct probe {
+	struct probe_core core;       /* first: the shared life cycle */
 	enum rb_action kind;          /* RB_DNS or RB_TCP */
-	uv_loop_t *loop;
-	void (*on_done)(void *ud, struct rbc_value *sample, const char *error);
-	void *ud;
 	char *host;
 	int family;                   /* dns: AF_INET, AF_INET6, AF_UNSPEC */
 	int port;                     /* tcp */
-	int64_t timeout_ms;
-	uint64_t t0;                  /* uv_hrtime at start */
 
-	uv_timer_t timer;             /* timeout; then the deferred delivery */
 	uv_getaddrinfo_t gai;
 	uv_tcp_t tcp;
 	uv_connect_t creq;
@@ -48,48 +42,19 @@ struct probe {
 	struct addrinfo lit_ai;       /* tcp: a literal address, no lookup */
 	struct sockaddr_storage lit;
 
-	int holds;                    /* open handles + pending lookup */
-	bool gai_pending, tcp_open, finished, delivered;
-	struct rbc_value *sample;     /* built at finish, handed over at delivery */
-	char *error;
+	bool gai_pending, tcp_open;   /* each a hold on the core */
 	char *first_error;            /* tcp: the first failed address */
 };
 
-/* Milliseconds since the probe started. */
-static double elapsed_ms(const struct probe *p)
+/* Frees what a dns or tcp probe owns, once the core is done with it. */
+static void net_release(struct probe_core *c)
 {
-	return (double)(uv_hrtime() - p->t0) / 1e6;
-}
-
-/* Frees p once it is delivered and libuv holds nothing of it. */
-static void maybe_free(struct probe *p)
-{
-	if (!p->delivered || p->holds > 0)
-		return;
+	struct probe *p = (struct probe *)c;
 	if (p->ai)
 		uv_freeaddrinfo(p->ai);
 	free(p->host);
-	free(p->error);
 	free(p->first_error);
 	free(p);
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-	struct probe *p = h->data;
-	p->holds--;
-	maybe_free(p);
-}
-
-/* Hands the sample over; runs from a timer callback, so never inside start. */
-static void on_deliver(uv_timer_t *t)
-{
-	struct probe *p = t->data;
-	struct rbc_value *sample = p->sample;
-	p->sample = NULL;
-	p->delivered = true;
-	p->on_done(p->ud, sample, p->error);
-	uv_close((uv_handle_t *)&p->timer, on_timer_closed);
 }
 
 static void on_tcp_closed(uv_handle_t *h);
@@ -99,22 +64,21 @@ static void on_tcp_closed(uv_handle_t *h);
  * stops the lookup and the connection, and schedules the delivery. Only the
  * first call counts.
  */
-static void finish(struct probe *p, const char *error)
+static void net_finish(struct probe_core *c, const char *error)
 {
-	if (p->finished)
+	struct probe *p = (struct probe *)c;
+	if (!probe_core_finishing(c))
 		return;
-	p->finished = true;
-	value_obj_set_take(p->sample, "time", value_num_new(elapsed_ms(p), RBC_DIM_TIME));
-	if (error) {
-		p->error = xstrdup(error);
-		value_obj_set_take(p->sample, "error", value_strz_new(error));
-	}
 	if (p->gai_pending)
 		uv_cancel((uv_req_t *)&p->gai); /* its callback still comes */
 	if (p->tcp_open && !uv_is_closing((uv_handle_t *)&p->tcp))
 		uv_close((uv_handle_t *)&p->tcp, on_tcp_closed);
-	uv_timer_stop(&p->timer);
-	uv_timer_start(&p->timer, on_deliver, 0, 0);
+	probe_core_deliver(c, error);
+}
+
+static void finish(struct probe *p, const char *error)
+{
+	net_finish(&p->core, error);
 }
 
 /* "127.0.0.1:5432" or "[::1]:5432" for an address with its port. */
@@ -145,27 +109,16 @@ static char *lookup_error(const char *host, int status)
 	return xasprintf("name lookup failed: %s: %s", host, uv_strerror(status));
 }
 
-static void on_timeout(uv_timer_t *t)
-{
-	struct probe *p = t->data;
-	char d[32], *msg;
-	units_format_duration(p->timeout_ms, d, sizeof d);
-	msg = xasprintf("timed out after %s", d);
-	finish(p, msg);
-	free(msg);
-}
-
 static void tcp_try_next(struct probe *p);
 
 static void on_tcp_closed(uv_handle_t *h)
 {
 	struct probe *p = h->data;
+	bool finished = p->core.finished;
 	p->tcp_open = false;
-	p->holds--;
-	if (!p->finished)
+	probe_core_drop(&p->core); /* releases only after delivery */
+	if (!finished)
 		tcp_try_next(p);
-	else
-		maybe_free(p);
 }
 
 /* Remembers why the current address failed, then moves on to the next one. */
@@ -186,14 +139,14 @@ static void tcp_fail_current(struct probe *p, int status)
 static void on_connect(uv_connect_t *req, int status)
 {
 	struct probe *p = req->data;
-	if (p->finished)
+	if (p->core.finished)
 		return; /* the handle is closing already */
 	if (status < 0) {
 		tcp_fail_current(p, status);
 		return;
 	}
 	char *ip = addr_text(p->cur->ai_addr, false);
-	value_obj_set_take(p->sample, "addr", value_str_take(ip, strlen(ip)));
+	value_obj_set_take(p->core.sample, "addr", value_str_take(ip, strlen(ip)));
 	finish(p, NULL);
 }
 
@@ -206,10 +159,10 @@ static void tcp_try_next(struct probe *p)
 		finish(p, p->first_error ? p->first_error : "no address to connect to");
 		return;
 	}
-	uv_tcp_init(p->loop, &p->tcp);
+	uv_tcp_init(p->core.loop, &p->tcp);
 	p->tcp.data = p;
 	p->tcp_open = true;
-	p->holds++;
+	probe_core_hold(&p->core);
 	p->creq.data = p;
 	int rc = uv_tcp_connect(&p->creq, &p->tcp, p->cur->ai_addr, on_connect);
 	if (rc < 0)
@@ -220,13 +173,13 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct probe *p = req->data;
 	p->gai_pending = false;
-	p->holds--;
-	if (p->finished) {
+	if (p->core.finished) {
 		if (res)
 			uv_freeaddrinfo(res);
-		maybe_free(p);
+		probe_core_drop(&p->core);
 		return;
 	}
+	probe_core_drop(&p->core); /* not delivered yet: never releases here */
 	if (status < 0) {
 		char *msg = lookup_error(p->host, status);
 		finish(p, msg);
@@ -253,7 +206,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 			value_list_push_take(addrs, value_str_take(ip, strlen(ip)));
 	}
 	bool none = addrs->u.list.n == 0;
-	value_obj_set_take(p->sample, "addrs", addrs);
+	value_obj_set_take(p->core.sample, "addrs", addrs);
 	if (none) {
 		char *msg = lookup_error(p->host, UV_EAI_NONAME);
 		finish(p, msg);
@@ -268,22 +221,10 @@ static struct probe *net_new(const struct probe_req *req, const char *host)
 {
 	struct probe *p = xcalloc(1, sizeof *p);
 	p->kind = req->action;
-	p->loop = req->loop;
-	p->on_done = req->on_done;
-	p->ud = req->ud;
 	p->host = xstrdup(host);
-	p->timeout_ms = req->timeout_ms;
 	p->family = AF_UNSPEC;
-	p->t0 = uv_hrtime();
-	p->sample = value_obj_new(false);
-	uv_timer_init(p->loop, &p->timer);
-	p->timer.data = p;
-	p->holds = 1;
 	p->gai.data = p;
-	/* the loop's clock may be stale when start runs late in an iteration */
-	uv_update_time(p->loop);
-	if (p->timeout_ms > 0)
-		uv_timer_start(&p->timer, on_timeout, (uint64_t)p->timeout_ms, 0);
+	probe_core_start(&p->core, req, net_finish, net_release);
 	return p;
 }
 
@@ -294,7 +235,7 @@ static void net_resolve(struct probe *p, const char *service)
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = p->family;
 	hints.ai_socktype = SOCK_STREAM;
-	int rc = uv_getaddrinfo(p->loop, &p->gai, on_resolved, p->host, service, &hints);
+	int rc = uv_getaddrinfo(p->core.loop, &p->gai, on_resolved, p->host, service, &hints);
 	if (rc < 0) {
 		char *msg = lookup_error(p->host, rc);
 		finish(p, msg);
@@ -302,7 +243,7 @@ static void net_resolve(struct probe *p, const char *service)
 		return;
 	}
 	p->gai_pending = true;
-	p->holds++;
+	probe_core_hold(&p->core);
 }
 
 static struct probe *dns_start(const struct probe_req *req, struct rbc_error *err)
@@ -371,21 +312,16 @@ static struct probe *tcp_start(const struct probe_req *req, struct rbc_error *er
 	return p;
 }
 
-static void net_cancel(struct probe *p)
-{
-	finish(p, "cancelled");
-}
-
 const struct probe_ops probe_dns_ops = {
 	.action = RB_DNS,
 	.name = "dns",
 	.start = dns_start,
-	.cancel = net_cancel,
+	.cancel = probe_core_cancel,
 };
 
 const struct probe_ops probe_tcp_ops = {
 	.action = RB_TCP,
 	.name = "tcp",
 	.start = tcp_start,
-	.cancel = net_cancel,
+	.cancel = probe_core_cancel,
 };

@@ -15,8 +15,7 @@
  * error: messages come from libpq's own text (which names host and port, not
  * the string) with the password value replaced.
  *
- * Lifetime as in net.c: finish once, deliver from a timer callback, free when
- * every handle is closed and the lookup has returned (`holds`).
+ * Lifetime is core.h's: the socket poll and the pending lookup are holds.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,6 +25,7 @@
 #include <libpq-fe.h>
 #include <uv.h>
 
+#include "core.h"
 #include "internal.h"
 #include "rbc/probe.h"
 #include "rbc/units.h"
@@ -43,23 +43,18 @@ enum {
 enum sql_phase { PH_RESOLVE, PH_CONNECT, PH_SETUP, PH_QUERY, PH_COMMIT };
 
 struct probe {
-	uv_loop_t *loop;
-	void (*on_done)(void *ud, struct rbc_value *sample, const char *error);
-	void *ud;
+	struct probe_core core;       /* first: the shared life cycle */
 	char *conn, *query, *password;
 	char **params;
 	size_t nparams;
 	bool write;
 	long max_rows;
-	int64_t timeout_ms;
-	uint64_t t0;
 
 	enum sql_phase phase;
 	PGconn *pg;
 	uv_poll_t *poll;              /* on poll_fd; replaced when the socket changes */
 	int poll_fd;
 	bool flushing;                /* output still queued in libpq */
-	uv_timer_t timer;             /* timeout; then the deferred delivery */
 	uv_getaddrinfo_t gai;
 
 	/* resolution: host entries in, host/hostaddr/port lists out */
@@ -75,16 +70,8 @@ struct probe {
 	struct rbc_value *columns, *rows_data, *first_row, *value;
 	bool truncated, have_rows;
 
-	int holds;
-	bool gai_pending, finished, delivered;
-	struct rbc_value *sample;
-	char *error;
+	bool gai_pending;             /* the lookup and the poll are holds on the core */
 };
-
-static double elapsed_ms(const struct probe *p)
-{
-	return (double)(uv_hrtime() - p->t0) / 1e6;
-}
 
 static void free_list(char **v, size_t n)
 {
@@ -93,10 +80,10 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-static void maybe_free(struct probe *p)
+/* Frees what an sql probe owns, once the core is done with it. */
+static void sql_release(struct probe_core *c)
 {
-	if (!p->delivered || p->holds > 0)
-		return;
+	struct probe *p = (struct probe *)c;
 	free(p->conn);
 	free(p->query);
 	free(p->password);
@@ -111,27 +98,14 @@ static void maybe_free(struct probe *p)
 	value_free(p->rows_data);
 	value_free(p->first_row);
 	value_free(p->value);
-	free(p->error);
 	free(p);
 }
 
-static void on_handle_closed(uv_handle_t *h)
+static void on_poll_closed(uv_handle_t *h)
 {
 	struct probe *p = h->data;
-	if (h != (uv_handle_t *)&p->timer)
-		free(h);
-	p->holds--;
-	maybe_free(p);
-}
-
-static void on_deliver(uv_timer_t *t)
-{
-	struct probe *p = t->data;
-	struct rbc_value *sample = p->sample;
-	p->sample = NULL;
-	p->delivered = true;
-	p->on_done(p->ud, sample, p->error);
-	uv_close((uv_handle_t *)&p->timer, on_handle_closed);
+	free(h);
+	probe_core_drop(&p->core);
 }
 
 /* Stops polling the socket (before libpq may close it). */
@@ -140,17 +114,17 @@ static void poll_close(struct probe *p)
 	if (!p->poll)
 		return;
 	uv_poll_stop(p->poll);
-	uv_close((uv_handle_t *)p->poll, on_handle_closed);
+	uv_close((uv_handle_t *)p->poll, on_poll_closed);
 	p->poll = NULL;
 	p->poll_fd = -1;
 }
 
 /* Ends the attempt (error copied; NULL: success); only the first call counts. */
-static void finish(struct probe *p, const char *error)
+static void sql_finish(struct probe_core *c, const char *error)
 {
-	if (p->finished)
+	struct probe *p = (struct probe *)c;
+	if (!probe_core_finishing(c))
 		return;
-	p->finished = true;
 	poll_close(p);
 	if (p->pg) {
 		PQfinish(p->pg);
@@ -159,7 +133,7 @@ static void finish(struct probe *p, const char *error)
 	if (p->gai_pending)
 		uv_cancel((uv_req_t *)&p->gai); /* its callback still comes */
 	if (!error) {
-		struct rbc_value *s = p->sample;
+		struct rbc_value *s = c->sample;
 		value_obj_set_take(s, "rows", value_num_new((double)p->rows, RBC_DIM_NONE));
 		if (p->value)
 			value_obj_set_take(s, "value", value_ref(p->value));
@@ -169,13 +143,12 @@ static void finish(struct probe *p, const char *error)
 		value_obj_set_take(s, "columns", value_ref(p->columns));
 		value_obj_set_take(s, "truncated", value_bool_new(p->truncated));
 	}
-	value_obj_set_take(p->sample, "time", value_num_new(elapsed_ms(p), RBC_DIM_TIME));
-	if (error) {
-		p->error = xstrdup(error);
-		value_obj_set_take(p->sample, "error", value_strz_new(error));
-	}
-	uv_timer_stop(&p->timer);
-	uv_timer_start(&p->timer, on_deliver, 0, 0);
+	probe_core_deliver(c, error);
+}
+
+static void finish(struct probe *p, const char *error)
+{
+	sql_finish(&p->core, error);
 }
 
 /* libpq text made one line, without the password, prefixed; caller frees. */
@@ -237,7 +210,7 @@ static void poll_wait(struct probe *p, int events)
 		poll_close(p); /* libpq moved to another socket (next host, SSL retry) */
 	if (!p->poll) {
 		p->poll = xmalloc(sizeof *p->poll);
-		int rc = uv_poll_init_socket(p->loop, p->poll, fd);
+		int rc = uv_poll_init_socket(p->core.loop, p->poll, fd);
 		if (rc < 0) {
 			free(p->poll);
 			p->poll = NULL;
@@ -248,7 +221,7 @@ static void poll_wait(struct probe *p, int events)
 		}
 		p->poll->data = p;
 		p->poll_fd = fd;
-		p->holds++;
+		probe_core_hold(&p->core);
 	}
 	uv_poll_start(p->poll, events, on_poll);
 }
@@ -341,10 +314,10 @@ static void send_phase(struct probe *p)
 	int ok;
 	if (p->phase == PH_SETUP) {
 		struct strbuf sb = {0};
-		if (p->timeout_ms > 0) {
+		if (p->core.timeout_ms > 0) {
 			/* a little before our own timer, so the server's error (SQLSTATE
 			   57014) arrives first and the server stops the statement */
-			int64_t left = p->timeout_ms - (int64_t)elapsed_ms(p);
+			int64_t left = p->core.timeout_ms - (int64_t)probe_core_elapsed_ms(&p->core);
 			int64_t margin = left / 5 < 250 ? left / 5 : 250;
 			int64_t st = left - margin;
 			if (st > INT32_MAX) /* the server's maximum; longer is our timer's job */
@@ -395,7 +368,7 @@ static void connected(struct probe *p)
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct probe *p = h->data;
-	if (p->finished)
+	if (p->core.finished)
 		return;
 	if (status < 0) {
 		char *msg = xasprintf("sql: connection failed: %s", uv_strerror(status));
@@ -504,13 +477,13 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct probe *p = req->data;
 	p->gai_pending = false;
-	p->holds--;
-	if (p->finished) {
+	if (p->core.finished) {
 		if (res)
 			uv_freeaddrinfo(res);
-		maybe_free(p);
+		probe_core_drop(&p->core);
 		return;
 	}
+	probe_core_drop(&p->core); /* not delivered yet: never releases here */
 	const char *host = p->hosts[p->host_i];
 	size_t before = p->nout;
 	char seen[8][INET6_ADDRSTRLEN];
@@ -563,10 +536,10 @@ static void resolve_next(struct probe *p)
 		hints.ai_socktype = SOCK_STREAM;
 		p->did_lookup = true;
 		p->gai.data = p;
-		int rc = uv_getaddrinfo(p->loop, &p->gai, on_resolved, h, NULL, &hints);
+		int rc = uv_getaddrinfo(p->core.loop, &p->gai, on_resolved, h, NULL, &hints);
 		if (rc == 0) {
 			p->gai_pending = true;
-			p->holds++;
+			probe_core_hold(&p->core);
 			return;
 		}
 		if (!p->lookup_err)
@@ -652,16 +625,6 @@ static bool plan_hosts(struct probe *p)
 	return true;
 }
 
-static void on_timeout(uv_timer_t *t)
-{
-	struct probe *p = t->data;
-	char d[32], *msg;
-	units_format_duration(p->timeout_ms, d, sizeof d);
-	msg = xasprintf("timed out after %s", d);
-	finish(p, msg);
-	free(msg);
-}
-
 static struct probe *sql_start(const struct probe_req *req, struct rbc_error *err)
 {
 	if (!req->query || !*req->query) {
@@ -669,9 +632,6 @@ static struct probe *sql_start(const struct probe_req *req, struct rbc_error *er
 		return NULL;
 	}
 	struct probe *p = xcalloc(1, sizeof *p);
-	p->loop = req->loop;
-	p->on_done = req->on_done;
-	p->ud = req->ud;
 	p->conn = req->conn ? xstrdup(req->conn) : NULL;
 	if (!plan_hosts(p)) {
 		/* libpq's message could quote the password: say only this */
@@ -690,32 +650,18 @@ static struct probe *sql_start(const struct probe_req *req, struct rbc_error *er
 	}
 	p->write = req->write != 0;
 	p->max_rows = req->max_rows > 0 ? req->max_rows : SQL_DEFAULT_MAX_ROWS;
-	p->timeout_ms = req->timeout_ms;
-	p->t0 = uv_hrtime();
 	p->poll_fd = -1;
-	p->sample = value_obj_new(false);
 	p->columns = value_list_new();
 	p->rows_data = value_list_new();
-	uv_timer_init(p->loop, &p->timer);
-	p->timer.data = p;
-	p->holds = 1;
-	/* the loop's clock may be stale when start runs late in an iteration */
-	uv_update_time(p->loop);
-	if (p->timeout_ms > 0)
-		uv_timer_start(&p->timer, on_timeout, (uint64_t)p->timeout_ms, 0);
+	probe_core_start(&p->core, req, sql_finish, sql_release);
 	p->phase = PH_RESOLVE;
 	resolve_next(p);
 	return p;
-}
-
-static void sql_cancel(struct probe *p)
-{
-	finish(p, "cancelled");
 }
 
 const struct probe_ops probe_sql_ops = {
 	.action = RB_SQL,
 	.name = "sql",
 	.start = sql_start,
-	.cancel = sql_cancel,
+	.cancel = probe_core_cancel,
 };

@@ -32,6 +32,7 @@
 #include <uv.h>
 
 #include "rbc/error.h"
+#include "rbc/mask.h"
 #include "rbc/runbook.h"
 #include "rbc/value.h"
 
@@ -56,6 +57,11 @@ struct probe_req {
 	const struct rb_kv *env;     /* added to the environment: variables, step env */
 	const char *spool_path;      /* full stdout+stderr copy (NULL: none) */
 	size_t keep_bytes;           /* in-memory tail kept per stream (0: default 64 KiB) */
+	/* Secrets masked in what leaves the probe as text: the spool file and
+	   on_output (NULL: none). Borrowed for the whole attempt; values added
+	   to it meanwhile apply from then on. The sample keeps the raw output,
+	   so thresholds judge what the command really printed. */
+	const struct mask *mask;
 
 	/* http (prometheus is http underneath) */
 	const char *method, *url, *body;
@@ -95,5 +101,12 @@ struct probe_ops {
 
 /* The ops of one kind, or NULL for groups and manual steps. */
 const struct probe_ops *probe_ops_for(enum rb_action action);
+
+/*
+ * Frees what the probes keep per loop (HTTP's connection cache). Call it
+ * before uv_loop_close, when no probe runs, then run the loop until it
+ * returns so closing handles finish.
+ */
+void probe_shutdown(uv_loop_t *loop);
 
 #endif

@@ -2,6 +2,7 @@
  * main.c — rbc's entry point: global options and the command table.
  */
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,6 +15,10 @@ static const struct command {
 	const char *args, *help;
 } commands[] = {
 	{"check", cmd_check, "[--strict] FILE…", "validate runbooks; exit 0 valid, 65 invalid"},
+	{"run", cmd_run,
+	 "--batch [--var NAME=VALUE]… [--vars FILE] [--assume done|skip] [--yes]\n"
+	 "           [--operator NAME] FILE…",
+	 "run runbooks without the console; exit 0 pass, 1 warn, 2 fail, 3 unknown/error"},
 	{"eval", cmd_eval,
 	 "EXPR [NAME=VALUE…] [--sample JSON]… [--json FILE] [--warn EXPR]\n"
 	 "           [--var NAME=VALUE]… [--error TEXT]",
@@ -51,6 +56,8 @@ int main(int argc, char **argv)
 	 */
 	mallopt(M_MXFAST, 0);
 #endif
+	/* A closed pipe is an error to handle where it happens, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return RBC_EXIT_USAGE;

@@ -5,6 +5,7 @@
 #include "rbc/probe.h"
 
 #include "internal.h"
+#include "http_internal.h"
 
 static const struct probe_ops *const table[RB_ACTION_COUNT] = {
 	[RB_RUN] = &probe_run_ops,
@@ -19,4 +20,9 @@ static const struct probe_ops *const table[RB_ACTION_COUNT] = {
 const struct probe_ops *probe_ops_for(enum rb_action action)
 {
 	return (unsigned)action < RB_ACTION_COUNT ? table[action] : NULL;
+}
+
+void probe_shutdown(uv_loop_t *loop)
+{
+	probe_http_shutdown(loop);
 }

@@ -1,0 +1,231 @@
+/*
+ * engine.h — a run: walks step trees on the event loop and judges them.
+ *
+ * The engine owns the run state of every step (the loaded runbooks stay
+ * immutable), schedules probes through probe/, applies repeat, retry,
+ * timeout, when, confirm, capture, on_fail and watches, and reports what
+ * happens as events. It knows nothing about screens: batch mode and the
+ * console observe the same events and drive the same calls.
+ *
+ * Flow (docs/runbook-format.md, "How a run proceeds", is the user's view):
+ * - engine_start runs every remaining step in document order; a group runs
+ *   its children in order, or all at once when parallel; on_demand steps
+ *   are passed by. A step already finished (ticked ahead, an earlier pass)
+ *   is not run again.
+ * - A failure is a FAIL or ERROR verdict (UNKNOWN is not: nothing was
+ *   disproved). Its on_fail decides: continue; stop ends the enclosing
+ *   group, which then counts as failed and applies its own on_fail (at the
+ *   top the run stops); goto:<id> continues at that step; run:<file> runs
+ *   the included runbook. A jump to an on_demand step or an included
+ *   runbook ends the run when that procedure finishes: there is no "after"
+ *   of a procedure outside the normal flow.
+ * - A group's verdict is the worst of its children's.
+ * - A watch starts when the flow reaches it and samples in the background;
+ *   its on_fail fires when the violation has lasted fail_after, interrupting
+ *   whatever runs for goto, run and stop. Watches end with the run (or after
+ *   their repeat.for).
+ * - Manual steps and confirmations wait for engine_answer when the engine is
+ *   interactive; otherwise they are answered by the assume / yes options or
+ *   end UNKNOWN "needs operator". Nothing passes silently.
+ *
+ * Threading: everything happens on the loop thread. Observers must not call
+ * engine functions that change state from inside on_event (queue the work
+ * instead); accessors and engine_mask are fine.
+ */
+#ifndef RBC_ENGINE_H
+#define RBC_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "rbc/error.h"
+#include "rbc/expr.h"
+#include "rbc/mask.h"
+#include "rbc/probe.h"
+#include "rbc/runbook.h"
+#include "rbc/value.h"
+
+/* Step states: X(ENUM, name). */
+#define ENG_STATES(X)            \
+	X(PENDING, "pending")    \
+	X(RUNNING, "running")    \
+	X(WAITING, "waiting")    \
+	X(WATCHING, "watching")  \
+	X(DONE, "done")          \
+	X(SKIPPED, "skipped")    \
+	X(CANCELLED, "cancelled")
+
+enum eng_state {
+#define X(e, name) ENG_##e,
+	ENG_STATES(X)
+#undef X
+};
+const char *eng_state_name(enum eng_state s);
+
+/* What a WAITING step waits for. */
+enum eng_wait { ENG_WAIT_NONE, ENG_WAIT_MANUAL, ENG_WAIT_CONFIRM };
+
+/* Events: X(ENUM, name). */
+#define ENG_EVENTS(X)                      \
+	X(RUN_STARTED, "run_started")      \
+	X(STEP_STARTED, "step_started")    \
+	X(RETRY, "retry")                  \
+	X(SAMPLE, "sample")                \
+	X(OUTPUT, "output")                \
+	X(WAITING, "waiting")              \
+	X(CONFIRMED, "confirmed")          \
+	X(CAPTURE, "capture")              \
+	X(STEP_FINISHED, "step_finished")  \
+	X(WATCH_FIRED, "watch_fired")      \
+	X(JUMP, "jump")                    \
+	X(NOTE, "note")                    \
+	X(RUN_FINISHED, "run_finished")
+
+enum eng_event_type {
+#define X(e, name) ENG_EV_##e,
+	ENG_EVENTS(X)
+#undef X
+};
+const char *eng_event_name(enum eng_event_type t);
+
+/*
+ * The run state of one node. Nodes mirror the runbooks: one node per
+ * runbook given (a phase, def NULL), its steps below; included runbooks
+ * (run:) follow as on-demand phases. Observers read, never write.
+ */
+struct eng_step {
+	const struct rb_step *def;    /* NULL for a runbook (phase) node */
+	const struct runbook *rb;     /* the runbook it belongs to */
+	struct eng_step *parent;      /* NULL at the top */
+	struct eng_step **children;
+	size_t nchildren;
+	size_t index;                 /* position among its parent's children */
+	bool include;                 /* a phase for a runbook named by run: */
+
+	enum eng_state state;
+	enum eng_wait wait;           /* WAITING: for what */
+	enum rbc_verdict verdict;     /* DONE */
+	char *title;                  /* expanded and masked once reached */
+	char *explain;                /* why the verdict / skip / cancel (masked) */
+	char *wait_text;              /* WAITING: the manual instruction or the
+	                                 confirm question (expanded, masked) */
+	char *operator, *note;        /* manual answers */
+	unsigned attempt;             /* 1-based; 0 before the first */
+	struct rbc_value **samples;   /* the samples of the latest attempt (raw:
+	                                 mask before showing, engine_mask) */
+	size_t nsamples, capsamples;
+	size_t samples_dropped;       /* watches keep only the newest */
+	char *spool_path;             /* full output of run/nagios steps */
+	int64_t started, finished;    /* wall clock, ms since the epoch; 0: not yet */
+	bool confirmed;
+};
+
+/* One event. Text fields are masked; pointers are borrowed for the call. */
+struct eng_event {
+	enum eng_event_type type;
+	int64_t time;                 /* wall clock, ms since the epoch */
+	struct eng_step *step;        /* NULL for run events */
+	enum rbc_verdict verdict;     /* STEP_FINISHED, RETRY (the failed attempt),
+	                                 SAMPLE (the sample's own), RUN_FINISHED */
+	const char *text;             /* explanation, reason, note, wait text */
+	const struct rbc_value *sample; /* SAMPLE: raw (mask before writing) */
+	enum probe_stream stream;     /* OUTPUT */
+	const char *data;             /* OUTPUT: masked bytes */
+	size_t len;
+	const char *name;             /* CAPTURE: variable name */
+	const char *value;            /* CAPTURE: its text, masked */
+	struct eng_step *target;      /* JUMP, WATCH_FIRED: where the flow goes (NULL
+	                                 for stop and continue) */
+	const char *by;               /* CONFIRMED, STEP_FINISHED of manual steps,
+	                                 NOTE: the operator, or "--yes"/"--assume" */
+	bool automatic;               /* CONFIRMED / answers given by options */
+};
+
+enum eng_assume { ENG_ASSUME_NONE, ENG_ASSUME_DONE, ENG_ASSUME_SKIP };
+
+struct engine_opts {
+	uv_loop_t *loop;
+	struct runbook *const *runbooks; /* run in this order; borrowed */
+	size_t nrunbooks;
+	const struct rb_kv *vars;     /* --var / --vars: override runbook vars */
+	const char *out_dir;          /* where step output is spooled (NULL: nowhere) */
+	const char *operator;         /* who answers (default: the login name) */
+	bool interactive;             /* an operator can answer waits */
+	enum eng_assume assume;       /* answers manual steps when set */
+	bool yes;                     /* answers confirmations yes */
+	int64_t (*clock)(void);       /* wall clock in ms (NULL: the real one) */
+	void (*on_event)(void *ud, const struct eng_event *ev);
+	void *ud;
+};
+
+enum eng_answer { ENG_ANSWER_DONE, ENG_ANSWER_FAIL, ENG_ANSWER_SKIP, ENG_ANSWER_YES,
+	              ENG_ANSWER_NO };
+
+struct engine;
+
+/*
+ * A new engine over the runbooks (which must outlive it). Fails, filling
+ * err, only on option problems (an unknown --var name is not one).
+ */
+struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err);
+
+/*
+ * Frees the engine. Nothing may be running (engine_busy false: wait for
+ * RUN_FINISHED, after engine_stop if need be). Timers are closed through
+ * the loop: run it (UV_RUN_DEFAULT) afterwards until it has nothing left.
+ */
+void engine_free(struct engine *e);
+
+/* The top nodes: the runbooks, then the included ones. */
+struct eng_step *const *engine_nodes(const struct engine *e, size_t *n);
+/* Finds a node by step id ("1.2" derived ids too), in the given runbooks first. */
+struct eng_step *engine_find(const struct engine *e, const char *id);
+
+/* Runs every remaining step (the console's `a`, batch mode). No-op while it runs. */
+void engine_start(struct engine *e);
+/* Runs one step or group by hand (Enter / r): again if it already ran. */
+void engine_run_step(struct engine *e, struct eng_step *s);
+/*
+ * Answers a waiting step, or marks a manual step that has not been reached
+ * (DONE, FAIL, SKIP). note (the skip reason, a remark) may be NULL. False
+ * when the answer does not apply to the step in its state.
+ */
+bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a,
+                   const char *note, const char *by);
+/* Records a note on a step (NULL: on the run). */
+void engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by);
+/*
+ * Stops the run: cancels every probe and wait, ends watches. RUN_FINISHED
+ * follows once everything has let go (after the probes' cancellation).
+ */
+void engine_stop(struct engine *e, const char *reason);
+
+/* True while anything runs or waits to be delivered (probes, timers, flows). */
+bool engine_busy(const struct engine *e);
+/* Probes running right now. */
+size_t engine_jobs(const struct engine *e);
+/* The run's verdict so far: the worst of the finished steps (PASS when none). */
+enum rbc_verdict engine_verdict(const struct engine *e);
+/* Counts finished steps by verdict (probe and manual steps, not groups). */
+struct eng_counts {
+	size_t total, pending, running, done, skipped, cancelled;
+	size_t by_verdict[5];
+};
+void engine_counts(const struct engine *e, struct eng_counts *c);
+
+/* The run's secret values; text to show goes through engine_mask. */
+const struct mask *engine_secrets(const struct engine *e);
+/* A masked copy of s (NULL gives NULL). */
+char *engine_mask(const struct engine *e, const char *s);
+
+/*
+ * The text of a variable as the step would see it (captures, --var, the
+ * runbook's vars, secrets from the environment): a new string, NULL when
+ * unset. Secrets come back raw: mask before showing.
+ */
+char *engine_var(const struct engine *e, const struct eng_step *s, const char *name);
+
+#endif

@@ -1,0 +1,487 @@
+/*
+ * run.c — `rbc run --batch FILE…`: the engine without a screen.
+ *
+ * Loads and validates every runbook first (any error: exit 65, nothing
+ * runs), then runs them in order as the phases of one run, printing one line
+ * per finished step — VERDICT, id, title, explanation — plus lines for
+ * retries, captures, jumps and watches that fire, and a summary. Exit code
+ * from the run's verdict: 0 pass, 1 warn, 2 fail, 3 unknown or error; 64
+ * usage, 65 invalid runbook or vars file, 66 unreadable file, 130 when
+ * interrupted by a signal.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <uv.h>
+
+#include "rbc/cmd.h"
+#include "rbc/engine.h"
+#include "rbc/rundir.h"
+#include "rbc/runbook.h"
+
+static void run_usage(FILE *fp)
+{
+	fprintf(fp,
+	        "usage: rbc run --batch [OPTIONS] FILE…\n"
+	        "\n"
+	        "Runs the runbooks in order as one run, without the console: one line\n"
+	        "per step (verdict, id, title, explanation) and a summary.\n"
+	        "\n"
+	        "  --var NAME=VALUE     sets a variable (repeatable; overrides the runbook's vars)\n"
+	        "  --vars FILE          variables from a file: a JSON object, or NAME=VALUE lines\n"
+	        "  --assume done|skip   answers every manual step so\n"
+	        "  --yes                confirms every step that asks for confirmation\n"
+	        "  --operator NAME      who answers (default: the login name)\n"
+	        "\n"
+	        "Manual steps without --assume and confirmations without --yes end as\n"
+	        "UNKNOWN \"needs operator\": nothing passes silently. Secrets are read\n"
+	        "from the environment (or --vars), never from --var.\n"
+	        "Step outputs are kept in the run directory ($RBC_RUNS_DIR, else\n"
+	        "$XDG_STATE_HOME/rbc/runs, else ~/.local/state/rbc/runs).\n"
+	        "exit: 0 pass, 1 warn, 2 fail, 3 unknown/error, 64 usage, 65 invalid\n"
+	        "runbook, 66 unreadable file, 130 interrupted.\n");
+}
+
+static bool var_name_ok(const char *s, size_t n)
+{
+	if (!n || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static void kv_set(struct rb_kv *kv, const char *k, size_t klen, const char *v)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		if (strlen(kv->keys[i]) == klen && memcmp(kv->keys[i], k, klen) == 0) {
+			free(kv->vals[i]);
+			kv->vals[i] = xstrdup(v);
+			return;
+		}
+	kv->keys = xrealloc(kv->keys, (kv->n + 1) * sizeof *kv->keys);
+	kv->vals = xrealloc(kv->vals, (kv->n + 1) * sizeof *kv->vals);
+	kv->keys[kv->n] = xstrndup(k, klen);
+	kv->vals[kv->n] = xstrdup(v);
+	kv->n++;
+}
+
+static void kv_free(struct rb_kv *kv)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		free(kv->keys[i]);
+		free(kv->vals[i]);
+	}
+	free(kv->keys);
+	free(kv->vals);
+}
+
+/* --vars FILE: a JSON object of scalars, or NAME=VALUE lines (# comments). */
+static int read_vars_file(const char *path, struct rb_kv *kv)
+{
+	size_t len = 0;
+	char *buf = read_file(path, 16u << 20, &len);
+	if (!buf) {
+		fprintf(stderr, "rbc: --vars %s: cannot read: %s\n", path, strerror(errno));
+		return RBC_EXIT_NOINPUT;
+	}
+	const char *p = buf;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p == '{') {
+		cJSON *j = cJSON_ParseWithLength(buf, len);
+		if (!cJSON_IsObject(j)) {
+			fprintf(stderr, "rbc: --vars %s: not a valid JSON object of NAME: value\n", path);
+			cJSON_Delete(j);
+			free(buf);
+			return RBC_EXIT_DATAERR;
+		}
+		const cJSON *it;
+		cJSON_ArrayForEach(it, j)
+		{
+			char num[64];
+			const char *v = NULL;
+			if (cJSON_IsString(it))
+				v = it->valuestring;
+			else if (cJSON_IsNumber(it)) {
+				snprintf(num, sizeof num, "%.17g", it->valuedouble);
+				v = num;
+			} else if (cJSON_IsBool(it))
+				v = cJSON_IsTrue(it) ? "true" : "false";
+			if (!v || !var_name_ok(it->string, strlen(it->string))) {
+				fprintf(stderr, "rbc: --vars %s: \"%s\": %s\n", path, it->string,
+				        v ? "not a variable name (letters, digits and '_')"
+				          : "expected a string, number or boolean");
+				cJSON_Delete(j);
+				free(buf);
+				return RBC_EXIT_DATAERR;
+			}
+			kv_set(kv, it->string, strlen(it->string), v);
+		}
+		cJSON_Delete(j);
+		free(buf);
+		return 0;
+	}
+	unsigned line = 0;
+	for (char *s = buf; s && *s;) {
+		line++;
+		char *nl = strchr(s, '\n');
+		if (nl)
+			*nl = '\0';
+		size_t n = strlen(s);
+		if (n && s[n - 1] == '\r')
+			s[--n] = '\0';
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s && *s != '#') {
+			if (strncmp(s, "export ", 7) == 0)
+				s += 7;
+			char *eq = strchr(s, '=');
+			if (!eq || !var_name_ok(s, (size_t)(eq - s))) {
+				fprintf(stderr, "%s:%u: expected NAME=VALUE\n", path, line);
+				free(buf);
+				return RBC_EXIT_DATAERR;
+			}
+			char *v = eq + 1;
+			size_t vl = strlen(v);
+			if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+				v[vl - 1] = '\0';
+				v++;
+			}
+			kv_set(kv, s, (size_t)(eq - s), v);
+		}
+		s = nl ? nl + 1 : NULL;
+	}
+	free(buf);
+	return 0;
+}
+
+/* Text for one line: control characters shown escaped, never raw. */
+static void put_clean(FILE *fp, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p == '\n')
+			fputs("\\n", fp);
+		else if (*p == '\t')
+			fputc(' ', fp);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\x%02x", *p);
+		else
+			fputc(*p, fp);
+	}
+}
+
+struct batch {
+	struct engine *e;
+	uv_signal_t sig[3];
+	bool finished;
+	bool interrupted;
+	enum rbc_verdict verdict;
+	uint64_t t0;
+	uv_loop_t *loop;
+};
+
+static const char *step_id(const struct eng_step *s)
+{
+	return s->def ? s->def->id : s->rb->id;
+}
+
+static void line(const char *word, const struct eng_step *s, const char *text)
+{
+	printf("%-9s %s  ", word, step_id(s));
+	put_clean(stdout, s->title);
+	if (text && *text) {
+		fputs(" — ", stdout);
+		put_clean(stdout, text);
+	}
+	fputc('\n', stdout);
+}
+
+static void on_event(void *ud, const struct eng_event *ev)
+{
+	struct batch *b = ud;
+	const struct eng_step *s = ev->step;
+	switch (ev->type) {
+	case ENG_EV_STEP_FINISHED:
+		if (s->state == ENG_SKIPPED)
+			line("SKIPPED", s, ev->text);
+		else if (s->state == ENG_CANCELLED)
+			line("CANCELLED", s, ev->text);
+		else
+			line(verdict_name(ev->verdict), s, ev->text);
+		break;
+	case ENG_EV_RETRY: {
+		char *t = xasprintf("attempt %u of %d: %s %s", s->attempt, s->def->retry_attempts,
+		                    verdict_name(ev->verdict), ev->text ? ev->text : "");
+		line("RETRY", s, t);
+		free(t);
+		break;
+	}
+	case ENG_EV_CAPTURE:
+		printf("%-9s %s  %s = ", "CAPTURE", step_id(s), ev->name);
+		put_clean(stdout, ev->value ? ev->value : ev->text);
+		fputc('\n', stdout);
+		break;
+	case ENG_EV_JUMP:
+		printf("%-9s %s → %s  ", "JUMP", step_id(s), step_id(ev->target));
+		put_clean(stdout, ev->text);
+		fputc('\n', stdout);
+		break;
+	case ENG_EV_WATCH_FIRED:
+		printf("%-9s %s%s%s  ", "FIRED", step_id(s), ev->target ? " → " : "",
+		       ev->target ? step_id(ev->target) : "");
+		put_clean(stdout, ev->text);
+		fputc('\n', stdout);
+		break;
+	case ENG_EV_CONFIRMED:
+		if (ev->automatic)
+			line("CONFIRMED", s, "--yes");
+		break;
+	case ENG_EV_RUN_FINISHED:
+		b->finished = true;
+		b->verdict = ev->verdict;
+		for (size_t i = 0; i < RBC_ARRAY_LEN(b->sig); i++)
+			uv_close((uv_handle_t *)&b->sig[i], NULL);
+		break;
+	default:
+		break;
+	}
+	fflush(stdout);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct batch *b = h->data;
+	if (b->interrupted || b->finished)
+		return;
+	b->interrupted = true;
+	const char *name = sigabbrev_np(signum);
+	char *why = xasprintf("interrupted by SIG%s", name ? name : "?");
+	fprintf(stderr, "rbc: %s: stopping\n", why);
+	engine_stop(b->e, why);
+	free(why);
+}
+
+static void summary(struct batch *b, const struct rundir *rd)
+{
+	struct eng_counts c;
+	engine_counts(b->e, &c);
+	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
+	printf("summary: %s — %zu step%s", verdict_name(b->verdict), c.total, c.total == 1 ? "" : "s");
+	const char *sep = ": ";
+	for (int k = 0; k < 5; k++)
+		if (c.by_verdict[k]) {
+			printf("%s%zu %s", sep, c.by_verdict[k], words[k]);
+			sep = ", ";
+		}
+	if (c.skipped) {
+		printf("%s%zu skipped", sep, c.skipped);
+		sep = ", ";
+	}
+	if (c.cancelled) {
+		printf("%s%zu cancelled", sep, c.cancelled);
+		sep = ", ";
+	}
+	if (c.pending)
+		printf("%s%zu not run", sep, c.pending);
+	double secs = (double)(uv_hrtime() - b->t0) / 1e9;
+	printf(" — %.1f s\n", secs);
+	printf("run: %s (%s)\n", rd->id, rd->path);
+	fflush(stdout);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	bool batch = false, yes = false;
+	enum eng_assume assume = ENG_ASSUME_NONE;
+	const char *op = NULL;
+	struct rb_kv vars = {0};
+	const char **files = xcalloc((size_t)argc + 1, sizeof *files);
+	size_t nfiles = 0;
+	int status = 0;
+	bool opts_done = false;
+	for (int i = 1; i < argc && !status; i++) {
+		const char *a = argv[i];
+		const char *v = NULL;
+		if (opts_done || a[0] != '-' || !a[1]) {
+			files[nfiles++] = a;
+		} else if (strcmp(a, "--") == 0) {
+			opts_done = true;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			run_usage(stdout);
+			free(files);
+			kv_free(&vars);
+			return 0;
+		} else if (strcmp(a, "--batch") == 0) {
+			batch = true;
+		} else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
+			yes = true;
+		} else if (strcmp(a, "--var") == 0 || strncmp(a, "--var=", 6) == 0 ||
+		           strcmp(a, "--vars") == 0 || strncmp(a, "--vars=", 7) == 0 ||
+		           strcmp(a, "--assume") == 0 || strncmp(a, "--assume=", 9) == 0 ||
+		           strcmp(a, "--operator") == 0 || strncmp(a, "--operator=", 11) == 0) {
+			const char *eq = strchr(a, '=');
+			size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+			if (eq)
+				v = eq + 1;
+			else if (i + 1 < argc)
+				v = argv[++i];
+			else {
+				fprintf(stderr, "rbc: run: %s needs a value\n", a);
+				status = RBC_EXIT_USAGE;
+				break;
+			}
+			if (nl == 5 && strncmp(a, "--var", 5) == 0) {
+				const char *e = strchr(v, '=');
+				if (!e || !var_name_ok(v, (size_t)(e - v))) {
+					fprintf(stderr, "rbc: run: --var needs NAME=VALUE, not '%s'\n", v);
+					status = RBC_EXIT_USAGE;
+				} else {
+					kv_set(&vars, v, (size_t)(e - v), e + 1);
+				}
+			} else if (nl == 6 && strncmp(a, "--vars", 6) == 0) {
+				status = read_vars_file(v, &vars);
+			} else if (nl == 8) {
+				if (strcmp(v, "done") == 0)
+					assume = ENG_ASSUME_DONE;
+				else if (strcmp(v, "skip") == 0)
+					assume = ENG_ASSUME_SKIP;
+				else {
+					fprintf(stderr, "rbc: run: --assume takes done or skip, not '%s'\n", v);
+					status = RBC_EXIT_USAGE;
+				}
+			} else {
+				op = v;
+			}
+		} else {
+			fprintf(stderr, "rbc: run: unknown option %s\n", a);
+			run_usage(stderr);
+			status = RBC_EXIT_USAGE;
+		}
+	}
+	if (!status && !nfiles) {
+		fprintf(stderr, "rbc: run: no runbook given\n");
+		run_usage(stderr);
+		status = RBC_EXIT_USAGE;
+	}
+	if (!status && !batch) {
+		fprintf(stderr, "rbc: run: the console is not available in this build yet; use --batch\n");
+		status = RBC_EXIT_USAGE;
+	}
+	if (status) {
+		free(files);
+		kv_free(&vars);
+		return status;
+	}
+
+	/* Everything is validated before anything runs. */
+	struct runbook **rbs = xcalloc(nfiles, sizeof *rbs);
+	for (size_t i = 0; i < nfiles; i++) {
+		struct stat st;
+		if (stat(files[i], &st) != 0 || S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "%s: cannot read: %s\n", files[i],
+			        S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+			if (!status)
+				status = RBC_EXIT_NOINPUT;
+			continue;
+		}
+		struct rbc_diags d = {0};
+		rbs[i] = runbook_load(files[i], &d);
+		diags_sort(&d);
+		if (!rbs[i]) {
+			diags_print(&d, stderr);
+			fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", files[i], d.nerrors,
+			        d.nerrors == 1 ? "" : "s", d.nwarnings, d.nwarnings == 1 ? "" : "s");
+			status = status ? status : RBC_EXIT_DATAERR;
+		}
+		diags_free(&d);
+	}
+	/* A secret on the command line would show in ps and shell history. */
+	for (size_t i = 0; !status && i < nfiles; i++)
+		for (size_t k = 0; k < rbs[i]->nsecrets && !status; k++)
+			for (size_t j = 0; j < vars.n; j++)
+				if (strcmp(vars.keys[j], rbs[i]->secrets[k]) == 0 && !status) {
+					bool from_cli = false;
+					for (int a = 1; a < argc; a++) {
+						const char *x = argv[a];
+						if (strncmp(x, "--var=", 6) == 0)
+							x += 6;
+						size_t kl = strlen(vars.keys[j]);
+						if (strncmp(x, vars.keys[j], kl) == 0 && x[kl] == '=')
+							from_cli = true;
+					}
+					if (from_cli) {
+						fprintf(stderr, "rbc: run: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+						        vars.keys[j]);
+						status = RBC_EXIT_USAGE;
+					}
+				}
+	struct rundir rd = {0};
+	struct rbc_error err = {0};
+	if (!status && !rundir_create(rbs[0]->id, &rd, &err)) {
+		fprintf(stderr, "rbc: run: %s\n", err.msg);
+		status = RBC_EXIT_SOFTWARE;
+	}
+	if (status) {
+		for (size_t i = 0; i < nfiles; i++)
+			runbook_free(rbs[i]);
+		free(rbs);
+		free(files);
+		kv_free(&vars);
+		rbc_error_clear(&err);
+		return status;
+	}
+
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	struct batch b = {.loop = &loop, .t0 = uv_hrtime()};
+	struct engine_opts o = {
+		.loop = &loop,
+		.runbooks = rbs,
+		.nrunbooks = nfiles,
+		.vars = &vars,
+		.out_dir = rd.out,
+		.operator = op,
+		.interactive = false,
+		.assume = assume,
+		.yes = yes,
+		.on_event = on_event,
+		.ud = &b,
+	};
+	b.e = engine_new(&o, &err);
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(sigs); i++) {
+		uv_signal_init(&loop, &b.sig[i]);
+		b.sig[i].data = &b;
+		uv_signal_start(&b.sig[i], on_signal, sigs[i]);
+		uv_unref((uv_handle_t *)&b.sig[i]); /* the run, not these, keeps the loop going */
+	}
+	engine_start(b.e);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (!b.finished) {
+		/* Nothing left to wait for, yet no end: report it rather than hang. */
+		fprintf(stderr, "rbc: run: the run stalled (a bug): stopping\n");
+		engine_stop(b.e, "stalled");
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	summary(&b, &rd);
+	engine_free(b.e);
+	probe_shutdown(&loop);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+
+	for (size_t i = 0; i < nfiles; i++)
+		runbook_free(rbs[i]);
+	free(rbs);
+	free(files);
+	kv_free(&vars);
+	rundir_free(&rd);
+	return b.interrupted ? 130 : verdict_exit_code(b.verdict);
+}

@@ -1,0 +1,1161 @@
+/*
+ * engine.c — the scheduler: nodes, flows, the order steps run in, on_fail,
+ * jumps, groups' verdicts, operator answers and stopping.
+ *
+ * Every move of a flow is queued and done by engine_pump, one at a time, so
+ * steps that finish at once (skipped, assumed, already done) never recurse.
+ * Probes, repeats and watches live in step.c; variables in vars.c.
+ */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* A run that jumps more often than this is looping: it stops with ERROR. */
+#define ENGINE_MAX_JUMPS 1000
+
+const char *eng_state_name(enum eng_state s)
+{
+	static const char *const names[] = {
+#define X(e, name) name,
+		ENG_STATES(X)
+#undef X
+	};
+	return (size_t)s < RBC_ARRAY_LEN(names) ? names[s] : "?";
+}
+
+const char *eng_event_name(enum eng_event_type t)
+{
+	static const char *const names[] = {
+#define X(e, name) name,
+		ENG_EVENTS(X)
+#undef X
+	};
+	return (size_t)t < RBC_ARRAY_LEN(names) ? names[t] : "?";
+}
+
+static int64_t real_clock(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t engine_now(const struct engine *e)
+{
+	return e->o.clock ? e->o.clock() : real_clock();
+}
+
+void engine_emit(struct engine *e, struct eng_event *ev)
+{
+	ev->time = engine_now(e);
+	if (e->o.on_event)
+		e->o.on_event(e->o.ud, ev);
+}
+
+/* ---- the tree ---------------------------------------------------------- */
+
+static struct node *node_new(struct engine *e, const struct rb_step *def,
+                             const struct runbook *rb, struct node *parent, size_t index)
+{
+	struct node *n = xcalloc(1, sizeof *n);
+	n->s.def = def;
+	n->s.rb = rb;
+	n->s.parent = parent ? &parent->s : NULL;
+	n->s.index = index;
+	n->s.state = ENG_PENDING;
+	if (def && def->action == RB_GROUP && def->nchildren) {
+		n->s.children = xcalloc(def->nchildren, sizeof *n->s.children);
+		n->s.nchildren = def->nchildren;
+		for (size_t i = 0; i < def->nchildren; i++)
+			n->s.children[i] = &node_new(e, def->children[i], rb, n, i)->s;
+	}
+	if (parent)
+		e->nsteps++;
+	return n;
+}
+
+static struct node *phase_new(struct engine *e, const struct runbook *rb, size_t index,
+                              bool include)
+{
+	struct node *n = node_new(e, NULL, rb, NULL, index);
+	n->s.include = include;
+	n->s.children = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *n->s.children);
+	n->s.nchildren = rb->nsteps;
+	for (size_t i = 0; i < rb->nsteps; i++)
+		n->s.children[i] = &node_new(e, rb->steps[i], rb, n, i)->s;
+	return n;
+}
+
+static void node_free(struct node *n)
+{
+	for (size_t i = 0; i < n->s.nchildren; i++)
+		node_free(node_of(n->s.children[i]));
+	free(n->s.children);
+	step_free_samples(&n->s);
+	free(n->s.samples);
+	free(n->s.title);
+	free(n->s.explain);
+	free(n->s.wait_text);
+	free(n->s.operator);
+	free(n->s.note);
+	free(n->s.spool_path);
+	free(n->last_explain);
+	etimer_close(n);
+	free(n);
+}
+
+static const char *node_raw_title(const struct eng_step *s)
+{
+	if (!s->def)
+		return s->rb->title ? s->rb->title : s->rb->id;
+	return s->def->title ? s->def->title : s->def->id;
+}
+
+/* Titles with what is known so far; refreshed when the step starts. */
+static void titles_init(struct engine *e, struct eng_step *s)
+{
+	free(s->title);
+	s->title = vars_display(e, s, node_raw_title(s));
+	for (size_t i = 0; i < s->nchildren; i++)
+		titles_init(e, s->children[i]);
+}
+
+static bool node_on_demand(const struct eng_step *s)
+{
+	return s->include || (s->def && s->def->on_demand);
+}
+
+static bool is_within(const struct eng_step *s, const struct eng_step *root)
+{
+	for (; s; s = s->parent)
+		if (s == root)
+			return true;
+	return false;
+}
+
+/* The top node holding s. */
+static struct eng_step *phase_of(struct eng_step *s)
+{
+	while (s->parent)
+		s = s->parent;
+	return s;
+}
+
+static struct eng_step *find_in(struct eng_step *s, const char *id)
+{
+	if (s->def && s->def->id && strcmp(s->def->id, id) == 0)
+		return s;
+	for (size_t i = 0; i < s->nchildren; i++) {
+		struct eng_step *r = find_in(s->children[i], id);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+struct eng_step *engine_find(const struct engine *e, const char *id)
+{
+	for (size_t i = 0; i < e->nnodes; i++) {
+		struct eng_step *r = find_in(e->nodes[i], id);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+struct eng_step *const *engine_nodes(const struct engine *e, size_t *n)
+{
+	*n = e->nnodes;
+	return e->nodes;
+}
+
+/* Where a failed step's goto: or run: sends the flow (NULL: nowhere). */
+struct node *engine_target(struct engine *e, struct node *from)
+{
+	const struct rb_step *d = from->s.def;
+	if (!d)
+		return NULL;
+	if (d->on_fail == RB_ON_FAIL_GOTO && d->on_fail_target) {
+		struct eng_step *t = find_in(phase_of(&from->s), d->on_fail_target);
+		return t ? node_of(t) : NULL;
+	}
+	if (d->on_fail == RB_ON_FAIL_RUN && d->on_fail_runbook) {
+		for (size_t i = 0; i < e->nnodes; i++)
+			if (e->nodes[i]->include && e->nodes[i]->rb == d->on_fail_runbook)
+				return node_of(e->nodes[i]);
+		for (size_t i = 0; i < e->nnodes; i++)
+			if (e->nodes[i]->rb == d->on_fail_runbook)
+				return node_of(e->nodes[i]);
+	}
+	return NULL;
+}
+
+/* ---- creating and freeing ---------------------------------------------- */
+
+static char *login_name(void)
+{
+	const char *u = getenv("USER");
+	if (u && *u)
+		return xstrdup(u);
+	struct passwd *pw = getpwuid(getuid());
+	return xstrdup(pw && pw->pw_name ? pw->pw_name : "operator");
+}
+
+static void add_include_nodes(struct engine *e, const struct runbook *rb, size_t *cap)
+{
+	for (size_t i = 0; i < rb->nincludes; i++) {
+		const struct runbook *inc = rb->includes[i];
+		bool have = false;
+		for (size_t k = 0; k < e->nnodes; k++)
+			have = have || e->nodes[k]->rb == inc;
+		if (have)
+			continue;
+		xgrow(&e->nodes, cap, e->nnodes + 1, sizeof *e->nodes);
+		e->nodes[e->nnodes] = &phase_new(e, inc, e->nnodes, true)->s;
+		e->nnodes++;
+	}
+}
+
+struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
+{
+	if (!o->loop || !o->nrunbooks) {
+		rbc_error_set(err, "no runbook to run");
+		return NULL;
+	}
+	struct engine *e = xcalloc(1, sizeof *e);
+	e->o = *o;
+	e->loop = o->loop;
+	e->operator = o->operator && *o->operator ? xstrdup(o->operator) : login_name();
+	e->out_dir = o->out_dir ? xstrdup(o->out_dir) : NULL;
+	e->mask = mask_new();
+	struct rbc_error perr = {0};
+	e->run_expect = expr_parse("exit == 0", &perr);
+	rbc_error_clear(&perr);
+	for (size_t i = 0; o->vars && i < o->vars->n; i++)
+		vars_kv_set(&e->vars, o->vars->keys[i], o->vars->vals[i]);
+
+	size_t cap = 0;
+	for (size_t i = 0; i < o->nrunbooks; i++) {
+		xgrow(&e->nodes, &cap, e->nnodes + 1, sizeof *e->nodes);
+		e->nodes[e->nnodes] = &phase_new(e, o->runbooks[i], e->nnodes, false)->s;
+		e->nnodes++;
+	}
+	for (size_t i = 0; i < o->nrunbooks; i++)
+		add_include_nodes(e, o->runbooks[i], &cap);
+
+	/* Secrets: from --vars (already in e->vars) or the environment. */
+	for (size_t i = 0; i < e->nnodes; i++) {
+		const struct runbook *rb = e->nodes[i]->rb;
+		for (size_t k = 0; k < rb->nsecrets; k++) {
+			const char *name = rb->secrets[k];
+			const char *v = rb_kv_get(&e->vars, name);
+			if (!v)
+				v = getenv(name);
+			if (v && *v && !rb_kv_get(&e->secrets, name))
+				vars_kv_set(&e->secrets, name, v);
+			if (v && *v)
+				mask_add(e->mask, v);
+		}
+	}
+	for (size_t i = 0; i < e->nnodes; i++)
+		titles_init(e, e->nodes[i]);
+	vars_scratch_release(e);
+	return e;
+}
+
+static void flow_free(struct flow *f);
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	while (e->all_flows)
+		flow_free(e->all_flows);
+	for (size_t i = 0; i < e->nnodes; i++)
+		node_free(node_of(e->nodes[i]));
+	free(e->nodes);
+	for (size_t i = 0; i < e->ncaps; i++) {
+		free(e->caps[i].name);
+		value_free(e->caps[i].value);
+		free(e->caps[i].text);
+	}
+	free(e->caps);
+	vars_scratch_release(e);
+	free(e->scratch);
+	vars_kv_free(&e->vars);
+	vars_kv_free(&e->secrets);
+	mask_free(e->mask);
+	expr_free(e->run_expect);
+	free(e->operator);
+	free(e->out_dir);
+	free(e->stop_reason);
+	free(e);
+}
+
+/* ---- flows ------------------------------------------------------------- */
+
+static struct flow *flow_new(struct engine *e, struct node *root, struct flow *parent)
+{
+	struct flow *f = xcalloc(1, sizeof *f);
+	f->e = e;
+	f->root = root;
+	f->parent = parent;
+	f->next_all = e->all_flows;
+	if (e->all_flows)
+		e->all_flows->prev_all = f;
+	e->all_flows = f;
+	return f;
+}
+
+static void flow_free(struct flow *f)
+{
+	struct engine *e = f->e;
+	if (f->queued) {
+		struct flow **pp = &e->ready_head, *prev = NULL;
+		while (*pp && *pp != f) {
+			prev = *pp;
+			pp = &(*pp)->next_ready;
+		}
+		if (*pp) {
+			*pp = f->next_ready;
+			if (e->ready_tail == f)
+				e->ready_tail = prev;
+		}
+	}
+	if (f->prev_all)
+		f->prev_all->next_all = f->next_all;
+	else
+		e->all_flows = f->next_all;
+	if (f->next_all)
+		f->next_all->prev_all = f->prev_all;
+	if (e->main == f)
+		e->main = NULL;
+	free(f);
+}
+
+void flow_move(struct flow *f, enum flow_act act, struct node *n)
+{
+	struct engine *e = f->e;
+	f->act = act;
+	f->cur = n;
+	if (!f->queued) {
+		f->queued = true;
+		f->next_ready = NULL;
+		if (e->ready_tail)
+			e->ready_tail->next_ready = f;
+		else
+			e->ready_head = f;
+		e->ready_tail = f;
+	}
+}
+
+static void flow_end(struct flow *f);
+static void main_over(struct engine *e);
+static void enter(struct flow *f, struct node *n);
+static void after(struct flow *f, struct node *n);
+static void check_finished(struct engine *e);
+
+void engine_pump(struct engine *e)
+{
+	if (e->pumping)
+		return;
+	e->pumping = true;
+	while (e->ready_head) {
+		struct flow *f = e->ready_head;
+		e->ready_head = f->next_ready;
+		if (!e->ready_head)
+			e->ready_tail = NULL;
+		f->queued = false;
+		enum flow_act act = f->act;
+		f->act = FLOW_WAIT;
+		if (act == FLOW_ENTER)
+			enter(f, f->cur);
+		else if (act == FLOW_AFTER)
+			after(f, f->cur);
+	}
+	e->pumping = false;
+	check_finished(e);
+}
+
+/* ---- finishing nodes and groups ------------------------------------------ */
+
+void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_verdict v,
+                 char *explain_take)
+{
+	n->s.state = st;
+	n->s.verdict = v;
+	n->s.wait = ENG_WAIT_NONE;
+	free(n->s.explain);
+	n->s.explain = explain_take;
+	n->s.finished = engine_now(e);
+	n->flow = NULL;
+	if (!n->s.started)
+		n->s.started = n->s.finished;
+	struct eng_event ev = {.type = ENG_EV_STEP_FINISHED, .step = &n->s, .verdict = v,
+	                       .text = n->s.explain, .by = n->s.operator};
+	engine_emit(e, &ev);
+}
+
+/* The worst verdict of the children, and the counts that explain it. */
+static void aggregate(const struct eng_step *g, enum eng_state *st, enum rbc_verdict *v,
+                      char **explain)
+{
+	size_t by[5] = {0}, done = 0, skipped = 0, cancelled = 0, watching = 0, notrun = 0;
+	enum rbc_verdict worst = RBC_VERDICT_PASS;
+	size_t counted = 0;
+	for (size_t i = 0; i < g->nchildren; i++) {
+		const struct eng_step *c = g->children[i];
+		switch (c->state) {
+		case ENG_DONE:
+			by[c->verdict]++;
+			worst = done++ ? verdict_worst(worst, c->verdict) : c->verdict;
+			break;
+		case ENG_SKIPPED: skipped++; break;
+		case ENG_CANCELLED: cancelled++; break;
+		case ENG_WATCHING: watching++; break;
+		default:
+			if (!node_on_demand(c))
+				notrun++;
+			continue;
+		}
+		counted++;
+	}
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%zu step%s", counted, counted == 1 ? "" : "s");
+	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
+	const char *sep = ": ";
+	for (size_t k = 0; k < 5; k++)
+		if (by[k]) {
+			sb_addf(&sb, "%s%zu %s", sep, by[k], words[k]);
+			sep = ", ";
+		}
+	if (skipped) {
+		sb_addf(&sb, "%s%zu skipped", sep, skipped);
+		sep = ", ";
+	}
+	if (cancelled) {
+		sb_addf(&sb, "%s%zu cancelled", sep, cancelled);
+		sep = ", ";
+	}
+	if (watching) {
+		sb_addf(&sb, "%s%zu watching", sep, watching);
+		sep = ", ";
+	}
+	if (notrun)
+		sb_addf(&sb, "%s%zu not run", sep, notrun);
+	*explain = sb_take(&sb);
+	*v = worst;
+	*st = (done == 0 && watching == 0 && skipped > 0 && cancelled == 0) ? ENG_SKIPPED : ENG_DONE;
+}
+
+static void group_close(struct engine *e, struct node *g)
+{
+	if (g->s.state != ENG_RUNNING)
+		return;
+	enum eng_state st;
+	enum rbc_verdict v;
+	char *explain;
+	aggregate(&g->s, &st, &v, &explain);
+	if (g->child_stopped && v != RBC_VERDICT_FAIL && v != RBC_VERDICT_ERROR)
+		v = RBC_VERDICT_FAIL;
+	node_finish(e, g, st, v, explain);
+}
+
+/* A watch ended after its groups closed: their verdicts may change. */
+void node_refresh_ancestors(struct engine *e, struct node *n)
+{
+	for (struct eng_step *p = n->s.parent; p; p = p->parent) {
+		if (p->state != ENG_DONE && p->state != ENG_SKIPPED)
+			continue;
+		enum eng_state st;
+		enum rbc_verdict v;
+		char *explain;
+		aggregate(p, &st, &v, &explain);
+		if (node_of(p)->child_stopped && v != RBC_VERDICT_FAIL && v != RBC_VERDICT_ERROR)
+			v = RBC_VERDICT_FAIL;
+		if (st == p->state && v == p->verdict && p->explain && strcmp(explain, p->explain) == 0) {
+			free(explain);
+			continue;
+		}
+		int64_t started = p->started;
+		node_finish(e, node_of(p), st, v, explain);
+		p->started = started;
+	}
+}
+
+/* Closes the open groups from s's parent up to (not including) stop_at. */
+static void close_up_to(struct engine *e, struct eng_step *s, struct eng_step *stop_at)
+{
+	for (struct eng_step *p = s->parent; p && p != stop_at; p = p->parent)
+		if (!is_within(stop_at, p))
+			group_close(e, node_of(p));
+}
+
+/* Back to pending, with everything below it (a step run again). */
+static void node_reset(struct engine *e, struct node *n)
+{
+	step_cancel(e, n);
+	n->s.state = ENG_PENDING;
+	n->s.wait = ENG_WAIT_NONE;
+	n->s.confirmed = false;
+	n->s.attempt = 0;
+	n->s.started = n->s.finished = 0;
+	free(n->s.explain);
+	n->s.explain = NULL;
+	n->child_stopped = false;
+	n->endpoint = false;
+	step_free_samples(&n->s);
+	for (size_t i = 0; i < n->s.nchildren; i++)
+		node_reset(e, node_of(n->s.children[i]));
+}
+
+/* Marks the groups above target as running (a jump into them). */
+static void open_ancestors(struct engine *e, struct eng_step *target)
+{
+	struct eng_step *chain[RB_MAX_DEPTH + 2];
+	size_t n = 0;
+	for (struct eng_step *p = target->parent; p && n < RBC_ARRAY_LEN(chain); p = p->parent)
+		chain[n++] = p;
+	while (n--) {
+		struct eng_step *p = chain[n];
+		if (p->state == ENG_RUNNING)
+			continue;
+		p->state = ENG_RUNNING;
+		p->started = engine_now(e);
+		p->finished = 0;
+		struct eng_event ev = {.type = ENG_EV_STEP_STARTED, .step = p};
+		engine_emit(e, &ev);
+	}
+}
+
+/* The flow goes to target instead of on: the on_fail goto / run of from. */
+static void flow_jump(struct flow *f, struct node *target, struct node *from, const char *why)
+{
+	struct engine *e = f->e;
+	if (++e->jumps > ENGINE_MAX_JUMPS) {
+		free(e->stop_reason);
+		e->stop_reason = xasprintf("more than %d jumps: the on_fail gotos loop", ENGINE_MAX_JUMPS);
+		flow_end(f);
+		engine_stop(e, e->stop_reason);
+		return;
+	}
+	if (f->root && !is_within(&target->s, &f->root->s) && f->parent) {
+		/* A branch of a parallel group: its parent jumps once all are done. */
+		if (!f->parent->jump) {
+			f->parent->jump = target;
+			f->parent->jump_from = from;
+		}
+		flow_end(f);
+		return;
+	}
+	f->root = NULL; /* a step run by hand that jumps continues like the run */
+	/* Close what the jump leaves, open what it enters. */
+	struct eng_step *common = target->s.parent;
+	while (common && !is_within(&from->s, common))
+		common = common->parent;
+	close_up_to(e, &from->s, common);
+	if (from->s.state == ENG_RUNNING && from->s.def && from->s.def->action == RB_GROUP)
+		group_close(e, from);
+	open_ancestors(e, &target->s);
+	if (target->s.state != ENG_PENDING)
+		node_reset(e, target);
+	target->endpoint = node_on_demand(&target->s);
+	struct eng_event ev = {.type = ENG_EV_JUMP, .step = &from->s, .target = &target->s,
+	                       .text = why};
+	engine_emit(e, &ev);
+	flow_move(f, FLOW_ENTER, target);
+}
+
+/* The flow has nothing more to do. */
+static void flow_end(struct flow *f)
+{
+	struct engine *e = f->e;
+	struct flow *p = f->parent;
+	bool was_main = f->main;
+	bool stopped = f->stopped;
+	flow_free(f);
+	if (was_main) {
+		main_over(e);
+		return;
+	}
+	if (!p)
+		return;
+	if (stopped)
+		p->stopped = true;
+	if (--p->pending > 0)
+		return;
+	/* Every branch of the parallel group is done. */
+	struct node *g = p->cur;
+	if (p->stopped) {
+		g->child_stopped = true;
+		p->stopped = false;
+	}
+	group_close(e, g);
+	if (p->jump) {
+		struct node *t = p->jump, *from = p->jump_from;
+		p->jump = p->jump_from = NULL;
+		flow_jump(p, t, from ? from : g, "on_fail of a parallel step");
+	} else {
+		flow_move(p, FLOW_AFTER, g);
+	}
+}
+
+/* The step after n in the normal flow, at n's level (NULL: none). */
+static struct node *next_sibling(struct engine *e, struct node *n)
+{
+	struct eng_step *p = n->s.parent;
+	struct eng_step *const *sib = p ? p->children : e->nodes;
+	size_t count = p ? p->nchildren : e->nnodes;
+	for (size_t i = n->s.index + 1; i < count; i++)
+		if (!node_on_demand(sib[i]))
+			return node_of(sib[i]);
+	return NULL;
+}
+
+static bool failed(const struct eng_step *s)
+{
+	return s->state == ENG_DONE && (s->verdict == RBC_VERDICT_FAIL || s->verdict == RBC_VERDICT_ERROR);
+}
+
+/* n has finished (or been passed): apply its on_fail, or go on. */
+static void after(struct flow *f, struct node *n)
+{
+	struct engine *e = f->e;
+	bool group = !n->s.def || n->s.def->action == RB_GROUP;
+	bool trigger = group ? n->child_stopped : failed(&n->s);
+	if (e->stopping) {
+		flow_end(f);
+		return;
+	}
+	if (trigger) {
+		enum rb_on_fail of = n->s.def ? n->s.def->on_fail : RB_ON_FAIL_STOP;
+		if (of == RB_ON_FAIL_GOTO || of == RB_ON_FAIL_RUN) {
+			struct node *t = engine_target(e, n);
+			if (t) {
+				char *why = xasprintf("on_fail of %s: %s", n->s.def->id,
+				                      n->s.explain ? n->s.explain : verdict_name(n->s.verdict));
+				flow_jump(f, t, n, why);
+				free(why);
+				return;
+			}
+			of = RB_ON_FAIL_STOP;
+		}
+		if (of == RB_ON_FAIL_STOP) {
+			if ((f->root && n == f->root) || !n->s.parent) {
+				f->stopped = true;
+				flow_end(f);
+				return;
+			}
+			struct node *p = node_of(n->s.parent);
+			p->child_stopped = true;
+			group_close(e, p);
+			flow_move(f, FLOW_AFTER, p);
+			return;
+		}
+	}
+	if (n->endpoint) {
+		/* A procedure outside the normal flow: nothing comes after it. */
+		flow_end(f);
+		return;
+	}
+	if (f->root && n == f->root) {
+		flow_end(f);
+		return;
+	}
+	struct node *next = next_sibling(e, n);
+	if (next) {
+		flow_move(f, FLOW_ENTER, next);
+		return;
+	}
+	if (!n->s.parent) {
+		flow_end(f);
+		return;
+	}
+	struct node *p = node_of(n->s.parent);
+	group_close(e, p);
+	flow_move(f, FLOW_AFTER, p);
+}
+
+/* Explains a when that is not true. */
+static bool check_when(struct engine *e, struct flow *f, struct node *n)
+{
+	const struct rb_step *d = n->s.def;
+	if (!d || !d->when)
+		return true;
+	struct expr_env env = {0};
+	vars_env_for_expr(e, &n->s, &env);
+	char *why = NULL;
+	int t = expr_truth(d->when, &env, &why);
+	vars_scratch_release(e);
+	char *m = engine_mask(e, why);
+	free(why);
+	if (t == 1) {
+		free(m);
+		return true;
+	}
+	if (t == 0) {
+		char *x = xasprintf("when %s is false: %s", expr_source(d->when), m);
+		free(m);
+		node_finish(e, n, ENG_SKIPPED, RBC_VERDICT_PASS, x);
+	} else {
+		char *x = xasprintf("when %s cannot be decided: %s", expr_source(d->when), m);
+		free(m);
+		node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN, x);
+	}
+	flow_move(f, FLOW_AFTER, n);
+	return false;
+}
+
+static void wait_for_operator(struct engine *e, struct node *n, enum eng_wait w, const char *raw)
+{
+	n->s.state = ENG_WAITING;
+	n->s.wait = w;
+	free(n->s.wait_text);
+	n->s.wait_text = vars_display(e, &n->s, raw);
+	struct eng_event ev = {.type = ENG_EV_WAITING, .step = &n->s, .text = n->s.wait_text};
+	engine_emit(e, &ev);
+}
+
+/* Starts a group: its children in order, or all at once. */
+static void enter_group(struct flow *f, struct node *n)
+{
+	struct engine *e = f->e;
+	bool parallel = n->s.def && n->s.def->parallel;
+	if (parallel) {
+		size_t started = 0;
+		for (size_t i = 0; i < n->s.nchildren; i++) {
+			struct eng_step *c = n->s.children[i];
+			if (node_on_demand(c))
+				continue;
+			struct flow *b = flow_new(e, node_of(c), f);
+			started++;
+			f->pending++;
+			flow_move(b, FLOW_ENTER, node_of(c));
+		}
+		f->cur = n;
+		if (!started) {
+			group_close(e, n);
+			flow_move(f, FLOW_AFTER, n);
+		}
+		return;
+	}
+	for (size_t i = 0; i < n->s.nchildren; i++)
+		if (!node_on_demand(n->s.children[i])) {
+			flow_move(f, FLOW_ENTER, node_of(n->s.children[i]));
+			return;
+		}
+	group_close(e, n);
+	flow_move(f, FLOW_AFTER, n);
+}
+
+/* The flow reaches n. */
+static void enter(struct flow *f, struct node *n)
+{
+	struct engine *e = f->e;
+	if (e->stopping) {
+		flow_end(f);
+		return;
+	}
+	struct eng_step *s = &n->s;
+	bool group = !s->def || s->def->action == RB_GROUP;
+	switch (s->state) {
+	case ENG_DONE:
+	case ENG_SKIPPED:
+	case ENG_WATCHING:
+		/* Finished earlier (ticked ahead, a previous pass): go on. */
+		flow_move(f, FLOW_AFTER, n);
+		return;
+	case ENG_RUNNING:
+		if (group)
+			break; /* a group left open by a pause: continue inside it */
+		/* fall through */
+	case ENG_WAITING: {
+		/* Started by hand and still going: the flow takes it over. */
+		struct flow *o = n->flow;
+		if (o && o != f && o->root == n && !o->parent && !o->main) {
+			flow_free(o);
+			n->flow = f;
+		} else {
+			flow_move(f, FLOW_AFTER, n);
+		}
+		return;
+	}
+	case ENG_CANCELLED:
+		node_reset(e, n);
+		break;
+	case ENG_PENDING:
+		break;
+	}
+	if (!group)
+		n->flow = f;
+	if (s->state != ENG_RUNNING) {
+		s->state = ENG_RUNNING;
+		s->started = engine_now(e);
+		s->finished = 0;
+		free(s->title);
+		s->title = vars_display(e, s, node_raw_title(s));
+		vars_scratch_release(e);
+		struct eng_event ev = {.type = ENG_EV_STEP_STARTED, .step = s};
+		engine_emit(e, &ev);
+		if (!check_when(e, f, n))
+			return;
+	}
+	const struct rb_step *d = s->def;
+	if (d && d->confirm && !s->confirmed) {
+		if (e->o.yes) {
+			s->confirmed = true;
+			char *q = vars_display(e, s, d->confirm);
+			struct eng_event ev = {.type = ENG_EV_CONFIRMED, .step = s, .text = q,
+			                       .by = "--yes", .automatic = true};
+			engine_emit(e, &ev);
+			free(q);
+		} else if (e->o.interactive) {
+			wait_for_operator(e, n, ENG_WAIT_CONFIRM, d->confirm);
+			return;
+		} else {
+			char *q = vars_display(e, s, d->confirm);
+			char *x = xasprintf("needs operator: confirm \"%s\" (--yes confirms)", q);
+			free(q);
+			node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN, x);
+			flow_move(f, FLOW_AFTER, n);
+			return;
+		}
+	}
+	if (group) {
+		enter_group(f, n);
+		return;
+	}
+	if (d->action == RB_MANUAL) {
+		if (e->o.assume == ENG_ASSUME_DONE) {
+			free(s->operator);
+			s->operator = xstrdup("--assume done");
+			node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, xstrdup("assumed done (--assume done)"));
+		} else if (e->o.assume == ENG_ASSUME_SKIP) {
+			free(s->operator);
+			s->operator = xstrdup("--assume skip");
+			node_finish(e, n, ENG_SKIPPED, RBC_VERDICT_PASS, xstrdup("assumed skipped (--assume skip)"));
+		} else if (e->o.interactive) {
+			wait_for_operator(e, n, ENG_WAIT_MANUAL, d->manual);
+			return;
+		} else {
+			char *m = vars_display(e, s, d->manual);
+			char *x = xasprintf("needs operator: %s (--assume done|skip answers manual steps)", m);
+			free(m);
+			node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN, x);
+		}
+		flow_move(f, FLOW_AFTER, n);
+		return;
+	}
+	if (d->watch) {
+		step_watch_start(e, n);
+		flow_move(f, FLOW_AFTER, n);
+		return;
+	}
+	step_probe_start(e, n); /* finishes later: flow_move(AFTER) from step.c */
+}
+
+/* ---- the run ----------------------------------------------------------- */
+
+/* Calls fn on every node below s, children before their parent. */
+static void walk_post(struct engine *e, struct eng_step *s,
+                      void (*fn)(struct engine *, struct node *, void *), void *ud)
+{
+	for (size_t i = 0; i < s->nchildren; i++)
+		walk_post(e, s->children[i], fn, ud);
+	fn(e, node_of(s), ud);
+}
+
+/* Watches without a lifetime of their own end with the normal flow. */
+static void end_open_watch(struct engine *e, struct node *n, void *ud)
+{
+	(void)ud;
+	if (n->s.state == ENG_WATCHING && n->watch_live && !n->watch_deadline)
+		step_watch_end(e, n, "the run ended");
+}
+
+/* Groups still open when the flow ends (a stop, the end of a procedure). */
+static void close_open_group(struct engine *e, struct node *n, void *ud)
+{
+	(void)ud;
+	if (n->s.state == ENG_RUNNING && (!n->s.def || n->s.def->action == RB_GROUP))
+		group_close(e, n);
+}
+
+static void main_over(struct engine *e)
+{
+	e->main_running = false;
+	e->main_over = true;
+	for (size_t i = 0; i < e->nnodes; i++)
+		walk_post(e, e->nodes[i], close_open_group, NULL);
+	for (size_t i = 0; i < e->nnodes; i++)
+		walk_post(e, e->nodes[i], end_open_watch, NULL);
+}
+
+static void check_finished(struct engine *e)
+{
+	if (!e->main_over || e->main_running || e->pumping)
+		return;
+	if (e->watches_for || e->inflight || e->all_flows)
+		return;
+	e->main_over = false;
+	enum rbc_verdict v = engine_verdict(e);
+	struct eng_event ev = {.type = ENG_EV_RUN_FINISHED, .verdict = v, .text = e->stop_reason};
+	engine_emit(e, &ev);
+}
+
+static void main_flow_start(struct engine *e, struct node *at)
+{
+	struct flow *f = flow_new(e, NULL, NULL);
+	f->main = true;
+	e->main = f;
+	e->main_running = true;
+	e->main_over = false;
+	if (!e->started) {
+		e->started = true;
+		struct eng_event ev = {.type = ENG_EV_RUN_STARTED};
+		engine_emit(e, &ev);
+	}
+	flow_move(f, FLOW_ENTER, at);
+}
+
+void engine_start(struct engine *e)
+{
+	if (e->main_running || e->stopping)
+		return;
+	struct node *first = NULL;
+	for (size_t i = 0; i < e->nnodes && !first; i++)
+		if (!node_on_demand(e->nodes[i]))
+			first = node_of(e->nodes[i]);
+	if (!first)
+		return;
+	main_flow_start(e, first);
+	engine_pump(e);
+}
+
+void engine_run_step(struct engine *e, struct eng_step *s)
+{
+	struct node *n = node_of(s);
+	if (e->stopping || n->flow || s->state == ENG_RUNNING || s->state == ENG_WAITING ||
+	    s->state == ENG_WATCHING)
+		return;
+	if (s->state != ENG_PENDING)
+		node_reset(e, n);
+	struct flow *f = flow_new(e, n, NULL);
+	flow_move(f, FLOW_ENTER, n);
+	engine_pump(e);
+}
+
+bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, const char *note,
+                   const char *by)
+{
+	struct node *n = node_of(s);
+	const char *who = by && *by ? by : e->operator;
+	char *mnote = engine_mask(e, note && *note ? note : NULL);
+	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_CONFIRM) {
+		if (a != ENG_ANSWER_YES && a != ENG_ANSWER_NO) {
+			free(mnote);
+			return false;
+		}
+		struct flow *f = n->flow;
+		if (a == ENG_ANSWER_YES) {
+			s->confirmed = true;
+			s->state = ENG_RUNNING;
+			s->wait = ENG_WAIT_NONE;
+			struct eng_event ev = {.type = ENG_EV_CONFIRMED, .step = s, .text = s->wait_text,
+			                       .by = who};
+			engine_emit(e, &ev);
+			/* Back into enter(), past the confirmation. */
+			s->state = ENG_PENDING;
+			s->started = 0;
+			if (f)
+				flow_move(f, FLOW_ENTER, n);
+		} else {
+			free(s->operator);
+			s->operator = xstrdup(who);
+			char *x = mnote ? xasprintf("not confirmed by %s: %s", who, mnote)
+			                : xasprintf("not confirmed by %s", who);
+			node_finish(e, n, ENG_SKIPPED, RBC_VERDICT_PASS, x);
+			/* Declined: the run pauses here and the operator decides what
+			   next; a branch or a step run by hand just goes on. */
+			if (f && f->main) {
+				e->main_running = false;
+				flow_free(f);
+			} else if (f) {
+				flow_move(f, FLOW_AFTER, n);
+			}
+		}
+		free(mnote);
+		engine_pump(e);
+		return true;
+	}
+	bool manual = s->def && s->def->action == RB_MANUAL;
+	if (!manual || (s->state != ENG_WAITING && s->state != ENG_PENDING) ||
+	    a == ENG_ANSWER_YES || a == ENG_ANSWER_NO) {
+		free(mnote);
+		return false;
+	}
+	struct flow *f = n->flow;
+	free(s->operator);
+	s->operator = xstrdup(who);
+	free(s->note);
+	s->note = mnote ? xstrdup(mnote) : NULL;
+	if (!s->started)
+		s->started = engine_now(e);
+	static const char *const done_word[] = {"done", "failed", "skipped"};
+	char *x = mnote ? xasprintf("%s by %s: %s", done_word[a], who, mnote)
+	                : xasprintf("%s by %s", done_word[a], who);
+	free(mnote);
+	node_finish(e, n, a == ENG_ANSWER_SKIP ? ENG_SKIPPED : ENG_DONE,
+	            a == ENG_ANSWER_FAIL ? RBC_VERDICT_FAIL : RBC_VERDICT_PASS, x);
+	if (f)
+		flow_move(f, FLOW_AFTER, n);
+	engine_pump(e);
+	return true;
+}
+
+void engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by)
+{
+	char *m = engine_mask(e, text);
+	struct eng_event ev = {.type = ENG_EV_NOTE, .step = s, .text = m,
+	                       .by = by && *by ? by : e->operator};
+	engine_emit(e, &ev);
+	free(m);
+}
+
+/* Cancels whatever runs or waits, ends every flow (and watches). */
+static void cancel_node(struct engine *e, struct node *n, void *ud)
+{
+	const char *reason = ud;
+	struct eng_step *s = &n->s;
+	bool group = !s->def || s->def->action == RB_GROUP;
+	if (s->state == ENG_WATCHING) {
+		step_watch_end(e, n, reason);
+		return;
+	}
+	if (group || (s->state != ENG_RUNNING && s->state != ENG_WAITING))
+		return;
+	step_cancel(e, n);
+	n->flow = NULL;
+	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_PASS, xstrdup(reason));
+}
+
+static void cancel_all(struct engine *e, const char *reason)
+{
+	bool had_main = e->main_running;
+	for (size_t i = 0; i < e->nnodes; i++)
+		walk_post(e, e->nodes[i], cancel_node, (void *)reason);
+	while (e->all_flows)
+		flow_free(e->all_flows);
+	for (size_t i = 0; i < e->nnodes; i++)
+		walk_post(e, e->nodes[i], close_open_group, NULL);
+	for (size_t i = 0; i < e->nnodes; i++)
+	e->main_running = false;
+	if (had_main)
+		e->main_over = true;
+}
+
+void engine_stop(struct engine *e, const char *reason)
+{
+	if (!reason)
+		reason = "stopped";
+	if (!e->stop_reason)
+		e->stop_reason = engine_mask(e, reason);
+	e->stopping = true;
+	cancel_all(e, e->stop_reason);
+	/* Even when no main flow ran, a stop ends the run. */
+	e->main_over = e->started;
+	engine_pump(e);
+}
+
+void engine_interrupt(struct engine *e, const char *reason, struct node *target)
+{
+	cancel_all(e, reason);
+	if (target) {
+		open_ancestors(e, &target->s);
+		if (target->s.state != ENG_PENDING)
+			node_reset(e, target);
+		target->endpoint = node_on_demand(&target->s);
+		main_flow_start(e, target);
+	}
+	engine_pump(e);
+}
+
+bool engine_busy(const struct engine *e)
+{
+	return e->main_running || e->main_over || e->all_flows || e->inflight || e->watches;
+}
+
+size_t engine_jobs(const struct engine *e)
+{
+	return e->inflight;
+}
+
+/*
+ * Counts below s. Steps under a skipped group count as skipped; steps of an
+ * on-demand procedure that never ran are not counted at all.
+ */
+static void count_walk(const struct eng_step *s, bool skipped, bool optional,
+                       struct eng_counts *c)
+{
+	optional = optional || node_on_demand(s);
+	if (s->state == ENG_SKIPPED)
+		skipped = true;
+	if (s->def && s->def->action != RB_GROUP) {
+		enum eng_state st = skipped ? ENG_SKIPPED : s->state;
+		if (st == ENG_PENDING && optional)
+			return;
+		c->total++;
+		switch (st) {
+		case ENG_PENDING: c->pending++; break;
+		case ENG_RUNNING:
+		case ENG_WAITING:
+		case ENG_WATCHING: c->running++; break;
+		case ENG_DONE:
+			c->done++;
+			c->by_verdict[s->verdict]++;
+			break;
+		case ENG_SKIPPED: c->skipped++; break;
+		case ENG_CANCELLED: c->cancelled++; break;
+		}
+		return;
+	}
+	for (size_t i = 0; i < s->nchildren; i++)
+		count_walk(s->children[i], skipped, optional, c);
+}
+
+void engine_counts(const struct engine *e, struct eng_counts *c)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < e->nnodes; i++)
+		count_walk(e->nodes[i], false, false, c);
+}
+
+enum rbc_verdict engine_verdict(const struct engine *e)
+{
+	struct eng_counts c;
+	engine_counts(e, &c);
+	enum rbc_verdict v = RBC_VERDICT_PASS;
+	for (int k = 0; k < 5; k++)
+		if (c.by_verdict[k])
+			v = verdict_worst(v, (enum rbc_verdict)k);
+	return v;
+}
+
+const struct mask *engine_secrets(const struct engine *e)
+{
+	return e->mask;
+}
+
+char *engine_mask(const struct engine *e, const char *s)
+{
+	return mask_text(e->mask, s);
+}
+
+char *engine_var(const struct engine *e, const struct eng_step *s, const char *name)
+{
+	return vars_get((struct engine *)e, s, name);
+}

@@ -1,0 +1,147 @@
+/*
+ * internal.h — what the engine's files share: the node behind each public
+ * struct eng_step, flows, and the engine itself.
+ *
+ * A flow is one thread of control walking the tree: the main flow (the
+ * normal order), one per branch of a running parallel group, one per step
+ * started by hand. Flows never recurse into each other: every move is
+ * queued (flow_move) and done by engine_pump, so a 100,000-step runbook of
+ * steps that finish at once does not grow the C stack.
+ */
+#ifndef RBC_ENGINE_INTERNAL_H
+#define RBC_ENGINE_INTERNAL_H
+
+#include "rbc/engine.h"
+
+struct flow;
+struct engine;
+
+/* A timer that belongs to one node; freed through uv_close. */
+struct etimer {
+	uv_timer_t t;
+	struct node *node;
+};
+
+struct node {
+	struct eng_step s;            /* first: a node is its public step */
+	struct flow *flow;            /* the flow running it, while it runs */
+	unsigned gen;                 /* bumped on cancel and reset: late probe
+	                                 results of an older generation are dropped */
+	struct probe *probe;          /* the attempt's probe in flight */
+	const struct probe_ops *ops;
+	struct etimer *timer;         /* next sample, retry delay */
+	uint64_t t0;                  /* uv_now when the attempt started */
+	long streak;                  /* consecutive: passes in a row */
+	long longest;                 /* consecutive: the longest run so far */
+	bool child_stopped;           /* a group ended by a child's stop */
+	bool endpoint;                /* reached by a jump: the flow ends after it */
+	/* watches */
+	bool watch_live;
+	int64_t watch_deadline;       /* uv_now ms; 0: until the run ends */
+	uint64_t violated_since;      /* uv_now of the first violated sample in a row */
+	long violated;                /* violated samples in a row */
+	size_t watch_total;           /* samples taken */
+	char *last_explain;           /* the latest sample's explanation (masked) */
+	enum rbc_verdict last_verdict;
+};
+
+static inline struct node *node_of(struct eng_step *s)
+{
+	return (struct node *)s;
+}
+
+enum flow_act { FLOW_WAIT, FLOW_ENTER, FLOW_AFTER };
+
+struct flow {
+	struct engine *e;
+	struct flow *parent;          /* a branch: the flow waiting for it */
+	struct node *root;            /* runs only inside this subtree (NULL: all) */
+	struct node *cur;
+	enum flow_act act;
+	size_t pending;               /* branches still running */
+	struct node *jump;            /* a branch's jump, done by its parent */
+	struct node *jump_from;
+	bool stopped;                 /* a branch ended by a stop */
+	bool main;
+	bool queued;
+	struct flow *next_ready;
+	struct flow *prev_all, *next_all;
+};
+
+struct capture {
+	char *name;
+	struct rbc_value *value;
+	char *text;
+};
+
+struct engine {
+	struct engine_opts o;
+	uv_loop_t *loop;
+	char *operator;
+	char *out_dir;
+	struct rb_kv vars;            /* --var / --vars, copied */
+	struct rb_kv secrets;         /* name → value, from the environment */
+	struct mask *mask;
+	struct expr *run_expect;      /* "exit == 0": commands without expect */
+
+	struct eng_step **nodes;      /* top: the runbooks, then the includes */
+	size_t nnodes;
+	size_t nsteps;                /* every node below the top ones */
+
+	struct capture *caps;
+	size_t ncaps, capcaps;
+	struct rbc_value **scratch;   /* vars.NAME values lent to one evaluation */
+	size_t nscratch, capscratch;
+	const struct eng_step *expr_step; /* whose vars an evaluation reads */
+
+	struct flow *all_flows;
+	struct flow *ready_head, *ready_tail;
+	struct flow *main;
+	bool pumping;
+	bool started;                 /* RUN_STARTED emitted */
+	bool main_running;            /* a main flow was started and has not finished */
+	bool main_over;               /* it finished: RUN_FINISHED once all lets go */
+	bool stopping;                /* engine_stop / an interrupting watch */
+	size_t inflight;              /* probes started, not yet delivered */
+	size_t watches;               /* watches sampling */
+	size_t watches_for;           /* of them, with a repeat.for of their own */
+	size_t timers;                /* sample / retry timers armed */
+	size_t jumps;
+	char *stop_reason;
+};
+
+/* engine.c */
+void engine_emit(struct engine *e, struct eng_event *ev);
+int64_t engine_now(const struct engine *e);
+void flow_move(struct flow *f, enum flow_act act, struct node *n);
+void engine_pump(struct engine *e);
+void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_verdict v,
+                 char *explain_take);
+void node_refresh_ancestors(struct engine *e, struct node *n);
+void engine_interrupt(struct engine *e, const char *reason, struct node *target);
+struct node *engine_target(struct engine *e, struct node *from);
+
+/* vars.c */
+char *vars_get(struct engine *e, const struct eng_step *s, const char *name);
+bool vars_expand(struct engine *e, const struct eng_step *s, const char *text, bool json,
+                 char **out, char **error);
+char *vars_display(struct engine *e, const struct eng_step *s, const char *text);
+void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env);
+bool vars_env_add_step(struct engine *e, const struct eng_step *s, struct rb_kv *env,
+                       char **error);
+void vars_kv_free(struct rb_kv *kv);
+void vars_kv_set(struct rb_kv *kv, const char *k, const char *v);
+void vars_capture(struct engine *e, const char *name, struct rbc_value *take);
+void vars_env_for_expr(struct engine *e, const struct eng_step *s, struct expr_env *env);
+void vars_scratch_release(struct engine *e);
+bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char *name);
+
+/* step.c: probe attempts, repeats, retries, watches */
+void step_probe_start(struct engine *e, struct node *n);
+void step_watch_start(struct engine *e, struct node *n);
+void step_cancel(struct engine *e, struct node *n);
+void step_watch_end(struct engine *e, struct node *n, const char *why);
+void step_free_samples(struct eng_step *s);
+void etimer_close(struct node *n);
+
+#endif

@@ -1,0 +1,819 @@
+/*
+ * step.c — a probe step's life: attempts, the samples of a repeat, the
+ * verdict, captures, retries, and watches sampling in the background.
+ *
+ * One attempt is a full round of sampling: one sample without repeat, or
+ * the samples of the repeat mode (docs/runbook-format.md, "Repeat modes").
+ * Samples are started start-to-start `every` apart (at once when the
+ * previous one took longer). A probe result whose node has moved on (a
+ * cancel, a reset) carries an older generation and is dropped.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "rbc/units.h"
+
+/* Samples a watch keeps (it may sample for hours). */
+#define WATCH_KEEP 100
+
+struct pctx {
+	struct engine *e;
+	struct node *n;
+	unsigned gen;
+};
+
+static void sample_start(struct engine *e, struct node *n);
+static void attempt_start(struct engine *e, struct node *n);
+
+/* ---- timers ------------------------------------------------------------ */
+
+struct etimer_ext {
+	struct etimer et;
+	struct engine *e;
+	void (*fire)(struct engine *, struct node *);
+};
+
+static void etimer_freed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void etimer_close(struct node *n)
+{
+	if (!n->timer)
+		return;
+	uv_timer_stop(&n->timer->t);
+	n->timer->t.data = n->timer;
+	uv_close((uv_handle_t *)&n->timer->t, etimer_freed);
+	n->timer = NULL;
+}
+
+static void etimer_cb(uv_timer_t *t)
+{
+	struct etimer_ext *x = t->data;
+	struct engine *e = x->e;
+	x->fire(e, x->et.node);
+	engine_pump(e);
+}
+
+static void timer_arm(struct engine *e, struct node *n, uint64_t delay,
+                      void (*fire)(struct engine *, struct node *))
+{
+	if (!n->timer) {
+		struct etimer_ext *x = xcalloc(1, sizeof *x);
+		uv_timer_init(e->loop, &x->et.t);
+		x->et.t.data = x;
+		x->et.node = n;
+		x->e = e;
+		n->timer = &x->et;
+	}
+	struct etimer_ext *x = (struct etimer_ext *)n->timer;
+	x->fire = fire;
+	uv_timer_start(&n->timer->t, etimer_cb, delay, 0);
+}
+
+static void timer_stop(struct node *n)
+{
+	if (n->timer)
+		uv_timer_stop(&n->timer->t);
+}
+
+/* ---- samples ----------------------------------------------------------- */
+
+void step_free_samples(struct eng_step *s)
+{
+	for (size_t i = 0; i < s->nsamples; i++)
+		value_free(s->samples[i]);
+	s->nsamples = 0;
+	s->samples_dropped = 0;
+}
+
+static void samples_push(struct eng_step *s, struct rbc_value *v, size_t keep)
+{
+	if (keep && s->nsamples >= keep) {
+		value_free(s->samples[0]);
+		memmove(s->samples, s->samples + 1, (s->nsamples - 1) * sizeof *s->samples);
+		s->nsamples--;
+		s->samples_dropped++;
+	}
+	xgrow(&s->samples, &s->capsamples, s->nsamples + 1, sizeof *s->samples);
+	s->samples[s->nsamples++] = v;
+}
+
+static const char *sample_error(const struct rbc_value *v)
+{
+	const struct rbc_value *err = value_obj_get(v, "error");
+	return err && err->type == VALUE_STR ? err->u.str.s : NULL;
+}
+
+/*
+ * A monitoring plugin's own verdict, its worst exit over the samples: 0 1 2
+ * 3 are PASS WARN FAIL UNKNOWN. With an expect or warn as well, the worse of
+ * the two counts; without, the plugin's alone, explained by its output.
+ */
+static enum rbc_verdict nagios_state(struct rbc_value *const *samples, size_t count,
+                                     bool has_expr, enum rbc_verdict v, char **x)
+{
+	static const enum rbc_verdict map[] = {RBC_VERDICT_PASS, RBC_VERDICT_WARN,
+	                                       RBC_VERDICT_FAIL, RBC_VERDICT_UNKNOWN};
+	int worst = -1;
+	const struct rbc_value *out = NULL, *name = NULL;
+	for (size_t i = 0; i < count; i++) {
+		const struct rbc_value *st = value_obj_get(samples[i], "state");
+		if (!st || st->type != VALUE_NUM)
+			continue;
+		int k = (int)st->u.num.v;
+		if (k < 0 || k > 3)
+			k = 3;
+		if (worst < 0 || verdict_worst(map[k], map[worst]) == map[k]) {
+			worst = k;
+			out = value_obj_get(samples[i], "output");
+			name = value_obj_get(samples[i], "state_name");
+		}
+	}
+	if (worst < 0)
+		return v;
+	char *said = xasprintf("%s: %s", name && name->type == VALUE_STR ? name->u.str.s : "?",
+	                       out && out->type == VALUE_STR ? out->u.str.s : "");
+	if (!has_expr) {
+		free(*x);
+		*x = said;
+		return map[worst];
+	}
+	char *both = xasprintf("%s; %s", said, *x);
+	free(said);
+	free(*x);
+	*x = both;
+	return verdict_worst(v, map[worst]);
+}
+
+/*
+ * Judges samples[0..count) with the step's expect and warn; explanation
+ * masked. Samples that could not run make it an ERROR when all of them
+ * failed so, at least a FAIL when some did.
+ */
+static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value *const *samples,
+                              size_t count, char **explain)
+{
+	const struct rb_step *d = n->s.def;
+	size_t errors = 0;
+	const char *last_error = NULL;
+	for (size_t i = 0; i < count; i++) {
+		const char *er = sample_error(samples[i]);
+		if (er) {
+			errors++;
+			last_error = er;
+		}
+	}
+	struct expr_env env = {0};
+	vars_env_for_expr(e, &n->s, &env);
+	char *x = NULL;
+	enum rbc_verdict v;
+	/* A command without expect must exit 0; a plugin's exit is its verdict. */
+	const struct expr *expect = d->expect;
+	if (!expect && !d->warn && d->action == RB_RUN)
+		expect = e->run_expect;
+	if (errors && errors == count) {
+		v = expr_judge(expect, d->warn, &env, last_error, &x);
+		if (count > 1) {
+			char *y = xasprintf("%s (all %zu samples)", x, count);
+			free(x);
+			x = y;
+		}
+	} else if (errors) {
+		struct rbc_value **ok = xmalloc((count - errors) * sizeof *ok);
+		size_t k = 0;
+		for (size_t i = 0; i < count; i++)
+			if (!sample_error(samples[i]))
+				ok[k++] = samples[i];
+		env.samples = ok;
+		env.nsamples = k;
+		v = expr_judge(expect, d->warn, &env, NULL, &x);
+		free(ok);
+		v = verdict_worst(v, RBC_VERDICT_FAIL);
+		char *y = xasprintf("%s; %zu of %zu samples could not run: %s", x, errors, count, last_error);
+		free(x);
+		x = y;
+	} else {
+		env.samples = samples;
+		env.nsamples = count;
+		v = expr_judge(expect, d->warn, &env, NULL, &x);
+		if (d->action == RB_NAGIOS)
+			v = nagios_state(samples, count, expect || d->warn, v, &x);
+	}
+	vars_scratch_release(e);
+	*explain = engine_mask(e, x);
+	free(x);
+	return v;
+}
+
+/* ---- finishing an attempt ---------------------------------------------- */
+
+static void captures(struct engine *e, struct node *n)
+{
+	const struct rb_step *d = n->s.def;
+	for (size_t i = 0; i < d->ncaptures; i++) {
+		struct expr_env env = {.samples = n->s.samples, .nsamples = n->s.nsamples};
+		vars_env_for_expr(e, &n->s, &env);
+		char *why = NULL;
+		struct rbc_value *v = expr_eval(d->captures[i].expr, &env, &why);
+		vars_scratch_release(e);
+		const char *name = d->captures[i].name;
+		if (v->type == VALUE_MISSING) {
+			char *m = engine_mask(e, why);
+			char *x = xasprintf("not captured: %s", m);
+			struct eng_event ev = {.type = ENG_EV_CAPTURE, .step = &n->s, .name = name, .text = x};
+			engine_emit(e, &ev);
+			free(x);
+			free(m);
+			value_free(v);
+		} else {
+			if (vars_is_secret(e, &n->s, name)) {
+				char *t = value_to_text(v);
+				mask_add(e->mask, t);
+				free(t);
+			}
+			vars_capture(e, name, v);
+			char *m = engine_var(e, &n->s, name);
+			char *shown = engine_mask(e, m);
+			char *mw = engine_mask(e, why);
+			struct eng_event ev = {.type = ENG_EV_CAPTURE, .step = &n->s, .name = name,
+			                       .value = shown, .text = mw};
+			engine_emit(e, &ev);
+			free(mw);
+			free(shown);
+			free(m);
+		}
+		free(why);
+	}
+}
+
+static void retry_fire(struct engine *e, struct node *n)
+{
+	attempt_start(e, n);
+}
+
+/* The attempt has a verdict: retry, or finish the step. */
+static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, char *explain)
+{
+	const struct rb_step *d = n->s.def;
+	bool bad = v == RBC_VERDICT_FAIL || v == RBC_VERDICT_ERROR;
+	if (bad && (int)n->s.attempt < d->retry_attempts && !e->stopping) {
+		struct eng_event ev = {.type = ENG_EV_RETRY, .step = &n->s, .verdict = v,
+		                       .text = explain};
+		engine_emit(e, &ev);
+		free(explain);
+		timer_arm(e, n, (uint64_t)d->retry_delay_ms, retry_fire);
+		return;
+	}
+	if (v != RBC_VERDICT_ERROR && n->s.nsamples)
+		captures(e, n);
+	struct flow *f = n->flow;
+	node_finish(e, n, ENG_DONE, v, explain);
+	if (f)
+		flow_move(f, FLOW_AFTER, n);
+}
+
+/* ---- repeat modes ------------------------------------------------------ */
+
+static void next_fire(struct engine *e, struct node *n)
+{
+	sample_start(e, n);
+}
+
+/* Start time of sample k (0-based) of this attempt, in loop ms. */
+static uint64_t slot(const struct node *n, size_t k)
+{
+	return n->t0 + (uint64_t)k * (uint64_t)n->s.def->repeat.every_ms;
+}
+
+static void schedule_next(struct engine *e, struct node *n, size_t k)
+{
+	uint64_t now = uv_now(e->loop), at = slot(n, k);
+	timer_arm(e, n, at > now ? at - now : 0, next_fire);
+}
+
+static char *fmt_ms(int64_t ms)
+{
+	char buf[64];
+	units_format_duration(ms, buf, sizeof buf);
+	return xstrdup(buf);
+}
+
+/* A sample arrived for an ordinary (not watch) step. */
+static void sample_done(struct engine *e, struct node *n, struct rbc_value *sample)
+{
+	const struct rb_step *d = n->s.def;
+	const struct rb_repeat *r = &d->repeat;
+	samples_push(&n->s, sample, 0);
+	size_t k = n->s.nsamples;
+
+	/* The sample's own verdict, for whoever shows samples. */
+	char *sx = NULL;
+	enum rbc_verdict sv;
+	if (r->mode == RB_REPEAT_NONE) {
+		sv = judge(e, n, &sample, 1, &sx);
+		struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv,
+		                       .text = sx, .sample = sample};
+		engine_emit(e, &ev);
+		attempt_end(e, n, sv, sx);
+		return;
+	}
+	sv = judge(e, n, &sample, 1, &sx);
+	struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv, .text = sx,
+	                       .sample = sample};
+	engine_emit(e, &ev);
+
+	switch (r->mode) {
+	case RB_REPEAT_COUNT:
+		free(sx);
+		if ((long)k < r->count) {
+			schedule_next(e, n, k);
+		} else {
+			char *x;
+			enum rbc_verdict v = judge(e, n, n->s.samples, k, &x);
+			attempt_end(e, n, v, x);
+		}
+		return;
+	case RB_REPEAT_FOR:
+		free(sx);
+		if (slot(n, k) < n->t0 + (uint64_t)r->for_ms) {
+			schedule_next(e, n, k);
+		} else {
+			char *x;
+			enum rbc_verdict v = judge(e, n, n->s.samples, k, &x);
+			attempt_end(e, n, v, x);
+		}
+		return;
+	case RB_REPEAT_UNTIL: {
+		struct expr_env env = {.samples = n->s.samples, .nsamples = k};
+		vars_env_for_expr(e, &n->s, &env);
+		char *why = NULL;
+		int t = expr_truth(r->until, &env, &why);
+		vars_scratch_release(e);
+		char *mwhy = engine_mask(e, why);
+		free(why);
+		uint64_t elapsed = uv_now(e->loop) - n->t0;
+		char *el = fmt_ms((int64_t)elapsed);
+		if (t == 1) {
+			char *x;
+			enum rbc_verdict v;
+			if (d->expect || d->warn) {
+				char *jx;
+				v = judge(e, n, &sample, 1, &jx);
+				x = xasprintf("%s after %zu sample%s (%s); %s", mwhy, k, k == 1 ? "" : "s", el, jx);
+				free(jx);
+			} else {
+				v = RBC_VERDICT_PASS;
+				x = xasprintf("%s after %zu sample%s (%s)", mwhy, k, k == 1 ? "" : "s", el);
+			}
+			free(mwhy);
+			free(sx);
+			free(el);
+			attempt_end(e, n, v, x);
+			return;
+		}
+		if (slot(n, k) > n->t0 + (uint64_t)r->within_ms) {
+			char *w = fmt_ms(r->within_ms);
+			const char *er = sample_error(sample);
+			char *last = engine_mask(e, er ? er : mwhy);
+			char *x = xasprintf("until %s not true within %s (%zu samples); last: %s",
+			                    expr_source(r->until), w, k, last);
+			free(last);
+			free(w);
+			free(mwhy);
+			free(sx);
+			free(el);
+			attempt_end(e, n, RBC_VERDICT_FAIL, x);
+			return;
+		}
+		free(mwhy);
+		free(sx);
+		free(el);
+		schedule_next(e, n, k);
+		return;
+	}
+	case RB_REPEAT_CONSECUTIVE: {
+		bool ok = sv == RBC_VERDICT_PASS || sv == RBC_VERDICT_WARN;
+		n->streak = ok ? n->streak + 1 : 0;
+		if (n->streak > n->longest)
+			n->longest = n->streak;
+		if (n->streak >= r->count) {
+			char *jx;
+			size_t c = (size_t)r->count;
+			enum rbc_verdict v = judge(e, n, n->s.samples + (k - c), c, &jx);
+			char *x = xasprintf("%ld in a row after %zu sample%s: %s", r->count, k,
+			                    k == 1 ? "" : "s", jx);
+			free(jx);
+			free(sx);
+			attempt_end(e, n, v, x);
+			return;
+		}
+		if (slot(n, k) > n->t0 + (uint64_t)r->within_ms) {
+			char *w = fmt_ms(r->within_ms);
+			char *x = xasprintf("no %ld passes in a row within %s: longest run %ld of %zu samples; last: %s",
+			                    r->count, w, n->longest, k, sx);
+			free(w);
+			free(sx);
+			attempt_end(e, n, RBC_VERDICT_FAIL, x);
+			return;
+		}
+		free(sx);
+		schedule_next(e, n, k);
+		return;
+	}
+	default:
+		free(sx);
+		return;
+	}
+}
+
+/* ---- watches ------------------------------------------------------------ */
+
+void step_watch_end(struct engine *e, struct node *n, const char *why)
+{
+	if (!n->watch_live)
+		return;
+	n->watch_live = false;
+	e->watches--;
+	if (n->watch_deadline)
+		e->watches_for--;
+	timer_stop(n);
+	if (n->probe) {
+		n->ops->cancel(n->probe);
+		n->probe = NULL;
+	}
+	n->gen++;
+	const struct rb_repeat *r = &n->s.def->repeat;
+	enum rbc_verdict v = RBC_VERDICT_PASS;
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%zu sample%s, no sustained violation", n->watch_total,
+	        n->watch_total == 1 ? "" : "s");
+	if (n->violated) {
+		v = RBC_VERDICT_WARN;
+		sb_addf(&sb, "; violated for the last %ld (fail_after %s)", n->violated,
+		        r->fail_after_count ? "count" : "duration");
+	}
+	if (n->last_explain)
+		sb_addf(&sb, "; last: %s", n->last_explain);
+	sb_addf(&sb, " (%s)", why);
+	node_finish(e, n, ENG_DONE, v, sb_take(&sb));
+	node_refresh_ancestors(e, n);
+}
+
+static void watch_fire(struct engine *e, struct node *n)
+{
+	const struct rb_step *d = n->s.def;
+	const struct rb_repeat *r = &d->repeat;
+	n->watch_live = false;
+	e->watches--;
+	if (n->watch_deadline)
+		e->watches_for--;
+	timer_stop(n);
+	struct strbuf sb = {0};
+	sb_adds(&sb, n->last_explain ? n->last_explain : "violated");
+	if (r->fail_after_count) {
+		sb_addf(&sb, "; violated %ld samples in a row (fail_after %ld)", n->violated,
+		        r->fail_after_count);
+	} else if (r->fail_after_ms) {
+		char *lasted = fmt_ms((int64_t)(uv_now(e->loop) - n->violated_since));
+		char *fa = fmt_ms(r->fail_after_ms);
+		sb_addf(&sb, "; violated for %s, %ld samples (fail_after %s)", lasted, n->violated, fa);
+		free(lasted);
+		free(fa);
+	} else {
+		sb_adds(&sb, "; violated (no fail_after: the first violation fires)");
+	}
+	char *x = sb_take(&sb);
+	struct node *target = NULL;
+	if (d->on_fail == RB_ON_FAIL_GOTO || d->on_fail == RB_ON_FAIL_RUN)
+		target = engine_target(e, n);
+	struct eng_event ev = {.type = ENG_EV_WATCH_FIRED, .step = &n->s, .verdict = RBC_VERDICT_FAIL,
+	                       .text = x, .target = target ? &target->s : NULL, .automatic = true};
+	engine_emit(e, &ev);
+	node_finish(e, n, ENG_DONE, RBC_VERDICT_FAIL, x);
+	node_refresh_ancestors(e, n);
+	if (d->on_fail == RB_ON_FAIL_CONTINUE)
+		return;
+	char *reason = xasprintf("watch %s fired", d->id);
+	if (target)
+		engine_interrupt(e, reason, target);
+	else
+		engine_stop(e, reason);
+	free(reason);
+}
+
+static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sample)
+{
+	const struct rb_repeat *r = &n->s.def->repeat;
+	samples_push(&n->s, sample, WATCH_KEEP);
+	n->watch_total++;
+	char *sx;
+	enum rbc_verdict sv = judge(e, n, &sample, 1, &sx);
+	struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv, .text = sx,
+	                       .sample = sample};
+	engine_emit(e, &ev);
+	free(n->last_explain);
+	n->last_explain = sx;
+	n->last_verdict = sv;
+	uint64_t now = uv_now(e->loop);
+	if (sv == RBC_VERDICT_FAIL || sv == RBC_VERDICT_ERROR) {
+		if (!n->violated)
+			n->violated_since = now;
+		n->violated++;
+	} else if (sv != RBC_VERDICT_UNKNOWN) {
+		n->violated = 0;
+	}
+	bool fire = false;
+	if (n->violated) {
+		if (r->fail_after_count)
+			fire = n->violated >= r->fail_after_count;
+		else if (r->fail_after_ms)
+			fire = now - n->violated_since >= (uint64_t)r->fail_after_ms;
+		else
+			fire = true;
+	}
+	if (fire) {
+		watch_fire(e, n);
+		return;
+	}
+	size_t k = n->watch_total;
+	if (n->watch_deadline && slot(n, k) >= (uint64_t)n->watch_deadline) {
+		step_watch_end(e, n, "its repeat.for ended");
+		return;
+	}
+	schedule_next(e, n, k);
+}
+
+void step_watch_start(struct engine *e, struct node *n)
+{
+	n->s.state = ENG_WATCHING;
+	n->watch_live = true;
+	n->violated = 0;
+	n->watch_total = 0;
+	n->s.attempt = 1;
+	e->watches++;
+	n->t0 = uv_now(e->loop);
+	n->watch_deadline = 0;
+	if (n->s.def->repeat.for_ms) {
+		n->watch_deadline = (int64_t)(n->t0 + (uint64_t)n->s.def->repeat.for_ms);
+		e->watches_for++;
+	}
+	sample_start(e, n);
+}
+
+/* ---- probes ------------------------------------------------------------ */
+
+static void on_output(void *ud, enum probe_stream stream, const char *data, size_t len)
+{
+	struct pctx *c = ud;
+	if (c->gen != c->n->gen)
+		return;
+	struct eng_event ev = {.type = ENG_EV_OUTPUT, .step = &c->n->s, .stream = stream,
+	                       .data = data, .len = len};
+	engine_emit(c->e, &ev);
+}
+
+static void on_done(void *ud, struct rbc_value *sample, const char *error)
+{
+	struct pctx *c = ud;
+	struct engine *e = c->e;
+	struct node *n = c->n;
+	(void)error; /* the sample carries it as `error` */
+	e->inflight--;
+	bool stale = c->gen != n->gen;
+	free(c);
+	if (stale) {
+		value_free(sample);
+		engine_pump(e);
+		return;
+	}
+	n->probe = NULL;
+	if (n->s.state == ENG_WATCHING)
+		watch_sample(e, n, sample);
+	else
+		sample_done(e, n, sample);
+	engine_pump(e);
+}
+
+/* Strings a request borrows, owned here until the probe has started. */
+struct req_store {
+	char *strs[8];
+	size_t n;
+	struct rb_kv env, headers;
+	char **params;
+	size_t nparams;
+};
+
+static char *keep(struct req_store *st, char *s)
+{
+	if (st->n < RBC_ARRAY_LEN(st->strs))
+		st->strs[st->n++] = s;
+	return s;
+}
+
+static void store_free(struct req_store *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		free(st->strs[i]);
+	vars_kv_free(&st->env);
+	vars_kv_free(&st->headers);
+	for (size_t i = 0; i < st->nparams; i++)
+		free(st->params[i]);
+	free(st->params);
+}
+
+/* Expands text into the store; false with *error on an unset variable. */
+static bool x(struct engine *e, struct node *n, struct req_store *st, const char *text,
+              bool json, const char **out, char **error)
+{
+	char *v = NULL;
+	if (!vars_expand(e, &n->s, text, json, &v, error))
+		return false;
+	*out = v ? keep(st, v) : NULL;
+	return true;
+}
+
+static char *spool_name(struct engine *e, struct node *n)
+{
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%s/", e->out_dir);
+	const char *parts[2] = {n->s.rb->id, n->s.def->id};
+	for (int i = 0; i < 2; i++) {
+		for (const char *p = parts[i]; *p; p++) {
+			char ch = *p;
+			bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			          (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+			sb_addc(&sb, ok ? ch : '_');
+		}
+		sb_adds(&sb, i == 0 ? "." : ".out");
+	}
+	return sb_take(&sb);
+}
+
+static bool build_req(struct engine *e, struct node *n, struct probe_req *q, struct req_store *st,
+                      char **error)
+{
+	const struct rb_step *d = n->s.def;
+	memset(q, 0, sizeof *q);
+	q->loop = e->loop;
+	q->action = d->action;
+	q->timeout_ms = d->timeout_ms;
+	q->mask = e->mask;
+	switch (d->action) {
+	case RB_RUN:
+	case RB_NAGIOS:
+		q->command = d->cmd.command; /* never expanded: variables are its environment */
+		if (d->cmd.cwd) {
+			if (!x(e, n, st, d->cmd.cwd, false, &q->cwd, error))
+				return false;
+		} else {
+			q->cwd = n->s.rb->dir;
+		}
+		vars_env(e, &n->s, &st->env);
+		if (!vars_env_add_step(e, &n->s, &st->env, error))
+			return false;
+		q->env = &st->env;
+		if (e->out_dir) {
+			if (!n->s.spool_path)
+				n->s.spool_path = spool_name(e, n);
+			q->spool_path = n->s.spool_path;
+		}
+		return true;
+	case RB_HTTP:
+		q->method = d->http.method;
+		if (!x(e, n, st, d->http.url, false, &q->url, error) ||
+		    !x(e, n, st, d->http.body, d->http.json_body, &q->body, error))
+			return false;
+		for (size_t i = 0; i < d->http.headers.n; i++) {
+			char *v = NULL;
+			if (!vars_expand(e, &n->s, d->http.headers.vals[i], false, &v, error))
+				return false;
+			vars_kv_set(&st->headers, d->http.headers.keys[i], v);
+			free(v);
+		}
+		q->headers = &st->headers;
+		q->json_body = d->http.json_body;
+		q->insecure = d->http.insecure;
+		q->follow = d->http.follow;
+		q->max_body = d->http.max_body;
+		if (d->http.timeout_ms)
+			q->timeout_ms = d->http.timeout_ms;
+		return true;
+	case RB_SQL:
+		if (!x(e, n, st, d->sql.conn, false, &q->conn, error))
+			return false;
+		q->query = d->sql.query; /* never expanded: values go in as params */
+		st->params = xcalloc(d->sql.nparams + 1, sizeof *st->params);
+		st->nparams = d->sql.nparams;
+		for (size_t i = 0; i < d->sql.nparams; i++) {
+			if (!d->sql.params[i])
+				continue;
+			if (!vars_expand(e, &n->s, d->sql.params[i], false, &st->params[i], error))
+				return false;
+			st->nparams = i + 1;
+		}
+		st->nparams = d->sql.nparams;
+		q->params = (const char *const *)st->params;
+		q->nparams = d->sql.nparams;
+		q->write = d->sql.write;
+		q->max_rows = d->sql.max_rows;
+		return true;
+	case RB_DNS:
+		q->dns_type = d->dns.type;
+		return x(e, n, st, d->dns.name, false, &q->host, error);
+	case RB_TCP:
+		q->port = d->tcp.port;
+		return x(e, n, st, d->tcp.host, false, &q->host, error);
+	case RB_PROMETHEUS:
+		return x(e, n, st, d->prom.url, false, &q->prom_url, error) &&
+		       x(e, n, st, d->prom.query, false, &q->prom_query, error);
+	default:
+		*error = xasprintf("%s steps have no probe", rb_action_desc(d->action));
+		return false;
+	}
+}
+
+/* A sample for a probe that could not even start. */
+static struct rbc_value *error_sample(const char *msg)
+{
+	struct rbc_value *v = value_obj_new(false);
+	value_obj_set_take(v, "time", value_num_new(0, RBC_DIM_TIME));
+	value_obj_set_take(v, "error", value_strz_new(msg));
+	return v;
+}
+
+static void sample_start(struct engine *e, struct node *n)
+{
+	struct probe_req q;
+	struct req_store st = {0};
+	char *error = NULL;
+	n->ops = probe_ops_for(n->s.def->action);
+	if (!build_req(e, n, &q, &st, &error) || !n->ops) {
+		store_free(&st);
+		struct rbc_value *v = error_sample(error ? error : "no probe for this step");
+		free(error);
+		if (n->s.state == ENG_WATCHING)
+			watch_sample(e, n, v);
+		else
+			sample_done(e, n, v);
+		return;
+	}
+	struct pctx *c = xmalloc(sizeof *c);
+	c->e = e;
+	c->n = n;
+	c->gen = n->gen;
+	q.on_output = on_output;
+	q.on_done = on_done;
+	q.ud = c;
+	struct rbc_error err = {0};
+	struct probe *p = n->ops->start(&q, &err);
+	store_free(&st);
+	if (!p) {
+		free(c);
+		char *m = engine_mask(e, err.msg ? err.msg : "could not start");
+		rbc_error_clear(&err);
+		struct rbc_value *v = error_sample(m);
+		free(m);
+		if (n->s.state == ENG_WATCHING)
+			watch_sample(e, n, v);
+		else
+			sample_done(e, n, v);
+		return;
+	}
+	n->probe = p;
+	e->inflight++;
+}
+
+static void attempt_start(struct engine *e, struct node *n)
+{
+	n->s.attempt++;
+	step_free_samples(&n->s);
+	n->streak = n->longest = 0;
+	n->t0 = uv_now(e->loop);
+	sample_start(e, n);
+}
+
+void step_probe_start(struct engine *e, struct node *n)
+{
+	n->s.attempt = 0;
+	attempt_start(e, n);
+}
+
+/* Stops whatever the step has going (probe, timer); its result will be dropped. */
+void step_cancel(struct engine *e, struct node *n)
+{
+	if (n->watch_live) {
+		n->watch_live = false;
+		e->watches--;
+		if (n->watch_deadline)
+			e->watches_for--;
+	}
+	timer_stop(n);
+	if (n->probe) {
+		n->ops->cancel(n->probe);
+		n->probe = NULL;
+	}
+	n->gen++;
+}

@@ -3,6 +3,7 @@
  * (see core.h).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "rbc/units.h"
 #include "rbc/util.h"
@@ -94,8 +95,25 @@ void probe_core_drop(struct probe_core *c)
 	c->release(c);
 }
 
+/*
+ * Before the attempt finished, the kind stops its work and ends it with
+ * "cancelled". After it finished but before the deferred delivery, the
+ * result is already built; probe.h still promises "cancelled", so it is
+ * replaced by a bare cancelled sample (time until the cancel, error), the
+ * same as a cancel that came a moment earlier would have produced.
+ */
 void probe_core_cancel(struct probe *p)
 {
 	struct probe_core *c = (struct probe_core *)p;
-	c->finish(c, "cancelled");
+	if (!c->finished) {
+		c->finish(c, "cancelled");
+		return;
+	}
+	if (c->delivered || (c->error && strcmp(c->error, "cancelled") == 0))
+		return;
+	value_free(c->sample);
+	c->sample = value_obj_new(false);
+	free(c->error);
+	c->error = NULL;
+	probe_core_deliver(c, "cancelled");
 }

@@ -56,7 +56,11 @@ void probe_core_deliver(struct probe_core *c, const char *error);
 void probe_core_hold(struct probe_core *c);
 void probe_core_drop(struct probe_core *c);
 
-/* Ends the attempt with "cancelled" (the probe_ops cancel of these kinds). */
+/*
+ * The probe_ops cancel of these kinds: the attempt ends with "cancelled",
+ * also when it had already finished and only its delivery was pending (the
+ * sample built meanwhile is dropped for a bare time + error one).
+ */
 void probe_core_cancel(struct probe *p);
 
 #endif

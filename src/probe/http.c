@@ -8,6 +8,9 @@
  * never polled in a loop. Any number of transfers share one multi handle
  * and its connection cache.
  *
+ * TLS is verified unless the step says insecure, against libcurl's CA
+ * bundle or the one the environment names (set_ca_from_env).
+ *
  * Completed transfers are collected after each curl_multi_socket_action and
  * reported from there: a libuv callback, never a libcurl one, so the done
  * callback may start or cancel other transfers. Cancelled transfers are
@@ -504,6 +507,28 @@ static bool set_headers(struct http_xfer *x, const struct probe_req *req, struct
 	return true;
 }
 
+/*
+ * The CA certificates to trust, from the environment the way the curl tool
+ * reads it (libcurl itself does not): CURL_CA_BUNDLE, or else SSL_CERT_DIR
+ * and SSL_CERT_FILE; none set: libcurl's built-in bundle. Proxies need
+ * nothing here: libcurl itself honours http_proxy, https_proxy, all_proxy
+ * and no_proxy.
+ */
+static void set_ca_from_env(CURL *e)
+{
+	const char *bundle = getenv("CURL_CA_BUNDLE");
+	const char *dir = getenv("SSL_CERT_DIR"), *file = getenv("SSL_CERT_FILE");
+
+	if (bundle && *bundle) {
+		curl_easy_setopt(e, CURLOPT_CAINFO, bundle);
+		return;
+	}
+	if (dir && *dir)
+		curl_easy_setopt(e, CURLOPT_CAPATH, dir);
+	if (file && *file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, file);
+}
+
 static void set_method(struct http_xfer *x, const struct probe_req *req)
 {
 	const char *method = req->method && *req->method ? req->method : "GET";
@@ -580,6 +605,8 @@ struct http_xfer *http_xfer_start(const struct probe_req *req, const char *url,
 	if (req->insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else {
+		set_ca_from_env(e);
 	}
 	if (!set_headers(x, req, err)) {
 		xfer_free(x);

@@ -15,12 +15,24 @@
  * error: messages come from libpq's own text (which names host and port, not
  * the string) with the password value replaced.
  *
- * Lifetime is core.h's: the socket poll and the pending lookup are holds.
+ * Cancel and timeout: closing the connection does not stop a statement the
+ * server is running (it notices the client is gone only when it next talks
+ * to it, so a write may still commit). When the attempt ends while a
+ * statement is in flight, a cancel request goes to the server first:
+ * PQcancel, which blocks (it opens a connection of its own), on the libuv
+ * thread pool. The sample is delivered without waiting for it; the request
+ * is a hold on the core, so the probe lives until it has been sent.
+ *
+ * Lifetime is core.h's: the socket poll, the pending lookup and the cancel
+ * request are holds.
  */
+#include <ctype.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <uv.h>
@@ -71,6 +83,9 @@ struct probe {
 	bool truncated, have_rows;
 
 	bool gai_pending;             /* the lookup and the poll are holds on the core */
+	bool server_ended;            /* the server ended the statement (an error result) */
+	PGcancel *cancel;             /* the cancel request being sent; a hold */
+	uv_work_t cancel_work;
 };
 
 static void free_list(char **v, size_t n)
@@ -101,6 +116,45 @@ static void sql_release(struct probe_core *c)
 	free(p);
 }
 
+/* Thread pool: sends the cancel request; best effort, its answer unused. */
+static void cancel_send(uv_work_t *w)
+{
+	struct probe *p = w->data;
+	char errbuf[256];
+	(void)PQcancel(p->cancel, errbuf, sizeof errbuf);
+}
+
+/* Loop thread, once the request is sent (or failed): the hold ends. */
+static void cancel_sent(uv_work_t *w, int status)
+{
+	struct probe *p = w->data;
+	(void)status;
+	PQfreeCancel(p->cancel);
+	p->cancel = NULL;
+	probe_core_drop(&p->core);
+}
+
+/*
+ * The attempt ends while the server may still run our statement (timeout,
+ * cancel, connection trouble): asks the server to cancel it, off the loop
+ * thread. Call it before PQfinish, which frees what PQgetCancel copies.
+ */
+static void cancel_on_server(struct probe *p)
+{
+	if (p->server_ended || PQtransactionStatus(p->pg) != PQTRANS_ACTIVE)
+		return;
+	p->cancel = PQgetCancel(p->pg);
+	if (!p->cancel)
+		return;
+	p->cancel_work.data = p;
+	if (uv_queue_work(p->core.loop, &p->cancel_work, cancel_send, cancel_sent) != 0) {
+		PQfreeCancel(p->cancel);
+		p->cancel = NULL;
+		return;
+	}
+	probe_core_hold(&p->core);
+}
+
 static void on_poll_closed(uv_handle_t *h)
 {
 	struct probe *p = h->data;
@@ -127,6 +181,8 @@ static void sql_finish(struct probe_core *c, const char *error)
 		return;
 	poll_close(p);
 	if (p->pg) {
+		if (error)
+			cancel_on_server(p);
 		PQfinish(p->pg);
 		p->pg = NULL;
 	}
@@ -276,6 +332,7 @@ static bool on_result(struct probe *p, PGresult *r)
 			msg = clean_message(p, "sql: ", PQresultErrorMessage(r));
 		}
 		PQclear(r);
+		p->server_ended = true;
 		finish(p, msg);
 		free(msg);
 		return false;
@@ -573,55 +630,151 @@ static char **split_list(const char *s, size_t *n)
 	return v;
 }
 
+/* The connection settings that decide where libpq connects, and the password. */
+enum { OPT_HOST, OPT_HOSTADDR, OPT_PORT, OPT_PASSWORD, OPT_SERVICE, OPT_COUNT };
+static const char *const opt_keyword[OPT_COUNT] = {"host", "hostaddr", "port", "password",
+                                                   "service"};
+static const char *const opt_envvar[OPT_COUNT] = {"PGHOST", "PGHOSTADDR", "PGPORT",
+                                                  "PGPASSWORD", "PGSERVICE"};
+
+/* Where libpq looks for the system service file when PGSYSCONFDIR is unset:
+   its build's sysconfdir, which is this on Debian (pg_config --sysconfdir). */
+#define SQL_SYSCONFDIR "/etc/postgresql-common"
+
 /*
- * Reads host, hostaddr, port and password from the connection string and
- * the PG* environment. Returns false when the string does not parse.
+ * Reads section [service] of the service file at path, as libpq does: lines
+ * "key=value", no blanks around "=", '#' comments. Sets the settings of opt
+ * not set yet (an explicit setting wins). Returns 1 when the section was
+ * found, 0 when not (or no file), -1 when the file is unusable (libpq then
+ * refuses the connection itself, before connecting anywhere).
+ */
+static int read_service_file(const char *path, const char *service, char *opt[OPT_COUNT])
+{
+	size_t len;
+	char *text = read_file(path, 1 << 20, &len);
+	if (!text)
+		return 0;
+	int found = 0;
+	size_t slen = strlen(service);
+	for (char *line = text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		size_t n = strlen(line);
+		while (n > 0 && isspace((unsigned char)line[n - 1]))
+			line[--n] = '\0';
+		while (isspace((unsigned char)*line))
+			line++;
+		if (!*line || *line == '#')
+			continue;
+		if (*line == '[') {
+			if (found)
+				break; /* the end of our section */
+			found = strncmp(line + 1, service, slen) == 0 && line[slen + 1] == ']';
+			continue;
+		}
+		if (!found)
+			continue;
+		char *eq = strchr(line, '=');
+		if (!eq || strncmp(line, "service=", 8) == 0) {
+			found = -1;
+			break;
+		}
+		*eq = '\0';
+		for (int i = 0; i < OPT_COUNT; i++)
+			if (strcmp(line, opt_keyword[i]) == 0 && !opt[i])
+				opt[i] = xstrdup(eq + 1);
+	}
+	free(text);
+	return found;
+}
+
+/* The home directory libpq uses for ~/.pg_service.conf: $HOME, else the
+   password database's (caller frees). */
+static char *pq_home(void)
+{
+	const char *home = getenv("HOME");
+	if (home && *home)
+		return xstrdup(home);
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) != 0 || !res)
+		return NULL;
+	return xstrdup(res->pw_dir);
+}
+
+/*
+ * Fills the unset settings of opt from the service's section, looking where
+ * libpq looks: $PGSERVICEFILE or ~/.pg_service.conf, then
+ * $PGSYSCONFDIR/pg_service.conf. False when the service is not found or a
+ * file is unusable: libpq then fails on its own, without a lookup.
+ */
+static bool read_service(const char *service, char *opt[OPT_COUNT])
+{
+	const char *env = getenv("PGSERVICEFILE");
+	char *path = NULL;
+	int rc = 0;
+	if (env) {
+		path = xstrdup(env);
+	} else {
+		char *home = pq_home();
+		if (home)
+			path = xasprintf("%s/.pg_service.conf", home);
+		free(home);
+	}
+	if (path)
+		rc = read_service_file(path, service, opt);
+	free(path);
+	if (rc != 0)
+		return rc > 0;
+	env = getenv("PGSYSCONFDIR");
+	path = xasprintf("%s/pg_service.conf", env ? env : SQL_SYSCONFDIR);
+	rc = read_service_file(path, service, opt);
+	free(path);
+	return rc > 0;
+}
+
+/*
+ * Works out where libpq will connect, with its precedence: the connection
+ * string, then the service's section (service= or $PGSERVICE), then the PG*
+ * environment. Host names (without a hostaddr) go to p->hosts to be
+ * resolved here. Returns false when the string does not parse.
  */
 static bool plan_hosts(struct probe *p)
 {
-	const char *host = NULL, *hostaddr = NULL, *port = NULL, *service = NULL;
-	const char *password = NULL;
-	PQconninfoOption *opts = NULL;
+	char *opt[OPT_COUNT] = {0};
 	if (p->conn && *p->conn) {
 		char *perr = NULL;
-		opts = PQconninfoParse(p->conn, &perr);
+		PQconninfoOption *opts = PQconninfoParse(p->conn, &perr);
 		PQfreemem(perr); /* may quote the string: never shown */
 		if (!opts)
 			return false;
-		for (PQconninfoOption *o = opts; o->keyword; o++) {
-			if (!o->val || !*o->val)
-				continue;
-			if (strcmp(o->keyword, "host") == 0)
-				host = o->val;
-			else if (strcmp(o->keyword, "hostaddr") == 0)
-				hostaddr = o->val;
-			else if (strcmp(o->keyword, "port") == 0)
-				port = o->val;
-			else if (strcmp(o->keyword, "service") == 0)
-				service = o->val;
-			else if (strcmp(o->keyword, "password") == 0)
-				password = o->val;
-		}
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+			for (int i = 0; i < OPT_COUNT; i++)
+				if (o->val && strcmp(o->keyword, opt_keyword[i]) == 0)
+					opt[i] = xstrdup(o->val);
+		PQconninfoFree(opts);
 	}
-	if (!host)
-		host = getenv("PGHOST");
-	if (!hostaddr)
-		hostaddr = getenv("PGHOSTADDR");
-	if (!port)
-		port = getenv("PGPORT");
-	if (!service)
-		service = getenv("PGSERVICE");
-	if (!password)
-		password = getenv("PGPASSWORD");
-	if (password && *password)
-		p->password = xstrdup(password);
-	/* with hostaddr given, or a service file deciding, libpq is left alone */
-	if (host && *host && !(hostaddr && *hostaddr) && !(service && *service)) {
-		p->hosts = split_list(host, &p->nhosts);
-		if (port && *port)
-			p->ports = split_list(port, &p->nports);
+	const char *service = opt[OPT_SERVICE] ? opt[OPT_SERVICE] : getenv("PGSERVICE");
+	bool known = true;
+	if (service && *service)
+		known = read_service(service, opt);
+	for (int i = 0; i < OPT_COUNT; i++) {
+		const char *e = getenv(opt_envvar[i]);
+		if (!opt[i] && e && *e)
+			opt[i] = xstrdup(e);
 	}
-	PQconninfoFree(opts);
+	if (opt[OPT_PASSWORD] && *opt[OPT_PASSWORD])
+		p->password = xstrdup(opt[OPT_PASSWORD]);
+	/* With hostaddr given libpq does no lookup; an unknown service fails in
+	   libpq. A setting given empty stays empty, as in libpq: no lookup. */
+	if (known && opt[OPT_HOST] && *opt[OPT_HOST] && !(opt[OPT_HOSTADDR] && *opt[OPT_HOSTADDR])) {
+		p->hosts = split_list(opt[OPT_HOST], &p->nhosts);
+		if (opt[OPT_PORT] && *opt[OPT_PORT])
+			p->ports = split_list(opt[OPT_PORT], &p->nports);
+	}
+	for (int i = 0; i < OPT_COUNT; i++)
+		free(opt[i]);
 	return true;
 }
 

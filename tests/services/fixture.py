@@ -31,6 +31,10 @@ Route spec fields (all optional):
   content_type  overrides the Content-Type
   headers       {"Name": "value", ...} extra response headers
   latency_ms    sleep this long before answering
+  drip_ms       send the headers at once, then the body in pieces of
+                drip_bytes (default 1), pausing drip_ms before each piece:
+                a slow body (Content-Length still announces all of it)
+  drip_bytes    see drip_ms
   fail_next     answer the next N requests with fail_status instead
   fail_status   default 503; fail_body default {"status":"failing"}
   sequence      list of statuses, or of partial specs ({"status": 500,
@@ -38,6 +42,10 @@ Route spec fields (all optional):
   sequence_mode "cycle" (default: start again at the end) or "once" (then
                 the route's own status/body)
 fail_next is consumed first, then the sequence, then the plain spec.
+
+With --tls-cert and --tls-key it speaks HTTPS instead (same paths, same
+control plane); the TLS handshake runs in the request's thread, so a client
+that rejects the certificate disturbs no other request.
 
 /metrics is Prometheus text format: http_requests_total{path,status},
 http_request_duration_seconds{path} (histogram) for every request served
@@ -48,6 +56,7 @@ import argparse
 import json
 import os
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -60,7 +69,8 @@ DEFAULT_ROUTES = {
     "/api/environment": {"status": 200, "body": {"environment": "blue"}},
 }
 SPEC_KEYS = {"status", "body", "content_type", "headers", "latency_ms",
-             "fail_next", "fail_status", "fail_body", "sequence", "sequence_mode"}
+             "fail_next", "fail_status", "fail_body", "sequence", "sequence_mode",
+             "drip_ms", "drip_bytes"}
 REQUEST_LOG_MAX = 50
 
 
@@ -79,9 +89,12 @@ def check_spec(spec):
     for k in ("status", "fail_status"):
         if k in out and (not isinstance(out[k], int) or not 100 <= out[k] <= 599):
             raise SpecError(k + " must be an integer 100..599")
-    for k in ("latency_ms", "fail_next"):
+    for k in ("latency_ms", "fail_next", "drip_ms"):
         if k in out and (not isinstance(out[k], (int, float)) or out[k] < 0):
             raise SpecError(k + " must be a number >= 0")
+    if "drip_bytes" in out and (not isinstance(out["drip_bytes"], int)
+                                or isinstance(out["drip_bytes"], bool) or out["drip_bytes"] < 1):
+        raise SpecError("drip_bytes must be an integer >= 1")
     if "headers" in out:
         h = out["headers"]
         if not isinstance(h, dict) or not all(isinstance(v, str) for v in h.values()):
@@ -220,7 +233,8 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
-    def _send(self, status, body=b"", ctype="text/plain; charset=utf-8", headers=None):
+    def _send(self, status, body=b"", ctype="text/plain; charset=utf-8", headers=None,
+              drip_ms=0, drip_bytes=1):
         if not isinstance(body, bytes):
             if isinstance(body, str):
                 body = body.encode()
@@ -235,7 +249,17 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD" and status not in (204, 304) and status >= 200:
-            self.wfile.write(body)
+            if not drip_ms:
+                self.wfile.write(body)
+                return
+            self.wfile.flush()
+            try:
+                for i in range(0, len(body), drip_bytes):
+                    time.sleep(drip_ms / 1000.0)
+                    self.wfile.write(body[i:i + drip_bytes])
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting
 
     def _json(self, status, obj):
         self._send(status, obj, "application/json")
@@ -266,7 +290,8 @@ class Handler(BaseHTTPRequestHandler):
         ctype = resp.get("content_type") or (
             "text/plain; charset=utf-8" if isinstance(payload, str) else "application/json")
         try:
-            self._send(status, payload, ctype, resp.get("headers"))
+            self._send(status, payload, ctype, resp.get("headers"),
+                       resp.get("drip_ms", 0), resp.get("drip_bytes", 1))
         finally:
             STATE.observe(path, status, time.monotonic() - start)
 
@@ -354,6 +379,24 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    tls = None  # an ssl.SSLContext when serving HTTPS
+
+    def finish_request(self, request, client_address):
+        # In the request's thread: the handshake of one client never holds
+        # up the accept loop.
+        if self.tls is None:
+            return super().finish_request(request, client_address)
+        try:
+            request.settimeout(10)  # a client that never says hello frees the thread
+            conn = self.tls.wrap_socket(request, server_side=True)
+            conn.settimeout(None)
+        except (ssl.SSLError, OSError) as e:
+            sys.stderr.write("%s TLS handshake failed: %s\n" % (time.strftime("%H:%M:%S"), e))
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            conn.close()
 
 
 def main():
@@ -361,16 +404,24 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", help="write the bound port here once listening")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = ap.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key):
+        ap.error("--tls-cert and --tls-key go together")
 
     srv = Server((args.host, args.port), Handler)
+    if args.tls_cert:
+        srv.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        srv.tls.load_cert_chain(args.tls_cert, args.tls_key)
     port = srv.server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp"
         with open(tmp, "w") as f:
             f.write("%d\n" % port)
         os.rename(tmp, args.port_file)
-    sys.stderr.write("fixture listening on %s:%d\n" % (args.host, port))
+    sys.stderr.write("fixture listening on %s:%d%s\n" % (args.host, port,
+                                                      " (TLS)" if args.tls_cert else ""))
     sys.stderr.flush()
 
     def stop(signum, frame):

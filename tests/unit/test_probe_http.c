@@ -1,7 +1,8 @@
 /*
  * test_probe_http.c — the http and prometheus probes against the fixture
- * HTTP service (started here as a child) and a real Prometheus (started by
- * tests/services/start for the end-to-end query).
+ * HTTP service (started here as a child), and a real TLS server with a
+ * certificate made at test time and a real Prometheus (both started by
+ * tests/services/start: "tls", and "prometheus" for the end-to-end query).
  *
  * The probes run on one uv loop shared by every test, as in the program;
  * the test itself drives the fixture with blocking curl easy calls, which
@@ -504,6 +505,79 @@ static void test_timeout(void **state)
 	free(url);
 }
 
+/*
+ * A slow body: the headers come at once, the body a byte every 50 ms (2 s
+ * in all). The timeout bounds the whole transfer, not just the wait for
+ * the headers.
+ */
+static void test_slow_body(void **state)
+{
+	(void)state;
+	struct result r;
+	char *url = xasprintf("%s/t/drip", fixture_url);
+	struct probe_req req = http_req(url);
+
+	route("/t/drip", "{\"body\": \"0123456789012345678901234567890123456789\", \"drip_ms\": 50}");
+	req.timeout_ms = 400;
+	double ms = run_probe(&probe_http_ops, &req, &r);
+	assert_non_null(r.error);
+	assert_string_equal(r.error, "timed out after 400ms");
+	assert_true(ms >= 350 && ms < 1500);
+	assert_int_equal(r.sample->u.obj.n, 2);
+	assert_true(num(r.sample, "time") >= 350 && num(r.sample, "time") < 1500);
+	char *explain = NULL;
+	assert_int_equal(judge("status == 200", r.sample, r.error, &explain), RBC_VERDICT_ERROR);
+	free(explain);
+	result_free(&r);
+	/* the fixture did start answering: requests("/t/drip") logged it */
+	cJSON *log = requests("/t/drip");
+	assert_true(cJSON_GetArraySize(log) >= 1);
+	cJSON_Delete(log);
+
+	/* A body that drips within the timeout arrives whole, and takes its time. */
+	route("/t/drip", "{\"body\": \"abcdefghij\", \"drip_ms\": 40, \"drip_bytes\": 2}");
+	req.timeout_ms = 5000;
+	run_probe(&probe_http_ops, &req, &r);
+	assert_null(r.error);
+	assert_int_equal((int)num(r.sample, "status"), 200);
+	assert_string_equal(str(r.sample, "body"), "abcdefghij");
+	assert_true(num(r.sample, "time") >= 190);
+	result_free(&r);
+	free(url);
+}
+
+/*
+ * The proxy environment is libcurl's: with http_proxy pointing at the
+ * fixture, a request for a name that does not exist reaches the fixture as
+ * a proxy request (no lookup of the name at all).
+ */
+static void test_proxy_env(void **state)
+{
+	(void)state;
+	struct result r;
+	struct probe_req req = http_req("http://rbc-proxied.invalid/t/proxied");
+	char *no_proxy = getenv("no_proxy") ? xstrdup(getenv("no_proxy")) : NULL;
+	char *NO_PROXY = getenv("NO_PROXY") ? xstrdup(getenv("NO_PROXY")) : NULL;
+
+	route("/t/proxied", "{\"body\": \"via the proxy\"}");
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	setenv("http_proxy", fixture_url, 1);
+	run_probe(&probe_http_ops, &req, &r);
+	unsetenv("http_proxy");
+	if (no_proxy)
+		setenv("no_proxy", no_proxy, 1);
+	if (NO_PROXY)
+		setenv("NO_PROXY", NO_PROXY, 1);
+	free(no_proxy);
+	free(NO_PROXY);
+	if (r.error)
+		fail_msg("through http_proxy: %s", r.error);
+	assert_int_equal((int)num(r.sample, "status"), 200);
+	assert_string_equal(str(r.sample, "body"), "via the proxy");
+	result_free(&r);
+}
+
 /* A port on 127.0.0.1 nothing listens on. */
 static int closed_port(void)
 {
@@ -536,6 +610,23 @@ static void test_refused(void **state)
 	assert_string_equal(str(r.sample, "error"), r.error);
 	result_free(&r);
 	free(url);
+}
+
+/* A name that does not resolve (.invalid never does): an error naming it. */
+static void test_dns_failure(void **state)
+{
+	(void)state;
+	struct result r;
+	struct probe_req req = http_req("http://no-such-host.invalid/api/health");
+
+	req.timeout_ms = 10000;
+	run_probe(&probe_http_ops, &req, &r);
+	assert_non_null(r.error);
+	if (strncmp(r.error, "cannot resolve host: ", 21) != 0 || !strstr(r.error, "no-such-host.invalid"))
+		fail_msg("error: %s", r.error);
+	assert_int_equal(r.sample->u.obj.n, 2);
+	assert_string_equal(str(r.sample, "error"), r.error);
+	result_free(&r);
 }
 
 static void test_bad_scheme_and_start_errors(void **state)
@@ -937,6 +1028,102 @@ static void test_prom_cancel(void **state)
 	free(base);
 }
 
+/* ---- TLS, against a real TLS server ---- */
+
+/* The value of NAME in a services env file's text (caller frees). */
+static char *env_value(const char *text, const char *name)
+{
+	char *key = xasprintf("export %s=", name);
+	const char *at = strstr(text, key);
+	char *v = at ? xstrndup(at + strlen(key), strcspn(at + strlen(key), "\n")) : NULL;
+
+	free(key);
+	if (!v)
+		fail_msg("the services env has no %s", name);
+	return v;
+}
+
+/*
+ * A self-signed certificate made at start: refused while verifying (the
+ * error names the certificate problem), accepted with insecure, and
+ * accepted while verifying once CURL_CA_BUNDLE or SSL_CERT_FILE names it.
+ */
+static void test_tls(void **state)
+{
+	(void)state;
+	char dir[80], *cmd, *env, *text;
+	size_t len;
+	struct result r;
+
+	snprintf(dir, sizeof dir, "%s/services", tmpdir);
+	cmd = xasprintf("mkdir -p '%s' && tests/services/start '%s' tls >'%s.log' 2>&1", dir, dir, dir);
+	int rc = system(cmd);
+	free(cmd);
+	if (rc != 0)
+		fail_msg("tests/services/start tls failed; see %s.log", dir);
+	env = xasprintf("%s/env", dir);
+	text = read_file(env, 1 << 16, &len);
+	free(env);
+	assert_non_null(text);
+	char *base = env_value(text, "TLS_URL"), *ca = env_value(text, "TLS_CA");
+	char *url = xasprintf("%s/api/health", base);
+	free(text);
+	unsetenv("CURL_CA_BUNDLE");
+	unsetenv("SSL_CERT_FILE");
+	unsetenv("SSL_CERT_DIR");
+
+	struct probe_req req = http_req(url);
+	req.timeout_ms = 5000;
+	double ms = run_probe(&probe_http_ops, &req, &r);
+	assert_non_null(r.error);
+	if (strncmp(r.error, "TLS: ", 5) != 0 || !strstr(r.error, "certificate"))
+		fail_msg("verifying a self-signed certificate: %s", r.error);
+	assert_non_null(strstr(r.error, "self-signed"));
+	assert_true(ms < 2000);
+	assert_int_equal(r.sample->u.obj.n, 2);
+	assert_string_equal(str(r.sample, "error"), r.error);
+	result_free(&r);
+
+	req.insecure = 1;
+	run_probe(&probe_http_ops, &req, &r);
+	if (r.error)
+		fail_msg("insecure: %s", r.error);
+	assert_int_equal((int)num(r.sample, "status"), 200);
+	assert_verdict("json.status == \"ok\"", r.sample, RBC_VERDICT_PASS, NULL);
+	result_free(&r);
+
+	req.insecure = 0;
+	setenv("CURL_CA_BUNDLE", ca, 1);
+	run_probe(&probe_http_ops, &req, &r);
+	unsetenv("CURL_CA_BUNDLE");
+	if (r.error)
+		fail_msg("with CURL_CA_BUNDLE: %s", r.error);
+	assert_int_equal((int)num(r.sample, "status"), 200);
+	result_free(&r);
+
+	setenv("SSL_CERT_FILE", ca, 1);
+	run_probe(&probe_http_ops, &req, &r);
+	unsetenv("SSL_CERT_FILE");
+	if (r.error)
+		fail_msg("with SSL_CERT_FILE: %s", r.error);
+	assert_int_equal((int)num(r.sample, "status"), 200);
+	result_free(&r);
+
+	/* Back to the default trust: refused again (no connection kept from before). */
+	run_probe(&probe_http_ops, &req, &r);
+	assert_non_null(r.error);
+	assert_int_equal(strncmp(r.error, "TLS: ", 5), 0);
+	result_free(&r);
+	free(url);
+
+	cmd = xasprintf("tests/services/stop '%s' tls >/dev/null 2>&1", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "# tests/services/stop failed\n");
+	free(cmd);
+	free(base);
+	free(ca);
+}
+
 /* ---- prometheus, the real one ---- */
 
 static void test_prom_real(void **state)
@@ -1005,7 +1192,10 @@ int main(void)
 		cmocka_unit_test(test_head),
 		cmocka_unit_test(test_redirect),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_slow_body),
+		cmocka_unit_test(test_proxy_env),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_dns_failure),
 		cmocka_unit_test(test_bad_scheme_and_start_errors),
 		cmocka_unit_test(test_max_body),
 		cmocka_unit_test(test_concurrent),
@@ -1017,6 +1207,7 @@ int main(void)
 		cmocka_unit_test(test_prom_nan_inf),
 		cmocka_unit_test(test_prom_errors),
 		cmocka_unit_test(test_prom_cancel),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_prom_real),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -22,6 +22,7 @@
 
 #include <uv.h>
 
+#include "../../src/probe/core.h"
 #include "../../src/probe/internal.h"
 #include "rbc/probe.h"
 #include "rbc/value.h"
@@ -212,6 +213,8 @@ static void test_dns_bad_type(void **state)
 }
 
 /* Keeps a thread-pool thread busy, so lookups queue behind it. */
+static int busy_left;
+
 static void busy_work(uv_work_t *w)
 {
 	(void)w;
@@ -222,15 +225,30 @@ static void busy_done(uv_work_t *w, int status)
 {
 	(void)status;
 	free(w);
+	busy_left--;
+}
+
+/* Occupies every pool thread (UV_THREADPOOL_SIZE=4, set in main) for 700 ms. */
+static void pool_fill(void)
+{
+	for (int i = 0; i < 4; i++) {
+		busy_left++;
+		uv_queue_work(&loop, malloc(sizeof(uv_work_t)), busy_work, busy_done);
+	}
+}
+
+static void pool_drain(void)
+{
+	while (busy_left > 0)
+		uv_run(&loop, UV_RUN_ONCE);
 }
 
 static void test_dns_timeout(void **state)
 {
 	(void)state;
-	/* every pool thread (UV_THREADPOOL_SIZE=4, set in main) is busy: the
-	   lookup cannot run before the probe's timer fires */
-	for (int i = 0; i < 4; i++)
-		uv_queue_work(&loop, malloc(sizeof(uv_work_t)), busy_work, busy_done);
+	/* every pool thread is busy: the lookup cannot run before the probe's
+	   timer fires */
+	pool_fill();
 	struct result r = {0};
 	struct probe_req q = base_req(RB_DNS, &r);
 	q.host = "localhost";
@@ -337,6 +355,61 @@ static void test_tcp_connect_name(void **state)
 	assert_string_equal(field(&r, "addr")->u.str.s, "127.0.0.1");
 	result_clear(&r);
 	server_stop();
+}
+
+/*
+ * A cancel between the end of the attempt and its (deferred) delivery:
+ * probe.h promises on_done with "cancelled" whenever cancel comes before
+ * on_done, so the connected result is not delivered. A check handle runs
+ * after the I/O callbacks of an iteration, where the connect completes, and
+ * before the timers of the next one, where the delivery is due.
+ */
+static struct probe *late_probe;
+static int late_cancels;
+
+static void cancel_when_finished(uv_check_t *h)
+{
+	struct probe_core *c = (struct probe_core *)late_probe;
+	if (!late_probe || !c->finished || c->delivered)
+		return;
+	probe_tcp_ops.cancel(late_probe);
+	probe_tcp_ops.cancel(late_probe); /* a second cancel changes nothing */
+	late_cancels++;
+	late_probe = NULL;
+	uv_check_stop(h);
+}
+
+static void test_core_cancel_after_finish(void **state)
+{
+	(void)state;
+	struct result r = {0};
+	struct probe_req q = base_req(RB_TCP, &r);
+	struct rbc_error err = {0};
+	static uv_check_t check; /* static: a failed assertion leaves it to loop_teardown */
+	q.host = "127.0.0.1";
+	q.port = server_start();
+	q.timeout_ms = 5000;
+	late_cancels = 0;
+	late_probe = probe_tcp_ops.start(&q, &err);
+	assert_non_null(late_probe);
+	uv_check_init(&loop, &check);
+	uv_check_start(&check, cancel_when_finished);
+	wait_for(&r);
+	uv_close((uv_handle_t *)&check, NULL);
+	assert_int_equal(late_cancels, 1);
+	assert_int_equal(r.calls, 1);
+	if (!r.error || strcmp(r.error, "cancelled") != 0)
+		fail_msg("on_done error: %s, want \"cancelled\"", r.error ? r.error : "none");
+	assert_has_time(&r);
+	assert_string_equal(field(&r, "error")->u.str.s, "cancelled");
+	/* the connected result is gone with it: only time and error */
+	assert_null(field(&r, "addr"));
+	assert_int_equal(r.sample->u.obj.n, 2);
+	result_clear(&r);
+	server_stop();
+	/* nothing else arrives later */
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(r.calls, 0);
 }
 
 /* A port nothing listens on: bound, then closed again. */
@@ -541,6 +614,80 @@ static void test_sql_host_name(void **state)
 	result_clear(&r);
 }
 
+/*
+ * Proof that a conn's host name is looked up on the thread pool, not by
+ * libpq on the loop thread: with every pool thread busy, the probe waits
+ * (and times out) instead of connecting at once.
+ */
+static void assert_lookup_on_pool(const char *conn)
+{
+	struct result r = {0};
+	pool_fill();
+	sql(&r, conn, "select 1", NULL, 0, 0, 200);
+	if (!r.error || strcmp(r.error, "timed out after 200ms") != 0)
+		fail_msg("with the pool busy: %s, want a timeout", r.error ? r.error : "connected");
+	result_clear(&r);
+	pool_drain();
+}
+
+/* PGHOST from the environment, a name: resolved here too. */
+static void test_sql_env_host_name(void **state)
+{
+	(void)state;
+	struct result r = {0};
+	char *old = strdup(getenv("PGHOST"));
+	setenv("PGHOST", "localhost", 1);
+	sql(&r, NULL, "select inet_server_addr()::text", NULL, 0, 0, 5000);
+	assert_null(r.error);
+	assert_non_null(strstr(field(&r, "value")->u.str.s, "127.0.0.1"));
+	result_clear(&r);
+	assert_lookup_on_pool(NULL);
+	setenv("PGHOST", old, 1);
+	free(old);
+}
+
+/*
+ * service=NAME: the host comes from the service file (PGSERVICEFILE here),
+ * and a name there is resolved here as well. Settings in the conn string
+ * win over the file's.
+ */
+static void test_sql_service_file(void **state)
+{
+	(void)state;
+	struct result r = {0};
+	char path[512], conn[256];
+	snprintf(path, sizeof path, "%s/pg_service.conf", pgdir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "# services for the sql tests\n"
+	            "[other]\nhost=no-such-host.invalid\n\n"
+	            "[rbc-test]\n  host=localhost\nport=%s\nuser=rbc\ndbname=rbc_test  \n"
+	            "[rbc-wrong-port]\nhost=localhost\nport=1\nuser=rbc\ndbname=rbc_test\n",
+	        pgport);
+	fclose(fp);
+	setenv("PGSERVICEFILE", path, 1);
+	sql(&r, "service=rbc-test", "select inet_server_addr()::text || ' ' || current_user",
+	    NULL, 0, 0, 5000);
+	assert_null(r.error);
+	assert_string_equal(field(&r, "value")->u.str.s, "127.0.0.1/32 rbc");
+	result_clear(&r);
+	snprintf(conn, sizeof conn, "service=rbc-wrong-port port=%s", pgport);
+	sql(&r, conn, "select 1", NULL, 0, 0, 5000);
+	assert_null(r.error);
+	result_clear(&r);
+	assert_lookup_on_pool("service=rbc-test");
+	/* PGSERVICE works like service= */
+	setenv("PGSERVICE", "rbc-test", 1);
+	assert_lookup_on_pool("");
+	unsetenv("PGSERVICE");
+	/* an unknown service is libpq's error, and no lookup */
+	sql(&r, "service=nope", "select 1", NULL, 0, 0, 5000);
+	assert_non_null(r.error);
+	assert_non_null(strstr(r.error, "nope"));
+	result_clear(&r);
+	unsetenv("PGSERVICEFILE");
+}
+
 static void test_sql_params(void **state)
 {
 	(void)state;
@@ -672,6 +819,135 @@ static void test_sql_cancel(void **state)
 	result_clear(&r);
 }
 
+/* ---- cancelling on the server ---- */
+
+static void nap_fired(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+static void nap_closed(uv_handle_t *h)
+{
+	*(bool *)h->data = true;
+}
+
+/* Runs the loop for ms (between two polls of a condition). */
+static void loop_nap(uint64_t ms)
+{
+	uv_timer_t t;
+	bool fired = false, closed = false;
+	uv_timer_init(&loop, &t);
+	t.data = &fired;
+	uv_timer_start(&t, nap_fired, ms, 0);
+	while (!fired)
+		uv_run(&loop, UV_RUN_ONCE);
+	t.data = &closed;
+	uv_close((uv_handle_t *)&t, nap_closed);
+	while (!closed)
+		uv_run(&loop, UV_RUN_ONCE);
+}
+
+/* The number a count(*) query gives, through the probe itself. */
+static double pg_count(const char *query)
+{
+	struct result r = {0};
+	sql(&r, db_url, query, NULL, 0, 0, 5000);
+	if (r.error)
+		fail_msg("%s: %s", query, r.error);
+	double n = num_field(&r, "value");
+	result_clear(&r);
+	return n;
+}
+
+/* Polls a count(*) query until it gives want, for ms at most; returns the last count. */
+static double poll_count(const char *query, double want, int ms)
+{
+	uint64_t deadline = uv_hrtime() + (uint64_t)ms * 1000000u;
+	double n;
+	while ((n = pg_count(query)) != want && uv_hrtime() < deadline)
+		loop_nap(50);
+	return n;
+}
+
+/* Sessions other than the asking one whose current or last statement has mark. */
+static char *sessions_query(const char *mark, bool active_only)
+{
+	char *q = NULL;
+	if (asprintf(&q, "select count(*) from pg_stat_activity where pid <> pg_backend_pid()"
+	                 " and query like '%%%s%%'%s", mark,
+	             active_only ? " and state = 'active'" : "") < 0)
+		abort();
+	return q;
+}
+
+/*
+ * Starts query, waits until the server runs it, cancels the probe, and
+ * checks that the server stops it soon after: closing the connection alone
+ * would leave the backend sleeping for 30 s.
+ */
+static void cancel_running(const char *query, const char *mark, int write)
+{
+	struct result r = {0};
+	struct probe_req q = base_req(RB_SQL, &r);
+	struct rbc_error err = {0};
+	char *active = sessions_query(mark, true), *any = sessions_query(mark, false);
+	q.conn = db_url;
+	q.query = query;
+	q.write = write;
+	struct probe *p = probe_sql_ops.start(&q, &err);
+	assert_non_null(p);
+	if (poll_count(active, 1, 5000) != 1)
+		fail_msg("the statement never ran (error: %s)", r.error ? r.error : "none");
+	assert_int_equal(r.calls, 0);
+	uint64_t t0 = uv_hrtime();
+	probe_sql_ops.cancel(p);
+	wait_for(&r);
+	assert_non_null(r.error);
+	assert_string_equal(r.error, "cancelled");
+	assert_has_time(&r);
+	result_clear(&r);
+	double left = poll_count(any, 0, 5000);
+	if (left != 0)
+		fail_msg("the server still runs the cancelled statement after %.0f ms",
+		         (double)(uv_hrtime() - t0) / 1e6);
+	free(active);
+	free(any);
+}
+
+static void test_sql_cancel_stops_server(void **state)
+{
+	(void)state;
+	cancel_running("select pg_sleep(30) /* rbc-cancel-read */", "rbc-cancel-read", 0);
+}
+
+/* A write cancelled mid-statement does not commit later. */
+static void test_sql_cancel_write_rolls_back(void **state)
+{
+	(void)state;
+	cancel_running("with ins as (insert into jobs values (97, 'cancelled', 'new') returning id)"
+	               " select id, pg_sleep(30) from ins /* rbc-cancel-write */",
+	               "rbc-cancel-write", 1);
+	assert_true(pg_count("select count(*) from jobs where id = 97") == 0);
+}
+
+/* A write that times out leaves no row behind, and no statement running. */
+static void test_sql_timeout_write_no_row(void **state)
+{
+	(void)state;
+	struct result r = {0};
+	char *any = sessions_query("rbc-timeout-write", false);
+	sql(&r, db_url, "with ins as (insert into jobs values (96, 'late', 'new') returning id)"
+	                " select id, pg_sleep(5) from ins /* rbc-timeout-write */",
+	    NULL, 0, 1, 500);
+	assert_non_null(r.error);
+	assert_true(strstr(r.error, "57014") || strstr(r.error, "timed out after 500ms"));
+	assert_true(num_field(&r, "time") < 2000);
+	result_clear(&r);
+	assert_true(poll_count(any, 0, 5000) == 0);
+	assert_true(pg_count("select count(*) from jobs where id = 96") == 0);
+	free(any);
+}
+
 static void test_sql_truncated(void **state)
 {
 	(void)state;
@@ -720,6 +996,12 @@ static void test_sql_connection_failed(void **state)
 	assert_int_equal(strncmp(r.error, "sql: connection failed: ", 24), 0);
 	assert_null(strstr(r.error, "supersecret"));
 	assert_null(strchr(r.error, '\n'));
+	result_clear(&r);
+
+	/* a host name that does not resolve */
+	sql(&r, "host=no-such-host.invalid user=rbc dbname=rbc_test", "select 1", NULL, 0, 0, 10000);
+	assert_non_null(r.error);
+	assert_string_equal(r.error, "sql: connection failed: name not found: no-such-host.invalid");
 	result_clear(&r);
 
 	struct rbc_error err = {0};
@@ -777,6 +1059,7 @@ int main(void)
 		cmocka_unit_test(test_dns_cancel),
 		cmocka_unit_test(test_tcp_connect),
 		cmocka_unit_test(test_tcp_connect_name),
+		cmocka_unit_test(test_core_cancel_after_finish),
 		cmocka_unit_test(test_tcp_refused),
 		cmocka_unit_test(test_tcp_bad_port),
 		cmocka_unit_test(test_tcp_timeout),
@@ -785,6 +1068,8 @@ int main(void)
 		cmocka_unit_test(test_sql_count),
 		cmocka_unit_test(test_sql_env_defaults),
 		cmocka_unit_test(test_sql_host_name),
+		cmocka_unit_test(test_sql_env_host_name),
+		cmocka_unit_test(test_sql_service_file),
 		cmocka_unit_test(test_sql_params),
 		cmocka_unit_test(test_sql_null_param),
 		cmocka_unit_test(test_sql_injection_stays_value),
@@ -793,6 +1078,9 @@ int main(void)
 		cmocka_unit_test(test_sql_syntax_error),
 		cmocka_unit_test(test_sql_statement_timeout),
 		cmocka_unit_test(test_sql_cancel),
+		cmocka_unit_test(test_sql_cancel_stops_server),
+		cmocka_unit_test(test_sql_cancel_write_rolls_back),
+		cmocka_unit_test(test_sql_timeout_write_no_row),
 		cmocka_unit_test(test_sql_truncated),
 		cmocka_unit_test(test_sql_connection_failed),
 		cmocka_unit_test(test_sql_mask_and_long_timeout),

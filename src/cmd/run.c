@@ -178,6 +178,9 @@ static void put_clean(FILE *fp, const char *s)
 	}
 }
 
+/* Lines of a failed command's output shown under its line, per stream. */
+#define OUTPUT_TAIL_LINES 5
+
 struct batch {
 	struct engine *e;
 	uv_signal_t sig[3];
@@ -204,6 +207,47 @@ static void line(const char *word, const struct eng_step *s, const char *text)
 	fputc('\n', stdout);
 }
 
+/*
+ * The last lines a failed command printed, masked, under its line: what an
+ * operator needs first when a step fails at 2 a.m.
+ */
+static void output_tail(struct batch *b, const struct eng_step *s)
+{
+	if (!s->def || (s->def->action != RB_RUN && s->def->action != RB_NAGIOS) || !s->nsamples)
+		return;
+	const struct rbc_value *last = s->samples[s->nsamples - 1];
+	static const char *const streams[] = {"stdout", "stderr"};
+	for (int k = 0; k < 2; k++) {
+		const struct rbc_value *v = value_obj_get(last, streams[k]);
+		if (!v || v->type != VALUE_STR || !v->u.str.len)
+			continue;
+		char *m = engine_mask(b->e, v->u.str.s);
+		/* The last OUTPUT_TAIL_LINES lines. */
+		size_t len = strlen(m);
+		while (len && m[len - 1] == '\n')
+			m[--len] = '\0';
+		const char *start = m + len;
+		int lines = 0;
+		while (start > m && lines < OUTPUT_TAIL_LINES) {
+			start--;
+			if (*start == '\n' && ++lines == OUTPUT_TAIL_LINES) {
+				start++;
+				break;
+			}
+		}
+		for (const char *p = start; p && *p;) {
+			const char *nl = strchr(p, '\n');
+			char *one = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
+			printf("%-9s %s| ", "", streams[k]);
+			put_clean(stdout, one);
+			fputc('\n', stdout);
+			free(one);
+			p = nl ? nl + 1 : NULL;
+		}
+		free(m);
+	}
+}
+
 static void on_event(void *ud, const struct eng_event *ev)
 {
 	struct batch *b = ud;
@@ -216,6 +260,9 @@ static void on_event(void *ud, const struct eng_event *ev)
 			line("CANCELLED", s, ev->text);
 		else
 			line(verdict_name(ev->verdict), s, ev->text);
+		if (s->state == ENG_DONE &&
+		    (ev->verdict == RBC_VERDICT_FAIL || ev->verdict == RBC_VERDICT_ERROR))
+			output_tail(b, s);
 		break;
 	case ENG_EV_RETRY: {
 		char *t = xasprintf("attempt %u of %d: %s %s", s->attempt, s->def->retry_attempts,

@@ -34,6 +34,14 @@ want=$(awk '/^<!-- output: rbc check tests\/fixtures\/bad\/doc-example.json -->/
 got=$(cd tests/fixtures && "$RBC" check bad/doc-example.json 2>&1 | sed 's|bad/doc-example.json|bad.json|')
 expect_eq "format guide shows real rbc check output" "$want" "$got"
 
+# The batch example in the format guide is real output (the run directory aside).
+want=$(awk '/^<!-- output: rbc run --batch --assume done --operator alice docs\/examples\/batch.json -->/{f=1; next} f && /^```text/{next} f && /^```/{exit} f' docs/runbook-format.md)
+got=$(RBC_RUNS_DIR="$TMP/runs" "$RBC" run --batch --assume done --operator alice docs/examples/batch.json 2>&1)
+strip() { sed -e 's/ — [0-9.]* s$/ — T s/' -e '/^run: /d'; }
+expect_eq "format guide shows real rbc run --batch output" "$(printf '%s\n' "$want" | strip)" "$(printf '%s\n' "$got" | strip)"
+expect_match "… with a run line like the real one" "$(printf '%s\n' "$want" | tail -1)" \
+	'^run: [0-9]{8}T[0-9]{6}Z-example-batch-[0-9a-f]{4} \(/.*/rbc/runs/[0-9]{8}T[0-9]{6}Z-example-batch-[0-9a-f]{4}\)$'
+
 for d in docs/runbook-format.md docs/thresholds.md docs/runbook.schema.json docs/rbc.1; do
 	[ -s "$d" ] && ok "$d exists" || fail "$d exists"
 done

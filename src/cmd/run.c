@@ -442,8 +442,8 @@ int cmd_run(int argc, char **argv)
 		struct rbc_diags d = {0};
 		rbs[i] = runbook_load(files[i], &d);
 		diags_sort(&d);
+		diags_print(&d, stderr); /* warnings too: an operator should see them */
 		if (!rbs[i]) {
-			diags_print(&d, stderr);
 			fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", files[i], d.nerrors,
 			        d.nerrors == 1 ? "" : "s", d.nwarnings, d.nwarnings == 1 ? "" : "s");
 			status = status ? status : RBC_EXIT_DATAERR;

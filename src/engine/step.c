@@ -203,6 +203,11 @@ static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value
 			v = nagios_state(samples, count, expect || d->warn, v, &x);
 	}
 	vars_scratch_release(e);
+	if (d->action == RB_HTTP && d->http.insecure) {
+		char *y = xasprintf("%s; TLS not verified (insecure: true)", x);
+		free(x);
+		x = y;
+	}
 	*explain = engine_mask(e, x);
 	free(x);
 	return v;

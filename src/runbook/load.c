@@ -137,6 +137,16 @@ static void err(struct loader *L, const cJSON *node, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A warning about node: the runbook loads, rbc check --strict refuses it. */
+static void warn(struct loader *L, const cJSON *node, const char *fmt, ...) RBC_PRINTF(3, 4);
+static void warn(struct loader *L, const cJSON *node, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report(L, true, node, false, fmt, ap);
+	va_end(ap);
+}
+
 /* An error about node's key, at the current path. */
 static void err_key(struct loader *L, const cJSON *node, const char *fmt, ...) RBC_PRINTF(3, 4);
 static void err_key(struct loader *L, const cJSON *node, const char *fmt, ...)
@@ -844,7 +854,10 @@ static void m_http_timeout(struct loader *L, const cJSON *m, void *t)
 
 static void m_http_insecure(struct loader *L, const cJSON *m, void *t)
 {
-	get_bool(L, m, &((struct rb_http *)t)->insecure);
+	bool *insecure = &((struct rb_http *)t)->insecure;
+	get_bool(L, m, insecure);
+	if (*insecure)
+		warn(L, m, "TLS certificates are not verified for this request (insecure: true)");
 }
 
 static void m_http_follow(struct loader *L, const cJSON *m, void *t)

@@ -46,6 +46,10 @@ expect_match "summary counts the warnings" "$OUT" '\(3 warnings\)$'
 expect_rc "--strict turns warnings into failure" 65 "$RBC" check --strict warn/undefined-var.json
 expect_match "--strict says why" "$ERR" 'warn/undefined-var.json: 3 warnings \(--strict\)'
 
+expect_rc "insecure TLS only warns" 0 "$RBC" check warn/insecure.json
+expect_eq "… and the warning says what is not verified" "$ERR" \
+'warn/insecure.json:4:70: steps[0].http.insecure: warning: TLS certificates are not verified for this request (insecure: true)'
+
 # Several files: each is reported, the worst decides the exit.
 run "$RBC" check good/japanese.json bad/no-action.json good/incident.json
 expect_eq "mixed files exit 65" "$RC" 65

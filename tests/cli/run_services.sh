@@ -9,7 +9,7 @@ DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-run-services.XXXXXX")
 trap '"$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
 export RBC_RUNS_DIR=$TMP/runs
 
-if ! "$S/start" "$DIR" fixture postgres prometheus >"$TMP/start.out" 2>&1; then
+if ! "$S/start" "$DIR" fixture postgres prometheus tls >"$TMP/start.out" 2>&1; then
 	fail "the test services start" "$(tail -20 "$TMP/start.out")"
 	t_done
 fi
@@ -62,8 +62,15 @@ expect_eq "the run's verdict is the worst: UNKNOWN exits 3" "$RC" 3
 ctl /slowpath '{"latency_ms": 3000}'
 cat >"$TMP/fails.json" <<JSON
 { "runbook": "fails", "title": "Failures", "defaults": { "timeout": "1s" },
-  "vars": { "URL": "$FIXTURE_URL", "DB": "host=127.0.0.1 port=$PGPORT user=$PGUSER dbname=$PGDATABASE" },
+  "vars": { "URL": "$FIXTURE_URL", "DB": "host=127.0.0.1 port=$PGPORT user=$PGUSER dbname=$PGDATABASE",
+            "PROM": "$PROM_URL", "TLS": "$TLS_URL" },
   "steps": [
+    { "id": "prom-empty", "title": "No such series", "prometheus": { "url": "\${PROM}", "query": "no_such_metric_total" },
+      "expect": "value > 0", "on_fail": "continue" },
+    { "id": "prom-error", "title": "Bad query", "prometheus": { "url": "\${PROM}", "query": "sum(" }, "on_fail": "continue" },
+    { "id": "tls", "title": "Self-signed certificate", "http": { "url": "\${TLS}/api/health" }, "on_fail": "continue" },
+    { "id": "tls-insecure", "title": "Self-signed, verification off", "http": { "url": "\${TLS}/api/health", "insecure": true },
+      "expect": "status == 200" },
     { "id": "refused", "title": "Refused", "http": { "url": "http://127.0.0.1:1/" }, "on_fail": "continue" },
     { "id": "slow", "title": "Slow", "http": { "url": "\${URL}/slowpath" }, "on_fail": "continue" },
     { "id": "status", "title": "5xx", "http": { "url": "\${URL}/missing" }, "expect": "status == 200", "on_fail": "continue" },
@@ -76,6 +83,13 @@ cat >"$TMP/fails.json" <<JSON
   ] }
 JSON
 batch "$TMP/fails.json"
+expect_match "prometheus: an empty answer is UNKNOWN, never 0" "$(line prom-empty)" '^UNKNOWN +prom-empty '
+expect_match "prometheus: an error answer is an ERROR" "$(line prom-error)" '^ERROR +prom-error .*(parse|bad_data)'
+expect_match "tls: an untrusted certificate is an ERROR naming it" "$(line tls)" '^ERROR +tls .*certificate'
+expect_match "tls: insecure: true turns verification off, and says so" "$(line tls-insecure)" \
+	'^PASS +tls-insecure .*; TLS not verified \(insecure: true\)$'
+expect_match "tls: the runbook's insecure step is warned about before the run" "$ERR" \
+	'fails.json:[0-9]+:[0-9]+: steps\[3\]\.http\.insecure: warning: TLS certificates are not verified'
 expect_match "refused connection is an ERROR" "$(line refused)" '^ERROR +refused .*refused'
 expect_match "a request slower than the timeout is an ERROR" "$(line slow)" '^ERROR +slow .*(timed out|timeout)'
 expect_match "an unexpected status is a FAIL" "$(line status)" '^FAIL +status .*status = 404 != 200'

@@ -4,15 +4,29 @@
  *
  * A job is complete only once the shell has exited AND both pipes reached
  * EOF (a background grandchild may keep a pipe open after the shell is
- * gone). Each stream keeps only its last keep_bytes in memory; the spool file,
- * when given, receives every byte. On timeout or cancel the whole group gets
- * SIGTERM, then SIGKILL after a grace period; if something outside the group
- * still holds a pipe after that, the pipes are closed by force so the probe
- * always ends. Spool writes go through the libuv thread pool, one at a time
- * in order; when the disk falls behind, reading the pipes pauses (the child
- * then blocks on a full pipe) instead of queueing without bound.
+ * gone). Each stream keeps only its last keep_bytes in memory, raw, for the
+ * sample: thresholds judge what the command really printed. What leaves the
+ * probe as text — on_output and the spool file — goes through one
+ * mask_stream per pipe first, so secrets never reach them, even split across
+ * reads; each stream is flushed at its EOF, before the spool is closed. The
+ * spool interleaves the streams as their bytes leave the masks, so the few
+ * bytes one stream holds back may land after output of the other.
+ *
+ * On timeout or cancel the whole group gets SIGTERM, then SIGKILL after a
+ * grace period; if something outside the group still holds a pipe after
+ * that, the pipes are closed by force so the probe always ends.
+ *
+ * The spool file is opened, written and closed through the libuv thread pool
+ * (one request at a time, in order), never on the loop thread; output that
+ * arrives while it is still opening is queued. When the disk falls behind,
+ * reading the pipes pauses (the child then blocks on a full pipe) instead of
+ * queueing without bound. The sample is delivered once the spool is closed,
+ * with every masked byte in it. A spool that is still busy CMD_SPOOL_GRACE_MS
+ * after the job completed (a hung disk or FIFO) is given up: the sample goes
+ * out with spool_error, and the probe frees itself only once the pending
+ * request returns and the file is closed (a request in a pool thread cannot
+ * be cancelled). Spool problems never fail the probe.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -23,6 +37,7 @@
 
 #include <uv.h>
 
+#include "rbc/mask.h"
 #include "rbc/probe.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
@@ -35,6 +50,7 @@ extern char **environ;
 #define CMD_KEEP_DEFAULT (64 * 1024)
 #define CMD_TERM_GRACE_MS 2000 /* SIGTERM → SIGKILL */
 #define CMD_DRAIN_MS 1000      /* SIGKILL → pipes closed by force */
+#define CMD_SPOOL_GRACE_MS 2000 /* job complete → spool given up */
 #define CMD_SPOOL_HIGH (1024 * 1024) /* queued spool bytes: pause reading */
 #define CMD_SPOOL_LOW (256 * 1024)   /* … and resume below this */
 
@@ -45,15 +61,19 @@ struct ring {
 	uint64_t total;
 };
 
-/* A chunk waiting to be appended to the spool file. */
+/* Masked bytes waiting to be appended to the spool file. */
 struct spool_chunk {
 	struct spool_chunk *next;
-	size_t len;
-	char data[];
+	char *data;                  /* owned */
+	size_t len, off;             /* off: already written */
 };
 
 enum cmd_stop { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL };
-enum cmd_timer { TIMER_IDLE, TIMER_TIMEOUT, TIMER_TERM, TIMER_DRAIN, TIMER_SPAWN_FAILED };
+enum cmd_timer {
+	TIMER_IDLE, TIMER_TIMEOUT, TIMER_TERM, TIMER_DRAIN, TIMER_SPAWN_FAILED, TIMER_SPOOL
+};
+/* The spool file's life; every step is one request on spool_req. */
+enum cmd_spool { SPOOL_NONE, SPOOL_OPENING, SPOOL_OPEN, SPOOL_CLOSING };
 
 struct probe {
 	const struct probe_ops *ops;
@@ -64,19 +84,23 @@ struct probe {
 	enum cmd_timer timer_phase;
 	int nhandles;                /* handles not yet closed */
 
-	struct ring ring[2];
+	struct ring ring[2];         /* raw */
+	struct mask_stream ms[2];    /* for on_output and the spool */
+	struct strbuf obuf;          /* masked bytes of the current read */
 	bool eof[2];
 	bool spawned, exited, finished;
 	int64_t exit_status;
 	int term_signal;
 	int pgid;                    /* 0 until spawned */
 
-	int spool_fd;                /* -1: none */
+	enum cmd_spool spool_state;  /* SPOOL_NONE: no spool, failed or closed */
+	bool spool_busy;             /* spool_req in flight: p must outlive it */
+	uv_file spool_fd;            /* valid in SPOOL_OPEN */
 	char *spool_path;
 	char *spool_error;           /* first spool problem */
 	struct spool_chunk *sq_head, *sq_tail;
+	struct spool_chunk *sq_writing; /* the chunk spool_req is writing */
 	size_t sq_bytes;             /* queued, including the one being written */
-	bool sq_busy;                /* spool_req in flight */
 	bool paused;                 /* reading stopped for the spool */
 	uv_fs_t spool_req;
 
@@ -159,14 +183,16 @@ static char *signal_name(int sig)
 
 static void cmd_spool_drop(struct probe *p);
 
-/* Frees p once the last of its handles is closed. */
-static void cmd_handle_closed(uv_handle_t *h)
+/* Frees p once its handles are closed and no spool request is pending. */
+static void cmd_maybe_free(struct probe *p)
 {
-	struct probe *p = h->data;
-	if (--p->nhandles > 0)
+	if (p->nhandles > 0 || p->spool_busy || p->spool_state != SPOOL_NONE)
 		return;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		free(p->ring[i].buf);
+		mask_stream_free(&p->ms[i]);
+	}
+	sb_free(&p->obuf);
 	cmd_spool_drop(p);
 	free(p->spool_path);
 	free(p->spool_error);
@@ -174,17 +200,31 @@ static void cmd_handle_closed(uv_handle_t *h)
 	free(p);
 }
 
-/* Closes h once; the last close frees the probe. */
+/* uv_close callback: one handle fewer. */
+static void cmd_handle_closed(uv_handle_t *h)
+{
+	struct probe *p = h->data;
+	p->nhandles--;
+	cmd_maybe_free(p);
+}
+
+/* Closes h once; the last close may free the probe. */
 static void cmd_close(uv_handle_t *h)
 {
 	if (!uv_is_closing(h))
 		uv_close(h, cmd_handle_closed);
 }
 
+/* The shell is reaped and both pipes are at EOF: only the spool may lag. */
+static bool cmd_complete(const struct probe *p)
+{
+	return p->exited && p->eof[0] && p->eof[1];
+}
+
 /* Signals the whole process group (the shell leads it). */
 static void cmd_kill_group(struct probe *p, int sig)
 {
-	if (p->pgid > 0 && !(p->exited && p->eof[0] && p->eof[1]))
+	if (p->pgid > 0 && !cmd_complete(p))
 		(void)kill(-p->pgid, sig);
 }
 
@@ -371,6 +411,104 @@ static void nagios_perf_item(struct rbc_value *perf, struct rbc_value *warn,
 	sb_free(&label);
 }
 
+/* Frees the queued chunks (after an error, or when giving up); the one being
+   written belongs to its request until it returns. */
+static void cmd_spool_drop(struct probe *p)
+{
+	while (p->sq_head) {
+		struct spool_chunk *c = p->sq_head;
+		p->sq_head = c->next;
+		free(c->data);
+		free(c);
+	}
+	p->sq_tail = NULL;
+	p->sq_bytes = p->sq_writing ? p->sq_writing->len - p->sq_writing->off : 0;
+}
+
+/* Notes the first spool problem; later ones are consequences. */
+static void cmd_spool_fail(struct probe *p, const char *why)
+{
+	if (!p->spool_error)
+		p->spool_error = xasprintf("%s: %s", p->spool_path, why);
+	cmd_spool_drop(p);
+}
+
+static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Every read lands in the probe's buffer and is consumed before the next. */
+static void cmd_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct probe *p = h->data;
+	(void)suggested;
+	*buf = uv_buf_init(p->rbuf, sizeof p->rbuf);
+}
+
+/* Pauses or resumes reading the pipes as the spool queue grows or drains. */
+static void cmd_spool_pressure(struct probe *p)
+{
+	if (p->finished)
+		return; /* the pipes are closing */
+	bool pause = p->sq_bytes > CMD_SPOOL_HIGH;
+	bool resume = p->paused && p->sq_bytes < CMD_SPOOL_LOW;
+	for (int i = 0; i < 2; i++) {
+		if (p->eof[i])
+			continue;
+		if (pause && !p->paused)
+			uv_read_stop((uv_stream_t *)&p->pipe[i]);
+		else if (resume)
+			uv_read_start((uv_stream_t *)&p->pipe[i], cmd_alloc_cb, cmd_read_cb);
+	}
+	if (pause)
+		p->paused = true;
+	else if (resume)
+		p->paused = false;
+}
+
+static void cmd_spool_written(uv_fs_t *req);
+static void cmd_spool_closed(uv_fs_t *req);
+
+/*
+ * Starts the next spool request unless one is in flight: a write of the head
+ * chunk, or the close once nothing is queued and nothing more can come (the
+ * job is complete, the probe finished, or the spool failed).
+ */
+static void cmd_spool_next(struct probe *p)
+{
+	if (p->spool_busy || p->spool_state != SPOOL_OPEN)
+		return;
+	p->spool_req.data = p;
+	if (p->sq_head) {
+		struct spool_chunk *c = p->sq_head;
+		uv_buf_t b = uv_buf_init(c->data + c->off, (unsigned)(c->len - c->off));
+		int r = uv_fs_write(p->loop, &p->spool_req, p->spool_fd, &b, 1, -1, cmd_spool_written);
+		if (r == 0) {
+			p->sq_head = c->next;
+			if (!p->sq_head)
+				p->sq_tail = NULL;
+			p->sq_writing = c;
+			p->spool_busy = true;
+			return;
+		}
+		cmd_spool_fail(p, uv_strerror(r));
+	}
+	if (!(cmd_complete(p) || p->finished || p->spool_error))
+		return; /* more output may come */
+	int r = uv_fs_close(p->loop, &p->spool_req, p->spool_fd, cmd_spool_closed);
+	if (r == 0) {
+		p->spool_state = SPOOL_CLOSING;
+		p->spool_busy = true;
+	} else {
+		cmd_spool_fail(p, uv_strerror(r));
+		p->spool_state = SPOOL_NONE; /* the descriptor leaks: nothing better to do */
+	}
+}
+
+/* True once the spool is closed, failed or absent, with nothing in flight. */
+static bool cmd_spool_settled(const struct probe *p)
+{
+	return p->spool_state == SPOOL_NONE && !p->spool_busy;
+}
+
 /* Builds the sample, closes every handle and reports; p is gone afterwards. */
 static void cmd_finish(struct probe *p)
 {
@@ -385,11 +523,9 @@ static void cmd_finish(struct probe *p)
 	 */
 	if (p->stop != STOP_NONE && p->pgid > 0)
 		(void)kill(-p->pgid, SIGKILL);
-	if (p->spool_fd >= 0) {
-		if (close(p->spool_fd) != 0 && !p->spool_error)
-			p->spool_error = xasprintf("%s: %s", p->spool_path, strerror(errno));
-		p->spool_fd = -1;
-	}
+	/* A spool given up on: nothing more is written, it closes when it can. */
+	cmd_spool_drop(p);
+	cmd_spool_next(p);
 	double ms = (double)(uv_hrtime() - p->t0) / 1e6;
 	char *error = NULL;
 	char dur[64];
@@ -443,17 +579,188 @@ static void cmd_finish(struct probe *p)
 	free(error);
 }
 
-/* Complete: the shell reaped, both pipes at EOF, the spool written out. */
+static void cmd_timer_cb(uv_timer_t *t);
+
+/*
+ * Finishes once the job is complete and the spool closed. A complete job
+ * whose spool lags gets CMD_SPOOL_GRACE_MS (the timeout no longer applies:
+ * the command is done).
+ */
 static void cmd_check_done(struct probe *p)
 {
-	if (!p->finished && p->exited && p->eof[0] && p->eof[1] && !p->sq_busy)
+	if (p->finished || !cmd_complete(p))
+		return;
+	cmd_spool_next(p); /* the close, if everything is written */
+	if (cmd_spool_settled(p)) {
 		cmd_finish(p);
+	} else if (p->timer_phase != TIMER_SPOOL) {
+		p->timer_phase = TIMER_SPOOL;
+		uv_timer_start(&p->timer, cmd_timer_cb, CMD_SPOOL_GRACE_MS, 0);
+	}
+}
+
+/* After a spool request: go on, or, once finished, free when all is closed. */
+static void cmd_spool_after(struct probe *p)
+{
+	cmd_spool_next(p);
+	if (p->finished) {
+		cmd_maybe_free(p);
+		return;
+	}
+	cmd_spool_pressure(p);
+	cmd_check_done(p);
+}
+
+/* The open returned: queued output can be written now, or is dropped. */
+static void cmd_spool_opened(uv_fs_t *req)
+{
+	struct probe *p = req->data;
+	ssize_t r = req->result;
+	uv_fs_req_cleanup(req);
+	p->spool_busy = false;
+	if (r < 0) {
+		p->spool_state = SPOOL_NONE;
+		cmd_spool_fail(p, uv_strerror((int)r));
+	} else {
+		p->spool_state = SPOOL_OPEN;
+		p->spool_fd = (uv_file)r;
+	}
+	cmd_spool_after(p);
+}
+
+/* One write returned: requeue a short write's rest, or drop the chunk. */
+static void cmd_spool_written(uv_fs_t *req)
+{
+	struct probe *p = req->data;
+	struct spool_chunk *c = p->sq_writing;
+	ssize_t w = req->result;
+	size_t left = c->len - c->off;
+	uv_fs_req_cleanup(req);
+	p->spool_busy = false;
+	p->sq_writing = NULL;
+	if (w < 0 || (size_t)w > left || (w == 0 && left > 0)) {
+		free(c->data);
+		free(c);
+		p->sq_bytes = 0;
+		cmd_spool_fail(p, w < 0 ? uv_strerror((int)w) : "short write");
+	} else if ((size_t)w < left && !p->finished) {
+		c->off += (size_t)w;
+		p->sq_bytes -= (size_t)w;
+		c->next = p->sq_head;
+		p->sq_head = c;
+		if (!p->sq_tail)
+			p->sq_tail = c;
+	} else {
+		p->sq_bytes -= left < p->sq_bytes ? left : p->sq_bytes;
+		free(c->data);
+		free(c);
+	}
+	cmd_spool_after(p);
+}
+
+/* The close returned: the spool is settled (a close error still counts). */
+static void cmd_spool_closed(uv_fs_t *req)
+{
+	struct probe *p = req->data;
+	ssize_t r = req->result;
+	uv_fs_req_cleanup(req);
+	p->spool_busy = false;
+	p->spool_state = SPOOL_NONE;
+	if (r < 0)
+		cmd_spool_fail(p, uv_strerror((int)r));
+	cmd_spool_after(p);
+}
+
+/* Starts opening the spool file; output queues until it is open. */
+static void cmd_spool_open(struct probe *p, const char *path)
+{
+	p->spool_path = xstrdup(path);
+	p->spool_req.data = p;
+	int r = uv_fs_open(p->loop, &p->spool_req, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	                   0600, cmd_spool_opened);
+	if (r != 0) {
+		cmd_spool_fail(p, uv_strerror(r));
+		return;
+	}
+	p->spool_state = SPOOL_OPENING;
+	p->spool_busy = true;
+}
+
+/* Takes p->obuf's bytes into the spool queue. */
+static void cmd_spool_take(struct probe *p)
+{
+	struct spool_chunk *c = xmalloc(sizeof *c);
+	c->next = NULL;
+	c->len = p->obuf.len;
+	c->off = 0;
+	c->data = sb_take(&p->obuf);
+	if (p->sq_tail)
+		p->sq_tail->next = c;
+	else
+		p->sq_head = c;
+	p->sq_tail = c;
+	p->sq_bytes += c->len;
+	cmd_spool_next(p);
+	cmd_spool_pressure(p);
+}
+
+/* True while the spool takes output (it may still be opening). */
+static bool cmd_spool_taking(const struct probe *p)
+{
+	return (p->spool_state == SPOOL_OPENING || p->spool_state == SPOOL_OPEN) && !p->spool_error;
+}
+
+/* mask_emit_fn: collects a read's masked bytes. */
+static void cmd_emit(void *ud, const char *data, size_t len)
+{
+	struct probe *p = ud;
+	sb_add(&p->obuf, data, len);
+}
+
+/* Hands what the mask stream let out to on_output and the spool. */
+static void cmd_deliver(struct probe *p, int i)
+{
+	if (p->obuf.len == 0)
+		return;
+	if (p->on_output)
+		p->on_output(p->ud, i ? PROBE_STDERR : PROBE_STDOUT, p->obuf.s, p->obuf.len);
+	if (cmd_spool_taking(p))
+		cmd_spool_take(p);
+	else
+		p->obuf.len = 0;
+}
+
+/* Raw output into the ring; masked into on_output and the spool. */
+static void cmd_output(struct probe *p, int i, const char *d, size_t n)
+{
+	ring_add(&p->ring[i], d, n);
+	if (!p->on_output && !cmd_spool_taking(p))
+		return;
+	if (p->obuf.cap < p->obuf.len + n + 1) {
+		/* Exactly what an unmasked read needs: the buffer becomes a chunk. */
+		p->obuf.cap = p->obuf.len + n + 1;
+		p->obuf.s = xrealloc(p->obuf.s, p->obuf.cap);
+	}
+	mask_stream_feed(&p->ms[i], d, n, cmd_emit, p);
+	cmd_deliver(p, i);
+}
+
+/* Stream i is over (EOF, error or closed by force): out with its held tail. */
+static void cmd_stream_end(struct probe *p, int i)
+{
+	if (p->eof[i])
+		return;
+	uv_read_stop((uv_stream_t *)&p->pipe[i]);
+	p->eof[i] = true;
+	mask_stream_flush(&p->ms[i], cmd_emit, p);
+	cmd_deliver(p, i);
 }
 
 /* The one timer, by phase: timeout → SIGTERM → SIGKILL → pipes closed by force. */
 static void cmd_timer_cb(uv_timer_t *t)
 {
 	struct probe *p = t->data;
+	char dur[64];
 	switch (p->timer_phase) {
 	case TIMER_TIMEOUT:
 		if (p->stop == STOP_NONE)
@@ -470,18 +777,29 @@ static void cmd_timer_cb(uv_timer_t *t)
 	case TIMER_DRAIN:
 		/* Something outside the group holds a pipe: stop waiting for it. */
 		p->timer_phase = TIMER_IDLE;
-		for (int i = 0; i < 2; i++) {
-			uv_read_stop((uv_stream_t *)&p->pipe[i]);
-			p->eof[i] = true;
-		}
+		for (int i = 0; i < 2; i++)
+			cmd_stream_end(p, i);
 		if (p->exited) {
-			cmd_check_done(p); /* once the spool is written out */
+			cmd_check_done(p);
 		} else {
 			/* The shell itself survived SIGKILL (uninterruptible sleep): keep trying. */
 			cmd_kill_group(p, SIGKILL);
 			p->timer_phase = TIMER_DRAIN;
 			uv_timer_start(&p->timer, cmd_timer_cb, CMD_DRAIN_MS, 0);
 		}
+		break;
+	case TIMER_SPOOL:
+		/* The job is done but the disk is not: report without the rest. */
+		if (!p->spool_error) {
+			units_format_duration(CMD_SPOOL_GRACE_MS, dur, sizeof dur);
+			p->spool_error = xasprintf("%s: still %s %s after the command ended; spool incomplete",
+			                           p->spool_path,
+			                           p->spool_state == SPOOL_OPENING ? "opening"
+			                           : p->spool_state == SPOOL_CLOSING ? "closing"
+			                                                             : "writing",
+			                           dur);
+		}
+		cmd_finish(p);
 		break;
 	case TIMER_SPAWN_FAILED:
 		cmd_finish(p);
@@ -501,134 +819,18 @@ static void cmd_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal
 	cmd_check_done(p);
 }
 
-/* Every read lands in the probe's buffer and is consumed before the next. */
-static void cmd_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct probe *p = h->data;
-	(void)suggested;
-	*buf = uv_buf_init(p->rbuf, sizeof p->rbuf);
-}
-
-static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-
-/* Drops what is queued for the spool (after a write error). */
-static void cmd_spool_drop(struct probe *p)
-{
-	while (p->sq_head) {
-		struct spool_chunk *c = p->sq_head;
-		p->sq_head = c->next;
-		free(c);
-	}
-	p->sq_tail = NULL;
-	p->sq_bytes = 0;
-}
-
-/* Pauses or resumes reading the pipes as the spool queue grows or drains. */
-static void cmd_spool_pressure(struct probe *p)
-{
-	bool pause = p->sq_bytes > CMD_SPOOL_HIGH;
-	bool resume = p->paused && p->sq_bytes < CMD_SPOOL_LOW;
-	for (int i = 0; i < 2; i++) {
-		if (p->eof[i])
-			continue;
-		if (pause && !p->paused)
-			uv_read_stop((uv_stream_t *)&p->pipe[i]);
-		else if (resume)
-			uv_read_start((uv_stream_t *)&p->pipe[i], cmd_alloc_cb, cmd_read_cb);
-	}
-	if (pause)
-		p->paused = true;
-	else if (resume)
-		p->paused = false;
-}
-
-static void cmd_spool_next(struct probe *p);
-
-/* One spool write finished: dequeue, start the next, maybe resume reading. */
-static void cmd_spool_written(uv_fs_t *req)
-{
-	struct probe *p = req->data;
-	struct spool_chunk *c = p->sq_head;
-	ssize_t w = req->result;
-	uv_fs_req_cleanup(req);
-	p->sq_busy = false;
-	if (w < 0 || (size_t)w > c->len || (w == 0 && c->len > 0)) {
-		p->spool_error = xasprintf("%s: %s", p->spool_path,
-		                           w < 0 ? uv_strerror((int)w) : "short write");
-		close(p->spool_fd);
-		p->spool_fd = -1;
-		cmd_spool_drop(p);
-	} else if ((size_t)w < c->len) {
-		/* A short write: keep the rest of the chunk at the head. */
-		memmove(c->data, c->data + w, c->len - (size_t)w);
-		c->len -= (size_t)w;
-		p->sq_bytes -= (size_t)w;
-	} else {
-		p->sq_head = c->next;
-		if (!p->sq_head)
-			p->sq_tail = NULL;
-		p->sq_bytes -= c->len;
-		free(c);
-	}
-	cmd_spool_next(p);
-	cmd_spool_pressure(p);
-	cmd_check_done(p);
-}
-
-/* Starts writing the head chunk unless a write is already in flight. */
-static void cmd_spool_next(struct probe *p)
-{
-	if (p->sq_busy || !p->sq_head || p->spool_fd < 0)
-		return;
-	uv_buf_t b = uv_buf_init(p->sq_head->data, (unsigned)p->sq_head->len);
-	p->spool_req.data = p;
-	int r = uv_fs_write(p->loop, &p->spool_req, p->spool_fd, &b, 1, -1, cmd_spool_written);
-	if (r < 0) {
-		p->spool_error = xasprintf("%s: %s", p->spool_path, uv_strerror(r));
-		close(p->spool_fd);
-		p->spool_fd = -1;
-		cmd_spool_drop(p);
-		return;
-	}
-	p->sq_busy = true;
-}
-
-/* Queues bytes for the spool file; a failure is noted once and not fatal. */
-static void cmd_spool(struct probe *p, const char *d, size_t n)
-{
-	if (p->spool_fd < 0 || n == 0)
-		return;
-	struct spool_chunk *c = xmalloc(sizeof *c + n);
-	c->next = NULL;
-	c->len = n;
-	memcpy(c->data, d, n);
-	if (p->sq_tail)
-		p->sq_tail->next = c;
-	else
-		p->sq_head = c;
-	p->sq_tail = c;
-	p->sq_bytes += n;
-	cmd_spool_next(p);
-	cmd_spool_pressure(p);
-}
-
-/* Output from either pipe: into the ring, the spool and on_output. */
+/* Output from either pipe; EOF or a read error ends that stream. */
 static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct probe *p = s->data;
 	int i = s == (uv_stream_t *)&p->pipe[1];
 	if (nread > 0) {
-		ring_add(&p->ring[i], buf->base, (size_t)nread);
-		cmd_spool(p, buf->base, (size_t)nread);
-		if (p->on_output)
-			p->on_output(p->ud, i ? PROBE_STDERR : PROBE_STDOUT, buf->base, (size_t)nread);
+		cmd_output(p, i, buf->base, (size_t)nread);
 		return;
 	}
 	if (nread == 0)
 		return;
-	/* EOF or a read error: this stream is over either way. */
-	uv_read_stop(s);
-	p->eof[i] = true;
+	cmd_stream_end(p, i);
 	cmd_check_done(p);
 }
 
@@ -677,8 +879,10 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 	p->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 0;
 	p->spool_fd = -1;
 	p->t0 = uv_hrtime();
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		p->ring[i].cap = req->keep_bytes ? req->keep_bytes : CMD_KEEP_DEFAULT;
+		mask_stream_init(&p->ms[i], req->mask);
+	}
 
 	uv_timer_init(p->loop, &p->timer);
 	p->timer.data = p;
@@ -689,13 +893,6 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 		p->nhandles++;
 	}
 	p->proc.data = p;
-
-	if (req->spool_path) {
-		p->spool_path = xstrdup(req->spool_path);
-		p->spool_fd = open(req->spool_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (p->spool_fd < 0)
-			p->spool_error = xasprintf("%s: %s", req->spool_path, strerror(errno));
-	}
 
 	char *args[] = {(char *)"sh", (char *)"-c", (char *)req->command, NULL};
 	char **envp = cmd_environ(req->env);
@@ -733,6 +930,8 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 	}
 	p->spawned = true;
 	p->pgid = p->proc.pid;
+	if (req->spool_path)
+		cmd_spool_open(p, req->spool_path);
 	for (int i = 0; i < 2; i++)
 		uv_read_start((uv_stream_t *)&p->pipe[i], cmd_alloc_cb, cmd_read_cb);
 	if (p->timeout_ms > 0) {
@@ -750,6 +949,12 @@ static void cmd_cancel(struct probe *p)
 	p->stop = STOP_CANCEL;
 	if (!p->spawned)
 		return; /* the pending spawn-failure report now says "cancelled" */
+	if (cmd_complete(p)) {
+		/* Only the spool is left: give it up now (on_done never runs in here). */
+		p->timer_phase = TIMER_SPOOL;
+		uv_timer_start(&p->timer, cmd_timer_cb, 0, 0);
+		return;
+	}
 	if (p->timer_phase == TIMER_TERM || p->timer_phase == TIMER_DRAIN)
 		return; /* already being killed */
 	cmd_kill_group(p, SIGTERM);

@@ -2,7 +2,9 @@
  * test_probe_cmd.c — the run and nagios probes on a real libuv loop: exit
  * codes, separate streams, environment and cwd, the output ring and spool,
  * timeouts that kill the whole process group, grandchildren holding pipes,
- * cancel, spawn failures, Nagios states and perfdata, many jobs at once.
+ * cancel, spawn failures, Nagios states and perfdata, many jobs at once,
+ * secrets masked in on_output and the spool (not in the sample), and a
+ * spool that hangs.
  *
  * The test process is a child subreaper, so orphaned members of a killed
  * group come back to it and can be reaped before checking that the group
@@ -28,6 +30,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "rbc/mask.h"
 #include "rbc/probe.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
@@ -281,9 +284,10 @@ static void test_cwd(void **state)
 	tmpdir_free(dir);
 }
 
-static void test_big_output_ring_and_spool(void **state)
+/* 10 MiB through the ring, on_output and the spool, masked with m (which
+   holds back at most hold bytes of a stream). */
+static void big_output_once(const struct mask *m, size_t hold)
 {
-	(void)state;
 	const size_t total = 10 * 1024 * 1024;
 	const char pattern[] = "0123456789abcdef\n"; /* yes prints this line */
 	char *dir = tmpdir_new();
@@ -292,6 +296,7 @@ static void test_big_output_ring_and_spool(void **state)
 	struct res r = {0};
 	req_init(&req, NULL, "yes 0123456789abcdef | head -c 10485760; printf E >&2", &r);
 	req.spool_path = spool;
+	req.mask = m;
 	run_probe(&probe_run_ops, &req, &r);
 	assert_null(r.error);
 	assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 0);
@@ -317,15 +322,38 @@ static void test_big_output_ring_and_spool(void **state)
 	char *all = read_file(spool, total + 16, &slen);
 	assert_non_null(all);
 	assert_int_equal(slen, total + 1);
+	/*
+	 * stderr's "E" comes after stdout's bytes, except that a mask may still
+	 * hold back the end of stdout (a possible start of a secret) when it
+	 * arrives: then it lands within those last bytes.
+	 */
+	const char *e = memchr(all, 'E', slen);
+	assert_non_null(e);
+	size_t epos = (size_t)(e - all);
+	assert_true(epos == total || (m && epos >= total - hold));
+	memmove(all + epos, all + epos + 1, slen - epos - 1);
 	for (size_t i = 0; i < total; i++) {
 		if (all[i] != pattern[i % 17])
 			fail_msg("spool byte %zu is wrong", i);
 	}
-	assert_int_equal(all[total], 'E');
+	assert_memory_equal(all, r.out[0].s, total); /* on_output saw the same */
 	free(all);
 	res_free(&r);
 	free(spool);
 	tmpdir_free(dir);
+}
+
+static void test_big_output_ring_and_spool(void **state)
+{
+	(void)state;
+	big_output_once(NULL, 0);
+	/* Secrets that almost occur everywhere (held back at the end of most
+	   reads, then let go): still every byte arrives, in order. */
+	struct mask *m = mask_new();
+	mask_add(m, "f\n0123X");
+	mask_add(m, "9abcdef\n0123456789abcdef\n0123456789abcdefX");
+	big_output_once(m, 42);
+	mask_free(m);
 }
 
 /* A spool that cannot keep up: a FIFO nobody reads until the check. */
@@ -783,6 +811,245 @@ static void test_many_at_once(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Occurrences of needle in h[0..n). */
+static size_t count_in(const char *h, size_t n, const char *needle)
+{
+	size_t k = 0, nl = strlen(needle);
+	for (const char *p = h; (p = memmem(p, n - (size_t)(p - h), needle, nl)); p += nl)
+		k++;
+	return k;
+}
+
+static void test_secrets_masked(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_new();
+	char *spool = xasprintf("%s/spool", dir);
+	struct mask *m = mask_new();
+	mask_add(m, "token");
+	mask_add(m, "hunter2");
+	struct probe_req req;
+	struct res r = {0};
+	/* Split across writes (and so across reads), and a prefix left at EOF. */
+	req_init(&req, NULL,
+	         "printf 'to'; sleep 0.05; printf 'ken\\n'; printf 'pw=hunter2\\n' >&2; "
+	         "printf 'x tok'; sleep 0.05; printf 'enx'; sleep 0.05; printf 'end hunt'",
+	         &r);
+	req.spool_path = spool;
+	req.mask = m;
+	run_probe(&probe_run_ops, &req, &r);
+	assert_null(r.error);
+	assert_null(field(&r, "spool_error"));
+	/* The sample keeps what was printed, for thresholds. */
+	assert_string_equal(str_field(&r, "stdout", NULL), "token\nx tokenxend hunt");
+	assert_string_equal(str_field(&r, "stderr", NULL), "pw=hunter2\n");
+	assert_int_equal(num_field(&r, "stdout_bytes", RBC_DIM_SIZE), 22);
+	/* on_output and the spool never see the secrets. */
+	assert_string_equal(sb_borrow(&r.out[0]), MASK_TEXT "\nx " MASK_TEXT "xend hunt");
+	assert_string_equal(sb_borrow(&r.out[1]), "pw=" MASK_TEXT "\n");
+	size_t len;
+	char *all = read_file(spool, 1 << 20, &len);
+	assert_non_null(all);
+	assert_int_equal(len, r.out[0].len + r.out[1].len);
+	assert_null(memmem(all, len, "token", 5));
+	assert_null(memmem(all, len, "hunter2", 7));
+	assert_int_equal(count_in(all, len, MASK_TEXT), 3);
+	assert_non_null(memmem(all, len, "xend hunt", 9)); /* the held tail, flushed */
+	free(all);
+	res_free(&r);
+
+	/* Nagios: the state and output are judged raw, what is shown is masked. */
+	req_init(&req, NULL, "printf 'CRITICAL login as hunter2 | a=1\\n'; exit 2", &r);
+	req.mask = m;
+	run_probe(&probe_nagios_ops, &req, &r);
+	assert_int_equal(num_field(&r, "state", RBC_DIM_NONE), 2);
+	assert_string_equal(str_field(&r, "output", NULL), "CRITICAL login as hunter2");
+	assert_string_equal(sb_borrow(&r.out[0]), "CRITICAL login as " MASK_TEXT " | a=1\n");
+	res_free(&r);
+	mask_free(m);
+	free(spool);
+	tmpdir_free(dir);
+}
+
+static void test_secret_printed_many_times(void **state)
+{
+	(void)state;
+	enum { LINES = 100000 };
+	char *dir = tmpdir_new();
+	char *spool = xasprintf("%s/spool", dir);
+	struct mask *m = mask_new();
+	mask_add(m, "hunter2");
+	struct probe_req req;
+	struct res r = {0};
+	/* 12-byte lines: the secret straddles pipe reads of any power-of-two size. */
+	req_init(&req, NULL, "yes 'the hunter2' | head -n 100000", &r);
+	req.spool_path = spool;
+	req.mask = m;
+	run_probe(&probe_run_ops, &req, &r);
+	assert_null(r.error);
+	assert_null(field(&r, "spool_error"));
+	assert_int_equal(num_field(&r, "stdout_bytes", RBC_DIM_SIZE), 12 * LINES);
+	size_t klen;
+	const char *kept = str_field(&r, "stdout", &klen);
+	assert_int_equal(count_in(kept, klen, "the hunter2\n"), klen / 12);
+
+	struct strbuf want = {0};
+	for (int i = 0; i < LINES; i++)
+		sb_adds(&want, "the " MASK_TEXT "\n");
+	assert_int_equal(r.out[0].len, want.len);
+	assert_memory_equal(r.out[0].s, want.s, want.len);
+	size_t len;
+	char *all = read_file(spool, 4 * want.len, &len);
+	assert_non_null(all);
+	assert_int_equal(len, want.len);
+	assert_memory_equal(all, want.s, len);
+	free(all);
+	sb_free(&want);
+	res_free(&r);
+	mask_free(m);
+	free(spool);
+	tmpdir_free(dir);
+}
+
+static void test_killed_by_signal(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_new();
+	char *spool = xasprintf("%s/spool", dir);
+	struct probe_req req;
+	struct res r = {0};
+	req_init(&req, NULL, "echo partial; kill -9 $$; echo never", &r);
+	req.spool_path = spool;
+	run_probe(&probe_run_ops, &req, &r);
+	assert_null(r.error); /* it ran: the signal is a result, not a probe failure */
+	assert_int_equal(field(&r, "exit")->type, VALUE_NULL);
+	assert_string_equal(str_field(&r, "signal", NULL), "SIGKILL");
+	assert_string_equal(str_field(&r, "stdout", NULL), "partial\n");
+	size_t len;
+	char *all = read_file(spool, 1024, &len);
+	assert_non_null(all);
+	assert_string_equal(all, "partial\n");
+	free(all);
+	res_free(&r);
+	free(spool);
+	tmpdir_free(dir);
+}
+
+/* A spool on a FIFO that nobody reads (or opens) until on_done. */
+struct hung {
+	struct res r;          /* first: on_done's ud */
+	uv_pipe_t reader;
+	bool has_reader;
+	int rfd;
+	const char *fifo;
+	char buf[65536];
+	size_t drained;
+	uint64_t t0;
+};
+
+static void hung_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct hung *hg = h->data;
+	(void)suggested;
+	*buf = uv_buf_init(hg->buf, sizeof hg->buf);
+}
+
+static void hung_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct hung *hg = st->data;
+	(void)buf;
+	if (n > 0)
+		hg->drained += (size_t)n;
+	else if (n < 0)
+		uv_close((uv_handle_t *)st, NULL); /* the probe closed its end */
+}
+
+/* Records the result, then lets the stuck spool request finish. */
+static void hung_done(void *ud, struct rbc_value *sample, const char *error)
+{
+	struct hung *hg = ud;
+	on_done(&hg->r, sample, error);
+	if (hg->has_reader)
+		uv_read_start((uv_stream_t *)&hg->reader, hung_alloc, hung_read);
+	else
+		hg->rfd = open(hg->fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+}
+
+static void test_hung_spool_does_not_block_done(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_new();
+	char *fifo = xasprintf("%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(60); /* a regression would hang, not fail */
+
+	/* 0: nobody opens the FIFO; 1: nobody reads it; 2: as 0, then cancelled. */
+	for (int mode = 0; mode < 3; mode++) {
+		uv_loop_t loop;
+		uv_timer_t t;
+		struct hung hg = {.rfd = -1, .fifo = fifo};
+		struct probe_req req;
+		struct rbc_error err = {0};
+		bool opened = mode == 1;
+		assert_int_equal(uv_loop_init(&loop), 0);
+		if (opened) {
+			/* A reader that never reads: the writes block once the FIFO is full. */
+			int rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+			assert_true(rfd >= 0);
+			uv_pipe_init(&loop, &hg.reader, 0);
+			hg.reader.data = &hg;
+			assert_int_equal(uv_pipe_open(&hg.reader, rfd), 0);
+			hg.has_reader = true;
+			req_init(&req, &loop, "head -c 1000000 /dev/zero", &hg.r);
+		} else {
+			/* No reader at all: opening the spool blocks (in the pool, not the loop). */
+			req_init(&req, &loop, "printf hello", &hg.r);
+		}
+		req.on_done = hung_done;
+		req.ud = &hg;
+		req.spool_path = fifo;
+		uint64_t t0 = uv_hrtime();
+		struct cancel_ctx c = {&probe_run_ops, probe_run_ops.start(&req, &err)};
+		assert_non_null(c.p);
+		if (mode == 2) {
+			/* Cancelled while only the spool is left: no need to wait. */
+			uv_timer_init(&loop, &t);
+			t.data = &c;
+			uv_timer_start(&t, cancel_tick, 300, 0);
+		}
+		uv_run(&loop, UV_RUN_DEFAULT);
+		struct res *r = &hg.r;
+		assert_int_equal(r->ndone, 1);
+		double ms = (double)(r->t_done - t0) / 1e6;
+		if (mode == 2) {
+			assert_true(ms >= 290 && ms < 1500);
+			assert_string_equal(r->error, "cancelled");
+		} else {
+			assert_true(ms >= 1900 && ms < 10000); /* the grace, then delivered */
+			assert_null(r->error);
+		}
+		assert_int_equal(num_field(r, "exit", RBC_DIM_NONE), 0);
+		const char *se = str_field(r, "spool_error", NULL);
+		assert_non_null(strstr(se, fifo));
+		assert_non_null(strstr(se, opened ? "still writing" : "still opening"));
+		assert_non_null(strstr(se, "spool incomplete"));
+		if (opened) {
+			assert_int_equal(r->out[0].len, 1000000);
+			assert_true(hg.drained > 0 && hg.drained < 1000000);
+		} else {
+			assert_string_equal(sb_borrow(&r->out[0]), "hello");
+			assert_true(hg.rfd >= 0);
+			close(hg.rfd);
+		}
+		/* The probe freed itself once the stuck request returned. */
+		assert_int_equal(uv_loop_close(&loop), 0);
+		res_free(r);
+	}
+	alarm(0);
+	free(fifo);
+	tmpdir_free(dir);
+}
+
 int main(void)
 {
 	/* Orphans of killed groups come back here, so the tests can reap them. */
@@ -805,6 +1072,10 @@ int main(void)
 		cmocka_unit_test(test_nagios_states),
 		cmocka_unit_test(test_nagios_perfdata),
 		cmocka_unit_test(test_many_at_once),
+		cmocka_unit_test(test_secrets_masked),
+		cmocka_unit_test(test_secret_printed_many_times),
+		cmocka_unit_test(test_killed_by_signal),
+		cmocka_unit_test(test_hung_spool_does_not_block_done),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

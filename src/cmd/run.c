@@ -294,6 +294,11 @@ static void on_event(void *ud, const struct eng_event *ev)
 	case ENG_EV_RUN_FINISHED:
 		b->finished = true;
 		b->verdict = ev->verdict;
+		if (ev->text && !b->interrupted) {
+			printf("%-9s ", "STOPPED");
+			put_clean(stdout, ev->text);
+			fputc('\n', stdout);
+		}
 		for (size_t i = 0; i < RBC_ARRAY_LEN(b->sig); i++)
 			uv_close((uv_handle_t *)&b->sig[i], NULL);
 		break;
@@ -342,6 +347,28 @@ static void summary(struct batch *b, const struct rundir *rd)
 	printf(" — %.1f s\n", secs);
 	printf("run: %s (%s)\n", rd->id, rd->path);
 	fflush(stdout);
+}
+
+/* The name of a secret of rb given with --var on the command line, or NULL. */
+static const char *cli_secret(const struct runbook *rb, const struct rb_kv *vars, int argc,
+                              char **argv)
+{
+	for (size_t k = 0; k < rb->nsecrets; k++) {
+		const char *name = rb->secrets[k];
+		if (!rb_kv_get(vars, name))
+			continue;
+		size_t kl = strlen(name);
+		for (int a = 1; a < argc; a++) {
+			const char *x = argv[a];
+			if (strncmp(x, "--var=", 6) == 0)
+				x += 6;
+			else if (a == 1 || strcmp(argv[a - 1], "--var") != 0)
+				continue;
+			if (strncmp(x, name, kl) == 0 && x[kl] == '=')
+				return name;
+		}
+	}
+	return NULL;
 }
 
 int cmd_run(int argc, char **argv)
@@ -432,9 +459,10 @@ int cmd_run(int argc, char **argv)
 	struct runbook **rbs = xcalloc(nfiles, sizeof *rbs);
 	for (size_t i = 0; i < nfiles; i++) {
 		struct stat st;
-		if (stat(files[i], &st) != 0 || S_ISDIR(st.st_mode)) {
+		bool missing = stat(files[i], &st) != 0;
+		if (missing || S_ISDIR(st.st_mode)) {
 			fprintf(stderr, "%s: cannot read: %s\n", files[i],
-			        S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+			        missing ? strerror(errno) : "is a directory");
 			if (!status)
 				status = RBC_EXIT_NOINPUT;
 			continue;
@@ -451,25 +479,16 @@ int cmd_run(int argc, char **argv)
 		diags_free(&d);
 	}
 	/* A secret on the command line would show in ps and shell history. */
-	for (size_t i = 0; !status && i < nfiles; i++)
-		for (size_t k = 0; k < rbs[i]->nsecrets && !status; k++)
-			for (size_t j = 0; j < vars.n; j++)
-				if (strcmp(vars.keys[j], rbs[i]->secrets[k]) == 0 && !status) {
-					bool from_cli = false;
-					for (int a = 1; a < argc; a++) {
-						const char *x = argv[a];
-						if (strncmp(x, "--var=", 6) == 0)
-							x += 6;
-						size_t kl = strlen(vars.keys[j]);
-						if (strncmp(x, vars.keys[j], kl) == 0 && x[kl] == '=')
-							from_cli = true;
-					}
-					if (from_cli) {
-						fprintf(stderr, "rbc: run: %s is a secret: give it in the environment or a --vars file, not with --var\n",
-						        vars.keys[j]);
-						status = RBC_EXIT_USAGE;
-					}
-				}
+	for (size_t i = 0; !status && i < nfiles; i++) {
+		const char *bad = cli_secret(rbs[i], &vars, argc, argv);
+		for (size_t k = 0; !bad && k < rbs[i]->nincludes; k++)
+			bad = cli_secret(rbs[i]->includes[k], &vars, argc, argv);
+		if (bad) {
+			fprintf(stderr, "rbc: run: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+			        bad);
+			status = RBC_EXIT_USAGE;
+		}
+	}
 	struct rundir rd = {0};
 	struct rbc_error err = {0};
 	if (!status && !rundir_create(rbs[0]->id, &rd, &err)) {
@@ -512,11 +531,13 @@ int cmd_run(int argc, char **argv)
 	}
 	engine_start(b.e);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	if (!b.finished) {
-		/* Nothing left to wait for, yet no end: report it rather than hang. */
-		fprintf(stderr, "rbc: run: the run stalled (a bug): stopping\n");
-		engine_stop(b.e, "stalled");
+	bool stalled = !b.finished;
+	if (stalled) {
+		/* Nothing left to wait for, yet no end: say so rather than hang. */
+		fprintf(stderr, "rbc: run: the run stalled (a bug in rbc): stopping\n");
+		engine_stop(b.e, "the run stalled");
 		uv_run(&loop, UV_RUN_DEFAULT);
+		b.verdict = RBC_VERDICT_ERROR;
 	}
 	summary(&b, &rd);
 	engine_free(b.e);

@@ -104,6 +104,7 @@ static void node_free(struct node *n)
 	free(n->s.note);
 	free(n->s.spool_path);
 	free(n->last_explain);
+	value_free(n->deferred);
 	etimer_close(n);
 	free(n);
 }
@@ -253,12 +254,16 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 		for (size_t k = 0; k < rb->nsecrets; k++) {
 			const char *name = rb->secrets[k];
 			const char *v = rb_kv_get(&e->vars, name);
+			const char *env = getenv(name);
 			if (!v)
-				v = getenv(name);
+				v = env;
 			if (v && *v && !rb_kv_get(&e->secrets, name))
 				vars_kv_set(&e->secrets, name, v);
+			/* Both values are secret, whichever the run uses (${env:NAME}). */
 			if (v && *v)
 				mask_add(e->mask, v);
+			if (env && *env)
+				mask_add(e->mask, env);
 		}
 	}
 	for (size_t i = 0; i < e->nnodes; i++)
@@ -334,6 +339,7 @@ static void flow_free(struct flow *f)
 		f->next_all->prev_all = f->prev_all;
 	if (e->main == f)
 		e->main = NULL;
+	free(f->jump_why);
 	free(f);
 }
 
@@ -356,7 +362,7 @@ void flow_move(struct flow *f, enum flow_act act, struct node *n)
 static void flow_end(struct flow *f);
 static void main_over(struct engine *e);
 static void enter(struct flow *f, struct node *n);
-static void after(struct flow *f, struct node *n);
+static void after(struct flow *f, struct node *n, bool passing);
 static void check_finished(struct engine *e);
 
 void engine_pump(struct engine *e)
@@ -374,8 +380,8 @@ void engine_pump(struct engine *e)
 		f->act = FLOW_WAIT;
 		if (act == FLOW_ENTER)
 			enter(f, f->cur);
-		else if (act == FLOW_AFTER)
-			after(f, f->cur);
+		else if (act == FLOW_AFTER || act == FLOW_PASS)
+			after(f, f->cur, act == FLOW_PASS);
 	}
 	e->pumping = false;
 	check_finished(e);
@@ -525,6 +531,7 @@ static void open_ancestors(struct engine *e, struct eng_step *target)
 		if (p->state == ENG_RUNNING)
 			continue;
 		p->state = ENG_RUNNING;
+		node_of(p)->child_stopped = false;
 		p->started = engine_now(e);
 		p->finished = 0;
 		struct eng_event ev = {.type = ENG_EV_STEP_STARTED, .step = p};
@@ -532,38 +539,121 @@ static void open_ancestors(struct engine *e, struct eng_step *target)
 	}
 }
 
+/* True when a comes before b in document order (pre-order: a parent first). */
+static bool doc_before(const struct eng_step *a, const struct eng_step *b)
+{
+	if (a == b)
+		return false;
+	const struct eng_step *pa[RB_MAX_DEPTH + 2], *pb[RB_MAX_DEPTH + 2];
+	size_t na = 0, nb = 0;
+	for (const struct eng_step *x = a; x && na < RBC_ARRAY_LEN(pa); x = x->parent)
+		pa[na++] = x;
+	for (const struct eng_step *x = b; x && nb < RBC_ARRAY_LEN(pb); x = x->parent)
+		pb[nb++] = x;
+	/* Walk down from the top while the chains agree. */
+	while (na && nb && pa[na - 1] == pb[nb - 1]) {
+		na--;
+		nb--;
+	}
+	if (!na)
+		return true;  /* a is an ancestor of b */
+	if (!nb)
+		return false; /* b is an ancestor of a */
+	return pa[na - 1]->index < pb[nb - 1]->index;
+}
+
+/* The procedure a jump to target enters: its nearest on-demand ancestor-or-self. */
+static struct node *procedure_of(struct eng_step *target)
+{
+	for (struct eng_step *s = target; s; s = s->parent)
+		if (node_on_demand(s))
+			return node_of(s);
+	return NULL;
+}
+
+struct range {
+	struct engine *e;
+	const struct eng_step *from, *to;
+	bool on, done;
+};
+
+/* Resets the finished steps after from up to and including to (document order). */
+static void reset_walk(struct eng_step *s, struct range *r)
+{
+	if (r->done)
+		return;
+	if (s == r->from) {
+		r->on = true;
+	} else if (r->on && s->state != ENG_PENDING && s->state != ENG_RUNNING &&
+	           s->state != ENG_WAITING && s->state != ENG_WATCHING) {
+		node_reset(r->e, node_of(s));
+	}
+	if (s == r->to) {
+		r->done = true;
+		return;
+	}
+	for (size_t i = 0; i < s->nchildren && !r->done; i++)
+		reset_walk(s->children[i], r);
+}
+
+/* True when target is being run by a flow other than f (not one of its groups). */
+static bool busy_elsewhere(struct flow *f, struct node *target, struct node *from)
+{
+	enum eng_state st = target->s.state;
+	if (st != ENG_RUNNING && st != ENG_WAITING && st != ENG_WATCHING)
+		return false;
+	if (is_within(&from->s, &target->s))
+		return false; /* an enclosing group of the failed step: run it again */
+	return target->flow && target->flow != f;
+}
+
 /* The flow goes to target instead of on: the on_fail goto / run of from. */
 static void flow_jump(struct flow *f, struct node *target, struct node *from, const char *why)
 {
 	struct engine *e = f->e;
-	if (++e->jumps > ENGINE_MAX_JUMPS) {
-		free(e->stop_reason);
-		e->stop_reason = xasprintf("more than %d jumps: the on_fail gotos loop", ENGINE_MAX_JUMPS);
-		flow_end(f);
-		engine_stop(e, e->stop_reason);
-		return;
-	}
 	if (f->root && !is_within(&target->s, &f->root->s) && f->parent) {
-		/* A branch of a parallel group: its parent jumps once all are done. */
+		/* A branch of a parallel group: its parent jumps once all are done.
+		   What the branch leaves of its own subtree closes now. */
+		close_up_to(e, &from->s, f->root->s.parent);
 		if (!f->parent->jump) {
 			f->parent->jump = target;
 			f->parent->jump_from = from;
+			free(f->parent->jump_why);
+			f->parent->jump_why = xstrdup(why);
 		}
 		flow_end(f);
 		return;
 	}
-	f->root = NULL; /* a step run by hand that jumps continues like the run */
+	if (++e->jumps > ENGINE_MAX_JUMPS) {
+		flow_end(f);
+		engine_fail_run(e, "more than 1000 jumps: the on_fail gotos loop");
+		return;
+	}
+	if (busy_elsewhere(f, target, from)) {
+		/* Another flow is running it: that one goes on, this one ends. */
+		flow_end(f);
+		return;
+	}
+	if (!f->parent)
+		f->root = NULL; /* a step run by hand that jumps continues like the run */
 	/* Close what the jump leaves, open what it enters. */
 	struct eng_step *common = target->s.parent;
 	while (common && !is_within(&from->s, common))
 		common = common->parent;
 	close_up_to(e, &from->s, common);
-	if (from->s.state == ENG_RUNNING && from->s.def && from->s.def->action == RB_GROUP)
+	if (from->s.state == ENG_RUNNING && (!from->s.def || from->s.def->action == RB_GROUP))
 		group_close(e, from);
 	open_ancestors(e, &target->s);
 	if (target->s.state != ENG_PENDING)
 		node_reset(e, target);
-	target->endpoint = node_on_demand(&target->s);
+	if (doc_before(&target->s, &from->s)) {
+		/* Backwards: what lies between runs again, the failed step included. */
+		struct range r = {.e = e, .from = &target->s, .to = &from->s};
+		reset_walk(phase_of(&target->s), &r);
+	}
+	struct node *proc = procedure_of(&target->s);
+	if (proc)
+		proc->endpoint = true;
 	struct eng_event ev = {.type = ENG_EV_JUMP, .step = &from->s, .target = &target->s,
 	                       .text = why};
 	engine_emit(e, &ev);
@@ -597,8 +687,11 @@ static void flow_end(struct flow *f)
 	group_close(e, g);
 	if (p->jump) {
 		struct node *t = p->jump, *from = p->jump_from;
+		char *why = p->jump_why;
 		p->jump = p->jump_from = NULL;
-		flow_jump(p, t, from ? from : g, "on_fail of a parallel step");
+		p->jump_why = NULL;
+		flow_jump(p, t, from ? from : g, why ? why : "on_fail of a parallel step");
+		free(why);
 	} else {
 		flow_move(p, FLOW_AFTER, g);
 	}
@@ -622,11 +715,11 @@ static bool failed(const struct eng_step *s)
 }
 
 /* n has finished (or been passed): apply its on_fail, or go on. */
-static void after(struct flow *f, struct node *n)
+static void after(struct flow *f, struct node *n, bool passing)
 {
 	struct engine *e = f->e;
 	bool group = !n->s.def || n->s.def->action == RB_GROUP;
-	bool trigger = group ? n->child_stopped : failed(&n->s);
+	bool trigger = !passing && (group ? n->child_stopped : failed(&n->s));
 	if (e->stopping) {
 		flow_end(f);
 		return;
@@ -752,6 +845,19 @@ static void enter_group(struct flow *f, struct node *n)
 	flow_move(f, FLOW_AFTER, n);
 }
 
+/* True when a step of the normal flow below s has not run yet. */
+static bool has_pending(const struct eng_step *s)
+{
+	for (size_t i = 0; i < s->nchildren; i++) {
+		const struct eng_step *c = s->children[i];
+		if (node_on_demand(c))
+			continue;
+		if (c->state == ENG_PENDING || (c->state == ENG_DONE && c->nchildren && has_pending(c)))
+			return true;
+	}
+	return false;
+}
+
 /* The flow reaches n. */
 static void enter(struct flow *f, struct node *n)
 {
@@ -762,12 +868,18 @@ static void enter(struct flow *f, struct node *n)
 	}
 	struct eng_step *s = &n->s;
 	bool group = !s->def || s->def->action == RB_GROUP;
+	if (s->state == ENG_DONE && group && has_pending(s)) {
+		/* A group the run left (a stop, a procedure) that the operator runs
+		   on: it opens again at its first step not run. */
+		s->state = ENG_PENDING;
+		n->child_stopped = false;
+	}
 	switch (s->state) {
 	case ENG_DONE:
 	case ENG_SKIPPED:
 	case ENG_WATCHING:
 		/* Finished earlier (ticked ahead, a previous pass): go on. */
-		flow_move(f, FLOW_AFTER, n);
+		flow_move(f, FLOW_PASS, n);
 		return;
 	case ENG_RUNNING:
 		if (group)
@@ -780,7 +892,7 @@ static void enter(struct flow *f, struct node *n)
 			flow_free(o);
 			n->flow = f;
 		} else {
-			flow_move(f, FLOW_AFTER, n);
+			flow_move(f, FLOW_PASS, n);
 		}
 		return;
 	}
@@ -814,6 +926,7 @@ static void enter(struct flow *f, struct node *n)
 			engine_emit(e, &ev);
 			free(q);
 		} else if (e->o.interactive) {
+			n->flow = f; /* groups too: the answer moves this flow on */
 			wait_for_operator(e, n, ENG_WAIT_CONFIRM, d->confirm);
 			return;
 		} else {
@@ -851,8 +964,10 @@ static void enter(struct flow *f, struct node *n)
 		return;
 	}
 	if (d->watch) {
-		step_watch_start(e, n);
+		/* The flow goes on at once; the watch samples from the next turn. */
+		n->flow = NULL;
 		flow_move(f, FLOW_AFTER, n);
+		step_watch_start(e, n);
 		return;
 	}
 	step_probe_start(e, n); /* finishes later: flow_move(AFTER) from step.c */
@@ -902,6 +1017,7 @@ static void check_finished(struct engine *e)
 	if (e->watches_for || e->inflight || e->all_flows)
 		return;
 	e->main_over = false;
+	e->dirty = false;
 	enum rbc_verdict v = engine_verdict(e);
 	struct eng_event ev = {.type = ENG_EV_RUN_FINISHED, .verdict = v, .text = e->stop_reason};
 	engine_emit(e, &ev);
@@ -914,6 +1030,7 @@ static void main_flow_start(struct engine *e, struct node *at)
 	e->main = f;
 	e->main_running = true;
 	e->main_over = false;
+	e->dirty = true;
 	if (!e->started) {
 		e->started = true;
 		struct eng_event ev = {.type = ENG_EV_RUN_STARTED};
@@ -944,6 +1061,12 @@ void engine_run_step(struct engine *e, struct eng_step *s)
 		return;
 	if (s->state != ENG_PENDING)
 		node_reset(e, n);
+	if (!e->started) {
+		e->started = true;
+		struct eng_event ev = {.type = ENG_EV_RUN_STARTED};
+		engine_emit(e, &ev);
+	}
+	e->dirty = true;
 	struct flow *f = flow_new(e, n, NULL);
 	flow_move(f, FLOW_ENTER, n);
 	engine_pump(e);
@@ -961,6 +1084,7 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 			return false;
 		}
 		struct flow *f = n->flow;
+		n->flow = NULL;
 		if (a == ENG_ANSWER_YES) {
 			s->confirmed = true;
 			s->state = ENG_RUNNING;
@@ -1066,19 +1190,33 @@ void engine_stop(struct engine *e, const char *reason)
 		e->stop_reason = engine_mask(e, reason);
 	e->stopping = true;
 	cancel_all(e, e->stop_reason);
-	/* Even when no main flow ran, a stop ends the run. */
-	e->main_over = e->started;
+	/* A stop ends the run once — unless it already ended and nothing ran since. */
+	if (e->started && e->dirty)
+		e->main_over = true;
 	engine_pump(e);
+}
+
+/* The run cannot go on (a goto loop): it stops, and its verdict is ERROR. */
+void engine_fail_run(struct engine *e, const char *reason)
+{
+	e->run_error = true;
+	engine_stop(e, reason);
 }
 
 void engine_interrupt(struct engine *e, const char *reason, struct node *target)
 {
+	if (target && ++e->jumps > ENGINE_MAX_JUMPS) {
+		engine_fail_run(e, "more than 1000 jumps: the on_fail gotos loop");
+		return;
+	}
 	cancel_all(e, reason);
 	if (target) {
 		open_ancestors(e, &target->s);
 		if (target->s.state != ENG_PENDING)
 			node_reset(e, target);
-		target->endpoint = node_on_demand(&target->s);
+		struct node *proc = procedure_of(&target->s);
+		if (proc)
+			proc->endpoint = true;
 		main_flow_start(e, target);
 	}
 	engine_pump(e);
@@ -1134,14 +1272,22 @@ void engine_counts(const struct engine *e, struct eng_counts *c)
 		count_walk(e->nodes[i], false, false, c);
 }
 
+/* The worst verdict below s, groups included (a group can have one of its
+   own: a confirmation nobody gave, a when that could not be decided). */
+static enum rbc_verdict worst_below(const struct eng_step *s, enum rbc_verdict v)
+{
+	if (s->state == ENG_DONE)
+		v = verdict_worst(v, s->verdict);
+	for (size_t i = 0; i < s->nchildren; i++)
+		v = worst_below(s->children[i], v);
+	return v;
+}
+
 enum rbc_verdict engine_verdict(const struct engine *e)
 {
-	struct eng_counts c;
-	engine_counts(e, &c);
-	enum rbc_verdict v = RBC_VERDICT_PASS;
-	for (int k = 0; k < 5; k++)
-		if (c.by_verdict[k])
-			v = verdict_worst(v, (enum rbc_verdict)k);
+	enum rbc_verdict v = e->run_error ? RBC_VERDICT_ERROR : RBC_VERDICT_PASS;
+	for (size_t i = 0; i < e->nnodes; i++)
+		v = worst_below(e->nodes[i], v);
 	return v;
 }
 

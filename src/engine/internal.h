@@ -30,6 +30,8 @@ struct node {
 	struct probe *probe;          /* the attempt's probe in flight */
 	const struct probe_ops *ops;
 	struct etimer *timer;         /* next sample, retry delay */
+	struct rbc_value *deferred;   /* a sample made on the spot (the probe could
+	                                 not start), handed over on the next turn */
 	uint64_t t0;                  /* uv_now when the attempt started */
 	long streak;                  /* consecutive: passes in a row */
 	long longest;                 /* consecutive: the longest run so far */
@@ -41,6 +43,7 @@ struct node {
 	uint64_t violated_since;      /* uv_now of the first violated sample in a row */
 	long violated;                /* violated samples in a row */
 	size_t watch_total;           /* samples taken */
+	size_t watch_judged;          /* of them, PASS or WARN */
 	char *last_explain;           /* the latest sample's explanation (masked) */
 	enum rbc_verdict last_verdict;
 };
@@ -50,7 +53,9 @@ static inline struct node *node_of(struct eng_step *s)
 	return (struct node *)s;
 }
 
-enum flow_act { FLOW_WAIT, FLOW_ENTER, FLOW_AFTER };
+/* ENTER: run the node; AFTER: it finished, apply its on_fail and go on;
+   PASS: go on past a node finished earlier (its on_fail acted then). */
+enum flow_act { FLOW_WAIT, FLOW_ENTER, FLOW_AFTER, FLOW_PASS };
 
 struct flow {
 	struct engine *e;
@@ -61,6 +66,7 @@ struct flow {
 	size_t pending;               /* branches still running */
 	struct node *jump;            /* a branch's jump, done by its parent */
 	struct node *jump_from;
+	char *jump_why;
 	bool stopped;                 /* a branch ended by a stop */
 	bool main;
 	bool queued;
@@ -102,6 +108,8 @@ struct engine {
 	bool main_running;            /* a main flow was started and has not finished */
 	bool main_over;               /* it finished: RUN_FINISHED once all lets go */
 	bool stopping;                /* engine_stop / an interrupting watch */
+	bool dirty;                   /* something ran since the last RUN_FINISHED */
+	bool run_error;               /* the run could not go on: its verdict is ERROR */
 	size_t inflight;              /* probes started, not yet delivered */
 	size_t watches;               /* watches sampling */
 	size_t watches_for;           /* of them, with a repeat.for of their own */
@@ -119,6 +127,7 @@ void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_v
                  char *explain_take);
 void node_refresh_ancestors(struct engine *e, struct node *n);
 void engine_interrupt(struct engine *e, const char *reason, struct node *target);
+void engine_fail_run(struct engine *e, const char *reason);
 struct node *engine_target(struct engine *e, struct node *from);
 
 /* vars.c */

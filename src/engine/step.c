@@ -449,13 +449,22 @@ void step_watch_end(struct engine *e, struct node *n, const char *why)
 		n->ops->cancel(n->probe);
 		n->probe = NULL;
 	}
+	value_free(n->deferred);
+	n->deferred = NULL;
 	n->gen++;
 	const struct rb_repeat *r = &n->s.def->repeat;
 	enum rbc_verdict v = RBC_VERDICT_PASS;
 	struct strbuf sb = {0};
-	sb_addf(&sb, "%zu sample%s, no sustained violation", n->watch_total,
-	        n->watch_total == 1 ? "" : "s");
-	if (n->violated) {
+	if (!n->watch_judged) {
+		/* Nothing it saw held: it watched nothing, which is no pass. */
+		v = RBC_VERDICT_UNKNOWN;
+		sb_addf(&sb, "%zu sample%s, none judged as holding", n->watch_total,
+		        n->watch_total == 1 ? "" : "s");
+	} else {
+		sb_addf(&sb, "%zu sample%s, no sustained violation", n->watch_total,
+		        n->watch_total == 1 ? "" : "s");
+	}
+	if (n->violated && n->watch_judged) {
 		v = RBC_VERDICT_WARN;
 		sb_addf(&sb, "; violated for the last %ld (fail_after %s)", n->violated,
 		        r->fail_after_count ? "count" : "duration");
@@ -476,6 +485,8 @@ static void watch_fire(struct engine *e, struct node *n)
 	if (n->watch_deadline)
 		e->watches_for--;
 	timer_stop(n);
+	value_free(n->deferred);
+	n->deferred = NULL;
 	struct strbuf sb = {0};
 	sb_adds(&sb, n->last_explain ? n->last_explain : "violated");
 	if (r->fail_after_count) {
@@ -522,6 +533,8 @@ static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sam
 	free(n->last_explain);
 	n->last_explain = sx;
 	n->last_verdict = sv;
+	if (sv == RBC_VERDICT_PASS || sv == RBC_VERDICT_WARN)
+		n->watch_judged++;
 	uint64_t now = uv_now(e->loop);
 	if (sv == RBC_VERDICT_FAIL || sv == RBC_VERDICT_ERROR) {
 		if (!n->violated)
@@ -565,7 +578,10 @@ void step_watch_start(struct engine *e, struct node *n)
 		n->watch_deadline = (int64_t)(n->t0 + (uint64_t)n->s.def->repeat.for_ms);
 		e->watches_for++;
 	}
-	sample_start(e, n);
+	n->watch_judged = 0;
+	free(n->last_explain);
+	n->last_explain = NULL;
+	timer_arm(e, n, 0, next_fire);
 }
 
 /* ---- probes ------------------------------------------------------------ */
@@ -740,6 +756,26 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 	}
 }
 
+/* Hands over a sample made on the spot, on a later turn, as a probe would. */
+static void deferred_fire(struct engine *e, struct node *n)
+{
+	struct rbc_value *v = n->deferred;
+	n->deferred = NULL;
+	if (!v)
+		return;
+	if (n->s.state == ENG_WATCHING)
+		watch_sample(e, n, v);
+	else
+		sample_done(e, n, v);
+}
+
+static void defer_sample(struct engine *e, struct node *n, struct rbc_value *v)
+{
+	value_free(n->deferred);
+	n->deferred = v;
+	timer_arm(e, n, 0, deferred_fire);
+}
+
 /* A sample for a probe that could not even start. */
 static struct rbc_value *error_sample(const char *msg)
 {
@@ -757,12 +793,10 @@ static void sample_start(struct engine *e, struct node *n)
 	n->ops = probe_ops_for(n->s.def->action);
 	if (!build_req(e, n, &q, &st, &error) || !n->ops) {
 		store_free(&st);
-		struct rbc_value *v = error_sample(error ? error : "no probe for this step");
+		char *m = engine_mask(e, error ? error : "no probe for this step");
 		free(error);
-		if (n->s.state == ENG_WATCHING)
-			watch_sample(e, n, v);
-		else
-			sample_done(e, n, v);
+		defer_sample(e, n, error_sample(m));
+		free(m);
 		return;
 	}
 	struct pctx *c = xmalloc(sizeof *c);
@@ -779,12 +813,8 @@ static void sample_start(struct engine *e, struct node *n)
 		free(c);
 		char *m = engine_mask(e, err.msg ? err.msg : "could not start");
 		rbc_error_clear(&err);
-		struct rbc_value *v = error_sample(m);
+		defer_sample(e, n, error_sample(m));
 		free(m);
-		if (n->s.state == ENG_WATCHING)
-			watch_sample(e, n, v);
-		else
-			sample_done(e, n, v);
 		return;
 	}
 	n->probe = p;
@@ -820,5 +850,7 @@ void step_cancel(struct engine *e, struct node *n)
 		n->ops->cancel(n->probe);
 		n->probe = NULL;
 	}
+	value_free(n->deferred);
+	n->deferred = NULL;
 	n->gen++;
 }

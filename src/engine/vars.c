@@ -15,6 +15,8 @@
 #include "internal.h"
 
 #define VARS_MAX_DEPTH 8
+/* Longest expansion: vars built from vars cannot blow up past this. */
+#define VARS_MAX_LEN (256 * 1024)
 
 void vars_kv_set(struct rb_kv *kv, const char *k, const char *v)
 {
@@ -177,6 +179,11 @@ static bool expand_depth(struct engine *e, const struct eng_step *s, const char 
 		}
 		free(name);
 		p = end + 1;
+		if (out->len > VARS_MAX_LEN) {
+			*error = xasprintf("the text expands to more than %d bytes (variables built from variables)",
+			                   VARS_MAX_LEN);
+			return false;
+		}
 	}
 }
 

@@ -144,6 +144,56 @@ expect_eq "SIGINT stops the run with exit 130" "$rc" 130
 expect_match "the running step is cancelled, saying why" "$(cat "$TMP/int.out")" '^CANCELLED +long  Long — interrupted by SIGINT$'
 expect_match "… and the summary still comes" "$(cat "$TMP/int.out")" 'summary: PASS — 1 step: 1 cancelled'
 
+# --- flow corner cases ------------------------------------------------------
+FL=$F/flow
+batch "$FL/watch-sync.json"
+expect_eq "a watch that cannot even start fires at once, and the run stops" "$RC" 2
+expect_match "… saying why" "$OUT" 'FIRED +w  .*variable NOT_SET is not set'
+expect_match "… and the step it interrupted is cancelled" "$(line a)" '^CANCELLED +a '
+
+batch --var DIR="$TMP" "$FL/par-goto.json"
+expect_eq "a goto inside a parallel branch stays in its branch" "$(verdict_of b2) $(verdict_of B)" "PASS FAIL"
+expect_match "the parallel group waits for every branch; the worst verdict counts" "$(line P)" \
+	'^FAIL +P  Pre-checks — 2 steps: 2 failed$'
+if [ ! -e "$TMP/deployed" ] && [ "$RC" = 2 ]; then ok "nothing after a failed parallel group runs"
+else fail "nothing after a failed parallel group runs" "$OUT"; fi
+
+: >"$TMP/restarts"; rm -f "$TMP/restarts"
+batch --var DIR="$TMP" "$FL/goto-back.json"
+expect_eq "a goto back runs the target and the failed step again, once; the new result stands" \
+	"$(wc -l <"$TMP/restarts") $(verdict_of check) $RC" "2 PASS 0"
+expect_eq "… the step after them runs" "$(verdict_of after)" PASS
+
+batch --var DIR="$TMP" "$FL/group-retry.json"
+expect_eq "a group's goto to its own first step runs it once more, not a thousand times" \
+	"$(wc -l <"$TMP/g1") $(verdict_of z)" "2 PASS"
+
+batch "$FL/loop.json"
+expect_eq "gotos that loop stop the run with ERROR (exit 3)" "$RC" 3
+expect_match "… saying so" "$OUT" '^STOPPED +more than 1000 jumps: the on_fail gotos loop$'
+
+batch --var DIR="$TMP" "$FL/into-procedure.json"
+if [ "$(verdict_of r2)" = PASS ] && [ ! -e "$TMP/c-ran" ] && [ -z "$(line r1)" ]; then
+	ok "a goto into a procedure runs from there and ends the run after the procedure"
+else fail "a goto into a procedure runs from there and ends the run after the procedure" "$OUT"; fi
+
+batch "$FL/group-confirm.json"
+expect_eq "a group waiting for a confirmation nobody gave makes the run UNKNOWN" "$RC" 3
+expect_match "… and nothing in it runs" "$(line g)" '^UNKNOWN +g  Danger — needs operator: confirm "Really\?"'
+
+batch "$FL/watch-unknown.json"
+expect_match "a watch that judged nothing is UNKNOWN, not PASS" "$(line w)" '^UNKNOWN +w  .*none judged as holding'
+expect_eq "… and the run too" "$RC" 3
+
+t0=$(date +%s)
+batch "$FL/blowup.json"
+t1=$(date +%s)
+expect_match "variables that expand without end fail the step, saying why" "$(line a)" '^ERROR +a .*expands to more than'
+[ $((t1 - t0)) -lt 10 ] && ok "… quickly ($((t1 - t0)) s)" || fail "… quickly" "$((t1 - t0)) s"
+
+expect_rc "a secret of an included runbook cannot be given with --var either" 64 \
+	"$RBC" run --batch --var CHILD_TOKEN=x "$FL/include-secret.json"
+
 # --- usage and invalid input ----------------------------------------------
 expect_rc "no runbook is a usage error" 64 "$RBC" run --batch
 expect_rc "an unknown option is a usage error" 64 "$RBC" run --batch --frobnicate "$F/flow.json"

@@ -353,6 +353,59 @@ static void test_watch_continue_keeps_going(void **state)
 	fx_close(&f);
 }
 
+static void test_group_confirm_interactive(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_open(&f, "{\"runbook\":\"gc\",\"title\":\"GC\",\"steps\":["
+	            "{\"id\":\"g\",\"title\":\"G\",\"confirm\":\"Go?\",\"steps\":["
+	            "  {\"id\":\"g1\",\"title\":\"G1\",\"run\":\"true\"}]}]}",
+	        true);
+	engine_start(f.e);
+	run_until(&f, waiting);
+	assert_int_equal(f.rec.waiting->wait, ENG_WAIT_CONFIRM);
+	assert_true(engine_answer(f.e, f.rec.waiting, ENG_ANSWER_YES, NULL, NULL));
+	run_until(&f, finished);
+	assert_string_equal(log_of(&f), "wait:g PASS:g1 PASS:g PASS:gc end:PASS ");
+	fx_close(&f);
+}
+
+static void test_stop_after_finish_is_quiet(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_open(&f, "{\"runbook\":\"q\",\"title\":\"Q\",\"steps\":["
+	            "{\"id\":\"a\",\"title\":\"A\",\"run\":\"true\"}]}",
+	        true);
+	engine_start(f.e);
+	run_until(&f, finished);
+	engine_stop(f.e, "quit");
+	uv_run(&f.loop, UV_RUN_DEFAULT);
+	assert_int_equal(f.rec.finished, 1); /* the run ended once */
+	fx_close(&f);
+}
+
+static void test_run_on_after_procedure(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_open(&f, "{\"runbook\":\"p\",\"title\":\"P\",\"steps\":["
+	            "{\"id\":\"migrate\",\"title\":\"M\",\"run\":\"false\",\"on_fail\":\"goto:rb\"},"
+	            "{\"id\":\"announce\",\"title\":\"A\",\"run\":\"true\"},"
+	            "{\"id\":\"rb\",\"title\":\"RB\",\"on_demand\":true,\"run\":\"true\"}]}",
+	        true);
+	engine_start(f.e);
+	run_until(&f, finished);
+	assert_string_equal(log_of(&f), "FAIL:migrate jump:migrate>rb PASS:rb FAIL:p end:FAIL ");
+	/* The operator decides to go on: the steps not run yet run now. */
+	engine_start(f.e);
+	f.rec.finished = 0;
+	run_until(&f, finished);
+	assert_string_equal(log_of(&f), "FAIL:migrate jump:migrate>rb PASS:rb FAIL:p end:FAIL "
+	                                "PASS:announce FAIL:p end:FAIL ");
+	fx_close(&f);
+}
+
 static void test_variable_precedence(void **state)
 {
 	(void)state;
@@ -418,6 +471,9 @@ int main(void)
 		cmocka_unit_test(test_parallel_branch_jumps),
 		cmocka_unit_test(test_watch_with_lifetime),
 		cmocka_unit_test(test_watch_continue_keeps_going),
+		cmocka_unit_test(test_group_confirm_interactive),
+		cmocka_unit_test(test_stop_after_finish_is_quiet),
+		cmocka_unit_test(test_run_on_after_procedure),
 		cmocka_unit_test(test_variable_precedence),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

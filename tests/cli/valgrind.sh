@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# No leak and no memory error under valgrind in rbc check and rbc eval, on
-# valid and invalid input alike (errors take other paths through the code).
+# No leak and no memory error under valgrind in rbc check, rbc eval and
+# rbc run --batch, on valid and invalid input alike (errors take other paths
+# through the code), and through the engine's flows: groups, jumps, repeats,
+# retries, watches, captures and secrets. Commands' children are not judged.
 . tests/lib.sh
 if sanitized; then
 	skip "valgrind" "the sanitizer build cannot run under valgrind"; t_done
@@ -10,8 +12,8 @@ if ! command -v valgrind >/dev/null; then
 fi
 vg() {
 	local name=$1; shift
-	valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
-		--error-exitcode=99 "$RBC" "$@" >"$TMP/vg.out" 2>"$TMP/vg.err"
+	RBC_RUNS_DIR=$TMP/runs valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+		--child-silent-after-fork=yes --error-exitcode=99 "$RBC" "$@" >"$TMP/vg.out" 2>"$TMP/vg.err"
 	local rc=$?
 	if [ "$rc" = 99 ] || grep -q '^==[0-9]*==' "$TMP/vg.err"; then
 		fail "valgrind clean: $name" "$(grep '^==' "$TMP/vg.err" | head -30)"
@@ -28,4 +30,14 @@ vg "eval json and regex" eval 'json.items[0].id == 7 && body =~ /"id"\s*:\s*(\d+
 vg "eval warn and functions" eval 'num(match(stdout, /(\d+) errors/)) == 0' --warn 'len(stdout) > 5' stdout='0 errors found'
 vg "eval unknown" eval 'json.missing.path > 1' status=200
 vg "eval syntax error" eval 'p95(time < 500ms'
+F=tests/fixtures/run
+vg "run flow with a goto into a procedure" run --batch --var MODE=fail "$F/flow.json"
+vg "run repeats and retries" run --batch --var DIR="$TMP" "$F/repeat.json"
+vg "run operator steps unanswered" run --batch "$F/operator.json"
+vg "run captures and secrets" run --batch --var DIR="$TMP" --var 'EVIL_TEXT=$(x)' "$F/capture.json"
+vg "run a watch that fires at once" run --batch "$F/flow/watch-sync.json"
+vg "run parallel branches that jump" run --batch --var DIR="$TMP" "$F/flow/par-goto.json"
+vg "run a goto loop" run --batch "$F/flow/loop.json"
+vg "run the batch example" run --batch --assume done docs/examples/batch.json
+vg "run an invalid runbook" run --batch tests/fixtures/bad/many-errors.json
 t_done

@@ -163,18 +163,43 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 	return 0;
 }
 
-/* Text for one line: control characters shown escaped, never raw. */
+/*
+ * Text for one line: control characters (C1 too) and bytes that are not
+ * UTF-8 shown escaped, never raw — a command's output must not drive the
+ * terminal nor garble the log.
+ */
 static void put_clean(FILE *fp, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '\n')
+	const char *p = s ? s : "";
+	size_t n = strlen(p);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\n') {
 			fputs("\\n", fp);
-		else if (*p == '\t')
+			i++;
+		} else if (c == '\t') {
 			fputc(' ', fp);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\x%02x", *p);
-		else
-			fputc(*p, fp);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(fp, "\\x%02x", c);
+			i++;
+		} else if (c < 0x80) {
+			fputc(c, fp);
+			i++;
+		} else {
+			uint32_t cp;
+			size_t len = utf8_decode(p + i, n - i, &cp);
+			if (!len) {
+				fprintf(fp, "\\x%02x", c);
+				i++;
+			} else if (cp >= 0x80 && cp < 0xa0) {
+				fprintf(fp, "\\u%04x", (unsigned)cp);
+				i += len;
+			} else {
+				fwrite(p + i, 1, len, fp);
+				i += len;
+			}
+		}
 	}
 }
 

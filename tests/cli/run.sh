@@ -144,6 +144,14 @@ expect_eq "SIGINT stops the run with exit 130" "$rc" 130
 expect_match "the running step is cancelled, saying why" "$(cat "$TMP/int.out")" '^CANCELLED +long  Long — interrupted by SIGINT$'
 expect_match "… and the summary still comes" "$(cat "$TMP/int.out")" 'summary: PASS — 1 step: 1 cancelled'
 
+# --- output shown safely --------------------------------------------------------
+printf '%s' '{"runbook":"bin","title":"Binary","steps":[{"id":"a","title":"A","run":"printf \"ok \\033[31mred\\302\\233 \\377\\376 日本\\n\"; exit 1"}]}' >"$TMP/bin.json"
+batch "$TMP/bin.json"
+expect_eq "a failed command's output is shown escaped: no escape sequence, no invalid UTF-8" \
+	"$(printf '%s\n' "$OUT" | grep 'stdout|')" '          stdout| ok \x1b[31mred\u009b \xff\xfe 日本'
+if printf '%s' "$OUT" | LC_ALL=C grep -q "$(printf '\033')"; then fail "no raw ESC reaches the terminal" "$OUT"
+else ok "no raw ESC reaches the terminal"; fi
+
 # --- flow corner cases ------------------------------------------------------
 FL=$F/flow
 batch "$FL/watch-sync.json"

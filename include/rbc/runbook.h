@@ -68,6 +68,10 @@ struct rb_kv {
 	size_t n;
 };
 const char *rb_kv_get(const struct rb_kv *kv, const char *key);
+/* Sets key to a copy of val: replaces its value, or appends the pair. */
+void rb_kv_set(struct rb_kv *kv, const char *key, const char *val);
+/* Frees the pairs and zeroes kv. */
+void rb_kv_free(struct rb_kv *kv);
 
 struct rb_cmd {          /* run and nagios */
 	char *command;

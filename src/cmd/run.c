@@ -58,29 +58,12 @@ static bool var_name_ok(const char *s, size_t n)
 	return true;
 }
 
+/* Sets the variable named by the first klen bytes of k. */
 static void kv_set(struct rb_kv *kv, const char *k, size_t klen, const char *v)
 {
-	for (size_t i = 0; i < kv->n; i++)
-		if (strlen(kv->keys[i]) == klen && memcmp(kv->keys[i], k, klen) == 0) {
-			free(kv->vals[i]);
-			kv->vals[i] = xstrdup(v);
-			return;
-		}
-	kv->keys = xrealloc(kv->keys, (kv->n + 1) * sizeof *kv->keys);
-	kv->vals = xrealloc(kv->vals, (kv->n + 1) * sizeof *kv->vals);
-	kv->keys[kv->n] = xstrndup(k, klen);
-	kv->vals[kv->n] = xstrdup(v);
-	kv->n++;
-}
-
-static void kv_free(struct rb_kv *kv)
-{
-	for (size_t i = 0; i < kv->n; i++) {
-		free(kv->keys[i]);
-		free(kv->vals[i]);
-	}
-	free(kv->keys);
-	free(kv->vals);
+	char *name = xstrndup(k, klen);
+	rb_kv_set(kv, name, v);
+	free(name);
 }
 
 /* --vars FILE: a JSON object of scalars, or NAME=VALUE lines (# comments). */
@@ -416,7 +399,7 @@ int cmd_run(int argc, char **argv)
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			run_usage(stdout);
 			free(files);
-			kv_free(&vars);
+			rb_kv_free(&vars);
 			return 0;
 		} else if (strcmp(a, "--batch") == 0) {
 			batch = true;
@@ -476,7 +459,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (status) {
 		free(files);
-		kv_free(&vars);
+		rb_kv_free(&vars);
 		return status;
 	}
 
@@ -525,7 +508,7 @@ int cmd_run(int argc, char **argv)
 			runbook_free(rbs[i]);
 		free(rbs);
 		free(files);
-		kv_free(&vars);
+		rb_kv_free(&vars);
 		rbc_error_clear(&err);
 		return status;
 	}
@@ -574,7 +557,7 @@ int cmd_run(int argc, char **argv)
 		runbook_free(rbs[i]);
 	free(rbs);
 	free(files);
-	kv_free(&vars);
+	rb_kv_free(&vars);
 	rundir_free(&rd);
 	return b.interrupted ? 130 : verdict_exit_code(b.verdict);
 }

@@ -237,7 +237,7 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 	e->run_expect = expr_parse("exit == 0", &perr);
 	rbc_error_clear(&perr);
 	for (size_t i = 0; o->vars && i < o->vars->n; i++)
-		vars_kv_set(&e->vars, o->vars->keys[i], o->vars->vals[i]);
+		rb_kv_set(&e->vars, o->vars->keys[i], o->vars->vals[i]);
 
 	size_t cap = 0;
 	for (size_t i = 0; i < o->nrunbooks; i++) {
@@ -258,7 +258,7 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 			if (!v)
 				v = env;
 			if (v && *v && !rb_kv_get(&e->secrets, name))
-				vars_kv_set(&e->secrets, name, v);
+				rb_kv_set(&e->secrets, name, v);
 			/* Both values are secret, whichever the run uses (${env:NAME}). */
 			if (v && *v)
 				mask_add(e->mask, v);
@@ -291,8 +291,8 @@ void engine_free(struct engine *e)
 	free(e->caps);
 	vars_scratch_release(e);
 	free(e->scratch);
-	vars_kv_free(&e->vars);
-	vars_kv_free(&e->secrets);
+	rb_kv_free(&e->vars);
+	rb_kv_free(&e->secrets);
 	mask_free(e->mask);
 	expr_free(e->run_expect);
 	free(e->operator);

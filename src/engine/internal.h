@@ -138,8 +138,6 @@ char *vars_display(struct engine *e, const struct eng_step *s, const char *text)
 void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env);
 bool vars_env_add_step(struct engine *e, const struct eng_step *s, struct rb_kv *env,
                        char **error);
-void vars_kv_free(struct rb_kv *kv);
-void vars_kv_set(struct rb_kv *kv, const char *k, const char *v);
 void vars_capture(struct engine *e, const char *name, struct rbc_value *take);
 void vars_env_for_expr(struct engine *e, const struct eng_step *s, struct expr_env *env);
 void vars_scratch_release(struct engine *e);

@@ -440,18 +440,7 @@ void step_watch_end(struct engine *e, struct node *n, const char *why)
 {
 	if (!n->watch_live)
 		return;
-	n->watch_live = false;
-	e->watches--;
-	if (n->watch_deadline)
-		e->watches_for--;
-	timer_stop(n);
-	if (n->probe) {
-		n->ops->cancel(n->probe);
-		n->probe = NULL;
-	}
-	value_free(n->deferred);
-	n->deferred = NULL;
-	n->gen++;
+	step_cancel(e, n);
 	const struct rb_repeat *r = &n->s.def->repeat;
 	enum rbc_verdict v = RBC_VERDICT_PASS;
 	struct strbuf sb = {0};
@@ -480,13 +469,7 @@ static void watch_fire(struct engine *e, struct node *n)
 {
 	const struct rb_step *d = n->s.def;
 	const struct rb_repeat *r = &d->repeat;
-	n->watch_live = false;
-	e->watches--;
-	if (n->watch_deadline)
-		e->watches_for--;
-	timer_stop(n);
-	value_free(n->deferred);
-	n->deferred = NULL;
+	step_cancel(e, n);
 	struct strbuf sb = {0};
 	sb_adds(&sb, n->last_explain ? n->last_explain : "violated");
 	if (r->fail_after_count) {
@@ -638,8 +621,8 @@ static void store_free(struct req_store *st)
 {
 	for (size_t i = 0; i < st->n; i++)
 		free(st->strs[i]);
-	vars_kv_free(&st->env);
-	vars_kv_free(&st->headers);
+	rb_kv_free(&st->env);
+	rb_kv_free(&st->headers);
 	for (size_t i = 0; i < st->nparams; i++)
 		free(st->params[i]);
 	free(st->params);
@@ -711,7 +694,7 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 			char *v = NULL;
 			if (!vars_expand(e, &n->s, d->http.headers.vals[i], false, &v, error))
 				return false;
-			vars_kv_set(&st->headers, d->http.headers.keys[i], v);
+			rb_kv_set(&st->headers, d->http.headers.keys[i], v);
 			free(v);
 		}
 		q->headers = &st->headers;
@@ -836,7 +819,8 @@ void step_probe_start(struct engine *e, struct node *n)
 	attempt_start(e, n);
 }
 
-/* Stops whatever the step has going (probe, timer); its result will be dropped. */
+/* Stops whatever the step has going (probe, timer, a watch's sampling);
+   a result still on its way will be dropped. */
 void step_cancel(struct engine *e, struct node *n)
 {
 	if (n->watch_live) {

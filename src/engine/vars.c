@@ -18,32 +18,6 @@
 /* Longest expansion: vars built from vars cannot blow up past this. */
 #define VARS_MAX_LEN (256 * 1024)
 
-void vars_kv_set(struct rb_kv *kv, const char *k, const char *v)
-{
-	for (size_t i = 0; i < kv->n; i++)
-		if (strcmp(kv->keys[i], k) == 0) {
-			free(kv->vals[i]);
-			kv->vals[i] = xstrdup(v);
-			return;
-		}
-	kv->keys = xrealloc(kv->keys, (kv->n + 1) * sizeof *kv->keys);
-	kv->vals = xrealloc(kv->vals, (kv->n + 1) * sizeof *kv->vals);
-	kv->keys[kv->n] = xstrdup(k);
-	kv->vals[kv->n] = xstrdup(v);
-	kv->n++;
-}
-
-void vars_kv_free(struct rb_kv *kv)
-{
-	for (size_t i = 0; i < kv->n; i++) {
-		free(kv->keys[i]);
-		free(kv->vals[i]);
-	}
-	free(kv->keys);
-	free(kv->vals);
-	memset(kv, 0, sizeof *kv);
-}
-
 static struct capture *cap_find(struct engine *e, const char *name)
 {
 	for (size_t i = 0; i < e->ncaps; i++)
@@ -228,16 +202,16 @@ void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env)
 		for (size_t i = 0; i < s->rb->vars.n; i++) {
 			char *v = NULL, *err = NULL;
 			if (vars_expand(e, s, s->rb->vars.vals[i], false, &v, &err))
-				vars_kv_set(env, s->rb->vars.keys[i], v);
+				rb_kv_set(env, s->rb->vars.keys[i], v);
 			free(v);
 			free(err);
 		}
 	for (size_t i = 0; i < e->secrets.n; i++)
-		vars_kv_set(env, e->secrets.keys[i], e->secrets.vals[i]);
+		rb_kv_set(env, e->secrets.keys[i], e->secrets.vals[i]);
 	for (size_t i = 0; i < e->vars.n; i++)
-		vars_kv_set(env, e->vars.keys[i], e->vars.vals[i]);
+		rb_kv_set(env, e->vars.keys[i], e->vars.vals[i]);
 	for (size_t i = 0; i < e->ncaps; i++)
-		vars_kv_set(env, e->caps[i].name, e->caps[i].text);
+		rb_kv_set(env, e->caps[i].name, e->caps[i].text);
 }
 
 /* The step's own env (run/nagios "env"), values expanded, on top. */
@@ -249,7 +223,7 @@ bool vars_env_add_step(struct engine *e, const struct eng_step *s, struct rb_kv 
 		char *v = NULL;
 		if (!vars_expand(e, s, own->vals[i], false, &v, error))
 			return false;
-		vars_kv_set(env, own->keys[i], v);
+		rb_kv_set(env, own->keys[i], v);
 		free(v);
 	}
 	return true;

@@ -58,6 +58,32 @@ const char *rb_kv_get(const struct rb_kv *kv, const char *key)
 	return NULL;
 }
 
+void rb_kv_set(struct rb_kv *kv, const char *key, const char *val)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		if (strcmp(kv->keys[i], key) == 0) {
+			free(kv->vals[i]);
+			kv->vals[i] = xstrdup(val);
+			return;
+		}
+	kv->keys = xrealloc(kv->keys, (kv->n + 1) * sizeof *kv->keys);
+	kv->vals = xrealloc(kv->vals, (kv->n + 1) * sizeof *kv->vals);
+	kv->keys[kv->n] = xstrdup(key);
+	kv->vals[kv->n] = xstrdup(val);
+	kv->n++;
+}
+
+void rb_kv_free(struct rb_kv *kv)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		free(kv->keys[i]);
+		free(kv->vals[i]);
+	}
+	free(kv->keys);
+	free(kv->vals);
+	memset(kv, 0, sizeof *kv);
+}
+
 /* A use of ${NAME} or vars.NAME, checked against the definitions at the end. */
 struct var_use {
 	char *name;
@@ -707,16 +733,6 @@ static void get_kv(struct loader *L, const cJSON *n, struct rb_kv *kv, bool var_
 		path_pop(L, old);
 	}
 	free(dups);
-}
-
-static void kv_free(struct rb_kv *kv)
-{
-	for (size_t i = 0; i < kv->n; i++) {
-		free(kv->keys[i]);
-		free(kv->vals[i]);
-	}
-	free(kv->keys);
-	free(kv->vals);
 }
 
 /* Reports a required key missing from obj. */
@@ -2141,10 +2157,10 @@ static void step_free(struct rb_step *s)
 	free(s->manual);
 	free(s->cmd.command);
 	free(s->cmd.cwd);
-	kv_free(&s->cmd.env);
+	rb_kv_free(&s->cmd.env);
 	free(s->http.method);
 	free(s->http.url);
-	kv_free(&s->http.headers);
+	rb_kv_free(&s->http.headers);
 	free(s->http.body);
 	free(s->sql.conn);
 	free(s->sql.query);
@@ -2186,7 +2202,7 @@ void runbook_free(struct runbook *rb)
 	free(rb->id);
 	free(rb->title);
 	free(rb->description);
-	kv_free(&rb->vars);
+	rb_kv_free(&rb->vars);
 	strv_free(rb->secrets, rb->nsecrets);
 	for (size_t i = 0; i < rb->nsteps; i++)
 		step_free(rb->steps[i]);

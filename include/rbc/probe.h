@@ -55,7 +55,8 @@ struct probe_req {
 	/* run, nagios */
 	const char *command;         /* passed to /bin/sh -c, never spliced */
 	const struct rb_kv *env;     /* added to the environment: variables, step env */
-	const char *spool_path;      /* full stdout+stderr copy (NULL: none) */
+	const char *spool_path;      /* full stdout+stderr copy, appended; created
+	                                with the first byte (NULL: none) */
 	size_t keep_bytes;           /* in-memory tail kept per stream (0: default 64 KiB) */
 	/* Secrets masked in what leaves the probe as text: the spool file and
 	   on_output (NULL: none). Borrowed for the whole attempt; values added

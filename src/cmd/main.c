@@ -1,6 +1,7 @@
 /*
  * main.c — rbc's entry point: global options and the command table.
  */
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,6 +59,12 @@ int main(int argc, char **argv)
 #endif
 	/* A closed pipe is an error to handle where it happens, not a death. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Started with stdin, stdout or stderr closed, rbc would hand those
+	   numbers to the first files and pipes it opens (and libuv refuses to
+	   close them): they point at /dev/null instead. */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd)
+			return RBC_EXIT_SOFTWARE;
 	if (argc < 2) {
 		usage(stderr);
 		return RBC_EXIT_USAGE;

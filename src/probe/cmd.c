@@ -1,6 +1,19 @@
 /*
  * cmd.c — the run and nagios probes: a /bin/sh -c command in its own
- * process group, its stdout and stderr captured separately.
+ * session and process group, its stdout and stderr captured separately.
+ *
+ * The shell is started with posix_spawn: glibc clones with
+ * CLONE_VM|CLONE_VFORK, so nothing of rbc is copied (a fork copies every
+ * mapping of a process linking curl, libpq, pcre2 and ncurses, which costs
+ * more than the shell itself). The child gets every signal at its default
+ * (rbc ignores SIGPIPE; only glibc's two internal signals, 32 and 33, stay
+ * ignored, as its posix_spawn wants), an empty signal mask, stdin from
+ * /dev/null, and stdout and stderr on two pipes whose read ends libuv
+ * watches. Its exit is seen through a pidfd polled on the loop, then reaped
+ * with waitpid. Whether pidfd_open works is asked once, before the first
+ * spawn: without it (ENOSYS, or EPERM from a seccomp filter) commands go
+ * through libuv's uv_spawn (fork, SIGCHLD) as before; RBC_TEST_UV_SPAWN=1
+ * forces that path so the tests cover it.
  *
  * A job is complete only once the shell has exited AND both pipes reached
  * EOF (a background grandchild may keep a pipe open after the shell is
@@ -17,7 +30,9 @@
  * that, the pipes are closed by force so the probe always ends.
  *
  * The spool file is opened, written and closed through the libuv thread pool
- * (one request at a time, in order), never on the loop thread; output that
+ * (one request at a time, in order), never on the loop thread. It is opened
+ * only when the first masked byte leaves for it: a command that prints
+ * nothing leaves no spool file and costs no open or close. Output that
  * arrives while it is still opening is queued. When the disk falls behind,
  * reading the pipes pauses (the child then blocks on a full pipe) instead of
  * queueing without bound. The sample is delivered once the spool is closed,
@@ -27,12 +42,18 @@
  * request returns and the file is closed (a request in a pool thread cannot
  * be cancelled). Spool problems never fail the probe.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -72,13 +93,20 @@ enum cmd_stop { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL };
 enum cmd_timer {
 	TIMER_IDLE, TIMER_TIMEOUT, TIMER_TERM, TIMER_DRAIN, TIMER_SPAWN_FAILED, TIMER_SPOOL
 };
-/* The spool file's life; every step is one request on spool_req. */
-enum cmd_spool { SPOOL_NONE, SPOOL_OPENING, SPOOL_OPEN, SPOOL_CLOSING };
+/* The spool file's life; every step after WAITING is one request on
+   spool_req. WAITING: a path is set but no byte came yet (no file). */
+enum cmd_spool { SPOOL_NONE, SPOOL_WAITING, SPOOL_OPENING, SPOOL_OPEN, SPOOL_CLOSING };
+/* What tells the shell's exit: nothing yet, libuv's process handle (the
+   uv_spawn fallback), or the pidfd poll handle. */
+enum cmd_watch { WATCH_NONE, WATCH_PROC, WATCH_PIDFD };
 
 struct probe {
 	const struct probe_ops *ops;
 	uv_loop_t *loop;
-	uv_process_t proc;
+	enum cmd_watch watch;
+	uv_process_t proc;           /* WATCH_PROC */
+	uv_poll_t pidpoll;           /* WATCH_PIDFD: readable once the shell exited */
+	int pidfd;                   /* closed once pidpoll is (-1: none) */
 	uv_pipe_t pipe[2];           /* stdout, stderr */
 	uv_timer_t timer;
 	enum cmd_timer timer_phase;
@@ -89,6 +117,7 @@ struct probe {
 	struct strbuf obuf;          /* masked bytes of the current read */
 	bool eof[2];
 	bool spawned, exited, finished;
+	bool status_lost;            /* reaped by someone else: no exit status */
 	int64_t exit_status;
 	int term_signal;
 	int pgid;                    /* 0 until spawned */
@@ -200,10 +229,16 @@ static void cmd_maybe_free(struct probe *p)
 	free(p);
 }
 
-/* uv_close callback: one handle fewer. */
+/* uv_close callback: one handle fewer. The pidfd outlives its poll handle
+   (libuv drops the descriptor from epoll as it closes the handle: closing
+   it first could drop a reused descriptor). */
 static void cmd_handle_closed(uv_handle_t *h)
 {
 	struct probe *p = h->data;
+	if (h == (uv_handle_t *)&p->pidpoll && p->pidfd >= 0) {
+		close(p->pidfd);
+		p->pidfd = -1;
+	}
 	p->nhandles--;
 	cmd_maybe_free(p);
 }
@@ -503,10 +538,11 @@ static void cmd_spool_next(struct probe *p)
 	}
 }
 
-/* True once the spool is closed, failed or absent, with nothing in flight. */
+/* True once the spool is closed, failed, absent or never needed, with
+   nothing in flight. */
 static bool cmd_spool_settled(const struct probe *p)
 {
-	return p->spool_state == SPOOL_NONE && !p->spool_busy;
+	return (p->spool_state == SPOOL_NONE || p->spool_state == SPOOL_WAITING) && !p->spool_busy;
 }
 
 /* Builds the sample, closes every handle and reports; p is gone afterwards. */
@@ -523,6 +559,8 @@ static void cmd_finish(struct probe *p)
 	 */
 	if (p->stop != STOP_NONE && p->pgid > 0)
 		(void)kill(-p->pgid, SIGKILL);
+	if (p->spool_state == SPOOL_WAITING)
+		p->spool_state = SPOOL_NONE; /* no byte came: no file */
 	/* A spool given up on: nothing more is written, it closes when it can. */
 	cmd_spool_drop(p);
 	cmd_spool_next(p);
@@ -538,7 +576,7 @@ static void cmd_finish(struct probe *p)
 
 	struct rbc_value *sample = value_obj_new(false);
 	if (p->spawned) {
-		bool has_exit = p->exited && p->term_signal == 0;
+		bool has_exit = p->exited && p->term_signal == 0 && !p->status_lost;
 		if (has_exit)
 			value_obj_set_take(sample, "exit", value_num_new((double)p->exit_status, RBC_DIM_NONE));
 		else
@@ -573,7 +611,10 @@ static void cmd_finish(struct probe *p)
 	cmd_close((uv_handle_t *)&p->timer);
 	for (int i = 0; i < 2; i++)
 		cmd_close((uv_handle_t *)&p->pipe[i]);
-	cmd_close((uv_handle_t *)&p->proc);
+	if (p->watch == WATCH_PROC)
+		cmd_close((uv_handle_t *)&p->proc);
+	else if (p->watch == WATCH_PIDFD)
+		cmd_close((uv_handle_t *)&p->pidpoll);
 	/* Handles close on a later loop turn: p stays valid until then. */
 	on_done(ud, sample, error);
 	free(error);
@@ -672,13 +713,13 @@ static void cmd_spool_closed(uv_fs_t *req)
 }
 
 /* Starts opening the spool file; output queues until it is open. */
-static void cmd_spool_open(struct probe *p, const char *path)
+static void cmd_spool_open(struct probe *p)
 {
-	p->spool_path = xstrdup(path);
 	p->spool_req.data = p;
-	int r = uv_fs_open(p->loop, &p->spool_req, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	                   0600, cmd_spool_opened);
+	int r = uv_fs_open(p->loop, &p->spool_req, p->spool_path,
+	                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600, cmd_spool_opened);
 	if (r != 0) {
+		p->spool_state = SPOOL_NONE;
 		cmd_spool_fail(p, uv_strerror(r));
 		return;
 	}
@@ -704,10 +745,11 @@ static void cmd_spool_take(struct probe *p)
 	cmd_spool_pressure(p);
 }
 
-/* True while the spool takes output (it may still be opening). */
+/* True while the spool takes output (it may not be open yet). */
 static bool cmd_spool_taking(const struct probe *p)
 {
-	return (p->spool_state == SPOOL_OPENING || p->spool_state == SPOOL_OPEN) && !p->spool_error;
+	return (p->spool_state == SPOOL_WAITING || p->spool_state == SPOOL_OPENING ||
+	        p->spool_state == SPOOL_OPEN) && !p->spool_error;
 }
 
 /* mask_emit_fn: collects a read's masked bytes. */
@@ -724,6 +766,8 @@ static void cmd_deliver(struct probe *p, int i)
 		return;
 	if (p->on_output)
 		p->on_output(p->ud, i ? PROBE_STDERR : PROBE_STDOUT, p->obuf.s, p->obuf.len);
+	if (p->spool_state == SPOOL_WAITING && !p->spool_error)
+		cmd_spool_open(p); /* the first byte: only now does the file exist */
 	if (cmd_spool_taking(p))
 		cmd_spool_take(p);
 	else
@@ -810,13 +854,44 @@ static void cmd_timer_cb(uv_timer_t *t)
 }
 
 /* The shell was reaped; the pipes may still be open. */
-static void cmd_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
+static void cmd_exited(struct probe *p, int64_t exit_status, int term_signal)
 {
-	struct probe *p = proc->data;
 	p->exited = true;
 	p->exit_status = exit_status;
 	p->term_signal = term_signal;
 	cmd_check_done(p);
+}
+
+/* uv_spawn's exit callback (the fallback). */
+static void cmd_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
+{
+	cmd_exited(proc->data, exit_status, term_signal);
+}
+
+/* The pidfd is readable: the shell exited. Reaps it and lets the fd go. */
+static void cmd_pidfd_cb(uv_poll_t *h, int status, int events)
+{
+	struct probe *p = h->data;
+	int st = 0;
+	pid_t r;
+	(void)status;
+	(void)events;
+	do
+		r = waitpid(p->pgid, &st, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return; /* still running: a readable pidfd says otherwise, wait on */
+	cmd_close((uv_handle_t *)h);
+	if (r < 0) {
+		/* ECHILD: someone else reaped it (SIGCHLD ignored, a stray
+		   waitpid(-1)); it is gone, its status with it. */
+		p->status_lost = true;
+		cmd_exited(p, 0, 0);
+	} else if (WIFSIGNALED(st)) {
+		cmd_exited(p, 0, WTERMSIG(st));
+	} else {
+		cmd_exited(p, WEXITSTATUS(st), 0);
+	}
 }
 
 /* Output from either pipe; EOF or a read error ends that stream. */
@@ -859,6 +934,211 @@ static char **cmd_environ(const struct rb_kv *env)
 	return out;
 }
 
+/* 1: pidfd_open works here, 0: it does not (ENOSYS, or EPERM from a
+   seccomp filter), -1: not tried yet. */
+static atomic_int cmd_pidfd_works = -1;
+
+/* True to start commands with posix_spawn and watch them with a pidfd;
+   false for the uv_spawn fallback (also forced by RBC_TEST_UV_SPAWN=1). */
+static bool cmd_use_pidfd(void)
+{
+	const char *force = getenv("RBC_TEST_UV_SPAWN");
+	if (force && *force && strcmp(force, "0") != 0)
+		return false;
+	if (atomic_load(&cmd_pidfd_works) < 0) {
+		int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		if (fd >= 0) {
+			close(fd);
+			atomic_store(&cmd_pidfd_works, 1);
+		} else if (errno == ENOSYS || errno == EPERM) {
+			atomic_store(&cmd_pidfd_works, 0);
+		} else {
+			return false; /* out of descriptors or memory: ask again next time */
+		}
+	}
+	return atomic_load(&cmd_pidfd_works) == 1;
+}
+
+/* Why a spawn failed: the working directory when it is the culprit (the
+   child's chdir reports only an errno), else /bin/sh. Only on failure, so
+   the stat may run on the loop thread (the spawn's chdir did too). */
+static char *cmd_spawn_error(const char *cwd, int uverr)
+{
+	if (cwd) {
+		struct stat st;
+		int why = 0;
+		if (stat(cwd, &st) != 0)
+			why = -errno;
+		else if (!S_ISDIR(st.st_mode))
+			why = UV_ENOTDIR;
+		else if (access(cwd, X_OK) != 0)
+			why = -errno;
+		if (why)
+			return xasprintf("cannot run in %s: %s", cwd, uv_strerror(why));
+		return xasprintf("cannot run /bin/sh in %s: %s", cwd, uv_strerror(uverr));
+	}
+	return xasprintf("cannot run /bin/sh: %s", uv_strerror(uverr));
+}
+
+/* A child that cannot be watched, killed: reaped in the pool (a blocking
+   waitpid has no place on the loop), then forgotten. */
+struct cmd_reap {
+	uv_work_t work;
+	pid_t pid;
+};
+
+/* In a pool thread: waits for the killed child. */
+static void cmd_reap_work(uv_work_t *w)
+{
+	struct cmd_reap *r = (struct cmd_reap *)w;
+	while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Back on the loop: the child is reaped. */
+static void cmd_reap_done(uv_work_t *w, int status)
+{
+	(void)status;
+	free(w);
+}
+
+/* Moves a pipe's end above 2: with a standard descriptor closed in rbc,
+   pipe2 hands it out; the child's dup2s would then clobber a write end,
+   and libuv refuses to close a handle's descriptor below 3. */
+static int cmd_fd_above_stdio(int fd)
+{
+	if (fd > 2)
+		return fd;
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return nfd;
+}
+
+/*
+ * Starts /bin/sh with posix_spawn: its own session (so its own process
+ * group), every signal at its default and none blocked, stdin from
+ * /dev/null, stdout and stderr on pipes whose read ends p->pipe own, and a
+ * pidfd to see it exit. Returns 0, or a uv error with p->spawn_error set.
+ */
+static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[], char *const envp[])
+{
+	int fds[2][2] = {{-1, -1}, {-1, -1}}; /* [stdout, stderr][read, write] */
+	int r = 0;
+	for (int i = 0; i < 2 && r == 0; i++) {
+		if (pipe2(fds[i], O_CLOEXEC) != 0 || (fds[i][0] = cmd_fd_above_stdio(fds[i][0])) < 0 ||
+		    (fds[i][1] = cmd_fd_above_stdio(fds[i][1])) < 0)
+			r = -errno;
+		else if ((r = uv_pipe_open(&p->pipe[i], fds[i][0])) == 0)
+			fds[i][0] = -1; /* the handle owns it: closed with it */
+	}
+	if (r != 0) {
+		for (int i = 0; i < 2; i++)
+			for (int k = 0; k < 2; k++)
+				if (fds[i][k] >= 0)
+					close(fds[i][k]);
+		p->spawn_error = xasprintf("cannot run /bin/sh: cannot create a pipe: %s", uv_strerror(r));
+		return r;
+	}
+
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t all, none;
+	sigfillset(&all);
+	sigemptyset(&none);
+	pid_t pid = 0;
+	int e = posix_spawn_file_actions_init(&fa);
+	if (e == 0) {
+		e = posix_spawnattr_init(&at);
+		if (e != 0)
+			posix_spawn_file_actions_destroy(&fa);
+	}
+	if (e == 0) {
+		if (cwd)
+			e = posix_spawn_file_actions_addchdir_np(&fa, cwd);
+		if (e == 0)
+			e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+		for (int i = 0; i < 2 && e == 0; i++)
+			e = posix_spawn_file_actions_adddup2(&fa, fds[i][1], i + 1);
+		if (e == 0)
+			e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
+			                                      POSIX_SPAWN_SETSIGMASK);
+		if (e == 0)
+			e = posix_spawnattr_setsigdefault(&at, &all);
+		if (e == 0)
+			e = posix_spawnattr_setsigmask(&at, &none);
+		if (e == 0)
+			e = posix_spawn(&pid, "/bin/sh", &fa, &at, args, envp);
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&at);
+	}
+	for (int i = 0; i < 2; i++)
+		close(fds[i][1]);
+	if (e != 0) {
+		p->spawn_error = cmd_spawn_error(cwd, -e);
+		return -e;
+	}
+
+	/* CLONE_VFORK: the child has exec'd (so is in its own session) by now. */
+	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	r = p->pidfd < 0 ? -errno : uv_poll_init(p->loop, &p->pidpoll, p->pidfd);
+	if (r == 0) {
+		p->pidpoll.data = p;
+		p->watch = WATCH_PIDFD;
+		p->nhandles++;
+		r = uv_poll_start(&p->pidpoll, UV_READABLE, cmd_pidfd_cb);
+	}
+	if (r != 0) {
+		/* Unwatchable: kill it rather than lose track of it. */
+		(void)kill(-pid, SIGKILL);
+		struct cmd_reap *reap = xcalloc(1, sizeof *reap);
+		reap->pid = pid;
+		if (uv_queue_work(p->loop, &reap->work, cmd_reap_work, cmd_reap_done) != 0)
+			free(reap);
+		if (p->watch == WATCH_NONE && p->pidfd >= 0) {
+			close(p->pidfd);
+			p->pidfd = -1;
+		}
+		p->spawn_error = xasprintf("cannot watch /bin/sh (killed it): %s", uv_strerror(r));
+		return r;
+	}
+	p->pgid = pid;
+	return 0;
+}
+
+/* Starts /bin/sh with uv_spawn (fork): the fallback without pidfd_open.
+   Returns 0, or a uv error with p->spawn_error set. */
+static int cmd_spawn_uv(struct probe *p, const char *cwd, char *args[], char *envp[])
+{
+	uv_stdio_container_t stdio[3] = {
+		{.flags = UV_IGNORE}, /* /dev/null */
+		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->pipe[0]},
+		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->pipe[1]},
+	};
+	uv_process_options_t opt = {
+		.exit_cb = cmd_exit_cb,
+		.file = "/bin/sh",
+		.args = args,
+		.env = envp,
+		.cwd = cwd,
+		/* setsid(): a process group of its own, and no controlling terminal. */
+		.flags = UV_PROCESS_DETACHED,
+		.stdio_count = 3,
+		.stdio = stdio,
+	};
+	p->proc.data = p;
+	int r = uv_spawn(p->loop, &p->proc, &opt);
+	p->watch = WATCH_PROC;
+	p->nhandles++; /* the process handle is initialised even on failure */
+	if (r != 0) {
+		p->spawn_error = cmd_spawn_error(cwd, r);
+		return r;
+	}
+	p->pgid = p->proc.pid;
+	return 0;
+}
+
 /*
  * Spawns the command. A spawn failure is still a started probe: its on_done
  * (error set) follows on the next loop turn, as the contract asks.
@@ -878,6 +1158,7 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 	p->ud = req->ud;
 	p->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 0;
 	p->spool_fd = -1;
+	p->pidfd = -1;
 	p->t0 = uv_hrtime();
 	for (int i = 0; i < 2; i++) {
 		p->ring[i].cap = req->keep_bytes ? req->keep_bytes : CMD_KEEP_DEFAULT;
@@ -892,46 +1173,27 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 		p->pipe[i].data = p;
 		p->nhandles++;
 	}
-	p->proc.data = p;
 
 	char *args[] = {(char *)"sh", (char *)"-c", (char *)req->command, NULL};
 	char **envp = cmd_environ(req->env);
-	uv_stdio_container_t stdio[3] = {
-		{.flags = UV_IGNORE},
-		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->pipe[0]},
-		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->pipe[1]},
-	};
-	uv_process_options_t opt = {
-		.exit_cb = cmd_exit_cb,
-		.file = "/bin/sh",
-		.args = args,
-		.env = envp,
-		.cwd = req->cwd,
-		/* setsid(): a process group of its own, and no controlling terminal. */
-		.flags = UV_PROCESS_DETACHED,
-		.stdio_count = 3,
-		.stdio = stdio,
-	};
-	int r = uv_spawn(p->loop, &p->proc, &opt);
+	int r = cmd_use_pidfd() ? cmd_spawn_posix(p, req->cwd, args, envp)
+	                        : cmd_spawn_uv(p, req->cwd, args, envp);
 	for (size_t i = 0; envp[i]; i++)
 		free(envp[i]);
 	free(envp);
-	p->nhandles++; /* the process handle is initialised even on failure */
 
 	if (r != 0) {
-		if (req->cwd)
-			p->spawn_error = xasprintf("cannot run in %s: %s", req->cwd, uv_strerror(r));
-		else
-			p->spawn_error = xasprintf("cannot run /bin/sh: %s", uv_strerror(r));
 		/* on_done never runs inside start: report on the next loop turn. */
 		p->timer_phase = TIMER_SPAWN_FAILED;
 		uv_timer_start(&p->timer, cmd_timer_cb, 0, 0);
 		return p;
 	}
 	p->spawned = true;
-	p->pgid = p->proc.pid;
-	if (req->spool_path)
-		cmd_spool_open(p, req->spool_path);
+	if (req->spool_path) {
+		/* Opened at the first byte of output (cmd_deliver), if one comes. */
+		p->spool_path = xstrdup(req->spool_path);
+		p->spool_state = SPOOL_WAITING;
+	}
 	for (int i = 0; i < 2; i++)
 		uv_read_start((uv_stream_t *)&p->pipe[i], cmd_alloc_cb, cmd_read_cb);
 	if (p->timeout_ms > 0) {

@@ -202,6 +202,11 @@ expect_match "variables that expand without end fail the step, saying why" "$(li
 expect_rc "a secret of an included runbook cannot be given with --var either" 64 \
 	"$RBC" run --batch --var CHILD_TOKEN=x "$FL/include-secret.json"
 
+# --- started with its standard descriptors closed ----------------------------
+"$RBC" run --batch --var MODE=pass --var OUT="$TMP/closed" "$F/flow.json" <&- 2>&- >"$TMP/closed.out"
+rc=$?
+expect_eq "rbc runs with stdin and stderr closed" "$rc $(grep -c '^PASS' "$TMP/closed.out")" "0 8"
+
 # --- usage and invalid input ----------------------------------------------
 expect_rc "no runbook is a usage error" 64 "$RBC" run --batch
 expect_rc "an unknown option is a usage error" 64 "$RBC" run --batch --frobnicate "$F/flow.json"

@@ -68,6 +68,8 @@ struct rb_kv {
 	size_t n;
 };
 const char *rb_kv_get(const struct rb_kv *kv, const char *key);
+/* True when s[0..n) is a variable name: [A-Za-z_][A-Za-z0-9_]*, 128 at most. */
+bool rb_var_name_ok(const char *s, size_t n);
 /* Sets key to a copy of val: replaces its value, or appends the pair. */
 void rb_kv_set(struct rb_kv *kv, const char *key, const char *val);
 /* Frees the pairs and zeroes kv. */

@@ -46,18 +46,6 @@ static void run_usage(FILE *fp)
 	        "runbook, 66 unreadable file, 130 interrupted.\n");
 }
 
-static bool var_name_ok(const char *s, size_t n)
-{
-	if (!n || (s[0] >= '0' && s[0] <= '9'))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	return true;
-}
-
 /* Sets the variable named by the first klen bytes of k. */
 static void kv_set(struct rb_kv *kv, const char *k, size_t klen, const char *v)
 {
@@ -98,7 +86,7 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 				v = num;
 			} else if (cJSON_IsBool(it))
 				v = cJSON_IsTrue(it) ? "true" : "false";
-			if (!v || !var_name_ok(it->string, strlen(it->string))) {
+			if (!v || !rb_var_name_ok(it->string, strlen(it->string))) {
 				fprintf(stderr, "rbc: --vars %s: \"%s\": %s\n", path, it->string,
 				        v ? "not a variable name (letters, digits and '_')"
 				          : "expected a string, number or boolean");
@@ -127,7 +115,7 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 			if (strncmp(s, "export ", 7) == 0)
 				s += 7;
 			char *eq = strchr(s, '=');
-			if (!eq || !var_name_ok(s, (size_t)(eq - s))) {
+			if (!eq || !rb_var_name_ok(s, (size_t)(eq - s))) {
 				fprintf(stderr, "%s:%u: expected NAME=VALUE\n", path, line);
 				free(buf);
 				return RBC_EXIT_DATAERR;
@@ -422,7 +410,7 @@ int cmd_run(int argc, char **argv)
 			}
 			if (nl == 5 && strncmp(a, "--var", 5) == 0) {
 				const char *e = strchr(v, '=');
-				if (!e || !var_name_ok(v, (size_t)(e - v))) {
+				if (!e || !rb_var_name_ok(v, (size_t)(e - v))) {
 					fprintf(stderr, "rbc: run: --var needs NAME=VALUE, not '%s'\n", v);
 					status = RBC_EXIT_USAGE;
 				} else {

@@ -332,8 +332,11 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 
 	switch (r->mode) {
 	case RB_REPEAT_COUNT:
+	case RB_REPEAT_FOR: {
 		free(sx);
-		if ((long)k < r->count) {
+		bool more = r->mode == RB_REPEAT_COUNT ? (long)k < r->count
+		                                       : slot(n, k) < n->t0 + (uint64_t)r->for_ms;
+		if (more) {
 			schedule_next(e, n, k);
 		} else {
 			char *x;
@@ -341,16 +344,7 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 			attempt_end(e, n, v, x);
 		}
 		return;
-	case RB_REPEAT_FOR:
-		free(sx);
-		if (slot(n, k) < n->t0 + (uint64_t)r->for_ms) {
-			schedule_next(e, n, k);
-		} else {
-			char *x;
-			enum rbc_verdict v = judge(e, n, n->s.samples, k, &x);
-			attempt_end(e, n, v, x);
-		}
-		return;
+	}
 	case RB_REPEAT_UNTIL: {
 		struct expr_env env = {.samples = n->s.samples, .nsamples = k};
 		vars_env_for_expr(e, &n->s, &env);

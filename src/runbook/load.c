@@ -329,7 +329,7 @@ static bool is_id(const char *s)
 	return true;
 }
 
-static bool is_var_name(const char *s, size_t n)
+bool rb_var_name_ok(const char *s, size_t n)
 {
 	if (n == 0 || n > 128 || (s[0] >= '0' && s[0] <= '9'))
 		return false;
@@ -436,10 +436,10 @@ static void scan_refs(struct loader *L, const cJSON *n)
 		if (len > 4 && strncmp(name, "env:", 4) == 0) {
 			name += 4;
 			len -= 4;
-			if (!is_var_name(name, len))
+			if (!rb_var_name_ok(name, len))
 				diags_add(L->d, false, L->file, line, col, L->path.s,
 				          "invalid environment variable name \"%.*s\"", (int)len, name);
-		} else if (!is_var_name(name, len)) {
+		} else if (!rb_var_name_ok(name, len)) {
 			diags_add(L->d, false, L->file, line, col, L->path.s,
 			          "invalid variable name \"%.*s\" in \"${…}\" (letters, digits and '_')",
 			          (int)len, name);
@@ -711,7 +711,7 @@ static void get_kv(struct loader *L, const cJSON *n, struct rb_kv *kv, bool var_
 		if (is_dup(dups, ndup, c))
 			continue;
 		size_t old = path_push_key(L, c->string);
-		if (var_names && !is_var_name(c->string, strlen(c->string))) {
+		if (var_names && !rb_var_name_ok(c->string, strlen(c->string))) {
 			err_key(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)", c->string);
 		} else if (!var_names && !*c->string) {
 			err_key(L, c, "empty name");
@@ -1323,7 +1323,7 @@ static void m_step_capture(struct loader *L, const cJSON *m, void *t)
 		if (is_dup(dups, ndup, c))
 			continue;
 		size_t old = path_push_key(L, c->string);
-		if (!is_var_name(c->string, strlen(c->string))) {
+		if (!rb_var_name_ok(c->string, strlen(c->string))) {
 			err_key(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
 			        c->string);
 		} else {
@@ -1579,7 +1579,7 @@ static void r_secrets(struct loader *L, const cJSON *m, void *t)
 	for (const cJSON *c = m->child; c; c = c->next, i++) {
 		size_t old = path_push_index(L, i);
 		if (!want_string(L, c)) {
-		} else if (!is_var_name(c->valuestring, strlen(c->valuestring))) {
+		} else if (!rb_var_name_ok(c->valuestring, strlen(c->valuestring))) {
 			err(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
 			    c->valuestring);
 		} else {

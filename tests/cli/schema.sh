@@ -3,7 +3,8 @@
 #
 # - docs/runbook.schema.json is a valid JSON Schema 2020-12 and documents every
 #   property of every closed object;
-# - every runbooks/*.json and docs/examples/*.json validates against it
+# - every runbooks/*.json, runbooks/ja/*.json and docs/examples/*.json
+#   validates against it
 #   (comments stripped first, duplicate keys refused, as rbc does);
 # - the schema rejects typical mistakes (and accepts the good base they start from);
 # - every example block in docs/runbook-format.md is byte-for-byte its file;
@@ -183,11 +184,11 @@ expect_rc "schema: every property of every closed object has a description" 0 rb
 
 # --- every runbook and example validates ------------------------------------
 shopt -s nullglob
-FILES=(runbooks/*.json docs/examples/*.json)
+FILES=(runbooks/*.json runbooks/ja/*.json docs/examples/*.json)
 for f in "${FILES[@]}"; do
 	expect_rc "schema: $f validates" 0 rbs validate "$SCHEMA" "$f"
 done
-for f in runbooks/*.json; do
+for f in runbooks/*.json runbooks/ja/*.json; do
 	expect_rc "conventions: $f has kebab-case ids and \$schema" 0 rbs conventions "$f"
 done
 for kind in pre-deploy deploy post-deploy incident; do

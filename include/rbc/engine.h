@@ -121,6 +121,8 @@ struct eng_step {
 	char *spool_path;             /* full output of run/nagios steps */
 	int64_t started, finished;    /* wall clock, ms since the epoch; 0: not yet */
 	bool confirmed;
+	void *ui;                     /* the observer's own (the console's per-step
+	                                 state); the engine never touches it */
 };
 
 /* One event. Text fields are masked; pointers are borrowed for the call. */
@@ -195,7 +197,8 @@ void engine_run_step(struct engine *e, struct eng_step *s);
  */
 bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a,
                    const char *note, const char *by);
-/* Records a note on a step (NULL: on the run). */
+/* Records a note on a step (NULL: on the run); a manual step not answered
+   yet also keeps it as the note of its answer. */
 void engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by);
 /*
  * Stops the run: cancels every probe and wait, ends watches. RUN_FINISHED
@@ -215,6 +218,9 @@ struct eng_counts {
 	size_t by_verdict[5];
 };
 void engine_counts(const struct engine *e, struct eng_counts *c);
+
+/* Who answers: --operator, else the login name. */
+const char *engine_operator(const struct engine *e);
 
 /* The run's secret values; text to show goes through engine_mask. */
 const struct mask *engine_secrets(const struct engine *e);

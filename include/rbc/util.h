@@ -57,6 +57,16 @@ bool utf8_valid(const char *s, size_t n, size_t *bad);
 size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Number of code points in s[0..n); each invalid byte counts as one. */
 size_t utf8_count(const char *s, size_t n);
+/*
+ * Display columns (LC_CTYPE must be a UTF-8 locale): wide characters take 2,
+ * combining marks 0, controls and invalid bytes 1 (they are drawn as one
+ * replacement glyph).
+ */
+size_t utf8_cp_width(uint32_t cp);
+size_t utf8_width(const char *s, size_t n);
+/* Bytes of s[0..n) that fit in cols columns, never splitting a character;
+   *width (may be NULL) gets the columns they take. */
+size_t utf8_fit(const char *s, size_t n, size_t cols, size_t *width);
 
 /*
  * Reads the whole file at path (at most max bytes). Returns a NUL-terminated

@@ -17,9 +17,10 @@ static const struct command {
 } commands[] = {
 	{"check", cmd_check, "[--strict] FILE…", "validate runbooks; exit 0 valid, 65 invalid"},
 	{"run", cmd_run,
-	 "--batch [--var NAME=VALUE]… [--vars FILE] [--assume done|skip] [--yes]\n"
-	 "           [--operator NAME] FILE…",
-	 "run runbooks without the console; exit 0 pass, 1 warn, 2 fail, 3 unknown/error"},
+	 "[--batch] [--var NAME=VALUE]… [--vars FILE] [--assume done|skip] [--yes]\n"
+	 "           [--operator NAME] [--theme NAME|FILE] FILE…",
+	 "walk runbooks in the console (rbc FILE… too), or without it with --batch;\n"
+	 "      exit 0 pass, 1 warn, 2 fail, 3 unknown/error"},
 	{"eval", cmd_eval,
 	 "EXPR [NAME=VALUE…] [--sample JSON]… [--json FILE] [--warn EXPR]\n"
 	 "           [--var NAME=VALUE]… [--error TEXT]",
@@ -81,6 +82,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < RBC_ARRAY_LEN(commands); i++)
 		if (strcmp(commands[i].name, cmd) == 0)
 			return commands[i].fn(argc - 1, argv + 1);
+	/* rbc FILE… opens the console, as rbc run FILE… does. */
+	if (cmd[0] == '-' || strstr(cmd, ".json") || strchr(cmd, '/'))
+		return cmd_run(argc, argv);
 	fprintf(stderr, "rbc: unknown command \"%s\" (try rbc --help)\n", cmd);
 	return RBC_EXIT_USAGE;
 }

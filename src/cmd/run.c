@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <uv.h>
 
 #include "rbc/cmd.h"
+#include "rbc/console.h"
 #include "rbc/engine.h"
 #include "rbc/rundir.h"
 #include "rbc/runbook.h"
@@ -26,16 +28,20 @@
 static void run_usage(FILE *fp)
 {
 	fprintf(fp,
-	        "usage: rbc run --batch [OPTIONS] FILE…\n"
+	        "usage: rbc [run] [OPTIONS] FILE…          the console\n"
+	        "       rbc run --batch [OPTIONS] FILE…    without a screen\n"
 	        "\n"
-	        "Runs the runbooks in order as one run, without the console: one line\n"
-	        "per step (verdict, id, title, explanation) and a summary.\n"
+	        "Runs the runbooks in order as one run. The console walks it live (keys:\n"
+	        "? in the console, docs/console.md); --batch prints one line per step\n"
+	        "(verdict, id, title, explanation) and a summary.\n"
 	        "\n"
 	        "  --var NAME=VALUE     sets a variable (repeatable; overrides the runbook's vars)\n"
 	        "  --vars FILE          variables from a file: a JSON object, or NAME=VALUE lines\n"
 	        "  --assume done|skip   answers every manual step so\n"
 	        "  --yes                confirms every step that asks for confirmation\n"
 	        "  --operator NAME      who answers (default: the login name)\n"
+	        "  --theme NAME|FILE    the console's colours (default, light, high-contrast,\n"
+	        "                       monochrome, or a file); NO_COLOR selects monochrome\n"
 	        "\n"
 	        "Manual steps without --assume and confirmations without --yes end as\n"
 	        "UNKNOWN \"needs operator\": nothing passes silently. Secrets are read\n"
@@ -371,7 +377,7 @@ int cmd_run(int argc, char **argv)
 {
 	bool batch = false, yes = false;
 	enum eng_assume assume = ENG_ASSUME_NONE;
-	const char *op = NULL;
+	const char *op = NULL, *theme = NULL;
 	struct rb_kv vars = {0};
 	const char **files = xcalloc((size_t)argc + 1, sizeof *files);
 	size_t nfiles = 0;
@@ -396,7 +402,8 @@ int cmd_run(int argc, char **argv)
 		} else if (strcmp(a, "--var") == 0 || strncmp(a, "--var=", 6) == 0 ||
 		           strcmp(a, "--vars") == 0 || strncmp(a, "--vars=", 7) == 0 ||
 		           strcmp(a, "--assume") == 0 || strncmp(a, "--assume=", 9) == 0 ||
-		           strcmp(a, "--operator") == 0 || strncmp(a, "--operator=", 11) == 0) {
+		           strcmp(a, "--operator") == 0 || strncmp(a, "--operator=", 11) == 0 ||
+		           strcmp(a, "--theme") == 0 || strncmp(a, "--theme=", 8) == 0) {
 			const char *eq = strchr(a, '=');
 			size_t nl = eq ? (size_t)(eq - a) : strlen(a);
 			if (eq)
@@ -427,6 +434,8 @@ int cmd_run(int argc, char **argv)
 					fprintf(stderr, "rbc: run: --assume takes done or skip, not '%s'\n", v);
 					status = RBC_EXIT_USAGE;
 				}
+			} else if (nl == 7) {
+				theme = v;
 			} else {
 				op = v;
 			}
@@ -441,8 +450,8 @@ int cmd_run(int argc, char **argv)
 		run_usage(stderr);
 		status = RBC_EXIT_USAGE;
 	}
-	if (!status && !batch) {
-		fprintf(stderr, "rbc: run: the console is not available in this build yet; use --batch\n");
+	if (!status && !batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "rbc: the console needs a terminal; without one use rbc run --batch\n");
 		status = RBC_EXIT_USAGE;
 	}
 	if (status) {
@@ -503,6 +512,21 @@ int cmd_run(int argc, char **argv)
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);
+	if (!batch) {
+		struct engine_opts co = {.loop = &loop, .runbooks = rbs, .nrunbooks = nfiles,
+		                         .vars = &vars, .out_dir = rd.out, .operator = op,
+		                         .assume = assume, .yes = yes};
+		struct console_cfg cfg = {.theme = theme, .run_id = rd.id, .run_path = rd.path};
+		int rc = console_run(&co, &cfg);
+		uv_loop_close(&loop);
+		for (size_t i = 0; i < nfiles; i++)
+			runbook_free(rbs[i]);
+		free(rbs);
+		free(files);
+		rb_kv_free(&vars);
+		rundir_free(&rd);
+		return rc;
+	}
 	struct batch b = {.loop = &loop, .t0 = uv_hrtime()};
 	struct engine_opts o = {
 		.loop = &loop,

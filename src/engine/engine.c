@@ -1125,13 +1125,15 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 	struct flow *f = n->flow;
 	free(s->operator);
 	s->operator = xstrdup(who);
-	free(s->note);
-	s->note = mnote ? xstrdup(mnote) : NULL;
+	if (mnote) {
+		free(s->note);
+		s->note = xstrdup(mnote);
+	}
 	if (!s->started)
 		s->started = engine_now(e);
 	static const char *const done_word[] = {"done", "failed", "skipped"};
-	char *x = mnote ? xasprintf("%s by %s: %s", done_word[a], who, mnote)
-	                : xasprintf("%s by %s", done_word[a], who);
+	char *x = s->note ? xasprintf("%s by %s: %s", done_word[a], who, s->note)
+	                  : xasprintf("%s by %s", done_word[a], who);
 	free(mnote);
 	node_finish(e, n, a == ENG_ANSWER_SKIP ? ENG_SKIPPED : ENG_DONE,
 	            a == ENG_ANSWER_FAIL ? RBC_VERDICT_FAIL : RBC_VERDICT_PASS, x);
@@ -1144,6 +1146,12 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 void engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by)
 {
 	char *m = engine_mask(e, text);
+	/* A manual step not answered yet keeps it: its answer carries it. */
+	if (s && s->def && s->def->action == RB_MANUAL &&
+	    (s->state == ENG_WAITING || s->state == ENG_PENDING)) {
+		free(s->note);
+		s->note = xstrdup(m);
+	}
 	struct eng_event ev = {.type = ENG_EV_NOTE, .step = s, .text = m,
 	                       .by = by && *by ? by : e->operator};
 	engine_emit(e, &ev);
@@ -1289,6 +1297,11 @@ enum rbc_verdict engine_verdict(const struct engine *e)
 	for (size_t i = 0; i < e->nnodes; i++)
 		v = worst_below(e->nodes[i], v);
 	return v;
+}
+
+const char *engine_operator(const struct engine *e)
+{
+	return e->operator;
 }
 
 const struct mask *engine_secrets(const struct engine *e)

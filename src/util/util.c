@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "rbc/util.h"
 
@@ -201,6 +202,40 @@ size_t utf8_count(const char *s, size_t n)
 		count++;
 	}
 	return count;
+}
+
+/* Columns of one code point: wide characters 2, combining marks 0, anything
+   wcwidth cannot place (controls, invalid bytes) 1 — it is drawn as a
+   replacement glyph of one column. */
+size_t utf8_cp_width(uint32_t cp)
+{
+	int w = wcwidth((wchar_t)cp);
+	return w < 0 ? 1 : (size_t)w;
+}
+
+size_t utf8_width(const char *s, size_t n)
+{
+	size_t w = 0;
+	return utf8_fit(s, n, (size_t)-1, &w) ? w : 0;
+}
+
+size_t utf8_fit(const char *s, size_t n, size_t cols, size_t *width)
+{
+	size_t i = 0, w = 0;
+	while (i < n) {
+		uint32_t cp = (unsigned char)s[i];
+		size_t l = cp < 0x80 ? 1 : utf8_decode(s + i, n - i, &cp);
+		size_t cw = l ? utf8_cp_width(cp) : 1;
+		if (!l)
+			l = 1;
+		if (w + cw > cols)
+			break;
+		w += cw;
+		i += l;
+	}
+	if (width)
+		*width = w;
+	return i;
 }
 
 size_t str_distance(const char *a, const char *b)

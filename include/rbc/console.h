@@ -1,0 +1,25 @@
+/*
+ * console.h — the full-screen console: walks a run live on ncursesw.
+ *
+ * console_run takes over the terminal, creates the engine from opts (it
+ * sets the event callback itself; opts->interactive is forced on), runs the
+ * loop until the operator quits, restores the terminal and returns the exit
+ * status (the run's verdict: 0 pass, 1 warn, 2 fail, 3 unknown or error).
+ * docs/console.md describes every pane and key.
+ */
+#ifndef RBC_CONSOLE_H
+#define RBC_CONSOLE_H
+
+#include <stdbool.h>
+
+#include "rbc/engine.h"
+
+struct console_cfg {
+	const char *theme;      /* a name or a path; NULL: default (monochrome with NO_COLOR) */
+	const char *run_id;     /* shown in the help overlay and the quit summary */
+	const char *run_path;
+};
+
+int console_run(struct engine_opts *opts, const struct console_cfg *cfg);
+
+#endif

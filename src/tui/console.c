@@ -1,0 +1,1648 @@
+/*
+ * console.c — the console: header, step tree, detail and output panes,
+ * status bar, prompts and the help overlay, on ncursesw and the libuv loop.
+ *
+ * The screen is a function of the run's state: engine events only record
+ * what they carry (output lines, captures) and mark the screen dirty; the
+ * loop's prepare hook redraws at most once per turn, and output-only changes
+ * at most every CONSOLE_THROTTLE_MS, so a step printing as fast as it can
+ * never starves the keys. Keys are read from a uv_poll on stdin and
+ * dispatched through one table (CONSOLE_KEYS), which also writes the help.
+ */
+#include <curses.h>
+#include <errno.h>
+#include <limits.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <wchar.h>
+
+#include "rbc/console.h"
+#include "rbc/theme.h"
+
+#define CONSOLE_THROTTLE_MS 40      /* output-only redraws, at most this often */
+#define OUT_MAX_LINES 2000          /* lines of output kept per step */
+#define OUT_MAX_LINE 2048           /* bytes kept of one line */
+#define OUT_MAX_BYTES (512 * 1024)  /* bytes kept per step */
+#define OUT_MAX_STEPS 64            /* steps whose output is kept in memory */
+
+/* ---- keys: one table dispatches them and writes the help ---------------- */
+
+/* X(request, key, second key (0: none), keys as shown, what it does) */
+#define CONSOLE_KEYS(X)                                                              \
+	X(DOWN, 'j', KEY_DOWN, "j ↓", "next step (output: scroll down)")              \
+	X(UP, 'k', KEY_UP, "k ↑", "previous step (output: scroll up)")                 \
+	X(PAGE_DOWN, KEY_NPAGE, 0, "PgDn", "a page down")                              \
+	X(PAGE_UP, KEY_PPAGE, 0, "PgUp", "a page up")                                  \
+	X(TOP, 'g', KEY_HOME, "g Home", "first step (output: oldest line)")            \
+	X(BOTTOM, 'G', KEY_END, "G End", "last step (output: newest line, follow)")    \
+	X(COLLAPSE, 'h', KEY_LEFT, "h ←", "collapse the group (or go to its group)")   \
+	X(EXPAND, 'l', KEY_RIGHT, "l →", "expand the group")                           \
+	X(RUN, '\n', KEY_ENTER, "Enter", "run the step or group")                      \
+	X(RUN_ALL, 'a', 0, "a", "run every remaining step")                            \
+	X(DONE, ' ', 0, "Space", "mark the manual step done")                          \
+	X(FAIL, 'f', 0, "f", "mark the manual step failed (a note is asked)")          \
+	X(SKIP, 's', 0, "s", "skip the step (a reason is asked)")                      \
+	X(RERUN, 'r', 0, "r", "run the step again")                                    \
+	X(NOTE, 'n', 0, "n", "add a note to the step")                                 \
+	X(EXPORT, 'e', 0, "e", "export the run's log")                                 \
+	X(SEARCH, '/', 0, "/", "search the output (Enter on empty: next match)")       \
+	X(FOCUS, '\t', 0, "Tab", "switch between the steps and the output")            \
+	X(HELP, '?', KEY_F(1), "? F1", "this help")                                    \
+	X(REDRAW, 12, 0, "Ctrl-L", "redraw the screen")                                \
+	X(QUIT, 'q', 0, "q", "quit (asks while something runs)")
+
+enum request {
+	REQ_NONE,
+#define X(r, k1, k2, shown, help) REQ_##r,
+	CONSOLE_KEYS(X)
+#undef X
+};
+
+static const struct keydef {
+	enum request req;
+	int k1, k2;
+	const char *shown, *help;
+} keydefs[] = {
+#define X(r, k1, k2, shown, help) {REQ_##r, k1, k2, shown, help},
+	CONSOLE_KEYS(X)
+#undef X
+};
+
+/* ---- per-step state of the console ----------------------------------------- */
+
+struct outbuf {
+	char **lines;             /* ring: each "1text" or "2text" (stdout / stderr) */
+	size_t head, n;           /* oldest at head */
+	size_t bytes;
+	unsigned long long total; /* complete lines received */
+	struct strbuf part[2];    /* the unfinished line of each stream */
+	bool evicted;             /* dropped to bound memory: the spool has it */
+};
+
+struct ui {
+	struct outbuf out;
+	char **caps;              /* "NAME = value" */
+	size_t ncaps;
+	bool collapsed;
+	bool kept;                /* its output is among the OUT_MAX_STEPS kept */
+};
+
+enum prompt { PROMPT_NONE, PROMPT_NOTE, PROMPT_SKIP, PROMPT_FAIL, PROMPT_SEARCH,
+	          PROMPT_CONFIRM, PROMPT_QUIT };
+
+struct console {
+	uv_loop_t *loop;
+	struct engine *e;
+	const struct console_cfg *cfg;
+	const char *operator;
+	uv_poll_t input;
+	uv_signal_t sig[4];
+	uv_prepare_t prep;
+	uv_timer_t tick, throttle;
+	bool throttling;
+	struct theme theme;
+	attr_t attr[THEME_COUNT];
+	int rows, cols;
+
+	struct eng_step **vis;    /* the tree's visible rows */
+	size_t nvis, capvis;
+	size_t sel, top;
+	bool focus_output;
+	size_t out_back;          /* output: lines scrolled back from the newest */
+	char *search;
+	size_t search_hit;        /* lines back of the last match shown */
+
+	enum prompt prompt;
+	struct strbuf input_text;
+	struct eng_step *prompt_step;
+	bool help;
+	char *message;            /* one line under the panes until the next key */
+
+	struct eng_step **kept;   /* steps with output in memory, oldest first */
+	size_t nkept;
+
+	bool follow;              /* the selection follows the run (after a, Enter on a group) */
+	bool dirty, bg_dirty, quitting, quit_when_done;
+	bool started, finished;
+	int64_t t_start, t_end;
+	enum rbc_verdict verdict;
+	int64_t fixed_now;        /* RBC_TEST_NOW, ms; 0: the real clock */
+};
+
+static struct console *the_console; /* for the engine clock hook */
+
+/* ---- time ---------------------------------------------------------------- */
+
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t console_clock(void)
+{
+	return the_console && the_console->fixed_now ? the_console->fixed_now : real_ms();
+}
+
+/* RBC_TEST_NOW: seconds since the epoch, or YYYY-MM-DDTHH:MM:SSZ. */
+static int64_t parse_test_now(const char *v)
+{
+	if (!v || !*v)
+		return 0;
+	char *end;
+	long long secs = strtoll(v, &end, 10);
+	if (*end == '\0' && secs > 0)
+		return secs * 1000;
+	struct tm tm = {0};
+	if (strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return (int64_t)timegm(&tm) * 1000;
+	return 0;
+}
+
+/* ---- output kept in memory -------------------------------------------------- */
+
+static struct ui *ui_of(struct eng_step *s)
+{
+	if (!s->ui)
+		s->ui = xcalloc(1, sizeof(struct ui));
+	return s->ui;
+}
+
+static void out_clear(struct outbuf *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->lines[(o->head + i) % OUT_MAX_LINES]);
+	free(o->lines);
+	o->lines = NULL;
+	o->head = o->n = o->bytes = 0;
+	sb_free(&o->part[0]);
+	sb_free(&o->part[1]);
+}
+
+static void out_drop_oldest(struct outbuf *o)
+{
+	char *l = o->lines[o->head];
+	o->bytes -= strlen(l);
+	free(l);
+	o->head = (o->head + 1) % OUT_MAX_LINES;
+	o->n--;
+}
+
+static void out_push(struct outbuf *o, int stream, const char *text, size_t len)
+{
+	if (!o->lines)
+		o->lines = xcalloc(OUT_MAX_LINES, sizeof *o->lines);
+	if (len > OUT_MAX_LINE)
+		len = OUT_MAX_LINE;
+	char *l = xmalloc(len + 2);
+	l[0] = stream == PROBE_STDERR ? '2' : '1';
+	memcpy(l + 1, text, len);
+	l[len + 1] = '\0';
+	while (o->n && (o->n == OUT_MAX_LINES || o->bytes + len + 1 > OUT_MAX_BYTES))
+		out_drop_oldest(o);
+	o->lines[(o->head + o->n) % OUT_MAX_LINES] = l;
+	o->n++;
+	o->bytes += len + 1;
+	o->total++;
+}
+
+/* The i-th line counted back from the newest (0: newest), or NULL. */
+static const char *out_line(const struct outbuf *o, size_t back)
+{
+	if (back >= o->n)
+		return NULL;
+	return o->lines[(o->head + o->n - 1 - back) % OUT_MAX_LINES];
+}
+
+/* Keeps at most OUT_MAX_STEPS steps' output in memory; the oldest goes. */
+static void keep_output(struct console *c, struct eng_step *s)
+{
+	struct ui *u = ui_of(s);
+	if (u->kept)
+		return;
+	if (c->nkept == OUT_MAX_STEPS) {
+		struct eng_step *old = c->kept[0];
+		struct ui *ou = old->ui;
+		out_clear(&ou->out);
+		ou->out.evicted = true;
+		ou->kept = false;
+		memmove(c->kept, c->kept + 1, (c->nkept - 1) * sizeof *c->kept);
+		c->nkept--;
+	}
+	if (!c->kept)
+		c->kept = xcalloc(OUT_MAX_STEPS, sizeof *c->kept);
+	c->kept[c->nkept++] = s;
+	u->kept = true;
+	u->out.evicted = false;
+}
+
+static void out_add(struct console *c, struct eng_step *s, enum probe_stream st,
+                    const char *data, size_t len)
+{
+	keep_output(c, s);
+	struct outbuf *o = &ui_of(s)->out;
+	struct strbuf *part = &o->part[st == PROBE_STDERR];
+	while (len) {
+		const char *nl = memchr(data, '\n', len);
+		size_t take = nl ? (size_t)(nl - data) : len;
+		if (part->len < OUT_MAX_LINE)
+			sb_add(part, data, take < OUT_MAX_LINE - part->len ? take : OUT_MAX_LINE - part->len);
+		if (!nl)
+			break;
+		out_push(o, st, part->s ? part->s : "", part->len);
+		part->len = 0;
+		if (part->s)
+			part->s[0] = '\0';
+		data = nl + 1;
+		len -= take + 1;
+	}
+}
+
+/* ---- drawing helpers ------------------------------------------------------- */
+
+/*
+ * Draws text at (y, x) in at most cols columns; returns the columns used.
+ * Controls and invalid bytes become one replacement glyph each, never raw:
+ * a command's output must not drive the terminal. Wide characters that do
+ * not fit are left out whole.
+ */
+static int put(int y, int x, int cols, const char *s, size_t n, attr_t a)
+{
+	if (cols <= 0 || !s)
+		return 0;
+	attr_set(a, PAIR_NUMBER(a), NULL);
+	move(y, x);
+	int used = 0;
+	size_t i = 0;
+	while (i < n && s[i]) {
+		uint32_t cp = (unsigned char)s[i];
+		size_t l = cp < 0x80 ? 1 : utf8_decode(s + i, n - i, &cp);
+		bool bad = !l || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
+		if (!l)
+			l = 1;
+		int w = bad ? 1 : (int)utf8_cp_width(cp);
+		if (used + w > cols)
+			break;
+		if (bad) {
+			addstr(cp == '\t' ? " " : "\xef\xbf\xbd"); /* U+FFFD */
+		} else if (w == 0 && used == 0) {
+			/* a combining mark with nothing to combine with: skip */
+		} else {
+			addnstr(s + i, (int)l);
+		}
+		used += w;
+		i += l;
+	}
+	return used;
+}
+
+static int puts_(int y, int x, int cols, const char *s, attr_t a)
+{
+	return s ? put(y, x, cols, s, strlen(s), a) : 0;
+}
+
+static void fill(int y, int x, int cols, attr_t a)
+{
+	attr_set(a, PAIR_NUMBER(a), NULL);
+	for (int i = 0; i < cols; i++)
+		mvaddch(y, x + i, ' ');
+}
+
+static int text_width(const char *s)
+{
+	return s ? (int)utf8_width(s, strlen(s)) : 0;
+}
+
+/* ---- step states ------------------------------------------------------------ */
+
+static const char *glyph(const struct eng_step *s)
+{
+	switch (s->state) {
+	case ENG_PENDING: return "○";
+	case ENG_RUNNING: return "●";
+	case ENG_WAITING: return "◆";
+	case ENG_WATCHING: return "◉";
+	case ENG_SKIPPED: return "⏭";
+	case ENG_CANCELLED: return "⊘";
+	case ENG_DONE:
+		switch (s->verdict) {
+		case RBC_VERDICT_PASS: return "✔";
+		case RBC_VERDICT_WARN: return "⚠";
+		case RBC_VERDICT_FAIL: return "✘";
+		case RBC_VERDICT_UNKNOWN: return "?";
+		case RBC_VERDICT_ERROR: return "!";
+		}
+	}
+	return " ";
+}
+
+/* The state as a word (readable without colour). */
+static const char *state_word(const struct eng_step *s)
+{
+	if (s->state == ENG_DONE)
+		return verdict_name(s->verdict);
+	if (s->state == ENG_WAITING)
+		return s->wait == ENG_WAIT_CONFIRM ? "CONFIRM?" : "WAITING";
+	static const char *const words[] = {"PENDING", "RUNNING", "WAITING", "WATCHING", "DONE",
+	                                    "SKIPPED", "CANCELLED"};
+	return words[s->state];
+}
+
+static enum theme_element state_element(const struct eng_step *s)
+{
+	switch (s->state) {
+	case ENG_PENDING: return THEME_STEP_PENDING;
+	case ENG_RUNNING:
+	case ENG_WATCHING: return THEME_STEP_RUNNING;
+	case ENG_WAITING: return THEME_STEP_WAITING;
+	case ENG_SKIPPED: return THEME_STEP_SKIPPED;
+	case ENG_CANCELLED: return THEME_STEP_CANCELLED;
+	case ENG_DONE:
+		switch (s->verdict) {
+		case RBC_VERDICT_PASS: return THEME_STEP_PASS;
+		case RBC_VERDICT_WARN: return THEME_STEP_WARN;
+		case RBC_VERDICT_FAIL: return THEME_STEP_FAIL;
+		case RBC_VERDICT_UNKNOWN: return THEME_STEP_UNKNOWN;
+		case RBC_VERDICT_ERROR: return THEME_STEP_ERROR;
+		}
+	}
+	return THEME_NORMAL;
+}
+
+static bool is_group(const struct eng_step *s)
+{
+	return !s->def || s->def->action == RB_GROUP;
+}
+
+/* Finished / total leaf steps below a group (on-demand ones not run left out). */
+static void group_counts(const struct eng_step *s, size_t *done, size_t *total)
+{
+	for (size_t i = 0; i < s->nchildren; i++) {
+		const struct eng_step *c = s->children[i];
+		if (is_group(c)) {
+			if (c->def && c->def->on_demand && c->state == ENG_PENDING)
+				continue;
+			group_counts(c, done, total);
+			continue;
+		}
+		if (c->def->on_demand && c->state == ENG_PENDING)
+			continue;
+		(*total)++;
+		if (c->state == ENG_DONE || c->state == ENG_SKIPPED || c->state == ENG_CANCELLED)
+			(*done)++;
+	}
+}
+
+static const char *step_label(const struct eng_step *s)
+{
+	return s->def ? s->def->number : s->rb->id;
+}
+
+/* ---- the tree's rows ----------------------------------------------------------- */
+
+static void vis_add(struct console *c, struct eng_step *s)
+{
+	xgrow(&c->vis, &c->capvis, c->nvis + 1, sizeof *c->vis);
+	c->vis[c->nvis++] = s;
+	if (is_group(s) && !(s->ui && ((struct ui *)s->ui)->collapsed))
+		for (size_t i = 0; i < s->nchildren; i++)
+			vis_add(c, s->children[i]);
+}
+
+static void build_rows(struct console *c)
+{
+	struct eng_step *keep = c->nvis ? c->vis[c->sel] : NULL;
+	c->nvis = 0;
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(c->e, &n);
+	for (size_t i = 0; i < n; i++)
+		vis_add(c, tops[i]);
+	c->sel = 0;
+	for (size_t i = 0; keep && i < c->nvis; i++)
+		if (c->vis[i] == keep)
+			c->sel = i;
+}
+
+static struct eng_step *selected(struct console *c)
+{
+	return c->nvis ? c->vis[c->sel] : NULL;
+}
+
+static int depth_of(const struct eng_step *s)
+{
+	int d = 0;
+	for (const struct eng_step *p = s->parent; p; p = p->parent)
+		d++;
+	return d;
+}
+
+/* ---- panes ------------------------------------------------------------------- */
+
+struct layout {
+	int tree_w, right_x, right_w, top, bottom, detail_h;
+};
+
+static struct layout layout_of(struct console *c)
+{
+	struct layout L;
+	L.top = 1;
+	L.bottom = c->rows - 2; /* last pane row; then the status row */
+	L.tree_w = c->cols * 2 / 5;
+	if (L.tree_w < 30)
+		L.tree_w = c->cols < 60 ? c->cols / 2 : 30;
+	L.right_x = L.tree_w;
+	L.right_w = c->cols - L.tree_w;
+	int h = L.bottom - L.top + 1;
+	L.detail_h = h * 9 / 20;
+	if (L.detail_h < 6)
+		L.detail_h = h / 2;
+	return L;
+}
+
+/* A frame in box-drawing characters (UTF-8, never the alternate charset:
+   what the terminal shows is what a screen capture reads). */
+static void box_(struct console *c, int y, int x, int h, int w, const char *title, bool focus)
+{
+	attr_t a = c->attr[focus ? THEME_BORDER_FOCUS : THEME_BORDER];
+	attr_set(a, PAIR_NUMBER(a), NULL);
+	for (int i = 1; i < w - 1; i++) {
+		mvaddstr(y, x + i, "─");
+		mvaddstr(y + h - 1, x + i, "─");
+	}
+	for (int i = 1; i < h - 1; i++) {
+		mvaddstr(y + i, x, "│");
+		mvaddstr(y + i, x + w - 1, "│");
+	}
+	mvaddstr(y, x, "┌");
+	mvaddstr(y, x + w - 1, "┐");
+	mvaddstr(y + h - 1, x, "└");
+	mvaddstr(y + h - 1, x + w - 1, "┘");
+	if (title) {
+		mvaddstr(y, x + 1, " ");
+		int used = puts_(y, x + 2, w - 5, title, c->attr[THEME_PANE_TITLE]);
+		attr_set(a, PAIR_NUMBER(a), NULL);
+		mvaddstr(y, x + 2 + used, " ");
+	}
+}
+
+static void draw_header(struct console *c)
+{
+	attr_t a = c->attr[THEME_HEADER];
+	fill(0, 0, c->cols, a);
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(c->e, &n);
+	struct strbuf sb = {0};
+	sb_addf(&sb, " rbc · %s", tops[0]->rb->id);
+	char *env = engine_var(c->e, tops[0], "ENVIRONMENT");
+	if (!env)
+		env = engine_var(c->e, tops[0], "ENV");
+	if (env) {
+		char *m = engine_mask(c->e, env);
+		sb_addf(&sb, " · env %s", m);
+		free(m);
+		free(env);
+	}
+	sb_addf(&sb, " · operator %s", c->operator);
+	puts_(0, 0, c->cols, sb_borrow(&sb), a);
+	sb_free(&sb);
+
+	size_t jobs = engine_jobs(c->e);
+	int64_t end = c->finished ? c->t_end : console_clock();
+	int64_t el = c->started ? (end - c->t_start) / 1000 : 0;
+	if (el < 0)
+		el = 0;
+	char right[96];
+	const char *what = c->finished ? "■ finished" : jobs ? "▶ running" : c->started ? "▶ run" : "ready";
+	if (jobs && !c->finished)
+		snprintf(right, sizeof right, "%s %zu · %02lld:%02lld:%02lld ", what, jobs,
+		         (long long)(el / 3600), (long long)(el / 60 % 60), (long long)(el % 60));
+	else
+		snprintf(right, sizeof right, "%s · %02lld:%02lld:%02lld ", what, (long long)(el / 3600),
+		         (long long)(el / 60 % 60), (long long)(el % 60));
+	int w = text_width(right);
+	if (w < c->cols)
+		puts_(0, c->cols - w, w, right, a);
+}
+
+static void draw_tree(struct console *c, const struct layout *L)
+{
+	int h = L->bottom - L->top + 1;
+	box_(c, L->top, 0, h, L->tree_w, "Steps", !c->focus_output);
+	int rows = h - 2, inner = L->tree_w - 2;
+	if (rows <= 0 || inner <= 4)
+		return;
+	if (c->sel < c->top)
+		c->top = c->sel;
+	if (c->sel >= c->top + (size_t)rows)
+		c->top = c->sel - (size_t)rows + 1;
+	for (int r = 0; r < rows; r++) {
+		size_t i = c->top + (size_t)r;
+		int y = L->top + 1 + r;
+		if (i >= c->nvis)
+			break;
+		struct eng_step *s = c->vis[i];
+		bool sel = i == c->sel;
+		attr_t base = sel ? c->attr[c->focus_output ? THEME_SELECTION_UNFOCUSED : THEME_SELECTION]
+		                  : c->attr[is_group(s) ? THEME_GROUP : THEME_NORMAL];
+		fill(y, 1, inner, base);
+		int x = 1, d = depth_of(s);
+		x += put(y, x, inner, "                                                  ",
+		         (size_t)(d * 2 > 40 ? 40 : d * 2), base);
+		if (is_group(s))
+			x += puts_(y, x, inner - (x - 1), s->ui && ((struct ui *)s->ui)->collapsed ? "▸ " : "▾ ", base);
+		else
+			x += puts_(y, x, inner - (x - 1), "  ", base);
+		x += puts_(y, x, inner - (x - 1), glyph(s), sel ? base : c->attr[state_element(s)]);
+		x += puts_(y, x, inner - (x - 1), " ", base);
+		char count[32] = "";
+		if (is_group(s)) {
+			size_t done = 0, total = 0;
+			group_counts(s, &done, &total);
+			snprintf(count, sizeof count, " %zu/%zu", done, total);
+		}
+		int cw = text_width(count);
+		struct strbuf t = {0};
+		sb_addf(&t, "%s %s", step_label(s), s->title ? s->title : "");
+		int room = inner - (x - 1) - cw;
+		int tw = text_width(sb_borrow(&t));
+		if (tw > room && room > 1) {
+			put(y, x, room - 1, t.s, t.len, base);
+			puts_(y, x + room - 1 - 0, 1, "…", base);
+			/* put() may have used fewer columns than room - 1 (a wide
+			   character left out): the ellipsis goes right after */
+		} else {
+			put(y, x, room, t.s, t.len, base);
+		}
+		sb_free(&t);
+		if (cw)
+			puts_(y, 1 + inner - cw, cw, count, base);
+	}
+}
+
+/* Wraps text into lines of at most w columns; calls fn for each. */
+static int wrap(const char *text, int w, int max_lines,
+                void (*fn)(void *ud, const char *s, size_t n, int i), void *ud)
+{
+	int lines = 0;
+	const char *p = text ? text : "";
+	size_t n = strlen(p);
+	while (lines < max_lines) {
+		const char *nl = memchr(p, '\n', n);
+		size_t seg = nl ? (size_t)(nl - p) : n;
+		size_t take = utf8_fit(p, seg, (size_t)w, NULL);
+		if (take < seg) {
+			/* break at the last space that fits, if any */
+			size_t sp = take;
+			while (sp > 0 && p[sp] != ' ')
+				sp--;
+			if (sp > take / 2)
+				take = sp;
+		}
+		if (take == 0 && seg > 0)
+			take = 1;
+		fn(ud, p, take, lines++);
+		p += take;
+		n -= take;
+		if (n && (*p == ' ' || *p == '\n')) {
+			p++;
+			n--;
+		}
+		if (!n)
+			break;
+	}
+	return lines;
+}
+
+struct detail_ctx {
+	struct console *c;
+	int y, x, w, ymax;
+	attr_t a;
+};
+
+static void detail_line(void *ud, const char *s, size_t n, int i)
+{
+	(void)i;
+	struct detail_ctx *d = ud;
+	if (d->y > d->ymax)
+		return;
+	put(d->y++, d->x, d->w, s, n, d->a);
+}
+
+static void detail_text(struct detail_ctx *d, const char *label, const char *text, attr_t a)
+{
+	if (d->y > d->ymax || !text)
+		return;
+	int lw = 0;
+	if (label) {
+		lw = puts_(d->y, d->x, d->w, label, d->c->attr[THEME_DETAIL_LABEL]);
+		lw += puts_(d->y, d->x + lw, d->w - lw, " ", d->c->attr[THEME_DETAIL_LABEL]);
+	}
+	struct detail_ctx in = *d;
+	in.x = d->x + lw;
+	in.w = d->w - lw;
+	in.a = a;
+	wrap(text, in.w, d->ymax - d->y + 1, detail_line, &in);
+	d->y = in.y;
+}
+
+/* What the step does, with its variables expanded and secrets masked. */
+static char *action_text(struct console *c, const struct eng_step *s)
+{
+	const struct rb_step *d = s->def;
+	if (!d)
+		return xasprintf("runbook %s (%s)", s->rb->file, rb_kind_name(s->rb->kind));
+	struct strbuf sb = {0};
+	switch (d->action) {
+	case RB_GROUP: sb_addf(&sb, "group of %zu%s", d->nchildren, d->parallel ? ", in parallel" : ""); break;
+	case RB_MANUAL: sb_addf(&sb, "manual: %s", s->wait_text ? s->wait_text : d->manual); break;
+	case RB_RUN:
+	case RB_NAGIOS: sb_addf(&sb, "%s$ %s", d->action == RB_NAGIOS ? "plugin " : "", d->cmd.command); break;
+	case RB_HTTP: sb_addf(&sb, "%s %s", d->http.method ? d->http.method : "GET", d->http.url); break;
+	case RB_SQL: sb_addf(&sb, "SQL %s", d->sql.query); break;
+	case RB_DNS: sb_addf(&sb, "DNS %s %s", d->dns.type ? d->dns.type : "any", d->dns.name); break;
+	case RB_TCP: sb_addf(&sb, "TCP %s:%d", d->tcp.host, d->tcp.port); break;
+	case RB_PROMETHEUS: sb_addf(&sb, "PromQL %s at %s", d->prom.query, d->prom.url); break;
+	default: break;
+	}
+	/* ${NAME} as far as known now, masked. */
+	char *shown = NULL;
+	struct strbuf out = {0};
+	const char *t = sb_borrow(&sb);
+	for (const char *p = t; *p;) {
+		const char *dl = strstr(p, "${");
+		const char *end = dl ? strchr(dl + 2, '}') : NULL;
+		if (!dl || !end || d->action == RB_RUN || d->action == RB_NAGIOS) {
+			sb_adds(&out, p);
+			break;
+		}
+		sb_add(&out, p, (size_t)(dl - p));
+		char *name = xstrndup(dl + 2, (size_t)(end - dl - 2));
+		char *v = strncmp(name, "env:", 4) == 0 ? (getenv(name + 4) ? xstrdup(getenv(name + 4)) : NULL)
+		                                        : engine_var(c->e, s, name);
+		if (v)
+			sb_adds(&out, v);
+		else
+			sb_add(&out, dl, (size_t)(end + 1 - dl));
+		free(v);
+		free(name);
+		p = end + 1;
+	}
+	shown = engine_mask(c->e, sb_borrow(&out));
+	sb_free(&out);
+	sb_free(&sb);
+	return shown;
+}
+
+static void fmt_duration(char *buf, size_t n, int64_t ms)
+{
+	if (ms < 1000)
+		snprintf(buf, n, "%lld ms", (long long)ms);
+	else if (ms < 60000)
+		snprintf(buf, n, "%.1f s", (double)ms / 1000);
+	else
+		snprintf(buf, n, "%lldm %02llds", (long long)(ms / 60000), (long long)(ms / 1000 % 60));
+}
+
+static void draw_detail(struct console *c, const struct layout *L)
+{
+	struct eng_step *s = selected(c);
+	char title[512];
+	snprintf(title, sizeof title, "%s %s", s ? step_label(s) : "", s && s->title ? s->title : "");
+	box_(c, L->top, L->right_x, L->detail_h, L->right_w, title, false);
+	if (!s)
+		return;
+	struct detail_ctx d = {.c = c, .y = L->top + 1, .x = L->right_x + 2, .w = L->right_w - 4,
+	                       .ymax = L->top + L->detail_h - 2, .a = c->attr[THEME_DETAIL_VALUE]};
+	char *act = action_text(c, s);
+	detail_text(&d, NULL, act, c->attr[THEME_DETAIL_VALUE]);
+	free(act);
+	const struct rb_step *def = s->def;
+	if (def && def->expect) {
+		struct strbuf sb = {0};
+		sb_addf(&sb, "%s", expr_source(def->expect));
+		if (def->warn)
+			sb_addf(&sb, "  warn %s", expr_source(def->warn));
+		detail_text(&d, "expect", sb_borrow(&sb), c->attr[THEME_DETAIL_VALUE]);
+		sb_free(&sb);
+	} else if (def && def->warn) {
+		detail_text(&d, "warn", expr_source(def->warn), c->attr[THEME_DETAIL_VALUE]);
+	}
+	if (def && def->confirm) {
+		char *q = engine_mask(c->e, s->wait_text && s->wait == ENG_WAIT_CONFIRM ? s->wait_text : def->confirm);
+		detail_text(&d, "confirm", q, c->attr[THEME_DETAIL_VALUE]);
+		free(q);
+	}
+	/* The verdict, in words and glyph, and why. */
+	struct strbuf v = {0};
+	sb_addf(&v, "%s %s", glyph(s), state_word(s));
+	if (s->explain)
+		sb_addf(&v, "  %s", s->explain);
+	detail_text(&d, NULL, sb_borrow(&v), c->attr[state_element(s)]);
+	sb_free(&v);
+	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_MANUAL)
+		detail_text(&d, NULL, "Space done · f failed · s skip · n note", c->attr[THEME_KEY_HINT]);
+	struct ui *u = s->ui;
+	for (size_t i = 0; u && i < u->ncaps; i++)
+		detail_text(&d, "capture", u->caps[i], c->attr[THEME_DETAIL_VALUE]);
+	if (s->operator || s->note) {
+		struct strbuf sb = {0};
+		sb_addf(&sb, "%s%s%s", s->operator ? s->operator : "", s->note ? ": " : "",
+		        s->note ? s->note : "");
+		detail_text(&d, "by", sb_borrow(&sb), c->attr[THEME_DETAIL_VALUE]);
+		sb_free(&sb);
+	}
+	if (s->started) {
+		char when[64], dur[32] = "";
+		time_t t = (time_t)(s->started / 1000);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%H:%M:%S UTC", &tm);
+		int64_t end = s->finished ? s->finished : console_clock();
+		fmt_duration(dur, sizeof dur, end - s->started);
+		struct strbuf sb = {0};
+		sb_addf(&sb, "started %s · %s", when, dur);
+		if (s->attempt > 1 || (def && def->retry_attempts > 1))
+			sb_addf(&sb, " · attempt %u of %d", s->attempt, def->retry_attempts);
+		if (s->nsamples > 1 || s->samples_dropped)
+			sb_addf(&sb, " · %zu samples", s->nsamples + s->samples_dropped);
+		detail_text(&d, NULL, sb_borrow(&sb), c->attr[THEME_DETAIL_LABEL]);
+		sb_free(&sb);
+	}
+	if (def && def->note) {
+		char *m = engine_mask(c->e, def->note);
+		detail_text(&d, "note", m, c->attr[THEME_DETAIL_VALUE]);
+		free(m);
+	}
+}
+
+static bool line_matches(const char *line, const char *pat)
+{
+	return pat && *pat && strcasestr(line, pat) != NULL;
+}
+
+static void draw_output(struct console *c, const struct layout *L)
+{
+	int y0 = L->top + L->detail_h, h = L->bottom - y0 + 1;
+	struct eng_step *s = selected(c);
+	char title[128] = "output";
+	struct ui *u = s ? s->ui : NULL;
+	if (c->out_back)
+		snprintf(title, sizeof title, "output · %zu lines back", c->out_back);
+	if (c->search && *c->search)
+		snprintf(title + strlen(title), sizeof title - strlen(title), " · /%s", c->search);
+	box_(c, y0, L->right_x, h, L->right_w, title, c->focus_output);
+	int rows = h - 2, w = L->right_w - 4, x = L->right_x + 2;
+	if (rows <= 0 || !s)
+		return;
+	const struct outbuf *o = u ? &u->out : NULL;
+	size_t n = o ? o->n : 0;
+	/* Rows from the bottom: the newest line last, unless scrolled back. */
+	size_t back = c->out_back;
+	if (n && back > n - 1)
+		back = n - 1;
+	unsigned long long earlier = o ? o->total - o->n : 0;
+	int r = rows - 1;
+	for (size_t i = back; r >= 0 && o && i < n; i++, r--) {
+		const char *l = out_line(o, i);
+		attr_t a = c->attr[l[0] == '2' ? THEME_OUTPUT_STDERR : THEME_OUTPUT];
+		if (line_matches(l + 1, c->search))
+			a = c->attr[THEME_SEARCH_MATCH];
+		if (r == 0 && (earlier || (o && o->evicted)) && i + 1 >= n)
+			break;
+		put(y0 + 1 + r, x, w, l + 1, strlen(l + 1), a);
+	}
+	if (o && (earlier || o->evicted) && back + (size_t)rows >= n) {
+		char m[512];
+		if (s->spool_path)
+			snprintf(m, sizeof m, "…%llu lines earlier on disk: %s", earlier, s->spool_path);
+		else
+			snprintf(m, sizeof m, "…%llu lines earlier", earlier);
+		puts_(y0 + 1, x, w, m, c->attr[THEME_OUTPUT_MARKER]);
+	} else if (!n && (!o || !o->evicted)) {
+		const char *none = s->state == ENG_PENDING ? "not run yet" : is_group(s) ? "" : "no output";
+		puts_(y0 + 1, x, w, none, c->attr[THEME_OUTPUT_MARKER]);
+	}
+	if (o && o->evicted && !n) {
+		char m[512];
+		snprintf(m, sizeof m, "output kept on disk: %s", s->spool_path ? s->spool_path : "(none)");
+		puts_(y0 + 1, x, w, m, c->attr[THEME_OUTPUT_MARKER]);
+	}
+}
+
+static bool console_idle(struct console *c)
+{
+	struct eng_counts k;
+	engine_counts(c->e, &k);
+	return engine_jobs(c->e) == 0 && k.running == 0;
+}
+
+static void draw_status(struct console *c)
+{
+	int y = c->rows - 1;
+	attr_t a = c->attr[THEME_STATUS];
+	fill(y, 0, c->cols, a);
+	if (c->prompt != PROMPT_NONE) {
+		static const char *const ask[] = {"", "Note: ", "Skip reason: ", "Why did it fail? ", "/",
+		                                  "", "Steps are running. Quit and stop them? [y/N] "};
+		char q[512];
+		if (c->prompt == PROMPT_CONFIRM) {
+			snprintf(q, sizeof q, "%s [y/N] ", c->prompt_step && c->prompt_step->wait_text
+			                                      ? c->prompt_step->wait_text : "Confirm?");
+		} else {
+			snprintf(q, sizeof q, "%s", ask[c->prompt]);
+		}
+		int used = puts_(y, 0, c->cols, q, c->attr[THEME_PROMPT]);
+		used += puts_(y, used, c->cols - used, sb_borrow(&c->input_text), c->attr[THEME_PROMPT]);
+		move(y, used < c->cols ? used : c->cols - 1);
+		curs_set(1);
+		return;
+	}
+	curs_set(0);
+	struct eng_counts k;
+	engine_counts(c->e, &k);
+	size_t fin = k.done + k.skipped + k.cancelled;
+	int barw = c->cols >= 100 ? 20 : 10;
+	int filled = k.total ? (int)((size_t)barw * fin / k.total) : 0;
+	int x = 1;
+	for (int i = 0; i < barw; i++)
+		x += puts_(y, x, 1, i < filled ? "█" : "░", c->attr[i < filled ? THEME_PROGRESS_DONE : THEME_PROGRESS_TODO]);
+	struct strbuf sb = {0};
+	sb_addf(&sb, " %zu/%zu", fin, k.total);
+	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
+	for (int v = 1; v < 5; v++)
+		if (k.by_verdict[v])
+			sb_addf(&sb, " · %zu %s", k.by_verdict[v], words[v]);
+	if (c->message)
+		sb_addf(&sb, " · %s", c->message);
+	x += puts_(y, x, c->cols - x, sb_borrow(&sb), a);
+	sb_free(&sb);
+	const char *hints = "  Enter run  a all  Space done  n note  ? help  q quit";
+	bool idle = console_idle(c);
+	const char *mark = idle ? " idle " : "";
+	int mw = text_width(mark), hw = text_width(hints);
+	if (x + hw + mw <= c->cols)
+		puts_(y, c->cols - mw - hw, hw, hints, c->attr[THEME_KEY_HINT]);
+	if (mw && x + mw <= c->cols)
+		puts_(y, c->cols - mw, mw, mark, c->attr[THEME_IDLE]);
+}
+
+static void draw_help(struct console *c)
+{
+	int n = (int)RBC_ARRAY_LEN(keydefs);
+	int h = n + 4, w = 64;
+	if (w > c->cols - 2)
+		w = c->cols - 2;
+	if (h > c->rows - 2)
+		h = c->rows - 2;
+	int y = (c->rows - h) / 2, x = (c->cols - w) / 2;
+	for (int r = 0; r < h; r++)
+		fill(y + r, x, w, c->attr[THEME_HELP]);
+	box_(c, y, x, h, w, "Keys", true);
+	for (int i = 0; i < n && i < h - 4; i++) {
+		puts_(y + 1 + i, x + 2, 10, keydefs[i].shown, c->attr[THEME_HELP_KEY]);
+		puts_(y + 1 + i, x + 13, w - 15, keydefs[i].help, c->attr[THEME_HELP]);
+	}
+	char foot[256];
+	snprintf(foot, sizeof foot, "run %s · any key closes", c->cfg->run_id ? c->cfg->run_id : "");
+	puts_(y + h - 2, x + 2, w - 4, foot, c->attr[THEME_HELP]);
+}
+
+static void draw(struct console *c)
+{
+	c->dirty = c->bg_dirty = false;
+	getmaxyx(stdscr, c->rows, c->cols);
+	erase();
+	if (c->rows < 10 || c->cols < 40) {
+		puts_(0, 0, c->cols, "rbc: the terminal is too small (80×24 or more)", c->attr[THEME_ERROR]);
+		refresh();
+		return;
+	}
+	build_rows(c);
+	struct layout L = layout_of(c);
+	draw_header(c);
+	draw_tree(c, &L);
+	draw_detail(c, &L);
+	draw_output(c, &L);
+	if (c->help)
+		draw_help(c);
+	draw_status(c);
+	refresh();
+}
+
+/* ---- redraw scheduling --------------------------------------------------------- */
+
+static void throttle_cb(uv_timer_t *t)
+{
+	struct console *c = t->data;
+	c->throttling = false;
+	if (c->bg_dirty || c->dirty)
+		draw(c);
+}
+
+static void prepare_cb(uv_prepare_t *p)
+{
+	struct console *c = p->data;
+	if (c->dirty) {
+		draw(c);
+	} else if (c->bg_dirty && !c->throttling) {
+		draw(c);
+		c->throttling = true;
+		uv_timer_start(&c->throttle, throttle_cb, CONSOLE_THROTTLE_MS, 0);
+	}
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct console *c = t->data;
+	c->bg_dirty = true;
+}
+
+/* ---- engine events --------------------------------------------------------------- */
+
+/* Puts the selection on s (expanding its groups). */
+static void select_step(struct console *c, struct eng_step *s)
+{
+	for (struct eng_step *p = s->parent; p; p = p->parent)
+		if (p->ui)
+			((struct ui *)p->ui)->collapsed = false;
+	build_rows(c);
+	for (size_t i = 0; i < c->nvis; i++)
+		if (c->vis[i] == s && c->sel != i) {
+			c->sel = i;
+			c->out_back = 0;
+		}
+}
+
+static void open_confirm(struct console *c, struct eng_step *s)
+{
+	if (c->prompt != PROMPT_NONE)
+		return;
+	c->prompt = PROMPT_CONFIRM;
+	c->prompt_step = s;
+	c->input_text.len = 0;
+	if (c->input_text.s)
+		c->input_text.s[0] = '\0';
+	select_step(c, s); /* show the step that asks */
+}
+
+/* The next step waiting for a confirmation, if any (they queue). */
+static struct eng_step *find_confirm(struct eng_step *s)
+{
+	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_CONFIRM)
+		return s;
+	for (size_t i = 0; i < s->nchildren; i++) {
+		struct eng_step *r = find_confirm(s->children[i]);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+static void on_event(void *ud, const struct eng_event *ev)
+{
+	struct console *c = ud;
+	switch (ev->type) {
+	case ENG_EV_OUTPUT:
+		out_add(c, ev->step, ev->stream, ev->data, ev->len);
+		c->bg_dirty = true;
+		return;
+	case ENG_EV_SAMPLE:
+		c->bg_dirty = true;
+		return;
+	case ENG_EV_CAPTURE:
+		if (ev->value) {
+			struct ui *u = ui_of(ev->step);
+			u->caps = xrealloc(u->caps, (u->ncaps + 1) * sizeof *u->caps);
+			u->caps[u->ncaps++] = xasprintf("%s = %s", ev->name, ev->value);
+		}
+		break;
+	case ENG_EV_STEP_STARTED:
+		if (c->follow && ev->step->def && !is_group(ev->step))
+			select_step(c, ev->step);
+		if (ev->step->def && !is_group(ev->step)) {
+			/* A new attempt's output starts afresh on screen (the spool keeps all). */
+			struct ui *u = ui_of(ev->step);
+			out_clear(&u->out);
+			u->out.total = 0;
+			for (size_t i = 0; i < u->ncaps; i++)
+				free(u->caps[i]);
+			u->ncaps = 0;
+		}
+		break;
+	case ENG_EV_WAITING:
+		if (ev->step->wait == ENG_WAIT_CONFIRM)
+			open_confirm(c, ev->step);
+		else if (c->follow)
+			select_step(c, ev->step); /* the operator's turn: show what to do */
+		break;
+	case ENG_EV_RUN_STARTED:
+		c->started = true;
+		c->finished = false;
+		c->t_start = ev->time;
+		uv_timer_start(&c->tick, tick_cb, 1000, 1000);
+		break;
+	case ENG_EV_RUN_FINISHED:
+		c->finished = true;
+		c->t_end = ev->time;
+		c->verdict = ev->verdict;
+		uv_timer_stop(&c->tick);
+		if (c->quit_when_done) {
+			c->quitting = true;
+			uv_stop(c->loop);
+		}
+		break;
+	default:
+		break;
+	}
+	c->dirty = true;
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+static void set_message(struct console *c, const char *fmt, ...) RBC_PRINTF(2, 3);
+static void set_message(struct console *c, const char *fmt, ...)
+{
+	free(c->message);
+	va_list ap;
+	va_start(ap, fmt);
+	c->message = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void start_prompt(struct console *c, enum prompt p, struct eng_step *s)
+{
+	c->prompt = p;
+	c->prompt_step = s;
+	c->input_text.len = 0;
+	if (c->input_text.s)
+		c->input_text.s[0] = '\0';
+}
+
+static void finish_quit(struct console *c)
+{
+	if (engine_busy(c->e)) {
+		c->quit_when_done = true;
+		engine_stop(c->e, "the operator quit");
+		if (c->finished || !engine_busy(c->e))
+			c->quitting = true;
+	} else {
+		c->quitting = true;
+	}
+}
+
+/* Enter in a prompt. */
+static void prompt_done(struct console *c, bool accept)
+{
+	enum prompt p = c->prompt;
+	struct eng_step *s = c->prompt_step;
+	char *text = xstrdup(sb_borrow(&c->input_text));
+	c->prompt = PROMPT_NONE;
+	c->prompt_step = NULL;
+	switch (p) {
+	case PROMPT_NOTE:
+		if (accept && *text && s) {
+			engine_note(c->e, s, text, c->operator);
+			set_message(c, "note added");
+		}
+		break;
+	case PROMPT_SKIP:
+		if (accept && s) {
+			if (!engine_answer(c->e, s, ENG_ANSWER_SKIP, *text ? text : NULL, c->operator))
+				set_message(c, "only a manual step can be skipped here");
+		}
+		break;
+	case PROMPT_FAIL:
+		if (accept && s && !engine_answer(c->e, s, ENG_ANSWER_FAIL, *text ? text : NULL, c->operator))
+			set_message(c, "only a manual step can be marked failed");
+		break;
+	case PROMPT_SEARCH:
+		if (accept) {
+			if (*text) {
+				free(c->search);
+				c->search = xstrdup(text);
+				c->search_hit = (size_t)-1;
+			}
+			/* The next match, going back from the last one shown. */
+			struct ui *u = selected(c) ? selected(c)->ui : NULL;
+			size_t from = c->search_hit == (size_t)-1 ? 0 : c->search_hit + 1;
+			bool found = false;
+			for (size_t i = from; u && c->search && i < u->out.n; i++)
+				if (line_matches(out_line(&u->out, i) + 1, c->search)) {
+					c->search_hit = i;
+					c->out_back = i;
+					found = true;
+					break;
+				}
+			if (!found)
+				set_message(c, "no %smatch for /%s", from ? "more " : "", c->search ? c->search : "");
+			c->focus_output = true;
+		}
+		break;
+	case PROMPT_CONFIRM:
+		if (s && s->state == ENG_WAITING) {
+			bool yes = accept && (strcmp(text, "y") == 0 || strcmp(text, "Y") == 0 ||
+			                      strcmp(text, "yes") == 0);
+			engine_answer(c->e, s, yes ? ENG_ANSWER_YES : ENG_ANSWER_NO, NULL, c->operator);
+			set_message(c, yes ? "confirmed" : "not confirmed: the run paused (a: go on)");
+		}
+		break;
+	case PROMPT_QUIT:
+		if (accept && (strcmp(text, "y") == 0 || strcmp(text, "Y") == 0 || strcmp(text, "yes") == 0))
+			finish_quit(c);
+		break;
+	case PROMPT_NONE:
+		break;
+	}
+	free(text);
+	/* Another confirmation may be waiting. */
+	if (c->prompt == PROMPT_NONE) {
+		size_t n;
+		struct eng_step *const *tops = engine_nodes(c->e, &n);
+		for (size_t i = 0; i < n; i++) {
+			struct eng_step *w = find_confirm(tops[i]);
+			if (w) {
+				open_confirm(c, w);
+				break;
+			}
+		}
+	}
+}
+
+static void prompt_key(struct console *c, wint_t ch, bool is_key)
+{
+	if (!is_key && (ch == '\n' || ch == '\r')) {
+		prompt_done(c, true);
+		return;
+	}
+	if ((!is_key && ch == 27) || (!is_key && ch == 7)) { /* Esc, Ctrl-G */
+		prompt_done(c, false);
+		return;
+	}
+	if ((is_key && (ch == KEY_BACKSPACE || ch == KEY_DC)) || (!is_key && (ch == 127 || ch == 8))) {
+		/* drop the last character */
+		while (c->input_text.len &&
+		       ((unsigned char)c->input_text.s[c->input_text.len - 1] & 0xc0) == 0x80)
+			c->input_text.len--;
+		if (c->input_text.len)
+			c->input_text.len--;
+		if (c->input_text.s)
+			c->input_text.s[c->input_text.len] = '\0';
+		return;
+	}
+	if (is_key && ch == KEY_ENTER) {
+		prompt_done(c, true);
+		return;
+	}
+	if (is_key || ch < 0x20 || c->input_text.len > 1000)
+		return;
+	if (c->prompt == PROMPT_CONFIRM || c->prompt == PROMPT_QUIT) {
+		/* one letter answers */
+		c->input_text.len = 0;
+		char b[8];
+		int l = wctomb(b, (wchar_t)ch);
+		if (l > 0)
+			sb_add(&c->input_text, b, (size_t)l);
+		if (ch == 'y' || ch == 'Y' || ch == 'n' || ch == 'N')
+			prompt_done(c, true);
+		return;
+	}
+	char b[MB_LEN_MAX];
+	int l = wctomb(b, (wchar_t)ch);
+	if (l > 0)
+		sb_add(&c->input_text, b, (size_t)l);
+}
+
+static enum request request_of(wint_t ch, bool is_key)
+{
+	for (size_t i = 0; i < RBC_ARRAY_LEN(keydefs); i++) {
+		int k1 = keydefs[i].k1, k2 = keydefs[i].k2;
+		bool k1_is_key = k1 >= KEY_MIN, k2_is_key = k2 >= KEY_MIN;
+		if ((k1 && (int)ch == k1 && is_key == k1_is_key) ||
+		    (k2 && (int)ch == k2 && is_key == k2_is_key))
+			return keydefs[i].req;
+	}
+	if (!is_key && ch == '\r')
+		return REQ_RUN;
+	return REQ_NONE;
+}
+
+static void move_sel(struct console *c, long d)
+{
+	if (!c->nvis)
+		return;
+	long n = (long)c->sel + d;
+	if (n < 0)
+		n = 0;
+	if (n >= (long)c->nvis)
+		n = (long)c->nvis - 1;
+	if ((size_t)n != c->sel) {
+		c->sel = (size_t)n;
+		c->out_back = 0;
+		c->search_hit = (size_t)-1;
+	}
+}
+
+static void scroll_out(struct console *c, long d)
+{
+	struct eng_step *s = selected(c);
+	struct ui *u = s ? s->ui : NULL;
+	size_t n = u ? u->out.n : 0;
+	long b = (long)c->out_back + d;
+	if (b < 0)
+		b = 0;
+	if (n && b > (long)n - 1)
+		b = (long)n - 1;
+	if (!n)
+		b = 0;
+	c->out_back = (size_t)b;
+}
+
+static void handle_request(struct console *c, enum request r)
+{
+	struct eng_step *s = selected(c);
+	struct layout L = layout_of(c);
+	long page = L.bottom - L.top - 2;
+	long opage = L.bottom - L.top - L.detail_h - 1;
+	free(c->message);
+	c->message = NULL;
+	if (r == REQ_DOWN || r == REQ_UP || r == REQ_PAGE_DOWN || r == REQ_PAGE_UP ||
+	    r == REQ_TOP || r == REQ_BOTTOM || r == REQ_COLLAPSE)
+		c->follow = false;
+	switch (r) {
+	case REQ_DOWN:
+		if (c->focus_output)
+			scroll_out(c, -1);
+		else
+			move_sel(c, 1);
+		break;
+	case REQ_UP:
+		if (c->focus_output)
+			scroll_out(c, 1);
+		else
+			move_sel(c, -1);
+		break;
+	case REQ_PAGE_DOWN:
+		if (c->focus_output)
+			scroll_out(c, -opage);
+		else
+			move_sel(c, page);
+		break;
+	case REQ_PAGE_UP:
+		if (c->focus_output)
+			scroll_out(c, opage);
+		else
+			move_sel(c, -page);
+		break;
+	case REQ_TOP:
+		if (c->focus_output)
+			scroll_out(c, 1L << 30);
+		else
+			move_sel(c, -(long)c->nvis);
+		break;
+	case REQ_BOTTOM:
+		if (c->focus_output)
+			c->out_back = 0;
+		else
+			move_sel(c, (long)c->nvis);
+		break;
+	case REQ_COLLAPSE:
+		if (s && is_group(s) && !ui_of(s)->collapsed && s->nchildren) {
+			ui_of(s)->collapsed = true;
+		} else if (s && s->parent) {
+			build_rows(c);
+			for (size_t i = 0; i < c->nvis; i++)
+				if (c->vis[i] == s->parent)
+					c->sel = i;
+		}
+		break;
+	case REQ_EXPAND:
+		if (s && is_group(s))
+			ui_of(s)->collapsed = false;
+		break;
+	case REQ_RUN:
+		if (!s)
+			break;
+		if (s->def && s->def->action == RB_MANUAL && s->state != ENG_DONE) {
+			set_message(c, "a manual step: Space marks it done, f failed, s skipped");
+		} else if (s->state == ENG_RUNNING || s->state == ENG_WAITING || s->state == ENG_WATCHING) {
+			set_message(c, "already running");
+		} else if (!s->def) {
+			c->follow = true;
+			engine_start(c->e);
+		} else {
+			c->follow = is_group(s);
+			engine_run_step(c->e, s);
+		}
+		break;
+	case REQ_RERUN:
+		if (s && s->def && s->def->action != RB_MANUAL)
+			engine_run_step(c->e, s);
+		break;
+	case REQ_RUN_ALL:
+		c->follow = true;
+		engine_start(c->e);
+		break;
+	case REQ_DONE:
+		if (s && !engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, c->operator))
+			set_message(c, "Space marks a manual step done");
+		break;
+	case REQ_FAIL:
+		if (s && s->def && s->def->action == RB_MANUAL &&
+		    (s->state == ENG_WAITING || s->state == ENG_PENDING))
+			start_prompt(c, PROMPT_FAIL, s);
+		else
+			set_message(c, "f marks a manual step failed");
+		break;
+	case REQ_SKIP:
+		if (s && s->def && s->def->action == RB_MANUAL &&
+		    (s->state == ENG_WAITING || s->state == ENG_PENDING))
+			start_prompt(c, PROMPT_SKIP, s);
+		else
+			set_message(c, "s skips a manual step");
+		break;
+	case REQ_NOTE:
+		if (s)
+			start_prompt(c, PROMPT_NOTE, s);
+		break;
+	case REQ_EXPORT:
+		set_message(c, "export: not available in this build yet (the run's outputs are in %s)",
+		            c->cfg->run_path ? c->cfg->run_path : "the run directory");
+		break;
+	case REQ_SEARCH:
+		start_prompt(c, PROMPT_SEARCH, s);
+		break;
+	case REQ_FOCUS:
+		c->focus_output = !c->focus_output;
+		break;
+	case REQ_HELP:
+		c->help = true;
+		break;
+	case REQ_REDRAW:
+		clearok(stdscr, TRUE);
+		break;
+	case REQ_QUIT:
+		if (engine_busy(c->e) && !c->finished && engine_jobs(c->e))
+			start_prompt(c, PROMPT_QUIT, NULL);
+		else
+			finish_quit(c);
+		break;
+	case REQ_NONE:
+		break;
+	}
+}
+
+static void handle_key(struct console *c, wint_t ch, bool is_key)
+{
+	if (is_key && ch == KEY_RESIZE)
+		return;
+	if (c->help) {
+		c->help = false;
+		return;
+	}
+	if (c->prompt != PROMPT_NONE) {
+		prompt_key(c, ch, is_key);
+		return;
+	}
+	handle_request(c, request_of(ch, is_key));
+}
+
+static void input_cb(uv_poll_t *h, int status, int events)
+{
+	(void)events;
+	struct console *c = h->data;
+	if (status < 0)
+		return;
+	wint_t ch;
+	int r;
+	while ((r = get_wch(&ch)) != ERR) {
+		handle_key(c, ch, r == KEY_CODE_YES);
+		c->dirty = true;
+		if (c->quitting)
+			break;
+	}
+	if (c->quitting)
+		uv_stop(c->loop);
+}
+
+static void resize(struct console *c)
+{
+	struct winsize ws;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+		resizeterm(ws.ws_row, ws.ws_col);
+	c->dirty = true;
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	struct console *c = h->data;
+	if (signum == SIGWINCH) {
+		resize(c);
+		return;
+	}
+	if (signum == SIGINT) {
+		handle_request(c, REQ_QUIT);
+		c->dirty = true;
+		if (c->quitting)
+			uv_stop(c->loop);
+		return;
+	}
+	/* SIGTERM, SIGHUP (the ssh session is gone): stop and leave. */
+	finish_quit(c);
+	c->quit_when_done = true;
+	if (c->quitting)
+		uv_stop(c->loop);
+}
+
+/* ---- colours ----------------------------------------------------------------------- */
+
+static attr_t curses_attrs(unsigned a)
+{
+	attr_t r = A_NORMAL;
+	if (a & THEME_ATTR_BOLD)
+		r |= A_BOLD;
+	if (a & THEME_ATTR_DIM)
+		r |= A_DIM;
+	if (a & THEME_ATTR_UNDERLINE)
+		r |= A_UNDERLINE;
+	if (a & THEME_ATTR_REVERSE)
+		r |= A_REVERSE;
+	if (a & THEME_ATTR_ITALIC)
+		r |= A_ITALIC;
+	if (a & THEME_ATTR_STANDOUT)
+		r |= A_STANDOUT;
+	return r;
+}
+
+static void setup_colours(struct console *c, bool colour)
+{
+	if (colour && has_colors()) {
+		start_color();
+		use_default_colors();
+		theme_fit(&c->theme, COLORS);
+	} else {
+		colour = false;
+		theme_monochrome(&c->theme);
+	}
+	for (int i = 0; i < THEME_COUNT; i++) {
+		const struct theme_style *t = &c->theme.el[i];
+		attr_t a = curses_attrs(t->attrs);
+		if (colour && i + 1 < COLOR_PAIRS) {
+			int fg = t->fg < COLORS ? t->fg : -1, bg = t->bg < COLORS ? t->bg : -1;
+			init_pair((short)(i + 1), (short)fg, (short)bg);
+			a |= COLOR_PAIR(i + 1);
+		}
+		c->attr[i] = a;
+	}
+}
+
+/* ---- running it ------------------------------------------------------------------------ */
+
+static void close_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void free_ui(struct eng_step *s)
+{
+	for (size_t i = 0; i < s->nchildren; i++)
+		free_ui(s->children[i]);
+	struct ui *u = s->ui;
+	if (!u)
+		return;
+	out_clear(&u->out);
+	for (size_t i = 0; i < u->ncaps; i++)
+		free(u->caps[i]);
+	free(u->caps);
+	free(u);
+	s->ui = NULL;
+}
+
+int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
+{
+	struct console *c = xcalloc(1, sizeof *c);
+	c->loop = opts->loop;
+	c->cfg = cfg;
+	c->fixed_now = parse_test_now(getenv("RBC_TEST_NOW"));
+	c->search_hit = (size_t)-1;
+	the_console = c;
+
+	/* UTF-8 on screen whatever the locale says, numbers always with a dot. */
+	setlocale(LC_ALL, "");
+	const char *ctype = setlocale(LC_CTYPE, NULL);
+	if (!ctype || (!strstr(ctype, "UTF-8") && !strstr(ctype, "utf8") && !strstr(ctype, "UTF8")))
+		setlocale(LC_CTYPE, "C.UTF-8");
+	setlocale(LC_NUMERIC, "C");
+
+	/* Colours: --theme, else monochrome with NO_COLOR, else the default. */
+	struct rbc_diags d = {0};
+	char *from = NULL;
+	if (!theme_select(cfg->theme, &c->theme, &d, &from)) {
+		diags_print(&d, stderr);
+		diags_free(&d);
+		free(c);
+		the_console = NULL;
+		return RBC_EXIT_USAGE;
+	}
+	diags_print(&d, stderr); /* warnings */
+	diags_free(&d);
+	free(from);
+	const char *no_color = getenv("NO_COLOR");
+	bool colour = !(no_color && *no_color) || (cfg->theme && *cfg->theme);
+
+	opts->interactive = true;
+	opts->on_event = on_event;
+	opts->ud = c;
+	if (c->fixed_now)
+		opts->clock = console_clock;
+	struct rbc_error err = {0};
+	c->e = engine_new(opts, &err);
+	if (!c->e) {
+		fprintf(stderr, "rbc: %s\n", err.msg);
+		rbc_error_clear(&err);
+		free(c);
+		the_console = NULL;
+		return RBC_EXIT_SOFTWARE;
+	}
+	c->operator = engine_operator(c->e);
+
+	/* Signals first: with SIGWINCH handled, ncurses installs no handler of its own. */
+	static const int sigs[] = {SIGWINCH, SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(sigs); i++) {
+		uv_signal_init(c->loop, &c->sig[i]);
+		c->sig[i].data = c;
+		uv_signal_start(&c->sig[i], signal_cb, sigs[i]);
+	}
+	initscr();
+	raw();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(25);
+	curs_set(0);
+	setup_colours(c, colour);
+
+	uv_poll_init(c->loop, &c->input, STDIN_FILENO);
+	c->input.data = c;
+	uv_poll_start(&c->input, UV_READABLE, input_cb);
+	uv_prepare_init(c->loop, &c->prep);
+	c->prep.data = c;
+	uv_prepare_start(&c->prep, prepare_cb);
+	uv_timer_init(c->loop, &c->tick);
+	c->tick.data = c;
+	uv_timer_init(c->loop, &c->throttle);
+	c->throttle.data = c;
+	c->dirty = true;
+
+	while (!c->quitting) {
+		uv_run(c->loop, UV_RUN_DEFAULT);
+		/* uv_stop from a key: let the engine finish what the stop started. */
+		if (c->quitting && engine_busy(c->e)) {
+			c->quitting = false;
+			c->quit_when_done = true;
+		}
+	}
+	/* What a stop started (killing process groups) completes before exit. */
+	uv_poll_stop(&c->input);
+	for (int spins = 0; engine_busy(c->e) && spins < 1000; spins++)
+		uv_run(c->loop, UV_RUN_ONCE);
+
+	endwin();
+	enum rbc_verdict v = engine_verdict(c->e);
+	struct eng_counts k;
+	engine_counts(c->e, &k);
+	printf("rbc: %s — %zu of %zu steps finished", verdict_name(v), k.done + k.skipped, k.total);
+	if (cfg->run_id)
+		printf(" — run %s (%s)", cfg->run_id, cfg->run_path ? cfg->run_path : "");
+	printf("\n");
+
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(c->e, &n);
+	for (size_t i = 0; i < n; i++)
+		free_ui(tops[i]);
+	engine_free(c->e);
+	uv_close((uv_handle_t *)&c->input, close_cb);
+	uv_close((uv_handle_t *)&c->prep, close_cb);
+	uv_close((uv_handle_t *)&c->tick, close_cb);
+	uv_close((uv_handle_t *)&c->throttle, close_cb);
+	for (size_t i = 0; i < RBC_ARRAY_LEN(c->sig); i++)
+		uv_close((uv_handle_t *)&c->sig[i], close_cb);
+	probe_shutdown(c->loop);
+	uv_run(c->loop, UV_RUN_DEFAULT);
+	free(c->vis);
+	free(c->kept);
+	free(c->search);
+	free(c->message);
+	sb_free(&c->input_text);
+	free(c);
+	the_console = NULL;
+	return verdict_exit_code(v);
+}

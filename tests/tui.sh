@@ -1,0 +1,86 @@
+# tests/tui.sh — sourced by the console tests (after tests/lib.sh): the
+# console in tmux on a private socket, at a fixed size, driven by send-keys
+# and read by capture-pane. Tests wait for text on the screen, never a
+# fixed time: wait_for polls the screen until the text shows up or the
+# deadline passes.
+
+command -v tmux >/dev/null 2>&1 || { fail "tmux is installed" "make deps installs it"; t_done; }
+
+TUI_SOCK="$TMP/tmux.sock"
+TUI_TIMEOUT=${TUI_TIMEOUT:-20}
+[ "${RBC_SAN:-0}" = 1 ] && TUI_TIMEOUT=60
+tmx() { tmux -S "$TUI_SOCK" -f /dev/null "$@"; }
+trap 'tmx kill-server >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+
+# tui_start COLS ROWS ARGS...: starts `rbc ARGS` in a new session (the
+# environment: TERM=xterm-256color, LANG=C.UTF-8, RBC_RUNS_DIR in $TMP,
+# and whatever TUI_ENV holds, e.g. TUI_ENV="NO_COLOR=1").
+tui_start() {
+	local cols=$1 rows=$2; shift 2
+	tmx kill-server >/dev/null 2>&1
+	local cmd="env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/runs' ${TUI_ENV:-}"
+	local a
+	for a in "$RBC" "$@"; do cmd="$cmd '${a//\'/\'\\\'\'}'"; done
+	cmd="$cmd; echo \"[exit \$?]\"; sleep 600"
+	tmx new-session -d -x "$cols" -y "$rows" -s t "$cmd"
+	tmx set-option -t t status off >/dev/null
+}
+
+# screen [-e]: the visible screen as text (-e: with colour escapes).
+screen() { tmx capture-pane -p ${1:+"$1"} -t t; }
+
+# keys KEY...: tmux send-keys (names like Enter, Space, Tab, Escape, Down).
+keys() { tmx send-keys -t t "$@"; }
+# type TEXT: literal text.
+type_text() { tmx send-keys -t t -l "$1"; }
+
+# wait_for TEXT [SECONDS]: polls the screen until it contains TEXT (fixed
+# string); the screen is in $SCREEN afterwards. False on timeout.
+wait_for() {
+	local text=$1 secs=${2:-$TUI_TIMEOUT}
+	local deadline=$((SECONDS + secs))
+	while :; do
+		SCREEN=$(screen)
+		case $SCREEN in *"$text"*) return 0 ;; esac
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.02
+	done
+}
+
+# wait_re REGEX [SECONDS]: the same with an extended regular expression.
+wait_re() {
+	local re=$1 secs=${2:-$TUI_TIMEOUT}
+	local deadline=$((SECONDS + secs))
+	while :; do
+		SCREEN=$(screen)
+		printf '%s\n' "$SCREEN" | grep -Eq -- "$re" && return 0
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.02
+	done
+}
+
+# wait_idle: the status bar says "idle": no job runs and the keys are read.
+wait_idle() { wait_re ' idle *$' "${1:-$TUI_TIMEOUT}"; }
+
+# expect_screen NAME TEXT: waits for TEXT; fails NAME with the screen if it never shows.
+expect_screen() {
+	if wait_for "$2"; then ok "$1"
+	else fail "$1" "never showed: $2" "$SCREEN"; fi
+}
+expect_screen_re() {
+	if wait_re "$2"; then ok "$1"
+	else fail "$1" "never matched: $2" "$SCREEN"; fi
+}
+
+# row_of TEXT: the first screen line containing TEXT.
+row_of() { printf '%s\n' "$SCREEN" | grep -F -- "$1" | head -1; }
+
+# tui_exit: waits for the program to end; its status in $TUI_RC.
+tui_exit() {
+	if wait_re '^\[exit [0-9]+\]' "${1:-$TUI_TIMEOUT}"; then
+		TUI_RC=$(printf '%s\n' "$SCREEN" | sed -n 's/^\[exit \([0-9]*\)\]$/\1/p' | tail -1)
+		return 0
+	fi
+	TUI_RC=""
+	return 1
+}

@@ -6,7 +6,8 @@
 
 command -v tmux >/dev/null 2>&1 || { fail "tmux is installed" "make deps installs it"; t_done; }
 
-TUI_SOCK="$TMP/tmux.sock"
+TUI_N=0
+TUI_SOCK="$TMP/tmux.0.sock"
 TUI_TIMEOUT=${TUI_TIMEOUT:-20}
 [ "${RBC_SAN:-0}" = 1 ] && TUI_TIMEOUT=60
 tmx() { tmux -S "$TUI_SOCK" -f /dev/null "$@"; }
@@ -14,10 +15,14 @@ trap 'tmx kill-server >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 
 # tui_start COLS ROWS ARGS...: starts `rbc ARGS` in a new session (the
 # environment: TERM=xterm-256color, LANG=C.UTF-8, RBC_RUNS_DIR in $TMP,
-# and whatever TUI_ENV holds, e.g. TUI_ENV="NO_COLOR=1").
+# and whatever TUI_ENV holds, e.g. TUI_ENV="NO_COLOR=1"). Each start gets a
+# server of its own on a new socket: a server still going away from the last
+# one can never take the new session with it.
 tui_start() {
 	local cols=$1 rows=$2; shift 2
 	tmx kill-server >/dev/null 2>&1
+	TUI_N=$((TUI_N + 1))
+	TUI_SOCK="$TMP/tmux.$TUI_N.sock"
 	local cmd="env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/runs' ${TUI_ENV:-}"
 	local a
 	for a in "$RBC" "$@"; do cmd="$cmd '${a//\'/\'\\\'\'}'"; done
@@ -27,12 +32,12 @@ tui_start() {
 }
 
 # screen [-e]: the visible screen as text (-e: with colour escapes).
-screen() { tmx capture-pane -p ${1:+"$1"} -t t; }
+screen() { tmx capture-pane -p ${1:+"$1"} -t t 2>/dev/null; }
 
 # keys KEY...: tmux send-keys (names like Enter, Space, Tab, Escape, Down).
-keys() { tmx send-keys -t t "$@"; }
+keys() { tmx send-keys -t t "$@" 2>/dev/null; }
 # type TEXT: literal text.
-type_text() { tmx send-keys -t t -l "$1"; }
+type_text() { tmx send-keys -t t -l "$1" 2>/dev/null; }
 
 # wait_for TEXT [SECONDS]: polls the screen until it contains TEXT (fixed
 # string); the screen is in $SCREEN afterwards. False on timeout.

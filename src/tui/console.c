@@ -493,6 +493,16 @@ static void box_(struct console *c, int y, int x, int h, int w, const char *titl
 	}
 }
 
+static bool any_waiting(const struct eng_step *s)
+{
+	if (s->state == ENG_WAITING)
+		return true;
+	for (size_t i = 0; i < s->nchildren; i++)
+		if (any_waiting(s->children[i]))
+			return true;
+	return false;
+}
+
 static void draw_header(struct console *c)
 {
 	attr_t a = c->attr[THEME_HEADER];
@@ -515,12 +525,19 @@ static void draw_header(struct console *c)
 	sb_free(&sb);
 
 	size_t jobs = engine_jobs(c->e);
+	bool waiting = false;
+	for (size_t i = 0; i < n && !waiting; i++)
+		waiting = any_waiting(tops[i]);
 	int64_t end = c->finished ? c->t_end : console_clock();
 	int64_t el = c->started ? (end - c->t_start) / 1000 : 0;
 	if (el < 0)
 		el = 0;
 	char right[96];
-	const char *what = c->finished ? "■ finished" : jobs ? "▶ running" : c->started ? "▶ run" : "ready";
+	const char *what = c->finished ? "■ finished"
+	                   : jobs      ? "▶ running"
+	                   : waiting   ? "◆ your turn"
+	                   : c->started ? "‖ paused"
+	                                : "ready";
 	if (jobs && !c->finished)
 		snprintf(right, sizeof right, "%s %zu · %02lld:%02lld:%02lld ", what, jobs,
 		         (long long)(el / 3600), (long long)(el / 60 % 60), (long long)(el % 60));
@@ -808,32 +825,31 @@ static void draw_output(struct console *c, const struct layout *L)
 	size_t back = c->out_back;
 	if (n && back > n - 1)
 		back = n - 1;
+	/* Lines no longer in memory are named on the first row, always: the
+	   operator knows the pane does not show everything, and where the rest is. */
 	unsigned long long earlier = o ? o->total - o->n : 0;
+	bool marker = o && (earlier || o->evicted);
+	int first = marker ? 1 : 0;
 	int r = rows - 1;
-	for (size_t i = back; r >= 0 && o && i < n; i++, r--) {
+	for (size_t i = back; r >= first && o && i < n; i++, r--) {
 		const char *l = out_line(o, i);
 		attr_t a = c->attr[l[0] == '2' ? THEME_OUTPUT_STDERR : THEME_OUTPUT];
 		if (line_matches(l + 1, c->search))
 			a = c->attr[THEME_SEARCH_MATCH];
-		if (r == 0 && (earlier || (o && o->evicted)) && i + 1 >= n)
-			break;
 		put(y0 + 1 + r, x, w, l + 1, strlen(l + 1), a);
 	}
-	if (o && (earlier || o->evicted) && back + (size_t)rows >= n) {
+	if (marker) {
 		char m[512];
-		if (s->spool_path)
+		if (!n)
+			snprintf(m, sizeof m, "output kept on disk: %s", s->spool_path ? s->spool_path : "(none)");
+		else if (s->spool_path)
 			snprintf(m, sizeof m, "…%llu lines earlier on disk: %s", earlier, s->spool_path);
 		else
 			snprintf(m, sizeof m, "…%llu lines earlier", earlier);
 		puts_(y0 + 1, x, w, m, c->attr[THEME_OUTPUT_MARKER]);
-	} else if (!n && (!o || !o->evicted)) {
+	} else if (!n) {
 		const char *none = s->state == ENG_PENDING ? "not run yet" : is_group(s) ? "" : "no output";
 		puts_(y0 + 1, x, w, none, c->attr[THEME_OUTPUT_MARKER]);
-	}
-	if (o && o->evicted && !n) {
-		char m[512];
-		snprintf(m, sizeof m, "output kept on disk: %s", s->spool_path ? s->spool_path : "(none)");
-		puts_(y0 + 1, x, w, m, c->attr[THEME_OUTPUT_MARKER]);
 	}
 }
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,28 +36,28 @@
 /* ---- keys: one table dispatches them and writes the help ---------------- */
 
 /* X(request, key, second key (0: none), keys as shown, what it does) */
-#define CONSOLE_KEYS(X)                                                              \
-	X(DOWN, 'j', KEY_DOWN, "j ↓", "next step (output: scroll down)")              \
-	X(UP, 'k', KEY_UP, "k ↑", "previous step (output: scroll up)")                 \
-	X(PAGE_DOWN, KEY_NPAGE, 0, "PgDn", "a page down")                              \
-	X(PAGE_UP, KEY_PPAGE, 0, "PgUp", "a page up")                                  \
-	X(TOP, 'g', KEY_HOME, "g Home", "first step (output: oldest line)")            \
-	X(BOTTOM, 'G', KEY_END, "G End", "last step (output: newest line, follow)")    \
-	X(COLLAPSE, 'h', KEY_LEFT, "h ←", "collapse the group (or go to its group)")   \
-	X(EXPAND, 'l', KEY_RIGHT, "l →", "expand the group")                           \
-	X(RUN, '\n', KEY_ENTER, "Enter", "run the step or group")                      \
-	X(RUN_ALL, 'a', 0, "a", "run every remaining step")                            \
-	X(DONE, ' ', 0, "Space", "mark the manual step done")                          \
-	X(FAIL, 'f', 0, "f", "mark the manual step failed (a note is asked)")          \
-	X(SKIP, 's', 0, "s", "skip the step (a reason is asked)")                      \
-	X(RERUN, 'r', 0, "r", "run the step again")                                    \
-	X(NOTE, 'n', 0, "n", "add a note to the step")                                 \
-	X(EXPORT, 'e', 0, "e", "export the run's log")                                 \
-	X(SEARCH, '/', 0, "/", "search the output (Enter on empty: next match)")       \
-	X(FOCUS, '\t', 0, "Tab", "switch between the steps and the output")            \
-	X(HELP, '?', KEY_F(1), "? F1", "this help")                                    \
-	X(REDRAW, 12, 0, "Ctrl-L", "redraw the screen")                                \
-	X(QUIT, 'q', 0, "q", "quit (asks while something runs)")
+#define CONSOLE_KEYS(X)                                                     \
+	X(DOWN, 'j', KEY_DOWN, "j ↓", "next step / scroll down")              \
+	X(UP, 'k', KEY_UP, "k ↑", "previous step / scroll up")                \
+	X(PAGE_DOWN, KEY_NPAGE, 0, "PgDn", "a page down")                     \
+	X(PAGE_UP, KEY_PPAGE, 0, "PgUp", "a page up")                         \
+	X(TOP, 'g', KEY_HOME, "g Home", "first step / oldest line")           \
+	X(BOTTOM, 'G', KEY_END, "G End", "last step / newest line")           \
+	X(COLLAPSE, 'h', KEY_LEFT, "h ←", "fold group / go to group")         \
+	X(EXPAND, 'l', KEY_RIGHT, "l →", "unfold the group")                  \
+	X(RUN, '\r', KEY_ENTER, "Enter", "run the step or group")             \
+	X(RUN_ALL, 'a', 0, "a", "run every remaining step")                   \
+	X(DONE, ' ', 0, "Space", "manual step: done")                         \
+	X(FAIL, 'f', 0, "f", "manual step: failed (why?)")                    \
+	X(SKIP, 's', 0, "s", "skip, with a reason")                           \
+	X(RERUN, 'r', 0, "r", "run the step again")                           \
+	X(NOTE, 'n', 0, "n", "add a note to the step")                        \
+	X(EXPORT, 'e', 0, "e", "export the run's log")                        \
+	X(SEARCH, '/', 0, "/", "search (again: next match)")                  \
+	X(FOCUS, '\t', 0, "Tab", "steps ⇄ output")                            \
+	X(HELP, '?', KEY_F(1), "? F1", "this help")                           \
+	X(REDRAW, 12, 0, "Ctrl-L", "redraw the screen")                       \
+	X(QUIT, 'q', 3, "q Ctrl-C", "quit (asks if running)")
 
 enum request {
 	REQ_NONE,
@@ -360,8 +361,8 @@ static enum theme_element state_element(const struct eng_step *s)
 {
 	switch (s->state) {
 	case ENG_PENDING: return THEME_STEP_PENDING;
-	case ENG_RUNNING:
-	case ENG_WATCHING: return THEME_STEP_RUNNING;
+	case ENG_RUNNING: return THEME_STEP_RUNNING;
+	case ENG_WATCHING: return THEME_STEP_WATCHING;
 	case ENG_WAITING: return THEME_STEP_WAITING;
 	case ENG_SKIPPED: return THEME_STEP_SKIPPED;
 	case ENG_CANCELLED: return THEME_STEP_CANCELLED;
@@ -503,17 +504,27 @@ static bool any_waiting(const struct eng_step *s)
 	return false;
 }
 
+/* Production is said loudly: the header turns to header.alert. */
+static bool is_production(const char *env)
+{
+	static const char *const names[] = {"production", "prod", "prd", "本番", "本番環境"};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(names); i++)
+		if (strcasecmp(env, names[i]) == 0)
+			return true;
+	return false;
+}
+
 static void draw_header(struct console *c)
 {
-	attr_t a = c->attr[THEME_HEADER];
-	fill(0, 0, c->cols, a);
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
-	struct strbuf sb = {0};
-	sb_addf(&sb, " rbc · %s", tops[0]->rb->id);
 	char *env = engine_var(c->e, tops[0], "ENVIRONMENT");
 	if (!env)
 		env = engine_var(c->e, tops[0], "ENV");
+	attr_t a = c->attr[env && is_production(env) ? THEME_HEADER_ALERT : THEME_HEADER];
+	fill(0, 0, c->cols, a);
+	struct strbuf sb = {0};
+	sb_addf(&sb, " rbc · %s", tops[0]->rb->id);
 	if (env) {
 		char *m = engine_mask(c->e, env);
 		sb_addf(&sb, " · env %s", m);
@@ -653,14 +664,15 @@ static void detail_line(void *ud, const char *s, size_t n, int i)
 	put(d->y++, d->x, d->w, s, n, d->a);
 }
 
-static void detail_text(struct detail_ctx *d, const char *label, const char *text, attr_t a)
+/* A label (in la) and its text (in a), wrapped under the label's end. */
+static void detail_text2(struct detail_ctx *d, const char *label, attr_t la, const char *text, attr_t a)
 {
 	if (d->y > d->ymax || !text)
 		return;
 	int lw = 0;
 	if (label) {
-		lw = puts_(d->y, d->x, d->w, label, d->c->attr[THEME_DETAIL_LABEL]);
-		lw += puts_(d->y, d->x + lw, d->w - lw, " ", d->c->attr[THEME_DETAIL_LABEL]);
+		lw = puts_(d->y, d->x, d->w, label, la);
+		lw += puts_(d->y, d->x + lw, d->w - lw, " ", la);
 	}
 	struct detail_ctx in = *d;
 	in.x = d->x + lw;
@@ -668,6 +680,11 @@ static void detail_text(struct detail_ctx *d, const char *label, const char *tex
 	in.a = a;
 	wrap(text, in.w, d->ymax - d->y + 1, detail_line, &in);
 	d->y = in.y;
+}
+
+static void detail_text(struct detail_ctx *d, const char *label, const char *text, attr_t a)
+{
+	detail_text2(d, label, d->c->attr[THEME_DETAIL_LABEL], text, a);
 }
 
 /* What the step does, with its variables expanded and secrets masked. */
@@ -759,10 +776,9 @@ static void draw_detail(struct console *c, const struct layout *L)
 	}
 	/* The verdict, in words and glyph, and why. */
 	struct strbuf v = {0};
-	sb_addf(&v, "%s %s", glyph(s), state_word(s));
-	if (s->explain)
-		sb_addf(&v, "  %s", s->explain);
-	detail_text(&d, NULL, sb_borrow(&v), c->attr[state_element(s)]);
+	sb_addf(&v, "%s %s ", glyph(s), state_word(s));
+	detail_text2(&d, sb_borrow(&v), c->attr[state_element(s)], s->explain ? s->explain : "",
+	             c->attr[THEME_EXPLAIN]);
 	sb_free(&v);
 	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_MANUAL)
 		detail_text(&d, NULL, "Space done · f failed · s skip · n note", c->attr[THEME_KEY_HINT]);
@@ -773,7 +789,7 @@ static void draw_detail(struct console *c, const struct layout *L)
 		struct strbuf sb = {0};
 		sb_addf(&sb, "%s%s%s", s->operator ? s->operator : "", s->note ? ": " : "",
 		        s->note ? s->note : "");
-		detail_text(&d, "by", sb_borrow(&sb), c->attr[THEME_DETAIL_VALUE]);
+		detail_text(&d, "by", sb_borrow(&sb), c->attr[THEME_NOTE]);
 		sb_free(&sb);
 	}
 	if (s->started) {
@@ -795,7 +811,7 @@ static void draw_detail(struct console *c, const struct layout *L)
 	}
 	if (def && def->note) {
 		char *m = engine_mask(c->e, def->note);
-		detail_text(&d, "note", m, c->attr[THEME_DETAIL_VALUE]);
+		detail_text(&d, "note", m, c->attr[THEME_NOTE]);
 		free(m);
 	}
 }
@@ -805,14 +821,19 @@ static bool line_matches(const char *line, const char *pat)
 	return pat && *pat && strcasestr(line, pat) != NULL;
 }
 
+static size_t out_back_max(struct console *c, const struct eng_step *s);
+
 static void draw_output(struct console *c, const struct layout *L)
 {
 	int y0 = L->top + L->detail_h, h = L->bottom - y0 + 1;
 	struct eng_step *s = selected(c);
 	char title[128] = "output";
 	struct ui *u = s ? s->ui : NULL;
+	size_t max = out_back_max(c, s);
+	if (c->out_back > max)
+		c->out_back = max;
 	if (c->out_back)
-		snprintf(title, sizeof title, "output · %zu lines back", c->out_back);
+		snprintf(title, sizeof title, "output · %zu line%s back", c->out_back, c->out_back == 1 ? "" : "s");
 	if (c->search && *c->search)
 		snprintf(title + strlen(title), sizeof title - strlen(title), " · /%s", c->search);
 	box_(c, y0, L->right_x, h, L->right_w, title, c->focus_output);
@@ -830,12 +851,14 @@ static void draw_output(struct console *c, const struct layout *L)
 	unsigned long long earlier = o ? o->total - o->n : 0;
 	bool marker = o && (earlier || o->evicted);
 	int first = marker ? 1 : 0;
-	int r = rows - 1;
+	/* Top-aligned while the lines fit, the newest at the bottom after that. */
+	size_t fit = n - (n ? back : 0);
+	int r = fit < (size_t)(rows - first) ? first + (int)fit - 1 : rows - 1;
 	for (size_t i = back; r >= first && o && i < n; i++, r--) {
 		const char *l = out_line(o, i);
 		attr_t a = c->attr[l[0] == '2' ? THEME_OUTPUT_STDERR : THEME_OUTPUT];
 		if (line_matches(l + 1, c->search))
-			a = c->attr[THEME_SEARCH_MATCH];
+			a = c->attr[i == c->search_hit ? THEME_SEARCH_CURRENT : THEME_SEARCH_MATCH];
 		put(y0 + 1 + r, x, w, l + 1, strlen(l + 1), a);
 	}
 	if (marker) {
@@ -898,36 +921,57 @@ static void draw_status(struct console *c)
 			sb_addf(&sb, " · %zu %s", k.by_verdict[v], words[v]);
 	if (c->message)
 		sb_addf(&sb, " · %s", c->message);
-	x += puts_(y, x, c->cols - x, sb_borrow(&sb), a);
+	x += puts_(y, x, c->cols - x - 6, sb_borrow(&sb), a); /* 6: room for " idle" */
 	sb_free(&sb);
-	const char *hints = "  Enter run  a all  Space done  n note  ? help  q quit";
+	/* The idle marker always has its place at the right end; the key hints
+	   take what room is left, the longest set that fits. */
+	static const char *const hints[] = {
+		"  Enter run  a all  Space done  n note  ? help  q quit",
+		"  Enter run  Space done  ? help  q quit",
+		"  ? help  q quit",
+	};
 	bool idle = console_idle(c);
-	const char *mark = idle ? " idle " : "";
-	int mw = text_width(mark), hw = text_width(hints);
-	if (x + hw + mw <= c->cols)
-		puts_(y, c->cols - mw - hw, hw, hints, c->attr[THEME_KEY_HINT]);
-	if (mw && x + mw <= c->cols)
+	const char *mark = idle ? " idle" : "     ";
+	int mw = text_width(mark) + 1;
+	int room = c->cols - mw - x;
+	for (size_t i = 0; i < RBC_ARRAY_LEN(hints); i++) {
+		int hw = text_width(hints[i]);
+		if (hw <= room) {
+			puts_(y, c->cols - mw - hw, hw, hints[i], c->attr[THEME_KEY_HINT]);
+			break;
+		}
+	}
+	if (idle)
 		puts_(y, c->cols - mw, mw, mark, c->attr[THEME_IDLE]);
 }
 
+/* The help, written from the key table: one column when it fits, else two. */
 static void draw_help(struct console *c)
 {
 	int n = (int)RBC_ARRAY_LEN(keydefs);
-	int h = n + 4, w = 64;
+	int ncol = n + 4 <= c->rows - 2 ? 1 : 2;
+	int per = (n + ncol - 1) / ncol;
+	int colw = 38;
+	int w = ncol * colw + 2, h = per + 4;
 	if (w > c->cols - 2)
 		w = c->cols - 2;
 	if (h > c->rows - 2)
 		h = c->rows - 2;
+	colw = (w - 2) / ncol;
 	int y = (c->rows - h) / 2, x = (c->cols - w) / 2;
 	for (int r = 0; r < h; r++)
 		fill(y + r, x, w, c->attr[THEME_HELP]);
 	box_(c, y, x, h, w, "Keys", true);
-	for (int i = 0; i < n && i < h - 4; i++) {
-		puts_(y + 1 + i, x + 2, 10, keydefs[i].shown, c->attr[THEME_HELP_KEY]);
-		puts_(y + 1 + i, x + 13, w - 15, keydefs[i].help, c->attr[THEME_HELP]);
+	for (int i = 0; i < n; i++) {
+		int row = i % per, col = i / per;
+		if (row >= h - 4)
+			continue;
+		int kx = x + 2 + col * colw;
+		puts_(y + 1 + row, kx, 9, keydefs[i].shown, c->attr[THEME_HELP_KEY]);
+		puts_(y + 1 + row, kx + 10, colw - 11, keydefs[i].help, c->attr[THEME_HELP]);
 	}
 	char foot[256];
-	snprintf(foot, sizeof foot, "run %s · any key closes", c->cfg->run_id ? c->cfg->run_id : "");
+	snprintf(foot, sizeof foot, "any key closes · run %s", c->cfg->run_id ? c->cfg->run_id : "");
 	puts_(y + h - 2, x + 2, w - 4, foot, c->attr[THEME_HELP]);
 }
 
@@ -1051,6 +1095,18 @@ static void on_event(void *ud, const struct eng_event *ev)
 			for (size_t i = 0; i < u->ncaps; i++)
 				free(u->caps[i]);
 			u->ncaps = 0;
+		}
+		break;
+	case ENG_EV_STEP_FINISHED:
+		/* A last line without a newline is still a line. */
+		if (ev->step->ui) {
+			struct outbuf *o = &((struct ui *)ev->step->ui)->out;
+			for (int i = 0; i < 2; i++)
+				if (o->part[i].len) {
+					out_push(o, i ? PROBE_STDERR : PROBE_STDOUT, o->part[i].s, o->part[i].len);
+					o->part[i].len = 0;
+					o->part[i].s[0] = '\0';
+				}
 		}
 		break;
 	case ENG_EV_WAITING:
@@ -1245,7 +1301,7 @@ static enum request request_of(wint_t ch, bool is_key)
 		    (k2 && (int)ch == k2 && is_key == k2_is_key))
 			return keydefs[i].req;
 	}
-	if (!is_key && ch == '\r')
+	if (!is_key && ch == '\n')
 		return REQ_RUN;
 	return REQ_NONE;
 }
@@ -1266,17 +1322,28 @@ static void move_sel(struct console *c, long d)
 	}
 }
 
+/* How far the output can scroll back: to where the oldest line kept is at
+   the top of a full pane. */
+static size_t out_back_max(struct console *c, const struct eng_step *s)
+{
+	const struct ui *u = s ? s->ui : NULL;
+	if (!u || !u->out.n)
+		return 0;
+	struct layout L = layout_of(c);
+	long rows = L.bottom - L.top - L.detail_h - 1;
+	if (u->out.total > u->out.n || u->out.evicted)
+		rows--; /* the marker's row */
+	if (rows < 1)
+		rows = 1;
+	return u->out.n > (size_t)rows ? u->out.n - (size_t)rows : 0;
+}
+
 static void scroll_out(struct console *c, long d)
 {
-	struct eng_step *s = selected(c);
-	struct ui *u = s ? s->ui : NULL;
-	size_t n = u ? u->out.n : 0;
-	long b = (long)c->out_back + d;
+	long b = (long)c->out_back + d, max = (long)out_back_max(c, selected(c));
+	if (b > max)
+		b = max;
 	if (b < 0)
-		b = 0;
-	if (n && b > (long)n - 1)
-		b = (long)n - 1;
-	if (!n)
 		b = 0;
 	c->out_back = (size_t)b;
 }

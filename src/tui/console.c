@@ -78,10 +78,21 @@ static const struct keydef {
 
 /* ---- per-step state of the console ----------------------------------------- */
 
+/*
+ * A step's output on screen: the newest lines in one byte ring (each line
+ * NUL-terminated, never split across the ring's end) and an index ring of
+ * where each starts. No allocation per line: a step printing as fast as it
+ * can costs a memchr and a memcpy per line.
+ */
+struct outline {
+	uint32_t off, len;        /* in buf; len without the NUL */
+	uint8_t stream;           /* PROBE_STDOUT / PROBE_STDERR */
+};
+
 struct outbuf {
-	char **lines;             /* ring: each "1text" or "2text" (stdout / stderr) */
-	size_t head, n;           /* oldest at head */
-	size_t bytes;
+	char *buf;                /* OUT_MAX_BYTES */
+	struct outline *idx;      /* ring of OUT_MAX_LINES, oldest at head */
+	size_t head, n, wpos;
 	unsigned long long total; /* complete lines received */
 	struct strbuf part[2];    /* the unfinished line of each stream */
 	bool evicted;             /* dropped to bound memory: the spool has it */
@@ -179,48 +190,55 @@ static struct ui *ui_of(struct eng_step *s)
 
 static void out_clear(struct outbuf *o)
 {
-	for (size_t i = 0; i < o->n; i++)
-		free(o->lines[(o->head + i) % OUT_MAX_LINES]);
-	free(o->lines);
-	o->lines = NULL;
-	o->head = o->n = o->bytes = 0;
+	free(o->buf);
+	free(o->idx);
+	o->buf = NULL;
+	o->idx = NULL;
+	o->head = o->n = o->wpos = 0;
 	sb_free(&o->part[0]);
 	sb_free(&o->part[1]);
 }
 
-static void out_drop_oldest(struct outbuf *o)
-{
-	char *l = o->lines[o->head];
-	o->bytes -= strlen(l);
-	free(l);
-	o->head = (o->head + 1) % OUT_MAX_LINES;
-	o->n--;
-}
-
 static void out_push(struct outbuf *o, int stream, const char *text, size_t len)
 {
-	if (!o->lines)
-		o->lines = xcalloc(OUT_MAX_LINES, sizeof *o->lines);
+	if (!o->buf) {
+		o->buf = xmalloc(OUT_MAX_BYTES);
+		o->idx = xcalloc(OUT_MAX_LINES, sizeof *o->idx);
+	}
 	if (len > OUT_MAX_LINE)
 		len = OUT_MAX_LINE;
-	char *l = xmalloc(len + 2);
-	l[0] = stream == PROBE_STDERR ? '2' : '1';
-	memcpy(l + 1, text, len);
-	l[len + 1] = '\0';
-	while (o->n && (o->n == OUT_MAX_LINES || o->bytes + len + 1 > OUT_MAX_BYTES))
-		out_drop_oldest(o);
-	o->lines[(o->head + o->n) % OUT_MAX_LINES] = l;
+	if (o->wpos + len + 1 > OUT_MAX_BYTES)
+		o->wpos = 0;
+	/* The oldest lines give way: the ones in the bytes about to be written
+	   (they come first after the newest, in ring order), or the oldest of
+	   all when the index is full. */
+	while (o->n) {
+		const struct outline *h = &o->idx[o->head];
+		bool full = o->n == OUT_MAX_LINES;
+		bool overlap = h->off < o->wpos + len + 1 && h->off + h->len + 1 > o->wpos;
+		if (!full && !overlap)
+			break;
+		o->head = (o->head + 1) % OUT_MAX_LINES;
+		o->n--;
+	}
+	memcpy(o->buf + o->wpos, text, len);
+	o->buf[o->wpos + len] = '\0';
+	o->idx[(o->head + o->n) % OUT_MAX_LINES] =
+		(struct outline){(uint32_t)o->wpos, (uint32_t)len, (uint8_t)stream};
 	o->n++;
-	o->bytes += len + 1;
+	o->wpos += len + 1;
 	o->total++;
 }
 
-/* The i-th line counted back from the newest (0: newest), or NULL. */
-static const char *out_line(const struct outbuf *o, size_t back)
+/* The line counted back from the newest (0: newest), or NULL; its stream in *stream. */
+static const char *out_line(const struct outbuf *o, size_t back, int *stream)
 {
 	if (back >= o->n)
 		return NULL;
-	return o->lines[(o->head + o->n - 1 - back) % OUT_MAX_LINES];
+	const struct outline *l = &o->idx[(o->head + o->n - 1 - back) % OUT_MAX_LINES];
+	if (stream)
+		*stream = l->stream;
+	return o->buf + l->off;
 }
 
 /* Keeps at most OUT_MAX_STEPS steps' output in memory; the oldest goes. */
@@ -254,14 +272,17 @@ static void out_add(struct console *c, struct eng_step *s, enum probe_stream st,
 	while (len) {
 		const char *nl = memchr(data, '\n', len);
 		size_t take = nl ? (size_t)(nl - data) : len;
-		if (part->len < OUT_MAX_LINE)
-			sb_add(part, data, take < OUT_MAX_LINE - part->len ? take : OUT_MAX_LINE - part->len);
-		if (!nl)
-			break;
-		out_push(o, st, part->s ? part->s : "", part->len);
-		part->len = 0;
-		if (part->s)
+		if (nl && !part->len) {
+			out_push(o, st, data, take); /* a whole line: no copy on the way */
+		} else {
+			if (part->len < OUT_MAX_LINE)
+				sb_add(part, data, take < OUT_MAX_LINE - part->len ? take : OUT_MAX_LINE - part->len);
+			if (!nl)
+				break;
+			out_push(o, st, part->s ? part->s : "", part->len);
+			part->len = 0;
 			part->s[0] = '\0';
+		}
 		data = nl + 1;
 		len -= take + 1;
 	}
@@ -855,11 +876,12 @@ static void draw_output(struct console *c, const struct layout *L)
 	size_t fit = n - (n ? back : 0);
 	int r = fit < (size_t)(rows - first) ? first + (int)fit - 1 : rows - 1;
 	for (size_t i = back; r >= first && o && i < n; i++, r--) {
-		const char *l = out_line(o, i);
-		attr_t a = c->attr[l[0] == '2' ? THEME_OUTPUT_STDERR : THEME_OUTPUT];
-		if (line_matches(l + 1, c->search))
+		int stream = PROBE_STDOUT;
+		const char *l = out_line(o, i, &stream);
+		attr_t a = c->attr[stream == PROBE_STDERR ? THEME_OUTPUT_STDERR : THEME_OUTPUT];
+		if (line_matches(l, c->search))
 			a = c->attr[i == c->search_hit ? THEME_SEARCH_CURRENT : THEME_SEARCH_MATCH];
-		put(y0 + 1 + r, x, w, l + 1, strlen(l + 1), a);
+		put(y0 + 1 + r, x, w, l, strlen(l), a);
 	}
 	if (marker) {
 		char m[512];
@@ -1207,7 +1229,7 @@ static void prompt_done(struct console *c, bool accept)
 			size_t from = c->search_hit == (size_t)-1 ? 0 : c->search_hit + 1;
 			bool found = false;
 			for (size_t i = from; u && c->search && i < u->out.n; i++)
-				if (line_matches(out_line(&u->out, i) + 1, c->search)) {
+				if (line_matches(out_line(&u->out, i, NULL), c->search)) {
 					c->search_hit = i;
 					c->out_back = i;
 					found = true;

@@ -756,6 +756,41 @@ static char *action_text(struct console *c, const struct eng_step *s)
 	return shown;
 }
 
+/* The variables a command reads ($NAME or ${NAME}) that have a value now,
+   as "NAME=value" (masked), or NULL when none. */
+static char *command_vars(struct console *c, const struct eng_step *s, const char *cmd)
+{
+	struct strbuf sb = {0};
+	for (const char *p = cmd; p && (p = strchr(p, '$'));) {
+		p++;
+		bool brace = *p == '{';
+		const char *n = p + brace;
+		size_t len = 0;
+		while ((n[len] >= 'A' && n[len] <= 'Z') || (n[len] >= 'a' && n[len] <= 'z') || n[len] == '_' ||
+		       (len && n[len] >= '0' && n[len] <= '9'))
+			len++;
+		if (!len)
+			continue;
+		char *name = xstrndup(n, len);
+		char seen[512];
+		int sl = snprintf(seen, sizeof seen, "  %s=", name);
+		bool dup = sb.s && (strncmp(sb.s, seen + 2, (size_t)sl - 2) == 0 || strstr(sb.s, seen));
+		char *v = dup ? NULL : engine_var(c->e, s, name);
+		if (v)
+			sb_addf(&sb, "%s%s=%s", sb.len ? "  " : "", name, v);
+		free(v);
+		free(name);
+		p = n + len;
+	}
+	if (!sb.len) {
+		sb_free(&sb);
+		return NULL;
+	}
+	char *m = engine_mask(c->e, sb_borrow(&sb));
+	sb_free(&sb);
+	return m;
+}
+
 static void fmt_duration(char *buf, size_t n, int64_t ms)
 {
 	if (ms < 1000)
@@ -780,6 +815,11 @@ static void draw_detail(struct console *c, const struct layout *L)
 	detail_text(&d, NULL, act, c->attr[THEME_DETAIL_VALUE]);
 	free(act);
 	const struct rb_step *def = s->def;
+	if (def && (def->action == RB_RUN || def->action == RB_NAGIOS)) {
+		char *vars = command_vars(c, s, def->cmd.command);
+		detail_text(&d, "with", vars, c->attr[THEME_DETAIL_VALUE]);
+		free(vars);
+	}
 	if (def && def->expect) {
 		struct strbuf sb = {0};
 		sb_addf(&sb, "%s", expr_source(def->expect));
@@ -1652,6 +1692,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	if (!theme_select(cfg->theme, &c->theme, &d, &from)) {
 		diags_print(&d, stderr);
 		diags_free(&d);
+		free(from);
 		free(c);
 		the_console = NULL;
 		return RBC_EXIT_USAGE;
@@ -1724,7 +1765,19 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	enum rbc_verdict v = engine_verdict(c->e);
 	struct eng_counts k;
 	engine_counts(c->e, &k);
-	printf("rbc: %s — %zu of %zu steps finished", verdict_name(v), k.done + k.skipped, k.total);
+	/* A run left before its end has no verdict to pass on: what it found so
+	   far is said, and the exit status is at least UNKNOWN's. */
+	bool complete = c->finished && k.pending == 0 && k.running == 0 && k.cancelled == 0;
+	if (complete) {
+		printf("rbc: %s — %zu of %zu steps finished", verdict_name(v), k.done + k.skipped, k.total);
+	} else {
+		printf("rbc: NOT FINISHED — %zu of %zu steps finished", k.done + k.skipped, k.total);
+		if (k.cancelled)
+			printf(", %zu cancelled", k.cancelled);
+		printf(" (so far: %s)", verdict_name(v));
+		if (v == RBC_VERDICT_PASS || v == RBC_VERDICT_WARN)
+			v = RBC_VERDICT_UNKNOWN;
+	}
 	if (cfg->run_id)
 		printf(" — run %s (%s)", cfg->run_id, cfg->run_path ? cfg->run_path : "");
 	printf("\n");

@@ -201,7 +201,8 @@ keys y
 if tui_exit; then ok "y quits"; else fail "y quits" "$SCREEN"; fi
 left=$(pgrep -f "sleep 300; : $mark" | wc -l)
 expect_eq "quitting stops the running command: no process left" "$left" 0
-expect_match "… and says the run did not finish" "$SCREEN" 'rbc: [A-Z]+ — 0 of 3 steps finished'
+expect_match "… and says the run did not finish, and what was cancelled" "$SCREEN" 'rbc: NOT FINISHED — 0 of 3 steps finished, 1 cancelled \(so far: [A-Z]+\)'
+expect_eq "… exiting 3, never 0: an unfinished run does not pass" "$TUI_RC" 3
 
 # --- 13. resizing ------------------------------------------------------------------------------------------
 scenario "resize to 80×24 and back" 120 40 --operator tester "$F/walk.json"
@@ -310,6 +311,7 @@ absent "the secret is never on screen" "$secret"
 keys g j j
 expect_screen "a capture is in the detail pane" "capture VERSION = v2.4.1"
 expect_match "the output masks the secret" "$SCREEN" 'token is ••••'
+expect_match "… and so do the command's variables" "$SCREEN" 'with API_TOKEN=••••'
 keys j
 expect_screen "a later title uses the captured value" "3 Deploying v2.4.1 ─"
 expect_match "… and its command's output" "$SCREEN" 'deploying v2.4.1'
@@ -345,6 +347,7 @@ quit
 scenario "r runs a step again" 100 30 --var COUNT_FILE="$TMP/count" "$F/rerun.json"
 wait_idle
 keys j Enter
+expect_screen "a command's variables are shown with their values" "with COUNT_FILE=$TMP/count"
 expect_screen "the first run" "runs: 1"
 keys r
 expect_screen "r runs it again, with fresh output" "runs: 2"

@@ -2,7 +2,8 @@
 # No leak and no memory error under valgrind in rbc check, rbc eval and
 # rbc run --batch, on valid and invalid input alike (errors take other paths
 # through the code), and through the engine's flows: groups, jumps, repeats,
-# retries, watches, captures and secrets. Commands' children are not judged.
+# retries, watches, captures and secrets; and the console over scripted
+# sessions in tmux. Commands' children are not judged.
 . tests/lib.sh
 if sanitized; then
 	skip "valgrind" "the sanitizer build cannot run under valgrind"; t_done
@@ -40,4 +41,47 @@ vg "run parallel branches that jump" run --batch --var DIR="$TMP" "$F/flow/par-g
 vg "run a goto loop" run --batch "$F/flow/loop.json"
 vg "run the batch example" run --batch --assume done docs/examples/batch.json
 vg "run an invalid runbook" run --batch tests/fixtures/bad/many-errors.json
+
+# The console over a scripted session in tmux: walking a runbook to its end
+# with a note, a confirmation, a search, the help, folding, a resize and a
+# quit; then quitting while a step runs. ncurses' own allocations, which its
+# release build never frees, are suppressed (tests/valgrind/ncurses.supp).
+. tests/tui.sh
+TUI_TIMEOUT=90
+REAL_RBC=$RBC
+F=tests/fixtures/console
+vg_console() {
+	local name=$1 log=$2; shift 2
+	RBC=valgrind tui_start 100 30 -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+		--child-silent-after-fork=yes --suppressions="$ROOT/tests/valgrind/ncurses.supp" \
+		--log-file="$log" "$REAL_RBC" "$@"
+}
+vg_judge() {
+	local name=$1 log=$2
+	if ! tui_exit; then fail "valgrind clean: $name" "the console did not end" "$SCREEN"; return; fi
+	if grep -q '^==[0-9]*==' "$log"; then fail "valgrind clean: $name" "$(grep '^==' "$log" | head -40)"
+	else ok "valgrind clean: $name (exit $TUI_RC)"; fi
+}
+vg_console "console session" "$TMP/vgc1.log" --operator alice "$F/walk.json"
+if wait_re ' idle *$'; then
+	keys a; wait_for "Ask the product owner"
+	keys n; type_text "go given"; keys Enter Space
+	wait_for "[y/N]"; keys y
+	wait_for "■ finished"
+	keys g j j j; wait_for "1.2 Log lines ─"
+	keys / ; type_text "needle"; keys Enter; wait_for "/needle"
+	keys Tab k; wait_for "lines back"
+	keys '?'; wait_for "run every remaining step"; keys x
+	keys Tab g j h; wait_for "▸"
+	tmx resize-window -t t -x 80 -y 24; wait_re '^└─+┘└─+┘$'
+	keys q
+fi
+vg_judge "console session" "$TMP/vgc1.log"
+mark="rbc-vg-$$-$RANDOM"
+vg_console "console quit while running" "$TMP/vgc2.log" --var MARK="$mark" "$F/long.json"
+if wait_re ' idle *$'; then
+	keys j Enter; wait_for "▶ running 1"
+	keys q; wait_for "[y/N]"; keys y
+fi
+vg_judge "console quit while running" "$TMP/vgc2.log"
 t_done

@@ -374,6 +374,19 @@ else fail "the 100 MB step finishes" "$SCREEN"; fi
 expect_screen "… all 1,000,000 lines counted: 2,000 kept, the rest named" "…998000 lines earlier on disk"
 quit
 
+# --- 30. the screen in docs/console.md is the real one ---------------------------------------------------------------
+scenario "the documentation's screen" 100 24 --operator alice "$ROOT/docs/examples/console.json"
+wait_idle
+keys a; wait_for "Ask the product owner"
+keys n; type_text "go given by Dana at 01:58"; keys Enter Space
+wait_for "[y/N]"; keys y
+wait_for "■ finished"
+keys k
+wait_for "┌ 4 Smoke test ─"
+want=$(awk '/^<!-- screen: 100x24 /{f=1; next} f && /^```text/{next} f && /^```/{exit} f' "$ROOT/docs/console.md")
+expect_eq "docs/console.md shows the screen the console really draws" "$(screen)" "$want"
+quit
+
 # --- and without a terminal ------------------------------------------------------------------------------------------------------
 run "$RBC" "$F/walk.json" </dev/null
 expect_eq "without a terminal the console refuses, pointing to --batch (64)" "$RC" 64

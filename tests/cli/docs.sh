@@ -42,7 +42,21 @@ expect_eq "format guide shows real rbc run --batch output" "$(printf '%s\n' "$wa
 expect_match "… with a run line like the real one" "$(printf '%s\n' "$want" | tail -1)" \
 	'^run: [0-9]{8}T[0-9]{6}Z-example-batch-[0-9a-f]{4} \(/.*/rbc/runs/[0-9]{8}T[0-9]{6}Z-example-batch-[0-9a-f]{4}\)$'
 
-for d in docs/runbook-format.md docs/thresholds.md docs/runbook.schema.json docs/rbc.1; do
+# docs/console.md has every key of the console's key table and every theme element.
+keys_doc=$(sed -n '/^## Keys/,/^### Prompts/p' docs/console.md)
+while IFS= read -r shown; do
+	want=$(printf '%s' "$shown" | sed 's/[^ ]*/`&`/g')
+	if printf '%s\n' "$keys_doc" | grep -qF "| $want "; then ok "docs/console.md documents the key $shown"
+	else fail "docs/console.md documents the key $shown" "no row | $want | in its Keys table"; fi
+done < <(sed -n 's/^\tX([A-Z_]*, [^,]*, [^,]*, "\([^"]*\)", .*/\1/p' src/tui/console.c)
+n_keys=$(grep -Ec '^[[:space:]]X\([A-Z_]+, [^,]+, [^,]+, "' src/tui/console.c)
+[ "$n_keys" -ge 20 ] && ok "the key table was read ($n_keys keys)" || fail "the key table was read" "$n_keys keys"
+while IFS= read -r el; do
+	expect_match "docs/console.md names the theme element $el" "$(cat docs/console.md)" "^\| \`$el\` "
+	expect_match "docs/themes.md names the theme element $el" "$(cat docs/themes.md)" "^\| \`$el\` "
+done < <(sed -n 's/^\tX([A-Z_]*, "\([a-z.]*\)").*/\1/p' include/rbc/theme.h | grep -v -x -E 'bold|dim|underline|reverse|italic|standout')
+
+for d in docs/runbook-format.md docs/thresholds.md docs/runbook.schema.json docs/rbc.1 docs/console.md docs/themes.md; do
 	[ -s "$d" ] && ok "$d exists" || fail "$d exists"
 done
 t_done

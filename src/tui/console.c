@@ -25,13 +25,11 @@
 #include <wchar.h>
 
 #include "rbc/console.h"
+#include "rbc/outbuf.h"
 #include "rbc/theme.h"
 
 #define CONSOLE_THROTTLE_MS 40      /* output-only redraws, at most this often */
-#define OUT_MAX_LINES 2000          /* lines of output kept per step */
-#define OUT_MAX_LINE 2048           /* bytes kept of one line */
-#define OUT_MAX_BYTES (512 * 1024)  /* bytes kept per step */
-#define OUT_MAX_STEPS 64            /* steps whose output is kept in memory */
+#define OUT_MAX_STEPS 64            /* steps whose output is kept in memory (outbuf.h: how much) */
 
 /* ---- keys: one table dispatches them and writes the help ---------------- */
 
@@ -78,28 +76,9 @@ static const struct keydef {
 
 /* ---- per-step state of the console ----------------------------------------- */
 
-/*
- * A step's output on screen: the newest lines in one byte ring (each line
- * NUL-terminated, never split across the ring's end) and an index ring of
- * where each starts. No allocation per line: a step printing as fast as it
- * can costs a memchr and a memcpy per line.
- */
-struct outline {
-	uint32_t off, len;        /* in buf; len without the NUL */
-	uint8_t stream;           /* PROBE_STDOUT / PROBE_STDERR */
-};
-
-struct outbuf {
-	char *buf;                /* OUT_MAX_BYTES */
-	struct outline *idx;      /* ring of OUT_MAX_LINES, oldest at head */
-	size_t head, n, wpos;
-	unsigned long long total; /* complete lines received */
-	struct strbuf part[2];    /* the unfinished line of each stream */
-	bool evicted;             /* dropped to bound memory: the spool has it */
-};
-
 struct ui {
 	struct outbuf out;
+	bool evicted;             /* its output was dropped to bound memory: the spool has it */
 	char **caps;              /* "NAME = value" */
 	size_t ncaps;
 	bool collapsed;
@@ -188,59 +167,6 @@ static struct ui *ui_of(struct eng_step *s)
 	return s->ui;
 }
 
-static void out_clear(struct outbuf *o)
-{
-	free(o->buf);
-	free(o->idx);
-	o->buf = NULL;
-	o->idx = NULL;
-	o->head = o->n = o->wpos = 0;
-	sb_free(&o->part[0]);
-	sb_free(&o->part[1]);
-}
-
-static void out_push(struct outbuf *o, int stream, const char *text, size_t len)
-{
-	if (!o->buf) {
-		o->buf = xmalloc(OUT_MAX_BYTES);
-		o->idx = xcalloc(OUT_MAX_LINES, sizeof *o->idx);
-	}
-	if (len > OUT_MAX_LINE)
-		len = OUT_MAX_LINE;
-	if (o->wpos + len + 1 > OUT_MAX_BYTES)
-		o->wpos = 0;
-	/* The oldest lines give way: the ones in the bytes about to be written
-	   (they come first after the newest, in ring order), or the oldest of
-	   all when the index is full. */
-	while (o->n) {
-		const struct outline *h = &o->idx[o->head];
-		bool full = o->n == OUT_MAX_LINES;
-		bool overlap = h->off < o->wpos + len + 1 && h->off + h->len + 1 > o->wpos;
-		if (!full && !overlap)
-			break;
-		o->head = (o->head + 1) % OUT_MAX_LINES;
-		o->n--;
-	}
-	memcpy(o->buf + o->wpos, text, len);
-	o->buf[o->wpos + len] = '\0';
-	o->idx[(o->head + o->n) % OUT_MAX_LINES] =
-		(struct outline){(uint32_t)o->wpos, (uint32_t)len, (uint8_t)stream};
-	o->n++;
-	o->wpos += len + 1;
-	o->total++;
-}
-
-/* The line counted back from the newest (0: newest), or NULL; its stream in *stream. */
-static const char *out_line(const struct outbuf *o, size_t back, int *stream)
-{
-	if (back >= o->n)
-		return NULL;
-	const struct outline *l = &o->idx[(o->head + o->n - 1 - back) % OUT_MAX_LINES];
-	if (stream)
-		*stream = l->stream;
-	return o->buf + l->off;
-}
-
 /* Keeps at most OUT_MAX_STEPS steps' output in memory; the oldest goes. */
 static void keep_output(struct console *c, struct eng_step *s)
 {
@@ -250,8 +176,8 @@ static void keep_output(struct console *c, struct eng_step *s)
 	if (c->nkept == OUT_MAX_STEPS) {
 		struct eng_step *old = c->kept[0];
 		struct ui *ou = old->ui;
-		out_clear(&ou->out);
-		ou->out.evicted = true;
+		outbuf_clear(&ou->out);
+		ou->evicted = true;
 		ou->kept = false;
 		memmove(c->kept, c->kept + 1, (c->nkept - 1) * sizeof *c->kept);
 		c->nkept--;
@@ -260,32 +186,14 @@ static void keep_output(struct console *c, struct eng_step *s)
 		c->kept = xcalloc(OUT_MAX_STEPS, sizeof *c->kept);
 	c->kept[c->nkept++] = s;
 	u->kept = true;
-	u->out.evicted = false;
+	u->evicted = false;
 }
 
 static void out_add(struct console *c, struct eng_step *s, enum probe_stream st,
                     const char *data, size_t len)
 {
 	keep_output(c, s);
-	struct outbuf *o = &ui_of(s)->out;
-	struct strbuf *part = &o->part[st == PROBE_STDERR];
-	while (len) {
-		const char *nl = memchr(data, '\n', len);
-		size_t take = nl ? (size_t)(nl - data) : len;
-		if (nl && !part->len) {
-			out_push(o, st, data, take); /* a whole line: no copy on the way */
-		} else {
-			if (part->len < OUT_MAX_LINE)
-				sb_add(part, data, take < OUT_MAX_LINE - part->len ? take : OUT_MAX_LINE - part->len);
-			if (!nl)
-				break;
-			out_push(o, st, part->s ? part->s : "", part->len);
-			part->len = 0;
-			part->s[0] = '\0';
-		}
-		data = nl + 1;
-		len -= take + 1;
-	}
+	outbuf_add(&ui_of(s)->out, st, data, len);
 }
 
 /* ---- drawing helpers ------------------------------------------------------- */
@@ -910,14 +818,14 @@ static void draw_output(struct console *c, const struct layout *L)
 	/* Lines no longer in memory are named on the first row, always: the
 	   operator knows the pane does not show everything, and where the rest is. */
 	unsigned long long earlier = o ? o->total - o->n : 0;
-	bool marker = o && (earlier || o->evicted);
+	bool marker = u && (earlier || u->evicted);
 	int first = marker ? 1 : 0;
 	/* Top-aligned while the lines fit, the newest at the bottom after that. */
 	size_t fit = n - (n ? back : 0);
 	int r = fit < (size_t)(rows - first) ? first + (int)fit - 1 : rows - 1;
 	for (size_t i = back; r >= first && o && i < n; i++, r--) {
 		int stream = PROBE_STDOUT;
-		const char *l = out_line(o, i, &stream);
+		const char *l = outbuf_line(o, i, &stream);
 		attr_t a = c->attr[stream == PROBE_STDERR ? THEME_OUTPUT_STDERR : THEME_OUTPUT];
 		if (line_matches(l, c->search))
 			a = c->attr[i == c->search_hit ? THEME_SEARCH_CURRENT : THEME_SEARCH_MATCH];
@@ -1152,8 +1060,7 @@ static void on_event(void *ud, const struct eng_event *ev)
 		if (ev->step->def && !is_group(ev->step)) {
 			/* A new attempt's output starts afresh on screen (the spool keeps all). */
 			struct ui *u = ui_of(ev->step);
-			out_clear(&u->out);
-			u->out.total = 0;
+			outbuf_clear(&u->out);
 			for (size_t i = 0; i < u->ncaps; i++)
 				free(u->caps[i]);
 			u->ncaps = 0;
@@ -1161,15 +1068,8 @@ static void on_event(void *ud, const struct eng_event *ev)
 		break;
 	case ENG_EV_STEP_FINISHED:
 		/* A last line without a newline is still a line. */
-		if (ev->step->ui) {
-			struct outbuf *o = &((struct ui *)ev->step->ui)->out;
-			for (int i = 0; i < 2; i++)
-				if (o->part[i].len) {
-					out_push(o, i ? PROBE_STDERR : PROBE_STDOUT, o->part[i].s, o->part[i].len);
-					o->part[i].len = 0;
-					o->part[i].s[0] = '\0';
-				}
-		}
+		if (ev->step->ui)
+			outbuf_flush(&((struct ui *)ev->step->ui)->out);
 		break;
 	case ENG_EV_WAITING:
 		if (ev->step->wait == ENG_WAIT_CONFIRM)
@@ -1269,7 +1169,7 @@ static void prompt_done(struct console *c, bool accept)
 			size_t from = c->search_hit == (size_t)-1 ? 0 : c->search_hit + 1;
 			bool found = false;
 			for (size_t i = from; u && c->search && i < u->out.n; i++)
-				if (line_matches(out_line(&u->out, i, NULL), c->search)) {
+				if (line_matches(outbuf_line(&u->out, i, NULL), c->search)) {
 					c->search_hit = i;
 					c->out_back = i;
 					found = true;
@@ -1393,7 +1293,7 @@ static size_t out_back_max(struct console *c, const struct eng_step *s)
 		return 0;
 	struct layout L = layout_of(c);
 	long rows = L.bottom - L.top - L.detail_h - 1;
-	if (u->out.total > u->out.n || u->out.evicted)
+	if (u->out.total > u->out.n || u->evicted)
 		rows--; /* the marker's row */
 	if (rows < 1)
 		rows = 1;
@@ -1662,7 +1562,7 @@ static void free_ui(struct eng_step *s)
 	struct ui *u = s->ui;
 	if (!u)
 		return;
-	out_clear(&u->out);
+	outbuf_clear(&u->out);
 	for (size_t i = 0; i < u->ncaps; i++)
 		free(u->caps[i]);
 	free(u->caps);

@@ -282,26 +282,29 @@ bad "retry attempts 0"                 'd["steps"][0]["retry"] = {"attempts": 0}
 bad "tcp port out of range"            'd["steps"][0] = {"title": "t", "tcp": {"host": "h", "port": 70000}}'
 bad "bad size"                         'd["steps"][0]["http"]["max_body"] = "1 megabyte"'
 
-# --- the doc's example blocks are the example files -------------------------
-if [ -f "$DOC" ]; then
-	run rbs doc-files "$DOC"
-	listed=$OUT
-	if [ -z "$listed" ]; then fail "doc: $DOC has example blocks"; fi
+# --- the docs' example blocks are the example files ---------------------------
+# Every docs/examples/*.json is shown whole in the format guide or in the
+# console's guide, and every json block there is one of them.
+listed=""
+for doc in "$DOC" docs/console.md; do
+	if [ ! -f "$doc" ]; then fail "doc: $doc exists"; continue; fi
+	run rbs doc-files "$doc"
+	files=$OUT
+	[ -n "$files" ] || fail "doc: $doc has example blocks"
 	while IFS= read -r name; do
 		[ -n "$name" ] || continue
 		case $name in
-		UNMARKED:*) fail "doc: json block at line ${name#UNMARKED:} names its example file" \
+		UNMARKED:*) fail "doc: json block at $doc:${name#UNMARKED:} names its example file" \
 			"precede it with <!-- example: docs/examples/NAME.json -->" ;;
-		*) expect_rc "doc: block $name equals the file" 0 rbs doc-block "$DOC" "$name" ;;
+		*) expect_rc "doc: block $name in $doc equals the file" 0 rbs doc-block "$doc" "$name" ;;
 		esac
-	done <<<"$listed"
-	for f in docs/examples/*.json; do
-		if printf '%s\n' "$listed" | grep -qxF "$f"; then ok "doc: $f is shown in $DOC"
-		else fail "doc: $f is shown in $DOC"; fi
-	done
-else
-	fail "doc: $DOC exists"
-fi
+	done <<<"$files"
+	listed=$(printf '%s\n%s' "$listed" "$files")
+done
+for f in docs/examples/*.json; do
+	if printf '%s\n' "$listed" | grep -qxF "$f"; then ok "doc: $f is shown in the docs"
+	else fail "doc: $f is shown in $DOC or docs/console.md"; fi
+done
 
 # --- rbc check agrees --------------------------------------------------------
 if [ ! -x "$RBC" ]; then

@@ -26,7 +26,7 @@ absent() {
 }
 quit() { keys q; tui_exit; }
 
-# --- 1. opening ------------------------------------------------------------------
+# --- opening ------------------------------------------------------------------
 scenario "opening" 100 30 --operator tester "$F/walk.json"
 expect_screen "the header names the runbook, the environment and the operator" \
 	" rbc · walk · env staging · operator tester"
@@ -39,7 +39,7 @@ expect_match "the status bar has the progress bar and the key hints" "$(printf '
 	'^ ░+ 0/6 +Enter run  a all  Space done  n note  \? help  q quit idle$'
 quit
 
-# --- 2. walking it to the end: a, a manual step with a note, a confirmation ---------
+# --- walking it to the end: a, a manual step with a note, a confirmation ---------
 scenario "walk to the end" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys a
@@ -59,7 +59,7 @@ quit
 expect_eq "quitting a finished run exits with its verdict (FAIL: 2)" "$TUI_RC" 2
 expect_match "… and prints where the run is kept" "$SCREEN" 'rbc: FAIL — 6 of 6 steps finished — run [0-9]{8}T[0-9]{6}Z-walk-'
 
-# --- 3. a failing step, run alone ---------------------------------------------------
+# --- a failing step, run alone ---------------------------------------------------
 scenario "a failing step and its explanation" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys G k
@@ -72,7 +72,7 @@ expect_match "the status bar counts it" "$(screen | tail -1)" '1/6 · 1 failed'
 expect_match "the header says the run is paused, not finished" "$(row_of ' rbc · walk')" '‖ paused'
 quit
 
-# --- 4. skipping with a reason -------------------------------------------------------
+# --- skipping with a reason -------------------------------------------------------
 scenario "skip with a reason" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys j j j j
@@ -84,7 +84,7 @@ expect_screen "skip keeps the reason and who skipped" "skipped by tester: produc
 expect_match "a skipped step shows ⏭" "$SCREEN" '│ +⏭ 2 Product owner signs off'
 quit
 
-# --- 5. a manual step marked failed ---------------------------------------------------
+# --- a manual step marked failed ---------------------------------------------------
 scenario "a manual step marked failed" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys j j j j f
@@ -94,7 +94,7 @@ expect_screen "the step is failed by the operator, with the note" "failed by tes
 expect_match "… ✘ in the tree" "$SCREEN" '│ +✘ 2 Product owner signs off'
 quit
 
-# --- 6. a confirmation refused ----------------------------------------------------------
+# --- a confirmation refused ----------------------------------------------------------
 scenario "confirm refused" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys j j j j s; type_text "later"; keys Enter
@@ -108,7 +108,7 @@ keys a
 expect_screen "a goes on after the refused step" "■ finished"
 quit
 
-# --- 7. a confirmation: Enter is no, y is yes ----------------------------------------------
+# --- a confirmation: Enter is no, y is yes ----------------------------------------------
 scenario "confirm: Enter refuses, y accepts" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys j j j j j
@@ -124,7 +124,7 @@ expect_screen "y runs it" "│ switched"
 expect_match "… and it passes" "$SCREEN" '│ +✔ 3 Switch traffic'
 quit
 
-# --- 8. folding ------------------------------------------------------------------------------
+# --- folding ------------------------------------------------------------------------------
 scenario "collapse and expand" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys j j Enter
@@ -139,7 +139,7 @@ keys l
 expect_screen "l unfolds it" "1.1 Lint passes"
 quit
 
-# --- 9. searching the output -------------------------------------------------------------------
+# --- searching the output -------------------------------------------------------------------
 scenario "search in the output" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys j j j Enter
@@ -154,7 +154,7 @@ keys / ; type_text "haystack"; keys Enter
 expect_screen "a pattern with no match says so" "no match for /haystack"
 quit
 
-# --- 10. scrolling the output --------------------------------------------------------------------
+# --- scrolling the output --------------------------------------------------------------------
 scenario "Tab and scrolling the output" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys j j j Enter
@@ -170,7 +170,7 @@ keys Tab j
 expect_screen "Tab again: j moves the selection" "2 Product owner signs off ─"
 quit
 
-# --- 11. the help ----------------------------------------------------------------------------------
+# --- the help ----------------------------------------------------------------------------------
 scenario "help overlay" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys '?'
@@ -185,7 +185,7 @@ keys C-l
 expect_screen "Ctrl-L redraws the screen" "┌ Steps"
 quit
 
-# --- 12. quitting while something runs ----------------------------------------------------------------
+# --- quitting while something runs ----------------------------------------------------------------
 mark="rbc-console-$$-$RANDOM"
 scenario "quit while running" 100 30 --var MARK="$mark" "$F/long.json"
 wait_idle
@@ -204,7 +204,7 @@ expect_eq "quitting stops the running command: no process left" "$left" 0
 expect_match "… and says the run did not finish, and what was cancelled" "$SCREEN" 'rbc: NOT FINISHED — 0 of 3 steps finished, 1 cancelled \(so far: [A-Z]+\)'
 expect_eq "… exiting 3, never 0: an unfinished run does not pass" "$TUI_RC" 3
 
-# --- 13. resizing ------------------------------------------------------------------------------------------
+# --- resizing ------------------------------------------------------------------------------------------
 scenario "resize to 80×24 and back" 120 40 --operator tester "$F/walk.json"
 wait_idle
 tmx resize-window -t t -x 80 -y 24
@@ -216,7 +216,7 @@ expect_screen_re "and back to 120×40: the panes fill the width again" '^└─{
 expect_match "… and the height" "$(screen | sed -n 39p)" '^└─{46}┘└─{70}┘$'
 quit
 
-# --- 14. starting at 80×24 -------------------------------------------------------------------------------------
+# --- starting at 80×24 -------------------------------------------------------------------------------------
 scenario "80×24 from the start" 80 24 --operator tester "$F/walk.json"
 expect_screen "the whole tree fits" "5 Announce"
 keys a
@@ -230,7 +230,7 @@ expect_match "… and the last" "$SCREEN" 'quit \(asks if running\)'
 keys x
 quit
 
-# --- 15. Japanese titles line up ---------------------------------------------------------------------------
+# --- Japanese titles line up ---------------------------------------------------------------------------
 scenario "Japanese alignment" 100 40 --operator tester "$ROOT/runbooks/ja/post-deploy.json"
 wait_idle
 SCREEN=$(screen)
@@ -250,7 +250,7 @@ if printf '%s\n' "$SCREEN" | grep -q 'デプロイ'; then ok "Japanese titles ar
 expect_match "a title too long for the pane ends in … at a character boundary" "$SCREEN" '…│'
 quit
 
-# --- 16–19. each theme's colours ------------------------------------------------------------------------------
+# --- each theme's colours ------------------------------------------------------------------------------
 declare -A seen
 for th in default light high-contrast monochrome; do
 	scenario "theme $th" 100 30 --theme "$th" "$F/walk.json"
@@ -270,7 +270,7 @@ done
 n_distinct=$(printf '%s\n' "${seen[@]}" | sort -u | wc -l)
 expect_eq "the four themes draw differently" "$n_distinct" 4
 
-# --- 20. NO_COLOR ----------------------------------------------------------------------------------------------
+# --- NO_COLOR ----------------------------------------------------------------------------------------------
 TUI_ENV="$TUI_ENV NO_COLOR=1" scenario "NO_COLOR" 100 30 "$F/walk.json"
 wait_idle
 if screen -e | grep -Eq $'\e\\[([0-9;]*;)?(3[0-7]|38;5;[0-9]+|4[0-7]|48;5;[0-9]+)(;[0-9;]*)?m'; then fail "NO_COLOR: no colour at all" "$(screen -e | head -3 | cat -v)"
@@ -280,7 +280,7 @@ keys G k Enter
 expect_screen_re "NO_COLOR: a failure is a glyph and a word" '✘ FAIL +exit = 1'
 quit
 
-# --- 21. a theme file of one's own, and a broken one -----------------------------------------------------------
+# --- a theme file of one's own, and a broken one -----------------------------------------------------------
 scenario "a theme by path" 100 30 --theme "$F/red-header.theme" "$F/walk.json"
 wait_idle
 expect_match "the file's header colours are used (red background)" "$(screen -e | head -1)" $'\e\\[[0-9;]*41[;m]'
@@ -291,7 +291,7 @@ if tui_exit; then
 	expect_match "… named file:line: message" "$SCREEN" 'bad\.theme:3:[0-9]+: unknown element "header\.blink"'
 else fail "a broken theme ends rbc" "$SCREEN"; fi
 
-# --- 22. the detail pane: variables, secrets, errors ----------------------------------------------------------------
+# --- the detail pane: variables, secrets, errors ----------------------------------------------------------------
 secret="s3cr3t-$RANDOM-tok"
 TUI_ENV="$TUI_ENV API_TOKEN=$secret" scenario "detail: variables and a masked secret" 100 30 --operator tester "$F/detail.json"
 wait_idle
@@ -307,7 +307,7 @@ wait_for "DBA approves ─"
 SCREEN=$(screen)
 absent "the secret is never on screen" "$secret"
 
-# --- 23. captures and the output of a secret ---------------------------------------------------------------------------
+# --- captures and the output of a secret ---------------------------------------------------------------------------
 keys g j j
 expect_screen "a capture is in the detail pane" "capture VERSION = v2.4.1"
 expect_match "the output masks the secret" "$SCREEN" 'token is ••••'
@@ -316,7 +316,7 @@ keys j
 expect_screen "a later title uses the captured value" "3 Deploying v2.4.1 ─"
 expect_match "… and its command's output" "$SCREEN" 'deploying v2.4.1'
 
-# --- 24. retries and warnings ---------------------------------------------------------------------------------------------
+# --- retries and warnings ---------------------------------------------------------------------------------------------
 keys j
 expect_screen "a retried step says how many attempts it took" "attempt 3 of 3"
 keys j
@@ -324,12 +324,12 @@ expect_screen "a warning shows ⚠ WARN" "⚠ WARN "
 expect_match "… and why" "$SCREEN" '= 1500 > 1000'
 expect_match "the status bar counts warnings, failures and errors" "$(screen | tail -1)" '1 warn · 1 failed · 1 error'
 
-# --- 25. output that tries to drive the terminal ------------------------------------------------------------------------------
+# --- output that tries to drive the terminal ------------------------------------------------------------------------------
 keys j
 expect_screen "escapes in a command's output are shown, never obeyed" "plain �[31mred�[0m �]0;title� end"
 quit
 
-# --- 26. paging through a long tree ------------------------------------------------------------------------------------------
+# --- paging through a long tree ------------------------------------------------------------------------------------------
 TUI_ENV="$TUI_ENV API_TOKEN=x" scenario "paging" 100 30 "$F/detail.json"
 wait_idle
 keys G
@@ -343,7 +343,7 @@ keys NPage
 expect_screen "PgDn goes a page down" "┌ 25 Step twenty-five ─"
 quit
 
-# --- 27. r runs a step again -------------------------------------------------------------------------------------------------
+# --- r runs a step again -------------------------------------------------------------------------------------------------
 scenario "r runs a step again" 100 30 --var COUNT_FILE="$TMP/count" "$F/rerun.json"
 wait_idle
 keys j Enter
@@ -354,12 +354,12 @@ expect_screen "r runs it again, with fresh output" "runs: 2"
 absent "… the old output is gone from the pane" "runs: 1"
 quit
 
-# --- 28. the operator is the login name by default ----------------------------------------------------------------------------
+# --- the operator is the login name by default ----------------------------------------------------------------------------
 scenario "operator defaults to the login name" 100 30 "$F/walk.json"
 expect_screen "the header names the login" "operator $(id -un)"
 quit
 
-# --- 29. keys move while a step prints 100 MB ------------------------------------------------------------------------------------
+# --- keys move while a step prints 100 MB ------------------------------------------------------------------------------------
 scenario "100 MB of output" 100 30 "$F/long.json"
 wait_idle
 keys j j Enter
@@ -374,7 +374,7 @@ else fail "the 100 MB step finishes" "$SCREEN"; fi
 expect_screen "… all 1,000,000 lines counted: 2,000 kept, the rest named" "…998000 lines earlier on disk"
 quit
 
-# --- 30. the screen in docs/console.md is the real one ---------------------------------------------------------------
+# --- the screen in docs/console.md is the real one ---------------------------------------------------------------
 scenario "the documentation's screen" 100 24 --operator alice "$ROOT/docs/examples/console.json"
 wait_idle
 keys a; wait_for "Ask the product owner"

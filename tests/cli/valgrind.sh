@@ -62,26 +62,27 @@ vg_judge() {
 	if grep -q '^==[0-9]*==' "$log"; then fail "valgrind clean: $name" "$(grep '^==' "$log" | head -40)"
 	else ok "valgrind clean: $name (exit $TUI_RC)"; fi
 }
+# vw TEXT / vw_re REGEX: the scripted session reaches this screen, or fails.
+vw() { wait_for "$1" || fail "valgrind console session reaches: $1" "$SCREEN"; }
+vw_re() { wait_re "$1" || fail "valgrind console session reaches: $1" "$SCREEN"; }
 vg_console "console session" "$TMP/vgc1.log" --operator alice "$F/walk.json"
-if wait_re ' idle *$'; then
-	keys a; wait_for "Ask the product owner"
-	keys n; type_text "go given"; keys Enter Space
-	wait_for "[y/N]"; keys y
-	wait_for "■ finished"
-	keys g j j j; wait_for "1.2 Log lines ─"
-	keys / ; type_text "needle"; keys Enter; wait_for "/needle"
-	keys Tab k; wait_for "lines back"
-	keys '?'; wait_for "run every remaining step"; keys x
-	keys Tab g j h; wait_for "▸"
-	tmx resize-window -t t -x 80 -y 24; wait_re '^└─+┘└─+┘$'
-	keys q
-fi
+vw_re ' idle *$'
+keys a; vw "Ask the product owner"
+keys n; type_text "go given"; keys Enter Space
+vw "[y/N]"; keys y
+vw "■ finished"
+keys g j j j; vw "1.2 Log lines ─"
+keys / ; type_text "needle"; keys Enter; vw "/needle"
+keys k; vw "21 lines back"
+keys '?'; vw "run every remaining step"; keys x
+keys Tab g j h; vw "▸"
+tmx resize-window -t t -x 80 -y 24; vw_re '^└─+┘└─+┘$'
+keys q
 vg_judge "console session" "$TMP/vgc1.log"
 mark="rbc-vg-$$-$RANDOM"
 vg_console "console quit while running" "$TMP/vgc2.log" --var MARK="$mark" "$F/long.json"
-if wait_re ' idle *$'; then
-	keys j Enter; wait_for "▶ running 1"
-	keys q; wait_for "[y/N]"; keys y
-fi
+vw_re ' idle *$'
+keys j Enter; vw "▶ running 1"
+keys q; vw "[y/N]"; keys y
 vg_judge "console quit while running" "$TMP/vgc2.log"
 t_done

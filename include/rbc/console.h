@@ -14,10 +14,17 @@
 
 #include "rbc/engine.h"
 
+struct journal;
+
 struct console_cfg {
 	const char *theme;      /* a name or a path; NULL: default (monochrome with NO_COLOR) */
 	const char *run_id;     /* shown in the help overlay and the quit summary */
 	const char *run_path;
+	struct journal *journal; /* events reach the screen through it, once on disk (may be NULL) */
+	/* Called once the engine exists, before anything runs (the journal's
+	   header); false stops the console before it starts. */
+	bool (*started)(void *ud, struct engine *e);
+	void *started_ud;
 };
 
 int console_run(struct engine_opts *opts, const struct console_cfg *cfg);

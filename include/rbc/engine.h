@@ -218,6 +218,10 @@ struct eng_counts {
 	size_t by_verdict[5];
 };
 void engine_counts(const struct engine *e, struct eng_counts *c);
+/* The same, each step counted in the state view(step) says (an observer's
+   view of it, e.g. the console's: an end not yet on disk is not shown). */
+void engine_counts_as(const struct engine *e, enum eng_state (*view)(const struct eng_step *),
+                      struct eng_counts *c);
 
 /* Who answers: --operator, else the login name. */
 const char *engine_operator(const struct engine *e);

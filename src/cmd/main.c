@@ -21,6 +21,9 @@ static const struct command {
 	 "           [--operator NAME] [--theme NAME|FILE] FILE…",
 	 "walk runbooks in the console (rbc FILE… too), or without it with --batch;\n"
 	 "      exit 0 pass, 1 warn, 2 fail, 3 unknown/error"},
+	{"runs", cmd_runs, "[--json]",
+	 "list the runs kept: id, runbooks, start, operator, running / interrupted /\n"
+	 "      finished, verdict"},
 	{"eval", cmd_eval,
 	 "EXPR [NAME=VALUE…] [--sample JSON]… [--json FILE] [--warn EXPR]\n"
 	 "           [--var NAME=VALUE]… [--error TEXT]",

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -22,6 +24,8 @@
 #include "rbc/cmd.h"
 #include "rbc/console.h"
 #include "rbc/engine.h"
+#include "rbc/journal.h"
+#include "rbc/sha256.h"
 #include "rbc/rundir.h"
 #include "rbc/runbook.h"
 
@@ -351,6 +355,76 @@ static void summary(struct batch *b, const struct rundir *rd)
 	fflush(stdout);
 }
 
+/* ---- the journal's header ------------------------------------------------ */
+
+struct run_record {
+	struct journal *j;
+	struct runbook **rbs;
+	size_t nrbs;
+	const struct rb_kv *vars;
+	const struct rundir *rd;
+	int argc;
+	char **argv;
+	struct rbc_error err;
+};
+
+static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
+{
+	for (cJSON *c = arr->child; c; c = c->next)
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "id")), rb->id) == 0)
+			return; /* included twice */
+	cJSON *o = cJSON_CreateObject();
+	char real[PATH_MAX];
+	cJSON_AddStringToObject(o, "file", realpath(rb->file, real) ? real : rb->file);
+	cJSON_AddStringToObject(o, "id", rb->id);
+	cJSON_AddStringToObject(o, "kind", rb_kind_name(rb->kind));
+	char hex[65];
+	if (sha256_file(rb->file, hex))
+		cJSON_AddStringToObject(o, "sha256", hex);
+	else
+		cJSON_AddNullToObject(o, "sha256");
+	cJSON_AddBoolToObject(o, "included", included);
+	cJSON_AddItemToArray(arr, o);
+	for (size_t i = 0; i < rb->nincludes; i++)
+		header_runbook(arr, rb->includes[i], true);
+}
+
+/* The header: what a resume needs to rebuild the run, and an auditor to trust it. */
+static bool write_header(struct run_record *r, struct engine *e)
+{
+	journal_set_mask(r->j, engine_secrets(e));
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddStringToObject(h, "run", r->rd->id);
+	cJSON_AddStringToObject(h, "rbc", RBC_VERSION);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char t[40];
+	strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(h, "started", t);
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	cJSON_AddStringToObject(h, "host", host);
+	cJSON_AddStringToObject(h, "operator", engine_operator(e));
+	cJSON_AddNumberToObject(h, "pid", (double)getpid());
+	cJSON *rbs = cJSON_AddArrayToObject(h, "runbooks");
+	for (size_t i = 0; i < r->nrbs; i++)
+		header_runbook(rbs, r->rbs[i], false);
+	cJSON *vars = cJSON_AddObjectToObject(h, "vars");
+	for (size_t i = 0; r->vars && i < r->vars->n; i++)
+		cJSON_AddStringToObject(vars, r->vars->keys[i], r->vars->vals[i]);
+	cJSON *args = cJSON_AddArrayToObject(h, "argv");
+	for (int i = 0; i < r->argc; i++)
+		cJSON_AddItemToArray(args, cJSON_CreateString(r->argv[i]));
+	return journal_header(r->j, h, &r->err);
+}
+
+static bool console_started(void *ud, struct engine *e)
+{
+	return write_header(ud, e);
+}
+
 /* The name of a secret of rb given with --var on the command line, or NULL. */
 static const char *cli_secret(const struct runbook *rb, const struct rb_kv *vars, int argc,
                               char **argv)
@@ -371,6 +445,19 @@ static const char *cli_secret(const struct runbook *rb, const struct rb_kv *vars
 		}
 	}
 	return NULL;
+}
+
+/* Frees what cmd_run loaded and returns rc. */
+static int run_done(int rc, struct runbook **rbs, size_t n, const char **files, struct rb_kv *vars,
+                    struct rundir *rd)
+{
+	for (size_t i = 0; i < n; i++)
+		runbook_free(rbs[i]);
+	free(rbs);
+	free(files);
+	rb_kv_free(vars);
+	rundir_free(rd);
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -501,31 +588,38 @@ int cmd_run(int argc, char **argv)
 		status = RBC_EXIT_SOFTWARE;
 	}
 	if (status) {
-		for (size_t i = 0; i < nfiles; i++)
-			runbook_free(rbs[i]);
-		free(rbs);
-		free(files);
-		rb_kv_free(&vars);
 		rbc_error_clear(&err);
-		return status;
+		return run_done(status, rbs, nfiles, files, &vars, &rd);
 	}
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);
+	struct run_record rec = {.rbs = rbs, .nrbs = nfiles, .vars = &vars, .rd = &rd,
+	                         .argc = argc, .argv = argv};
+	rec.j = journal_create(&loop, rd.path, &err);
+	if (!rec.j) {
+		fprintf(stderr, "rbc: run: %s\n", err.msg);
+		rbc_error_clear(&err);
+		uv_loop_close(&loop);
+		return run_done(RBC_EXIT_SOFTWARE, rbs, nfiles, files, &vars, &rd);
+	}
 	if (!batch) {
 		struct engine_opts co = {.loop = &loop, .runbooks = rbs, .nrunbooks = nfiles,
 		                         .vars = &vars, .out_dir = rd.out, .operator = op,
 		                         .assume = assume, .yes = yes};
-		struct console_cfg cfg = {.theme = theme, .run_id = rd.id, .run_path = rd.path};
+		struct console_cfg cfg = {.theme = theme, .run_id = rd.id, .run_path = rd.path,
+		                          .journal = rec.j, .started = console_started, .started_ud = &rec};
 		int rc = console_run(&co, &cfg);
+		if (rec.err.msg) {
+			fprintf(stderr, "rbc: run: %s\n", rec.err.msg);
+			rbc_error_clear(&rec.err);
+			rc = RBC_EXIT_SOFTWARE;
+		} else if (journal_error(rec.j)) {
+			fprintf(stderr, "rbc: run: %s\n", journal_error(rec.j));
+		}
+		journal_free(rec.j);
 		uv_loop_close(&loop);
-		for (size_t i = 0; i < nfiles; i++)
-			runbook_free(rbs[i]);
-		free(rbs);
-		free(files);
-		rb_kv_free(&vars);
-		rundir_free(&rd);
-		return rc;
+		return run_done(rc, rbs, nfiles, files, &vars, &rd);
 	}
 	struct batch b = {.loop = &loop, .t0 = uv_hrtime()};
 	struct engine_opts o = {
@@ -538,10 +632,21 @@ int cmd_run(int argc, char **argv)
 		.interactive = false,
 		.assume = assume,
 		.yes = yes,
-		.on_event = on_event,
-		.ud = &b,
+		.on_event = journal_on_event,
+		.ud = rec.j,
 	};
+	journal_set_observer(rec.j, on_event, &b);
 	b.e = engine_new(&o, &err);
+	if (!write_header(&rec, b.e)) {
+		fprintf(stderr, "rbc: run: %s\n", rec.err.msg);
+		rbc_error_clear(&rec.err);
+		engine_free(b.e);
+		journal_free(rec.j);
+		probe_shutdown(&loop);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		uv_loop_close(&loop);
+		return run_done(RBC_EXIT_SOFTWARE, rbs, nfiles, files, &vars, &rd);
+	}
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
 	for (size_t i = 0; i < RBC_ARRAY_LEN(sigs); i++) {
 		uv_signal_init(&loop, &b.sig[i]);
@@ -560,16 +665,13 @@ int cmd_run(int argc, char **argv)
 		b.verdict = RBC_VERDICT_ERROR;
 	}
 	summary(&b, &rd);
+	if (journal_error(rec.j))
+		fprintf(stderr, "rbc: run: %s\n", journal_error(rec.j));
 	engine_free(b.e);
+	journal_free(rec.j);
 	probe_shutdown(&loop);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 
-	for (size_t i = 0; i < nfiles; i++)
-		runbook_free(rbs[i]);
-	free(rbs);
-	free(files);
-	rb_kv_free(&vars);
-	rundir_free(&rd);
-	return b.interrupted ? 130 : verdict_exit_code(b.verdict);
+	return run_done(b.interrupted ? 130 : verdict_exit_code(b.verdict), rbs, nfiles, files, &vars, &rd);
 }

@@ -1244,14 +1244,20 @@ size_t engine_jobs(const struct engine *e)
  * Counts below s. Steps under a skipped group count as skipped; steps of an
  * on-demand procedure that never ran are not counted at all.
  */
+static enum eng_state own_state(const struct eng_step *s)
+{
+	return s->state;
+}
+
 static void count_walk(const struct eng_step *s, bool skipped, bool optional,
-                       struct eng_counts *c)
+                       enum eng_state (*view)(const struct eng_step *), struct eng_counts *c)
 {
 	optional = optional || node_on_demand(s);
-	if (s->state == ENG_SKIPPED)
+	enum eng_state own = view(s);
+	if (own == ENG_SKIPPED)
 		skipped = true;
 	if (s->def && s->def->action != RB_GROUP) {
-		enum eng_state st = skipped ? ENG_SKIPPED : s->state;
+		enum eng_state st = skipped ? ENG_SKIPPED : own;
 		if (st == ENG_PENDING && optional)
 			return;
 		c->total++;
@@ -1270,14 +1276,20 @@ static void count_walk(const struct eng_step *s, bool skipped, bool optional,
 		return;
 	}
 	for (size_t i = 0; i < s->nchildren; i++)
-		count_walk(s->children[i], skipped, optional, c);
+		count_walk(s->children[i], skipped, optional, view, c);
+}
+
+void engine_counts_as(const struct engine *e, enum eng_state (*view)(const struct eng_step *),
+                      struct eng_counts *c)
+{
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < e->nnodes; i++)
+		count_walk(e->nodes[i], false, false, view ? view : own_state, c);
 }
 
 void engine_counts(const struct engine *e, struct eng_counts *c)
 {
-	memset(c, 0, sizeof *c);
-	for (size_t i = 0; i < e->nnodes; i++)
-		count_walk(e->nodes[i], false, false, c);
+	engine_counts_as(e, NULL, c);
 }
 
 /* The worst verdict below s, groups included (a group can have one of its

@@ -25,6 +25,7 @@
 #include <wchar.h>
 
 #include "rbc/console.h"
+#include "rbc/journal.h"
 #include "rbc/outbuf.h"
 #include "rbc/theme.h"
 
@@ -82,6 +83,7 @@ struct ui {
 	char **caps;              /* "NAME = value" */
 	size_t ncaps;
 	bool collapsed;
+	bool shown_done;          /* its end has reached the screen: the journal holds it */
 	bool kept;                /* its output is among the OUT_MAX_STEPS kept */
 };
 
@@ -253,9 +255,22 @@ static int text_width(const char *s)
 
 /* ---- step states ------------------------------------------------------------ */
 
+/*
+ * The state the screen shows: a step's end (its verdict, a skip, a cancel)
+ * only once the event saying so has been delivered, that is once it is in
+ * the journal on disk. Until then the step still shows as running.
+ */
+static enum eng_state shown_state(const struct eng_step *s)
+{
+	bool ended = s->state == ENG_DONE || s->state == ENG_SKIPPED || s->state == ENG_CANCELLED;
+	if (ended && !(s->ui && ((const struct ui *)s->ui)->shown_done))
+		return ENG_RUNNING;
+	return s->state;
+}
+
 static const char *glyph(const struct eng_step *s)
 {
-	switch (s->state) {
+	switch (shown_state(s)) {
 	case ENG_PENDING: return "○";
 	case ENG_RUNNING: return "●";
 	case ENG_WAITING: return "◆";
@@ -277,18 +292,19 @@ static const char *glyph(const struct eng_step *s)
 /* The state as a word (readable without colour). */
 static const char *state_word(const struct eng_step *s)
 {
-	if (s->state == ENG_DONE)
+	enum eng_state st = shown_state(s);
+	if (st == ENG_DONE)
 		return verdict_name(s->verdict);
-	if (s->state == ENG_WAITING)
+	if (st == ENG_WAITING)
 		return s->wait == ENG_WAIT_CONFIRM ? "CONFIRM?" : "WAITING";
 	static const char *const words[] = {"PENDING", "RUNNING", "WAITING", "WATCHING", "DONE",
 	                                    "SKIPPED", "CANCELLED"};
-	return words[s->state];
+	return words[st];
 }
 
 static enum theme_element state_element(const struct eng_step *s)
 {
-	switch (s->state) {
+	switch (shown_state(s)) {
 	case ENG_PENDING: return THEME_STEP_PENDING;
 	case ENG_RUNNING: return THEME_STEP_RUNNING;
 	case ENG_WATCHING: return THEME_STEP_WATCHING;
@@ -326,7 +342,8 @@ static void group_counts(const struct eng_step *s, size_t *done, size_t *total)
 		if (c->def->on_demand && c->state == ENG_PENDING)
 			continue;
 		(*total)++;
-		if (c->state == ENG_DONE || c->state == ENG_SKIPPED || c->state == ENG_CANCELLED)
+		enum eng_state st = shown_state(c);
+		if (st == ENG_DONE || st == ENG_SKIPPED || st == ENG_CANCELLED)
 			(*done)++;
 	}
 }
@@ -846,11 +863,34 @@ static void draw_output(struct console *c, const struct layout *L)
 	}
 }
 
+static void shown_counts(struct console *c, struct eng_counts *k)
+{
+	engine_counts_as(c->e, shown_state, k);
+}
+
+static bool any_running(const struct eng_step *s)
+{
+	enum eng_state st = shown_state(s);
+	if (st == ENG_RUNNING || st == ENG_WATCHING)
+		return !is_group(s);
+	for (size_t i = 0; i < s->nchildren; i++)
+		if (any_running(s->children[i]))
+			return true;
+	return false;
+}
+
+/* Idle: no job runs, and everything that happened is on the screen (and in
+   the journal). A step waiting for the operator is not a job. */
 static bool console_idle(struct console *c)
 {
-	struct eng_counts k;
-	engine_counts(c->e, &k);
-	return engine_jobs(c->e) == 0 && k.running == 0;
+	if (engine_jobs(c->e) || journal_busy(c->cfg->journal))
+		return false;
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(c->e, &n);
+	for (size_t i = 0; i < n; i++)
+		if (any_running(tops[i]))
+			return false;
+	return true;
 }
 
 static void draw_status(struct console *c)
@@ -876,7 +916,7 @@ static void draw_status(struct console *c)
 	}
 	curs_set(0);
 	struct eng_counts k;
-	engine_counts(c->e, &k);
+	shown_counts(c, &k);
 	size_t fin = k.done + k.skipped + k.cancelled;
 	int barw = c->cols >= 100 ? 20 : 10;
 	int filled = k.total ? (int)((size_t)barw * fin / k.total) : 0;
@@ -1057,6 +1097,7 @@ static void on_event(void *ud, const struct eng_event *ev)
 	case ENG_EV_STEP_STARTED:
 		if (c->follow && ev->step->def && !is_group(ev->step))
 			select_step(c, ev->step);
+		ui_of(ev->step)->shown_done = false;
 		if (ev->step->def && !is_group(ev->step)) {
 			/* A new attempt's output starts afresh on screen (the spool keeps all). */
 			struct ui *u = ui_of(ev->step);
@@ -1067,6 +1108,7 @@ static void on_event(void *ud, const struct eng_event *ev)
 		}
 		break;
 	case ENG_EV_STEP_FINISHED:
+		ui_of(ev->step)->shown_done = true;
 		/* A last line without a newline is still a line. */
 		if (ev->step->ui)
 			outbuf_flush(&((struct ui *)ev->step->ui)->out);
@@ -1604,8 +1646,14 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	bool colour = !(no_color && *no_color) || (cfg->theme && *cfg->theme);
 
 	opts->interactive = true;
-	opts->on_event = on_event;
-	opts->ud = c;
+	if (cfg->journal) {
+		opts->on_event = journal_on_event;
+		opts->ud = cfg->journal;
+		journal_set_observer(cfg->journal, on_event, c);
+	} else {
+		opts->on_event = on_event;
+		opts->ud = c;
+	}
 	if (c->fixed_now)
 		opts->clock = console_clock;
 	struct rbc_error err = {0};
@@ -1618,6 +1666,14 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 		return RBC_EXIT_SOFTWARE;
 	}
 	c->operator = engine_operator(c->e);
+	if (cfg->started && !cfg->started(cfg->started_ud, c->e)) {
+		engine_free(c->e);
+		probe_shutdown(c->loop);
+		uv_run(c->loop, UV_RUN_DEFAULT);
+		free(c);
+		the_console = NULL;
+		return RBC_EXIT_SOFTWARE;
+	}
 
 	/* Signals first: with SIGWINCH handled, ncurses installs no handler of its own. */
 	static const int sigs[] = {SIGWINCH, SIGINT, SIGTERM, SIGHUP};
@@ -1658,7 +1714,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	}
 	/* What a stop started (killing process groups) completes before exit. */
 	uv_poll_stop(&c->input);
-	for (int spins = 0; engine_busy(c->e) && spins < 1000; spins++)
+	for (int spins = 0; (engine_busy(c->e) || journal_busy(cfg->journal)) && spins < 1000; spins++)
 		uv_run(c->loop, UV_RUN_ONCE);
 
 	endwin();

@@ -1,0 +1,90 @@
+/*
+ * journal.h — the run's journal: <run dir>/journal.jsonl, one JSON line per
+ * engine event, the source of truth of a run (docs/journal.md).
+ *
+ * The journal sits between the engine and whoever shows the run: the engine
+ * calls journal_on_event; the journal writes the event's line and, once the
+ * line is on disk (written and fdatasync'ed in the libuv thread pool, never
+ * on the loop thread), passes the event on to the observer. So nothing is
+ * shown that a crash could lose. Lines that arrive while a sync is under way
+ * are written together by the next one (group commit). Output bytes are not
+ * journaled (the step's spool file holds them) and are passed on at once.
+ *
+ * The journal file is locked (flock) for as long as it is open: a second
+ * process can never write the same run. Every line is masked with the run's
+ * secrets before it is written.
+ */
+#ifndef RBC_JOURNAL_H
+#define RBC_JOURNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <uv.h>
+
+#include "rbc/engine.h"
+#include "rbc/error.h"
+#include "rbc/mask.h"
+
+#define JOURNAL_SCHEMA 1
+#define JOURNAL_FILE "journal.jsonl"
+
+struct journal;
+
+/* Creates <dir>/journal.jsonl (it must not exist) and locks it. */
+struct journal *journal_create(uv_loop_t *loop, const char *dir, struct rbc_error *err);
+
+/*
+ * Writes the header line, synchronously (before the loop runs): header is a
+ * JSON object (consumed) to which "seq": 0, "ev": "run_header" and "schema"
+ * are added. Set the mask first.
+ */
+bool journal_header(struct journal *j, cJSON *header, struct rbc_error *err);
+
+/* Where events go once their line is on disk. */
+void journal_set_observer(struct journal *j, void (*on_event)(void *ud, const struct eng_event *ev),
+                          void *ud);
+
+/* The run's secrets, masked in every line written from now on (borrowed). */
+void journal_set_mask(struct journal *j, const struct mask *m);
+
+/* The engine's event callback (ud: the journal). */
+void journal_on_event(void *ud, const struct eng_event *ev);
+
+/* True while lines wait to be written or events to be passed on. */
+bool journal_busy(const struct journal *j);
+/* Lines written and synced so far (the header included). */
+uint64_t journal_durable(const struct journal *j);
+/* The first write or sync error, or NULL: the run goes on, the record does not. */
+const char *journal_error(const struct journal *j);
+
+/* Closes the file (and its lock). Call once journal_busy is false. */
+void journal_free(struct journal *j);
+
+/* The id of a step in the journal: "RUNBOOK" for a phase, "RUNBOOK/STEP". */
+char *journal_step_id(const struct eng_step *s);
+
+/*
+ * Whether a run is running: its journal is locked by a live process.
+ * Returns 1 locked, 0 not, -1 no journal.
+ */
+int journal_locked(const char *dir);
+
+/* What `rbc runs` says of one run, read from its journal. */
+enum journal_run_state { JOURNAL_RUNNING, JOURNAL_INTERRUPTED, JOURNAL_FINISHED };
+struct journal_summary {
+	char *id;                 /* the run id (the header's) */
+	char *runbooks;           /* the given runbooks' ids, comma-separated */
+	char *started;            /* UTC, as the header has it */
+	char *operator;
+	char *verdict;            /* the run_finished event's, or NULL */
+	enum journal_run_state state;
+	unsigned long long events; /* lines after the header */
+};
+const char *journal_state_name(enum journal_run_state s);
+/* Reads dir/journal.jsonl; false, with err, when it has no valid header. */
+bool journal_summary(const char *dir, struct journal_summary *s, struct rbc_error *err);
+void journal_summary_free(struct journal_summary *s);
+
+#endif

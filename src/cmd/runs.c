@@ -1,0 +1,129 @@
+/*
+ * runs.c — rbc runs: the runs kept in the runs directory, newest last, with
+ * what their journals say: running (its journal is locked by a live rbc),
+ * interrupted (the process ended before the run did), or finished, and the
+ * verdict.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "rbc/cmd.h"
+#include "rbc/error.h"
+#include "rbc/journal.h"
+#include "rbc/rundir.h"
+#include "rbc/util.h"
+
+static void runs_usage(FILE *fp)
+{
+	fprintf(fp,
+	        "usage: rbc runs [--json]\n"
+	        "\n"
+	        "Lists the runs in the runs directory ($RBC_RUNS_DIR, else\n"
+	        "$XDG_STATE_HOME/rbc/runs, else ~/.local/state/rbc/runs), oldest first:\n"
+	        "run id, runbooks, start (UTC), operator, state and verdict. The state is\n"
+	        "running (a live rbc holds the journal), interrupted (it ended before the\n"
+	        "run did) or finished. --json prints one JSON object per run instead.\n");
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cmd_runs(int argc, char **argv)
+{
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			runs_usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "rbc: runs: unknown argument %s\n", argv[i]);
+			runs_usage(stderr);
+			return RBC_EXIT_USAGE;
+		}
+	}
+	struct rbc_error err = {0};
+	char *base = rundir_base(&err);
+	if (!base) {
+		fprintf(stderr, "rbc: runs: %s\n", err.msg);
+		rbc_error_clear(&err);
+		return RBC_EXIT_SOFTWARE;
+	}
+	DIR *d = opendir(base);
+	if (!d) {
+		if (errno == ENOENT) {
+			if (!json)
+				printf("no runs in %s\n", base);
+			free(base);
+			return 0;
+		}
+		fprintf(stderr, "rbc: runs: %s: %s\n", base, strerror(errno));
+		free(base);
+		return RBC_EXIT_NOINPUT;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (de->d_name[0] == '.')
+			continue;
+		xgrow(&names, &cap, n + 1, sizeof *names);
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, by_name);
+	size_t shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *dir = xasprintf("%s/%s", base, names[i]);
+		struct journal_summary s;
+		struct rbc_error e = {0};
+		if (journal_summary(dir, &s, &e)) {
+			if (json) {
+				cJSON *o = cJSON_CreateObject();
+				cJSON_AddStringToObject(o, "run", s.id ? s.id : names[i]);
+				cJSON_AddStringToObject(o, "dir", dir);
+				cJSON_AddStringToObject(o, "runbooks", s.runbooks ? s.runbooks : "");
+				cJSON_AddStringToObject(o, "started", s.started ? s.started : "");
+				cJSON_AddStringToObject(o, "operator", s.operator ? s.operator : "");
+				cJSON_AddStringToObject(o, "state", journal_state_name(s.state));
+				if (s.verdict)
+					cJSON_AddStringToObject(o, "verdict", s.verdict);
+				else
+					cJSON_AddNullToObject(o, "verdict");
+				cJSON_AddNumberToObject(o, "events", (double)s.events);
+				char *line = cJSON_PrintUnformatted(o);
+				puts(line);
+				free(line);
+				cJSON_Delete(o);
+			} else {
+				if (!shown)
+					printf("%-40s %-24s %-20s %-12s %-11s %s\n", "RUN", "RUNBOOKS", "STARTED", "OPERATOR",
+					       "STATE", "VERDICT");
+				printf("%-40s %-24s %-20s %-12s %-11s %s\n", s.id ? s.id : names[i],
+				       s.runbooks ? s.runbooks : "", s.started ? s.started : "",
+				       s.operator ? s.operator : "", journal_state_name(s.state),
+				       s.verdict ? s.verdict : "—");
+			}
+			shown++;
+			journal_summary_free(&s);
+		}
+		/* A directory without a journal (an older rbc, a run that never
+		   started) is not a run to list. */
+		rbc_error_clear(&e);
+		free(dir);
+		free(names[i]);
+	}
+	free(names);
+	if (!shown && !json)
+		printf("no runs in %s\n", base);
+	free(base);
+	return 0;
+}

@@ -1,0 +1,507 @@
+/*
+ * journal.c — the run's journal (see journal.h, docs/journal.md).
+ *
+ * Two buffers: `pending` collects the lines of events as they come; when no
+ * write is under way it becomes `writing`, and a uv_work writes it whole and
+ * fdatasyncs the file. When that work ends, the events whose lines it held
+ * are passed on to the observer, in order, and the next batch starts. The
+ * loop thread only formats lines and swaps buffers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rbc/journal.h"
+#include "rbc/util.h"
+#include "rbc/value.h"
+
+/* An event kept until its line is on disk. */
+struct held {
+	struct eng_event ev;
+	char *text, *name, *value, *by, *data;
+	struct rbc_value *sample;
+	uint64_t seq;
+};
+
+struct journal {
+	uv_loop_t *loop;
+	int fd;
+	char *path;
+	const struct mask *mask;
+	void (*on_event)(void *ud, const struct eng_event *ev);
+	void *ud;
+
+	uint64_t seq;            /* the last line's number (the header is 0) */
+	uint64_t durable;        /* lines on disk */
+	struct strbuf pending, writing;
+	uint64_t writing_last;   /* the last line in `writing` */
+	bool in_flight;
+	uv_work_t work;
+	int werr;                /* the worker's errno */
+	char *error;
+
+	struct held *held;       /* events waiting for their line, oldest first */
+	size_t nheld, capheld, held_head;
+	bool delivering;
+};
+
+static bool write_all(int fd, const char *s, size_t n, int *err)
+{
+	while (n) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			*err = errno;
+			return false;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+static bool sync_fd(int fd, int *err)
+{
+	while (fdatasync(fd) != 0) {
+		if (errno != EINTR) {
+			*err = errno;
+			return false;
+		}
+	}
+	return true;
+}
+
+char *journal_step_id(const struct eng_step *s)
+{
+	if (!s)
+		return NULL;
+	if (!s->def)
+		return xstrdup(s->rb->id);
+	return xasprintf("%s/%s", s->rb->id, s->def->id);
+}
+
+static void iso_ms(char *buf, size_t n, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char base[32];
+	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+}
+
+/* The line of an event, masked, with its newline. */
+static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t seq, size_t *len)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "seq", (double)seq);
+	char t[40];
+	iso_ms(t, sizeof t, ev->time);
+	cJSON_AddStringToObject(o, "t", t);
+	cJSON_AddStringToObject(o, "ev", eng_event_name(ev->type));
+	struct eng_step *s = ev->step;
+	if (s) {
+		char *id = journal_step_id(s);
+		cJSON_AddStringToObject(o, "step", id);
+		free(id);
+		if (s->def)
+			cJSON_AddStringToObject(o, "number", s->def->number);
+	}
+	switch (ev->type) {
+	case ENG_EV_STEP_STARTED:
+		add_str(o, "title", s ? s->title : NULL);
+		if (s && s->attempt)
+			cJSON_AddNumberToObject(o, "attempt", s->attempt);
+		break;
+	case ENG_EV_RETRY:
+	case ENG_EV_STEP_FINISHED:
+	case ENG_EV_RUN_FINISHED:
+		cJSON_AddStringToObject(o, "verdict", verdict_name(ev->verdict));
+		if (s && ev->type == ENG_EV_STEP_FINISHED) {
+			cJSON_AddStringToObject(o, "state", eng_state_name(s->state));
+			if (s->attempt)
+				cJSON_AddNumberToObject(o, "attempt", s->attempt);
+			if (s->started) {
+				iso_ms(t, sizeof t, s->started);
+				cJSON_AddStringToObject(o, "started", t);
+				cJSON_AddNumberToObject(o, "duration_ms", (double)(ev->time - s->started));
+			}
+			add_str(o, "note", s->note);
+			if (s->spool_path)
+				cJSON_AddStringToObject(o, "output", s->spool_path);
+		}
+		break;
+	case ENG_EV_SAMPLE:
+		cJSON_AddStringToObject(o, "verdict", verdict_name(ev->verdict));
+		if (ev->sample) {
+			cJSON *v = value_to_json(ev->sample);
+			if (v)
+				cJSON_AddItemToObject(o, "sample", v);
+		}
+		break;
+	case ENG_EV_CAPTURE:
+		add_str(o, "name", ev->name);
+		if (ev->value)
+			cJSON_AddStringToObject(o, "value", ev->value);
+		else
+			cJSON_AddNullToObject(o, "value");
+		break;
+	case ENG_EV_JUMP:
+	case ENG_EV_WATCH_FIRED:
+		if (ev->target) {
+			char *id = journal_step_id(ev->target);
+			cJSON_AddStringToObject(o, "target", id);
+			free(id);
+		}
+		break;
+	case ENG_EV_WAITING:
+		cJSON_AddStringToObject(o, "for", s && s->wait == ENG_WAIT_CONFIRM ? "confirm" : "operator");
+		break;
+	default:
+		break;
+	}
+	add_str(o, "text", ev->text);
+	add_str(o, "by", ev->by);
+	if (ev->type == ENG_EV_CONFIRMED || ev->by)
+		cJSON_AddBoolToObject(o, "automatic", ev->automatic);
+	char *raw = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	size_t n = 0;
+	char *line = mask_text_n(j->mask, raw, strlen(raw), &n, NULL);
+	free(raw);
+	line = xrealloc(line, n + 2);
+	line[n++] = '\n';
+	line[n] = '\0';
+	*len = n;
+	return line;
+}
+
+/* ---- passing events on ---------------------------------------------------- */
+
+static void held_free(struct held *h)
+{
+	free(h->text);
+	free(h->name);
+	free(h->value);
+	free(h->by);
+	free(h->data);
+	value_free(h->sample);
+}
+
+static void hold(struct journal *j, const struct eng_event *ev, uint64_t seq)
+{
+	if (j->held_head && j->held_head == j->nheld) {
+		j->nheld = j->held_head = 0;
+	}
+	xgrow(&j->held, &j->capheld, j->nheld + 1, sizeof *j->held);
+	struct held *h = &j->held[j->nheld++];
+	*h = (struct held){.ev = *ev, .seq = seq};
+	h->text = ev->text ? xstrdup(ev->text) : NULL;
+	h->name = ev->name ? xstrdup(ev->name) : NULL;
+	h->value = ev->value ? xstrdup(ev->value) : NULL;
+	h->by = ev->by ? xstrdup(ev->by) : NULL;
+	h->sample = ev->sample ? value_ref(ev->sample) : NULL;
+	if (ev->type == ENG_EV_OUTPUT && ev->len) {
+		h->data = xmalloc(ev->len);
+		memcpy(h->data, ev->data, ev->len);
+	} else {
+		h->ev.data = NULL;
+		h->ev.len = 0;
+	}
+}
+
+/* Passes on every held event whose line is on disk. An observer's reaction
+   may send new events (journaled and held in turn): they wait their turn. */
+static void deliver(struct journal *j)
+{
+	if (j->delivering)
+		return;
+	j->delivering = true;
+	while (j->held_head < j->nheld && j->held[j->held_head].seq <= j->durable) {
+		struct held h = j->held[j->held_head++];
+		h.ev.text = h.text;
+		h.ev.name = h.name;
+		h.ev.value = h.value;
+		h.ev.by = h.by;
+		h.ev.sample = h.sample;
+		if (h.data)
+			h.ev.data = h.data;
+		if (j->on_event)
+			j->on_event(j->ud, &h.ev);
+		held_free(&h);
+	}
+	if (j->held_head == j->nheld)
+		j->held_head = j->nheld = 0;
+	j->delivering = false;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+static void kick(struct journal *j);
+
+static void work_cb(uv_work_t *w)
+{
+	struct journal *j = w->data;
+	int err = 0;
+	if (write_all(j->fd, j->writing.s, j->writing.len, &err))
+		sync_fd(j->fd, &err);
+	j->werr = err;
+}
+
+static void after_work_cb(uv_work_t *w, int status)
+{
+	struct journal *j = w->data;
+	j->in_flight = false;
+	if ((status || j->werr) && !j->error)
+		j->error = xasprintf("the journal %s cannot be written: %s", j->path,
+		                     strerror(status ? ECANCELED : j->werr));
+	/* Even when the disk refused it, the run goes on and is shown: the
+	   error is said (journal_error), never hidden by a stalled screen. */
+	j->durable = j->writing_last;
+	j->writing.len = 0;
+	kick(j);
+	deliver(j);
+}
+
+static void kick(struct journal *j)
+{
+	if (j->in_flight || !j->pending.len)
+		return;
+	struct strbuf t = j->writing;
+	j->writing = j->pending;
+	j->pending = t;
+	j->pending.len = 0;
+	j->writing_last = j->seq;
+	j->in_flight = true;
+	j->work.data = j;
+	if (uv_queue_work(j->loop, &j->work, work_cb, after_work_cb) != 0) {
+		/* No thread pool: write here rather than lose the line. */
+		work_cb(&j->work);
+		after_work_cb(&j->work, 0);
+	}
+}
+
+void journal_on_event(void *ud, const struct eng_event *ev)
+{
+	struct journal *j = ud;
+	if (ev->type == ENG_EV_OUTPUT) {
+		/* Bytes go to the spool file, not the journal: shown at once,
+		   unless events before them still wait for the disk (then after
+		   those, in order). */
+		if (j->held_head == j->nheld && !j->delivering) {
+			if (j->on_event)
+				j->on_event(j->ud, ev);
+		} else {
+			hold(j, ev, j->seq);
+		}
+		return;
+	}
+	size_t n;
+	char *line = event_line(j, ev, ++j->seq, &n);
+	sb_add(&j->pending, line, n);
+	free(line);
+	hold(j, ev, j->seq);
+	kick(j);
+}
+
+/* ---- opening and closing --------------------------------------------------- */
+
+struct journal *journal_create(uv_loop_t *loop, const char *dir, struct rbc_error *err)
+{
+	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rbc_error_set(err, "cannot create %s: %s", path, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		rbc_error_set(err, "%s is being written by another rbc", path);
+		close(fd);
+		free(path);
+		return NULL;
+	}
+	struct journal *j = xcalloc(1, sizeof *j);
+	j->loop = loop;
+	j->fd = fd;
+	j->path = path;
+	return j;
+}
+
+bool journal_header(struct journal *j, cJSON *header, struct rbc_error *err)
+{
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddNumberToObject(h, "seq", 0);
+	cJSON_AddStringToObject(h, "ev", "run_header");
+	cJSON_AddNumberToObject(h, "schema", JOURNAL_SCHEMA);
+	for (cJSON *c = header ? header->child : NULL; c;) {
+		cJSON *next = c->next;
+		cJSON_AddItemToObject(h, c->string, cJSON_DetachItemViaPointer(header, c));
+		c = next;
+	}
+	cJSON_Delete(header);
+	char *raw = cJSON_PrintUnformatted(h);
+	cJSON_Delete(h);
+	size_t n = 0;
+	char *line = mask_text_n(j->mask, raw, strlen(raw), &n, NULL);
+	free(raw);
+	int e = 0;
+	bool ok = write_all(j->fd, line, n, &e) && write_all(j->fd, "\n", 1, &e) && sync_fd(j->fd, &e);
+	free(line);
+	if (!ok)
+		rbc_error_set(err, "cannot write %s: %s", j->path, strerror(e));
+	return ok;
+}
+
+void journal_set_observer(struct journal *j, void (*on_event)(void *ud, const struct eng_event *ev),
+                          void *ud)
+{
+	j->on_event = on_event;
+	j->ud = ud;
+}
+
+void journal_set_mask(struct journal *j, const struct mask *m)
+{
+	j->mask = m;
+}
+
+bool journal_busy(const struct journal *j)
+{
+	return j && (j->in_flight || j->pending.len || j->held_head < j->nheld);
+}
+
+uint64_t journal_durable(const struct journal *j)
+{
+	return j->durable;
+}
+
+const char *journal_error(const struct journal *j)
+{
+	return j ? j->error : NULL;
+}
+
+void journal_free(struct journal *j)
+{
+	if (!j)
+		return;
+	for (size_t i = j->held_head; i < j->nheld; i++)
+		held_free(&j->held[i]);
+	free(j->held);
+	sb_free(&j->pending);
+	sb_free(&j->writing);
+	close(j->fd);
+	free(j->path);
+	free(j->error);
+	free(j);
+}
+
+int journal_locked(const char *dir)
+{
+	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return -1;
+	int r = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK ? 1 : 0;
+	close(fd);
+	return r;
+}
+
+/* ---- reading a journal's summary -------------------------------------------- */
+
+const char *journal_state_name(enum journal_run_state s)
+{
+	static const char *const names[] = {"running", "interrupted", "finished"};
+	return names[s];
+}
+
+void journal_summary_free(struct journal_summary *s)
+{
+	free(s->id);
+	free(s->runbooks);
+	free(s->started);
+	free(s->operator);
+	free(s->verdict);
+	*s = (struct journal_summary){0};
+}
+
+static char *json_strdup(const cJSON *o, const char *k)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+	return v ? xstrdup(v) : NULL;
+}
+
+bool journal_summary(const char *dir, struct journal_summary *s, struct rbc_error *err)
+{
+	*s = (struct journal_summary){0};
+	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		rbc_error_set(err, "%s: %s", path, strerror(errno));
+		free(path);
+		return false;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	bool have_header = false;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		bool whole = line[n - 1] == '\n'; /* a torn last line is not an event */
+		cJSON *o = whole ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
+		if (!o)
+			continue;
+		const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));
+		if (!have_header) {
+			if (ev && strcmp(ev, "run_header") == 0) {
+				have_header = true;
+				s->id = json_strdup(o, "run");
+				s->started = json_strdup(o, "started");
+				s->operator = json_strdup(o, "operator");
+				struct strbuf ids = {0};
+				const cJSON *rb;
+				cJSON_ArrayForEach(rb, cJSON_GetObjectItemCaseSensitive(o, "runbooks"))
+				{
+					if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb, "included")))
+						continue;
+					const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "id"));
+					sb_addf(&ids, "%s%s", ids.len ? "," : "", id ? id : "?");
+				}
+				s->runbooks = sb_take(&ids);
+			}
+			cJSON_Delete(o);
+			if (!have_header)
+				break;
+			continue;
+		}
+		s->events++;
+		if (ev && strcmp(ev, "run_finished") == 0) {
+			free(s->verdict);
+			s->verdict = json_strdup(o, "verdict");
+		}
+		cJSON_Delete(o);
+	}
+	free(line);
+	fclose(f);
+	if (!have_header) {
+		rbc_error_set(err, "%s: no run header on its first line", path);
+		free(path);
+		journal_summary_free(s);
+		return false;
+	}
+	free(path);
+	int locked = journal_locked(dir);
+	s->state = locked == 1 ? JOURNAL_RUNNING : s->verdict ? JOURNAL_FINISHED : JOURNAL_INTERRUPTED;
+	return true;
+}

@@ -28,7 +28,8 @@ static void runs_usage(FILE *fp)
 	        "$XDG_STATE_HOME/rbc/runs, else ~/.local/state/rbc/runs), oldest first:\n"
 	        "run id, runbooks, start (UTC), operator, state and verdict. The state is\n"
 	        "running (a live rbc holds the journal), interrupted (it ended before the\n"
-	        "run did) or finished. --json prints one JSON object per run instead.\n");
+	        "run did), finished, or damaged (a line before the last is not JSON; the\n"
+	        "line is named on stderr). --json prints one JSON object per run instead.\n");
 }
 
 static int by_name(const void *a, const void *b)
@@ -115,8 +116,16 @@ int cmd_runs(int argc, char **argv)
 			shown++;
 			journal_summary_free(&s);
 		}
-		/* A directory without a journal (an older rbc, a run that never
-		   started) is not a run to list. */
+		else if (journal_locked(dir) != -1) {
+			/* A damaged journal is said, never skipped in silence. A
+			   directory without one (a run that never started) is no run. */
+			fprintf(stderr, "rbc: runs: %s\n", e.msg);
+			if (json)
+				printf("{\"run\":\"%s\",\"state\":\"damaged\"}\n", names[i]);
+			else
+				printf("%-40s %-24s %-20s %-12s %-11s %s\n", names[i], "", "", "", "damaged", "—");
+			shown++;
+		}
 		rbc_error_clear(&e);
 		free(dir);
 		free(names[i]);

@@ -443,9 +443,11 @@ static char *json_strdup(const cJSON *o, const char *k)
 	return v ? xstrdup(v) : NULL;
 }
 
-bool journal_summary(const char *dir, struct journal_summary *s, struct rbc_error *err)
+bool journal_replay(const char *dir, bool (*fn)(void *ud, const cJSON *ev, unsigned long line),
+                    void *ud, bool *dropped_last, struct rbc_error *err)
 {
-	*s = (struct journal_summary){0};
+	if (dropped_last)
+		*dropped_last = false;
 	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
 	FILE *f = fopen(path, "re");
 	if (!f) {
@@ -456,51 +458,92 @@ bool journal_summary(const char *dir, struct journal_summary *s, struct rbc_erro
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	bool have_header = false;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		bool whole = line[n - 1] == '\n'; /* a torn last line is not an event */
-		cJSON *o = whole ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
-		if (!o)
-			continue;
-		const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));
-		if (!have_header) {
-			if (ev && strcmp(ev, "run_header") == 0) {
-				have_header = true;
-				s->id = json_strdup(o, "run");
-				s->started = json_strdup(o, "started");
-				s->operator = json_strdup(o, "operator");
-				struct strbuf ids = {0};
-				const cJSON *rb;
-				cJSON_ArrayForEach(rb, cJSON_GetObjectItemCaseSensitive(o, "runbooks"))
-				{
-					if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb, "included")))
-						continue;
-					const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "id"));
-					sb_addf(&ids, "%s%s", ids.len ? "," : "", id ? id : "?");
-				}
-				s->runbooks = sb_take(&ids);
-			}
-			cJSON_Delete(o);
-			if (!have_header)
-				break;
-			continue;
+	unsigned long no = 0;
+	cJSON *prev = NULL;            /* a line is judged once the next one is read */
+	unsigned long prev_no = 0;
+	bool prev_bad = false, ok = true;
+	while (ok && (n = getline(&line, &cap, f)) > 0) {
+		no++;
+		if (prev_bad) {
+			rbc_error_set(err, "%s:%lu: not a JSON event: the journal is damaged before its end", path,
+			              prev_no);
+			ok = false;
+			break;
 		}
-		s->events++;
-		if (ev && strcmp(ev, "run_finished") == 0) {
-			free(s->verdict);
-			s->verdict = json_strdup(o, "verdict");
-		}
-		cJSON_Delete(o);
+		if (prev && !fn(ud, prev, prev_no))
+			ok = false;
+		cJSON_Delete(prev);
+		prev = NULL;
+		bool whole = line[n - 1] == '\n';
+		prev = whole ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
+		prev_bad = !prev || !cJSON_IsObject(prev);
+		prev_no = no;
 	}
+	if (ok && prev_bad && prev_no && dropped_last)
+		*dropped_last = true; /* torn by a crash while it was written: not an event */
+	if (ok && prev && !prev_bad && !fn(ud, prev, prev_no))
+		ok = false;
+	cJSON_Delete(prev);
 	free(line);
 	fclose(f);
-	if (!have_header) {
-		rbc_error_set(err, "%s: no run header on its first line", path);
-		free(path);
+	free(path);
+	return ok;
+}
+
+struct summary_ctx {
+	struct journal_summary *s;
+	bool have_header;
+	struct rbc_error *err;
+	const char *dir;
+};
+
+static bool summary_line(void *ud, const cJSON *o, unsigned long line)
+{
+	struct summary_ctx *x = ud;
+	struct journal_summary *s = x->s;
+	const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));
+	if (!x->have_header) {
+		if (line != 1 || !ev || strcmp(ev, "run_header") != 0) {
+			rbc_error_set(x->err, "%s/%s:%lu: no run header on the first line", x->dir, JOURNAL_FILE, line);
+			return false;
+		}
+		x->have_header = true;
+		s->id = json_strdup(o, "run");
+		s->started = json_strdup(o, "started");
+		s->operator = json_strdup(o, "operator");
+		struct strbuf ids = {0};
+		const cJSON *rb;
+		cJSON_ArrayForEach(rb, cJSON_GetObjectItemCaseSensitive(o, "runbooks"))
+		{
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb, "included")))
+				continue;
+			const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "id"));
+			sb_addf(&ids, "%s%s", ids.len ? "," : "", id ? id : "?");
+		}
+		s->runbooks = sb_take(&ids);
+		return true;
+	}
+	s->events++;
+	if (ev && strcmp(ev, "run_finished") == 0) {
+		free(s->verdict);
+		s->verdict = json_strdup(o, "verdict");
+	}
+	return true;
+}
+
+bool journal_summary(const char *dir, struct journal_summary *s, struct rbc_error *err)
+{
+	*s = (struct journal_summary){0};
+	struct summary_ctx x = {.s = s, .err = err, .dir = dir};
+	bool ok = journal_replay(dir, summary_line, &x, &s->dropped_last, err);
+	if (ok && !x.have_header) {
+		rbc_error_set(err, "%s/%s: empty: no run header", dir, JOURNAL_FILE);
+		ok = false;
+	}
+	if (!ok) {
 		journal_summary_free(s);
 		return false;
 	}
-	free(path);
 	int locked = journal_locked(dir);
 	s->state = locked == 1 ? JOURNAL_RUNNING : s->verdict ? JOURNAL_FINISHED : JOURNAL_INTERRUPTED;
 	return true;

@@ -54,6 +54,27 @@ expect_match "… where it would be, it is masked" "$(cat "$J")" 'token=••�
 run "$RBC" runs
 expect_match "rbc runs lists it as finished, with its verdict" "$OUT" "$(basename "$dir") +journal +[0-9T:Z-]+ +[^ ]+ +finished +FAIL"
 
+# --- torn, garbage and damaged journals ----------------------------------------------------
+events=$("$RBC" runs --json | python3 -c 'import json,sys; print([json.loads(l) for l in sys.stdin][0]["events"])')
+for kind in torn garbage damaged; do
+	d=$RBC_RUNS_DIR/20000101T000000Z-$kind-0000
+	cp -r "$dir" "$d"
+	case $kind in
+	torn) printf '{"seq":999,"t":"2026-' >>"$d/journal.jsonl" ;;
+	garbage) printf '\x00\x01 not json at all\n' >>"$d/journal.jsonl" ;;
+	damaged) sed -i '5s/.*/{"seq":4, this line was overwritten/' "$d/journal.jsonl" ;;
+	esac
+done
+run "$RBC" runs --json
+expect_match "a torn last line is left out: the run still reads as finished" "$OUT" \
+	'"run":"'"$(basename "$dir")"'","dir":"[^"]*torn-0000".*"state":"finished","verdict":"FAIL","events":'"$events"'}'
+expect_match "a garbage last line too" "$OUT" \
+	'"dir":"[^"]*garbage-0000".*"state":"finished","verdict":"FAIL","events":'"$events"'}'
+expect_match "a damaged line before the last is not read past: the run is damaged" "$OUT" \
+	'"run":"20000101T000000Z-damaged-0000","state":"damaged"'
+expect_match "… and the line is named" "$ERR" 'damaged-0000/journal\.jsonl:5: not a JSON event'
+rm -rf "$RBC_RUNS_DIR"/20000101T000000Z-*
+
 # --- killed in the middle: batch -------------------------------------------------------------
 mark="rbc-journal-$$-$RANDOM"
 "$RBC" run --batch --assume done --var NAP=60 --var MARK="$mark" "$F/steps.json" >"$TMP/b.out" 2>&1 &

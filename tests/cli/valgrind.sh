@@ -41,6 +41,8 @@ vg "run parallel branches that jump" run --batch --var DIR="$TMP" "$F/flow/par-g
 vg "run a goto loop" run --batch "$F/flow/loop.json"
 vg "run the batch example" run --batch --assume done docs/examples/batch.json
 vg "run an invalid runbook" run --batch tests/fixtures/bad/many-errors.json
+vg "runs: the runs listed above" runs
+vg "runs --json" runs --json
 
 # The console over a scripted session in tmux: walking a runbook to its end
 # with a note, a confirmation, a search, the help, folding, a resize and a

@@ -9,5 +9,6 @@ int cmd_check(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -118,6 +118,9 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 		free(id);
 		if (s->def)
 			cJSON_AddStringToObject(o, "number", s->def->number);
+		if (s->def && s->def->action == RB_GROUP &&
+		    (ev->type == ENG_EV_STEP_STARTED || ev->type == ENG_EV_STEP_FINISHED))
+			cJSON_AddBoolToObject(o, "group", true);
 	}
 	switch (ev->type) {
 	case ENG_EV_STEP_STARTED:

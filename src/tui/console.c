@@ -25,6 +25,7 @@
 #include <wchar.h>
 
 #include "rbc/console.h"
+#include "rbc/export.h"
 #include "rbc/journal.h"
 #include "rbc/outbuf.h"
 #include "rbc/theme.h"
@@ -51,7 +52,7 @@
 	X(SKIP, 's', 0, "s", "skip, with a reason")                           \
 	X(RERUN, 'r', 0, "r", "run the step again")                           \
 	X(NOTE, 'n', 0, "n", "add a note to the step")                        \
-	X(EXPORT, 'e', 0, "e", "export the run's log")                        \
+	X(EXPORT, 'e', 0, "e", "export the record (JSON)")                    \
 	X(SEARCH, '/', 0, "/", "search (again: next match)")                  \
 	X(FOCUS, '\t', 0, "Tab", "steps ⇄ output")                            \
 	X(HELP, '?', KEY_F(1), "? F1", "this help")                           \
@@ -127,6 +128,12 @@ struct console {
 	int64_t t_start, t_end;
 	enum rbc_verdict verdict;
 	int64_t fixed_now;        /* RBC_TEST_NOW, ms; 0: the real clock */
+
+	/* e: the export, made in the thread pool (it reads the journal and
+	   syncs a file: never on the loop thread). */
+	uv_work_t export_work;
+	bool exporting;
+	char *export_path, *export_error;
 };
 
 static struct console *the_console; /* for the engine clock hook */
@@ -883,7 +890,7 @@ static bool any_running(const struct eng_step *s)
    the journal). A step waiting for the operator is not a job. */
 static bool console_idle(struct console *c)
 {
-	if (engine_jobs(c->e) || journal_busy(c->cfg->journal))
+	if (engine_jobs(c->e) || journal_busy(c->cfg->journal) || c->exporting)
 		return false;
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
@@ -1151,6 +1158,64 @@ static void set_message(struct console *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	c->message = xvasprintf(fmt, ap);
 	va_end(ap);
+}
+
+static void export_work_cb(uv_work_t *w)
+{
+	struct console *c = w->data;
+	struct rbc_error err = {0};
+	cJSON *doc = export_json(c->cfg->run_path, &err);
+	char *text = doc ? cJSON_Print(doc) : NULL;
+	cJSON_Delete(doc);
+	if (text) {
+		char *withnl = xasprintf("%s\n", text);
+		if (!export_write_file(c->export_path, withnl, &err))
+			text = (free(text), NULL);
+		free(withnl);
+	}
+	if (!text)
+		c->export_error = xstrdup(err.msg ? err.msg : "the export failed");
+	free(text);
+	rbc_error_clear(&err);
+}
+
+static void export_after_cb(uv_work_t *w, int status)
+{
+	struct console *c = w->data;
+	c->exporting = false;
+	if (status && !c->export_error)
+		c->export_error = xstrdup("the export was cancelled");
+	free(c->message);
+	c->message = c->export_error ? xasprintf("export: %s", c->export_error)
+	                             : xasprintf("exported: %s/export.json",
+	                                         c->cfg->run_id ? c->cfg->run_id : "the run directory");
+	free(c->export_error);
+	c->export_error = NULL;
+	c->dirty = true;
+}
+
+/* e: the run's record as JSON in its directory (the Markdown log and JUnit
+   come with a later version). */
+static void start_export(struct console *c)
+{
+	if (!c->cfg->run_path) {
+		set_message(c, "export: this run has no directory");
+		return;
+	}
+	if (c->exporting) {
+		set_message(c, "export: already under way");
+		return;
+	}
+	free(c->export_path);
+	c->export_path = xasprintf("%s/export.json", c->cfg->run_path);
+	c->exporting = true;
+	c->export_work.data = c;
+	if (uv_queue_work(c->loop, &c->export_work, export_work_cb, export_after_cb) != 0) {
+		c->exporting = false;
+		set_message(c, "export: the thread pool refused the work");
+		return;
+	}
+	set_message(c, "exporting…");
 }
 
 static void start_prompt(struct console *c, enum prompt p, struct eng_step *s)
@@ -1460,8 +1525,7 @@ static void handle_request(struct console *c, enum request r)
 			start_prompt(c, PROMPT_NOTE, s);
 		break;
 	case REQ_EXPORT:
-		set_message(c, "export: not available in this build yet (the run's outputs are in %s)",
-		            c->cfg->run_path ? c->cfg->run_path : "the run directory");
+		start_export(c);
 		break;
 	case REQ_SEARCH:
 		start_prompt(c, PROMPT_SEARCH, s);
@@ -1755,6 +1819,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	free(c->kept);
 	free(c->search);
 	free(c->message);
+	free(c->export_path);
 	sb_free(&c->input_text);
 	free(c);
 	the_console = NULL;

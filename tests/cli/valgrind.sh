@@ -43,6 +43,8 @@ vg "run the batch example" run --batch --assume done docs/examples/batch.json
 vg "run an invalid runbook" run --batch tests/fixtures/bad/many-errors.json
 vg "runs: the runs listed above" runs
 vg "runs --json" runs --json
+vg "export a run as JSON" export "$(ls "$TMP/runs" | head -1)" --format json -o "$TMP/export.json"
+vg "export: an unknown run" export 20000101T000000Z-none-0000 --format json
 
 # The console over a scripted session in tmux: walking a runbook to its end
 # with a note, a confirmation, a search, the help, folding, a resize and a
@@ -76,6 +78,7 @@ vw "■ finished"
 keys g j j j; vw "1.2 Log lines ─"
 keys / ; type_text "needle"; keys Enter; vw "/needle"
 keys k; vw "21 lines back"
+keys e; vw "exported:"
 keys '?'; vw "run every remaining step"; keys x
 keys Tab g j h; vw "▸"
 tmx resize-window -t t -x 80 -y 24; vw_re '^└─+┘└─+┘$'

@@ -1,0 +1,30 @@
+/*
+ * export.h — a run's record as documents, built from its journal alone
+ * (docs/journal.md): the JSON export (docs/export.schema.json).
+ *
+ * Everything comes from the journal, which is masked when written: an
+ * export can hold no secret the journal does not, and it says how many
+ * masked values it carries.
+ */
+#ifndef RBC_EXPORT_H
+#define RBC_EXPORT_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "rbc/error.h"
+
+#define EXPORT_SCHEMA_VERSION 1
+
+/* The JSON export of the run in dir (a new object), or NULL with err. */
+cJSON *export_json(const char *dir, struct rbc_error *err);
+
+/*
+ * Writes text to path atomically: a temporary file beside it (mode 0600),
+ * fsync, rename, fsync of the directory. Blocking: for commands, not the
+ * loop thread.
+ */
+bool export_write_file(const char *path, const char *text, struct rbc_error *err);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * export.c — rbc export RUN --format json [-o FILE]: a run's record as a
+ * document, from its journal alone (src/record/export.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rbc/cmd.h"
+#include "rbc/error.h"
+#include "rbc/export.h"
+#include "rbc/rundir.h"
+#include "rbc/util.h"
+
+static void export_usage(FILE *fp)
+{
+	fprintf(fp,
+	        "usage: rbc export RUN --format json [-o FILE]\n"
+	        "\n"
+	        "Writes the record of a run (RUN: its id, as rbc runs lists it, or its\n"
+	        "directory) as JSON (docs/export.schema.json), to FILE — written\n"
+	        "atomically, mode 0600 — or to standard output. Built from the run's\n"
+	        "journal alone; secrets are masked there, and masked_values counts them.\n"
+	        "The Markdown deployment log and JUnit XML come in a later version.\n");
+}
+
+/* The directory of RUN: a path as given, else a run id in the runs directory. */
+static char *run_dir(const char *run, struct rbc_error *err)
+{
+	struct stat st;
+	if (strchr(run, '/') && stat(run, &st) == 0 && S_ISDIR(st.st_mode))
+		return xstrdup(run);
+	char *base = rundir_base(err);
+	if (!base)
+		return NULL;
+	char *dir = xasprintf("%s/%s", base, run);
+	free(base);
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		rbc_error_set(err, "no run %s (rbc runs lists them)", run);
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	const char *run = NULL, *format = NULL, *out = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			export_usage(stdout);
+			return 0;
+		} else if ((strcmp(a, "--format") == 0 || strcmp(a, "-o") == 0) && i + 1 < argc) {
+			*(a[1] == 'o' ? &out : &format) = argv[++i];
+		} else if (strncmp(a, "--format=", 9) == 0) {
+			format = a + 9;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "rbc: export: unknown option %s\n", a);
+			export_usage(stderr);
+			return RBC_EXIT_USAGE;
+		} else if (!run) {
+			run = a;
+		} else {
+			fprintf(stderr, "rbc: export: one run at a time (%s and %s)\n", run, a);
+			return RBC_EXIT_USAGE;
+		}
+	}
+	if (!run || !format) {
+		fprintf(stderr, "rbc: export: %s\n", !run ? "which run? (rbc runs lists them)" : "--format json is needed");
+		export_usage(stderr);
+		return RBC_EXIT_USAGE;
+	}
+	if (strcmp(format, "json") != 0) {
+		fprintf(stderr, "rbc: export: --format %s: %s\n", format,
+		        strcmp(format, "md") == 0 || strcmp(format, "junit") == 0
+		            ? "not in this version yet (json is)"
+		            : "unknown format (json)");
+		return RBC_EXIT_USAGE;
+	}
+	struct rbc_error err = {0};
+	char *dir = run_dir(run, &err);
+	cJSON *doc = dir ? export_json(dir, &err) : NULL;
+	free(dir);
+	if (!doc) {
+		fprintf(stderr, "rbc: export: %s\n", err.msg);
+		rbc_error_clear(&err);
+		return RBC_EXIT_DATAERR;
+	}
+	char *text = cJSON_Print(doc);
+	cJSON_Delete(doc);
+	struct strbuf sb = {0};
+	sb_adds(&sb, text);
+	sb_adds(&sb, "\n");
+	free(text);
+	int rc = 0;
+	if (out) {
+		if (!export_write_file(out, sb_borrow(&sb), &err)) {
+			fprintf(stderr, "rbc: export: %s\n", err.msg);
+			rbc_error_clear(&err);
+			rc = 73; /* EX_CANTCREAT */
+		}
+	} else {
+		fputs(sb_borrow(&sb), stdout);
+		if (fflush(stdout) != 0)
+			rc = 74; /* EX_IOERR */
+	}
+	sb_free(&sb);
+	return rc;
+}

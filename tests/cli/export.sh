@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# rbc export RUN --format json: the record of a run from its journal alone,
+# valid against docs/export.schema.json (checked with a real JSON Schema
+# validator), its facts those of the run, written atomically with mode 0600,
+# no secret in it and the masked values counted; an interrupted run exports
+# too; a damaged journal is refused with its line.
+. tests/lib.sh
+F=$ROOT/tests/fixtures/journal
+export RBC_RUNS_DIR=$TMP/runs
+secret="tok-$RANDOM-$RANDOM-secret"
+validate() {
+	python3 - "$ROOT/docs/export.schema.json" "$1" <<'PY'
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+errs = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+for e in errs[:10]:
+    print("%s: %s" % (e.json_path, e.message[:200]))
+sys.exit(1 if errs else 0)
+PY
+}
+
+API_TOKEN=$secret run "$RBC" run --batch --assume done "$F/steps.json"
+id=$(printf '%s\n' "$OUT" | sed -n 's/^run: \([^ ]*\) .*/\1/p')
+expect_rc "rbc export RUN --format json -o FILE" 0 "$RBC" export "$id" --format json -o "$TMP/run.json"
+expect_eq "… the file has mode 0600" "$(stat -c %a "$TMP/run.json")" 600
+expect_eq "… and no temporary file is left beside it" "$(ls "$TMP" | grep -c '\.tmp\.')" 0
+if validate "$TMP/run.json" >"$TMP/v.out"; then ok "the export validates against docs/export.schema.json"
+else fail "the export validates against docs/export.schema.json" "$(cat "$TMP/v.out")"; fi
+facts=$(python3 - "$TMP/run.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+st = {s["id"].split("/")[-1]: s for s in d["steps"]}
+print("verdict=%s state=%s" % (d["verdict"], d["state"]))
+print("steps=%s" % ",".join("%s:%s" % (k, st[k]["verdict"]) for k in ["first", "secret", "fails", "sign", "nap", "last"]))
+print("sign_by=%s" % st["sign"]["by"])
+print("capture=%s" % json.dumps(st["secret"]["captures"], ensure_ascii=False))
+print("explain=%s" % st["fails"]["explanation"])
+print("counts=%s" % json.dumps(d["counts"], sort_keys=True))
+print("masked=%d" % d["masked_values"])
+print("timeline_last=%s" % d["timeline"][-1]["ev"])
+print("sha=%s" % d["runbooks"][0]["sha256"])
+PY
+)
+expect_match "… with the run's verdict and state" "$facts" 'verdict=FAIL state=finished'
+expect_match "… every step's verdict" "$facts" 'steps=first:PASS,secret:PASS,fails:FAIL,sign:PASS,nap:PASS,last:PASS'
+expect_match "… who answered the manual step" "$facts" 'sign_by=--assume done'
+expect_match "… the failure's explanation" "$facts" 'explain=exit = 3 != 0'
+expect_match "… captures, masked" "$facts" 'capture=\[\{"name": "TOKEN_SEEN", "value": "••••"\}\]'
+expect_match "… the counts" "$facts" 'counts=\{"CANCELLED": 0, "ERROR": 0, "FAIL": 1, "PASS": 5, "SKIPPED": 0, "UNKNOWN": 0, "WARN": 0, "steps": 6, "unfinished": 0\}'
+expect_match "… the timeline ends with run_finished" "$facts" 'timeline_last=run_finished'
+expect_match "… the runbook's sha256" "$facts" "sha=$(sha256sum "$F/steps.json" | cut -c1-64)"
+n=$(grep -o '••••' "$RBC_RUNS_DIR/$id/journal.jsonl" | wc -l)
+expect_match "… the masked values counted ($n in the journal)" "$facts" "masked=$n\$"
+[ "$n" -ge 2 ] && ok "… and there are some ($n)" || fail "the run masked its secret" "$n masked values"
+if grep -qF "$secret" "$TMP/run.json"; then fail "the secret is not in the export"; else ok "the secret is not in the export"; fi
+run "$RBC" export "$RBC_RUNS_DIR/$id" --format json
+expect_eq "the run's directory works as RUN too, to standard output" "$OUT" "$(cat "$TMP/run.json")"
+
+# An interrupted run exports what it recorded.
+mark="rbc-export-$$-$RANDOM"
+"$RBC" run --batch --assume done --var NAP=60 --var MARK="$mark" "$F/steps.json" >"$TMP/b.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 500); do grep -q '^PASS *sign' "$TMP/b.out" && break; sleep 0.02; done
+kill -9 $pid; wait $pid 2>/dev/null; pkill -9 -f "$mark" 2>/dev/null
+id2=$(ls "$RBC_RUNS_DIR" | sort | tail -1)
+run "$RBC" export "$id2" --format json -o "$TMP/int.json"
+expect_eq "an interrupted run exports" "$RC" 0
+if validate "$TMP/int.json" >"$TMP/v.out"; then ok "… validly"; else fail "… validly" "$(cat "$TMP/v.out")"; fi
+expect_match "… as interrupted, without a verdict, the nap unfinished" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["state"], d["verdict"], [s["state"] for s in d["steps"] if s["id"].endswith("/nap")])' "$TMP/int.json")" \
+	"^interrupted None \['running'\]$"
+
+# Refusals.
+expect_rc "--format md is not in this version yet (64)" 64 "$RBC" export "$id" --format md
+expect_match "… and says so" "$ERR" 'not in this version yet'
+expect_rc "an unknown run (65)" 65 "$RBC" export 20000101T000000Z-nothing-0000 --format json
+expect_match "… named" "$ERR" 'no run 20000101T000000Z-nothing-0000'
+cp -r "$RBC_RUNS_DIR/$id" "$TMP/damaged"
+sed -i '3s/.*/garbage/' "$TMP/damaged/journal.jsonl"
+expect_rc "a damaged journal is refused (65)" 65 "$RBC" export "$TMP/damaged" --format json
+expect_match "… with its line" "$ERR" 'journal\.jsonl:3: not a JSON event'
+t_done

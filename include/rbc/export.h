@@ -1,6 +1,6 @@
 /*
  * export.h — a run's record as documents, built from its journal alone
- * (docs/journal.md): the JSON export (docs/export.schema.json).
+ * (docs/journal.md): the JSON export (docs/export.schema.json) and JUnit XML.
  *
  * Everything comes from the journal, which is masked when written: an
  * export can hold no secret the journal does not, and it says how many
@@ -19,6 +19,14 @@
 
 /* The JSON export of the run in dir (a new object), or NULL with err. */
 cJSON *export_json(const char *dir, struct rbc_error *err);
+
+/*
+ * The JUnit XML of the run in dir (a new string), or NULL with err: one
+ * testsuite per runbook, one testcase per step that started; FAIL and
+ * UNKNOWN are failures, ERROR an error, a step that did not finish is
+ * skipped; the explanation is the failure's text (tests/junit.xsd).
+ */
+char *export_junit(const char *dir, struct rbc_error *err);
 
 /*
  * Writes text to path atomically: a temporary file beside it (mode 0600),

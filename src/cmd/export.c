@@ -1,5 +1,5 @@
 /*
- * export.c — rbc export RUN --format json [-o FILE]: a run's record as a
+ * export.c — rbc export RUN --format json|junit [-o FILE]: a run's record as a
  * document, from its journal alone (src/record/export.c).
  */
 #include <stdio.h>
@@ -16,13 +16,14 @@
 static void export_usage(FILE *fp)
 {
 	fprintf(fp,
-	        "usage: rbc export RUN --format json [-o FILE]\n"
+	        "usage: rbc export RUN --format json|junit [-o FILE]\n"
 	        "\n"
 	        "Writes the record of a run (RUN: its id, as rbc runs lists it, or its\n"
-	        "directory) as JSON (docs/export.schema.json), to FILE — written\n"
+	        "directory) as JSON (docs/export.schema.json) or JUnit XML (a suite per\n"
+	        "runbook, a testcase per step, the explanation as failure text), to FILE — written\n"
 	        "atomically, mode 0600 — or to standard output. Built from the run's\n"
 	        "journal alone; secrets are masked there, and masked_values counts them.\n"
-	        "The Markdown deployment log and JUnit XML come in a later version.\n");
+	        "The Markdown deployment log comes in a later version.\n");
 }
 
 /* The directory of RUN: a path as given, else a run id in the runs directory. */
@@ -68,32 +69,40 @@ int cmd_export(int argc, char **argv)
 		}
 	}
 	if (!run || !format) {
-		fprintf(stderr, "rbc: export: %s\n", !run ? "which run? (rbc runs lists them)" : "--format json is needed");
+		fprintf(stderr, "rbc: export: %s\n", !run ? "which run? (rbc runs lists them)" : "--format json or junit is needed");
 		export_usage(stderr);
 		return RBC_EXIT_USAGE;
 	}
-	if (strcmp(format, "json") != 0) {
+	bool junit = strcmp(format, "junit") == 0;
+	if (strcmp(format, "json") != 0 && !junit) {
 		fprintf(stderr, "rbc: export: --format %s: %s\n", format,
-		        strcmp(format, "md") == 0 || strcmp(format, "junit") == 0
-		            ? "not in this version yet (json is)"
-		            : "unknown format (json)");
+		        strcmp(format, "md") == 0 ? "not in this version yet (json and junit are)"
+		                                  : "unknown format (json, junit)");
 		return RBC_EXIT_USAGE;
 	}
 	struct rbc_error err = {0};
 	char *dir = run_dir(run, &err);
-	cJSON *doc = dir ? export_json(dir, &err) : NULL;
+	struct strbuf sb = {0};
+	if (dir && junit) {
+		char *xml = export_junit(dir, &err);
+		if (xml)
+			sb_adds(&sb, xml);
+		free(xml);
+	} else if (dir) {
+		cJSON *doc = export_json(dir, &err);
+		char *text = doc ? cJSON_Print(doc) : NULL;
+		cJSON_Delete(doc);
+		if (text)
+			sb_addf(&sb, "%s\n", text);
+		free(text);
+	}
 	free(dir);
-	if (!doc) {
-		fprintf(stderr, "rbc: export: %s\n", err.msg);
+	if (!sb.len) {
+		fprintf(stderr, "rbc: export: %s\n", err.msg ? err.msg : "nothing to export");
 		rbc_error_clear(&err);
+		sb_free(&sb);
 		return RBC_EXIT_DATAERR;
 	}
-	char *text = cJSON_Print(doc);
-	cJSON_Delete(doc);
-	struct strbuf sb = {0};
-	sb_adds(&sb, text);
-	sb_adds(&sb, "\n");
-	free(text);
 	int rc = 0;
 	if (out) {
 		if (!export_write_file(out, sb_borrow(&sb), &err)) {

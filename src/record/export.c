@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "rbc/export.h"
@@ -284,4 +285,188 @@ bool export_write_file(const char *path, const char *text, struct rbc_error *err
 	}
 	free(d);
 	return true;
+}
+
+/* ---- JUnit XML ----------------------------------------------------------------- */
+
+/* Text for XML 1.0: the five specials escaped, controls it cannot hold
+   (even as references) and invalid UTF-8 replaced by U+FFFD. */
+static void xml_text(struct strbuf *sb, const char *s)
+{
+	if (!s)
+		return;
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		unsigned char ch = (unsigned char)s[i];
+		uint32_t cp = ch;
+		size_t l = ch < 0x80 ? 1 : utf8_decode(s + i, n - i, &cp);
+		if (!l || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0xfffe || cp == 0xffff) {
+			sb_adds(sb, "\xef\xbf\xbd");
+			i += l ? l : 1;
+			continue;
+		}
+		switch (ch) {
+		case '&': sb_adds(sb, "&amp;"); break;
+		case '<': sb_adds(sb, "&lt;"); break;
+		case '>': sb_adds(sb, "&gt;"); break;
+		case '"': sb_adds(sb, "&quot;"); break;
+		case '\'': sb_adds(sb, "&apos;"); break;
+		default: sb_add(sb, s + i, l);
+		}
+		i += l;
+	}
+}
+
+static void xml_attr(struct strbuf *sb, const char *name, const char *value)
+{
+	sb_addf(sb, " %s=\"", name);
+	xml_text(sb, value);
+	sb_adds(sb, "\"");
+}
+
+static bool leaf(const cJSON *s)
+{
+	return !cJSON_IsTrue(get(s, "phase")) && !cJSON_IsTrue(get(s, "group"));
+}
+
+static double secs(const cJSON *s)
+{
+	const cJSON *d = get(s, "duration_ms");
+	return cJSON_IsNumber(d) ? d->valuedouble / 1000 : 0;
+}
+
+/* One suite per runbook, one testcase per step that started (or was answered). */
+char *export_junit(const char *dir, struct rbc_error *err)
+{
+	cJSON *doc = export_json(dir, err);
+	if (!doc)
+		return NULL;
+	struct strbuf sb = {0};
+	sb_adds(&sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	const cJSON *steps = get(doc, "steps"), *rbs = get(doc, "runbooks"), *s, *rb;
+	const cJSON *counts = get(doc, "counts");
+	double total_time = 0;
+	cJSON_ArrayForEach(s, steps) if (cJSON_IsTrue(get(s, "phase"))) total_time += secs(s);
+	int fails = (int)(get(counts, "FAIL")->valuedouble + get(counts, "UNKNOWN")->valuedouble);
+	int errors = (int)get(counts, "ERROR")->valuedouble;
+	int tests = 0, skipped = 0;
+	cJSON_ArrayForEach(s, steps)
+	{
+		if (!leaf(s))
+			continue;
+		tests++;
+		const char *st = str(s, "state");
+		if (!st || strcmp(st, "done") != 0)
+			skipped++;
+	}
+	sb_adds(&sb, "<testsuites");
+	xml_attr(&sb, "name", str(doc, "run"));
+	sb_addf(&sb, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n", tests,
+	        fails, errors, skipped, total_time);
+	int suite_id = 0;
+	cJSON_ArrayForEach(rb, rbs)
+	{
+		const char *rid = str(rb, "id");
+		int t = 0, f = 0, e = 0, sk = 0;
+		double time = 0;
+		const char *started = str(doc, "started");
+		cJSON_ArrayForEach(s, steps)
+		{
+			if (strcmp(str(s, "runbook"), rid) != 0)
+				continue;
+			if (cJSON_IsTrue(get(s, "phase"))) {
+				time = secs(s);
+				if (str(s, "started"))
+					started = str(s, "started");
+				continue;
+			}
+			if (!leaf(s))
+				continue;
+			t++;
+			const char *st = str(s, "state"), *v = str(s, "verdict");
+			if (!st || strcmp(st, "done") != 0)
+				sk++;
+			else if (v && strcmp(v, "ERROR") == 0)
+				e++;
+			else if (v && (strcmp(v, "FAIL") == 0 || strcmp(v, "UNKNOWN") == 0))
+				f++;
+		}
+		if (!t && cJSON_IsTrue(get(rb, "included")))
+			continue; /* an included runbook the run never went to */
+		char ts[32];
+		snprintf(ts, sizeof ts, "%.19s", started ? started : "1970-01-01T00:00:00");
+		sb_addf(&sb, "  <testsuite id=\"%d\"", suite_id++);
+		xml_attr(&sb, "name", rid);
+		sb_addf(&sb, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\"", t, f, e,
+		        sk, time);
+		xml_attr(&sb, "timestamp", ts);
+		xml_attr(&sb, "hostname", str(doc, "host"));
+		sb_adds(&sb, ">\n    <properties>\n");
+		static const char *const props[] = {"run", "operator", "rbc", "state"};
+		for (size_t i = 0; i < RBC_ARRAY_LEN(props); i++) {
+			sb_adds(&sb, "      <property");
+			xml_attr(&sb, "name", props[i]);
+			xml_attr(&sb, "value", str(doc, props[i]));
+			sb_adds(&sb, "/>\n");
+		}
+		sb_adds(&sb, "      <property");
+		xml_attr(&sb, "name", "sha256");
+		xml_attr(&sb, "value", str(rb, "sha256") ? str(rb, "sha256") : "");
+		sb_adds(&sb, "/>\n    </properties>\n");
+		cJSON_ArrayForEach(s, steps)
+		{
+			if (strcmp(str(s, "runbook"), rid) != 0 || !leaf(s))
+				continue;
+			struct strbuf name = {0};
+			sb_addf(&name, "%s %s", str(s, "number") ? str(s, "number") : "",
+			        str(s, "title") ? str(s, "title") : str(s, "id"));
+			sb_adds(&sb, "    <testcase");
+			xml_attr(&sb, "name", sb_borrow(&name));
+			xml_attr(&sb, "classname", rid);
+			sb_addf(&sb, " time=\"%.3f\">\n", secs(s));
+			sb_free(&name);
+			const char *st = str(s, "state"), *v = str(s, "verdict"), *x = str(s, "explanation");
+			if (!st || strcmp(st, "done") != 0) {
+				struct strbuf why = {0};
+				sb_addf(&why, "%s%s%s", st ? st : "not finished", x ? ": " : "", x ? x : "");
+				sb_adds(&sb, "      <skipped");
+				xml_attr(&sb, "message", sb_borrow(&why));
+				sb_adds(&sb, "/>\n");
+				sb_free(&why);
+			} else if (v && (strcmp(v, "FAIL") == 0 || strcmp(v, "UNKNOWN") == 0 || strcmp(v, "ERROR") == 0)) {
+				const char *tag = strcmp(v, "ERROR") == 0 ? "error" : "failure";
+				sb_addf(&sb, "      <%s", tag);
+				xml_attr(&sb, "message", x ? x : v);
+				xml_attr(&sb, "type", v);
+				sb_adds(&sb, ">");
+				xml_text(&sb, x ? x : v);
+				sb_addf(&sb, "</%s>\n", tag);
+			}
+			struct strbuf out = {0};
+			if (v)
+				sb_addf(&out, "%s%s%s\n", v, x ? ": " : "", x ? x : "");
+			if (str(s, "by"))
+				sb_addf(&out, "by %s%s%s\n", str(s, "by"), str(s, "note") ? ": " : "",
+				        str(s, "note") ? str(s, "note") : "");
+			const cJSON *cap;
+			cJSON_ArrayForEach(cap, get(s, "captures"))
+			{
+				sb_addf(&out, "capture %s = %s\n", str(cap, "name"),
+				        str(cap, "value") ? str(cap, "value") : "(none)");
+			}
+			if (str(s, "output"))
+				sb_addf(&out, "output: %s\n", str(s, "output"));
+			if (out.len) {
+				sb_adds(&sb, "      <system-out>");
+				xml_text(&sb, sb_borrow(&out));
+				sb_adds(&sb, "</system-out>\n");
+			}
+			sb_free(&out);
+			sb_adds(&sb, "    </testcase>\n");
+		}
+		sb_adds(&sb, "  </testsuite>\n");
+	}
+	sb_adds(&sb, "</testsuites>\n");
+	cJSON_Delete(doc);
+	return sb_take(&sb);
 }

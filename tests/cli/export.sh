@@ -57,6 +57,31 @@ if grep -qF "$secret" "$TMP/run.json"; then fail "the secret is not in the expor
 run "$RBC" export "$RBC_RUNS_DIR/$id" --format json
 expect_eq "the run's directory works as RUN too, to standard output" "$OUT" "$(cat "$TMP/run.json")"
 
+# JUnit XML, checked against the XSD in tests/ by xmllint.
+expect_rc "rbc export RUN --format junit -o FILE" 0 "$RBC" export "$id" --format junit -o "$TMP/run.xml"
+if command -v xmllint >/dev/null; then
+	run xmllint --noout --schema "$ROOT/tests/junit.xsd" "$TMP/run.xml"
+	expect_eq "the JUnit file validates against tests/junit.xsd (xmllint)" "$RC" 0
+else
+	fail "xmllint is installed" "make deps installs libxml2-utils"
+fi
+junit=$(python3 - "$TMP/run.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+s = r.find("testsuite")
+print("suite=%s tests=%s failures=%s errors=%s skipped=%s" % (s.get("name"), s.get("tests"), s.get("failures"), s.get("errors"), s.get("skipped")))
+for c in s.findall("testcase"):
+    f = c.find("failure")
+    print("case=%s|%s|%s" % (c.get("name"), f.get("type") + ":" + f.text if f is not None else "ok", (c.findtext("system-out") or "").split("\n")[0]))
+PY
+)
+expect_match "a suite per runbook with its counts" "$junit" 'suite=journal tests=6 failures=1 errors=0 skipped=0'
+expect_match "a testcase per step; the failure text is the explanation" "$junit" 'case=3 A failing check\|FAIL:exit = 3 != 0\|'
+expect_match "… a passing step has none" "$junit" 'case=1 First step\|ok\|PASS'
+expect_match "… special characters survive the escaping" "$junit" 'case=6 Last step: "done" & <over>\|ok'
+if grep -qF "$secret" "$TMP/run.xml"; then fail "the secret is not in the JUnit file"; else ok "the secret is not in the JUnit file"; fi
+expect_eq "… mode 0600" "$(stat -c %a "$TMP/run.xml")" 600
+
 # An interrupted run exports what it recorded.
 mark="rbc-export-$$-$RANDOM"
 "$RBC" run --batch --assume done --var NAP=60 --var MARK="$mark" "$F/steps.json" >"$TMP/b.out" 2>&1 &
@@ -70,6 +95,13 @@ if validate "$TMP/int.json" >"$TMP/v.out"; then ok "… validly"; else fail "…
 expect_match "… as interrupted, without a verdict, the nap unfinished" \
 	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["state"], d["verdict"], [s["state"] for s in d["steps"] if s["id"].endswith("/nap")])' "$TMP/int.json")" \
 	"^interrupted None \['running'\]$"
+
+run "$RBC" export "$id2" --format junit -o "$TMP/int.xml"
+expect_eq "an interrupted run exports as JUnit" "$RC" 0
+run xmllint --noout --schema "$ROOT/tests/junit.xsd" "$TMP/int.xml"
+expect_eq "… validly" "$RC" 0
+expect_match "… its unfinished step skipped, saying so" "$(cat "$TMP/int.xml")" '<testcase name="5 Naps"[^>]*>
+      <skipped message="running"/>'
 
 # Refusals.
 expect_rc "--format md is not in this version yet (64)" 64 "$RBC" export "$id" --format md

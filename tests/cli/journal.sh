@@ -113,7 +113,7 @@ dir=$(journal_of journal); J=$dir/journal.jsonl
 shown=$(printf '%s\n' "$seen" | sed -n 's/^│ *\([✔✘⚠]\) [0-9]* \([^│]*[^ │]\) *│.*/\2/p' | sort | tr '\n' ',')
 journaled=$(python3 -c '
 import json, sys
-titles = {"first": "First step", "secret": "Prints the token", "fails": "A failing check", "sign": "Sign-off", "nap": "Naps", "last": "Last step"}
+titles = {"first": "First step", "secret": "Prints the token", "fails": "A failing check", "sign": "Sign-off", "nap": "Naps", "last": "Last step: \"done\" & <over>"}
 ids = []
 for l in open(sys.argv[1]):
     e = json.loads(l)

@@ -44,6 +44,7 @@ vg "run an invalid runbook" run --batch tests/fixtures/bad/many-errors.json
 vg "runs: the runs listed above" runs
 vg "runs --json" runs --json
 vg "export a run as JSON" export "$(ls "$TMP/runs" | head -1)" --format json -o "$TMP/export.json"
+vg "export a run as JUnit" export "$(ls "$TMP/runs" | head -1)" --format junit -o "$TMP/export.xml"
 vg "export: an unknown run" export 20000101T000000Z-none-0000 --format json
 
 # The console over a scripted session in tmux: walking a runbook to its end

@@ -1,6 +1,7 @@
 /*
  * export.h — a run's record as documents, built from its journal alone
- * (docs/journal.md): the JSON export (docs/export.schema.json) and JUnit XML.
+ * (docs/journal.md): the JSON export (docs/export.schema.json), JUnit XML and the
+ * Markdown deployment log.
  *
  * Everything comes from the journal, which is masked when written: an
  * export can hold no secret the journal does not, and it says how many
@@ -27,6 +28,16 @@ cJSON *export_json(const char *dir, struct rbc_error *err);
  * skipped; the explanation is the failure's text (tests/junit.xsd).
  */
 char *export_junit(const char *dir, struct rbc_error *err);
+
+/*
+ * The Markdown deployment log of the run in dir (a new string), or NULL
+ * with err: the header of the deployment-log template (date, version,
+ * deployed by, environment), a summary per phase, a table per phase,
+ * manual steps and notes, failures with the last lines of their output,
+ * captures, what triggered a rollback (verbatim), the timeline, metrics
+ * and next steps.
+ */
+char *export_markdown(const char *dir, struct rbc_error *err);
 
 /*
  * Writes text to path atomically: a temporary file beside it (mode 0600),

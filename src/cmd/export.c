@@ -1,5 +1,5 @@
 /*
- * export.c — rbc export RUN --format json|junit [-o FILE]: a run's record as a
+ * export.c — rbc export RUN --format md|json|junit [-o FILE]: a run's record as a
  * document, from its journal alone (src/record/export.c).
  */
 #include <stdio.h>
@@ -16,14 +16,14 @@
 static void export_usage(FILE *fp)
 {
 	fprintf(fp,
-	        "usage: rbc export RUN --format json|junit [-o FILE]\n"
+	        "usage: rbc export RUN --format md|json|junit [-o FILE]\n"
 	        "\n"
 	        "Writes the record of a run (RUN: its id, as rbc runs lists it, or its\n"
-	        "directory) as JSON (docs/export.schema.json) or JUnit XML (a suite per\n"
-	        "runbook, a testcase per step, the explanation as failure text), to FILE — written\n"
+	        "directory): md, the Markdown deployment log; json (docs/export.schema.json);\n"
+	        "junit, JUnit XML (a suite per runbook, a testcase per step). To FILE — written\n"
 	        "atomically, mode 0600 — or to standard output. Built from the run's\n"
 	        "journal alone; secrets are masked there, and masked_values counts them.\n"
-	        "The Markdown deployment log comes in a later version.\n");
+	        "");
 }
 
 /* The directory of RUN: a path as given, else a run id in the runs directory. */
@@ -69,22 +69,20 @@ int cmd_export(int argc, char **argv)
 		}
 	}
 	if (!run || !format) {
-		fprintf(stderr, "rbc: export: %s\n", !run ? "which run? (rbc runs lists them)" : "--format json or junit is needed");
+		fprintf(stderr, "rbc: export: %s\n", !run ? "which run? (rbc runs lists them)" : "--format md, json or junit is needed");
 		export_usage(stderr);
 		return RBC_EXIT_USAGE;
 	}
-	bool junit = strcmp(format, "junit") == 0;
-	if (strcmp(format, "json") != 0 && !junit) {
-		fprintf(stderr, "rbc: export: --format %s: %s\n", format,
-		        strcmp(format, "md") == 0 ? "not in this version yet (json and junit are)"
-		                                  : "unknown format (json, junit)");
+	bool junit = strcmp(format, "junit") == 0, md = strcmp(format, "md") == 0;
+	if (strcmp(format, "json") != 0 && !junit && !md) {
+		fprintf(stderr, "rbc: export: --format %s: unknown format (md, json, junit)\n", format);
 		return RBC_EXIT_USAGE;
 	}
 	struct rbc_error err = {0};
 	char *dir = run_dir(run, &err);
 	struct strbuf sb = {0};
-	if (dir && junit) {
-		char *xml = export_junit(dir, &err);
+	if (dir && (junit || md)) {
+		char *xml = junit ? export_junit(dir, &err) : export_markdown(dir, &err);
 		if (xml)
 			sb_adds(&sb, xml);
 		free(xml);

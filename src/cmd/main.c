@@ -24,8 +24,8 @@ static const struct command {
 	{"runs", cmd_runs, "[--json]",
 	 "list the runs kept: id, runbooks, start, operator, running / interrupted /\n"
 	 "      finished, verdict"},
-	{"export", cmd_export, "RUN --format json|junit [-o FILE]",
-	 "a run's record as JSON or JUnit XML, from its journal (atomic, mode 0600)"},
+	{"export", cmd_export, "RUN --format md|json|junit [-o FILE]",
+	 "a run's deployment log (Markdown), JSON or JUnit XML, from its journal"},
 	{"eval", cmd_eval,
 	 "EXPR [NAME=VALUE…] [--sample JSON]… [--json FILE] [--warn EXPR]\n"
 	 "           [--var NAME=VALUE]… [--error TEXT]",

@@ -470,3 +470,374 @@ char *export_junit(const char *dir, struct rbc_error *err)
 	cJSON_Delete(doc);
 	return sb_take(&sb);
 }
+
+/* ---- the Markdown deployment log ---------------------------------------------- */
+
+/* Text for a table cell: one line, pipes escaped. */
+static void md_cell(struct strbuf *sb, const char *s)
+{
+	for (const char *p = s ? s : ""; *p; p++) {
+		if (*p == '|')
+			sb_adds(sb, "\\|");
+		else if (*p == '<')
+			sb_adds(sb, "&lt;"); /* text, never HTML */
+		else if (*p == '>')
+			sb_adds(sb, "&gt;");
+		else if (*p == '\n' || *p == '\r' || *p == '\t')
+			sb_adds(sb, " ");
+		else
+			sb_add(sb, p, 1);
+	}
+}
+
+static const char *verdict_mark(const char *v, const char *state)
+{
+	if (state && strcmp(state, "skipped") == 0)
+		return "⏭";
+	if (!v || (state && strcmp(state, "done") != 0))
+		return "⏸";
+	if (strcmp(v, "PASS") == 0)
+		return "✅";
+	if (strcmp(v, "WARN") == 0)
+		return "⚠️";
+	return "❌";
+}
+
+static const char *hhmmss(const char *iso)
+{
+	/* "2026-12-04T01:52:40.366Z" → "01:52:40" */
+	return iso && strlen(iso) >= 19 ? iso + 11 : NULL;
+}
+
+/* A variable's value from the run: a capture (the last one) or a given var. */
+static const char *run_value(const cJSON *doc, const char *const *names)
+{
+	const char *found = NULL;
+	const cJSON *s, *c;
+	for (const char *const *n = names; *n && !found; n++) {
+		cJSON_ArrayForEach(s, get(doc, "steps"))
+		{
+			cJSON_ArrayForEach(c, get(s, "captures"))
+			{
+				if (strcmp(str(c, "name"), *n) == 0 && str(c, "value"))
+					found = str(c, "value");
+			}
+		}
+		if (!found)
+			found = str(get(doc, "vars"), *n);
+	}
+	return found;
+}
+
+/* The last lines of a step's output file, for a failure's excerpt. */
+static char *tail_of(const char *path, int lines)
+{
+	FILE *f = path ? fopen(path, "re") : NULL;
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long size = ftell(f);
+	long from = size > 8192 ? size - 8192 : 0;
+	fseek(f, from, SEEK_SET);
+	char buf[8193];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	char *p = buf + n;
+	for (int k = 0; p > buf; p--)
+		if (p[-1] == '\n' && ++k == lines)
+			break;
+	return n ? xstrdup(p) : NULL;
+}
+
+static void fmt_ms(struct strbuf *sb, double ms)
+{
+	if (ms < 1000)
+		sb_addf(sb, "%.0f ms", ms);
+	else if (ms < 60000)
+		sb_addf(sb, "%.1f s", ms / 1000);
+	else
+		sb_addf(sb, "%ldm %02lds", (long)(ms / 60000), (long)(ms / 1000) % 60);
+}
+
+char *export_markdown(const char *dir, struct rbc_error *err)
+{
+	cJSON *doc = export_json(dir, err);
+	if (!doc)
+		return NULL;
+	struct strbuf sb = {0};
+	const cJSON *steps = get(doc, "steps"), *s;
+	static const char *const env_names[] = {"ENVIRONMENT", "ENV", "CURRENT_ENV", "TARGET_ENV", NULL};
+	static const char *const ver_names[] = {"VERSION", "version", "APP_VERSION", "RELEASE", "BUILD", "GIT_SHA",
+	                                        NULL};
+	const char *env = run_value(doc, env_names), *ver = run_value(doc, ver_names);
+	const char *state = str(doc, "state"), *verdict = str(doc, "verdict");
+
+	sb_adds(&sb, "# Deployment Log\n\n");
+	sb_addf(&sb, "**Date**: %s", str(doc, "started"));
+	if (str(doc, "finished"))
+		sb_addf(&sb, " → %s", str(doc, "finished"));
+	sb_adds(&sb, " (UTC)\n");
+	sb_addf(&sb, "**Version**: %s\n", ver ? ver : "—");
+	sb_addf(&sb, "**Deployed By**: %s\n", str(doc, "operator"));
+	sb_addf(&sb, "**Environment**: %s\n", env ? env : "—");
+	sb_addf(&sb, "**Run**: %s (rbc %s on %s)\n", str(doc, "run"), str(doc, "rbc"), str(doc, "host"));
+	sb_addf(&sb, "**Result**: %s %s%s\n\n", verdict_mark(verdict, verdict ? "done" : "running"),
+	        verdict ? verdict : "NOT FINISHED", state && strcmp(state, "finished") ? " — the run was interrupted" : "");
+
+	/* Summary: one line per phase (runbook). */
+	sb_adds(&sb, "## Deployment Summary\n\n");
+	const cJSON *rb;
+	cJSON_ArrayForEach(rb, get(doc, "runbooks"))
+	{
+		const char *rid = str(rb, "id");
+		const cJSON *phase = NULL;
+		int n = 0, pass = 0, warn = 0, fail = 0, skip = 0, open = 0;
+		cJSON_ArrayForEach(s, steps)
+		{
+			if (strcmp(str(s, "runbook"), rid) != 0)
+				continue;
+			if (cJSON_IsTrue(get(s, "phase"))) {
+				phase = s;
+				continue;
+			}
+			if (!leaf(s))
+				continue;
+			n++;
+			const char *st = str(s, "state"), *v = str(s, "verdict");
+			if (st && strcmp(st, "skipped") == 0)
+				skip++;
+			else if (!st || strcmp(st, "done") != 0 || !v)
+				open++;
+			else if (strcmp(v, "PASS") == 0)
+				pass++;
+			else if (strcmp(v, "WARN") == 0)
+				warn++;
+			else
+				fail++;
+		}
+		if (!phase && cJSON_IsTrue(get(rb, "included")))
+			continue;
+		const char *title = phase && str(phase, "title") ? str(phase, "title") : rid;
+		const char *mark = fail ? "❌" : open ? "⏸" : warn ? "⚠️" : !n || skip == n ? "⏭" : "✅";
+		sb_adds(&sb, "- ");
+		md_cell(&sb, title);
+		sb_addf(&sb, ": %s ", mark);
+		if (!n)
+			sb_adds(&sb, "not run");
+		else if (!fail && !warn && !open && !skip)
+			sb_addf(&sb, "All passed (%d)", pass);
+		else {
+			const char *sep = "";
+			if (pass) { sb_addf(&sb, "%s%d passed", sep, pass); sep = ", "; }
+			if (warn) { sb_addf(&sb, "%s%d warning%s", sep, warn, warn == 1 ? "" : "s"); sep = ", "; }
+			if (fail) { sb_addf(&sb, "%s%d failed", sep, fail); sep = ", "; }
+			if (skip) { sb_addf(&sb, "%s%d skipped", sep, skip); sep = ", "; }
+			if (open) sb_addf(&sb, "%s%d not finished", sep, open);
+		}
+		sb_adds(&sb, "\n");
+	}
+
+	/* A table per phase. */
+	cJSON_ArrayForEach(rb, get(doc, "runbooks"))
+	{
+		const char *rid = str(rb, "id");
+		bool any = false;
+		cJSON_ArrayForEach(s, steps) if (strcmp(str(s, "runbook"), rid) == 0 && leaf(s)) any = true;
+		if (!any)
+			continue;
+		const char *title = rid;
+		cJSON_ArrayForEach(s, steps) if (strcmp(str(s, "id"), rid) == 0 && str(s, "title")) title = str(s, "title");
+		sb_adds(&sb, "\n## ");
+		md_cell(&sb, title);
+		sb_adds(&sb, "\n\n");
+		sb_adds(&sb, "| # | Step | Verdict | Measured vs threshold | Operator | Start → End (UTC) |\n");
+		sb_adds(&sb, "| --- | --- | --- | --- | --- | --- |\n");
+		cJSON_ArrayForEach(s, steps)
+		{
+			if (strcmp(str(s, "runbook"), rid) != 0 || !leaf(s))
+				continue;
+			const char *st = str(s, "state"), *v = str(s, "verdict");
+			sb_adds(&sb, "| ");
+			md_cell(&sb, str(s, "number"));
+			sb_adds(&sb, " | ");
+			md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
+			sb_addf(&sb, " | %s ", verdict_mark(v, st));
+			md_cell(&sb, st && strcmp(st, "done") == 0 && v ? v : st);
+			sb_adds(&sb, " | ");
+			md_cell(&sb, str(s, "explanation"));
+			sb_adds(&sb, " | ");
+			md_cell(&sb, str(s, "by"));
+			sb_adds(&sb, " | ");
+			if (hhmmss(str(s, "started")))
+				sb_addf(&sb, "%.8s", hhmmss(str(s, "started")));
+			if (hhmmss(str(s, "finished")))
+				sb_addf(&sb, " → %.8s", hhmmss(str(s, "finished")));
+			sb_adds(&sb, " |\n");
+		}
+	}
+
+	/* Manual steps and notes. */
+	sb_adds(&sb, "\n## Manual Steps and Notes\n\n");
+	bool any = false;
+	cJSON_ArrayForEach(s, steps)
+	{
+		if (!str(s, "by") || !leaf(s))
+			continue;
+		any = true;
+		sb_addf(&sb, "- %s ", str(s, "number") ? str(s, "number") : "");
+		md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
+		sb_addf(&sb, " — %s by ", str(s, "state"));
+		md_cell(&sb, str(s, "by"));
+		if (str(s, "note")) {
+			sb_adds(&sb, ": ");
+			md_cell(&sb, str(s, "note"));
+		}
+		sb_adds(&sb, "\n");
+	}
+	const cJSON *note;
+	cJSON_ArrayForEach(note, get(doc, "notes"))
+	{
+		any = true;
+		sb_addf(&sb, "- %.8s UTC, %s%s%s: %s\n", hhmmss(str(note, "t")) ? hhmmss(str(note, "t")) : "",
+		        str(note, "by") ? str(note, "by") : "", str(note, "step") ? " on " : "",
+		        str(note, "step") ? str(note, "step") : "", str(note, "text"));
+	}
+	if (!any)
+		sb_adds(&sb, "None.\n");
+
+	/* Failures, with an excerpt of their output. */
+	sb_adds(&sb, "\n## Failures\n\n");
+	any = false;
+	cJSON_ArrayForEach(s, steps)
+	{
+		const char *v = str(s, "verdict"), *st = str(s, "state");
+		if (!leaf(s) || !v || !st || strcmp(st, "done") != 0 || strcmp(v, "PASS") == 0 || strcmp(v, "WARN") == 0)
+			continue;
+		any = true;
+		sb_addf(&sb, "### %s ", str(s, "number") ? str(s, "number") : "");
+		md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
+		sb_addf(&sb, " — %s\n\n", v);
+		sb_addf(&sb, "%s\n", str(s, "explanation") ? str(s, "explanation") : v);
+		char *ex = tail_of(str(s, "output"), 20);
+		if (ex) {
+			sb_adds(&sb, "\nLast lines of its output:\n\n```text\n");
+			sb_adds(&sb, ex);
+			sb_adds(&sb, "\n```\n");
+			free(ex);
+		}
+		sb_adds(&sb, "\n");
+	}
+	if (!any)
+		sb_adds(&sb, "None.\n\n");
+
+	/* Captures. */
+	sb_adds(&sb, "## Captures\n\n");
+	any = false;
+	cJSON_ArrayForEach(s, steps)
+	{
+		const cJSON *c;
+		cJSON_ArrayForEach(c, get(s, "captures"))
+		{
+			if (!any)
+				sb_adds(&sb, "| Variable | Value | Step |\n| --- | --- | --- |\n");
+			any = true;
+			sb_adds(&sb, "| ");
+			md_cell(&sb, str(c, "name"));
+			sb_adds(&sb, " | ");
+			md_cell(&sb, str(c, "value") ? str(c, "value") : "(not captured)");
+			sb_adds(&sb, " | ");
+			md_cell(&sb, str(s, "id"));
+			sb_adds(&sb, " |\n");
+		}
+	}
+	if (!any)
+		sb_adds(&sb, "None.\n");
+
+	/* Rollback: what triggered it, verbatim. */
+	sb_adds(&sb, "\n## Rollback\n\n");
+	any = false;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, get(doc, "timeline"))
+	{
+		const char *ev = str(t, "ev");
+		if (strcmp(ev, "jump") != 0 && strcmp(ev, "watch_fired") != 0)
+			continue;
+		any = true;
+		sb_addf(&sb, "- %.8s UTC — %s %s%s%s: %s (%s)\n", hhmmss(str(t, "t")) ? hhmmss(str(t, "t")) : "",
+		        str(t, "step") ? str(t, "step") : "", str(t, "target") ? "→ " : "",
+		        str(t, "target") ? str(t, "target") : "", "", str(t, "text") ? str(t, "text") : "",
+		        strcmp(ev, "watch_fired") == 0 ? "automatic: a watch fired" : "on_fail");
+	}
+	if (!any)
+		sb_adds(&sb, "None: no on_fail jump and no watch fired.\n");
+
+	/* Timeline. */
+	sb_adds(&sb, "\n## Timeline\n\n| Time (UTC) | Event | Step | Detail |\n| --- | --- | --- | --- |\n");
+	cJSON_ArrayForEach(t, get(doc, "timeline"))
+	{
+		const char *ev = str(t, "ev");
+		if (strcmp(ev, "step_started") == 0 || strcmp(ev, "output") == 0)
+			continue;
+		sb_adds(&sb, "| ");
+		md_cell(&sb, str(t, "t"));
+		sb_adds(&sb, " | ");
+		md_cell(&sb, ev);
+		sb_adds(&sb, " | ");
+		md_cell(&sb, str(t, "step"));
+		sb_adds(&sb, " | ");
+		if (str(t, "verdict")) {
+			md_cell(&sb, str(t, "verdict"));
+			sb_adds(&sb, " ");
+		}
+		md_cell(&sb, str(t, "text"));
+		if (str(t, "name")) {
+			sb_adds(&sb, " ");
+			md_cell(&sb, str(t, "name"));
+			sb_adds(&sb, " = ");
+			md_cell(&sb, str(t, "value") ? str(t, "value") : "(none)");
+		}
+		if (str(t, "by")) {
+			sb_adds(&sb, " (by ");
+			md_cell(&sb, str(t, "by"));
+			sb_adds(&sb, ")");
+		}
+		sb_adds(&sb, " |\n");
+	}
+
+	/* Metrics. */
+	const cJSON *counts = get(doc, "counts");
+	sb_adds(&sb, "\n## Metrics\n\n");
+	double dur = 0;
+	cJSON_ArrayForEach(s, steps) if (cJSON_IsTrue(get(s, "phase")) && cJSON_IsNumber(get(s, "duration_ms")))
+		dur += get(s, "duration_ms")->valuedouble;
+	sb_adds(&sb, "- Duration: ");
+	fmt_ms(&sb, dur);
+	sb_adds(&sb, "\n");
+	sb_addf(&sb, "- Steps: %.0f — %.0f passed, %.0f warn, %.0f failed, %.0f unknown, %.0f error, %.0f skipped, "
+	             "%.0f cancelled, %.0f not finished\n",
+	        get(counts, "steps")->valuedouble, get(counts, "PASS")->valuedouble, get(counts, "WARN")->valuedouble,
+	        get(counts, "FAIL")->valuedouble, get(counts, "UNKNOWN")->valuedouble,
+	        get(counts, "ERROR")->valuedouble, get(counts, "SKIPPED")->valuedouble,
+	        get(counts, "CANCELLED")->valuedouble, get(counts, "unfinished")->valuedouble);
+	int retries = 0;
+	cJSON_ArrayForEach(s, steps) retries += cJSON_GetArraySize(get(s, "retries"));
+	sb_addf(&sb, "- Retries: %d\n", retries);
+	sb_addf(&sb, "- Masked values: %.0f (secrets are masked before anything is written)\n",
+	        get(doc, "masked_values")->valuedouble);
+
+	/* Next steps. */
+	sb_adds(&sb, "\n## Next Steps\n\n");
+	if (state && strcmp(state, "finished") != 0)
+		sb_adds(&sb, "- The run did not finish: walk the steps that did not finish\n");
+	if (verdict && strcmp(verdict, "PASS") != 0 && strcmp(verdict, "WARN") != 0)
+		sb_adds(&sb, "- Investigate the failures above and schedule a post-mortem\n");
+	else if (verdict && strcmp(verdict, "WARN") == 0)
+		sb_adds(&sb, "- Look into the warnings above\n");
+	sb_adds(&sb, "- Monitor for 24 hours\n");
+	sb_adds(&sb, "- Hand over to the operations team\n");
+	cJSON_Delete(doc);
+	return sb_take(&sb);
+}

@@ -52,7 +52,7 @@
 	X(SKIP, 's', 0, "s", "skip, with a reason")                           \
 	X(RERUN, 'r', 0, "r", "run the step again")                           \
 	X(NOTE, 'n', 0, "n", "add a note to the step")                        \
-	X(EXPORT, 'e', 0, "e", "export the record (JSON)")                    \
+	X(EXPORT, 'e', 0, "e", "export the deployment log")                   \
 	X(SEARCH, '/', 0, "/", "search (again: next match)")                  \
 	X(FOCUS, '\t', 0, "Tab", "steps ⇄ output")                            \
 	X(HELP, '?', KEY_F(1), "? F1", "this help")                           \
@@ -1167,15 +1167,19 @@ static void export_work_cb(uv_work_t *w)
 	cJSON *doc = export_json(c->cfg->run_path, &err);
 	char *text = doc ? cJSON_Print(doc) : NULL;
 	cJSON_Delete(doc);
-	if (text) {
+	char *md = text ? export_markdown(c->cfg->run_path, &err) : NULL;
+	bool ok = text && md;
+	if (ok) {
 		char *withnl = xasprintf("%s\n", text);
-		if (!export_write_file(c->export_path, withnl, &err))
-			text = (free(text), NULL);
+		char *mdpath = xasprintf("%s/deployment-log.md", c->cfg->run_path);
+		ok = export_write_file(c->export_path, withnl, &err) && export_write_file(mdpath, md, &err);
 		free(withnl);
+		free(mdpath);
 	}
-	if (!text)
+	if (!ok)
 		c->export_error = xstrdup(err.msg ? err.msg : "the export failed");
 	free(text);
+	free(md);
 	rbc_error_clear(&err);
 }
 
@@ -1187,15 +1191,14 @@ static void export_after_cb(uv_work_t *w, int status)
 		c->export_error = xstrdup("the export was cancelled");
 	free(c->message);
 	c->message = c->export_error ? xasprintf("export: %s", c->export_error)
-	                             : xasprintf("exported: %s/export.json",
-	                                         c->cfg->run_id ? c->cfg->run_id : "the run directory");
+	                             : xstrdup("exported deployment-log.md + export.json");
 	free(c->export_error);
 	c->export_error = NULL;
 	c->dirty = true;
 }
 
-/* e: the run's record as JSON in its directory (the Markdown log and JUnit
-   come with a later version). */
+/* e: the run's deployment log (Markdown) and its record (JSON), in its
+   directory. */
 static void start_export(struct console *c)
 {
 	if (!c->cfg->run_path) {

@@ -56,7 +56,7 @@ expect_match "the finished run counts its failure" "$(screen | tail -1)" '6/6 ·
 keys k k k
 expect_screen "the manual step keeps the operator and the note" "done by tester: go given in #releases"
 keys e
-expect_screen_re "e exports the run's record into its directory" 'exported: [0-9]{8}T[0-9]{6}Z-walk-[0-9a-f]{4}/export\.json'
+expect_screen_re "e exports the run's record into its directory" 'exported deployment-log\.md \+ export\.json'
 exported=$(ls "$TMP"/runs/*-walk-*/export.json 2>/dev/null | tail -1)
 if [ -n "$exported" ] && python3 - "$ROOT/docs/export.schema.json" "$exported" <<'PY'
 import json, sys, jsonschema
@@ -66,6 +66,8 @@ notes = [s.get("note") for s in d["steps"] if s["id"] == "walk/sign-off"]
 sys.exit(0 if d["verdict"] == "FAIL" and notes == ["go given in #releases"] else 1)
 PY
 then ok "… a valid export, with the verdict and the manual step's note"
+	md=$(dirname "$exported")/deployment-log.md
+	expect_match "… and the deployment log beside it, with the note" "$(cat "$md" 2>/dev/null)" '2 Product owner signs off — done by tester: go given in #releases'
 else fail "… a valid export, with the verdict and the manual step's note" "${exported:-no export.json}"; fi
 quit
 expect_eq "quitting a finished run exits with its verdict (FAIL: 2)" "$TUI_RC" 2

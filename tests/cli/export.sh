@@ -82,6 +82,51 @@ expect_match "… special characters survive the escaping" "$junit" 'case=6 Last
 if grep -qF "$secret" "$TMP/run.xml"; then fail "the secret is not in the JUnit file"; else ok "the secret is not in the JUnit file"; fi
 expect_eq "… mode 0600" "$(stat -c %a "$TMP/run.xml")" 600
 
+# The Markdown deployment log, section by section.
+API_TOKEN=$secret run "$RBC" run --batch --assume done --operator alice --var VERSION=2.4.1 \
+	--var ENVIRONMENT=staging "$F/steps.json"
+idm=$(printf '%s\n' "$OUT" | sed -n 's/^run: \([^ ]*\) .*/\1/p')
+expect_rc "rbc export RUN --format md -o FILE" 0 "$RBC" export "$idm" --format md -o "$TMP/log.md"
+expect_eq "… mode 0600" "$(stat -c %a "$TMP/log.md")" 600
+MD=$(cat "$TMP/log.md")
+section() { printf '%s\n' "$MD" | awk -v h="## $1" '$0 == h {f=1; next} f && /^## /{exit} f'; }
+expect_eq "it opens like the deployment-log template" "$(printf '%s\n' "$MD" | sed -n '1p;4,6p;8p')" \
+"# Deployment Log
+**Version**: 2.4.1
+**Deployed By**: alice
+**Environment**: staging
+**Result**: ❌ FAIL"
+expect_match "… with the date, start → end (UTC)" "$MD" '\*\*Date\*\*: [0-9-]{10}T[0-9:]{8}Z → [0-9-]{10}T[0-9:.]{12}Z \(UTC\)'
+expect_match "… and the run" "$MD" "\*\*Run\*\*: $idm \(rbc [0-9.]+ on "
+expect_eq "the summary: one line per phase, with ✅/⚠️/❌/⏭" "$(section 'Deployment Summary' | grep .)" "- Journal: ❌ 5 passed, 1 failed"
+tbl=$(section Journal)
+expect_match "a table per phase: step, verdict, measured vs threshold, operator, start → end" "$tbl" \
+	'^\| # \| Step \| Verdict \| Measured vs threshold \| Operator \| Start → End \(UTC\) \|$'
+expect_match "… the failed step's row" "$tbl" '^\| 3 \| A failing check \| ❌ FAIL \| exit = 3 != 0 \|  \| [0-9:]{8} → [0-9:]{8} \|$'
+expect_match "… the manual step's operator" "$tbl" '^\| 4 \| Sign-off \| ✅ PASS \| assumed done \(--assume done\) \| --assume done \|'
+expect_match "… titles as text, never HTML" "$tbl" '^\| 6 \| Last step: "done" & &lt;over&gt; \| ✅ PASS'
+expect_eq "… six rows" "$(printf '%s\n' "$tbl" | grep -c '^| [0-9]')" 6
+expect_eq "manual steps and notes" "$(section 'Manual Steps and Notes' | grep .)" "- 4 Sign-off — done by --assume done"
+expect_eq "failures, with the explanation" "$(section Failures | grep .)" "### 3 A failing check — FAIL
+exit = 3 != 0"
+expect_match "captures, masked" "$(section Captures)" '^\| TOKEN_SEEN \| •••• \| journal/secret \|$'
+expect_eq "no rollback here, and it says so" "$(section Rollback | grep .)" "None: no on_fail jump and no watch fired."
+expect_match "the timeline ends with the run's end" "$(section Timeline | grep . | tail -1)" '^\| [0-9T:.Z-]+ \| run_finished \|  \| FAIL'
+expect_match "metrics: the counts" "$(section Metrics)" '^- Steps: 6 — 5 passed, 0 warn, 1 failed, 0 unknown, 0 error, 0 skipped, 0 cancelled, 0 not finished$'
+expect_match "… and the masked values counted" "$(section Metrics)" '^- Masked values: 3 '
+expect_match "next steps" "$(section 'Next Steps')" '^- Investigate the failures above'
+if grep -qF "$secret" "$TMP/log.md"; then fail "the secret is not in the deployment log"; else ok "the secret is not in the deployment log"; fi
+# A rollback says what triggered it, verbatim; a failure shows its output.
+run "$RBC" run --batch --assume done "$ROOT/docs/examples/batch.json"
+idr=$(printf '%s\n' "$OUT" | sed -n 's/^run: \([^ ]*\) .*/\1/p')
+run "$RBC" export "$idr" --format md
+MD=$OUT
+expect_match "the rollback's trigger, verbatim" "$(section Rollback)" \
+	'^- [0-9:]{8} UTC — example-batch/smoke → example-batch/rollback: on_fail of smoke: exit = 1 != 0 \(on_fail\)$'
+expect_match "a failure's last lines of output" "$(section Failures)" 'Last lines of its output:'
+expect_match "… the output itself" "$(section Failures)" 'GET /api/health -> 503'
+expect_match "the version from a capture" "$MD" '\*\*Version\*\*: 1\.4\.2'
+
 # An interrupted run exports what it recorded.
 mark="rbc-export-$$-$RANDOM"
 "$RBC" run --batch --assume done --var NAP=60 --var MARK="$mark" "$F/steps.json" >"$TMP/b.out" 2>&1 &
@@ -104,8 +149,8 @@ expect_match "… its unfinished step skipped, saying so" "$(cat "$TMP/int.xml")
       <skipped message="running"/>'
 
 # Refusals.
-expect_rc "--format md is not in this version yet (64)" 64 "$RBC" export "$id" --format md
-expect_match "… and says so" "$ERR" 'not in this version yet'
+expect_rc "an unknown format (64)" 64 "$RBC" export "$id" --format pdf
+expect_match "… and says which there are" "$ERR" 'unknown format \(md, json, junit\)'
 expect_rc "an unknown run (65)" 65 "$RBC" export 20000101T000000Z-nothing-0000 --format json
 expect_match "… named" "$ERR" 'no run 20000101T000000Z-nothing-0000'
 cp -r "$RBC_RUNS_DIR/$id" "$TMP/damaged"

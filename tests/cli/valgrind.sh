@@ -44,6 +44,7 @@ vg "run an invalid runbook" run --batch tests/fixtures/bad/many-errors.json
 vg "runs: the runs listed above" runs
 vg "runs --json" runs --json
 vg "export a run as JSON" export "$(ls "$TMP/runs" | head -1)" --format json -o "$TMP/export.json"
+vg "export a run as Markdown" export "$(ls "$TMP/runs" | head -1)" --format md -o "$TMP/export.md"
 vg "export a run as JUnit" export "$(ls "$TMP/runs" | head -1)" --format junit -o "$TMP/export.xml"
 vg "export: an unknown run" export 20000101T000000Z-none-0000 --format json
 
@@ -79,7 +80,7 @@ vw "■ finished"
 keys g j j j; vw "1.2 Log lines ─"
 keys / ; type_text "needle"; keys Enter; vw "/needle"
 keys k; vw "21 lines back"
-keys e; vw "exported:"
+keys e; vw "exported deployment-log.md"
 keys '?'; vw "run every remaining step"; keys x
 keys Tab g j h; vw "▸"
 tmx resize-window -t t -x 80 -y 24; vw_re '^└─+┘└─+┘$'

@@ -940,6 +940,13 @@ static void draw_status(struct console *c)
 		sb_addf(&sb, " · %s", c->message);
 	x += puts_(y, x, c->cols - x - 6, sb_borrow(&sb), a); /* 6: room for " idle" */
 	sb_free(&sb);
+	/* A journal that cannot be written is said until the end: the run goes
+	   on, its record does not. */
+	const char *jerr = journal_error(c->cfg->journal);
+	if (jerr) {
+		x += puts_(y, x, c->cols - x - 6, " · RECORD LOST: ", c->attr[THEME_ERROR]);
+		x += puts_(y, x, c->cols - x - 6, jerr, c->attr[THEME_ERROR]);
+	}
 	/* The idle marker always has its place at the right end; the key hints
 	   take what room is left, the longest set that fits. */
 	static const char *const hints[] = {

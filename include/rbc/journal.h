@@ -87,13 +87,14 @@ const char *journal_state_name(enum journal_run_state s);
 
 /*
  * Reads dir/journal.jsonl line by line and calls fn with each event (the
- * header first) and its line number; fn returning false stops it (false).
+ * header first), the line's text and its number; fn returning false stops it (false).
  * A last line that is torn (no newline: the process died writing it) or
  * does not parse is not an event: it is left out and *dropped_last set. A
  * line before the last that does not parse is damage: false, with err
  * naming FILE:LINE.
  */
-bool journal_replay(const char *dir, bool (*fn)(void *ud, const cJSON *ev, unsigned long line),
+bool journal_replay(const char *dir,
+                    bool (*fn)(void *ud, const cJSON *ev, const char *raw, unsigned long line),
                     void *ud, bool *dropped_last, struct rbc_error *err);
 /* Reads dir/journal.jsonl; false, with err, when it has no valid header. */
 bool journal_summary(const char *dir, struct journal_summary *s, struct rbc_error *err);

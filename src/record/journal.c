@@ -446,7 +446,8 @@ static char *json_strdup(const cJSON *o, const char *k)
 	return v ? xstrdup(v) : NULL;
 }
 
-bool journal_replay(const char *dir, bool (*fn)(void *ud, const cJSON *ev, unsigned long line),
+bool journal_replay(const char *dir,
+                    bool (*fn)(void *ud, const cJSON *ev, const char *raw, unsigned long line),
                     void *ud, bool *dropped_last, struct rbc_error *err)
 {
 	if (dropped_last)
@@ -458,8 +459,8 @@ bool journal_replay(const char *dir, bool (*fn)(void *ud, const cJSON *ev, unsig
 		free(path);
 		return false;
 	}
-	char *line = NULL;
-	size_t cap = 0;
+	char *line = NULL, *prev_raw = NULL;
+	size_t cap = 0, prev_cap = 0;
 	ssize_t n;
 	unsigned long no = 0;
 	cJSON *prev = NULL;            /* a line is judged once the next one is read */
@@ -473,7 +474,7 @@ bool journal_replay(const char *dir, bool (*fn)(void *ud, const cJSON *ev, unsig
 			ok = false;
 			break;
 		}
-		if (prev && !fn(ud, prev, prev_no))
+		if (prev && !fn(ud, prev, prev_raw, prev_no))
 			ok = false;
 		cJSON_Delete(prev);
 		prev = NULL;
@@ -481,13 +482,21 @@ bool journal_replay(const char *dir, bool (*fn)(void *ud, const cJSON *ev, unsig
 		prev = whole ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
 		prev_bad = !prev || !cJSON_IsObject(prev);
 		prev_no = no;
+		/* keep the text of the line being held */
+		char *t = prev_raw;
+		size_t tc = prev_cap;
+		prev_raw = line;
+		prev_cap = cap;
+		line = t;
+		cap = tc;
 	}
 	if (ok && prev_bad && prev_no && dropped_last)
 		*dropped_last = true; /* torn by a crash while it was written: not an event */
-	if (ok && prev && !prev_bad && !fn(ud, prev, prev_no))
+	if (ok && prev && !prev_bad && !fn(ud, prev, prev_raw, prev_no))
 		ok = false;
 	cJSON_Delete(prev);
 	free(line);
+	free(prev_raw);
 	fclose(f);
 	free(path);
 	return ok;
@@ -500,8 +509,9 @@ struct summary_ctx {
 	const char *dir;
 };
 
-static bool summary_line(void *ud, const cJSON *o, unsigned long line)
+static bool summary_line(void *ud, const cJSON *o, const char *raw, unsigned long line)
 {
+	(void)raw;
 	struct summary_ctx *x = ud;
 	struct journal_summary *s = x->s;
 	const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));

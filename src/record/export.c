@@ -20,8 +20,48 @@
 #include "rbc/mask.h"
 #include "rbc/util.h"
 
+/* Steps by id: an open-addressing table of the model's step objects. */
+struct step_index {
+	cJSON **slot;
+	size_t cap, n;
+};
+
+static size_t hash_id(const char *s)
+{
+	size_t h = 1469598103934665603u; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+static cJSON **index_find(struct step_index *ix, const char *id)
+{
+	size_t i = hash_id(id) & (ix->cap - 1);
+	while (ix->slot[i] && strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ix->slot[i], "id")), id))
+		i = (i + 1) & (ix->cap - 1);
+	return &ix->slot[i];
+}
+
+static void index_add(struct step_index *ix, cJSON *step, const char *id)
+{
+	if ((ix->n + 1) * 2 > ix->cap) {
+		struct step_index big = {xcalloc(ix->cap ? ix->cap * 2 : 64, sizeof *big.slot), ix->cap ? ix->cap * 2 : 64, 0};
+		for (size_t i = 0; i < ix->cap; i++)
+			if (ix->slot[i]) {
+				*index_find(&big, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ix->slot[i], "id"))) =
+					ix->slot[i];
+				big.n++;
+			}
+		free(ix->slot);
+		*ix = big;
+	}
+	*index_find(ix, id) = step;
+	ix->n++;
+}
+
 struct model {
 	cJSON *root, *steps, *notes, *timeline;
+	struct step_index index;
 	cJSON *header;
 	cJSON *last;             /* the step found last */
 	const char *verdict;
@@ -61,12 +101,9 @@ static cJSON *step_of(struct model *m, const char *id)
 	/* A step's events mostly come together: the last one found first. */
 	if (m->last && strcmp(str(m->last, "id"), id) == 0)
 		return m->last;
-	cJSON *s;
-	cJSON_ArrayForEach(s, m->steps)
-	{
-		if (strcmp(str(s, "id"), id) == 0)
-			return m->last = s;
-	}
+	cJSON *s = m->index.cap ? *index_find(&m->index, id) : NULL;
+	if (s)
+		return m->last = s;
 	s = cJSON_CreateObject();
 	cJSON_AddStringToObject(s, "id", id);
 	const char *slash = strchr(id, '/');
@@ -81,6 +118,7 @@ static cJSON *step_of(struct model *m, const char *id)
 	cJSON_AddNumberToObject(s, "samples", 0);
 	cJSON_AddArrayToObject(s, "captures");
 	cJSON_AddItemToArray(m->steps, s);
+	index_add(&m->index, s, id);
 	return m->last = s;
 }
 
@@ -183,6 +221,7 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 	m.timeline = cJSON_CreateArray();
 	bool dropped = false;
 	bool ok = journal_replay(dir, model_line, &m, &dropped, err);
+	free(m.index.slot);
 	if (ok && !m.header) {
 		rbc_error_set(err, "%s/%s: no run header", dir, JOURNAL_FILE);
 		ok = false;

@@ -368,6 +368,28 @@ struct run_record {
 	struct rbc_error err;
 };
 
+/* The step tree, flat, in order: what the run could go through. */
+static void header_steps(cJSON *arr, const struct runbook *rb, struct rb_step *const *steps, size_t n,
+                         bool on_demand)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct rb_step *st = steps[i];
+		cJSON *o = cJSON_CreateObject();
+		char *id = xasprintf("%s/%s", rb->id, st->id);
+		cJSON_AddStringToObject(o, "id", id);
+		free(id);
+		cJSON_AddStringToObject(o, "number", st->number);
+		cJSON_AddStringToObject(o, "title", st->title ? st->title : "");
+		if (st->action == RB_GROUP)
+			cJSON_AddBoolToObject(o, "group", true);
+		if (on_demand || st->on_demand)
+			cJSON_AddBoolToObject(o, "on_demand", true);
+		cJSON_AddItemToArray(arr, o);
+		if (st->action == RB_GROUP)
+			header_steps(arr, rb, st->children, st->nchildren, on_demand || st->on_demand);
+	}
+}
+
 static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 {
 	for (cJSON *c = arr->child; c; c = c->next)
@@ -384,6 +406,7 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 	else
 		cJSON_AddNullToObject(o, "sha256");
 	cJSON_AddBoolToObject(o, "included", included);
+	header_steps(cJSON_AddArrayToObject(o, "steps"), rb, rb->steps, rb->nsteps, included);
 	cJSON_AddItemToArray(arr, o);
 	for (size_t i = 0; i < rb->nincludes; i++)
 		header_runbook(arr, rb->includes[i], true);

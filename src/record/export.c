@@ -112,6 +112,7 @@ static cJSON *step_of(struct model *m, const char *id)
 	free(rb);
 	cJSON_AddBoolToObject(s, "phase", slash == NULL);
 	cJSON_AddBoolToObject(s, "group", false);
+	cJSON_AddBoolToObject(s, "on_demand", false);
 	cJSON_AddStringToObject(s, "state", "pending");
 	cJSON_AddNullToObject(s, "verdict");
 	cJSON_AddNumberToObject(s, "attempts", 0);
@@ -138,6 +139,36 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		return true;
 	if (strcmp(ev, "run_header") == 0) {
 		m->header = cJSON_Duplicate(e, true);
+		/* Every step the run could go through, in order, before any ran:
+		   a step never reached is in the record as not run. */
+		const cJSON *rb, *st;
+		cJSON_ArrayForEach(rb, get(e, "runbooks"))
+		{
+			cJSON *phase = step_of(m, str(rb, "id"));
+			if (cJSON_IsTrue(get(rb, "included")))
+				cJSON_ReplaceItemInObjectCaseSensitive(phase, "on_demand", cJSON_CreateTrue());
+			cJSON_ArrayForEach(st, get(rb, "steps"))
+			{
+				const char *id = str(st, "id");
+				if (!id)
+					continue;
+				cJSON *s = step_of(m, id);
+				copy(s, "number", st, "number");
+				copy(s, "title", st, "title");
+				if (cJSON_IsTrue(get(st, "group")))
+					cJSON_ReplaceItemInObjectCaseSensitive(s, "group", cJSON_CreateTrue());
+				if (cJSON_IsTrue(get(st, "on_demand")))
+					cJSON_ReplaceItemInObjectCaseSensitive(s, "on_demand", cJSON_CreateTrue());
+			}
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(m->header, "runbooks");
+		cJSON *rbs = cJSON_AddArrayToObject(m->header, "runbooks");
+		cJSON_ArrayForEach(rb, get(e, "runbooks"))
+		{
+			cJSON *c = cJSON_Duplicate(rb, true);
+			cJSON_DeleteItemFromObjectCaseSensitive(c, "steps");
+			cJSON_AddItemToArray(rbs, c);
+		}
 		return true;
 	}
 	const char *id = str(e, "step");
@@ -245,15 +276,19 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 	/* Counts of the steps (phases aside), by verdict and state. */
 	cJSON *counts = cJSON_AddObjectToObject(m.root, "counts");
 	static const char *const words[] = {"PASS", "WARN", "FAIL", "UNKNOWN", "ERROR"};
-	double by[5] = {0}, total = 0, skipped = 0, cancelled = 0, unfinished = 0;
+	double by[5] = {0}, total = 0, skipped = 0, cancelled = 0, unfinished = 0, notrun = 0;
 	cJSON *s;
 	cJSON_ArrayForEach(s, m.steps)
 	{
-		if (cJSON_IsTrue(get(s, "phase")) || cJSON_IsTrue(get(s, "group")))
-			continue;
-		total++;
 		const char *st = str(s, "state"), *v = str(s, "verdict");
-		if (st && strcmp(st, "skipped") == 0)
+		bool pending = st && strcmp(st, "pending") == 0;
+		if (cJSON_IsTrue(get(s, "phase")) || cJSON_IsTrue(get(s, "group")) ||
+		    (pending && cJSON_IsTrue(get(s, "on_demand"))))
+			continue; /* a procedure the run never needed is no step of it */
+		total++;
+		if (pending)
+			notrun++;
+		else if (st && strcmp(st, "skipped") == 0)
 			skipped++;
 		else if (st && strcmp(st, "cancelled") == 0)
 			cancelled++;
@@ -269,6 +304,7 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 	cJSON_AddNumberToObject(counts, "SKIPPED", skipped);
 	cJSON_AddNumberToObject(counts, "CANCELLED", cancelled);
 	cJSON_AddNumberToObject(counts, "unfinished", unfinished);
+	cJSON_AddNumberToObject(counts, "not_run", notrun);
 	cJSON_AddItemToObject(m.root, "steps", m.steps);
 	cJSON_AddItemToObject(m.root, "notes", m.notes);
 	cJSON_AddItemToObject(m.root, "timeline", m.timeline);
@@ -365,9 +401,19 @@ static void xml_attr(struct strbuf *sb, const char *name, const char *value)
 	sb_adds(sb, "\"");
 }
 
+/* A step of the record: not a phase or a group, nor a step of a procedure
+   the run never needed (on demand, never reached). */
 static bool leaf(const cJSON *s)
 {
-	return !cJSON_IsTrue(get(s, "phase")) && !cJSON_IsTrue(get(s, "group"));
+	const char *st = str(s, "state");
+	return !cJSON_IsTrue(get(s, "phase")) && !cJSON_IsTrue(get(s, "group")) &&
+	       !(cJSON_IsTrue(get(s, "on_demand")) && st && strcmp(st, "pending") == 0);
+}
+
+static bool not_run(const cJSON *s)
+{
+	const char *st = str(s, "state");
+	return st && strcmp(st, "pending") == 0;
 }
 
 static double secs(const cJSON *s)
@@ -469,7 +515,8 @@ char *export_junit(const char *dir, struct rbc_error *err)
 			const char *st = str(s, "state"), *v = str(s, "verdict"), *x = str(s, "explanation");
 			if (!st || strcmp(st, "done") != 0) {
 				struct strbuf why = {0};
-				sb_addf(&why, "%s%s%s", st ? st : "not finished", x ? ": " : "", x ? x : "");
+				sb_addf(&why, "%s%s%s", not_run(s) ? "not run" : st ? st : "not finished", x ? ": " : "",
+				        x ? x : "");
 				sb_adds(&sb, "      <skipped");
 				xml_attr(&sb, "message", sb_borrow(&why));
 				sb_adds(&sb, "/>\n");
@@ -533,7 +580,7 @@ static void md_cell(struct strbuf *sb, const char *s)
 
 static const char *verdict_mark(const char *v, const char *state)
 {
-	if (state && strcmp(state, "skipped") == 0)
+	if (state && (strcmp(state, "skipped") == 0 || strcmp(state, "pending") == 0))
 		return "⏭";
 	if (!v || (state && strcmp(state, "done") != 0))
 		return "⏸";
@@ -635,7 +682,7 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	{
 		const char *rid = str(rb, "id");
 		const cJSON *phase = NULL;
-		int n = 0, pass = 0, warn = 0, fail = 0, skip = 0, open = 0;
+		int n = 0, pass = 0, warn = 0, fail = 0, skip = 0, open = 0, notrun = 0;
 		cJSON_ArrayForEach(s, steps)
 		{
 			if (strcmp(str(s, "runbook"), rid) != 0)
@@ -648,7 +695,9 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 				continue;
 			n++;
 			const char *st = str(s, "state"), *v = str(s, "verdict");
-			if (st && strcmp(st, "skipped") == 0)
+			if (not_run(s))
+				notrun++;
+			else if (st && strcmp(st, "skipped") == 0)
 				skip++;
 			else if (!st || strcmp(st, "done") != 0 || !v)
 				open++;
@@ -662,13 +711,13 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		if (!phase && cJSON_IsTrue(get(rb, "included")))
 			continue;
 		const char *title = phase && str(phase, "title") ? str(phase, "title") : rid;
-		const char *mark = fail ? "❌" : open ? "⏸" : warn ? "⚠️" : !n || skip == n ? "⏭" : "✅";
+		const char *mark = fail ? "❌" : open ? "⏸" : warn ? "⚠️" : !n || skip + notrun == n ? "⏭" : "✅";
 		sb_adds(&sb, "- ");
 		md_cell(&sb, title);
 		sb_addf(&sb, ": %s ", mark);
-		if (!n)
+		if (!n || notrun == n)
 			sb_adds(&sb, "not run");
-		else if (!fail && !warn && !open && !skip)
+		else if (!fail && !warn && !open && !skip && !notrun)
 			sb_addf(&sb, "All passed (%d)", pass);
 		else {
 			const char *sep = "";
@@ -676,7 +725,8 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 			if (warn) { sb_addf(&sb, "%s%d warning%s", sep, warn, warn == 1 ? "" : "s"); sep = ", "; }
 			if (fail) { sb_addf(&sb, "%s%d failed", sep, fail); sep = ", "; }
 			if (skip) { sb_addf(&sb, "%s%d skipped", sep, skip); sep = ", "; }
-			if (open) sb_addf(&sb, "%s%d not finished", sep, open);
+			if (open) { sb_addf(&sb, "%s%d not finished", sep, open); sep = ", "; }
+			if (notrun) sb_addf(&sb, "%s%d not run", sep, notrun);
 		}
 		sb_adds(&sb, "\n");
 	}
@@ -706,7 +756,7 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 			sb_adds(&sb, " | ");
 			md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
 			sb_addf(&sb, " | %s ", verdict_mark(v, st));
-			md_cell(&sb, st && strcmp(st, "done") == 0 && v ? v : st);
+			md_cell(&sb, st && strcmp(st, "done") == 0 && v ? v : not_run(s) ? "not run" : st);
 			sb_adds(&sb, " | ");
 			md_cell(&sb, str(s, "explanation"));
 			sb_adds(&sb, " | ");
@@ -858,11 +908,12 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	fmt_ms(&sb, dur);
 	sb_adds(&sb, "\n");
 	sb_addf(&sb, "- Steps: %.0f — %.0f passed, %.0f warn, %.0f failed, %.0f unknown, %.0f error, %.0f skipped, "
-	             "%.0f cancelled, %.0f not finished\n",
+	             "%.0f cancelled, %.0f not finished, %.0f not run\n",
 	        get(counts, "steps")->valuedouble, get(counts, "PASS")->valuedouble, get(counts, "WARN")->valuedouble,
 	        get(counts, "FAIL")->valuedouble, get(counts, "UNKNOWN")->valuedouble,
 	        get(counts, "ERROR")->valuedouble, get(counts, "SKIPPED")->valuedouble,
-	        get(counts, "CANCELLED")->valuedouble, get(counts, "unfinished")->valuedouble);
+	        get(counts, "CANCELLED")->valuedouble, get(counts, "unfinished")->valuedouble,
+	        get(counts, "not_run")->valuedouble);
 	int retries = 0;
 	cJSON_ArrayForEach(s, steps) retries += cJSON_GetArraySize(get(s, "retries"));
 	sb_addf(&sb, "- Retries: %d\n", retries);

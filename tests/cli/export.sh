@@ -47,7 +47,7 @@ expect_match "… every step's verdict" "$facts" 'steps=first:PASS,secret:PASS,f
 expect_match "… who answered the manual step" "$facts" 'sign_by=--assume done'
 expect_match "… the failure's explanation" "$facts" 'explain=exit = 3 != 0'
 expect_match "… captures, masked" "$facts" 'capture=\[\{"name": "TOKEN_SEEN", "value": "••••"\}\]'
-expect_match "… the counts" "$facts" 'counts=\{"CANCELLED": 0, "ERROR": 0, "FAIL": 1, "PASS": 5, "SKIPPED": 0, "UNKNOWN": 0, "WARN": 0, "steps": 6, "unfinished": 0\}'
+expect_match "… the counts" "$facts" 'counts=\{"CANCELLED": 0, "ERROR": 0, "FAIL": 1, "PASS": 5, "SKIPPED": 0, "UNKNOWN": 0, "WARN": 0, "not_run": 0, "steps": 6, "unfinished": 0\}'
 expect_match "… the timeline ends with run_finished" "$facts" 'timeline_last=run_finished'
 expect_match "… the runbook's sha256" "$facts" "sha=$(sha256sum "$F/steps.json" | cut -c1-64)"
 n=$(grep -o '••••' "$RBC_RUNS_DIR/$id/journal.jsonl" | wc -l)
@@ -112,7 +112,7 @@ exit = 3 != 0"
 expect_match "captures, masked" "$(section Captures)" '^\| TOKEN_SEEN \| •••• \| journal/secret \|$'
 expect_eq "no rollback here, and it says so" "$(section Rollback | grep .)" "None: no on_fail jump and no watch fired."
 expect_match "the timeline ends with the run's end" "$(section Timeline | grep . | tail -1)" '^\| [0-9T:.Z-]+ \| run_finished \|  \| FAIL'
-expect_match "metrics: the counts" "$(section Metrics)" '^- Steps: 6 — 5 passed, 0 warn, 1 failed, 0 unknown, 0 error, 0 skipped, 0 cancelled, 0 not finished$'
+expect_match "metrics: the counts" "$(section Metrics)" '^- Steps: 6 — 5 passed, 0 warn, 1 failed, 0 unknown, 0 error, 0 skipped, 0 cancelled, 0 not finished, 0 not run$'
 expect_match "… and the masked values counted" "$(section Metrics)" '^- Masked values: 3 '
 expect_match "next steps" "$(section 'Next Steps')" '^- Investigate the failures above'
 if grep -qF "$secret" "$TMP/log.md"; then fail "the secret is not in the deployment log"; else ok "the secret is not in the deployment log"; fi
@@ -126,6 +126,8 @@ expect_match "the rollback's trigger, verbatim" "$(section Rollback)" \
 expect_match "a failure's last lines of output" "$(section Failures)" 'Last lines of its output:'
 expect_match "… the output itself" "$(section Failures)" 'GET /api/health -> 503'
 expect_match "the version from a capture" "$MD" '\*\*Version\*\*: 1\.4\.2'
+expect_match "a step the run never reached is in the log, as not run" "$MD" '^\| 4 \| Release announced \| ⏭ not run \|'
+expect_match "… and in the summary" "$(section 'Deployment Summary')" '1 failed, 1 not run$'
 
 # An interrupted run exports what it recorded.
 mark="rbc-export-$$-$RANDOM"
@@ -140,6 +142,9 @@ if validate "$TMP/int.json" >"$TMP/v.out"; then ok "… validly"; else fail "…
 expect_match "… as interrupted, without a verdict, the nap unfinished" \
 	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["state"], d["verdict"], [s["state"] for s in d["steps"] if s["id"].endswith("/nap")])' "$TMP/int.json")" \
 	"^interrupted None \['running'\]$"
+expect_match "… the step never reached listed as pending" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([s["state"] for s in d["steps"] if s["id"].endswith("/last")], d["counts"]["not_run"])' "$TMP/int.json")" \
+	"^\['pending'\] 1$"
 
 run "$RBC" export "$id2" --format junit -o "$TMP/int.xml"
 expect_eq "an interrupted run exports as JUnit" "$RC" 0

@@ -8,7 +8,10 @@
 F=$ROOT/tests/fixtures/journal
 export RBC_RUNS_DIR=$TMP/runs
 secret="tok-$RANDOM-$RANDOM-secret"
-journal_of() { ls -d "$RBC_RUNS_DIR"/*"$1"*/ 2>/dev/null | tail -1; }
+# snap, then new_run: the directory of the run started after the snap (run
+# ids sort by second, then by a random suffix: never by "the newest").
+snap() { ls "$RBC_RUNS_DIR" 2>/dev/null | sort >"$TMP/snap"; }
+new_run() { echo "$RBC_RUNS_DIR/$(ls "$RBC_RUNS_DIR" | sort | comm -13 "$TMP/snap" - | head -1)"; }
 
 # --- a whole batch run -------------------------------------------------------------
 API_TOKEN=$secret run "$RBC" run --batch --assume done "$F/steps.json"
@@ -77,10 +80,11 @@ rm -rf "$RBC_RUNS_DIR"/20000101T000000Z-*
 
 # --- killed in the middle: batch -------------------------------------------------------------
 mark="rbc-journal-$$-$RANDOM"
+snap
 "$RBC" run --batch --assume done --var NAP=60 --var MARK="$mark" "$F/steps.json" >"$TMP/b.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 500); do grep -q '^PASS *sign' "$TMP/b.out" && break; sleep 0.02; done
-dir=$(journal_of journal); J=$dir/journal.jsonl
+dir=$(new_run); J=$dir/journal.jsonl
 run "$RBC" runs
 expect_match "while it runs, rbc runs says running" "$OUT" "$(basename "$dir") .* running +—"
 shown=$(sed -n 's/^\(PASS\|FAIL\|WARN\) *\([a-z]*\) .*/\2/p' "$TMP/b.out" | sort | tr '\n' ',')
@@ -100,6 +104,7 @@ expect_match "… and rbc runs says interrupted" "$OUT" "$(basename "$dir") .* i
 # --- killed in the middle: the console ----------------------------------------------------------
 . tests/tui.sh
 mark="rbc-journal-$$-$RANDOM"
+snap
 tui_start 100 30 --var NAP=60 --var MARK="$mark" "$F/steps.json"
 wait_re ' idle *$'
 keys a
@@ -109,7 +114,7 @@ expect_screen_re "the sign-off shows done" '│ +✔ 4 Sign-off'
 seen=$(screen)   # what the screen showed, then the kill: it must all be on disk
 pkill -9 -f "^$RBC .*MARK=$mark"
 pkill -9 -f "$mark" 2>/dev/null
-dir=$(journal_of journal); J=$dir/journal.jsonl
+dir=$(new_run); J=$dir/journal.jsonl
 shown=$(printf '%s\n' "$seen" | sed -n 's/^│ *\([✔✘⚠]\) [0-9]* \([^│]*[^ │]\) *│.*/\2/p' | sort | tr '\n' ',')
 journaled=$(python3 -c '
 import json, sys

@@ -770,8 +770,9 @@ static void draw_detail(struct console *c, const struct layout *L)
 	/* The verdict, in words and glyph, and why. */
 	struct strbuf v = {0};
 	sb_addf(&v, "%s %s ", glyph(s), state_word(s));
-	detail_text2(&d, sb_borrow(&v), c->attr[state_element(s)], s->explain ? s->explain : "",
-	             c->attr[THEME_EXPLAIN]);
+	/* The explanation is part of the result: shown with it, once on disk. */
+	const char *why = shown_state(s) == s->state && s->explain ? s->explain : "";
+	detail_text2(&d, sb_borrow(&v), c->attr[state_element(s)], why, c->attr[THEME_EXPLAIN]);
 	sb_free(&v);
 	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_MANUAL)
 		detail_text(&d, NULL, "Space done · f failed · s skip · n note", c->attr[THEME_KEY_HINT]);

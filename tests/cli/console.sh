@@ -135,7 +135,7 @@ keys Enter
 expect_screen "asked again" "Switch production traffic? [y/N]"
 keys y
 expect_screen "y runs it" "│ switched"
-expect_match "… and it passes" "$SCREEN" '│ +✔ 3 Switch traffic'
+expect_screen_re "… and it passes (shown once its end is on disk)" '│ +✔ 3 Switch traffic'
 quit
 
 # --- folding ------------------------------------------------------------------------------

@@ -55,4 +55,48 @@ expect_nomatch() {
 # Memory checkers slow the binary down; tests that time things ask here.
 sanitized() { [ "${RBC_SAN:-0}" = 1 ]; }
 
+# bench_judged WHAT PREFIXES CMD...: runs a benchmark (tests/bench/*) whose
+# judged figure lines start with one of PREFIXES ("a|b") and end in ": ok",
+# ": FAIL" or ": skipped (why)". The benchmarks that missed a goal are
+# measured once more (CMD --only LIST): one disturbed run does not fail the
+# suite, a real regression still does. Each figure line becomes one check;
+# the whole output is kept as comments.
+bench_judged() {
+	local what=$1 prefixes=$2; shift 2
+	"$@" >"$TMP/b.out" 2>&1
+	local brc=$? bout
+	bout=$(cat "$TMP/b.out")
+	grep -E "^($prefixes): " "$TMP/b.out" >"$TMP/final"
+	if [ "$brc" = 1 ]; then
+		local again
+		again=$(sed -n 's/^\([a-z]*\): .*: FAIL$/\1/p' "$TMP/final" | sort -u | paste -sd, -)
+		printf '%s\n' "$bout" | sed 's/^/# first run: /'
+		"$@" --only "$again" >"$TMP/b.out" 2>&1
+		brc=$?
+		bout=$(cat "$TMP/b.out")
+		grep -Ev "^(${again//,/|}): " "$TMP/final" >"$TMP/kept"
+		grep -E "^($prefixes): " "$TMP/b.out" | cat "$TMP/kept" - >"$TMP/final"
+	fi
+	printf '%s\n' "$bout" | sed 's/^/# /'
+	if [ "$brc" -ge 2 ]; then
+		fail "$what runs" "$bout"
+		return
+	fi
+	local b
+	for b in ${prefixes//|/ }; do
+		grep -q "^$b: " "$TMP/final" || fail "benchmark $b reports its figures" "$bout"
+	done
+	local line why
+	while IFS= read -r line; do
+		case $line in
+		*": ok") ok "${line%: ok}" ;;
+		*": FAIL") fail "${line%: FAIL}" "missed twice in a row; $what alone gives the full-size figures" ;;
+		*": skipped ("*")")
+			why=${line##*: skipped (}
+			skip "${line%: skipped (*}" "${why%)}" ;;
+		*) fail "benchmark line is judged: $line" ;;
+		esac
+	done <"$TMP/final"
+}
+
 t_done() { exit $((T_FAILED > 0)); }

@@ -16,38 +16,5 @@ done
 ARGS=(--keys 20 --no-absolute)
 sanitized && ARGS+=(--sanitized)
 
-bench() {
-	RBC_BIN=$RBC python3 "$ROOT/tests/bench/console" "${ARGS[@]}" "$@" >"$TMP/b.out" 2>&1
-	BRC=$?
-	BOUT=$(cat "$TMP/b.out")
-	grep -E '^(latency|rss): ' "$TMP/b.out" >"$TMP/lines"
-}
-
-bench
-cp "$TMP/lines" "$TMP/final"
-if [ "$BRC" = 1 ]; then
-	again=$(sed -n 's/^\([a-z]*\): .*: FAIL$/\1/p' "$TMP/lines" | sort -u | paste -sd, -)
-	printf '%s\n' "$BOUT" | sed 's/^/# first run: /'
-	bench --only "$again"
-	grep -Ev "^(${again//,/|}): " "$TMP/final" >"$TMP/kept"
-	cat "$TMP/kept" "$TMP/lines" >"$TMP/final"
-fi
-printf '%s\n' "$BOUT" | sed 's/^/# /'
-if [ "$BRC" -ge 2 ]; then
-	fail "the console benchmark runs" "$BOUT"
-	t_done
-fi
-for b in latency rss; do
-	grep -q "^$b: " "$TMP/final" || fail "benchmark $b reports its figures" "$BOUT"
-done
-while IFS= read -r line; do
-	case $line in
-	*": ok") ok "${line%: ok}" ;;
-	*": FAIL") fail "${line%: FAIL}" "missed twice in a row; tests/bench/console alone gives the full figures" ;;
-	*": skipped ("*")")
-		why=${line##*: skipped (}
-		skip "${line%: skipped (*}" "${why%)}" ;;
-	*) fail "benchmark line is judged: $line" ;;
-	esac
-done <"$TMP/final"
+bench_judged tests/bench/console 'latency|rss' env RBC_BIN="$RBC" python3 "$ROOT/tests/bench/console" "${ARGS[@]}"
 t_done

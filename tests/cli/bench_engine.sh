@@ -23,43 +23,5 @@ fi
 ARGS=(--steps 300 --bytes $((256 * 1024 * 1024)))
 sanitized && ARGS+=(--sanitized)
 
-# engine ARGS...: runs the benchmark; its figure lines in $TMP/lines, all its
-# output in $EOUT, its status in $ERC.
-engine() {
-	RBC_BIN=$RBC python3 "$ROOT/tests/bench/engine" "${ARGS[@]}" "$@" >"$TMP/e.out" 2>&1
-	ERC=$?
-	EOUT=$(cat "$TMP/e.out")
-	grep -E '^(http|true|output): ' "$TMP/e.out" >"$TMP/lines"
-}
-
-engine
-cp "$TMP/lines" "$TMP/final"
-if [ "$ERC" = 1 ]; then
-	# Measure the benchmarks that missed a goal once more; their new lines replace the old.
-	again=$(sed -n 's/^\([a-z]*\): .*: FAIL$/\1/p' "$TMP/lines" | sort -u | paste -sd, -)
-	printf '%s\n' "$EOUT" | sed 's/^/# first run: /'
-	engine --only "$again"
-	grep -Ev "^(${again//,/|}): " "$TMP/final" >"$TMP/kept"
-	cat "$TMP/kept" "$TMP/lines" >"$TMP/final"
-fi
-printf '%s\n' "$EOUT" | sed 's/^/# /'
-
-if [ "$ERC" = 2 ] || [ "$ERC" -gt 2 ]; then
-	fail "the engine benchmark runs: every step passes, nginx answers" "$EOUT"
-	t_done
-fi
-for b in http true output; do
-	grep -q "^$b: " "$TMP/final" || fail "benchmark $b reports its figures" "$EOUT"
-done
-
-while IFS= read -r line; do
-	case $line in
-	*": ok") ok "${line%: ok}" ;;
-	*": FAIL") fail "${line%: FAIL}" "missed twice in a row; tests/bench/engine alone gives the full-size figures" ;;
-	*": skipped ("*")")
-		why=${line##*: skipped (}
-		skip "${line%: skipped (*}" "${why%)}" ;;
-	*) fail "benchmark line is judged: $line" ;;
-	esac
-done <"$TMP/final"
+bench_judged tests/bench/engine 'http|true|output' env RBC_BIN="$RBC" python3 "$ROOT/tests/bench/engine" "${ARGS[@]}"
 t_done

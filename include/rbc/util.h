@@ -81,4 +81,8 @@ int hex_value(char c);
 /* Levenshtein distance, for "did you mean" suggestions. */
 size_t str_distance(const char *a, const char *b);
 
+/* Writes all n bytes of s to fd, through short writes and EINTR; false
+   with *err = errno on failure. Blocking: not for the loop thread. */
+bool fd_write_all(int fd, const void *s, size_t n, int *err);
+
 #endif

@@ -18,6 +18,7 @@
 #include "rbc/export.h"
 #include "rbc/journal.h"
 #include "rbc/mask.h"
+#include "rbc/units.h"
 #include "rbc/util.h"
 
 /* Steps by id: an open-addressing table of the model's step objects. */
@@ -321,23 +322,12 @@ bool export_write_file(const char *path, const char *text, struct rbc_error *err
 		free(tmp);
 		return false;
 	}
-	size_t n = strlen(text);
-	const char *p = text;
-	bool ok = true;
-	while (n && ok) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			ok = false;
-		else {
-			p += w;
-			n -= (size_t)w;
-		}
-	}
-	if (ok && fsync(fd) != 0)
+	int e = 0;
+	bool ok = fd_write_all(fd, text, strlen(text), &e);
+	if (ok && fsync(fd) != 0) {
 		ok = false;
-	int e = errno;
+		e = errno;
+	}
 	if (close(fd) != 0 && ok) {
 		ok = false;
 		e = errno;
@@ -640,15 +630,6 @@ static char *tail_of(const char *path, int lines)
 	return n ? xstrdup(p) : NULL;
 }
 
-static void fmt_ms(struct strbuf *sb, double ms)
-{
-	if (ms < 1000)
-		sb_addf(sb, "%.0f ms", ms);
-	else if (ms < 60000)
-		sb_addf(sb, "%.1f s", ms / 1000);
-	else
-		sb_addf(sb, "%ldm %02lds", (long)(ms / 60000), (long)(ms / 1000) % 60);
-}
 
 char *export_markdown(const char *dir, struct rbc_error *err)
 {
@@ -904,9 +885,8 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	double dur = 0;
 	cJSON_ArrayForEach(s, steps) if (cJSON_IsTrue(get(s, "phase")) && cJSON_IsNumber(get(s, "duration_ms")))
 		dur += get(s, "duration_ms")->valuedouble;
-	sb_adds(&sb, "- Duration: ");
-	fmt_ms(&sb, dur);
-	sb_adds(&sb, "\n");
+	char dbuf[32];
+	sb_addf(&sb, "- Duration: %s\n", units_format(dur, RBC_DIM_TIME, dbuf, sizeof dbuf));
 	sb_addf(&sb, "- Steps: %.0f — %.0f passed, %.0f warn, %.0f failed, %.0f unknown, %.0f error, %.0f skipped, "
 	             "%.0f cancelled, %.0f not finished, %.0f not run\n",
 	        get(counts, "steps")->valuedouble, get(counts, "PASS")->valuedouble, get(counts, "WARN")->valuedouble,

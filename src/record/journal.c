@@ -50,22 +50,6 @@ struct journal {
 	bool delivering;
 };
 
-static bool write_all(int fd, const char *s, size_t n, int *err)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			*err = errno;
-			return false;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return true;
-}
-
 static bool sync_fd(int fd, int *err)
 {
 	while (fdatasync(fd) != 0) {
@@ -258,7 +242,7 @@ static void work_cb(uv_work_t *w)
 {
 	struct journal *j = w->data;
 	int err = 0;
-	if (write_all(j->fd, j->writing.s, j->writing.len, &err))
+	if (fd_write_all(j->fd, j->writing.s, j->writing.len, &err))
 		sync_fd(j->fd, &err);
 	j->werr = err;
 }
@@ -361,7 +345,7 @@ bool journal_header(struct journal *j, cJSON *header, struct rbc_error *err)
 	char *line = mask_text_n(j->mask, raw, strlen(raw), &n, NULL);
 	free(raw);
 	int e = 0;
-	bool ok = write_all(j->fd, line, n, &e) && write_all(j->fd, "\n", 1, &e) && sync_fd(j->fd, &e);
+	bool ok = fd_write_all(j->fd, line, n, &e) && fd_write_all(j->fd, "\n", 1, &e) && sync_fd(j->fd, &e);
 	free(line);
 	if (!ok)
 		rbc_error_set(err, "cannot write %s: %s", j->path, strerror(e));

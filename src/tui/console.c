@@ -29,6 +29,7 @@
 #include "rbc/journal.h"
 #include "rbc/outbuf.h"
 #include "rbc/theme.h"
+#include "rbc/units.h"
 
 #define CONSOLE_THROTTLE_MS 40      /* output-only redraws, at most this often */
 #define OUT_MAX_STEPS 64            /* steps whose output is kept in memory (outbuf.h: how much) */
@@ -723,15 +724,6 @@ static char *command_vars(struct console *c, const struct eng_step *s, const cha
 	return m;
 }
 
-static void fmt_duration(char *buf, size_t n, int64_t ms)
-{
-	if (ms < 1000)
-		snprintf(buf, n, "%lld ms", (long long)ms);
-	else if (ms < 60000)
-		snprintf(buf, n, "%.1f s", (double)ms / 1000);
-	else
-		snprintf(buf, n, "%lldm %02llds", (long long)(ms / 60000), (long long)(ms / 1000 % 60));
-}
 
 static void draw_detail(struct console *c, const struct layout *L)
 {
@@ -793,7 +785,7 @@ static void draw_detail(struct console *c, const struct layout *L)
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof when, "%H:%M:%S UTC", &tm);
 		int64_t end = s->finished ? s->finished : console_clock();
-		fmt_duration(dur, sizeof dur, end - s->started);
+		units_format((double)(end - s->started), RBC_DIM_TIME, dur, sizeof dur);
 		struct strbuf sb = {0};
 		sb_addf(&sb, "started %s · %s", when, dur);
 		if (s->attempt > 1 || (def && def->retry_attempts > 1))
@@ -1428,6 +1420,13 @@ static void scroll_out(struct console *c, long d)
 	c->out_back = (size_t)b;
 }
 
+/* A manual step that can still be answered (failed, skipped). */
+static bool manual_open(const struct eng_step *s)
+{
+	return s && s->def && s->def->action == RB_MANUAL &&
+	       (s->state == ENG_WAITING || s->state == ENG_PENDING);
+}
+
 static void handle_request(struct console *c, enum request r)
 {
 	struct eng_step *s = selected(c);
@@ -1518,15 +1517,13 @@ static void handle_request(struct console *c, enum request r)
 			set_message(c, "Space marks a manual step done");
 		break;
 	case REQ_FAIL:
-		if (s && s->def && s->def->action == RB_MANUAL &&
-		    (s->state == ENG_WAITING || s->state == ENG_PENDING))
+		if (manual_open(s))
 			start_prompt(c, PROMPT_FAIL, s);
 		else
 			set_message(c, "f marks a manual step failed");
 		break;
 	case REQ_SKIP:
-		if (s && s->def && s->def->action == RB_MANUAL &&
-		    (s->state == ENG_WAITING || s->state == ENG_PENDING))
+		if (manual_open(s))
 			start_prompt(c, PROMPT_SKIP, s);
 		else
 			set_message(c, "s skips a manual step");

@@ -8,6 +8,7 @@
  * from the head until the new line fits, so no line is ever overwritten
  * while indexed.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "rbc/outbuf.h"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "rbc/util.h"
@@ -300,4 +301,21 @@ int hex_value(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+bool fd_write_all(int fd, const void *s, size_t n, int *err)
+{
+	const char *p = s;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			*err = errno;
+			return false;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
 }

@@ -60,8 +60,9 @@ DEB_FUZZ  := clang libclang-rt-14-dev
 .PHONY: all deps deps-fuzz test unit bench fuzz install clean
 all: rbc
 
+# Copied then renamed: a running rbc keeps its file, the next one gets the new.
 rbc: $(BUILD)/rbc
-	@if [ "$(SAN)" != 1 ]; then cp $< $@; fi
+	@if [ "$(SAN)" != 1 ]; then cp $< $@.tmp && mv -f $@.tmp $@; fi
 
 $(BUILD)/rbc: $(CMD_OBJ) $(BUILD)/librbc.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/librbc.a $(PKG_LIBS) -lm

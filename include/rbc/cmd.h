@@ -10,5 +10,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 
 #endif

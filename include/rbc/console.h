@@ -25,6 +25,8 @@ struct console_cfg {
 	   header); false stops the console before it starts. */
 	bool (*started)(void *ud, struct engine *e);
 	void *started_ud;
+	bool resumed;           /* the engine was rebuilt from the record by started */
+	int64_t t_start;        /* a resumed run: when it started (ms; 0: unknown) */
 };
 
 int console_run(struct engine_opts *opts, const struct console_cfg *cfg);

@@ -133,7 +133,8 @@ struct eng_event {
 	enum rbc_verdict verdict;     /* STEP_FINISHED, RETRY (the failed attempt),
 	                                 SAMPLE (the sample's own), RUN_FINISHED */
 	const char *text;             /* explanation, reason, note, wait text */
-	const struct rbc_value *sample; /* SAMPLE: raw (mask before writing) */
+	const struct rbc_value *sample; /* SAMPLE: raw (mask before writing); CAPTURE:
+	                                   the value, unless it is a secret */
 	enum probe_stream stream;     /* OUTPUT */
 	const char *data;             /* OUTPUT: masked bytes */
 	size_t len;
@@ -144,6 +145,11 @@ struct eng_event {
 	const char *by;               /* CONFIRMED, STEP_FINISHED of manual steps,
 	                                 NOTE: the operator, or "--yes"/"--assume" */
 	bool automatic;               /* CONFIRMED / answers given by options */
+	bool stopped;                 /* STEP_FINISHED of a group: a child's on_fail
+	                                 stop ended it; RUN_FINISHED: engine_stop did */
+	bool run;                     /* the run's own flow moved (engine_start and the
+	                                 branches of its parallel groups), not a step run
+	                                 by hand or an answer given ahead */
 };
 
 enum eng_assume { ENG_ASSUME_NONE, ENG_ASSUME_DONE, ENG_ASSUME_SKIP };
@@ -222,6 +228,38 @@ void engine_counts(const struct engine *e, struct eng_counts *c);
    view of it, e.g. the console's: an end not yet on disk is not shown). */
 void engine_counts_as(const struct engine *e, enum eng_state (*view)(const struct eng_step *),
                       struct eng_counts *c);
+
+/*
+ * Resuming a run from its record. Before anything runs, each event of the
+ * journal is given back in order to engine_restore, which puts the steps in
+ * the state that event left them in (verdicts, samples, captures, answers,
+ * notes, jumps) without running anything or reporting events. Then
+ * engine_restore_end settles what was cut short: a step that was running or
+ * waiting goes back to pending, and the next engine_start continues where
+ * the run's flow was — the step it was in runs again, or the on_fail of the
+ * step that had just finished acts — instead of at the top. Watches that
+ * were sampling start again with it.
+ */
+struct eng_restore {
+	enum eng_event_type type;
+	struct eng_step *step, *target; /* target: JUMP, WATCH_FIRED */
+	int64_t time;                 /* the event's, ms since the epoch */
+	int64_t started;              /* STEP_FINISHED: the step's start (0: time) */
+	enum eng_state state;         /* STEP_FINISHED */
+	enum rbc_verdict verdict;
+	enum eng_wait wait;           /* WAITING */
+	unsigned attempt;
+	const char *title, *text, *by, *note, *output, *name;
+	struct rbc_value *value;      /* SAMPLE, CAPTURE: taken (NULL: none) */
+	bool stopped, run;
+};
+/* False when the event cannot be applied as recorded: a CAPTURE of a secret
+   (its value is never written; the step that captured it must run again). */
+bool engine_restore(struct engine *e, const struct eng_restore *r);
+void engine_restore_end(struct engine *e);
+/* Where engine_start will continue (NULL: at the top); *after: the step
+   finished and its on_fail acts next, else it runs again. */
+struct eng_step *engine_resume_point(const struct engine *e, bool *after);
 
 /* Who answers: --operator, else the login name. */
 const char *engine_operator(const struct engine *e);

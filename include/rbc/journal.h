@@ -49,6 +49,11 @@ void journal_set_observer(struct journal *j, void (*on_event)(void *ud, const st
 /* The run's secrets, masked in every line written from now on (borrowed). */
 void journal_set_mask(struct journal *j, const struct mask *m);
 
+/* Each line (without its newline), in order, once it is on disk: the
+   database history's feed. */
+void journal_set_line_sink(struct journal *j, void (*on_line)(void *ud, const char *line, size_t len),
+                           void *ud);
+
 /* The engine's event callback (ud: the journal). */
 void journal_on_event(void *ud, const struct eng_event *ev);
 
@@ -58,6 +63,18 @@ bool journal_busy(const struct journal *j);
 uint64_t journal_durable(const struct journal *j);
 /* The first write or sync error, or NULL: the run goes on, the record does not. */
 const char *journal_error(const struct journal *j);
+
+/*
+ * Opens the journal of dir again to go on writing it (a resume), locked:
+ * fails when a live rbc holds it. journal_continue then cuts what follows
+ * the last whole event (good_len bytes: a torn line goes) and numbers the
+ * next line last_seq + 1.
+ */
+struct journal *journal_reopen(uv_loop_t *loop, const char *dir, struct rbc_error *err);
+bool journal_continue(struct journal *j, uint64_t last_seq, long long good_len, struct rbc_error *err);
+/* Appends one event written by rbc itself (not the engine: "run_resumed")
+   and syncs it, on the calling thread, before anything runs. Takes event. */
+bool journal_append_sync(struct journal *j, cJSON *event, struct rbc_error *err);
 
 /* Closes the file (and its lock). Call once journal_busy is false. */
 void journal_free(struct journal *j);
@@ -72,13 +89,15 @@ char *journal_step_id(const struct eng_step *s);
 int journal_locked(const char *dir);
 
 /* What `rbc runs` says of one run, read from its journal. */
-enum journal_run_state { JOURNAL_RUNNING, JOURNAL_INTERRUPTED, JOURNAL_FINISHED };
+/* stopped: ended by a stop (a quit, a signal) before its end: resumable too. */
+enum journal_run_state { JOURNAL_RUNNING, JOURNAL_INTERRUPTED, JOURNAL_STOPPED, JOURNAL_FINISHED };
 struct journal_summary {
 	char *id;                 /* the run id (the header's) */
 	char *runbooks;           /* the given runbooks' ids, comma-separated */
 	char *started;            /* UTC, as the header has it */
 	char *operator;
 	char *verdict;            /* the run_finished event's, or NULL */
+	bool stopped;             /* … and a stop ended it */
 	enum journal_run_state state;
 	unsigned long long events; /* lines after the header */
 	bool dropped_last;        /* a torn last line was left out */

@@ -23,6 +23,9 @@ char *rundir_base(struct rbc_error *err);
 
 /* Creates a new run directory for a run of runbook_id (the first runbook). */
 bool rundir_create(const char *runbook_id, struct rundir *rd, struct rbc_error *err);
+/* The directory of an existing run: RUN is a run id in the runs directory,
+   or a path to the run's directory. */
+bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err);
 void rundir_free(struct rundir *rd);
 
 #endif

@@ -85,4 +85,12 @@ size_t str_distance(const char *a, const char *b);
    with *err = errno on failure. Blocking: not for the loop thread. */
 bool fd_write_all(int fd, const void *s, size_t n, int *err);
 
+/* A copy of s with every from replaced by to (a new string). */
+char *str_replace(const char *s, const char *from, const char *to);
+
+/* ms since the epoch as "2026-12-04T01:52:40.366Z" (UTC; buf of 32 or more). */
+void iso_ms_format(char *buf, size_t n, int64_t ms);
+/* The reverse, the fraction optional; 0 when s is not such a time. */
+int64_t iso_ms_parse(const char *s);
+
 #endif

@@ -26,25 +26,6 @@ static void export_usage(FILE *fp)
 	        "");
 }
 
-/* The directory of RUN: a path as given, else a run id in the runs directory. */
-static char *run_dir(const char *run, struct rbc_error *err)
-{
-	struct stat st;
-	if (strchr(run, '/') && stat(run, &st) == 0 && S_ISDIR(st.st_mode))
-		return xstrdup(run);
-	char *base = rundir_base(err);
-	if (!base)
-		return NULL;
-	char *dir = xasprintf("%s/%s", base, run);
-	free(base);
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		rbc_error_set(err, "no run %s (rbc runs lists them)", run);
-		free(dir);
-		return NULL;
-	}
-	return dir;
-}
-
 int cmd_export(int argc, char **argv)
 {
 	const char *run = NULL, *format = NULL, *out = NULL;
@@ -79,7 +60,8 @@ int cmd_export(int argc, char **argv)
 		return RBC_EXIT_USAGE;
 	}
 	struct rbc_error err = {0};
-	char *dir = run_dir(run, &err);
+	struct rundir rd = {0};
+	const char *dir = rundir_open(run, &rd, &err) ? rd.path : NULL;
 	struct strbuf sb = {0};
 	if (dir && (junit || md)) {
 		char *xml = junit ? export_junit(dir, &err) : export_markdown(dir, &err);
@@ -94,7 +76,7 @@ int cmd_export(int argc, char **argv)
 			sb_addf(&sb, "%s\n", text);
 		free(text);
 	}
-	free(dir);
+	rundir_free(&rd);
 	if (!sb.len) {
 		fprintf(stderr, "rbc: export: %s\n", err.msg ? err.msg : "nothing to export");
 		rbc_error_clear(&err);

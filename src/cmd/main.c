@@ -24,6 +24,12 @@ static const struct command {
 	{"runs", cmd_runs, "[--json]",
 	 "list the runs kept: id, runbooks, start, operator, running / interrupted /\n"
 	 "      finished, verdict"},
+	{"resume", cmd_resume, "[--batch] [--force] [--operator NAME] [--vars FILE] RUN",
+	 "go on with a run that did not finish, rebuilt from its journal; refuses\n"
+	 "      a runbook changed since the start unless --force"},
+	{"history", cmd_history, "[--db URL] [--json] [RUN] | push [--db URL] RUN",
+	 "the runs stored in PostgreSQL by --db (RBC_DATABASE_URL), or one run's\n"
+	 "      events; push stores a run's journal there"},
 	{"export", cmd_export, "RUN --format md|json|junit [-o FILE]",
 	 "a run's deployment log (Markdown), JSON or JUnit XML, from its journal"},
 	{"eval", cmd_eval,

@@ -24,7 +24,9 @@
 #include "rbc/cmd.h"
 #include "rbc/console.h"
 #include "rbc/engine.h"
+#include "rbc/history.h"
 #include "rbc/journal.h"
+#include "rbc/resume.h"
 #include "rbc/sha256.h"
 #include "rbc/rundir.h"
 #include "rbc/runbook.h"
@@ -46,6 +48,8 @@ static void run_usage(FILE *fp)
 	        "  --operator NAME      who answers (default: the login name)\n"
 	        "  --theme NAME|FILE    the console's colours (default, light, high-contrast,\n"
 	        "                       monochrome, or a file); NO_COLOR selects monochrome\n"
+	        "  --db URL             also store every journal event in PostgreSQL (default:\n"
+	        "                       RBC_DATABASE_URL); the run never waits for it\n"
 	        "\n"
 	        "Manual steps without --assume and confirmations without --yes end as\n"
 	        "UNKNOWN \"needs operator\": nothing passes silently. Secrets are read\n"
@@ -366,6 +370,12 @@ struct run_record {
 	int argc;
 	char **argv;
 	struct rbc_error err;
+	int rc;                   /* when preparing failed: the exit code (else 70) */
+	struct history *hist;     /* --db: the journal's lines also go there */
+	/* a resume */
+	bool resume, forced;
+	struct resume_state rs;
+	char *resumed_at;         /* the step the run goes on at, for the operator */
 };
 
 /* The step tree, flat, in order: what the run could go through. */
@@ -412,6 +422,26 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 		header_runbook(arr, rb->includes[i], true);
 }
 
+/* The command line as it may be written down: a --db URL without its password. */
+static void add_argv(cJSON *o, int argc, char **argv)
+{
+	cJSON *args = cJSON_AddArrayToObject(o, "argv");
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		bool url = i > 0 && strcmp(argv[i - 1], "--db") == 0;
+		if (url || strncmp(a, "--db=", 5) == 0) {
+			char *r = history_url_redacted(url ? a : a + 5);
+			char *w = url ? r : xasprintf("--db=%s", r);
+			cJSON_AddItemToArray(args, cJSON_CreateString(w));
+			if (w != r)
+				free(w);
+			free(r);
+		} else {
+			cJSON_AddItemToArray(args, cJSON_CreateString(a));
+		}
+	}
+}
+
 /* The header: what a resume needs to rebuild the run, and an auditor to trust it. */
 static bool write_header(struct run_record *r, struct engine *e)
 {
@@ -437,15 +467,17 @@ static bool write_header(struct run_record *r, struct engine *e)
 	cJSON *vars = cJSON_AddObjectToObject(h, "vars");
 	for (size_t i = 0; r->vars && i < r->vars->n; i++)
 		cJSON_AddStringToObject(vars, r->vars->keys[i], r->vars->vals[i]);
-	cJSON *args = cJSON_AddArrayToObject(h, "argv");
-	for (int i = 0; i < r->argc; i++)
-		cJSON_AddItemToArray(args, cJSON_CreateString(r->argv[i]));
+	add_argv(h, r->argc, r->argv);
 	return journal_header(r->j, h, &r->err);
 }
 
-static bool console_started(void *ud, struct engine *e)
+static bool resume_apply(struct run_record *r, struct engine *e);
+
+/* Before anything runs: a new run's header, or a resumed run's record. */
+static bool prepare(void *ud, struct engine *e)
 {
-	return write_header(ud, e);
+	struct run_record *r = ud;
+	return r->resume ? resume_apply(r, e) : write_header(r, e);
 }
 
 /* The name of a secret of rb given with --var on the command line, or NULL. */
@@ -483,11 +515,171 @@ static int run_done(int rc, struct runbook **rbs, size_t n, const char **files, 
 	return rc;
 }
 
+/* Loads and validates every runbook, diagnostics on stderr; *status set on failure. */
+static struct runbook **load_runbooks(const char *const *files, size_t nfiles, int *status)
+{
+	struct runbook **rbs = xcalloc(nfiles ? nfiles : 1, sizeof *rbs);
+	for (size_t i = 0; i < nfiles; i++) {
+		struct stat st;
+		bool missing = stat(files[i], &st) != 0;
+		if (missing || S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "%s: cannot read: %s\n", files[i],
+			        missing ? strerror(errno) : "is a directory");
+			if (!*status)
+				*status = RBC_EXIT_NOINPUT;
+			continue;
+		}
+		struct rbc_diags d = {0};
+		rbs[i] = runbook_load(files[i], &d);
+		diags_sort(&d);
+		diags_print(&d, stderr); /* warnings too: an operator should see them */
+		if (!rbs[i]) {
+			fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", files[i], d.nerrors,
+			        d.nerrors == 1 ? "" : "s", d.nwarnings, d.nwarnings == 1 ? "" : "s");
+			*status = *status ? *status : RBC_EXIT_DATAERR;
+		}
+		diags_free(&d);
+	}
+	return rbs;
+}
+
+struct run_opts {
+	bool batch, yes;
+	const char *op, *theme;
+	const char *db;           /* --db, else RBC_DATABASE_URL (NULL: none) */
+	enum eng_assume assume;
+	int64_t t_start;          /* a resumed run: when it started (ms) */
+};
+
+static void to_history(void *ud, const char *line, size_t len)
+{
+	history_add(ud, line, len);
+}
+
+static void history_drained(void *ud)
+{
+	(void)ud;
+}
+
+/* The run is over: what the database has not stored yet gets a few seconds. */
+static void history_end(uv_loop_t *loop, struct run_record *rec, const char *cmd)
+{
+	if (!rec->hist)
+		return;
+	history_finish(rec->hist, 5000, history_drained, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	size_t left = history_pending(rec->hist);
+	if (left)
+		fprintf(stderr,
+		        "rbc: %s: history: %zu events not stored in the database (%s); they are in the journal: rbc history push %s\n",
+		        cmd, left, history_state(rec->hist), rec->rd->id);
+	else
+		fprintf(stderr, "rbc: %s: history: %llu events stored in the database\n", cmd,
+		        (unsigned long long)history_stored(rec->hist));
+	history_free(rec->hist);
+	rec->hist = NULL;
+	uv_run(loop, UV_RUN_DEFAULT); /* its handles close */
+}
+
+/*
+ * Runs rec's runbooks on loop — in the console, or in batch mode — with its
+ * journal open: prepares the engine (header or resume), runs to the end,
+ * frees the engine, the journal and the loop. Returns the exit code.
+ */
+static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opts *ro, const char *cmd)
+{
+	const struct rundir *rd = rec->rd;
+	struct rbc_error err = {0};
+	if (ro->db && *ro->db) {
+		rec->hist = history_start(loop, ro->db, rd->id);
+		journal_set_line_sink(rec->j, to_history, rec->hist);
+	}
+	if (!ro->batch) {
+		struct engine_opts co = {.loop = loop, .runbooks = rec->rbs, .nrunbooks = rec->nrbs,
+		                         .vars = rec->vars, .out_dir = rd->out, .operator = ro->op,
+		                         .assume = ro->assume, .yes = ro->yes};
+		struct console_cfg cfg = {.theme = ro->theme, .run_id = rd->id, .run_path = rd->path,
+		                          .journal = rec->j, .started = prepare, .started_ud = rec,
+		                          .resumed = rec->resume, .t_start = ro->t_start};
+		int rc = console_run(&co, &cfg);
+		history_end(loop, rec, cmd);
+		if (rec->err.msg) {
+			fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
+			rbc_error_clear(&rec->err);
+			rc = rec->rc ? rec->rc : RBC_EXIT_SOFTWARE;
+		} else if (journal_error(rec->j)) {
+			fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
+		}
+		journal_free(rec->j);
+		uv_loop_close(loop);
+		return rc;
+	}
+	struct batch b = {.loop = loop, .t0 = uv_hrtime()};
+	struct engine_opts o = {
+		.loop = loop,
+		.runbooks = rec->rbs,
+		.nrunbooks = rec->nrbs,
+		.vars = rec->vars,
+		.out_dir = rd->out,
+		.operator = ro->op,
+		.interactive = false,
+		.assume = ro->assume,
+		.yes = ro->yes,
+		.on_event = journal_on_event,
+		.ud = rec->j,
+	};
+	journal_set_observer(rec->j, on_event, &b);
+	b.e = engine_new(&o, &err);
+	if (!prepare(rec, b.e)) {
+		fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
+		rbc_error_clear(&rec->err);
+		engine_free(b.e);
+		history_end(loop, rec, cmd);
+		journal_free(rec->j);
+		probe_shutdown(loop);
+		uv_run(loop, UV_RUN_DEFAULT);
+		uv_loop_close(loop);
+		return rec->rc ? rec->rc : RBC_EXIT_SOFTWARE;
+	}
+	if (rec->resume) {
+		printf("%-9s %s — %zu events; %s\n", "RESUMED", rd->id, rec->rs.events,
+		       rec->resumed_at ? rec->resumed_at : "from the start");
+		fflush(stdout);
+	}
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(sigs); i++) {
+		uv_signal_init(loop, &b.sig[i]);
+		b.sig[i].data = &b;
+		uv_signal_start(&b.sig[i], on_signal, sigs[i]);
+		uv_unref((uv_handle_t *)&b.sig[i]); /* the run, not these, keeps the loop going */
+	}
+	engine_start(b.e);
+	uv_run(loop, UV_RUN_DEFAULT);
+	bool stalled = !b.finished;
+	if (stalled) {
+		/* Nothing left to wait for, yet no end: say so rather than hang. */
+		fprintf(stderr, "rbc: %s: the run stalled (a bug in rbc): stopping\n", cmd);
+		engine_stop(b.e, "the run stalled");
+		uv_run(loop, UV_RUN_DEFAULT);
+		b.verdict = RBC_VERDICT_ERROR;
+	}
+	history_end(loop, rec, cmd);
+	summary(&b, rd);
+	if (journal_error(rec->j))
+		fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
+	engine_free(b.e);
+	journal_free(rec->j);
+	probe_shutdown(loop);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+	return b.interrupted ? 130 : verdict_exit_code(b.verdict);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	bool batch = false, yes = false;
 	enum eng_assume assume = ENG_ASSUME_NONE;
-	const char *op = NULL, *theme = NULL;
+	const char *op = NULL, *theme = NULL, *db = getenv("RBC_DATABASE_URL");
 	struct rb_kv vars = {0};
 	const char **files = xcalloc((size_t)argc + 1, sizeof *files);
 	size_t nfiles = 0;
@@ -513,7 +705,8 @@ int cmd_run(int argc, char **argv)
 		           strcmp(a, "--vars") == 0 || strncmp(a, "--vars=", 7) == 0 ||
 		           strcmp(a, "--assume") == 0 || strncmp(a, "--assume=", 9) == 0 ||
 		           strcmp(a, "--operator") == 0 || strncmp(a, "--operator=", 11) == 0 ||
-		           strcmp(a, "--theme") == 0 || strncmp(a, "--theme=", 8) == 0) {
+		           strcmp(a, "--theme") == 0 || strncmp(a, "--theme=", 8) == 0 ||
+		           strcmp(a, "--db") == 0 || strncmp(a, "--db=", 5) == 0) {
 			const char *eq = strchr(a, '=');
 			size_t nl = eq ? (size_t)(eq - a) : strlen(a);
 			if (eq)
@@ -546,6 +739,8 @@ int cmd_run(int argc, char **argv)
 				}
 			} else if (nl == 7) {
 				theme = v;
+			} else if (nl == 4) {
+				db = v;
 			} else {
 				op = v;
 			}
@@ -571,28 +766,7 @@ int cmd_run(int argc, char **argv)
 	}
 
 	/* Everything is validated before anything runs. */
-	struct runbook **rbs = xcalloc(nfiles, sizeof *rbs);
-	for (size_t i = 0; i < nfiles; i++) {
-		struct stat st;
-		bool missing = stat(files[i], &st) != 0;
-		if (missing || S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "%s: cannot read: %s\n", files[i],
-			        missing ? strerror(errno) : "is a directory");
-			if (!status)
-				status = RBC_EXIT_NOINPUT;
-			continue;
-		}
-		struct rbc_diags d = {0};
-		rbs[i] = runbook_load(files[i], &d);
-		diags_sort(&d);
-		diags_print(&d, stderr); /* warnings too: an operator should see them */
-		if (!rbs[i]) {
-			fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", files[i], d.nerrors,
-			        d.nerrors == 1 ? "" : "s", d.nwarnings, d.nwarnings == 1 ? "" : "s");
-			status = status ? status : RBC_EXIT_DATAERR;
-		}
-		diags_free(&d);
-	}
+	struct runbook **rbs = load_runbooks(files, nfiles, &status);
 	/* A secret on the command line would show in ps and shell history. */
 	for (size_t i = 0; !status && i < nfiles; i++) {
 		const char *bad = cli_secret(rbs[i], &vars, argc, argv);
@@ -614,7 +788,6 @@ int cmd_run(int argc, char **argv)
 		rbc_error_clear(&err);
 		return run_done(status, rbs, nfiles, files, &vars, &rd);
 	}
-
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	struct run_record rec = {.rbs = rbs, .nrbs = nfiles, .vars = &vars, .rd = &rd,
@@ -626,75 +799,271 @@ int cmd_run(int argc, char **argv)
 		uv_loop_close(&loop);
 		return run_done(RBC_EXIT_SOFTWARE, rbs, nfiles, files, &vars, &rd);
 	}
-	if (!batch) {
-		struct engine_opts co = {.loop = &loop, .runbooks = rbs, .nrunbooks = nfiles,
-		                         .vars = &vars, .out_dir = rd.out, .operator = op,
-		                         .assume = assume, .yes = yes};
-		struct console_cfg cfg = {.theme = theme, .run_id = rd.id, .run_path = rd.path,
-		                          .journal = rec.j, .started = console_started, .started_ud = &rec};
-		int rc = console_run(&co, &cfg);
-		if (rec.err.msg) {
-			fprintf(stderr, "rbc: run: %s\n", rec.err.msg);
-			rbc_error_clear(&rec.err);
-			rc = RBC_EXIT_SOFTWARE;
-		} else if (journal_error(rec.j)) {
-			fprintf(stderr, "rbc: run: %s\n", journal_error(rec.j));
-		}
-		journal_free(rec.j);
-		uv_loop_close(&loop);
-		return run_done(rc, rbs, nfiles, files, &vars, &rd);
-	}
-	struct batch b = {.loop = &loop, .t0 = uv_hrtime()};
-	struct engine_opts o = {
-		.loop = &loop,
-		.runbooks = rbs,
-		.nrunbooks = nfiles,
-		.vars = &vars,
-		.out_dir = rd.out,
-		.operator = op,
-		.interactive = false,
-		.assume = assume,
-		.yes = yes,
-		.on_event = journal_on_event,
-		.ud = rec.j,
-	};
-	journal_set_observer(rec.j, on_event, &b);
-	b.e = engine_new(&o, &err);
-	if (!write_header(&rec, b.e)) {
-		fprintf(stderr, "rbc: run: %s\n", rec.err.msg);
-		rbc_error_clear(&rec.err);
-		engine_free(b.e);
-		journal_free(rec.j);
-		probe_shutdown(&loop);
-		uv_run(&loop, UV_RUN_DEFAULT);
-		uv_loop_close(&loop);
-		return run_done(RBC_EXIT_SOFTWARE, rbs, nfiles, files, &vars, &rd);
-	}
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	for (size_t i = 0; i < RBC_ARRAY_LEN(sigs); i++) {
-		uv_signal_init(&loop, &b.sig[i]);
-		b.sig[i].data = &b;
-		uv_signal_start(&b.sig[i], on_signal, sigs[i]);
-		uv_unref((uv_handle_t *)&b.sig[i]); /* the run, not these, keeps the loop going */
-	}
-	engine_start(b.e);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	bool stalled = !b.finished;
-	if (stalled) {
-		/* Nothing left to wait for, yet no end: say so rather than hang. */
-		fprintf(stderr, "rbc: run: the run stalled (a bug in rbc): stopping\n");
-		engine_stop(b.e, "the run stalled");
-		uv_run(&loop, UV_RUN_DEFAULT);
-		b.verdict = RBC_VERDICT_ERROR;
-	}
-	summary(&b, &rd);
-	if (journal_error(rec.j))
-		fprintf(stderr, "rbc: run: %s\n", journal_error(rec.j));
-	engine_free(b.e);
-	journal_free(rec.j);
-	probe_shutdown(&loop);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	struct run_opts ro = {.batch = batch, .op = op, .theme = theme, .db = db, .assume = assume, .yes = yes};
+	int rc = execute(&loop, &rec, &ro, "run");
+	return run_done(rc, rbs, nfiles, files, &vars, &rd);
+}
 
-	return run_done(b.interrupted ? 130 : verdict_exit_code(b.verdict), rbs, nfiles, files, &vars, &rd);
+/* ---- rbc resume ---------------------------------------------------------- */
+
+static void resume_usage(FILE *fp)
+{
+	fprintf(fp,
+	        "usage: rbc resume [OPTIONS] RUN\n"
+	        "\n"
+	        "Rebuilds a run that did not finish (its process died, or it was stopped)\n"
+	        "from its journal — verdicts, samples, captures, answers and notes — and\n"
+	        "goes on where it was: in the console (a continues), or with --batch.\n"
+	        "RUN is a run id (rbc runs lists them) or the run's directory. The\n"
+	        "runbooks are read again from their files, and must be the bytes the run\n"
+	        "started with (their sha256 is in the journal).\n"
+	        "\n"
+	        "  --batch              without a screen, as rbc run --batch\n"
+	        "  --force              resume although a runbook changed since the start\n"
+	        "  --operator NAME      who answers from now on (default: the run's operator)\n"
+	        "  --vars FILE          variables given as secrets at the start (never written)\n"
+	        "  --theme NAME|FILE    the console's colours\n"
+	        "  --db URL             store the journal in PostgreSQL too (RBC_DATABASE_URL)\n"
+	        "\n"
+	        "--assume and --yes act as they did when the run started.\n"
+	        "exit: as rbc run; 64 when the run is finished or still running, 65 when\n"
+	        "a runbook changed (without --force) or the journal is damaged, 66 when a\n"
+	        "runbook file is gone.\n");
+}
+
+static bool backfill(void *ud, const cJSON *o, const char *raw, unsigned long line)
+{
+	(void)o;
+	(void)line;
+	size_t n = strlen(raw);
+	while (n && raw[n - 1] == '\n')
+		n--;
+	history_add(ud, raw, n);
+	return true;
+}
+
+static bool resume_apply(struct run_record *r, struct engine *e)
+{
+	journal_set_mask(r->j, engine_secrets(e));
+	if (!resume_replay(r->rd->path, e, &r->rs, &r->err)) {
+		r->rc = RBC_EXIT_DATAERR;
+		return false;
+	}
+	if (r->rs.finished && !r->rs.stopped) {
+		rbc_error_set(&r->err, "run %s finished: there is nothing to resume (rbc export %s writes its record)",
+		              r->rd->id, r->rd->id);
+		r->rc = RBC_EXIT_USAGE;
+		return false;
+	}
+	if (!journal_continue(r->j, r->rs.last_seq, r->rs.good_len, &r->err))
+		return false;
+	if (r->hist && !journal_replay(r->rd->path, backfill, r->hist, NULL, &r->err))
+		return false; /* what came before: the database may not have it all */
+	bool after = false;
+	struct eng_step *at = engine_resume_point(e, &after);
+	char *id = at ? journal_step_id(at) : NULL;
+	if (at)
+		r->resumed_at = xasprintf("%s %s", after ? "going on after" : "going on at", id);
+	cJSON *o = cJSON_CreateObject();
+	char t[40];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	iso_ms_format(t, sizeof t, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	cJSON_AddStringToObject(o, "t", t);
+	cJSON_AddStringToObject(o, "ev", "run_resumed");
+	cJSON_AddStringToObject(o, "rbc", RBC_VERSION);
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	cJSON_AddStringToObject(o, "host", host);
+	cJSON_AddStringToObject(o, "operator", engine_operator(e));
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	add_argv(o, r->argc, r->argv);
+	cJSON_AddNumberToObject(o, "events", (double)r->rs.events);
+	if (id) {
+		cJSON_AddStringToObject(o, "at", id);
+		cJSON_AddBoolToObject(o, "after", after);
+	}
+	if (r->rs.dropped_last)
+		cJSON_AddBoolToObject(o, "dropped_last", true);
+	if (r->forced)
+		cJSON_AddBoolToObject(o, "forced", true);
+	if (r->rs.nlost) {
+		cJSON *lost = cJSON_AddArrayToObject(o, "lost_captures");
+		for (size_t i = 0; i < r->rs.nlost; i++)
+			cJSON_AddItemToArray(lost, cJSON_CreateString(r->rs.lost[i]));
+	}
+	free(id);
+	bool ok = journal_append_sync(r->j, o, &r->err);
+	for (size_t i = 0; i < r->rs.nlost; i++)
+		fprintf(stderr,
+		        "rbc: resume: the secret %s was captured before and is never written: run that step again (r) before the steps that use it\n",
+		        r->rs.lost[i]);
+	if (r->rs.unknown)
+		fprintf(stderr, "rbc: resume: %zu recorded events name steps the runbooks no longer have: left out\n",
+		        r->rs.unknown);
+	return ok;
+}
+
+/* The run's options that shape how it answers: --assume, --yes. */
+static void original_options(const cJSON *argv, enum eng_assume *assume, bool *yes)
+{
+	const char *prev = NULL;
+	const cJSON *a;
+	cJSON_ArrayForEach(a, argv)
+	{
+		const char *s = cJSON_GetStringValue(a);
+		if (!s)
+			continue;
+		const char *v = strncmp(s, "--assume=", 9) == 0 ? s + 9
+		              : prev && strcmp(prev, "--assume") == 0 ? s : NULL;
+		if (v && strcmp(v, "done") == 0)
+			*assume = ENG_ASSUME_DONE;
+		else if (v && strcmp(v, "skip") == 0)
+			*assume = ENG_ASSUME_SKIP;
+		if (strcmp(s, "--yes") == 0 || strcmp(s, "-y") == 0)
+			*yes = true;
+		if (strcmp(s, "--") == 0)
+			break;
+		prev = s;
+	}
+}
+
+/* The runbooks to load again, checked against their sha256; *status on trouble. */
+static const char **resume_files(const cJSON *h, bool force, size_t *n, int *status)
+{
+	const cJSON *rbs = cJSON_GetObjectItemCaseSensitive(h, "runbooks");
+	const char **files = xcalloc((size_t)cJSON_GetArraySize(rbs) + 1, sizeof *files);
+	*n = 0;
+	const cJSON *rb;
+	cJSON_ArrayForEach(rb, rbs)
+	{
+		const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "file"));
+		const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "sha256"));
+		if (!file)
+			continue;
+		char hex[65];
+		if (!sha256_file(file, hex)) {
+			fprintf(stderr, "%s: cannot read: %s (the run's runbook)\n", file, strerror(errno));
+			*status = RBC_EXIT_NOINPUT;
+		} else if (!want || strcmp(want, hex) != 0) {
+			fprintf(stderr, "%s%s: changed since the run started (sha256 %.12s… then, %.12s… now)%s\n",
+			        force ? "warning: " : "", file, want ? want : "?", hex,
+			        force ? ": resuming anyway (--force)"
+			              : ": the recorded results belong to the old steps; --force resumes anyway");
+			if (!force && !*status)
+				*status = RBC_EXIT_DATAERR;
+		}
+		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb, "included")))
+			files[(*n)++] = file;
+	}
+	return files;
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	bool batch = false, force = false;
+	const char *op = NULL, *theme = NULL, *run = NULL, *db = getenv("RBC_DATABASE_URL");
+	struct rb_kv vars = {0}, given = {0};
+	int status = 0;
+	for (int i = 1; i < argc && !status; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			resume_usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--batch") == 0) {
+			batch = true;
+		} else if (strcmp(a, "--force") == 0) {
+			force = true;
+		} else if ((strcmp(a, "--operator") == 0 || strcmp(a, "--theme") == 0 ||
+		            strcmp(a, "--vars") == 0 || strcmp(a, "--db") == 0) && i + 1 < argc) {
+			const char *v = argv[++i];
+			if (a[2] == 'd')
+				db = v;
+			else if (a[2] == 'o')
+				op = v;
+			else if (a[2] == 't')
+				theme = v;
+			else
+				status = read_vars_file(v, &given);
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "rbc: resume: unknown option %s\n", a);
+			resume_usage(stderr);
+			status = RBC_EXIT_USAGE;
+		} else if (!run) {
+			run = a;
+		} else {
+			fprintf(stderr, "rbc: resume: one run at a time\n");
+			status = RBC_EXIT_USAGE;
+		}
+	}
+	if (!status && !run) {
+		fprintf(stderr, "rbc: resume: which run? (rbc runs lists them)\n");
+		resume_usage(stderr);
+		status = RBC_EXIT_USAGE;
+	}
+	if (!status && !batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "rbc: the console needs a terminal; without one use rbc resume --batch\n");
+		status = RBC_EXIT_USAGE;
+	}
+	struct rundir rd = {0};
+	struct rbc_error err = {0};
+	if (!status && !rundir_open(run, &rd, &err)) {
+		fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		status = RBC_EXIT_NOINPUT;
+	}
+	cJSON *h = status ? NULL : resume_header(rd.path, &err);
+	if (!status && !h) {
+		fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		status = RBC_EXIT_DATAERR;
+	}
+	if (status) {
+		rbc_error_clear(&err);
+		rb_kv_free(&given);
+		return run_done(status, NULL, 0, NULL, &vars, &rd);
+	}
+
+	/* The run's variables: as recorded, but for secrets (never written),
+	   which come from the environment or --vars again. */
+	const cJSON *v;
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(h, "vars"))
+	{
+		const char *val = cJSON_GetStringValue(v);
+		if (val && !strstr(val, MASK_TEXT))
+			rb_kv_set(&vars, v->string, val);
+	}
+	for (size_t i = 0; i < given.n; i++)
+		rb_kv_set(&vars, given.keys[i], given.vals[i]);
+	rb_kv_free(&given);
+	struct run_opts ro = {.batch = batch, .theme = theme, .db = db};
+	original_options(cJSON_GetObjectItemCaseSensitive(h, "argv"), &ro.assume, &ro.yes);
+	const char *hop = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator"));
+	ro.op = op ? op : hop;
+	ro.t_start = iso_ms_parse(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "started")));
+
+	size_t nfiles = 0;
+	const char **files = resume_files(h, force, &nfiles, &status);
+	struct runbook **rbs = status ? NULL : load_runbooks(files, nfiles, &status);
+	if (!status && !nfiles) {
+		fprintf(stderr, "rbc: resume: the run's header names no runbook\n");
+		status = RBC_EXIT_DATAERR;
+	}
+	uv_loop_t loop;
+	struct run_record rec = {.rbs = rbs, .nrbs = nfiles, .vars = &vars, .rd = &rd, .argc = argc,
+	                         .argv = argv, .resume = true, .forced = force};
+	if (!status) {
+		uv_loop_init(&loop);
+		rec.j = journal_reopen(&loop, rd.path, &err);
+		if (!rec.j) {
+			fprintf(stderr, "rbc: resume: %s\n", err.msg);
+			rbc_error_clear(&err);
+			uv_loop_close(&loop);
+			status = RBC_EXIT_USAGE;
+		}
+	}
+	if (!status)
+		status = execute(&loop, &rec, &ro, "resume");
+	resume_state_free(&rec.rs);
+	free(rec.resumed_at);
+	cJSON_Delete(h);
+	return run_done(status, rbs, rbs ? nfiles : 0, files, &vars, &rd);
 }

@@ -28,8 +28,10 @@ static void runs_usage(FILE *fp)
 	        "$XDG_STATE_HOME/rbc/runs, else ~/.local/state/rbc/runs), oldest first:\n"
 	        "run id, runbooks, start (UTC), operator, state and verdict. The state is\n"
 	        "running (a live rbc holds the journal), interrupted (it ended before the\n"
-	        "run did), finished, or damaged (a line before the last is not JSON; the\n"
-	        "line is named on stderr). --json prints one JSON object per run instead.\n");
+	        "run did), stopped (a quit or a signal ended it early), finished, or\n"
+	        "damaged (a line before the last is not JSON; the line is named on\n"
+	        "stderr). rbc resume goes on with interrupted and stopped runs. --json\n"
+	        "prints one JSON object per run instead.\n");
 }
 
 static int by_name(const void *a, const void *b)

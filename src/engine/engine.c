@@ -49,9 +49,21 @@ int64_t engine_now(const struct engine *e)
 	return e->o.clock ? e->o.clock() : real_clock();
 }
 
+/* True when f is the run's flow or a branch of it. */
+static bool flow_in_run(const struct flow *f)
+{
+	while (f && f->parent)
+		f = f->parent;
+	return f && f->main;
+}
+
 void engine_emit(struct engine *e, struct eng_event *ev)
 {
 	ev->time = engine_now(e);
+	const struct flow *f = e->acting;
+	if (!f && ev->step)
+		f = node_of(ev->step)->flow;
+	ev->run = flow_in_run(f);
 	if (e->o.on_event)
 		e->o.on_event(e->o.ud, ev);
 }
@@ -125,7 +137,7 @@ static void titles_init(struct engine *e, struct eng_step *s)
 		titles_init(e, s->children[i]);
 }
 
-static bool node_on_demand(const struct eng_step *s)
+bool node_on_demand(const struct eng_step *s)
 {
 	return s->include || (s->def && s->def->on_demand);
 }
@@ -339,6 +351,8 @@ static void flow_free(struct flow *f)
 		f->next_all->prev_all = f->prev_all;
 	if (e->main == f)
 		e->main = NULL;
+	if (e->acting == f)
+		e->acting = NULL;
 	free(f->jump_why);
 	free(f);
 }
@@ -378,10 +392,12 @@ void engine_pump(struct engine *e)
 		f->queued = false;
 		enum flow_act act = f->act;
 		f->act = FLOW_WAIT;
+		e->acting = f;
 		if (act == FLOW_ENTER)
 			enter(f, f->cur);
 		else if (act == FLOW_AFTER || act == FLOW_PASS)
 			after(f, f->cur, act == FLOW_PASS);
+		e->acting = NULL;
 	}
 	e->pumping = false;
 	check_finished(e);
@@ -398,12 +414,13 @@ void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_v
 	free(n->s.explain);
 	n->s.explain = explain_take;
 	n->s.finished = engine_now(e);
-	n->flow = NULL;
 	if (!n->s.started)
 		n->s.started = n->s.finished;
 	struct eng_event ev = {.type = ENG_EV_STEP_FINISHED, .step = &n->s, .verdict = v,
-	                       .text = n->s.explain, .by = n->s.operator};
-	engine_emit(e, &ev);
+	                       .text = n->s.explain, .by = n->s.operator,
+	                       .stopped = n->child_stopped};
+	engine_emit(e, &ev); /* while n->flow still says who ran it */
+	n->flow = NULL;
 }
 
 /* The worst verdict of the children, and the counts that explain it. */
@@ -502,7 +519,7 @@ static void close_up_to(struct engine *e, struct eng_step *s, struct eng_step *s
 }
 
 /* Back to pending, with everything below it (a step run again). */
-static void node_reset(struct engine *e, struct node *n)
+void node_reset(struct engine *e, struct node *n)
 {
 	step_cancel(e, n);
 	n->s.state = ENG_PENDING;
@@ -514,6 +531,7 @@ static void node_reset(struct engine *e, struct node *n)
 	n->s.explain = NULL;
 	n->child_stopped = false;
 	n->endpoint = false;
+	n->restored = n->rewatch = false;
 	step_free_samples(&n->s);
 	for (size_t i = 0; i < n->s.nchildren; i++)
 		node_reset(e, node_of(n->s.children[i]));
@@ -540,7 +558,7 @@ static void open_ancestors(struct engine *e, struct eng_step *target)
 }
 
 /* True when a comes before b in document order (pre-order: a parent first). */
-static bool doc_before(const struct eng_step *a, const struct eng_step *b)
+bool doc_before(const struct eng_step *a, const struct eng_step *b)
 {
 	if (a == b)
 		return false;
@@ -563,7 +581,7 @@ static bool doc_before(const struct eng_step *a, const struct eng_step *b)
 }
 
 /* The procedure a jump to target enters: its nearest on-demand ancestor-or-self. */
-static struct node *procedure_of(struct eng_step *target)
+struct node *procedure_of(struct eng_step *target)
 {
 	for (struct eng_step *s = target; s; s = s->parent)
 		if (node_on_demand(s))
@@ -594,6 +612,13 @@ static void reset_walk(struct eng_step *s, struct range *r)
 	}
 	for (size_t i = 0; i < s->nchildren && !r->done; i++)
 		reset_walk(s->children[i], r);
+}
+
+/* A backwards jump: what lies between runs again, the failed step included. */
+void reset_between(struct engine *e, struct node *target, struct node *from)
+{
+	struct range r = {.e = e, .from = &target->s, .to = &from->s};
+	reset_walk(phase_of(&target->s), &r);
 }
 
 /* True when target is being run by a flow other than f (not one of its groups). */
@@ -646,11 +671,8 @@ static void flow_jump(struct flow *f, struct node *target, struct node *from, co
 	open_ancestors(e, &target->s);
 	if (target->s.state != ENG_PENDING)
 		node_reset(e, target);
-	if (doc_before(&target->s, &from->s)) {
-		/* Backwards: what lies between runs again, the failed step included. */
-		struct range r = {.e = e, .from = &target->s, .to = &from->s};
-		reset_walk(phase_of(&target->s), &r);
-	}
+	if (doc_before(&target->s, &from->s))
+		reset_between(e, target, from);
 	struct node *proc = procedure_of(&target->s);
 	if (proc)
 		proc->endpoint = true;
@@ -868,7 +890,7 @@ static void enter(struct flow *f, struct node *n)
 	}
 	struct eng_step *s = &n->s;
 	bool group = !s->def || s->def->action == RB_GROUP;
-	if (s->state == ENG_DONE && group && has_pending(s)) {
+	if (s->state == ENG_DONE && group && !n->restored && has_pending(s)) {
 		/* A group the run left (a stop, a procedure) that the operator runs
 		   on: it opens again at its first step not run. */
 		s->state = ENG_PENDING;
@@ -1019,11 +1041,12 @@ static void check_finished(struct engine *e)
 	e->main_over = false;
 	e->dirty = false;
 	enum rbc_verdict v = engine_verdict(e);
-	struct eng_event ev = {.type = ENG_EV_RUN_FINISHED, .verdict = v, .text = e->stop_reason};
+	struct eng_event ev = {.type = ENG_EV_RUN_FINISHED, .verdict = v, .text = e->stop_reason,
+	                       .stopped = e->stopping};
 	engine_emit(e, &ev);
 }
 
-static void main_flow_start(struct engine *e, struct node *at)
+static void main_flow_start(struct engine *e, struct node *at, enum flow_act act)
 {
 	struct flow *f = flow_new(e, NULL, NULL);
 	f->main = true;
@@ -1036,20 +1059,45 @@ static void main_flow_start(struct engine *e, struct node *at)
 		struct eng_event ev = {.type = ENG_EV_RUN_STARTED};
 		engine_emit(e, &ev);
 	}
-	flow_move(f, FLOW_ENTER, at);
+	flow_move(f, act, at);
+}
+
+static void resume_watches(struct engine *e, struct eng_step *s)
+{
+	struct node *n = node_of(s);
+	if (n->rewatch) {
+		n->rewatch = false;
+		s->state = ENG_RUNNING;
+		s->started = engine_now(e);
+		struct eng_event ev = {.type = ENG_EV_STEP_STARTED, .step = s};
+		engine_emit(e, &ev);
+		step_watch_start(e, n);
+	}
+	for (size_t i = 0; i < s->nchildren; i++)
+		resume_watches(e, s->children[i]);
 }
 
 void engine_start(struct engine *e)
 {
 	if (e->main_running || e->stopping)
 		return;
+	if (e->resume_at) {
+		/* The first start after a resume: where the run's flow was. */
+		struct node *at = e->resume_at;
+		e->resume_at = NULL;
+		for (size_t i = 0; i < e->nnodes; i++)
+			resume_watches(e, e->nodes[i]);
+		main_flow_start(e, at, e->resume_act);
+		engine_pump(e);
+		return;
+	}
 	struct node *first = NULL;
 	for (size_t i = 0; i < e->nnodes && !first; i++)
 		if (!node_on_demand(e->nodes[i]))
 			first = node_of(e->nodes[i]);
 	if (!first)
 		return;
-	main_flow_start(e, first);
+	main_flow_start(e, first, FLOW_ENTER);
 	engine_pump(e);
 }
 
@@ -1225,7 +1273,7 @@ void engine_interrupt(struct engine *e, const char *reason, struct node *target)
 		struct node *proc = procedure_of(&target->s);
 		if (proc)
 			proc->endpoint = true;
-		main_flow_start(e, target);
+		main_flow_start(e, target, FLOW_ENTER);
 	}
 	engine_pump(e);
 }

@@ -37,6 +37,8 @@ struct node {
 	long longest;                 /* consecutive: the longest run so far */
 	bool child_stopped;           /* a group ended by a child's stop */
 	bool endpoint;                /* reached by a jump: the flow ends after it */
+	bool restored;                /* finished before a resume: never reopened */
+	bool rewatch;                 /* a watch cut short: samples again on resume */
 	/* watches */
 	bool watch_live;
 	int64_t watch_deadline;       /* uv_now ms; 0: until the run ends */
@@ -116,6 +118,9 @@ struct engine {
 	size_t timers;                /* sample / retry timers armed */
 	size_t jumps;
 	char *stop_reason;
+	struct flow *acting;          /* the flow engine_pump is moving */
+	struct node *resume_at;       /* engine_start continues here (a resume) */
+	enum flow_act resume_act;
 };
 
 /* engine.c */
@@ -129,6 +134,11 @@ void node_refresh_ancestors(struct engine *e, struct node *n);
 void engine_interrupt(struct engine *e, const char *reason, struct node *target);
 void engine_fail_run(struct engine *e, const char *reason);
 struct node *engine_target(struct engine *e, struct node *from);
+bool node_on_demand(const struct eng_step *s);
+void node_reset(struct engine *e, struct node *n);
+bool doc_before(const struct eng_step *a, const struct eng_step *b);
+struct node *procedure_of(struct eng_step *target);
+void reset_between(struct engine *e, struct node *target, struct node *from);
 
 /* vars.c */
 char *vars_get(struct engine *e, const struct eng_step *s, const char *name);
@@ -149,6 +159,7 @@ void step_watch_start(struct engine *e, struct node *n);
 void step_cancel(struct engine *e, struct node *n);
 void step_watch_end(struct engine *e, struct node *n, const char *why);
 void step_free_samples(struct eng_step *s);
+void step_restore_sample(struct node *n, struct rbc_value *take);
 void etimer_close(struct node *n);
 
 #endif

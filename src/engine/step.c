@@ -101,6 +101,11 @@ static void samples_push(struct eng_step *s, struct rbc_value *v, size_t keep)
 	s->samples[s->nsamples++] = v;
 }
 
+void step_restore_sample(struct node *n, struct rbc_value *take)
+{
+	samples_push(&n->s, take, n->s.def && n->s.def->watch ? WATCH_KEEP : 0);
+}
+
 static const char *sample_error(const struct rbc_value *v)
 {
 	const struct rbc_value *err = value_obj_get(v, "error");
@@ -234,7 +239,8 @@ static void captures(struct engine *e, struct node *n)
 			free(m);
 			value_free(v);
 		} else {
-			if (vars_is_secret(e, &n->s, name)) {
+			bool secret = vars_is_secret(e, &n->s, name);
+			if (secret) {
 				char *t = value_to_text(v);
 				mask_add(e->mask, t);
 				free(t);
@@ -244,7 +250,7 @@ static void captures(struct engine *e, struct node *n)
 			char *shown = engine_mask(e, m);
 			char *mw = engine_mask(e, why);
 			struct eng_event ev = {.type = ENG_EV_CAPTURE, .step = &n->s, .name = name,
-			                       .value = shown, .text = mw};
+			                       .value = shown, .text = mw, .sample = secret ? NULL : v};
 			engine_emit(e, &ev);
 			free(mw);
 			free(shown);

@@ -228,18 +228,9 @@ static char *clean_message(const struct probe *p, const char *prefix, const char
 		sb_adds(&sb, "unknown error");
 	char *s = sb_take(&sb);
 	if (p->password && *p->password) {
-		/* Search on after each replacement: "****" may contain the password. */
-		size_t pl = strlen(p->password);
-		struct strbuf out = {0};
-		const char *from = s, *hit;
-		while ((hit = strstr(from, p->password))) {
-			sb_add(&out, from, (size_t)(hit - from));
-			sb_adds(&out, "****");
-			from = hit + pl;
-		}
-		sb_adds(&out, from);
+		char *r = str_replace(s, p->password, "****");
 		free(s);
-		s = sb_take(&out);
+		s = r;
 	}
 	return s;
 }

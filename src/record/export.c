@@ -18,51 +18,14 @@
 #include "rbc/export.h"
 #include "rbc/journal.h"
 #include "rbc/mask.h"
+#include "rbc/strmap.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
 
-/* Steps by id: an open-addressing table of the model's step objects. */
-struct step_index {
-	cJSON **slot;
-	size_t cap, n;
-};
-
-static size_t hash_id(const char *s)
-{
-	size_t h = 1469598103934665603u; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211u;
-	return h;
-}
-
-static cJSON **index_find(struct step_index *ix, const char *id)
-{
-	size_t i = hash_id(id) & (ix->cap - 1);
-	while (ix->slot[i] && strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ix->slot[i], "id")), id))
-		i = (i + 1) & (ix->cap - 1);
-	return &ix->slot[i];
-}
-
-static void index_add(struct step_index *ix, cJSON *step, const char *id)
-{
-	if ((ix->n + 1) * 2 > ix->cap) {
-		struct step_index big = {xcalloc(ix->cap ? ix->cap * 2 : 64, sizeof *big.slot), ix->cap ? ix->cap * 2 : 64, 0};
-		for (size_t i = 0; i < ix->cap; i++)
-			if (ix->slot[i]) {
-				*index_find(&big, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ix->slot[i], "id"))) =
-					ix->slot[i];
-				big.n++;
-			}
-		free(ix->slot);
-		*ix = big;
-	}
-	*index_find(ix, id) = step;
-	ix->n++;
-}
-
 struct model {
-	cJSON *root, *steps, *notes, *timeline;
-	struct step_index index;
+	cJSON *root, *steps, *notes, *timeline, *resumes;
+	bool stopped;            /* the last run_finished was a stop */
+	struct strmap index;     /* step id → its entry */
 	cJSON *header;
 	cJSON *last;             /* the step found last */
 	const char *verdict;
@@ -102,7 +65,7 @@ static cJSON *step_of(struct model *m, const char *id)
 	/* A step's events mostly come together: the last one found first. */
 	if (m->last && strcmp(str(m->last, "id"), id) == 0)
 		return m->last;
-	cJSON *s = m->index.cap ? *index_find(&m->index, id) : NULL;
+	cJSON *s = strmap_get(&m->index, id);
 	if (s)
 		return m->last = s;
 	s = cJSON_CreateObject();
@@ -120,7 +83,7 @@ static cJSON *step_of(struct model *m, const char *id)
 	cJSON_AddNumberToObject(s, "samples", 0);
 	cJSON_AddArrayToObject(s, "captures");
 	cJSON_AddItemToArray(m->steps, s);
-	index_add(&m->index, s, id);
+	strmap_set(&m->index, id, s);
 	return m->last = s;
 }
 
@@ -128,6 +91,48 @@ static void set_num(cJSON *o, const char *k, double v)
 {
 	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
 	cJSON_AddNumberToObject(o, k, v);
+}
+
+/*
+ * A resume: the run goes on in a new process. What the steps cut short by
+ * the crash had recorded since they started is marked interrupted in the
+ * timeline (they ran again after it); the run is no longer finished.
+ */
+static void resumed(struct model *m, const cJSON *e)
+{
+	cJSON *r = cJSON_CreateObject();
+	static const char *const keys[] = {"t", "pid", "host", "operator", "rbc", "events", "at",
+	                                   "after", "dropped_last", "forced", "lost_captures"};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(keys); i++)
+		copy(r, keys[i], e, keys[i]);
+	cJSON *cut = cJSON_AddArrayToObject(r, "interrupted_steps");
+	cJSON *s;
+	cJSON_ArrayForEach(s, m->steps)
+	{
+		const cJSON *open = get(s, "_open");
+		if (!cJSON_IsNumber(open))
+			continue;
+		const char *id = str(s, "id");
+		cJSON_AddItemToArray(cut, cJSON_CreateString(id));
+		for (cJSON *t = m->timeline->child ? m->timeline->child->prev : NULL; t; t = t->prev) {
+			const cJSON *seq = get(t, "seq");
+			if (!cJSON_IsNumber(seq) || seq->valuedouble < open->valuedouble)
+				break;
+			const char *ts = str(t, "step");
+			if (ts && strcmp(ts, id) == 0 && !get(t, "interrupted"))
+				cJSON_AddBoolToObject(t, "interrupted", true);
+			if (t == m->timeline->child)
+				break;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(s, "_open");
+	}
+	cJSON_AddItemToArray(m->resumes, r);
+	m->verdict = NULL;
+	m->stopped = false;
+	cJSON_DeleteItemFromObjectCaseSensitive(m->root, "finished");
+	cJSON_DeleteItemFromObjectCaseSensitive(m->root, "verdict");
+	cJSON_AddNullToObject(m->root, "finished");
+	cJSON_AddNullToObject(m->root, "verdict");
 }
 
 static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long line)
@@ -182,6 +187,18 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		}
 	}
 	if (strcmp(ev, "step_started") == 0 && s) {
+		if (!cJSON_IsTrue(get(e, "group")) && !cJSON_IsTrue(get(s, "phase"))) {
+			/* A step run again (by hand, after a resume): its entry is
+			   about this run of it. */
+			static const char *const fresh[] = {"retries", "last_sample", "explanation"};
+			for (size_t i = 0; i < RBC_ARRAY_LEN(fresh); i++)
+				cJSON_DeleteItemFromObjectCaseSensitive(s, fresh[i]);
+			set_num(s, "samples", 0);
+			cJSON_DeleteItemFromObjectCaseSensitive(s, "captures");
+			cJSON_AddArrayToObject(s, "captures");
+			if (!get(s, "_open"))
+				copy(s, "_open", e, "seq"); /* the attempt began at its first start */
+		}
 		copy(s, "title", e, "title");
 		if (!get(s, "started"))
 			copy(s, "started", e, "t");
@@ -207,6 +224,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		copy(o, "value", e, "value");
 		cJSON_AddItemToArray(get(s, "captures"), o);
 	} else if (strcmp(ev, "step_finished") == 0 && s) {
+		cJSON_DeleteItemFromObjectCaseSensitive(s, "_open");
 		copy(s, "state", e, "state");
 		copy(s, "verdict", e, "verdict");
 		copy(s, "explanation", e, "text");
@@ -227,13 +245,16 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		cJSON_AddItemToArray(m->notes, o);
 	} else if (strcmp(ev, "run_finished") == 0) {
 		m->verdict = str(e, "verdict");
+		m->stopped = cJSON_IsTrue(get(e, "stopped"));
 		copy(m->root, "finished", e, "t");
 		copy(m->root, "verdict", e, "verdict");
+	} else if (strcmp(ev, "run_resumed") == 0) {
+		resumed(m, e);
 	}
 	if (strcmp(ev, "sample") != 0) {
 		cJSON *o = cJSON_CreateObject();
 		static const char *const keys[] = {"seq", "t", "ev", "step", "verdict", "text", "by",
-		                                   "name", "value", "target", "for"};
+		                                   "name", "value", "target", "for", "at"};
 		for (size_t i = 0; i < RBC_ARRAY_LEN(keys); i++)
 			copy(o, keys[i], e, keys[i]);
 		cJSON_AddItemToArray(m->timeline, o);
@@ -251,9 +272,10 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 	m.steps = cJSON_CreateArray();
 	m.notes = cJSON_CreateArray();
 	m.timeline = cJSON_CreateArray();
+	m.resumes = cJSON_CreateArray();
 	bool dropped = false;
 	bool ok = journal_replay(dir, model_line, &m, &dropped, err);
-	free(m.index.slot);
+	strmap_free(&m.index);
 	if (ok && !m.header) {
 		rbc_error_set(err, "%s/%s: no run header", dir, JOURNAL_FILE);
 		ok = false;
@@ -263,6 +285,7 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 		cJSON_Delete(m.steps);
 		cJSON_Delete(m.notes);
 		cJSON_Delete(m.timeline);
+		cJSON_Delete(m.resumes);
 		cJSON_Delete(m.header);
 		return NULL;
 	}
@@ -271,7 +294,9 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 		copy(m.root, hk[i], m.header, hk[i]);
 	cJSON_AddNumberToObject(m.root, "journal_schema", get(m.header, "schema") ? get(m.header, "schema")->valuedouble : 0);
 	int locked = journal_locked(dir);
-	cJSON_AddStringToObject(m.root, "state", locked == 1 ? "running" : m.verdict ? "finished" : "interrupted");
+	cJSON_AddStringToObject(m.root, "state", locked == 1 ? "running"
+	                                         : m.verdict ? (m.stopped ? "stopped" : "finished")
+	                                                     : "interrupted");
 	cJSON_AddBoolToObject(m.root, "torn_last_line", dropped);
 	cJSON_AddNumberToObject(m.root, "masked_values", (double)m.masked);
 	/* Counts of the steps (phases aside), by verdict and state. */
@@ -281,6 +306,7 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 	cJSON *s;
 	cJSON_ArrayForEach(s, m.steps)
 	{
+		cJSON_DeleteItemFromObjectCaseSensitive(s, "_open");
 		const char *st = str(s, "state"), *v = str(s, "verdict");
 		bool pending = st && strcmp(st, "pending") == 0;
 		if (cJSON_IsTrue(get(s, "phase")) || cJSON_IsTrue(get(s, "group")) ||
@@ -309,6 +335,7 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 	cJSON_AddItemToObject(m.root, "steps", m.steps);
 	cJSON_AddItemToObject(m.root, "notes", m.notes);
 	cJSON_AddItemToObject(m.root, "timeline", m.timeline);
+	cJSON_AddItemToObject(m.root, "resumes", m.resumes);
 	cJSON_Delete(m.header);
 	return m.root;
 }
@@ -865,6 +892,15 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 			sb_adds(&sb, " ");
 		}
 		md_cell(&sb, str(t, "text"));
+		if (strcmp(ev, "run_resumed") == 0) {
+			sb_adds(&sb, "resumed from the journal");
+			if (str(t, "at")) {
+				sb_adds(&sb, " at ");
+				md_cell(&sb, str(t, "at"));
+			}
+		}
+		if (cJSON_IsTrue(get(t, "interrupted")))
+			sb_adds(&sb, " (interrupted: run again after the resume)");
 		if (str(t, "name")) {
 			sb_adds(&sb, " ");
 			md_cell(&sb, str(t, "name"));
@@ -897,6 +933,10 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	int retries = 0;
 	cJSON_ArrayForEach(s, steps) retries += cJSON_GetArraySize(get(s, "retries"));
 	sb_addf(&sb, "- Retries: %d\n", retries);
+	int resumes = cJSON_GetArraySize(get(doc, "resumes"));
+	if (resumes)
+		sb_addf(&sb, "- Interruptions: %d — the run was resumed from its journal %d time%s; nothing recorded was lost\n",
+		        resumes, resumes, resumes == 1 ? "" : "s");
 	sb_addf(&sb, "- Masked values: %.0f (secrets are masked before anything is written)\n",
 	        get(doc, "masked_values")->valuedouble);
 

@@ -48,7 +48,23 @@ struct journal {
 	struct held *held;       /* events waiting for their line, oldest first */
 	size_t nheld, capheld, held_head;
 	bool delivering;
+
+	void (*on_line)(void *ud, const char *line, size_t len); /* each line once on disk */
+	void *line_ud;
 };
+
+/* Hands each line of buf (without its newline) to the line sink. */
+static void lines_out(struct journal *j, const char *buf, size_t len)
+{
+	if (!j->on_line)
+		return;
+	for (const char *p = buf, *end = buf + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		j->on_line(j->line_ud, p, n);
+		p += n + 1;
+	}
+}
 
 static bool sync_fd(int fd, int *err)
 {
@@ -70,16 +86,6 @@ char *journal_step_id(const struct eng_step *s)
 	return xasprintf("%s/%s", s->rb->id, s->def->id);
 }
 
-static void iso_ms(char *buf, size_t n, int64_t ms)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	char base[32];
-	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
 static void add_str(cJSON *o, const char *k, const char *v)
 {
 	if (v)
@@ -92,7 +98,7 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "seq", (double)seq);
 	char t[40];
-	iso_ms(t, sizeof t, ev->time);
+	iso_ms_format(t, sizeof t, ev->time);
 	cJSON_AddStringToObject(o, "t", t);
 	cJSON_AddStringToObject(o, "ev", eng_event_name(ev->type));
 	struct eng_step *s = ev->step;
@@ -105,7 +111,12 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 		if (s->def && s->def->action == RB_GROUP &&
 		    (ev->type == ENG_EV_STEP_STARTED || ev->type == ENG_EV_STEP_FINISHED))
 			cJSON_AddBoolToObject(o, "group", true);
+		if (ev->run && (ev->type == ENG_EV_STEP_STARTED || ev->type == ENG_EV_STEP_FINISHED ||
+		                ev->type == ENG_EV_WAITING))
+			cJSON_AddBoolToObject(o, "main", true);
 	}
+	if (ev->stopped && (ev->type == ENG_EV_STEP_FINISHED || ev->type == ENG_EV_RUN_FINISHED))
+		cJSON_AddBoolToObject(o, "stopped", true);
 	switch (ev->type) {
 	case ENG_EV_STEP_STARTED:
 		add_str(o, "title", s ? s->title : NULL);
@@ -121,7 +132,7 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 			if (s->attempt)
 				cJSON_AddNumberToObject(o, "attempt", s->attempt);
 			if (s->started) {
-				iso_ms(t, sizeof t, s->started);
+				iso_ms_format(t, sizeof t, s->started);
 				cJSON_AddStringToObject(o, "started", t);
 				cJSON_AddNumberToObject(o, "duration_ms", (double)(ev->time - s->started));
 			}
@@ -144,6 +155,12 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 			cJSON_AddStringToObject(o, "value", ev->value);
 		else
 			cJSON_AddNullToObject(o, "value");
+		if (ev->sample && ev->sample->type != VALUE_STR) {
+			/* its type, for a resume (a string is the value itself) */
+			cJSON *v = value_to_json(ev->sample);
+			if (v)
+				cJSON_AddItemToObject(o, "json", v);
+		}
 		break;
 	case ENG_EV_JUMP:
 	case ENG_EV_WATCH_FIRED:
@@ -257,6 +274,7 @@ static void after_work_cb(uv_work_t *w, int status)
 	/* Even when the disk refused it, the run goes on and is shown: the
 	   error is said (journal_error), never hidden by a stalled screen. */
 	j->durable = j->writing_last;
+	lines_out(j, j->writing.s, j->writing.len);
 	j->writing.len = 0;
 	kick(j);
 	deliver(j);
@@ -305,17 +323,18 @@ void journal_on_event(void *ud, const struct eng_event *ev)
 
 /* ---- opening and closing --------------------------------------------------- */
 
-struct journal *journal_create(uv_loop_t *loop, const char *dir, struct rbc_error *err)
+/* The journal of dir opened with flags (a new one: O_CREAT | O_EXCL) and locked. */
+static struct journal *open_locked(uv_loop_t *loop, const char *dir, int flags, struct rbc_error *err)
 {
 	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | flags, 0600);
 	if (fd < 0) {
-		rbc_error_set(err, "cannot create %s: %s", path, strerror(errno));
+		rbc_error_set(err, "cannot %s %s: %s", flags & O_CREAT ? "create" : "open", path, strerror(errno));
 		free(path);
 		return NULL;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		rbc_error_set(err, "%s is being written by another rbc", path);
+		rbc_error_set(err, "%s is being written by another rbc: the run is still running", path);
 		close(fd);
 		free(path);
 		return NULL;
@@ -327,10 +346,66 @@ struct journal *journal_create(uv_loop_t *loop, const char *dir, struct rbc_erro
 	return j;
 }
 
+struct journal *journal_create(uv_loop_t *loop, const char *dir, struct rbc_error *err)
+{
+	return open_locked(loop, dir, O_CREAT | O_EXCL, err);
+}
+
+struct journal *journal_reopen(uv_loop_t *loop, const char *dir, struct rbc_error *err)
+{
+	return open_locked(loop, dir, 0, err);
+}
+
+bool journal_continue(struct journal *j, uint64_t last_seq, long long good_len, struct rbc_error *err)
+{
+	/* What a crash left torn after the last whole event goes: the next
+	   line must start on a line of its own. */
+	int e = 0;
+	if (ftruncate(j->fd, (off_t)good_len) != 0 ? (e = errno) : !sync_fd(j->fd, &e)) {
+		rbc_error_set(err, "cannot truncate %s: %s", j->path, strerror(e));
+		return false;
+	}
+	j->seq = j->durable = last_seq;
+	return true;
+}
+
+/* Writes {"seq": seq, fields…} as a line and syncs it, on the calling thread. */
+static bool put_sync(struct journal *j, uint64_t seq, cJSON *fields, struct rbc_error *err)
+{
+	cJSON *h = cJSON_CreateObject();
+	cJSON_AddNumberToObject(h, "seq", (double)seq);
+	for (cJSON *c = fields ? fields->child : NULL; c;) {
+		cJSON *next = c->next;
+		cJSON_AddItemToObject(h, c->string, cJSON_DetachItemViaPointer(fields, c));
+		c = next;
+	}
+	cJSON_Delete(fields);
+	char *raw = cJSON_PrintUnformatted(h);
+	cJSON_Delete(h);
+	size_t n = 0;
+	char *line = mask_text_n(j->mask, raw, strlen(raw), &n, NULL);
+	free(raw);
+	int e = 0;
+	bool ok = fd_write_all(j->fd, line, n, &e) && fd_write_all(j->fd, "\n", 1, &e) && sync_fd(j->fd, &e);
+	if (ok)
+		lines_out(j, line, n);
+	free(line);
+	if (!ok)
+		rbc_error_set(err, "cannot write %s: %s", j->path, strerror(e));
+	return ok;
+}
+
+bool journal_append_sync(struct journal *j, cJSON *event, struct rbc_error *err)
+{
+	if (!put_sync(j, j->seq + 1, event, err))
+		return false;
+	j->durable = ++j->seq;
+	return true;
+}
+
 bool journal_header(struct journal *j, cJSON *header, struct rbc_error *err)
 {
 	cJSON *h = cJSON_CreateObject();
-	cJSON_AddNumberToObject(h, "seq", 0);
 	cJSON_AddStringToObject(h, "ev", "run_header");
 	cJSON_AddNumberToObject(h, "schema", JOURNAL_SCHEMA);
 	for (cJSON *c = header ? header->child : NULL; c;) {
@@ -339,17 +414,7 @@ bool journal_header(struct journal *j, cJSON *header, struct rbc_error *err)
 		c = next;
 	}
 	cJSON_Delete(header);
-	char *raw = cJSON_PrintUnformatted(h);
-	cJSON_Delete(h);
-	size_t n = 0;
-	char *line = mask_text_n(j->mask, raw, strlen(raw), &n, NULL);
-	free(raw);
-	int e = 0;
-	bool ok = fd_write_all(j->fd, line, n, &e) && fd_write_all(j->fd, "\n", 1, &e) && sync_fd(j->fd, &e);
-	free(line);
-	if (!ok)
-		rbc_error_set(err, "cannot write %s: %s", j->path, strerror(e));
-	return ok;
+	return put_sync(j, 0, h, err);
 }
 
 void journal_set_observer(struct journal *j, void (*on_event)(void *ud, const struct eng_event *ev),
@@ -357,6 +422,13 @@ void journal_set_observer(struct journal *j, void (*on_event)(void *ud, const st
 {
 	j->on_event = on_event;
 	j->ud = ud;
+}
+
+void journal_set_line_sink(struct journal *j, void (*on_line)(void *ud, const char *line, size_t len),
+                           void *ud)
+{
+	j->on_line = on_line;
+	j->line_ud = ud;
 }
 
 void journal_set_mask(struct journal *j, const struct mask *m)
@@ -410,7 +482,7 @@ int journal_locked(const char *dir)
 
 const char *journal_state_name(enum journal_run_state s)
 {
-	static const char *const names[] = {"running", "interrupted", "finished"};
+	static const char *const names[] = {"running", "interrupted", "stopped", "finished"};
 	return names[s];
 }
 
@@ -524,6 +596,10 @@ static bool summary_line(void *ud, const cJSON *o, const char *raw, unsigned lon
 	if (ev && strcmp(ev, "run_finished") == 0) {
 		free(s->verdict);
 		s->verdict = json_strdup(o, "verdict");
+		s->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped"));
+	} else if (ev && strcmp(ev, "run_resumed") == 0) {
+		free(s->verdict); /* it goes on: not finished until it says so again */
+		s->verdict = NULL;
 	}
 	return true;
 }
@@ -542,6 +618,8 @@ bool journal_summary(const char *dir, struct journal_summary *s, struct rbc_erro
 		return false;
 	}
 	int locked = journal_locked(dir);
-	s->state = locked == 1 ? JOURNAL_RUNNING : s->verdict ? JOURNAL_FINISHED : JOURNAL_INTERRUPTED;
+	s->state = locked == 1 ? JOURNAL_RUNNING
+	         : s->verdict ? (s->stopped ? JOURNAL_STOPPED : JOURNAL_FINISHED)
+	                      : JOURNAL_INTERRUPTED;
 	return true;
 }

@@ -115,6 +115,35 @@ bool rundir_create(const char *runbook_id, struct rundir *rd, struct rbc_error *
 	return false;
 }
 
+bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err)
+{
+	memset(rd, 0, sizeof *rd);
+	struct stat st;
+	char *dir = NULL;
+	if (strchr(run, '/') && stat(run, &st) == 0 && S_ISDIR(st.st_mode)) {
+		dir = xstrdup(run);
+	} else {
+		char *base = rundir_base(err);
+		if (!base)
+			return false;
+		dir = xasprintf("%s/%s", base, run);
+		free(base);
+		if (strchr(run, '/') || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			rbc_error_set(err, "no run %s (rbc runs lists them)", run);
+			free(dir);
+			return false;
+		}
+	}
+	size_t n = strlen(dir);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	const char *slash = strrchr(dir, '/');
+	rd->id = xstrdup(slash ? slash + 1 : dir);
+	rd->path = dir;
+	rd->out = xasprintf("%s/out", dir);
+	return true;
+}
+
 void rundir_free(struct rundir *rd)
 {
 	free(rd->id);

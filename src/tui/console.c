@@ -162,10 +162,7 @@ static int64_t parse_test_now(const char *v)
 	long long secs = strtoll(v, &end, 10);
 	if (*end == '\0' && secs > 0)
 		return secs * 1000;
-	struct tm tm = {0};
-	if (strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return (int64_t)timegm(&tm) * 1000;
-	return 0;
+	return iso_ms_parse(v);
 }
 
 /* ---- output kept in memory -------------------------------------------------- */
@@ -1684,6 +1681,35 @@ static void free_ui(struct eng_step *s)
 	s->ui = NULL;
 }
 
+/* A resumed run: what the record restored is on disk already, so shown. */
+static void mark_shown(struct eng_step *s)
+{
+	if (s->state == ENG_DONE || s->state == ENG_SKIPPED || s->state == ENG_CANCELLED)
+		ui_of(s)->shown_done = true;
+	for (size_t i = 0; i < s->nchildren; i++)
+		mark_shown(s->children[i]);
+}
+
+static void show_restored(struct console *c, const struct console_cfg *cfg)
+{
+	size_t n;
+	struct eng_step *const *nodes = engine_nodes(c->e, &n);
+	for (size_t i = 0; i < n; i++)
+		mark_shown(nodes[i]);
+	c->started = true;
+	c->t_start = cfg->t_start ? cfg->t_start : console_clock();
+	uv_timer_start(&c->tick, tick_cb, 1000, 1000);
+	bool after = false;
+	struct eng_step *at = engine_resume_point(c->e, &after);
+	if (at) {
+		select_step(c, at);
+		set_message(c, "resumed from the journal: a goes on %s %s %s", after ? "after" : "at",
+		            at->def ? at->def->number : "", at->title ? at->title : "");
+	} else {
+		set_message(c, "resumed from the journal: a runs what is left");
+	}
+}
+
 int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 {
 	struct console *c = xcalloc(1, sizeof *c);
@@ -1775,6 +1801,8 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	uv_timer_init(c->loop, &c->throttle);
 	c->throttle.data = c;
 	c->dirty = true;
+	if (cfg->resumed)
+		show_restored(c, cfg);
 
 	while (!c->quitting) {
 		uv_run(c->loop, UV_RUN_DEFAULT);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -318,4 +319,46 @@ bool fd_write_all(int fd, const void *s, size_t n, int *err)
 		n -= (size_t)w;
 	}
 	return true;
+}
+
+void iso_ms_format(char *buf, size_t n, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	char base[32];
+	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+int64_t iso_ms_parse(const char *s)
+{
+	struct tm tm = {0};
+	const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!p)
+		return 0;
+	int64_t ms = (int64_t)timegm(&tm) * 1000;
+	if (*p == '.') {
+		/* milliseconds: the first three digits */
+		int k = 0, frac = 0;
+		for (p++; k < 3; k++)
+			frac = frac * 10 + (*p >= '0' && *p <= '9' ? *p++ - '0' : 0);
+		ms += frac;
+	}
+	return ms;
+}
+
+char *str_replace(const char *s, const char *from, const char *to)
+{
+	size_t fl = strlen(from);
+	struct strbuf out = {0};
+	const char *p = s, *hit;
+	/* Search on after each replacement: to may contain from. */
+	while (fl && (hit = strstr(p, from))) {
+		sb_add(&out, p, (size_t)(hit - p));
+		sb_adds(&out, to);
+		p = hit + fl;
+	}
+	sb_adds(&out, p);
+	return sb_take(&out);
 }

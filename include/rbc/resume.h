@@ -1,0 +1,43 @@
+/*
+ * resume.h — a run rebuilt from its journal (docs/journal.md, "Resuming").
+ *
+ * record/ reads the journal and gives every event back to the engine
+ * (engine_restore): the steps end up as the run left them, and the engine
+ * knows where its flow was. The caller checks the runbooks first (their
+ * sha256 against the header's) and reopens the journal afterwards.
+ */
+#ifndef RBC_RESUME_H
+#define RBC_RESUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "rbc/engine.h"
+#include "rbc/error.h"
+
+/* The run header (line 0 of dir's journal), or NULL with err set. */
+cJSON *resume_header(const char *dir, struct rbc_error *err);
+
+struct resume_state {
+	uint64_t last_seq;        /* the last whole event's seq */
+	long long good_len;       /* bytes up to the end of that line */
+	size_t events;            /* events applied (the header not counted) */
+	bool dropped_last;        /* a torn or garbage last line was left out */
+	bool finished;            /* the record ends with the run's end */
+	bool stopped;             /* … and a stop ended it (a quit, a signal) */
+	char **lost;              /* secret captures not in the record: "NAME (RB/STEP)" */
+	size_t nlost;
+	size_t unknown;           /* events of steps the runbooks no longer have */
+};
+
+/*
+ * Applies every event of dir's journal to e (engine_restore, then
+ * engine_restore_end). False with err on a damaged journal (FILE:LINE).
+ */
+bool resume_replay(const char *dir, struct engine *e, struct resume_state *st, struct rbc_error *err);
+void resume_state_free(struct resume_state *st);
+
+#endif

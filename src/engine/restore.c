@@ -1,0 +1,218 @@
+/*
+ * restore.c — a run rebuilt from its record (engine.h, "Resuming a run").
+ *
+ * Each event is applied the way the engine itself changed the steps when it
+ * reported it, so that replaying a journal leaves the tree exactly as the
+ * run left it: a step that starts again is reset, a backwards jump resets
+ * what lies between, a finished step takes its verdict, samples, answer and
+ * note. Nothing runs and nothing is reported here.
+ *
+ * Where the run's flow was is followed on the way: the last step the run's
+ * own flow started (it runs again) or finished (its on_fail acts next), or
+ * the target of the last jump. Cancellations never move it: the step they
+ * cancelled is the one to run again.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "rbc/util.h"
+
+static bool is_group(const struct eng_step *s)
+{
+	return !s->def || s->def->action == RB_GROUP;
+}
+
+static void set_text(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+static void resume_here(struct engine *e, struct eng_step *s, enum flow_act act)
+{
+	e->resume_at = node_of(s);
+	e->resume_act = act;
+}
+
+/* A jump or a fired watch sends the flow to target (what flow_jump and
+   engine_interrupt did to the steps, after the events of the groups they
+   closed and opened, which come first in the record). */
+static void restore_jump(struct engine *e, const struct eng_restore *r)
+{
+	if (!r->target)
+		return;
+	struct node *t = node_of(r->target);
+	e->jumps++;
+	if (t->s.state != ENG_PENDING)
+		node_reset(e, t);
+	if (r->type == ENG_EV_JUMP && r->step && doc_before(&t->s, r->step))
+		reset_between(e, t, node_of(r->step));
+	struct node *proc = procedure_of(&t->s);
+	if (proc)
+		proc->endpoint = true;
+	resume_here(e, &t->s, FLOW_ENTER);
+}
+
+static void restore_started(struct engine *e, const struct eng_restore *r)
+{
+	struct eng_step *s = r->step;
+	struct node *n = node_of(s);
+	if (is_group(s)) {
+		if (s->state != ENG_RUNNING) {
+			s->state = ENG_RUNNING;
+			n->child_stopped = false;
+			n->restored = false;
+			s->started = r->time;
+			s->finished = 0;
+		}
+	} else {
+		if (s->state != ENG_PENDING)
+			node_reset(e, n);
+		s->state = ENG_RUNNING;
+		s->started = r->time;
+		if (r->run)
+			resume_here(e, s, FLOW_ENTER);
+	}
+	if (r->title)
+		set_text(&s->title, r->title);
+}
+
+static void restore_finished(struct engine *e, const struct eng_restore *r)
+{
+	struct eng_step *s = r->step;
+	struct node *n = node_of(s);
+	s->state = r->state;
+	s->verdict = r->verdict;
+	s->wait = ENG_WAIT_NONE;
+	set_text(&s->explain, r->text);
+	if (r->by)
+		set_text(&s->operator, r->by);
+	if (r->note)
+		set_text(&s->note, r->note);
+	if (r->output)
+		set_text(&s->spool_path, r->output);
+	if (r->attempt)
+		s->attempt = r->attempt;
+	s->finished = r->time;
+	s->started = r->started ? r->started : r->time;
+	n->child_stopped = r->stopped;
+	n->restored = true;
+	n->flow = NULL;
+	if (r->run && r->state != ENG_CANCELLED)
+		resume_here(e, s, FLOW_AFTER);
+}
+
+bool engine_restore(struct engine *e, const struct eng_restore *r)
+{
+	struct eng_step *s = r->step;
+	bool ok = true;
+	switch (r->type) {
+	case ENG_EV_RUN_STARTED:
+		e->started = true;
+		break;
+	case ENG_EV_STEP_STARTED:
+		if (s)
+			restore_started(e, r);
+		break;
+	case ENG_EV_RETRY:
+		if (s)
+			step_free_samples(s); /* the next attempt starts afresh */
+		break;
+	case ENG_EV_SAMPLE:
+		if (s && r->value) {
+			step_restore_sample(node_of(s), r->value);
+			return true;
+		}
+		break;
+	case ENG_EV_WAITING:
+		if (s) {
+			s->state = ENG_WAITING;
+			s->wait = r->wait;
+			set_text(&s->wait_text, r->text);
+			if (r->run)
+				resume_here(e, s, FLOW_ENTER);
+		}
+		break;
+	case ENG_EV_CONFIRMED:
+		if (s)
+			s->confirmed = true;
+		break;
+	case ENG_EV_CAPTURE:
+		if (s && r->name && r->value) {
+			if (vars_is_secret(e, s, r->name)) {
+				ok = false; /* never written: only running the step again gets it */
+				break;
+			}
+			vars_capture(e, r->name, r->value);
+			return true;
+		}
+		break;
+	case ENG_EV_STEP_FINISHED:
+		if (s)
+			restore_finished(e, r);
+		break;
+	case ENG_EV_JUMP:
+	case ENG_EV_WATCH_FIRED:
+		restore_jump(e, r);
+		break;
+	case ENG_EV_NOTE:
+		if (s && s->def && s->def->action == RB_MANUAL &&
+		    (s->state == ENG_WAITING || s->state == ENG_PENDING))
+			set_text(&s->note, r->text);
+		break;
+	case ENG_EV_RUN_FINISHED:
+		if (!r->stopped)
+			e->resume_at = NULL; /* it ended: a start runs from the top */
+		break;
+	case ENG_EV_OUTPUT:
+		break;
+	}
+	value_free(r->value);
+	return ok;
+}
+
+/* Steps cut short go back to pending; watches that sampled sample again. */
+static void settle(struct engine *e, struct eng_step *s)
+{
+	struct node *n = node_of(s);
+	if (!is_group(s) && (s->state == ENG_RUNNING || s->state == ENG_WAITING ||
+	                     s->state == ENG_WATCHING)) {
+		bool watch = s->def->watch && n != e->resume_at;
+		node_reset(e, n);
+		n->rewatch = watch;
+	}
+	for (size_t i = 0; i < s->nchildren; i++)
+		settle(e, s->children[i]);
+}
+
+void engine_restore_end(struct engine *e)
+{
+	for (size_t i = 0; i < e->nnodes; i++)
+		settle(e, e->nodes[i]);
+	struct node *at = e->resume_at;
+	if (!at)
+		return;
+	/* Inside a parallel group that was running, every branch goes on: the
+	   group is entered again (its finished steps are passed by). */
+	for (struct eng_step *p = at->s.parent; p; p = p->parent)
+		if (p->def && p->def->parallel && p->state == ENG_RUNNING)
+			resume_here(e, p, FLOW_ENTER);
+	at = e->resume_at;
+	/* The groups it is in are open again (a stop closed them). */
+	for (struct eng_step *p = at->s.parent; p; p = p->parent)
+		if (p->state != ENG_RUNNING) {
+			p->state = ENG_RUNNING;
+			node_of(p)->restored = false;
+			p->finished = 0;
+		}
+	if (e->resume_act == FLOW_AFTER && at->s.state == ENG_PENDING)
+		e->resume_act = FLOW_ENTER;
+}
+
+struct eng_step *engine_resume_point(const struct engine *e, bool *after)
+{
+	if (after)
+		*after = e->resume_act == FLOW_AFTER;
+	return e->resume_at ? &e->resume_at->s : NULL;
+}

@@ -1,0 +1,242 @@
+/*
+ * history_query.c — `rbc history`: reading the runs stored in PostgreSQL,
+ * and pushing a run's journal there. These are commands, not a run: they
+ * use libpq's blocking calls (there is no event loop to keep going).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+
+#include "rbc/history.h"
+#include "rbc/journal.h"
+#include "rbc/mask.h"
+#include "rbc/util.h"
+
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static char *one_line(const char *msg)
+{
+	char *s = xstrdup(msg ? msg : "unknown error");
+	for (char *c = s; *c; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	size_t n = strlen(s);
+	while (n && s[n - 1] == ' ')
+		s[--n] = '\0';
+	return s;
+}
+
+static PGconn *open_db(const char *url, struct rbc_error *err)
+{
+	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
+	const char *val[] = {url, "rbc history", "10", NULL};
+	PGconn *pg = PQconnectdbParams(kw, val, 1);
+	if (!pg || PQstatus(pg) != CONNECTION_OK) {
+		char *m = one_line(pg ? PQerrorMessage(pg) : "out of memory");
+		rbc_error_set(err, "the database: %s", m);
+		free(m);
+		PQfinish(pg);
+		return NULL;
+	}
+	PQsetNoticeProcessor(pg, on_notice, NULL);
+	return pg;
+}
+
+/* Runs sql; false (err set) unless it gave rows or a command status. */
+static PGresult *query(PGconn *pg, const char *sql, int n, const char *const *params,
+                       struct rbc_error *err)
+{
+	PGresult *r = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		if (state && strcmp(state, "42P01") == 0) {
+			rbc_error_set(err, "the database has no rbc history yet (a run with --db makes its tables)");
+		} else {
+			char *m = one_line(PQresultErrorMessage(r));
+			rbc_error_set(err, "the database: %s", m);
+			free(m);
+		}
+		PQclear(r);
+		return NULL;
+	}
+	return r;
+}
+
+static const char *cell(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+bool history_print_runs(const char *url, bool json, FILE *out, struct rbc_error *err)
+{
+	PGconn *pg = open_db(url, err);
+	if (!pg)
+		return false;
+	PGresult *r = query(pg,
+	                    "SELECT r.run, coalesce(r.runbooks, ''),"
+	                    "       to_char(r.started AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	                    "       coalesce(r.operator, ''), r.state, r.verdict, coalesce(r.host, ''),"
+	                    "       (SELECT count(*) FROM rbc_events e WHERE e.run = r.run)"
+	                    " FROM rbc_runs r ORDER BY r.started, r.run",
+	                    0, NULL, err);
+	if (!r) {
+		PQfinish(pg);
+		return false;
+	}
+	if (!json)
+		fprintf(out, "%-40s %-24s %-20s %-12s %-11s %-7s %s\n", "RUN", "RUNBOOKS", "STARTED", "OPERATOR",
+		        "STATE", "VERDICT", "EVENTS");
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *v = cell(r, i, 5);
+		if (json) {
+			cJSON *o = cJSON_CreateObject();
+			static const char *const keys[] = {"run", "runbooks", "started", "operator", "state"};
+			for (int k = 0; k < 5; k++)
+				cJSON_AddStringToObject(o, keys[k], cell(r, i, k) ? cell(r, i, k) : "");
+			if (v)
+				cJSON_AddStringToObject(o, "verdict", v);
+			else
+				cJSON_AddNullToObject(o, "verdict");
+			cJSON_AddStringToObject(o, "host", cell(r, i, 6));
+			cJSON_AddNumberToObject(o, "events", strtod(cell(r, i, 7), NULL));
+			char *t = cJSON_PrintUnformatted(o);
+			fprintf(out, "%s\n", t);
+			free(t);
+			cJSON_Delete(o);
+		} else {
+			fprintf(out, "%-40s %-24s %-20s %-12s %-11s %-7s %s\n", cell(r, i, 0), cell(r, i, 1),
+			        cell(r, i, 2) ? cell(r, i, 2) : "", cell(r, i, 3), cell(r, i, 4), v ? v : "—",
+			        cell(r, i, 7));
+		}
+	}
+	PQclear(r);
+	PQfinish(pg);
+	return true;
+}
+
+bool history_print_run(const char *url, const char *run, bool json, FILE *out, struct rbc_error *err)
+{
+	PGconn *pg = open_db(url, err);
+	if (!pg)
+		return false;
+	const char *params[] = {run};
+	PGresult *r = query(pg, "SELECT header::text FROM rbc_runs WHERE run = $1", 1, params, err);
+	if (r && PQntuples(r) == 0) {
+		rbc_error_set(err, "no run %s in the database (rbc history lists them)", run);
+		PQclear(r);
+		r = NULL;
+	}
+	if (!r) {
+		PQfinish(pg);
+		return false;
+	}
+	if (json)
+		fprintf(out, "%s\n", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	r = query(pg,
+	          "SELECT event::text, seq, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	          "       ev, coalesce(step, ''), coalesce(verdict, ''), coalesce(event->>'text', '')"
+	          " FROM rbc_events WHERE run = $1 ORDER BY seq",
+	          1, params, err);
+	if (!r) {
+		PQfinish(pg);
+		return false;
+	}
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (json)
+			fprintf(out, "%s\n", PQgetvalue(r, i, 0));
+		else
+			fprintf(out, "%6s  %-24s  %-14s %-32s %-7s %s\n", PQgetvalue(r, i, 1), cell(r, i, 2) ? cell(r, i, 2) : "",
+			        PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6));
+	}
+	PQclear(r);
+	PQfinish(pg);
+	return true;
+}
+
+struct push {
+	struct strbuf sb;
+	size_t n;
+};
+
+static bool push_line(void *ud, const cJSON *o, const char *raw, unsigned long line)
+{
+	(void)o;
+	(void)line;
+	struct push *p = ud;
+	size_t len = strlen(raw);
+	while (len && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
+		len--;
+	sb_addc(&p->sb, p->n++ ? ',' : '[');
+	sb_add(&p->sb, raw, len);
+	return true;
+}
+
+bool history_push(const char *url, const char *dir, const char *run, size_t *n, struct rbc_error *err)
+{
+	struct push p = {0};
+	if (!journal_replay(dir, push_line, &p, NULL, err)) {
+		sb_free(&p.sb);
+		return false;
+	}
+	sb_adds(&p.sb, p.n ? "]" : "[]");
+	char *all = sb_take(&p.sb);
+	char *doc = str_replace(all, "\\u0000", "\\ufffd"); /* jsonb takes no NUL */
+	free(all);
+	PGconn *pg = open_db(url, err);
+	bool ok = false;
+	if (pg) {
+		PGresult *r = PQexec(pg, history_schema_sql);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			char *m = one_line(PQresultErrorMessage(r));
+			rbc_error_set(err, "the database: %s", m);
+			free(m);
+			PQclear(r);
+			r = NULL;
+		} else if (strtol(PQgetvalue(r, 0, 0), NULL, 10) > HISTORY_SCHEMA) {
+			rbc_error_set(err, "the database's rbc tables are schema version %s, newer than this rbc's %d",
+			              PQgetvalue(r, 0, 0), HISTORY_SCHEMA);
+			PQclear(r);
+			r = NULL;
+		}
+		if (r) {
+			PQclear(r);
+			const char *params[] = {run, doc};
+			r = query(pg, history_insert_sql, 2, params, err);
+		}
+		if (r) {
+			PQclear(r);
+			ok = true;
+		}
+		PQfinish(pg);
+	}
+	free(doc);
+	*n = p.n;
+	return ok;
+}
+
+char *history_url_redacted(const char *url)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &err);
+	PQfreemem(err);
+	char *out = xstrdup(url);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "password") != 0 || !o->val || !*o->val)
+			continue;
+		char *r = str_replace(out, o->val, MASK_TEXT);
+		free(out);
+		out = r;
+	}
+	PQconninfoFree(opts);
+	return out;
+}

@@ -234,11 +234,8 @@ walk_console() {
 }
 rbc_pid() { pgrep -P "$(tmx list-panes -t t -F '#{pane_pid}' 2>/dev/null | head -1)" 2>/dev/null | head -1; }
 
-# Steps a little longer than in batch mode: the console's events come
-# closer together (prompts answered at once), fewer lines apart.
-CNAP=0.06
 snap
-tui_start 100 30 run --operator tester --var TRIES="$TRIES" --var NAP="$CNAP" "$F"
+tui_start 100 30 run --operator tester --var TRIES="$TRIES" "$F"
 wait_idle
 keys a
 if walk_console; then ok "console: the uninterrupted run walks to its end"
@@ -252,7 +249,7 @@ points=0 equal=0 diffs=""
 for ((i = 0; i < 2 * CN && points < POINTS; i++)); do
 	k=$((2 + i % (CN - 3)))
 	snap
-	tui_start 100 30 run --operator tester --var TRIES="$TRIES" --var NAP="$CNAP" "$F"
+	tui_start 100 30 run --operator tester --var TRIES="$TRIES" "$F"
 	wait_idle
 	d=$(new_run) p=$(rbc_pid)
 	[ -n "$d" ] && [ -n "$p" ] || continue

@@ -47,6 +47,19 @@ vg "export a run as JSON" export "$(ls "$TMP/runs" | head -1)" --format json -o 
 vg "export a run as Markdown" export "$(ls "$TMP/runs" | head -1)" --format md -o "$TMP/export.md"
 vg "export a run as JUnit" export "$(ls "$TMP/runs" | head -1)" --format junit -o "$TMP/export.xml"
 vg "export: an unknown run" export 20000101T000000Z-none-0000 --format json
+# Resume: a run killed mid-way (its journal cut after a third of its lines,
+# as a kill leaves it, with a torn last line), rebuilt and run to its end.
+RBC_RUNS_DIR=$TMP/runs "$RBC" run --batch --assume done --yes tests/fixtures/resume/crash.json >/dev/null 2>&1
+full=$(ls -t "$TMP/runs" | head -1)
+cut=$TMP/runs/${full%-*}-cut0
+mkdir -p "$cut/out"
+n=$(wc -l <"$TMP/runs/$full/journal.jsonl")
+head -n $((n / 3)) "$TMP/runs/$full/journal.jsonl" >"$cut/journal.jsonl"
+printf '{"seq":99,"t":"2026-' >>"$cut/journal.jsonl"
+vg "resume a killed run to its end" resume --batch "$cut"
+vg "resume: a finished run is refused" resume --batch "$cut"
+vg "history: no database to reach" history --db "postgresql://rbc@127.0.0.1:1/none"
+vg "run with a database that is down" run --batch --db "postgresql://rbc@127.0.0.1:1/none" "$F/operator.json"
 
 # The console over a scripted session in tmux: walking a runbook to its end
 # with a note, a confirmation, a search, the help, folding, a resize and a

@@ -12,6 +12,7 @@
 
 #include "rbc/error.h"
 #include "rbc/units.h"
+#include "rbc/strmap.h"
 #include "rbc/util.h"
 
 static void test_strbuf(void **state)
@@ -158,13 +159,61 @@ static void test_diags(void **state)
 	assert_int_equal(d.n, 0);
 }
 
+/* strmap: many keys through its growth, replacing, missing keys. */
+static void test_strmap(void **state)
+{
+	(void)state;
+	struct strmap m = {0};
+	assert_null(strmap_get(&m, "none"));
+	char key[32];
+	for (long i = 0; i < 5000; i++) {
+		snprintf(key, sizeof key, "rb/step-%ld", i);
+		strmap_set(&m, key, (void *)(i + 1));
+	}
+	assert_int_equal(m.n, 5000);
+	for (long i = 0; i < 5000; i++) {
+		snprintf(key, sizeof key, "rb/step-%ld", i);
+		assert_ptr_equal(strmap_get(&m, key), (void *)(i + 1));
+	}
+	strmap_set(&m, "rb/step-7", (void *)42);
+	assert_int_equal(m.n, 5000);
+	assert_ptr_equal(strmap_get(&m, "rb/step-7"), (void *)42);
+	assert_null(strmap_get(&m, "rb/step-5000"));
+	strmap_free(&m);
+	assert_null(strmap_get(&m, "rb/step-1"));
+}
+
+/* str_replace and the ISO times of the journal, both ways. */
+static void test_replace_and_times(void **state)
+{
+	(void)state;
+	char *r = str_replace("a-pw-b-pw", "pw", "****");
+	assert_string_equal(r, "a-****-b-****");
+	free(r);
+	r = str_replace("pwpw", "pw", "pwpw"); /* the replacement is not searched again */
+	assert_string_equal(r, "pwpwpwpw");
+	free(r);
+	r = str_replace("same", "", "x");
+	assert_string_equal(r, "same");
+	free(r);
+	char buf[40];
+	iso_ms_format(buf, sizeof buf, 1764813160366);
+	assert_string_equal(buf, "2025-12-04T01:52:40.366Z");
+	assert_int_equal(iso_ms_parse(buf), 1764813160366);
+	assert_int_equal(iso_ms_parse("2025-12-04T01:52:40Z"), 1764813160000);
+	assert_int_equal(iso_ms_parse("2025-12-04T01:52:40.5Z"), 1764813160500);
+	assert_int_equal(iso_ms_parse("not a time"), 0);
+	assert_int_equal(iso_ms_parse(NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strbuf),    cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_distance),  cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_sizes),     cmocka_unit_test(test_format),
-		cmocka_unit_test(test_diags),
+		cmocka_unit_test(test_diags),     cmocka_unit_test(test_strmap),
+		cmocka_unit_test(test_replace_and_times),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,6 +121,7 @@ struct engine {
 	struct flow *acting;          /* the flow engine_pump is moving */
 	struct node *resume_at;       /* engine_start continues here (a resume) */
 	enum flow_act resume_act;
+	bool resume_reopen;           /* a stop closed the groups around it */
 };
 
 /* engine.c */

@@ -114,6 +114,8 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 	case ENG_EV_STEP_STARTED:
 		if (s)
 			restore_started(e, r);
+		if (r->run)
+			e->resume_reopen = false; /* the run went on after the stop */
 		break;
 	case ENG_EV_RETRY:
 		if (s)
@@ -164,6 +166,7 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 	case ENG_EV_RUN_FINISHED:
 		if (!r->stopped)
 			e->resume_at = NULL; /* it ended: a start runs from the top */
+		e->resume_reopen = r->stopped;
 		break;
 	case ENG_EV_OUTPUT:
 		break;
@@ -199,8 +202,9 @@ void engine_restore_end(struct engine *e)
 		if (p->def && p->def->parallel && p->state == ENG_RUNNING)
 			resume_here(e, p, FLOW_ENTER);
 	at = e->resume_at;
-	/* The groups it is in are open again (a stop closed them). */
-	for (struct eng_step *p = at->s.parent; p; p = p->parent)
+	/* The groups a stop closed around it are open again (groups the flow
+	   itself closed stay closed: it has left them). */
+	for (struct eng_step *p = at->s.parent; p && e->resume_reopen; p = p->parent)
 		if (p->state != ENG_RUNNING) {
 			p->state = ENG_RUNNING;
 			node_of(p)->restored = false;

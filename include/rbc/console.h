@@ -27,6 +27,8 @@ struct console_cfg {
 	void *started_ud;
 	bool resumed;           /* the engine was rebuilt from the record by started */
 	int64_t t_start;        /* a resumed run: when it started (ms; 0: unknown) */
+	char *const *resume_warning; /* …and what its record could not give back
+	                           (*NULL: nothing), read once started returned */
 };
 
 int console_run(struct engine_opts *opts, const struct console_cfg *cfg);

@@ -376,6 +376,7 @@ struct run_record {
 	bool resume, forced;
 	struct resume_state rs;
 	char *resumed_at;         /* the step the run goes on at, for the operator */
+	char *warning;            /* what the record could not give back, for the console */
 };
 
 /* The step tree, flat, in order: what the run could go through. */
@@ -600,7 +601,8 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 		                         .assume = ro->assume, .yes = ro->yes};
 		struct console_cfg cfg = {.theme = ro->theme, .run_id = rd->id, .run_path = rd->path,
 		                          .journal = rec->j, .started = prepare, .started_ud = rec,
-		                          .resumed = rec->resume, .t_start = ro->t_start};
+		                          .resumed = rec->resume, .t_start = ro->t_start,
+		                          .resume_warning = &rec->warning};
 		int rc = console_run(&co, &cfg);
 		history_end(loop, rec, cmd);
 		if (rec->err.msg) {
@@ -898,6 +900,9 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 		fprintf(stderr,
 		        "rbc: resume: the secret %s was captured before and is never written: run that step again (r) before the steps that use it\n",
 		        r->rs.lost[i]);
+	if (r->rs.nlost)
+		r->warning = xasprintf("not in the record (a secret): %s%s — run %s again (r)", r->rs.lost[0],
+		                       r->rs.nlost > 1 ? " and more" : "", r->rs.nlost > 1 ? "those steps" : "that step");
 	if (r->rs.unknown)
 		fprintf(stderr, "rbc: resume: %zu recorded events name steps the runbooks no longer have: left out\n",
 		        r->rs.unknown);
@@ -1064,6 +1069,7 @@ int cmd_resume(int argc, char **argv)
 		status = execute(&loop, &rec, &ro, "resume");
 	resume_state_free(&rec.rs);
 	free(rec.resumed_at);
+	free(rec.warning);
 	cJSON_Delete(h);
 	return run_done(status, rbs, rbs ? nfiles : 0, files, &vars, &rd);
 }

@@ -1701,12 +1701,15 @@ static void show_restored(struct console *c, const struct console_cfg *cfg)
 	uv_timer_start(&c->tick, tick_cb, 1000, 1000);
 	bool after = false;
 	struct eng_step *at = engine_resume_point(c->e, &after);
+	const char *lost = cfg->resume_warning ? *cfg->resume_warning : NULL;
 	if (at) {
 		select_step(c, at);
-		set_message(c, "resumed from the journal: a goes on %s %s %s", after ? "after" : "at",
-		            at->def ? at->def->number : "", at->title ? at->title : "");
+		set_message(c, "resumed from the journal: a goes on %s %s %s%s%s", after ? "after" : "at",
+		            at->def ? at->def->number : "", at->title ? at->title : "", lost ? " · " : "",
+		            lost ? lost : "");
 	} else {
-		set_message(c, "resumed from the journal: a runs what is left");
+		set_message(c, "resumed from the journal: a runs what is left%s%s", lost ? " · " : "",
+		            lost ? lost : "");
 	}
 }
 

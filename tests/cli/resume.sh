@@ -325,4 +325,23 @@ PY
 expect_match "… with the steps, verdicts and counts of the uninterrupted run" "$check" 'steps:True counts:True verdict:FAIL'
 expect_match "… and a timeline that keeps the stop and the resume" "$check" 'stop:True resumed:True'
 
+# --- the console says what the record could not give back ---------------------------------
+snap
+TUI_ENV="API_TOKEN=$secret" tui_start 120 30 run --operator tester --var NAP=2 "$ROOT/tests/fixtures/journal/steps.json"
+wait_idle
+d=$(new_run) p=$(rbc_pid)
+keys a
+wait_for "◆ WAITING" && keys Space
+for _ in $(seq 500); do
+	grep -q '"step_started","step":"journal/nap"' "$RBC_RUNS_DIR/$d/journal.jsonl" 2>/dev/null && break
+	sleep 0.01
+done
+[ -n "$p" ] && kill -9 "$p"
+wait_for "[exit 137]"
+TUI_ENV="API_TOKEN=$secret" tui_start 160 30 resume "$d"
+expect_screen "the resumed console names the secret capture to run again" \
+	"not in the record (a secret): TOKEN_SEEN (journal/secret)"
+keys q
+tui_exit
+
 t_done

@@ -130,6 +130,12 @@ PY
 expect_match "the resumed journal numbers its lines on without a gap" "$check" 'seq:True'
 expect_match "… with one run_resumed line (time, pid, host, operator, events, argv)" "$check" 'resumed:1 fields:True'
 expect_match "the export validates, lists the resume and says finished" "$check" 'valid:True resumes:1 state:finished'
+"$RBC" export "$RBC_RUNS_DIR/${last:-none}" --format junit -o "$TMP/r.xml"
+run xmllint --noout --schema "$ROOT/tests/junit.xsd" "$TMP/r.xml"
+expect_eq "… its JUnit export validates against tests/junit.xsd" "$RC" 0
+md=$("$RBC" export "$RBC_RUNS_DIR/${last:-none}" --format md)
+expect_match "… its deployment log counts the interruption" "$md" '^- Interruptions: 1 — the run was resumed from its journal 1 time; nothing recorded was lost$'
+expect_match "… and shows the resume in the timeline" "$md" '\| run_resumed \|  \| resumed from the journal at crash/'
 
 # --- torn, garbage and damaged journals ---------------------------------------------
 batch_until 12 --assume done --yes --var TRIES="$TRIES" "$F"

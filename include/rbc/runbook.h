@@ -191,6 +191,16 @@ struct rb_role {
 	char *id, *name, *description;
 };
 
+/* A repeat duration written with ${NAME}: resolved from the variables when
+   the runbook loads (its own vars) and again when a run starts (--var). */
+struct rb_vduration {
+	int64_t *ms;             /* the field it sets */
+	char *text;              /* as written, "${WATCH_WINDOW}" */
+	char *path;              /* JSON path, for messages */
+	unsigned line, col;      /* where the value is */
+	bool positive;           /* must be greater than 0 (every duration here is) */
+};
+
 struct runbook {
 	char *file;              /* as given */
 	char *dir;               /* its directory, for run: and cwd */
@@ -216,6 +226,8 @@ struct runbook {
 	   by the runbook runbook_load returned, empty in the others. */
 	struct runbook **includes;
 	size_t nincludes;
+	struct rb_vduration *vdurations;
+	size_t nvdurations;
 };
 
 /*
@@ -229,6 +241,15 @@ struct runbook *runbook_load(const char *path, struct rbc_diags *d);
 struct runbook *runbook_load_buffer(const char *file, const char *buf, size_t len,
                                     struct rbc_diags *d);
 void runbook_free(struct runbook *rb);
+
+/*
+ * Resolves the repeat durations written with ${NAME} in rb and its includes:
+ * a name is looked up in given first (the run's --var / --vars), then in the
+ * runbook's own vars. Problems go to d as FILE:LINE:COL errors; returns false
+ * when there is any.
+ */
+bool runbook_resolve_durations(struct runbook *rb, const struct rb_kv *given,
+                               struct rbc_diags *d);
 
 /* Finds a step by id anywhere in rb (severity procedures included). */
 struct rb_step *runbook_find(const struct runbook *rb, const char *id);

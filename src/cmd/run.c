@@ -517,7 +517,10 @@ static int run_done(int rc, struct runbook **rbs, size_t n, const char **files, 
 }
 
 /* Loads and validates every runbook, diagnostics on stderr; *status set on failure. */
-static struct runbook **load_runbooks(const char *const *files, size_t nfiles, int *status)
+/* Loads and validates every file; given (--var, --vars) resolves the
+   durations written with ${NAME}. */
+static struct runbook **load_runbooks(const char *const *files, size_t nfiles,
+                                      const struct rb_kv *given, int *status)
 {
 	struct runbook **rbs = xcalloc(nfiles ? nfiles : 1, sizeof *rbs);
 	for (size_t i = 0; i < nfiles; i++) {
@@ -532,6 +535,10 @@ static struct runbook **load_runbooks(const char *const *files, size_t nfiles, i
 		}
 		struct rbc_diags d = {0};
 		rbs[i] = runbook_load(files[i], &d);
+		if (rbs[i] && !runbook_resolve_durations(rbs[i], given, &d)) {
+			runbook_free(rbs[i]);
+			rbs[i] = NULL;
+		}
 		diags_sort(&d);
 		diags_print(&d, stderr); /* warnings too: an operator should see them */
 		if (!rbs[i]) {
@@ -768,7 +775,7 @@ int cmd_run(int argc, char **argv)
 	}
 
 	/* Everything is validated before anything runs. */
-	struct runbook **rbs = load_runbooks(files, nfiles, &status);
+	struct runbook **rbs = load_runbooks(files, nfiles, &vars, &status);
 	/* A secret on the command line would show in ps and shell history. */
 	for (size_t i = 0; !status && i < nfiles; i++) {
 		const char *bad = cli_secret(rbs[i], &vars, argc, argv);
@@ -1047,7 +1054,7 @@ int cmd_resume(int argc, char **argv)
 
 	size_t nfiles = 0;
 	const char **files = resume_files(h, force, &nfiles, &status);
-	struct runbook **rbs = status ? NULL : load_runbooks(files, nfiles, &status);
+	struct runbook **rbs = status ? NULL : load_runbooks(files, nfiles, &vars, &status);
 	if (!status && !nfiles) {
 		fprintf(stderr, "rbc: resume: the run's header names no runbook\n");
 		status = RBC_EXIT_DATAERR;

@@ -137,6 +137,7 @@ static struct runbook *load_file(struct session *ses, const char *path,
                                  struct rbc_diags *d, const char *from_file,
                                  unsigned from_line, unsigned from_col,
                                  const char *from_path);
+static bool resolve_one(struct runbook *rb, const struct rb_kv *given, bool at_run, struct rbc_diags *d);
 
 /* ---------------------------------------------------------------- reports */
 
@@ -1210,19 +1211,40 @@ static void m_rep_count(struct loader *L, const cJSON *m, void *t)
 	get_int(L, m, 1, 1000000, &((struct rb_repeat *)t)->count);
 }
 
+/*
+ * A repeat duration: a literal ("10s"), or text with ${NAME} that is
+ * resolved from the variables (runbook_resolve_durations) — the watch
+ * windows a demo scales down with --var, say.
+ */
+static void get_vduration(struct loader *L, const cJSON *n, int64_t *ms)
+{
+	if (!cJSON_IsString(n) || !strstr(n->valuestring, "${")) {
+		get_duration(L, n, ms);
+		return;
+	}
+	scan_refs(L, n);
+	struct runbook *rb = L->rb;
+	rb->vdurations = xrealloc(rb->vdurations, (rb->nvdurations + 1) * sizeof *rb->vdurations);
+	struct rb_vduration *v = &rb->vdurations[rb->nvdurations++];
+	*v = (struct rb_vduration){.ms = ms, .text = xstrdup(n->valuestring), .positive = true,
+	                           .path = xstrdup(L->path.len ? L->path.s : "(root)")};
+	json_doc_pos(L->doc, n, false, &v->line, &v->col);
+	*ms = 1000; /* until resolved */
+}
+
 static void m_rep_every(struct loader *L, const cJSON *m, void *t)
 {
-	get_duration(L, m, &((struct rb_repeat *)t)->every_ms);
+	get_vduration(L, m, &((struct rb_repeat *)t)->every_ms);
 }
 
 static void m_rep_for(struct loader *L, const cJSON *m, void *t)
 {
-	get_duration(L, m, &((struct rb_repeat *)t)->for_ms);
+	get_vduration(L, m, &((struct rb_repeat *)t)->for_ms);
 }
 
 static void m_rep_within(struct loader *L, const cJSON *m, void *t)
 {
-	get_duration(L, m, &((struct rb_repeat *)t)->within_ms);
+	get_vduration(L, m, &((struct rb_repeat *)t)->within_ms);
 }
 
 static void m_rep_until(struct loader *L, const cJSON *m, void *t)
@@ -1243,7 +1265,7 @@ static void m_rep_fail_after(struct loader *L, const cJSON *m, void *t)
 		if (get_int(L, m, 1, 1000000, &v))
 			r->fail_after_count = v;
 	} else if (cJSON_IsString(m)) {
-		get_duration(L, m, &r->fail_after_ms);
+		get_vduration(L, m, &r->fail_after_ms);
 	} else {
 		err(L, m, "expected a duration such as \"5m\" or a number of samples, got %s",
 		    json_type_name(m));
@@ -1999,6 +2021,7 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 		check_gotos(&L);
 		check_vars(&L);
 		apply_defaults(&L);
+		resolve_one(rb, NULL, false, d);
 	}
 	if (!rb->id)
 		rb->id = xstrdup("?");
@@ -2193,10 +2216,101 @@ static void strv_free(char **v, size_t n)
 	free(v);
 }
 
+/* ${NAME} in text from given, then vars (which may use ${OTHER}: depth). */
+static bool expand_text(const char *text, const struct rb_kv *given, const struct rb_kv *vars,
+                        int depth, struct strbuf *out, char **why)
+{
+	for (const char *p = text; *p;) {
+		const char *d = strstr(p, "${");
+		if (!d) {
+			sb_adds(out, p);
+			break;
+		}
+		sb_add(out, p, (size_t)(d - p));
+		const char *end = strchr(d + 2, '}');
+		if (!end) {
+			*why = xstrdup("unclosed \"${\"");
+			return false;
+		}
+		char *name = xstrndup(d + 2, (size_t)(end - d - 2));
+		const char *val = given ? rb_kv_get(given, name) : NULL;
+		bool from_vars = !val;
+		if (!val)
+			val = rb_kv_get(vars, name);
+		if (!val) {
+			*why = xasprintf("variable \"%s\" is not given (vars or --var; captures cannot set a duration)", name);
+			free(name);
+			return false;
+		}
+		free(name);
+		if (from_vars && strstr(val, "${")) {
+			if (depth >= 8) {
+				*why = xstrdup("variables refer to each other too deeply");
+				return false;
+			}
+			if (!expand_text(val, given, vars, depth + 1, out, why))
+				return false;
+		} else {
+			sb_adds(out, val);
+		}
+		p = end + 1;
+	}
+	return true;
+}
+
+/* at_run false (loading): a name with no default yet may still come with
+   --var; only a value that is there and wrong is an error. */
+static bool resolve_one(struct runbook *rb, const struct rb_kv *given, bool at_run, struct rbc_diags *d)
+{
+	bool ok = true;
+	for (size_t i = 0; i < rb->nvdurations; i++) {
+		struct rb_vduration *v = &rb->vdurations[i];
+		struct strbuf sb = {0};
+		char *why = NULL;
+		const char *uwhy;
+		int64_t ms = 0;
+		if (!expand_text(v->text, given, &rb->vars, 0, &sb, &why)) {
+			if (!at_run && strstr(why, "is not given")) {
+				free(why);
+				sb_free(&sb);
+				continue;
+			}
+			diags_add(d, false, rb->file, v->line, v->col, v->path, "duration \"%s\": %s", v->text, why);
+			ok = false;
+		} else if (!units_parse_duration(sb.s ? sb.s : "", &ms, &uwhy)) {
+			diags_add(d, false, rb->file, v->line, v->col, v->path,
+			          "duration \"%s\" is \"%s\": %s", v->text, sb.s ? sb.s : "", uwhy);
+			ok = false;
+		} else if (v->positive && ms <= 0) {
+			diags_add(d, false, rb->file, v->line, v->col, v->path,
+			          "duration \"%s\" is \"%s\": must be greater than 0", v->text, sb.s);
+			ok = false;
+		} else {
+			*v->ms = ms;
+		}
+		free(why);
+		sb_free(&sb);
+	}
+	return ok;
+}
+
+bool runbook_resolve_durations(struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
+{
+	bool ok = resolve_one(rb, given, true, d);
+	for (size_t i = 0; i < rb->nincludes; i++)
+		ok = resolve_one(rb->includes[i], given, true, d) && ok;
+	return ok;
+}
+
 void runbook_free(struct runbook *rb)
 {
 	if (!rb)
 		return;
+	for (size_t i = 0; i < rb->nvdurations; i++) {
+		free(rb->vdurations[i].text);
+		free(rb->vdurations[i].path);
+	}
+	free(rb->vdurations);
 	free(rb->file);
 	free(rb->dir);
 	free(rb->id);

@@ -2,6 +2,9 @@
 #
 #   make            build ./rbc
 #   make deps       install the missing Debian packages (sudo when not root)
+#   make demo       install what the demo needs, build, start the local sandbox
+#                   and open the console on the shipped runbooks (FAULT=5xx,
+#                   slow, dead-health or migration: the new release fails so)
 #   make test       install deps, build, run every test (SAN=1: ASan + UBSan)
 #   make fuzz       build and run the libFuzzer harnesses (FUZZ_SECONDS each)
 #   make bench      run the benchmarks under tests/bench/
@@ -54,10 +57,15 @@ DEPFILES := $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_BIN:=.d)
 DEB_BUILD := build-essential pkg-config libncurses-dev libcurl4-openssl-dev \
              libcjson-dev libpq-dev libpcre2-dev libuv1-dev libcmocka-dev
 DEB_TEST  := python3 python3-jsonschema valgrind time clang libclang-rt-14-dev tmux procps libxml2-utils \
-             postgresql-15 postgresql-client-15 nginx prometheus curl openssl
+             postgresql-15 postgresql-client-15 nginx prometheus curl openssl \
+             monitoring-plugins-basic
 DEB_FUZZ  := clang libclang-rt-14-dev
+# What make demo's sandbox runs.
+DEB_DEMO  := python3 nginx prometheus postgresql-15 postgresql-client-15 curl openssl \
+             monitoring-plugins-basic
+FAULT     ?= none
 
-.PHONY: all deps deps-fuzz test unit bench fuzz install clean
+.PHONY: all deps deps-demo deps-fuzz demo test unit bench fuzz install clean
 all: rbc
 
 # Copied then renamed: a running rbc keeps its file, the next one gets the new.
@@ -96,6 +104,13 @@ deps:
 
 deps-fuzz:
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(DEB_FUZZ)"
+
+deps-demo:
+	@$(MAKE) --no-print-directory deps DEB_TEST= EXTRA_DEBS="$(DEB_DEMO)"
+
+demo: deps-demo
+	@$(MAKE) --no-print-directory rbc
+	@RBC=$(CURDIR)/rbc tests/sandbox/demo "$(FAULT)"
 
 test: deps
 	@$(MAKE) --no-print-directory rbc unit

@@ -1184,9 +1184,11 @@ static void m_retry_attempts(struct loader *L, const cJSON *m, void *t)
 		*((struct retry *)t)->attempts = (int)v;
 }
 
+static void get_vduration(struct loader *L, const cJSON *n, int64_t *ms);
+
 static void m_retry_delay(struct loader *L, const cJSON *m, void *t)
 {
-	get_duration(L, m, ((struct retry *)t)->delay);
+	get_vduration(L, m, ((struct retry *)t)->delay);
 }
 
 static const struct member retry_keys[] = {{"attempts", m_retry_attempts}, {"delay", m_retry_delay}};
@@ -1212,7 +1214,7 @@ static void m_rep_count(struct loader *L, const cJSON *m, void *t)
 }
 
 /*
- * A repeat duration: a literal ("10s"), or text with ${NAME} that is
+ * A repeat or retry duration: a literal ("10s"), or text with ${NAME} that is
  * resolved from the variables (runbook_resolve_durations) — the watch
  * windows a demo scales down with --var, say.
  */

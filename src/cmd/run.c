@@ -411,6 +411,8 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 	cJSON_AddStringToObject(o, "file", realpath(rb->file, real) ? real : rb->file);
 	cJSON_AddStringToObject(o, "id", rb->id);
 	cJSON_AddStringToObject(o, "kind", rb_kind_name(rb->kind));
+	if (rb->title)
+		cJSON_AddStringToObject(o, "title", rb->title);
 	char hex[65];
 	if (sha256_file(rb->file, hex))
 		cJSON_AddStringToObject(o, "sha256", hex);

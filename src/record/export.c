@@ -180,6 +180,8 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		cJSON_ArrayForEach(rb, get(e, "runbooks"))
 		{
 			cJSON *phase = step_of(m, str(rb, "id"));
+			/* Its title, even when the phase never starts (a rollback not needed). */
+			copy(phase, "title", rb, "title");
 			if (cJSON_IsTrue(get(rb, "included")))
 				cJSON_ReplaceItemInObjectCaseSensitive(phase, "on_demand", cJSON_CreateTrue());
 			cJSON_ArrayForEach(st, get(rb, "steps"))

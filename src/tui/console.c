@@ -270,6 +270,10 @@ static enum eng_state shown_state(const struct eng_step *s)
 	bool ended = s->state == ENG_DONE || s->state == ENG_SKIPPED || s->state == ENG_CANCELLED;
 	if (ended && !(s->ui && ((const struct ui *)s->ui)->shown_done))
 		return ENG_RUNNING;
+	/* A group skipped (its `when` false) never reaches its steps: they are
+	   skipped with it, as the run counts them. */
+	if (s->state == ENG_PENDING && s->parent && shown_state(s->parent) == ENG_SKIPPED)
+		return ENG_SKIPPED;
 	return s->state;
 }
 
@@ -494,8 +498,18 @@ static void draw_header(struct console *c)
 	int64_t el = c->started ? (end - c->t_start) / 1000 : 0;
 	if (el < 0)
 		el = 0;
-	char right[96];
-	const char *what = c->finished ? "■ finished"
+	char right[96], fin[48] = "■ finished";
+	if (c->finished) {
+		struct eng_counts k;
+		engine_counts(c->e, &k);
+		/* The verdict the exit status will give: a run that ended with steps
+		   not reached (stopped after a rollback) passed nothing. */
+		enum rbc_verdict v = engine_verdict(c->e);
+		if ((k.pending || k.running || k.cancelled) && (v == RBC_VERDICT_PASS || v == RBC_VERDICT_WARN))
+			v = RBC_VERDICT_UNKNOWN;
+		snprintf(fin, sizeof fin, "■ finished %s", verdict_name(v));
+	}
+	const char *what = c->finished ? fin
 	                   : jobs      ? "▶ running"
 	                   : waiting   ? "◆ your turn"
 	                   : c->started ? "‖ paused"

@@ -13,7 +13,7 @@ for c in $("$RBC" --help | sed -n 's/^  rbc \([a-z]*\) .*/\1/p'); do
 	expect_match "man page documents rbc $c" "$(cat docs/rbc.1)" "^\\.B $c"
 	expect_match "README mentions rbc $c" "$(cat README.md)" "rbc $c"
 done
-expect_match "README starts with make test" "$(sed -n '1,25p' README.md)" '^make test'
+expect_match "README starts with make demo, then make test" "$(sed -n '1,30p' README.md | grep -E '^make [a-z]+ ' | head -2 | cut -d' ' -f1-2 | tr '\n' ' ')" '^make demo make test $'
 expect_match ".ci/run runs the README's test command" "$(grep -v '^#' .ci/run)" '^make test$'
 # The README's examples show what the binary really prints.
 readme=$(cat README.md)
@@ -56,7 +56,42 @@ while IFS= read -r el; do
 	expect_match "docs/themes.md names the theme element $el" "$(cat docs/themes.md)" "^\| \`$el\` "
 done < <(sed -n 's/^\tX([A-Z_]*, "\([a-z.]*\)").*/\1/p' include/rbc/theme.h | grep -v -x -E 'bold|dim|underline|reverse|italic|standout')
 
-for d in docs/runbook-format.md docs/thresholds.md docs/runbook.schema.json docs/rbc.1 docs/console.md docs/themes.md; do
+# The example vars file for a real environment: every name in it is a variable
+# or secret of a shipped runbook (a misspelt name would silently keep the
+# sandbox default), and rbc reads it as written.
+shipped_names=$(for f in runbooks/*.json; do
+	sed -n '/^  "vars": {/,/^  }/s/^    "\([A-Z_][A-Z0-9_]*\)":.*/\1/p' "$f"
+	sed -n 's/^  "secrets": \[\(.*\)\],*$/\1/p' "$f" | tr -d '" ' | tr ',' '\n'
+done | sort -u)
+n_names=0
+while IFS= read -r name; do
+	n_names=$((n_names + 1))
+	printf '%s\n' "$shipped_names" | grep -qx "$name" || fail "docs/examples/production.vars: $name is a variable of the shipped runbooks" "no runbook in runbooks/ declares it"
+done < <(sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' docs/examples/production.vars)
+[ "$n_names" -ge 40 ] && ok "docs/examples/production.vars names only variables of the shipped runbooks ($n_names)" \
+	|| fail "docs/examples/production.vars was read" "$n_names names"
+cat >"$TMP/vars-check.json" <<'EOF2'
+{ "runbook": "vars-check", "title": "Vars file check",
+  "secrets": ["SLACK_WEBHOOK_URL"],
+  "steps": [
+    { "id": "query", "title": "Query", "run": "printf '%s\\n' \"$CHANGED_QUERY\"", "expect": "stdout =~ /LIMIT 20$/" },
+    { "id": "window", "title": "Window ${WATCH_WINDOW} on ${PLATFORM}", "run": "echo \"$SLACK_WEBHOOK_URL\"", "expect": "exit == 0" } ] }
+EOF2
+run env RBC_RUNS_DIR="$TMP/runs-vars" "$RBC" run --batch --vars docs/examples/production.vars "$TMP/vars-check.json"
+expect_eq "rbc reads docs/examples/production.vars (a value with spaces runs to the end of its line)" "$RC" 0
+expect_match "… its windows and platform are the ones written" "$OUT" 'Window 5m on nginx'
+expect_eq "… and its secrets are masked" "$(printf '%s\n' "$OUT" | grep -c 'hooks.slack.com' || true)" 0
+expect_match "docs/demo.md shows how to run the runbooks with it" "$(cat docs/demo.md 2>/dev/null)" 'cp docs/examples/production.vars production.vars'
+
+# docs/demo.md: the faults it lists are the sandbox's, its screen a real console.
+faults=$(sed -n 's/^case \$FAULT in \(.*\)) ;;.*/\1/p' tests/sandbox/start | tr -d ' ' | tr '|' '\n' | grep -vx none)
+for f in $faults; do
+	expect_match "docs/demo.md documents make demo FAULT=$f" "$(cat docs/demo.md 2>/dev/null)" "make demo FAULT=$f"
+done
+expect_match "… (the faults were read from tests/sandbox/start)" "$(printf '%s' "$faults" | wc -w)" '^4$'
+expect_match "docs/demo.md holds a captured console screen" "$(cat docs/demo.md 2>/dev/null)" '■ finished.*PASS'
+
+for d in docs/runbook-format.md docs/thresholds.md docs/runbook.schema.json docs/rbc.1 docs/console.md docs/themes.md docs/demo.md; do
 	[ -s "$d" ] && ok "$d exists" || fail "$d exists"
 done
 t_done

@@ -19,7 +19,7 @@ WALK_TIMEOUT=180
 sanitized && WALK_TIMEOUT=400
 # One directory per sandbox, outside $TMP (PostgreSQL's user must reach it).
 declare -A SBD
-for n in release 5xx slow dead-health batch migration; do
+for n in release 5xx slow dead-health batch migration incident; do
 	SBD[$n]=$(mktemp -d "${TMPDIR:-/tmp}/rbc-demo-test.XXXXXX")
 done
 cleanup() {
@@ -167,6 +167,47 @@ migration_runs() {
 	"$SB/stop" "$d" >/dev/null 2>&1
 }
 
+# incident: a release deployed (batch), then the incident runbook's emergency
+# rollback started by hand in the console, as its L1 procedure says.
+incident_run() {
+	local d=${SBD[incident]} sock=$TMP/walk-incident.sock scr
+	"$SB/start" "$d" none >"$TMP/incident.start" 2>&1 || { echo "the sandbox did not start" >"$TMP/incident.err"; return; }
+	RBC_RUNS_DIR=$TMP/runs-incident-deploy "$RBC" run --batch --assume done --yes --operator tester --vars "$d/sandbox.vars" \
+		runbooks/deploy.json >"$TMP/incident-deploy.out" 2>&1
+	live_of "$d" >"$TMP/incident-before.live"
+	tmux -S "$sock" -f /dev/null new-session -d -x 120 -y 40 -s t \
+		"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/runs-incident' '$RBC' --operator tester --vars '$d/sandbox.vars' '$ROOT/runbooks/incident.json'; echo \"[exit \$?]\"; sleep 600"
+	local found="" deadline=$((SECONDS + WALK_TIMEOUT))
+	for _ in $(seq 300); do
+		scr=$(tmux -S "$sock" capture-pane -p -t t 2>/dev/null)
+		[[ $(printf '%s\n' "$scr" | sed -n 2p) == *"┐┌ "*" Emergency rollback ─"* ]] && { found=yes; break; }
+		tmux -S "$sock" send-keys -t t j
+		sleep 0.05
+	done
+	if [ -z "$found" ]; then
+		echo "the Emergency rollback group was not found in the console" >"$TMP/incident.err"
+	else
+		tmux -S "$sock" send-keys -t t Enter
+		while [ $SECONDS -lt $deadline ]; do
+			scr=$(tmux -S "$sock" capture-pane -p -t t 2>/dev/null)
+			case $scr in
+			*"[y/N]"*) printf '%s\n' "$scr" >"$TMP/incident.confirm"; tmux -S "$sock" send-keys -t t y ;;
+			esac
+			grep -q '"ev":"step_finished".*"step":"incident/er-notify"\|"step":"incident/er-notify".*"ev":"step_finished"' \
+				"$TMP"/runs-incident/*/journal.jsonl 2>/dev/null && break
+			sleep 0.1
+		done
+		sleep 0.3
+		tmux -S "$sock" capture-pane -p -t t >"$TMP/incident.screen" 2>/dev/null
+	fi
+	live_of "$d" >"$TMP/incident.live"
+	tmux -S "$sock" send-keys -t t q
+	sleep 0.5
+	tmux -S "$sock" send-keys -t t y
+	tmux -S "$sock" kill-server >/dev/null 2>&1
+	"$SB/stop" "$d" >/dev/null 2>&1
+}
+
 REL=("$ROOT/runbooks/pre-deploy.json" "$ROOT/runbooks/deploy.json" "$ROOT/runbooks/post-deploy.json")
 walk release none "${REL[@]}" &
 walk 5xx 5xx "$ROOT/runbooks/deploy.json" "$ROOT/runbooks/post-deploy.json" &
@@ -174,10 +215,11 @@ walk slow slow "$ROOT/runbooks/deploy.json" "$ROOT/runbooks/post-deploy.json" &
 walk dead-health dead-health "$ROOT/runbooks/deploy.json" "$ROOT/runbooks/post-deploy.json" &
 batch_runs &
 migration_runs &
+incident_run &
 wait
 
 # --- what they left ------------------------------------------------------------------------
-for n in release 5xx slow dead-health batch migration; do
+for n in release 5xx slow dead-health batch migration incident; do
 	[ -s "$TMP/$n.err" ] && fail "$n: ran to its end" "$(cat "$TMP/$n.err")" "$(cat "$TMP/$n.screen" 2>/dev/null)"
 done
 md() { cat "$TMP/$1.md" 2>/dev/null; }
@@ -217,6 +259,15 @@ expect_match "… and goes to its rollback procedure" "$(md mig-deploy)" '- [0-9
 expect_match "… which finds blue still live" "$(md mig-deploy)" '\| Production still answers from blue \| ✅ PASS \|'
 expect_eq "… nothing deployed" "$(cat "$TMP/mig.live")" '{"environment": "blue", "version": "1.4.2"}'
 expect_eq "… the database unchanged (one transaction)" "$(cat "$TMP/mig.versions")" "001_init"
+
+# the incident runbook's emergency rollback (L1), started by hand
+expect_eq "incident: a release is live before it (green, 1.5.0)" "$(cat "$TMP/incident-before.live")" '{"environment": "green", "version": "1.5.0"}'
+expect_match "… its emergency rollback asks before it switches the router back" "$(cat "$TMP/incident.confirm" 2>/dev/null)" 'Roll back: send production traffic from green back to blue \(1\.4\.2\)\? \[y/N\]'
+expect_match "… and runs to its end, passed" "$(cat "$TMP/incident.screen" 2>/dev/null)" '✔ [0-9.]+ Emergency rollback'
+expect_match "… the announcement included" "$(cat "$TMP/incident.screen" 2>/dev/null)" '✔ [0-9.]+ Rollback announced'
+expect_eq "… blue serves the previous release again" "$(cat "$TMP/incident.live")" '{"environment": "blue", "version": "1.4.2"}'
+j=$(ls "$TMP"/runs-incident/*/journal.jsonl 2>/dev/null | head -1)
+expect_match "… its journal has the router switch passed" "$(grep '"step":"incident/er-router"' "$j" 2>/dev/null | grep '"ev":"step_finished"')" '"verdict":"PASS"'
 
 # batch, English and Japanese
 expect_eq "batch: pre-deploy, deploy and post-deploy pass against the sandbox" "$(cat "$TMP/batch-en.rc" 2>/dev/null)" 0

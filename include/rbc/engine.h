@@ -82,6 +82,7 @@ enum eng_wait { ENG_WAIT_NONE, ENG_WAIT_MANUAL, ENG_WAIT_CONFIRM };
 	X(WATCH_FIRED, "watch_fired")      \
 	X(JUMP, "jump")                    \
 	X(NOTE, "note")                    \
+	X(INCIDENT, "incident")            \
 	X(RUN_FINISHED, "run_finished")
 
 enum eng_event_type {
@@ -147,6 +148,8 @@ struct eng_event {
 	bool automatic;               /* CONFIRMED / answers given by options */
 	bool stopped;                 /* STEP_FINISHED of a group: a child's on_fail
 	                                 stop ended it; RUN_FINISHED: engine_stop did */
+	const struct cJSON *detail;   /* INCIDENT: the incident event's fields
+	                                 (rbc/incident.h), masked when written */
 	bool run;                     /* the run's own flow moved (engine_start and the
 	                                 branches of its parallel groups), not a step run
 	                                 by hand or an answer given ahead */
@@ -206,6 +209,9 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a,
 /* Records a note on a step (NULL: on the run); a manual step not answered
    yet also keeps it as the note of its answer. */
 void engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by);
+/* Records an incident event (rbc/incident.h: what an action returned;
+   borrowed): journaled like every event, then passed to the observer. */
+void engine_incident(struct engine *e, const struct cJSON *detail);
 /*
  * Stops the run: cancels every probe and wait, ends watches. RUN_FINISHED
  * follows once everything has let go (after the probes' cancellation).

@@ -1206,6 +1206,15 @@ void engine_note(struct engine *e, struct eng_step *s, const char *text, const c
 	free(m);
 }
 
+void engine_incident(struct engine *e, const struct cJSON *detail)
+{
+	const cJSON *by = cJSON_GetObjectItemCaseSensitive(detail, "by");
+	struct eng_event ev = {.type = ENG_EV_INCIDENT, .detail = detail,
+	                       .by = cJSON_IsString(by) ? by->valuestring : e->operator,
+	                       .automatic = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(detail, "automatic"))};
+	engine_emit(e, &ev);
+}
+
 /* Cancels whatever runs or waits, ends every flow (and watches). */
 static void cancel_node(struct engine *e, struct node *n, void *ud)
 {

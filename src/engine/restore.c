@@ -170,6 +170,8 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 		break;
 	case ENG_EV_OUTPUT:
 		break;
+	case ENG_EV_INCIDENT:
+		break; /* the incident's own state: rebuilt from these lines by its owner */
 	}
 	value_free(r->value);
 	return ok;

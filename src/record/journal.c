@@ -25,6 +25,7 @@ struct held {
 	struct eng_event ev;
 	char *text, *name, *value, *by, *data;
 	struct rbc_value *sample;
+	cJSON *detail;
 	uint64_t seq;
 };
 
@@ -173,6 +174,15 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 	case ENG_EV_WAITING:
 		cJSON_AddStringToObject(o, "for", s && s->wait == ENG_WAIT_CONFIRM ? "confirm" : "operator");
 		break;
+	case ENG_EV_INCIDENT:
+		/* The incident event's own fields; the line's time and number are
+		   the journal's. */
+		for (const cJSON *c = ev->detail ? ev->detail->child : NULL; c; c = c->next)
+			if (c->string && strcmp(c->string, "t") && strcmp(c->string, "seq") && strcmp(c->string, "ev") &&
+			    strcmp(c->string, "by") && strcmp(c->string, "text") && strcmp(c->string, "automatic"))
+				cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, true));
+		add_str(o, "text", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev->detail, "text")));
+		break;
 	default:
 		break;
 	}
@@ -192,6 +202,22 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 	return line;
 }
 
+/* Masks every string of o in place: what the observer is given is what the
+   line says. */
+static void mask_json(const struct mask *m, cJSON *o)
+{
+	for (cJSON *c = o->child; c; c = c->next) {
+		if (cJSON_IsString(c) && c->valuestring) {
+			size_t n = 0;
+			char *s = mask_text_n(m, c->valuestring, strlen(c->valuestring), &n, NULL);
+			cJSON_SetValuestring(c, s);
+			free(s);
+		} else if (c->child) {
+			mask_json(m, c);
+		}
+	}
+}
+
 /* ---- passing events on ---------------------------------------------------- */
 
 static void held_free(struct held *h)
@@ -202,6 +228,7 @@ static void held_free(struct held *h)
 	free(h->by);
 	free(h->data);
 	value_free(h->sample);
+	cJSON_Delete(h->detail);
 }
 
 static void hold(struct journal *j, const struct eng_event *ev, uint64_t seq)
@@ -217,6 +244,9 @@ static void hold(struct journal *j, const struct eng_event *ev, uint64_t seq)
 	h->value = ev->value ? xstrdup(ev->value) : NULL;
 	h->by = ev->by ? xstrdup(ev->by) : NULL;
 	h->sample = ev->sample ? value_ref(ev->sample) : NULL;
+	h->detail = ev->detail ? cJSON_Duplicate(ev->detail, true) : NULL;
+	if (h->detail)
+		mask_json(j->mask, h->detail);
 	if (ev->type == ENG_EV_OUTPUT && ev->len) {
 		h->data = xmalloc(ev->len);
 		memcpy(h->data, ev->data, ev->len);
@@ -240,6 +270,7 @@ static void deliver(struct journal *j)
 		h.ev.value = h.value;
 		h.ev.by = h.by;
 		h.ev.sample = h.sample;
+		h.ev.detail = h.detail;
 		if (h.data)
 			h.ev.data = h.data;
 		if (j->on_event)

@@ -29,6 +29,10 @@ struct console_cfg {
 	int64_t t_start;        /* a resumed run: when it started (ms; 0: unknown) */
 	char *const *resume_warning; /* …and what its record could not give back
 	                           (*NULL: nothing), read once started returned */
+	/* An incident runbook: declared at once with this level and title
+	   (--severity, --title; the impact start, --impact-start, defaults to
+	   now), else the console asks. */
+	const char *severity, *incident_title, *impact_start;
 };
 
 int console_run(struct engine_opts *opts, const struct console_cfg *cfg);

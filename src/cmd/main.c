@@ -18,7 +18,8 @@ static const struct command {
 	{"check", cmd_check, "[--strict] FILE…", "validate runbooks; exit 0 valid, 65 invalid"},
 	{"run", cmd_run,
 	 "[--batch] [--var NAME=VALUE]… [--vars FILE] [--assume done|skip] [--yes]\n"
-	 "           [--operator NAME] [--theme NAME|FILE] FILE…",
+	 "           [--operator NAME] [--theme NAME|FILE]\n"
+	 "           [--severity LEVEL --title TEXT [--impact-start WHEN]] FILE…",
 	 "walk runbooks in the console (rbc FILE… too), or without it with --batch;\n"
 	 "      exit 0 pass, 1 warn, 2 fail, 3 unknown/error"},
 	{"runs", cmd_runs, "[--json]",

@@ -50,6 +50,11 @@ static void run_usage(FILE *fp)
 	        "                       monochrome, or a file); NO_COLOR selects monochrome\n"
 	        "  --db URL             also store every journal event in PostgreSQL (default:\n"
 	        "                       RBC_DATABASE_URL); the run never waits for it\n"
+	        "  --severity LEVEL     an incident runbook: declare at this level (its id or\n"
+	        "                       name) instead of asking; needs --title\n"
+	        "  --title TEXT         …the incident's title\n"
+	        "  --impact-start WHEN  …when the impact began: HH:MM (UTC, today), 15m (ago)\n"
+	        "                       or an ISO time; never in the future (default: now)\n"
 	        "\n"
 	        "Manual steps without --assume and confirmations without --yes end as\n"
 	        "UNKNOWN \"needs operator\": nothing passes silently. Secrets are read\n"
@@ -556,6 +561,7 @@ static struct runbook **load_runbooks(const char *const *files, size_t nfiles,
 struct run_opts {
 	bool batch, yes;
 	const char *op, *theme;
+	const char *severity, *title, *impact; /* incident: --severity, --title, --impact-start */
 	const char *db;           /* --db, else RBC_DATABASE_URL (NULL: none) */
 	enum eng_assume assume;
 	int64_t t_start;          /* a resumed run: when it started (ms) */
@@ -611,7 +617,8 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 		struct console_cfg cfg = {.theme = ro->theme, .run_id = rd->id, .run_path = rd->path,
 		                          .journal = rec->j, .started = prepare, .started_ud = rec,
 		                          .resumed = rec->resume, .t_start = ro->t_start,
-		                          .resume_warning = &rec->warning};
+		                          .resume_warning = &rec->warning, .severity = ro->severity,
+		                          .incident_title = ro->title, .impact_start = ro->impact};
 		int rc = console_run(&co, &cfg);
 		history_end(loop, rec, cmd);
 		if (rec->err.msg) {
@@ -691,6 +698,7 @@ int cmd_run(int argc, char **argv)
 	bool batch = false, yes = false;
 	enum eng_assume assume = ENG_ASSUME_NONE;
 	const char *op = NULL, *theme = NULL, *db = getenv("RBC_DATABASE_URL");
+	const char *severity = NULL, *title = NULL, *impact = NULL;
 	struct rb_kv vars = {0};
 	const char **files = xcalloc((size_t)argc + 1, sizeof *files);
 	size_t nfiles = 0;
@@ -712,6 +720,14 @@ int cmd_run(int argc, char **argv)
 			batch = true;
 		} else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
 			yes = true;
+		} else if (strcmp(a, "--severity") == 0 || strcmp(a, "--title") == 0 || strcmp(a, "--impact-start") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "rbc: run: %s needs a value\n", a);
+				status = RBC_EXIT_USAGE;
+				break;
+			}
+			const char **to = a[2] == 's' ? &severity : a[2] == 't' ? &title : &impact;
+			*to = argv[++i];
 		} else if (strcmp(a, "--var") == 0 || strncmp(a, "--var=", 6) == 0 ||
 		           strcmp(a, "--vars") == 0 || strncmp(a, "--vars=", 7) == 0 ||
 		           strcmp(a, "--assume") == 0 || strncmp(a, "--assume=", 9) == 0 ||
@@ -810,7 +826,8 @@ int cmd_run(int argc, char **argv)
 		uv_loop_close(&loop);
 		return run_done(RBC_EXIT_SOFTWARE, rbs, nfiles, files, &vars, &rd);
 	}
-	struct run_opts ro = {.batch = batch, .op = op, .theme = theme, .db = db, .assume = assume, .yes = yes};
+	struct run_opts ro = {.batch = batch, .op = op, .theme = theme, .db = db, .assume = assume, .yes = yes,
+	                      .severity = severity, .title = title, .impact = impact};
 	int rc = execute(&loop, &rec, &ro, "run");
 	return run_done(rc, rbs, nfiles, files, &vars, &rd);
 }

@@ -26,6 +26,7 @@
 
 #include "rbc/console.h"
 #include "rbc/export.h"
+#include "rbc/incident.h"
 #include "rbc/journal.h"
 #include "rbc/outbuf.h"
 #include "rbc/theme.h"
@@ -52,7 +53,13 @@
 	X(FAIL, 'f', 0, "f", "manual step: failed (why?)")                    \
 	X(SKIP, 's', 0, "s", "skip, with a reason")                           \
 	X(RERUN, 'r', 0, "r", "run the step again")                           \
-	X(NOTE, 'n', 0, "n", "add a note to the step")                        \
+	X(NOTE, 'n', 0, "n", "add a note (incident: to the timeline)")        \
+	X(SEVERITY, 'S', 0, "S", "incident: declare / change severity")       \
+	X(ROLE, 'o', 0, "o", "incident: assign a role")                       \
+	X(DECISION, 'd', 0, "d", "incident: record a decision")               \
+	X(TODO, 't', 0, "t", "incident: add a todo")                          \
+	X(UPDATE, 'u', 0, "u", "incident: status and update")                 \
+	X(RESOLVE, 'R', 0, "R", "incident: resolve (exit criteria)")          \
 	X(EXPORT, 'e', 0, "e", "export the deployment log")                   \
 	X(SEARCH, '/', 0, "/", "search (again: next match)")                  \
 	X(FOCUS, '\t', 0, "Tab", "steps ⇄ output")                            \
@@ -90,7 +97,12 @@ struct ui {
 };
 
 enum prompt { PROMPT_NONE, PROMPT_NOTE, PROMPT_SKIP, PROMPT_FAIL, PROMPT_SEARCH,
-	          PROMPT_CONFIRM, PROMPT_QUIT };
+	          PROMPT_CONFIRM, PROMPT_QUIT, PROMPT_INCIDENT };
+
+/* What an incident prompt asks, in the order of its flows. */
+enum inc_ask { ASK_NONE, ASK_SEVERITY, ASK_TITLE, ASK_IMPACT, ASK_NEW_SEVERITY, ASK_SEV_REASON,
+	           ASK_ROLE, ASK_NOTE, ASK_DECISION, ASK_TODO, ASK_STATUS, ASK_UPDATE, ASK_RESOLVE,
+	           ASK_CRITERION };
 
 struct console {
 	uv_loop_t *loop;
@@ -135,9 +147,20 @@ struct console {
 	uv_work_t export_work;
 	bool exporting;
 	char *export_path, *export_error;
+
+	/* Incident mode: the incident of an incident runbook (NULL otherwise),
+	   kept from its journaled events only. */
+	struct incident *inc;
+	enum inc_ask ask;         /* PROMPT_INCIDENT: the question */
+	char *ask_q;              /* …as shown */
+	char *ask_sev, *ask_title, *ask_summary; /* answers gathered so far */
+	char **ask_reasons;       /* R: one per exit criterion, NULL: met */
+	size_t ask_crit;
 };
 
 static struct console *the_console; /* for the engine clock hook */
+
+static void set_message(struct console *c, const char *fmt, ...) RBC_PRINTF(2, 3);
 
 /* ---- time ---------------------------------------------------------------- */
 
@@ -404,12 +427,13 @@ static int depth_of(const struct eng_step *s)
 
 struct layout {
 	int tree_w, right_x, right_w, top, bottom, detail_h;
+	int timeline_h;           /* incident mode: the timeline, above the output */
 };
 
 static struct layout layout_of(struct console *c)
 {
 	struct layout L;
-	L.top = 1;
+	L.top = c->inc ? 3 : 1; /* incident mode: its line and the roles' under the header */
 	L.bottom = c->rows - 2; /* last pane row; then the status row */
 	L.tree_w = c->cols * 2 / 5;
 	if (L.tree_w < 30)
@@ -420,6 +444,7 @@ static struct layout layout_of(struct console *c)
 	L.detail_h = h * 9 / 20;
 	if (L.detail_h < 6)
 		L.detail_h = h / 2;
+	L.timeline_h = c->inc ? (h - L.detail_h) / 2 : 0;
 	return L;
 }
 
@@ -822,7 +847,7 @@ static size_t out_back_max(struct console *c, const struct eng_step *s);
 
 static void draw_output(struct console *c, const struct layout *L)
 {
-	int y0 = L->top + L->detail_h, h = L->bottom - y0 + 1;
+	int y0 = L->top + L->detail_h + L->timeline_h, h = L->bottom - y0 + 1;
 	struct eng_step *s = selected(c);
 	char title[128] = "output";
 	struct ui *u = s ? s->ui : NULL;
@@ -916,6 +941,8 @@ static void draw_status(struct console *c)
 		if (c->prompt == PROMPT_CONFIRM) {
 			snprintf(q, sizeof q, "%s [y/N] ", c->prompt_step && c->prompt_step->wait_text
 			                                      ? c->prompt_step->wait_text : "Confirm?");
+		} else if (c->prompt == PROMPT_INCIDENT) {
+			snprintf(q, sizeof q, "%s", c->ask_q ? c->ask_q : "");
 		} else {
 			snprintf(q, sizeof q, "%s", ask[c->prompt]);
 		}
@@ -1003,6 +1030,154 @@ static void draw_help(struct console *c)
 	puts_(y + h - 2, x + 2, w - 4, foot, c->attr[THEME_HELP]);
 }
 
+/* ---- incident mode: its lines under the header, its timeline ------------------- */
+
+/* "L2 Major · investigating · impact 30m00s ago · …", coloured by the restore
+   target: 50 % and 75 % of it gone, then BREACHED. */
+static void draw_incident(struct console *c)
+{
+	const struct incident *in = c->inc;
+	const struct runbook *rb = in->rb;
+	attr_t a = c->attr[THEME_HEADER];
+	fill(1, 0, c->cols, a);
+	fill(2, 0, c->cols, c->attr[THEME_NORMAL]);
+	if (in->severity == SIZE_MAX) {
+		puts_(1, 0, c->cols, " incident not declared yet: S declares it (severity, title, impact start)",
+		      c->attr[THEME_HEADER_ALERT]);
+		return;
+	}
+	int64_t now = console_clock();
+	struct inc_clock k;
+	incident_clock(in, now, &k);
+	struct strbuf sb = {0};
+	char *label = incident_severity_label(rb, in->severity);
+	char *imp = incident_duration(k.since_impact), *dec = incident_duration(k.since_declared);
+	sb_addf(&sb, " %s · %s · impact %s · declared %s", label, incident_status_name(in->status), imp, dec);
+	int x = puts_(1, 0, c->cols, sb_borrow(&sb), c->attr[THEME_HEADER_ALERT]);
+	sb_free(&sb);
+	free(imp);
+	free(dec);
+	free(label);
+	if (in->resolved && k.restore_ms > 0 && x < c->cols) {
+		/* Over: how long it took against the level's target. */
+		char *took = incident_duration(k.since_impact), *target = incident_duration(k.restore_ms);
+		char t[128];
+		snprintf(t, sizeof t, " · restored in %s, target %s%s", took, target,
+		         k.target == INC_TARGET_BREACHED ? ": BREACHED" : ": met");
+		puts_(1, x, c->cols - x, t, c->attr[k.target == INC_TARGET_BREACHED ? THEME_STEP_FAIL : THEME_STEP_PASS]);
+		free(took);
+		free(target);
+	} else if (k.restore_ms > 0 && x < c->cols) {
+		static const enum theme_element el[] = {THEME_HEADER, THEME_HEADER, THEME_STEP_WARN, THEME_STEP_FAIL,
+		                                        THEME_HEADER_ALERT};
+		attr_t ta = c->attr[el[k.target]];
+		x += puts_(1, x, c->cols - x, " · restore ", a);
+		int filled = (int)(k.fraction >= 1.0 ? 10 : k.fraction * 10);
+		for (int i = 0; i < 10 && x < c->cols; i++)
+			x += puts_(1, x, 1, i < filled ? "█" : "░", ta);
+		char *left = incident_duration(k.restore_left < 0 ? -k.restore_left : k.restore_left);
+		char t[96];
+		if (k.target == INC_TARGET_BREACHED)
+			snprintf(t, sizeof t, " BREACHED %s%s", left, k.restore_left ? " ago" : "");
+		else
+			snprintf(t, sizeof t, " %d%% %s left", (int)(k.fraction * 100), left);
+		free(left);
+		x += puts_(1, x, c->cols - x, t, ta);
+	}
+	if (k.update_due && x < c->cols) {
+		char *d = incident_duration(k.update_due - now < 0 ? now - k.update_due : k.update_due - now);
+		char t[64];
+		snprintf(t, sizeof t, k.update_overdue ? " · update OVERDUE %s" : " · update in %s", d);
+		free(d);
+		puts_(1, x, c->cols - x, t, c->attr[k.update_overdue ? THEME_STEP_FAIL : THEME_HEADER]);
+	}
+	/* The roles and who holds them; unassigned ones said so. */
+	struct strbuf r = {0};
+	sb_addf(&r, " %s%s%s ·", in->id, in->title ? " " : "", in->title ? in->title : "");
+	size_t held = 0, open = 0;
+	for (size_t i = 0; i < rb->nroles; i++)
+		if (in->holders[i])
+			sb_addf(&r, "%s %s %s", held++ ? " ·" : "", rb->roles[i].name ? rb->roles[i].name : rb->roles[i].id,
+			        in->holders[i]);
+	for (size_t i = 0; i < rb->nroles; i++)
+		if (!in->holders[i])
+			sb_addf(&r, "%s%s", open++ ? ", " : held ? " · unassigned: " : " unassigned: ",
+			        rb->roles[i].name ? rb->roles[i].name : rb->roles[i].id);
+	if (!rb->nroles)
+		sb_adds(&r, " no roles declared");
+	puts_(2, 0, c->cols, sb_borrow(&r), c->attr[THEME_NORMAL]);
+	sb_free(&r);
+}
+
+/* One timeline entry as a line: "02:20:00 severity L2 → L3 — the region is down (alice)". */
+static char *timeline_line(const struct incident *in, const struct inc_entry *e)
+{
+	char t[40];
+	iso_ms_format(t, sizeof t, e->t);
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%.8s %s", t + 11, incident_kind_name(e->kind));
+	switch (e->kind) {
+	case INC_EV_DECLARED: {
+		size_t sv = incident_severity_find(in->rb, e->to);
+		char *l = incident_severity_label(in->rb, sv);
+		sb_addf(&sb, " %s", l);
+		free(l);
+		break;
+	}
+	case INC_EV_SEVERITY:
+	case INC_EV_STATUS:
+		sb_addf(&sb, " %s → %s", e->from ? e->from : "", e->to ? e->to : "");
+		break;
+	case INC_EV_ROLE:
+		sb_addf(&sb, " %s: %s → %s", e->role, e->from ? e->from : "(unassigned)", e->to ? e->to : "(unassigned)");
+		break;
+	case INC_EV_TODO:
+		sb_adds(&sb, e->done ? " [x]" : " [ ]");
+		break;
+	case INC_EV_TRIGGER:
+		sb_adds(&sb, e->automatic ? " (automatic)" : " (by hand)");
+		break;
+	default:
+		break;
+	}
+	if (e->text)
+		sb_addf(&sb, " — %s", e->text);
+	if (e->actor)
+		sb_addf(&sb, " (%s)", e->actor);
+	return sb_take(&sb);
+}
+
+/* The timeline, newest first; while resolving, the exit criteria. */
+static void draw_timeline(struct console *c, const struct layout *L)
+{
+	int y0 = L->top + L->detail_h, h = L->timeline_h;
+	if (h < 3)
+		return;
+	const struct incident *in = c->inc;
+	bool criteria = c->prompt == PROMPT_INCIDENT && (c->ask == ASK_RESOLVE || c->ask == ASK_CRITERION);
+	char title[64];
+	snprintf(title, sizeof title, criteria ? "exit criteria" : "timeline · %zu, newest first", in->nentries);
+	box_(c, y0, L->right_x, h, L->right_w, title, false);
+	int rows = h - 2, w = L->right_w - 4, x = L->right_x + 2;
+	if (criteria) {
+		for (size_t i = 0; i < in->rb->nexit_criteria && (int)i < rows; i++) {
+			char *l = xasprintf("%s %zu. %s", i < c->ask_crit ? (c->ask_reasons[i] ? "✘" : "✔") : "○", i + 1,
+			                    in->rb->exit_criteria[i]);
+			puts_(y0 + 1 + (int)i, x, w, l, c->attr[i == c->ask_crit ? THEME_STEP_WAITING : THEME_NORMAL]);
+			free(l);
+		}
+		return;
+	}
+	for (int r = 0; r < rows && (size_t)r < in->nentries; r++) {
+		const struct inc_entry *e = &in->entries[in->nentries - 1 - (size_t)r];
+		char *l = timeline_line(in, e);
+		puts_(y0 + 1 + r, x, w, l, c->attr[e->kind == INC_EV_SEVERITY || e->kind == INC_EV_TRIGGER ? THEME_STEP_WARN
+		                                   : e->kind == INC_EV_RESOLVED                          ? THEME_STEP_PASS
+		                                                                                          : THEME_NORMAL]);
+		free(l);
+	}
+}
+
 static void draw(struct console *c)
 {
 	c->dirty = c->bg_dirty = false;
@@ -1016,8 +1191,12 @@ static void draw(struct console *c)
 	build_rows(c);
 	struct layout L = layout_of(c);
 	draw_header(c);
+	if (c->inc)
+		draw_incident(c);
 	draw_tree(c, &L);
 	draw_detail(c, &L);
+	if (c->inc)
+		draw_timeline(c, &L);
 	draw_output(c, &L);
 	if (c->help)
 		draw_help(c);
@@ -1137,6 +1316,15 @@ static void on_event(void *ud, const struct eng_event *ev)
 		else if (c->follow)
 			select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
+	case ENG_EV_INCIDENT:
+		if (c->inc && ev->detail) {
+			struct rbc_error err = {0};
+			if (!incident_apply(c->inc, ev->detail, &err)) {
+				set_message(c, "incident: %s", err.msg);
+				rbc_error_clear(&err);
+			}
+		}
+		break;
 	case ENG_EV_RUN_STARTED:
 		c->started = true;
 		c->finished = false;
@@ -1161,7 +1349,6 @@ static void on_event(void *ud, const struct eng_event *ev)
 
 /* ---- keys ------------------------------------------------------------------------ */
 
-static void set_message(struct console *c, const char *fmt, ...) RBC_PRINTF(2, 3);
 static void set_message(struct console *c, const char *fmt, ...)
 {
 	free(c->message);
@@ -1253,6 +1440,333 @@ static void finish_quit(struct console *c)
 	}
 }
 
+/* ---- incident mode: the prompts of its actions ------------------------------- */
+
+/* Asks q (taken) for the incident; the answer goes to incident_answer. */
+static void ask(struct console *c, enum inc_ask a, char *q)
+{
+	start_prompt(c, PROMPT_INCIDENT, NULL);
+	c->ask = a;
+	free(c->ask_q);
+	c->ask_q = q;
+}
+
+/* Journals what an action returned (the screen shows it once it is on
+   disk), or says why it was refused. */
+static bool inc_record(struct console *c, cJSON *ev, struct rbc_error *err)
+{
+	if (!ev) {
+		set_message(c, "%s", err->msg ? err->msg : "refused");
+		rbc_error_clear(err);
+		return false;
+	}
+	engine_incident(c->e, ev);
+	cJSON_Delete(ev);
+	return true;
+}
+
+/* "LEAD (L1 Minor, L2 Major, …): " */
+static char *levels_q(const struct runbook *rb, const char *lead)
+{
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%s (", lead);
+	for (size_t i = 0; i < rb->nseverities; i++) {
+		char *l = incident_severity_label(rb, i);
+		sb_addf(&sb, "%s%s", i ? ", " : "", l);
+		free(l);
+	}
+	sb_adds(&sb, "): ");
+	return sb_take(&sb);
+}
+
+/* The id of the level an answer names: its id or its name, in any case. */
+static const char *level_of(const struct runbook *rb, const char *a)
+{
+	for (size_t i = 0; a && i < rb->nseverities; i++)
+		if (strcasecmp(a, rb->severities[i].id) == 0 ||
+		    (rb->severities[i].name && strcasecmp(a, rb->severities[i].name) == 0))
+			return rb->severities[i].id;
+	return a;
+}
+
+/* When the impact started: "" (now), HH:MM[:SS] today (UTC), a duration
+   ago ("15m"), or a full ISO time. 0: not understood. */
+static int64_t impact_of(const char *a, int64_t now)
+{
+	while (*a == ' ')
+		a++;
+	if (!*a)
+		return now;
+	int h, m, s = 0;
+	char end;
+	if ((sscanf(a, "%d:%d:%d%c", &h, &m, &s, &end) == 3 || sscanf(a, "%d:%d%c", &h, &m, &end) == 2) &&
+	    h >= 0 && h < 24 && m >= 0 && m < 60 && s >= 0 && s < 60) {
+		int64_t day = now - now % (24 * 3600 * 1000LL);
+		return day + ((int64_t)h * 3600 + m * 60 + s) * 1000;
+	}
+	int64_t ms;
+	const char *why;
+	if (units_parse_duration(a, &ms, &why))
+		return now - ms;
+	return iso_ms_parse(a);
+}
+
+/* A resumed incident: its journaled events applied again, in order. */
+static void incident_replay(struct console *c, const char *run_path)
+{
+	char *path = xasprintf("%s/" JOURNAL_FILE, run_path);
+	FILE *f = fopen(path, "r");
+	free(path);
+	if (!f)
+		return;
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		if (!strstr(line, "\"ev\":\"incident\""))
+			continue;
+		cJSON *o = cJSON_Parse(line);
+		struct rbc_error err = {0};
+		if (o && !incident_apply(c->inc, o, &err))
+			set_message(c, "incident: %s", err.msg);
+		rbc_error_clear(&err);
+		cJSON_Delete(o);
+	}
+	free(line);
+	fclose(f);
+}
+
+/* S on an incident not declared: its three questions. */
+static void start_declare(struct console *c)
+{
+	ask(c, ASK_SEVERITY, levels_q(c->inc->rb, "Declare the incident: severity"));
+}
+
+/* Asks again after a refusal, saying why first (the prompt has the status
+   line: a message would not show). */
+static void ask_again(struct console *c, const char *why)
+{
+	char *q = xasprintf("%s · %s", why, c->ask_q ? c->ask_q : "");
+	ask(c, c->ask, q);
+}
+
+static void ask_free(struct console *c)
+{
+	free(c->ask_sev);
+	free(c->ask_title);
+	free(c->ask_summary);
+	c->ask_sev = c->ask_title = c->ask_summary = NULL;
+	for (size_t i = 0; c->ask_reasons && i < c->inc->rb->nexit_criteria; i++)
+		free(c->ask_reasons[i]);
+	free(c->ask_reasons);
+	c->ask_reasons = NULL;
+	c->ask_crit = 0;
+}
+
+/* The question for exit criterion i (R). */
+static void ask_criterion(struct console *c)
+{
+	const struct runbook *rb = c->inc->rb;
+	ask(c, ASK_CRITERION, xasprintf("Exit criterion %zu/%zu: %s — met? (y, or why it is resolved anyway): ",
+	                                c->ask_crit + 1, rb->nexit_criteria, rb->exit_criteria[c->ask_crit]));
+}
+
+/* The resolution, once every criterion is answered. */
+static void resolve_now(struct console *c)
+{
+	struct rbc_error err = {0};
+	inc_record(c, incident_resolve(c->inc, (const char *const *)c->ask_reasons, c->inc->rb->nexit_criteria,
+	                               c->ask_summary, console_clock(), c->operator, &err), &err);
+	ask_free(c);
+}
+
+/* Enter (accept) or Esc in an incident prompt. */
+static void incident_answer(struct console *c, const char *text, bool accept)
+{
+	struct incident *in = c->inc;
+	struct rbc_error err = {0};
+	int64_t now = console_clock();
+	enum inc_ask a = c->ask;
+	c->ask = ASK_NONE;
+	if (!accept) {
+		ask_free(c);
+		set_message(c, a == ASK_SEVERITY || a == ASK_TITLE || a == ASK_IMPACT
+		                   ? "not declared: S declares the incident"
+		                   : "left as it was");
+		return;
+	}
+	switch (a) {
+	case ASK_SEVERITY: {
+		const char *id = level_of(in->rb, text);
+		if (incident_severity_find(in->rb, id) == SIZE_MAX) {
+			char *why = xasprintf("no severity \"%s\"", text);
+			start_declare(c);
+			ask_again(c, why);
+			free(why);
+			return;
+		}
+		free(c->ask_sev);
+		c->ask_sev = xstrdup(id);
+		ask(c, ASK_TITLE, xstrdup("Title of the incident: "));
+		return;
+	}
+	case ASK_TITLE:
+		if (!*text) {
+			ask(c, ASK_TITLE, xstrdup("Title of the incident (it needs one): "));
+			return;
+		}
+		free(c->ask_title);
+		c->ask_title = xstrdup(text);
+		ask(c, ASK_IMPACT, xstrdup("Impact started (UTC HH:MM, 15m for 15 minutes ago, ISO time; Enter: now): "));
+		return;
+	case ASK_IMPACT: {
+		int64_t start = impact_of(text, now);
+		cJSON *ev = start ? incident_declare(in, c->ask_sev, c->ask_title, start, now, c->operator, &err) : NULL;
+		if (!start)
+			rbc_error_set(&err, "\"%s\" is no time (HH:MM, 15m, or 2026-12-04T01:50:00Z)", text);
+		if (!ev) {
+			ask(c, ASK_IMPACT, xstrdup("Impact started (UTC HH:MM, 15m ago, ISO time; Enter: now): "));
+			ask_again(c, err.msg);
+			rbc_error_clear(&err);
+			return;
+		}
+		inc_record(c, ev, &err);
+		ask_free(c);
+		return;
+	}
+	case ASK_NEW_SEVERITY: {
+		const char *id = level_of(in->rb, text);
+		if (incident_severity_find(in->rb, id) == SIZE_MAX || incident_severity_find(in->rb, id) == in->severity) {
+			set_message(c, incident_severity_find(in->rb, id) == SIZE_MAX ? "no severity \"%s\"" : "already %s",
+			            text);
+			return;
+		}
+		free(c->ask_sev);
+		c->ask_sev = xstrdup(id);
+		char *l = incident_severity_label(in->rb, incident_severity_find(in->rb, id));
+		ask(c, ASK_SEV_REASON, xasprintf("Why %s? ", l));
+		free(l);
+		return;
+	}
+	case ASK_SEV_REASON:
+		inc_record(c, incident_change_severity(in, c->ask_sev, text, now, c->operator, &err), &err);
+		ask_free(c);
+		return;
+	case ASK_ROLE: {
+		const char *eq = strchr(text, '=');
+		char *role = eq ? xstrndup(text, (size_t)(eq - text)) : xstrdup(text);
+		inc_record(c, incident_assign(in, role, eq ? eq + 1 : c->operator, now, c->operator, &err), &err);
+		free(role);
+		return;
+	}
+	case ASK_NOTE:
+		inc_record(c, incident_add(in, INC_EV_NOTE, text, now, c->operator, &err), &err);
+		return;
+	case ASK_DECISION:
+		inc_record(c, incident_add(in, INC_EV_DECISION, text, now, c->operator, &err), &err);
+		return;
+	case ASK_TODO:
+		inc_record(c, incident_add(in, INC_EV_TODO, text, now, c->operator, &err), &err);
+		return;
+	case ASK_STATUS: {
+		enum inc_status st = in->status;
+		if (*text && !incident_status_parse(text, &st)) {
+			set_message(c, "no status \"%s\" (investigating, fixing, monitoring)", text);
+			return;
+		}
+		if (st != in->status &&
+		    !inc_record(c, incident_set_status(in, st, now, c->operator, &err), &err))
+			return;
+		ask(c, ASK_UPDATE, xstrdup("Status update (sent to the channels): "));
+		return;
+	}
+	case ASK_UPDATE:
+		inc_record(c, incident_add(in, INC_EV_UPDATE, text, now, c->operator, &err), &err);
+		return;
+	case ASK_RESOLVE:
+		free(c->ask_summary);
+		c->ask_summary = xstrdup(text);
+		c->ask_crit = 0;
+		c->ask_reasons = xcalloc(in->rb->nexit_criteria + 1, sizeof *c->ask_reasons);
+		if (in->rb->nexit_criteria)
+			ask_criterion(c);
+		else
+			resolve_now(c);
+		return;
+	case ASK_CRITERION:
+		if (!*text) {
+			ask_criterion(c);
+			return;
+		}
+		if (strcmp(text, "y") != 0 && strcmp(text, "Y") != 0 && strcmp(text, "yes") != 0)
+			c->ask_reasons[c->ask_crit] = xstrdup(text);
+		if (++c->ask_crit < in->rb->nexit_criteria)
+			ask_criterion(c);
+		else
+			resolve_now(c);
+		return;
+	case ASK_NONE:
+		return;
+	}
+}
+
+/* The incident keys: what each asks, or why it cannot. */
+static void incident_key(struct console *c, enum request r)
+{
+	if (!c->inc) {
+		set_message(c, "not an incident runbook: S, o, d, t, u and R act on incidents");
+		return;
+	}
+	if (c->inc->severity == SIZE_MAX) {
+		if (r == REQ_SEVERITY)
+			start_declare(c);
+		else
+			set_message(c, "declare the incident first: S");
+		return;
+	}
+	if (c->inc->status == INC_RESOLVED) {
+		set_message(c, "the incident is resolved");
+		return;
+	}
+	const struct runbook *rb = c->inc->rb;
+	switch (r) {
+	case REQ_SEVERITY: {
+		char *l = incident_severity_label(rb, c->inc->severity);
+		char *lead = xasprintf("New severity, now %s", l);
+		ask(c, ASK_NEW_SEVERITY, levels_q(rb, lead));
+		free(lead);
+		free(l);
+		break;
+	}
+	case REQ_ROLE: {
+		struct strbuf sb = {0};
+		sb_adds(&sb, "Assign ROLE=NAME (ROLE alone: you; ROLE=: unassigned; ");
+		for (size_t i = 0; i < rb->nroles; i++)
+			sb_addf(&sb, "%s%s", i ? ", " : "", rb->roles[i].id);
+		sb_adds(&sb, "): ");
+		ask(c, ASK_ROLE, sb_take(&sb));
+		break;
+	}
+	case REQ_NOTE:
+		ask(c, ASK_NOTE, xstrdup("Timeline note: "));
+		break;
+	case REQ_DECISION:
+		ask(c, ASK_DECISION, xstrdup("Decision: "));
+		break;
+	case REQ_TODO:
+		ask(c, ASK_TODO, xstrdup("Todo: "));
+		break;
+	case REQ_UPDATE:
+		ask(c, ASK_STATUS, xasprintf("Status, now %s (investigating, fixing, monitoring; Enter: keep): ",
+		                             incident_status_name(c->inc->status)));
+		break;
+	case REQ_RESOLVE:
+		ask(c, ASK_RESOLVE, xstrdup("Resolve: summary of the resolution: "));
+		break;
+	default:
+		break;
+	}
+}
+
 /* Enter in a prompt. */
 static void prompt_done(struct console *c, bool accept)
 {
@@ -1312,6 +1826,9 @@ static void prompt_done(struct console *c, bool accept)
 	case PROMPT_QUIT:
 		if (accept && (strcmp(text, "y") == 0 || strcmp(text, "Y") == 0 || strcmp(text, "yes") == 0))
 			finish_quit(c);
+		break;
+	case PROMPT_INCIDENT:
+		incident_answer(c, text, accept);
 		break;
 	case PROMPT_NONE:
 		break;
@@ -1540,8 +2057,18 @@ static void handle_request(struct console *c, enum request r)
 			set_message(c, "s skips a manual step");
 		break;
 	case REQ_NOTE:
-		if (s)
+		if (c->inc && c->inc->severity != SIZE_MAX)
+			incident_key(c, r);
+		else if (s)
 			start_prompt(c, PROMPT_NOTE, s);
+		break;
+	case REQ_SEVERITY:
+	case REQ_ROLE:
+	case REQ_DECISION:
+	case REQ_TODO:
+	case REQ_UPDATE:
+	case REQ_RESOLVE:
+		incident_key(c, r);
 		break;
 	case REQ_EXPORT:
 		start_export(c);
@@ -1789,6 +2316,39 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 		the_console = NULL;
 		return RBC_EXIT_SOFTWARE;
 	}
+	/* An incident runbook: its incident, as its journal left it (a resume),
+	   declared now when --severity and --title say how. */
+	if (opts->nrunbooks && opts->runbooks[0]->kind == RB_KIND_INCIDENT && opts->runbooks[0]->nseverities) {
+		c->inc = incident_new(opts->runbooks[0]);
+		if (cfg->resumed && cfg->run_path)
+			incident_replay(c, cfg->run_path);
+		if (c->inc->severity == SIZE_MAX && cfg->severity) {
+			int64_t now = console_clock();
+			int64_t start = cfg->impact_start ? impact_of(cfg->impact_start, now) : now;
+			cJSON *ev = start ? incident_declare(c->inc, level_of(c->inc->rb, cfg->severity), cfg->incident_title,
+			                                     start, now, c->operator, &err)
+			                  : NULL;
+			if (!ev) {
+				if (!start)
+					fprintf(stderr, "rbc: --impact-start: \"%s\" is no time (HH:MM, 15m, or an ISO time)\n",
+					        cfg->impact_start);
+				else
+					fprintf(stderr, "rbc: %s\n", err.msg);
+				rbc_error_clear(&err);
+				incident_free(c->inc);
+				engine_free(c->e);
+				probe_shutdown(c->loop);
+				uv_run(c->loop, UV_RUN_DEFAULT);
+				free(c);
+				the_console = NULL;
+				return RBC_EXIT_USAGE;
+			}
+			engine_incident(c->e, ev);
+			cJSON_Delete(ev);
+		} else if (c->inc->severity == SIZE_MAX) {
+			start_declare(c);
+		}
+	}
 
 	/* Signals first: with SIGWINCH handled, ncurses installs no handler of its own. */
 	static const int sigs[] = {SIGWINCH, SIGINT, SIGTERM, SIGHUP};
@@ -1873,6 +2433,10 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	free(c->search);
 	free(c->message);
 	free(c->export_path);
+	if (c->inc)
+		ask_free(c);
+	free(c->ask_q);
+	incident_free(c->inc);
 	sb_free(&c->input_text);
 	free(c);
 	the_console = NULL;

@@ -176,11 +176,11 @@ incident_run() {
 		runbooks/deploy.json >"$TMP/incident-deploy.out" 2>&1
 	live_of "$d" >"$TMP/incident-before.live"
 	tmux -S "$sock" -f /dev/null new-session -d -x 120 -y 40 -s t \
-		"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/runs-incident' '$RBC' --operator tester --vars '$d/sandbox.vars' '$ROOT/runbooks/incident.json'; echo \"[exit \$?]\"; sleep 600"
+		"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/runs-incident' '$RBC' --operator tester --vars '$d/sandbox.vars' --severity L1 --title 'Release 1.5.0 misbehaves' '$ROOT/runbooks/incident.json'; echo \"[exit \$?]\"; sleep 600"
 	local found="" deadline=$((SECONDS + WALK_TIMEOUT))
 	for _ in $(seq 300); do
 		scr=$(tmux -S "$sock" capture-pane -p -t t 2>/dev/null)
-		[[ $(printf '%s\n' "$scr" | sed -n 2p) == *"┐┌ "*" Emergency rollback ─"* ]] && { found=yes; break; }
+		[[ $(printf '%s\n' "$scr" | grep -m1 '^┌ Steps') == *"┐┌ "*" Emergency rollback ─"* ]] && { found=yes; break; }
 		tmux -S "$sock" send-keys -t t j
 		sleep 0.05
 	done
@@ -261,7 +261,8 @@ expect_eq "… nothing deployed" "$(cat "$TMP/mig.live")" '{"environment": "blue
 expect_eq "… the database unchanged (one transaction)" "$(cat "$TMP/mig.versions")" "001_init"
 
 # the incident runbook's emergency rollback (L1), started by hand
-expect_eq "incident: a release is live before it (green, 1.5.0)" "$(cat "$TMP/incident-before.live")" '{"environment": "green", "version": "1.5.0"}'
+expect_match "incident: declared L1 with --severity, its restore clock running" "$(sed -n 2p "$TMP/incident.confirm" 2>/dev/null)" '^ L1 Minor · investigating · impact .* restore [█░]+ [0-9]+% .* left'
+expect_eq "… a release is live before it (green, 1.5.0)" "$(cat "$TMP/incident-before.live")" '{"environment": "green", "version": "1.5.0"}'
 expect_match "… its emergency rollback asks before it switches the router back" "$(cat "$TMP/incident.confirm" 2>/dev/null)" 'Roll back: send production traffic from green back to blue \(1\.4\.2\)\? \[y/N\]'
 expect_match "… and runs to its end, passed" "$(cat "$TMP/incident.screen" 2>/dev/null)" '✔ [0-9.]+ Emergency rollback'
 expect_match "… the announcement included" "$(cat "$TMP/incident.screen" 2>/dev/null)" '✔ [0-9.]+ Rollback announced'

@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Incident mode in the console (tmux, fixed clock): declaring by the
+# questions or by --severity/--title/--impact-start, escalating with a
+# reason, roles and handovers, notes, decisions, todos, status updates,
+# resolving against the exit criteria — each one a UTC timeline event with
+# its actor, shown newest first and journaled; the restore-target clock at
+# 0 %, 50 %, 75 % and past 100 %; a killed incident resumed with its state.
+. tests/lib.sh
+. tests/tui.sh
+INC=$ROOT/runbooks/incident.json
+NOW=2026-12-04T02:00:00Z
+export TUI_ENV="RBC_TEST_NOW=$NOW"
+header() { printf '%s\n' "$SCREEN" | sed -n 2p; }
+roles() { printf '%s\n' "$SCREEN" | sed -n 3p; }
+status_row() { printf '%s\n' "$SCREEN" | tail -1; }
+journal() { cat "$TMP"/runs/*/journal.jsonl 2>/dev/null; }
+# answer TEXT: types an answer to the prompt and presses Enter.
+answer() { type_text "$1"; keys Enter; }
+
+# --- declaring by the questions, then acting ------------------------------------------
+tui_start 120 40 --operator alice "$INC"
+expect_screen "an incident runbook opens asking for the level, with every level named" \
+	"Declare the incident: severity (L1 Minor, L2 Major, L3 Critical, L4 Catastrophic):"
+expect_match "… the header says it is not declared yet" "$(header)" 'incident not declared yet: S declares it'
+answer "nine"
+expect_screen "an unknown level is refused and asked again" 'no severity "nine"'
+answer "major"
+expect_screen "a level may be given by its name, in any case; then the title" "Title of the incident:"
+keys Enter
+expect_screen "a title is required" "Title of the incident (it needs one):"
+answer "Checkout down"
+expect_screen "then when the impact started" "Impact started (UTC HH:MM"
+answer "02:30"
+expect_screen "an impact start in the future is refused" \
+	"the impact cannot start in the future (2026-12-04T02:30:00.000Z is after now, 2026-12-04T02:00:00.000Z)"
+answer "01:30"
+wait_for "L2 Major · investigating" >/dev/null
+expect_eq "declared: level with its name, status, clocks, restore target at 50 %, next update" "$(header)" \
+	" L2 Major · investigating · impact 30m00s · declared 0s · restore █████░░░░░ 50% 30m00s left · update in 30m00s"
+expect_match "… the incident's id and title, the roles unassigned" "$(roles)" \
+	'^ INC-20261204T020000Z Checkout down · unassigned: Incident commander, DevOps, Backend engineer'
+expect_screen "… and the timeline has the declaration with its time and actor" \
+	"02:00:00 declared L2 Major — Checkout down (alice)"
+
+keys S
+expect_screen "S asks the new level, naming the current one" "New severity, now L2 Major (L1 Minor"
+answer "L3"
+expect_screen "… then why" "Why L3 Critical?"
+keys Enter
+expect_screen "… a reason is required" "a change of severity needs a reason"
+keys S; answer "L3"; answer "payments fail in every region"
+wait_for "L3 Critical · investigating" >/dev/null
+expect_match "escalated: the header shows the new level and its target (4 h)" "$(header)" \
+	'^ L3 Critical · investigating · .* restore █░░░░░░░░░ 12% 3h30m left'
+expect_screen "… the timeline shows the change and its reason above the declaration" \
+	"02:00:00 severity L2 → L3 — payments fail in every region (alice)"
+first=$(printf '%s\n' "$SCREEN" | grep -n 'severity L2 → L3' | cut -d: -f1)
+second=$(printf '%s\n' "$SCREEN" | grep -n 'declared L2 Major' | cut -d: -f1)
+[ "$first" -lt "$second" ] && ok "… the change is listed above the declaration" || fail "… newest first" "$SCREEN"
+
+keys o
+expect_screen "o lists the roles to assign" "Assign ROLE=NAME (ROLE alone: you; ROLE=: unassigned; incident-commander, devops"
+answer "pilot=bob"
+expect_screen "an unknown role is refused, the roles named" 'no role "pilot" (the roles: incident-commander'
+keys o; answer "incident-commander=carol"
+keys o; answer "devops"
+wait_for "DevOps alice" >/dev/null
+expect_match "roles: who holds them, the others unassigned" "$(roles)" \
+	'· Incident commander carol · DevOps alice · unassigned: Backend engineer'
+keys o; answer "incident-commander=dave"
+expect_screen "a handover is a timeline event: from, to, by whom" \
+	"role incident-commander: carol → dave (alice)"
+keys n; answer "5xx at 60 % since 01:30"
+keys d; answer "roll back to 1.4.2"
+keys t; answer "check the payment queue"
+expect_screen "n, d and t are timeline entries" "todo [ ] — check the payment queue (alice)"
+expect_match "… the note" "$SCREEN" 'note — 5xx at 60 % since 01:30 \(alice\)'
+expect_match "… the decision" "$SCREEN" 'decision — roll back to 1.4.2 \(alice\)'
+keys u
+expect_screen "u asks the status first" "Status, now investigating (investigating, fixing, monitoring; Enter: keep):"
+answer "fixing"
+expect_screen "… then the update to send" "Status update (sent to the channels):"
+answer "Rolling back to 1.4.2; next update in 30 minutes"
+wait_for "update — Rolling back" >/dev/null
+expect_match "the status changed in the header" "$(header)" '^ L3 Critical · fixing · '
+expect_match "… and in the timeline, with the update" "$SCREEN" 'status investigating → fixing \(alice\)'
+
+keys R
+expect_screen "R asks for a summary" "Resolve: summary of the resolution:"
+answer "1.4.2 serves again"
+expect_screen "… then shows the exit criteria and asks each" \
+	"Exit criterion 1/5: Production is healthy: health checks pass continuously"
+expect_match "… the criteria listed in the timeline pane" "$SCREEN" '○ 5\. An owner and a date exist for the incident report'
+answer y; answer y; answer y
+keys Enter
+expect_screen "an unmet criterion needs a reason: Enter alone asks again" "Exit criterion 4/5:"
+answer "the status page is updated by the communications lead"
+expect_screen "… the next criterion" "Exit criterion 5/5:"
+answer y
+wait_for "resolved —" >/dev/null
+expect_match "resolved: the header says so and how long restoring took against the target" "$(header)" \
+	'^ L3 Critical · resolved · impact 30m00s · declared 0s · restored in 30m00s, target 4h00m: met$'
+expect_screen "… the timeline has the resolution" "02:00:00 resolved — 1.4.2 serves again (alice)"
+keys n
+expect_screen "a resolved incident takes no more actions" "the incident is resolved"
+
+# Every action is a journal line: what, its fields, who, when (UTC).
+j=$(journal)
+expect_match "the journal has one incident line per action" "$(printf '%s\n' "$j" | grep -c '"ev":"incident"')" '^11$'
+expect_match "… the declaration with its backfilled impact start" "$j" \
+	'"ev":"incident","what":"declared","id":"INC-20261204T020000Z","title":"Checkout down","to":"L2","impact_start":"2026-12-04T01:30:00.000Z","by":"alice"'
+expect_match "… the escalation with its reason" "$j" \
+	'"t":"2026-12-04T02:00:00.000Z","ev":"incident","what":"severity","from":"L2","to":"L3","text":"payments fail in every region","by":"alice"'
+expect_match "… the handover" "$j" '"what":"role","role":"incident-commander","from":"carol","to":"dave","by":"alice"'
+expect_match "… the resolution with each criterion" "$j" \
+	'"what":"resolved","criteria":\[\{"criterion":"Production is healthy[^}]*"met":true\}.*"met":false,"reason":"the status page is updated by the communications lead"\}'
+keys q
+tui_exit
+
+# --- the restore-target clock: 0 %, 50 %, 75 %, past 100 % (L1: 15 minutes) --------
+clock() { # NAME IMPACT-START WANT-REGEX
+	rm -rf "$TMP/runs"
+	tui_start 120 30 --operator alice --severity L1 --title "Bad release" --impact-start "$2" "$INC"
+	if wait_re 'L1 Minor · investigating' 20; then
+		expect_match "$1" "$(header)" "$3"
+	else
+		fail "$1" "$SCREEN"
+	fi
+	keys q
+	tui_exit
+}
+clock "restore target at 0 %: the bar empty, all of it left" "$NOW" \
+	'restore ░░░░░░░░░░ 0% 15m00s left · update in 30m00s$'
+clock "… at 50 %" "2026-12-04T01:52:30Z" 'restore █████░░░░░ 50% 7m30s left'
+clock "… at 75 %" "11m15s" 'restore ███████░░░ 75% 3m45s left'
+clock "… past it: BREACHED, and by how much" "01:44" 'restore ██████████ BREACHED 1m00s ago'
+# The colours change at 50 %, 75 % and the breach (the escapes of the clock's part).
+colour_of() { # IMPACT-START: COLOUR gets the escape sequence just before the bar
+	rm -rf "$TMP/runs"
+	tui_start 120 30 --operator alice --severity L1 --title "Bad release" --impact-start "$1" "$INC"
+	wait_re 'L1 Minor · investigating' 20 >/dev/null
+	local line
+	line=$(screen -e | sed -n 2p)
+	line=${line#*restore }
+	COLOUR=$(printf '%s' "${line%%[█░]*}" | tr -d '\033')
+	keys q
+	tui_exit
+}
+colour_of "$NOW"; c0=$COLOUR
+colour_of "7m30s"; c50=$COLOUR
+colour_of "11m15s"; c75=$COLOUR
+colour_of "16m"; c100=$COLOUR
+expect_eq "below 50 % the bar keeps the header's colour" "$c0" ""
+expect_match "… at 50 % it has one of its own ($c50)" "$c50" '^(\[[0-9;]+m)+$'
+expect_eq "… another at 75 % ($c75)" "$([ "$c75" != "$c50" ] && [ "$c75" != "$c0" ] && echo differs)" differs
+expect_eq "… another at the breach ($c100)" "$([ "$c100" != "$c75" ] && [ "$c100" != "$c50" ] && echo differs)" differs
+
+# --- refused at the command line --------------------------------------------------------
+tui_start 120 30 --severity L1 --title x --impact-start 02:10 "$INC"
+tui_exit 20
+expect_eq "an impact start in the future is refused before the console opens (64)" "$TUI_RC" 64
+expect_match "… saying why" "$SCREEN" 'the impact cannot start in the future \(2026-12-04T02:10:00.000Z is after now'
+tui_start 120 30 --severity L7 --title x "$INC"
+tui_exit 20
+expect_eq "an unknown level is refused (64)" "$TUI_RC" 64
+expect_match "… naming the levels" "$SCREEN" 'no severity "L7" \(the levels: L1 Minor, L2 Major, L3 Critical, L4 Catastrophic\)'
+
+# --- killed and resumed: the incident as its journal left it -----------------------------
+rm -rf "$TMP/runs"
+tui_start 120 40 --operator alice --severity "Major" --title "Search slow" --impact-start 10m "$INC"
+wait_for "L2 Major · investigating" >/dev/null
+keys S; answer "L3"; answer "search is down"
+keys o; answer "incident-commander=carol"
+keys n; answer "restarted the search nodes"
+wait_for "note — restarted the search nodes" >/dev/null
+pid=$(pgrep -P "$(tmx list-panes -t t -F '#{pane_pid}' | head -1)" | head -1)
+kill -KILL "$pid"
+tui_exit 20
+run_id=$(ls "$TMP/runs" | head -1)
+tmx kill-server >/dev/null 2>&1
+tui_start 120 40 resume "$run_id"
+if wait_for "L3 Critical · investigating" 20; then
+	ok "after a SIGKILL, rbc resume shows the incident at its level and status"
+else
+	fail "after a SIGKILL, rbc resume shows the incident at its level and status" "$SCREEN"
+fi
+expect_match "… its roles" "$(roles)" 'Search slow · Incident commander carol'
+expect_match "… and its timeline" "$SCREEN" 'note — restarted the search nodes \(alice\)'
+expect_match "… the clocks from the first declaration" "$(header)" 'impact 10m00s · declared 0s'
+keys q
+tui_exit
+
+# --- a runbook that is no incident ---------------------------------------------------------
+tui_start 100 30 --operator alice "$ROOT/docs/examples/minimal.json"
+wait_idle >/dev/null
+keys S
+expect_screen "the incident keys say they act on incidents only" "not an incident runbook"
+absent_inc=$(header)
+expect_match "… and no incident line is drawn" "$absent_inc" '^┌ Steps'
+keys q
+tui_exit
+t_done

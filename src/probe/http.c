@@ -34,14 +34,14 @@
 #include "rbc/value.h"
 
 #include "http_internal.h"
+#include "rbc/curluv.h"
 
 #define HTTP_DEFAULT_MAX_BODY ((int64_t)1 << 20)
 
 /* The multi handle of one loop, with the two timers it needs. */
 struct http_multi {
 	uv_loop_t *loop;
-	CURLM *multi;
-	uv_timer_t timer;           /* libcurl's timeout */
+	struct curluv cu;           /* the multi handle on the loop (cu.multi) */
 	uv_timer_t deliver;         /* reports cancelled transfers */
 	struct http_xfer *running;  /* transfers added to multi */
 	struct http_xfer *pending;  /* cancelled, not yet reported (LIFO) */
@@ -68,96 +68,15 @@ struct http_xfer {
 	struct http_xfer *prev, *next;
 };
 
-/* A socket libcurl asked us to watch. Freed by its close callback. */
-struct http_sock {
-	uv_poll_t poll;
-	curl_socket_t fd;
-	struct http_multi *m;
-};
-
 /* Multi handles by loop; a handful at most, one per loop that made requests. */
 static struct http_multi *multis;
 
 static void drain(struct http_multi *m);
 
-static void sock_closed(uv_handle_t *h)
+/* curluv's progress callback: collect what finished. */
+static void progress(void *ud)
 {
-	free(h->data);
-}
-
-/* uv_poll callback: tell libcurl which way the socket is ready. */
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	struct http_sock *hs = h->data;
-	struct http_multi *m = hs->m;
-	int flags = 0, running;
-
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	else {
-		if (events & UV_READABLE)
-			flags |= CURL_CSELECT_IN;
-		if (events & UV_WRITABLE)
-			flags |= CURL_CSELECT_OUT;
-	}
-	curl_multi_socket_action(m->multi, hs->fd, flags, &running);
-	drain(m);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching one socket. */
-static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct http_multi *m = userp;
-	struct http_sock *hs = socketp;
-	int events = 0;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (hs) {
-			curl_multi_assign(m->multi, fd, NULL);
-			uv_poll_stop(&hs->poll);
-			uv_close((uv_handle_t *)&hs->poll, sock_closed);
-		}
-		return 0;
-	}
-	if (!hs) {
-		hs = xcalloc(1, sizeof *hs);
-		hs->fd = fd;
-		hs->m = m;
-		if (uv_poll_init_socket(m->loop, &hs->poll, fd) != 0) {
-			free(hs);
-			return -1;
-		}
-		hs->poll.data = hs;
-		curl_multi_assign(m->multi, fd, hs);
-	}
-	if (what & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (what & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	return uv_poll_start(&hs->poll, events, on_poll) == 0 ? 0 : -1;
-}
-
-static void on_timer(uv_timer_t *t)
-{
-	struct http_multi *m = t->data;
-	int running;
-
-	curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	drain(m);
-}
-
-/* CURLMOPT_TIMERFUNCTION: libcurl wants to be called after timeout_ms. */
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct http_multi *m = userp;
-
-	(void)multi;
-	if (timeout_ms < 0)
-		uv_timer_stop(&m->timer);
-	else
-		uv_timer_start(&m->timer, on_timer, (uint64_t)timeout_ms, 0);
-	return 0;
+	drain(ud);
 }
 
 /* The multi handle of loop, created on first use. */
@@ -174,20 +93,14 @@ static struct http_multi *multi_for(uv_loop_t *loop, struct rbc_error *err)
 	}
 	m = xcalloc(1, sizeof *m);
 	m->loop = loop;
-	m->multi = curl_multi_init();
-	if (!m->multi) {
+	if (!curluv_init(&m->cu, loop, progress, m)) {
 		free(m);
 		curl_global_cleanup();
 		rbc_error_set(err, "http: cannot initialise libcurl");
 		return NULL;
 	}
-	uv_timer_init(loop, &m->timer);
 	uv_timer_init(loop, &m->deliver);
-	m->timer.data = m->deliver.data = m;
-	curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
-	curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
+	m->cu.timer.data = m->deliver.data = m;
 	m->next = multis;
 	multis = m;
 	return m;
@@ -433,7 +346,7 @@ static void drain(struct http_multi *m)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(m->multi, &left))) {
+	while ((msg = curl_multi_info_read(m->cu.multi, &left))) {
 		struct http_xfer *x;
 		char *priv = NULL;
 		CURLcode rc;
@@ -444,7 +357,7 @@ static void drain(struct http_multi *m)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 		x = (struct http_xfer *)priv;
 		unlink_running(x);
-		curl_multi_remove_handle(m->multi, x->easy);
+		curl_multi_remove_handle(m->cu.multi, x->easy);
 		if (rc == CURLE_OK) {
 			report(x, success_sample(x), NULL);
 		} else {
@@ -505,28 +418,6 @@ static bool set_headers(struct http_xfer *x, const struct probe_req *req, struct
 	if (x->hdrs)
 		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
 	return true;
-}
-
-/*
- * The CA certificates to trust, from the environment the way the curl tool
- * reads it (libcurl itself does not): CURL_CA_BUNDLE, or else SSL_CERT_DIR
- * and SSL_CERT_FILE; none set: libcurl's built-in bundle. Proxies need
- * nothing here: libcurl itself honours http_proxy, https_proxy, all_proxy
- * and no_proxy.
- */
-static void set_ca_from_env(CURL *e)
-{
-	const char *bundle = getenv("CURL_CA_BUNDLE");
-	const char *dir = getenv("SSL_CERT_DIR"), *file = getenv("SSL_CERT_FILE");
-
-	if (bundle && *bundle) {
-		curl_easy_setopt(e, CURLOPT_CAINFO, bundle);
-		return;
-	}
-	if (dir && *dir)
-		curl_easy_setopt(e, CURLOPT_CAPATH, dir);
-	if (file && *file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, file);
 }
 
 static void set_method(struct http_xfer *x, const struct probe_req *req)
@@ -606,7 +497,7 @@ struct http_xfer *http_xfer_start(const struct probe_req *req, const char *url,
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	} else {
-		set_ca_from_env(e);
+		curluv_ca_from_env(e);
 	}
 	if (!set_headers(x, req, err)) {
 		xfer_free(x);
@@ -614,7 +505,7 @@ struct http_xfer *http_xfer_start(const struct probe_req *req, const char *url,
 	}
 	set_method(x, req);
 	x->t0 = uv_hrtime();
-	CURLMcode mc = curl_multi_add_handle(m->multi, e);
+	CURLMcode mc = curl_multi_add_handle(m->cu.multi, e);
 	if (mc != CURLM_OK) {
 		rbc_error_set(err, "http: %s", curl_multi_strerror(mc));
 		xfer_free(x);
@@ -632,7 +523,7 @@ void http_xfer_cancel(struct http_xfer *x)
 		return;
 	x->cancelled = true;
 	unlink_running(x);
-	curl_multi_remove_handle(m->multi, x->easy);
+	curl_multi_remove_handle(m->cu.multi, x->easy);
 	x->next = m->pending;
 	m->pending = x;
 	uv_timer_start(&m->deliver, on_deliver, 0, 0);
@@ -660,11 +551,10 @@ void probe_http_shutdown(uv_loop_t *loop)
 		http_xfer_cancel(m->running);
 	uv_timer_stop(&m->deliver);
 	on_deliver(&m->deliver);
-	/* Closes the cached connections; their sockets go through socket_cb. */
-	curl_multi_cleanup(m->multi);
-	m->multi = NULL;
+	/* Closes the cached connections; their sockets stop being watched. */
+	curluv_cleanup(&m->cu);
 	m->open_handles = 2;
-	uv_close((uv_handle_t *)&m->timer, multi_closed);
+	uv_close((uv_handle_t *)&m->cu.timer, multi_closed);
 	uv_close((uv_handle_t *)&m->deliver, multi_closed);
 	curl_global_cleanup();
 }

@@ -285,7 +285,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 	if (strcmp(ev, "sample") != 0) {
 		cJSON *o = cJSON_CreateObject();
 		static const char *const keys[] = {"seq", "t", "ev", "step", "verdict", "text", "by",
-		                                   "name", "value", "target", "for", "at"};
+		                                   "name", "value", "target", "for", "at", "what"};
 		for (size_t i = 0; i < RBC_ARRAY_LEN(keys); i++)
 			copy(o, keys[i], e, keys[i]);
 		cJSON_AddItemToArray(m->timeline, o);
@@ -926,6 +926,10 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		md_cell(&sb, str(t, "t"));
 		sb_adds(&sb, " | ");
 		md_cell(&sb, ev);
+		if (str(t, "what")) { /* an incident action: which one */
+			sb_adds(&sb, " ");
+			md_cell(&sb, str(t, "what"));
+		}
 		sb_adds(&sb, " | ");
 		md_cell(&sb, str(t, "step"));
 		sb_adds(&sb, " | ");

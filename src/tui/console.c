@@ -161,6 +161,8 @@ struct console {
 static struct console *the_console; /* for the engine clock hook */
 
 static void set_message(struct console *c, const char *fmt, ...) RBC_PRINTF(2, 3);
+static bool incident_open(const struct console *c);
+static bool inc_record(struct console *c, cJSON *ev, struct rbc_error *err);
 
 /* ---- time ---------------------------------------------------------------- */
 
@@ -1316,6 +1318,19 @@ static void on_event(void *ud, const struct eng_event *ev)
 		else if (c->follow)
 			select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
+	case ENG_EV_WATCH_FIRED:
+		/* In an incident: the timeline says what fired, verbatim, and that
+		   no one chose it. */
+		if (incident_open(c)) {
+			char *id = journal_step_id(ev->step), *to = ev->target ? journal_step_id(ev->target) : NULL;
+			char *why = xasprintf("%s → %s: %s", id, to ? to : "continue", ev->text ? ev->text : "");
+			struct rbc_error err = {0};
+			inc_record(c, incident_trigger(c->inc, why, true, ev->time, "rbc", &err), &err);
+			free(why);
+			free(to);
+			free(id);
+		}
+		break;
 	case ENG_EV_INCIDENT:
 		if (c->inc && ev->detail) {
 			struct rbc_error err = {0};
@@ -1441,6 +1456,12 @@ static void finish_quit(struct console *c)
 }
 
 /* ---- incident mode: the prompts of its actions ------------------------------- */
+
+/* An incident declared and not resolved yet. */
+static bool incident_open(const struct console *c)
+{
+	return c->inc && c->inc->severity != SIZE_MAX && c->inc->status != INC_RESOLVED;
+}
 
 /* Asks q (taken) for the incident; the answer goes to incident_answer. */
 static void ask(struct console *c, enum inc_ask a, char *q)
@@ -2029,6 +2050,16 @@ static void handle_request(struct console *c, enum request r)
 			engine_start(c->e);
 		} else {
 			c->follow = is_group(s);
+			/* A procedure run only when sent there (a rollback), started by
+			   hand in an incident: the timeline says who and what. */
+			if (s->def->on_demand && incident_open(c)) {
+				char *id = journal_step_id(s);
+				char *why = xasprintf("%s %s started by hand", id, s->title ? s->title : "");
+				struct rbc_error err = {0};
+				inc_record(c, incident_trigger(c->inc, why, false, console_clock(), c->operator, &err), &err);
+				free(why);
+				free(id);
+			}
 			engine_run_step(c->e, s);
 		}
 		break;

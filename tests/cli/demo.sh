@@ -268,6 +268,9 @@ expect_match "… and runs to its end, passed" "$(cat "$TMP/incident.screen" 2>/
 expect_match "… the announcement included" "$(cat "$TMP/incident.screen" 2>/dev/null)" '✔ [0-9.]+ Rollback announced'
 expect_eq "… blue serves the previous release again" "$(cat "$TMP/incident.live")" '{"environment": "blue", "version": "1.4.2"}'
 j=$(ls "$TMP"/runs-incident/*/journal.jsonl 2>/dev/null | head -1)
+expect_match "… the incident's timeline says who started the rollback" "$(grep '"what":"trigger"' "$j" 2>/dev/null)" \
+	'"text":"incident/emergency-rollback Emergency rollback started by hand","by":"tester","automatic":false'
+
 expect_match "… its journal has the router switch passed" "$(grep '"step":"incident/er-router"' "$j" 2>/dev/null | grep '"ev":"step_finished"')" '"verdict":"PASS"'
 
 # batch, English and Japanese

@@ -116,6 +116,19 @@ expect_match "… the resolution with each criterion" "$j" \
 	'"what":"resolved","criteria":\[\{"criterion":"Production is healthy[^}]*"met":true\}.*"met":false,"reason":"the status page is updated by the communications lead"\}'
 keys q
 tui_exit
+# The run's exports carry the incident's lines.
+run_id=$(ls "$TMP/runs" | head -1)
+RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$run_id" --format json -o "$TMP/incident.json" >/dev/null 2>&1
+run python3 -c 'import json, sys, jsonschema
+jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))' \
+	docs/export.schema.json "$TMP/incident.json"
+expect_eq "the JSON export of an incident run validates against docs/export.schema.json" "$RC" 0
+expect_match "… its timeline has each action" "$(python3 -c 'import json, sys
+print(" ".join(e["what"] for e in json.load(open(sys.argv[1]))["timeline"] if e["ev"] == "incident"))' "$TMP/incident.json")" \
+	'^declared severity role role role note decision todo status update resolved$'
+expect_match "the deployment log's timeline names the actions" \
+	"$(RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$run_id" --format md 2>&1)" \
+	'\| incident severity \|  \| payments fail in every region \(by alice\) \|'
 
 # --- the restore-target clock: 0 %, 50 %, 75 %, past 100 % (L1: 15 minutes) --------
 clock() { # NAME IMPACT-START WANT-REGEX
@@ -188,6 +201,33 @@ expect_match "… its roles" "$(roles)" 'Search slow · Incident commander carol
 expect_match "… and its timeline" "$SCREEN" 'note — restarted the search nodes \(alice\)'
 expect_match "… the clocks from the first declaration" "$(header)" 'impact 10m00s · declared 0s'
 keys q
+tui_exit
+
+# --- a watch fires the rollback: the timeline says what, verbatim, and that it was automatic -----
+rm -rf "$TMP/runs"
+tui_start 220 40 --operator alice --severity SEV1 --title "Health failing" "$ROOT/tests/fixtures/console/incident-watch.json"
+wait_for "SEV1 Outage · investigating" >/dev/null
+keys a
+expect_screen "a watch that fires in an incident is a timeline entry, automatic, with the metric, value, threshold and count" \
+	"trigger (automatic) — incident-watch/watch-health → incident-watch/rollback: exit = 1 != 0; violated 2 samples in a row"
+expect_match "… journaled as an automatic trigger" "$(journal | grep '"what":"trigger"')" \
+	'"what":"trigger","text":"incident-watch/watch-health → incident-watch/rollback: exit = 1 != 0; violated 2 samples in a row \(fail_after 2\)","by":"rbc","automatic":true'
+keys q
+tui_exit
+# …and a rollback started by hand says who started it.
+rm -rf "$TMP/runs"
+tui_start 220 40 --operator alice --severity SEV2 --title "Slow pages" "$ROOT/tests/fixtures/console/incident-watch.json"
+wait_for "SEV2 Degraded · investigating" >/dev/null
+for _ in 1 2 3 4 5; do
+	screen | grep -q '┐┌ [0-9]* Roll back ─' && break
+	keys j
+	sleep 0.1
+done
+keys Enter
+expect_screen "an on-demand procedure started by hand is a trigger entry with its actor" \
+	"trigger (by hand) — incident-watch/rollback Roll back started by hand (alice)"
+keys q
+wait_for "Quit and stop them" 5 >/dev/null && keys y
 tui_exit
 
 # --- a runbook that is no incident ---------------------------------------------------------

@@ -56,7 +56,8 @@ bool incident_status_parse(const char *w, enum inc_status *out);
 	X(TODO_DONE, "todo_done")          \
 	X(UPDATE, "update")                \
 	X(TRIGGER, "trigger")              \
-	X(RESOLVED, "resolved")
+	X(RESOLVED, "resolved")            \
+	X(NOTIFICATION, "notification")
 
 enum inc_kind {
 #define X(e, w) INC_EV_##e,
@@ -72,7 +73,8 @@ struct inc_entry {
 	char *actor;
 	char *text;              /* note, decision, todo, update, reason, trigger */
 	char *from, *to;         /* SEVERITY: level ids; STATUS: words; ROLE: holders
-	                            (NULL: unassigned) */
+	                            (NULL: unassigned); NOTIFICATION: the target
+	                            ("slack") and the delivery's state */
 	char *role;              /* ROLE: the role's id */
 	bool automatic;          /* TRIGGER: a watch fired it, not a person */
 	bool done;               /* TODO: ticked since (a TODO_DONE names it) */
@@ -140,6 +142,13 @@ cJSON *incident_trigger(const struct incident *in, const char *text, bool automa
  */
 cJSON *incident_resolve(const struct incident *in, const char *const *reasons, size_t nreasons,
                         const char *summary, int64_t now, const char *actor, struct rbc_error *err);
+
+/* Where a notification about the incident stands (target "slack" or
+   "pagerduty", what it was about, its state: "retrying", "delivered",
+   "failed"; text: one line saying so, no secret in it). Allowed after the
+   resolution too: the resolution's own notification arrives after it. */
+cJSON *incident_notification(const struct incident *in, const char *target, const char *about,
+                             const char *state, const char *text, int64_t now, struct rbc_error *err);
 
 /* Applies one event (as the actions return it, or read back from the
    journal). False with err when it does not fit the incident. */

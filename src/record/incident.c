@@ -371,6 +371,22 @@ cJSON *incident_resolve(const struct incident *in, const char *const *reasons, s
 	return o;
 }
 
+cJSON *incident_notification(const struct incident *in, const char *target, const char *about,
+                             const char *state, const char *text, int64_t now, struct rbc_error *err)
+{
+	if (in->severity == SIZE_MAX) {
+		rbc_error_set(err, "no incident has been declared yet");
+		return NULL;
+	}
+	cJSON *o = event_new(INC_EV_NOTIFICATION, now, "rbc");
+	cJSON_AddStringToObject(o, "target", target ? target : "");
+	cJSON_AddStringToObject(o, "about", about ? about : "");
+	cJSON_AddStringToObject(o, "state", state ? state : "");
+	if (text)
+		cJSON_AddStringToObject(o, "text", text);
+	return o;
+}
+
 /* ---- applying events ---------------------------------------------------------- */
 
 static const char *jstr(const cJSON *o, const char *k)
@@ -494,6 +510,12 @@ bool incident_apply(struct incident *in, const cJSON *ev, struct rbc_error *err)
 			in->mitigated = t;
 		if (in->nspans)
 			in->spans[in->nspans - 1].to = t;
+		break;
+	case INC_EV_NOTIFICATION:
+		e.from = dup_or_null(jstr(ev, "target"));
+		e.to = dup_or_null(jstr(ev, "state"));
+		e.role = dup_or_null(jstr(ev, "about"));
+		e.text = dup_or_null(jstr(ev, "text"));
 		break;
 	case INC_EV_NOTE:
 	case INC_EV_DECISION:

@@ -28,6 +28,7 @@
 #include "rbc/export.h"
 #include "rbc/incident.h"
 #include "rbc/journal.h"
+#include "rbc/notify.h"
 #include "rbc/outbuf.h"
 #include "rbc/theme.h"
 #include "rbc/units.h"
@@ -156,6 +157,8 @@ struct console {
 	char *ask_sev, *ask_title, *ask_summary; /* answers gathered so far */
 	char **ask_reasons;       /* R: one per exit criterion, NULL: met */
 	size_t ask_crit;
+	struct notify *notify;    /* Slack / PagerDuty of the incident; NULL: none set */
+	uv_timer_t notify_guard;  /* bounds the wait for them at the end */
 };
 
 static struct console *the_console; /* for the engine clock hook */
@@ -163,6 +166,7 @@ static struct console *the_console; /* for the engine clock hook */
 static void set_message(struct console *c, const char *fmt, ...) RBC_PRINTF(2, 3);
 static bool incident_open(const struct console *c);
 static bool inc_record(struct console *c, cJSON *ev, struct rbc_error *err);
+static void notify_entry(struct console *c, const struct inc_entry *e);
 
 /* ---- time ---------------------------------------------------------------- */
 
@@ -1139,6 +1143,11 @@ static char *timeline_line(const struct incident *in, const struct inc_entry *e)
 	case INC_EV_TRIGGER:
 		sb_adds(&sb, e->automatic ? " (automatic)" : " (by hand)");
 		break;
+	case INC_EV_NOTIFICATION:
+		sb_addf(&sb, " %s %s %s", e->from ? e->from : "", e->role ? e->role : "", e->to ? e->to : "");
+		if (e->text)
+			sb_addf(&sb, " — %s", e->text);
+		return sb_take(&sb); /* by rbc: no actor to name */
 	default:
 		break;
 	}
@@ -1308,6 +1317,22 @@ static void on_event(void *ud, const struct eng_event *ev)
 		break;
 	case ENG_EV_STEP_FINISHED:
 		ui_of(ev->step)->shown_done = true;
+		if (c->notify && incident_open(c) && ev->verdict == RBC_VERDICT_FAIL && ev->step->def &&
+		    !is_group(ev->step)) {
+			const struct rb_severity *sv = &c->inc->rb->severities[c->inc->severity];
+			char t[40];
+			iso_ms_format(t, sizeof t, ev->time);
+			char *what = xasprintf("%s %s: %s", ev->step->def->number, ev->step->title ? ev->step->title : "",
+			                       ev->text ? ev->text : "");
+			struct notify_event ne = {.kind = NOTIFY_STEP_FAILED, .incident = c->inc->id, .title = c->inc->title,
+			                          .severity = sv->id, .severity_name = sv->name,
+			                          .status = incident_status_name(c->inc->status), .summary = what,
+			                          .actor = "rbc", .time = t};
+			struct rbc_error err = {0};
+			notify_send(c->notify, &ne, &err);
+			rbc_error_clear(&err);
+			free(what);
+		}
 		/* A last line without a newline is still a line. */
 		if (ev->step->ui)
 			outbuf_flush(&((struct ui *)ev->step->ui)->out);
@@ -1337,6 +1362,8 @@ static void on_event(void *ud, const struct eng_event *ev)
 			if (!incident_apply(c->inc, ev->detail, &err)) {
 				set_message(c, "incident: %s", err.msg);
 				rbc_error_clear(&err);
+			} else if (c->notify) {
+				notify_entry(c, &c->inc->entries[c->inc->nentries - 1]);
 			}
 		}
 		break;
@@ -1456,6 +1483,78 @@ static void finish_quit(struct console *c)
 }
 
 /* ---- incident mode: the prompts of its actions ------------------------------- */
+
+/* Wakes the loop when the wait for notifications is over. */
+static void guard_cb(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* A delivery changed: the ends and the retries go in the timeline (and the
+   journal); queued and sending only pass. */
+static void notify_state_cb(void *ud, const struct notify_delivery *d)
+{
+	struct console *c = ud;
+	if (d->state != NOTIFY_RETRYING && d->state != NOTIFY_DELIVERED && d->state != NOTIFY_FAILED)
+		return;
+	struct rbc_error err = {0};
+	cJSON *ev = incident_notification(c->inc, d->target, notify_kind_name(d->kind), notify_state_name(d->state),
+	                                  d->text, console_clock(), &err);
+	if (ev) {
+		engine_incident(c->e, ev);
+		cJSON_Delete(ev);
+	}
+	rbc_error_clear(&err);
+}
+
+/* The notifier of the incident, from the run's secrets and variables:
+   SLACK_WEBHOOK_URL, PAGERDUTY_KEY (PAGERDUTY_EVENTS_URL: where). */
+static void notify_setup(struct console *c)
+{
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(c->e, &n);
+	char *slack = engine_var(c->e, tops[0], "SLACK_WEBHOOK_URL");
+	char *key = engine_var(c->e, tops[0], "PAGERDUTY_KEY");
+	char *url = engine_var(c->e, tops[0], "PAGERDUTY_EVENTS_URL");
+	if ((slack && *slack) || (key && *key)) {
+		struct notify_config cfg = {.slack_url = slack, .pagerduty_key = key, .pagerduty_url = url,
+		                            .source = "rbc", .on_state = notify_state_cb, .ud = c};
+		struct rbc_error err = {0};
+		c->notify = notify_new(c->loop, &cfg, &err);
+		if (!c->notify)
+			set_message(c, "notifications: %s", err.msg);
+		rbc_error_clear(&err);
+	}
+	free(slack);
+	free(key);
+	free(url);
+}
+
+/* What a journaled incident action tells the channels. */
+static void notify_entry(struct console *c, const struct inc_entry *e)
+{
+	enum notify_kind k;
+	switch (e->kind) {
+	case INC_EV_DECLARED: k = NOTIFY_DECLARE; break;
+	case INC_EV_SEVERITY: k = NOTIFY_SEVERITY; break;
+	case INC_EV_UPDATE: k = NOTIFY_STATUS_UPDATE; break;
+	case INC_EV_TRIGGER: k = NOTIFY_ROLLBACK; break;
+	case INC_EV_RESOLVED: k = NOTIFY_RESOLVE; break;
+	default: return;
+	}
+	const struct incident *in = c->inc;
+	const struct rb_severity *sv = &in->rb->severities[in->severity];
+	char t[40];
+	iso_ms_format(t, sizeof t, e->t);
+	struct notify_event ev = {.kind = k, .incident = in->id, .title = in->title, .severity = sv->id,
+	                          .severity_name = sv->name, .status = incident_status_name(in->status),
+	                          .summary = e->kind == INC_EV_DECLARED ? NULL : e->text, .actor = e->actor,
+	                          .time = t};
+	struct rbc_error err = {0};
+	if (notify_send(c->notify, &ev, &err) < 0)
+		set_message(c, "notifications: %s", err.msg);
+	rbc_error_clear(&err);
+}
 
 /* An incident declared and not resolved yet. */
 static bool incident_open(const struct console *c)
@@ -2353,6 +2452,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 		c->inc = incident_new(opts->runbooks[0]);
 		if (cfg->resumed && cfg->run_path)
 			incident_replay(c, cfg->run_path);
+		notify_setup(c);
 		if (c->inc->severity == SIZE_MAX && cfg->severity) {
 			int64_t now = console_clock();
 			int64_t start = cfg->impact_start ? impact_of(cfg->impact_start, now) : now;
@@ -2424,6 +2524,18 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	uv_poll_stop(&c->input);
 	for (int spins = 0; (engine_busy(c->e) || journal_busy(cfg->journal)) && spins < 1000; spins++)
 		uv_run(c->loop, UV_RUN_ONCE);
+	/* Notifications still on their way get a few seconds (their states are
+	   journaled as they end); then they are given up. */
+	if (c->notify) {
+		uint64_t until = uv_now(c->loop) + 5000;
+		uv_timer_init(c->loop, &c->notify_guard);
+		uv_timer_start(&c->notify_guard, guard_cb, 5000, 0);
+		while ((notify_pending(c->notify) || journal_busy(cfg->journal)) && uv_now(c->loop) < until)
+			uv_run(c->loop, UV_RUN_ONCE);
+		uv_close((uv_handle_t *)&c->notify_guard, NULL);
+		notify_free(c->notify);
+		c->notify = NULL;
+	}
 
 	endwin();
 	enum rbc_verdict v = engine_verdict(c->e);

@@ -230,6 +230,83 @@ keys q
 wait_for "Quit and stop them" 5 >/dev/null && keys y
 tui_exit
 
+# --- notifications: Slack and PagerDuty, to a local receiver ----------------------------------
+# The receiver answers Slack's first request 503 (then 200) and PagerDuty 202,
+# and keeps every body it was sent.
+mkdir -p "$TMP/recv"
+cat >"$TMP/recv.py" <<'EOF'
+import http.server, json, os, sys
+out = sys.argv[1]
+seen = {"n": 0, "slack": 0}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        seen["n"] += 1
+        with open(os.path.join(out, "%02d%s.json" % (seen["n"], self.path.replace("/", "_"))), "wb") as f:
+            f.write(body)
+        if self.path.startswith("/hooks/slack"):
+            seen["slack"] += 1
+            code = 503 if seen["slack"] == 1 else 200
+        else:
+            code = 202
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(os.path.join(out, "port"), "w").write(str(s.server_address[1]))
+s.serve_forever()
+EOF
+python3 "$TMP/recv.py" "$TMP/recv" &
+recv_pid=$!
+for _ in $(seq 100); do [ -s "$TMP/recv/port" ] && break; sleep 0.05; done
+port=$(cat "$TMP/recv/port")
+rm -rf "$TMP/runs"
+TUI_ENV="RBC_TEST_NOW=$NOW SLACK_WEBHOOK_URL=http://127.0.0.1:$port/hooks/slack/T0/B0/s3cr3t-hook PAGERDUTY_KEY=pd-routing-key-0042" \
+	tui_start 220 40 --operator alice --var "PAGERDUTY_EVENTS_URL=http://127.0.0.1:$port/v2/enqueue" \
+	--severity L2 --title "Checkout <down> & out" "$INC"
+if wait_for "notification slack declare delivered" 20; then
+	ok "the declaration is sent; Slack's 503 is retried and delivered, in the timeline"
+else
+	fail "the declaration is sent; Slack's 503 is retried and delivered, in the timeline" "$SCREEN"
+fi
+expect_match "… the retry is in the timeline too, with why" "$SCREEN" 'notification slack declare retrying — .*HTTP 503'
+expect_match "… and PagerDuty's delivery" "$SCREEN" 'notification pagerduty declare delivered'
+keys S; answer "L3"; answer "payments down too"
+wait_for "notification pagerduty severity delivered" 20 >/dev/null
+keys R; answer "fixed"; for _ in 1 2 3 4 5; do answer y; done
+wait_for "notification pagerduty resolve delivered" 20 >/dev/null
+keys q
+tui_exit
+kill "$recv_pid" 2>/dev/null
+wait "$recv_pid" 2>/dev/null
+slack=$(ls "$TMP/recv" | grep slack | head -1) pd=$(ls "$TMP/recv" | grep enqueue | head -1)
+field() { python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    d = d[int(k)] if isinstance(d, list) else d[k]
+print(d)' "$TMP/recv/$1" "$2" 2>&1; }
+expect_eq "Slack: the text names the level, the action and the title, & < > escaped" "$(field "$slack" text)" \
+	"[L2 Major] declared: Checkout &lt;down&gt; &amp; out"
+expect_match "… with blocks" "$(field "$slack" blocks.0.type)" '^section$'
+expect_eq "PagerDuty: the routing key" "$(field "$pd" routing_key)" "pd-routing-key-0042"
+expect_eq "… trigger on declare" "$(field "$pd" event_action)" "trigger"
+expect_eq "… a dedup key stable for the incident" "$(field "$pd" dedup_key)" "rbc-INC-20261204T020000Z"
+expect_eq "… the payload's summary" "$(field "$pd" payload.summary)" "[L2 Major] declared: Checkout <down> & out"
+expect_eq "… its source, severity and timestamp" "$(field "$pd" payload.source) $(field "$pd" payload.severity) $(field "$pd" payload.timestamp)" \
+	"rbc error 2026-12-04T02:00:00.000Z"
+expect_eq "… custom details: the level" "$(field "$pd" payload.custom_details.severity)" "L2"
+last_pd=$(ls "$TMP/recv" | grep enqueue | tail -1)
+expect_eq "the resolution resolves the PagerDuty alert with the same dedup key" \
+	"$(field "$last_pd" event_action) $(field "$last_pd" dedup_key)" "resolve rbc-INC-20261204T020000Z"
+expect_match "Slack and PagerDuty were told of the declaration, the change of level and the resolution" \
+	"$(ls "$TMP/recv" | grep -c enqueue)" '^3$'
+expect_eq "the webhook's secret path and the routing key are in no journal line" \
+	"$(journal | grep -c -e 's3cr3t-hook' -e 'pd-routing-key-0042')" 0
+expect_match "… the deliveries are journaled" "$(journal | grep -c '"what":"notification"')" '^[4-9]$'
+
 # --- a runbook that is no incident ---------------------------------------------------------
 tui_start 100 30 --operator alice "$ROOT/docs/examples/minimal.json"
 wait_idle >/dev/null

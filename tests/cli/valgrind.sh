@@ -105,4 +105,22 @@ vw_re ' idle *$'
 keys j Enter; vw "▶ running 1"
 keys q; vw "[y/N]"; keys y
 vg_judge "console quit while running" "$TMP/vgc2.log"
+# Incident mode: declared, escalated, a role, a note, a status update and the
+# resolution, a watch firing its rollback, with notifications to a receiver
+# that is not there (refused: retried, then given up).
+TUI_ENV="RBC_TEST_NOW=2026-12-04T02:00:00Z SLACK_WEBHOOK_URL=http://127.0.0.1:1/hooks/slack" \
+	vg_console "console incident" "$TMP/vgc3.log" --operator alice --severity SEV1 --title "Health failing" \
+	"$F/incident-watch.json"
+vw "SEV1 Outage · investigating"
+keys S; type_text "SEV2"; keys Enter; type_text "smaller than feared"; keys Enter
+vw "SEV2 Degraded"
+keys o; type_text "incident-commander"; keys Enter
+keys n; type_text "a note"; keys Enter
+keys u; type_text "fixing"; keys Enter; type_text "rolling back"; keys Enter
+vw "update — rolling back"
+keys a; vw "trigger (automatic)"
+keys R; type_text "done"; keys Enter
+vw "resolved — done"
+keys q
+vg_judge "console incident" "$TMP/vgc3.log"
 t_done

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "rbc/error.h"
+#include "rbc/util.h"
 
 #define EXPORT_SCHEMA_VERSION 1
 
@@ -38,6 +39,22 @@ char *export_junit(const char *dir, struct rbc_error *err);
  * and next steps.
  */
 char *export_markdown(const char *dir, struct rbc_error *err);
+
+/*
+ * An incident run's own documents (its first runbook of kind incident, the
+ * incident lines of its journal), or NULL with err when the run has no
+ * incident: the timeline as JSON (docs/incident.schema.json) and Markdown —
+ * severity and time in each level, status, milestones with durations, roles
+ * and handovers, every entry, todos, notifications, exit criteria — and a
+ * postmortem skeleton with what the record knows filled in.
+ */
+cJSON *export_incident_json(const char *dir, struct rbc_error *err);
+char *export_incident_markdown(const char *dir, struct rbc_error *err);
+char *export_postmortem(const char *dir, struct rbc_error *err);
+
+/* Text for a Markdown table cell (no line breaks, pipes escaped, no HTML:
+   < and > as entities), appended to sb. */
+void export_md_cell(struct strbuf *sb, const char *s);
 
 /*
  * Writes text to path atomically: a temporary file beside it (mode 0600),

@@ -16,11 +16,14 @@
 static void export_usage(FILE *fp)
 {
 	fprintf(fp,
-	        "usage: rbc export RUN --format md|json|junit [-o FILE]\n"
+	        "usage: rbc export RUN --format md|json|junit|incident-md|incident-json|postmortem\n"
+	        "                  [-o FILE]\n"
 	        "\n"
 	        "Writes the record of a run (RUN: its id, as rbc runs lists it, or its\n"
 	        "directory): md, the Markdown deployment log; json (docs/export.schema.json);\n"
-	        "junit, JUnit XML (a suite per runbook, a testcase per step). To FILE — written\n"
+	        "junit, JUnit XML (a suite per runbook, a testcase per step); for an incident\n"
+	        "run, incident-md and incident-json (docs/incident.schema.json), its timeline,\n"
+	        "and postmortem, a postmortem skeleton. To FILE — written\n"
 	        "atomically, mode 0600 — or to standard output. Built from the run's\n"
 	        "journal alone; secrets are masked there, and masked_values counts them.\n"
 	        "");
@@ -55,21 +58,27 @@ int cmd_export(int argc, char **argv)
 		return RBC_EXIT_USAGE;
 	}
 	bool junit = strcmp(format, "junit") == 0, md = strcmp(format, "md") == 0;
-	if (strcmp(format, "json") != 0 && !junit && !md) {
-		fprintf(stderr, "rbc: export: --format %s: unknown format (md, json, junit)\n", format);
+	bool imd = strcmp(format, "incident-md") == 0, ijson = strcmp(format, "incident-json") == 0;
+	bool pm = strcmp(format, "postmortem") == 0;
+	if (strcmp(format, "json") != 0 && !junit && !md && !imd && !ijson && !pm) {
+		fprintf(stderr, "rbc: export: --format %s: unknown format (md, json, junit, incident-md, incident-json, "
+		                "postmortem)\n", format);
 		return RBC_EXIT_USAGE;
 	}
 	struct rbc_error err = {0};
 	struct rundir rd = {0};
 	const char *dir = rundir_open(run, &rd, &err) ? rd.path : NULL;
 	struct strbuf sb = {0};
-	if (dir && (junit || md)) {
-		char *xml = junit ? export_junit(dir, &err) : export_markdown(dir, &err);
+	if (dir && (junit || md || imd || pm)) {
+		char *xml = junit ? export_junit(dir, &err)
+		            : md  ? export_markdown(dir, &err)
+		            : imd ? export_incident_markdown(dir, &err)
+		                  : export_postmortem(dir, &err);
 		if (xml)
 			sb_adds(&sb, xml);
 		free(xml);
 	} else if (dir) {
-		cJSON *doc = export_json(dir, &err);
+		cJSON *doc = ijson ? export_incident_json(dir, &err) : export_json(dir, &err);
 		char *text = doc ? cJSON_Print(doc) : NULL;
 		cJSON_Delete(doc);
 		if (text)

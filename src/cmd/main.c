@@ -31,8 +31,10 @@ static const struct command {
 	{"history", cmd_history, "[--db URL] [--json] [RUN] | push [--db URL] RUN",
 	 "the runs stored in PostgreSQL by --db (RBC_DATABASE_URL), or one run's\n"
 	 "      events; push stores a run's journal there"},
-	{"export", cmd_export, "RUN --format md|json|junit [-o FILE]",
-	 "a run's deployment log (Markdown), JSON or JUnit XML, from its journal"},
+	{"export", cmd_export, "RUN --format md|json|junit|incident-md|incident-json|postmortem\n"
+	 "           [-o FILE]",
+	 "a run's deployment log (Markdown), JSON or JUnit XML, from its journal; for an\n"
+	 "      incident, its timeline (Markdown, JSON) or a postmortem skeleton"},
 	{"eval", cmd_eval,
 	 "EXPR [NAME=VALUE…] [--sample JSON]… [--json FILE] [--warn EXPR]\n"
 	 "           [--var NAME=VALUE]… [--error TEXT]",

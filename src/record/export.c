@@ -613,7 +613,7 @@ char *export_junit(const char *dir, struct rbc_error *err)
 /* ---- the Markdown deployment log ---------------------------------------------- */
 
 /* Text for a table cell: one line, pipes escaped. */
-static void md_cell(struct strbuf *sb, const char *s)
+void export_md_cell(struct strbuf *sb, const char *s)
 {
 	for (const char *p = s ? s : ""; *p; p++) {
 		if (*p == '|')
@@ -763,7 +763,7 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		const char *title = phase && str(phase, "title") ? str(phase, "title") : rid;
 		const char *mark = fail ? "❌" : open ? "⏸" : warn ? "⚠️" : !n || skip + notrun == n ? "⏭" : "✅";
 		sb_adds(&sb, "- ");
-		md_cell(&sb, title);
+		export_md_cell(&sb, title);
 		sb_addf(&sb, ": %s ", mark);
 		if (!n || notrun == n)
 			sb_adds(&sb, "not run");
@@ -792,7 +792,7 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		const char *title = rid;
 		cJSON_ArrayForEach(s, steps) if (strcmp(str(s, "id"), rid) == 0 && str(s, "title")) title = str(s, "title");
 		sb_adds(&sb, "\n## ");
-		md_cell(&sb, title);
+		export_md_cell(&sb, title);
 		sb_adds(&sb, "\n\n");
 		sb_adds(&sb, "| # | Step | Verdict | Measured vs threshold | Operator | Start → End (UTC) |\n");
 		sb_adds(&sb, "| --- | --- | --- | --- | --- | --- |\n");
@@ -802,15 +802,15 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 				continue;
 			const char *st = str(s, "state"), *v = str(s, "verdict");
 			sb_adds(&sb, "| ");
-			md_cell(&sb, str(s, "number"));
+			export_md_cell(&sb, str(s, "number"));
 			sb_adds(&sb, " | ");
-			md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
+			export_md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
 			sb_addf(&sb, " | %s ", verdict_mark(v, st));
-			md_cell(&sb, st && strcmp(st, "done") == 0 && v ? v : not_run(s) ? "not run" : st);
+			export_md_cell(&sb, st && strcmp(st, "done") == 0 && v ? v : not_run(s) ? "not run" : st);
 			sb_adds(&sb, " | ");
-			md_cell(&sb, str(s, "explanation"));
+			export_md_cell(&sb, str(s, "explanation"));
 			sb_adds(&sb, " | ");
-			md_cell(&sb, str(s, "by"));
+			export_md_cell(&sb, str(s, "by"));
 			sb_adds(&sb, " | ");
 			if (hhmmss(str(s, "started")))
 				sb_addf(&sb, "%.8s", hhmmss(str(s, "started")));
@@ -829,12 +829,12 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 			continue;
 		any = true;
 		sb_addf(&sb, "- %s ", str(s, "number") ? str(s, "number") : "");
-		md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
+		export_md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
 		sb_addf(&sb, " — %s by ", str(s, "state"));
-		md_cell(&sb, str(s, "by"));
+		export_md_cell(&sb, str(s, "by"));
 		if (str(s, "note")) {
 			sb_adds(&sb, ": ");
-			md_cell(&sb, str(s, "note"));
+			export_md_cell(&sb, str(s, "note"));
 		}
 		sb_adds(&sb, "\n");
 	}
@@ -859,7 +859,7 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 			continue;
 		any = true;
 		sb_addf(&sb, "### %s ", str(s, "number") ? str(s, "number") : "");
-		md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
+		export_md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
 		sb_addf(&sb, " — %s\n\n", v);
 		sb_addf(&sb, "%s\n", str(s, "explanation") ? str(s, "explanation") : v);
 		char *ex = tail_of(str(s, "output"), 20);
@@ -886,11 +886,11 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 				sb_adds(&sb, "| Variable | Value | Step |\n| --- | --- | --- |\n");
 			any = true;
 			sb_adds(&sb, "| ");
-			md_cell(&sb, str(c, "name"));
+			export_md_cell(&sb, str(c, "name"));
 			sb_adds(&sb, " | ");
-			md_cell(&sb, str(c, "value") ? str(c, "value") : "(not captured)");
+			export_md_cell(&sb, str(c, "value") ? str(c, "value") : "(not captured)");
 			sb_adds(&sb, " | ");
-			md_cell(&sb, str(s, "id"));
+			export_md_cell(&sb, str(s, "id"));
 			sb_adds(&sb, " |\n");
 		}
 	}
@@ -923,39 +923,39 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		if (strcmp(ev, "step_started") == 0 || strcmp(ev, "output") == 0)
 			continue;
 		sb_adds(&sb, "| ");
-		md_cell(&sb, str(t, "t"));
+		export_md_cell(&sb, str(t, "t"));
 		sb_adds(&sb, " | ");
-		md_cell(&sb, ev);
+		export_md_cell(&sb, ev);
 		if (str(t, "what")) { /* an incident action: which one */
 			sb_adds(&sb, " ");
-			md_cell(&sb, str(t, "what"));
+			export_md_cell(&sb, str(t, "what"));
 		}
 		sb_adds(&sb, " | ");
-		md_cell(&sb, str(t, "step"));
+		export_md_cell(&sb, str(t, "step"));
 		sb_adds(&sb, " | ");
 		if (str(t, "verdict")) {
-			md_cell(&sb, str(t, "verdict"));
+			export_md_cell(&sb, str(t, "verdict"));
 			sb_adds(&sb, " ");
 		}
-		md_cell(&sb, str(t, "text"));
+		export_md_cell(&sb, str(t, "text"));
 		if (strcmp(ev, "run_resumed") == 0) {
 			sb_adds(&sb, "resumed from the journal");
 			if (str(t, "at")) {
 				sb_adds(&sb, " at ");
-				md_cell(&sb, str(t, "at"));
+				export_md_cell(&sb, str(t, "at"));
 			}
 		}
 		if (cJSON_IsTrue(get(t, "interrupted")))
 			sb_adds(&sb, " (interrupted: run again after the resume)");
 		if (str(t, "name")) {
 			sb_adds(&sb, " ");
-			md_cell(&sb, str(t, "name"));
+			export_md_cell(&sb, str(t, "name"));
 			sb_adds(&sb, " = ");
-			md_cell(&sb, str(t, "value") ? str(t, "value") : "(none)");
+			export_md_cell(&sb, str(t, "value") ? str(t, "value") : "(none)");
 		}
 		if (str(t, "by")) {
 			sb_adds(&sb, " (by ");
-			md_cell(&sb, str(t, "by"));
+			export_md_cell(&sb, str(t, "by"));
 			sb_adds(&sb, ")");
 		}
 		sb_adds(&sb, " |\n");

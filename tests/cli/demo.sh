@@ -268,6 +268,10 @@ expect_match "… and runs to its end, passed" "$(cat "$TMP/incident.screen" 2>/
 expect_match "… the announcement included" "$(cat "$TMP/incident.screen" 2>/dev/null)" '✔ [0-9.]+ Rollback announced'
 expect_eq "… blue serves the previous release again" "$(cat "$TMP/incident.live")" '{"environment": "blue", "version": "1.4.2"}'
 j=$(ls "$TMP"/runs-incident/*/journal.jsonl 2>/dev/null | head -1)
+expect_match "… Slack and PagerDuty (the sandbox's stand-ins) were told of the declaration" \
+	"$(grep '"what":"notification"' "$j" 2>/dev/null | grep '"about":"declare"' | grep -o '"target":"[a-z]*"' | sort | tr '\n' ' ')" \
+	'^"target":"pagerduty" "target":"slack" $'
+expect_match "… and of the rollback, delivered" "$(grep '"what":"notification"' "$j" 2>/dev/null | grep '"about":"rollback"')" '"state":"delivered"'
 expect_match "… the incident's timeline says who started the rollback" "$(grep '"what":"trigger"' "$j" 2>/dev/null)" \
 	'"text":"incident/emergency-rollback Emergency rollback started by hand","by":"tester","automatic":false'
 

@@ -156,7 +156,7 @@ expect_match "… its unfinished step skipped, saying so" "$(cat "$TMP/int.xml")
 
 # Refusals.
 expect_rc "an unknown format (64)" 64 "$RBC" export "$id" --format pdf
-expect_match "… and says which there are" "$ERR" 'unknown format \(md, json, junit\)'
+expect_match "… and says which there are" "$ERR" 'unknown format \(md, json, junit, incident-md, incident-json, postmortem\)'
 expect_rc "an unknown run (65)" 65 "$RBC" export 20000101T000000Z-nothing-0000 --format json
 expect_match "… named" "$ERR" 'no run 20000101T000000Z-nothing-0000'
 cp -r "$RBC_RUNS_DIR/$id" "$TMP/damaged"

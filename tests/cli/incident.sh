@@ -126,6 +126,51 @@ expect_eq "the JSON export of an incident run validates against docs/export.sche
 expect_match "… its timeline has each action" "$(python3 -c 'import json, sys
 print(" ".join(e["what"] for e in json.load(open(sys.argv[1]))["timeline"] if e["ev"] == "incident"))' "$TMP/incident.json")" \
 	'^declared severity role role role note decision todo status update resolved$'
+# The incident's own documents.
+RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$run_id" --format incident-json -o "$TMP/inc.json" >/dev/null 2>&1
+run python3 -c 'import json, sys, jsonschema
+jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.load(open(sys.argv[2])))' \
+	docs/incident.schema.json "$TMP/inc.json"
+expect_eq "incident-json validates against docs/incident.schema.json" "$RC" 0
+ij() { python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(eval(sys.argv[2], {"d": d}))' "$TMP/inc.json" "$1" 2>&1; }
+expect_eq "… the level now, and each level with its time" "$(ij 'd["severity"]["id"], [(l["severity"], l["ms"]) for l in d["levels"]]')" \
+	"('L3', [('L2', 0), ('L3', 0)])"
+expect_eq "… the change of level with its reason" "$(ij '[(c["from"], c["to"], c["text"], c["by"]) for c in d["severity_changes"]]')" \
+	"[('L2', 'L3', 'payments fail in every region', 'alice')]"
+expect_eq "… the status lifecycle" "$(ij '[(c["from"], c["to"]) for c in d["status_changes"]]')" \
+	"[('investigating', 'fixing'), ('fixing', 'resolved')]"
+expect_eq "… the milestones" "$(ij 'd["milestones"]')" \
+	"{'impact_started': '2026-12-04T01:30:00.000Z', 'declared': '2026-12-04T02:00:00.000Z', 'mitigated': '2026-12-04T02:00:00.000Z', 'resolved': '2026-12-04T02:00:00.000Z'}"
+expect_eq "… with their durations and the restore target met" "$(ij 'd["durations_ms"]["impact_to_declared"], d["durations_ms"]["impact_to_resolved"], d["restore_target_ms"], d["restore_target_met"]')" \
+	"(1800000, 1800000, 14400000, True)"
+expect_eq "… roles and handovers" "$(ij '[r["holder"] for r in d["roles"]][:2], [(h["role"], h["from"], h["to"]) for h in d["handovers"]]')" \
+	"(['dave', 'alice'], [('incident-commander', None, 'carol'), ('devops', None, 'alice'), ('incident-commander', 'carol', 'dave')])"
+expect_eq "… todos and the exit criteria" "$(ij '[(t["text"], t["done"]) for t in d["todos"]], [c["met"] for c in d["exit_criteria"]]')" \
+	"([('check the payment queue', False)], [True, True, True, False, True])"
+md=$(RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$run_id" --format incident-md 2>&1)
+expect_match "incident-md: the title and the header" "$md" \
+	$'^# Incident INC-20261204T020000Z: Checkout down\n\n\\*\\*Incident\\*\\*: INC-20261204T020000Z \\(run [^)]+\\)\n\\*\\*Severity\\*\\*: L3 Critical\n\\*\\*Status\\*\\*: resolved\n\\*\\*Impact started\\*\\*: 2026-12-04 01:30:00 UTC\n\\*\\*Declared\\*\\*: 2026-12-04 02:00:00 UTC \\(30m00s after the impact started\\)'
+expect_match "… the restore target" "$md" $'\\*\\*Resolved\\*\\*: 2026-12-04 02:00:00 UTC \\(30m00s of impact\\)\n\\*\\*Restore target\\*\\*: 4h00m — met\n'
+expect_match "… a row per level" "$(printf '%s\n' "$md" | sed -n '/^## Severity/,/^## Roles/p')" $'\\| L2 Major \\| 2026-12-04 02:00:00 UTC \\| 2026-12-04 02:00:00 UTC \\| 0s \\|\n\\| L3 Critical \\|'
+expect_match "… the change with its reason" "$md" '- L2 → L3: payments fail in every region \(alice\)'
+expect_match "… the roles, who holds them" "$(printf '%s\n' "$md" | sed -n '/^## Roles/,/^## Timeline/p')" '\| Incident commander \| dave \|'
+expect_match "… and the unassigned ones" "$(printf '%s\n' "$md" | sed -n '/^## Roles/,/^## Timeline/p')" '\| QA engineer \| unassigned \|'
+expect_match "… the timeline" "$(printf '%s\n' "$md" | sed -n '/^## Timeline/,/^## Decisions/p')" '\| 02:00:00 \| role \| alice \| incident-commander: carol → dave \|'
+expect_match "… the decisions" "$(printf '%s\n' "$md" | sed -n '/^## Decisions/,/^## Todos/p')" '- roll back to 1.4.2 \(02:00:00 UTC, alice\)'
+expect_match "… the todos" "$(printf '%s\n' "$md" | sed -n '/^## Todos/,/^## Notifications/p')" '- \[ \] check the payment queue'
+expect_match "… the exit criteria, the unmet one with its reason" "$(printf '%s\n' "$md" | sed -n '/^## Exit criteria/,$p')" \
+	'❌ The root cause is identified or contained, and the status page says resolved\. — not met: the status page is updated by the communications lead'
+pm=$(RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$run_id" --format postmortem 2>&1)
+expect_match "postmortem: its title and the same header" "$pm" $'^# Postmortem: Checkout down\n\n\\*\\*Incident\\*\\*: INC-20261204T020000Z'
+for sec in "Summary" "Impact" "Triggers and detection" "Root cause" "Resolution and recovery" "Timeline" \
+	"What went well" "What went wrong" "Where we were lucky" "Action items" "Lessons learned"; do
+	expect_match "… section $sec" "$pm" $'\n## '"$sec"$'\n'
+done
+expect_match "… the impact's duration filled in" "$pm" '- Duration: 30m00s \(from the impact start to the resolution\)'
+expect_match "… the decisions as what was done" "$pm" '- Decision: roll back to 1.4.2'
+expect_match "… the open todo as an action item" "$pm" '\| check the payment queue \| _owner_ \| _date_ \|'
 expect_match "the deployment log's timeline names the actions" \
 	"$(RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$run_id" --format md 2>&1)" \
 	'\| incident severity \|  \| payments fail in every region \(by alice\) \|'
@@ -306,6 +351,10 @@ expect_match "Slack and PagerDuty were told of the declaration, the change of le
 expect_eq "the webhook's secret path and the routing key are in no journal line" \
 	"$(journal | grep -c -e 's3cr3t-hook' -e 'pd-routing-key-0042')" 0
 expect_match "… the deliveries are journaled" "$(journal | grep -c '"what":"notification"')" '^[4-9]$'
+nrun=$(ls "$TMP/runs" | head -1)
+docs_all=$(for f in incident-md incident-json postmortem md json; do RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$nrun" --format "$f"; done 2>&1)
+expect_match "… its exports list the deliveries" "$docs_all" 'slack declare delivered'
+expect_eq "… and hold no secret" "$(printf '%s\n' "$docs_all" | grep -c -e 's3cr3t-hook' -e 'pd-routing-key-0042')" 0
 
 # --- a runbook that is no incident ---------------------------------------------------------
 tui_start 100 30 --operator alice "$ROOT/docs/examples/minimal.json"
@@ -316,4 +365,7 @@ absent_inc=$(header)
 expect_match "… and no incident line is drawn" "$absent_inc" '^┌ Steps'
 keys q
 tui_exit
+run env RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$(ls -t "$TMP/runs" | head -1)" --format incident-md
+expect_eq "the incident exports refuse a run that is no incident (65)" "$RC" 65
+expect_match "… saying what it is" "$ERR" 'is not an incident \(its first runbook is post-deploy\)'
 t_done

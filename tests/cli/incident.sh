@@ -356,6 +356,57 @@ docs_all=$(for f in incident-md incident-json postmortem md json; do RBC_RUNS_DI
 expect_match "… its exports list the deliveries" "$docs_all" 'slack declare delivered'
 expect_eq "… and hold no secret" "$(printf '%s\n' "$docs_all" | grep -c -e 's3cr3t-hook' -e 'pd-routing-key-0042')" 0
 
+# --- a receiver that never answers: the console keeps answering keys ----------------------
+# Key-to-screen latency (a note typed, until the timeline shows it), with the
+# declaration's notifications hanging on a receiver that accepts and never
+# answers, against the same without notifications, in the same run.
+cat >"$TMP/hang.py" <<'EOF'
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)   # read nothing, answer nothing
+EOF
+rm -f "$TMP/hang.port"
+python3 "$TMP/hang.py" "$TMP/hang.port" &
+hang_pid=$!
+for _ in $(seq 100); do [ -s "$TMP/hang.port" ] && break; sleep 0.05; done
+latency() { # the median of 5 note round trips, in ms
+	local i t0 t1 all=""
+	for i in 1 2 3 4 5; do
+		t0=$(date +%s%N)
+		keys n; type_text "probe $1 $i"; keys Enter
+		wait_for "note — probe $1 $i" 10 >/dev/null || { echo 999999; return; }
+		t1=$(date +%s%N)
+		all="$all $(( (t1 - t0) / 1000000 ))"
+	done
+	printf '%s\n' $all | sort -n | sed -n 3p
+}
+rm -rf "$TMP/runs"
+tui_start 220 40 --operator alice --severity L2 --title "Baseline" "$INC"
+wait_for "L2 Major · investigating" >/dev/null
+base=$(latency base)
+keys q; tui_exit
+rm -rf "$TMP/runs"
+TUI_ENV="RBC_TEST_NOW=$NOW SLACK_WEBHOOK_URL=http://127.0.0.1:$(cat "$TMP/hang.port")/hooks/slack" \
+	tui_start 220 40 --operator alice --severity L2 --title "Hanging" "$INC"
+wait_for "L2 Major · investigating" >/dev/null
+hung=$(latency hung)
+pending=$(journal | grep -c '"what":"notification"')
+keys q
+t0=$SECONDS
+tui_exit 30
+quit_s=$((SECONDS - t0))
+kill "$hang_pid" 2>/dev/null
+wait "$hang_pid" 2>/dev/null
+echo "# key-to-screen: median ${base} ms without notifications, ${hung} ms with the receiver hanging"
+expect_eq "… the delivery was still hanging while the keys were measured (nothing delivered yet)" "$pending" 0
+# (one poll of the screen, 20 ms, is the measure's own resolution)
+expect_eq "… the console answered as fast with a hanging receiver (≤ 3× the baseline: ${hung} vs ${base} ms)" \
+	"$(awk -v a="$hung" -v b="$base" 'BEGIN { print (a <= 3 * b + 20) ? "yes" : "no" }')" yes
+expect_match "… and quitting gives up on it within its 5 s (took ${quit_s} s)" "$quit_s" '^[0-7]$'
+
 # --- a runbook that is no incident ---------------------------------------------------------
 tui_start 100 30 --operator alice "$ROOT/docs/examples/minimal.json"
 wait_idle >/dev/null

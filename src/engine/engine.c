@@ -90,15 +90,43 @@ static struct node *node_new(struct engine *e, const struct rb_step *def,
 	return n;
 }
 
+/* An incident's severity procedure as an on-demand group after the
+   runbook's steps ("L2-procedure"): there from the start, run when its
+   level is declared or reached. */
+static struct rb_step *procedure_def(struct engine *e, const struct runbook *rb, const struct rb_severity *sv)
+{
+	struct rb_step *d = xcalloc(1, sizeof *d);
+	d->id = xasprintf("%s-procedure", sv->id);
+	d->number = xstrdup(sv->id);
+	d->title = sv->name ? xasprintf("%s procedure", sv->name) : xstrdup("procedure");
+	d->path = xasprintf("severities[%s].steps", sv->id);
+	d->action = RB_GROUP;
+	d->children = sv->steps;
+	d->nchildren = sv->nsteps;
+	d->on_demand = true;
+	d->runbook = (struct runbook *)rb;
+	xgrow(&e->procs, &e->capprocs, e->nprocs + 1, sizeof *e->procs);
+	e->procs[e->nprocs++] = d;
+	return d;
+}
+
 static struct node *phase_new(struct engine *e, const struct runbook *rb, size_t index,
                               bool include)
 {
 	struct node *n = node_new(e, NULL, rb, NULL, index);
+	size_t nproc = 0;
+	for (size_t i = 0; rb->kind == RB_KIND_INCIDENT && i < rb->nseverities; i++)
+		nproc += rb->severities[i].nsteps ? 1 : 0;
 	n->s.include = include;
-	n->s.children = xcalloc(rb->nsteps ? rb->nsteps : 1, sizeof *n->s.children);
+	n->s.children = xcalloc(rb->nsteps + nproc ? rb->nsteps + nproc : 1, sizeof *n->s.children);
 	n->s.nchildren = rb->nsteps;
 	for (size_t i = 0; i < rb->nsteps; i++)
 		n->s.children[i] = &node_new(e, rb->steps[i], rb, n, i)->s;
+	for (size_t i = 0; nproc && i < rb->nseverities; i++)
+		if (rb->severities[i].nsteps) {
+			size_t k = n->s.nchildren++;
+			n->s.children[k] = &node_new(e, procedure_def(e, rb, &rb->severities[i]), rb, n, k)->s;
+		}
 	return n;
 }
 
@@ -295,6 +323,14 @@ void engine_free(struct engine *e)
 	for (size_t i = 0; i < e->nnodes; i++)
 		node_free(node_of(e->nodes[i]));
 	free(e->nodes);
+	for (size_t i = 0; i < e->nprocs; i++) {
+		free(e->procs[i]->id);
+		free(e->procs[i]->number);
+		free(e->procs[i]->title);
+		free(e->procs[i]->path);
+		free(e->procs[i]);
+	}
+	free(e->procs);
 	for (size_t i = 0; i < e->ncaps; i++) {
 		free(e->caps[i].name);
 		value_free(e->caps[i].value);

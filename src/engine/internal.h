@@ -84,6 +84,9 @@ struct capture {
 
 struct engine {
 	struct engine_opts o;
+	struct rb_step **procs;       /* incident runbooks: a group per severity's
+	                                 procedure (its steps borrowed), on demand */
+	size_t nprocs, capprocs;
 	uv_loop_t *loop;
 	char *operator;
 	char *out_dir;

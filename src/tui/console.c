@@ -393,8 +393,35 @@ static const char *step_label(const struct eng_step *s)
 
 /* ---- the tree's rows ----------------------------------------------------------- */
 
+/* The severity procedure a node is (the engine's "L2-procedure" group),
+   or SIZE_MAX. */
+static size_t procedure_level(const struct console *c, const struct eng_step *s)
+{
+	if (!c->inc || !s->def || !s->parent || s->parent->def || s->rb != c->inc->rb || !s->def->on_demand)
+		return SIZE_MAX;
+	size_t lv = incident_severity_find(c->inc->rb, s->def->number);
+	if (lv == SIZE_MAX)
+		return SIZE_MAX;
+	size_t n = strlen(s->def->number);
+	return strncmp(s->def->id, s->def->number, n) == 0 && strcmp(s->def->id + n, "-procedure") == 0 ? lv : SIZE_MAX;
+}
+
+/* A level's procedure is in the tree once the incident has been at it. */
+static bool procedure_shown(const struct console *c, const struct eng_step *s)
+{
+	size_t lv = procedure_level(c, s);
+	if (lv == SIZE_MAX)
+		return true;
+	for (size_t i = 0; i < c->inc->nspans; i++)
+		if (c->inc->spans[i].severity == lv)
+			return true;
+	return false;
+}
+
 static void vis_add(struct console *c, struct eng_step *s)
 {
+	if (!procedure_shown(c, s))
+		return;
 	xgrow(&c->vis, &c->capvis, c->nvis + 1, sizeof *c->vis);
 	c->vis[c->nvis++] = s;
 	if (is_group(s) && !(s->ui && ((struct ui *)s->ui)->collapsed))
@@ -1362,8 +1389,21 @@ static void on_event(void *ud, const struct eng_event *ev)
 			if (!incident_apply(c->inc, ev->detail, &err)) {
 				set_message(c, "incident: %s", err.msg);
 				rbc_error_clear(&err);
-			} else if (c->notify) {
-				notify_entry(c, &c->inc->entries[c->inc->nentries - 1]);
+			} else {
+				const struct inc_entry *last = &c->inc->entries[c->inc->nentries - 1];
+				/* A level reached: its procedure is in the tree now, selected
+				   (Enter runs it). */
+				if (last->kind == INC_EV_DECLARED || last->kind == INC_EV_SEVERITY) {
+					char *id = xasprintf("%s-procedure", last->to);
+					struct eng_step *p = engine_find(c->e, id);
+					free(id);
+					if (p) {
+						build_rows(c);
+						select_step(c, p);
+					}
+				}
+				if (c->notify)
+					notify_entry(c, last);
 			}
 		}
 		break;

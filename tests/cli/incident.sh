@@ -41,6 +41,12 @@ expect_match "… the incident's id and title, the roles unassigned" "$(roles)" 
 	'^ INC-20261204T020000Z Checkout down · unassigned: Incident commander, DevOps, Backend engineer'
 expect_screen "… and the timeline has the declaration with its time and actor" \
 	"02:00:00 declared L2 Major — Checkout down (alice)"
+expect_match "… the level's procedure is added to the tree" "$SCREEN" '▾ ○ L2 Major procedure +0/4│'
+expect_match "… selected" "$SCREEN" '┐┌ L2 Major procedure ─'
+keys j
+expect_screen "… with its steps" "○ L2.1 Read replica is a standby"
+absent_l3=$(printf '%s\n' "$SCREEN" | grep -c 'L3 Critical procedure')
+expect_eq "… and no other level's" "$absent_l3" 0
 
 keys S
 expect_screen "S asks the new level, naming the current one" "New severity, now L2 Major (L1 Minor"
@@ -54,6 +60,10 @@ expect_match "escalated: the header shows the new level and its target (4 h)" "$
 	'^ L3 Critical · investigating · .* restore █░░░░░░░░░ 12% 3h30m left'
 expect_screen "… the timeline shows the change and its reason above the declaration" \
 	"02:00:00 severity L2 → L3 — payments fail in every region (alice)"
+expect_match "… the new level's procedure joins the tree" "$SCREEN" '▾ ○ L3 Critical procedure +0/3│'
+expect_match "… selected" "$SCREEN" '┐┌ L3 Critical procedure ─'
+expect_match "… the earlier level's stays" "$SCREEN" '▾ ○ L2 Major procedure +0/4│'
+expect_match "… and L4's is not there" "$(printf '%s\n' "$SCREEN" | grep -c 'L4 Catastrophic procedure')" '^0$'
 first=$(printf '%s\n' "$SCREEN" | grep -n 'severity L2 → L3' | cut -d: -f1)
 second=$(printf '%s\n' "$SCREEN" | grep -n 'declared L2 Major' | cut -d: -f1)
 [ "$first" -lt "$second" ] && ok "… the change is listed above the declaration" || fail "… newest first" "$SCREEN"
@@ -263,9 +273,13 @@ tui_exit
 rm -rf "$TMP/runs"
 tui_start 220 40 --operator alice --severity SEV2 --title "Slow pages" "$ROOT/tests/fixtures/console/incident-watch.json"
 wait_for "SEV2 Degraded · investigating" >/dev/null
-for _ in 1 2 3 4 5; do
+expect_screen "the declared level's procedure is selected" "┐┌ SEV2 Degraded procedure ─"
+keys Enter
+expect_screen "… Enter runs it" "✔ SEV2.1 Degraded feature switched off"
+expect_match "… journaled under its own id" "$(journal | grep '"ev":"step_finished"' | grep -o '"step":"incident-watch/sev2-contain"[^}]*"verdict":"PASS"' | head -1)" 'PASS'
+for _ in 1 2 3 4 5 6; do
 	screen | grep -q '┐┌ [0-9]* Roll back ─' && break
-	keys j
+	keys k
 	sleep 0.1
 done
 keys Enter

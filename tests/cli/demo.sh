@@ -19,7 +19,7 @@ WALK_TIMEOUT=180
 sanitized && WALK_TIMEOUT=400
 # One directory per sandbox, outside $TMP (PostgreSQL's user must reach it).
 declare -A SBD
-for n in release 5xx slow dead-health batch migration incident; do
+for n in release 5xx slow dead-health batch migration incident incident-watch; do
 	SBD[$n]=$(mktemp -d "${TMPDIR:-/tmp}/rbc-demo-test.XXXXXX")
 done
 cleanup() {
@@ -178,6 +178,12 @@ incident_run() {
 	tmux -S "$sock" -f /dev/null new-session -d -x 120 -y 40 -s t \
 		"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/runs-incident' '$RBC' --operator tester --vars '$d/sandbox.vars' --severity L1 --title 'Release 1.5.0 misbehaves' '$ROOT/runbooks/incident.json'; echo \"[exit \$?]\"; sleep 600"
 	local found="" deadline=$((SECONDS + WALK_TIMEOUT))
+	# the declared level's procedure is selected first: from the top, down
+	for _ in $(seq 50); do
+		tmux -S "$sock" capture-pane -p -t t 2>/dev/null | grep -q 'L1 Minor procedure' && break
+		sleep 0.1
+	done
+	tmux -S "$sock" send-keys -t t g
 	for _ in $(seq 300); do
 		scr=$(tmux -S "$sock" capture-pane -p -t t 2>/dev/null)
 		[[ $(printf '%s\n' "$scr" | grep -m1 '^┌ Steps') == *"┐┌ "*" Emergency rollback ─"* ]] && { found=yes; break; }
@@ -208,6 +214,36 @@ incident_run() {
 	"$SB/stop" "$d" >/dev/null 2>&1
 }
 
+# incident-watch: a release that answers 5xx is live (put there by the sandbox's
+# own scripts); the incident is declared L1 and its procedure run: its watch
+# sees the error rate stay high and starts the emergency rollback by itself.
+incident_watch_run() {
+	local d=${SBD[incident-watch]} sock=$TMP/walk-incident-watch.sock scr
+	"$SB/start" "$d" 5xx >"$TMP/incident-watch.start" 2>&1 || { echo "the sandbox did not start" >"$TMP/incident-watch.err"; return; }
+	SANDBOX_DIR=$d "$SB/deploy" green 1.5.0 >/dev/null 2>&1 && SANDBOX_DIR=$d "$SB/switch" green >/dev/null 2>&1
+	live_of "$d" >"$TMP/incident-watch-before.live"
+	tmux -S "$sock" -f /dev/null new-session -d -x 160 -y 45 -s t \
+		"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/runs-incident-watch' '$RBC' --operator tester --vars '$d/sandbox.vars' --severity L1 --title 'Checkout answers 500' '$ROOT/runbooks/incident.json'; echo \"[exit \$?]\"; sleep 600"
+	local deadline=$((SECONDS + WALK_TIMEOUT)) started=""
+	while [ $SECONDS -lt $deadline ]; do
+		scr=$(tmux -S "$sock" capture-pane -p -t t 2>/dev/null)
+		case $scr in
+		*"[y/N]"*) printf '%s\n' "$scr" >"$TMP/incident-watch.confirm"; tmux -S "$sock" send-keys -t t y ;;
+		*"┐┌ L1 Minor procedure ─"*) [ -z "$started" ] && { tmux -S "$sock" send-keys -t t Enter; started=yes; } ;;
+		esac
+		grep -q '"ev":"step_finished".*"step":"incident/er-notify"' "$TMP"/runs-incident-watch/*/journal.jsonl 2>/dev/null && break
+		sleep 0.2
+	done
+	sleep 0.3
+	tmux -S "$sock" capture-pane -p -t t >"$TMP/incident-watch.screen" 2>/dev/null
+	live_of "$d" >"$TMP/incident-watch.live"
+	tmux -S "$sock" send-keys -t t q
+	sleep 0.5
+	tmux -S "$sock" send-keys -t t y
+	tmux -S "$sock" kill-server >/dev/null 2>&1
+	"$SB/stop" "$d" >/dev/null 2>&1
+}
+
 REL=("$ROOT/runbooks/pre-deploy.json" "$ROOT/runbooks/deploy.json" "$ROOT/runbooks/post-deploy.json")
 walk release none "${REL[@]}" &
 walk 5xx 5xx "$ROOT/runbooks/deploy.json" "$ROOT/runbooks/post-deploy.json" &
@@ -216,10 +252,11 @@ walk dead-health dead-health "$ROOT/runbooks/deploy.json" "$ROOT/runbooks/post-d
 batch_runs &
 migration_runs &
 incident_run &
+incident_watch_run &
 wait
 
 # --- what they left ------------------------------------------------------------------------
-for n in release 5xx slow dead-health batch migration incident; do
+for n in release 5xx slow dead-health batch migration incident incident-watch; do
 	[ -s "$TMP/$n.err" ] && fail "$n: ran to its end" "$(cat "$TMP/$n.err")" "$(cat "$TMP/$n.screen" 2>/dev/null)"
 done
 md() { cat "$TMP/$1.md" 2>/dev/null; }
@@ -276,6 +313,16 @@ expect_match "… the incident's timeline says who started the rollback" "$(grep
 	'"text":"incident/emergency-rollback Emergency rollback started by hand","by":"tester","automatic":false'
 
 expect_match "… its journal has the router switch passed" "$(grep '"step":"incident/er-router"' "$j" 2>/dev/null | grep '"ev":"step_finished"')" '"verdict":"PASS"'
+
+# the incident's own watch starts the rollback (L1)
+expect_eq "incident watch: the faulty release is live first (green 1.5.0)" "$(cat "$TMP/incident-watch-before.live")" '{"environment": "green", "version": "1.5.0"}'
+jw=$(ls "$TMP"/runs-incident-watch/*/journal.jsonl 2>/dev/null | head -1)
+expect_match "… the L1 watch fires on the error rate, verbatim, and the timeline says it was automatic" \
+	"$(grep '"what":"trigger"' "$jw" 2>/dev/null)" \
+	'"text":"incident/l1-watch-5xx → incident/emergency-rollback: value = 0\.[0-9]+ > 0\.05; violated for 1[5-9]s[0-9]*m?s?, [0-9]+ samples \(fail_after 15s\)","by":"rbc","automatic":true'
+expect_match "… the emergency rollback asks before it switches back" "$(cat "$TMP/incident-watch.confirm" 2>/dev/null)" \
+	'Roll back: send production traffic from green back to blue \(1\.4\.2\)\? \[y/N\]'
+expect_eq "… and blue serves the previous release again" "$(cat "$TMP/incident-watch.live")" '{"environment": "blue", "version": "1.4.2"}'
 
 # batch, English and Japanese
 expect_eq "batch: pre-deploy, deploy and post-deploy pass against the sandbox" "$(cat "$TMP/batch-en.rc" 2>/dev/null)" 0

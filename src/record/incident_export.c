@@ -33,7 +33,7 @@ static void loaded_free(struct loaded *l)
 }
 
 /* The run's incident, or false with err (no incident runbook, never declared). */
-static bool load(const char *dir, struct loaded *l, struct rbc_error *err)
+static bool load_(const char *dir, struct loaded *l, struct rbc_error *err)
 {
 	*l = (struct loaded){0};
 	cJSON *h = resume_header(dir, err);
@@ -234,13 +234,20 @@ static cJSON *to_json(const struct loaded *l)
 	return o;
 }
 
+/* load_, leaving nothing to free when it fails. */
+static bool load(const char *dir, struct loaded *l, struct rbc_error *err)
+{
+	if (load_(dir, l, err))
+		return true;
+	loaded_free(l);
+	return false;
+}
+
 cJSON *export_incident_json(const char *dir, struct rbc_error *err)
 {
 	struct loaded l;
-	if (!load(dir, &l, err)) {
-		loaded_free(&l);
+	if (!load(dir, &l, err))
 		return NULL;
-	}
 	cJSON *o = to_json(&l);
 	loaded_free(&l);
 	return o;
@@ -459,16 +466,20 @@ static char *to_markdown(const struct loaded *l)
 	return sb_take(&sb);
 }
 
-char *export_incident_markdown(const char *dir, struct rbc_error *err)
+/* One of the Markdown documents of dir's incident (a new string), or NULL with err. */
+static char *render(const char *dir, char *(*doc)(const struct loaded *), struct rbc_error *err)
 {
 	struct loaded l;
-	if (!load(dir, &l, err)) {
-		loaded_free(&l);
+	if (!load(dir, &l, err))
 		return NULL;
-	}
-	char *s = to_markdown(&l);
+	char *s = doc(&l);
 	loaded_free(&l);
 	return s;
+}
+
+char *export_incident_markdown(const char *dir, struct rbc_error *err)
+{
+	return render(dir, to_markdown, err);
 }
 
 /* A postmortem to fill in: what the record knows is written, the rest asked. */
@@ -540,12 +551,5 @@ static char *to_postmortem(const struct loaded *l)
 
 char *export_postmortem(const char *dir, struct rbc_error *err)
 {
-	struct loaded l;
-	if (!load(dir, &l, err)) {
-		loaded_free(&l);
-		return NULL;
-	}
-	char *s = to_postmortem(&l);
-	loaded_free(&l);
-	return s;
+	return render(dir, to_postmortem, err);
 }

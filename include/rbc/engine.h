@@ -275,11 +275,24 @@ const struct mask *engine_secrets(const struct engine *e);
 /* A masked copy of s (NULL gives NULL). */
 char *engine_mask(const struct engine *e, const char *s);
 
+/* Secrets shorter than this many characters are warned about at start. */
+#define ENGINE_SECRET_MIN 4
+/*
+ * What an operator must be told before the run starts (a new string), or
+ * NULL: the secrets shorter than ENGINE_SECRET_MIN characters, by name.
+ * Masking one hides those characters wherever they stand in outputs and
+ * explanations, and it is easy to guess.
+ */
+char *engine_secret_warning(const struct engine *e);
+
 /*
  * The text of a variable as the step would see it (captures, --var, the
  * runbook's vars, secrets from the environment): a new string, NULL when
  * unset. Secrets come back raw: mask before showing.
  */
 char *engine_var(const struct engine *e, const struct eng_step *s, const char *name);
+/* The same as it may be shown: secrets masked (a captured window of output
+   at its cut ends too). NULL when unset. */
+char *engine_var_shown(const struct engine *e, const struct eng_step *s, const char *name);
 
 #endif

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "rbc/error.h"
+#include "rbc/mask.h"
 #include "rbc/value.h"
 
 struct expr;
@@ -83,6 +84,9 @@ struct expr_env {
 	/* vars.NAME: a borrowed value, or NULL when NAME is not set. var may be NULL. */
 	const struct rbc_value *(*var)(const char *name, void *ud);
 	void *ud;
+	/* Secrets (may be NULL): masked in every value an explanation or a
+	   reason shows, before it is cut or escaped. */
+	const struct mask *mask;
 };
 
 /*

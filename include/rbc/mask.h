@@ -46,6 +46,22 @@ char *mask_text_n(const struct mask *m, const char *s, size_t len, size_t *out_l
 /* The same for a NUL-terminated string; NULL gives NULL. */
 char *mask_text(const struct mask *m, const char *s);
 
+/*
+ * Where a text is a window of a longer one (the last bytes a command printed,
+ * a body cut at max_body), a secret may stand across the cut: only part of it
+ * is in the window. MASK_CUT_HEAD says bytes were dropped before s,
+ * MASK_CUT_TAIL after it. mask_text_cut masks as mask_text_n does and, at
+ * each cut end, also the longest run of bytes that could be part of a secret
+ * crossing that cut (a proper suffix of a secret at the head, a proper prefix
+ * at the tail), however short. flags 0 is mask_text_n.
+ */
+enum { MASK_CUT_HEAD = 1, MASK_CUT_TAIL = 2 };
+char *mask_text_cut(const struct mask *m, const char *s, size_t len, unsigned flags,
+                    size_t *out_len, size_t *hits);
+
+/* The length of the shortest secret (0 when there is none). */
+size_t mask_shortest(const struct mask *m);
+
 struct mask_stream {
 	const struct mask *mask;   /* borrowed; NULL: pass everything through */
 	char *held;                /* bytes held back, not yet emitted */

@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "rbc/mask.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
 
@@ -45,11 +46,18 @@ enum value_type {
 struct rbc_value {
 	enum value_type type;
 	unsigned refs;
+	bool secret;   /* made from a secret (a number read out of one): shown
+	                  as MASK_TEXT by value_masked */
 	union {
 		char *why;                                  /* MISSING: the reason */
 		bool b;                                     /* BOOL */
 		struct { double v; enum rbc_dim dim; } num; /* NUM, in base units */
-		struct { char *s; size_t len; } str;        /* STR, NUL-terminated too */
+		struct {
+			char *s;
+			size_t len;
+			unsigned cut;  /* a window of a longer text: MASK_CUT_HEAD,
+			                  MASK_CUT_TAIL (rbc/mask.h), or 0 */
+		} str;                                      /* STR, NUL-terminated too */
 		struct { struct rbc_value **v; size_t n, cap; } list;
 		struct {
 			char **keys;
@@ -91,6 +99,18 @@ void value_obj_set_take(struct rbc_value *obj, const char *key, struct rbc_value
 const struct rbc_value *value_obj_get(const struct rbc_value *obj, const char *key);
 /* As value_obj_get for a key of n bytes (may hold NUL). */
 const struct rbc_value *value_obj_getn(const struct rbc_value *obj, const char *key, size_t n);
+
+/* Marks text v as a window of a longer text (MASK_CUT_* flags); returns v. */
+struct rbc_value *value_str_cut(struct rbc_value *v, unsigned cut);
+
+/*
+ * v as it may be shown or recorded: a value in which every text (object keys
+ * too) has the secrets of m masked, windows at their cut ends too
+ * (mask_text_cut); numbers, booleans and the shape stay, but a value
+ * marked secret becomes the text MASK_TEXT. Returns a new
+ * reference: v itself when nothing needed masking. m may be NULL.
+ */
+struct rbc_value *value_masked(const struct rbc_value *v, const struct mask *m);
 
 /* Structural equality; numbers compare by value whatever their dimension. */
 bool value_equal(const struct rbc_value *a, const struct rbc_value *b);

@@ -381,7 +381,7 @@ int cmd_eval(int argc, char **argv)
 		warn = parse_or_report(" in --warn", a.warn, &rc);
 	if (rc || (rc = build_samples(&a, &samples, &n)) != 0)
 		goto out;
-	struct expr_env env = {samples, n, lookup_var, &a};
+	struct expr_env env = {samples, n, lookup_var, &a, NULL};
 	char *explain;
 	enum rbc_verdict v = expr_judge(expect, warn, &env, a.probe_error, &explain);
 	printf("%s\n%s\n", verdict_name(v), explain);

@@ -236,7 +236,10 @@ static void output_tail(struct batch *b, const struct eng_step *s)
 		const struct rbc_value *v = value_obj_get(last, streams[k]);
 		if (!v || v->type != VALUE_STR || !v->u.str.len)
 			continue;
-		char *m = engine_mask(b->e, v->u.str.s);
+		/* Masked as a whole, the window's cut included, before lines are cut. */
+		struct rbc_value *mv = value_masked(v, engine_secrets(b->e));
+		char *m = xstrdup(mv->u.str.s);
+		value_free(mv);
 		/* The last OUTPUT_TAIL_LINES lines. */
 		size_t len = strlen(m);
 		while (len && m[len - 1] == '\n')
@@ -485,7 +488,13 @@ static bool resume_apply(struct run_record *r, struct engine *e);
 static bool prepare(void *ud, struct engine *e)
 {
 	struct run_record *r = ud;
-	return r->resume ? resume_apply(r, e) : write_header(r, e);
+	if (!(r->resume ? resume_apply(r, e) : write_header(r, e)))
+		return false;
+	char *warn = engine_secret_warning(e);
+	if (warn)
+		fprintf(stderr, "rbc: warning: %s\n", warn);
+	free(warn);
+	return true;
 }
 
 /* The name of a secret of rb given with --var on the command line, or NULL. */

@@ -1419,7 +1419,31 @@ char *engine_mask(const struct engine *e, const char *s)
 	return mask_text(e->mask, s);
 }
 
+char *engine_secret_warning(const struct engine *e)
+{
+	struct strbuf sb = {0};
+	for (size_t i = 0; i < e->secrets.n; i++) {
+		size_t chars = 0;
+		for (const char *p = e->secrets.vals[i]; *p; p++)
+			chars += ((unsigned char)*p & 0xC0) != 0x80;
+		if (chars >= ENGINE_SECRET_MIN)
+			continue;
+		sb_addf(&sb, "%ssecret %s is %zu character%s long", sb.len ? "; " : "",
+		        e->secrets.keys[i], chars, chars == 1 ? "" : "s");
+	}
+	if (!sb.len)
+		return NULL;
+	sb_addf(&sb, ": shorter than %d, it is easy to guess, and masking it hides those "
+	        "characters wherever they stand in output and explanations", ENGINE_SECRET_MIN);
+	return sb_take(&sb);
+}
+
 char *engine_var(const struct engine *e, const struct eng_step *s, const char *name)
 {
 	return vars_get((struct engine *)e, s, name);
+}
+
+char *engine_var_shown(const struct engine *e, const struct eng_step *s, const char *name)
+{
+	return vars_shown((struct engine *)e, s, name);
 }

@@ -146,6 +146,7 @@ void reset_between(struct engine *e, struct node *target, struct node *from);
 
 /* vars.c */
 char *vars_get(struct engine *e, const struct eng_step *s, const char *name);
+char *vars_shown(struct engine *e, const struct eng_step *s, const char *name);
 bool vars_expand(struct engine *e, const struct eng_step *s, const char *text, bool json,
                  char **out, char **error);
 char *vars_display(struct engine *e, const struct eng_step *s, const char *text);

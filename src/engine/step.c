@@ -244,17 +244,25 @@ static void captures(struct engine *e, struct node *n)
 				char *t = value_to_text(v);
 				mask_add(e->mask, t);
 				free(t);
+				/* The explanation shows the value cut short: made again
+				   now that the value is a secret, it is masked before
+				   it is cut. */
+				free(why);
+				why = NULL;
+				vars_env_for_expr(e, &n->s, &env);
+				value_free(expr_eval(d->captures[i].expr, &env, &why));
+				vars_scratch_release(e);
 			}
 			vars_capture(e, name, v);
-			char *m = engine_var(e, &n->s, name);
-			char *shown = engine_mask(e, m);
+			struct rbc_value *mv = value_masked(v, e->mask);
+			char *shown = value_to_text(mv);
+			value_free(mv);
 			char *mw = engine_mask(e, why);
 			struct eng_event ev = {.type = ENG_EV_CAPTURE, .step = &n->s, .name = name,
 			                       .value = shown, .text = mw, .sample = secret ? NULL : v};
 			engine_emit(e, &ev);
 			free(mw);
 			free(shown);
-			free(m);
 		}
 		free(why);
 	}

@@ -60,8 +60,8 @@ static const char *vars_raw(struct engine *e, const struct eng_step *s, const ch
 }
 
 static bool expand_depth(struct engine *e, const struct eng_step *s, const char *text,
-                         bool json, bool keep_unknown, struct strbuf *out, char **error,
-                         int depth);
+                         bool json, bool keep_unknown, const struct mask *mask,
+                         struct strbuf *out, char **error, int depth);
 
 char *vars_get(struct engine *e, const struct eng_step *s, const char *name)
 {
@@ -76,14 +76,32 @@ char *vars_get(struct engine *e, const struct eng_step *s, const char *name)
 	return xstrdup(v);
 }
 
+/* vars_get masked for showing: a captured window at its cut ends too. */
+char *vars_shown(struct engine *e, const struct eng_step *s, const char *name)
+{
+	struct capture *c = cap_find(e, name);
+	if (c) {
+		struct rbc_value *m = value_masked(c->value, e->mask);
+		char *t = value_to_text(m);
+		value_free(m);
+		return t;
+	}
+	char *v = vars_get(e, s, name);
+	char *m = mask_text(e->mask, v);
+	free(v);
+	return m;
+}
+
 /*
  * Expands ${NAME} and ${env:NAME} in text. json: the text is JSON and the
  * values go inside its strings, escaped. keep_unknown: an unset name stays
- * as written (titles before their capture); else it is an error.
+ * as written (titles before their capture); else it is an error. mask (may
+ * be NULL): each value put in is masked first; the text around it is the
+ * runbook's own and stays.
  */
 static bool expand_depth(struct engine *e, const struct eng_step *s, const char *text,
-                         bool json, bool keep_unknown, struct strbuf *out, char **error,
-                         int depth)
+                         bool json, bool keep_unknown, const struct mask *mask,
+                         struct strbuf *out, char **error, int depth)
 {
 	const char *p = text;
 	for (;;) {
@@ -125,7 +143,7 @@ static bool expand_depth(struct engine *e, const struct eng_step *s, const char 
 				return false;
 			}
 			struct strbuf inner = {0};
-			if (!expand_depth(e, s, val, false, keep_unknown, &inner, error, depth + 1)) {
+			if (!expand_depth(e, s, val, false, keep_unknown, mask, &inner, error, depth + 1)) {
 				sb_free(&inner);
 				free(name);
 				return false;
@@ -148,6 +166,15 @@ static bool expand_depth(struct engine *e, const struct eng_step *s, const char 
 			sb_add(out, q + 1, ql - 2); /* without the quotes */
 			cJSON_free(q);
 			cJSON_Delete(str);
+		} else if (mask) {
+			/* A capture of a window (the last bytes of an output) is
+			   masked at its cut ends too. */
+			struct capture *c = cap_find(e, name);
+			unsigned cut = c && c->value->type == VALUE_STR ? c->value->u.str.cut : 0;
+			size_t ml;
+			char *m = mask_text_cut(mask, val, strlen(val), cut, &ml, NULL);
+			sb_add(out, m, ml);
+			free(m);
 		} else {
 			sb_adds(out, val);
 		}
@@ -170,7 +197,7 @@ bool vars_expand(struct engine *e, const struct eng_step *s, const char *text, b
 		return true;
 	struct strbuf sb = {0};
 	sb_adds(&sb, "");
-	if (!expand_depth(e, s, text, json, false, &sb, error, 0)) {
+	if (!expand_depth(e, s, text, json, false, NULL, &sb, error, 0)) {
 		sb_free(&sb);
 		return false;
 	}
@@ -185,14 +212,12 @@ char *vars_display(struct engine *e, const struct eng_step *s, const char *text)
 	struct strbuf sb = {0};
 	sb_adds(&sb, "");
 	char *err = NULL;
-	if (!expand_depth(e, s, text, false, true, &sb, &err, 0)) {
+	if (!expand_depth(e, s, text, false, true, e->mask, &sb, &err, 0)) {
 		free(err);
 		sb_free(&sb);
-		return mask_text(e->mask, text);
+		return xstrdup(text);
 	}
-	char *m = mask_text(e->mask, sb_borrow(&sb));
-	sb_free(&sb);
-	return m;
+	return sb_take(&sb);
 }
 
 /* Every variable the step can see, by precedence, as environment entries. */
@@ -277,6 +302,7 @@ void vars_env_for_expr(struct engine *e, const struct eng_step *s, struct expr_e
 	e->expr_step = s;
 	env->var = var_lookup;
 	env->ud = e;
+	env->mask = e->mask;
 }
 
 void vars_scratch_release(struct engine *e)

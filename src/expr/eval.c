@@ -66,9 +66,25 @@ int expr_node_len(const struct expr *e, const struct node *n)
 	return (int)(n->end - n->start);
 }
 
-char *expr_describe(const struct rbc_value *v)
+void expr_format_sb(const struct ectx *c, struct strbuf *sb, const struct rbc_value *v,
+                    size_t maxchars)
 {
-	char *f = value_format(v, EXPR_SHOW_CHARS);
+	const struct mask *m = c && c->env ? c->env->mask : NULL;
+	struct rbc_value *shown = value_masked(v, m);
+	value_format_sb(sb, shown, maxchars);
+	value_free(shown);
+}
+
+char *expr_format(const struct ectx *c, const struct rbc_value *v, size_t maxchars)
+{
+	struct strbuf sb = {0};
+	expr_format_sb(c, &sb, v, maxchars);
+	return sb_take(&sb);
+}
+
+char *expr_describe(const struct ectx *c, const struct rbc_value *v)
+{
+	char *f = expr_format(c, v, EXPR_SHOW_CHARS);
 	char *r;
 	if (v->type == VALUE_NUM)
 		r = xasprintf("%s %s", dim_names[v->u.num.dim], f);
@@ -81,10 +97,10 @@ char *expr_describe(const struct rbc_value *v)
 }
 
 /* A MISSING value "<what> <a> <sep> <b>", e.g. "cannot compare X with Y". */
-static struct rbc_value *cannot(const char *what, const struct rbc_value *a, const char *sep,
+static struct rbc_value *cannot(const struct ectx *c, const char *what, const struct rbc_value *a, const char *sep,
                                 const struct rbc_value *b)
 {
-	char *da = expr_describe(a), *db = expr_describe(b);
+	char *da = expr_describe(c, a), *db = expr_describe(c, b);
 	struct rbc_value *r = value_missing_new("cannot %s %s %s %s", what, da, sep, db);
 	free(da);
 	free(db);
@@ -97,7 +113,7 @@ static bool dims_agree(enum rbc_dim a, enum rbc_dim b)
 	return a == b || a == RBC_DIM_NONE || b == RBC_DIM_NONE;
 }
 
-struct rbc_value *expr_compare(const struct rbc_value *a, const struct rbc_value *b,
+struct rbc_value *expr_compare(const struct ectx *c, const struct rbc_value *a, const struct rbc_value *b,
                                bool order, int *sign)
 {
 	if (a->type == VALUE_MISSING)
@@ -111,7 +127,7 @@ struct rbc_value *expr_compare(const struct rbc_value *a, const struct rbc_value
 	if (a->type == VALUE_NUM && b->type == VALUE_NUM) {
 		double x = a->u.num.v, y = b->u.num.v;
 		if (!dims_agree(a->u.num.dim, b->u.num.dim))
-			return cannot("compare", a, "with", b);
+			return cannot(c, "compare", a, "with", b);
 		if (isnan(x) || isnan(y))
 			return value_missing_new("not a number (NaN)");
 		*sign = order ? (x < y ? -1 : x > y) : x != y;
@@ -119,20 +135,20 @@ struct rbc_value *expr_compare(const struct rbc_value *a, const struct rbc_value
 	}
 	if (a->type == VALUE_STR && b->type == VALUE_STR) {
 		size_t n = a->u.str.len < b->u.str.len ? a->u.str.len : b->u.str.len;
-		int c = memcmp(a->u.str.s, b->u.str.s, n);
-		if (c == 0)
-			c = (a->u.str.len > b->u.str.len) - (a->u.str.len < b->u.str.len);
-		*sign = order ? c : c != 0;
+		int d = memcmp(a->u.str.s, b->u.str.s, n);
+		if (d == 0)
+			d = (a->u.str.len > b->u.str.len) - (a->u.str.len < b->u.str.len);
+		*sign = order ? d : d != 0;
 		return NULL;
 	}
 	if (!order && a->type == b->type) {
 		*sign = !value_equal(a, b);
 		return NULL;
 	}
-	return cannot("compare", a, "with", b);
+	return cannot(c, "compare", a, "with", b);
 }
 
-struct rbc_value *expr_in(const struct rbc_value *x, const struct rbc_value *in)
+struct rbc_value *expr_in(const struct ectx *c, const struct rbc_value *x, const struct rbc_value *in)
 {
 	if (x->type == VALUE_MISSING)
 		return value_ref(x);
@@ -142,7 +158,7 @@ struct rbc_value *expr_in(const struct rbc_value *x, const struct rbc_value *in)
 		struct rbc_value *unknown = NULL;
 		for (size_t i = 0; i < in->u.list.n; i++) {
 			int sign;
-			struct rbc_value *why = expr_compare(x, in->u.list.v[i], false, &sign);
+			struct rbc_value *why = expr_compare(c, x, in->u.list.v[i], false, &sign);
 			if (why) {
 				if (unknown)
 					value_free(why);
@@ -160,7 +176,7 @@ struct rbc_value *expr_in(const struct rbc_value *x, const struct rbc_value *in)
 		                      memmem(in->u.str.s, in->u.str.len, x->u.str.s, x->u.str.len));
 	if (in->type == VALUE_OBJ && x->type == VALUE_STR)
 		return value_bool_new(value_obj_getn(in, x->u.str.s, x->u.str.len) != NULL);
-	return cannot("look for", x, "in", in);
+	return cannot(c, "look for", x, "in", in);
 }
 
 struct rbc_value *expr_eval_truth(struct ectx *c, const struct node *n, struct rbc_value *v)
@@ -254,7 +270,7 @@ static struct rbc_value *not_container(struct ectx *c, const struct node *full,
                                        const struct node *n, const struct rbc_value *a,
                                        const char *want)
 {
-	char *d = expr_describe(a);
+	char *d = expr_describe(c, a);
 	char *detail = xasprintf("%.*s is %s, not %s", expr_node_len(c->e, n->a),
 	                         expr_node_src(c->e, n->a), d, want);
 	struct rbc_value *r = absent(c, full, n, detail, NULL, NULL);
@@ -290,7 +306,7 @@ static struct rbc_value *step_index(struct ectx *c, const struct node *full, con
 	double d = i->u.num.v;
 	size_t len = a->u.list.n;
 	if (d != floor(d) || i->u.num.dim != RBC_DIM_NONE || fabs(d) > 1e15) {
-		char *di = expr_describe(i);
+		char *di = expr_describe(c, i);
 		struct rbc_value *r = value_missing_new("%.*s: a list index must be a whole number, "
 		                                        "not %s", expr_node_len(c->e, n),
 		                                        expr_node_src(c->e, n), di);
@@ -332,7 +348,7 @@ static struct rbc_value *eval_path(struct ectx *c, const struct node *n, const s
 	else if (a->type == VALUE_LIST && i->type == VALUE_NUM)
 		r = step_index(c, full, n, a, i);
 	else if (a->type == VALUE_OBJ || a->type == VALUE_LIST)
-		r = cannot("index", a, "with", i);
+		r = cannot(c, "index", a, "with", i);
 	else
 		r = not_container(c, full, n, a, "a list or an object");
 	value_free(a);
@@ -392,7 +408,7 @@ static struct rbc_value *eval_unary(struct ectx *c, const struct node *n)
 	if (a->type == VALUE_NUM) {
 		r = value_num_new(-a->u.num.v, a->u.num.dim);
 	} else {
-		char *d = expr_describe(a);
+		char *d = expr_describe(c, a);
 		r = value_missing_new("cannot negate %s", d);
 		free(d);
 	}
@@ -423,7 +439,7 @@ static struct rbc_value *eval_cmp(struct ectx *c, const struct node *n, struct r
 	(void)c;
 	bool order = n->op != OP_EQ && n->op != OP_NE;
 	int sign = 0;
-	struct rbc_value *why = expr_compare(a, b, order, &sign);
+	struct rbc_value *why = expr_compare(c, a, b, order, &sign);
 	if (why)
 		return why;
 	switch (n->op) {
@@ -442,7 +458,7 @@ static struct rbc_value *eval_in(struct ectx *c, const struct node *n, struct rb
 {
 	(void)c;
 	(void)n;
-	return expr_in(a, b);
+	return expr_in(c, a, b);
 }
 
 /* a =~ /re/ and a !~ /re/ on text. */
@@ -453,7 +469,7 @@ static struct rbc_value *eval_match(struct ectx *c, const struct node *n, struct
 	if (a->type == VALUE_MISSING)
 		return value_ref(a);
 	if (a->type != VALUE_STR) {
-		char *d = expr_describe(a);
+		char *d = expr_describe(c, a);
 		struct rbc_value *r = value_missing_new("%s needs text, not %s", expr_op_text(n->op), d);
 		free(d);
 		return r;
@@ -526,13 +542,14 @@ static struct rbc_value *eval_arith(struct ectx *c, const struct node *n, struct
 		memcpy(s, a->u.str.s, a->u.str.len);
 		memcpy(s + a->u.str.len, b->u.str.s, b->u.str.len);
 		s[len] = '\0';
-		return value_str_take(s, len);
+		return value_str_cut(value_str_take(s, len),
+		                     (a->u.str.cut & MASK_CUT_HEAD) | (b->u.str.cut & MASK_CUT_TAIL));
 	}
 	if (a->type != VALUE_NUM || b->type != VALUE_NUM)
-		return cannot(ar->verb, a, ar->sep, b);
+		return cannot(c, ar->verb, a, ar->sep, b);
 	int dim = ar->dim(a->u.num.dim, b->u.num.dim);
 	if (dim < 0)
-		return cannot(ar->verb, a, ar->sep, b);
+		return cannot(c, ar->verb, a, ar->sep, b);
 	double x = a->u.num.v, y = b->u.num.v, r;
 	switch (n->op) {
 	case OP_ADD: r = x + y; break;
@@ -548,7 +565,9 @@ static struct rbc_value *eval_arith(struct ectx *c, const struct node *n, struct
 	if (!isfinite(r))
 		return value_missing_new("%.*s is out of range", expr_node_len(c->e, n),
 		                         expr_node_src(c->e, n));
-	return value_num_new(r, (enum rbc_dim)dim);
+	struct rbc_value *v = value_num_new(r, (enum rbc_dim)dim);
+	v->secret = a->secret || b->secret;
+	return v;
 }
 
 /* Binary operators that read both operands, by operator. */

@@ -37,10 +37,10 @@ void expr_explain_operand(const struct ectx *c, const struct node *n, const stru
 		/* "time < 500": the plain 500 means 500 ms, so show it so. */
 		struct rbc_value shown = *v;
 		shown.u.num.dim = other->u.num.dim;
-		value_format_sb(sb, &shown, EXPR_SHOW_CHARS);
+		expr_format_sb(c, sb, &shown, EXPR_SHOW_CHARS);
 		return;
 	}
-	value_format_sb(sb, v, EXPR_SHOW_CHARS);
+	expr_format_sb(c, sb, v, EXPR_SHOW_CHARS);
 }
 
 /* "left = value REL right", REL being the relation that holds. */
@@ -53,7 +53,7 @@ static void explain_cmp(struct ectx *c, const struct node *n, const struct rbc_v
 		rel = v->u.b == (n->op == OP_EQ) ? "==" : "!=";
 	} else {
 		int sign = 0;
-		value_free(expr_compare(a, b, true, &sign));
+		value_free(expr_compare(c, a, b, true, &sign));
 		if (sign != 0)
 			rel = sign < 0 ? "<" : ">";
 		else if (v->u.b && (n->op == OP_LE || n->op == OP_GE))

@@ -24,9 +24,9 @@ static struct rbc_value *arg(struct ectx *c, const struct node *call, size_t i)
 }
 
 /* MISSING "NAME() needs WHAT, not <v>"; frees v. */
-static struct rbc_value *needs(const struct node *call, const char *what, struct rbc_value *v)
+static struct rbc_value *needs(const struct ectx *c, const struct node *call, const char *what, struct rbc_value *v)
 {
-	char *d = expr_describe(v);
+	char *d = expr_describe(c, v);
 	struct rbc_value *r = value_missing_new("%s() needs %s, not %s", call->fn->name, what, d);
 	free(d);
 	value_free(v);
@@ -79,12 +79,19 @@ static struct rbc_value *fn_num(struct ectx *c, const struct node *call)
 	if (v->type == VALUE_MISSING || v->type == VALUE_NUM)
 		return v;
 	if (v->type != VALUE_STR)
-		return needs(call, "text", v);
+		return needs(c, call, "text", v);
 	double d;
 	bool too_long = false;
 	if (scan_number(v->u.str.s, v->u.str.len, &d, &too_long)) {
+		struct rbc_value *r = value_num_new(d, RBC_DIM_NONE);
+		/* Digits read out of a secret are part of it: never shown. */
+		const struct mask *m = c->env ? c->env->mask : NULL;
+		size_t hits = 0;
+		if (mask_count(m))
+			free(mask_text_cut(m, v->u.str.s, v->u.str.len, v->u.str.cut, NULL, &hits));
+		r->secret = v->secret || hits > 0;
 		value_free(v);
-		return value_num_new(d, RBC_DIM_NONE);
+		return r;
 	}
 	struct strbuf sb = {0};
 	expr_explain_operand(c, call->args[0], v, NULL, &sb);
@@ -102,7 +109,7 @@ static struct rbc_value *fn_json(struct ectx *c, const struct node *call)
 	if (v->type == VALUE_MISSING)
 		return v;
 	if (v->type != VALUE_STR)
-		return needs(call, "text", v);
+		return needs(c, call, "text", v);
 	cJSON *j = cJSON_ParseWithLength(v->u.str.s, v->u.str.len);
 	struct rbc_value *r;
 	if (j) {
@@ -128,7 +135,7 @@ static struct rbc_value *fn_len(struct ectx *c, const struct node *call)
 	case VALUE_STR: n = utf8_count(v->u.str.s, v->u.str.len); break;
 	case VALUE_LIST: n = v->u.list.n; break;
 	case VALUE_OBJ: n = v->u.obj.n; break;
-	default: return needs(call, "text, a list or an object", v);
+	default: return needs(c, call, "text, a list or an object", v);
 	}
 	value_free(v);
 	return value_num_new((double)n, RBC_DIM_NONE);
@@ -171,8 +178,8 @@ static struct rbc_value *map_case(struct ectx *c, const struct node *call, int (
 	if (v->type == VALUE_MISSING)
 		return v;
 	if (v->type != VALUE_STR)
-		return needs(call, "text", v);
-	struct rbc_value *r = value_str_new(v->u.str.s, v->u.str.len);
+		return needs(c, call, "text", v);
+	struct rbc_value *r = value_str_cut(value_str_new(v->u.str.s, v->u.str.len), v->u.str.cut);
 	for (size_t i = 0; i < r->u.str.len; i++) {
 		unsigned char ch = (unsigned char)r->u.str.s[i];
 		if (ch < 0x80)
@@ -201,7 +208,7 @@ static struct rbc_value *fn_match(struct ectx *c, const struct node *call)
 	if (v->type == VALUE_MISSING)
 		return v;
 	if (v->type != VALUE_STR)
-		return needs(call, "text", v);
+		return needs(c, call, "text", v);
 	const struct node *re = call->args[1];
 	struct rbc_value *group = NULL, *r;
 	char *why = NULL;
@@ -218,6 +225,8 @@ static struct rbc_value *fn_match(struct ectx *c, const struct node *call)
 		                      sb_borrow(&sb), expr_node_len(c->e, re), expr_node_src(c->e, re));
 		sb_free(&sb);
 	} else {
+		/* A group at a cut end of a window is a window too. */
+		group->u.str.cut &= v->u.str.cut;
 		r = group;
 	}
 	value_free(v);
@@ -302,7 +311,7 @@ static struct rbc_value *fn_inrange(struct ectx *c, const struct node *call)
 		if (s->type == VALUE_MISSING)
 			return s;
 		if (s->type != VALUE_STR)
-			return needs(call, "a range as text", s);
+			return needs(c, call, "a range as text", s);
 		const char *why;
 		bool ok = expr_range_parse(s->u.str.s, s->u.str.len, &r, &why);
 		if (!ok) {
@@ -317,9 +326,9 @@ static struct rbc_value *fn_inrange(struct ectx *c, const struct node *call)
 	if (v->type == VALUE_MISSING)
 		return v;
 	if (v->type != VALUE_NUM)
-		return needs(call, "a number", v);
+		return needs(c, call, "a number", v);
 	if (r.dim != RBC_DIM_NONE && v->u.num.dim != RBC_DIM_NONE && r.dim != v->u.num.dim)
-		return needs(call, "a number in the range's unit", v);
+		return needs(c, call, "a number in the range's unit", v);
 	bool ok = expr_range_ok(&r, v->u.num.v);
 	value_free(v);
 	return value_bool_new(ok);
@@ -346,7 +355,7 @@ static struct rbc_value *map_num(struct ectx *c, const struct node *call, double
 	if (v->type == VALUE_MISSING)
 		return v;
 	if (v->type != VALUE_NUM)
-		return needs(call, "a number", v);
+		return needs(c, call, "a number", v);
 	struct rbc_value *r = value_num_new(f(v->u.num.v), v->u.num.dim);
 	value_free(v);
 	return r;
@@ -368,7 +377,7 @@ static struct rbc_value *fn_round(struct ectx *c, const struct node *call)
 static struct rbc_value *fn_contains(struct ectx *c, const struct node *call)
 {
 	struct rbc_value *x = arg(c, call, 0), *y = arg(c, call, 1);
-	struct rbc_value *r = expr_in(y, x);
+	struct rbc_value *r = expr_in(c, y, x);
 	value_free(x);
 	value_free(y);
 	return r;
@@ -384,9 +393,9 @@ static struct rbc_value *affix(struct ectx *c, const struct node *call, bool end
 	} else if (p->type == VALUE_MISSING) {
 		r = value_ref(p);
 	} else if (x->type != VALUE_STR) {
-		r = needs(call, "text", value_ref(x));
+		r = needs(c, call, "text", value_ref(x));
 	} else if (p->type != VALUE_STR) {
-		r = needs(call, "text to look for", value_ref(p));
+		r = needs(c, call, "text to look for", value_ref(p));
 	} else {
 		size_t n = p->u.str.len;
 		bool ok = n <= x->u.str.len &&

@@ -71,7 +71,8 @@ void expr_regex_free(struct regex *re);
 /*
  * Matches s (n bytes, any bytes). Returns 1 on a match (*group, when not
  * NULL, gets a new text value: group 1, or the whole match without groups;
- * NULL when group 1 did not take part), 0 on none, -1 on a matching error
+ * NULL when group 1 did not take part; its cut flags say which ends of s
+ * it reaches), 0 on none, -1 on a matching error
  * (a limit hit) with *why (caller frees).
  */
 int expr_regex_match(const struct regex *re, const char *s, size_t n,
@@ -180,12 +181,21 @@ struct rbc_value *expr_eval_pred(struct ectx *c, const struct node *n);
  * NULL with *sign (<0, 0, >0; for equality 0 equal, 1 unequal), or a new
  * MISSING value saying why they cannot be compared.
  */
-struct rbc_value *expr_compare(const struct rbc_value *a, const struct rbc_value *b,
+struct rbc_value *expr_compare(const struct ectx *c, const struct rbc_value *a,
+                               const struct rbc_value *b,
                                bool order, int *sign);
 /* x in container: a new BOOL or MISSING. */
-struct rbc_value *expr_in(const struct rbc_value *x, const struct rbc_value *in);
+struct rbc_value *expr_in(const struct ectx *c, const struct rbc_value *x, const struct rbc_value *in);
 /* "type value" for messages: "text \"abc\"", "number 5", "time 5 ms" (caller frees). */
-char *expr_describe(const struct rbc_value *v);
+char *expr_describe(const struct ectx *c, const struct rbc_value *v);
+/*
+ * A value as messages and explanations show it (value_format), with the
+ * secrets of c's environment masked first: a cut can never leave part of
+ * a secret, and escaping never hides one from the mask.
+ */
+void expr_format_sb(const struct ectx *c, struct strbuf *sb, const struct rbc_value *v,
+                    size_t maxchars);
+char *expr_format(const struct ectx *c, const struct rbc_value *v, size_t maxchars);
 /* Appends n bytes of s for a message: control characters as ' ', invalid UTF-8 as '?'. */
 void expr_add_shown(struct strbuf *sb, const char *s, size_t n);
 /*

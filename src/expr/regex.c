@@ -119,6 +119,10 @@ int expr_regex_match(const struct regex *re, const char *s, size_t n,
 			*group = NULL;
 		} else {
 			*group = value_str_new(s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+			/* Which ends of the subject it reaches, for the caller to
+			   keep a window's cut (value_str_cut) where it touches one. */
+			(*group)->u.str.cut = (ov[2 * g] == 0 ? MASK_CUT_HEAD : 0u) |
+			                      (ov[2 * g + 1] == n ? MASK_CUT_TAIL : 0u);
 		}
 	}
 	pcre2_match_data_free(md);

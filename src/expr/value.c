@@ -200,6 +200,83 @@ const struct rbc_value *value_obj_get(const struct rbc_value *obj, const char *k
 	return value_obj_getn(obj, key, strlen(key));
 }
 
+struct rbc_value *value_str_cut(struct rbc_value *v, unsigned cut)
+{
+	if (v && v->type == VALUE_STR)
+		v->u.str.cut = cut;
+	return v;
+}
+
+/* Masked text of n bytes of s, or NULL when masking leaves it as it is. */
+static char *masked_or_null(const struct mask *m, const char *s, size_t n, unsigned cut,
+                            size_t *out_len)
+{
+	size_t hits = 0;
+	char *t = mask_text_cut(m, s, n, cut, out_len, &hits);
+	if (hits)
+		return t;
+	free(t);
+	return NULL;
+}
+
+struct rbc_value *value_masked(const struct rbc_value *v, const struct mask *m)
+{
+	if (!v || !mask_count(m))
+		return value_ref(v);
+	if (v->secret)
+		return value_strz_new(MASK_TEXT);
+	switch (v->type) {
+	case VALUE_STR: {
+		size_t n;
+		char *t = masked_or_null(m, v->u.str.s, v->u.str.len, v->u.str.cut, &n);
+		return t ? value_str_take(t, n) : value_ref(v);
+	}
+	case VALUE_MISSING: {
+		char *t = masked_or_null(m, v->u.why, strlen(v->u.why), 0, NULL);
+		if (!t)
+			return value_ref(v);
+		struct rbc_value *r = value_missing_new("%s", t);
+		free(t);
+		return r;
+	}
+	case VALUE_LIST:
+	case VALUE_OBJ: {
+		bool list = v->type == VALUE_LIST;
+		size_t n = list ? v->u.list.n : v->u.obj.n;
+		struct rbc_value *r = NULL;
+		for (size_t i = 0; i < n; i++) {
+			const struct rbc_value *item = list ? v->u.list.v[i] : v->u.obj.vals[i];
+			struct rbc_value *mi = value_masked(item, m);
+			char *key = list ? NULL : mask_text(m, v->u.obj.keys[i]);
+			bool same = mi == item && (list || strcmp(key, v->u.obj.keys[i]) == 0);
+			if (same && !r) {
+				value_free(mi);
+				free(key);
+				continue;
+			}
+			if (!r) {
+				/* The first change: copy what came before it. */
+				r = list ? value_list_new() : value_obj_new(v->u.obj.icase);
+				for (size_t k = 0; k < i; k++) {
+					if (list)
+						value_list_push_take(r, value_ref(v->u.list.v[k]));
+					else
+						obj_push(r, v->u.obj.keys[k], value_ref(v->u.obj.vals[k]));
+				}
+			}
+			if (list)
+				value_list_push_take(r, mi);
+			else
+				obj_push(r, key, mi);
+			free(key);
+		}
+		return r ? r : value_ref(v);
+	}
+	default:
+		return value_ref(v);
+	}
+}
+
 bool value_equal(const struct rbc_value *a, const struct rbc_value *b)
 {
 	if (a->type != b->type)

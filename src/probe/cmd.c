@@ -187,7 +187,8 @@ static struct rbc_value *ring_value(const struct ring *r)
 	if (r->pos)
 		memcpy(s + head, r->buf, r->pos);
 	s[r->len] = '\0';
-	return value_str_take(s, r->len);
+	/* Bytes before the window are gone: a secret may stand across its start. */
+	return value_str_cut(value_str_take(s, r->len), r->total > r->len ? MASK_CUT_HEAD : 0);
 }
 
 /* "SIGKILL" for the common signals, "signal N" otherwise. */
@@ -909,7 +910,11 @@ static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	cmd_check_done(p);
 }
 
-/* The parent's environment with env's entries added (replacing same names). */
+/*
+ * The parent's environment with env's entries added (replacing same names),
+ * without rbc's own settings: RBC_DATABASE_URL holds a password, and no
+ * RBC_* variable is the step's business unless its runbook gives it.
+ */
 static char **cmd_environ(const struct rb_kv *env)
 {
 	size_t n = 0, k = 0;
@@ -920,7 +925,7 @@ static char **cmd_environ(const struct rb_kv *env)
 	for (size_t i = 0; i < n; i++) {
 		const char *eq = strchr(environ[i], '=');
 		size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
-		bool replaced = false;
+		bool replaced = strncmp(environ[i], "RBC_", 4) == 0;
 		for (size_t j = 0; j < extra && !replaced; j++)
 			replaced = strlen(env->keys[j]) == nl && !memcmp(env->keys[j], environ[i], nl);
 		if (!replaced)

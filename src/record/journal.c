@@ -93,7 +93,61 @@ static void add_str(cJSON *o, const char *k, const char *v)
 		cJSON_AddStringToObject(o, k, v);
 }
 
-/* The line of an event, masked, with its newline. */
+/* Adds text that came from outside rbc (an explanation, a note), masked. */
+static void add_masked(const struct journal *j, cJSON *o, const char *k, const char *v)
+{
+	if (!v)
+		return;
+	char *m = mask_text(j->mask, v);
+	cJSON_AddStringToObject(o, k, m);
+	free(m);
+}
+
+/* Adds a value (a sample, a captured value) with its texts masked. */
+static void add_value(const struct journal *j, cJSON *o, const char *k, const struct rbc_value *v)
+{
+	struct rbc_value *m = value_masked(v, j->mask);
+	cJSON *c = value_to_json(m);
+	value_free(m);
+	if (c)
+		cJSON_AddItemToObject(o, k, c);
+}
+
+/*
+ * Masks the string values of o and everything below it in place, never a
+ * key. At the top, the members named in keep are rbc's own words (levels,
+ * roles, states, ids) and stay as they are.
+ */
+static void mask_strings(const struct mask *m, cJSON *o, const char *const *keep)
+{
+	for (cJSON *c = o ? o->child : NULL; c; c = c->next) {
+		bool kept = false;
+		for (size_t i = 0; keep && keep[i] && !kept; i++)
+			kept = c->string && strcmp(c->string, keep[i]) == 0;
+		if (kept)
+			continue;
+		if (cJSON_IsString(c) && c->valuestring) {
+			char *s = mask_text(m, c->valuestring);
+			if (strcmp(s, c->valuestring) != 0)
+				cJSON_SetValuestring(c, s);
+			free(s);
+		} else if (c->child) {
+			mask_strings(m, c, NULL);
+		}
+	}
+}
+
+/* The members of an incident event that are rbc's or the runbook's words. */
+static const char *const incident_words[] = {"what", "t", "seq", "ev", "by", "from", "to", "role",
+                                             "id", "kind", "target", "state", "level",
+                                             "impact_start", "type", "todo", "met", NULL};
+
+/*
+ * The line of an event, with its newline. What came from outside rbc is
+ * masked before it is encoded (never the encoded line: a short secret such
+ * as "1" or a word of a runbook id would break the line or rbc's own ids
+ * and paths).
+ */
 static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t seq, size_t *len)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -120,7 +174,7 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 		cJSON_AddBoolToObject(o, "stopped", true);
 	switch (ev->type) {
 	case ENG_EV_STEP_STARTED:
-		add_str(o, "title", s ? s->title : NULL);
+		add_masked(j, o, "title", s ? s->title : NULL);
 		if (s && s->attempt)
 			cJSON_AddNumberToObject(o, "attempt", s->attempt);
 		break;
@@ -137,31 +191,24 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 				cJSON_AddStringToObject(o, "started", t);
 				cJSON_AddNumberToObject(o, "duration_ms", (double)(ev->time - s->started));
 			}
-			add_str(o, "note", s->note);
+			add_masked(j, o, "note", s->note);
 			if (s->spool_path)
 				cJSON_AddStringToObject(o, "output", s->spool_path);
 		}
 		break;
 	case ENG_EV_SAMPLE:
 		cJSON_AddStringToObject(o, "verdict", verdict_name(ev->verdict));
-		if (ev->sample) {
-			cJSON *v = value_to_json(ev->sample);
-			if (v)
-				cJSON_AddItemToObject(o, "sample", v);
-		}
+		if (ev->sample)
+			add_value(j, o, "sample", ev->sample);
 		break;
 	case ENG_EV_CAPTURE:
 		add_str(o, "name", ev->name);
 		if (ev->value)
-			cJSON_AddStringToObject(o, "value", ev->value);
+			add_masked(j, o, "value", ev->value);
 		else
 			cJSON_AddNullToObject(o, "value");
-		if (ev->sample && ev->sample->type != VALUE_STR) {
-			/* its type, for a resume (a string is the value itself) */
-			cJSON *v = value_to_json(ev->sample);
-			if (v)
-				cJSON_AddItemToObject(o, "json", v);
-		}
+		if (ev->sample && ev->sample->type != VALUE_STR)
+			add_value(j, o, "json", ev->sample); /* its type, for a resume */
 		break;
 	case ENG_EV_JUMP:
 	case ENG_EV_WATCH_FIRED:
@@ -174,27 +221,29 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 	case ENG_EV_WAITING:
 		cJSON_AddStringToObject(o, "for", s && s->wait == ENG_WAIT_CONFIRM ? "confirm" : "operator");
 		break;
-	case ENG_EV_INCIDENT:
+	case ENG_EV_INCIDENT: {
 		/* The incident event's own fields; the line's time and number are
 		   the journal's. */
-		for (const cJSON *c = ev->detail ? ev->detail->child : NULL; c; c = c->next)
+		cJSON *d = ev->detail ? cJSON_Duplicate(ev->detail, true) : NULL;
+		mask_strings(j->mask, d, incident_words);
+		for (cJSON *c = d ? d->child : NULL; c; c = c->next)
 			if (c->string && strcmp(c->string, "t") && strcmp(c->string, "seq") && strcmp(c->string, "ev") &&
 			    strcmp(c->string, "by") && strcmp(c->string, "text") && strcmp(c->string, "automatic"))
 				cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, true));
-		add_str(o, "text", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ev->detail, "text")));
+		add_str(o, "text", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "text")));
+		cJSON_Delete(d);
 		break;
+	}
 	default:
 		break;
 	}
-	add_str(o, "text", ev->text);
+	add_masked(j, o, "text", ev->text);
 	add_str(o, "by", ev->by);
 	if (ev->type == ENG_EV_CONFIRMED || ev->by)
 		cJSON_AddBoolToObject(o, "automatic", ev->automatic);
-	char *raw = cJSON_PrintUnformatted(o);
+	char *line = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	size_t n = 0;
-	char *line = mask_text_n(j->mask, raw, strlen(raw), &n, NULL);
-	free(raw);
+	size_t n = strlen(line);
 	line = xrealloc(line, n + 2);
 	line[n++] = '\n';
 	line[n] = '\0';
@@ -202,21 +251,6 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 	return line;
 }
 
-/* Masks every string of o in place: what the observer is given is what the
-   line says. */
-static void mask_json(const struct mask *m, cJSON *o)
-{
-	for (cJSON *c = o->child; c; c = c->next) {
-		if (cJSON_IsString(c) && c->valuestring) {
-			size_t n = 0;
-			char *s = mask_text_n(m, c->valuestring, strlen(c->valuestring), &n, NULL);
-			cJSON_SetValuestring(c, s);
-			free(s);
-		} else if (c->child) {
-			mask_json(m, c);
-		}
-	}
-}
 
 /* ---- passing events on ---------------------------------------------------- */
 
@@ -245,8 +279,8 @@ static void hold(struct journal *j, const struct eng_event *ev, uint64_t seq)
 	h->by = ev->by ? xstrdup(ev->by) : NULL;
 	h->sample = ev->sample ? value_ref(ev->sample) : NULL;
 	h->detail = ev->detail ? cJSON_Duplicate(ev->detail, true) : NULL;
-	if (h->detail)
-		mask_json(j->mask, h->detail);
+	/* What the observer is given is what the line says. */
+	mask_strings(j->mask, h->detail, incident_words);
 	if (ev->type == ENG_EV_OUTPUT && ev->len) {
 		h->data = xmalloc(ev->len);
 		memcpy(h->data, ev->data, ev->len);
@@ -411,11 +445,9 @@ static bool put_sync(struct journal *j, uint64_t seq, cJSON *fields, struct rbc_
 		c = next;
 	}
 	cJSON_Delete(fields);
-	char *raw = cJSON_PrintUnformatted(h);
+	char *line = cJSON_PrintUnformatted(h);
 	cJSON_Delete(h);
-	size_t n = 0;
-	char *line = mask_text_n(j->mask, raw, strlen(raw), &n, NULL);
-	free(raw);
+	size_t n = strlen(line);
 	int e = 0;
 	bool ok = fd_write_all(j->fd, line, n, &e) && fd_write_all(j->fd, "\n", 1, &e) && sync_fd(j->fd, &e);
 	if (ok)
@@ -445,6 +477,22 @@ bool journal_header(struct journal *j, cJSON *header, struct rbc_error *err)
 		c = next;
 	}
 	cJSON_Delete(header);
+	/* Given values are text from outside, on the command line too (the
+	   word after --var, or --var=…); the run's id, runbook ids, paths and
+	   titles are rbc's and stay. */
+	mask_strings(j->mask, cJSON_GetObjectItemCaseSensitive(h, "vars"), NULL);
+	cJSON *argv = cJSON_GetObjectItemCaseSensitive(h, "argv");
+	bool after_var = false;
+	for (cJSON *a = argv ? argv->child : NULL; a; a = a->next) {
+		const char *w = cJSON_GetStringValue(a);
+		bool value = w && (after_var || strncmp(w, "--var=", 6) == 0);
+		after_var = w && strcmp(w, "--var") == 0;
+		if (value) {
+			char *m = mask_text(j->mask, w);
+			cJSON_SetValuestring(a, m);
+			free(m);
+		}
+	}
 	return put_sync(j, 0, h, err);
 }
 

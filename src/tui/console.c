@@ -743,7 +743,7 @@ static char *action_text(struct console *c, const struct eng_step *s)
 		sb_add(&out, p, (size_t)(dl - p));
 		char *name = xstrndup(dl + 2, (size_t)(end - dl - 2));
 		char *v = strncmp(name, "env:", 4) == 0 ? (getenv(name + 4) ? xstrdup(getenv(name + 4)) : NULL)
-		                                        : engine_var(c->e, s, name);
+		                                        : engine_var_shown(c->e, s, name);
 		if (v)
 			sb_adds(&out, v);
 		else
@@ -777,7 +777,7 @@ static char *command_vars(struct console *c, const struct eng_step *s, const cha
 		char seen[512];
 		int sl = snprintf(seen, sizeof seen, "  %s=", name);
 		bool dup = sb.s && (strncmp(sb.s, seen + 2, (size_t)sl - 2) == 0 || strstr(sb.s, seen));
-		char *v = dup ? NULL : engine_var(c->e, s, name);
+		char *v = dup ? NULL : engine_var_shown(c->e, s, name);
 		if (v)
 			sb_addf(&sb, "%s%s=%s", sb.len ? "  " : "", name, v);
 		free(v);
@@ -2551,6 +2551,10 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	c->dirty = true;
 	if (cfg->resumed)
 		show_restored(c, cfg);
+	char *warn = engine_secret_warning(c->e);
+	if (warn && !cfg->resumed)
+		set_message(c, "warning: %s", warn);
+	free(warn);
 
 	while (!c->quitting) {
 		uv_run(c->loop, UV_RUN_DEFAULT);

@@ -200,6 +200,98 @@ char *mask_text(const struct mask *m, const char *s)
 	return s ? mask_text_n(m, s, strlen(s), NULL, NULL) : NULL;
 }
 
+/*
+ * How many bytes at the start of b[0..n) may be the rest of a secret whose
+ * beginning was cut away: the longest k such that b[0..k) is sec[j..j+k)
+ * for some secret and j >= 1, running to the secret's end or to b's (a
+ * short b may lie wholly inside a secret). Each secret is searched for b[0]
+ * with memchr; only those candidates are compared.
+ */
+static size_t head_partial(const struct mask *m, const char *b, size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 0; n && i < m->n; i++) {
+		const struct secret *sec = &m->v[i];
+		for (size_t j = 1; j < sec->len;) {
+			const char *hit = memchr(sec->s + j, (unsigned char)b[0], sec->len - j);
+			if (!hit)
+				break;
+			j = (size_t)(hit - sec->s);
+			size_t k = sec->len - j < n ? sec->len - j : n;
+			if (k > best && !memcmp(b, hit, k))
+				best = k;
+			j++;
+		}
+	}
+	return best;
+}
+
+/* The same at the end: the longest k such that b[n-k..n) is sec[e-k..e)
+   for some secret and e < its length, from the secret's start or b's. */
+static size_t tail_partial(const struct mask *m, const char *b, size_t n)
+{
+	size_t best = 0;
+	for (size_t i = 0; n && i < m->n; i++) {
+		const struct secret *sec = &m->v[i];
+		for (size_t e = 1; e < sec->len;) {
+			const char *hit = memchr(sec->s + e - 1, (unsigned char)b[n - 1], sec->len - e);
+			if (!hit)
+				break;
+			e = (size_t)(hit - sec->s) + 1;
+			size_t k = e < n ? e : n;
+			if (k > best && !memcmp(b + n - k, sec->s + e - k, k))
+				best = k;
+			e++;
+		}
+	}
+	return best;
+}
+
+char *mask_text_cut(const struct mask *m, const char *s, size_t len, unsigned flags,
+                    size_t *out_len, size_t *hits)
+{
+	if (!m || !m->n || !flags || !len)
+		return mask_text_n(m, s, len, out_len, hits);
+	/* Every byte any secret covers, whole or across a cut, is masked; a
+	   run of covered bytes becomes one MASK_TEXT. */
+	bool *cover = xcalloc(len, sizeof *cover);
+	for (size_t i = 0; i < m->n; i++)
+		for (size_t at = find(&m->v[i], s, len, 0); at < len; at = find(&m->v[i], s, len, at + 1))
+			memset(cover + at, 1, m->v[i].len);
+	if (flags & MASK_CUT_HEAD)
+		memset(cover, 1, head_partial(m, s, len));
+	if (flags & MASK_CUT_TAIL) {
+		size_t k = tail_partial(m, s, len);
+		memset(cover + len - k, 1, k);
+	}
+	struct strbuf sb = {0};
+	size_t h = 0;
+	xgrow(&sb.s, &sb.cap, len + 1, 1);
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		while (j < len && cover[j] == cover[i])
+			j++;
+		if (cover[i]) {
+			sb_add(&sb, MASK_TEXT, MASK_LEN);
+			h++;
+		} else {
+			sb_add(&sb, s + i, j - i);
+		}
+		i = j;
+	}
+	free(cover);
+	if (out_len)
+		*out_len = sb.len;
+	if (hits)
+		*hits = h;
+	return sb_take(&sb);
+}
+
+size_t mask_shortest(const struct mask *m)
+{
+	return m && m->n ? m->v[m->n - 1].len : 0;
+}
+
 void mask_stream_init(struct mask_stream *ms, const struct mask *m)
 {
 	memset(ms, 0, sizeof *ms);

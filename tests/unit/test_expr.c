@@ -104,7 +104,7 @@ static enum rbc_verdict judge(const char *expect, const char *warn, const struct
 {
 	struct expr *e = expect ? parse_ok(expect) : NULL;
 	struct expr *w = warn ? parse_ok(warn) : NULL;
-	struct expr_env env = {s->v, s->n, lookup_var, NULL};
+	struct expr_env env = {s->v, s->n, lookup_var, NULL, NULL};
 	enum rbc_verdict v = expr_judge(e, w, &env, probe_error, explain);
 	expr_free(e);
 	expr_free(w);
@@ -604,7 +604,7 @@ static void run_range_case(void **state)
 	struct rbc_value *x = value_obj_new(false);
 	value_obj_set_take(x, "x", value_num_new(rc->v, RBC_DIM_NONE));
 	struct rbc_value *const samples[] = {x};
-	struct expr_env env = {samples, 1, NULL, NULL};
+	struct expr_env env = {samples, 1, NULL, NULL, NULL};
 	int got = expr_truth(e, &env, NULL);
 	if (got != (rc->ok ? 1 : 0))
 		fail_msg("%s with x = %g: got %d, want %d", src, rc->v, got, rc->ok);
@@ -689,7 +689,7 @@ static void test_percentile_values(void **state)
 	};
 	double two[] = {10, 5};
 	struct samples s = samples_of("x", two, 2);
-	struct expr_env env = {s.v, s.n, NULL, NULL};
+	struct expr_env env = {s.v, s.n, NULL, NULL, NULL};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct expr *e = parse_ok(cases[i].expr);
 		struct rbc_value *v = expr_eval(e, &env, NULL);
@@ -701,7 +701,7 @@ static void test_percentile_values(void **state)
 	samples_free(&s);
 	double five[] = {500, 100, 400, 200, 300};
 	s = samples_of("x", five, 5);
-	struct expr_env env5 = {s.v, s.n, NULL, NULL};
+	struct expr_env env5 = {s.v, s.n, NULL, NULL, NULL};
 	struct expr *e = parse_ok("p90(x)");
 	struct rbc_value *v = expr_eval(e, &env5, NULL);
 	assert_true(v->u.num.v == 460); /* exactly */
@@ -772,7 +772,7 @@ static void test_eval_values(void **state)
 	(void)state;
 	struct samples s = samples_parse("[{\"time\":1,\"json\":{\"environment\":\"green\"}},"
 	                                 "{\"time\":3,\"json\":{\"environment\":\"blue\"}}]");
-	struct expr_env env = {s.v, s.n, lookup_var, NULL};
+	struct expr_env env = {s.v, s.n, lookup_var, NULL, NULL};
 	static const struct {
 		const char *expr, *value, *explain;
 	} cases[] = {
@@ -807,7 +807,7 @@ static void test_truth(void **state)
 {
 	(void)state;
 	struct samples s = samples_parse("[{\"status\":500},{\"status\":200}]");
-	struct expr_env env = {s.v, s.n, lookup_var, NULL};
+	struct expr_env env = {s.v, s.n, lookup_var, NULL, NULL};
 	static const struct {
 		const char *expr;
 		int truth;
@@ -959,7 +959,7 @@ static void test_regex_limits(void **state)
 	strcpy(subject + 40, "!");
 	value_obj_set_take(sample, "stdout", value_strz_new(subject));
 	struct rbc_value *const samples[] = {sample};
-	struct expr_env env = {samples, 1, NULL, NULL};
+	struct expr_env env = {samples, 1, NULL, NULL, NULL};
 	struct expr *e = parse_ok("stdout =~ /^(a|aa|aaa)*(b|c)*$/");
 	clock_t t0 = clock();
 	char *explain;
@@ -978,7 +978,7 @@ static void test_binary_text(void **state)
 	struct rbc_value *sample = value_obj_new(false);
 	value_obj_set_take(sample, "stdout", value_str_new("\xff\xfe" "ab\0cd\xc3", 8));
 	struct rbc_value *const samples[] = {sample};
-	struct expr_env env = {samples, 1, NULL, NULL};
+	struct expr_env env = {samples, 1, NULL, NULL, NULL};
 	static const struct {
 		const char *expr;
 		const char *verdict, *explain;
@@ -1015,7 +1015,7 @@ static void test_reuse(void **state)
 		struct samples s = samples_of("time", t, 3);
 		for (size_t i = 0; i < 3; i++)
 			value_obj_set_take(s.v[i], "status", value_num_new(200, RBC_DIM_NONE));
-		struct expr_env env = {s.v, s.n, NULL, NULL};
+		struct expr_env env = {s.v, s.n, NULL, NULL, NULL};
 		char *explain;
 		assert_int_equal(expr_judge(e, NULL, &env, NULL, &explain), RBC_VERDICT_PASS);
 		assert_string_equal(explain, "count(status == 200) = 3 > 1; p50(time) = 200 ms < 1 s "

@@ -297,6 +297,40 @@ static void test_to_text(void **state)
 	}
 }
 
+/* value_masked: texts masked (keys too, windows at their cuts), the rest kept. */
+static void test_masked(void **state)
+{
+	(void)state;
+	struct mask *m = mask_new();
+	mask_add(m, "hunter22");
+	struct rbc_value *o = value_obj_new(false);
+	value_obj_set_take(o, "status", value_num_new(200, RBC_DIM_NONE));
+	value_obj_set_take(o, "body", value_strz_new("pw=hunter22;"));
+	value_obj_set_take(o, "tail", value_str_cut(value_strz_new("22 ok"), MASK_CUT_HEAD));
+	value_obj_set_take(o, "hunter22", value_bool_new(true));
+	struct rbc_value *n = value_num_new(22, RBC_DIM_NONE);
+	n->secret = true;
+	value_obj_set_take(o, "num", n);
+	struct rbc_value *r = value_masked(o, m);
+	assert_ptr_not_equal(r, o);
+	char *t = value_to_text(r);
+	assert_string_equal(t, "{\"status\":200,\"body\":\"pw=" MASK_TEXT ";\",\"tail\":\"" MASK_TEXT
+	                       " ok\",\"" MASK_TEXT "\":true,\"num\":\"" MASK_TEXT "\"}");
+	free(t);
+	value_free(r);
+	/* Nothing to mask: the value itself, shared. */
+	struct rbc_value *plain = value_strz_new("nothing secret");
+	r = value_masked(plain, m);
+	assert_ptr_equal(r, plain);
+	value_free(r);
+	value_free(plain);
+	r = value_masked(o, NULL);
+	assert_ptr_equal(r, o);
+	value_free(r);
+	value_free(o);
+	mask_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_parse_scalar),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_to_text),
+		cmocka_unit_test(test_masked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -547,6 +547,48 @@ static void test_random_chunkings(void **state)
 	}
 }
 
+/* mask_text_cut of a C string with flags gives want. */
+static void assert_cut(const struct mask *m, const char *in, unsigned flags, const char *want)
+{
+	size_t len = 0;
+	char *out = mask_text_cut(m, in, strlen(in), flags, &len, NULL);
+	if (strcmp(out, want) != 0)
+		fail_msg("cut(\"%s\", %u) = \"%s\", want \"%s\"", in, flags, out, want);
+	assert_int_equal(len, strlen(want));
+	free(out);
+}
+
+/* A window's cut end masks what may be part of a secret standing across it. */
+static void test_cut_ends(void **state)
+{
+	(void)state;
+	struct mask *m = mask_new();
+	mask_add(m, "sk_live_51HxQyZ2e");
+	assert_cut(m, "QyZ2e and more", MASK_CUT_HEAD, M " and more");
+	assert_cut(m, "QyZ2e and more", 0, "QyZ2e and more");
+	assert_cut(m, "more then sk_li", MASK_CUT_TAIL, "more then " M);
+	assert_cut(m, "more then sk_li", MASK_CUT_HEAD, "more then sk_li");
+	/* A piece from the middle, cut at both ends (a regex group of a window). */
+	assert_cut(m, "51HxQy", MASK_CUT_HEAD | MASK_CUT_TAIL, M);
+	assert_cut(m, "51HxQy", MASK_CUT_HEAD, M);
+	/* Whole secrets inside are masked as always; nothing else is touched. */
+	assert_cut(m, "x sk_live_51HxQyZ2e y", MASK_CUT_HEAD | MASK_CUT_TAIL, "x " M " y");
+	assert_cut(m, "nothing here", MASK_CUT_HEAD | MASK_CUT_TAIL, "nothing here");
+	assert_cut(m, "", MASK_CUT_HEAD, "");
+	/* A partial at the cut that is also the end of a whole match. */
+	struct mask *m2 = mask_new();
+	mask_add(m2, "aXa");
+	assert_cut(m2, "..aXa", MASK_CUT_TAIL, ".." M);
+	assert_cut(m2, "Xa..", MASK_CUT_HEAD, M "..");
+	assert_cut(m2, "a", MASK_CUT_HEAD | MASK_CUT_TAIL, M);
+	assert_int_equal(mask_shortest(m2), 3);
+	mask_add(m2, "longer-one");
+	assert_int_equal(mask_shortest(m2), 3);
+	assert_int_equal(mask_shortest(NULL), 0);
+	mask_free(m2);
+	mask_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_with_secrets_scans_in_place),
 		cmocka_unit_test(test_many_secrets),
 		cmocka_unit_test(test_random_chunkings),
+		cmocka_unit_test(test_cut_ends),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

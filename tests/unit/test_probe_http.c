@@ -268,7 +268,7 @@ static enum rbc_verdict judge(const char *expect, const struct rbc_value *sample
 	struct rbc_error err = {0};
 	struct expr *e = expr_parse(expect, &err);
 	struct rbc_value *samples[1] = {(struct rbc_value *)sample};
-	struct expr_env env = {samples, 1, NULL, NULL};
+	struct expr_env env = {samples, 1, NULL, NULL, NULL};
 	enum rbc_verdict v;
 
 	assert_non_null(e);

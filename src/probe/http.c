@@ -11,6 +11,12 @@
  * TLS is verified unless the step says insecure, against libcurl's CA
  * bundle or the one the environment names (set_ca_from_env).
  *
+ * Redirects (follow: true) are followed here, not by libcurl: when a hop
+ * leaves the origin of the first URL (scheme, host or port), every header
+ * that holds a secret, and Authorization, Proxy-Authorization and Cookie,
+ * stay behind, for this hop and every later one. libcurl alone would send a
+ * custom X-Api-Key on to any host a server names.
+ *
  * Completed transfers are collected after each curl_multi_socket_action and
  * reported from there: a libuv callback, never a libcurl one, so the done
  * callback may start or cancel other transfers. Cancelled transfers are
@@ -37,6 +43,7 @@
 #include "rbc/curluv.h"
 
 #define HTTP_DEFAULT_MAX_BODY ((int64_t)1 << 20)
+#define HTTP_MAX_REDIRECTS 20
 
 /* The multi handle of one loop, with the two timers it needs. */
 struct http_multi {
@@ -54,6 +61,9 @@ struct http_xfer {
 	struct http_multi *m;
 	CURL *easy;
 	struct curl_slist *hdrs;
+	struct curl_slist *hdrs_away; /* hdrs without credentials and secrets:
+	                                 sent once a redirect left the origin
+	                                 (NULL: none, libcurl's defaults) */
 	struct strbuf resp;         /* body, up to max_body bytes */
 	size_t max_body;
 	uint64_t received;          /* body bytes received, kept or not */
@@ -61,6 +71,11 @@ struct http_xfer {
 	struct rbc_value *header;   /* of the last response */
 	int64_t timeout_ms;
 	uint64_t t0;                /* uv_hrtime at start, for error samples */
+	bool follow;                /* follow redirects (we do, not libcurl) */
+	int hops;                   /* redirects followed */
+	bool away;                  /* a redirect left the first URL's origin */
+	char *origin;               /* "scheme://host:port" of the first URL */
+	curl_off_t time_before_us;  /* the hops before this one */
 	char errbuf[CURL_ERROR_SIZE];
 	http_done_fn *done;
 	void *ud;
@@ -306,6 +321,7 @@ static struct rbc_value *success_sample(struct http_xfer *x)
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+	total_us += x->time_before_us;
 	curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
 	value_obj_set_take(s, "status", value_num_new((double)status, RBC_DIM_NONE));
 	value_obj_set_take(s, "time", value_num_new((double)total_us / 1000.0, RBC_DIM_TIME));
@@ -314,7 +330,8 @@ static struct rbc_value *success_sample(struct http_xfer *x)
 		value_obj_set_take(s, "truncated", value_bool_new(true));
 	value_obj_set_take(s, "json", body_json(x));
 	size_t len = x->resp.len;
-	value_obj_set_take(s, "body", value_str_take(sb_take(&x->resp), len));
+	value_obj_set_take(s, "body", value_str_cut(value_str_take(sb_take(&x->resp), len),
+	                                            x->truncated ? MASK_CUT_TAIL : 0));
 	value_obj_set_take(s, "header", x->header);
 	x->header = NULL;
 	value_obj_set_take(s, "url", safe_url(url));
@@ -325,6 +342,8 @@ static void xfer_free(struct http_xfer *x)
 {
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->hdrs);
+	curl_slist_free_all(x->hdrs_away);
+	free(x->origin);
 	sb_free(&x->resp);
 	value_free(x->header);
 	free(x);
@@ -338,6 +357,105 @@ static void report(struct http_xfer *x, struct rbc_value *sample, const char *er
 
 	xfer_free(x);
 	done(ud, sample, error);
+}
+
+/* "scheme://host:port" of url (the scheme's port when none is given), or NULL. */
+static char *origin_of(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *o = NULL;
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		for (char *p = host; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		o = xasprintf("%s://%s:%s", scheme, host, port);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return o;
+}
+
+/* url without user and password (a new string, NULL when it does not parse). */
+static char *without_userinfo(const char *url)
+{
+	CURLU *u = curl_url();
+	char *out = NULL, *r = NULL;
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+		curl_url_set(u, CURLUPART_USER, NULL, 0);
+		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+		if (curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK)
+			r = xstrdup(out);
+	}
+	curl_free(out);
+	curl_url_cleanup(u);
+	return r;
+}
+
+/*
+ * A finished response that asks to go elsewhere, when x follows: the next
+ * hop is started on the same handle (true) as libcurl's own following would
+ * (303, and 301/302 after a POST, go on as GET without a body; 307 and 308
+ * keep the method and body). False: x is done, as it is.
+ */
+static bool next_hop(struct http_xfer *x, char **error)
+{
+	long status = 0;
+	char *loc = NULL;
+	if (!x->follow)
+		return false;
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
+	if (!loc || (status != 301 && status != 302 && status != 303 && status != 307 && status != 308))
+		return false;
+	if (x->hops >= HTTP_MAX_REDIRECTS) {
+		*error = xasprintf("too many redirects: more than %d", HTTP_MAX_REDIRECTS);
+		return false;
+	}
+	curl_off_t t = 0;
+	curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &t);
+	int64_t spent_ms = (int64_t)((uint64_t)(x->time_before_us + t) / 1000);
+	if (x->timeout_ms > 0 && spent_ms >= x->timeout_ms) {
+		char dur[32];
+		*error = xasprintf("timed out after %s",
+		                   units_format_duration(x->timeout_ms, dur, sizeof dur));
+		return false;
+	}
+	char *origin = origin_of(loc);
+	char *url = xstrdup(loc);
+	if (!x->away && (!origin || !x->origin || strcmp(origin, x->origin) != 0)) {
+		x->away = true;
+		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs_away);
+	}
+	if (x->away) {
+		char *bare = without_userinfo(url);
+		if (bare) {
+			free(url);
+			url = bare;
+		}
+	}
+	free(origin);
+	char *method = NULL;
+	curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_METHOD, &method);
+	bool to_get = method && strcmp(method, "HEAD") != 0 &&
+	              (status == 303 || ((status == 301 || status == 302) && strcmp(method, "POST") == 0));
+	if (to_get) {
+		curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, NULL);
+		curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
+	}
+	curl_easy_setopt(x->easy, CURLOPT_URL, url);
+	free(url);
+	if (x->timeout_ms > 0)
+		curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)(x->timeout_ms - spent_ms));
+	x->time_before_us += t;
+	x->hops++;
+	x->resp.len = 0;
+	x->received = 0;
+	x->truncated = false;
+	return curl_multi_add_handle(x->m->cu.multi, x->easy) == CURLM_OK;
 }
 
 /* Reports every transfer libcurl has finished. */
@@ -358,7 +476,13 @@ static void drain(struct http_multi *m)
 		x = (struct http_xfer *)priv;
 		unlink_running(x);
 		curl_multi_remove_handle(m->cu.multi, x->easy);
-		if (rc == CURLE_OK) {
+		char *hop_error = NULL;
+		if (rc == CURLE_OK && next_hop(x, &hop_error)) {
+			link_running(x);
+		} else if (hop_error) {
+			report(x, error_sample(elapsed_ms(x), hop_error), hop_error);
+			free(hop_error);
+		} else if (rc == CURLE_OK) {
 			report(x, success_sample(x), NULL);
 		} else {
 			char *why = failure_text(x, rc);
@@ -390,6 +514,16 @@ static bool header_ok(const char *s, bool name)
 	return true;
 }
 
+/* Whether a header may go on to another origin: no credential, no secret. */
+static bool header_travels(const char *name, const char *value, const struct mask *m)
+{
+	static const char *const credentials[] = {"Authorization", "Proxy-Authorization", "Cookie"};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(credentials); i++)
+		if (strcasecmp(name, credentials[i]) == 0)
+			return false;
+	return !mask_hits(m, value, strlen(value)) && !mask_hits(m, name, strlen(name));
+}
+
 static bool set_headers(struct http_xfer *x, const struct probe_req *req, struct rbc_error *err)
 {
 	bool have_ctype = false, have_expect = false;
@@ -408,13 +542,19 @@ static bool set_headers(struct http_xfer *x, const struct probe_req *req, struct
 		/* "Name;" is libcurl's way to send a header with an empty value. */
 		line = *v ? xasprintf("%s: %s", k, v) : xasprintf("%s;", k);
 		x->hdrs = curl_slist_append(x->hdrs, line);
+		if (header_travels(k, v, req->mask))
+			x->hdrs_away = curl_slist_append(x->hdrs_away, line);
 		free(line);
 	}
-	if (req->json_body && !have_ctype)
+	if (req->json_body && !have_ctype) {
 		x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
+		x->hdrs_away = curl_slist_append(x->hdrs_away, "Content-Type: application/json");
+	}
 	/* No 100-continue round trip: it only adds latency to the measurement. */
-	if (req->body && !have_expect)
+	if (req->body && !have_expect) {
 		x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+		x->hdrs_away = curl_slist_append(x->hdrs_away, "Expect:");
+	}
 	if (x->hdrs)
 		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs);
 	return true;
@@ -488,9 +628,10 @@ struct http_xfer *http_xfer_start(const struct probe_req *req, const char *url,
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, req->follow ? 1L : 0L);
-	if (req->follow)
-		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 20L);
+	/* Redirects are followed by next_hop, header by header. */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	x->follow = req->follow;
+	x->origin = origin_of(url);
 	if (req->timeout_ms > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
 	if (req->insecure) {

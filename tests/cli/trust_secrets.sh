@@ -208,4 +208,35 @@ expect_nomatch "… but no header holding the secret" "$landed" 'X-Api-Key|X-Tra
 expect_nomatch "… nor Authorization" "$landed" 'Authorization'
 expect_match "the same origin still gets the secret header" "$home" "\"X-Api-Key\": \"$TOKEN\""
 
+# --- the console's screen and an incident's Slack text -----------------------------
+. "$ROOT/tests/tui.sh"
+cat >"$TMP/incident.json" <<JSON
+{ "runbook": "leak-incident", "title": "Incident with a secret", "kind": "incident",
+  "secrets": ["TOKEN", "SLACK_WEBHOOK_URL"],
+  "severities": [ { "id": "L1", "name": "Minor", "restore": "15m",
+                   "steps": [ { "id": "l1", "title": "Roll back", "manual": "Roll back." } ] } ],
+  "steps": [
+    { "id": "probe", "title": "Token check", "run": "printf '%s\\n' \"\$TOKEN\"",
+      "expect": "stdout == \"expected\"", "on_fail": "continue" },
+    { "id": "echo", "title": "Echo check", "http": { "url": "$FIXTURE_URL/echo" },
+      "expect": "json.token == \"expected\"", "on_fail": "continue" }
+  ] }
+JSON
+ctl /hooks/slack '{"body": "ok"}'
+TUI_ENV="TOKEN=$TOKEN SLACK_WEBHOOK_URL=$FIXTURE_URL/hooks/slack" \
+	tui_start 200 40 --operator alice --severity L1 --title "Token leak drill" "$TMP/incident.json"
+wait_for "Token leak drill" >/dev/null
+keys a
+expect_screen "the console runs the failing steps" "Echo check"
+wait_re 'FAIL +json.token|json.token = ' >/dev/null
+wait_for "notification slack step_failed" 20 >/dev/null
+screen >"$TMP/screen.txt"
+keys Tab; screen >>"$TMP/screen.txt"
+keys j; screen >>"$TMP/screen.txt"
+for _ in $(seq 50); do reqs /hooks/slack >"$TMP/slack.json"; grep -q 'Echo check' "$TMP/slack.json" && break; sleep 0.1; done
+expect_match "Slack was told of the failed steps" "$(cat "$TMP/slack.json")" 'Token check.*Echo check|Echo check.*Token check'
+no_piece "no piece of the secret on the console's screen" "$TMP/screen.txt"
+no_piece "… nor in the Slack texts" "$TMP/slack.json"
+keys q
+
 t_done

@@ -247,18 +247,24 @@ static void test_env_is_not_code(void **state)
 	char *dir = tmpdir_new();
 	char *pwned = xasprintf("%s/pwned", dir);
 	char *val = xasprintf("$(touch %s)`touch %s`;touch %s", pwned, pwned, pwned);
-	char *keys[] = {(char *)"X", (char *)"RBC_TEST_OVERRIDE"};
-	char *vals[] = {val, (char *)"step"};
-	struct rb_kv env = {keys, vals, 2};
-	setenv("RBC_TEST_PARENT", "from parent", 1);
-	setenv("RBC_TEST_OVERRIDE", "parent", 1);
+	char *keys[] = {(char *)"X", (char *)"CMDTEST_OVERRIDE", (char *)"RBC_GIVEN"};
+	char *vals[] = {val, (char *)"step", (char *)"by the runbook"};
+	struct rb_kv env = {keys, vals, 3};
+	setenv("CMDTEST_PARENT", "from parent", 1);
+	setenv("CMDTEST_OVERRIDE", "parent", 1);
+	/* rbc's own settings are not the step's: only what the step is given. */
+	setenv("RBC_DATABASE_URL", "postgresql://rbc:pw@127.0.0.1:1/x", 1);
+	setenv("RBC_GIVEN", "rbc's", 1);
 
 	struct probe_req req;
 	struct res r = {0};
-	req_init(&req, NULL, "printf %s \"$X\"; printf '|%s|%s' \"$RBC_TEST_PARENT\" \"$RBC_TEST_OVERRIDE\"", &r);
+	req_init(&req, NULL,
+	         "printf %s \"$X\"; printf '|%s|%s|%s|%s' \"$CMDTEST_PARENT\" \"$CMDTEST_OVERRIDE\" "
+	         "\"${RBC_DATABASE_URL-unset}\" \"$RBC_GIVEN\"",
+	         &r);
 	req.env = &env;
 	run_probe(&probe_run_ops, &req, &r);
-	char *want = xasprintf("%s|from parent|step", val);
+	char *want = xasprintf("%s|from parent|step|unset|by the runbook", val);
 	assert_string_equal(str_field(&r, "stdout", NULL), want);
 	struct stat st;
 	assert_int_equal(stat(pwned, &st), -1);
@@ -268,8 +274,10 @@ static void test_env_is_not_code(void **state)
 	free(val);
 	free(pwned);
 	tmpdir_free(dir);
-	unsetenv("RBC_TEST_PARENT");
-	unsetenv("RBC_TEST_OVERRIDE");
+	unsetenv("CMDTEST_PARENT");
+	unsetenv("CMDTEST_OVERRIDE");
+	unsetenv("RBC_DATABASE_URL");
+	unsetenv("RBC_GIVEN");
 }
 
 static void test_cwd(void **state)

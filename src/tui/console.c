@@ -869,6 +869,15 @@ static void draw_detail(struct console *c, const struct layout *L)
 		detail_text(&d, "note", m, c->attr[THEME_NOTE]);
 		free(m);
 	}
+	/* The prose of a runbook (its row) or of a severity (its procedure),
+	   wrapped to the pane; put() shows its controls, never obeys them. */
+	size_t lv = procedure_level(c, s);
+	const char *prose = !def ? s->rb->description : lv != SIZE_MAX ? c->inc->rb->severities[lv].description : NULL;
+	if (prose) {
+		char *m = engine_mask(c->e, prose);
+		detail_text(&d, NULL, m, c->attr[THEME_NOTE]);
+		free(m);
+	}
 }
 
 static bool line_matches(const char *line, const char *pat)

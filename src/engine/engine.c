@@ -1184,17 +1184,13 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 		} else {
 			free(s->operator);
 			s->operator = xstrdup(who);
-			char *x = mnote ? xasprintf("not confirmed by %s: %s", who, mnote)
-			                : xasprintf("not confirmed by %s", who);
+			char *x = mnote ? xasprintf("declined by %s: %s", who, mnote)
+			                : xasprintf("declined by %s", who);
 			node_finish(e, n, ENG_SKIPPED, RBC_VERDICT_PASS, x);
-			/* Declined: the run pauses here and the operator decides what
-			   next; a branch or a step run by hand just goes on. */
-			if (f && f->main) {
-				e->main_running = false;
-				flow_free(f);
-			} else if (f) {
+			/* Declined: the step is skipped and whatever asked goes on after
+			   it (the run, a branch, a step run by hand), as after any skip. */
+			if (f)
 				flow_move(f, FLOW_AFTER, n);
-			}
 		}
 		free(mnote);
 		engine_pump(e);

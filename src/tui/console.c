@@ -137,6 +137,7 @@ struct console {
 	size_t nkept;
 
 	bool follow;              /* the selection follows the run (after a, Enter on a group) */
+	struct eng_step *declined; /* a confirmation declined: its skip is said once recorded */
 	bool dirty, bg_dirty, quitting, quit_when_done;
 	bool started, finished;
 	int64_t t_start, t_end;
@@ -1353,6 +1354,12 @@ static void on_event(void *ud, const struct eng_event *ev)
 		break;
 	case ENG_EV_STEP_FINISHED:
 		ui_of(ev->step)->shown_done = true;
+		if (ev->step == c->declined) {
+			c->declined = NULL;
+			set_message(c, "%s %s %s: %s", step_label(ev->step), ev->step->title ? ev->step->title : "",
+			            ev->step->state == ENG_SKIPPED ? "SKIPPED" : verdict_name(ev->verdict),
+			            ev->text ? ev->text : "");
+		}
 		if (c->notify && incident_open(c) && ev->verdict == RBC_VERDICT_FAIL && ev->step->def &&
 		    !is_group(ev->step)) {
 			const struct rb_severity *sv = &c->inc->rb->severities[c->inc->severity];
@@ -1989,7 +1996,12 @@ static void prompt_done(struct console *c, bool accept)
 			bool yes = accept && (strcmp(text, "y") == 0 || strcmp(text, "Y") == 0 ||
 			                      strcmp(text, "yes") == 0);
 			engine_answer(c->e, s, yes ? ENG_ANSWER_YES : ENG_ANSWER_NO, NULL, c->operator);
-			set_message(c, yes ? "confirmed" : "not confirmed: the run paused (a: go on)");
+			/* Declined: the step is skipped, said once its end is on disk
+			   (on_event), in the record's words. */
+			if (yes)
+				set_message(c, "confirmed");
+			else
+				c->declined = s;
 		}
 		break;
 	case PROMPT_QUIT:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What the console says matches what the run is and what the record keeps:
 # a runbook's description in the detail pane (wrapped by display width, its
-# escapes shown, never obeyed).
+# escapes shown, never obeyed); a declined confirmation skipped, in the
+# same words on screen, in the journal and in every export, the run going
+# on.
 # Every check waits for text on the screen; nothing sleeps a fixed time.
 . tests/lib.sh
 . tests/tui.sh
@@ -44,5 +46,52 @@ expect_screen "a step's detail does not repeat the runbook's description" "┌ 1
 absent=$(printf '%s' "$(screen)" | grep -c 'Read this first')
 expect_eq "… it is the runbook's, shown on its row only" "$absent" 0
 quit
+
+# --- a declined confirmation: one truth on screen, in the journal, in the exports --
+echo "# a declined confirmation"
+mark="$TMP/switched"
+tui_start 100 30 --operator tester --var MARK="$mark" "$F/confirm.json"
+wait_idle
+keys a
+expect_screen "the confirmation is asked" "Switch production traffic? [y/N]"
+keys n
+expect_screen "declined: the status line says the step is skipped and who declined" \
+	"2 Switch traffic SKIPPED: declined by tester"
+expect_screen "… the run goes on after it, to its end, without another key" "■ finished PASS"
+expect_match "… the tree shows it skipped" "$SCREEN" '│ +⏭ 2 Switch traffic'
+expect_match "… the step after it ran" "$SCREEN" '│ +✔ 3 After the switch'
+absent=$(printf '%s' "$SCREEN" | grep -c 'paused')
+expect_eq "… nothing says the run paused" "$absent" 0
+keys k
+expect_screen "the detail pane says the same" "⏭ SKIPPED  declined by tester"
+[ -e "$mark" ] && fail "the declined command did not run" "$mark exists" || ok "the declined command did not run"
+keys e
+expect_screen_re "the run is exported" 'exported deployment-log\.md \+ export\.json'
+dir=$(ls -d "$TMP"/runs/*-decline-* 2>/dev/null | tail -1)
+line=$(grep '"ev":"step_finished","step":"decline/switch"' "$dir/journal.jsonl" 2>/dev/null)
+expect_match "the journal records it skipped, declined by the operator" "$line" '"state":"skipped".*"text":"declined by tester","by":"tester"'
+md=$(cat "$dir/deployment-log.md" 2>/dev/null)
+expect_match "the deployment log's table: skipped, declined by tester" "$md" '^\| 2 \| Switch traffic \| ⏭ skipped \| declined by tester \| tester \|'
+expect_match "… its timeline: SKIPPED declined by tester" "$md" '\| step_finished \| decline/switch \| SKIPPED declined by tester \(by tester\) \|'
+expect_nomatch "… never PASS for the skipped step" "$(printf '%s\n' "$md" | grep 'decline/switch')" 'PASS'
+if python3 - "$ROOT/docs/export.schema.json" "$dir/export.json" <<'PY'
+import json, sys, jsonschema
+d = json.load(open(sys.argv[2]))
+jsonschema.validate(d, json.load(open(sys.argv[1])))
+s = [s for s in d["steps"] if s["id"] == "decline/switch"][0]
+t = [t for t in d["timeline"] if t["ev"] == "step_finished" and t.get("step") == "decline/switch"][0]
+ok = (s["state"], s["explanation"], s["by"], t["state"], t["text"]) == ("skipped", "declined by tester", "tester", "skipped", "declined by tester")
+sys.exit(0 if ok and d["verdict"] == "PASS" else 1)
+PY
+then ok "the JSON record: skipped, declined by tester, in the step and the timeline (valid against the schema)"
+else fail "the JSON record: skipped, declined by tester, in the step and the timeline (valid against the schema)" "$(cat "$dir/export.json" 2>/dev/null | head -c 1500)"; fi
+run "$RBC" export "$dir" --format junit
+expect_match "JUnit: the test case is skipped, declined by tester" "$OUT" '<skipped message="skipped: declined by tester"/>'
+expect_match "… and its output says SKIPPED, not PASS" "$OUT" '<system-out>SKIPPED: declined by tester'
+quit
+expect_eq "the run passed: a declined step fails nothing (exit 0)" "$TUI_RC" 0
+run "$RBC" run --batch --var MARK="$mark" "$F/confirm.json"
+expect_match "batch without --yes: unchanged, the step needs an operator" "$OUT" '^UNKNOWN +switch +Switch traffic — needs operator: confirm "Switch production traffic\?" \(--yes confirms\)'
+expect_match "… and the run goes on after it" "$OUT" '^PASS +after '
 
 t_done

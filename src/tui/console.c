@@ -95,6 +95,7 @@ struct ui {
 	bool collapsed;
 	bool shown_done;          /* its end has reached the screen: the journal holds it */
 	bool kept;                /* its output is among the OUT_MAX_STEPS kept */
+	bool asked;               /* its wait for the operator has reached the screen */
 };
 
 enum prompt { PROMPT_NONE, PROMPT_NOTE, PROMPT_SKIP, PROMPT_FAIL, PROMPT_SEARCH,
@@ -1321,6 +1322,29 @@ static struct eng_step *find_confirm(struct eng_step *s)
 	return NULL;
 }
 
+/* The first manual step waiting for its answer, in the tree's order, once
+   its wait is on the screen (the engine may be ahead of it). */
+static struct eng_step *find_manual_wait(struct eng_step *s)
+{
+	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_MANUAL && s->ui && ((struct ui *)s->ui)->asked)
+		return s;
+	for (size_t i = 0; i < s->nchildren; i++) {
+		struct eng_step *r = find_manual_wait(s->children[i]);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+/* The selection is on a step waiting for the operator: following the run
+   does not take it away (parallel branches asking at once, or starting
+   beside it, would move the cursor from under the answering key). */
+static bool turn_selected(struct console *c)
+{
+	const struct eng_step *s = selected(c);
+	return s && s->state == ENG_WAITING;
+}
+
 static void on_event(void *ud, const struct eng_event *ev)
 {
 	struct console *c = ud;
@@ -1340,9 +1364,10 @@ static void on_event(void *ud, const struct eng_event *ev)
 		}
 		break;
 	case ENG_EV_STEP_STARTED:
-		if (c->follow && ev->step->def && !is_group(ev->step))
+		if (c->follow && ev->step->def && !is_group(ev->step) && !turn_selected(c))
 			select_step(c, ev->step);
 		ui_of(ev->step)->shown_done = false;
+		ui_of(ev->step)->asked = false;
 		if (ev->step->def && !is_group(ev->step)) {
 			/* A new attempt's output starts afresh on screen (the spool keeps all). */
 			struct ui *u = ui_of(ev->step);
@@ -1354,6 +1379,7 @@ static void on_event(void *ud, const struct eng_event *ev)
 		break;
 	case ENG_EV_STEP_FINISHED:
 		ui_of(ev->step)->shown_done = true;
+		ui_of(ev->step)->asked = false;
 		if (ev->step == c->declined) {
 			c->declined = NULL;
 			set_message(c, "%s %s %s: %s", step_label(ev->step), ev->step->title ? ev->step->title : "",
@@ -1376,14 +1402,26 @@ static void on_event(void *ud, const struct eng_event *ev)
 			rbc_error_clear(&err);
 			free(what);
 		}
+		/* A manual step answered while other branches still wait: the
+		   cursor goes to the first of them, the next to answer. */
+		if (c->follow && ev->step->def && ev->step->def->action == RB_MANUAL && !turn_selected(c)) {
+			size_t n;
+			struct eng_step *const *tops = engine_nodes(c->e, &n);
+			struct eng_step *w = NULL;
+			for (size_t i = 0; i < n && !w; i++)
+				w = find_manual_wait(tops[i]);
+			if (w)
+				select_step(c, w);
+		}
 		/* A last line without a newline is still a line. */
 		if (ev->step->ui)
 			outbuf_flush(&((struct ui *)ev->step->ui)->out);
 		break;
 	case ENG_EV_WAITING:
+		ui_of(ev->step)->asked = true;
 		if (ev->step->wait == ENG_WAIT_CONFIRM)
 			open_confirm(c, ev->step);
-		else if (c->follow)
+		else if (c->follow && !turn_selected(c))
 			select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
 	case ENG_EV_WATCH_FIRED:

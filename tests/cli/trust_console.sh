@@ -3,7 +3,7 @@
 # a runbook's description in the detail pane (wrapped by display width, its
 # escapes shown, never obeyed); a declined confirmation skipped, in the
 # same words on screen, in the journal and in every export, the run going
-# on.
+# on; parallel branches asking at once keep the cursor on the first.
 # Every check waits for text on the screen; nothing sleeps a fixed time.
 . tests/lib.sh
 . tests/tui.sh
@@ -93,5 +93,22 @@ expect_eq "the run passed: a declined step fails nothing (exit 0)" "$TUI_RC" 0
 run "$RBC" run --batch --var MARK="$mark" "$F/confirm.json"
 expect_match "batch without --yes: unchanged, the step needs an operator" "$OUT" '^UNKNOWN +switch +Switch traffic — needs operator: confirm "Switch production traffic\?" \(--yes confirms\)'
 expect_match "… and the run goes on after it" "$OUT" '^PASS +after '
+
+# --- parallel branches that ask at once ---------------------------------------------
+echo "# parallel manual steps"
+tui_start 100 30 --operator tester "$F/parallel.json"
+wait_idle
+keys a
+expect_screen "the branches ask at once" "◆ your turn"
+wait_idle
+expect_match "the cursor is on the first branch that asks" "$SCREEN" '┌ 2\.1 Product owner signs off ─'
+expect_match "… both branches wait" "$SCREEN" '◆ 2\.2 QA signs off'
+expect_match "… the branch beside them ran without taking the cursor" "$SCREEN" '✔ 2\.3 Smoke test'
+keys Space
+expect_screen "answered, the cursor goes to the next branch that waits" "┌ 2.2 QA signs off ─"
+expect_match "… the first is done" "$SCREEN" '✔ 2\.1 Product owner signs off'
+keys Space
+expect_screen "the last answer lets the run go on" "■ finished PASS"
+quit
 
 t_done

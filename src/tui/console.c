@@ -139,6 +139,7 @@ struct console {
 
 	bool follow;              /* the selection follows the run (after a, Enter on a group) */
 	struct eng_step *declined; /* a confirmation declined: its skip is said once recorded */
+	const struct eng_step *phase; /* the runbook the run is in (NULL: the first) */
 	bool dirty, bg_dirty, quitting, quit_when_done;
 	bool started, finished;
 	int64_t t_start, t_end;
@@ -450,6 +451,14 @@ static struct eng_step *selected(struct console *c)
 	return c->nvis ? c->vis[c->sel] : NULL;
 }
 
+/* The runbook (phase) node a step belongs to. */
+static const struct eng_step *phase_of(const struct eng_step *s)
+{
+	while (s->parent)
+		s = s->parent;
+	return s;
+}
+
 static int depth_of(const struct eng_step *s)
 {
 	int d = 0;
@@ -533,13 +542,18 @@ static void draw_header(struct console *c)
 {
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
-	char *env = engine_var(c->e, tops[0], "ENVIRONMENT");
+	/* The phase the run is in, and its environment (else the first
+	   runbook's: a later phase that does not say keeps the alert). */
+	const struct eng_step *ph = c->phase ? c->phase : tops[0];
+	char *env = engine_var(c->e, ph, "ENVIRONMENT");
 	if (!env)
+		env = engine_var(c->e, ph, "ENV");
+	if (!env && ph != tops[0] && !(env = engine_var(c->e, tops[0], "ENVIRONMENT")))
 		env = engine_var(c->e, tops[0], "ENV");
 	attr_t a = c->attr[env && is_production(env) ? THEME_HEADER_ALERT : THEME_HEADER];
 	fill(0, 0, c->cols, a);
 	struct strbuf sb = {0};
-	sb_addf(&sb, " rbc · %s", tops[0]->rb->id);
+	sb_addf(&sb, " rbc · %s", ph->rb->id);
 	if (env) {
 		char *m = engine_mask(c->e, env);
 		sb_addf(&sb, " · env %s", m);
@@ -1364,6 +1378,8 @@ static void on_event(void *ud, const struct eng_event *ev)
 		}
 		break;
 	case ENG_EV_STEP_STARTED:
+		if (ev->run) /* the run's own flow: the header names its phase */
+			c->phase = phase_of(ev->step);
 		if (c->follow && ev->step->def && !is_group(ev->step) && !turn_selected(c))
 			select_step(c, ev->step);
 		ui_of(ev->step)->shown_done = false;
@@ -2473,6 +2489,7 @@ static void show_restored(struct console *c, const struct console_cfg *cfg)
 	struct eng_step *at = engine_resume_point(c->e, &after);
 	const char *lost = cfg->resume_warning ? *cfg->resume_warning : NULL;
 	if (at) {
+		c->phase = phase_of(at);
 		select_step(c, at);
 		set_message(c, "resumed from the journal: a goes on %s %s %s%s%s", after ? "after" : "at",
 		            at->def ? at->def->number : "", at->title ? at->title : "", lost ? " · " : "",

@@ -3,7 +3,9 @@
 # a runbook's description in the detail pane (wrapped by display width, its
 # escapes shown, never obeyed); a declined confirmation skipped, in the
 # same words on screen, in the journal and in every export, the run going
-# on; parallel branches asking at once keep the cursor on the first.
+# on; parallel branches asking at once keep the cursor on the first; the
+# header names the phase the run is in; a skipped group's steps show their
+# titles expanded as far as the variables known allow, secrets masked.
 # Every check waits for text on the screen; nothing sleeps a fixed time.
 . tests/lib.sh
 . tests/tui.sh
@@ -111,4 +113,31 @@ keys Space
 expect_screen "the last answer lets the run go on" "■ finished PASS"
 quit
 
+# --- the header names the phase; a skipped group's titles --------------------------------
+echo "# phases and skipped groups"
+secret="tok-$RANDOM-$RANDOM"
+TUI_ENV="$TUI_ENV API_TOKEN=$secret" tui_start 100 30 --operator tester \
+	"$F/phase-pre.json" "$F/phase-deploy.json" "$F/phase-post.json"
+wait_idle
+expect_match "before the run, the header names the first phase" "$(row_of ' rbc · ')" '^ rbc · tc-pre · operator tester '
+keys a
+expect_screen "the run stops at the deploy phase's manual step" "Say in #releases that green is next."
+expect_match "the header names the phase the run is in, with its environment" "$(row_of ' rbc · ')" '^ rbc · tc-deploy · env staging · operator tester .*◆ your turn'
+expect_match "a skipped group's step: its title with the capture made before the skip" "$SCREEN" '⏭ 2\.1 Deploy green on ECS'
+expect_match "… a secret in a title masked" "$SCREEN" '⏭ 2\.2 Token •••• rotated'
+expect_match "… a variable never set left as written" "$SCREEN" '⏭ 2\.3 Run \$\{RUN_ID\} done'
+expect_match "… the group's own title" "$SCREEN" '⏭ 2 ECS path for green'
+if printf '%s' "$SCREEN" | grep -qF "$secret"; then fail "the secret is never on screen" "$SCREEN"; else ok "the secret is never on screen"; fi
+keys Space
+expect_screen "the run goes on to the last phase" "Watch them for 10 minutes."
+expect_match "… and the header names it" "$(row_of ' rbc · ')" '^ rbc · tc-post · operator tester '
+quit
+dir=$(ls -d "$TMP"/runs/*-tc-pre-* 2>/dev/null | tail -1)
+TUI_ENV="$TUI_ENV API_TOKEN=$secret" tui_start 100 30 resume "$dir"
+expect_screen "resumed, the run is where it was" "resumed from the journal"
+expect_match "… the header names the phase it goes on in" "$(row_of ' rbc · ')" '^ rbc · tc-post · '
+expect_match "… the skipped group's titles as they were: expanded, masked" "$SCREEN" '⏭ 2\.1 Deploy green on ECS'
+expect_match "… the secret masked" "$SCREEN" '⏭ 2\.2 Token •••• rotated'
+if printf '%s' "$SCREEN" | grep -qF "$secret"; then fail "… the secret is never on screen" "$SCREEN"; else ok "… the secret is never on screen"; fi
+quit
 t_done

@@ -26,7 +26,9 @@
  *   their repeat.for).
  * - Manual steps and confirmations wait for engine_answer when the engine is
  *   interactive; otherwise they are answered by the assume / yes options or
- *   end UNKNOWN "needs operator". Nothing passes silently.
+ *   end UNKNOWN "needs operator". Nothing passes silently. A declined
+ *   confirmation skips its step ("declined by NAME") and the flow that
+ *   asked goes on after it, as after any skip.
  *
  * Threading: everything happens on the loop thread. Observers must not call
  * engine functions that change state from inside on_event (queue the work

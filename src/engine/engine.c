@@ -165,6 +165,12 @@ static void titles_init(struct engine *e, struct eng_step *s)
 		titles_init(e, s->children[i]);
 }
 
+void node_titles_below(struct engine *e, struct node *n)
+{
+	for (size_t i = 0; i < n->s.nchildren; i++)
+		titles_init(e, n->s.children[i]);
+}
+
 bool node_on_demand(const struct eng_step *s)
 {
 	return s->include || (s->def && s->def->on_demand);
@@ -452,6 +458,8 @@ void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_v
 	n->s.finished = engine_now(e);
 	if (!n->s.started)
 		n->s.started = n->s.finished;
+	if (st == ENG_SKIPPED && (!n->s.def || n->s.def->action == RB_GROUP))
+		node_titles_below(e, n);
 	struct eng_event ev = {.type = ENG_EV_STEP_FINISHED, .step = &n->s, .verdict = v,
 	                       .text = n->s.explain, .by = n->s.operator,
 	                       .stopped = n->child_stopped};
@@ -1184,17 +1192,13 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 		} else {
 			free(s->operator);
 			s->operator = xstrdup(who);
-			char *x = mnote ? xasprintf("not confirmed by %s: %s", who, mnote)
-			                : xasprintf("not confirmed by %s", who);
+			char *x = mnote ? xasprintf("declined by %s: %s", who, mnote)
+			                : xasprintf("declined by %s", who);
 			node_finish(e, n, ENG_SKIPPED, RBC_VERDICT_PASS, x);
-			/* Declined: the run pauses here and the operator decides what
-			   next; a branch or a step run by hand just goes on. */
-			if (f && f->main) {
-				e->main_running = false;
-				flow_free(f);
-			} else if (f) {
+			/* Declined: the step is skipped and whatever asked goes on after
+			   it (the run, a branch, a step run by hand), as after any skip. */
+			if (f)
 				flow_move(f, FLOW_AFTER, n);
-			}
 		}
 		free(mnote);
 		engine_pump(e);

@@ -135,6 +135,9 @@ void engine_pump(struct engine *e);
 void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_verdict v,
                  char *explain_take);
 void node_refresh_ancestors(struct engine *e, struct node *n);
+/* The titles of the steps below n, expanded with what is known now and
+   masked: a skipped group's steps are never reached to have them set. */
+void node_titles_below(struct engine *e, struct node *n);
 void engine_interrupt(struct engine *e, const char *reason, struct node *target);
 void engine_fail_run(struct engine *e, const char *reason);
 struct node *engine_target(struct engine *e, struct node *from);

@@ -98,6 +98,8 @@ static void restore_finished(struct engine *e, const struct eng_restore *r)
 	s->started = r->started ? r->started : r->time;
 	n->child_stopped = r->stopped;
 	n->restored = true;
+	if (r->state == ENG_SKIPPED && is_group(s))
+		node_titles_below(e, n); /* with the captures restored so far */
 	n->flow = NULL;
 	if (r->run && r->state != ENG_CANCELLED)
 		resume_here(e, s, FLOW_AFTER);

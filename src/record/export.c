@@ -284,7 +284,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 	}
 	if (strcmp(ev, "sample") != 0) {
 		cJSON *o = cJSON_CreateObject();
-		static const char *const keys[] = {"seq", "t", "ev", "step", "verdict", "text", "by",
+		static const char *const keys[] = {"seq", "t", "ev", "step", "verdict", "state", "text", "by",
 		                                   "name", "value", "target", "for", "at", "what"};
 		for (size_t i = 0; i < RBC_ARRAY_LEN(keys); i++)
 			copy(o, keys[i], e, keys[i]);
@@ -452,6 +452,17 @@ static void xml_attr(struct strbuf *sb, const char *name, const char *value)
 	sb_adds(sb, "\"");
 }
 
+/* How a step's end reads: its verdict once judged (state done, or no
+   state), else its state in capitals (SKIPPED, CANCELLED). */
+static const char *state_word(const char *state, const char *verdict)
+{
+	if (state && strcmp(state, "skipped") == 0)
+		return "SKIPPED";
+	if (state && strcmp(state, "cancelled") == 0)
+		return "CANCELLED";
+	return verdict;
+}
+
 /* A step of the record: not a phase or a group, nor a step of a procedure
    the run never needed (on demand, never reached). */
 static bool leaf(const cJSON *s)
@@ -583,7 +594,7 @@ char *export_junit(const char *dir, struct rbc_error *err)
 			}
 			struct strbuf out = {0};
 			if (v)
-				sb_addf(&out, "%s%s%s\n", v, x ? ": " : "", x ? x : "");
+				sb_addf(&out, "%s%s%s\n", state_word(st, v), x ? ": " : "", x ? x : "");
 			if (str(s, "by"))
 				sb_addf(&out, "by %s%s%s\n", str(s, "by"), str(s, "note") ? ": " : "",
 				        str(s, "note") ? str(s, "note") : "");
@@ -934,7 +945,9 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		export_md_cell(&sb, str(t, "step"));
 		sb_adds(&sb, " | ");
 		if (str(t, "verdict")) {
-			export_md_cell(&sb, str(t, "verdict"));
+			/* A step that ended without being judged (skipped, cancelled)
+			   is said so, never by the verdict it carries. */
+			export_md_cell(&sb, state_word(str(t, "state"), str(t, "verdict")));
 			sb_adds(&sb, " ");
 		}
 		export_md_cell(&sb, str(t, "text"));

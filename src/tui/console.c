@@ -95,6 +95,7 @@ struct ui {
 	bool collapsed;
 	bool shown_done;          /* its end has reached the screen: the journal holds it */
 	bool kept;                /* its output is among the OUT_MAX_STEPS kept */
+	bool asked;               /* its wait for the operator has reached the screen */
 };
 
 enum prompt { PROMPT_NONE, PROMPT_NOTE, PROMPT_SKIP, PROMPT_FAIL, PROMPT_SEARCH,
@@ -137,6 +138,8 @@ struct console {
 	size_t nkept;
 
 	bool follow;              /* the selection follows the run (after a, Enter on a group) */
+	struct eng_step *declined; /* a confirmation declined: its skip is said once recorded */
+	const struct eng_step *phase; /* the runbook the run is in (NULL: the first) */
 	bool dirty, bg_dirty, quitting, quit_when_done;
 	bool started, finished;
 	int64_t t_start, t_end;
@@ -448,6 +451,14 @@ static struct eng_step *selected(struct console *c)
 	return c->nvis ? c->vis[c->sel] : NULL;
 }
 
+/* The runbook (phase) node a step belongs to. */
+static const struct eng_step *phase_of(const struct eng_step *s)
+{
+	while (s->parent)
+		s = s->parent;
+	return s;
+}
+
 static int depth_of(const struct eng_step *s)
 {
 	int d = 0;
@@ -531,13 +542,18 @@ static void draw_header(struct console *c)
 {
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
-	char *env = engine_var(c->e, tops[0], "ENVIRONMENT");
+	/* The phase the run is in, and its environment (else the first
+	   runbook's: a later phase that does not say keeps the alert). */
+	const struct eng_step *ph = c->phase ? c->phase : tops[0];
+	char *env = engine_var(c->e, ph, "ENVIRONMENT");
 	if (!env)
+		env = engine_var(c->e, ph, "ENV");
+	if (!env && ph != tops[0] && !(env = engine_var(c->e, tops[0], "ENVIRONMENT")))
 		env = engine_var(c->e, tops[0], "ENV");
 	attr_t a = c->attr[env && is_production(env) ? THEME_HEADER_ALERT : THEME_HEADER];
 	fill(0, 0, c->cols, a);
 	struct strbuf sb = {0};
-	sb_addf(&sb, " rbc · %s", tops[0]->rb->id);
+	sb_addf(&sb, " rbc · %s", ph->rb->id);
 	if (env) {
 		char *m = engine_mask(c->e, env);
 		sb_addf(&sb, " · env %s", m);
@@ -867,6 +883,15 @@ static void draw_detail(struct console *c, const struct layout *L)
 	if (def && def->note) {
 		char *m = engine_mask(c->e, def->note);
 		detail_text(&d, "note", m, c->attr[THEME_NOTE]);
+		free(m);
+	}
+	/* The prose of a runbook (its row) or of a severity (its procedure),
+	   wrapped to the pane; put() shows its controls, never obeys them. */
+	size_t lv = procedure_level(c, s);
+	const char *prose = !def ? s->rb->description : lv != SIZE_MAX ? c->inc->rb->severities[lv].description : NULL;
+	if (prose) {
+		char *m = engine_mask(c->e, prose);
+		detail_text(&d, NULL, m, c->attr[THEME_NOTE]);
 		free(m);
 	}
 }
@@ -1311,6 +1336,29 @@ static struct eng_step *find_confirm(struct eng_step *s)
 	return NULL;
 }
 
+/* The first manual step waiting for its answer, in the tree's order, once
+   its wait is on the screen (the engine may be ahead of it). */
+static struct eng_step *find_manual_wait(struct eng_step *s)
+{
+	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_MANUAL && s->ui && ((struct ui *)s->ui)->asked)
+		return s;
+	for (size_t i = 0; i < s->nchildren; i++) {
+		struct eng_step *r = find_manual_wait(s->children[i]);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+/* The selection is on a step waiting for the operator: following the run
+   does not take it away (parallel branches asking at once, or starting
+   beside it, would move the cursor from under the answering key). */
+static bool turn_selected(struct console *c)
+{
+	const struct eng_step *s = selected(c);
+	return s && s->state == ENG_WAITING;
+}
+
 static void on_event(void *ud, const struct eng_event *ev)
 {
 	struct console *c = ud;
@@ -1330,9 +1378,12 @@ static void on_event(void *ud, const struct eng_event *ev)
 		}
 		break;
 	case ENG_EV_STEP_STARTED:
-		if (c->follow && ev->step->def && !is_group(ev->step))
+		if (ev->run) /* the run's own flow: the header names its phase */
+			c->phase = phase_of(ev->step);
+		if (c->follow && ev->step->def && !is_group(ev->step) && !turn_selected(c))
 			select_step(c, ev->step);
 		ui_of(ev->step)->shown_done = false;
+		ui_of(ev->step)->asked = false;
 		if (ev->step->def && !is_group(ev->step)) {
 			/* A new attempt's output starts afresh on screen (the spool keeps all). */
 			struct ui *u = ui_of(ev->step);
@@ -1344,6 +1395,13 @@ static void on_event(void *ud, const struct eng_event *ev)
 		break;
 	case ENG_EV_STEP_FINISHED:
 		ui_of(ev->step)->shown_done = true;
+		ui_of(ev->step)->asked = false;
+		if (ev->step == c->declined) {
+			c->declined = NULL;
+			set_message(c, "%s %s %s: %s", step_label(ev->step), ev->step->title ? ev->step->title : "",
+			            ev->step->state == ENG_SKIPPED ? "SKIPPED" : verdict_name(ev->verdict),
+			            ev->text ? ev->text : "");
+		}
 		if (c->notify && incident_open(c) && ev->verdict == RBC_VERDICT_FAIL && ev->step->def &&
 		    !is_group(ev->step)) {
 			const struct rb_severity *sv = &c->inc->rb->severities[c->inc->severity];
@@ -1360,14 +1418,26 @@ static void on_event(void *ud, const struct eng_event *ev)
 			rbc_error_clear(&err);
 			free(what);
 		}
+		/* A manual step answered while other branches still wait: the
+		   cursor goes to the first of them, the next to answer. */
+		if (c->follow && ev->step->def && ev->step->def->action == RB_MANUAL && !turn_selected(c)) {
+			size_t n;
+			struct eng_step *const *tops = engine_nodes(c->e, &n);
+			struct eng_step *w = NULL;
+			for (size_t i = 0; i < n && !w; i++)
+				w = find_manual_wait(tops[i]);
+			if (w)
+				select_step(c, w);
+		}
 		/* A last line without a newline is still a line. */
 		if (ev->step->ui)
 			outbuf_flush(&((struct ui *)ev->step->ui)->out);
 		break;
 	case ENG_EV_WAITING:
+		ui_of(ev->step)->asked = true;
 		if (ev->step->wait == ENG_WAIT_CONFIRM)
 			open_confirm(c, ev->step);
-		else if (c->follow)
+		else if (c->follow && !turn_selected(c))
 			select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
 	case ENG_EV_WATCH_FIRED:
@@ -1980,7 +2050,12 @@ static void prompt_done(struct console *c, bool accept)
 			bool yes = accept && (strcmp(text, "y") == 0 || strcmp(text, "Y") == 0 ||
 			                      strcmp(text, "yes") == 0);
 			engine_answer(c->e, s, yes ? ENG_ANSWER_YES : ENG_ANSWER_NO, NULL, c->operator);
-			set_message(c, yes ? "confirmed" : "not confirmed: the run paused (a: go on)");
+			/* Declined: the step is skipped, said once its end is on disk
+			   (on_event), in the record's words. */
+			if (yes)
+				set_message(c, "confirmed");
+			else
+				c->declined = s;
 		}
 		break;
 	case PROMPT_QUIT:
@@ -2414,6 +2489,7 @@ static void show_restored(struct console *c, const struct console_cfg *cfg)
 	struct eng_step *at = engine_resume_point(c->e, &after);
 	const char *lost = cfg->resume_warning ? *cfg->resume_warning : NULL;
 	if (at) {
+		c->phase = phase_of(at);
 		select_step(c, at);
 		set_message(c, "resumed from the journal: a goes on %s %s %s%s%s", after ? "after" : "at",
 		            at->def ? at->def->number : "", at->title ? at->title : "", lost ? " · " : "",

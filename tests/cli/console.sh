@@ -116,10 +116,9 @@ wait_for "skipped by tester"
 keys a
 expect_screen "the confirmation comes" "Switch production traffic? [y/N]"
 keys n
-expect_screen "refused, the step does not run and says who refused" "not confirmed by tester"
-expect_match "… and the run pauses there" "$(row_of 'Smoke test')" '○ 4 Smoke test'
-keys a
-expect_screen "a goes on after the refused step" "■ finished"
+expect_screen "refused, the step does not run and says who refused" "declined by tester"
+expect_screen "… skipped, and the run goes on after it" "■ finished"
+expect_match "… the refused step is skipped" "$(row_of 'Switch traffic')" '⏭ 3 Switch traffic'
 quit
 
 # --- a confirmation: Enter is no, y is yes ----------------------------------------------
@@ -130,7 +129,7 @@ expect_screen "the confirm step is selected" "3 Switch traffic ─"
 keys Enter
 expect_screen "Enter runs it: the question first" "Switch production traffic? [y/N]"
 keys Enter
-expect_screen "Enter answers the default: no" "not confirmed by tester"
+expect_screen "Enter answers the default: no" "declined by tester"
 keys Enter
 expect_screen "asked again" "Switch production traffic? [y/N]"
 keys y

@@ -13,6 +13,7 @@
 #include "rbc/cmd.h"
 #include "rbc/history.h"
 #include "rbc/rundir.h"
+#include "rbc/text.h"
 
 static void history_usage(FILE *fp)
 {
@@ -48,7 +49,7 @@ int cmd_history(int argc, char **argv)
 		} else if (strcmp(a, "push") == 0 && !push && !run && i == 1) {
 			push = true;
 		} else if (a[0] == '-') {
-			fprintf(stderr, "rbc: history: unknown option %s\n", a);
+			text_fprintf(stderr, "rbc: history: unknown option %s\n", a);
 			history_usage(stderr);
 			return RBC_EXIT_USAGE;
 		} else if (!run) {
@@ -73,7 +74,7 @@ int cmd_history(int argc, char **argv)
 		size_t n = 0;
 		ok = rundir_open(run, &rd, &err) && history_push(url, rd.path, rd.id, &n, &err);
 		if (ok)
-			printf("%s: %zu lines stored\n", rd.id, n);
+			text_printf("%s: %zu lines stored\n", rd.id, n);
 		rundir_free(&rd);
 	} else if (run) {
 		ok = history_print_run(url, run, json, stdout, &err);
@@ -81,7 +82,7 @@ int cmd_history(int argc, char **argv)
 		ok = history_print_runs(url, json, stdout, &err);
 	}
 	if (!ok) {
-		fprintf(stderr, "rbc: history: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: history: %s\n", err.msg);
 		rbc_error_clear(&err);
 		return 69; /* EX_UNAVAILABLE */
 	}

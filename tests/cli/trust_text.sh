@@ -192,4 +192,61 @@ for f in incident-md postmortem; do
 		'"eve<script>alert\(2\)</script>�\]0;owned��"'
 done
 
+# === On a terminal ==============================================================
+# raw NAME TEXT: TEXT has no ESC, BEL, DEL or C1 character.
+raw() {
+	if printf '%s' "$2" | LC_ALL=C grep -qP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]'; then
+		fail "$1" "$(printf '%s' "$2" | cat -v | head -5)"
+	else ok "$1"; fi
+}
+run "$RBC" runs
+raw "rbc runs: the operator's escapes do not reach the terminal" "$OUT"
+expect_match "… they are shown, escaped" "$OUT" 'eve<script>alert\(2\)</script>\\x1b\]0;owned\\x07\\u009b +finished'
+run "$RBC" runs --json
+raw "rbc runs --json: no C1 character raw either" "$OUT"
+expect_eq "… and the JSON still says who" \
+	"$(printf '%s\n' "$OUT" | grep "$hid" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["operator"] == sys.argv[1])' "$OPERATOR")" True
+# A run stored in PostgreSQL reaches the whole team: its rows too.
+DBURL="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
+cat >"$TMP/c1.json" <<JSON
+{ "runbook": "c1", "title": "C1 output",
+  "steps": [ { "id": "say", "title": "Says", "run": "printf 'x\\\\302\\\\233 \\\\033]0;t\\\\007'", "expect": "stdout == \"ok\"" } ] }
+JSON
+run "$RBC" run --batch --db "$DBURL" --operator "$OPERATOR" "$TMP/c1.json"
+raw "batch lines: a step's output and explanation shown escaped" "$OUT"
+cid=$(run_id "$OUT")
+run "$RBC" history --db "$DBURL"
+raw "rbc history: the stored operator's escapes do not reach the terminal" "$OUT"
+expect_match "… shown escaped" "$OUT" "$cid +c1 .*eve<script>"
+run "$RBC" history --db "$DBURL" "$cid"
+raw "rbc history RUN: nor the stored explanation's" "$OUT"
+expect_match "… shown escaped" "$OUT" 'step_finished +c1/say +FAIL +stdout = "x\\u009b '
+run "$RBC" history --db "$DBURL" --json "$cid"
+raw "rbc history --json RUN: JSON lines without raw controls" "$OUT"
+expect_eq "… every line still JSON" "$(printf '%s\n' "$OUT" | python3 -c 'import json,sys; [json.loads(l) for l in sys.stdin]; print("ok")' 2>&1)" ok
+# rbc check: the summary quotes file names, the problems quote the runbook.
+cp "$TMP/inc.json" "$TMP/bad${OSC}.json"
+printf '{"runbook":"x","title":"t","st\xc2\x9beps":[], "steps": []}' >"$TMP/c1key.json"
+run "$RBC" check "$TMP/bad${OSC}.json" "$TMP/c1key.json"
+raw "rbc check: a file name's escapes do not reach the terminal" "$OUT"
+expect_match "… shown escaped" "$OUT" 'bad\\x1b\]0;owned\\x07\.json: ok: inc'
+raw "rbc check: nor a C1 character in a problem" "$ERR"
+expect_match "… shown escaped" "$ERR" 'unknown key "st\\u009beps"'
+run "$RBC" eval 'x == "a"' "x=b${C1}${OSC}"
+raw "rbc eval: the explanation quotes the value escaped" "$OUT"
+# Error messages that quote what was given.
+run "$RBC" export "x${OSC}" --format md
+raw "rbc export: an unknown run is named escaped" "$ERR"
+expect_match "… still named" "$ERR" 'x\\x1b\]0;owned\\x07'
+run "$RBC" run --batch --var "${OSC}" "$TMP/c1.json"
+raw "rbc run: a bad --var is quoted escaped" "$ERR"
+run "$RBC" runs "${CSI}x"
+raw "rbc runs: an unknown argument is quoted escaped" "$ERR"
+run "$RBC" history --db "$DBURL" "nosuch${OSC}"
+raw "rbc history: an unknown run is named escaped" "$ERR"
+tui_start 120 30 --severity "${OSC}" --title x "$TMP/inc.json"
+tui_exit 20
+expect_eq "the console: an unknown level is refused before it opens (64)" "$TUI_RC" 64
+expect_match "… quoting it escaped" "$SCREEN" 'no severity "\\x1b\]0;owned\\x07"'
+
 t_done

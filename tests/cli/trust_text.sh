@@ -249,4 +249,116 @@ tui_exit 20
 expect_eq "the console: an unknown level is refused before it opens (64)" "$TUI_RC" 64
 expect_match "… quoting it escaped" "$SCREEN" 'no severity "\\x1b\]0;owned\\x07"'
 
+# === Values spliced into connection strings, URLs and queries ===================
+# A database whose name has what libpq's syntax gives meaning to: quote,
+# backslash, spaces, a keyword, a URI's ? & =.
+HOSTILE_DB="rbc x'y \\z?host=nowhere&port=1 w"
+psql -X -q "$DBURL" -c "CREATE DATABASE \"${HOSTILE_DB//\"/\"\"}\"" >"$TMP/psql.out" 2>&1 ||
+	fail "the hostile database is created" "$(cat "$TMP/psql.out")"
+# A server that asks for a cleartext password and writes down what it gets.
+cat >"$TMP/trap.py" <<'PY'
+import socket, struct, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(8)
+open(sys.argv[1] + ".port", "w").write(str(s.getsockname()[1]))
+def read(c, n):
+    b = b""
+    while len(b) < n:
+        x = c.recv(n - len(b))
+        if not x: raise EOFError
+        b += x
+    return b
+while True:
+    c, _ = s.accept()
+    try:
+        while True:
+            n, code = struct.unpack("!ii", read(c, 8))
+            body = read(c, n - 8)
+            if code in (80877103, 80877104):  # SSL, GSS encryption: no
+                c.sendall(b"N"); continue
+            open(sys.argv[1], "a").write("startup %r\n" % body)
+            c.sendall(b"R" + struct.pack("!ii", 8, 3))  # cleartext password, please
+            t = read(c, 1); n, = struct.unpack("!i", read(c, 4))
+            open(sys.argv[1], "a").write("password %r\n" % read(c, n - 4))
+            break
+    except Exception:
+        pass
+    c.close()
+PY
+python3 "$TMP/trap.py" "$TMP/trap" &
+trap_pid=$!
+for _ in $(seq 100); do [ -s "$TMP/trap.port" ] && break; sleep 0.05; done
+TRAP_PORT=$(cat "$TMP/trap.port")
+pw="pw-$RANDOM$RANDOM"
+ctl /api/db "$(python3 -c 'import json,sys; print(json.dumps({"body": {"db": sys.argv[1], "redirect": sys.argv[2], "suffix": sys.argv[3], "user": "bob&admin=true", "item": "../health", "job": "nosuch\"}) or vector(42) #", "token": "abc\r\nX-Injected: 1", "name": "x\", \"admin\": true, \"y\": \""}}))' "$HOSTILE_DB" "rbc_test hostaddr=127.0.0.1 port=$TRAP_PORT" \
+	"test hostaddr=127.0.0.1 port=$TRAP_PORT")"
+cat >"$TMP/splice.json" <<JSON
+{ "runbook": "splice", "title": "Captured values in structured strings",
+  "vars": { "URL": "$FIXTURE_URL", "PROM": "$PROM_URL" },
+  "steps": [
+    { "id": "get", "title": "Values from a server", "http": { "url": "\${URL}/api/db" },
+      "capture": { "DB": "json.db", "REDIRECT": "json.redirect", "SUFFIX": "json.suffix", "USER": "json.user", "ITEM": "json.item",
+                   "JOB": "json.job", "TOKEN": "json.token", "NAME": "json.name" } },
+    { "id": "kv", "title": "key=value", "on_fail": "continue",
+      "sql": { "conn": "host=127.0.0.1 port=$PGPORT user=$PGUSER dbname=\${DB}", "query": "SELECT current_database()" },
+      "expect": "value == vars.DB" },
+    { "id": "quoted", "title": "key='value'", "on_fail": "continue",
+      "sql": { "conn": "host=127.0.0.1 port=$PGPORT user=$PGUSER dbname='\${DB}'", "query": "SELECT current_database()" },
+      "expect": "value == vars.DB" },
+    { "id": "uri", "title": "URI", "on_fail": "continue",
+      "sql": { "conn": "postgresql://$PGUSER@127.0.0.1:$PGPORT/\${DB}?connect_timeout=5", "query": "SELECT current_database()" },
+      "expect": "value == vars.DB" },
+    { "id": "redirect", "title": "A value that names another server", "on_fail": "continue",
+      "sql": { "conn": "host=127.0.0.1 port=$PGPORT user=$PGUSER password=$pw connect_timeout=5 dbname=\${REDIRECT}",
+               "query": "SELECT 1" } },
+    { "id": "partial", "title": "A value next to text of its value", "on_fail": "continue",
+      "sql": { "conn": "host=127.0.0.1 port=$PGPORT user=$PGUSER password=$pw connect_timeout=5 dbname=rbc_\${SUFFIX}",
+               "query": "SELECT 1" } },
+    { "id": "keyword", "title": "A value where a keyword goes", "on_fail": "continue",
+      "sql": { "conn": "host=127.0.0.1 port=$PGPORT user=$PGUSER password=$pw \${REDIRECT}", "query": "SELECT 1" } },
+    { "id": "query", "title": "A value in a query string", "on_fail": "continue",
+      "http": { "url": "\${URL}/api/echo?user=\${USER}&x=1" } },
+    { "id": "path", "title": "A value in a path", "on_fail": "continue",
+      "http": { "url": "\${URL}/api/items/\${ITEM}" }, "expect": "status == 404" },
+    { "id": "header", "title": "A value in a header", "on_fail": "continue",
+      "http": { "url": "\${URL}/api/echo", "headers": { "X-Token": "\${TOKEN}" } } },
+    { "id": "json", "title": "A value in a JSON body", "on_fail": "continue",
+      "http": { "url": "\${URL}/api/echo", "method": "POST", "json": { "name": "\${NAME}" } } },
+    { "id": "promql", "title": "A value in a PromQL string", "on_fail": "continue",
+      "prometheus": { "url": "\${PROM}", "query": "sum(up{job=\"\${JOB}\"})" }, "expect": "value == 42" },
+    { "id": "promql-bare", "title": "A value outside a PromQL string", "on_fail": "continue",
+      "prometheus": { "url": "\${PROM}", "query": "sum(up) > \${JOB}" } }
+  ] }
+JSON
+run "$RBC" run --batch "$TMP/splice.json"
+line() { printf '%s\n' "$OUT" | grep -E "^[A-Z]+ +$1  " | tail -1; }
+expect_match "libpq key=value: a captured name with ' \\ spaces and host= is the whole dbname" "$(line kv)" '^PASS +kv '
+expect_match "… inside quotes the runbook wrote too" "$(line quoted)" '^PASS +quoted '
+expect_match "… in a postgresql:// URI, percent-encoded" "$(line uri)" '^PASS +uri '
+expect_match "a captured hostaddr= and port= stay in the database name" "$(line redirect)" \
+	'^ERROR +redirect .*database "rbc_test hostaddr=127\.0\.0\.1 port='"$TRAP_PORT"'" does not exist'
+expect_match "… next to the rest of an unquoted value too" "$(line partial)" \
+	'^ERROR +partial .*database "rbc_test hostaddr=127\.0\.0\.1 port='"$TRAP_PORT"'" does not exist'
+expect_match "… and where a keyword goes it is refused, naming the variable" "$(line keyword)" \
+	'^ERROR +keyword .*\$\{REDIRECT\} stands where a connection string keyword goes'
+kill "$trap_pid" 2>/dev/null; wait "$trap_pid" 2>/dev/null
+if [ -s "$TMP/trap" ]; then fail "… and nothing reaches the server they name, least of all the password" "$(cat "$TMP/trap")"
+else ok "… and nothing reaches the server they name, least of all the password"; fi
+requests() { curl -sS --max-time 10 "$FIXTURE_URL/_requests?path=$1"; }
+expect_eq "a URL's query: the value is one parameter's, & and = encoded" \
+	"$(requests /api/echo | python3 -c 'import json,sys,urllib.parse as u; r=[x for x in json.load(sys.stdin) if x["method"] == "GET" and "x=1" in x["query"]]; print(u.parse_qs(r[-1]["query"]))')" \
+	"{'user': ['bob&admin=true'], 'x': ['1']}"
+expect_match "a URL's path: ../ cannot climb out of it" "$(line path)" '^PASS +path .*status = 404'
+expect_eq "… the request went where the runbook said" \
+	"$(requests /api/items/../health | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 1
+expect_match "a header: a value with CR LF is refused, not sent" "$(line header)" '^ERROR +header .*not a valid header line'
+expect_eq "… no injected header reached the server" \
+	"$(requests /api/echo | python3 -c 'import json,sys; print(sum("X-Injected" in r["headers"] for r in json.load(sys.stdin)))')" 0
+expect_eq "a JSON body: the value stays one string" \
+	"$(requests /api/echo | python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin) if x["method"] == "POST"]; print(json.loads(r[-1]["body"]))')" \
+	"{'name': 'x\", \"admin\": true, \"y\": \"'}"
+expect_match "PromQL: a value inside a string literal stays in it (no series, not 42)" "$(line promql)" '^UNKNOWN +promql '
+expect_match "… outside one it must be a number, a duration or a name" "$(line promql-bare)" \
+	'^ERROR +promql-bare .*\$\{JOB\} is outside a quoted string of the query'
+
 t_done

@@ -27,6 +27,8 @@ static void export_usage(FILE *fp)
 	        "and postmortem, a postmortem skeleton. To FILE — written\n"
 	        "atomically, mode 0600 — or to standard output. Built from the run's\n"
 	        "journal alone; secrets are masked there, and masked_values counts them.\n"
+	        "Text from the run stays text: in Markdown never HTML or Markdown of\n"
+	        "its own, control characters as U+FFFD, output in a fence it cannot close.\n"
 	        "");
 }
 

@@ -26,7 +26,8 @@ static void history_usage(FILE *fp)
 	        "last stored, verdict, events); with RUN, its events in order. --json\n"
 	        "prints JSON lines instead (for RUN: its header first, then each event).\n"
 	        "push stores a run's journal from its directory: what a run could not\n"
-	        "send while the database was down (storing is idempotent).\n"
+	        "send while the database was down (storing is idempotent). Stored text\n"
+	        "is shown with its control characters escaped (\\x1b, \\u009b), never raw.\n"
 	        "URL is a libpq connection string or postgresql:// URI; its password is\n"
 	        "better kept in ~/.pgpass or PGPASSWORD than on the command line.\n");
 }

@@ -32,7 +32,8 @@ static void runs_usage(FILE *fp)
 	        "run did), stopped (a quit or a signal ended it early), finished, or\n"
 	        "damaged (a line before the last is not JSON; the line is named on\n"
 	        "stderr). rbc resume goes on with interrupted and stopped runs. --json\n"
-	        "prints one JSON object per run instead.\n");
+	        "prints one JSON object per run instead. Text read from a journal is\n"
+	        "shown with its control characters escaped (\\x1b, \\u009b), never raw.\n");
 }
 
 /* One JSON line, no control character raw (text.h); frees o. */

@@ -53,10 +53,12 @@ import sys, html.parser, json
 class P(html.parser.HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.tags, self.stack, self.blocks, self.rows = {}, [], [], []
+        self.tags, self.stack, self.blocks, self.rows, self.links = {}, [], [], [], []
         self.cur = None
     def handle_starttag(self, tag, attrs):
         self.tags[tag] = self.tags.get(tag, 0) + 1
+        if tag == "a":
+            self.links.append(dict(attrs).get("href", ""))
         if tag == "br" and self.cur is not None:
             self.cur[1].append("\n")
             return
@@ -81,6 +83,10 @@ p = P()
 p.feed(open(sys.argv[1], encoding="utf-8").read())
 for t in ("script", "img", "a", "em", "del", "b", "strong", "code", "pre", "table", "h1", "h2", "h3", "h4", "hr", "blockquote", "ol"):
     print("tag %s %d" % (t, p.tags.get(t, 0)))
+# A link shows where it goes: its text is its address (an autolink), never
+# other words over another target.
+for href in p.links:
+    print("link %s" % json.dumps(href, ensure_ascii=False))
 for tag, text in p.blocks:
     print("%s %s" % (tag, json.dumps(text, ensure_ascii=False)))
 for r in p.rows:
@@ -132,9 +138,11 @@ expect_rc "rbc export --format md of a run full of hostile text" 0 "$RBC" export
 clean_text "the deployment log holds no control character" "$TMP/log.md"
 render "$TMP/log.md" >"$TMP/log.html"
 FACTS=$(facts "$TMP/log.html")
-expect_match "rendered: no <script> and no <img> element" "$(fact '^tag (script|img) ')" $'^tag script 0\ntag img 0$'
-expect_match "… no link, emphasis, strikethrough or inline code from the text" "$(fact '^tag (a|em|del|b) ')" \
-	$'^tag a 0\ntag em 0\ntag del 0\ntag b 0$'
+expect_eq "rendered: no <script> and no <img> element" "$(fact '^tag (script|img) ')" $'tag script 0\ntag img 0'
+expect_eq "… no emphasis or strikethrough from the text" "$(fact '^tag (em|del|b) ')" $'tag em 0\ntag del 0\ntag b 0'
+expect_eq "… no link but the address written out, as itself" "$(fact '^link ')" 'link "http://example.com"'
+expect_match "… shown in full, the Markdown link syntax around it as text" "$(fact '^cells \["2"')" \
+	'\[link\]\(http://example\.com\)'
 expect_eq "… bold only for the log's own six labels" "$(fact '^tag strong ')" "tag strong 6"
 expect_eq "… one code block, the failure's output, and no other code" "$(fact '^tag (code|pre) ')" $'tag code 1\ntag pre 1'
 expect_eq "… the headings are the log's own" "$(fact '^h[1-4] ')" \
@@ -183,7 +191,7 @@ for f in incident-md postmortem; do
 	clean_text "… it holds no control character" "$TMP/$f.md"
 	render "$TMP/$f.md" >"$TMP/$f.html"
 	FACTS=$(facts "$TMP/$f.html")
-	expect_match "… rendered: no <script> and no <img> element" "$(fact '^tag (script|img) ')" $'^tag script 0\ntag img 0$'
+	expect_eq "… rendered: no <script> and no <img> element" "$(fact '^tag (script|img) ')" $'tag script 0\ntag img 0'
 	expect_eq "… no inline code from the title" "$(fact '^tag code ')" "tag code 0"
 	expect_eq "… one top heading, the title as given" "$(fact '^h1 ' | sed 's/^h1 "\(Incident INC-[0-9TZ]*\|Postmortem\): /h1 "/')" \
 		'h1 "Checkout <script>alert(1)</script> `x` �]0;owned��[2J down\n# Owned heading"'

@@ -78,7 +78,6 @@ char *vars_get(struct engine *e, const struct eng_step *s, const char *name)
 	return xstrdup(v);
 }
 
-
 /* ---- splicing a value into structured text --------------------------------- */
 
 static bool unreserved(unsigned char c)

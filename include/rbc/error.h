@@ -30,8 +30,8 @@ void rbc_error_clear(struct rbc_error *e);
 void rbc_error_set(struct rbc_error *e, const char *fmt, ...) RBC_PRINTF(2, 3);
 /*
  * Formats e as FILE:LINE:COL: PATH: [warning: ]message; caller frees.
- * Control characters are shown escaped (\u001b), never raw: text from a
- * runbook must not drive the terminal.
+ * Control characters are shown escaped (\x1b, \u009b: text_term in
+ * text.h), never raw: text from a runbook must not drive the terminal.
  */
 char *rbc_error_format(const struct rbc_error *e);
 

@@ -52,8 +52,9 @@ cJSON *export_incident_json(const char *dir, struct rbc_error *err);
 char *export_incident_markdown(const char *dir, struct rbc_error *err);
 char *export_postmortem(const char *dir, struct rbc_error *err);
 
-/* Text for a Markdown table cell (no line breaks, pipes escaped, no HTML:
-   < and > as entities), appended to sb. */
+/* Text from the record for a Markdown table cell or line, appended to sb:
+   text_md (text.h) — never HTML or Markdown of its own, a line break kept
+   as <br>, control characters as U+FFFD. */
 void export_md_cell(struct strbuf *sb, const char *s);
 
 /*

@@ -12,6 +12,7 @@
 
 #include "rbc/cmd.h"
 #include "rbc/runbook.h"
+#include "rbc/text.h"
 
 #define MAX_SHOWN 200
 
@@ -33,7 +34,7 @@ static void summary(const struct runbook *rb, size_t nwarnings)
 	runbook_count(rb, counts);
 	for (size_t a = 0; a < RB_ACTION_COUNT; a++)
 		total += counts[a];
-	printf("%s: ok: %s (%s), %zu step%s:", rb->file, rb->id, rb_kind_name(rb->kind), total,
+	text_printf("%s: ok: %s (%s), %zu step%s:", rb->file, rb->id, rb_kind_name(rb->kind), total,
 	       total == 1 ? "" : "s");
 	const char *sep = " ";
 	for (size_t a = 0; a < RB_ACTION_COUNT; a++) {
@@ -47,7 +48,7 @@ static void summary(const struct runbook *rb, size_t nwarnings)
 	if (rb->nincludes) {
 		printf("; includes");
 		for (size_t i = 0; i < rb->nincludes; i++)
-			printf("%s %s", i ? "," : "", rb->includes[i]->file);
+			text_printf("%s %s", i ? "," : "", rb->includes[i]->file);
 	}
 	if (nwarnings)
 		printf(" (%zu warning%s)", nwarnings, nwarnings == 1 ? "" : "s");
@@ -71,7 +72,7 @@ int cmd_check(int argc, char **argv)
 			check_usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "rbc: check: unknown option %s\n", o);
+			text_fprintf(stderr, "rbc: check: unknown option %s\n", o);
 			check_usage(stderr);
 			return RBC_EXIT_USAGE;
 		}
@@ -92,7 +93,7 @@ int cmd_check(int argc, char **argv)
 		if (probe)
 			fclose(probe);
 		if (why) {
-			fprintf(stderr, "%s: cannot read: %s\n", argv[i], why);
+			text_fprintf(stderr, "%s: cannot read: %s\n", argv[i], why);
 			if (status == 0)
 				status = RBC_EXIT_NOINPUT;
 			continue;
@@ -106,16 +107,16 @@ int cmd_check(int argc, char **argv)
 		fflush(stdout);
 		diags_print(&shown, stderr);
 		if (d.nerrors + d.nwarnings > shown.n)
-			fprintf(stderr, "%s: … and %zu more problems\n", argv[i],
+			text_fprintf(stderr, "%s: … and %zu more problems\n", argv[i],
 			        d.nerrors + d.nwarnings - shown.n);
 		bool bad = !rb || (strict && d.nwarnings);
 		if (bad) {
 			status = RBC_EXIT_DATAERR;
 			if (strict && rb && !d.nerrors)
-				fprintf(stderr, "%s: %zu warning%s (--strict)\n", argv[i], d.nwarnings,
+				text_fprintf(stderr, "%s: %zu warning%s (--strict)\n", argv[i], d.nwarnings,
 				        d.nwarnings == 1 ? "" : "s");
 			else
-				fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", argv[i], d.nerrors,
+				text_fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", argv[i], d.nerrors,
 				        d.nerrors == 1 ? "" : "s", d.nwarnings, d.nwarnings == 1 ? "" : "s");
 		} else if (!quiet) {
 			summary(rb, d.nwarnings);

@@ -17,6 +17,7 @@
 #include "rbc/cmd.h"
 #include "rbc/error.h"
 #include "rbc/expr.h"
+#include "rbc/text.h"
 #include "rbc/value.h"
 
 /* Largest --json file read. */
@@ -77,7 +78,9 @@ static int usage_error(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	fputs("rbc: eval: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	char *m = xvasprintf(fmt, ap); /* it quotes arguments */
+	text_fputs(m, stderr);
+	free(m);
 	va_end(ap);
 	fprintf(stderr, "\n%s\n", usage_line);
 	return RBC_EXIT_USAGE;
@@ -252,9 +255,19 @@ static int parse_args(struct eval_args *a, int argc, char **argv)
 /* Prints a syntax error of src with a caret under its column. */
 static int syntax_error(const char *what, const char *src, const struct rbc_error *err)
 {
-	fprintf(stderr, "rbc: eval: syntax error%s at column %u: %s\n", what, err->col, err->msg);
-	for (const char *p = src; *p; p++)
-		fputc((unsigned char)*p < 0x20 ? ' ' : *p, stderr);
+	text_fprintf(stderr, "rbc: eval: syntax error%s at column %u: %s\n", what, err->col, err->msg);
+	/* The expression, a control character (C1 too) or a byte that is not
+	   UTF-8 as one blank: the caret below stays under its column. */
+	for (size_t i = 0, n = strlen(src); i < n;) {
+		uint32_t cp = (unsigned char)src[i];
+		size_t l = cp < 0x80 ? 1 : utf8_decode(src + i, n - i, &cp);
+		bool bad = !l || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
+		if (bad)
+			fputc(' ', stderr);
+		else
+			fwrite(src + i, 1, l, stderr);
+		i += l ? l : 1;
+	}
 	fputc('\n', stderr);
 	fprintf(stderr, "%*s^\n", (int)(err->col > 0 ? err->col - 1 : 0), "");
 	return RBC_EXIT_USAGE;
@@ -316,8 +329,9 @@ static int build_samples(const struct eval_args *a, struct rbc_value ***out, siz
 	const char *bad;
 	size_t n = count_samples(a, &bad);
 	if (bad) {
-		fprintf(stderr, "rbc: eval: %s gives a different number of samples than the others "
-		        "(lists must have equal lengths, or length 1)\n%s\n", bad, usage_line);
+		text_fprintf(stderr, "rbc: eval: %s gives a different number of samples than the others "
+		        "(lists must have equal lengths, or length 1)\n", bad);
+		fprintf(stderr, "%s\n", usage_line);
 		return RBC_EXIT_USAGE;
 	}
 	char *body = NULL;
@@ -326,12 +340,12 @@ static int build_samples(const struct eval_args *a, struct rbc_value ***out, siz
 	if (a->json_file) {
 		body = read_file(a->json_file, EVAL_MAX_JSON, &bodylen);
 		if (!body) {
-			fprintf(stderr, "rbc: eval: cannot read %s: %s\n", a->json_file, strerror(errno));
+			text_fprintf(stderr, "rbc: eval: cannot read %s: %s\n", a->json_file, strerror(errno));
 			return RBC_EXIT_NOINPUT;
 		}
 		json = cJSON_ParseWithLength(body, bodylen);
 		if (!json) {
-			fprintf(stderr, "rbc: eval: %s is not valid JSON\n", a->json_file);
+			text_fprintf(stderr, "rbc: eval: %s is not valid JSON\n", a->json_file);
 			free(body);
 			return RBC_EXIT_DATAERR;
 		}
@@ -384,7 +398,8 @@ int cmd_eval(int argc, char **argv)
 	struct expr_env env = {samples, n, lookup_var, &a, NULL};
 	char *explain;
 	enum rbc_verdict v = expr_judge(expect, warn, &env, a.probe_error, &explain);
-	printf("%s\n%s\n", verdict_name(v), explain);
+	printf("%s\n", verdict_name(v));
+	text_printf("%s\n", explain); /* it quotes the values given */
 	free(explain);
 	rc = verdict_exit_code(v);
 out:

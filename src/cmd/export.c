@@ -11,6 +11,7 @@
 #include "rbc/error.h"
 #include "rbc/export.h"
 #include "rbc/rundir.h"
+#include "rbc/text.h"
 #include "rbc/util.h"
 
 static void export_usage(FILE *fp)
@@ -26,6 +27,8 @@ static void export_usage(FILE *fp)
 	        "and postmortem, a postmortem skeleton. To FILE — written\n"
 	        "atomically, mode 0600 — or to standard output. Built from the run's\n"
 	        "journal alone; secrets are masked there, and masked_values counts them.\n"
+	        "Text from the run stays text: in Markdown never HTML or Markdown of\n"
+	        "its own, control characters as U+FFFD, output in a fence it cannot close.\n"
 	        "");
 }
 
@@ -42,13 +45,13 @@ int cmd_export(int argc, char **argv)
 		} else if (strncmp(a, "--format=", 9) == 0) {
 			format = a + 9;
 		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "rbc: export: unknown option %s\n", a);
+			text_fprintf(stderr, "rbc: export: unknown option %s\n", a);
 			export_usage(stderr);
 			return RBC_EXIT_USAGE;
 		} else if (!run) {
 			run = a;
 		} else {
-			fprintf(stderr, "rbc: export: one run at a time (%s and %s)\n", run, a);
+			text_fprintf(stderr, "rbc: export: one run at a time (%s and %s)\n", run, a);
 			return RBC_EXIT_USAGE;
 		}
 	}
@@ -61,7 +64,7 @@ int cmd_export(int argc, char **argv)
 	bool imd = strcmp(format, "incident-md") == 0, ijson = strcmp(format, "incident-json") == 0;
 	bool pm = strcmp(format, "postmortem") == 0;
 	if (strcmp(format, "json") != 0 && !junit && !md && !imd && !ijson && !pm) {
-		fprintf(stderr, "rbc: export: --format %s: unknown format (md, json, junit, incident-md, incident-json, "
+		text_fprintf(stderr, "rbc: export: --format %s: unknown format (md, json, junit, incident-md, incident-json, "
 		                "postmortem)\n", format);
 		return RBC_EXIT_USAGE;
 	}
@@ -81,13 +84,15 @@ int cmd_export(int argc, char **argv)
 		cJSON *doc = ijson ? export_incident_json(dir, &err) : export_json(dir, &err);
 		char *text = doc ? cJSON_Print(doc) : NULL;
 		cJSON_Delete(doc);
-		if (text)
-			sb_addf(&sb, "%s\n", text);
+		if (text) {
+			text_json(&sb, text); /* C1 controls as \u0080…: nothing raw */
+			sb_addc(&sb, '\n');
+		}
 		free(text);
 	}
 	rundir_free(&rd);
 	if (!sb.len) {
-		fprintf(stderr, "rbc: export: %s\n", err.msg ? err.msg : "nothing to export");
+		text_fprintf(stderr, "rbc: export: %s\n", err.msg ? err.msg : "nothing to export");
 		rbc_error_clear(&err);
 		sb_free(&sb);
 		return RBC_EXIT_DATAERR;
@@ -95,7 +100,7 @@ int cmd_export(int argc, char **argv)
 	int rc = 0;
 	if (out) {
 		if (!export_write_file(out, sb_borrow(&sb), &err)) {
-			fprintf(stderr, "rbc: export: %s\n", err.msg);
+			text_fprintf(stderr, "rbc: export: %s\n", err.msg);
 			rbc_error_clear(&err);
 			rc = 73; /* EX_CANTCREAT */
 		}

@@ -13,6 +13,7 @@
 #include "rbc/cmd.h"
 #include "rbc/history.h"
 #include "rbc/rundir.h"
+#include "rbc/text.h"
 
 static void history_usage(FILE *fp)
 {
@@ -25,7 +26,8 @@ static void history_usage(FILE *fp)
 	        "last stored, verdict, events); with RUN, its events in order. --json\n"
 	        "prints JSON lines instead (for RUN: its header first, then each event).\n"
 	        "push stores a run's journal from its directory: what a run could not\n"
-	        "send while the database was down (storing is idempotent).\n"
+	        "send while the database was down (storing is idempotent). Stored text\n"
+	        "is shown with its control characters escaped (\\x1b, \\u009b), never raw.\n"
 	        "URL is a libpq connection string or postgresql:// URI; its password is\n"
 	        "better kept in ~/.pgpass or PGPASSWORD than on the command line.\n");
 }
@@ -48,7 +50,7 @@ int cmd_history(int argc, char **argv)
 		} else if (strcmp(a, "push") == 0 && !push && !run && i == 1) {
 			push = true;
 		} else if (a[0] == '-') {
-			fprintf(stderr, "rbc: history: unknown option %s\n", a);
+			text_fprintf(stderr, "rbc: history: unknown option %s\n", a);
 			history_usage(stderr);
 			return RBC_EXIT_USAGE;
 		} else if (!run) {
@@ -73,7 +75,7 @@ int cmd_history(int argc, char **argv)
 		size_t n = 0;
 		ok = rundir_open(run, &rd, &err) && history_push(url, rd.path, rd.id, &n, &err);
 		if (ok)
-			printf("%s: %zu lines stored\n", rd.id, n);
+			text_printf("%s: %zu lines stored\n", rd.id, n);
 		rundir_free(&rd);
 	} else if (run) {
 		ok = history_print_run(url, run, json, stdout, &err);
@@ -81,7 +83,7 @@ int cmd_history(int argc, char **argv)
 		ok = history_print_runs(url, json, stdout, &err);
 	}
 	if (!ok) {
-		fprintf(stderr, "rbc: history: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: history: %s\n", err.msg);
 		rbc_error_clear(&err);
 		return 69; /* EX_UNAVAILABLE */
 	}

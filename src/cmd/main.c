@@ -9,6 +9,7 @@
 
 #include "rbc/cmd.h"
 #include "rbc/error.h"
+#include "rbc/text.h"
 
 static const struct command {
 	const char *name;
@@ -99,6 +100,6 @@ int main(int argc, char **argv)
 	/* rbc FILE… opens the console, as rbc run FILE… does. */
 	if (cmd[0] == '-' || strstr(cmd, ".json") || strchr(cmd, '/'))
 		return cmd_run(argc, argv);
-	fprintf(stderr, "rbc: unknown command \"%s\" (try rbc --help)\n", cmd);
+	text_fprintf(stderr, "rbc: unknown command \"%s\" (try rbc --help)\n", cmd);
 	return RBC_EXIT_USAGE;
 }

@@ -30,6 +30,7 @@
 #include "rbc/sha256.h"
 #include "rbc/rundir.h"
 #include "rbc/runbook.h"
+#include "rbc/text.h"
 
 static void run_usage(FILE *fp)
 {
@@ -79,7 +80,7 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 	size_t len = 0;
 	char *buf = read_file(path, 16u << 20, &len);
 	if (!buf) {
-		fprintf(stderr, "rbc: --vars %s: cannot read: %s\n", path, strerror(errno));
+		text_fprintf(stderr, "rbc: --vars %s: cannot read: %s\n", path, strerror(errno));
 		return RBC_EXIT_NOINPUT;
 	}
 	const char *p = buf;
@@ -88,7 +89,7 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 	if (*p == '{') {
 		cJSON *j = cJSON_ParseWithLength(buf, len);
 		if (!cJSON_IsObject(j)) {
-			fprintf(stderr, "rbc: --vars %s: not a valid JSON object of NAME: value\n", path);
+			text_fprintf(stderr, "rbc: --vars %s: not a valid JSON object of NAME: value\n", path);
 			cJSON_Delete(j);
 			free(buf);
 			return RBC_EXIT_DATAERR;
@@ -106,7 +107,7 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 			} else if (cJSON_IsBool(it))
 				v = cJSON_IsTrue(it) ? "true" : "false";
 			if (!v || !rb_var_name_ok(it->string, strlen(it->string))) {
-				fprintf(stderr, "rbc: --vars %s: \"%s\": %s\n", path, it->string,
+				text_fprintf(stderr, "rbc: --vars %s: \"%s\": %s\n", path, it->string,
 				        v ? "not a variable name (letters, digits and '_')"
 				          : "expected a string, number or boolean");
 				cJSON_Delete(j);
@@ -135,7 +136,7 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 				s += 7;
 			char *eq = strchr(s, '=');
 			if (!eq || !rb_var_name_ok(s, (size_t)(eq - s))) {
-				fprintf(stderr, "%s:%u: expected NAME=VALUE\n", path, line);
+				text_fprintf(stderr, "%s:%u: expected NAME=VALUE\n", path, line);
 				free(buf);
 				return RBC_EXIT_DATAERR;
 			}
@@ -155,42 +156,12 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 
 /*
  * Text for one line: control characters (C1 too) and bytes that are not
- * UTF-8 shown escaped, never raw — a command's output must not drive the
- * terminal nor garble the log.
+ * UTF-8 shown escaped, never raw (text_term in text.h) — a command's output
+ * must not drive the terminal nor garble the log.
  */
 static void put_clean(FILE *fp, const char *s)
 {
-	const char *p = s ? s : "";
-	size_t n = strlen(p);
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)p[i];
-		if (c == '\n') {
-			fputs("\\n", fp);
-			i++;
-		} else if (c == '\t') {
-			fputc(' ', fp);
-			i++;
-		} else if (c < 0x20 || c == 0x7f) {
-			fprintf(fp, "\\x%02x", c);
-			i++;
-		} else if (c < 0x80) {
-			fputc(c, fp);
-			i++;
-		} else {
-			uint32_t cp;
-			size_t len = utf8_decode(p + i, n - i, &cp);
-			if (!len) {
-				fprintf(fp, "\\x%02x", c);
-				i++;
-			} else if (cp >= 0x80 && cp < 0xa0) {
-				fprintf(fp, "\\u%04x", (unsigned)cp);
-				i += len;
-			} else {
-				fwrite(p + i, 1, len, fp);
-				i += len;
-			}
-		}
-	}
+	text_fputs(s ? s : "", fp);
 }
 
 /* Lines of a failed command's output shown under its line, per stream. */
@@ -213,7 +184,7 @@ static const char *step_id(const struct eng_step *s)
 
 static void line(const char *word, const struct eng_step *s, const char *text)
 {
-	printf("%-9s %s  ", word, step_id(s));
+	text_printf("%-9s %s  ", word, step_id(s));
 	put_clean(stdout, s->title);
 	if (text && *text) {
 		fputs(" — ", stdout);
@@ -290,17 +261,17 @@ static void on_event(void *ud, const struct eng_event *ev)
 		break;
 	}
 	case ENG_EV_CAPTURE:
-		printf("%-9s %s  %s = ", "CAPTURE", step_id(s), ev->name);
+		text_printf("%-9s %s  %s = ", "CAPTURE", step_id(s), ev->name);
 		put_clean(stdout, ev->value ? ev->value : ev->text);
 		fputc('\n', stdout);
 		break;
 	case ENG_EV_JUMP:
-		printf("%-9s %s → %s  ", "JUMP", step_id(s), step_id(ev->target));
+		text_printf("%-9s %s → %s  ", "JUMP", step_id(s), step_id(ev->target));
 		put_clean(stdout, ev->text);
 		fputc('\n', stdout);
 		break;
 	case ENG_EV_WATCH_FIRED:
-		printf("%-9s %s%s%s  ", "FIRED", step_id(s), ev->target ? " → " : "",
+		text_printf("%-9s %s%s%s  ", "FIRED", step_id(s), ev->target ? " → " : "",
 		       ev->target ? step_id(ev->target) : "");
 		put_clean(stdout, ev->text);
 		fputc('\n', stdout);
@@ -363,7 +334,7 @@ static void summary(struct batch *b, const struct rundir *rd)
 		printf("%s%zu not run", sep, c.pending);
 	double secs = (double)(uv_hrtime() - b->t0) / 1e9;
 	printf(" — %.1f s\n", secs);
-	printf("run: %s (%s)\n", rd->id, rd->path);
+	text_printf("run: %s (%s)\n", rd->id, rd->path);
 	fflush(stdout);
 }
 
@@ -543,7 +514,7 @@ static struct runbook **load_runbooks(const char *const *files, size_t nfiles,
 		struct stat st;
 		bool missing = stat(files[i], &st) != 0;
 		if (missing || S_ISDIR(st.st_mode)) {
-			fprintf(stderr, "%s: cannot read: %s\n", files[i],
+			text_fprintf(stderr, "%s: cannot read: %s\n", files[i],
 			        missing ? strerror(errno) : "is a directory");
 			if (!*status)
 				*status = RBC_EXIT_NOINPUT;
@@ -558,7 +529,7 @@ static struct runbook **load_runbooks(const char *const *files, size_t nfiles,
 		diags_sort(&d);
 		diags_print(&d, stderr); /* warnings too: an operator should see them */
 		if (!rbs[i]) {
-			fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", files[i], d.nerrors,
+			text_fprintf(stderr, "%s: %zu error%s, %zu warning%s\n", files[i], d.nerrors,
 			        d.nerrors == 1 ? "" : "s", d.nwarnings, d.nwarnings == 1 ? "" : "s");
 			*status = *status ? *status : RBC_EXIT_DATAERR;
 		}
@@ -595,7 +566,7 @@ static void history_end(uv_loop_t *loop, struct run_record *rec, const char *cmd
 	uv_run(loop, UV_RUN_DEFAULT);
 	size_t left = history_pending(rec->hist);
 	if (left)
-		fprintf(stderr,
+		text_fprintf(stderr,
 		        "rbc: %s: history: %zu events not stored in the database (%s); they are in the journal: rbc history push %s\n",
 		        cmd, left, history_state(rec->hist), rec->rd->id);
 	else
@@ -631,11 +602,11 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 		int rc = console_run(&co, &cfg);
 		history_end(loop, rec, cmd);
 		if (rec->err.msg) {
-			fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
+			text_fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
 			rbc_error_clear(&rec->err);
 			rc = rec->rc ? rec->rc : RBC_EXIT_SOFTWARE;
 		} else if (journal_error(rec->j)) {
-			fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
+			text_fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
 		}
 		journal_free(rec->j);
 		uv_loop_close(loop);
@@ -658,7 +629,7 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 	journal_set_observer(rec->j, on_event, &b);
 	b.e = engine_new(&o, &err);
 	if (!prepare(rec, b.e)) {
-		fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
+		text_fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
 		rbc_error_clear(&rec->err);
 		engine_free(b.e);
 		history_end(loop, rec, cmd);
@@ -669,7 +640,7 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 		return rec->rc ? rec->rc : RBC_EXIT_SOFTWARE;
 	}
 	if (rec->resume) {
-		printf("%-9s %s — %zu events; %s\n", "RESUMED", rd->id, rec->rs.events,
+		text_printf("%-9s %s — %zu events; %s\n", "RESUMED", rd->id, rec->rs.events,
 		       rec->resumed_at ? rec->resumed_at : "from the start");
 		fflush(stdout);
 	}
@@ -693,7 +664,7 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 	history_end(loop, rec, cmd);
 	summary(&b, rd);
 	if (journal_error(rec->j))
-		fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
+		text_fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
 	engine_free(b.e);
 	journal_free(rec->j);
 	probe_shutdown(loop);
@@ -731,7 +702,7 @@ int cmd_run(int argc, char **argv)
 			yes = true;
 		} else if (strcmp(a, "--severity") == 0 || strcmp(a, "--title") == 0 || strcmp(a, "--impact-start") == 0) {
 			if (i + 1 >= argc) {
-				fprintf(stderr, "rbc: run: %s needs a value\n", a);
+				text_fprintf(stderr, "rbc: run: %s needs a value\n", a);
 				status = RBC_EXIT_USAGE;
 				break;
 			}
@@ -750,14 +721,14 @@ int cmd_run(int argc, char **argv)
 			else if (i + 1 < argc)
 				v = argv[++i];
 			else {
-				fprintf(stderr, "rbc: run: %s needs a value\n", a);
+				text_fprintf(stderr, "rbc: run: %s needs a value\n", a);
 				status = RBC_EXIT_USAGE;
 				break;
 			}
 			if (nl == 5 && strncmp(a, "--var", 5) == 0) {
 				const char *e = strchr(v, '=');
 				if (!e || !rb_var_name_ok(v, (size_t)(e - v))) {
-					fprintf(stderr, "rbc: run: --var needs NAME=VALUE, not '%s'\n", v);
+					text_fprintf(stderr, "rbc: run: --var needs NAME=VALUE, not '%s'\n", v);
 					status = RBC_EXIT_USAGE;
 				} else {
 					kv_set(&vars, v, (size_t)(e - v), e + 1);
@@ -770,7 +741,7 @@ int cmd_run(int argc, char **argv)
 				else if (strcmp(v, "skip") == 0)
 					assume = ENG_ASSUME_SKIP;
 				else {
-					fprintf(stderr, "rbc: run: --assume takes done or skip, not '%s'\n", v);
+					text_fprintf(stderr, "rbc: run: --assume takes done or skip, not '%s'\n", v);
 					status = RBC_EXIT_USAGE;
 				}
 			} else if (nl == 7) {
@@ -781,7 +752,7 @@ int cmd_run(int argc, char **argv)
 				op = v;
 			}
 		} else {
-			fprintf(stderr, "rbc: run: unknown option %s\n", a);
+			text_fprintf(stderr, "rbc: run: unknown option %s\n", a);
 			run_usage(stderr);
 			status = RBC_EXIT_USAGE;
 		}
@@ -809,7 +780,7 @@ int cmd_run(int argc, char **argv)
 		for (size_t k = 0; !bad && k < rbs[i]->nincludes; k++)
 			bad = cli_secret(rbs[i]->includes[k], &vars, argc, argv);
 		if (bad) {
-			fprintf(stderr, "rbc: run: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+			text_fprintf(stderr, "rbc: run: %s is a secret: give it in the environment or a --vars file, not with --var\n",
 			        bad);
 			status = RBC_EXIT_USAGE;
 		}
@@ -817,7 +788,7 @@ int cmd_run(int argc, char **argv)
 	struct rundir rd = {0};
 	struct rbc_error err = {0};
 	if (!status && !rundir_create(rbs[0]->id, &rd, &err)) {
-		fprintf(stderr, "rbc: run: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: run: %s\n", err.msg);
 		status = RBC_EXIT_SOFTWARE;
 	}
 	if (status) {
@@ -830,7 +801,7 @@ int cmd_run(int argc, char **argv)
 	                         .argc = argc, .argv = argv};
 	rec.j = journal_create(&loop, rd.path, &err);
 	if (!rec.j) {
-		fprintf(stderr, "rbc: run: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: run: %s\n", err.msg);
 		rbc_error_clear(&err);
 		uv_loop_close(&loop);
 		return run_done(RBC_EXIT_SOFTWARE, rbs, nfiles, files, &vars, &rd);
@@ -932,7 +903,7 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 	free(id);
 	bool ok = journal_append_sync(r->j, o, &r->err);
 	for (size_t i = 0; i < r->rs.nlost; i++)
-		fprintf(stderr,
+		text_fprintf(stderr,
 		        "rbc: resume: the secret %s was captured before and is never written: run that step again (r) before the steps that use it\n",
 		        r->rs.lost[i]);
 	if (r->rs.nlost)
@@ -983,10 +954,10 @@ static const char **resume_files(const cJSON *h, bool force, size_t *n, int *sta
 			continue;
 		char hex[65];
 		if (!sha256_file(file, hex)) {
-			fprintf(stderr, "%s: cannot read: %s (the run's runbook)\n", file, strerror(errno));
+			text_fprintf(stderr, "%s: cannot read: %s (the run's runbook)\n", file, strerror(errno));
 			*status = RBC_EXIT_NOINPUT;
 		} else if (!want || strcmp(want, hex) != 0) {
-			fprintf(stderr, "%s%s: changed since the run started (sha256 %.12s… then, %.12s… now)%s\n",
+			text_fprintf(stderr, "%s%s: changed since the run started (sha256 %.12s… then, %.12s… now)%s\n",
 			        force ? "warning: " : "", file, want ? want : "?", hex,
 			        force ? ": resuming anyway (--force)"
 			              : ": the recorded results belong to the old steps; --force resumes anyway");
@@ -1026,7 +997,7 @@ int cmd_resume(int argc, char **argv)
 			else
 				status = read_vars_file(v, &given);
 		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "rbc: resume: unknown option %s\n", a);
+			text_fprintf(stderr, "rbc: resume: unknown option %s\n", a);
 			resume_usage(stderr);
 			status = RBC_EXIT_USAGE;
 		} else if (!run) {
@@ -1048,12 +1019,12 @@ int cmd_resume(int argc, char **argv)
 	struct rundir rd = {0};
 	struct rbc_error err = {0};
 	if (!status && !rundir_open(run, &rd, &err)) {
-		fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
 		status = RBC_EXIT_NOINPUT;
 	}
 	cJSON *h = status ? NULL : resume_header(rd.path, &err);
 	if (!status && !h) {
-		fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
 		status = RBC_EXIT_DATAERR;
 	}
 	if (status) {
@@ -1094,7 +1065,7 @@ int cmd_resume(int argc, char **argv)
 		uv_loop_init(&loop);
 		rec.j = journal_reopen(&loop, rd.path, &err);
 		if (!rec.j) {
-			fprintf(stderr, "rbc: resume: %s\n", err.msg);
+			text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
 			rbc_error_clear(&err);
 			uv_loop_close(&loop);
 			status = RBC_EXIT_USAGE;

@@ -17,6 +17,7 @@
 #include "rbc/error.h"
 #include "rbc/journal.h"
 #include "rbc/rundir.h"
+#include "rbc/text.h"
 #include "rbc/util.h"
 
 static void runs_usage(FILE *fp)
@@ -31,7 +32,21 @@ static void runs_usage(FILE *fp)
 	        "run did), stopped (a quit or a signal ended it early), finished, or\n"
 	        "damaged (a line before the last is not JSON; the line is named on\n"
 	        "stderr). rbc resume goes on with interrupted and stopped runs. --json\n"
-	        "prints one JSON object per run instead.\n");
+	        "prints one JSON object per run instead. Text read from a journal is\n"
+	        "shown with its control characters escaped (\\x1b, \\u009b), never raw.\n");
+}
+
+/* One JSON line, no control character raw (text.h); frees o. */
+static void print_json(cJSON *o)
+{
+	char *line = cJSON_PrintUnformatted(o);
+	struct strbuf sb = {0};
+	text_json(&sb, line);
+	sb_addc(&sb, '\n');
+	fputs(sb_borrow(&sb), stdout);
+	sb_free(&sb);
+	free(line);
+	cJSON_Delete(o);
 }
 
 static int by_name(const void *a, const void *b)
@@ -49,7 +64,7 @@ int cmd_runs(int argc, char **argv)
 			runs_usage(stdout);
 			return 0;
 		} else {
-			fprintf(stderr, "rbc: runs: unknown argument %s\n", argv[i]);
+			text_fprintf(stderr, "rbc: runs: unknown argument %s\n", argv[i]);
 			runs_usage(stderr);
 			return RBC_EXIT_USAGE;
 		}
@@ -57,7 +72,7 @@ int cmd_runs(int argc, char **argv)
 	struct rbc_error err = {0};
 	char *base = rundir_base(&err);
 	if (!base) {
-		fprintf(stderr, "rbc: runs: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: runs: %s\n", err.msg);
 		rbc_error_clear(&err);
 		return RBC_EXIT_SOFTWARE;
 	}
@@ -65,11 +80,11 @@ int cmd_runs(int argc, char **argv)
 	if (!d) {
 		if (errno == ENOENT) {
 			if (!json)
-				printf("no runs in %s\n", base);
+				text_printf("no runs in %s\n", base);
 			free(base);
 			return 0;
 		}
-		fprintf(stderr, "rbc: runs: %s: %s\n", base, strerror(errno));
+		text_fprintf(stderr, "rbc: runs: %s: %s\n", base, strerror(errno));
 		free(base);
 		return RBC_EXIT_NOINPUT;
 	}
@@ -102,15 +117,12 @@ int cmd_runs(int argc, char **argv)
 				else
 					cJSON_AddNullToObject(o, "verdict");
 				cJSON_AddNumberToObject(o, "events", (double)s.events);
-				char *line = cJSON_PrintUnformatted(o);
-				puts(line);
-				free(line);
-				cJSON_Delete(o);
+				print_json(o);
 			} else {
 				if (!shown)
 					printf("%-40s %-24s %-20s %-12s %-11s %s\n", "RUN", "RUNBOOKS", "STARTED", "OPERATOR",
 					       "STATE", "VERDICT");
-				printf("%-40s %-24s %-20s %-12s %-11s %s\n", s.id ? s.id : names[i],
+				text_printf("%-40s %-24s %-20s %-12s %-11s %s\n", s.id ? s.id : names[i],
 				       s.runbooks ? s.runbooks : "", s.started ? s.started : "",
 				       s.operator ? s.operator : "", journal_state_name(s.state),
 				       s.verdict ? s.verdict : "—");
@@ -121,11 +133,15 @@ int cmd_runs(int argc, char **argv)
 		else if (journal_locked(dir) != -1) {
 			/* A damaged journal is said, never skipped in silence. A
 			   directory without one (a run that never started) is no run. */
-			fprintf(stderr, "rbc: runs: %s\n", e.msg);
-			if (json)
-				printf("{\"run\":\"%s\",\"state\":\"damaged\"}\n", names[i]);
-			else
-				printf("%-40s %-24s %-20s %-12s %-11s %s\n", names[i], "", "", "", "damaged", "—");
+			text_fprintf(stderr, "rbc: runs: %s\n", e.msg);
+			if (json) {
+				cJSON *o = cJSON_CreateObject();
+				cJSON_AddStringToObject(o, "run", names[i]);
+				cJSON_AddStringToObject(o, "state", "damaged");
+				print_json(o);
+			} else {
+				text_printf("%-40s %-24s %-20s %-12s %-11s %s\n", names[i], "", "", "", "damaged", "—");
+			}
 			shown++;
 		}
 		rbc_error_clear(&e);
@@ -134,7 +150,7 @@ int cmd_runs(int argc, char **argv)
 	}
 	free(names);
 	if (!shown && !json)
-		printf("no runs in %s\n", base);
+		text_printf("no runs in %s\n", base);
 	free(base);
 	return 0;
 }

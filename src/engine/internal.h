@@ -150,7 +150,20 @@ void reset_between(struct engine *e, struct node *target, struct node *from);
 /* vars.c */
 char *vars_get(struct engine *e, const struct eng_step *s, const char *name);
 char *vars_shown(struct engine *e, const struct eng_step *s, const char *name);
-bool vars_expand(struct engine *e, const struct eng_step *s, const char *text, bool json,
+/*
+ * How a value is spliced into the structured text around it, so that it
+ * fills its slot and nothing more. A variable that starts the text is the
+ * structure itself (a whole connection string, a base URL) and goes in as
+ * it is; any other is quoted for where it stands (docs/runbook-format.md).
+ */
+enum vars_quote {
+	VARS_PLAIN,  /* as it is: titles, paths, host names, text bodies */
+	VARS_JSON,   /* inside a JSON string: escaped as JSON text */
+	VARS_CONN,   /* a libpq connection string: a value quoted, a URI part percent-encoded */
+	VARS_URL,    /* a URL: percent-encoded (all but RFC 3986 unreserved) */
+	VARS_PROMQL, /* a PromQL query: escaped inside a string literal, a name or number outside */
+};
+bool vars_expand(struct engine *e, const struct eng_step *s, const char *text, enum vars_quote quote,
                  char **out, char **error);
 char *vars_display(struct engine *e, const struct eng_step *s, const char *text);
 void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env);

@@ -638,10 +638,10 @@ static void store_free(struct req_store *st)
 
 /* Expands text into the store; false with *error on an unset variable. */
 static bool x(struct engine *e, struct node *n, struct req_store *st, const char *text,
-              bool json, const char **out, char **error)
+              enum vars_quote quote, const char **out, char **error)
 {
 	char *v = NULL;
-	if (!vars_expand(e, &n->s, text, json, &v, error))
+	if (!vars_expand(e, &n->s, text, quote, &v, error))
 		return false;
 	*out = v ? keep(st, v) : NULL;
 	return true;
@@ -678,7 +678,7 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 	case RB_NAGIOS:
 		q->command = d->cmd.command; /* never expanded: variables are its environment */
 		if (d->cmd.cwd) {
-			if (!x(e, n, st, d->cmd.cwd, false, &q->cwd, error))
+			if (!x(e, n, st, d->cmd.cwd, VARS_PLAIN, &q->cwd, error))
 				return false;
 		} else {
 			q->cwd = n->s.rb->dir;
@@ -695,12 +695,12 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 		return true;
 	case RB_HTTP:
 		q->method = d->http.method;
-		if (!x(e, n, st, d->http.url, false, &q->url, error) ||
-		    !x(e, n, st, d->http.body, d->http.json_body, &q->body, error))
+		if (!x(e, n, st, d->http.url, VARS_URL, &q->url, error) ||
+		    !x(e, n, st, d->http.body, d->http.json_body ? VARS_JSON : VARS_PLAIN, &q->body, error))
 			return false;
 		for (size_t i = 0; i < d->http.headers.n; i++) {
 			char *v = NULL;
-			if (!vars_expand(e, &n->s, d->http.headers.vals[i], false, &v, error))
+			if (!vars_expand(e, &n->s, d->http.headers.vals[i], VARS_PLAIN, &v, error))
 				return false;
 			rb_kv_set(&st->headers, d->http.headers.keys[i], v);
 			free(v);
@@ -714,7 +714,7 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 			q->timeout_ms = d->http.timeout_ms;
 		return true;
 	case RB_SQL:
-		if (!x(e, n, st, d->sql.conn, false, &q->conn, error))
+		if (!x(e, n, st, d->sql.conn, VARS_CONN, &q->conn, error))
 			return false;
 		q->query = d->sql.query; /* never expanded: values go in as params */
 		st->params = xcalloc(d->sql.nparams + 1, sizeof *st->params);
@@ -722,7 +722,7 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 		for (size_t i = 0; i < d->sql.nparams; i++) {
 			if (!d->sql.params[i])
 				continue;
-			if (!vars_expand(e, &n->s, d->sql.params[i], false, &st->params[i], error))
+			if (!vars_expand(e, &n->s, d->sql.params[i], VARS_PLAIN, &st->params[i], error))
 				return false;
 			st->nparams = i + 1;
 		}
@@ -734,13 +734,13 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 		return true;
 	case RB_DNS:
 		q->dns_type = d->dns.type;
-		return x(e, n, st, d->dns.name, false, &q->host, error);
+		return x(e, n, st, d->dns.name, VARS_PLAIN, &q->host, error);
 	case RB_TCP:
 		q->port = d->tcp.port;
-		return x(e, n, st, d->tcp.host, false, &q->host, error);
+		return x(e, n, st, d->tcp.host, VARS_PLAIN, &q->host, error);
 	case RB_PROMETHEUS:
-		return x(e, n, st, d->prom.url, false, &q->prom_url, error) &&
-		       x(e, n, st, d->prom.query, false, &q->prom_query, error);
+		return x(e, n, st, d->prom.url, VARS_URL, &q->prom_url, error) &&
+		       x(e, n, st, d->prom.query, VARS_PROMQL, &q->prom_query, error);
 	default:
 		*error = xasprintf("%s steps have no probe", rb_action_desc(d->action));
 		return false;

@@ -7,7 +7,9 @@
  * started), the runbook's own vars (whose values may use ${…} in turn).
  * Values are text; vars.NAME in an expression is that text (num() reads a
  * number out of it). Commands never get values spliced into their text: they
- * get every variable as an environment variable.
+ * get every variable as an environment variable. Where a value is spliced
+ * into a structured string (a connection string, a URL, a PromQL query, a
+ * JSON body) it is quoted for its place (enum vars_quote).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +62,7 @@ static const char *vars_raw(struct engine *e, const struct eng_step *s, const ch
 }
 
 static bool expand_depth(struct engine *e, const struct eng_step *s, const char *text,
-                         bool json, bool keep_unknown, const struct mask *mask,
+                         enum vars_quote quote, bool keep_unknown, const struct mask *mask,
                          struct strbuf *out, char **error, int depth);
 
 char *vars_get(struct engine *e, const struct eng_step *s, const char *name)
@@ -70,10 +72,202 @@ char *vars_get(struct engine *e, const struct eng_step *s, const char *name)
 	if (!v)
 		return NULL;
 	char *out = NULL, *err = NULL;
-	if (from_rb && strstr(v, "${") && vars_expand(e, s, v, false, &out, &err))
+	if (from_rb && strstr(v, "${") && vars_expand(e, s, v, VARS_PLAIN, &out, &err))
 		return out;
 	free(err);
 	return xstrdup(v);
+}
+
+/* ---- splicing a value into structured text --------------------------------- */
+
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+	       c == '.' || c == '_' || c == '~';
+}
+
+/* A URL's (or a postgresql:// URI's) component: every byte but RFC 3986's
+   unreserved ones percent-encoded, and a value of "." or ".." too, so it is
+   one path segment, one parameter's value. */
+static void percent_encode(struct strbuf *out, const char *v)
+{
+	bool dots = *v && strspn(v, ".") == strlen(v) && strlen(v) <= 2;
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (unreserved(*p) && !dots)
+			sb_addc(out, (char)*p);
+		else
+			sb_addf(out, "%%%02X", *p);
+	}
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Where libpq's key=value syntax stands at the end of conn[0..n). */
+enum conn_at { CONN_KEY, CONN_VALUE_START, CONN_UNQUOTED, CONN_QUOTED };
+
+static enum conn_at conn_state(const char *conn, size_t n)
+{
+	enum conn_at at = CONN_KEY;
+	for (size_t i = 0; i < n; i++) {
+		char c = conn[i];
+		switch (at) {
+		case CONN_KEY:
+			if (c == '=')
+				at = CONN_VALUE_START;
+			break;
+		case CONN_VALUE_START:
+			if (c == '\'')
+				at = CONN_QUOTED;
+			else if (c == '\\') {
+				at = CONN_UNQUOTED;
+				i++;
+			} else if (!is_blank(c))
+				at = CONN_UNQUOTED;
+			break;
+		case CONN_UNQUOTED:
+			if (c == '\\')
+				i++;
+			else if (is_blank(c))
+				at = CONN_KEY;
+			break;
+		case CONN_QUOTED:
+			if (c == '\\')
+				i++;
+			else if (c == '\'')
+				at = CONN_KEY;
+			break;
+		}
+	}
+	return at;
+}
+
+/*
+ * A value in a libpq connection string. In a postgresql:// URI it is
+ * percent-encoded. In key=value form: a whole value is single-quoted with
+ * ' and \ backslash-escaped; inside quotes the runbook wrote, ' and \ are
+ * escaped; next to other text of an unquoted value, blanks, ' and \ are.
+ * Where a keyword goes it is refused: it could add keywords (hostaddr=…).
+ */
+static bool splice_conn(struct strbuf *out, const char *v, const char *rest, const char *name,
+                        char **error)
+{
+	const char *so_far = sb_borrow(out);
+	if (strncmp(so_far, "postgresql://", 13) == 0 || strncmp(so_far, "postgres://", 11) == 0) {
+		percent_encode(out, v);
+		return true;
+	}
+	enum conn_at at = conn_state(so_far, out->len);
+	if (at == CONN_KEY) {
+		*error = xasprintf("${%s} stands where a connection string keyword goes: a variable may be the "
+		                   "whole connection string or a value (dbname=${%s})", name, name);
+		return false;
+	}
+	bool whole = at == CONN_VALUE_START && (!*rest || is_blank(*rest));
+	if (whole)
+		sb_addc(out, '\'');
+	for (const char *p = v; *p; p++) {
+		if (*p == '\'' || *p == '\\' || (at != CONN_QUOTED && !whole && is_blank(*p)))
+			sb_addc(out, '\\');
+		sb_addc(out, *p);
+	}
+	if (whole)
+		sb_addc(out, '\'');
+	return true;
+}
+
+/* Where a PromQL query stands at the end of q[0..n): outside a string, or
+   in which kind of string literal (", ' or `). */
+static char promql_state(const char *q, size_t n)
+{
+	char in = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = q[i];
+		if (!in) {
+			if (c == '"' || c == '\'' || c == '`')
+				in = c;
+			else if (c == '#') /* a comment to the end of the line */
+				while (i + 1 < n && q[i + 1] != '\n')
+					i++;
+		} else if (c == '\\' && in != '`') {
+			i++;
+		} else if (c == in) {
+			in = 0;
+		}
+	}
+	return in;
+}
+
+/*
+ * A value in a PromQL query. Inside a "…" or '…' string it is escaped as
+ * Go escapes it (\\, the quote, line breaks), inside a `…` string it may
+ * hold no backtick; outside a string it must be a number, a duration or a
+ * name — else it could add operators, selectors or a comment.
+ */
+static bool splice_promql(struct strbuf *out, const char *v, const char *name, char **error)
+{
+	char in = promql_state(sb_borrow(out), out->len);
+	if (in == '`') {
+		if (strchr(v, '`')) {
+			*error = xasprintf("${%s} is inside a `…` string of the query and its value holds a backtick",
+			                   name);
+			return false;
+		}
+		sb_adds(out, v);
+		return true;
+	}
+	if (in) {
+		for (const char *p = v; *p; p++) {
+			if (*p == '\\' || *p == in)
+				sb_addc(out, '\\');
+			if (*p == '\n')
+				sb_adds(out, "\\n");
+			else if (*p == '\r')
+				sb_adds(out, "\\r");
+			else
+				sb_addc(out, *p);
+		}
+		return true;
+	}
+	for (const char *p = v; *p; p++) {
+		bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		          *p == '_' || *p == '.' || *p == ':' || *p == '+' || *p == '-';
+		if (!ok) {
+			*error = xasprintf("${%s} is outside a quoted string of the query and its value is not a "
+			                   "number, a duration or a name: quote it (\"${%s}\")", name, name);
+			return false;
+		}
+	}
+	sb_adds(out, v);
+	return true;
+}
+
+/* Appends the value v of ${name}, quoted for its place; rest is the text after it. */
+static bool splice_value(struct strbuf *out, enum vars_quote quote, const char *v, const char *rest,
+                   const char *name, char **error)
+{
+	if (quote == VARS_JSON) {
+		cJSON *str = cJSON_CreateString(v);
+		char *q = cJSON_PrintUnformatted(str);
+		size_t ql = strlen(q);
+		sb_add(out, q + 1, ql - 2); /* without the quotes */
+		cJSON_free(q);
+		cJSON_Delete(str);
+		return true;
+	}
+	if (quote == VARS_PLAIN || out->len == 0) { /* at the start: the structure itself */
+		sb_adds(out, v);
+		return true;
+	}
+	if (quote == VARS_URL) {
+		percent_encode(out, v);
+		return true;
+	}
+	if (quote == VARS_CONN)
+		return splice_conn(out, v, rest, name, error);
+	return splice_promql(out, v, name, error);
 }
 
 /* vars_get masked for showing: a captured window at its cut ends too. */
@@ -92,15 +286,25 @@ char *vars_shown(struct engine *e, const struct eng_step *s, const char *name)
 	return m;
 }
 
+/* The value of ${name} masked for showing (a captured window at its cut
+   ends too): a new string. */
+static char *masked_value(struct engine *e, const struct mask *mask, const char *name,
+                          const char *val)
+{
+	struct capture *c = cap_find(e, name);
+	unsigned cut = c && c->value->type == VALUE_STR ? c->value->u.str.cut : 0;
+	return mask_text_cut(mask, val, strlen(val), cut, NULL, NULL);
+}
+
 /*
- * Expands ${NAME} and ${env:NAME} in text. json: the text is JSON and the
- * values go inside its strings, escaped. keep_unknown: an unset name stays
- * as written (titles before their capture); else it is an error. mask (may
- * be NULL): each value put in is masked first; the text around it is the
- * runbook's own and stays.
+ * Expands ${NAME} and ${env:NAME} in text, each value spliced as quote says
+ * (VARS_JSON: the text is JSON and the values go inside its strings,
+ * escaped). keep_unknown: an unset name stays as written (titles before
+ * their capture); else it is an error. mask (may be NULL): each value put
+ * in is masked first; the text around it is the runbook's own and stays.
  */
 static bool expand_depth(struct engine *e, const struct eng_step *s, const char *text,
-                         bool json, bool keep_unknown, const struct mask *mask,
+                         enum vars_quote quote, bool keep_unknown, const struct mask *mask,
                          struct strbuf *out, char **error, int depth)
 {
 	const char *p = text;
@@ -142,41 +346,29 @@ static bool expand_depth(struct engine *e, const struct eng_step *s, const char 
 				free(name);
 				return false;
 			}
-			struct strbuf inner = {0};
-			if (!expand_depth(e, s, val, false, keep_unknown, mask, &inner, error, depth + 1)) {
+			bool ok;
+			if (out->len == 0 && quote != VARS_PLAIN && quote != VARS_JSON) {
+				/* The runbook's own text at the start: its variables
+				   are spliced as if it were written here. */
+				ok = expand_depth(e, s, val, quote, keep_unknown, mask, out, error, depth + 1);
+			} else {
+				struct strbuf inner = {0};
+				ok = expand_depth(e, s, val, VARS_PLAIN, keep_unknown, mask, &inner, error, depth + 1) &&
+				     splice_value(out, quote, sb_borrow(&inner), end + 1, name, error);
 				sb_free(&inner);
+			}
+			if (!ok) {
 				free(name);
 				return false;
 			}
-			if (json) {
-				cJSON *str = cJSON_CreateString(sb_borrow(&inner));
-				char *q = cJSON_PrintUnformatted(str);
-				size_t ql = strlen(q);
-				sb_add(out, q + 1, ql - 2);
-				cJSON_free(q);
-				cJSON_Delete(str);
-			} else {
-				sb_add(out, inner.s ? inner.s : "", inner.len);
-			}
-			sb_free(&inner);
-		} else if (json) {
-			cJSON *str = cJSON_CreateString(val);
-			char *q = cJSON_PrintUnformatted(str);
-			size_t ql = strlen(q);
-			sb_add(out, q + 1, ql - 2); /* without the quotes */
-			cJSON_free(q);
-			cJSON_Delete(str);
-		} else if (mask) {
-			/* A capture of a window (the last bytes of an output) is
-			   masked at its cut ends too. */
-			struct capture *c = cap_find(e, name);
-			unsigned cut = c && c->value->type == VALUE_STR ? c->value->u.str.cut : 0;
-			size_t ml;
-			char *m = mask_text_cut(mask, val, strlen(val), cut, &ml, NULL);
-			sb_add(out, m, ml);
-			free(m);
 		} else {
-			sb_adds(out, val);
+			char *shown = mask ? masked_value(e, mask, name, val) : NULL;
+			bool ok = splice_value(out, quote, shown ? shown : val, end + 1, name, error);
+			free(shown);
+			if (!ok) {
+				free(name);
+				return false;
+			}
 		}
 		free(name);
 		p = end + 1;
@@ -188,7 +380,7 @@ static bool expand_depth(struct engine *e, const struct eng_step *s, const char 
 	}
 }
 
-bool vars_expand(struct engine *e, const struct eng_step *s, const char *text, bool json,
+bool vars_expand(struct engine *e, const struct eng_step *s, const char *text, enum vars_quote quote,
                  char **out, char **error)
 {
 	*out = NULL;
@@ -197,7 +389,7 @@ bool vars_expand(struct engine *e, const struct eng_step *s, const char *text, b
 		return true;
 	struct strbuf sb = {0};
 	sb_adds(&sb, "");
-	if (!expand_depth(e, s, text, json, false, NULL, &sb, error, 0)) {
+	if (!expand_depth(e, s, text, quote, false, NULL, &sb, error, 0)) {
 		sb_free(&sb);
 		return false;
 	}
@@ -212,7 +404,7 @@ char *vars_display(struct engine *e, const struct eng_step *s, const char *text)
 	struct strbuf sb = {0};
 	sb_adds(&sb, "");
 	char *err = NULL;
-	if (!expand_depth(e, s, text, false, true, e->mask, &sb, &err, 0)) {
+	if (!expand_depth(e, s, text, VARS_PLAIN, true, e->mask, &sb, &err, 0)) {
 		free(err);
 		sb_free(&sb);
 		return xstrdup(text);
@@ -226,7 +418,7 @@ void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env)
 	if (s && s->rb)
 		for (size_t i = 0; i < s->rb->vars.n; i++) {
 			char *v = NULL, *err = NULL;
-			if (vars_expand(e, s, s->rb->vars.vals[i], false, &v, &err))
+			if (vars_expand(e, s, s->rb->vars.vals[i], VARS_PLAIN, &v, &err))
 				rb_kv_set(env, s->rb->vars.keys[i], v);
 			free(v);
 			free(err);
@@ -246,7 +438,7 @@ bool vars_env_add_step(struct engine *e, const struct eng_step *s, struct rb_kv 
 	const struct rb_kv *own = &s->def->cmd.env;
 	for (size_t i = 0; i < own->n; i++) {
 		char *v = NULL;
-		if (!vars_expand(e, s, own->vals[i], false, &v, error))
+		if (!vars_expand(e, s, own->vals[i], VARS_PLAIN, &v, error))
 			return false;
 		rb_kv_set(env, own->keys[i], v);
 		free(v);
@@ -283,7 +475,7 @@ static const struct rbc_value *var_lookup(const char *name, void *ud)
 		return NULL;
 	char *text = NULL, *err = NULL;
 	if (from_rb && strstr(raw, "${")) {
-		if (!vars_expand(e, e->expr_step, raw, false, &text, &err)) {
+		if (!vars_expand(e, e->expr_step, raw, VARS_PLAIN, &text, &err)) {
 			free(err);
 			text = xstrdup(raw);
 		}

@@ -19,6 +19,7 @@
 #include "rbc/journal.h"
 #include "rbc/mask.h"
 #include "rbc/strmap.h"
+#include "rbc/text.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
 
@@ -418,7 +419,8 @@ bool export_write_file(const char *path, const char *text, struct rbc_error *err
 /* ---- JUnit XML ----------------------------------------------------------------- */
 
 /* Text for XML 1.0: the five specials escaped, controls it cannot hold
-   (even as references) and invalid UTF-8 replaced by U+FFFD. */
+   (even as references), DEL and C1 controls, and invalid UTF-8 replaced by
+   U+FFFD. */
 static void xml_text(struct strbuf *sb, const char *s)
 {
 	if (!s)
@@ -428,7 +430,8 @@ static void xml_text(struct strbuf *sb, const char *s)
 		unsigned char ch = (unsigned char)s[i];
 		uint32_t cp = ch;
 		size_t l = ch < 0x80 ? 1 : utf8_decode(s + i, n - i, &cp);
-		if (!l || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0xfffe || cp == 0xffff) {
+		if (!l || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7f && cp < 0xa0) ||
+		    cp == 0xfffe || cp == 0xffff) {
 			sb_adds(sb, "\xef\xbf\xbd");
 			i += l ? l : 1;
 			continue;
@@ -623,21 +626,9 @@ char *export_junit(const char *dir, struct rbc_error *err)
 
 /* ---- the Markdown deployment log ---------------------------------------------- */
 
-/* Text for a table cell: one line, pipes escaped. */
 void export_md_cell(struct strbuf *sb, const char *s)
 {
-	for (const char *p = s ? s : ""; *p; p++) {
-		if (*p == '|')
-			sb_adds(sb, "\\|");
-		else if (*p == '<')
-			sb_adds(sb, "&lt;"); /* text, never HTML */
-		else if (*p == '>')
-			sb_adds(sb, "&gt;");
-		else if (*p == '\n' || *p == '\r' || *p == '\t')
-			sb_adds(sb, " ");
-		else
-			sb_add(sb, p, 1);
-	}
+	text_md(sb, s);
 }
 
 static const char *verdict_mark(const char *v, const char *state)
@@ -657,6 +648,15 @@ static const char *hhmmss(const char *iso)
 {
 	/* "2026-12-04T01:52:40.366Z" → "01:52:40" */
 	return iso && strlen(iso) >= 19 ? iso + 11 : NULL;
+}
+
+/* The "01:52:40" of an ISO time read back from the journal, as text. */
+static void add_hhmmss(struct strbuf *sb, const char *iso)
+{
+	char t[9] = "";
+	if (hhmmss(iso))
+		snprintf(t, sizeof t, "%.8s", hhmmss(iso));
+	text_md(sb, t);
 }
 
 /* A variable's value from the run: a capture (the last one) or a given var. */
@@ -720,15 +720,29 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	const char *env = run_value(doc, env_names), *ver = run_value(doc, ver_names);
 	const char *state = str(doc, "state"), *verdict = str(doc, "verdict");
 
+	/* Everything from the journal is text (text.h): values, names and
+	   outputs are never Markdown or HTML of the log's own. */
 	sb_adds(&sb, "# Deployment Log\n\n");
-	sb_addf(&sb, "**Date**: %s", str(doc, "started"));
-	if (str(doc, "finished"))
-		sb_addf(&sb, " → %s", str(doc, "finished"));
+	sb_adds(&sb, "**Date**: ");
+	text_md(&sb, str(doc, "started"));
+	if (str(doc, "finished")) {
+		sb_adds(&sb, " → ");
+		text_md(&sb, str(doc, "finished"));
+	}
 	sb_adds(&sb, " (UTC)\n");
-	sb_addf(&sb, "**Version**: %s\n", ver ? ver : "—");
-	sb_addf(&sb, "**Deployed By**: %s\n", str(doc, "operator"));
-	sb_addf(&sb, "**Environment**: %s\n", env ? env : "—");
-	sb_addf(&sb, "**Run**: %s (rbc %s on %s)\n", str(doc, "run"), str(doc, "rbc"), str(doc, "host"));
+	sb_adds(&sb, "**Version**: ");
+	text_md(&sb, ver ? ver : "—");
+	sb_adds(&sb, "\n**Deployed By**: ");
+	text_md(&sb, str(doc, "operator"));
+	sb_adds(&sb, "\n**Environment**: ");
+	text_md(&sb, env ? env : "—");
+	sb_adds(&sb, "\n**Run**: ");
+	text_md(&sb, str(doc, "run"));
+	sb_adds(&sb, " (rbc ");
+	text_md(&sb, str(doc, "rbc"));
+	sb_adds(&sb, " on ");
+	text_md(&sb, str(doc, "host"));
+	sb_adds(&sb, ")\n");
 	sb_addf(&sb, "**Result**: %s %s%s\n\n", verdict_mark(verdict, verdict ? "done" : "running"),
 	        verdict ? verdict : "NOT FINISHED",
 	        !state || !strcmp(state, "finished") ? ""
@@ -774,7 +788,7 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		const char *title = phase && str(phase, "title") ? str(phase, "title") : rid;
 		const char *mark = fail ? "❌" : open ? "⏸" : warn ? "⚠️" : !n || skip + notrun == n ? "⏭" : "✅";
 		sb_adds(&sb, "- ");
-		export_md_cell(&sb, title);
+		text_md_block(&sb, title);
 		sb_addf(&sb, ": %s ", mark);
 		if (!n || notrun == n)
 			sb_adds(&sb, "not run");
@@ -823,10 +837,11 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 			sb_adds(&sb, " | ");
 			export_md_cell(&sb, str(s, "by"));
 			sb_adds(&sb, " | ");
-			if (hhmmss(str(s, "started")))
-				sb_addf(&sb, "%.8s", hhmmss(str(s, "started")));
-			if (hhmmss(str(s, "finished")))
-				sb_addf(&sb, " → %.8s", hhmmss(str(s, "finished")));
+			add_hhmmss(&sb, str(s, "started"));
+			if (hhmmss(str(s, "finished"))) {
+				sb_adds(&sb, " → ");
+				add_hhmmss(&sb, str(s, "finished"));
+			}
 			sb_adds(&sb, " |\n");
 		}
 	}
@@ -839,9 +854,13 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		if (!str(s, "by") || !leaf(s))
 			continue;
 		any = true;
-		sb_addf(&sb, "- %s ", str(s, "number") ? str(s, "number") : "");
+		sb_adds(&sb, "- ");
+		text_md_block(&sb, str(s, "number") ? str(s, "number") : "");
+		sb_adds(&sb, " ");
 		export_md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
-		sb_addf(&sb, " — %s by ", str(s, "state"));
+		sb_adds(&sb, " — ");
+		text_md(&sb, str(s, "state"));
+		sb_adds(&sb, " by ");
 		export_md_cell(&sb, str(s, "by"));
 		if (str(s, "note")) {
 			sb_adds(&sb, ": ");
@@ -853,9 +872,17 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	cJSON_ArrayForEach(note, get(doc, "notes"))
 	{
 		any = true;
-		sb_addf(&sb, "- %.8s UTC, %s%s%s: %s\n", hhmmss(str(note, "t")) ? hhmmss(str(note, "t")) : "",
-		        str(note, "by") ? str(note, "by") : "", str(note, "step") ? " on " : "",
-		        str(note, "step") ? str(note, "step") : "", str(note, "text"));
+		sb_adds(&sb, "- ");
+		add_hhmmss(&sb, str(note, "t"));
+		sb_adds(&sb, " UTC, ");
+		text_md(&sb, str(note, "by"));
+		if (str(note, "step")) {
+			sb_adds(&sb, " on ");
+			text_md(&sb, str(note, "step"));
+		}
+		sb_adds(&sb, ": ");
+		text_md(&sb, str(note, "text"));
+		sb_adds(&sb, "\n");
 	}
 	if (!any)
 		sb_adds(&sb, "None.\n");
@@ -869,15 +896,20 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		if (!leaf(s) || !v || !st || strcmp(st, "done") != 0 || strcmp(v, "PASS") == 0 || strcmp(v, "WARN") == 0)
 			continue;
 		any = true;
-		sb_addf(&sb, "### %s ", str(s, "number") ? str(s, "number") : "");
+		sb_adds(&sb, "### ");
+		text_md(&sb, str(s, "number") ? str(s, "number") : "");
+		sb_adds(&sb, " ");
 		export_md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
-		sb_addf(&sb, " — %s\n\n", v);
-		sb_addf(&sb, "%s\n", str(s, "explanation") ? str(s, "explanation") : v);
+		sb_adds(&sb, " — ");
+		text_md(&sb, v);
+		sb_adds(&sb, "\n\n");
+		text_md_block(&sb, str(s, "explanation") ? str(s, "explanation") : v);
+		sb_adds(&sb, "\n");
 		char *ex = tail_of(str(s, "output"), 20);
 		if (ex) {
-			sb_adds(&sb, "\nLast lines of its output:\n\n```text\n");
-			sb_adds(&sb, ex);
-			sb_adds(&sb, "\n```\n");
+			/* The output as it was, in a fence no line of it can close. */
+			sb_adds(&sb, "\nLast lines of its output:\n\n");
+			text_md_fence(&sb, ex, "text");
 			free(ex);
 		}
 		sb_adds(&sb, "\n");
@@ -918,10 +950,18 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		if (strcmp(ev, "jump") != 0 && strcmp(ev, "watch_fired") != 0)
 			continue;
 		any = true;
-		sb_addf(&sb, "- %.8s UTC — %s %s%s%s: %s (%s)\n", hhmmss(str(t, "t")) ? hhmmss(str(t, "t")) : "",
-		        str(t, "step") ? str(t, "step") : "", str(t, "target") ? "→ " : "",
-		        str(t, "target") ? str(t, "target") : "", "", str(t, "text") ? str(t, "text") : "",
-		        strcmp(ev, "watch_fired") == 0 ? "automatic: a watch fired" : "on_fail");
+		sb_adds(&sb, "- ");
+		add_hhmmss(&sb, str(t, "t"));
+		sb_adds(&sb, " UTC — ");
+		text_md(&sb, str(t, "step"));
+		sb_adds(&sb, " ");
+		if (str(t, "target")) {
+			sb_adds(&sb, "→ ");
+			text_md(&sb, str(t, "target"));
+		}
+		sb_adds(&sb, ": ");
+		text_md(&sb, str(t, "text"));
+		sb_addf(&sb, " (%s)\n", strcmp(ev, "watch_fired") == 0 ? "automatic: a watch fired" : "on_fail");
 	}
 	if (!any)
 		sb_adds(&sb, "None: no on_fail jump and no watch fired.\n");

@@ -14,6 +14,7 @@
 #include "rbc/history.h"
 #include "rbc/journal.h"
 #include "rbc/mask.h"
+#include "rbc/text.h"
 #include "rbc/util.h"
 
 static void on_notice(void *arg, const char *message)
@@ -71,6 +72,16 @@ static PGresult *query(PGconn *pg, const char *sql, int n, const char *const *pa
 	return r;
 }
 
+/* One JSON line of stored text, no control character raw (text.h). */
+static void json_line(FILE *out, const char *json)
+{
+	struct strbuf sb = {0};
+	text_json(&sb, json);
+	sb_addc(&sb, '\n');
+	fputs(sb_borrow(&sb), out);
+	sb_free(&sb);
+}
+
 static const char *cell(PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
@@ -109,11 +120,11 @@ bool history_print_runs(const char *url, bool json, FILE *out, struct rbc_error 
 			cJSON_AddStringToObject(o, "host", cell(r, i, 6));
 			cJSON_AddNumberToObject(o, "events", strtod(cell(r, i, 7), NULL));
 			char *t = cJSON_PrintUnformatted(o);
-			fprintf(out, "%s\n", t);
+			json_line(out, t);
 			free(t);
 			cJSON_Delete(o);
 		} else {
-			fprintf(out, "%-40s %-24s %-20s %-12s %-11s %-7s %s\n", cell(r, i, 0), cell(r, i, 1),
+			text_fprintf(out, "%-40s %-24s %-20s %-12s %-11s %-7s %s\n", cell(r, i, 0), cell(r, i, 1),
 			        cell(r, i, 2) ? cell(r, i, 2) : "", cell(r, i, 3), cell(r, i, 4), v ? v : "—",
 			        cell(r, i, 7));
 		}
@@ -140,7 +151,7 @@ bool history_print_run(const char *url, const char *run, bool json, FILE *out, s
 		return false;
 	}
 	if (json)
-		fprintf(out, "%s\n", PQgetvalue(r, 0, 0));
+		json_line(out, PQgetvalue(r, 0, 0));
 	PQclear(r);
 	r = query(pg,
 	          "SELECT event::text, seq, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
@@ -153,9 +164,9 @@ bool history_print_run(const char *url, const char *run, bool json, FILE *out, s
 	}
 	for (int i = 0; i < PQntuples(r); i++) {
 		if (json)
-			fprintf(out, "%s\n", PQgetvalue(r, i, 0));
+			json_line(out, PQgetvalue(r, i, 0));
 		else
-			fprintf(out, "%6s  %-24s  %-14s %-32s %-7s %s\n", PQgetvalue(r, i, 1), cell(r, i, 2) ? cell(r, i, 2) : "",
+			text_fprintf(out, "%6s  %-24s  %-14s %-32s %-7s %s\n", PQgetvalue(r, i, 1), cell(r, i, 2) ? cell(r, i, 2) : "",
 			        PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6));
 	}
 	PQclear(r);

@@ -15,6 +15,7 @@
 #include "rbc/journal.h"
 #include "rbc/resume.h"
 #include "rbc/runbook.h"
+#include "rbc/text.h"
 #include "rbc/util.h"
 
 struct loaded {
@@ -283,7 +284,11 @@ static void md_head(struct strbuf *sb, const struct loaded *l)
 	const struct incident *in = l->in;
 	const struct rb_severity *sv = &l->rb->severities[in->severity];
 	char *label = incident_severity_label(l->rb, in->severity);
-	sb_addf(sb, "**Incident**: %s (run %s)\n", in->id, l->run);
+	sb_adds(sb, "**Incident**: ");
+	text_md(sb, in->id);
+	sb_adds(sb, " (run ");
+	text_md(sb, l->run);
+	sb_adds(sb, ")\n");
 	sb_adds(sb, "**Severity**: ");
 	export_md_cell(sb, label);
 	sb_addf(sb, "\n**Status**: %s\n", incident_status_name(in->status));
@@ -398,8 +403,12 @@ static char *to_markdown(const struct loaded *l)
 	const char *sep = "\n";
 	for (size_t i = 0; i < in->nentries; i++)
 		if (in->entries[i].kind == INC_EV_SEVERITY) {
-			sb_addf(&sb, "%s- %s → %s: ", sep, in->entries[i].from, in->entries[i].to);
+			sb_addf(&sb, "%s- ", sep);
 			sep = "";
+			text_md_block(&sb, in->entries[i].from);
+			sb_adds(&sb, " → ");
+			text_md(&sb, in->entries[i].to);
+			sb_adds(&sb, ": ");
 			export_md_cell(&sb, in->entries[i].text);
 			sb_adds(&sb, " (");
 			export_md_cell(&sb, in->entries[i].actor);
@@ -433,9 +442,17 @@ static char *to_markdown(const struct loaded *l)
 				sb_addf(&sb, "- [%c] ", e->done ? 'x' : ' ');
 			else
 				sb_adds(&sb, "- ");
-			if (e->kind == INC_EV_NOTIFICATION)
-				sb_addf(&sb, "%s %s %s: ", e->from ? e->from : "", e->role ? e->role : "", e->to ? e->to : "");
-			export_md_cell(&sb, e->text);
+			if (e->kind == INC_EV_NOTIFICATION) {
+				text_md_block(&sb, e->from);
+				sb_adds(&sb, " ");
+				text_md(&sb, e->role);
+				sb_adds(&sb, " ");
+				text_md(&sb, e->to);
+				sb_adds(&sb, ": ");
+				export_md_cell(&sb, e->text);
+			} else {
+				text_md_block(&sb, e->text); /* it starts the item */
+			}
 			sb_addf(&sb, " (%.8s UTC", t + 11);
 			if (e->actor && e->kind != INC_EV_NOTIFICATION) {
 				sb_adds(&sb, ", ");

@@ -30,6 +30,7 @@
 #include "rbc/journal.h"
 #include "rbc/notify.h"
 #include "rbc/outbuf.h"
+#include "rbc/text.h"
 #include "rbc/theme.h"
 #include "rbc/units.h"
 
@@ -2547,7 +2548,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	struct rbc_error err = {0};
 	c->e = engine_new(opts, &err);
 	if (!c->e) {
-		fprintf(stderr, "rbc: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: %s\n", err.msg);
 		rbc_error_clear(&err);
 		free(c);
 		the_console = NULL;
@@ -2577,10 +2578,10 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 			                  : NULL;
 			if (!ev) {
 				if (!start)
-					fprintf(stderr, "rbc: --impact-start: \"%s\" is no time (HH:MM, 15m, or an ISO time)\n",
+					text_fprintf(stderr, "rbc: --impact-start: \"%s\" is no time (HH:MM, 15m, or an ISO time)\n",
 					        cfg->impact_start);
 				else
-					fprintf(stderr, "rbc: %s\n", err.msg);
+					text_fprintf(stderr, "rbc: %s\n", err.msg);
 				rbc_error_clear(&err);
 				incident_free(c->inc);
 				engine_free(c->e);
@@ -2675,7 +2676,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 			v = RBC_VERDICT_UNKNOWN;
 	}
 	if (cfg->run_id)
-		printf(" — run %s (%s)", cfg->run_id, cfg->run_path ? cfg->run_path : "");
+		text_printf(" — run %s (%s)", cfg->run_id, cfg->run_path ? cfg->run_path : "");
 	printf("\n");
 
 	size_t n;

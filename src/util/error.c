@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rbc/error.h"
+#include "rbc/text.h"
 
 void rbc_error_clear(struct rbc_error *e)
 {
@@ -23,16 +24,10 @@ void rbc_error_set(struct rbc_error *e, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Appends s with C0 controls and DEL written as \u00XX. */
+/* Appends s as terminal text (text.h): no control character raw. */
 static void add_safe(struct strbuf *sb, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f)
-			sb_addf(sb, "\\u%04x", c);
-		else
-			sb_addc(sb, (char)c);
-	}
+	text_term(sb, s, strlen(s));
 }
 
 char *rbc_error_format(const struct rbc_error *e)

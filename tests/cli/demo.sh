@@ -283,8 +283,8 @@ check_fault() { # NAME WHY-REGEX
 	expect_match "… the router went back to blue" "$(md "$1")" '\| Router sends traffic to blue \| ✅ PASS \|'
 	expect_eq "… and blue serves the previous version" "$(cat "$TMP/$1.live")" '{"environment": "blue", "version": "1.4.2"}'
 }
-check_fault 5xx '^- [0-9:]{8} UTC — (deploy|post-deploy)/watch-5xx → rollback: value = 0\.[0-9]+ > 0\.05; violated for 1[5-9]s[0-9]*m?s?, [0-9]+ samples \(fail_after 15s\) \(automatic: a watch fired\)$'
-check_fault slow '^- [0-9:]{8} UTC — (deploy|post-deploy)/watch-p99 → rollback: value = [0-9.]+ > 10; violated for 1[5-9]s[0-9]*m?s?, [0-9]+ samples \(fail_after 15s\) \(automatic: a watch fired\)$'
+check_fault 5xx '^- [0-9:]{8} UTC — (deploy|post-deploy)/watch-5xx → rollback: value = 0\.[0-9]+ &gt; 0\.05; violated for 1[5-9]s[0-9]*m?s?, [0-9]+ samples \(fail_after 15s\) \(automatic: a watch fired\)$'
+check_fault slow '^- [0-9:]{8} UTC — (deploy|post-deploy)/watch-p99 → rollback: value = [0-9.]+ &gt; 10; violated for 1[5-9]s[0-9]*m?s?, [0-9]+ samples \(fail_after 15s\) \(automatic: a watch fired\)$'
 check_fault dead-health '^- [0-9:]{8} UTC — (deploy|post-deploy)/watch-health → rollback: status = 503 != 200; violated 3 samples in a row \(fail_after 3\) \(automatic: a watch fired\)$'
 
 # a failing migration

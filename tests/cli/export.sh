@@ -104,7 +104,7 @@ expect_match "a table per phase: step, verdict, measured vs threshold, operator,
 	'^\| # \| Step \| Verdict \| Measured vs threshold \| Operator \| Start → End \(UTC\) \|$'
 expect_match "… the failed step's row" "$tbl" '^\| 3 \| A failing check \| ❌ FAIL \| exit = 3 != 0 \|  \| [0-9:]{8} → [0-9:]{8} \|$'
 expect_match "… the manual step's operator" "$tbl" '^\| 4 \| Sign-off \| ✅ PASS \| assumed done \(--assume done\) \| --assume done \|'
-expect_match "… titles as text, never HTML" "$tbl" '^\| 6 \| Last step: "done" & &lt;over&gt; \| ✅ PASS'
+expect_match "… titles as text, never HTML" "$tbl" '^\| 6 \| Last step: "done" &amp; &lt;over&gt; \| ✅ PASS'
 expect_eq "… six rows" "$(printf '%s\n' "$tbl" | grep -c '^| [0-9]')" 6
 expect_eq "manual steps and notes" "$(section 'Manual Steps and Notes' | grep .)" "- 4 Sign-off — done by --assume done"
 expect_eq "failures, with the explanation" "$(section Failures | grep .)" "### 3 A failing check — FAIL

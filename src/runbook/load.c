@@ -1480,6 +1480,89 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 		err(L, n, "a step cannot be both \"watch\" and \"on_demand\"");
 }
 
+/* Reports a field an expression reads that its step never has. */
+struct field_ctx {
+	struct loader *L;
+	const cJSON *node;       /* the expression's string */
+	enum rb_action action;
+	bool when;               /* decided before the step runs: no sample at all */
+};
+
+static void field_use(const char *name, unsigned col, void *ud)
+{
+	struct field_ctx *c = ud;
+	if (!c->when && rb_field_known(c->action, name))
+		return;
+	unsigned line = 0, fcol = 0;
+	const char *s = c->node->valuestring;
+	size_t at = 0;
+	for (unsigned k = 1; k < col && s[at]; k++) {
+		at++;
+		while (s[at] && ((unsigned char)s[at] & 0xC0) == 0x80)
+			at++;
+	}
+	struct loader *L = c->L;
+	json_doc_string_pos(L->doc, c->node, at, &line, &fcol);
+	const char *near = c->when ? NULL : rb_field_suggest(c->action, name);
+	if (c->when) {
+		diags_add(L->d, false, L->file, line, fcol, L->path.s,
+		          "\"when\" is decided before the step runs, with no sample: \"%s\" cannot "
+		          "be read there (a variable is vars.%s)", name, name);
+	} else if (near) {
+		diags_add(L->d, false, L->file, line, fcol, L->path.s,
+		          "\"%s\" is not a field of %s samples (did you mean \"%s\"?)", name,
+		          rb_action_desc(c->action), near);
+	} else {
+		char *list = rb_field_list(c->action);
+		diags_add(L->d, false, L->file, line, fcol, L->path.s,
+		          "\"%s\" is not a field of %s samples; they have %s", name,
+		          rb_action_desc(c->action), list);
+		free(list);
+	}
+}
+
+/* The fields read by the expression x, parsed from the string node at key. */
+static void check_expr_fields(struct loader *L, const cJSON *node, const char *key,
+                              const struct expr *x, enum rb_action action, bool when)
+{
+	if (!x || !cJSON_IsString(node))
+		return;
+	size_t old = path_push_key(L, key);
+	struct field_ctx c = {L, node, action, when};
+	expr_foreach_field(x, field_use, &c);
+	path_pop(L, old);
+}
+
+/*
+ * Every field an expression of step s reads must be one its action's
+ * samples have (RB_FIELDS): "stauts" on an http step, "status" on a
+ * command, would otherwise be UNKNOWN at 2 a.m. instead of an error now.
+ * `when` reads no sample at all.
+ */
+static void check_fields(struct loader *L, const cJSON *n, const struct rb_step *s)
+{
+	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "when"), "when", s->when, s->action, true);
+	if (s->action == RB_GROUP || s->action == RB_MANUAL)
+		return; /* expect and the rest are refused there already */
+	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "expect"), "expect", s->expect, s->action, false);
+	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "warn"), "warn", s->warn, s->action, false);
+	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(n, "capture");
+	if (s->ncaptures && cJSON_IsObject(cap)) {
+		size_t old = path_push_key(L, "capture");
+		for (size_t i = 0; i < s->ncaptures; i++)
+			check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(cap, s->captures[i].name),
+			                  s->captures[i].name, s->captures[i].expr, s->action, false);
+		path_pop(L, old);
+	}
+	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(n, "repeat");
+	if (s->repeat.until && cJSON_IsObject(rep)) {
+		size_t old = path_push_key(L, "repeat");
+		check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(rep, "until"), "until", s->repeat.until,
+		                  s->action, false);
+		path_pop(L, old);
+	}
+}
+
 static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_step *parent,
                                  const char *number)
 {
@@ -1538,6 +1621,8 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 		s->title = xstrdup(s->id);
 	if (nact == 1)
 		check_step_keys(L, n, s);
+	if (nact == 1)
+		check_fields(L, n, s);
 	L->step = saved;
 	return s;
 }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What rbc accepts from its inputs, and says plainly when it does not:
+# - rbc check refuses an expression that reads a field its step's action
+#   never produces ("stauts" on an http step, "status" on a command, a
+#   field in a `when`), at the field's FILE:LINE:COL, with "did you mean";
+#   every shipped runbook, docs example and fixture still passes;
+# - the deployment log's Version and Environment come from the runbook's
+#   own vars as the run used them, or from the variables its "log" key names;
+# - a --vars file may start with a UTF-8 byte-order mark; a NUL byte in it
+#   is refused with its line;
+# - rbc resume takes the run's own options again (--assume, --yes,
+#   --operator, --var, --vars, …) and says which value wins when one differs;
+# - a read-only sql step that can still reach outside the database
+#   (COPY … PROGRAM, server files, dblink, …) is a warning in rbc check.
+. tests/lib.sh
+export RBC_RUNS_DIR=$TMP/runs
+FX=$ROOT/tests/fixtures
+
+# ---- fields an action never produces ---------------------------------------
+cd "$FX" || exit 1
+run "$RBC" check bad/field-unknown.json
+expect_eq "a field the action never produces is an error (exit 65)" "$RC" 65
+expect_match "… \"stauts\" on an http step, at its column, with a suggestion" "$ERR" \
+	'^bad/field-unknown.json:4:93: steps\[0\]\.expect: "stauts" is not a field of http samples \(did you mean "status"\?\)$'
+expect_match "… \"status\" on a command, with the fields it has" "$ERR" \
+	'bad/field-unknown.json:5:51: steps\[1\]\.expect: "status" is not a field of command samples; they have exit, stdout, stderr, '
+expect_match "… inside an aggregate too" "$ERR" \
+	'bad/field-unknown.json:7:22: steps\[2\]\.expect: "stauts" is not a field of http samples'
+expect_match "… a swapped pair of letters is suggested" "$ERR" \
+	'bad/field-unknown.json:7:44: steps\[2\]\.expect: "tiem" is not a field of http samples \(did you mean "time"\?\)'
+expect_match "… in a capture" "$ERR" 'bad/field-unknown.json:7:81: steps\[2\]\.capture\.ENV: "jsno" '
+expect_match "… in repeat.until" "$ERR" 'bad/field-unknown.json:9:29: steps\[3\]\.repeat\.until: "Status" .*did you mean "status"'
+expect_match "… per action: a dns step has addrs, not addr" "$ERR" 'steps\[4\]\.expect: "addr" is not a field of dns samples \(did you mean "addrs"\?\)'
+expect_match "… a tcp step has no exit" "$ERR" 'steps\[5\]\.warn: "exit" is not a field of tcp samples'
+expect_match "… an sql step has no json" "$ERR" 'steps\[6\]\.expect: "json" is not a field of sql samples'
+expect_match "… a prometheus step has no status" "$ERR" 'steps\[7\]\.expect: "status" is not a field of prometheus samples'
+expect_nomatch "… a plugin's stdout and perf are fields of nagios samples" "$ERR" 'steps\[8\]'
+expect_match "… a when reads no sample at all" "$ERR" \
+	'bad/field-unknown.json:15:47: steps\[9\]\.when: "when" is decided before the step runs, with no sample: "env" cannot be read there \(a variable is vars\.env\)'
+expect_match "… every problem is counted" "$ERR" 'bad/field-unknown.json: 11 errors, 0 warnings$'
+run "$RBC" run --batch bad/field-unknown.json
+expect_eq "rbc run refuses it before anything runs (exit 65)" "$RC" 65
+want=$(sed -n '/^`rbc check` validates everything/,/^```$/p' "$ROOT/docs/runbook-format.md" | grep '^bad/field-unknown.json:')
+missing=$(printf '%s\n' "$want" | grep -vxF -f <(printf '%s\n' "$ERR"))
+expect_eq "docs/runbook-format.md shows real lines of rbc check for this fixture" "$missing" ""
+expect_match "… (two lines)" "$(printf '%s\n' "$want" | wc -l)" '^2$'
+cd "$ROOT" || exit 1
+
+bad=""
+for f in runbooks/*.json runbooks/ja/*.json docs/examples/*.json $(find tests/fixtures -name '*.json' -not -path '*/bad/*' -not -name 'cycle-*.json' | sort); do
+	"$RBC" check -q "$f" >/dev/null 2>"$TMP/check.err" || bad="$bad$f: $(head -3 "$TMP/check.err")"$'\n'
+done
+expect_eq "every shipped runbook, docs example and fixture reads only fields its steps have" "$bad" ""
+
+t_done

@@ -52,4 +52,33 @@ for f in runbooks/*.json runbooks/ja/*.json docs/examples/*.json $(find tests/fi
 done
 expect_eq "every shipped runbook, docs example and fixture reads only fields its steps have" "$bad" ""
 
+# ---- read-only sql that still reaches outside the database ------------------
+cd "$FX" || exit 1
+run "$RBC" check warn/sql-reach.json
+expect_eq "a read-only query that reaches outside the database is a warning (exit 0)" "$RC" 0
+reach() { printf '%s\n' "$ERR" | grep -F "steps[$1].sql.query: warning: " | sed 's/: a read-only transaction does not stop that .*//'; }
+expect_eq "… COPY … PROGRAM, at the COPY" "$(reach 0)" \
+	'warn/sql-reach.json:5:62: steps[0].sql.query: warning: COPY … PROGRAM runs a command on the database server'
+expect_match "… and says read-only does not stop it" "$ERR" \
+	'steps\[0\]\.sql\.query: warning: .*: a read-only transaction does not stop that \(it refuses only writes to tables\); connect as a role that may not$'
+expect_eq "… lo_export and lo_import, in any case" "$(reach 1 | sed 's/.*warning: //')" \
+"lo_export() writes a file on the database server
+LO_IMPORT() reads a file on the database server"
+expect_eq "… the server's files" "$(reach 2 | sed 's/.*warning: //' | cut -d' ' -f1 | paste -sd' ')" \
+	'pg_read_file() pg_ls_dir() pg_read_binary_file()'
+expect_match "… COPY to a server file" "$(reach 3)" ':8:86: .*COPY with a file name reads or writes a file on the database server'
+expect_match "… dblink" "$(reach 4)" 'dblink\(\) runs SQL over a connection of its own'
+expect_match "… a role that runs programs" "$(reach 5)" 'pg_execute_server_program lets a session run programs on the server'
+expect_match "… dynamic SQL in a DO block" "$(reach 6)" ':11:84: .*COPY … PROGRAM'
+expect_match "… other sessions" "$(reach 7)" 'pg_terminate_backend\(\) ends other sessions'
+expect_eq "… not for a step that writes on purpose, COPY TO STDOUT or a column named program" \
+	"$(reach 8; reach 9; reach 10)" ""
+expect_match "… 11 warnings in all" "$OUT" '\(11 warnings\)$'
+expect_rc "… which --strict refuses" 65 "$RBC" check --strict warn/sql-reach.json
+want=$(sed -n '/^"Read-only" is a transaction mode/,/^```$/p' "$ROOT/docs/runbook-format.md" | grep '^warn/sql-reach.json:')
+run "$RBC" check warn/sql-reach.json
+expect_eq "docs/runbook-format.md shows a real line of it" "$(printf '%s\n' "$ERR" | grep -xF -- "$want")" "$want"
+expect_eq "… (one line)" "$(printf '%s\n' "$want" | grep -c '^warn/sql-reach.json:[0-9]*:[0-9]*: ')" 1
+cd "$ROOT" || exit 1
+
 t_done

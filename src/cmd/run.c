@@ -26,6 +26,7 @@
 #include "rbc/engine.h"
 #include "rbc/history.h"
 #include "rbc/journal.h"
+#include "rbc/json.h"
 #include "rbc/resume.h"
 #include "rbc/sha256.h"
 #include "rbc/rundir.h"
@@ -73,7 +74,21 @@ static void kv_set(struct rb_kv *kv, const char *k, size_t klen, const char *v)
 	free(name);
 }
 
-/* --vars FILE: a JSON object of scalars, or NAME=VALUE lines (# comments). */
+/* The 1-based line of byte off in buf. */
+static unsigned line_of(const char *buf, size_t off)
+{
+	unsigned line = 1;
+	for (size_t i = 0; i < off; i++)
+		line += buf[i] == '\n';
+	return line;
+}
+
+/*
+ * --vars FILE: a JSON object of scalars, or NAME=VALUE lines (# comments),
+ * in UTF-8, with or without a byte-order mark. Anything that would change a
+ * value silently is refused with its line: a NUL byte (a value would end
+ * there), bytes that are not UTF-8, a file in UTF-16.
+ */
 static int read_vars_file(const char *path, struct rb_kv *kv)
 {
 	size_t len = 0;
@@ -82,17 +97,48 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 		fprintf(stderr, "rbc: --vars %s: cannot read: %s\n", path, strerror(errno));
 		return RBC_EXIT_NOINPUT;
 	}
-	const char *p = buf;
+	if (len >= 2 && ((unsigned char)buf[0] == 0xFF || (unsigned char)buf[0] == 0xFE) &&
+	    (unsigned char)buf[1] == ((unsigned char)buf[0] ^ 0x01)) {
+		fprintf(stderr, "%s:1: the file is UTF-16 (it starts with a byte-order mark %02X %02X): save it as UTF-8\n",
+		        path, (unsigned char)buf[0], (unsigned char)buf[1]);
+		free(buf);
+		return RBC_EXIT_DATAERR;
+	}
+	const char *nul = memchr(buf, '\0', len);
+	size_t bad = len;
+	bool invalid = !utf8_valid(buf, len, &bad);
+	if (nul && (size_t)(nul - buf) < bad) {
+		fprintf(stderr, "%s:%u: a NUL byte: a value cannot hold one (it would end there)\n", path,
+		        line_of(buf, (size_t)(nul - buf)));
+		free(buf);
+		return RBC_EXIT_DATAERR;
+	}
+	if (invalid) {
+		fprintf(stderr, "%s:%u: bytes that are not UTF-8: a --vars file is UTF-8 text\n", path,
+		        line_of(buf, bad));
+		free(buf);
+		return RBC_EXIT_DATAERR;
+	}
+	/* A byte-order mark (an editor on Windows writes one) is no part of the first line. */
+	size_t bom = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	const char *p = buf + bom;
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
 	if (*p == '{') {
-		cJSON *j = cJSON_ParseWithLength(buf, len);
+		/* The runbooks' reader: positions, comments, and no \u0000 escape. */
+		struct rbc_diags d = {0};
+		struct json_doc *doc = json_doc_parse(path, buf, len, &d);
+		const cJSON *j = doc ? json_doc_root(doc) : NULL;
 		if (!cJSON_IsObject(j)) {
-			fprintf(stderr, "rbc: --vars %s: not a valid JSON object of NAME: value\n", path);
-			cJSON_Delete(j);
+			diags_print(&d, stderr);
+			if (doc)
+				fprintf(stderr, "rbc: --vars %s: not a valid JSON object of NAME: value\n", path);
+			diags_free(&d);
+			json_doc_free(doc);
 			free(buf);
 			return RBC_EXIT_DATAERR;
 		}
+		diags_free(&d);
 		const cJSON *it;
 		cJSON_ArrayForEach(it, j)
 		{
@@ -109,18 +155,18 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 				fprintf(stderr, "rbc: --vars %s: \"%s\": %s\n", path, it->string,
 				        v ? "not a variable name (letters, digits and '_')"
 				          : "expected a string, number or boolean");
-				cJSON_Delete(j);
+				json_doc_free(doc);
 				free(buf);
 				return RBC_EXIT_DATAERR;
 			}
 			kv_set(kv, it->string, strlen(it->string), v);
 		}
-		cJSON_Delete(j);
+		json_doc_free(doc);
 		free(buf);
 		return 0;
 	}
 	unsigned line = 0;
-	for (char *s = buf; s && *s;) {
+	for (char *s = buf + bom; s && *s;) {
 		line++;
 		char *nl = strchr(s, '\n');
 		if (nl)

@@ -81,4 +81,34 @@ expect_eq "docs/runbook-format.md shows a real line of it" "$(printf '%s\n' "$ER
 expect_eq "… (one line)" "$(printf '%s\n' "$want" | grep -c '^warn/sql-reach.json:[0-9]*:[0-9]*: ')" 1
 cd "$ROOT" || exit 1
 
+# ---- --vars files: a byte-order mark, a NUL ---------------------------------
+cat >"$TMP/show.json" <<'EOF'
+{ "runbook": "show-vars", "title": "Show the variables",
+  "steps": [ { "id": "show", "title": "Version ${VERSION}", "run": "printf '%s|%s\\n' \"$VERSION\" \"$NOTE\"",
+               "expect": "stdout == \"1.5.0|release day\\n\"" } ] }
+EOF
+printf '\xef\xbb\xbf# written on Windows\r\nVERSION=1.5.0\r\nNOTE=release day\r\n' >"$TMP/bom.env"
+run "$RBC" run --batch --vars "$TMP/bom.env" "$TMP/show.json"
+expect_eq "a NAME=VALUE --vars file starting with a UTF-8 byte-order mark is read" "$RC" 0
+expect_match "… its first name is VERSION, not the mark and VERSION" "$OUT" '^PASS +show  Version 1\.5\.0 — stdout = "1\.5\.0\|release day\\n"'
+printf '\xef\xbb\xbf{"VERSION": "1.5.0", "NOTE": "release day"}\n' >"$TMP/bom.json"
+run "$RBC" run --batch --vars "$TMP/bom.json" "$TMP/show.json"
+expect_eq "a JSON --vars file starting with a byte-order mark is read" "$RC" 0
+printf 'VERSION=1.5.0\n# the note\nNOTE=release\0day\n' >"$TMP/nul.env"
+run "$RBC" run --batch --vars "$TMP/nul.env" "$TMP/show.json"
+expect_eq "a NUL byte in a --vars value is refused (exit 65), nothing runs" "$RC:$OUT" "65:"
+expect_eq "… with its line" "$ERR" "$TMP/nul.env:3: a NUL byte: a value cannot hold one (it would end there)"
+printf '{\n  "VERSION": "1.5.0",\n  "NOTE": "release\\u0000day"\n}\n' >"$TMP/nul.json"
+run "$RBC" run --batch --vars "$TMP/nul.json" "$TMP/show.json"
+expect_eq "a \\u0000 escape in a JSON --vars file is refused (exit 65)" "$RC:$OUT" "65:"
+expect_eq "… at its line and column" "$ERR" "$TMP/nul.json:3:19: NOTE: '\\u0000' is not allowed in text (it would end it there)"
+printf '\xff\xfeV\0E\0R\0=\x001\0\n\0' >"$TMP/utf16.env"
+run "$RBC" run --batch --vars "$TMP/utf16.env" "$TMP/show.json"
+expect_eq "a UTF-16 --vars file is refused as such" "$RC:$ERR" \
+	"65:$TMP/utf16.env:1: the file is UTF-16 (it starts with a byte-order mark FF FE): save it as UTF-8"
+printf 'VERSION=1.5.0\nNOTE=caf\xe9\n' >"$TMP/latin1.env"
+run "$RBC" run --batch --vars "$TMP/latin1.env" "$TMP/show.json"
+expect_eq "bytes that are not UTF-8 are refused with their line" "$RC:$ERR" \
+	"65:$TMP/latin1.env:2: bytes that are not UTF-8: a --vars file is UTF-8 text"
+
 t_done

@@ -260,6 +260,8 @@ struct runbook {
 	char *file;              /* as given */
 	char *dir;               /* its directory, for run: and cwd */
 	char *id, *title, *description;
+	char *log_version;       /* "log": what fills the deployment log's Version */
+	char *log_environment;   /* …and Environment (${NAME} unexpanded; NULL: not given) */
 	enum rb_kind kind;
 	struct rb_kv vars;
 	char **secrets;

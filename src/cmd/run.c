@@ -496,6 +496,44 @@ static void add_argv(cJSON *o, int argc, char **argv)
 	}
 }
 
+/*
+ * Each runbook's variables as the run starts with them (given, else its own
+ * default, expanded; masked) and its "log": the exports fill the deployment
+ * log's Version and Environment from these and the captures that follow.
+ */
+static void header_values(cJSON *rbs, struct engine *e)
+{
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(e, &n);
+	cJSON *o;
+	cJSON_ArrayForEach(o, rbs)
+	{
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+		struct eng_step *node = NULL;
+		for (size_t i = 0; id && i < n && !node; i++)
+			if (tops[i]->rb && strcmp(tops[i]->rb->id, id) == 0)
+				node = tops[i];
+		if (!node)
+			continue;
+		const struct runbook *rb = node->rb;
+		cJSON *vars = rb->vars.n ? cJSON_AddObjectToObject(o, "vars") : NULL;
+		for (size_t i = 0; i < rb->vars.n; i++) {
+			char *v = engine_var(e, node, rb->vars.keys[i]);
+			char *m = engine_mask(e, v ? v : "");
+			cJSON_AddStringToObject(vars, rb->vars.keys[i], m);
+			free(m);
+			free(v);
+		}
+		if (rb->log_version || rb->log_environment) {
+			cJSON *log = cJSON_AddObjectToObject(o, "log");
+			if (rb->log_version)
+				cJSON_AddStringToObject(log, "version", rb->log_version);
+			if (rb->log_environment)
+				cJSON_AddStringToObject(log, "environment", rb->log_environment);
+		}
+	}
+}
+
 /* The header: what a resume needs to rebuild the run, and an auditor to trust it. */
 static bool write_header(struct run_record *r, struct engine *e)
 {
@@ -518,6 +556,7 @@ static bool write_header(struct run_record *r, struct engine *e)
 	cJSON *rbs = cJSON_AddArrayToObject(h, "runbooks");
 	for (size_t i = 0; i < r->nrbs; i++)
 		header_runbook(rbs, r->rbs[i], false);
+	header_values(rbs, e);
 	cJSON *vars = cJSON_AddObjectToObject(h, "vars");
 	for (size_t i = 0; r->vars && i < r->vars->n; i++)
 		cJSON_AddStringToObject(vars, r->vars->keys[i], r->vars->vals[i]);

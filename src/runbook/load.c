@@ -1830,6 +1830,40 @@ static void r_defaults(struct loader *L, const cJSON *m, void *t)
 		walk_object(L, m, default_keys, RBC_ARRAY_LEN(default_keys), NULL);
 }
 
+/* A log field: text whose ${NAME} the exports fill from the run's record. */
+static void log_text(struct loader *L, const cJSON *m, char **out)
+{
+	char *s = get_xtext(L, m);
+	if (s && strstr(s, "${env:")) {
+		err(L, m, "the log is filled from the run's record, which keeps variables, not the "
+		          "environment: set a variable to ${env:…} in \"vars\" and name that");
+		free(s);
+		return;
+	}
+	*out = s;
+}
+
+static void l_version(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	log_text(L, m, &L->rb->log_version);
+}
+
+static void l_environment(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	log_text(L, m, &L->rb->log_environment);
+}
+
+static const struct member log_keys[] = {{"version", l_version}, {"environment", l_environment}};
+
+static void r_log(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	if (want_object(L, m, "an object with \"version\" and/or \"environment\""))
+		walk_object(L, m, log_keys, RBC_ARRAY_LEN(log_keys), NULL);
+}
+
 static void r_steps(struct loader *L, const cJSON *m, void *t)
 {
 	(void)t;
@@ -2012,7 +2046,7 @@ static const struct member root_keys[] = {
 	{"kind", r_kind}, {"description", r_description}, {"vars", r_vars},
 	{"secrets", r_secrets}, {"defaults", r_defaults}, {"steps", r_steps},
 	{"severities", r_severities}, {"roles", r_roles}, {"update_every", r_update_every},
-	{"exit_criteria", r_exit_criteria},
+	{"exit_criteria", r_exit_criteria}, {"log", r_log},
 };
 
 /* ------------------------------------------------ cross-references */
@@ -2512,6 +2546,8 @@ void runbook_free(struct runbook *rb)
 	free(rb->id);
 	free(rb->title);
 	free(rb->description);
+	free(rb->log_version);
+	free(rb->log_environment);
 	rb_kv_free(&rb->vars);
 	strv_free(rb->secrets, rb->nsecrets);
 	for (size_t i = 0; i < rb->nsteps; i++)

@@ -111,4 +111,81 @@ run "$RBC" run --batch --vars "$TMP/latin1.env" "$TMP/show.json"
 expect_eq "bytes that are not UTF-8 are refused with their line" "$RC:$ERR" \
 	"65:$TMP/latin1.env:2: bytes that are not UTF-8: a --vars file is UTF-8 text"
 
+# ---- the deployment log's Version and Environment ---------------------------
+export_json_valid() {
+	python3 - "$ROOT/docs/export.schema.json" "$1" <<'PY'
+import json, sys, jsonschema
+errs = list(jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).iter_errors(json.load(open(sys.argv[2]))))
+for e in errs[:10]:
+    print('/'.join(str(p) for p in e.absolute_path), e.message[:200])
+sys.exit(1 if errs else 0)
+PY
+}
+run_id() { printf '%s\n' "$OUT" | sed -n 's/^run: \([^ ]*\) .*/\1/p'; }
+md_head() { "$RBC" export "$1" --format md | grep -E '^\*\*(Version|Environment)\*\*'; }
+
+cat >"$TMP/own-version.json" <<'EOF'
+{ "runbook": "own-version", "title": "A release with its version in its vars",
+  "vars": { "VERSION": "2.0.1" },
+  "steps": [ { "id": "build", "title": "Build ${VERSION}", "run": "true" } ] }
+EOF
+run "$RBC" run --batch "$TMP/own-version.json"
+id=$(run_id)
+expect_eq "Version is the runbook's own VERSION when none is given" "$(md_head "$id")" \
+"**Version**: 2.0.1
+**Environment**: —"
+run "$RBC" run --batch --var VERSION=2.0.2 "$TMP/own-version.json"
+expect_eq "… and the given one when one is" "$(md_head "$(run_id)")" \
+"**Version**: 2.0.2
+**Environment**: —"
+
+cat >"$TMP/release.json" <<'EOF'
+{ "runbook": "release", "title": "Release",
+  "log": { "version": "${RELEASE_TAG}", "environment": "${LIVE_COLOUR}" },
+  "vars": { "RELEASE_TAG": "v7.3.0", "VERSION": "not this one" },
+  "steps": [ { "id": "live", "title": "Which colour is live", "run": "echo blue",
+               "capture": { "LIVE_COLOUR": "match(stdout, /(\\w+)/)" } } ] }
+EOF
+cat >"$TMP/switch.json" <<'EOF'
+{ "runbook": "switch", "title": "Switch",
+  "log": { "version": "${NEVER_SET}", "environment": "${NOW_LIVE}" },
+  "vars": { "SWITCH": "yes" },
+  "steps": [ { "id": "switch", "title": "Switch traffic", "when": "vars.SWITCH == \"yes\"", "run": "echo green",
+               "capture": { "NOW_LIVE": "match(stdout, /(\\w+)/)" } } ] }
+EOF
+run "$RBC" run --batch "$TMP/release.json" "$TMP/switch.json"
+expect_eq "a runbook's \"log\" names the variables of Version and Environment" "$RC" 0
+idl=$(run_id)
+expect_eq "… the last runbook whose variables have values gives each field (a capture, a default)" "$(md_head "$idl")" \
+"**Version**: v7.3.0
+**Environment**: green"
+run "$RBC" run --batch --var SWITCH=no --var RELEASE_TAG=v7.3.1 "$TMP/release.json" "$TMP/switch.json"
+expect_eq "… one whose variable was never set gives nothing: the one before counts" "$(md_head "$(run_id)")" \
+"**Version**: v7.3.1
+**Environment**: blue"
+"$RBC" export "$idl" --format json -o "$TMP/log.json"
+expect_eq "the JSON export has them as log.version and log.environment" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["log"]["version"], d["log"]["environment"], d["runbooks"][0]["log"]["version"], d["runbooks"][0]["vars"]["RELEASE_TAG"])' "$TMP/log.json")" \
+	'v7.3.0 green ${RELEASE_TAG} v7.3.0'
+if out=$(export_json_valid "$TMP/log.json"); then ok "… and validates against docs/export.schema.json"
+else fail "… and validates against docs/export.schema.json" "$out"; fi
+
+cat >"$TMP/log-bad.json" <<'EOF'
+{ "runbook": "log-bad", "title": "Bad log",
+  "log": { "versoin": "${VERSION}", "environment": "${env:DEPLOY_ENV}" },
+  "vars": { "VERSION": "1" },
+  "steps": [ { "id": "a", "title": "A", "run": "true" } ] }
+EOF
+run "$RBC" check "$TMP/log-bad.json"
+expect_eq "rbc check refuses a log key it does not know, and \${env:…} in it" "$RC:$ERR" \
+"65:$TMP/log-bad.json:2:12: log.versoin: unknown key \"versoin\" (did you mean \"version\"?)
+$TMP/log-bad.json:2:52: log.environment: the log is filled from the run's record, which keeps variables, not the environment: set a variable to \${env:…} in \"vars\" and name that
+$TMP/log-bad.json: 2 errors, 0 warnings"
+bad=""
+for f in runbooks/pre-deploy.json runbooks/deploy.json runbooks/post-deploy.json runbooks/rollback.json runbooks/incident.json \
+	runbooks/ja/pre-deploy.json runbooks/ja/deploy.json runbooks/ja/post-deploy.json runbooks/ja/rollback.json runbooks/ja/incident.json; do
+	grep -q '^  "log": { ' "$f" || bad="$bad $f"
+done
+expect_eq "the shipped runbooks say what fills their log" "$bad" ""
+
 t_done

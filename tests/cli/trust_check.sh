@@ -188,4 +188,57 @@ for f in runbooks/pre-deploy.json runbooks/deploy.json runbooks/post-deploy.json
 done
 expect_eq "the shipped runbooks say what fills their log" "$bad" ""
 
+# ---- rbc resume takes the run's own options again ----------------------------
+cat >"$TMP/resumable.json" <<'EOF'
+{ "runbook": "resumable", "title": "A run stopped halfway",
+  "vars": { "VERSION": "1.4.2" },
+  "steps": [
+    { "id": "wait", "title": "Wait for the window",
+      "run": "if [ -e \"$MARK\" ]; then exit 0; fi; touch \"$MARK\"; exec sleep 30" },
+    { "id": "sign", "title": "Sign-off", "manual": "Sign the release off." },
+    { "id": "switch", "title": "Switch traffic", "run": "true", "confirm": "Switch traffic now?" },
+    { "id": "show", "title": "Version ${VERSION}", "run": "echo \"$VERSION $EXTRA\"",
+      "expect": "stdout == \"1.4.2 new\\n\"" }
+  ] }
+EOF
+# stopped ARGS...: starts a batch run of resumable.json and stops it (SIGTERM)
+# in its first step; prints the run id.
+stopped() {
+	local mark=$TMP/mark.$RANDOM
+	"$RBC" run --batch --var MARK="$mark" "$@" "$TMP/resumable.json" >"$TMP/stopped.out" 2>&1 &
+	local pid=$! n=0
+	while [ ! -e "$mark" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+	kill -TERM "$pid"
+	wait "$pid"
+	sed -n 's/^run: \([^ ]*\) .*/\1/p' "$TMP/stopped.out"
+}
+rid=$(stopped)
+run "$RBC" resume --batch --assume done --yes --var VERSION=9.9.9 --var EXTRA=new "$rid"
+expect_eq "rbc resume RUN --assume done --yes --var … is accepted and the run ends" "$RC" 0
+expect_match "… --assume done answers the manual step" "$OUT" '^PASS +sign  Sign-off — assumed done \(--assume done\)'
+expect_match "… --yes confirms" "$OUT" '^CONFIRMED +switch  Switch traffic — --yes'
+expect_match "… the run keeps its VERSION; EXTRA, new to the run, is taken" "$OUT" '^PASS +show  Version 1\.4\.2 — stdout = "1\.4\.2 new\\n"'
+expect_eq "… and it says which value wins where one differs" "$ERR" \
+"rbc: resume: VERSION stays 1.4.2, the run's value; the 9.9.9 given now is not taken (a run keeps its variables: a new run changes them)
+rbc: resume: --assume done from now on (the run started without --assume)
+rbc: resume: --yes from now on (the run started without it)"
+
+rid=$(stopped --assume skip --yes --operator alice --var EXTRA=new)
+run "$RBC" resume --batch --assume=skip -y --operator alice --var EXTRA=new "$rid"
+expect_eq "the same options again are fine, --NAME=VALUE too, and say nothing" "$RC:$ERR" "0:"
+expect_match "… the run's --assume skip acts" "$OUT" '^SKIPPED +sign  Sign-off'
+rid=$(stopped --assume skip --operator alice --var EXTRA=new)
+run "$RBC" resume --batch --assume done --operator=bob --severity L1 "$rid"
+expect_eq "a different --assume and --operator: the ones given now win, and it says so" "$ERR" \
+"rbc: resume: --assume done from now on (the run started with --assume skip)
+rbc: resume: bob answers from now on (the run was started by alice)
+rbc: resume: --severity L1 is not taken: the run has no incident runbook"
+expect_match "… --assume done answers the manual step" "$OUT" '^PASS +sign  Sign-off — assumed done'
+expect_eq "… and the record says bob resumed it" "$("$RBC" export "$rid" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["resumes"][0]["operator"])')" "bob"
+run "$RBC" resume --batch --assume maybe "$rid"
+expect_eq "a bad --assume is a usage error (64)" "$RC:$ERR" "64:rbc: resume: --assume takes done or skip, not 'maybe'"
+run "$RBC" resume --batch --frobnicate "$rid"
+expect_eq "an option rbc resume does not know is still refused (64)" "$RC" 64
+expect_match "rbc resume --help lists the run's options" "$("$RBC" resume --help)" '--assume done\|skip.*'
+
 t_done

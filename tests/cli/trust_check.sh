@@ -191,7 +191,7 @@ expect_eq "the shipped runbooks say what fills their log" "$bad" ""
 # ---- rbc resume takes the run's own options again ----------------------------
 cat >"$TMP/resumable.json" <<'EOF'
 { "runbook": "resumable", "title": "A run stopped halfway",
-  "vars": { "VERSION": "1.4.2" },
+  "vars": { "VERSION": "1.4.2" }, "secrets": ["DEPLOY_TOKEN"],
   "steps": [
     { "id": "wait", "title": "Wait for the window",
       "run": "if [ -e \"$MARK\" ]; then exit 0; fi; touch \"$MARK\"; exec sleep 30" },
@@ -237,6 +237,9 @@ expect_match "… --assume done answers the manual step" "$OUT" '^PASS +sign  Si
 expect_eq "… and the record says bob resumed it" "$("$RBC" export "$rid" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["resumes"][0]["operator"])')" "bob"
 run "$RBC" resume --batch --assume maybe "$rid"
 expect_eq "a bad --assume is a usage error (64)" "$RC:$ERR" "64:rbc: resume: --assume takes done or skip, not 'maybe'"
+run "$RBC" resume --batch --var DEPLOY_TOKEN=abc "$rid"
+expect_eq "a secret given with --var is refused as rbc run refuses it (64)" "$RC:$ERR" \
+	"64:rbc: resume: DEPLOY_TOKEN is a secret: give it in the environment or a --vars file, not with --var"
 run "$RBC" resume --batch --frobnicate "$rid"
 expect_eq "an option rbc resume does not know is still refused (64)" "$RC" 64
 expect_match "rbc resume --help lists the run's options" "$("$RBC" resume --help)" '--assume done\|skip.*'

@@ -51,6 +51,16 @@ void expr_foreach_var(const struct expr *e,
                       void *ud);
 
 /*
+ * Calls fn for every sample field the expression reads (`status` in
+ * `status == 200`, `json` in `json.a.b`, `header` in `header["X"]`), in
+ * source order, with its name and 1-based column. Used by the loader to
+ * refuse fields the step's action never produces.
+ */
+void expr_foreach_field(const struct expr *e,
+                        void (*fn)(const char *name, unsigned col, void *ud),
+                        void *ud);
+
+/*
  * Verdicts. verdict_worst ranks them PASS < WARN < UNKNOWN < FAIL < ERROR:
  * a definite failure outranks a result that could not be judged, which
  * outranks a warning; ERROR (the probe could not run) ranks above all.

@@ -19,9 +19,10 @@
  *   struct probe pointer must not be used again.
  * - ops->cancel may be called at any time before on_done; on_done follows
  *   (asynchronously) with error "cancelled".
- * - A sample is a value_obj_new(false) object with the fields DESIGN §1 lists
- *   for the kind, plus `time` (ms, RBC_DIM_TIME) always and `error` (text)
- *   when the probe could not run. Headers are a case-insensitive object.
+ * - A sample is a value_obj_new(false) object with the fields RB_FIELDS
+ *   (rbc/runbook.h) lists for the kind and no other, `time` (ms,
+ *   RBC_DIM_TIME) always and `error` (text) when the probe could not run.
+ *   Headers are a case-insensitive object.
  */
 #ifndef RBC_PROBE_H
 #define RBC_PROBE_H

@@ -56,6 +56,61 @@ const char *rb_action_key(enum rb_action a);   /* "http" */
 const char *rb_action_desc(enum rb_action a);  /* "http", "command", … */
 const char *rb_kind_name(enum rb_kind k);      /* "post-deploy" */
 
+/*
+ * The fields of a probe's sample, per action: what expect, warn, capture and
+ * repeat.until can read. X(name, actions), actions a mask of RB_FIELD_OF()
+ * bits. This is the one list: the probes fill exactly these fields (a sample
+ * that ran, without `error`, has nothing else; test_sample_fields.c holds
+ * every probe to it), and the loader refuses an expression that reads any
+ * other. Kind-specific fields first, in the order messages list them.
+ */
+#define RB_FIELD_OF(a) (1u << RB_##a)
+#define RB_FIELDS_CMD (RB_FIELD_OF(RUN) | RB_FIELD_OF(NAGIOS))
+#define RB_FIELDS_PROBE (RB_FIELDS_CMD | RB_FIELD_OF(HTTP) | RB_FIELD_OF(SQL) | RB_FIELD_OF(DNS) | \
+                         RB_FIELD_OF(TCP) | RB_FIELD_OF(PROMETHEUS))
+#define RB_FIELDS(X)                                              \
+	X("exit", RB_FIELDS_CMD)                                  \
+	X("stdout", RB_FIELDS_CMD)                                \
+	X("stderr", RB_FIELDS_CMD)                                \
+	X("signal", RB_FIELDS_CMD)                                \
+	X("stdout_bytes", RB_FIELDS_CMD)                          \
+	X("stderr_bytes", RB_FIELDS_CMD)                          \
+	X("stdout_truncated", RB_FIELDS_CMD)                      \
+	X("stderr_truncated", RB_FIELDS_CMD)                      \
+	X("spool_error", RB_FIELDS_CMD)                           \
+	X("state", RB_FIELD_OF(NAGIOS))                           \
+	X("state_name", RB_FIELD_OF(NAGIOS))                      \
+	X("output", RB_FIELD_OF(NAGIOS))                          \
+	X("perf", RB_FIELD_OF(NAGIOS))                            \
+	X("perf_warn", RB_FIELD_OF(NAGIOS))                       \
+	X("perf_crit", RB_FIELD_OF(NAGIOS))                       \
+	X("status", RB_FIELD_OF(HTTP))                            \
+	X("body", RB_FIELD_OF(HTTP))                              \
+	X("json", RB_FIELD_OF(HTTP))                              \
+	X("header", RB_FIELD_OF(HTTP))                            \
+	X("size", RB_FIELD_OF(HTTP))                              \
+	X("url", RB_FIELD_OF(HTTP))                               \
+	X("rows", RB_FIELD_OF(SQL))                               \
+	X("value", RB_FIELD_OF(SQL) | RB_FIELD_OF(PROMETHEUS))    \
+	X("row", RB_FIELD_OF(SQL))                                \
+	X("rows_data", RB_FIELD_OF(SQL))                          \
+	X("columns", RB_FIELD_OF(SQL))                            \
+	X("values", RB_FIELD_OF(PROMETHEUS))                      \
+	X("series", RB_FIELD_OF(PROMETHEUS))                      \
+	X("resultType", RB_FIELD_OF(PROMETHEUS))                  \
+	X("addrs", RB_FIELD_OF(DNS))                              \
+	X("addr", RB_FIELD_OF(TCP))                               \
+	X("truncated", RB_FIELD_OF(HTTP) | RB_FIELD_OF(SQL))      \
+	X("time", RB_FIELDS_PROBE)                                \
+	X("error", RB_FIELDS_PROBE)
+
+/* True when a's samples have the field name (false for groups and manual steps). */
+bool rb_field_known(enum rb_action a, const char *name);
+/* The field of a's samples nearest to name, for "did you mean", or NULL. */
+const char *rb_field_suggest(enum rb_action a, const char *name);
+/* a's fields as "exit, stdout, …, time, error" (caller frees). */
+char *rb_field_list(enum rb_action a);
+
 /* Limits a hostile file cannot get past. */
 #define RB_MAX_STEPS 1000000
 #define RB_MAX_DEPTH 60
@@ -205,6 +260,8 @@ struct runbook {
 	char *file;              /* as given */
 	char *dir;               /* its directory, for run: and cwd */
 	char *id, *title, *description;
+	char *log_version;       /* "log": what fills the deployment log's Version */
+	char *log_environment;   /* …and Environment (${NAME} unexpanded; NULL: not given) */
 	enum rb_kind kind;
 	struct rb_kv vars;
 	char **secrets;

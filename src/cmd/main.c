@@ -26,9 +26,12 @@ static const struct command {
 	{"runs", cmd_runs, "[--json]",
 	 "list the runs kept: id, runbooks, start, operator, running / interrupted /\n"
 	 "      finished, verdict"},
-	{"resume", cmd_resume, "[--batch] [--force] [--operator NAME] [--vars FILE] RUN",
+	{"resume", cmd_resume,
+	 "[--batch] [--force] [--operator NAME] [--assume done|skip] [--yes]\n"
+	 "           [--var NAME=VALUE]… [--vars FILE] [--theme NAME|FILE] RUN",
 	 "go on with a run that did not finish, rebuilt from its journal; refuses\n"
-	 "      a runbook changed since the start unless --force"},
+	 "      a runbook changed since the start unless --force; the run's own\n"
+	 "      options again are fine (a different value: rbc says which wins)"},
 	{"history", cmd_history, "[--db URL] [--json] [RUN] | push [--db URL] RUN",
 	 "the runs stored in PostgreSQL by --db (RBC_DATABASE_URL), or one run's\n"
 	 "      events; push stores a run's journal there"},

@@ -10,6 +10,7 @@
  * interrupted by a signal.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "rbc/engine.h"
 #include "rbc/history.h"
 #include "rbc/journal.h"
+#include "rbc/json.h"
 #include "rbc/resume.h"
 #include "rbc/sha256.h"
 #include "rbc/rundir.h"
@@ -74,7 +76,21 @@ static void kv_set(struct rb_kv *kv, const char *k, size_t klen, const char *v)
 	free(name);
 }
 
-/* --vars FILE: a JSON object of scalars, or NAME=VALUE lines (# comments). */
+/* The 1-based line of byte off in buf. */
+static unsigned line_of(const char *buf, size_t off)
+{
+	unsigned line = 1;
+	for (size_t i = 0; i < off; i++)
+		line += buf[i] == '\n';
+	return line;
+}
+
+/*
+ * --vars FILE: a JSON object of scalars, or NAME=VALUE lines (# comments),
+ * in UTF-8, with or without a byte-order mark. Anything that would change a
+ * value silently is refused with its line: a NUL byte (a value would end
+ * there), bytes that are not UTF-8, a file in UTF-16.
+ */
 static int read_vars_file(const char *path, struct rb_kv *kv)
 {
 	size_t len = 0;
@@ -83,17 +99,48 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 		text_fprintf(stderr, "rbc: --vars %s: cannot read: %s\n", path, strerror(errno));
 		return RBC_EXIT_NOINPUT;
 	}
-	const char *p = buf;
+	if (len >= 2 && ((unsigned char)buf[0] == 0xFF || (unsigned char)buf[0] == 0xFE) &&
+	    (unsigned char)buf[1] == ((unsigned char)buf[0] ^ 0x01)) {
+		text_fprintf(stderr, "%s:1: the file is UTF-16 (it starts with a byte-order mark %02X %02X): save it as UTF-8\n",
+		        path, (unsigned char)buf[0], (unsigned char)buf[1]);
+		free(buf);
+		return RBC_EXIT_DATAERR;
+	}
+	const char *nul = memchr(buf, '\0', len);
+	size_t bad = len;
+	bool invalid = !utf8_valid(buf, len, &bad);
+	if (nul && (size_t)(nul - buf) < bad) {
+		text_fprintf(stderr, "%s:%u: a NUL byte: a value cannot hold one (it would end there)\n", path,
+		        line_of(buf, (size_t)(nul - buf)));
+		free(buf);
+		return RBC_EXIT_DATAERR;
+	}
+	if (invalid) {
+		text_fprintf(stderr, "%s:%u: bytes that are not UTF-8: a --vars file is UTF-8 text\n", path,
+		        line_of(buf, bad));
+		free(buf);
+		return RBC_EXIT_DATAERR;
+	}
+	/* A byte-order mark (an editor on Windows writes one) is no part of the first line. */
+	size_t bom = len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	const char *p = buf + bom;
 	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
 	if (*p == '{') {
-		cJSON *j = cJSON_ParseWithLength(buf, len);
+		/* The runbooks' reader: positions, comments, and no \u0000 escape. */
+		struct rbc_diags d = {0};
+		struct json_doc *doc = json_doc_parse(path, buf, len, &d);
+		const cJSON *j = doc ? json_doc_root(doc) : NULL;
 		if (!cJSON_IsObject(j)) {
-			text_fprintf(stderr, "rbc: --vars %s: not a valid JSON object of NAME: value\n", path);
-			cJSON_Delete(j);
+			diags_print(&d, stderr);
+			if (doc)
+				text_fprintf(stderr, "rbc: --vars %s: not a valid JSON object of NAME: value\n", path);
+			diags_free(&d);
+			json_doc_free(doc);
 			free(buf);
 			return RBC_EXIT_DATAERR;
 		}
+		diags_free(&d);
 		const cJSON *it;
 		cJSON_ArrayForEach(it, j)
 		{
@@ -110,18 +157,18 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 				text_fprintf(stderr, "rbc: --vars %s: \"%s\": %s\n", path, it->string,
 				        v ? "not a variable name (letters, digits and '_')"
 				          : "expected a string, number or boolean");
-				cJSON_Delete(j);
+				json_doc_free(doc);
 				free(buf);
 				return RBC_EXIT_DATAERR;
 			}
 			kv_set(kv, it->string, strlen(it->string), v);
 		}
-		cJSON_Delete(j);
+		json_doc_free(doc);
 		free(buf);
 		return 0;
 	}
 	unsigned line = 0;
-	for (char *s = buf; s && *s;) {
+	for (char *s = buf + bom; s && *s;) {
 		line++;
 		char *nl = strchr(s, '\n');
 		if (nl)
@@ -424,6 +471,44 @@ static void add_argv(cJSON *o, int argc, char **argv)
 	}
 }
 
+/*
+ * Each runbook's variables as the run starts with them (given, else its own
+ * default, expanded; masked) and its "log": the exports fill the deployment
+ * log's Version and Environment from these and the captures that follow.
+ */
+static void header_values(cJSON *rbs, struct engine *e)
+{
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(e, &n);
+	cJSON *o;
+	cJSON_ArrayForEach(o, rbs)
+	{
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+		struct eng_step *node = NULL;
+		for (size_t i = 0; id && i < n && !node; i++)
+			if (tops[i]->rb && strcmp(tops[i]->rb->id, id) == 0)
+				node = tops[i];
+		if (!node)
+			continue;
+		const struct runbook *rb = node->rb;
+		cJSON *vars = rb->vars.n ? cJSON_AddObjectToObject(o, "vars") : NULL;
+		for (size_t i = 0; i < rb->vars.n; i++) {
+			char *v = engine_var(e, node, rb->vars.keys[i]);
+			char *m = engine_mask(e, v ? v : "");
+			cJSON_AddStringToObject(vars, rb->vars.keys[i], m);
+			free(m);
+			free(v);
+		}
+		if (rb->log_version || rb->log_environment) {
+			cJSON *log = cJSON_AddObjectToObject(o, "log");
+			if (rb->log_version)
+				cJSON_AddStringToObject(log, "version", rb->log_version);
+			if (rb->log_environment)
+				cJSON_AddStringToObject(log, "environment", rb->log_environment);
+		}
+	}
+}
+
 /* The header: what a resume needs to rebuild the run, and an auditor to trust it. */
 static bool write_header(struct run_record *r, struct engine *e)
 {
@@ -446,6 +531,7 @@ static bool write_header(struct run_record *r, struct engine *e)
 	cJSON *rbs = cJSON_AddArrayToObject(h, "runbooks");
 	for (size_t i = 0; i < r->nrbs; i++)
 		header_runbook(rbs, r->rbs[i], false);
+	header_values(rbs, e);
 	cJSON *vars = cJSON_AddObjectToObject(h, "vars");
 	for (size_t i = 0; r->vars && i < r->vars->n; i++)
 		cJSON_AddStringToObject(vars, r->vars->keys[i], r->vars->vals[i]);
@@ -829,11 +915,21 @@ static void resume_usage(FILE *fp)
 	        "  --batch              without a screen, as rbc run --batch\n"
 	        "  --force              resume although a runbook changed since the start\n"
 	        "  --operator NAME      who answers from now on (default: the run's operator)\n"
-	        "  --vars FILE          variables given as secrets at the start (never written)\n"
+	        "  --assume done|skip   answers manual steps so from now on\n"
+	        "  --yes                confirms every step that asks, from now on\n"
+	        "  --var NAME=VALUE     a variable the run did not have (repeatable)\n"
+	        "  --vars FILE          variables from a file: secrets (never written) and\n"
+	        "                       variables the run did not have\n"
 	        "  --theme NAME|FILE    the console's colours\n"
 	        "  --db URL             store the journal in PostgreSQL too (RBC_DATABASE_URL)\n"
 	        "\n"
-	        "--assume and --yes act as they did when the run started.\n"
+	        "The run's own options may be given again, as rbc run took them: the\n"
+	        "same value is fine, and a different one is said on stderr with the one\n"
+	        "that wins. Without them, --assume and --yes act as when the run started;\n"
+	        "given, they act from now on. A variable keeps the value the run had\n"
+	        "(given at the start, or its runbook's own): a run keeps its variables.\n"
+	        "--severity, --title and --impact-start are the incident's declaration,\n"
+	        "which its record keeps.\n"
 	        "exit: as rbc run; 64 when the run is finished or still running, 65 when\n"
 	        "a runbook changed (without --force) or the journal is damaged, 66 when a\n"
 	        "runbook file is gone.\n");
@@ -939,6 +1035,139 @@ static void original_options(const cJSON *argv, enum eng_assume *assume, bool *y
 	}
 }
 
+/* The options rbc resume takes with a value; the incident's three come last. */
+static const char *const resume_valued[] = {"--operator", "--theme", "--db", "--vars", "--var",
+                                            "--assume", "--severity", "--title", "--impact-start"};
+#define RESUME_INCIDENT_FIRST 6
+
+/* What the resume was given of the run's own options. */
+struct resume_opts {
+	enum eng_assume assume;   /* NONE: not given */
+	bool yes;
+	const char *incident[3];  /* --severity, --title, --impact-start (NULL: not given) */
+};
+
+static const char *assume_name(enum eng_assume a)
+{
+	return a == ENG_ASSUME_DONE ? "done" : a == ENG_ASSUME_SKIP ? "skip" : NULL;
+}
+
+/* Says on stderr what a resume makes of an option; values shown clean (put_clean). */
+static void resume_say(const char *fmt, ...) RBC_PRINTF(1, 2);
+static void resume_say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	fputs("rbc: resume: ", stderr);
+	put_clean(stderr, msg);
+	fputc('\n', stderr);
+	free(msg);
+}
+
+/* The value the recorded command line gave option name (--name V, --name=V), or NULL. */
+static const char *recorded_option(const cJSON *argv, const char *name)
+{
+	const char *prev = NULL, *found = NULL;
+	size_t n = strlen(name);
+	const cJSON *a;
+	cJSON_ArrayForEach(a, argv)
+	{
+		const char *s = cJSON_GetStringValue(a);
+		if (!s || strcmp(s, "--") == 0)
+			break;
+		if (strncmp(s, name, n) == 0 && s[n] == '=')
+			found = s + n + 1;
+		else if (prev && strcmp(prev, name) == 0)
+			found = s;
+		prev = s;
+	}
+	return found;
+}
+
+/*
+ * The run's own options given again: the same value is fine; a different
+ * one is said on stderr with the one that wins. --assume and --yes given
+ * now act from now on (the journal's run_resumed line keeps the command
+ * line); --operator answers from now on; the incident's declaration
+ * (--severity, --title, --impact-start) is the record's and stays.
+ */
+static void resume_given_options(const cJSON *h, const struct resume_opts *want, const char *op,
+                                 const char *hop, struct run_opts *ro)
+{
+	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(h, "argv");
+	if (want->assume != ENG_ASSUME_NONE && want->assume != ro->assume) {
+		if (ro->assume != ENG_ASSUME_NONE)
+			resume_say("--assume %s from now on (the run started with --assume %s)",
+			           assume_name(want->assume), assume_name(ro->assume));
+		else
+			resume_say("--assume %s from now on (the run started without --assume)",
+			           assume_name(want->assume));
+		ro->assume = want->assume;
+	}
+	if (want->yes && !ro->yes) {
+		resume_say("--yes from now on (the run started without it)");
+		ro->yes = true;
+	}
+	if (op && hop && strcmp(op, hop) != 0)
+		resume_say("%s answers from now on (the run was started by %s)", op, hop);
+	bool incident = false;
+	const cJSON *rb;
+	cJSON_ArrayForEach(rb, cJSON_GetObjectItemCaseSensitive(h, "runbooks"))
+	{
+		const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "kind"));
+		incident |= kind && strcmp(kind, "incident") == 0;
+	}
+	for (int k = 0; k < 3; k++) {
+		const char *name = resume_valued[RESUME_INCIDENT_FIRST + k];
+		const char *was = recorded_option(argv, name);
+		if (!want->incident[k] || (was && strcmp(was, want->incident[k]) == 0))
+			continue;
+		if (!incident)
+			resume_say("%s %s is not taken: the run has no incident runbook", name,
+			           want->incident[k]);
+		else if (was)
+			resume_say("%s %s is not taken: the incident was declared with %s %s "
+			           "when the run started, and its record keeps it", name, want->incident[k], name, was);
+		else
+			resume_say("%s %s is not taken: the incident was declared when the run "
+			           "started, and its record keeps it", name, want->incident[k]);
+	}
+}
+
+/*
+ * Variables given to a resume (--var, --vars) join vars, the run's: a name
+ * the run had a value for keeps it — given at the start (recorded), or a
+ * runbook's own — and a different value given now is said and left out;
+ * the run's values are what its steps so far used and its record says.
+ * Secrets (never recorded) and names the run did not have are taken.
+ */
+static void resume_given_vars(const cJSON *h, const struct rb_kv *given, struct rb_kv *vars)
+{
+	const cJSON *hv = cJSON_GetObjectItemCaseSensitive(h, "vars");
+	for (size_t i = 0; i < given->n; i++) {
+		const char *name = given->keys[i], *val = given->vals[i];
+		const char *was = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(hv, name));
+		const cJSON *rb;
+		cJSON_ArrayForEach(rb, cJSON_GetObjectItemCaseSensitive(h, "runbooks"))
+		{
+			if (was)
+				break;
+			was = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(rb, "vars"), name));
+		}
+		bool secret = was && strstr(was, MASK_TEXT) && cJSON_GetObjectItemCaseSensitive(hv, name);
+		if (!was || secret) {
+			rb_kv_set(vars, name, val);
+		} else if (strcmp(was, val) != 0) {
+			resume_say("%s stays %s, the run's value; the %s given now is not taken "
+			           "(a run keeps its variables: a new run changes them)",
+			           name, strstr(was, MASK_TEXT) ? "as it was" : was, val);
+		}
+	}
+}
+
 /* The runbooks to load again, checked against their sha256; *status on trouble. */
 static const char **resume_files(const cJSON *h, bool force, size_t *n, int *status)
 {
@@ -975,27 +1204,58 @@ int cmd_resume(int argc, char **argv)
 	bool batch = false, force = false;
 	const char *op = NULL, *theme = NULL, *run = NULL, *db = getenv("RBC_DATABASE_URL");
 	struct rb_kv vars = {0}, given = {0};
+	struct resume_opts want = {.assume = ENG_ASSUME_NONE};
 	int status = 0;
 	for (int i = 1; i < argc && !status; i++) {
 		const char *a = argv[i];
+		/* --NAME VALUE or --NAME=VALUE, as rbc run takes them */
+		const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+		size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+		int k = -1;
+		for (size_t o = 0; o < RBC_ARRAY_LEN(resume_valued); o++)
+			if (strlen(resume_valued[o]) == nl && strncmp(a, resume_valued[o], nl) == 0)
+				k = (int)o;
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			resume_usage(stdout);
+			rb_kv_free(&given);
 			return 0;
 		} else if (strcmp(a, "--batch") == 0) {
 			batch = true;
 		} else if (strcmp(a, "--force") == 0) {
 			force = true;
-		} else if ((strcmp(a, "--operator") == 0 || strcmp(a, "--theme") == 0 ||
-		            strcmp(a, "--vars") == 0 || strcmp(a, "--db") == 0) && i + 1 < argc) {
-			const char *v = argv[++i];
-			if (a[2] == 'd')
-				db = v;
-			else if (a[2] == 'o')
+		} else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
+			want.yes = true;
+		} else if (k >= 0) {
+			const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+			if (!v) {
+				text_fprintf(stderr, "rbc: resume: %s needs a value\n", a);
+				status = RBC_EXIT_USAGE;
+			} else if (strcmp(resume_valued[k], "--operator") == 0) {
 				op = v;
-			else if (a[2] == 't')
+			} else if (strcmp(resume_valued[k], "--theme") == 0) {
 				theme = v;
-			else
+			} else if (strcmp(resume_valued[k], "--db") == 0) {
+				db = v;
+			} else if (strcmp(resume_valued[k], "--vars") == 0) {
 				status = read_vars_file(v, &given);
+			} else if (strcmp(resume_valued[k], "--var") == 0) {
+				const char *e = strchr(v, '=');
+				if (!e || !rb_var_name_ok(v, (size_t)(e - v))) {
+					text_fprintf(stderr, "rbc: resume: --var needs NAME=VALUE, not '%s'\n", v);
+					status = RBC_EXIT_USAGE;
+				} else {
+					kv_set(&given, v, (size_t)(e - v), e + 1);
+				}
+			} else if (strcmp(resume_valued[k], "--assume") == 0) {
+				want.assume = strcmp(v, "done") == 0 ? ENG_ASSUME_DONE
+				            : strcmp(v, "skip") == 0 ? ENG_ASSUME_SKIP : ENG_ASSUME_NONE;
+				if (want.assume == ENG_ASSUME_NONE) {
+					text_fprintf(stderr, "rbc: resume: --assume takes done or skip, not '%s'\n", v);
+					status = RBC_EXIT_USAGE;
+				}
+			} else {
+				want.incident[k - RESUME_INCIDENT_FIRST] = v;
+			}
 		} else if (a[0] == '-' && a[1]) {
 			text_fprintf(stderr, "rbc: resume: unknown option %s\n", a);
 			resume_usage(stderr);
@@ -1042,18 +1302,28 @@ int cmd_resume(int argc, char **argv)
 		if (val && !strstr(val, MASK_TEXT))
 			rb_kv_set(&vars, v->string, val);
 	}
-	for (size_t i = 0; i < given.n; i++)
-		rb_kv_set(&vars, given.keys[i], given.vals[i]);
+	resume_given_vars(h, &given, &vars);
 	rb_kv_free(&given);
 	struct run_opts ro = {.batch = batch, .theme = theme, .db = db};
 	original_options(cJSON_GetObjectItemCaseSensitive(h, "argv"), &ro.assume, &ro.yes);
 	const char *hop = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator"));
+	resume_given_options(h, &want, op, hop, &ro);
 	ro.op = op ? op : hop;
 	ro.t_start = iso_ms_parse(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "started")));
 
 	size_t nfiles = 0;
 	const char **files = resume_files(h, force, &nfiles, &status);
 	struct runbook **rbs = status ? NULL : load_runbooks(files, nfiles, &vars, &status);
+	for (size_t i = 0; !status && i < nfiles; i++) {
+		const char *bad = cli_secret(rbs[i], &vars, argc, argv);
+		for (size_t k = 0; !bad && k < rbs[i]->nincludes; k++)
+			bad = cli_secret(rbs[i]->includes[k], &vars, argc, argv);
+		if (bad) {
+			fprintf(stderr, "rbc: resume: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+			        bad);
+			status = RBC_EXIT_USAGE;
+		}
+	}
 	if (!status && !nfiles) {
 		fprintf(stderr, "rbc: resume: the run's header names no runbook\n");
 		status = RBC_EXIT_DATAERR;

@@ -584,3 +584,11 @@ void expr_foreach_var(const struct expr *e,
 		if (e->nodes[i]->kind == N_VAR)
 			fn(e->nodes[i]->name, column(e->src, e->len, e->nodes[i]->start), ud);
 }
+
+void expr_foreach_field(const struct expr *e,
+                        void (*fn)(const char *name, unsigned col, void *ud), void *ud)
+{
+	for (size_t i = 0; i < e->nnodes; i++)
+		if (e->nodes[i]->kind == N_FIELD)
+			fn(e->nodes[i]->name, column(e->src, e->len, e->nodes[i]->start), ud);
+}

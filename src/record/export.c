@@ -294,6 +294,109 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 	return true;
 }
 
+/* The value of the variable name at the end of the run: its last capture,
+   else what the runbook rb (a header entry) started with, else a given one. */
+static const char *log_var(const cJSON *root, const cJSON *timeline, const cJSON *rb,
+                           const char *name)
+{
+	const char *found = NULL;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, timeline)
+	{
+		const char *ev = str(t, "ev"), *n = str(t, "name"), *v = str(t, "value");
+		if (ev && n && v && strcmp(ev, "capture") == 0 && strcmp(n, name) == 0)
+			found = v;
+	}
+	if (!found && rb)
+		found = str(get(rb, "vars"), name);
+	return found ? found : str(get(root, "vars"), name);
+}
+
+/* tmpl with every ${NAME} filled in (caller frees), NULL when one has no value. */
+static char *log_expand(const cJSON *root, const cJSON *timeline, const cJSON *rb, const char *tmpl)
+{
+	struct strbuf sb = {0};
+	const char *p = tmpl, *d;
+	while ((d = strstr(p, "${"))) {
+		const char *end = strchr(d + 2, '}');
+		if (!end)
+			break;
+		sb_add(&sb, p, (size_t)(d - p));
+		char *name = xstrndup(d + 2, (size_t)(end - d - 2));
+		const char *v = log_var(root, timeline, rb, name);
+		free(name);
+		if (!v) {
+			sb_free(&sb);
+			return NULL;
+		}
+		sb_adds(&sb, v);
+		p = end + 1;
+	}
+	sb_adds(&sb, p);
+	return sb_take(&sb);
+}
+
+/*
+ * A field of the deployment log (version, environment). Of the runbooks
+ * that say how to fill it ("log"), the last of the run (included ones, such
+ * as a rollback, come last) whose variables all have a value, and not an
+ * empty one, gives it. When no runbook says, the usual names are guessed,
+ * in order.
+ */
+static cJSON *log_field(const cJSON *root, const cJSON *timeline, const char *field,
+                        const char *const *guess)
+{
+	const cJSON *rbs = get(root, "runbooks"), *rb;
+	bool declared = false;
+	char *last = NULL;
+	cJSON_ArrayForEach(rb, rbs)
+	{
+		const char *tmpl = str(get(rb, "log"), field);
+		if (!tmpl)
+			continue;
+		declared = true;
+		char *v = log_expand(root, timeline, rb, tmpl);
+		if (v && *v) {
+			free(last);
+			last = v;
+		} else {
+			free(v);
+		}
+	}
+	if (last) {
+		cJSON *out = cJSON_CreateString(last);
+		free(last);
+		return out;
+	}
+	for (const char *const *n = guess; !declared && *n; n++) {
+		const char *v = NULL;
+		cJSON_ArrayForEach(rb, rbs)
+		{
+			v = log_var(root, timeline, rb, *n);
+			if (v && *v)
+				return cJSON_CreateString(v);
+		}
+		if ((v = log_var(root, timeline, NULL, *n)) && *v)
+			return cJSON_CreateString(v);
+	}
+	return cJSON_CreateNull();
+}
+
+/* "log": the deployment log's Version and Environment, as the run left them. */
+static void add_log(cJSON *root, const cJSON *timeline)
+{
+	/* Where the release runs now: after a rollback, where it went back to;
+	   else the live colour last recorded, the colour deployed to, the one
+	   live before. */
+	static const char *const env_names[] = {"ENVIRONMENT",        "ENV",        "ENV_AFTER_ROLLBACK",
+	                                        "LIVE_ENV",           "TARGET_ENV", "CURRENT_ENV", NULL};
+	static const char *const ver_names[] = {"VERSION", "version", "APP_VERSION", "RELEASE", "BUILD", "GIT_SHA",
+	                                        NULL};
+	cJSON *log = cJSON_AddObjectToObject(root, "log");
+	cJSON_AddItemToObject(log, "version", log_field(root, timeline, "version", ver_names));
+	cJSON_AddItemToObject(log, "environment", log_field(root, timeline, "environment", env_names));
+}
+
 cJSON *export_json(const char *dir, struct rbc_error *err)
 {
 	struct model m = {0};
@@ -367,6 +470,7 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 	cJSON_AddNumberToObject(counts, "CANCELLED", cancelled);
 	cJSON_AddNumberToObject(counts, "unfinished", unfinished);
 	cJSON_AddNumberToObject(counts, "not_run", notrun);
+	add_log(m.root, m.timeline);
 	cJSON_AddItemToObject(m.root, "steps", m.steps);
 	cJSON_AddItemToObject(m.root, "notes", m.notes);
 	cJSON_AddItemToObject(m.root, "timeline", m.timeline);
@@ -659,26 +763,6 @@ static void add_hhmmss(struct strbuf *sb, const char *iso)
 	text_md(sb, t);
 }
 
-/* A variable's value from the run: a capture (the last one) or a given var. */
-static const char *run_value(const cJSON *doc, const char *const *names)
-{
-	const char *found = NULL;
-	const cJSON *s, *c;
-	for (const char *const *n = names; *n && !found; n++) {
-		cJSON_ArrayForEach(s, get(doc, "steps"))
-		{
-			cJSON_ArrayForEach(c, get(s, "captures"))
-			{
-				if (strcmp(str(c, "name"), *n) == 0 && str(c, "value"))
-					found = str(c, "value");
-			}
-		}
-		if (!found)
-			found = str(get(doc, "vars"), *n);
-	}
-	return found;
-}
-
 /* The last lines of a step's output file, for a failure's excerpt. */
 static char *tail_of(const char *path, int lines)
 {
@@ -710,14 +794,8 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		return NULL;
 	struct strbuf sb = {0};
 	const cJSON *steps = get(doc, "steps"), *s;
-	/* Where the release runs now: after a rollback, where it went back to;
-	   else the live colour last recorded, the colour deployed to, the one
-	   live before. */
-	static const char *const env_names[] = {"ENVIRONMENT",        "ENV",        "ENV_AFTER_ROLLBACK",
-	                                        "LIVE_ENV",           "TARGET_ENV", "CURRENT_ENV", NULL};
-	static const char *const ver_names[] = {"VERSION", "version", "APP_VERSION", "RELEASE", "BUILD", "GIT_SHA",
-	                                        NULL};
-	const char *env = run_value(doc, env_names), *ver = run_value(doc, ver_names);
+	/* Version and Environment as the record fills them (add_log). */
+	const char *env = str(get(doc, "log"), "environment"), *ver = str(get(doc, "log"), "version");
 	const char *state = str(doc, "state"), *verdict = str(doc, "verdict");
 
 	/* Everything from the journal is text (text.h): values, names and

@@ -324,7 +324,7 @@ static void scan_string(struct scan *sc)
 			return;
 		}
 		if (u == 0) {
-			scan_error(sc, sc->i, "'\\u0000' is not allowed in runbook text");
+			scan_error(sc, sc->i, "'\\u0000' is not allowed in text (it would end it there)");
 			return;
 		}
 		if (u >= 0xDC00 && u <= 0xDFFF) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "rbc/json.h"
@@ -953,12 +954,120 @@ static const struct member sql_keys[] = {
 	{"write", m_sql_write}, {"max_rows", m_sql_max_rows},
 };
 
+/*
+ * What a query can reach beyond the database, which a read-only transaction
+ * does not stop: it refuses writes to tables, nothing else. A superuser (or
+ * a role granted these) runs programs, reads and writes the server's files,
+ * opens other connections, ends other sessions. Names are matched as whole
+ * identifiers anywhere in the text, strings included (dynamic SQL in a DO
+ * block runs them too); a trailing '*' matches every name it starts.
+ */
+static const struct {
+	const char *name;
+	bool role;                 /* a role to become or grant, not a function */
+	const char *what;
+} sql_reach[] = {
+	{"lo_export", false, "writes a file on the database server"},
+	{"lo_import", false, "reads a file on the database server"},
+	{"pg_read_file", false, "reads a file on the database server"},
+	{"pg_read_binary_file", false, "reads a file on the database server"},
+	{"pg_stat_file", false, "looks at the database server's files"},
+	{"pg_ls_*", false, "lists the database server's directories"},
+	{"pg_file_*", false, "(adminpack) changes files on the database server"},
+	{"pg_logdir_ls", false, "lists the database server's log directory"},
+	{"pg_read_server_files", true, "read the server's files"},
+	{"pg_write_server_files", true, "write the server's files"},
+	{"pg_execute_server_program", true, "run programs on the server"},
+	{"dblink*", false, "runs SQL over a connection of its own, outside this transaction"},
+	{"pg_terminate_backend", false, "ends other sessions"},
+	{"pg_cancel_backend", false, "cancels other sessions' queries"},
+	{"pg_reload_conf", false, "reloads the server's configuration"},
+	{"pg_rotate_logfile", false, "rotates the server's log"},
+	{"pg_switch_wal", false, "switches the server's WAL file"},
+	{"pg_promote", false, "promotes a standby server"},
+};
+
+static bool sql_ident_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+	       c == '$' || (unsigned char)c >= 0x80;
+}
+
+/* Warns at byte at of the query string node q. */
+static void sql_reach_warn(struct loader *L, const cJSON *q, size_t at, const char *what)
+{
+	unsigned line = 0, col = 0;
+	json_doc_string_pos(L->doc, q, at, &line, &col);
+	diags_add(L->d, true, L->file, line, col, L->path.s,
+	          "%s: a read-only transaction does not stop that (it refuses only writes to "
+	          "tables); connect as a role that may not", what);
+}
+
+/* The warnings about what a read-only query q can still do (sql_reach, COPY). */
+static void check_sql_reach(struct loader *L, const cJSON *q)
+{
+	const char *s = q->valuestring;
+	size_t copy_at = (size_t)-1;  /* the last COPY seen */
+	int depth = 0, copy_depth = 0; /* of parentheses: COPY's own TO is at its level */
+	bool after_to = false;        /* the word before was COPY's TO or FROM */
+	for (size_t i = 0; s[i];) {
+		if (!sql_ident_char(s[i]) || (s[i] >= '0' && s[i] <= '9')) {
+			/* COPY … TO 'file': a quoted name right after TO or FROM. */
+			if (after_to && (s[i] == '\'' || ((s[i] == 'E' || s[i] == 'e') && s[i + 1] == '\''))) {
+				sql_reach_warn(L, q, i, "COPY with a file name reads or writes a file on the database server");
+				after_to = false;
+			} else if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
+				after_to = false;
+			}
+			depth += s[i] == '(' ? 1 : s[i] == ')' ? -1 : 0;
+			if (s[i] >= '0' && s[i] <= '9')
+				while (sql_ident_char(s[i]))
+					i++;
+			else
+				i++;
+			continue;
+		}
+		size_t start = i;
+		while (sql_ident_char(s[i]))
+			i++;
+		size_t n = i - start;
+		char *w = xstrndup(s + start, n);
+		if (after_to && strcasecmp(w, "program") == 0)
+			sql_reach_warn(L, q, copy_at, "COPY … PROGRAM runs a command on the database server");
+		after_to = copy_at != (size_t)-1 && depth == copy_depth &&
+		           (strcasecmp(w, "to") == 0 || strcasecmp(w, "from") == 0);
+		if (strcasecmp(w, "copy") == 0) {
+			copy_at = start;
+			copy_depth = depth;
+		}
+		for (size_t k = 0; k < RBC_ARRAY_LEN(sql_reach); k++) {
+			const char *name = sql_reach[k].name;
+			size_t len = strlen(name);
+			bool prefix = name[len - 1] == '*';
+			if (prefix ? n >= len - 1 && strncasecmp(w, name, len - 1) == 0 : strcasecmp(w, name) == 0) {
+				char *what = sql_reach[k].role ? xasprintf("%s lets a session %s", w, sql_reach[k].what)
+				                               : xasprintf("%s() %s", w, sql_reach[k].what);
+				sql_reach_warn(L, q, start, what);
+				free(what);
+				break;
+			}
+		}
+		free(w);
+	}
+}
+
 static void a_sql(struct loader *L, const cJSON *m)
 {
 	if (!want_object(L, m, "an object with \"query\""))
 		return;
 	walk_object(L, m, sql_keys, RBC_ARRAY_LEN(sql_keys), &STEP(L)->sql);
 	require(L, m, "query", NULL);
+	const cJSON *q = cJSON_GetObjectItemCaseSensitive(m, "query");
+	if (STEP(L)->sql.query && !STEP(L)->sql.write && cJSON_IsString(q)) {
+		size_t old = path_push_key(L, "query");
+		check_sql_reach(L, q);
+		path_pop(L, old);
+	}
 }
 
 static void m_dns_name(struct loader *L, const cJSON *m, void *t)
@@ -1480,6 +1589,89 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 		err(L, n, "a step cannot be both \"watch\" and \"on_demand\"");
 }
 
+/* Reports a field an expression reads that its step never has. */
+struct field_ctx {
+	struct loader *L;
+	const cJSON *node;       /* the expression's string */
+	enum rb_action action;
+	bool when;               /* decided before the step runs: no sample at all */
+};
+
+static void field_use(const char *name, unsigned col, void *ud)
+{
+	struct field_ctx *c = ud;
+	if (!c->when && rb_field_known(c->action, name))
+		return;
+	unsigned line = 0, fcol = 0;
+	const char *s = c->node->valuestring;
+	size_t at = 0;
+	for (unsigned k = 1; k < col && s[at]; k++) {
+		at++;
+		while (s[at] && ((unsigned char)s[at] & 0xC0) == 0x80)
+			at++;
+	}
+	struct loader *L = c->L;
+	json_doc_string_pos(L->doc, c->node, at, &line, &fcol);
+	const char *near = c->when ? NULL : rb_field_suggest(c->action, name);
+	if (c->when) {
+		diags_add(L->d, false, L->file, line, fcol, L->path.s,
+		          "\"when\" is decided before the step runs, with no sample: \"%s\" cannot "
+		          "be read there (a variable is vars.%s)", name, name);
+	} else if (near) {
+		diags_add(L->d, false, L->file, line, fcol, L->path.s,
+		          "\"%s\" is not a field of %s samples (did you mean \"%s\"?)", name,
+		          rb_action_desc(c->action), near);
+	} else {
+		char *list = rb_field_list(c->action);
+		diags_add(L->d, false, L->file, line, fcol, L->path.s,
+		          "\"%s\" is not a field of %s samples; they have %s", name,
+		          rb_action_desc(c->action), list);
+		free(list);
+	}
+}
+
+/* The fields read by the expression x, parsed from the string node at key. */
+static void check_expr_fields(struct loader *L, const cJSON *node, const char *key,
+                              const struct expr *x, enum rb_action action, bool when)
+{
+	if (!x || !cJSON_IsString(node))
+		return;
+	size_t old = path_push_key(L, key);
+	struct field_ctx c = {L, node, action, when};
+	expr_foreach_field(x, field_use, &c);
+	path_pop(L, old);
+}
+
+/*
+ * Every field an expression of step s reads must be one its action's
+ * samples have (RB_FIELDS): "stauts" on an http step, "status" on a
+ * command, would otherwise be UNKNOWN at 2 a.m. instead of an error now.
+ * `when` reads no sample at all.
+ */
+static void check_fields(struct loader *L, const cJSON *n, const struct rb_step *s)
+{
+	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "when"), "when", s->when, s->action, true);
+	if (s->action == RB_GROUP || s->action == RB_MANUAL)
+		return; /* expect and the rest are refused there already */
+	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "expect"), "expect", s->expect, s->action, false);
+	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "warn"), "warn", s->warn, s->action, false);
+	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(n, "capture");
+	if (s->ncaptures && cJSON_IsObject(cap)) {
+		size_t old = path_push_key(L, "capture");
+		for (size_t i = 0; i < s->ncaptures; i++)
+			check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(cap, s->captures[i].name),
+			                  s->captures[i].name, s->captures[i].expr, s->action, false);
+		path_pop(L, old);
+	}
+	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(n, "repeat");
+	if (s->repeat.until && cJSON_IsObject(rep)) {
+		size_t old = path_push_key(L, "repeat");
+		check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(rep, "until"), "until", s->repeat.until,
+		                  s->action, false);
+		path_pop(L, old);
+	}
+}
+
 static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_step *parent,
                                  const char *number)
 {
@@ -1538,6 +1730,8 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 		s->title = xstrdup(s->id);
 	if (nact == 1)
 		check_step_keys(L, n, s);
+	if (nact == 1)
+		check_fields(L, n, s);
 	L->step = saved;
 	return s;
 }
@@ -1634,6 +1828,40 @@ static void r_defaults(struct loader *L, const cJSON *m, void *t)
 	(void)t;
 	if (want_object(L, m, "an object with \"timeout\" and/or \"retry\""))
 		walk_object(L, m, default_keys, RBC_ARRAY_LEN(default_keys), NULL);
+}
+
+/* A log field: text whose ${NAME} the exports fill from the run's record. */
+static void log_text(struct loader *L, const cJSON *m, char **out)
+{
+	char *s = get_xtext(L, m);
+	if (s && strstr(s, "${env:")) {
+		err(L, m, "the log is filled from the run's record, which keeps variables, not the "
+		          "environment: set a variable to ${env:…} in \"vars\" and name that");
+		free(s);
+		return;
+	}
+	*out = s;
+}
+
+static void l_version(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	log_text(L, m, &L->rb->log_version);
+}
+
+static void l_environment(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	log_text(L, m, &L->rb->log_environment);
+}
+
+static const struct member log_keys[] = {{"version", l_version}, {"environment", l_environment}};
+
+static void r_log(struct loader *L, const cJSON *m, void *t)
+{
+	(void)t;
+	if (want_object(L, m, "an object with \"version\" and/or \"environment\""))
+		walk_object(L, m, log_keys, RBC_ARRAY_LEN(log_keys), NULL);
 }
 
 static void r_steps(struct loader *L, const cJSON *m, void *t)
@@ -1818,7 +2046,7 @@ static const struct member root_keys[] = {
 	{"kind", r_kind}, {"description", r_description}, {"vars", r_vars},
 	{"secrets", r_secrets}, {"defaults", r_defaults}, {"steps", r_steps},
 	{"severities", r_severities}, {"roles", r_roles}, {"update_every", r_update_every},
-	{"exit_criteria", r_exit_criteria},
+	{"exit_criteria", r_exit_criteria}, {"log", r_log},
 };
 
 /* ------------------------------------------------ cross-references */
@@ -2318,6 +2546,8 @@ void runbook_free(struct runbook *rb)
 	free(rb->id);
 	free(rb->title);
 	free(rb->description);
+	free(rb->log_version);
+	free(rb->log_environment);
 	rb_kv_free(&rb->vars);
 	strv_free(rb->secrets, rb->nsecrets);
 	for (size_t i = 0; i < rb->nsteps; i++)

@@ -94,7 +94,7 @@ int cmd_export(int argc, char **argv)
 	}
 	int rc = 0;
 	if (out) {
-		if (!export_write_file(out, sb_borrow(&sb), &err)) {
+		if (!export_write_to(out, sb_borrow(&sb), &err)) {
 			fprintf(stderr, "rbc: export: %s\n", err.msg);
 			rbc_error_clear(&err);
 			rc = 73; /* EX_CANTCREAT */

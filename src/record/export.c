@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rbc/export.h"
 #include "rbc/journal.h"
 #include "rbc/mask.h"
+#include "rbc/rundir.h"
 #include "rbc/strmap.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
@@ -377,7 +379,7 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 bool export_write_file(const char *path, const char *text, struct rbc_error *err)
 {
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rbc_error_set(err, "cannot create %s: %s", tmp, strerror(errno));
 		free(tmp);
@@ -413,6 +415,59 @@ bool export_write_file(const char *path, const char *text, struct rbc_error *err
 	}
 	free(d);
 	return true;
+}
+
+/* Writes text into the file open on fd, which is not a regular file (a
+   device, a pipe, a terminal): there is nothing to rename over it. */
+static bool write_in_place(int fd, const char *path, const char *text, struct rbc_error *err)
+{
+	int e = 0;
+	bool ok = fd_write_all(fd, text, strlen(text), &e);
+	/* A pipe or a terminal cannot be synced: that is no failure. */
+	if (ok && fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS) {
+		ok = false;
+		e = errno;
+	}
+	if (close(fd) != 0 && ok && errno != EINTR) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok)
+		rbc_error_set(err, "cannot write %s: %s", path, strerror(e));
+	return ok;
+}
+
+bool export_write_to(const char *path, const char *text, struct rbc_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))
+		return export_write_file(path, text, err); /* a new file, or a regular one */
+	if (S_ISLNK(st.st_mode)) {
+		/* A link to a regular file: that file is replaced, the link stays. */
+		char *real = realpath(path, NULL);
+		bool regular = real && stat(real, &st) == 0 && S_ISREG(st.st_mode);
+		bool ok = regular ? export_write_file(real, text, err) : false;
+		free(real);
+		if (regular)
+			return ok;
+		if (stat(path, &st) != 0)
+			return export_write_file(path, text, err); /* dangling: as before, a new file */
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rbc_error_set(err, "cannot write %s: it is a directory", path);
+		return false;
+	}
+	/* A device, a FIFO, a socket (or a link to one): written in place. */
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		rbc_error_set(err, "cannot open %s: %s", path, strerror(errno));
+		return false;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		close(fd); /* it became a regular file meanwhile */
+		return export_write_file(path, text, err);
+	}
+	return write_in_place(fd, path, text, err);
 }
 
 /* ---- JUnit XML ----------------------------------------------------------------- */

@@ -1042,6 +1042,12 @@ int cmd_resume(int argc, char **argv)
 		fprintf(stderr, "rbc: resume: %s\n", err.msg);
 		status = RBC_EXIT_NOINPUT;
 	}
+	/* Before anything it names is read: a run of someone else's would have
+	   us run their runbooks, as us. */
+	if (!status && !rundir_owned(rd.path, &err)) {
+		fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		status = 77; /* EX_NOPERM */
+	}
 	cJSON *h = status ? NULL : resume_header(rd.path, &err);
 	if (!status && !h) {
 		fprintf(stderr, "rbc: resume: %s\n", err.msg);

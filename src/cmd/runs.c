@@ -73,6 +73,13 @@ int cmd_runs(int argc, char **argv)
 		free(base);
 		return RBC_EXIT_NOINPUT;
 	}
+	if (!rundir_base_trusted(base, &err)) {
+		fprintf(stderr, "rbc: runs: %s\n", err.msg);
+		rbc_error_clear(&err);
+		closedir(d);
+		free(base);
+		return 77; /* EX_NOPERM */
+	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	for (struct dirent *de; (de = readdir(d));) {

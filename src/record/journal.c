@@ -9,14 +9,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rbc/journal.h"
+#include "rbc/rundir.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
 
@@ -354,13 +357,26 @@ void journal_on_event(void *ud, const struct eng_event *ev)
 
 /* ---- opening and closing --------------------------------------------------- */
 
-/* The journal of dir opened with flags (a new one: O_CREAT | O_EXCL) and locked. */
+/* The journal of dir opened with flags (a new one: O_CREAT | O_EXCL) and locked.
+   A link is never followed, and only a regular file of ours is written: a
+   journal swapped for a link or a device would have rbc write elsewhere. */
 static struct journal *open_locked(uv_loop_t *loop, const char *dir, int flags, struct rbc_error *err)
 {
 	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | flags, 0600);
+	int fd = rundir_open_file(dir, JOURNAL_FILE, O_WRONLY | O_APPEND | O_NONBLOCK | flags, 0600);
 	if (fd < 0) {
-		rbc_error_set(err, "cannot %s %s: %s", flags & O_CREAT ? "create" : "open", path, strerror(errno));
+		rbc_error_set(err, "cannot %s %s: %s", flags & O_CREAT ? "create" : "open", path,
+		              errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+		free(path);
+		return NULL;
+	}
+	struct stat st = {0};
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+		rbc_error_set(err, "cannot open %s: %s", path,
+		              !S_ISREG(st.st_mode)      ? "not a regular file"
+		              : st.st_uid != geteuid() ? "it belongs to another user"
+		                                       : "it has other names (hard links)");
+		close(fd);
 		free(path);
 		return NULL;
 	}
@@ -499,11 +515,10 @@ void journal_free(struct journal *j)
 
 int journal_locked(const char *dir)
 {
-	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
+	/* Not followed, never waiting for a writer (a FIFO in its place). */
+	int fd = rundir_open_file(dir, JOURNAL_FILE, O_RDONLY | O_NONBLOCK, 0);
 	if (fd < 0)
-		return -1;
+		return errno == ENOENT || errno == ENOTDIR ? -1 : 0;
 	int r = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK ? 1 : 0;
 	close(fd);
 	return r;

@@ -84,4 +84,184 @@ chmod 644 "$TMP/plain.md"
 expect_rc "export -o a regular file" 0 timeout 20 "$RBC" export "$ID" --format md -o "$TMP/plain.md"
 expect_eq "… replaced by a new file of mode 0600" "$(stat -c %a "$TMP/plain.md"):$(head -n 1 "$TMP/plain.md")" "600:# Deployment Log"
 
+# --- the runs directory -------------------------------------------------------------
+
+# as_other CMD...: runs CMD as a second, unprivileged user (nobody).
+OTHER=""
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+	OTHER=nobody
+	chmod 711 "$TMP"
+	mkdir -p "$TMP/pub"
+	chmod 755 "$TMP/pub"
+	setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups test -x "$RBC" || OTHER=""
+fi
+as_other() { (cd / && setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"); }
+
+if [ -n "$OTHER" ]; then
+	mkdir -p "$TMP/pub/theirs"
+	chown nobody "$TMP/pub/theirs"
+	chmod 700 "$TMP/pub/theirs"
+	RBC_RUNS_DIR=$TMP/pub/theirs expect_rc "a runs directory of another user's is refused" 70 \
+		timeout 20 "$RBC" run --batch "$TMP/steps.json"
+	expect_match "… saying whose it is" "$ERR" 'belongs to uid [0-9]+ \(nobody\)'
+	expect_eq "… and nothing is made in it" "$(ls -A "$TMP/pub/theirs" | wc -l)" 0
+	RBC_RUNS_DIR=$TMP/pub/theirs expect_rc "rbc runs refuses it too" 77 timeout 20 "$RBC" runs
+else
+	skip "a runs directory of another user's is refused" "needs root and the user nobody (setpriv)"
+fi
+
+for mode in 777 775; do
+	mkdir -p "$TMP/open$mode"
+	chmod "$mode" "$TMP/open$mode"
+	RBC_RUNS_DIR=$TMP/open$mode expect_rc "a runs directory of mode $mode (no sticky bit) is refused" 70 \
+		timeout 20 "$RBC" run --batch "$TMP/steps.json"
+	expect_match "… saying why" "$ERR" "is writable by (everyone|its group) \(mode 0$mode\) without the sticky bit"
+done
+cp -a "$RUN" "$TMP/open777/"
+RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc export RUN found in such a directory is refused" 65 \
+	timeout 20 "$RBC" export "$ID" --format md
+RBC_RUNS_DIR=$TMP/open777 expect_rc "… and so is rbc runs" 77 timeout 20 "$RBC" runs
+mkdir -p "$TMP/sticky"
+chmod 1777 "$TMP/sticky"
+RBC_RUNS_DIR=$TMP/sticky expect_rc "a world-writable runs directory with the sticky bit (as /tmp) is used" 2 \
+	timeout 60 "$RBC" run --batch "$TMP/steps.json"
+
+# The swap itself, by a real second user: the runs directory is writable by
+# everyone; while root's run waits, nobody moves the run's directory away
+# and puts one of its own in its place, whose out/ holds a link to a file
+# of root's where the next step's output goes.
+cat >"$TMP/pub/wait.json" <<'EOF'
+{ "runbook": "swap", "title": "Swap",
+  "steps": [
+    { "id": "wait", "title": "Waits for the flag", "run": "i=0; while [ ! -e \"$FLAG\" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done" },
+    { "id": "write", "title": "Writes", "run": "echo written-by-the-step" }
+  ] }
+EOF
+printf 'root-only content\n' >"$TMP/victim"
+chmod 600 "$TMP/victim"
+victim_sum=$(sha256sum <"$TMP/victim")
+if [ -n "$OTHER" ]; then
+	mkdir -p "$TMP/pub/shared" "$TMP/pub/flags"
+	chmod 777 "$TMP/pub/shared" "$TMP/pub/flags"
+	cat >"$TMP/pub/swap.sh" <<'EOF'
+#!/bin/sh
+# The other user: wait for root's run, swap its directory, raise the flag.
+runs=$1 victim=$2 flag=$3
+i=0
+while [ $i -lt 100 ]; do
+	for d in "$runs"/*; do
+		[ -d "$d" ] || continue
+		mv "$d" "$d.moved" && mkdir -p "$d/out" && ln -s "$victim" "$d/out/swap.write.out" && touch "$flag"
+		exit 0
+	done
+	sleep 0.05
+	i=$((i + 1))
+done
+exit 1
+EOF
+	chmod 755 "$TMP/pub/swap.sh"
+	as_other timeout 20 "$TMP/pub/swap.sh" "$TMP/pub/shared" "$TMP/victim" "$TMP/pub/flags/go" &
+	swapper=$!
+	RBC_RUNS_DIR=$TMP/pub/shared run timeout 30 "$RBC" run --batch --var FLAG="$TMP/pub/flags/go" "$TMP/pub/wait.json"
+	wait "$swapper" 2>/dev/null
+	expect_eq "nobody's link swapped into a world-writable runs directory: root's file is untouched" \
+		"$(sha256sum <"$TMP/victim")" "$victim_sum"
+	expect_match "… because rbc refused that runs directory" "$ERR" 'without the sticky bit'
+else
+	skip "nobody's link swapped into a world-writable runs directory" "needs root and the user nobody (setpriv)"
+fi
+
+# A link in a run's out/ is never followed, however it got there (here the
+# test puts it there itself, in a runs directory rbc trusts).
+rm -f "$TMP/pub/flags/go" "$TMP/flag"
+( i=0
+  while [ $i -lt 200 ]; do
+	for d in "$RBC_RUNS_DIR"/*-swap-*; do
+		[ -d "$d/out" ] || continue
+		ln -s "$TMP/victim" "$d/out/swap.write.out" && touch "$TMP/flag"
+		exit 0
+	done
+	sleep 0.05; i=$((i + 1))
+  done ) &
+planter=$!
+run timeout 30 "$RBC" run --batch --var FLAG="$TMP/flag" "$TMP/pub/wait.json"
+wait "$planter" 2>/dev/null
+[ -e "$TMP/flag" ] && ok "a link to a file of root's is put in the place of a step's output" ||
+	fail "a link to a file of root's is put in the place of a step's output" "$OUT" "$ERR"
+expect_eq "… and the step's output does not go into that file" "$(sha256sum <"$TMP/victim")" "$victim_sum"
+swap_id=$(run_id "$OUT")
+run timeout 20 "$RBC" export "$swap_id" --format json
+expect_match "… the record says the output file was refused" "$OUT" 'swap\.write\.out: a symbolic link: refused'
+
+# --- resume: only a run of our own -----------------------------------------------
+
+# A runbook whose second step kills its rbc when not root: an interrupted
+# run a resume would go on with, running the second step again (as root,
+# it leaves a mark).
+cat >"$TMP/pub/theirs.json" <<'EOF'
+{ "runbook": "theirs", "title": "Theirs",
+  "steps": [
+    { "id": "one", "title": "One", "run": "echo one" },
+    { "id": "two", "title": "Two", "run": "if [ \"$(id -u)\" = 0 ]; then touch \"$MARK\"; else kill -9 $PPID; fi" }
+  ] }
+EOF
+chmod 644 "$TMP/pub/theirs.json"
+if [ -n "$OTHER" ]; then
+	mkdir -p "$TMP/pub/nruns"
+	chown nobody "$TMP/pub/nruns"
+	chmod 700 "$TMP/pub/nruns"
+	as_other env RBC_RUNS_DIR="$TMP/pub/nruns" timeout 30 "$RBC" run --batch --var MARK="$TMP/pub/flags/mark" \
+		"$TMP/pub/theirs.json" >/dev/null 2>&1
+	theirs=$(ls -d "$TMP"/pub/nruns/*-theirs-* 2>/dev/null | head -n 1)
+	if [ -n "$theirs" ] && [ "$(stat -c %U "$theirs/journal.jsonl")" = nobody ]; then
+		ok "nobody's run was interrupted in nobody's runs directory"
+		expect_rc "rbc resume refuses a run directory of another user's, even as root" 77 \
+			timeout 30 "$RBC" resume --batch "$theirs"
+		expect_match "… saying whose it is" "$ERR" 'belongs to uid [0-9]+ \(nobody\)'
+		if [ -e "$TMP/pub/flags/mark" ]; then fail "… and runs nothing of theirs" "$TMP/pub/flags/mark exists"
+		else ok "… and runs nothing of theirs"; fi
+	else
+		fail "nobody's run was interrupted in nobody's runs directory" "$(ls -lR "$TMP/pub/nruns" 2>&1 | head)"
+	fi
+else
+	skip "rbc resume refuses a run directory of another user's" "needs root and the user nobody (setpriv)"
+fi
+
+# An interrupted run of our own, to resume with parts of it changed: its
+# second step kills its rbc until $TMP/mark.ok exists, then leaves a mark.
+cat >"$TMP/mine.json" <<'EOF'
+{ "runbook": "mine", "title": "Mine",
+  "steps": [
+    { "id": "one", "title": "One", "run": "echo one" },
+    { "id": "two", "title": "Two", "run": "if [ -e \"$MARK.ok\" ]; then touch \"$MARK\"; else kill -9 $PPID; fi" }
+  ] }
+EOF
+interrupted() {
+	rm -f "$TMP/mark.ok"
+	run timeout 30 "$RBC" run --batch --var MARK="$TMP/mark" "$TMP/mine.json"
+	touch "$TMP/mark.ok" # a resume that ran the step would leave the mark
+	ls -td "$RBC_RUNS_DIR"/*-mine-* | head -n 1
+}
+if [ -n "$OTHER" ]; then
+	r=$(interrupted)
+	chown nobody "$r/journal.jsonl"
+	expect_rc "rbc resume refuses a journal of another user's in a directory of ours" 77 \
+		timeout 30 "$RBC" resume --batch "$r"
+	[ -e "$TMP/mark" ] && fail "… and runs nothing" || ok "… and runs nothing"
+fi
+
+# The journal swapped for a link to a file of root's: that file is never
+# read as the journal, cut or appended to.
+r=$(interrupted)
+cp "$r/journal.jsonl" "$TMP/journal-copy"
+printf '{"seq":' >>"$TMP/journal-copy" # a torn last line a resume would cut off
+rm "$r/journal.jsonl"
+ln -s "$TMP/journal-copy" "$r/journal.jsonl"
+copy_sum=$(sha256sum <"$TMP/journal-copy")
+run timeout 30 "$RBC" resume --batch "$r"
+if [ "$RC" = 77 ] || [ "$RC" = 65 ]; then ok "rbc resume refuses a journal that is a symbolic link (exit $RC)"
+else fail "rbc resume refuses a journal that is a symbolic link" "exit $RC" "$ERR"; fi
+expect_eq "… and the file it points to is untouched" "$(sha256sum <"$TMP/journal-copy")" "$copy_sum"
+[ -e "$TMP/mark" ] && fail "… and runs nothing" || ok "… and runs nothing"
+
 t_done

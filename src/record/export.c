@@ -268,7 +268,10 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		copy(s, "by", e, "by");
 		copy(s, "automatic", e, "automatic");
 		copy(s, "note", e, "note");
-		copy(s, "output", e, "output");
+		char *out = rundir_output_name(str(e, "output"));
+		if (out) /* a file of the run's own, else none */
+			copy(s, "output", e, "output");
+		free(out);
 	} else if (strcmp(ev, "note") == 0) {
 		cJSON *o = cJSON_CreateObject();
 		copy(o, "t", e, "t");
@@ -713,7 +716,7 @@ static const char *run_value(const cJSON *doc, const char *const *names)
 		{
 			cJSON_ArrayForEach(c, get(s, "captures"))
 			{
-				if (strcmp(str(c, "name"), *n) == 0 && str(c, "value"))
+				if (str(c, "name") && strcmp(str(c, "name"), *n) == 0 && str(c, "value"))
 					found = str(c, "value");
 			}
 		}
@@ -723,12 +726,20 @@ static const char *run_value(const cJSON *doc, const char *const *names)
 	return found;
 }
 
-/* The last lines of a step's output file, for a failure's excerpt. */
-static char *tail_of(const char *path, int lines)
+/* The last lines of a step's output file, for a failure's excerpt: only a
+   regular file in the run's own out/, never through a link, never a wait. */
+static char *tail_of(const char *dir, const char *output, int lines)
 {
-	FILE *f = path ? fopen(path, "re") : NULL;
-	if (!f)
+	char *name = rundir_output_name(output);
+	int fd = name ? rundir_open_file(dir, name, O_RDONLY | O_NONBLOCK, 0) : -1;
+	free(name);
+	struct stat st;
+	FILE *f = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
+	}
 	fseek(f, 0, SEEK_END);
 	long size = ftell(f);
 	long from = size > 8192 ? size - 8192 : 0;
@@ -917,7 +928,7 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		export_md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
 		sb_addf(&sb, " — %s\n\n", v);
 		sb_addf(&sb, "%s\n", str(s, "explanation") ? str(s, "explanation") : v);
-		char *ex = tail_of(str(s, "output"), 20);
+		char *ex = tail_of(dir, str(s, "output"), 20);
 		if (ex) {
 			sb_adds(&sb, "\nLast lines of its output:\n\n```text\n");
 			sb_adds(&sb, ex);

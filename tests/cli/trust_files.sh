@@ -263,5 +263,153 @@ if [ "$RC" = 77 ] || [ "$RC" = 65 ]; then ok "rbc resume refuses a journal that 
 else fail "rbc resume refuses a journal that is a symbolic link" "exit $RC" "$ERR"; fi
 expect_eq "… and the file it points to is untouched" "$(sha256sum <"$TMP/journal-copy")" "$copy_sum"
 [ -e "$TMP/mark" ] && fail "… and runs nothing" || ok "… and runs nothing"
+expect_rc "rbc export refuses it too" 65 timeout 20 "$RBC" export "$r" --format json
+
+# --- journals read back: every field checked --------------------------------------
+
+# crafted NAME PYTHON: a copy of the finished run whose journal the Python
+# snippet rewrote (lines: the list of parsed lines; raw: the list of texts).
+crafted() {
+	local dir=$TMP/crafted/$1
+	rm -rf "$dir"
+	mkdir -p "$TMP/crafted"
+	cp -a "$RUN" "$dir"
+	python3 - "$dir/journal.jsonl" "$2" <<'PY'
+import json, sys
+path, code = sys.argv[1], sys.argv[2]
+raw = open(path, encoding="utf-8").read().splitlines(True)
+lines = [json.loads(l) for l in raw]
+def dump(o): return json.dumps(o, ensure_ascii=False, separators=(",", ":")) + "\n"
+exec(code.replace("\\n", "\n"))
+open(path, "w", encoding="utf-8").write("".join(raw))
+PY
+	echo "$dir"
+}
+
+d=$(crafted runbooks-true 'lines[0]["runbooks"] = [True]; raw[0] = dump(lines[0])')
+for fmt in md json junit incident-md; do
+	expect_rc "a header with \"runbooks\": [true]: export --format $fmt refuses it" 65 \
+		timeout 20 "$RBC" export "$d" --format "$fmt"
+	expect_match "… naming line 1" "$ERR" 'journal\.jsonl:1: "runbooks" holds something that is not a runbook'
+done
+run timeout 20 "$RBC" runs
+expect_eq "… rbc runs still lists the runs (exit 0)" "$RC" 0
+cp -a "$d" "$RBC_RUNS_DIR/20990101T000000Z-crafted-0001"
+run timeout 20 "$RBC" runs
+expect_match "… and lists the crafted one as damaged" "$OUT" '20990101T000000Z-crafted-0001 +damaged'
+rm -rf "$RBC_RUNS_DIR/20990101T000000Z-crafted-0001"
+
+# More fields of the wrong type, each refused with its line (no crash, no
+# undefined behaviour: an attempt of 1e300 does not fit any counter).
+i=0
+while IFS='|' read -r what code want; do
+	i=$((i + 1))
+	d=$(crafted "type-$i" "$code")
+	for fmt in json md; do
+		run timeout 20 "$RBC" export "$d" --format "$fmt"
+		if [ "$RC" = 65 ] && printf '%s' "$ERR" | grep -Eq -- "$want"; then ok "$what: export --format $fmt refuses it"
+		else fail "$what: export --format $fmt refuses it" "exit $RC, want 65" "stderr: ${ERR:0:400}" "want: $want"; fi
+	done
+done <<'EOF'
+a step_finished whose attempt is 1e300|for k, o in enumerate(lines):\n    if o["ev"] == "step_finished": o["attempt"] = 1e300; raw[k] = dump(o); break|journal\.jsonl:[0-9]+: "attempt" is not what rbc writes there
+a seq that is text|lines[2]["seq"] = "2"; raw[2] = dump(lines[2])|journal\.jsonl:3: "seq" is not what rbc writes there
+a sample that is a number|for k, o in enumerate(lines):\n    if o["ev"] == "sample": o["sample"] = 5; raw[k] = dump(o); break|journal\.jsonl:[0-9]+: "sample" is not
+a header step without an id|del lines[0]["runbooks"][0]["steps"][0]["id"]; raw[0] = dump(lines[0])|journal\.jsonl:1: a runbook's step has no "id"
+an event without ev|del lines[3]["ev"]; raw[3] = dump(lines[3])|journal\.jsonl:4: not an event: no "ev"
+a second run header|raw.insert(2, raw[0].replace('"seq":0', '"seq":2')); raw[3:] = [dump(dict(json.loads(l), seq=json.loads(l)["seq"] + 1)) for l in raw[3:]]|journal\.jsonl:3: a second run header
+EOF
+# (the snippets above are one line each: \n is a newline in Python)
+
+# An output field that points outside the run: never read.
+printf 'TOP-SECRET-CONTENT of another file\n' >"$TMP/secret.out"
+d=$(crafted output-elsewhere "
+import os
+for k, o in enumerate(lines):
+    if o.get('output'):
+        o['output'] = '$TMP/secret.out'
+        raw[k] = dump(o)
+")
+run timeout 20 "$RBC" export "$d" --format md
+expect_rc "an output field naming a file outside the run: the export is written" 0 timeout 20 "$RBC" export "$d" --format md
+expect_nomatch "… without that file's content" "$OUT" 'TOP-SECRET'
+run timeout 20 "$RBC" export "$d" --format json
+expect_nomatch "… and the JSON export does not point at it" "$OUT" "$TMP/secret.out"
+d=$(crafted output-dotdot "
+for k, o in enumerate(lines):
+    if o.get('output'):
+        o['output'] = o['output'].rsplit('/out/', 1)[0] + '/out/../../../../../../../../..$TMP/secret.out'
+        raw[k] = dump(o)
+")
+run timeout 20 "$RBC" export "$d" --format md
+expect_nomatch "an output field climbing out with ../: not read either" "$OUT" 'TOP-SECRET'
+d=$(crafted output-link "
+for k, o in enumerate(lines):
+    if o.get('output'):
+        o['output'] = o['output'].replace('$RUN', '$TMP/crafted/output-link')
+        raw[k] = dump(o)
+")
+f=$(ls "$d"/out/*fails*)
+rm "$f"
+ln -s "$TMP/secret.out" "$f"
+run timeout 20 "$RBC" export "$d" --format md
+expect_nomatch "a step's output file swapped for a link: not followed" "$OUT" 'TOP-SECRET'
+expect_match "… the failure is still in the log" "$OUT" '### 2 Fails loudly'
+# The run's own output is still shown, even from a run directory moved elsewhere.
+mkdir -p "$TMP/moved"
+cp -a "$RUN" "$TMP/moved/"
+mv "$RUN" "$TMP/away"
+run timeout 20 "$RBC" export "$TMP/moved/$ID" --format md
+expect_match "the failure's excerpt comes from the run's own out/, wherever the run directory is now" "$OUT" 'failure-output-line'
+mv "$TMP/away" "$RUN"
+
+# A FIFO in the journal's place: refused at once, never waited on.
+fifo_run=$RBC_RUNS_DIR/20990101T000000Z-fifo-0001
+mkdir -p "$fifo_run/out"
+mkfifo "$fifo_run/journal.jsonl"
+run timeout 20 "$RBC" runs
+expect_eq "rbc runs with a FIFO as a run's journal does not hang" "$RC" 0
+expect_match "… it lists that run as damaged" "$OUT" '20990101T000000Z-fifo-0001 +damaged'
+expect_match "… saying why" "$ERR" 'journal\.jsonl: not a regular file'
+expect_match "… and still lists the others" "$OUT" "$ID"
+expect_rc "rbc export of that run does not hang: refused" 65 timeout 20 "$RBC" export 20990101T000000Z-fifo-0001 --format md
+expect_rc "rbc resume of that run does not hang: refused" 77 timeout 20 "$RBC" resume --batch 20990101T000000Z-fifo-0001
+rm -rf "$fifo_run"
+
+# --- seq: a line deleted, repeated or moved --------------------------------------
+n=$(wc -l <"$RUN/journal.jsonl")
+d=$(crafted deleted 'del raw[4]')
+run timeout 20 "$RBC" export "$d" --format md
+expect_eq "a line deleted from the middle: export refuses the record (exit 65)" "$RC" 65
+expect_match "… naming the line and what is missing" "$ERR" 'journal\.jsonl:5: seq 5 where 4 was expected: 1 line before it is missing \(deleted or moved\)'
+d=$(crafted deleted-last "del raw[$((n - 1))]; del raw[$((n - 3))]")
+expect_rc "two lines deleted, the last one among them: refused too" 65 timeout 20 "$RBC" export "$d" --format json
+d=$(crafted repeated 'raw.insert(4, raw[3])')
+run timeout 20 "$RBC" export "$d" --format json
+expect_eq "a line repeated: export refuses the record" "$RC" 65
+expect_match "… naming the line" "$ERR" 'journal\.jsonl:5: seq 3 where 4 was expected: the line with seq 3 is repeated or moved'
+d=$(crafted swapped 'raw[3], raw[4] = raw[4], raw[3]')
+run timeout 20 "$RBC" export "$d" --format junit
+expect_match "two lines swapped: refused, naming the first out of place" "$RC:$ERR" '^65:.*journal\.jsonl:4: seq 4 where 3 was expected'
+cp -a "$(crafted deleted 'del raw[4]')" "$RBC_RUNS_DIR/20990101T000000Z-gap-0001"
+run timeout 20 "$RBC" runs
+expect_match "rbc runs lists a journal with a gap as damaged" "$OUT" '20990101T000000Z-gap-0001 +damaged'
+expect_match "… naming the line on standard error" "$ERR" '20990101T000000Z-gap-0001/journal\.jsonl:5: seq 5 where 4 was expected'
+rm -rf "$RBC_RUNS_DIR/20990101T000000Z-gap-0001"
+
+# Resume builds nothing on a damaged record.
+r=$(interrupted)
+python3 - "$r/journal.jsonl" <<'PY'
+import sys
+p = sys.argv[1]
+raw = open(p).read().splitlines(True)
+del raw[2]
+open(p, "w").write("".join(raw))
+PY
+before=$(sha256sum <"$r/journal.jsonl")
+run timeout 30 "$RBC" resume --batch "$r"
+expect_eq "rbc resume of a journal with a line deleted is refused (exit 65)" "$RC" 65
+expect_match "… naming the line" "$ERR" 'journal\.jsonl:3: seq 3 where 2 was expected'
+expect_eq "… and appends nothing to it" "$(sha256sum <"$r/journal.jsonl")" "$before"
+[ -e "$TMP/mark" ] && fail "… and runs nothing" || ok "… and runs nothing"
 
 t_done

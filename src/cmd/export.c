@@ -24,8 +24,11 @@ static void export_usage(FILE *fp)
 	        "junit, JUnit XML (a suite per runbook, a testcase per step); for an incident\n"
 	        "run, incident-md and incident-json (docs/incident.schema.json), its timeline,\n"
 	        "and postmortem, a postmortem skeleton. To FILE — written\n"
-	        "atomically, mode 0600 — or to standard output. Built from the run's\n"
-	        "journal alone; secrets are masked there, and masked_values counts them.\n"
+	        "atomically, mode 0600; a device or a FIFO (/dev/null, /dev/stdout) is\n"
+	        "written in place, never replaced — or to standard output. Built from the\n"
+	        "run's journal alone; secrets are masked there, and masked_values counts\n"
+	        "them. A journal damaged or altered (a line missing or repeated) is refused\n"
+	        "with its line (exit 65).\n"
 	        "");
 }
 

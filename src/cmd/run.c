@@ -856,7 +856,8 @@ static void resume_usage(FILE *fp)
 	        "--assume and --yes act as they did when the run started.\n"
 	        "exit: as rbc run; 64 when the run is finished or still running, 65 when\n"
 	        "a runbook changed (without --force) or the journal is damaged, 66 when a\n"
-	        "runbook file is gone.\n");
+	        "runbook file is gone, 77 when the run's directory or journal is not the\n"
+	        "current user's (root too) or is a link.\n");
 }
 
 static bool backfill(void *ud, const cJSON *o, const char *raw, unsigned long line)

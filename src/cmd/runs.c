@@ -29,9 +29,12 @@ static void runs_usage(FILE *fp)
 	        "run id, runbooks, start (UTC), operator, state and verdict. The state is\n"
 	        "running (a live rbc holds the journal), interrupted (it ended before the\n"
 	        "run did), stopped (a quit or a signal ended it early), finished, or\n"
-	        "damaged (a line before the last is not JSON; the line is named on\n"
-	        "stderr). rbc resume goes on with interrupted and stopped runs. --json\n"
-	        "prints one JSON object per run instead.\n");
+	        "damaged (a line before the last is not JSON, a line is not what rbc\n"
+	        "writes or out of sequence, the journal is not a regular file; the line\n"
+	        "is named on stderr). rbc resume goes on with interrupted and stopped\n"
+	        "runs. --json prints one JSON object per run instead. A runs directory\n"
+	        "of another user's, or one others may write without the sticky bit, is\n"
+	        "refused (exit 77).\n");
 }
 
 static int by_name(const void *a, const void *b)

@@ -9,9 +9,11 @@
  *
  * The runs directory is trusted only when nobody else can change it: it
  * must belong to the user rbc runs as, and be writable by nobody else
- * unless it has the sticky bit (as /tmp): otherwise another user could
- * swap a run's directory or files for links to files of ours. Files inside
- * a run directory are opened without following symbolic links.
+ * unless it has the sticky bit (as /tmp); the directories above it must
+ * belong to that user or root, under the same rule for writing. Otherwise
+ * another user could swap a run's directory or files for links to files
+ * of ours. Files inside a run directory are opened without following
+ * symbolic links.
  */
 #ifndef RBC_RUNDIR_H
 #define RBC_RUNDIR_H
@@ -35,7 +37,8 @@ bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err);
 void rundir_free(struct rundir *rd);
 
 /* Whether base may hold runs: it belongs to us and no one else may write
-   it (the sticky bit aside); false with err saying why and what to do. */
+   it (the sticky bit aside), nor rename it (its parents belong to us or
+   root, under the same rule); false with err saying why and what to do. */
 bool rundir_base_trusted(const char *base, struct rbc_error *err);
 
 /* Whether the run directory dir and its journal are ours (a resume acts

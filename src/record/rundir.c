@@ -98,7 +98,30 @@ bool rundir_base_trusted(const char *base, struct rbc_error *err)
 		              st.st_mode & S_IWOTH ? "everyone" : "its group", (unsigned)(st.st_mode & 07777));
 		return false;
 	}
-	return true;
+	/* Whoever may rename an ancestor may swap the runs directory itself. */
+	char *real = realpath(base, NULL);
+	bool ok = true;
+	for (char *slash = real ? strrchr(real, '/') : NULL; ok && slash; slash = strrchr(real, '/')) {
+		slash[slash == real] = '\0'; /* the parent ("/" for the last) */
+		if (stat(real, &st) != 0)
+			break;
+		if (st.st_uid != geteuid() && st.st_uid != 0) {
+			char *owner = user_of(st.st_uid);
+			rbc_error_set(err, "the runs directory %s is inside %s, which belongs to %s: its owner could swap "
+			              "the runs directory; set RBC_RUNS_DIR to a directory of your own", base, real, owner);
+			free(owner);
+			ok = false;
+		} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+			rbc_error_set(err, "the runs directory %s is inside %s, writable by %s (mode %04o) without the sticky "
+			              "bit: another user could swap the runs directory; set RBC_RUNS_DIR elsewhere", base, real,
+			              st.st_mode & S_IWOTH ? "everyone" : "its group", (unsigned)(st.st_mode & 07777));
+			ok = false;
+		}
+		if (slash == real)
+			break;
+	}
+	free(real);
+	return ok;
 }
 
 /* Whether path (not followed when nofollow) is ours and of the type wanted. */

@@ -117,6 +117,13 @@ for mode in 777 775; do
 		timeout 20 "$RBC" run --batch "$TMP/steps.json"
 	expect_match "… saying why" "$ERR" "is writable by (everyone|its group) \(mode 0$mode\) without the sticky bit"
 done
+# …and so is one inside a directory others may write (they could rename it).
+mkdir -p "$TMP/openparent/runs"
+chmod 777 "$TMP/openparent"
+chmod 700 "$TMP/openparent/runs"
+RBC_RUNS_DIR=$TMP/openparent/runs expect_rc "a runs directory inside a directory of mode 777 is refused" 70 \
+	timeout 20 "$RBC" run --batch "$TMP/steps.json"
+expect_match "… naming that directory" "$ERR" "is inside $TMP/openparent, writable by everyone \(mode 0777\)"
 cp -a "$RUN" "$TMP/open777/"
 RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc export RUN found in such a directory is refused" 65 \
 	timeout 20 "$RBC" export "$ID" --format md

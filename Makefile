@@ -132,6 +132,15 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard include/rbc/*.h)
 	clang $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
 		$(filter %.c,$^) $(PKG_LIBS) -lm
 
+# The journal reader's harness reads back through the record layer, which
+# links against the engine and the probes (everything but the console).
+FUZZ_JOURNAL_SRC := $(filter-out src/tui/%,$(LIB_SRC))
+
+build/fuzz/fuzz_journal: tests/fuzz/fuzz_journal.c $(FUZZ_JOURNAL_SRC) $(wildcard include/rbc/*.h)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -std=c11 -Wall -Wextra $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ \
+		$(filter %.c,$^) $(PKG_LIBS) -lm
+
 fuzz: deps-fuzz
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ_BIN)

@@ -64,4 +64,13 @@ void export_md_cell(struct strbuf *sb, const char *s);
  */
 bool export_write_file(const char *path, const char *text, struct rbc_error *err);
 
+/*
+ * Writes text where the operator asked (-o path): a regular file, or a new
+ * one, as export_write_file does (through a symbolic link: the file it
+ * names is replaced, the link stays); anything else — a device such as
+ * /dev/null, a FIFO, a terminal — is opened and written in place, never
+ * replaced by a file. Blocking: for commands.
+ */
+bool export_write_to(const char *path, const char *text, struct rbc_error *err);
+
 #endif

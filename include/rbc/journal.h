@@ -110,11 +110,18 @@ const char *journal_state_name(enum journal_run_state s);
  * A last line that is torn (no newline: the process died writing it) or
  * does not parse is not an event: it is left out and *dropped_last set. A
  * line before the last that does not parse is damage: false, with err
- * naming FILE:LINE.
+ * naming FILE:LINE. So is any line whose fields are not of the types rbc
+ * writes (every field a reader uses is checked before fn sees it), a
+ * header that is not the first line, and a `seq` that is not the line's
+ * place (a line deleted, repeated or moved). The journal must be a regular
+ * file: a link is not followed, a FIFO or a device is refused, never waited on.
  */
 bool journal_replay(const char *dir,
                     bool (*fn)(void *ud, const cJSON *ev, const char *raw, unsigned long line),
                     void *ud, bool *dropped_last, struct rbc_error *err);
+/* The header (line 1) of dir's journal, checked as journal_replay checks
+   it (a new object), or NULL with err. */
+cJSON *journal_read_header(const char *dir, struct rbc_error *err);
 /* Reads dir/journal.jsonl; false, with err, when it has no valid header. */
 bool journal_summary(const char *dir, struct journal_summary *s, struct rbc_error *err);
 void journal_summary_free(struct journal_summary *s);

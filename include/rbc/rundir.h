@@ -6,6 +6,14 @@
  * ~/.local/state/rbc/runs. Directories are created mode 0700: outputs can
  * hold whatever a command printed. Called before the loop runs (it uses
  * plain blocking file calls).
+ *
+ * The runs directory is trusted only when nobody else can change it: it
+ * must belong to the user rbc runs as, and be writable by nobody else
+ * unless it has the sticky bit (as /tmp); the directories above it must
+ * belong to that user or root, under the same rule for writing. Otherwise
+ * another user could swap a run's directory or files for links to files
+ * of ours. Files inside a run directory are opened without following
+ * symbolic links.
  */
 #ifndef RBC_RUNDIR_H
 #define RBC_RUNDIR_H
@@ -27,5 +35,32 @@ bool rundir_create(const char *runbook_id, struct rundir *rd, struct rbc_error *
    or a path to the run's directory. */
 bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err);
 void rundir_free(struct rundir *rd);
+
+/* Whether base may hold runs: it belongs to us and no one else may write
+   it (the sticky bit aside), nor rename it (its parents belong to us or
+   root, under the same rule); false with err saying why and what to do. */
+bool rundir_base_trusted(const char *base, struct rbc_error *err);
+
+/* Whether the run directory dir and its journal are ours (a resume acts
+   on them): false with err naming the owner. */
+bool rundir_owned(const char *dir, struct rbc_error *err);
+
+/*
+ * Opens rel (a name, or names joined by '/') inside the run directory dir
+ * without following a symbolic link at any of its components; flags are
+ * open(2)'s (O_NOFOLLOW and O_CLOEXEC are added). Returns the descriptor,
+ * or -1 with errno set (ELOOP for a link).
+ */
+int rundir_open_file(const char *dir, const char *rel, int flags, unsigned mode);
+
+/*
+ * The step output file a journal's `output` field names, as "out/NAME"
+ * relative to the run directory (a new string), or NULL when the field is
+ * not one: NAME is one of rbc's own file names (letters, digits, '.', '-',
+ * '_', ending in ".out"), the field's last two components. Whatever
+ * directory the field records is not trusted: a run directory may have
+ * been moved, and a record altered to point elsewhere.
+ */
+char *rundir_output_name(const char *recorded);
 
 #endif

@@ -25,10 +25,13 @@ static void export_usage(FILE *fp)
 	        "junit, JUnit XML (a suite per runbook, a testcase per step); for an incident\n"
 	        "run, incident-md and incident-json (docs/incident.schema.json), its timeline,\n"
 	        "and postmortem, a postmortem skeleton. To FILE — written\n"
-	        "atomically, mode 0600 — or to standard output. Built from the run's\n"
-	        "journal alone; secrets are masked there, and masked_values counts them.\n"
-	        "Text from the run stays text: in Markdown never HTML or Markdown of\n"
-	        "its own, control characters as U+FFFD, output in a fence it cannot close.\n"
+	        "atomically, mode 0600; a device or a FIFO (/dev/null, /dev/stdout) is\n"
+	        "written in place, never replaced — or to standard output. Built from the\n"
+	        "run's journal alone; secrets are masked there, and masked_values counts\n"
+	        "them. A journal damaged or altered (a line missing or repeated) is refused\n"
+	        "with its line (exit 65). Text from the run stays text: in Markdown never\n"
+	        "HTML or Markdown of its own, control characters as U+FFFD, output in a\n"
+	        "fence it cannot close.\n"
 	        "");
 }
 
@@ -99,7 +102,7 @@ int cmd_export(int argc, char **argv)
 	}
 	int rc = 0;
 	if (out) {
-		if (!export_write_file(out, sb_borrow(&sb), &err)) {
+		if (!export_write_to(out, sb_borrow(&sb), &err)) {
 			text_fprintf(stderr, "rbc: export: %s\n", err.msg);
 			rbc_error_clear(&err);
 			rc = 73; /* EX_CANTCREAT */

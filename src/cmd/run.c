@@ -932,7 +932,8 @@ static void resume_usage(FILE *fp)
 	        "which its record keeps.\n"
 	        "exit: as rbc run; 64 when the run is finished or still running, 65 when\n"
 	        "a runbook changed (without --force) or the journal is damaged, 66 when a\n"
-	        "runbook file is gone.\n");
+	        "runbook file is gone, 77 when the run's directory or journal is not the\n"
+	        "current user's (root too) or is a link.\n");
 }
 
 static bool backfill(void *ud, const cJSON *o, const char *raw, unsigned long line)
@@ -1281,6 +1282,12 @@ int cmd_resume(int argc, char **argv)
 	if (!status && !rundir_open(run, &rd, &err)) {
 		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
 		status = RBC_EXIT_NOINPUT;
+	}
+	/* Before anything it names is read: a run of someone else's would have
+	   us run their runbooks, as us. */
+	if (!status && !rundir_owned(rd.path, &err)) {
+		fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		status = 77; /* EX_NOPERM */
 	}
 	cJSON *h = status ? NULL : resume_header(rd.path, &err);
 	if (!status && !h) {

@@ -30,10 +30,13 @@ static void runs_usage(FILE *fp)
 	        "run id, runbooks, start (UTC), operator, state and verdict. The state is\n"
 	        "running (a live rbc holds the journal), interrupted (it ended before the\n"
 	        "run did), stopped (a quit or a signal ended it early), finished, or\n"
-	        "damaged (a line before the last is not JSON; the line is named on\n"
-	        "stderr). rbc resume goes on with interrupted and stopped runs. --json\n"
-	        "prints one JSON object per run instead. Text read from a journal is\n"
-	        "shown with its control characters escaped (\\x1b, \\u009b), never raw.\n");
+	        "damaged (a line before the last is not JSON, a line is not what rbc\n"
+	        "writes or out of sequence, the journal is not a regular file; the line\n"
+	        "is named on stderr). rbc resume goes on with interrupted and stopped\n"
+	        "runs. --json prints one JSON object per run instead. A runs directory\n"
+	        "of another user's, or one others may write without the sticky bit, is\n"
+	        "refused (exit 77). Text read from a journal is shown with its control\n"
+	        "characters escaped (\\x1b, \\u009b), never raw.\n");
 }
 
 /* One JSON line, no control character raw (text.h); frees o. */
@@ -87,6 +90,13 @@ int cmd_runs(int argc, char **argv)
 		text_fprintf(stderr, "rbc: runs: %s: %s\n", base, strerror(errno));
 		free(base);
 		return RBC_EXIT_NOINPUT;
+	}
+	if (!rundir_base_trusted(base, &err)) {
+		fprintf(stderr, "rbc: runs: %s\n", err.msg);
+		rbc_error_clear(&err);
+		closedir(d);
+		free(base);
+		return 77; /* EX_NOPERM */
 	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;

@@ -125,6 +125,7 @@ struct probe {
 	enum cmd_spool spool_state;  /* SPOOL_NONE: no spool, failed or closed */
 	bool spool_busy;             /* spool_req in flight: p must outlive it */
 	uv_file spool_fd;            /* valid in SPOOL_OPEN */
+	bool spool_again;            /* it exists (an earlier attempt's): appended to */
 	char *spool_path;
 	char *spool_error;           /* first spool problem */
 	struct spool_chunk *sq_head, *sq_tail;
@@ -654,15 +655,35 @@ static void cmd_spool_after(struct probe *p)
 }
 
 /* The open returned: queued output can be written now, or is dropped. */
+static void cmd_spool_open(struct probe *p);
+
+/* Whether fd may take the output: a regular file must be ours with no
+   other name (a hard link to someone's file is not appended to). */
+static bool cmd_spool_ours(uv_file fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && (!S_ISREG(st.st_mode) || (st.st_uid == geteuid() && st.st_nlink == 1));
+}
+
 static void cmd_spool_opened(uv_fs_t *req)
 {
 	struct probe *p = req->data;
 	ssize_t r = req->result;
 	uv_fs_req_cleanup(req);
 	p->spool_busy = false;
-	if (r < 0) {
+	if (r == UV_EEXIST && !p->spool_again) {
+		/* An earlier attempt's output: this one goes on after it. */
+		p->spool_again = true;
+		cmd_spool_open(p);
+		if (p->spool_busy)
+			return;
+	} else if (r < 0) {
 		p->spool_state = SPOOL_NONE;
-		cmd_spool_fail(p, uv_strerror((int)r));
+		cmd_spool_fail(p, r == UV_ELOOP ? "a symbolic link: refused" : uv_strerror((int)r));
+	} else if (!cmd_spool_ours((uv_file)r)) {
+		close((int)r);
+		p->spool_state = SPOOL_NONE;
+		cmd_spool_fail(p, "a file of another user's, or with other names: refused");
 	} else {
 		p->spool_state = SPOOL_OPEN;
 		p->spool_fd = (uv_file)r;
@@ -713,12 +734,15 @@ static void cmd_spool_closed(uv_fs_t *req)
 	cmd_spool_after(p);
 }
 
-/* Starts opening the spool file; output queues until it is open. */
+/* Starts opening the spool file; output queues until it is open. It is
+   made anew (never through a link, never someone else's file), or, when an
+   earlier attempt made it, appended to, a link still not followed. */
 static void cmd_spool_open(struct probe *p)
 {
 	p->spool_req.data = p;
-	int r = uv_fs_open(p->loop, &p->spool_req, p->spool_path,
-	                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600, cmd_spool_opened);
+	int flags = p->spool_again ? O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC
+	                           : O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+	int r = uv_fs_open(p->loop, &p->spool_req, p->spool_path, flags, 0600, cmd_spool_opened);
 	if (r != 0) {
 		p->spool_state = SPOOL_NONE;
 		cmd_spool_fail(p, uv_strerror(r));

@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rbc/export.h"
 #include "rbc/journal.h"
 #include "rbc/mask.h"
+#include "rbc/rundir.h"
 #include "rbc/strmap.h"
 #include "rbc/text.h"
 #include "rbc/units.h"
@@ -267,7 +269,10 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		copy(s, "by", e, "by");
 		copy(s, "automatic", e, "automatic");
 		copy(s, "note", e, "note");
-		copy(s, "output", e, "output");
+		char *out = rundir_output_name(str(e, "output"));
+		if (out) /* a file of the run's own, else none */
+			copy(s, "output", e, "output");
+		free(out);
 	} else if (strcmp(ev, "note") == 0) {
 		cJSON *o = cJSON_CreateObject();
 		copy(o, "t", e, "t");
@@ -482,7 +487,7 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 bool export_write_file(const char *path, const char *text, struct rbc_error *err)
 {
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rbc_error_set(err, "cannot create %s: %s", tmp, strerror(errno));
 		free(tmp);
@@ -518,6 +523,59 @@ bool export_write_file(const char *path, const char *text, struct rbc_error *err
 	}
 	free(d);
 	return true;
+}
+
+/* Writes text into the file open on fd, which is not a regular file (a
+   device, a pipe, a terminal): there is nothing to rename over it. */
+static bool write_in_place(int fd, const char *path, const char *text, struct rbc_error *err)
+{
+	int e = 0;
+	bool ok = fd_write_all(fd, text, strlen(text), &e);
+	/* A pipe or a terminal cannot be synced: that is no failure. */
+	if (ok && fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS) {
+		ok = false;
+		e = errno;
+	}
+	if (close(fd) != 0 && ok && errno != EINTR) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok)
+		rbc_error_set(err, "cannot write %s: %s", path, strerror(e));
+	return ok;
+}
+
+bool export_write_to(const char *path, const char *text, struct rbc_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))
+		return export_write_file(path, text, err); /* a new file, or a regular one */
+	if (S_ISLNK(st.st_mode)) {
+		/* A link to a regular file: that file is replaced, the link stays. */
+		char *real = realpath(path, NULL);
+		bool regular = real && stat(real, &st) == 0 && S_ISREG(st.st_mode);
+		bool ok = regular ? export_write_file(real, text, err) : false;
+		free(real);
+		if (regular)
+			return ok;
+		if (stat(path, &st) != 0)
+			return export_write_file(path, text, err); /* dangling: as before, a new file */
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rbc_error_set(err, "cannot write %s: it is a directory", path);
+		return false;
+	}
+	/* A device, a FIFO, a socket (or a link to one): written in place. */
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		rbc_error_set(err, "cannot open %s: %s", path, strerror(errno));
+		return false;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		close(fd); /* it became a regular file meanwhile */
+		return export_write_file(path, text, err);
+	}
+	return write_in_place(fd, path, text, err);
 }
 
 /* ---- JUnit XML ----------------------------------------------------------------- */
@@ -763,12 +821,20 @@ static void add_hhmmss(struct strbuf *sb, const char *iso)
 	text_md(sb, t);
 }
 
-/* The last lines of a step's output file, for a failure's excerpt. */
-static char *tail_of(const char *path, int lines)
+/* The last lines of a step's output file, for a failure's excerpt: only a
+   regular file in the run's own out/, never through a link, never a wait. */
+static char *tail_of(const char *dir, const char *output, int lines)
 {
-	FILE *f = path ? fopen(path, "re") : NULL;
-	if (!f)
+	char *name = rundir_output_name(output);
+	int fd = name ? rundir_open_file(dir, name, O_RDONLY | O_NONBLOCK, 0) : -1;
+	free(name);
+	struct stat st;
+	FILE *f = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
+	}
 	fseek(f, 0, SEEK_END);
 	long size = ftell(f);
 	long from = size > 8192 ? size - 8192 : 0;
@@ -983,7 +1049,7 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		sb_adds(&sb, "\n\n");
 		text_md_block(&sb, str(s, "explanation") ? str(s, "explanation") : v);
 		sb_adds(&sb, "\n");
-		char *ex = tail_of(str(s, "output"), 20);
+		char *ex = tail_of(dir, str(s, "output"), 20);
 		if (ex) {
 			/* The output as it was, in a fence no line of it can close. */
 			sb_adds(&sb, "\nLast lines of its output:\n\n");

@@ -7,9 +7,11 @@
  */
 #include "rbc/export.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "rbc/incident.h"
 #include "rbc/journal.h"
@@ -33,6 +35,34 @@ static void loaded_free(struct loaded *l)
 	cJSON_Delete(l->criteria);
 }
 
+struct apply_ctx {
+	struct loaded *l;
+	const char *dir;
+	struct rbc_error *err;
+};
+
+/* journal_replay's callback: an incident line applied to the incident. */
+static bool apply_line(void *ud, const cJSON *o, const char *raw, unsigned long line)
+{
+	(void)raw;
+	struct apply_ctx *x = ud;
+	const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));
+	if (!ev || strcmp(ev, "incident") != 0)
+		return true;
+	struct rbc_error e = {0};
+	if (!incident_apply(x->l->in, o, &e)) {
+		rbc_error_set(x->err, "%s/" JOURNAL_FILE ":%lu: %s", x->dir, line, e.msg);
+		rbc_error_clear(&e);
+		return false;
+	}
+	const char *what = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "what"));
+	if (what && strcmp(what, "resolved") == 0) {
+		cJSON_Delete(x->l->criteria);
+		x->l->criteria = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(o, "criteria"), true);
+	}
+	return true;
+}
+
 /* The run's incident, or false with err (no incident runbook, never declared). */
 static bool load_(const char *dir, struct loaded *l, struct rbc_error *err)
 {
@@ -49,6 +79,15 @@ static bool load_(const char *dir, struct loaded *l, struct rbc_error *err)
 		cJSON_Delete(h);
 		return false;
 	}
+	struct stat st;
+	int found = stat(file, &st) == 0 ? 0 : errno;
+	if (found || !S_ISREG(st.st_mode)) {
+		/* The record names it: never wait on a FIFO or read a device. */
+		rbc_error_set(err, "the incident's runbook %s cannot be loaded (%s)", file,
+		              found ? strerror(found) : "not a regular file");
+		cJSON_Delete(h);
+		return false;
+	}
 	struct rbc_diags d = {0};
 	l->rb = runbook_load(file, &d);
 	if (!l->rb) {
@@ -61,38 +100,9 @@ static bool load_(const char *dir, struct loaded *l, struct rbc_error *err)
 	diags_free(&d);
 	cJSON_Delete(h);
 	l->in = incident_new(l->rb);
-	char *path = xasprintf("%s/" JOURNAL_FILE, dir);
-	FILE *f = fopen(path, "r");
-	free(path);
-	char *line = NULL;
-	size_t cap = 0;
-	unsigned long n = 0;
-	while (f && getline(&line, &cap, f) > 0) {
-		n++;
-		if (!strstr(line, "\"ev\":\"incident\""))
-			continue;
-		cJSON *o = cJSON_Parse(line);
-		if (!o)
-			continue; /* a torn last line */
-		struct rbc_error e = {0};
-		if (!incident_apply(l->in, o, &e)) {
-			rbc_error_set(err, "%s/" JOURNAL_FILE ":%lu: %s", dir, n, e.msg);
-			rbc_error_clear(&e);
-			cJSON_Delete(o);
-			free(line);
-			fclose(f);
-			return false;
-		}
-		const char *what = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "what"));
-		if (what && strcmp(what, "resolved") == 0) {
-			cJSON_Delete(l->criteria);
-			l->criteria = cJSON_DetachItemFromObjectCaseSensitive(o, "criteria");
-		}
-		cJSON_Delete(o);
-	}
-	free(line);
-	if (f)
-		fclose(f);
+	struct apply_ctx x = {.l = l, .dir = dir, .err = err};
+	if (!journal_replay(dir, apply_line, &x, NULL, err))
+		return false;
 	if (l->in->severity == SIZE_MAX) {
 		rbc_error_set(err, "run %s has no incident: it was never declared", l->run);
 		return false;

@@ -9,14 +9,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rbc/journal.h"
+#include "rbc/rundir.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
 
@@ -388,13 +391,26 @@ void journal_on_event(void *ud, const struct eng_event *ev)
 
 /* ---- opening and closing --------------------------------------------------- */
 
-/* The journal of dir opened with flags (a new one: O_CREAT | O_EXCL) and locked. */
+/* The journal of dir opened with flags (a new one: O_CREAT | O_EXCL) and locked.
+   A link is never followed, and only a regular file of ours is written: a
+   journal swapped for a link or a device would have rbc write elsewhere. */
 static struct journal *open_locked(uv_loop_t *loop, const char *dir, int flags, struct rbc_error *err)
 {
 	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | flags, 0600);
+	int fd = rundir_open_file(dir, JOURNAL_FILE, O_WRONLY | O_APPEND | O_NONBLOCK | flags, 0600);
 	if (fd < 0) {
-		rbc_error_set(err, "cannot %s %s: %s", flags & O_CREAT ? "create" : "open", path, strerror(errno));
+		rbc_error_set(err, "cannot %s %s: %s", flags & O_CREAT ? "create" : "open", path,
+		              errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+		free(path);
+		return NULL;
+	}
+	struct stat st = {0};
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+		rbc_error_set(err, "cannot open %s: %s", path,
+		              !S_ISREG(st.st_mode)      ? "not a regular file"
+		              : st.st_uid != geteuid() ? "it belongs to another user"
+		                                       : "it has other names (hard links)");
+		close(fd);
 		free(path);
 		return NULL;
 	}
@@ -547,11 +563,10 @@ void journal_free(struct journal *j)
 
 int journal_locked(const char *dir)
 {
-	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
+	/* Not followed, never waiting for a writer (a FIFO in its place). */
+	int fd = rundir_open_file(dir, JOURNAL_FILE, O_RDONLY | O_NONBLOCK, 0);
 	if (fd < 0)
-		return -1;
+		return errno == ENOENT || errno == ENOTDIR ? -1 : 0;
 	int r = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK ? 1 : 0;
 	close(fd);
 	return r;
@@ -581,6 +596,228 @@ static char *json_strdup(const cJSON *o, const char *k)
 	return v ? xstrdup(v) : NULL;
 }
 
+/* ---- reading a journal back ------------------------------------------------ */
+
+/*
+ * What a line read back may hold. A journal is text on disk that anyone
+ * with access could have changed: every field a reader uses is checked here,
+ * once, so that readers (exports, resume, the listing, the history) can
+ * trust the types they get. Fields not listed are left alone.
+ */
+enum field_kind {
+	FIELD_STR,         /* a string */
+	FIELD_STR_NULL,    /* a string or null */
+	FIELD_BOOL,
+	FIELD_NUM,         /* a finite number */
+	FIELD_COUNT,       /* a whole number, 0 … 2^31 - 1 */
+	FIELD_SEQ,         /* a whole number, 0 … 2^53 */
+	FIELD_OBJ,         /* an object */
+	FIELD_STRS,        /* an array of strings */
+	FIELD_VARS,        /* an object of strings */
+	FIELD_RUNBOOKS,    /* the header's runbooks */
+	FIELD_CRITERIA,    /* a resolution's exit criteria */
+};
+
+static const struct field_rule {
+	const char *name;
+	enum field_kind kind;
+} field_rules[] = { /* sorted by name (strcmp): found by bsearch */
+	{"about", FIELD_STR}, {"after", FIELD_BOOL}, {"argv", FIELD_STRS}, {"at", FIELD_STR},
+	{"attempt", FIELD_COUNT}, {"automatic", FIELD_BOOL}, {"by", FIELD_STR}, {"criteria", FIELD_CRITERIA},
+	{"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_STR}, {"events", FIELD_SEQ},
+	{"for", FIELD_STR}, {"forced", FIELD_BOOL}, {"from", FIELD_STR_NULL}, {"group", FIELD_BOOL},
+	{"host", FIELD_STR}, {"id", FIELD_STR}, {"impact_start", FIELD_STR}, {"lost_captures", FIELD_STRS},
+	{"main", FIELD_BOOL}, {"name", FIELD_STR}, {"note", FIELD_STR}, {"number", FIELD_STR},
+	{"operator", FIELD_STR}, {"output", FIELD_STR}, {"pid", FIELD_COUNT}, {"rbc", FIELD_STR},
+	{"role", FIELD_STR}, {"run", FIELD_STR}, {"runbooks", FIELD_RUNBOOKS}, {"sample", FIELD_OBJ},
+	{"schema", FIELD_COUNT}, {"seq", FIELD_SEQ}, {"started", FIELD_STR}, {"state", FIELD_STR},
+	{"step", FIELD_STR}, {"stopped", FIELD_BOOL}, {"t", FIELD_STR}, {"target", FIELD_STR},
+	{"text", FIELD_STR}, {"title", FIELD_STR}, {"to", FIELD_STR_NULL}, {"todo", FIELD_COUNT},
+	{"value", FIELD_STR_NULL}, {"vars", FIELD_VARS}, {"verdict", FIELD_STR}, {"what", FIELD_STR},
+};
+
+static int by_rule_name(const void *a, const void *b)
+{
+	return strcmp(((const struct field_rule *)a)->name, ((const struct field_rule *)b)->name);
+}
+
+static bool whole_number(const cJSON *c, double max)
+{
+	return cJSON_IsNumber(c) && isfinite(c->valuedouble) && c->valuedouble >= 0 && c->valuedouble <= max &&
+	       c->valuedouble == floor(c->valuedouble);
+}
+
+static bool all_strings(const cJSON *c)
+{
+	for (const cJSON *e = c->child; e; e = e->next)
+		if (!cJSON_IsString(e) || !e->valuestring)
+			return false;
+	return true;
+}
+
+/* Checks the keys of o listed in rules (n of them); why names the first bad one. */
+struct key_rule {
+	const char *name;
+	enum field_kind kind;
+	bool required;
+};
+static bool check_keys(const cJSON *o, const char *where, const struct key_rule *rules, size_t n, char **why);
+
+/* Whether c is what a field of that kind holds. */
+static bool field_ok(const cJSON *c, enum field_kind kind, const char *name, char **why)
+{
+	switch (kind) {
+	case FIELD_STR:
+		return cJSON_IsString(c) && c->valuestring;
+	case FIELD_STR_NULL:
+		return cJSON_IsNull(c) || (cJSON_IsString(c) && c->valuestring);
+	case FIELD_BOOL:
+		return cJSON_IsBool(c);
+	case FIELD_NUM:
+		return cJSON_IsNumber(c) && isfinite(c->valuedouble);
+	case FIELD_COUNT:
+		return whole_number(c, 2147483647.0);
+	case FIELD_SEQ:
+		return whole_number(c, 9007199254740992.0);
+	case FIELD_OBJ:
+		return cJSON_IsObject(c);
+	case FIELD_STRS:
+		return cJSON_IsArray(c) && all_strings(c);
+	case FIELD_VARS:
+		return cJSON_IsObject(c) && all_strings(c);
+	case FIELD_RUNBOOKS: {
+		static const struct key_rule rb_rules[] = {
+			{"id", FIELD_STR, true},       {"file", FIELD_STR, false},  {"kind", FIELD_STR, false},
+			{"title", FIELD_STR, false},   {"sha256", FIELD_STR_NULL, false},
+			{"included", FIELD_BOOL, false},
+		};
+		static const struct key_rule step_rules[] = {
+			{"id", FIELD_STR, true},       {"number", FIELD_STR, false}, {"title", FIELD_STR, false},
+			{"group", FIELD_BOOL, false},  {"on_demand", FIELD_BOOL, false},
+		};
+		if (!cJSON_IsArray(c))
+			return false;
+		for (const cJSON *rb = c->child; rb; rb = rb->next) {
+			if (!cJSON_IsObject(rb)) {
+				*why = xasprintf("\"%s\" holds something that is not a runbook", name);
+				return false;
+			}
+			if (!check_keys(rb, "a runbook", rb_rules, RBC_ARRAY_LEN(rb_rules), why))
+				return false;
+			const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rb, "steps");
+			if (!steps)
+				continue;
+			if (!cJSON_IsArray(steps)) {
+				*why = xstrdup("a runbook's \"steps\" is not a list");
+				return false;
+			}
+			for (const cJSON *st = steps->child; st; st = st->next) {
+				if (!cJSON_IsObject(st)) {
+					*why = xstrdup("a runbook's \"steps\" holds something that is not a step");
+					return false;
+				}
+				if (!check_keys(st, "a runbook's step", step_rules, RBC_ARRAY_LEN(step_rules), why))
+					return false;
+			}
+		}
+		return true;
+	}
+	case FIELD_CRITERIA: {
+		static const struct key_rule rules[] = {
+			{"criterion", FIELD_STR, false}, {"met", FIELD_BOOL, false}, {"reason", FIELD_STR, false},
+		};
+		if (!cJSON_IsArray(c))
+			return false;
+		for (const cJSON *e = c->child; e; e = e->next)
+			if (!cJSON_IsObject(e) || !check_keys(e, "an exit criterion", rules, RBC_ARRAY_LEN(rules), why))
+				return false;
+		return true;
+	}
+	}
+	return false;
+}
+
+static bool check_keys(const cJSON *o, const char *where, const struct key_rule *rules, size_t n, char **why)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool seen = false;
+		for (const cJSON *c = o->child; c; c = c->next) {
+			if (!c->string || strcmp(c->string, rules[i].name) != 0)
+				continue;
+			seen = true;
+			if (!field_ok(c, rules[i].kind, rules[i].name, why)) {
+				if (!*why)
+					*why = xasprintf("%s's \"%s\" is not what rbc writes there", where, rules[i].name);
+				return false;
+			}
+		}
+		if (rules[i].required && !seen) {
+			*why = xasprintf("%s has no \"%s\"", where, rules[i].name);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Whether o may be line `line` of a journal: its fields of the types rbc
+ * writes, the header first and only first, and its seq the line's place
+ * (from 0, without a gap: a line deleted, repeated or moved shows here).
+ * NULL when it may, else why not (a new string).
+ */
+static char *check_line(const cJSON *o, unsigned long line)
+{
+	char *why = NULL;
+	for (const cJSON *c = o->child; c; c = c->next) {
+		const struct field_rule key = {.name = c->string}, *rule =
+			c->string ? bsearch(&key, field_rules, RBC_ARRAY_LEN(field_rules), sizeof key, by_rule_name) : NULL;
+		if (rule && !field_ok(c, rule->kind, c->string, &why))
+			return why ? why : xasprintf("\"%s\" is not what rbc writes there", c->string);
+	}
+	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
+	const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));
+	if (!seq || !ev)
+		return xasprintf("not an event: no \"%s\"", seq ? "ev" : "seq");
+	bool header = strcmp(ev, "run_header") == 0;
+	if (line == 1 && !header)
+		return xstrdup("no run header on the first line");
+	if (line > 1 && header)
+		return xstrdup("a second run header: lines of another journal are in this one");
+	if (header && (!cJSON_GetObjectItemCaseSensitive(o, "run") || !cJSON_GetObjectItemCaseSensitive(o, "runbooks")))
+		return xasprintf("the run header has no \"%s\"", cJSON_GetObjectItemCaseSensitive(o, "run") ? "runbooks" : "run");
+	double want = (double)(line - 1), got = seq->valuedouble;
+	if (got > want)
+		return xasprintf("seq %.0f where %.0f was expected: %.0f line%s before it %s missing (deleted or moved)",
+		                 got, want, got - want, got - want == 1 ? "" : "s", got - want == 1 ? "is" : "are");
+	if (got < want)
+		return xasprintf("seq %.0f where %.0f was expected: the line with seq %.0f is repeated or moved", got, want,
+		                 got);
+	return NULL;
+}
+
+/* dir's journal opened for reading, or NULL with err: a regular file only,
+   never a link followed, never a wait on a FIFO or a device. */
+static FILE *open_read(const char *dir, const char *path, struct rbc_error *err)
+{
+	int fd = rundir_open_file(dir, JOURNAL_FILE, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0) {
+		rbc_error_set(err, "%s: %s", path, errno == ELOOP ? "a symbolic link, not a journal: refused" : strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		rbc_error_set(err, "%s: not a regular file: refused", path);
+		close(fd);
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		rbc_error_set(err, "%s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
 bool journal_replay(const char *dir,
                     bool (*fn)(void *ud, const cJSON *ev, const char *raw, unsigned long line),
                     void *ud, bool *dropped_last, struct rbc_error *err)
@@ -588,9 +825,8 @@ bool journal_replay(const char *dir,
 	if (dropped_last)
 		*dropped_last = false;
 	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
-	FILE *f = fopen(path, "re");
+	FILE *f = open_read(dir, path, err);
 	if (!f) {
-		rbc_error_set(err, "%s: %s", path, strerror(errno));
 		free(path);
 		return false;
 	}
@@ -617,6 +853,15 @@ bool journal_replay(const char *dir,
 		prev = whole ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
 		prev_bad = !prev || !cJSON_IsObject(prev);
 		prev_no = no;
+		char *why = prev_bad ? NULL : check_line(prev, no);
+		if (why) {
+			/* A whole line that parses was written whole: not a crash's
+			   doing but a change, wherever it is. */
+			rbc_error_set(err, "%s:%lu: %s: the journal is damaged", path, no, why);
+			free(why);
+			ok = false;
+			break;
+		}
 		/* keep the text of the line being held */
 		char *t = prev_raw;
 		size_t tc = prev_cap;
@@ -635,6 +880,31 @@ bool journal_replay(const char *dir,
 	fclose(f);
 	free(path);
 	return ok;
+}
+
+cJSON *journal_read_header(const char *dir, struct rbc_error *err)
+{
+	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
+	FILE *f = open_read(dir, path, err);
+	if (!f) {
+		free(path);
+		return NULL;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, f);
+	fclose(f);
+	cJSON *h = n > 0 && line[n - 1] == '\n' ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
+	free(line);
+	char *why = cJSON_IsObject(h) ? check_line(h, 1) : xstrdup("no run header");
+	if (why) {
+		rbc_error_set(err, "%s:1: %s", path, why);
+		free(why);
+		cJSON_Delete(h);
+		h = NULL;
+	}
+	free(path);
+	return h;
 }
 
 struct summary_ctx {

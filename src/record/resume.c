@@ -12,36 +12,18 @@
 #include "rbc/journal.h"
 #include "rbc/mask.h"
 #include "rbc/resume.h"
+#include "rbc/rundir.h"
 #include "rbc/strmap.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
 
 cJSON *resume_header(const char *dir, struct rbc_error *err)
 {
-	char *path = xasprintf("%s/%s", dir, JOURNAL_FILE);
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		rbc_error_set(err, "%s: %s", path, strerror(errno));
-		free(path);
-		return NULL;
-	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n = getline(&line, &cap, f);
-	fclose(f);
-	cJSON *h = n > 0 && line[n - 1] == '\n' ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
-	free(line);
-	const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "ev"));
-	if (!h || !ev || strcmp(ev, "run_header") != 0) {
-		rbc_error_set(err, "%s:1: no run header", path);
-		cJSON_Delete(h);
-		h = NULL;
-	}
-	free(path);
-	return h;
+	return journal_read_header(dir, err);
 }
 
 struct replay {
+	const char *dir;
 	struct engine *e;
 	struct resume_state *st;
 	struct strmap steps;      /* journal id → struct eng_step * */
@@ -93,6 +75,7 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 	const char *ev = NULL, *sid = NULL, *tid = NULL, *t = NULL, *started = NULL, *verdict = NULL,
 	           *state = NULL, *waitfor = NULL, *value = NULL;
 	const cJSON *sample = NULL, *json = NULL;
+	const char *output = NULL;
 	struct eng_restore r = {0};
 	for (const cJSON *c = o->child; c; c = c->next) {
 		const char *k = c->string, *v = cJSON_GetStringValue(c);
@@ -131,7 +114,7 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 			break;
 		case 'o':
 			if (strcmp(k, "output") == 0)
-				r.output = v;
+				output = v;
 			break;
 		case 's':
 			if (strcmp(k, "seq") == 0 && cJSON_IsNumber(c))
@@ -189,6 +172,11 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 		r.value = value_from_json(json);
 	else if (type == ENG_EV_CAPTURE && value)
 		r.value = value_strz_new(value);
+	/* A step's output file is where the run will append to it: only ever
+	   inside this run's out/, whatever the record says. */
+	char *name = rundir_output_name(output), *out = name ? xasprintf("%s/%s", x->dir, name) : NULL;
+	free(name);
+	r.output = out;
 	bool masked = type == ENG_EV_CAPTURE && value && strstr(value, MASK_TEXT);
 	if (masked) {
 		/* A secret is in it: the record never holds the value. */
@@ -199,6 +187,7 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 		st->lost = xrealloc(st->lost, (st->nlost + 1) * sizeof *st->lost);
 		st->lost[st->nlost++] = xasprintf("%s (%s)", r.name, sid);
 	}
+	free(out);
 	if (type == ENG_EV_RUN_FINISHED) {
 		st->finished = true;
 		st->stopped = r.stopped;
@@ -211,7 +200,7 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 bool resume_replay(const char *dir, struct engine *e, struct resume_state *st, struct rbc_error *err)
 {
 	*st = (struct resume_state){0};
-	struct replay x = {.e = e, .st = st};
+	struct replay x = {.dir = dir, .e = e, .st = st};
 	size_t n;
 	struct eng_step *const *nodes = engine_nodes(e, &n);
 	for (size_t i = 0; i < n; i++)

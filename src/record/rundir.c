@@ -1,8 +1,11 @@
 /*
- * rundir.c — creating the directory of a new run.
+ * rundir.c — creating the directory of a new run, finding an existing one,
+ * and the checks that keep other users out of both.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,11 +65,157 @@ static unsigned random16(void)
 	return v & 0xffff;
 }
 
+/* "uid 65534 (nobody)", for messages (a new string). */
+static char *user_of(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+	return pw && pw->pw_name ? xasprintf("uid %u (%s)", (unsigned)uid, pw->pw_name)
+	                         : xasprintf("uid %u", (unsigned)uid);
+}
+
+bool rundir_base_trusted(const char *base, struct rbc_error *err)
+{
+	struct stat st;
+	if (stat(base, &st) != 0) {
+		rbc_error_set(err, "the runs directory %s: %s", base, strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		rbc_error_set(err, "the runs directory %s is not a directory", base);
+		return false;
+	}
+	if (st.st_uid != geteuid()) {
+		char *owner = user_of(st.st_uid), *me = user_of(geteuid());
+		rbc_error_set(err, "the runs directory %s belongs to %s, not to %s who runs rbc: its owner could swap a "
+		              "run's files; set RBC_RUNS_DIR to a directory of your own", base, owner, me);
+		free(owner);
+		free(me);
+		return false;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		rbc_error_set(err, "the runs directory %s is writable by %s (mode %04o) without the sticky bit: another "
+		              "user could swap a run's files; chmod go-w it (or +t), or set RBC_RUNS_DIR", base,
+		              st.st_mode & S_IWOTH ? "everyone" : "its group", (unsigned)(st.st_mode & 07777));
+		return false;
+	}
+	/* Whoever may rename an ancestor may swap the runs directory itself. */
+	char *real = realpath(base, NULL);
+	bool ok = true;
+	for (char *slash = real ? strrchr(real, '/') : NULL; ok && slash; slash = strrchr(real, '/')) {
+		slash[slash == real] = '\0'; /* the parent ("/" for the last) */
+		if (stat(real, &st) != 0)
+			break;
+		if (st.st_uid != geteuid() && st.st_uid != 0) {
+			char *owner = user_of(st.st_uid);
+			rbc_error_set(err, "the runs directory %s is inside %s, which belongs to %s: its owner could swap "
+			              "the runs directory; set RBC_RUNS_DIR to a directory of your own", base, real, owner);
+			free(owner);
+			ok = false;
+		} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+			rbc_error_set(err, "the runs directory %s is inside %s, writable by %s (mode %04o) without the sticky "
+			              "bit: another user could swap the runs directory; set RBC_RUNS_DIR elsewhere", base, real,
+			              st.st_mode & S_IWOTH ? "everyone" : "its group", (unsigned)(st.st_mode & 07777));
+			ok = false;
+		}
+		if (slash == real)
+			break;
+	}
+	free(real);
+	return ok;
+}
+
+/* Whether path (not followed when nofollow) is ours and of the type wanted. */
+static bool owned(const char *path, bool nofollow, mode_t type, const char *what, struct rbc_error *err)
+{
+	struct stat st;
+	if ((nofollow ? lstat(path, &st) : stat(path, &st)) != 0) {
+		rbc_error_set(err, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	if ((st.st_mode & S_IFMT) != type) {
+		rbc_error_set(err, "%s is not a %s%s", path, what,
+		              S_ISLNK(st.st_mode) ? " but a symbolic link: refused" : ": refused");
+		return false;
+	}
+	if (st.st_uid != geteuid()) {
+		char *owner = user_of(st.st_uid), *me = user_of(geteuid());
+		rbc_error_set(err, "%s belongs to %s, not to %s: a run is resumed only by the user whose it is", path,
+		              owner, me);
+		free(owner);
+		free(me);
+		return false;
+	}
+	return true;
+}
+
+bool rundir_owned(const char *dir, struct rbc_error *err)
+{
+	char *journal = xasprintf("%s/journal.jsonl", dir), *out = xasprintf("%s/out", dir);
+	struct stat st;
+	bool ok = owned(dir, false, S_IFDIR, "directory", err) &&
+	          owned(journal, true, S_IFREG, "regular file", err) &&
+	          (lstat(out, &st) != 0 || owned(out, true, S_IFDIR, "directory", err));
+	free(journal);
+	free(out);
+	return ok;
+}
+
+int rundir_open_file(const char *dir, const char *rel, int flags, unsigned mode)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	char *names = xstrdup(rel), *name = names;
+	for (char *slash; (slash = strchr(name, '/')); name = slash + 1) {
+		*slash = '\0';
+		int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int e = errno;
+		close(dfd);
+		if (sub < 0) {
+			free(names);
+			errno = e;
+			return -1;
+		}
+		dfd = sub;
+	}
+	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+	int e = errno;
+	close(dfd);
+	free(names);
+	errno = e;
+	return fd;
+}
+
+char *rundir_output_name(const char *recorded)
+{
+	if (!recorded)
+		return NULL;
+	size_t n = strlen(recorded);
+	const char *name = recorded + n;
+	while (name > recorded && name[-1] != '/')
+		name--;
+	size_t len = n - (size_t)(name - recorded);
+	if (len <= 4 || len > 255 || strcmp(name + len - 4, ".out") != 0)
+		return NULL;
+	for (const char *p = name; *p; p++) {
+		char c = *p;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '_' || c == '.'))
+			return NULL;
+	}
+	/* …and the directory holding it is a run's out/ */
+	size_t dirlen = (size_t)(name - recorded);
+	if (!(dirlen == 4 || (dirlen > 4 && recorded[dirlen - 5] == '/')) ||
+	    strncmp(recorded + dirlen - 4, "out/", 4) != 0)
+		return NULL;
+	return xasprintf("out/%s", name);
+}
+
 bool rundir_create(const char *runbook_id, struct rundir *rd, struct rbc_error *err)
 {
 	memset(rd, 0, sizeof *rd);
 	char *base = rundir_base(err);
-	if (!base || !mkdirs(base, err)) {
+	if (!base || !mkdirs(base, err) || !rundir_base_trusted(base, err)) {
 		free(base);
 		return false;
 	}
@@ -127,9 +276,16 @@ bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err)
 		if (!base)
 			return false;
 		dir = xasprintf("%s/%s", base, run);
-		free(base);
 		if (strchr(run, '/') || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 			rbc_error_set(err, "no run %s (rbc runs lists them)", run);
+			free(dir);
+			free(base);
+			return false;
+		}
+		/* A run found by its id is only as trustworthy as where it was found. */
+		bool trusted = rundir_base_trusted(base, err);
+		free(base);
+		if (!trusted) {
 			free(dir);
 			return false;
 		}

@@ -210,6 +210,7 @@ expect_match "the same origin still gets the secret header" "$home" "\"X-Api-Key
 
 # --- the console's screen and an incident's Slack text -----------------------------
 . "$ROOT/tests/tui.sh"
+trap 'tmx kill-server >/dev/null 2>&1; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
 cat >"$TMP/incident.json" <<JSON
 { "runbook": "leak-incident", "title": "Incident with a secret", "kind": "incident",
   "secrets": ["TOKEN", "SLACK_WEBHOOK_URL"],

@@ -30,6 +30,8 @@ struct node {
 	struct probe *probe;          /* the attempt's probe in flight */
 	const struct probe_ops *ops;
 	struct etimer *timer;         /* next sample, retry delay */
+	struct etimer *deadline;      /* the end of a repeat's for or within (wall
+	                                 time): cuts the sample running then */
 	struct rbc_value *deferred;   /* a sample made on the spot (the probe could
 	                                 not start), handed over on the next turn */
 	uint64_t t0;                  /* uv_now when the attempt started */

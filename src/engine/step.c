@@ -232,6 +232,18 @@ static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value
 		free(x);
 		x = y;
 	}
+	/* A command that left something holding its output: how it was ended. */
+	const char *bg = NULL;
+	for (size_t i = 0; i < count; i++) {
+		const struct rbc_value *b = value_obj_get(samples[i], "background");
+		if (b && b->type == VALUE_STR)
+			bg = b->u.str.s;
+	}
+	if (bg) {
+		char *y = xasprintf("%s; %s", x, bg);
+		free(x);
+		x = y;
+	}
 	*explain = engine_mask(e, x);
 	free(x);
 	return v;

@@ -66,4 +66,42 @@ expect_match "watch: its for ends in wall time, the running sample cut" "$(line 
 	'its repeat.for ended; the sample running then was cut\)$'
 below "watch: for 1 s + one probe's time (0.7 s)" "$(took lim/watch)" 1700
 
+# --- a command is done when its shell has exited ------------------------
+# `sleep N & echo bg` exits 0 at once while its background child holds the
+# output pipe: it ended ERROR "timed out" with a timeout and hung without.
+# Now a short grace (1 s) drains the pipe, then the step ends with the
+# shell's status and the command's process group is killed. N is unique to
+# this test so that only its own processes are looked for (and killed by id).
+U=$$
+# alive PATTERN: ids of processes whose command line is PATTERN.
+alive() { ps -eo pid=,args= | awk -v p="$1" '{ pid = $1; $1 = ""; sub(/^ /, ""); if ($0 == p) print pid }'; }
+cat >"$TMP/bg.json" <<JSON
+{ "runbook": "bg", "title": "Background children",
+  "steps": [
+    { "id": "timed", "title": "With a timeout", "run": "sleep 113$U & echo bg", "timeout": "30s" },
+    { "id": "untimed", "title": "Without a timeout", "run": "sleep 114$U & echo bg" },
+    { "id": "escaped", "title": "A grandchild that left the group", "run": "setsid sleep 115$U & echo bg" }
+  ] }
+JSON
+for spawn in posix_spawn uv_spawn; do
+	rm -rf "$RBC_RUNS_DIR"
+	if [ $spawn = uv_spawn ]; then export RBC_TEST_UV_SPAWN=1; fi
+	run timeout 60 "$RBC" run --batch "$TMP/bg.json"
+	unset RBC_TEST_UV_SPAWN
+	expect_eq "$spawn: the run ends, every step passed" "$RC" 0
+	expect_match "$spawn: exit 0 with a background child is a PASS, not a timeout" "$(line timed)" \
+		'^PASS +timed  With a timeout — exit = 0 == 0; the shell exited but its output was still held open 1s later .*: the step ended there, its output was closed and its process group killed$'
+	expect_match "$spawn: without a timeout it does not hang" "$(line untimed)" '^PASS +untimed  .*process group killed$'
+	expect_match "$spawn: a grandchild outside the group (setsid) holds the step no longer" "$(line escaped)" \
+		'^PASS +escaped  .*its output was closed'
+	below "$spawn: the step ended after the grace, far from its 30 s timeout" "$(took bg/timed)" 10000
+	below "$spawn: the untimed one too" "$(took bg/untimed)" 10000
+	sleep 0.5
+	left=$(alive "sleep 113$U"; alive "sleep 114$U")
+	if [ -z "$left" ]; then ok "$spawn: the background children were killed with the group"
+	else fail "$spawn: the background children were killed with the group" "still running: $left"; kill $left 2>/dev/null; fi
+	escaped=$(alive "sleep 115$U")
+	[ -n "$escaped" ] && kill $escaped 2>/dev/null
+done
+
 t_done

@@ -106,6 +106,8 @@ void step_free_samples(struct eng_step *s)
 		value_free(s->samples[i]);
 	s->nsamples = 0;
 	s->samples_dropped = 0;
+	value_free(node_of(s)->last_record);
+	node_of(s)->last_record = NULL;
 }
 
 static void samples_push(struct eng_step *s, struct rbc_value *v, size_t keep)
@@ -452,6 +454,18 @@ static void for_over(struct engine *e, struct node *n, bool cut)
 	attempt_end(e, n, v, x);
 }
 
+/* Reports a sample as the record keeps it; returns that record. */
+static struct rbc_value *emit_sample(struct engine *e, struct node *n,
+                                     const struct rbc_value *sample, enum rbc_verdict sv,
+                                     const char *sx)
+{
+	struct rbc_value *rec = sample_record(e, &n->s, sample);
+	struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv, .text = sx,
+	                       .sample = rec};
+	engine_emit(e, &ev);
+	return rec;
+}
+
 /* A sample arrived for an ordinary (not watch) step. */
 static void sample_done(struct engine *e, struct node *n, struct rbc_value *sample)
 {
@@ -465,16 +479,12 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 	enum rbc_verdict sv;
 	if (r->mode == RB_REPEAT_NONE) {
 		sv = judge(e, n, &sample, 1, &sx);
-		struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv,
-		                       .text = sx, .sample = sample};
-		engine_emit(e, &ev);
+		value_free(emit_sample(e, n, sample, sv, sx));
 		attempt_end(e, n, sv, sx);
 		return;
 	}
 	sv = judge(e, n, &sample, 1, &sx);
-	struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv, .text = sx,
-	                       .sample = sample};
-	engine_emit(e, &ev);
+	value_free(emit_sample(e, n, sample, sv, sx));
 	free(sx);
 	/* No sample starts that could not start before the deadline. */
 	uint64_t deadline = repeat_deadline(n);
@@ -662,13 +672,19 @@ static void watch_fire(struct engine *e, struct node *n)
 static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sample)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
+	/* The newest sample stays whole (what a failure shows); the older ones
+	   are kept as their record: a watch may sample for hours. */
+	if (n->last_record && n->s.nsamples) {
+		value_free(n->s.samples[n->s.nsamples - 1]);
+		n->s.samples[n->s.nsamples - 1] = n->last_record;
+		n->last_record = NULL;
+	}
 	samples_push(&n->s, sample, WATCH_KEEP);
 	n->watch_total++;
 	char *sx;
 	enum rbc_verdict sv = judge(e, n, &sample, 1, &sx);
-	struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv, .text = sx,
-	                       .sample = sample};
-	engine_emit(e, &ev);
+	value_free(n->last_record);
+	n->last_record = emit_sample(e, n, sample, sv, sx);
 	free(n->last_explain);
 	n->last_explain = sx;
 	n->last_verdict = sv;

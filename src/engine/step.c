@@ -5,8 +5,10 @@
  * One attempt is a full round of sampling: one sample without repeat, or
  * the samples of the repeat mode (docs/runbook-format.md, "Repeat modes").
  * Samples are started start-to-start `every` apart (at once when the
- * previous one took longer). A probe result whose node has moved on (a
- * cancel, a reset) carries an older generation and is dropped.
+ * previous one took longer). `for` and `within` are wall time: a deadline
+ * timer ends the attempt, cutting the sample running then. A probe result
+ * whose node has moved on (a cancel, a reset) carries an older generation
+ * and is dropped. What is reported of a sample is its record (sample.c).
  */
 #include <stdlib.h>
 #include <string.h>

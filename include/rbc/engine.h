@@ -118,7 +118,9 @@ struct eng_step {
 	char *operator, *note;        /* manual answers */
 	unsigned attempt;             /* 1-based; 0 before the first */
 	struct rbc_value **samples;   /* the samples of the latest attempt (raw:
-	                                 mask before showing, engine_mask) */
+	                                 mask before showing, engine_mask); a
+	                                 watch keeps its older ones as their
+	                                 record (see SAMPLE below) */
 	size_t nsamples, capsamples;
 	size_t samples_dropped;       /* watches keep only the newest */
 	char *spool_path;             /* full output of run/nagios steps */
@@ -136,8 +138,12 @@ struct eng_event {
 	enum rbc_verdict verdict;     /* STEP_FINISHED, RETRY (the failed attempt),
 	                                 SAMPLE (the sample's own), RUN_FINISHED */
 	const char *text;             /* explanation, reason, note, wait text */
-	const struct rbc_value *sample; /* SAMPLE: raw (mask before writing); CAPTURE:
-	                                   the value, unless it is a secret */
+	const struct rbc_value *sample; /* SAMPLE: its record, what the journal keeps
+	                                   of it (the fields the step's expressions
+	                                   read, long texts cut with their size and
+	                                   sha256, "elided"; docs/journal.md):
+	                                   bounded, but mask before writing;
+	                                   CAPTURE: the value, unless it is a secret */
 	enum probe_stream stream;     /* OUTPUT */
 	const char *data;             /* OUTPUT: masked bytes */
 	size_t len;

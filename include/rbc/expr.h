@@ -129,4 +129,26 @@ int expr_truth(const struct expr *e, const struct expr_env *env, char **explain)
 /* True when e reads sample fields at all (inside aggregates or not). */
 bool expr_uses_samples(const struct expr *e);
 
+/* One step of a sample path: a member or key (name, len bytes), or a list
+   index (name NULL). */
+struct expr_path_step {
+	const char *name;
+	size_t len;
+	long index;
+};
+
+/*
+ * Calls fn for every sample field e reads (e may be NULL), in source order,
+ * with its path: the field, then the .name, [index] and ["key"] steps with a
+ * literal index that follow it (json.data.items[0].id gives json, data,
+ * items, 0, id; header["Content-Type"] gives header, Content-Type). A path
+ * ends before a computed or negative index (json.items[len(json.items) - 1]
+ * gives json.items; the fields inside the index are paths of their own).
+ * The value at the end of a path is read whole. steps are borrowed for the
+ * call.
+ */
+void expr_foreach_path(const struct expr *e,
+                       void (*fn)(const struct expr_path_step *steps, size_t n, void *ud),
+                       void *ud);
+
 #endif

@@ -78,6 +78,7 @@ const char *rb_kind_name(enum rb_kind k);      /* "post-deploy" */
 	X("stdout_truncated", RB_FIELDS_CMD)                      \
 	X("stderr_truncated", RB_FIELDS_CMD)                      \
 	X("spool_error", RB_FIELDS_CMD)                           \
+	X("background", RB_FIELDS_CMD)                            \
 	X("state", RB_FIELD_OF(NAGIOS))                           \
 	X("state_name", RB_FIELD_OF(NAGIOS))                      \
 	X("output", RB_FIELD_OF(NAGIOS))                          \
@@ -144,8 +145,12 @@ struct rb_http {
 	bool json_body;
 	int64_t timeout_ms;  /* 0: the step's timeout */
 	bool insecure, follow;
-	int64_t max_body;    /* bytes; 0: the default */
+	int64_t max_body;    /* bytes; 0: the default; at most RB_MAX_BODY */
 };
+
+/* The most of a response body any step keeps in memory (max_body above it
+   is refused when the runbook loads). */
+#define RB_MAX_BODY ((int64_t)64 << 20)
 
 struct rb_sql {
 	char *conn;          /* NULL: libpq's environment defaults */

@@ -30,6 +30,8 @@ struct node {
 	struct probe *probe;          /* the attempt's probe in flight */
 	const struct probe_ops *ops;
 	struct etimer *timer;         /* next sample, retry delay */
+	struct etimer *deadline;      /* the end of a repeat's for or within (wall
+	                                 time): cuts the sample running then */
 	struct rbc_value *deferred;   /* a sample made on the spot (the probe could
 	                                 not start), handed over on the next turn */
 	uint64_t t0;                  /* uv_now when the attempt started */
@@ -48,6 +50,8 @@ struct node {
 	size_t watch_judged;          /* of them, PASS or WARN */
 	char *last_explain;           /* the latest sample's explanation (masked) */
 	enum rbc_verdict last_verdict;
+	struct rbc_value *last_record; /* the record of samples[nsamples - 1], which
+	                                  it replaces when the next sample comes */
 };
 
 static inline struct node *node_of(struct eng_step *s)
@@ -182,5 +186,15 @@ void step_watch_end(struct engine *e, struct node *n, const char *why);
 void step_free_samples(struct eng_step *s);
 void step_restore_sample(struct node *n, struct rbc_value *take);
 void etimer_close(struct node *n);
+
+/*
+ * sample.c: what the record keeps of a sample of step s — the fields its
+ * expressions read, short texts, a bounded excerpt and digest of long ones
+ * (masked), what was left out under "elided" — a new value, bounded
+ * whatever the sample holds. The journal writes it; a watch keeps it for
+ * its older samples.
+ */
+struct rbc_value *sample_record(struct engine *e, const struct eng_step *s,
+                                const struct rbc_value *sample);
 
 #endif

@@ -5,8 +5,10 @@
  * One attempt is a full round of sampling: one sample without repeat, or
  * the samples of the repeat mode (docs/runbook-format.md, "Repeat modes").
  * Samples are started start-to-start `every` apart (at once when the
- * previous one took longer). A probe result whose node has moved on (a
- * cancel, a reset) carries an older generation and is dropped.
+ * previous one took longer). `for` and `within` are wall time: a deadline
+ * timer ends the attempt, cutting the sample running then. A probe result
+ * whose node has moved on (a cancel, a reset) carries an older generation
+ * and is dropped. What is reported of a sample is its record (sample.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +41,20 @@ static void etimer_freed(uv_handle_t *h)
 	free(h->data);
 }
 
+static void etimer_close_one(struct etimer **t)
+{
+	if (!*t)
+		return;
+	uv_timer_stop(&(*t)->t);
+	(*t)->t.data = *t;
+	uv_close((uv_handle_t *)&(*t)->t, etimer_freed);
+	*t = NULL;
+}
+
 void etimer_close(struct node *n)
 {
-	if (!n->timer)
-		return;
-	uv_timer_stop(&n->timer->t);
-	n->timer->t.data = n->timer;
-	uv_close((uv_handle_t *)&n->timer->t, etimer_freed);
-	n->timer = NULL;
+	etimer_close_one(&n->timer);
+	etimer_close_one(&n->deadline);
 }
 
 static void etimer_cb(uv_timer_t *t)
@@ -57,26 +65,39 @@ static void etimer_cb(uv_timer_t *t)
 	engine_pump(e);
 }
 
-static void timer_arm(struct engine *e, struct node *n, uint64_t delay,
-                      void (*fire)(struct engine *, struct node *))
+/* Starts the node's timer in *t (made on first use) to call fire after delay ms. */
+static void etimer_arm(struct engine *e, struct node *n, struct etimer **t, uint64_t delay,
+                       void (*fire)(struct engine *, struct node *))
 {
-	if (!n->timer) {
+	if (!*t) {
 		struct etimer_ext *x = xcalloc(1, sizeof *x);
 		uv_timer_init(e->loop, &x->et.t);
 		x->et.t.data = x;
 		x->et.node = n;
 		x->e = e;
-		n->timer = &x->et;
+		*t = &x->et;
 	}
-	struct etimer_ext *x = (struct etimer_ext *)n->timer;
+	struct etimer_ext *x = (struct etimer_ext *)*t;
 	x->fire = fire;
-	uv_timer_start(&n->timer->t, etimer_cb, delay, 0);
+	uv_timer_start(&(*t)->t, etimer_cb, delay, 0);
+}
+
+static void timer_arm(struct engine *e, struct node *n, uint64_t delay,
+                      void (*fire)(struct engine *, struct node *))
+{
+	etimer_arm(e, n, &n->timer, delay, fire);
 }
 
 static void timer_stop(struct node *n)
 {
 	if (n->timer)
 		uv_timer_stop(&n->timer->t);
+}
+
+static void deadline_stop(struct node *n)
+{
+	if (n->deadline)
+		uv_timer_stop(&n->deadline->t);
 }
 
 /* ---- samples ----------------------------------------------------------- */
@@ -87,6 +108,8 @@ void step_free_samples(struct eng_step *s)
 		value_free(s->samples[i]);
 	s->nsamples = 0;
 	s->samples_dropped = 0;
+	value_free(node_of(s)->last_record);
+	node_of(s)->last_record = NULL;
 }
 
 static void samples_push(struct eng_step *s, struct rbc_value *v, size_t keep)
@@ -213,6 +236,18 @@ static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value
 		free(x);
 		x = y;
 	}
+	/* A command that left something holding its output: how it was ended. */
+	const char *bg = NULL;
+	for (size_t i = 0; i < count; i++) {
+		const struct rbc_value *b = value_obj_get(samples[i], "background");
+		if (b && b->type == VALUE_STR)
+			bg = b->u.str.s;
+	}
+	if (bg) {
+		char *y = xasprintf("%s; %s", x, bg);
+		free(x);
+		x = y;
+	}
 	*explain = engine_mask(e, x);
 	free(x);
 	return v;
@@ -277,6 +312,7 @@ static void retry_fire(struct engine *e, struct node *n)
 static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, char *explain)
 {
 	const struct rb_step *d = n->s.def;
+	deadline_stop(n);
 	bool bad = v == RBC_VERDICT_FAIL || v == RBC_VERDICT_ERROR;
 	if (bad && (int)n->s.attempt < d->retry_attempts && !e->stopping) {
 		struct eng_event ev = {.type = ENG_EV_RETRY, .step = &n->s, .verdict = v,
@@ -307,6 +343,13 @@ static uint64_t slot(const struct node *n, size_t k)
 	return n->t0 + (uint64_t)k * (uint64_t)n->s.def->repeat.every_ms;
 }
 
+/* When sample k would start: its slot, or now when the previous one ran late. */
+static uint64_t next_start(struct engine *e, const struct node *n, size_t k)
+{
+	uint64_t now = uv_now(e->loop), at = slot(n, k);
+	return at > now ? at : now;
+}
+
 static void schedule_next(struct engine *e, struct node *n, size_t k)
 {
 	uint64_t now = uv_now(e->loop), at = slot(n, k);
@@ -318,6 +361,119 @@ static char *fmt_ms(int64_t ms)
 	char buf[64];
 	units_format_duration(ms, buf, sizeof buf);
 	return xstrdup(buf);
+}
+
+/* The end of the attempt's `for` or `within` (a watch's `for`), in loop ms
+   from its start; 0 when the mode has none. */
+static uint64_t repeat_deadline(const struct node *n)
+{
+	const struct rb_repeat *r = &n->s.def->repeat;
+	switch (r->mode) {
+	case RB_REPEAT_FOR:
+	case RB_REPEAT_WATCH:
+		return r->for_ms ? n->t0 + (uint64_t)r->for_ms : 0;
+	case RB_REPEAT_UNTIL:
+	case RB_REPEAT_CONSECUTIVE:
+		return n->t0 + (uint64_t)r->within_ms;
+	default:
+		return 0;
+	}
+}
+
+static void deadline_fire(struct engine *e, struct node *n);
+
+/* Arms the deadline of the attempt (or watch) that starts at n->t0. */
+static void deadline_arm(struct engine *e, struct node *n)
+{
+	uint64_t at = repeat_deadline(n), now = uv_now(e->loop);
+	if (at)
+		etimer_arm(e, n, &n->deadline, at > now ? at - now : 0, deadline_fire);
+}
+
+static const char cut_note[] = "; the sample running at the deadline was cut";
+
+/* until gave up: not true within its time (cut: a sample was cut at the end). */
+static void until_gave_up(struct engine *e, struct node *n, bool cut)
+{
+	const struct rb_repeat *r = &n->s.def->repeat;
+	size_t k = n->s.nsamples;
+	char *last = NULL;
+	if (k) {
+		const struct rbc_value *sample = n->s.samples[k - 1];
+		const char *er = sample_error(sample);
+		char *why = NULL;
+		if (!er) {
+			struct expr_env env = {.samples = n->s.samples, .nsamples = k};
+			vars_env_for_expr(e, &n->s, &env);
+			expr_truth(r->until, &env, &why);
+			vars_scratch_release(e);
+		}
+		last = engine_mask(e, er ? er : why ? why : "");
+		free(why);
+	}
+	char *w = fmt_ms(r->within_ms);
+	char *x = xasprintf("until %s not true within %s (%zu sample%s); last: %s%s",
+	                    expr_source(r->until), w, k, k == 1 ? "" : "s",
+	                    last ? last : "none finished", cut ? cut_note : "");
+	free(last);
+	free(w);
+	attempt_end(e, n, RBC_VERDICT_FAIL, x);
+}
+
+/* consecutive gave up: no run of N passes within its time. */
+static void consecutive_gave_up(struct engine *e, struct node *n, bool cut)
+{
+	const struct rb_repeat *r = &n->s.def->repeat;
+	size_t k = n->s.nsamples;
+	char *last = NULL;
+	if (k)
+		judge(e, n, &n->s.samples[k - 1], 1, &last);
+	char *w = fmt_ms(r->within_ms);
+	char *x = xasprintf("no %ld passes in a row within %s: longest run %ld of %zu samples; last: %s%s",
+	                    r->count, w, n->longest, k, last ? last : "none finished",
+	                    cut ? cut_note : "");
+	free(last);
+	free(w);
+	attempt_end(e, n, RBC_VERDICT_FAIL, x);
+}
+
+/* for is over: judged over the samples that finished in it. */
+static void for_over(struct engine *e, struct node *n, bool cut)
+{
+	const struct rb_repeat *r = &n->s.def->repeat;
+	char *x = NULL;
+	enum rbc_verdict v;
+	if (!n->s.nsamples) {
+		/* Not one sample finished in time: the probe could not run. */
+		char *f = fmt_ms(r->for_ms);
+		char *why = xasprintf("no sample finished within for %s: the one running at its end was cut", f);
+		free(f);
+		v = expr_judge(NULL, NULL, NULL, why, &x);
+		free(why);
+		char *m = engine_mask(e, x);
+		free(x);
+		x = m;
+	} else {
+		v = judge(e, n, n->s.samples, n->s.nsamples, &x);
+		if (cut) {
+			char *y = xasprintf("%s%s", x, cut_note);
+			free(x);
+			x = y;
+		}
+	}
+	attempt_end(e, n, v, x);
+}
+
+/* Reports a sample as the record keeps it; returns that record. */
+static struct rbc_value *emit_sample(struct engine *e, struct node *n,
+                                     const struct rbc_value *sample, enum rbc_verdict sv,
+                                     const char *sx)
+{
+	struct rbc_value *rec = sample_record(e, &n->s, sample);
+	struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv, .text = sx,
+	                       .sample = rec};
+	engine_emit(e, &ev);
+	return rec;
 }
 
 /* A sample arrived for an ordinary (not watch) step. */
@@ -333,25 +489,25 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 	enum rbc_verdict sv;
 	if (r->mode == RB_REPEAT_NONE) {
 		sv = judge(e, n, &sample, 1, &sx);
-		struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv,
-		                       .text = sx, .sample = sample};
-		engine_emit(e, &ev);
+		value_free(emit_sample(e, n, sample, sv, sx));
 		attempt_end(e, n, sv, sx);
 		return;
 	}
 	sv = judge(e, n, &sample, 1, &sx);
-	struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv, .text = sx,
-	                       .sample = sample};
-	engine_emit(e, &ev);
+	value_free(emit_sample(e, n, sample, sv, sx));
+	free(sx);
+	/* No sample starts that could not start before the deadline. */
+	uint64_t deadline = repeat_deadline(n);
+	bool over = deadline && next_start(e, n, k) >= deadline;
 
 	switch (r->mode) {
 	case RB_REPEAT_COUNT:
 	case RB_REPEAT_FOR: {
-		free(sx);
-		bool more = r->mode == RB_REPEAT_COUNT ? (long)k < r->count
-		                                       : slot(n, k) < n->t0 + (uint64_t)r->for_ms;
+		bool more = r->mode == RB_REPEAT_COUNT ? (long)k < r->count : !over;
 		if (more) {
 			schedule_next(e, n, k);
+		} else if (r->mode == RB_REPEAT_FOR) {
+			for_over(e, n, false);
 		} else {
 			char *x;
 			enum rbc_verdict v = judge(e, n, n->s.samples, k, &x);
@@ -365,11 +521,9 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 		char *why = NULL;
 		int t = expr_truth(r->until, &env, &why);
 		vars_scratch_release(e);
-		char *mwhy = engine_mask(e, why);
-		free(why);
-		uint64_t elapsed = uv_now(e->loop) - n->t0;
-		char *el = fmt_ms((int64_t)elapsed);
 		if (t == 1) {
+			char *mwhy = engine_mask(e, why);
+			char *el = fmt_ms((int64_t)(uv_now(e->loop) - n->t0));
 			char *x;
 			enum rbc_verdict v;
 			if (d->expect || d->warn) {
@@ -382,29 +536,16 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 				x = xasprintf("%s after %zu sample%s (%s)", mwhy, k, k == 1 ? "" : "s", el);
 			}
 			free(mwhy);
-			free(sx);
 			free(el);
+			free(why);
 			attempt_end(e, n, v, x);
 			return;
 		}
-		if (slot(n, k) > n->t0 + (uint64_t)r->within_ms) {
-			char *w = fmt_ms(r->within_ms);
-			const char *er = sample_error(sample);
-			char *last = engine_mask(e, er ? er : mwhy);
-			char *x = xasprintf("until %s not true within %s (%zu samples); last: %s",
-			                    expr_source(r->until), w, k, last);
-			free(last);
-			free(w);
-			free(mwhy);
-			free(sx);
-			free(el);
-			attempt_end(e, n, RBC_VERDICT_FAIL, x);
-			return;
-		}
-		free(mwhy);
-		free(sx);
-		free(el);
-		schedule_next(e, n, k);
+		free(why);
+		if (over)
+			until_gave_up(e, n, false);
+		else
+			schedule_next(e, n, k);
 		return;
 	}
 	case RB_REPEAT_CONSECUTIVE: {
@@ -419,26 +560,53 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 			char *x = xasprintf("%ld in a row after %zu sample%s: %s", r->count, k,
 			                    k == 1 ? "" : "s", jx);
 			free(jx);
-			free(sx);
 			attempt_end(e, n, v, x);
 			return;
 		}
-		if (slot(n, k) > n->t0 + (uint64_t)r->within_ms) {
-			char *w = fmt_ms(r->within_ms);
-			char *x = xasprintf("no %ld passes in a row within %s: longest run %ld of %zu samples; last: %s",
-			                    r->count, w, n->longest, k, sx);
-			free(w);
-			free(sx);
-			attempt_end(e, n, RBC_VERDICT_FAIL, x);
-			return;
-		}
-		free(sx);
-		schedule_next(e, n, k);
+		if (over)
+			consecutive_gave_up(e, n, false);
+		else
+			schedule_next(e, n, k);
 		return;
 	}
 	default:
-		free(sx);
 		return;
+	}
+}
+
+/*
+ * The attempt's `for` or `within` (a watch's `for`) is over, in wall time:
+ * the sample running now is cut (its late result is dropped) and the
+ * attempt ends on what finished before.
+ */
+static void deadline_fire(struct engine *e, struct node *n)
+{
+	bool cut = n->probe || n->deferred;
+	if (n->s.state == ENG_WATCHING) {
+		step_watch_end(e, n, cut ? "its repeat.for ended; the sample running then was cut"
+		                         : "its repeat.for ended");
+		return;
+	}
+	timer_stop(n);
+	if (n->probe) {
+		n->ops->cancel(n->probe);
+		n->probe = NULL;
+	}
+	value_free(n->deferred);
+	n->deferred = NULL;
+	n->gen++;
+	switch (n->s.def->repeat.mode) {
+	case RB_REPEAT_FOR:
+		for_over(e, n, cut);
+		break;
+	case RB_REPEAT_UNTIL:
+		until_gave_up(e, n, cut);
+		break;
+	case RB_REPEAT_CONSECUTIVE:
+		consecutive_gave_up(e, n, cut);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -514,13 +682,19 @@ static void watch_fire(struct engine *e, struct node *n)
 static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sample)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
+	/* The newest sample stays whole (what a failure shows); the older ones
+	   are kept as their record: a watch may sample for hours. */
+	if (n->last_record && n->s.nsamples) {
+		value_free(n->s.samples[n->s.nsamples - 1]);
+		n->s.samples[n->s.nsamples - 1] = n->last_record;
+		n->last_record = NULL;
+	}
 	samples_push(&n->s, sample, WATCH_KEEP);
 	n->watch_total++;
 	char *sx;
 	enum rbc_verdict sv = judge(e, n, &sample, 1, &sx);
-	struct eng_event ev = {.type = ENG_EV_SAMPLE, .step = &n->s, .verdict = sv, .text = sx,
-	                       .sample = sample};
-	engine_emit(e, &ev);
+	value_free(n->last_record);
+	n->last_record = emit_sample(e, n, sample, sv, sx);
 	free(n->last_explain);
 	n->last_explain = sx;
 	n->last_verdict = sv;
@@ -548,7 +722,7 @@ static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sam
 		return;
 	}
 	size_t k = n->watch_total;
-	if (n->watch_deadline && slot(n, k) >= (uint64_t)n->watch_deadline) {
+	if (n->watch_deadline && next_start(e, n, k) >= (uint64_t)n->watch_deadline) {
 		step_watch_end(e, n, "its repeat.for ended");
 		return;
 	}
@@ -568,6 +742,7 @@ void step_watch_start(struct engine *e, struct node *n)
 	if (n->s.def->repeat.for_ms) {
 		n->watch_deadline = (int64_t)(n->t0 + (uint64_t)n->s.def->repeat.for_ms);
 		e->watches_for++;
+		deadline_arm(e, n);
 	}
 	n->watch_judged = 0;
 	free(n->last_explain);
@@ -818,6 +993,7 @@ static void attempt_start(struct engine *e, struct node *n)
 	step_free_samples(&n->s);
 	n->streak = n->longest = 0;
 	n->t0 = uv_now(e->loop);
+	deadline_arm(e, n);
 	sample_start(e, n);
 }
 
@@ -838,6 +1014,7 @@ void step_cancel(struct engine *e, struct node *n)
 			e->watches_for--;
 	}
 	timer_stop(n);
+	deadline_stop(n);
 	if (n->probe) {
 		n->ops->cancel(n->probe);
 		n->probe = NULL;

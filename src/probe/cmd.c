@@ -17,7 +17,11 @@
  *
  * A job is complete only once the shell has exited AND both pipes reached
  * EOF (a background grandchild may keep a pipe open after the shell is
- * gone). Each stream keeps only its last keep_bytes in memory, raw, for the
+ * gone). Once the shell has exited, the pipes get CMD_LINGER_MS to drain
+ * (the timeout no longer applies: the command is done); whatever still
+ * holds them then (`server &`, even one that left the group with setsid)
+ * does not hold the step: the group is killed, the pipes are closed, and
+ * the sample says so in `background`. Each stream keeps only its last keep_bytes in memory, raw, for the
  * sample: thresholds judge what the command really printed. What leaves the
  * probe as text — on_output and the spool file — goes through one
  * mask_stream per pipe first, so secrets never reach them, even split across
@@ -71,6 +75,7 @@ extern char **environ;
 #define CMD_KEEP_DEFAULT (64 * 1024)
 #define CMD_TERM_GRACE_MS 2000 /* SIGTERM → SIGKILL */
 #define CMD_DRAIN_MS 1000      /* SIGKILL → pipes closed by force */
+#define CMD_LINGER_MS 1000     /* shell exited → pipes closed by force */
 #define CMD_SPOOL_GRACE_MS 2000 /* job complete → spool given up */
 #define CMD_SPOOL_HIGH (1024 * 1024) /* queued spool bytes: pause reading */
 #define CMD_SPOOL_LOW (256 * 1024)   /* … and resume below this */
@@ -91,7 +96,8 @@ struct spool_chunk {
 
 enum cmd_stop { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL };
 enum cmd_timer {
-	TIMER_IDLE, TIMER_TIMEOUT, TIMER_TERM, TIMER_DRAIN, TIMER_SPAWN_FAILED, TIMER_SPOOL
+	TIMER_IDLE, TIMER_TIMEOUT, TIMER_TERM, TIMER_DRAIN, TIMER_SPAWN_FAILED, TIMER_SPOOL,
+	TIMER_LINGER
 };
 /* The spool file's life; every step after WAITING is one request on
    spool_req. WAITING: a path is set but no byte came yet (no file). */
@@ -118,6 +124,7 @@ struct probe {
 	bool eof[2];
 	bool spawned, exited, finished;
 	bool status_lost;            /* reaped by someone else: no exit status */
+	bool lingered;               /* the pipes outlived the shell by CMD_LINGER_MS */
 	int64_t exit_status;
 	int term_signal;
 	int pgid;                    /* 0 until spawned */
@@ -559,7 +566,7 @@ static void cmd_finish(struct probe *p)
 	 * about to be closed, so KILL the group now. Its id cannot be reused
 	 * while any member is alive.
 	 */
-	if (p->stop != STOP_NONE && p->pgid > 0)
+	if ((p->stop != STOP_NONE || p->lingered) && p->pgid > 0)
 		(void)kill(-p->pgid, SIGKILL);
 	if (p->spool_state == SPOOL_WAITING)
 		p->spool_state = SPOOL_NONE; /* no byte came: no file */
@@ -602,6 +609,13 @@ static void cmd_finish(struct probe *p)
 			nagios_add_fields(sample, &p->ring[0], has_exit, p->exit_status);
 		if (p->spool_error)
 			value_obj_set_take(sample, "spool_error", value_strz_new(p->spool_error));
+		if (p->lingered) {
+			char *bg = xasprintf("the shell exited but its output was still held open %s later "
+			                     "(by a process it left running): the step ended there, its "
+			                     "output was closed and its process group killed",
+			                     units_format_duration(CMD_LINGER_MS, dur, sizeof dur));
+			value_obj_set_take(sample, "background", value_str_take(bg, strlen(bg)));
+		}
 	}
 	value_obj_set_take(sample, "time", value_num_new(ms, RBC_DIM_TIME));
 	if (error)
@@ -873,6 +887,15 @@ static void cmd_timer_cb(uv_timer_t *t)
 	case TIMER_SPAWN_FAILED:
 		cmd_finish(p);
 		break;
+	case TIMER_LINGER:
+		/* The shell is gone; what it left behind does not hold the step. */
+		p->timer_phase = TIMER_IDLE;
+		p->lingered = true;
+		cmd_kill_group(p, SIGKILL);
+		for (int i = 0; i < 2; i++)
+			cmd_stream_end(p, i);
+		cmd_check_done(p);
+		break;
 	case TIMER_IDLE:
 		break;
 	}
@@ -885,6 +908,12 @@ static void cmd_exited(struct probe *p, int64_t exit_status, int term_signal)
 	p->exit_status = exit_status;
 	p->term_signal = term_signal;
 	cmd_check_done(p);
+	if (!p->finished && !cmd_complete(p) &&
+	    (p->timer_phase == TIMER_TIMEOUT || p->timer_phase == TIMER_IDLE)) {
+		/* Done, but a pipe is still open: a short grace to drain it. */
+		p->timer_phase = TIMER_LINGER;
+		uv_timer_start(&p->timer, cmd_timer_cb, CMD_LINGER_MS, 0);
+	}
 }
 
 /* uv_spawn's exit callback (the fallback). */

@@ -602,7 +602,8 @@ struct http_xfer *http_xfer_start(const struct probe_req *req, const char *url,
 	x->done = done;
 	x->ud = ud;
 	x->timeout_ms = req->timeout_ms;
-	x->max_body = (size_t)(req->max_body > 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY);
+	int64_t keep = req->max_body > 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY;
+	x->max_body = (size_t)(keep < RB_MAX_BODY ? keep : RB_MAX_BODY); /* check refuses more */
 	x->header = value_obj_new(true);
 	x->easy = curl_easy_init();
 	if (!x->easy) {

@@ -338,13 +338,14 @@ static bool on_result(struct probe *p, PGresult *r)
 					continue;
 				}
 				struct rbc_value *row = value_obj_new(false);
-				for (int c = 0; c < PQnfields(r); c++)
-					value_obj_set_take(row, PQfname(r, c), cell_value(r, i, c));
-				if (!p->first_row) {
-					p->first_row = value_ref(row);
-					if (PQnfields(r) > 0)
-						p->value = cell_value(r, i, 0);
+				for (int c = 0; c < PQnfields(r); c++) {
+					struct rbc_value *cell = cell_value(r, i, c);
+					if (c == 0 && !p->first_row)
+						p->value = value_ref(cell); /* shared, not a second copy */
+					value_obj_set_take(row, PQfname(r, c), cell);
 				}
+				if (!p->first_row)
+					p->first_row = value_ref(row);
 				value_list_push_take(p->rows_data, row);
 			}
 		} else if (st == PGRES_COMMAND_OK) {

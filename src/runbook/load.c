@@ -885,7 +885,16 @@ static void m_http_follow(struct loader *L, const cJSON *m, void *t)
 
 static void m_http_max_body(struct loader *L, const cJSON *m, void *t)
 {
-	get_size(L, m, &((struct rb_http *)t)->max_body);
+	int64_t *max = &((struct rb_http *)t)->max_body;
+	if (get_size(L, m, max) && *max > RB_MAX_BODY) {
+		if (cJSON_IsString(m))
+			err(L, m, "max_body %s is more than a step may keep in memory (at most 64MiB)",
+			    m->valuestring);
+		else
+			err(L, m, "max_body %lld bytes is more than a step may keep in memory (at most 64MiB)",
+			    (long long)*max);
+		*max = 0;
+	}
 }
 
 static const struct member http_keys[] = {

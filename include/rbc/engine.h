@@ -19,7 +19,9 @@
  *   the included runbook. A jump to an on_demand step or an included
  *   runbook ends the run when that procedure finishes: there is no "after"
  *   of a procedure outside the normal flow.
- * - A group's verdict is the worst of its children's.
+ * - A group's verdict is the worst of its children's; a child cancelled (a
+ *   stop, a watch that fired) makes it at least UNKNOWN: cut short is not
+ *   passed. A cancelled step's own verdict is UNKNOWN.
  * - A watch starts when the flow reaches it and samples in the background;
  *   its on_fail fires when the violation has lasted fail_after, interrupting
  *   whatever runs for goto, run and stop. Watches end with the run (or after

@@ -507,7 +507,9 @@ static void aggregate(const struct eng_step *g, enum eng_state *st, enum rbc_ver
 	if (notrun)
 		sb_addf(&sb, "%s%zu not run", sep, notrun);
 	*explain = sb_take(&sb);
-	*v = worst;
+	/* A step cut short (a stop, a watch that fired) did not pass: nor did
+	   the group around it. */
+	*v = cancelled ? verdict_worst(worst, RBC_VERDICT_UNKNOWN) : worst;
 	*st = (done == 0 && watching == 0 && skipped > 0 && cancelled == 0) ? ENG_SKIPPED : ENG_DONE;
 }
 
@@ -1265,7 +1267,8 @@ static void cancel_node(struct engine *e, struct node *n, void *ud)
 		return;
 	step_cancel(e, n);
 	n->flow = NULL;
-	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_PASS, xstrdup(reason));
+	/* Cut short: no verdict was reached, and cancelled is not passed. */
+	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_UNKNOWN, xstrdup(reason));
 }
 
 static void cancel_all(struct engine *e, const char *reason)

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The record tells the truth about how a run ended: a step cut short by a
+# watch that fired is not passed, nor is its group, nor a manual step that
+# was waiting; a run stopped before its end (SIGTERM in batch mode, q in
+# the console, a lost terminal) is UNKNOWN and "stopped" in its summary
+# line, in `rbc runs` and in every export (JUnit counts it as a failure).
+. tests/lib.sh
+. tests/tui.sh
+export RBC_RUNS_DIR=$TMP/runs
+mkdir -p "$RBC_RUNS_DIR"
+
+snap() { ls "$RBC_RUNS_DIR" 2>/dev/null | sort >"$TMP/snap"; }
+new_run() { ls "$RBC_RUNS_DIR" 2>/dev/null | sort | comm -13 "$TMP/snap" - | head -1; }
+rbc_pid() { pgrep -P "$(tmx list-panes -t t -F '#{pane_pid}' 2>/dev/null | head -1)" 2>/dev/null | head -1; }
+# gone PID: waits (up to 20 s) for a process to end.
+gone() { local i; for i in $(seq 1 1000); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.02; done; return 1; }
+# ev RUN PYEXPR: evaluates PYEXPR over the journal's events (a list of dicts, `e`).
+ev() {
+	python3 - "$RBC_RUNS_DIR/$1/journal.jsonl" "$2" <<'PY'
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1]) if l.endswith("\n")]
+def fin(step):
+    return [x for x in e if x["ev"] == "step_finished" and x.get("step") == step][-1]
+print(eval(sys.argv[2]))
+PY
+}
+# exports RUN: the JSON, Markdown and JUnit exports of a run in $TMP/x.*.
+exports() {
+	"$RBC" export "$1" --format json -o "$TMP/x.json" &&
+		"$RBC" export "$1" --format md -o "$TMP/x.md" &&
+		"$RBC" export "$1" --format junit -o "$TMP/x.xml"
+}
+junit_counts() {
+	python3 - "$TMP/x.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+print("tests=%s failures=%s errors=%s" % (r.get("tests"), r.get("failures"), r.get("errors")))
+PY
+}
+# check_unfinished WHAT RUN REASON_RE: `rbc runs` and every export say the run
+# stopped before its end, never PASS.
+check_unfinished() {
+	local what=$1 d=$2 why=$3
+	run "$RBC" runs
+	expect_match "$what: rbc runs lists it as stopped, UNKNOWN" "$(printf '%s\n' "$OUT" | grep -F "$d")" \
+		"^$d +[a-z0-9-]+ +[0-9T:Z-]+ +[a-z]+ +stopped +UNKNOWN$"
+	expect_match "$what: the journal's run_finished says UNKNOWN, stopped, and why" \
+		"$(ev "$d" '[(x["verdict"], x.get("stopped"), x.get("text")) for x in e if x["ev"] == "run_finished"]')" \
+		"^\[\('UNKNOWN', True, '$why'\)\]$"
+	if ! exports "$d"; then fail "$what: the run exports" "$(cat "$TMP/x.json" 2>/dev/null | head -5)"; return; fi
+	expect_eq "$what: the JSON export: verdict UNKNOWN, state stopped" \
+		"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["verdict"], d["state"])' "$TMP/x.json")" \
+		"UNKNOWN stopped"
+	expect_match "$what: the Markdown result is not passed, and says the run stopped and why" \
+		"$(grep '^\*\*Result\*\*' "$TMP/x.md")" "^\*\*Result\*\*: ⏸ UNKNOWN — the run stopped before its end: $why$"
+	expect_nomatch "$what: … and no phase of it shows ✅" "$(sed -n '/^## Deployment Summary/,/^## /p' "$TMP/x.md")" '✅'
+	expect_match "$what: JUnit counts it as a failure" "$(junit_counts)" 'failures=[1-9]'
+	run xmllint --noout --schema "$ROOT/tests/junit.xsd" "$TMP/x.xml"
+	expect_eq "$what: … and validates against tests/junit.xsd" "$RC" 0
+}
+
+# --- 9. a watch that fires cancels what runs: cancelled is not passed -------------------------
+cat >"$TMP/watch-group.json" <<JSON
+{ "runbook": "wg", "title": "Watch cancels a group's step",
+  "steps": [
+    { "id": "w", "title": "The flag is down", "run": "test ! -e '$TMP/flag-g'", "watch": true,
+      "repeat": { "every": "50ms", "fail_after": 1 }, "on_fail": "goto:rollback" },
+    { "id": "g", "title": "Release", "steps": [
+      { "id": "g1", "title": "Prepare", "run": "true" },
+      { "id": "g2", "title": "Raise the flag, then work", "run": "touch '$TMP/flag-g'; sleep 20" } ] },
+    { "id": "after", "title": "After", "run": "true" },
+    { "id": "rollback", "title": "Rollback", "on_demand": true, "steps": [
+      { "id": "back", "title": "Lower the flag", "run": "rm -f '$TMP/flag-g'" } ] } ] }
+JSON
+snap
+run "$RBC" run --batch "$TMP/watch-group.json"
+d=$(new_run)
+expect_match "a watch fires while a group's step runs: the step is cancelled" "$OUT" '^CANCELLED +g2 .*watch w fired'
+expect_match "… and its group is not PASS: a cancelled child is no pass" "$(printf '%s\n' "$OUT" | grep -E '^[A-Z]+ +g  ')" \
+	'^UNKNOWN +g  Release — 2 steps: 1 passed, 1 cancelled$'
+expect_eq "… the journal records the group UNKNOWN and the cancelled step without a PASS" \
+	"$(ev "$d" '(fin("wg/g")["verdict"], fin("wg/g2")["state"], fin("wg/g2")["verdict"])')" \
+	"('UNKNOWN', 'cancelled', 'UNKNOWN')"
+"$RBC" export "$d" --format json -o "$TMP/wg.json"
+expect_eq "… and so does the JSON export" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s={x["id"]: x for x in d["steps"]}; print(s["wg/g"]["verdict"], s["wg/g2"]["state"], s["wg/g2"]["verdict"])' "$TMP/wg.json")" \
+	"UNKNOWN cancelled UNKNOWN"
+
+# A manual step waiting when a watch fires, in the console.
+cat >"$TMP/watch-manual.json" <<JSON
+{ "runbook": "wm", "title": "Watch cancels a wait",
+  "steps": [
+    { "id": "w", "title": "The flag is down", "run": "test ! -e '$TMP/flag-m'", "watch": true,
+      "repeat": { "every": "100ms", "fail_after": 1 }, "on_fail": "goto:rollback" },
+    { "id": "hand", "title": "Handover", "steps": [
+      { "id": "check", "title": "Quick check", "run": "true" },
+      { "id": "sign", "title": "Sign the handover", "manual": "Sign it in the tracker" } ] },
+    { "id": "rollback", "title": "Rollback", "on_demand": true, "steps": [
+      { "id": "back", "title": "Lower the flag", "run": "rm -f '$TMP/flag-m'" } ] } ] }
+JSON
+snap
+tui_start 100 30 run --operator tester "$TMP/watch-manual.json"
+wait_idle
+keys a
+if wait_for "◆ WAITING"; then
+	d=$(new_run)
+	touch "$TMP/flag-m"
+	wait_for "■ finished"
+	keys q
+	tui_exit
+	expect_eq "a manual step waiting when a watch fires is cancelled, not PASS \"watch fired\"" \
+		"$(ev "$d" '(fin("wm/sign")["state"], fin("wm/sign")["verdict"], fin("wm/sign")["text"])')" \
+		"('cancelled', 'UNKNOWN', 'watch w fired')"
+	expect_eq "… and its group is not PASS" "$(ev "$d" 'fin("wm/hand")["verdict"]')" UNKNOWN
+	"$RBC" export "$d" --format junit -o "$TMP/wm.xml"
+	expect_nomatch "… nor does JUnit say PASS of it" \
+		"$(python3 -c 'import sys, xml.etree.ElementTree as ET; [print(c.findtext("system-out")) for c in ET.parse(sys.argv[1]).getroot().iter("testcase") if c.get("name").endswith("Sign the handover")]' "$TMP/wm.xml")" \
+		'PASS'
+else
+	fail "a manual step waiting when a watch fires is cancelled, not PASS \"watch fired\"" "the console never waited: $SCREEN"
+fi
+
+t_done

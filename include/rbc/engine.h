@@ -216,7 +216,9 @@ void engine_note(struct engine *e, struct eng_step *s, const char *text, const c
 void engine_incident(struct engine *e, const struct cJSON *detail);
 /*
  * Stops the run: cancels every probe and wait, ends watches. RUN_FINISHED
- * follows once everything has let go (after the probes' cancellation).
+ * follows once everything has let go (after the probes' cancellation), with
+ * stopped set; its verdict is at least UNKNOWN when steps were cut short or
+ * not reached: a run stopped before its end passed nothing.
  */
 void engine_stop(struct engine *e, const char *reason);
 

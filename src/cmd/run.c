@@ -202,6 +202,7 @@ struct batch {
 	bool finished;
 	bool interrupted;
 	enum rbc_verdict verdict;
+	char *stopped;            /* why a stop ended the run before its end, or NULL */
 	uint64_t t0;
 	uv_loop_t *loop;
 };
@@ -309,6 +310,10 @@ static void on_event(void *ud, const struct eng_event *ev)
 	case ENG_EV_RUN_FINISHED:
 		b->finished = true;
 		b->verdict = ev->verdict;
+		if (ev->stopped) {
+			free(b->stopped);
+			b->stopped = xstrdup(ev->text ? ev->text : "stopped");
+		}
 		if (ev->text && !b->interrupted) {
 			printf("%-9s ", "STOPPED");
 			put_clean(stdout, ev->text);
@@ -341,7 +346,14 @@ static void summary(struct batch *b, const struct rundir *rd)
 	struct eng_counts c;
 	engine_counts(b->e, &c);
 	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
-	printf("summary: %s — %zu step%s", verdict_name(b->verdict), c.total, c.total == 1 ? "" : "s");
+	printf("summary: %s — ", verdict_name(b->verdict));
+	if (b->stopped) {
+		/* Not a verdict on the whole run: it did not get to its end. */
+		fputs("stopped: ", stdout);
+		put_clean(stdout, b->stopped);
+		fputs(" — ", stdout);
+	}
+	printf("%zu step%s", c.total, c.total == 1 ? "" : "s");
 	const char *sep = ": ";
 	for (int k = 0; k < 5; k++)
 		if (c.by_verdict[k]) {
@@ -690,6 +702,7 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 	probe_shutdown(loop);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
+	free(b.stopped);
 	return b.interrupted ? 130 : verdict_exit_code(b.verdict);
 }
 

@@ -1079,6 +1079,14 @@ static void check_finished(struct engine *e)
 	e->main_over = false;
 	e->dirty = false;
 	enum rbc_verdict v = engine_verdict(e);
+	if (e->stopping) {
+		/* Stopped before its end (a quit, a signal, a lost record): what it
+		   did not reach or cut short passed nothing. */
+		struct eng_counts k;
+		engine_counts(e, &k);
+		if (k.pending || k.running || k.cancelled)
+			v = verdict_worst(v, RBC_VERDICT_UNKNOWN);
+	}
 	struct eng_event ev = {.type = ENG_EV_RUN_FINISHED, .verdict = v, .text = e->stop_reason,
 	                       .stopped = e->stopping};
 	engine_emit(e, &ev);

@@ -467,6 +467,27 @@ static bool not_run(const cJSON *s)
 	return st && strcmp(st, "pending") == 0;
 }
 
+/* Why a run that did not get to its end ended, in words (NULL: it did). */
+static char *unfinished_why(const cJSON *doc)
+{
+	const char *state = str(doc, "state");
+	if (!state || strcmp(state, "finished") == 0)
+		return NULL;
+	if (strcmp(state, "running") == 0)
+		return xstrdup("the run is still going");
+	if (strcmp(state, "interrupted") == 0)
+		return xstrdup("the run was interrupted: its process ended before the run did");
+	const char *why = NULL;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, get(doc, "timeline"))
+	{
+		if (strcmp(str(t, "ev") ? str(t, "ev") : "", "run_finished") == 0)
+			why = str(t, "text");
+	}
+	return why ? xasprintf("the run stopped before its end: %s", why)
+	           : xstrdup("the run stopped before its end");
+}
+
 static double secs(const cJSON *s)
 {
 	const cJSON *d = get(s, "duration_ms");
@@ -497,10 +518,13 @@ char *export_junit(const char *dir, struct rbc_error *err)
 		if (!st || strcmp(st, "done") != 0)
 			skipped++;
 	}
+	/* A run that did not get to its end did not pass, whatever its steps
+	   say: one more testcase, failed, says so. */
+	char *unfinished = unfinished_why(doc);
 	sb_adds(&sb, "<testsuites");
 	xml_attr(&sb, "name", str(doc, "run"));
-	sb_addf(&sb, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n", tests,
-	        fails, errors, skipped, total_time);
+	sb_addf(&sb, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
+	        tests + !!unfinished, fails + !!unfinished, errors, skipped, total_time);
 	int suite_id = 0;
 	cJSON_ArrayForEach(rb, rbs)
 	{
@@ -604,6 +628,24 @@ char *export_junit(const char *dir, struct rbc_error *err)
 			sb_adds(&sb, "    </testcase>\n");
 		}
 		sb_adds(&sb, "  </testsuite>\n");
+	}
+	if (unfinished) {
+		char ts[32];
+		snprintf(ts, sizeof ts, "%.19s", str(doc, "started") ? str(doc, "started") : "1970-01-01T00:00:00");
+		sb_addf(&sb, "  <testsuite id=\"%d\" name=\"run\" tests=\"1\" failures=\"1\" errors=\"0\" skipped=\"0\" time=\"%.3f\"",
+		        suite_id, total_time);
+		xml_attr(&sb, "timestamp", ts);
+		xml_attr(&sb, "hostname", str(doc, "host"));
+		sb_adds(&sb, ">\n    <testcase");
+		xml_attr(&sb, "name", "the run got to its end");
+		xml_attr(&sb, "classname", str(doc, "run"));
+		sb_adds(&sb, " time=\"0.000\">\n      <failure");
+		xml_attr(&sb, "message", unfinished);
+		xml_attr(&sb, "type", "UNKNOWN");
+		sb_adds(&sb, ">");
+		xml_text(&sb, unfinished);
+		sb_adds(&sb, "</failure>\n    </testcase>\n  </testsuite>\n");
+		free(unfinished);
 	}
 	sb_adds(&sb, "</testsuites>\n");
 	cJSON_Delete(doc);
@@ -718,12 +760,16 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	sb_addf(&sb, "**Deployed By**: %s\n", str(doc, "operator"));
 	sb_addf(&sb, "**Environment**: %s\n", env ? env : "—");
 	sb_addf(&sb, "**Run**: %s (rbc %s on %s)\n", str(doc, "run"), str(doc, "rbc"), str(doc, "host"));
-	sb_addf(&sb, "**Result**: %s %s%s\n\n", verdict_mark(verdict, verdict ? "done" : "running"),
-	        verdict ? verdict : "NOT FINISHED",
-	        !state || !strcmp(state, "finished") ? ""
-	        : !strcmp(state, "running")          ? " — the run is still going"
-	        : !strcmp(state, "stopped")          ? " — the run stopped early"
-	                                             : " — the run was interrupted");
+	/* A run that did not get to its end shows it first: ⏸, never ✅. */
+	char *unfinished = unfinished_why(doc);
+	sb_addf(&sb, "**Result**: %s %s", verdict_mark(verdict, unfinished ? "running" : "done"),
+	        verdict ? verdict : "NOT FINISHED");
+	if (unfinished) {
+		sb_adds(&sb, " — ");
+		export_md_cell(&sb, unfinished);
+		free(unfinished);
+	}
+	sb_adds(&sb, "\n\n");
 
 	/* Summary: one line per phase (runbook). */
 	sb_adds(&sb, "## Deployment Summary\n\n");
@@ -761,7 +807,9 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		if (!phase && cJSON_IsTrue(get(rb, "included")))
 			continue;
 		const char *title = phase && str(phase, "title") ? str(phase, "title") : rid;
-		const char *mark = fail ? "❌" : open ? "⏸" : warn ? "⚠️" : !n || skip + notrun == n ? "⏭" : "✅";
+		/* Steps not reached beside steps that ran: the phase is not finished. */
+		const char *mark = fail ? "❌" : open ? "⏸" : !n || skip + notrun == n ? "⏭" : notrun ? "⏸"
+		                 : warn ? "⚠️" : "✅";
 		sb_adds(&sb, "- ");
 		export_md_cell(&sb, title);
 		sb_addf(&sb, ": %s ", mark);

@@ -2321,7 +2321,10 @@ static void signal_cb(uv_signal_t *h, int signum)
 			uv_stop(c->loop);
 		return;
 	}
-	/* SIGTERM, SIGHUP (the ssh session is gone): stop and leave. */
+	/* SIGTERM, SIGHUP (the ssh session is gone): stop and leave, the record
+	   saying which. */
+	if (engine_busy(c->e))
+		engine_stop(c->e, signum == SIGHUP ? "the terminal was lost (SIGHUP)" : "interrupted by SIGTERM");
 	finish_quit(c);
 	c->quit_when_done = true;
 	if (c->quitting)

@@ -120,4 +120,53 @@ else
 	fail "a manual step waiting when a watch fires is cancelled, not PASS \"watch fired\"" "the console never waited: $SCREEN"
 fi
 
+# --- 8. a run stopped before its end is not PASS --------------------------------------------------
+cat >"$TMP/stop.json" <<JSON
+{ "runbook": "stop", "title": "Stopped midway",
+  "steps": [
+    { "id": "a", "title": "Before", "run": "true" },
+    { "id": "b", "title": "Long", "run": "touch '$TMP/long-\$RUN_TAG'; sleep 60" },
+    { "id": "c", "title": "Never reached", "run": "true" } ] }
+JSON
+# Batch mode, SIGTERM.
+snap
+RUN_TAG=batch "$RBC" run --batch "$TMP/stop.json" >"$TMP/term.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 1000); do [ -e "$TMP/long-batch" ] && break; sleep 0.01; done
+kill -TERM "$pid"
+wait "$pid"
+d=$(new_run)
+expect_match "batch, SIGTERM: the summary says UNKNOWN and stopped, never PASS" "$(cat "$TMP/term.out")" \
+	'^summary: UNKNOWN — stopped: interrupted by SIGTERM — 3 steps: 1 passed, 1 cancelled, 1 not run — '
+check_unfinished "batch, SIGTERM" "$d" 'interrupted by SIGTERM'
+
+# The console: q while a step runs.
+snap
+TUI_ENV="RUN_TAG=quit" tui_start 100 30 run --operator tester "$TMP/stop.json"
+wait_idle
+keys a
+if wait_for "▶ running" && wait_for "Long"; then
+	for _ in $(seq 1 1000); do [ -e "$TMP/long-quit" ] && break; sleep 0.01; done
+	keys q
+	wait_for "[y/N]" && keys y
+	tui_exit
+	check_unfinished "console, quit" "$(new_run)" 'the operator quit'
+else
+	fail "console, quit: the run starts" "$SCREEN"
+fi
+
+# The console: the terminal goes away (its ssh session dropped: SIGHUP).
+snap
+TUI_ENV="RUN_TAG=hup" tui_start 100 30 run --operator tester "$TMP/stop.json"
+wait_idle
+keys a
+for _ in $(seq 1 1000); do [ -e "$TMP/long-hup" ] && break; sleep 0.01; done
+p=$(rbc_pid)
+tmx kill-server >/dev/null 2>&1
+if [ -n "$p" ] && gone "$p"; then
+	check_unfinished "console, lost terminal" "$(new_run)" 'the terminal was lost \(SIGHUP\)'
+else
+	fail "console, lost terminal: rbc ends when its terminal goes" "pid ${p:-none}"
+fi
+
 t_done

@@ -222,6 +222,21 @@ void engine_incident(struct engine *e, const struct cJSON *detail);
  */
 void engine_stop(struct engine *e, const char *reason);
 
+/*
+ * Write-ahead. With a record set (the journal sets one: journal_attach), a
+ * step's action — its probe or command, a watch's sampling — starts only
+ * once every event reported before it is in the record, so nothing runs
+ * that the record does not say started. mark(ud) names what has been
+ * reported so far (0: all of it is recorded already); the record calls
+ * engine_recorded as its lines are written, with the mark reached, and
+ * engine_record_lost when a line cannot be: nothing waiting starts, nothing
+ * new starts (steps, answers), and the run stops with why as its reason.
+ * Neither may be called from on_event.
+ */
+void engine_set_record(struct engine *e, uint64_t (*mark)(void *ud), void *ud);
+void engine_recorded(struct engine *e, uint64_t mark);
+void engine_record_lost(struct engine *e, const char *why);
+
 /* True while anything runs or waits to be delivered (probes, timers, flows). */
 bool engine_busy(const struct engine *e);
 /* Probes running right now. */

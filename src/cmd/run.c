@@ -61,8 +61,10 @@ static void run_usage(FILE *fp)
 	        "from the environment (or --vars), never from --var.\n"
 	        "Step outputs are kept in the run directory ($RBC_RUNS_DIR, else\n"
 	        "$XDG_STATE_HOME/rbc/runs, else ~/.local/state/rbc/runs).\n"
+	        "A journal line that cannot be written (a full disk) stops the run: nothing\n"
+	        "new starts, RECORD LOST is said, and the exit status is 74.\n"
 	        "exit: 0 pass, 1 warn, 2 fail, 3 unknown/error, 64 usage, 65 invalid\n"
-	        "runbook, 66 unreadable file, 130 interrupted.\n");
+	        "runbook, 66 unreadable file, 74 record lost, 130 interrupted.\n");
 }
 
 /* Sets the variable named by the first klen bytes of k. */
@@ -203,6 +205,8 @@ struct batch {
 	bool interrupted;
 	enum rbc_verdict verdict;
 	char *stopped;            /* why a stop ended the run before its end, or NULL */
+	struct journal *j;
+	bool lost_said;           /* RECORD LOST was printed */
 	uint64_t t0;
 	uv_loop_t *loop;
 };
@@ -268,18 +272,32 @@ static void on_event(void *ud, const struct eng_event *ev)
 {
 	struct batch *b = ud;
 	const struct eng_step *s = ev->step;
+	if (!b->lost_said && journal_error(b->j)) {
+		/* Said where it happens, before the lines it makes unrecorded. */
+		b->lost_said = true;
+		fputs("RECORD LOST  ", stdout);
+		put_clean(stdout, journal_error(b->j));
+		fputs(" — nothing new starts, the run stops\n", stdout);
+	}
 	switch (ev->type) {
-	case ENG_EV_STEP_FINISHED:
+	case ENG_EV_STEP_FINISHED: {
+		/* An end the record lost is shown as such. */
+		char *t = b->lost_said ? xasprintf("%s%s(not in the record)", ev->text ? ev->text : "",
+		                                   ev->text ? " " : "")
+		                       : NULL;
+		const char *text = t ? t : ev->text;
 		if (s->state == ENG_SKIPPED)
-			line("SKIPPED", s, ev->text);
+			line("SKIPPED", s, text);
 		else if (s->state == ENG_CANCELLED)
-			line("CANCELLED", s, ev->text);
+			line("CANCELLED", s, text);
 		else
-			line(verdict_name(ev->verdict), s, ev->text);
+			line(verdict_name(ev->verdict), s, text);
+		free(t);
 		if (s->state == ENG_DONE &&
 		    (ev->verdict == RBC_VERDICT_FAIL || ev->verdict == RBC_VERDICT_ERROR))
 			output_tail(b, s);
 		break;
+	}
 	case ENG_EV_RETRY: {
 		char *t = xasprintf("attempt %u of %d: %s %s", s->attempt, s->def->retry_attempts,
 		                    verdict_name(ev->verdict), ev->text ? ev->text : "");
@@ -488,7 +506,10 @@ static bool write_header(struct run_record *r, struct engine *e)
 	for (size_t i = 0; r->vars && i < r->vars->n; i++)
 		cJSON_AddStringToObject(vars, r->vars->keys[i], r->vars->vals[i]);
 	add_argv(h, r->argc, r->argv);
-	return journal_header(r->j, h, &r->err);
+	if (journal_header(r->j, h, &r->err))
+		return true;
+	r->rc = RBC_EXIT_IOERR; /* no record: nothing may run */
+	return false;
 }
 
 static bool resume_apply(struct run_record *r, struct engine *e);
@@ -638,7 +659,7 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 			rbc_error_clear(&rec->err);
 			rc = rec->rc ? rec->rc : RBC_EXIT_SOFTWARE;
 		} else if (journal_error(rec->j)) {
-			fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
+			rc = RBC_EXIT_IOERR; /* the console said RECORD LOST */
 		}
 		journal_free(rec->j);
 		uv_loop_close(loop);
@@ -659,7 +680,9 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 		.ud = rec->j,
 	};
 	journal_set_observer(rec->j, on_event, &b);
+	b.j = rec->j;
 	b.e = engine_new(&o, &err);
+	journal_attach(rec->j, b.e);
 	if (!prepare(rec, b.e)) {
 		fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
 		rbc_error_clear(&rec->err);
@@ -674,6 +697,13 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 	if (rec->resume) {
 		printf("%-9s %s — %zu events; %s\n", "RESUMED", rd->id, rec->rs.events,
 		       rec->resumed_at ? rec->resumed_at : "from the start");
+		for (size_t i = 0; i < rec->rs.ncut; i++) {
+			char when[40], *t;
+			iso_ms_format(when, sizeof when, rec->rs.cut[i].started);
+			t = xasprintf("started at %s, its end is not in the record: it runs again", when);
+			line("AGAIN", rec->rs.cut[i].step, t);
+			free(t);
+		}
 		fflush(stdout);
 	}
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
@@ -695,15 +725,19 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 	}
 	history_end(loop, rec, cmd);
 	summary(&b, rd);
-	if (journal_error(rec->j))
-		fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
+	int rc = b.interrupted ? 130 : verdict_exit_code(b.verdict);
+	if (journal_error(rec->j)) {
+		fprintf(stderr, "rbc: %s: RECORD LOST: %s; what ran after it is not in the record\n", cmd,
+		        journal_error(rec->j));
+		rc = RBC_EXIT_IOERR;
+	}
 	engine_free(b.e);
 	journal_free(rec->j);
 	probe_shutdown(loop);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
 	free(b.stopped);
-	return b.interrupted ? 130 : verdict_exit_code(b.verdict);
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -896,8 +930,10 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 		r->rc = RBC_EXIT_USAGE;
 		return false;
 	}
-	if (!journal_continue(r->j, r->rs.last_seq, r->rs.good_len, &r->err))
+	if (!journal_continue(r->j, r->rs.last_seq, r->rs.good_len, &r->err)) {
+		r->rc = RBC_EXIT_IOERR;
 		return false;
+	}
 	if (r->hist && !journal_replay(r->rd->path, backfill, r->hist, NULL, &r->err))
 		return false; /* what came before: the database may not have it all */
 	bool after = false;
@@ -935,6 +971,8 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 	}
 	free(id);
 	bool ok = journal_append_sync(r->j, o, &r->err);
+	if (!ok)
+		r->rc = RBC_EXIT_IOERR;
 	for (size_t i = 0; i < r->rs.nlost; i++)
 		fprintf(stderr,
 		        "rbc: resume: the secret %s was captured before and is never written: run that step again (r) before the steps that use it\n",
@@ -945,6 +983,25 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 	if (r->rs.unknown)
 		fprintf(stderr, "rbc: resume: %zu recorded events name steps the runbooks no longer have: left out\n",
 		        r->rs.unknown);
+	/* A step whose start is recorded and not its end may have done its
+	   work: it runs again, never without saying so. */
+	for (size_t i = 0; i < r->rs.ncut; i++) {
+		const struct eng_step *s = r->rs.cut[i].step;
+		char *sid = journal_step_id(s);
+		char when[40];
+		iso_ms_format(when, sizeof when, r->rs.cut[i].started);
+		fprintf(stderr, "rbc: resume: %s started at %s and its end is not in the record: what it does may be done already; it runs again\n",
+		        sid, when);
+		free(sid);
+	}
+	if (r->rs.ncut) {
+		const struct eng_step *s = r->rs.cut[0].step;
+		char *w = xasprintf("%s%sstarted, its end not recorded: %s %s%s — it runs again", r->warning ? r->warning : "",
+		                    r->warning ? " · " : "", s->def->number, s->title ? s->title : s->def->id,
+		                    r->rs.ncut > 1 ? " and more" : "");
+		free(r->warning);
+		r->warning = w;
+	}
 	return ok;
 }
 

@@ -346,6 +346,7 @@ void engine_free(struct engine *e)
 	free(e->operator);
 	free(e->out_dir);
 	free(e->stop_reason);
+	free(e->gated);
 	free(e);
 }
 
@@ -1170,6 +1171,8 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
                    const char *by)
 {
 	struct node *n = node_of(s);
+	if (e->record_lost)
+		return false; /* an answer nobody could read back */
 	const char *who = by && *by ? by : e->operator;
 	char *mnote = engine_mask(e, note && *note ? note : NULL);
 	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_CONFIRM) {
@@ -1332,6 +1335,37 @@ void engine_interrupt(struct engine *e, const char *reason, struct node *target)
 		main_flow_start(e, target, FLOW_ENTER);
 	}
 	engine_pump(e);
+}
+
+void engine_set_record(struct engine *e, uint64_t (*mark)(void *ud), void *ud)
+{
+	e->record_mark = mark;
+	e->record_ud = ud;
+}
+
+void engine_recorded(struct engine *e, uint64_t mark)
+{
+	if (e->record_lost)
+		return;
+	if (mark > e->recorded)
+		e->recorded = mark;
+	/* Oldest first: their actions start in the order the steps did. */
+	for (size_t i = 0; i < e->ngated;) {
+		struct node *n = e->gated[i];
+		if (n->gate_mark <= e->recorded)
+			step_gate_open(e, n); /* takes it off the list */
+		else
+			i++;
+	}
+}
+
+void engine_record_lost(struct engine *e, const char *why)
+{
+	if (e->record_lost)
+		return;
+	e->record_lost = true;
+	/* What waited for the record never starts: the stop cancels it. */
+	engine_stop(e, why ? why : "the record is lost");
 }
 
 bool engine_busy(const struct engine *e)

@@ -169,4 +169,120 @@ else
 	fail "console, lost terminal: rbc ends when its terminal goes" "pid ${p:-none}"
 fi
 
+# --- 6. a journal line that cannot be written stops the run ----------------------------------------
+# A file-size limit (ulimit -f, SIGXFSZ ignored: write() then fails with
+# EFBIG) stands for a full disk: it works as any user, root included.
+python3 - "$TMP/full.json" "$TMP" <<'PY'
+import json, sys
+steps = [{"id": "s%02d" % i, "title": "Step %d" % i, "run": "echo %02d >> \"$DIR/ran-$TAG\"" % i}
+         for i in range(1, 13)]
+json.dump({"runbook": "full", "title": "The disk fills up", "steps": steps}, open(sys.argv[1], "w"))
+PY
+export DIR=$TMP
+# The limit: the header and about a third of the run's lines.
+snap
+TAG=probe "$RBC" run --batch "$TMP/full.json" >/dev/null 2>&1
+J=$RBC_RUNS_DIR/$(new_run)/journal.jsonl
+head_len=$(head -1 "$J" | wc -c) total=$(wc -c <"$J")
+LIMIT=$(( (head_len + (total - head_len) / 3 + 1023) / 1024 ))
+if [ $((LIMIT * 1024)) -ge "$total" ]; then fail "the file-size limit falls inside the run" "limit ${LIMIT} KiB, journal $total bytes"; fi
+cat >"$TMP/rbc-limited" <<SH
+#!/usr/bin/env bash
+trap '' XFSZ
+ulimit -f $LIMIT
+exec "$RBC" "\$@"
+SH
+chmod +x "$TMP/rbc-limited"
+# check_lost WHAT RUN RAN_FILE: nothing ran that the record does not say started,
+# and the journal ends on a whole line that reads back.
+check_lost() {
+	local what=$1 d=$2 ran=$3 J=$RBC_RUNS_DIR/$2/journal.jsonl
+	local n
+	n=$(wc -l <"$ran" 2>/dev/null || echo 0)
+	if [ "$n" -gt 0 ] && [ "$n" -lt 12 ]; then ok "$what: nothing new starts once a line cannot be written ($n of 12 steps ran)"
+	else fail "$what: nothing new starts once a line cannot be written ($n of 12 steps ran)"; fi
+	expect_eq "$what: every step that ran is recorded as started (no step runs before its start is written)" \
+		"$(python3 - "$J" "$ran" <<'PY'
+import json, sys
+started = {json.loads(l)["step"].split("/s")[1] for l in open(sys.argv[1])
+           if '"step_started"' in l and '"step":"full/s' in l}
+ran = [l.strip() for l in open(sys.argv[2])]
+print(sorted(set(ran) - started))
+PY
+)" "[]"
+	expect_eq "$what: the journal ends on a whole line" "$(tail -c 1 "$J" | od -An -c | tr -d ' ')" '\n'
+	run "$RBC" export "$d" --format json
+	expect_eq "$what: … and reads back (rbc export)" "$RC" 0
+}
+
+snap
+TAG=batch run "$TMP/rbc-limited" run --batch "$TMP/full.json"
+d=$(new_run)
+expect_eq "batch, journal cannot be written: a distinct exit status (74)" "$RC" 74
+expect_match "… saying RECORD LOST where it happens, before the summary" \
+	"$(printf '%s\n' "$OUT" | grep -E '^(RECORD LOST|summary:)' | cut -c1-11 | tr '\n' ' ')" \
+	'^RECORD LOST summary: UN $'
+expect_match "… naming the journal and the error" "$OUT" '^RECORD LOST  the journal .*/journal\.jsonl cannot be written \(File too large\)'
+expect_match "… and again on stderr" "$ERR" 'RECORD LOST: the journal .* cannot be written'
+check_lost "batch" "$d" "$TMP/ran-batch"
+run "$RBC" runs
+expect_match "… rbc runs does not list it as finished" "$(printf '%s\n' "$OUT" | grep -F "$d")" ' interrupted +—$'
+
+# Resumed with room again: the steps recorded started and not ended are said, then run again.
+cut=$(python3 - "$RBC_RUNS_DIR/$d/journal.jsonl" <<'PY'
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1])]
+st = [x["step"] for x in e if x["ev"] == "step_started" and "/" in x.get("step", "")]
+fin = {x["step"] for x in e if x["ev"] == "step_finished"}
+print(" ".join(s.split("/")[1] for s in st if s not in fin))
+PY
+)
+TAG=batch run "$RBC" resume --batch "$d"
+expect_eq "the resumed run ends" "$RC" 0
+said=""
+for s in $cut; do
+	printf '%s\n' "$OUT" | grep -qE "^AGAIN +$s .*its end is not in the record: it runs again" && said="$said $s"
+done
+if [ -n "$cut" ] && [ "$said" = " $(echo $cut)" ] && printf '%s\n' "$ERR" | grep -q "its end is not in the record"; then
+	ok "resume says which steps started and did not end before it runs them again ($cut)"
+else fail "resume says which steps started and did not end before it runs them again" "cut: $cut" "$OUT" "$ERR"; fi
+expect_eq "… and no other step runs twice: each ran once, those said at most twice" \
+	"$(python3 - "$TMP/ran-batch" "$cut" <<'PY'
+import sys, collections
+c = collections.Counter(l.strip() for l in open(sys.argv[1]))
+said = {s[1:] for s in sys.argv[2].split()}
+bad = [k for k, v in c.items() if v > (2 if k in said else 1)]
+print(len(c), sorted(bad))
+PY
+)" "12 []"
+
+# The console: RECORD LOST in the alert colour, the run stopped, exit 74.
+snap
+RBC_SAVED=$RBC RBC=$TMP/rbc-limited
+TUI_ENV="TAG=console DIR=$TMP" tui_start 100 30 run --operator tester "$TMP/full.json"
+RBC=$RBC_SAVED
+wait_idle
+keys a
+if wait_for "RECORD LOST"; then
+	hdr=$(screen -e | head -1)
+	expect_match "console: the header says RECORD LOST" "$(screen | head -1)" 'RECORD LOST'
+	expect_match "… in the alert colour (header.alert: red in the default theme)" "$hdr" $'\e\\[[0-9;]*41[;m]'
+	wait_idle
+	keys q
+	wait_for "[y/N]" 2 && keys y
+	if tui_exit; then
+		expect_eq "console: exits 74" "$TUI_RC" 74
+		expect_match "… and says RECORD LOST on leaving" "$SCREEN" 'rbc: RECORD LOST: the journal '
+	else fail "console: quits after RECORD LOST" "$SCREEN"; fi
+	d=$(new_run)
+	check_lost "console" "$d" "$TMP/ran-console"
+	TUI_ENV="TAG=console DIR=$TMP" tui_start 120 30 resume "$d"
+	expect_screen "console: resume says which step started and did not end, before it runs it again" \
+		"started, its end not recorded:"
+	keys q
+	tui_exit
+else
+	fail "console: the header says RECORD LOST" "$SCREEN"
+fi
+
 t_done

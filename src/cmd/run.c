@@ -894,7 +894,8 @@ static void resume_usage(FILE *fp)
 	        "started with (their sha256 is in the journal).\n"
 	        "\n"
 	        "  --batch              without a screen, as rbc run --batch\n"
-	        "  --force              resume although a runbook changed since the start\n"
+	        "  --force              resume although a runbook changed since the start;\n"
+	        "                       the run's record then follows the changed runbooks\n"
 	        "  --operator NAME      who answers from now on (default: the run's operator)\n"
 	        "  --vars FILE          variables given as secrets at the start (never written)\n"
 	        "  --theme NAME|FILE    the console's colours\n"
@@ -962,8 +963,14 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 	}
 	if (r->rs.dropped_last)
 		cJSON_AddBoolToObject(o, "dropped_last", true);
-	if (r->forced)
+	if (r->forced) {
+		/* The runbooks may have changed: the tree the run goes on with, so
+		   that its record is the one it used. */
 		cJSON_AddBoolToObject(o, "forced", true);
+		cJSON *rbs = cJSON_AddArrayToObject(o, "runbooks");
+		for (size_t i = 0; i < r->nrbs; i++)
+			header_runbook(rbs, r->rbs[i], false);
+	}
 	if (r->rs.nlost) {
 		cJSON *lost = cJSON_AddArrayToObject(o, "lost_captures");
 		for (size_t i = 0; i < r->rs.nlost; i++)

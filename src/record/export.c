@@ -59,16 +59,10 @@ static unsigned long long count_masked(const char *s)
 	return n;
 }
 
-/* The step's entry, made when it first appears. */
-static cJSON *step_of(struct model *m, const char *id)
+/* A new entry for step id: not run, nothing recorded. */
+static cJSON *step_new(const char *id)
 {
-	/* A step's events mostly come together: the last one found first. */
-	if (m->last && strcmp(str(m->last, "id"), id) == 0)
-		return m->last;
-	cJSON *s = strmap_get(&m->index, id);
-	if (s)
-		return m->last = s;
-	s = cJSON_CreateObject();
+	cJSON *s = cJSON_CreateObject();
 	cJSON_AddStringToObject(s, "id", id);
 	const char *slash = strchr(id, '/');
 	char *rb = slash ? xstrndup(id, (size_t)(slash - id)) : xstrdup(id);
@@ -82,6 +76,19 @@ static cJSON *step_of(struct model *m, const char *id)
 	cJSON_AddNumberToObject(s, "attempts", 0);
 	cJSON_AddNumberToObject(s, "samples", 0);
 	cJSON_AddArrayToObject(s, "captures");
+	return s;
+}
+
+/* The step's entry, made when it first appears. */
+static cJSON *step_of(struct model *m, const char *id)
+{
+	/* A step's events mostly come together: the last one found first. */
+	if (m->last && strcmp(str(m->last, "id"), id) == 0)
+		return m->last;
+	cJSON *s = strmap_get(&m->index, id);
+	if (s)
+		return m->last = s;
+	s = step_new(id);
 	cJSON_AddItemToArray(m->steps, s);
 	strmap_set(&m->index, id, s);
 	return m->last = s;
@@ -162,6 +169,100 @@ static void resumed(struct model *m, const cJSON *e)
 	cJSON_DeleteItemFromObjectCaseSensitive(m->root, "verdict");
 	cJSON_AddNullToObject(m->root, "finished");
 	cJSON_AddNullToObject(m->root, "verdict");
+}
+
+/* Takes step id's entry out of the model's list (a new one when it has none). */
+static cJSON *step_take(struct model *m, const char *id)
+{
+	cJSON *s = strmap_get(&m->index, id);
+	if (!s)
+		return step_new(id);
+	strmap_set(&m->index, id, NULL);
+	return cJSON_DetachItemViaPointer(m->steps, s);
+}
+
+static void set_bool(cJSON *o, const char *k, bool v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+	cJSON_AddBoolToObject(o, k, v);
+}
+
+/*
+ * A resume with --force goes on with runbooks changed since the start: the
+ * record follows the tree the run used from then on (its run_resumed line
+ * has it). Its steps keep what they recorded before; a step the runbooks no
+ * longer have stays only when it recorded something (it ran), and one the
+ * interruption cut short is cancelled: it can never end now. Steps never
+ * reached that the runbooks no longer have are gone.
+ */
+static void retree(struct model *m, const cJSON *rbs)
+{
+	cJSON *steps = cJSON_CreateArray();
+	cJSON *list = cJSON_CreateArray();
+	const cJSON *rb, *st;
+	cJSON_ArrayForEach(rb, rbs)
+	{
+		const char *rid = str(rb, "id");
+		if (!rid)
+			continue;
+		cJSON *phase = step_take(m, rid);
+		copy(phase, "title", rb, "title");
+		set_bool(phase, "on_demand", cJSON_IsTrue(get(rb, "included")));
+		cJSON_AddItemToArray(steps, phase);
+		cJSON_ArrayForEach(st, get(rb, "steps"))
+		{
+			const char *id = str(st, "id");
+			if (!id)
+				continue;
+			cJSON *s = step_take(m, id);
+			bool reached = strcmp(str(s, "state"), "pending") != 0;
+			copy(s, "number", st, "number");
+			if (!reached)
+				copy(s, "title", st, "title");
+			set_bool(s, "group", cJSON_IsTrue(get(st, "group")));
+			set_bool(s, "on_demand", cJSON_IsTrue(get(st, "on_demand")));
+			cJSON_AddItemToArray(steps, s);
+		}
+		cJSON *c = cJSON_Duplicate(rb, true);
+		cJSON_DeleteItemFromObjectCaseSensitive(c, "steps");
+		cJSON_AddItemToArray(list, c);
+	}
+	/* What the old tree had and the new one has not. */
+	cJSON *s = m->steps->child;
+	while (s) {
+		cJSON *next = s->next;
+		const char *state = str(s, "state");
+		cJSON_DetachItemViaPointer(m->steps, s);
+		if (!state || strcmp(state, "pending") == 0) {
+			cJSON_Delete(s);
+		} else {
+			if (strcmp(state, "running") == 0 || strcmp(state, "waiting") == 0 ||
+			    strcmp(state, "watching") == 0) {
+				cJSON_ReplaceItemInObjectCaseSensitive(s, "state", cJSON_CreateString("cancelled"));
+				cJSON_DeleteItemFromObjectCaseSensitive(s, "explanation");
+				cJSON_AddStringToObject(s, "explanation",
+				                        "cut short by an interruption; the runbook resumed with --force no longer has it");
+			}
+			cJSON_AddItemToArray(steps, s);
+			/* Its runbook stays listed while a step of it is in the record. */
+			const char *rid = str(s, "runbook");
+			bool listed = false;
+			cJSON_ArrayForEach(rb, list) listed = listed || strcmp(str(rb, "id"), rid) == 0;
+			cJSON_ArrayForEach(rb, get(m->header, "runbooks")) if (!listed && strcmp(str(rb, "id"), rid) == 0)
+			{
+				cJSON_AddItemToArray(list, cJSON_Duplicate(rb, true));
+				listed = true;
+			}
+		}
+		s = next;
+	}
+	cJSON_Delete(m->steps);
+	m->steps = steps;
+	strmap_free(&m->index);
+	cJSON_ArrayForEach(s, steps) strmap_set(&m->index, str(s, "id"), s);
+	m->last = NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(m->header, "runbooks");
+	cJSON_AddItemToObject(m->header, "runbooks", list);
 }
 
 static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long line)
@@ -281,6 +382,8 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		copy(m->root, "verdict", e, "verdict");
 	} else if (strcmp(ev, "run_resumed") == 0) {
 		resumed(m, e);
+		if (cJSON_IsArray(get(e, "runbooks")) && m->header)
+			retree(m, get(e, "runbooks"));
 	}
 	if (strcmp(ev, "sample") != 0) {
 		cJSON *o = cJSON_CreateObject();

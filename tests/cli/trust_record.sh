@@ -285,4 +285,75 @@ else
 	fail "console: the header says RECORD LOST" "$SCREEN"
 fi
 
+# --- 14. export after resume --force: the tree the resumed run used -------------------------------
+# kill_at_b FILE TAG: runs FILE in batch mode and kills rbc (SIGKILL) while step b runs.
+kill_at_b() {
+	snap
+	TAG=$2 "$RBC" run --batch "$1" >/dev/null 2>&1 &
+	local pid=$!
+	for _ in $(seq 1 1000); do [ -e "$TMP/b-$2" ] && break; sleep 0.01; done
+	kill -9 "$pid"; wait "$pid" 2>/dev/null
+	# The step's process group outlives rbc: it goes too.
+	local p g
+	for p in $(pgrep -f "$TMP/b-"); do
+		g=$(ps -o pgid= -p "$p" | tr -d ' ')
+		[ -n "$g" ] && kill -9 -- "-$g" 2>/dev/null
+	done
+	d=$(new_run)
+}
+v1() {
+	cat >"$TMP/changing.json" <<JSON
+{ "runbook": "$1", "title": "Release",
+  "steps": [
+    { "id": "a", "title": "Build", "run": "true" },
+    { "id": "b", "title": "Deploy (old)", "run": "touch '$TMP/b-\$TAG'; sleep 61" },
+    { "id": "c", "title": "Verify (old)", "run": "true" },
+    { "id": "d", "title": "Announce (old)", "run": "true" } ] }
+JSON
+}
+v2() {
+	cat >"$TMP/changing.json" <<JSON
+{ "runbook": "$1", "title": "Release",
+  "steps": [
+    { "id": "a", "title": "Build", "run": "true" },
+    { "id": "x", "title": "Deploy (new)", "run": "true" },
+    { "id": "g", "title": "Checks (new)", "steps": [ { "id": "g1", "title": "Smoke (new)", "run": "true" } ] } ] }
+JSON
+}
+steps_of() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" ".join("%s:%s:%s" % (s["id"], s["state"], s["verdict"]) for s in d["steps"]), "not_run=%d" % d["counts"]["not_run"])' "$1"
+}
+
+v1 rel; kill_at_b "$TMP/changing.json" same
+v2 rel
+run "$RBC" resume --batch --force "$d"
+expect_eq "resume --force with changed steps runs the new ones" "$RC" 0
+"$RBC" export "$d" --format json -o "$TMP/f.json"
+"$RBC" export "$d" --format md -o "$TMP/f.md"
+expect_eq "the JSON export lists the new tree's steps with what they did; the old step cut short is cancelled; the old steps never reached are gone" \
+	"$(steps_of "$TMP/f.json")" \
+	"rel:done:PASS rel/a:done:PASS rel/x:done:PASS rel/g:done:PASS rel/g1:done:PASS rel/b:cancelled:None not_run=0"
+expect_eq "… and is valid against docs/export.schema.json" "$(python3 - "$ROOT/docs/export.schema.json" "$TMP/f.json" <<'PY'
+import json, sys, jsonschema
+v = jsonschema.Draft202012Validator(json.load(open(sys.argv[1])))
+print([e.message for e in v.iter_errors(json.load(open(sys.argv[2])))][:3])
+PY
+)" "[]"
+expect_nomatch "… the deployment log shows no step running or not run beside PASS" "$(grep '^| ' "$TMP/f.md")" '⏸ running|not run'
+expect_match "… and the steps that ran" "$(grep '^| ' "$TMP/f.md")" '^\| 3\.1 \| Smoke \(new\) \| ✅ PASS \|'
+
+# The runbook's id changed too: the steps the resumed run ran are in every export.
+v1 rel-a; kill_at_b "$TMP/changing.json" renamed
+v2 rel-b
+run "$RBC" resume --batch --force "$d"
+"$RBC" export "$d" --format md -o "$TMP/r.md"
+"$RBC" export "$d" --format junit -o "$TMP/r.xml"
+expect_match "a renamed runbook: the deployment log has the steps the resumed run ran" "$(grep '^| ' "$TMP/r.md")" \
+	'^\| 2 \| Deploy \(new\) \| ✅ PASS \|'
+expect_match "… and the one cut short before, cancelled, not running" "$(grep '^| ' "$TMP/r.md")" \
+	'^\| 2 \| Deploy \(old\) \| ⏸ cancelled \|'
+expect_eq "… and so has JUnit: a suite for each runbook, with its testcases" \
+	"$(python3 -c 'import sys, xml.etree.ElementTree as ET; print(" ".join("%s:%d" % (s.get("name"), len(s.findall("testcase"))) for s in ET.parse(sys.argv[1]).getroot().findall("testsuite")))' "$TMP/r.xml")" \
+	"rel-b:3 rel-a:2"
+
 t_done

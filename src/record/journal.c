@@ -349,6 +349,7 @@ static void lose(struct journal *j, int err)
 	j->error = xasprintf("the journal %s cannot be written (%s): the record ends at line %llu", j->path,
 	                     strerror(err), (unsigned long long)j->written + 1);
 	j->pending.len = 0;
+	kick_sync(j); /* what was written before still goes to disk */
 	if (j->engine) {
 		char *why = xasprintf("the record is lost: its journal cannot be written (%s)", strerror(err));
 		engine_record_lost(j->engine, why);
@@ -371,9 +372,9 @@ static void after_work_cb(uv_work_t *w, int status)
 	j->written = j->writing_last;
 	sb_add(&j->unsynced, j->writing.s, j->writing.len);
 	j->writing.len = 0;
+	kick_sync(j);
 	if (j->lost)
 		return; /* lost by a sync meanwhile: nothing more goes on */
-	kick_sync(j);
 	kick(j);
 	/* Write-ahead: the steps whose start is in the file may run now. */
 	if (j->engine)

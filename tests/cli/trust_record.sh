@@ -4,6 +4,12 @@
 # was waiting; a run stopped before its end (SIGTERM in batch mode, q in
 # the console, a lost terminal) is UNKNOWN and "stopped" in its summary
 # line, in `rbc runs` and in every export (JUnit counts it as a failure).
+# A journal line that cannot be written (a file-size limit stands for a
+# full disk) stops the run — nothing starts that the record does not say
+# started, RECORD LOST is said in batch mode and in the console's alert
+# colour, exit 74 — and a resume names the steps it runs again. After
+# `resume --force` with a changed runbook, the exports show the tree the
+# resumed run used.
 . tests/lib.sh
 . tests/tui.sh
 export RBC_RUNS_DIR=$TMP/runs

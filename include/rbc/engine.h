@@ -19,7 +19,9 @@
  *   the included runbook. A jump to an on_demand step or an included
  *   runbook ends the run when that procedure finishes: there is no "after"
  *   of a procedure outside the normal flow.
- * - A group's verdict is the worst of its children's.
+ * - A group's verdict is the worst of its children's; a child cancelled (a
+ *   stop, a watch that fired) makes it at least UNKNOWN: cut short is not
+ *   passed. A cancelled step's own verdict is UNKNOWN.
  * - A watch starts when the flow reaches it and samples in the background;
  *   its on_fail fires when the violation has lasted fail_after, interrupting
  *   whatever runs for goto, run and stop. Watches end with the run (or after
@@ -222,9 +224,26 @@ void engine_note(struct engine *e, struct eng_step *s, const char *text, const c
 void engine_incident(struct engine *e, const struct cJSON *detail);
 /*
  * Stops the run: cancels every probe and wait, ends watches. RUN_FINISHED
- * follows once everything has let go (after the probes' cancellation).
+ * follows once everything has let go (after the probes' cancellation), with
+ * stopped set; its verdict is at least UNKNOWN when steps were cut short or
+ * not reached: a run stopped before its end passed nothing.
  */
 void engine_stop(struct engine *e, const char *reason);
+
+/*
+ * Write-ahead. With a record set (the journal sets one: journal_attach), a
+ * step's action — its probe or command, a watch's sampling — starts only
+ * once every event reported before it is in the record, so nothing runs
+ * that the record does not say started. mark(ud) names what has been
+ * reported so far (0: all of it is recorded already); the record calls
+ * engine_recorded as its lines are written, with the mark reached, and
+ * engine_record_lost when a line cannot be: nothing waiting starts, nothing
+ * new starts (steps, answers), and the run stops with why as its reason.
+ * Neither may be called from on_event.
+ */
+void engine_set_record(struct engine *e, uint64_t (*mark)(void *ud), void *ud);
+void engine_recorded(struct engine *e, uint64_t mark);
+void engine_record_lost(struct engine *e, const char *why);
 
 /* True while anything runs or waits to be delivered (probes, timers, flows). */
 bool engine_busy(const struct engine *e);

@@ -65,6 +65,7 @@ enum {
 	RBC_EXIT_DATAERR = 65,
 	RBC_EXIT_NOINPUT = 66,
 	RBC_EXIT_SOFTWARE = 70,
+	RBC_EXIT_IOERR = 74,      /* the run's journal cannot be written: the record is lost */
 };
 
 #endif

@@ -6,9 +6,17 @@
  * calls journal_on_event; the journal writes the event's line and, once the
  * line is on disk (written and fdatasync'ed in the libuv thread pool, never
  * on the loop thread), passes the event on to the observer. So nothing is
- * shown that a crash could lose. Lines that arrive while a sync is under way
- * are written together by the next one (group commit). Output bytes are not
- * journaled (the step's spool file holds them) and are passed on at once.
+ * shown that a crash could lose. Lines that arrive while a write or a sync
+ * is under way are written together by the next one (group commit). Output
+ * bytes are not journaled (the step's spool file holds them) and are passed
+ * on at once.
+ *
+ * Write-ahead (journal_attach): the engine starts a step's action only once
+ * the line saying the step started is in the file. When a line cannot be
+ * written (a full disk, a file-size limit), the record is lost: the torn
+ * line is cut off (the file ends on its last whole line), nothing more is
+ * written, the engine stops (engine_record_lost: nothing new starts), and
+ * the events still held are passed on with journal_error set.
  *
  * The journal file is locked (flock) for as long as it is open: a second
  * process can never write the same run. Every line is masked with the run's
@@ -56,12 +64,18 @@ void journal_set_line_sink(struct journal *j, void (*on_line)(void *ud, const ch
 
 /* The engine's event callback (ud: the journal). */
 void journal_on_event(void *ud, const struct eng_event *ev);
+/* Write-ahead for e, whose on_event is this journal's: its steps' actions
+   wait for their start to be written, and a lost record stops it. */
+void journal_attach(struct journal *j, struct engine *e);
+/* The engine's record mark (engine_set_record; ud: the journal). */
+uint64_t journal_mark(void *ud);
 
 /* True while lines wait to be written or events to be passed on. */
 bool journal_busy(const struct journal *j);
 /* Lines written and synced so far (the header included). */
 uint64_t journal_durable(const struct journal *j);
-/* The first write or sync error, or NULL: the run goes on, the record does not. */
+/* Why the record is lost (a line could not be written or synced), or NULL.
+   Once set, nothing more is written and the attached engine has stopped. */
 const char *journal_error(const struct journal *j);
 
 /*

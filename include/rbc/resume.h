@@ -21,6 +21,12 @@
 /* The run header (line 0 of dir's journal), or NULL with err set. */
 cJSON *resume_header(const char *dir, struct rbc_error *err);
 
+/* A step whose start the record has, and not its end. */
+struct resume_cut {
+	struct eng_step *step;
+	int64_t started;          /* when it started, ms since the epoch */
+};
+
 struct resume_state {
 	uint64_t last_seq;        /* the last whole event's seq */
 	long long good_len;       /* bytes up to the end of that line */
@@ -31,6 +37,8 @@ struct resume_state {
 	char **lost;              /* secret captures not in the record: "NAME (RB/STEP)" */
 	size_t nlost;
 	size_t unknown;           /* events of steps the runbooks no longer have */
+	struct resume_cut *cut;   /* steps recorded started, not ended: they run again */
+	size_t ncut;
 };
 
 /*

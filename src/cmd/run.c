@@ -64,8 +64,10 @@ static void run_usage(FILE *fp)
 	        "from the environment (or --vars), never from --var.\n"
 	        "Step outputs are kept in the run directory ($RBC_RUNS_DIR, else\n"
 	        "$XDG_STATE_HOME/rbc/runs, else ~/.local/state/rbc/runs).\n"
+	        "A journal line that cannot be written (a full disk) stops the run: nothing\n"
+	        "new starts, RECORD LOST is said, and the exit status is 74.\n"
 	        "exit: 0 pass, 1 warn, 2 fail, 3 unknown/error, 64 usage, 65 invalid\n"
-	        "runbook, 66 unreadable file, 130 interrupted.\n");
+	        "runbook, 66 unreadable file, 74 record lost, 130 interrupted.\n");
 }
 
 /* Sets the variable named by the first klen bytes of k. */
@@ -220,6 +222,9 @@ struct batch {
 	bool finished;
 	bool interrupted;
 	enum rbc_verdict verdict;
+	char *stopped;            /* why a stop ended the run before its end, or NULL */
+	struct journal *j;
+	bool lost_said;           /* RECORD LOST was printed */
 	uint64_t t0;
 	uv_loop_t *loop;
 };
@@ -288,18 +293,32 @@ static void on_event(void *ud, const struct eng_event *ev)
 {
 	struct batch *b = ud;
 	const struct eng_step *s = ev->step;
+	if (!b->lost_said && journal_error(b->j)) {
+		/* Said where it happens, before the lines it makes unrecorded. */
+		b->lost_said = true;
+		fputs("RECORD LOST  ", stdout);
+		put_clean(stdout, journal_error(b->j));
+		fputs(" — nothing new starts, the run stops\n", stdout);
+	}
 	switch (ev->type) {
-	case ENG_EV_STEP_FINISHED:
+	case ENG_EV_STEP_FINISHED: {
+		/* An end the record lost is shown as such. */
+		char *t = b->lost_said ? xasprintf("%s%s(not in the record)", ev->text ? ev->text : "",
+		                                   ev->text ? " " : "")
+		                       : NULL;
+		const char *text = t ? t : ev->text;
 		if (s->state == ENG_SKIPPED)
-			line("SKIPPED", s, ev->text);
+			line("SKIPPED", s, text);
 		else if (s->state == ENG_CANCELLED)
-			line("CANCELLED", s, ev->text);
+			line("CANCELLED", s, text);
 		else
-			line(verdict_name(ev->verdict), s, ev->text);
+			line(verdict_name(ev->verdict), s, text);
+		free(t);
 		if (s->state == ENG_DONE &&
 		    (ev->verdict == RBC_VERDICT_FAIL || ev->verdict == RBC_VERDICT_ERROR))
 			output_tail(b, s);
 		break;
+	}
 	case ENG_EV_RETRY: {
 		char *t = xasprintf("attempt %u of %d: %s %s", s->attempt, s->def->retry_attempts,
 		                    verdict_name(ev->verdict), ev->text ? ev->text : "");
@@ -330,6 +349,10 @@ static void on_event(void *ud, const struct eng_event *ev)
 	case ENG_EV_RUN_FINISHED:
 		b->finished = true;
 		b->verdict = ev->verdict;
+		if (ev->stopped) {
+			free(b->stopped);
+			b->stopped = xstrdup(ev->text ? ev->text : "stopped");
+		}
 		if (ev->text && !b->interrupted) {
 			printf("%-9s ", "STOPPED");
 			put_clean(stdout, ev->text);
@@ -362,7 +385,14 @@ static void summary(struct batch *b, const struct rundir *rd)
 	struct eng_counts c;
 	engine_counts(b->e, &c);
 	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
-	printf("summary: %s — %zu step%s", verdict_name(b->verdict), c.total, c.total == 1 ? "" : "s");
+	printf("summary: %s — ", verdict_name(b->verdict));
+	if (b->stopped) {
+		/* Not a verdict on the whole run: it did not get to its end. */
+		fputs("stopped: ", stdout);
+		put_clean(stdout, b->stopped);
+		fputs(" — ", stdout);
+	}
+	printf("%zu step%s", c.total, c.total == 1 ? "" : "s");
 	const char *sep = ": ";
 	for (int k = 0; k < 5; k++)
 		if (c.by_verdict[k]) {
@@ -536,7 +566,10 @@ static bool write_header(struct run_record *r, struct engine *e)
 	for (size_t i = 0; r->vars && i < r->vars->n; i++)
 		cJSON_AddStringToObject(vars, r->vars->keys[i], r->vars->vals[i]);
 	add_argv(h, r->argc, r->argv);
-	return journal_header(r->j, h, &r->err);
+	if (journal_header(r->j, h, &r->err))
+		return true;
+	r->rc = RBC_EXIT_IOERR; /* no record: nothing may run */
+	return false;
 }
 
 static bool resume_apply(struct run_record *r, struct engine *e);
@@ -692,7 +725,9 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 			rbc_error_clear(&rec->err);
 			rc = rec->rc ? rec->rc : RBC_EXIT_SOFTWARE;
 		} else if (journal_error(rec->j)) {
-			text_fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
+			text_fprintf(stderr, "rbc: %s: RECORD LOST: %s; what ran after it is not in the record\n", cmd,
+			             journal_error(rec->j));
+			rc = RBC_EXIT_IOERR;
 		}
 		journal_free(rec->j);
 		uv_loop_close(loop);
@@ -713,7 +748,9 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 		.ud = rec->j,
 	};
 	journal_set_observer(rec->j, on_event, &b);
+	b.j = rec->j;
 	b.e = engine_new(&o, &err);
+	journal_attach(rec->j, b.e);
 	if (!prepare(rec, b.e)) {
 		text_fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
 		rbc_error_clear(&rec->err);
@@ -728,6 +765,13 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 	if (rec->resume) {
 		text_printf("%-9s %s — %zu events; %s\n", "RESUMED", rd->id, rec->rs.events,
 		       rec->resumed_at ? rec->resumed_at : "from the start");
+		for (size_t i = 0; i < rec->rs.ncut; i++) {
+			char when[40], *t;
+			iso_ms_format(when, sizeof when, rec->rs.cut[i].started);
+			t = xasprintf("started at %s, its end is not in the record: it runs again", when);
+			line("AGAIN", rec->rs.cut[i].step, t);
+			free(t);
+		}
 		fflush(stdout);
 	}
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
@@ -749,14 +793,19 @@ static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opt
 	}
 	history_end(loop, rec, cmd);
 	summary(&b, rd);
-	if (journal_error(rec->j))
-		text_fprintf(stderr, "rbc: %s: %s\n", cmd, journal_error(rec->j));
+	int rc = b.interrupted ? 130 : verdict_exit_code(b.verdict);
+	if (journal_error(rec->j)) {
+		text_fprintf(stderr, "rbc: %s: RECORD LOST: %s; what ran after it is not in the record\n", cmd,
+		        journal_error(rec->j));
+		rc = RBC_EXIT_IOERR;
+	}
 	engine_free(b.e);
 	journal_free(rec->j);
 	probe_shutdown(loop);
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
-	return b.interrupted ? 130 : verdict_exit_code(b.verdict);
+	free(b.stopped);
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -913,7 +962,8 @@ static void resume_usage(FILE *fp)
 	        "started with (their sha256 is in the journal).\n"
 	        "\n"
 	        "  --batch              without a screen, as rbc run --batch\n"
-	        "  --force              resume although a runbook changed since the start\n"
+	        "  --force              resume although a runbook changed since the start;\n"
+	        "                       the run's record then follows the changed runbooks\n"
 	        "  --operator NAME      who answers from now on (default: the run's operator)\n"
 	        "  --assume done|skip   answers manual steps so from now on\n"
 	        "  --yes                confirms every step that asks, from now on\n"
@@ -960,8 +1010,10 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 		r->rc = RBC_EXIT_USAGE;
 		return false;
 	}
-	if (!journal_continue(r->j, r->rs.last_seq, r->rs.good_len, &r->err))
+	if (!journal_continue(r->j, r->rs.last_seq, r->rs.good_len, &r->err)) {
+		r->rc = RBC_EXIT_IOERR;
 		return false;
+	}
 	if (r->hist && !journal_replay(r->rd->path, backfill, r->hist, NULL, &r->err))
 		return false; /* what came before: the database may not have it all */
 	bool after = false;
@@ -990,8 +1042,14 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 	}
 	if (r->rs.dropped_last)
 		cJSON_AddBoolToObject(o, "dropped_last", true);
-	if (r->forced)
+	if (r->forced) {
+		/* The runbooks may have changed: the tree the run goes on with, so
+		   that its record is the one it used. */
 		cJSON_AddBoolToObject(o, "forced", true);
+		cJSON *rbs = cJSON_AddArrayToObject(o, "runbooks");
+		for (size_t i = 0; i < r->nrbs; i++)
+			header_runbook(rbs, r->rbs[i], false);
+	}
 	if (r->rs.nlost) {
 		cJSON *lost = cJSON_AddArrayToObject(o, "lost_captures");
 		for (size_t i = 0; i < r->rs.nlost; i++)
@@ -999,6 +1057,8 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 	}
 	free(id);
 	bool ok = journal_append_sync(r->j, o, &r->err);
+	if (!ok)
+		r->rc = RBC_EXIT_IOERR;
 	for (size_t i = 0; i < r->rs.nlost; i++)
 		text_fprintf(stderr,
 		        "rbc: resume: the secret %s was captured before and is never written: run that step again (r) before the steps that use it\n",
@@ -1009,6 +1069,25 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 	if (r->rs.unknown)
 		fprintf(stderr, "rbc: resume: %zu recorded events name steps the runbooks no longer have: left out\n",
 		        r->rs.unknown);
+	/* A step whose start is recorded and not its end may have done its
+	   work: it runs again, never without saying so. */
+	for (size_t i = 0; i < r->rs.ncut; i++) {
+		const struct eng_step *s = r->rs.cut[i].step;
+		char *sid = journal_step_id(s);
+		char when[40];
+		iso_ms_format(when, sizeof when, r->rs.cut[i].started);
+		fprintf(stderr, "rbc: resume: %s started at %s and its end is not in the record: what it does may be done already; it runs again\n",
+		        sid, when);
+		free(sid);
+	}
+	if (r->rs.ncut) {
+		const struct eng_step *s = r->rs.cut[0].step;
+		char *w = xasprintf("%s%sstarted, its end not recorded: %s %s%s — it runs again", r->warning ? r->warning : "",
+		                    r->warning ? " · " : "", s->def->number, s->title ? s->title : s->def->id,
+		                    r->rs.ncut > 1 ? " and more" : "");
+		free(r->warning);
+		r->warning = w;
+	}
 	return ok;
 }
 

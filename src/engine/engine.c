@@ -352,6 +352,7 @@ void engine_free(struct engine *e)
 	free(e->operator);
 	free(e->out_dir);
 	free(e->stop_reason);
+	free(e->gated);
 	free(e);
 }
 
@@ -515,7 +516,9 @@ static void aggregate(const struct eng_step *g, enum eng_state *st, enum rbc_ver
 	if (notrun)
 		sb_addf(&sb, "%s%zu not run", sep, notrun);
 	*explain = sb_take(&sb);
-	*v = worst;
+	/* A step cut short (a stop, a watch that fired) did not pass: nor did
+	   the group around it. */
+	*v = cancelled ? verdict_worst(worst, RBC_VERDICT_UNKNOWN) : worst;
 	*st = (done == 0 && watching == 0 && skipped > 0 && cancelled == 0) ? ENG_SKIPPED : ENG_DONE;
 }
 
@@ -1085,6 +1088,14 @@ static void check_finished(struct engine *e)
 	e->main_over = false;
 	e->dirty = false;
 	enum rbc_verdict v = engine_verdict(e);
+	if (e->stopping) {
+		/* Stopped before its end (a quit, a signal, a lost record): what it
+		   did not reach or cut short passed nothing. */
+		struct eng_counts k;
+		engine_counts(e, &k);
+		if (k.pending || k.running || k.cancelled)
+			v = verdict_worst(v, RBC_VERDICT_UNKNOWN);
+	}
 	struct eng_event ev = {.type = ENG_EV_RUN_FINISHED, .verdict = v, .text = e->stop_reason,
 	                       .stopped = e->stopping};
 	engine_emit(e, &ev);
@@ -1168,6 +1179,8 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
                    const char *by)
 {
 	struct node *n = node_of(s);
+	if (e->record_lost)
+		return false; /* an answer nobody could read back */
 	const char *who = by && *by ? by : e->operator;
 	char *mnote = engine_mask(e, note && *note ? note : NULL);
 	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_CONFIRM) {
@@ -1269,7 +1282,8 @@ static void cancel_node(struct engine *e, struct node *n, void *ud)
 		return;
 	step_cancel(e, n);
 	n->flow = NULL;
-	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_PASS, xstrdup(reason));
+	/* Cut short: no verdict was reached, and cancelled is not passed. */
+	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_UNKNOWN, xstrdup(reason));
 }
 
 static void cancel_all(struct engine *e, const char *reason)
@@ -1325,6 +1339,37 @@ void engine_interrupt(struct engine *e, const char *reason, struct node *target)
 		main_flow_start(e, target, FLOW_ENTER);
 	}
 	engine_pump(e);
+}
+
+void engine_set_record(struct engine *e, uint64_t (*mark)(void *ud), void *ud)
+{
+	e->record_mark = mark;
+	e->record_ud = ud;
+}
+
+void engine_recorded(struct engine *e, uint64_t mark)
+{
+	if (e->record_lost)
+		return;
+	if (mark > e->recorded)
+		e->recorded = mark;
+	/* Oldest first: their actions start in the order the steps did. */
+	for (size_t i = 0; i < e->ngated;) {
+		struct node *n = e->gated[i];
+		if (n->gate_mark <= e->recorded)
+			step_gate_open(e, n); /* takes it off the list */
+		else
+			i++;
+	}
+}
+
+void engine_record_lost(struct engine *e, const char *why)
+{
+	if (e->record_lost)
+		return;
+	e->record_lost = true;
+	/* What waited for the record never starts: the stop cancels it. */
+	engine_stop(e, why ? why : "the record is lost");
 }
 
 bool engine_busy(const struct engine *e)

@@ -41,6 +41,9 @@ struct node {
 	bool endpoint;                /* reached by a jump: the flow ends after it */
 	bool restored;                /* finished before a resume: never reopened */
 	bool rewatch;                 /* a watch cut short: samples again on resume */
+	bool gated;                   /* its action waits for its start to be recorded */
+	bool gate_watch;              /* … a watch's first sample (else an attempt) */
+	uint64_t gate_mark;           /* … the record's mark it waits for */
 	/* watches */
 	bool watch_live;
 	int64_t watch_deadline;       /* uv_now ms; 0: until the run ends */
@@ -129,6 +132,13 @@ struct engine {
 	struct node *resume_at;       /* engine_start continues here (a resume) */
 	enum flow_act resume_act;
 	bool resume_reopen;           /* a stop closed the groups around it */
+	/* write-ahead (engine_set_record) */
+	uint64_t (*record_mark)(void *ud);
+	void *record_ud;
+	uint64_t recorded;            /* the record's mark reached so far */
+	bool record_lost;             /* nothing more can be recorded: nothing starts */
+	struct node **gated;          /* steps whose action waits for the record */
+	size_t ngated, capgated;
 };
 
 /* engine.c */
@@ -185,6 +195,7 @@ void step_cancel(struct engine *e, struct node *n);
 void step_watch_end(struct engine *e, struct node *n, const char *why);
 void step_free_samples(struct eng_step *s);
 void step_restore_sample(struct node *n, struct rbc_value *take);
+void step_gate_open(struct engine *e, struct node *n);
 void etimer_close(struct node *n);
 
 /*

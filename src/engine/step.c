@@ -27,6 +27,7 @@ struct pctx {
 
 static void sample_start(struct engine *e, struct node *n);
 static void attempt_start(struct engine *e, struct node *n);
+static bool gate(struct engine *e, struct node *n, bool watch);
 
 /* ---- timers ------------------------------------------------------------ */
 
@@ -747,7 +748,8 @@ void step_watch_start(struct engine *e, struct node *n)
 	n->watch_judged = 0;
 	free(n->last_explain);
 	n->last_explain = NULL;
-	timer_arm(e, n, 0, next_fire);
+	if (!gate(e, n, true))
+		timer_arm(e, n, 0, next_fire);
 }
 
 /* ---- probes ------------------------------------------------------------ */
@@ -987,6 +989,49 @@ static void sample_start(struct engine *e, struct node *n)
 	e->inflight++;
 }
 
+/*
+ * Write-ahead: holds the step's action until its start is in the record
+ * (true), unless there is no record or it holds everything already.
+ */
+static bool gate(struct engine *e, struct node *n, bool watch)
+{
+	if (!e->record_mark)
+		return false;
+	uint64_t m = e->record_mark(e->record_ud);
+	if (!e->record_lost && (!m || m <= e->recorded))
+		return false;
+	n->gated = true;
+	n->gate_watch = watch;
+	n->gate_mark = m;
+	xgrow(&e->gated, &e->capgated, e->ngated + 1, sizeof *e->gated);
+	e->gated[e->ngated++] = n;
+	return true;
+}
+
+static void ungate(struct engine *e, struct node *n)
+{
+	if (!n->gated)
+		return;
+	n->gated = false;
+	for (size_t i = 0; i < e->ngated; i++)
+		if (e->gated[i] == n) {
+			memmove(e->gated + i, e->gated + i + 1, (e->ngated - i - 1) * sizeof *e->gated);
+			e->ngated--;
+			break;
+		}
+}
+
+/* The record holds the step's start: its action begins. */
+void step_gate_open(struct engine *e, struct node *n)
+{
+	bool watch = n->gate_watch;
+	ungate(e, n);
+	if (watch)
+		timer_arm(e, n, 0, next_fire);
+	else
+		attempt_start(e, n);
+}
+
 static void attempt_start(struct engine *e, struct node *n)
 {
 	n->s.attempt++;
@@ -1000,13 +1045,15 @@ static void attempt_start(struct engine *e, struct node *n)
 void step_probe_start(struct engine *e, struct node *n)
 {
 	n->s.attempt = 0;
-	attempt_start(e, n);
+	if (!gate(e, n, false))
+		attempt_start(e, n);
 }
 
 /* Stops whatever the step has going (probe, timer, a watch's sampling);
    a result still on its way will be dropped. */
 void step_cancel(struct engine *e, struct node *n)
 {
+	ungate(e, n);
 	if (n->watch_live) {
 		n->watch_live = false;
 		e->watches--;

@@ -62,16 +62,10 @@ static unsigned long long count_masked(const char *s)
 	return n;
 }
 
-/* The step's entry, made when it first appears. */
-static cJSON *step_of(struct model *m, const char *id)
+/* A new entry for step id: not run, nothing recorded. */
+static cJSON *step_new(const char *id)
 {
-	/* A step's events mostly come together: the last one found first. */
-	if (m->last && strcmp(str(m->last, "id"), id) == 0)
-		return m->last;
-	cJSON *s = strmap_get(&m->index, id);
-	if (s)
-		return m->last = s;
-	s = cJSON_CreateObject();
+	cJSON *s = cJSON_CreateObject();
 	cJSON_AddStringToObject(s, "id", id);
 	const char *slash = strchr(id, '/');
 	char *rb = slash ? xstrndup(id, (size_t)(slash - id)) : xstrdup(id);
@@ -85,6 +79,19 @@ static cJSON *step_of(struct model *m, const char *id)
 	cJSON_AddNumberToObject(s, "attempts", 0);
 	cJSON_AddNumberToObject(s, "samples", 0);
 	cJSON_AddArrayToObject(s, "captures");
+	return s;
+}
+
+/* The step's entry, made when it first appears. */
+static cJSON *step_of(struct model *m, const char *id)
+{
+	/* A step's events mostly come together: the last one found first. */
+	if (m->last && strcmp(str(m->last, "id"), id) == 0)
+		return m->last;
+	cJSON *s = strmap_get(&m->index, id);
+	if (s)
+		return m->last = s;
+	s = step_new(id);
 	cJSON_AddItemToArray(m->steps, s);
 	strmap_set(&m->index, id, s);
 	return m->last = s;
@@ -165,6 +172,100 @@ static void resumed(struct model *m, const cJSON *e)
 	cJSON_DeleteItemFromObjectCaseSensitive(m->root, "verdict");
 	cJSON_AddNullToObject(m->root, "finished");
 	cJSON_AddNullToObject(m->root, "verdict");
+}
+
+/* Takes step id's entry out of the model's list (a new one when it has none). */
+static cJSON *step_take(struct model *m, const char *id)
+{
+	cJSON *s = strmap_get(&m->index, id);
+	if (!s)
+		return step_new(id);
+	strmap_set(&m->index, id, NULL);
+	return cJSON_DetachItemViaPointer(m->steps, s);
+}
+
+static void set_bool(cJSON *o, const char *k, bool v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+	cJSON_AddBoolToObject(o, k, v);
+}
+
+/*
+ * A resume with --force goes on with runbooks changed since the start: the
+ * record follows the tree the run used from then on (its run_resumed line
+ * has it). Its steps keep what they recorded before; a step the runbooks no
+ * longer have stays only when it recorded something (it ran), and one the
+ * interruption cut short is cancelled: it can never end now. Steps never
+ * reached that the runbooks no longer have are gone.
+ */
+static void retree(struct model *m, const cJSON *rbs)
+{
+	cJSON *steps = cJSON_CreateArray();
+	cJSON *list = cJSON_CreateArray();
+	const cJSON *rb, *st;
+	cJSON_ArrayForEach(rb, rbs)
+	{
+		const char *rid = str(rb, "id");
+		if (!rid)
+			continue;
+		cJSON *phase = step_take(m, rid);
+		copy(phase, "title", rb, "title");
+		set_bool(phase, "on_demand", cJSON_IsTrue(get(rb, "included")));
+		cJSON_AddItemToArray(steps, phase);
+		cJSON_ArrayForEach(st, get(rb, "steps"))
+		{
+			const char *id = str(st, "id");
+			if (!id)
+				continue;
+			cJSON *s = step_take(m, id);
+			bool reached = strcmp(str(s, "state"), "pending") != 0;
+			copy(s, "number", st, "number");
+			if (!reached)
+				copy(s, "title", st, "title");
+			set_bool(s, "group", cJSON_IsTrue(get(st, "group")));
+			set_bool(s, "on_demand", cJSON_IsTrue(get(st, "on_demand")));
+			cJSON_AddItemToArray(steps, s);
+		}
+		cJSON *c = cJSON_Duplicate(rb, true);
+		cJSON_DeleteItemFromObjectCaseSensitive(c, "steps");
+		cJSON_AddItemToArray(list, c);
+	}
+	/* What the old tree had and the new one has not. */
+	cJSON *s = m->steps->child;
+	while (s) {
+		cJSON *next = s->next;
+		const char *state = str(s, "state");
+		cJSON_DetachItemViaPointer(m->steps, s);
+		if (!state || strcmp(state, "pending") == 0) {
+			cJSON_Delete(s);
+		} else {
+			if (strcmp(state, "running") == 0 || strcmp(state, "waiting") == 0 ||
+			    strcmp(state, "watching") == 0) {
+				cJSON_ReplaceItemInObjectCaseSensitive(s, "state", cJSON_CreateString("cancelled"));
+				cJSON_DeleteItemFromObjectCaseSensitive(s, "explanation");
+				cJSON_AddStringToObject(s, "explanation",
+				                        "cut short by an interruption; the runbook resumed with --force no longer has it");
+			}
+			cJSON_AddItemToArray(steps, s);
+			/* Its runbook stays listed while a step of it is in the record. */
+			const char *rid = str(s, "runbook");
+			bool listed = false;
+			cJSON_ArrayForEach(rb, list) listed = listed || strcmp(str(rb, "id"), rid) == 0;
+			cJSON_ArrayForEach(rb, get(m->header, "runbooks")) if (!listed && strcmp(str(rb, "id"), rid) == 0)
+			{
+				cJSON_AddItemToArray(list, cJSON_Duplicate(rb, true));
+				listed = true;
+			}
+		}
+		s = next;
+	}
+	cJSON_Delete(m->steps);
+	m->steps = steps;
+	strmap_free(&m->index);
+	cJSON_ArrayForEach(s, steps) strmap_set(&m->index, str(s, "id"), s);
+	m->last = NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(m->header, "runbooks");
+	cJSON_AddItemToObject(m->header, "runbooks", list);
 }
 
 static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long line)
@@ -287,6 +388,8 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		copy(m->root, "verdict", e, "verdict");
 	} else if (strcmp(ev, "run_resumed") == 0) {
 		resumed(m, e);
+		if (cJSON_IsArray(get(e, "runbooks")) && m->header)
+			retree(m, get(e, "runbooks"));
 	}
 	if (strcmp(ev, "sample") != 0) {
 		cJSON *o = cJSON_CreateObject();
@@ -643,6 +746,27 @@ static bool not_run(const cJSON *s)
 	return st && strcmp(st, "pending") == 0;
 }
 
+/* Why a run that did not get to its end ended, in words (NULL: it did). */
+static char *unfinished_why(const cJSON *doc)
+{
+	const char *state = str(doc, "state");
+	if (!state || strcmp(state, "finished") == 0)
+		return NULL;
+	if (strcmp(state, "running") == 0)
+		return xstrdup("the run is still going");
+	if (strcmp(state, "interrupted") == 0)
+		return xstrdup("the run was interrupted: its process ended before the run did");
+	const char *why = NULL;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, get(doc, "timeline"))
+	{
+		if (strcmp(str(t, "ev") ? str(t, "ev") : "", "run_finished") == 0)
+			why = str(t, "text");
+	}
+	return why ? xasprintf("the run stopped before its end: %s", why)
+	           : xstrdup("the run stopped before its end");
+}
+
 static double secs(const cJSON *s)
 {
 	const cJSON *d = get(s, "duration_ms");
@@ -673,10 +797,13 @@ char *export_junit(const char *dir, struct rbc_error *err)
 		if (!st || strcmp(st, "done") != 0)
 			skipped++;
 	}
+	/* A run that did not get to its end did not pass, whatever its steps
+	   say: one more testcase, failed, says so. */
+	char *unfinished = unfinished_why(doc);
 	sb_adds(&sb, "<testsuites");
 	xml_attr(&sb, "name", str(doc, "run"));
-	sb_addf(&sb, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n", tests,
-	        fails, errors, skipped, total_time);
+	sb_addf(&sb, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
+	        tests + !!unfinished, fails + !!unfinished, errors, skipped, total_time);
 	int suite_id = 0;
 	cJSON_ArrayForEach(rb, rbs)
 	{
@@ -780,6 +907,24 @@ char *export_junit(const char *dir, struct rbc_error *err)
 			sb_adds(&sb, "    </testcase>\n");
 		}
 		sb_adds(&sb, "  </testsuite>\n");
+	}
+	if (unfinished) {
+		char ts[32];
+		snprintf(ts, sizeof ts, "%.19s", str(doc, "started") ? str(doc, "started") : "1970-01-01T00:00:00");
+		sb_addf(&sb, "  <testsuite id=\"%d\" name=\"run\" tests=\"1\" failures=\"1\" errors=\"0\" skipped=\"0\" time=\"%.3f\"",
+		        suite_id, total_time);
+		xml_attr(&sb, "timestamp", ts);
+		xml_attr(&sb, "hostname", str(doc, "host"));
+		sb_adds(&sb, ">\n    <testcase");
+		xml_attr(&sb, "name", "the run got to its end");
+		xml_attr(&sb, "classname", str(doc, "run"));
+		sb_adds(&sb, " time=\"0.000\">\n      <failure");
+		xml_attr(&sb, "message", unfinished);
+		xml_attr(&sb, "type", "UNKNOWN");
+		sb_adds(&sb, ">");
+		xml_text(&sb, unfinished);
+		sb_adds(&sb, "</failure>\n    </testcase>\n  </testsuite>\n");
+		free(unfinished);
 	}
 	sb_adds(&sb, "</testsuites>\n");
 	cJSON_Delete(doc);
@@ -887,12 +1032,16 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	sb_adds(&sb, " on ");
 	text_md(&sb, str(doc, "host"));
 	sb_adds(&sb, ")\n");
-	sb_addf(&sb, "**Result**: %s %s%s\n\n", verdict_mark(verdict, verdict ? "done" : "running"),
-	        verdict ? verdict : "NOT FINISHED",
-	        !state || !strcmp(state, "finished") ? ""
-	        : !strcmp(state, "running")          ? " — the run is still going"
-	        : !strcmp(state, "stopped")          ? " — the run stopped early"
-	                                             : " — the run was interrupted");
+	/* A run that did not get to its end shows it first: ⏸, never ✅. */
+	char *unfinished = unfinished_why(doc);
+	sb_addf(&sb, "**Result**: %s ", verdict_mark(verdict, unfinished ? "running" : "done"));
+	text_md(&sb, verdict ? verdict : "NOT FINISHED");
+	if (unfinished) {
+		sb_adds(&sb, " — ");
+		text_md(&sb, unfinished);
+		free(unfinished);
+	}
+	sb_adds(&sb, "\n\n");
 
 	/* Summary: one line per phase (runbook). */
 	sb_adds(&sb, "## Deployment Summary\n\n");
@@ -930,7 +1079,9 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		if (!phase && cJSON_IsTrue(get(rb, "included")))
 			continue;
 		const char *title = phase && str(phase, "title") ? str(phase, "title") : rid;
-		const char *mark = fail ? "❌" : open ? "⏸" : warn ? "⚠️" : !n || skip + notrun == n ? "⏭" : "✅";
+		/* Steps not reached beside steps that ran: the phase is not finished. */
+		const char *mark = fail ? "❌" : open ? "⏸" : !n || skip + notrun == n ? "⏭" : notrun ? "⏸"
+		                 : warn ? "⚠️" : "✅";
 		sb_adds(&sb, "- ");
 		text_md_block(&sb, title);
 		sb_addf(&sb, ": %s ", mark);

@@ -1,11 +1,19 @@
 /*
  * journal.c — the run's journal (see journal.h, docs/journal.md).
  *
- * Two buffers: `pending` collects the lines of events as they come; when no
- * write is under way it becomes `writing`, and a uv_work writes it whole and
- * fdatasyncs the file. When that work ends, the events whose lines it held
- * are passed on to the observer, in order, and the next batch starts. The
- * loop thread only formats lines and swaps buffers.
+ * `pending` collects the lines of events as they come; when no write is
+ * under way it becomes `writing`, and a uv_work appends it whole. Once
+ * written, its lines wait in `unsynced` for a second uv_work that
+ * fdatasyncs the file; writes go on while a sync is under way. A write
+ * that ends lets the engine start the steps whose start it held (write-
+ * ahead: no step runs that the file does not say started); a sync that
+ * ends passes the events whose lines it covered on to the observer, in
+ * order. The loop thread only formats lines and swaps buffers.
+ *
+ * A line that cannot be written (a full disk, a file-size limit) loses the
+ * record: what was torn is cut off, nothing is written any more, the engine
+ * is told (nothing new starts; the run stops) and the events still held are
+ * passed on with journal_error set, so that what ran is shown as lost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,13 +49,22 @@ struct journal {
 	void *ud;
 
 	uint64_t seq;            /* the last line's number (the header is 0) */
+	uint64_t written;        /* lines in the file (perhaps not synced yet) */
 	uint64_t durable;        /* lines on disk */
+	long long size;          /* bytes of whole lines in the file */
 	struct strbuf pending, writing;
 	uint64_t writing_last;   /* the last line in `writing` */
-	bool in_flight;
+	bool in_flight;          /* the write work */
 	uv_work_t work;
 	int werr;                /* the worker's errno */
+	struct strbuf unsynced, syncing; /* written lines waiting for (under) a sync */
+	uint64_t syncing_last;
+	bool sync_in_flight;
+	uv_work_t sync_work;
+	int serr;
 	char *error;
+	bool lost;               /* a line could not be written: none is any more */
+	struct engine *engine;   /* write-ahead: told what is written (journal_attach) */
 
 	struct held *held;       /* events waiting for their line, oldest first */
 	size_t nheld, capheld, held_head;
@@ -293,14 +310,15 @@ static void hold(struct journal *j, const struct eng_event *ev, uint64_t seq)
 	}
 }
 
-/* Passes on every held event whose line is on disk. An observer's reaction
-   may send new events (journaled and held in turn): they wait their turn. */
-static void deliver(struct journal *j)
+/* Passes on every held event whose line is on disk (up to line upto). An
+   observer's reaction may send new events (journaled and held in turn):
+   they wait their turn. */
+static void deliver_to(struct journal *j, uint64_t upto)
 {
 	if (j->delivering)
 		return;
 	j->delivering = true;
-	while (j->held_head < j->nheld && j->held[j->held_head].seq <= j->durable) {
+	while (j->held_head < j->nheld && j->held[j->held_head].seq <= upto) {
 		struct held h = j->held[j->held_head++];
 		h.ev.text = h.text;
 		h.ev.name = h.name;
@@ -319,38 +337,126 @@ static void deliver(struct journal *j)
 	j->delivering = false;
 }
 
+/* Everything on disk; once the record is lost, everything. */
+static void deliver(struct journal *j)
+{
+	deliver_to(j, j->lost ? UINT64_MAX : j->durable);
+}
+
 /* ---- writing ---------------------------------------------------------------- */
 
 static void kick(struct journal *j);
+static void kick_sync(struct journal *j);
 
 static void work_cb(uv_work_t *w)
 {
 	struct journal *j = w->data;
 	int err = 0;
-	if (fd_write_all(j->fd, j->writing.s, j->writing.len, &err))
-		sync_fd(j->fd, &err);
+	if (!fd_write_all(j->fd, j->writing.s, j->writing.len, &err)) {
+		/* What was torn goes: the file ends on its last whole line. */
+		while (ftruncate(j->fd, (off_t)j->size) != 0 && errno == EINTR)
+			;
+	}
 	j->werr = err;
+}
+
+static void sync_work_cb(uv_work_t *w)
+{
+	struct journal *j = w->data;
+	int err = 0;
+	sync_fd(j->fd, &err);
+	j->serr = err;
+}
+
+/*
+ * The record is lost: nothing is written any more, the engine stops (no
+ * step starts whose start would not be recorded), and every event still
+ * held is passed on, journal_error saying what the record lacks.
+ */
+static void lose(struct journal *j, int err)
+{
+	if (j->lost)
+		return;
+	/* What the file holds is passed on first, as it would have been: the
+	   loss is said between what the record has and what it does not. */
+	deliver_to(j, j->written);
+	j->lost = true;
+	free(j->error);
+	j->error = xasprintf("the journal %s cannot be written (%s): the record ends at line %llu", j->path,
+	                     strerror(err), (unsigned long long)j->written + 1);
+	j->pending.len = 0;
+	kick_sync(j); /* what was written before still goes to disk */
+	if (j->engine) {
+		char *why = xasprintf("the record is lost: its journal cannot be written (%s)", strerror(err));
+		engine_record_lost(j->engine, why);
+		free(why);
+	}
+	deliver(j);
 }
 
 static void after_work_cb(uv_work_t *w, int status)
 {
 	struct journal *j = w->data;
 	j->in_flight = false;
-	if ((status || j->werr) && !j->error)
-		j->error = xasprintf("the journal %s cannot be written: %s", j->path,
-		                     strerror(status ? ECANCELED : j->werr));
-	/* Even when the disk refused it, the run goes on and is shown: the
-	   error is said (journal_error), never hidden by a stalled screen. */
-	j->durable = j->writing_last;
-	lines_out(j, j->writing.s, j->writing.len);
+	int err = status ? ECANCELED : j->werr;
+	if (err) {
+		j->writing.len = 0;
+		lose(j, err);
+		return;
+	}
+	j->size += (long long)j->writing.len;
+	j->written = j->writing_last;
+	sb_add(&j->unsynced, j->writing.s, j->writing.len);
 	j->writing.len = 0;
+	kick_sync(j);
+	if (j->lost)
+		return; /* lost by a sync meanwhile: nothing more goes on */
 	kick(j);
+	/* Write-ahead: the steps whose start is in the file may run now. */
+	if (j->engine)
+		engine_recorded(j->engine, j->written);
+}
+
+static void after_sync_cb(uv_work_t *w, int status)
+{
+	struct journal *j = w->data;
+	j->sync_in_flight = false;
+	int err = status ? ECANCELED : j->serr;
+	if (err) {
+		j->syncing.len = 0;
+		j->unsynced.len = 0; /* no later sync can vouch for them */
+		lose(j, err);
+		return;
+	}
+	j->durable = j->syncing_last;
+	lines_out(j, j->syncing.s, j->syncing.len);
+	j->syncing.len = 0;
+	kick_sync(j);
 	deliver(j);
+}
+
+static void kick_sync(struct journal *j)
+{
+	/* Lines written before a loss are still synced. */
+	if (j->sync_in_flight || !j->unsynced.len)
+		return;
+	struct strbuf t = j->syncing;
+	j->syncing = j->unsynced;
+	j->unsynced = t;
+	j->unsynced.len = 0;
+	j->syncing_last = j->written;
+	j->sync_in_flight = true;
+	j->sync_work.data = j;
+	if (uv_queue_work(j->loop, &j->sync_work, sync_work_cb, after_sync_cb) != 0) {
+		/* No thread pool: sync here rather than lose the line. */
+		sync_work_cb(&j->sync_work);
+		after_sync_cb(&j->sync_work, 0);
+	}
 }
 
 static void kick(struct journal *j)
 {
-	if (j->in_flight || !j->pending.len)
+	if (j->in_flight || j->lost || !j->pending.len)
 		return;
 	struct strbuf t = j->writing;
 	j->writing = j->pending;
@@ -369,10 +475,10 @@ static void kick(struct journal *j)
 void journal_on_event(void *ud, const struct eng_event *ev)
 {
 	struct journal *j = ud;
-	if (ev->type == ENG_EV_OUTPUT) {
-		/* Bytes go to the spool file, not the journal: shown at once,
-		   unless events before them still wait for the disk (then after
-		   those, in order). */
+	if (ev->type == ENG_EV_OUTPUT || j->lost) {
+		/* Bytes go to the spool file, not the journal, and once the record
+		   is lost nothing more is written: shown at once, unless events
+		   before them still wait for the disk (then after those, in order). */
 		if (j->held_head == j->nheld && !j->delivering) {
 			if (j->on_event)
 				j->on_event(j->ud, ev);
@@ -387,6 +493,20 @@ void journal_on_event(void *ud, const struct eng_event *ev)
 	free(line);
 	hold(j, ev, j->seq);
 	kick(j);
+}
+
+uint64_t journal_mark(void *ud)
+{
+	const struct journal *j = ud;
+	if (j->lost)
+		return UINT64_MAX; /* never: nothing starts any more */
+	return j->seq > j->written ? j->seq : 0;
+}
+
+void journal_attach(struct journal *j, struct engine *e)
+{
+	j->engine = e;
+	engine_set_record(e, journal_mark, j);
 }
 
 /* ---- opening and closing --------------------------------------------------- */
@@ -446,8 +566,16 @@ bool journal_continue(struct journal *j, uint64_t last_seq, long long good_len, 
 		rbc_error_set(err, "cannot truncate %s: %s", j->path, strerror(e));
 		return false;
 	}
-	j->seq = j->durable = last_seq;
+	j->seq = j->written = j->durable = last_seq;
+	j->size = good_len;
 	return true;
+}
+
+/* The file's length: where the next line starts. */
+static long long file_size(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? (long long)st.st_size : 0;
 }
 
 /* Writes {"seq": seq, fields…} as a line and syncs it, on the calling thread. */
@@ -478,7 +606,8 @@ bool journal_append_sync(struct journal *j, cJSON *event, struct rbc_error *err)
 {
 	if (!put_sync(j, j->seq + 1, event, err))
 		return false;
-	j->durable = ++j->seq;
+	j->written = j->durable = ++j->seq;
+	j->size = file_size(j->fd);
 	return true;
 }
 
@@ -509,7 +638,9 @@ bool journal_header(struct journal *j, cJSON *header, struct rbc_error *err)
 			free(m);
 		}
 	}
-	return put_sync(j, 0, h, err);
+	bool ok = put_sync(j, 0, h, err);
+	j->size = file_size(j->fd);
+	return ok;
 }
 
 void journal_set_observer(struct journal *j, void (*on_event)(void *ud, const struct eng_event *ev),
@@ -533,7 +664,8 @@ void journal_set_mask(struct journal *j, const struct mask *m)
 
 bool journal_busy(const struct journal *j)
 {
-	return j && (j->in_flight || j->pending.len || j->held_head < j->nheld);
+	return j && (j->in_flight || j->sync_in_flight || j->pending.len || j->unsynced.len ||
+	             j->held_head < j->nheld);
 }
 
 uint64_t journal_durable(const struct journal *j)
@@ -555,6 +687,8 @@ void journal_free(struct journal *j)
 	free(j->held);
 	sb_free(&j->pending);
 	sb_free(&j->writing);
+	sb_free(&j->unsynced);
+	sb_free(&j->syncing);
 	close(j->fd);
 	free(j->path);
 	free(j->error);

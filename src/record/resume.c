@@ -197,6 +197,18 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 	return true;
 }
 
+/* The steps whose start the record has and not their end (cut short by a
+   crash, a kill, a lost record): whatever they did may be done already. */
+static void find_cut(struct resume_state *st, struct eng_step *s)
+{
+	if (s->def && s->def->action != RB_GROUP && s->state == ENG_RUNNING) {
+		st->cut = xrealloc(st->cut, (st->ncut + 1) * sizeof *st->cut);
+		st->cut[st->ncut++] = (struct resume_cut){.step = s, .started = s->started};
+	}
+	for (size_t i = 0; i < s->nchildren; i++)
+		find_cut(st, s->children[i]);
+}
+
 bool resume_replay(const char *dir, struct engine *e, struct resume_state *st, struct rbc_error *err)
 {
 	*st = (struct resume_state){0};
@@ -207,6 +219,8 @@ bool resume_replay(const char *dir, struct engine *e, struct resume_state *st, s
 		index_steps(&x.steps, nodes[i]);
 	bool ok = journal_replay(dir, apply, &x, &st->dropped_last, err);
 	strmap_free(&x.steps);
+	for (size_t i = 0; ok && i < n; i++)
+		find_cut(st, nodes[i]);
 	if (ok)
 		engine_restore_end(e);
 	return ok;
@@ -217,5 +231,6 @@ void resume_state_free(struct resume_state *st)
 	for (size_t i = 0; i < st->nlost; i++)
 		free(st->lost[i]);
 	free(st->lost);
+	free(st->cut);
 	*st = (struct resume_state){0};
 }

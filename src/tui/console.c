@@ -551,7 +551,9 @@ static void draw_header(struct console *c)
 		env = engine_var(c->e, ph, "ENV");
 	if (!env && ph != tops[0] && !(env = engine_var(c->e, tops[0], "ENVIRONMENT")))
 		env = engine_var(c->e, tops[0], "ENV");
-	attr_t a = c->attr[env && is_production(env) ? THEME_HEADER_ALERT : THEME_HEADER];
+	/* A record that cannot be written is said as loudly as production. */
+	const char *lost = journal_error(c->cfg->journal);
+	attr_t a = c->attr[lost || (env && is_production(env)) ? THEME_HEADER_ALERT : THEME_HEADER];
 	fill(0, 0, c->cols, a);
 	struct strbuf sb = {0};
 	sb_addf(&sb, " rbc · %s", ph->rb->id);
@@ -584,7 +586,8 @@ static void draw_header(struct console *c)
 			v = RBC_VERDICT_UNKNOWN;
 		snprintf(fin, sizeof fin, "■ finished %s", verdict_name(v));
 	}
-	const char *what = c->finished ? fin
+	const char *what = lost       ? "RECORD LOST"
+	                   : c->finished ? fin
 	                   : jobs      ? "▶ running"
 	                   : waiting   ? "◆ your turn"
 	                   : c->started ? "‖ paused"
@@ -2397,7 +2400,10 @@ static void signal_cb(uv_signal_t *h, int signum)
 			uv_stop(c->loop);
 		return;
 	}
-	/* SIGTERM, SIGHUP (the ssh session is gone): stop and leave. */
+	/* SIGTERM, SIGHUP (the ssh session is gone): stop and leave, the record
+	   saying which. */
+	if (engine_busy(c->e))
+		engine_stop(c->e, signum == SIGHUP ? "the terminal was lost (SIGHUP)" : "interrupted by SIGTERM");
 	finish_quit(c);
 	c->quit_when_done = true;
 	if (c->quitting)
@@ -2555,6 +2561,8 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 		return RBC_EXIT_SOFTWARE;
 	}
 	c->operator = engine_operator(c->e);
+	if (cfg->journal)
+		journal_attach(cfg->journal, c->e); /* write-ahead; a lost record stops the run */
 	if (cfg->started && !cfg->started(cfg->started_ud, c->e)) {
 		engine_free(c->e);
 		probe_shutdown(c->loop);
@@ -2678,6 +2686,10 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	if (cfg->run_id)
 		text_printf(" — run %s (%s)", cfg->run_id, cfg->run_path ? cfg->run_path : "");
 	printf("\n");
+	if (journal_error(cfg->journal)) {
+		printf("rbc: RECORD LOST: %s; nothing started after it, and what ended after it is not in the record\n",
+		       journal_error(cfg->journal));
+	}
 
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
@@ -2704,5 +2716,5 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	sb_free(&c->input_text);
 	free(c);
 	the_console = NULL;
-	return verdict_exit_code(v);
+	return journal_error(cfg->journal) ? RBC_EXIT_IOERR : verdict_exit_code(v);
 }

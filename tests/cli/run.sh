@@ -142,7 +142,7 @@ wait "$pid"
 rc=$?
 expect_eq "SIGINT stops the run with exit 130" "$rc" 130
 expect_match "the running step is cancelled, saying why" "$(cat "$TMP/int.out")" '^CANCELLED +long  Long — interrupted by SIGINT$'
-expect_match "… and the summary still comes" "$(cat "$TMP/int.out")" 'summary: PASS — 1 step: 1 cancelled'
+expect_match "… and the summary still comes" "$(cat "$TMP/int.out")" 'summary: UNKNOWN — stopped: interrupted by SIGINT — 1 step: 1 cancelled'
 
 # --- output shown safely --------------------------------------------------------
 printf '%s' '{"runbook":"bin","title":"Binary","steps":[{"id":"a","title":"A","run":"printf \"ok \\033[31mred\\302\\233 \\377\\376 日本\\n\"; exit 1"}]}' >"$TMP/bin.json"

@@ -1295,7 +1295,6 @@ static void cancel_all(struct engine *e, const char *reason)
 		flow_free(e->all_flows);
 	for (size_t i = 0; i < e->nnodes; i++)
 		walk_post(e, e->nodes[i], close_open_group, NULL);
-	for (size_t i = 0; i < e->nnodes; i++)
 	e->main_running = false;
 	if (had_main)
 		e->main_over = true;

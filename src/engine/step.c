@@ -95,6 +95,19 @@ static void timer_stop(struct node *n)
 		uv_timer_stop(&n->timer->t);
 }
 
+/* Lets go of the attempt's probe and its sample made on the spot; a late
+   result of theirs carries an older generation and is dropped. */
+static void attempt_drop(struct node *n)
+{
+	if (n->probe) {
+		n->ops->cancel(n->probe);
+		n->probe = NULL;
+	}
+	value_free(n->deferred);
+	n->deferred = NULL;
+	n->gen++;
+}
+
 static void deadline_stop(struct node *n)
 {
 	if (n->deadline)
@@ -589,13 +602,7 @@ static void deadline_fire(struct engine *e, struct node *n)
 		return;
 	}
 	timer_stop(n);
-	if (n->probe) {
-		n->ops->cancel(n->probe);
-		n->probe = NULL;
-	}
-	value_free(n->deferred);
-	n->deferred = NULL;
-	n->gen++;
+	attempt_drop(n);
 	switch (n->s.def->repeat.mode) {
 	case RB_REPEAT_FOR:
 		for_over(e, n, cut);
@@ -1062,11 +1069,5 @@ void step_cancel(struct engine *e, struct node *n)
 	}
 	timer_stop(n);
 	deadline_stop(n);
-	if (n->probe) {
-		n->ops->cancel(n->probe);
-		n->probe = NULL;
-	}
-	value_free(n->deferred);
-	n->deferred = NULL;
-	n->gen++;
+	attempt_drop(n);
 }

@@ -66,6 +66,7 @@ enum {
 	RBC_EXIT_NOINPUT = 66,
 	RBC_EXIT_SOFTWARE = 70,
 	RBC_EXIT_IOERR = 74,      /* the run's journal cannot be written: the record is lost */
+	RBC_EXIT_NOPERM = 77,     /* a runs directory or run that is not ours to trust */
 };
 
 #endif

@@ -924,7 +924,14 @@ int cmd_run(int argc, char **argv)
 	struct rbc_error err = {0};
 	if (!status && !rundir_create(rbs[0]->id, &rd, &err)) {
 		text_fprintf(stderr, "rbc: run: %s\n", err.msg);
-		status = RBC_EXIT_SOFTWARE;
+		/* A runs directory we may not trust is refused as rbc runs and
+		   rbc resume refuse it; anything else is a failure to create. */
+		struct rbc_error why = {0};
+		char *base = rundir_base(&why);
+		status = base && access(base, F_OK) == 0 && !rundir_base_trusted(base, &why) ? RBC_EXIT_NOPERM
+		                                                                             : RBC_EXIT_SOFTWARE;
+		free(base);
+		rbc_error_clear(&why);
 	}
 	if (status) {
 		rbc_error_clear(&err);
@@ -1366,7 +1373,7 @@ int cmd_resume(int argc, char **argv)
 	   us run their runbooks, as us. */
 	if (!status && !rundir_owned(rd.path, &err)) {
 		fprintf(stderr, "rbc: resume: %s\n", err.msg);
-		status = 77; /* EX_NOPERM */
+		status = RBC_EXIT_NOPERM;
 	}
 	cJSON *h = status ? NULL : resume_header(rd.path, &err);
 	if (!status && !h) {

@@ -96,7 +96,7 @@ int cmd_runs(int argc, char **argv)
 		rbc_error_clear(&err);
 		closedir(d);
 		free(base);
-		return 77; /* EX_NOPERM */
+		return RBC_EXIT_NOPERM;
 	}
 	char **names = NULL;
 	size_t n = 0, cap = 0;

@@ -101,7 +101,7 @@ if [ -n "$OTHER" ]; then
 	mkdir -p "$TMP/pub/theirs"
 	chown nobody "$TMP/pub/theirs"
 	chmod 700 "$TMP/pub/theirs"
-	RBC_RUNS_DIR=$TMP/pub/theirs expect_rc "a runs directory of another user's is refused" 70 \
+	RBC_RUNS_DIR=$TMP/pub/theirs expect_rc "a runs directory of another user's is refused" 77 \
 		timeout 20 "$RBC" run --batch "$TMP/steps.json"
 	expect_match "… saying whose it is" "$ERR" 'belongs to uid [0-9]+ \(nobody\)'
 	expect_eq "… and nothing is made in it" "$(ls -A "$TMP/pub/theirs" | wc -l)" 0
@@ -113,7 +113,7 @@ fi
 for mode in 777 775; do
 	mkdir -p "$TMP/open$mode"
 	chmod "$mode" "$TMP/open$mode"
-	RBC_RUNS_DIR=$TMP/open$mode expect_rc "a runs directory of mode $mode (no sticky bit) is refused" 70 \
+	RBC_RUNS_DIR=$TMP/open$mode expect_rc "a runs directory of mode $mode (no sticky bit) is refused (exit 77)" 77 \
 		timeout 20 "$RBC" run --batch "$TMP/steps.json"
 	expect_match "… saying why" "$ERR" "is writable by (everyone|its group) \(mode 0$mode\) without the sticky bit"
 done
@@ -121,7 +121,7 @@ done
 mkdir -p "$TMP/openparent/runs"
 chmod 777 "$TMP/openparent"
 chmod 700 "$TMP/openparent/runs"
-RBC_RUNS_DIR=$TMP/openparent/runs expect_rc "a runs directory inside a directory of mode 777 is refused" 70 \
+RBC_RUNS_DIR=$TMP/openparent/runs expect_rc "a runs directory inside a directory of mode 777 is refused" 77 \
 	timeout 20 "$RBC" run --batch "$TMP/steps.json"
 expect_match "… naming that directory" "$ERR" "is inside $TMP/openparent, writable by everyone \(mode 0777\)"
 cp -a "$RUN" "$TMP/open777/"

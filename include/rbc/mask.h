@@ -59,6 +59,22 @@ enum { MASK_CUT_HEAD = 1, MASK_CUT_TAIL = 2 };
 char *mask_text_cut(const struct mask *m, const char *s, size_t len, unsigned flags,
                     size_t *out_len, size_t *hits);
 
+/*
+ * True when any byte of s[from..to) belongs to a secret (s is len bytes,
+ * a window when cut has MASK_CUT_* flags): a piece taken from there is
+ * part of a secret even where it is too short to be found on its own.
+ */
+bool mask_covers(const struct mask *m, const char *s, size_t len, unsigned cut, size_t from,
+                 size_t to);
+
+/* A number from outside (a JSON number, a SQL integer) whose digits hold a
+   secret this long or longer is masked: a PIN sent as a number. Shorter
+   secrets ("1") leave numbers alone: they are rbc's structure too. */
+#define MASK_NUMBER_MIN 4
+
+/* True when s holds a secret at least minlen bytes long. */
+bool mask_hits_long(const struct mask *m, const char *s, size_t len, size_t minlen);
+
 /* The length of the shortest secret (0 when there is none). */
 size_t mask_shortest(const struct mask *m);
 

@@ -55,6 +55,9 @@ const char *sb_borrow(const struct strbuf *sb);
 bool utf8_valid(const char *s, size_t n, size_t *bad);
 /* Decode one code point at s (n bytes left); returns its length, 0 if invalid. */
 size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
+/* A copy of n bytes of s as valid UTF-8: each invalid byte, and NUL, as
+   U+FFFD. NUL-terminated; caller frees. */
+char *utf8_copy_valid(const char *s, size_t n);
 /* Number of code points in s[0..n); each invalid byte counts as one. */
 size_t utf8_count(const char *s, size_t n);
 /*

@@ -159,7 +159,7 @@ static struct rbc_value *fn_streak(struct ectx *c, const struct node *call)
  * MISSING saying which samples lack a number.
  */
 static struct rbc_value *numbers(struct ectx *c, const struct node *call, double **xs,
-                                 enum rbc_dim *dim)
+                                 enum rbc_dim *dim, bool *secret)
 {
 	size_t n = c->nsamples, missing = 0;
 	if (n == 0)
@@ -186,6 +186,7 @@ static struct rbc_value *numbers(struct ectx *c, const struct node *call, double
 			sb_free(&sb);
 		} else if (x->type == VALUE_NUM) {
 			v[i] = x->u.num.v;
+			*secret = *secret || x->secret;
 			if (x->u.num.dim != RBC_DIM_NONE)
 				*dim = x->u.num.dim;
 		}
@@ -214,7 +215,8 @@ static struct rbc_value *reduce(struct ectx *c, const struct node *call,
 {
 	double *xs = NULL;
 	enum rbc_dim dim = RBC_DIM_NONE;
-	struct rbc_value *r = numbers(c, call, &xs, &dim);
+	bool secret = false;
+	struct rbc_value *r = numbers(c, call, &xs, &dim, &secret);
 	if (r)
 		return r;
 	double v = f(xs, c->nsamples, ud);
@@ -222,7 +224,9 @@ static struct rbc_value *reduce(struct ectx *c, const struct node *call,
 	if (!isfinite(v))
 		return value_missing_new("%.*s is out of range", expr_node_len(c->e, call),
 		                         expr_node_src(c->e, call));
-	return value_num_new(v, dim);
+	r = value_num_new(v, dim);
+	r->secret = secret; /* made from numbers read out of a secret */
+	return r;
 }
 
 /* The smallest of xs. */

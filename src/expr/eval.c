@@ -407,6 +407,7 @@ static struct rbc_value *eval_unary(struct ectx *c, const struct node *n)
 	struct rbc_value *r;
 	if (a->type == VALUE_NUM) {
 		r = value_num_new(-a->u.num.v, a->u.num.dim);
+		r->secret = a->secret;
 	} else {
 		char *d = expr_describe(c, a);
 		r = value_missing_new("cannot negate %s", d);
@@ -475,7 +476,7 @@ static struct rbc_value *eval_match(struct ectx *c, const struct node *n, struct
 		return r;
 	}
 	char *why = NULL;
-	int m = expr_regex_match(n->b->re, a->u.str.s, a->u.str.len, NULL, &why);
+	int m = expr_regex_match(n->b->re, a->u.str.s, a->u.str.len, NULL, NULL, &why);
 	if (m < 0) {
 		struct rbc_value *r = value_missing_new("cannot match %.*s: %s", expr_node_len(c->e, n->b),
 		                                        expr_node_src(c->e, n->b), why);

@@ -34,7 +34,8 @@ static struct rbc_value *needs(const struct ectx *c, const struct node *call, co
 }
 
 /* Finds the first number in s: optional '-', digits, fraction, exponent. */
-static bool scan_number(const char *s, size_t n, double *out, bool *too_long)
+static bool scan_number(const char *s, size_t n, double *out, bool *too_long, size_t *from,
+                        size_t *to)
 {
 	size_t i = 0;
 	while (i < n && !(s[i] >= '0' && s[i] <= '9'))
@@ -61,6 +62,8 @@ static bool scan_number(const char *s, size_t n, double *out, bool *too_long)
 		*too_long = true;
 		return false;
 	}
+	*from = start;
+	*to = i;
 	char buf[NUM_MAX_DIGITS + 1];
 	memcpy(buf, s + start, i - start);
 	buf[i - start] = '\0';
@@ -82,14 +85,12 @@ static struct rbc_value *fn_num(struct ectx *c, const struct node *call)
 		return needs(c, call, "text", v);
 	double d;
 	bool too_long = false;
-	if (scan_number(v->u.str.s, v->u.str.len, &d, &too_long)) {
+	size_t from = 0, to = 0;
+	if (scan_number(v->u.str.s, v->u.str.len, &d, &too_long, &from, &to)) {
 		struct rbc_value *r = value_num_new(d, RBC_DIM_NONE);
 		/* Digits read out of a secret are part of it: never shown. */
-		const struct mask *m = c->env ? c->env->mask : NULL;
-		size_t hits = 0;
-		if (mask_count(m))
-			free(mask_text_cut(m, v->u.str.s, v->u.str.len, v->u.str.cut, NULL, &hits));
-		r->secret = v->secret || hits > 0;
+		r->secret = v->secret || mask_covers(c->env ? c->env->mask : NULL, v->u.str.s, v->u.str.len,
+		                                     v->u.str.cut, from, to);
 		value_free(v);
 		return r;
 	}
@@ -180,6 +181,8 @@ static struct rbc_value *map_case(struct ectx *c, const struct node *call, int (
 	if (v->type != VALUE_STR)
 		return needs(c, call, "text", v);
 	struct rbc_value *r = value_str_cut(value_str_new(v->u.str.s, v->u.str.len), v->u.str.cut);
+	/* A secret in another case is no longer found by its value. */
+	r->secret = v->secret || mask_hits(c->env ? c->env->mask : NULL, v->u.str.s, v->u.str.len);
 	for (size_t i = 0; i < r->u.str.len; i++) {
 		unsigned char ch = (unsigned char)r->u.str.s[i];
 		if (ch < 0x80)
@@ -212,7 +215,8 @@ static struct rbc_value *fn_match(struct ectx *c, const struct node *call)
 	const struct node *re = call->args[1];
 	struct rbc_value *group = NULL, *r;
 	char *why = NULL;
-	int m = expr_regex_match(re->re, v->u.str.s, v->u.str.len, &group, &why);
+	size_t at = 0;
+	int m = expr_regex_match(re->re, v->u.str.s, v->u.str.len, &group, &at, &why);
 	if (m < 0) {
 		r = value_missing_new("cannot match %.*s: %s", expr_node_len(c->e, re),
 		                      expr_node_src(c->e, re), why);
@@ -225,8 +229,11 @@ static struct rbc_value *fn_match(struct ectx *c, const struct node *call)
 		                      sb_borrow(&sb), expr_node_len(c->e, re), expr_node_src(c->e, re));
 		sb_free(&sb);
 	} else {
-		/* A group at a cut end of a window is a window too. */
+		/* A group at a cut end of a window is a window too; a group
+		   taken out of a secret is part of it, however short. */
 		group->u.str.cut &= v->u.str.cut;
+		group->secret = v->secret || mask_covers(c->env ? c->env->mask : NULL, v->u.str.s, v->u.str.len,
+		                                         v->u.str.cut, at, at + group->u.str.len);
 		r = group;
 	}
 	value_free(v);
@@ -357,6 +364,7 @@ static struct rbc_value *map_num(struct ectx *c, const struct node *call, double
 	if (v->type != VALUE_NUM)
 		return needs(c, call, "a number", v);
 	struct rbc_value *r = value_num_new(f(v->u.num.v), v->u.num.dim);
+	r->secret = v->secret;
 	value_free(v);
 	return r;
 }

@@ -76,7 +76,7 @@ void expr_regex_free(struct regex *re);
  * (a limit hit) with *why (caller frees).
  */
 int expr_regex_match(const struct regex *re, const char *s, size_t n,
-                struct rbc_value **group, char **why);
+                struct rbc_value **group, size_t *group_at, char **why);
 
 /* ---- Nagios ranges (func.c) ---- */
 

@@ -92,7 +92,7 @@ void expr_regex_free(struct regex *re)
 }
 
 int expr_regex_match(const struct regex *re, const char *s, size_t n,
-                     struct rbc_value **group, char **why)
+                     struct rbc_value **group, size_t *group_at, char **why)
 {
 	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
 	if (!md) {
@@ -119,6 +119,8 @@ int expr_regex_match(const struct regex *re, const char *s, size_t n,
 			*group = NULL;
 		} else {
 			*group = value_str_new(s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+			if (group_at)
+				*group_at = ov[2 * g];
 			/* Which ends of the subject it reaches, for the caller to
 			   keep a window's cut (value_str_cut) where it touches one. */
 			(*group)->u.str.cut = (ov[2 * g] == 0 ? MASK_CUT_HEAD : 0u) |

@@ -226,6 +226,12 @@ struct rbc_value *value_masked(const struct rbc_value *v, const struct mask *m)
 	if (v->secret)
 		return value_strz_new(MASK_TEXT);
 	switch (v->type) {
+	case VALUE_NUM: {
+		char *t = value_to_text(v);
+		bool hit = mask_hits_long(m, t, strlen(t), MASK_NUMBER_MIN);
+		free(t);
+		return hit ? value_strz_new(MASK_TEXT) : value_ref(v);
+	}
 	case VALUE_STR: {
 		size_t n;
 		char *t = masked_or_null(m, v->u.str.s, v->u.str.len, v->u.str.cut, &n);
@@ -431,24 +437,6 @@ struct rbc_value *value_sample_from_json(const cJSON *j)
 	return s;
 }
 
-/* Copies n bytes of s as valid UTF-8, invalid bytes and NUL as U+FFFD. */
-static char *utf8_sanitize(const char *s, size_t n)
-{
-	struct strbuf sb = {0};
-	size_t i = 0;
-	while (i < n) {
-		uint32_t cp;
-		size_t k = utf8_decode(s + i, n - i, &cp);
-		if (k == 0 || cp == 0) {
-			sb_adds(&sb, "\xEF\xBF\xBD");
-			i++;
-		} else {
-			sb_add(&sb, s + i, k);
-			i += k;
-		}
-	}
-	return sb_take(&sb);
-}
 
 cJSON *value_to_json(const struct rbc_value *v)
 {
@@ -458,7 +446,7 @@ cJSON *value_to_json(const struct rbc_value *v)
 	case VALUE_NUM:
 		return cJSON_CreateNumber(v->u.num.v);
 	case VALUE_STR: {
-		char *s = utf8_sanitize(v->u.str.s, v->u.str.len);
+		char *s = utf8_copy_valid(v->u.str.s, v->u.str.len);
 		cJSON *j = cJSON_CreateString(s);
 		free(s);
 		return j;
@@ -472,7 +460,7 @@ cJSON *value_to_json(const struct rbc_value *v)
 	case VALUE_OBJ: {
 		cJSON *o = cJSON_CreateObject();
 		for (size_t i = 0; i < v->u.obj.n; i++) {
-			char *k = utf8_sanitize(v->u.obj.keys[i], strlen(v->u.obj.keys[i]));
+			char *k = utf8_copy_valid(v->u.obj.keys[i], strlen(v->u.obj.keys[i]));
 			cJSON_AddItemToObject(o, k, value_to_json(v->u.obj.vals[i]));
 			free(k);
 		}

@@ -113,12 +113,23 @@ static void add_str(cJSON *o, const char *k, const char *v)
 		cJSON_AddStringToObject(o, k, v);
 }
 
+/* Text masked, as valid UTF-8 (a secret may be a piece of a character):
+   a new string. */
+static char *masked_text(const struct mask *m, const char *s)
+{
+	size_t n = 0;
+	char *t = mask_text_n(m, s, strlen(s), &n, NULL);
+	char *u = utf8_copy_valid(t, n);
+	free(t);
+	return u;
+}
+
 /* Adds text that came from outside rbc (an explanation, a note), masked. */
 static void add_masked(const struct journal *j, cJSON *o, const char *k, const char *v)
 {
 	if (!v)
 		return;
-	char *m = mask_text(j->mask, v);
+	char *m = masked_text(j->mask, v);
 	cJSON_AddStringToObject(o, k, m);
 	free(m);
 }
@@ -147,7 +158,7 @@ static void mask_strings(const struct mask *m, cJSON *o, const char *const *keep
 		if (kept)
 			continue;
 		if (cJSON_IsString(c) && c->valuestring) {
-			char *s = mask_text(m, c->valuestring);
+			char *s = masked_text(m, c->valuestring);
 			if (strcmp(s, c->valuestring) != 0)
 				cJSON_SetValuestring(c, s);
 			free(s);
@@ -194,7 +205,13 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 		cJSON_AddBoolToObject(o, "stopped", true);
 	switch (ev->type) {
 	case ENG_EV_STEP_STARTED:
-		add_masked(j, o, "title", s ? s->title : NULL);
+		/* Masked where a variable's value stands in it (vars_display),
+		   never in the runbook's own words. */
+		if (s && s->title) {
+			char *vt = utf8_copy_valid(s->title, strlen(s->title));
+			cJSON_AddStringToObject(o, "title", vt);
+			free(vt);
+		}
 		if (s && s->attempt)
 			cJSON_AddNumberToObject(o, "attempt", s->attempt);
 		break;
@@ -633,7 +650,7 @@ bool journal_header(struct journal *j, cJSON *header, struct rbc_error *err)
 		bool value = w && (after_var || strncmp(w, "--var=", 6) == 0);
 		after_var = w && strcmp(w, "--var") == 0;
 		if (value) {
-			char *m = mask_text(j->mask, w);
+			char *m = masked_text(j->mask, w);
 			cJSON_SetValuestring(a, m);
 			free(m);
 		}

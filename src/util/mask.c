@@ -28,6 +28,8 @@
 struct secret {
 	char *s;
 	size_t len;
+	bool in_mask;      /* a piece of MASK_TEXT's own bytes (a lone byte of
+	                      "•"): never matched inside a mask already there */
 };
 
 struct mask {
@@ -51,11 +53,10 @@ void mask_free(struct mask *m)
 	free(m);
 }
 
-void mask_add(struct mask *m, const char *value)
+/* Adds len bytes of value as one secret (copied), unless it is there. */
+static void add_one(struct mask *m, const char *value, size_t len)
 {
-	if (!m || !value || !value[0])
-		return;
-	size_t len = strlen(value), at = m->n;
+	size_t at = m->n;
 	for (size_t i = 0; i < m->n; i++) {
 		if (m->v[i].len == len && !memcmp(m->v[i].s, value, len))
 			return;
@@ -66,9 +67,93 @@ void mask_add(struct mask *m, const char *value)
 	memmove(m->v + at + 1, m->v + at, (m->n - at) * sizeof *m->v);
 	m->v[at].s = xstrndup(value, len);
 	m->v[at].len = len;
+	m->v[at].in_mask = memmem(MASK_TEXT, MASK_LEN, value, len) != NULL;
 	m->n++;
 	if (len > m->maxlen)
 		m->maxlen = len;
+}
+
+/* Adds sb's text as a secret when it differs from the value (len bytes). */
+static void add_variant(struct mask *m, struct strbuf *sb, const char *value, size_t len)
+{
+	if (sb->len && (sb->len != len || memcmp(sb->s, value, len) != 0))
+		add_one(m, sb->s, sb->len);
+	sb->len = 0;
+}
+
+/* value percent-encoded as a URL part: all but RFC 3986's unreserved bytes. */
+static void percent(struct strbuf *sb, const char *value, bool lower, bool plus)
+{
+	const char *hex = lower ? "0123456789abcdef" : "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			sb_addc(sb, (char)*p);
+		} else if (plus && *p == ' ') {
+			sb_addc(sb, '+');
+		} else {
+			sb_addc(sb, '%');
+			sb_addc(sb, hex[*p >> 4]);
+			sb_addc(sb, hex[*p & 15]);
+		}
+	}
+}
+
+/* value as a JSON string's inside: ascii escapes every non-ASCII character
+   as \uXXXX (UTF-16), slash escapes '/' as "\/" (both as some servers do). */
+static void json_escaped(struct strbuf *sb, const char *value, bool ascii, bool slash)
+{
+	for (size_t i = 0, n = strlen(value); i < n;) {
+		unsigned char c = (unsigned char)value[i];
+		uint32_t cp;
+		size_t k = c >= 0x80 && ascii ? utf8_decode(value + i, n - i, &cp) : 0;
+		if (k) {
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				sb_addf(sb, "\\u%04x\\u%04x", 0xD800 + (unsigned)(cp >> 10),
+				        0xDC00 + (unsigned)(cp & 0x3FF));
+			} else {
+				sb_addf(sb, "\\u%04x", (unsigned)cp);
+			}
+			i += k;
+			continue;
+		}
+		static const char from[] = "\"\\\b\f\n\r\t", to[] = "\"\\bfnrt";
+		const char *e = c ? strchr(from, c) : NULL;
+		if (e) {
+			sb_addc(sb, '\\');
+			sb_addc(sb, to[e - from]);
+		} else if (c < 0x20) {
+			sb_addf(sb, "\\u%04x", c);
+		} else if (c == '/' && slash) {
+			sb_adds(sb, "\\/");
+		} else {
+			sb_addc(sb, (char)c);
+		}
+		i++;
+	}
+}
+
+void mask_add(struct mask *m, const char *value)
+{
+	if (!m || !value || !value[0])
+		return;
+	size_t len = strlen(value);
+	add_one(m, value, len);
+	/* The forms a value takes on its way: in a URL rbc or a server built,
+	   inside a JSON string a server wrote. Each is a secret too. */
+	struct strbuf sb = {0};
+	percent(&sb, value, false, false);
+	add_variant(m, &sb, value, len);
+	percent(&sb, value, true, false);
+	add_variant(m, &sb, value, len);
+	percent(&sb, value, false, true);
+	add_variant(m, &sb, value, len);
+	for (int v = 0; v < 4; v++) {
+		json_escaped(&sb, value, v & 1, v & 2);
+		add_variant(m, &sb, value, len);
+	}
+	sb_free(&sb);
 }
 
 size_t mask_count(const struct mask *m)
@@ -76,13 +161,29 @@ size_t mask_count(const struct mask *m)
 	return m ? m->n : 0;
 }
 
+/* True when b[at..at+len) lies inside a MASK_TEXT already in b[0..n). */
+static bool inside_a_mask(const char *b, size_t n, size_t at, size_t len)
+{
+	size_t k = at + len >= MASK_LEN ? at + len - MASK_LEN : 0;
+	for (; k <= at && k + MASK_LEN <= n; k++)
+		if (!memcmp(b + k, MASK_TEXT, MASK_LEN))
+			return true;
+	return false;
+}
+
 /* Offset of the first occurrence of sec in b[from..n), or n. */
 static size_t find(const struct secret *sec, const char *b, size_t n, size_t from)
 {
-	if (n - from < sec->len)
-		return n;
-	const char *hit = memmem(b + from, n - from, sec->s, sec->len);
-	return hit ? (size_t)(hit - b) : n;
+	while (from <= n && n - from >= sec->len) {
+		const char *hit = memmem(b + from, n - from, sec->s, sec->len);
+		if (!hit)
+			return n;
+		size_t at = (size_t)(hit - b);
+		if (!sec->in_mask || !inside_a_mask(b, n, at, sec->len))
+			return at;
+		from = at + 1;
+	}
+	return n;
 }
 
 /*
@@ -137,11 +238,32 @@ static size_t scan(const struct mask *m, const char *b, size_t n, size_t pos, si
 		size_t at = next[w];
 		if (at >= limit)
 			break;
+		/* Secrets that overlap this one go under the same mask: one
+		   starting inside it and running on would show its tail. */
+		size_t end = at + m->v[w].len;
+		for (bool grew = true; grew;) {
+			grew = false;
+			for (size_t i = 0; i < m->n; i++) {
+				size_t len = m->v[i].len, lim = end - 1 + len < n ? end - 1 + len : n;
+				for (size_t p = find(&m->v[i], b, lim, at + 1); p < end && p < lim;
+				     p = find(&m->v[i], b, lim, p + 1))
+					if (p + len > end) {
+						end = p + len;
+						grew = true;
+					}
+			}
+		}
+		/* A stream's tail that could still be a secret starting inside
+		   this one: nothing from here on is decided yet. */
+		if (hold && hold_point(m, b, n, at + 1) < end) {
+			limit = at;
+			break;
+		}
 		if (at > pos)
 			emit(ud, b + pos, at - pos);
 		emit(ud, MASK_TEXT, MASK_LEN);
 		(*hits)++;
-		pos = at + m->v[w].len;
+		pos = end;
 		if (pos > q) {
 			/* The match ran into the tail: what could start a secret now? */
 			q = hold_point(m, b, n, pos);
@@ -247,6 +369,23 @@ static size_t tail_partial(const struct mask *m, const char *b, size_t n)
 	return best;
 }
 
+/* Which bytes of s[0..len) a secret covers, whole or across a cut end
+   (cut: MASK_CUT_* flags); a new array of len flags. m holds secrets. */
+static bool *cover_of(const struct mask *m, const char *s, size_t len, unsigned cut)
+{
+	bool *cover = xcalloc(len ? len : 1, sizeof *cover);
+	for (size_t i = 0; i < m->n; i++)
+		for (size_t at = find(&m->v[i], s, len, 0); at < len; at = find(&m->v[i], s, len, at + 1))
+			memset(cover + at, 1, m->v[i].len);
+	if (cut & MASK_CUT_HEAD)
+		memset(cover, 1, head_partial(m, s, len));
+	if (cut & MASK_CUT_TAIL) {
+		size_t k = tail_partial(m, s, len);
+		memset(cover + len - k, 1, k);
+	}
+	return cover;
+}
+
 char *mask_text_cut(const struct mask *m, const char *s, size_t len, unsigned flags,
                     size_t *out_len, size_t *hits)
 {
@@ -254,16 +393,7 @@ char *mask_text_cut(const struct mask *m, const char *s, size_t len, unsigned fl
 		return mask_text_n(m, s, len, out_len, hits);
 	/* Every byte any secret covers, whole or across a cut, is masked; a
 	   run of covered bytes becomes one MASK_TEXT. */
-	bool *cover = xcalloc(len, sizeof *cover);
-	for (size_t i = 0; i < m->n; i++)
-		for (size_t at = find(&m->v[i], s, len, 0); at < len; at = find(&m->v[i], s, len, at + 1))
-			memset(cover + at, 1, m->v[i].len);
-	if (flags & MASK_CUT_HEAD)
-		memset(cover, 1, head_partial(m, s, len));
-	if (flags & MASK_CUT_TAIL) {
-		size_t k = tail_partial(m, s, len);
-		memset(cover + len - k, 1, k);
-	}
+	bool *cover = cover_of(m, s, len, flags);
 	struct strbuf sb = {0};
 	size_t h = 0;
 	xgrow(&sb.s, &sb.cap, len + 1, 1);
@@ -285,6 +415,27 @@ char *mask_text_cut(const struct mask *m, const char *s, size_t len, unsigned fl
 	if (hits)
 		*hits = h;
 	return sb_take(&sb);
+}
+
+bool mask_covers(const struct mask *m, const char *s, size_t len, unsigned cut, size_t from,
+                 size_t to)
+{
+	if (!m || !m->n || !s || from >= to || to > len)
+		return false;
+	bool *cover = cover_of(m, s, len, cut);
+	bool any = memchr(cover + from, 1, to - from) != NULL;
+	free(cover);
+	return any;
+}
+
+bool mask_hits_long(const struct mask *m, const char *s, size_t len, size_t minlen)
+{
+	if (!m || !s)
+		return false;
+	for (size_t i = 0; i < m->n && m->v[i].len >= minlen; i++)
+		if (find(&m->v[i], s, len, 0) < len)
+			return true;
+	return false;
 }
 
 size_t mask_shortest(const struct mask *m)
@@ -334,8 +485,19 @@ void mask_stream_feed(struct mask_stream *ms, const char *data, size_t len,
 			stream_hold(ms, ms->held + r, h + t - r);
 			return;
 		}
-		/* Every secret starting before h is decided here (maxlen bytes follow). */
-		size_t r = scan(m, ms->held, h + t, 0, h, false, &ms->hits, emit, ud);
+		/* Every secret starting before h is decided here (maxlen bytes
+		   follow), unless one overlapping it may run on past them. */
+		size_t r = scan(m, ms->held, h + t, 0, h, true, &ms->hits, emit, ud);
+		if (r < h) {
+			/* Decide that one with the whole chunk. */
+			size_t rest = h - r;
+			memmove(ms->held, ms->held + r, rest);
+			xgrow(&ms->held, &ms->capheld, rest + len, 1);
+			memcpy(ms->held + rest, data, len);
+			r = scan(m, ms->held, rest + len, 0, rest + len, true, &ms->hits, emit, ud);
+			stream_hold(ms, ms->held + r, rest + len - r);
+			return;
+		}
 		ms->nheld = 0;
 		off = r - h;
 	}

@@ -140,6 +140,25 @@ const char *sb_borrow(const struct strbuf *sb)
 	return sb->s ? sb->s : "";
 }
 
+char *utf8_copy_valid(const char *s, size_t n)
+{
+	struct strbuf sb = {0};
+	sb_adds(&sb, "");
+	size_t i = 0;
+	while (i < n) {
+		uint32_t cp;
+		size_t k = utf8_decode(s + i, n - i, &cp);
+		if (k == 0 || cp == 0) {
+			sb_adds(&sb, "\xEF\xBF\xBD");
+			i++;
+		} else {
+			sb_add(&sb, s + i, k);
+			i += k;
+		}
+	}
+	return sb_take(&sb);
+}
+
 size_t utf8_decode(const char *s, size_t n, uint32_t *cp)
 {
 	const unsigned char *u = (const unsigned char *)s;

@@ -27,6 +27,9 @@ struct mask;
 struct mask *mask_new(void);
 void mask_free(struct mask *m);
 
+/* A copy of m (NULL gives an empty mask): for another thread to use. */
+struct mask *mask_copy(const struct mask *m);
+
 /* Adds a secret value (copied). Adding a value twice, or "", does nothing. */
 void mask_add(struct mask *m, const char *value);
 

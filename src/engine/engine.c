@@ -1373,7 +1373,8 @@ void engine_record_lost(struct engine *e, const char *why)
 
 bool engine_busy(const struct engine *e)
 {
-	return e->main_running || e->main_over || e->all_flows || e->inflight || e->watches;
+	return e->main_running || e->main_over || e->all_flows || e->inflight || e->watches ||
+	       e->remasking;
 }
 
 size_t engine_jobs(const struct engine *e)

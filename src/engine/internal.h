@@ -126,6 +126,7 @@ struct engine {
 	size_t watches;               /* watches sampling */
 	size_t watches_for;           /* of them, with a repeat.for of their own */
 	size_t timers;                /* sample / retry timers armed */
+	size_t remasking;             /* output files being masked again */
 	size_t jumps;
 	char *stop_reason;
 	struct flow *acting;          /* the flow engine_pump is moving */

@@ -10,8 +10,12 @@
  * whose node has moved on (a cancel, a reset) carries an older generation
  * and is dropped. What is reported of a sample is its record (sample.c).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "rbc/units.h"
@@ -269,6 +273,127 @@ static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value
 
 /* ---- finishing an attempt ---------------------------------------------- */
 
+/*
+ * Makes v a secret of the run: its text, and for a list or an object each
+ * leaf of MASK_NUMBER_MIN bytes or more (a field may be shown alone).
+ */
+static void mask_add_value(struct mask *m, const struct rbc_value *v, bool top)
+{
+	if (v->type == VALUE_LIST || v->type == VALUE_OBJ) {
+		size_t n = v->type == VALUE_LIST ? v->u.list.n : v->u.obj.n;
+		for (size_t i = 0; i < n; i++)
+			mask_add_value(m, v->type == VALUE_LIST ? v->u.list.v[i] : v->u.obj.vals[i], false);
+	} else if (v->type != VALUE_STR && v->type != VALUE_NUM && !top) {
+		return;
+	}
+	char *t = value_to_text(v);
+	if (top || strlen(t) >= MASK_NUMBER_MIN)
+		mask_add(m, t);
+	free(t);
+}
+
+/* An output file masked again, in the thread pool. */
+struct remask {
+	uv_work_t w;
+	struct engine *e;
+	char *path;
+	struct mask *mask;            /* a copy: the run's goes on growing */
+};
+
+static void remask_emit(void *ud, const char *data, size_t len)
+{
+	int *fd = ud;
+	int err = 0;
+	if (*fd >= 0 && !fd_write_all(*fd, data, len, &err)) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Rewrites path masked: temp file beside it, fsync, rename. Never follows
+   a link; on any failure the file stays as it was. */
+static void remask_work(uv_work_t *w)
+{
+	struct remask *r = w->data;
+	int in = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return;
+	char *tmp = xasprintf("%s.mask", r->path);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct mask_stream ms;
+	mask_stream_init(&ms, r->mask);
+	char buf[64 * 1024];
+	ssize_t n;
+	while (out >= 0 && ((n = read(in, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)))
+		if (n > 0)
+			mask_stream_feed(&ms, buf, (size_t)n, remask_emit, &out);
+	mask_stream_flush(&ms, remask_emit, &out);
+	mask_stream_free(&ms);
+	close(in);
+	if (out >= 0 && fsync(out) == 0 && close(out) == 0) {
+		if (rename(tmp, r->path) != 0)
+			unlink(tmp);
+	} else {
+		if (out >= 0)
+			close(out);
+		unlink(tmp);
+	}
+	free(tmp);
+}
+
+static void remask_done(uv_work_t *w, int status)
+{
+	(void)status;
+	struct remask *r = w->data;
+	struct engine *e = r->e;
+	e->remasking--;
+	mask_free(r->mask);
+	free(r->path);
+	free(r);
+	engine_pump(e);
+}
+
+/* A secret found in a step's output after it was written (a token the
+   command printed and a capture took): the output file is masked again. */
+static void spool_remask(struct engine *e, const struct node *n)
+{
+	if (!n->s.spool_path)
+		return;
+	struct remask *r = xcalloc(1, sizeof *r);
+	r->e = e;
+	r->path = xstrdup(n->s.spool_path);
+	r->mask = mask_copy(e->mask);
+	r->w.data = r;
+	e->remasking++;
+	if (uv_queue_work(e->loop, &r->w, remask_work, remask_done) != 0) {
+		e->remasking--;
+		mask_free(r->mask);
+		free(r->path);
+		free(r);
+	}
+}
+
+/*
+ * Before a sample is shown or journaled: what the step's captures named in
+ * secrets will take from it is a secret from now on, so the sample, its
+ * explanation and its record never show it (a login step's token).
+ */
+static void mask_secret_captures(struct engine *e, struct node *n)
+{
+	const struct rb_step *d = n->s.def;
+	for (size_t i = 0; i < d->ncaptures; i++) {
+		if (!vars_is_secret(e, &n->s, d->captures[i].name))
+			continue;
+		struct expr_env env = {.samples = n->s.samples, .nsamples = n->s.nsamples};
+		vars_env_for_expr(e, &n->s, &env);
+		struct rbc_value *v = expr_eval(d->captures[i].expr, &env, NULL);
+		vars_scratch_release(e);
+		if (v->type != VALUE_MISSING)
+			mask_add_value(e->mask, v, true);
+		value_free(v);
+	}
+}
+
 static void captures(struct engine *e, struct node *n)
 {
 	const struct rb_step *d = n->s.def;
@@ -288,11 +413,18 @@ static void captures(struct engine *e, struct node *n)
 			free(m);
 			value_free(v);
 		} else {
+			/* Named in secrets, or taken out of one (a piece a regex
+			   took, a number read out of it): a secret from now on. */
 			bool secret = vars_is_secret(e, &n->s, name);
-			if (secret) {
+			bool taken = !secret && v->secret;
+			if (taken) {
 				char *t = value_to_text(v);
-				mask_add(e->mask, t);
+				taken = strlen(t) >= MASK_NUMBER_MIN;
 				free(t);
+			}
+			if (secret || taken) {
+				mask_add_value(e->mask, v, true);
+				spool_remask(e, n);
 				/* The explanation shows the value cut short: made again
 				   now that the value is a secret, it is masked before
 				   it is cut. */
@@ -308,7 +440,7 @@ static void captures(struct engine *e, struct node *n)
 			value_free(mv);
 			char *mw = engine_mask(e, why);
 			struct eng_event ev = {.type = ENG_EV_CAPTURE, .step = &n->s, .name = name,
-			                       .value = shown, .text = mw, .sample = secret ? NULL : v};
+			                       .value = shown, .text = mw, .sample = secret || taken ? NULL : v};
 			engine_emit(e, &ev);
 			free(mw);
 			free(shown);
@@ -497,6 +629,7 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 	const struct rb_repeat *r = &d->repeat;
 	samples_push(&n->s, sample, 0);
 	size_t k = n->s.nsamples;
+	mask_secret_captures(e, n);
 
 	/* The sample's own verdict, for whoever shows samples. */
 	char *sx = NULL;
@@ -698,6 +831,7 @@ static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sam
 		n->last_record = NULL;
 	}
 	samples_push(&n->s, sample, WATCH_KEEP);
+	mask_secret_captures(e, n);
 	n->watch_total++;
 	char *sx;
 	enum rbc_verdict sv = judge(e, n, &sample, 1, &sx);

@@ -940,11 +940,14 @@ static void draw_output(struct console *c, const struct layout *L)
 	int r = fit < (size_t)(rows - first) ? first + (int)fit - 1 : rows - 1;
 	for (size_t i = back; r >= first && o && i < n; i++, r--) {
 		int stream = PROBE_STDOUT;
-		const char *l = outbuf_line(o, i, &stream);
+		/* Masked again as drawn: a secret captured after the bytes came
+		   (a token the command printed) is hidden in them too. */
+		char *l = engine_mask(c->e, outbuf_line(o, i, &stream));
 		attr_t a = c->attr[stream == PROBE_STDERR ? THEME_OUTPUT_STDERR : THEME_OUTPUT];
 		if (line_matches(l, c->search))
 			a = c->attr[i == c->search_hit ? THEME_SEARCH_CURRENT : THEME_SEARCH_MATCH];
 		put(y0 + 1 + r, x, w, l, strlen(l), a);
+		free(l);
 	}
 	if (marker) {
 		char m[512];
@@ -2037,13 +2040,15 @@ static void prompt_done(struct console *c, bool accept)
 			struct ui *u = selected(c) ? selected(c)->ui : NULL;
 			size_t from = c->search_hit == (size_t)-1 ? 0 : c->search_hit + 1;
 			bool found = false;
-			for (size_t i = from; u && c->search && i < u->out.n; i++)
-				if (line_matches(outbuf_line(&u->out, i, NULL), c->search)) {
+			for (size_t i = from; u && c->search && i < u->out.n && !found; i++) {
+				char *l = engine_mask(c->e, outbuf_line(&u->out, i, NULL));
+				if (line_matches(l, c->search)) {
 					c->search_hit = i;
 					c->out_back = i;
 					found = true;
-					break;
 				}
+				free(l);
+			}
 			if (!found)
 				set_message(c, "no %smatch for /%s", from ? "more " : "", c->search ? c->search : "");
 			c->focus_output = true;

@@ -38,9 +38,19 @@ struct mask {
 	size_t maxlen;     /* longest secret; 0 when there is none */
 };
 
+static void add_one(struct mask *m, const char *value, size_t len);
+
 struct mask *mask_new(void)
 {
 	return xcalloc(1, sizeof(struct mask));
+}
+
+struct mask *mask_copy(const struct mask *m)
+{
+	struct mask *c = mask_new();
+	for (size_t i = 0; m && i < m->n; i++)
+		add_one(c, m->v[i].s, m->v[i].len);
+	return c;
 }
 
 void mask_free(struct mask *m)

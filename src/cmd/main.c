@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rbc/cmd.h"
@@ -66,6 +67,36 @@ static void usage(FILE *fp)
 	        "`rbc COMMAND --help` describes one command; see also rbc(1) and docs/.\n");
 }
 
+extern char **environ;
+
+/*
+ * The database URL holds a password, and a step's command may read
+ * /proc/<rbc's pid>/environ and cmdline (its parent's, the same user's):
+ * rbc keeps a copy of RBC_DATABASE_URL and of --db's value and wipes the
+ * bytes the kernel shows there.
+ */
+static void hide_database_url(int argc, char **argv)
+{
+	static const char name[] = "RBC_DATABASE_URL=";
+	for (char **e = environ; e && *e; e++)
+		if (strncmp(*e, name, sizeof name - 1) == 0) {
+			char *v = *e + sizeof name - 1, *copy = xstrdup(v);
+			memset(v, 0, strlen(v));
+			setenv("RBC_DATABASE_URL", copy, 1);
+			free(copy);
+			break;
+		}
+	for (int i = 1; i < argc; i++) {
+		bool after = strcmp(argv[i - 1], "--db") == 0;
+		char *v = after ? argv[i] : strncmp(argv[i], "--db=", 5) == 0 ? argv[i] + 5 : NULL;
+		if (!v)
+			continue;
+		char *copy = xstrdup(argv[i]); /* lives as long as argv */
+		memset(v, 0, strlen(v));
+		argv[i] = copy;
+	}
+}
+
 int main(int argc, char **argv)
 {
 #ifdef M_MXFAST
@@ -89,6 +120,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return RBC_EXIT_USAGE;
 	}
+	hide_database_url(argc, argv);
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);

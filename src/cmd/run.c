@@ -482,22 +482,38 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 }
 
 /* The command line as it may be written down: a --db URL without its password. */
-static void add_argv(cJSON *o, int argc, char **argv)
+/*
+ * The command line as it may be written down: a --db URL without its
+ * password, and every option's value (a --var, a --title, an --operator)
+ * with the run's secrets masked; option names and runbook files as given.
+ */
+static void add_argv(cJSON *o, int argc, char **argv, const struct mask *m)
 {
+	static const char *const valued[] = {"--var", "--vars", "--operator", "--theme", "--db",
+	                                      "--assume", "--severity", "--title", "--impact-start"};
 	cJSON *args = cJSON_AddArrayToObject(o, "argv");
 	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		bool url = i > 0 && strcmp(argv[i - 1], "--db") == 0;
-		if (url || strncmp(a, "--db=", 5) == 0) {
-			char *r = history_url_redacted(url ? a : a + 5);
-			char *w = url ? r : xasprintf("--db=%s", r);
-			cJSON_AddItemToArray(args, cJSON_CreateString(w));
-			if (w != r)
-				free(w);
+		const char *a = argv[i], *eq = a[0] == '-' ? strchr(a, '=') : NULL;
+		bool value = false;
+		for (size_t k = 0; i > 0 && k < RBC_ARRAY_LEN(valued) && !value; k++)
+			value = strcmp(argv[i - 1], valued[k]) == 0;
+		bool url = (value && strcmp(argv[i - 1], "--db") == 0) || strncmp(a, "--db=", 5) == 0;
+		char *w;
+		if (url) {
+			char *r = history_url_redacted(value ? a : a + 5);
+			w = value ? xstrdup(r) : xasprintf("--db=%s", r);
 			free(r);
+		} else if (value || eq) {
+			char *v = mask_text(m, value ? a : eq + 1);
+			w = value ? xstrdup(v) : xasprintf("%.*s%s", (int)(eq + 1 - a), a, v);
+			free(v);
 		} else {
-			cJSON_AddItemToArray(args, cJSON_CreateString(a));
+			w = xstrdup(a);
 		}
+		char *valid = utf8_copy_valid(w, strlen(w));
+		cJSON_AddItemToArray(args, cJSON_CreateString(valid));
+		free(valid);
+		free(w);
 	}
 }
 
@@ -565,7 +581,7 @@ static bool write_header(struct run_record *r, struct engine *e)
 	cJSON *vars = cJSON_AddObjectToObject(h, "vars");
 	for (size_t i = 0; r->vars && i < r->vars->n; i++)
 		cJSON_AddStringToObject(vars, r->vars->keys[i], r->vars->vals[i]);
-	add_argv(h, r->argc, r->argv);
+	add_argv(h, r->argc, r->argv, engine_secrets(e));
 	if (journal_header(r->j, h, &r->err))
 		return true;
 	r->rc = RBC_EXIT_IOERR; /* no record: nothing may run */
@@ -1041,7 +1057,7 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 	cJSON_AddStringToObject(o, "host", host);
 	cJSON_AddStringToObject(o, "operator", engine_operator(e));
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
-	add_argv(o, r->argc, r->argv);
+	add_argv(o, r->argc, r->argv, engine_secrets(e));
 	cJSON_AddNumberToObject(o, "events", (double)r->rs.events);
 	if (id) {
 		cJSON_AddStringToObject(o, "at", id);

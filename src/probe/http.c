@@ -14,8 +14,9 @@
  * Redirects (follow: true) are followed here, not by libcurl: when a hop
  * leaves the origin of the first URL (scheme, host or port), every header
  * that holds a secret, and Authorization, Proxy-Authorization and Cookie,
- * stay behind, for this hop and every later one. libcurl alone would send a
- * custom X-Api-Key on to any host a server names.
+ * stay behind, for this hop and every later one; a 307 or 308 there, which
+ * would send the body again, is not followed when the body holds a secret.
+ * libcurl alone would send a custom X-Api-Key on to any host a server names.
  *
  * Completed transfers are collected after each curl_multi_socket_action and
  * reported from there: a libuv callback, never a libcurl one, so the done
@@ -74,6 +75,7 @@ struct http_xfer {
 	bool follow;                /* follow redirects (we do, not libcurl) */
 	int hops;                   /* redirects followed */
 	bool away;                  /* a redirect left the first URL's origin */
+	bool body_secret;           /* the request's body holds a secret */
 	char *origin;               /* "scheme://host:port" of the first URL */
 	curl_off_t time_before_us;  /* the hops before this one */
 	char errbuf[CURL_ERROR_SIZE];
@@ -430,6 +432,14 @@ static bool next_hop(struct http_xfer *x, char **error)
 		x->away = true;
 		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs_away);
 	}
+	if (x->away && x->body_secret && (status == 307 || status == 308)) {
+		/* 307 and 308 send the body again: not to another origin. */
+		*error = xasprintf("HTTP %ld to another origin not followed: the body would go along, "
+		                   "and it holds a secret", status);
+		free(origin);
+		free(url);
+		return false;
+	}
 	if (x->away) {
 		char *bare = without_userinfo(url);
 		if (bare) {
@@ -632,6 +642,7 @@ struct http_xfer *http_xfer_start(const struct probe_req *req, const char *url,
 	/* Redirects are followed by next_hop, header by header. */
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	x->follow = req->follow;
+	x->body_secret = req->body && mask_hits(req->mask, req->body, strlen(req->body));
 	x->origin = origin_of(url);
 	if (req->timeout_ms > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);

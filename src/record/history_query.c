@@ -235,19 +235,91 @@ bool history_push(const char *url, const char *dir, const char *run, size_t *n, 
 	return ok;
 }
 
+/* Replaces out[from..to) by MASK_TEXT in sb order: spans are kept sorted. */
+struct span {
+	size_t from, to;
+};
+
+/* The spans of password values written in url: a URI's user:password@ and
+   its password= parameters, or a key=value string's password= values,
+   every one of them (libpq takes the last; none may show). */
+static size_t password_spans(const char *url, struct span *v, size_t cap)
+{
+	size_t n = 0, len = strlen(url);
+	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+		size_t a = strstr(url, "://") - url + 3, end = a;
+		while (end < len && url[end] != '/' && url[end] != '?')
+			end++;
+		const char *at = memrchr(url + a, '@', end - a);
+		const char *colon = at ? memchr(url + a, ':', (size_t)(at - (url + a))) : NULL;
+		if (colon && n < cap)
+			v[n++] = (struct span){(size_t)(colon + 1 - url), (size_t)(at - url)};
+		const char *q = strchr(url + end, '?');
+		for (const char *p = q ? q + 1 : NULL; p && *p && n < cap;) {
+			const char *amp = strchr(p, '&');
+			size_t plen = amp ? (size_t)(amp - p) : strlen(p);
+			if (plen > 9 && strncmp(p, "password=", 9) == 0)
+				v[n++] = (struct span){(size_t)(p + 9 - url), (size_t)(p + plen - url)};
+			p = amp ? amp + 1 : NULL;
+		}
+		return n;
+	}
+	for (size_t i = 0; i < len && n < cap;) {
+		while (i < len && (url[i] == ' ' || url[i] == '\t' || url[i] == '\n'))
+			i++;
+		size_t k = i;
+		while (i < len && url[i] != '=' && url[i] != ' ' && url[i] != '\t')
+			i++;
+		bool pw = i - k == 8 && strncmp(url + k, "password", 8) == 0;
+		while (i < len && (url[i] == ' ' || url[i] == '\t'))
+			i++;
+		if (i >= len || url[i] != '=')
+			break;
+		i++;
+		while (i < len && (url[i] == ' ' || url[i] == '\t'))
+			i++;
+		size_t from = i;
+		if (i < len && url[i] == '\'') {
+			for (i++; i < len && url[i] != '\''; i++)
+				if (url[i] == '\\' && i + 1 < len)
+					i++;
+			if (i < len)
+				i++;
+		} else {
+			while (i < len && url[i] != ' ' && url[i] != '\t' && url[i] != '\n')
+				i++;
+		}
+		if (pw && i > from)
+			v[n++] = (struct span){from, i};
+	}
+	return n;
+}
+
 char *history_url_redacted(const char *url)
 {
+	struct span v[16];
+	size_t n = password_spans(url, v, RBC_ARRAY_LEN(v));
+	struct strbuf sb = {0};
+	size_t at = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].from < at)
+			continue;
+		sb_add(&sb, url + at, v[i].from - at);
+		sb_adds(&sb, MASK_TEXT);
+		at = v[i].to;
+	}
+	sb_adds(&sb, url + at);
+	/* And the value libpq reads, in any form it takes (percent-encoded). */
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &err);
 	PQfreemem(err);
-	char *out = xstrdup(url);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		if (strcmp(o->keyword, "password") != 0 || !o->val || !*o->val)
-			continue;
-		char *r = str_replace(out, o->val, MASK_TEXT);
-		free(out);
-		out = r;
-	}
+	struct mask *m = mask_new();
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
+			mask_add(m, o->val);
 	PQconninfoFree(opts);
+	char *out = mask_text(m, sb_borrow(&sb));
+	mask_free(m);
+	sb_free(&sb);
 	return out;
 }

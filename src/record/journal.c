@@ -639,22 +639,10 @@ bool journal_header(struct journal *j, cJSON *header, struct rbc_error *err)
 		c = next;
 	}
 	cJSON_Delete(header);
-	/* Given values are text from outside, on the command line too (the
-	   word after --var, or --var=…); the run's id, runbook ids, paths and
+	/* Given values are text from outside (the command line's, argv, is
+	   masked where it is made); the run's id, runbook ids, paths and
 	   titles are rbc's and stay. */
 	mask_strings(j->mask, cJSON_GetObjectItemCaseSensitive(h, "vars"), NULL);
-	cJSON *argv = cJSON_GetObjectItemCaseSensitive(h, "argv");
-	bool after_var = false;
-	for (cJSON *a = argv ? argv->child : NULL; a; a = a->next) {
-		const char *w = cJSON_GetStringValue(a);
-		bool value = w && (after_var || strncmp(w, "--var=", 6) == 0);
-		after_var = w && strcmp(w, "--var") == 0;
-		if (value) {
-			char *m = masked_text(j->mask, w);
-			cJSON_SetValuestring(a, m);
-			free(m);
-		}
-	}
 	bool ok = put_sync(j, 0, h, err);
 	j->size = file_size(j->fd);
 	return ok;

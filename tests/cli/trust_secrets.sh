@@ -20,6 +20,7 @@ fi
 . "$DIR/env"
 ctl() { curl -sS --max-time 10 -o /dev/null -X PUT --data "$2" "$FIXTURE_URL/_control$1"; }
 newest() { ls -t "$RBC_RUNS_DIR" | head -1; }
+reqs() { curl -sS --max-time 10 "$FIXTURE_URL/_requests?path=$1"; }
 
 # A 52-character secret, random each run.
 TOKEN="sk_live_$(head -c 22 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -200,13 +201,72 @@ JSON
 TOKEN=$TOKEN run "$RBC" run --batch "$TMP/redirect.json"
 expect_match "redirects are followed" "$OUT" 'PASS +away .*PASS +home |PASS +away '
 expect_match "… to the same origin too" "$OUT" 'PASS +home '
-reqs() { curl -sS --max-time 10 "$FIXTURE_URL/_requests?path=$1"; }
 first=$(reqs /away) landed=$(reqs /landing) home=$(reqs /landing-home)
 expect_match "the first hop got the secret header" "$first" "\"X-Api-Key\": \"$TOKEN\""
 expect_match "the other origin got the plain header" "$landed" '"X-Plain": "visible"'
 expect_nomatch "… but no header holding the secret" "$landed" 'X-Api-Key|X-Trace'
 expect_nomatch "… nor Authorization" "$landed" 'Authorization'
 expect_match "the same origin still gets the secret header" "$home" "\"X-Api-Key\": \"$TOKEN\""
+
+# --- captures named in secrets, pieces and forms of secrets -------------------------
+PIN=48151623
+ctl /api/auth/login "$(printf '{"body": {"token": "%s-jwt", "pin": %s, "esc": "%s"}}' "$TOKEN" "$PIN" 'pa\"ss\\wo\/rd-2024x')"
+cat >"$TMP/forms.json" <<JSON
+{ "runbook": "forms", "title": "Forms of secrets", "secrets": ["TOKEN", "PIN", "JWT", "TOK", "ESC", "OA", "OB"],
+  "vars": { "URL": "$FIXTURE_URL" },
+  "steps": [
+    { "id": "login", "title": "Log in", "http": { "url": "\${URL}/api/auth/login" },
+      "expect": "status == 200", "capture": { "JWT": "json.token" } },
+    { "id": "printed", "title": "A command prints a token", "on_fail": "continue",
+      "run": "echo 'token: tk_\$PIN-issued'", "expect": "stdout =~ /nothing/",
+      "capture": { "TOK": "match(stdout, /token: (\\\\S+)/)" } },
+    { "id": "piece", "title": "Pieces", "run": "echo \"key=\$TOKEN end\"",
+      "capture": { "P1": "match(stdout, /key=(.{10})/)", "N": "num(vars.PIN) + 1" } },
+    { "id": "use", "title": "Uses \${P1} \${N}", "run": "true" },
+    { "id": "numbers", "title": "A PIN as a number", "http": { "url": "\${URL}/api/auth/login" },
+      "expect": "json.pin == 1", "on_fail": "continue" },
+    { "id": "overlap", "title": "Overlapping secrets", "run": "printf '%s%s' \"\$OA\" \"\${OB#123456789KLM}\"",
+      "expect": "stdout == \"x\"", "on_fail": "continue" }
+  ] }
+JSON
+OA=abcdefghij0123456789KLM OB=123456789KLMnopqrstuvwxyz \
+TOKEN=$TOKEN PIN=$PIN ESC='pa"ss\wo/rd-2024x' run "$RBC" run --batch --title "rotated $TOKEN" --operator alice "$TMP/forms.json"
+printf '%s\n%s\n' "$OUT" "$ERR" >"$TMP/forms.out"
+id=$(newest)
+expect_match "forms of secrets: the run ran its steps" "$OUT" 'FAIL +overlap '
+no_piece "… no piece of the token: a capture named in secrets, a regex's piece, overlapping secrets, argv" \
+	"$TMP/forms.out" "$RBC_RUNS_DIR/$id"/journal.jsonl "$RBC_RUNS_DIR/$id"/out/*
+expect_nomatch "… the PIN is never shown, as a number or a number made from it" \
+	"$(cat "$TMP/forms.out" "$RBC_RUNS_DIR/$id"/journal.jsonl "$RBC_RUNS_DIR/$id"/out/*)" "$PIN|$((PIN + 1))"
+expect_nomatch "… nor the command's printed token, in the output file either" \
+	"$(cat "$TMP/forms.out" "$RBC_RUNS_DIR/$id"/journal.jsonl "$RBC_RUNS_DIR/$id"/out/*)" "tk_"
+expect_nomatch "… nor the tail of a secret that overlaps another" "$(cat "$TMP/forms.out" "$RBC_RUNS_DIR/$id"/journal.jsonl)" 'nopqrstuvwxyz'
+expect_nomatch "… nor a secret as a server escapes it in JSON" "$(cat "$RBC_RUNS_DIR/$id"/journal.jsonl)" 'wo\\\\/rd-2024x|wo/rd-2024x'
+
+# rbc's own database URL: not in a step's reach through /proc either.
+cat >"$TMP/proc.json" <<'JSON'
+{ "runbook": "proc", "title": "A step reads its parent", "steps": [
+  { "id": "peek", "title": "Peek", "run": "tr '\\0' '\\n' </proc/$PPID/environ; tr '\\0' ' ' </proc/$PPID/cmdline" } ] }
+JSON
+RBC_DATABASE_URL="postgresql://rbc:envpw-$TOKEN@127.0.0.1:1/x" \
+	run "$RBC" run --batch --db "postgresql://rbc:argpw%2F$TOKEN@127.0.0.1:1/x" "$TMP/proc.json"
+id=$(newest)
+expect_match "a step reads rbc's environment and command line" "$(cat "$RBC_RUNS_DIR/$id"/out/* | tr '\n' ' ')" 'PATH=.*run --batch --db'
+no_piece "… and finds neither database password" "$RBC_RUNS_DIR/$id"/out/* "$RBC_RUNS_DIR/$id"/journal.jsonl
+expect_match "… the journal's command line shows the URL without its password" \
+	"$(head -1 "$RBC_RUNS_DIR/$id/journal.jsonl")" 'postgresql://rbc:••••@127.0.0.1:1/x'
+
+# A 307 to another origin would send a body holding a secret again: not followed.
+ctl /away307 "{\"status\": 307, \"body\": \"\", \"headers\": {\"Location\": \"$NGINX_URL/landing307\"}}"
+ctl /landing307 '{"body": "landed"}'
+cat >"$TMP/body307.json" <<JSON
+{ "runbook": "body307", "title": "A body with a secret", "secrets": ["TOKEN"], "steps": [
+  { "id": "post", "title": "Post", "http": { "method": "POST", "url": "$FIXTURE_URL/away307", "follow": true,
+    "json": { "token": "\${TOKEN}" } }, "expect": "status == 200", "on_fail": "continue" } ] }
+JSON
+TOKEN=$TOKEN run "$RBC" run --batch "$TMP/body307.json"
+expect_match "a 307 to another origin with a secret in the body is not followed" "$OUT" 'not followed: the body would go along'
+expect_eq "… the other origin got nothing" "$(reqs /landing307)" "[]"
 
 # --- the console's screen and an incident's Slack text -----------------------------
 . "$ROOT/tests/tui.sh"

@@ -58,11 +58,11 @@ DEB_BUILD := build-essential pkg-config libncurses-dev libcurl4-openssl-dev \
              libcjson-dev libpq-dev libpcre2-dev libuv1-dev libcmocka-dev
 DEB_TEST  := python3 python3-jsonschema valgrind time clang libclang-rt-14-dev tmux procps libxml2-utils cmark-gfm \
              postgresql-15 postgresql-client-15 nginx prometheus curl openssl \
-             monitoring-plugins-basic
+             monitoring-plugins-basic jq
 DEB_FUZZ  := clang libclang-rt-14-dev
 # What make demo's sandbox runs.
 DEB_DEMO  := python3 nginx prometheus postgresql-15 postgresql-client-15 curl openssl \
-             monitoring-plugins-basic
+             monitoring-plugins-basic jq
 FAULT     ?= none
 
 .PHONY: all deps deps-demo deps-fuzz demo test unit bench fuzz install clean

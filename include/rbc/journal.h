@@ -36,6 +36,10 @@
 #include "rbc/mask.h"
 
 #define JOURNAL_SCHEMA 1
+/* A captured value longer than this is journaled as its first bytes, its
+   size and the sha256 of its masked whole ("cut": true); a resume then
+   takes the capture for lost and its step runs again. */
+#define JOURNAL_VALUE_MAX (64 * 1024)
 #define JOURNAL_FILE "journal.jsonl"
 
 struct journal;

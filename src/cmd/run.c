@@ -215,6 +215,7 @@ static void put_clean(FILE *fp, const char *s)
 
 /* Lines of a failed command's output shown under its line, per stream. */
 #define OUTPUT_TAIL_LINES 5
+#define CAPTURE_SHOWN 400      /* bytes of a captured value on its CAPTURE line */
 
 struct batch {
 	struct engine *e;
@@ -326,11 +327,21 @@ static void on_event(void *ud, const struct eng_event *ev)
 		free(t);
 		break;
 	}
-	case ENG_EV_CAPTURE:
+	case ENG_EV_CAPTURE: {
 		text_printf("%-9s %s  %s = ", "CAPTURE", step_id(s), ev->name);
-		put_clean(stdout, ev->value ? ev->value : ev->text);
+		/* A line, not a megabyte: the head of a long value and its size. */
+		const char *v = ev->value ? ev->value : ev->text;
+		size_t n = v ? strlen(v) : 0, keep = n > CAPTURE_SHOWN ? CAPTURE_SHOWN : n;
+		while (keep < n && keep > 0 && ((unsigned char)v[keep] & 0xC0) == 0x80)
+			keep--;
+		char *head = xstrndup(v ? v : "", keep);
+		put_clean(stdout, head);
+		free(head);
+		if (keep < n)
+			printf("… (%zu bytes)", n);
 		fputc('\n', stdout);
 		break;
+	}
 	case ENG_EV_JUMP:
 		text_printf("%-9s %s → %s  ", "JUMP", step_id(s), step_id(ev->target));
 		put_clean(stdout, ev->text);

@@ -28,6 +28,7 @@
 
 #include "rbc/journal.h"
 #include "rbc/rundir.h"
+#include "rbc/sha256.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
 
@@ -238,15 +239,36 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 		if (ev->sample)
 			add_value(j, o, "sample", ev->sample);
 		break;
-	case ENG_EV_CAPTURE:
+	case ENG_EV_CAPTURE: {
 		add_str(o, "name", ev->name);
-		if (ev->value)
-			add_masked(j, o, "value", ev->value);
-		else
+		char *m = ev->value ? masked_text(j->mask, ev->value) : NULL;
+		size_t n = m ? strlen(m) : 0;
+		if (!m) {
 			cJSON_AddNullToObject(o, "value");
-		if (ev->sample && ev->sample->type != VALUE_STR)
-			add_value(j, o, "json", ev->sample); /* its type, for a resume */
+		} else if (n <= JOURNAL_VALUE_MAX) {
+			cJSON_AddStringToObject(o, "value", m);
+			if (ev->sample && ev->sample->type != VALUE_STR)
+				add_value(j, o, "json", ev->sample); /* its type, for a resume */
+		} else {
+			/* A value of megabytes (a whole body, a big SQL cell): its head,
+			   never inside a character, with what tells the whole. */
+			struct sha256 h;
+			char hex[65];
+			sha256_init(&h);
+			sha256_update(&h, m, n);
+			sha256_hex(&h, hex);
+			size_t keep = JOURNAL_VALUE_MAX;
+			while (keep > 0 && ((unsigned char)m[keep] & 0xC0) == 0x80)
+				keep--;
+			m[keep] = '\0';
+			cJSON_AddStringToObject(o, "value", m);
+			cJSON_AddBoolToObject(o, "cut", true);
+			cJSON_AddNumberToObject(o, "value_bytes", (double)n);
+			cJSON_AddStringToObject(o, "value_sha256", hex);
+		}
+		free(m);
 		break;
+	}
 	case ENG_EV_JUMP:
 	case ENG_EV_WATCH_FIRED:
 		if (ev->target) {
@@ -763,7 +785,7 @@ static const struct field_rule {
 } field_rules[] = { /* sorted by name (strcmp): found by bsearch */
 	{"about", FIELD_STR}, {"after", FIELD_BOOL}, {"argv", FIELD_STRS}, {"at", FIELD_STR},
 	{"attempt", FIELD_COUNT}, {"automatic", FIELD_BOOL}, {"by", FIELD_STR}, {"criteria", FIELD_CRITERIA},
-	{"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_STR}, {"events", FIELD_SEQ},
+	{"cut", FIELD_BOOL}, {"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_STR}, {"events", FIELD_SEQ},
 	{"for", FIELD_STR}, {"forced", FIELD_BOOL}, {"from", FIELD_STR_NULL}, {"group", FIELD_BOOL},
 	{"host", FIELD_STR}, {"id", FIELD_STR}, {"impact_start", FIELD_STR}, {"lost_captures", FIELD_STRS},
 	{"main", FIELD_BOOL}, {"name", FIELD_STR}, {"note", FIELD_STR}, {"number", FIELD_STR},
@@ -772,7 +794,8 @@ static const struct field_rule {
 	{"schema", FIELD_COUNT}, {"seq", FIELD_SEQ}, {"started", FIELD_STR}, {"state", FIELD_STR},
 	{"step", FIELD_STR}, {"stopped", FIELD_BOOL}, {"t", FIELD_STR}, {"target", FIELD_STR},
 	{"text", FIELD_STR}, {"title", FIELD_STR}, {"to", FIELD_STR_NULL}, {"todo", FIELD_COUNT},
-	{"value", FIELD_STR_NULL}, {"vars", FIELD_VARS}, {"verdict", FIELD_STR}, {"what", FIELD_STR},
+	{"value", FIELD_STR_NULL}, {"value_bytes", FIELD_COUNT}, {"value_sha256", FIELD_STR},
+	{"vars", FIELD_VARS}, {"verdict", FIELD_STR}, {"what", FIELD_STR},
 };
 
 static int by_rule_name(const void *a, const void *b)

@@ -177,9 +177,11 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 	char *name = rundir_output_name(output), *out = name ? xasprintf("%s/%s", x->dir, name) : NULL;
 	free(name);
 	r.output = out;
-	bool masked = type == ENG_EV_CAPTURE && value && strstr(value, MASK_TEXT);
+	bool masked = type == ENG_EV_CAPTURE && value &&
+	              (strstr(value, MASK_TEXT) || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "cut")));
 	if (masked) {
-		/* A secret is in it: the record never holds the value. */
+		/* A secret is in it, or it was too long: the record never holds
+		   the value. */
 		value_free(r.value);
 		r.value = NULL;
 	}

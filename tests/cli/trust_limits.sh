@@ -216,6 +216,28 @@ expect_eq "… keeping the value's size and sha256" \
 	"$(jq -r 'select(.ev == "sample") | "\(.sample.elided.value.bytes) \(.sample.elided.value.sha256) \(.sample.value | length)"' "$J")" \
 	"52428800 $X_SHA 256"
 
+# A captured value went into the journal and onto the batch line whole.
+cat >"$TMP/capbig.json" <<JSON
+{ "runbook": "capbig", "title": "A big captured value",
+  "vars": { "DB": "host=127.0.0.1 port=$PGPORT user=$PGUSER dbname=$PGDATABASE" },
+  "steps": [
+    { "id": "take", "title": "A 5 MB value captured", "sql": { "conn": "\${DB}", "query": "SELECT repeat('y', 5242880) AS big" },
+      "capture": { "BIG": "value" } }
+  ] }
+JSON
+rm -rf "$RBC_RUNS_DIR"
+batch "$TMP/capbig.json"
+expect_match "a 5 MB capture is made" "$(line take)" '^PASS +take '
+below "… its CAPTURE line stays a line: $(printf '%s\n' "$OUT" | grep '^CAPTURE' | wc -c) bytes" \
+	"$(printf '%s\n' "$OUT" | grep '^CAPTURE' | wc -c)" 1024
+expect_match "… saying the value's size" "$(printf '%s\n' "$OUT" | grep '^CAPTURE')" '… \(5242880 bytes\)$'
+J=$(journal)
+below "… and its journal stays small: $(wc -c <"$J") bytes" "$(wc -c <"$J")" 131072
+Y_SHA=$(python3 -c 'import hashlib; print(hashlib.sha256(b"y" * 5242880).hexdigest())')
+expect_eq "… keeping the head, the size and the sha256 of the value" \
+	"$(jq -r 'select(.ev == "capture") | "\(.cut) \(.value_bytes) \(.value_sha256) \(.value | length)"' "$J")" \
+	"true 5242880 $Y_SHA 65536"
+
 # --- max_body is bounded ------------------------------------------------
 # max_body: 100GiB was accepted and the process aborted when a body came.
 cat >"$TMP/maxbody.json" <<'JSON'

@@ -420,8 +420,11 @@ static const char *log_var(const cJSON *root, const cJSON *timeline, const cJSON
 	return found ? found : str(get(root, "vars"), name);
 }
 
-/* tmpl with every ${NAME} filled in (caller frees), NULL when one has no value. */
-static char *log_expand(const cJSON *root, const cJSON *timeline, const cJSON *rb, const char *tmpl)
+/* tmpl with every ${NAME} filled in (caller frees), NULL when one has no
+   value; a value that is built from others in turn (a runbook's
+   "VERSION": "${BUILD}" and a capture of BUILD) is filled in too. */
+static char *log_expand_depth(const cJSON *root, const cJSON *timeline, const cJSON *rb,
+                              const char *tmpl, int depth)
 {
 	struct strbuf sb = {0};
 	const char *p = tmpl, *d;
@@ -433,15 +436,24 @@ static char *log_expand(const cJSON *root, const cJSON *timeline, const cJSON *r
 		char *name = xstrndup(d + 2, (size_t)(end - d - 2));
 		const char *v = log_var(root, timeline, rb, name);
 		free(name);
-		if (!v) {
+		char *inner = v && strstr(v, "${") && depth < 8 ? log_expand_depth(root, timeline, rb, v, depth + 1)
+		                                               : NULL;
+		if (!v || (strstr(v, "${") && !inner)) {
+			free(inner);
 			sb_free(&sb);
 			return NULL;
 		}
-		sb_adds(&sb, v);
+		sb_adds(&sb, inner ? inner : v);
+		free(inner);
 		p = end + 1;
 	}
 	sb_adds(&sb, p);
 	return sb_take(&sb);
+}
+
+static char *log_expand(const cJSON *root, const cJSON *timeline, const cJSON *rb, const char *tmpl)
+{
+	return log_expand_depth(root, timeline, rb, tmpl, 0);
 }
 
 /*
@@ -478,14 +490,26 @@ static cJSON *log_field(const cJSON *root, const cJSON *timeline, const char *fi
 	}
 	for (const char *const *n = guess; !declared && *n; n++) {
 		const char *v = NULL;
+		const cJSON *in = NULL;
 		cJSON_ArrayForEach(rb, rbs)
 		{
 			v = log_var(root, timeline, rb, *n);
-			if (v && *v)
-				return cJSON_CreateString(v);
+			if (v && *v) {
+				in = rb;
+				break;
+			}
 		}
-		if ((v = log_var(root, timeline, NULL, *n)) && *v)
-			return cJSON_CreateString(v);
+		if (!v || !*v)
+			v = log_var(root, timeline, NULL, *n);
+		if (v && *v) {
+			char *x = strstr(v, "${") ? log_expand(root, timeline, in, v) : xstrdup(v);
+			if (x && *x) {
+				cJSON *out = cJSON_CreateString(x);
+				free(x);
+				return out;
+			}
+			free(x);
+		}
 	}
 	return cJSON_CreateNull();
 }

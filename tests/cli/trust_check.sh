@@ -244,4 +244,16 @@ run "$RBC" resume --batch --frobnicate "$rid"
 expect_eq "an option rbc resume does not know is still refused (64)" "$RC" 64
 expect_match "rbc resume --help lists the run's options" "$("$RBC" resume --help)" '--assume done\|skip.*'
 
+# A Version built from another variable a step captures: the effective value.
+cat >"$TMP/builtver.json" <<'JSON'
+{ "runbook": "builtver", "title": "Version from a capture", "vars": { "VERSION": "${BUILD}" },
+  "log": { "version": "${VERSION}" },
+  "steps": [ { "id": "s", "title": "Build", "run": "echo 7.7.7", "capture": { "BUILD": "match(stdout, /(\\S+)/)" } },
+             { "id": "t", "title": "Deploying ${VERSION}", "run": "true" } ] }
+JSON
+run "$RBC" run --batch "$TMP/builtver.json"
+rid=$(run_id)
+expect_match "a title shows the version built from a capture" "$OUT" 'Deploying 7\.7\.7'
+expect_match "… and so does the deployment log's Version" "$("$RBC" export "$rid" --format md)" '^\*\*Version\*\*: 7\.7\.7$'
+
 t_done

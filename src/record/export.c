@@ -1170,7 +1170,10 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 	bool any = false;
 	cJSON_ArrayForEach(s, steps)
 	{
-		if (!str(s, "by") || !leaf(s))
+		/* Answered by someone: a manual step, or a confirmation declined
+		   (a group's too). */
+		bool skipped = str(s, "state") && strcmp(str(s, "state"), "skipped") == 0;
+		if (!str(s, "by") || (!leaf(s) && !skipped))
 			continue;
 		any = true;
 		sb_adds(&sb, "- ");
@@ -1179,8 +1182,14 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		export_md_cell(&sb, str(s, "title") ? str(s, "title") : str(s, "id"));
 		sb_adds(&sb, " — ");
 		text_md(&sb, str(s, "state"));
-		sb_adds(&sb, " by ");
-		export_md_cell(&sb, str(s, "by"));
+		if (skipped && str(s, "explanation")) {
+			/* Its why says who and how: "declined by alice". */
+			sb_adds(&sb, ": ");
+			export_md_cell(&sb, str(s, "explanation"));
+		} else {
+			sb_adds(&sb, " by ");
+			export_md_cell(&sb, str(s, "by"));
+		}
 		if (str(s, "note")) {
 			sb_adds(&sb, ": ");
 			export_md_cell(&sb, str(s, "note"));

@@ -75,6 +75,7 @@ expect_match "the journal records it skipped, declined by the operator" "$line" 
 md=$(cat "$dir/deployment-log.md" 2>/dev/null)
 expect_match "the deployment log's table: skipped, declined by tester" "$md" '^\| 2 \| Switch traffic \| ⏭ skipped \| declined by tester \| tester \|'
 expect_match "… its timeline: SKIPPED declined by tester" "$md" '\| step_finished \| decline/switch \| SKIPPED declined by tester \(by tester\) \|'
+expect_match "… its manual steps and notes: skipped, declined by tester" "$md" '^- 2 Switch traffic — skipped: declined by tester$'
 expect_nomatch "… never PASS for the skipped step" "$(printf '%s\n' "$md" | grep 'decline/switch')" 'PASS'
 if python3 - "$ROOT/docs/export.schema.json" "$dir/export.json" <<'PY'
 import json, sys, jsonschema

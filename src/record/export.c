@@ -359,6 +359,18 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		copy(o, "value", e, "value");
 		cJSON_AddItemToArray(get(s, "captures"), o);
 	} else if (strcmp(ev, "step_finished") == 0 && s) {
+		if (get(e, "title"))
+			copy(s, "title", e, "title"); /* a step never started: its title then */
+		const cJSON *t;
+		cJSON_ArrayForEach(t, get(e, "titles"))
+		{
+			/* A skipped group's steps, titled as the run had them. */
+			cJSON *c = t->string && cJSON_IsString(t) ? strmap_get(&m->index, t->string) : NULL;
+			if (c) {
+				cJSON_DeleteItemFromObjectCaseSensitive(c, "title");
+				cJSON_AddStringToObject(c, "title", t->valuestring);
+			}
+		}
 		cJSON_DeleteItemFromObjectCaseSensitive(s, "_open");
 		copy(s, "state", e, "state");
 		copy(s, "verdict", e, "verdict");

@@ -174,6 +174,21 @@ static const char *const incident_words[] = {"what", "t", "seq", "ev", "by", "fr
                                              "id", "kind", "target", "state", "level",
                                              "impact_start", "type", "todo", "met", NULL};
 
+/* The titles of the steps below s, by journal id, as the run has them. */
+static void add_titles_below(cJSON *o, const struct eng_step *s)
+{
+	for (size_t i = 0; i < s->nchildren; i++) {
+		const struct eng_step *c = s->children[i];
+		if (c->title) {
+			char *id = journal_step_id(c), *vt = utf8_copy_valid(c->title, strlen(c->title));
+			cJSON_AddStringToObject(o, id, vt);
+			free(vt);
+			free(id);
+		}
+		add_titles_below(o, c);
+	}
+}
+
 /*
  * The line of an event, with its newline. What came from outside rbc is
  * masked before it is encoded (never the encoded line: a short secret such
@@ -230,6 +245,17 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 				cJSON_AddNumberToObject(o, "duration_ms", (double)(ev->time - s->started));
 			}
 			add_masked(j, o, "note", s->note);
+			if (s->state == ENG_SKIPPED && s->nchildren)
+				/* Its steps are never reached: their titles, expanded
+				   as far as the run could then. */
+				add_titles_below(cJSON_AddObjectToObject(o, "titles"), s);
+			if (!s->started && s->title) {
+				/* Never started (skipped with its group, cancelled before
+				   it ran): its title as the run had it then. */
+				char *vt = utf8_copy_valid(s->title, strlen(s->title));
+				cJSON_AddStringToObject(o, "title", vt);
+				free(vt);
+			}
 			if (s->spool_path)
 				cJSON_AddStringToObject(o, "output", s->spool_path);
 		}

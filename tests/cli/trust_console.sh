@@ -141,4 +141,10 @@ expect_match "… the skipped group's titles as they were: expanded, masked" "$S
 expect_match "… the secret masked" "$SCREEN" '⏭ 2\.2 Token •••• rotated'
 if printf '%s' "$SCREEN" | grep -qF "$secret"; then fail "… the secret is never on screen" "$SCREEN"; else ok "… the secret is never on screen"; fi
 quit
+md=$(RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$dir" --format md 2>&1)
+expect_match "the deployment log titles the skipped group's steps as the console did" "$md" '\| 2\.1 \| Deploy green on ECS \|'
+expect_match "… a secret in a title masked" "$md" '\| 2\.2 \| Token •••• rotated \|'
+junit=$(RBC_RUNS_DIR="$TMP/runs" "$RBC" export "$dir" --format junit 2>&1)
+expect_match "… and so does JUnit" "$junit" 'testcase name="2\.1 Deploy green on ECS"'
+if printf '%s' "$md$junit" | grep -qF "$secret"; then fail "… the secret is in no export"; else ok "… the secret is in no export"; fi
 t_done

@@ -1366,6 +1366,21 @@ static bool turn_selected(struct console *c)
 	return s && s->state == ENG_WAITING;
 }
 
+/* An answer was given (a manual step, a confirmation) while other branches
+   still wait: the cursor goes to the first of them, the next to answer. */
+static void to_next_wait(struct console *c)
+{
+	if (!c->follow || turn_selected(c))
+		return;
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(c->e, &n);
+	struct eng_step *w = NULL;
+	for (size_t i = 0; i < n && !w; i++)
+		w = find_manual_wait(tops[i]);
+	if (w)
+		select_step(c, w);
+}
+
 static void on_event(void *ud, const struct eng_event *ev)
 {
 	struct console *c = ud;
@@ -1425,20 +1440,15 @@ static void on_event(void *ud, const struct eng_event *ev)
 			rbc_error_clear(&err);
 			free(what);
 		}
-		/* A manual step answered while other branches still wait: the
-		   cursor goes to the first of them, the next to answer. */
-		if (c->follow && ev->step->def && ev->step->def->action == RB_MANUAL && !turn_selected(c)) {
-			size_t n;
-			struct eng_step *const *tops = engine_nodes(c->e, &n);
-			struct eng_step *w = NULL;
-			for (size_t i = 0; i < n && !w; i++)
-				w = find_manual_wait(tops[i]);
-			if (w)
-				select_step(c, w);
-		}
+		/* A manual step answered, a confirmation declined. */
+		if (ev->step->def && (ev->step->def->action == RB_MANUAL || ev->step->state == ENG_SKIPPED))
+			to_next_wait(c);
 		/* A last line without a newline is still a line. */
 		if (ev->step->ui)
 			outbuf_flush(&((struct ui *)ev->step->ui)->out);
+		break;
+	case ENG_EV_CONFIRMED:
+		to_next_wait(c); /* a confirmation said yes: the step runs on */
 		break;
 	case ENG_EV_WAITING:
 		ui_of(ev->step)->asked = true;

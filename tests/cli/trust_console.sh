@@ -113,6 +113,17 @@ expect_match "… the first is done" "$SCREEN" '✔ 2\.1 Product owner signs off
 keys Space
 expect_screen "the last answer lets the run go on" "■ finished PASS"
 quit
+tui_start 100 30 --operator tester "$F/parallel-confirm.json"
+wait_idle
+keys a
+expect_screen "a confirmation among waiting branches asks its question" "Switch traffic now?"
+keys y
+expect_screen "answered, the cursor goes to the first branch that waits" "┌ 1.1 Owner signs off ─"
+keys Space
+expect_screen "… then to the next" "┌ 1.3 QA signs off ─"
+keys Space
+expect_screen "… and the run goes on to its end" "■ finished PASS"
+quit
 
 # --- the header names the phase; a skipped group's titles --------------------------------
 echo "# phases and skipped groups"

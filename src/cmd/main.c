@@ -75,6 +75,17 @@ extern char **environ;
  * rbc keeps a copy of RBC_DATABASE_URL and of --db's value and wipes the
  * bytes the kernel shows there.
  */
+static char **hidden_copies;
+static size_t nhidden, caphidden;
+
+/* At exit: the copies hide_database_url made (argv points at them). */
+static void free_hidden(void)
+{
+	for (size_t i = 0; i < nhidden; i++)
+		free(hidden_copies[i]);
+	free(hidden_copies);
+}
+
 static void hide_database_url(int argc, char **argv)
 {
 	static const char name[] = "RBC_DATABASE_URL=";
@@ -91,9 +102,13 @@ static void hide_database_url(int argc, char **argv)
 		char *v = after ? argv[i] : strncmp(argv[i], "--db=", 5) == 0 ? argv[i] + 5 : NULL;
 		if (!v)
 			continue;
-		char *copy = xstrdup(argv[i]); /* lives as long as argv */
+		char *copy = xstrdup(argv[i]); /* lives as long as argv: freed at exit */
 		memset(v, 0, strlen(v));
 		argv[i] = copy;
+		if (!nhidden)
+			atexit(free_hidden);
+		xgrow(&hidden_copies, &caphidden, nhidden + 1, sizeof *hidden_copies);
+		hidden_copies[nhidden++] = copy;
 	}
 }
 

@@ -69,7 +69,10 @@ bool export_write_file(const char *path, const char *text, struct rbc_error *err
  * one, as export_write_file does (through a symbolic link: the file it
  * names is replaced, the link stays); anything else — a device such as
  * /dev/null, a FIFO, a terminal — is opened and written in place, never
- * replaced by a file. Blocking: for commands.
+ * replaced by a file. A name for a descriptor of this process (/dev/stdout,
+ * /dev/stderr, /dev/fd/N, /proc/self/fd/N, or a link to one) is written on
+ * that descriptor, at its offset, and left open: the file behind it is not
+ * reopened by name. Blocking: for commands.
  */
 bool export_write_to(const char *path, const char *text, struct rbc_error *err);
 

@@ -24,14 +24,15 @@ static void export_usage(FILE *fp)
 	        "directory): md, the Markdown deployment log; json (docs/export.schema.json);\n"
 	        "junit, JUnit XML (a suite per runbook, a testcase per step); for an incident\n"
 	        "run, incident-md and incident-json (docs/incident.schema.json), its timeline,\n"
-	        "and postmortem, a postmortem skeleton. To FILE — written\n"
-	        "atomically, mode 0600; a device or a FIFO (/dev/null, /dev/stdout) is\n"
-	        "written in place, never replaced — or to standard output. Built from the\n"
-	        "run's journal alone; secrets are masked there, and masked_values counts\n"
-	        "them. A journal damaged or altered (a line missing or repeated) is refused\n"
-	        "with its line (exit 65). Text from the run stays text: in Markdown never\n"
-	        "HTML or Markdown of its own, control characters as U+FFFD, output in a\n"
-	        "fence it cannot close.\n"
+	        "and postmortem, a postmortem skeleton. To FILE — written atomically,\n"
+	        "mode 0600; a device or a FIFO (/dev/null) is written in place, never\n"
+	        "replaced; /dev/stdout, /dev/stderr, /dev/fd/N are written on that\n"
+	        "descriptor where it stands, the file behind it kept — or to standard\n"
+	        "output. Built from the run's journal alone; secrets are masked there,\n"
+	        "and masked_values counts them. A journal damaged or altered (a line\n"
+	        "missing or repeated) is refused with its line (exit 65). Text from the\n"
+	        "run stays text: in Markdown never HTML or Markdown of its own, control\n"
+	        "characters as U+FFFD, output in a fence it cannot close.\n"
 	        "");
 }
 

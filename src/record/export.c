@@ -648,8 +648,96 @@ static bool write_in_place(int fd, const char *path, const char *text, struct rb
 	return ok;
 }
 
+/* The descriptor path names when the name stands for a descriptor of this
+   process (/dev/stdin, /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N,
+   /proc/PID/fd/N with our PID, /proc/thread-self/fd/N), else -1. The
+   directory part is resolved (/dev/fd is itself a link), the last name
+   is not: opening it would reopen the file behind the descriptor. */
+static int fd_of_name(const char *path)
+{
+	char *d = xstrdup(path), *b = xstrdup(path);
+	char *dir = realpath(dirname(d), NULL);
+	const char *base = basename(b);
+	int fd = -1;
+	char *end;
+	if (dir && strcmp(dir, "/dev") == 0) {
+		static const char *const std[] = {"stdin", "stdout", "stderr"};
+		for (int i = 0; i < 3; i++)
+			if (strcmp(base, std[i]) == 0)
+				fd = i;
+	} else if (dir && *base >= '0' && *base <= '9') {
+		long n = strtol(base, &end, 10);
+		char *self = xasprintf("/proc/%ld/fd", (long)getpid());
+		char *task = xasprintf("/proc/%ld/task/%ld/fd", (long)getpid(), (long)gettid());
+		if (!*end && n >= 0 && n < 1048576 && (strcmp(dir, self) == 0 || strcmp(dir, task) == 0))
+			fd = (int)n;
+		free(self);
+		free(task);
+	}
+	free(dir);
+	free(d);
+	free(b);
+	return fd;
+}
+
+/* The descriptor path stands for, or a link to such a name (as a link of
+   the user's to /dev/stdout), else -1. */
+static int held_fd(const char *path)
+{
+	char *p = xstrdup(path);
+	int fd = fd_of_name(p);
+	for (int hops = 0; fd < 0 && hops < 16; hops++) {
+		char to[4096];
+		ssize_t n = readlink(p, to, sizeof to - 1);
+		if (n <= 0)
+			break;
+		to[n] = '\0';
+		char *d = xstrdup(p);
+		char *next = to[0] == '/' ? xstrdup(to) : xasprintf("%s/%s", dirname(d), to);
+		free(d);
+		free(p);
+		p = next;
+		fd = fd_of_name(p);
+	}
+	free(p);
+	return fd;
+}
+
+/* Writes text on fd, a descriptor rbc was given when it started (the
+   shell's redirection), where it stands: at its offset, or at the end when
+   it appends. It stays open, and whatever is behind it stays. */
+static bool write_on_fd(int fd, const char *path, const char *text, struct rbc_error *err)
+{
+	/* Descriptors rbc opens itself are close-on-exec; one it was handed
+	   (one that survived an exec) is not. */
+	int flags = fcntl(fd, F_GETFD);
+	if (flags < 0) {
+		rbc_error_set(err, "cannot write %s: descriptor %d is not open (%s)", path, fd, strerror(errno));
+		return false;
+	}
+	if (flags & FD_CLOEXEC) {
+		rbc_error_set(err, "cannot write %s: descriptor %d is not one rbc was given", path, fd);
+		return false;
+	}
+	int e = 0;
+	bool ok = fd_write_all(fd, text, strlen(text), &e);
+	struct stat st;
+	if (ok && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(fd) != 0 && errno != EINVAL) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok)
+		rbc_error_set(err, "cannot write %s: %s", path, strerror(e));
+	return ok;
+}
+
 bool export_write_to(const char *path, const char *text, struct rbc_error *err)
 {
+	/* /dev/stdout and its kin name a descriptor already open: written on
+	   it, never reopened by name (that would replace the file behind it). */
+	int held = held_fd(path);
+	if (held >= 0)
+		return write_on_fd(held, path, text, err);
 	struct stat st;
 	if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))
 		return export_write_file(path, text, err); /* a new file, or a regular one */

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# What rbc promises about files, tried the way a hostile reviewer would:
+#  - export -o /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N writes
+#    to the descriptor rbc already has, at its offset, and never replaces
+#    the file behind it;
+#  - export reads a step's output only from a file of the run's owner with
+#    no other name (a hard link to another file is not shown);
+#  - a step's output goes into the run's own out/ even when out/ is swapped
+#    for a symbolic link while the run goes on; a runs directory reached
+#    through a link another user could change, or through a directory
+#    others may write, is refused;
+#  - an untrusted runs directory or a journal with other names is exit 77
+#    for every command; a header that cannot be written leaves no torn run;
+#    export -o never uses a temporary name someone could plant, and never
+#    writes over a file of a run's record.
+# The second user is a real one (nobody, through setpriv) when the tests run
+# as root.
+. tests/lib.sh
+export RBC_RUNS_DIR=$TMP/runs
+mkdir -p "$RBC_RUNS_DIR"
+
+run_id() { printf '%s\n' "$1" | sed -n 's/^run: \([^ ]*\) .*/\1/p' | head -n 1; }
+
+cat >"$TMP/steps.json" <<'EOF'
+{ "runbook": "rev", "title": "Review",
+  "steps": [
+    { "id": "hello", "title": "Says hello", "run": "echo hello-from-the-step" },
+    { "id": "fails", "title": "Fails loudly", "run": "echo failure-output-line; exit 3", "on_fail": "continue" }
+  ] }
+EOF
+run timeout 60 "$RBC" run --batch "$TMP/steps.json"
+ID=$(run_id "$OUT")
+RUN=$RBC_RUNS_DIR/$ID
+if [ -z "$ID" ] || [ ! -f "$RUN/journal.jsonl" ]; then
+	fail "a batch run to export" "exit $RC" "$OUT" "$ERR"
+	t_done
+fi
+ok "a batch run to export ($ID)"
+
+OTHER=""
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+	OTHER=nobody
+	chmod 711 "$TMP"
+	setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups test -x "$RBC" || OTHER=""
+fi
+as_other() { (cd / && setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"); }
+
+# --- export -o a descriptor already open ---------------------------------------------
+
+# mode_inode FILE
+mode_inode() { stat -c '%a %i' "$1"; }
+
+printf 'stale\n' >"$TMP/o1.txt"
+chmod 644 "$TMP/o1.txt"
+before=$(mode_inode "$TMP/o1.txt")
+{ echo header; timeout 20 "$RBC" export "$ID" --format json -o /dev/stdout; echo "rc=$?"; echo trailer; } >"$TMP/o1.txt"
+expect_eq "export -o /dev/stdout into a file the shell opened: the shell's own lines stay around it" \
+	"$(head -n 1 "$TMP/o1.txt") $(tail -n 2 "$TMP/o1.txt" | tr '\n' ' ')" "header rc=0 trailer "
+expect_match "… the export is between them" "$(sed -n 2,3p "$TMP/o1.txt")" '^\{'
+expect_eq "… the file is the same file, mode 0644 still" "$(mode_inode "$TMP/o1.txt")" "$before"
+python3 -c 'import json,sys; t=open(sys.argv[1]).read().split("\n"); json.loads("\n".join(t[1:-3]))' "$TMP/o1.txt" 2>/dev/null &&
+	ok "… and the export in it is whole JSON" || fail "… and the export in it is whole JSON" "$(head -c 300 "$TMP/o1.txt")"
+
+printf 'an earlier log line\n' >"$TMP/err.log"
+chmod 640 "$TMP/err.log"
+before=$(mode_inode "$TMP/err.log")
+timeout 20 "$RBC" export "$ID" --format md -o /dev/stderr 2>>"$TMP/err.log"
+expect_eq "export -o /dev/stderr 2>>log: the log's earlier line stays" "$(head -n 1 "$TMP/err.log")" "an earlier log line"
+expect_eq "… the log is appended to" "$(sed -n 2p "$TMP/err.log")" "# Deployment Log"
+expect_eq "… and is the same file, mode 0640" "$(mode_inode "$TMP/err.log")" "$before"
+
+printf 'kept\n' >"$TMP/p1.txt"
+before=$(mode_inode "$TMP/p1.txt")
+timeout 20 "$RBC" export "$ID" --format md -o /proc/self/fd/1 >>"$TMP/p1.txt"
+expect_eq "export -o /proc/self/fd/1 >>file: appended after what was there" \
+	"$(head -n 2 "$TMP/p1.txt" | tr '\n' '|')" "kept|# Deployment Log|"
+expect_eq "… the same file" "$(mode_inode "$TMP/p1.txt")" "$before"
+
+printf 'three\n' >"$TMP/fd3.txt"
+before=$(mode_inode "$TMP/fd3.txt")
+timeout 20 "$RBC" export "$ID" --format md -o /dev/fd/3 3>>"$TMP/fd3.txt"
+expect_eq "export -o /dev/fd/3 3>>file: appended after what was there" \
+	"$(head -n 2 "$TMP/fd3.txt" | tr '\n' '|')" "three|# Deployment Log|"
+expect_eq "… the same file" "$(mode_inode "$TMP/fd3.txt")" "$before"
+
+# Through a link of the user's own to /dev/stdout: the same descriptor.
+ln -s /dev/stdout "$TMP/to-stdout"
+printf 'first\n' >"$TMP/l1.txt"
+{ timeout 20 "$RBC" export "$ID" --format md -o "$TMP/to-stdout"; } >>"$TMP/l1.txt"
+expect_eq "export -o a link to /dev/stdout: appended to standard output's file" \
+	"$(head -n 2 "$TMP/l1.txt" | tr '\n' '|')" "first|# Deployment Log|"
+
+run timeout 20 "$RBC" export "$ID" --format md -o /dev/fd/9
+expect_eq "export -o /dev/fd/9 with no descriptor 9: refused (exit 73)" "$RC" 73
+expect_match "… saying so" "$ERR" '/dev/fd/9.*(Bad file descriptor|not open)'
+
+
+t_done

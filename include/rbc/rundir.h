@@ -54,6 +54,18 @@ bool rundir_owned(const char *dir, struct rbc_error *err);
 int rundir_open_file(const char *dir, const char *rel, int flags, unsigned mode);
 
 /*
+ * Opens a step's output file, name as rundir_output_name gives it, in the
+ * run directory dir for reading — as rundir_open_file does, never waiting
+ * (O_NONBLOCK) — only when rbc could have written it: a regular file of
+ * the run's owner (whoever its journal belongs to) with no other name. A
+ * hard link to another file, or a file of someone else's, is what rbc
+ * refuses to append to, and is not read either. Returns the descriptor, or
+ * -1 with errno set (ELOOP: a link; EINVAL: not a regular file; EPERM:
+ * other names or another owner).
+ */
+int rundir_open_output(const char *dir, const char *name);
+
+/*
  * The step output file a journal's `output` field names, as "out/NAME"
  * relative to the run directory (a new string), or NULL when the field is
  * not one: NAME is one of rbc's own file names (letters, digits, '.', '-',

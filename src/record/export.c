@@ -1055,14 +1055,14 @@ static void add_hhmmss(struct strbuf *sb, const char *iso)
 }
 
 /* The last lines of a step's output file, for a failure's excerpt: only a
-   regular file in the run's own out/, never through a link, never a wait. */
+   regular file of the run's in its own out/ with no other name, never
+   through a link, never a wait (rundir_open_output). */
 static char *tail_of(const char *dir, const char *output, int lines)
 {
 	char *name = rundir_output_name(output);
-	int fd = name ? rundir_open_file(dir, name, O_RDONLY | O_NONBLOCK, 0) : -1;
+	int fd = name ? rundir_open_output(dir, name) : -1;
 	free(name);
-	struct stat st;
-	FILE *f = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (!f) {
 		if (fd >= 0)
 			close(fd);

@@ -186,6 +186,31 @@ int rundir_open_file(const char *dir, const char *rel, int flags, unsigned mode)
 	return fd;
 }
 
+int rundir_open_output(const char *dir, const char *name)
+{
+	int fd = rundir_open_file(dir, name, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	/* The run's owner is whoever its journal belongs to: the user rbc
+	   ran as when it made the journal and the outputs. */
+	char *journal = xasprintf("%s/journal.jsonl", dir);
+	struct stat st, js;
+	int e = 0;
+	if (fstat(fd, &st) != 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = EINVAL;
+	else if (st.st_nlink != 1 || lstat(journal, &js) != 0 || st.st_uid != js.st_uid)
+		e = EPERM;
+	free(journal);
+	if (e) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 char *rundir_output_name(const char *recorded)
 {
 	if (!recorded)

@@ -94,5 +94,29 @@ run timeout 20 "$RBC" export "$ID" --format md -o /dev/fd/9
 expect_eq "export -o /dev/fd/9 with no descriptor 9: refused (exit 73)" "$RC" 73
 expect_match "… saying so" "$ERR" '/dev/fd/9.*(Bad file descriptor|not open)'
 
+# --- export reads only the run's own output files -----------------------------------
+
+run timeout 20 "$RBC" export "$ID" --format md
+expect_match "the failure's excerpt is the step's output" "$OUT" 'failure-output-line'
+
+cp -a "$RUN" "$TMP/hl"
+f=$(ls "$TMP"/hl/out/*fails*)
+printf 'OTHER-FILE-CONTENT of a file with two names\n' >"$TMP/other.txt"
+rm "$f"
+ln "$TMP/other.txt" "$f"
+run timeout 20 "$RBC" export "$TMP/hl" --format md
+expect_eq "an output file replaced by a hard link (2 names): the export is written" "$RC" 0
+expect_nomatch "… without the other file's lines" "$OUT" 'OTHER-FILE-CONTENT'
+expect_match "… the failure is still listed" "$OUT" '### 2 Fails loudly'
+if [ -n "$OTHER" ]; then
+	cp -a "$RUN" "$TMP/own"
+	f=$(ls "$TMP"/own/out/*fails*)
+	chown nobody "$f"
+	run timeout 20 "$RBC" export "$TMP/own" --format md
+	expect_nomatch "an output file of another user's in the run's out/: not shown" "$OUT" 'failure-output-line'
+else
+	skip "an output file of another user's in the run's out/: not shown" "needs root and the user nobody (setpriv)"
+fi
+
 
 t_done

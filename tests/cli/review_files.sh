@@ -118,5 +118,36 @@ else
 	skip "an output file of another user's in the run's out/: not shown" "needs root and the user nobody (setpriv)"
 fi
 
+# --- out/ swapped for a link while the run goes on ------------------------------------
+
+cat >"$TMP/retry.json" <<'EOF'
+{ "runbook": "rt", "title": "Retries",
+  "steps": [
+    { "id": "x", "title": "Fails thrice", "run": "echo attempt-output; exit 1",
+      "retry": { "attempts": 3, "delay": "1s" } }
+  ] }
+EOF
+mkdir -p "$TMP/rt-runs" "$TMP/elsewhere"
+( i=0
+  while [ $i -lt 200 ]; do
+	for d in "$TMP"/rt-runs/*-rt-*; do
+		[ -f "$d/out/rt.x.out" ] || continue
+		mv "$d/out" "$d/out.moved" && ln -s "$TMP/elsewhere" "$d/out" && touch "$TMP/swapped"
+		exit 0
+	done
+	sleep 0.02; i=$((i + 1))
+  done ) &
+swapper=$!
+RBC_RUNS_DIR=$TMP/rt-runs run timeout 60 "$RBC" run --batch "$TMP/retry.json"
+wait "$swapper"
+if [ -e "$TMP/swapped" ]; then
+	ok "out/ is swapped for a link to another directory after the first attempt"
+	expect_eq "… the later attempts write nothing through the link" "$(ls -A "$TMP/elsewhere")" ""
+	d=$(ls -d "$TMP"/rt-runs/*-rt-*)
+	expect_eq "… they go on in the run's own out/ (moved away)" "$(grep -c attempt-output "$d/out.moved/rt.x.out")" 3
+else
+	fail "out/ is swapped for a link to another directory after the first attempt" "$OUT" "$ERR"
+fi
+
 
 t_done

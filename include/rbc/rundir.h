@@ -10,7 +10,9 @@
  * The runs directory is trusted only when nobody else can change it: it
  * must belong to the user rbc runs as, and be writable by nobody else
  * unless it has the sticky bit (as /tmp); the directories above it must
- * belong to that user or root, under the same rule for writing. Otherwise
+ * belong to that user or root, under the same rule for writing, and so
+ * must every directory its path goes through and every symbolic link on
+ * the way (a link of another user's can be pointed elsewhere). Otherwise
  * another user could swap a run's directory or files for links to files
  * of ours. Files inside a run directory are opened without following
  * symbolic links.
@@ -38,7 +40,10 @@ void rundir_free(struct rundir *rd);
 
 /* Whether base may hold runs: it belongs to us and no one else may write
    it (the sticky bit aside), nor rename it (its parents belong to us or
-   root, under the same rule); false with err saying why and what to do. */
+   root, under the same rule), nor change where its path leads (every
+   directory and symbolic link on the way, walked as the kernel resolves
+   it, belongs to us or root, under the same rule); false with err saying
+   why and what to do. */
 bool rundir_base_trusted(const char *base, struct rbc_error *err);
 
 /* Whether the run directory dir and its journal are ours (a resume acts

@@ -149,5 +149,30 @@ else
 	fail "out/ is swapped for a link to another directory after the first attempt" "$OUT" "$ERR"
 fi
 
+# --- a runs directory reached through a link ------------------------------------------
+
+mkdir -p "$TMP/mine/runs" "$TMP/sticky" "$TMP/open"
+chmod 700 "$TMP/mine/runs"
+chmod 1777 "$TMP/sticky"
+chmod 777 "$TMP/open"
+ln -s "$TMP/mine" "$TMP/sticky/ours"
+RBC_RUNS_DIR=$TMP/sticky/ours/runs expect_rc "a runs directory through a link of ours in a sticky directory is used" 2 \
+	timeout 60 "$RBC" run --batch "$TMP/steps.json"
+ln -s "$TMP/mine" "$TMP/open/ours"
+RBC_RUNS_DIR=$TMP/open/ours/runs expect_rc "a runs directory through a link in a directory of mode 777 is refused" 77 \
+	timeout 20 "$RBC" run --batch "$TMP/steps.json"
+expect_match "… naming the directory anyone may write" "$ERR" "$TMP/open, writable by everyone \(mode 0777\)"
+if [ -n "$OTHER" ]; then
+	as_other ln -s "$TMP/mine" "$TMP/sticky/lnk"
+	n=$(ls "$TMP/mine/runs" | wc -l)
+	RBC_RUNS_DIR=$TMP/sticky/lnk/runs expect_rc "a runs directory through a link of nobody's in a sticky directory is refused" 77 \
+		timeout 20 "$RBC" run --batch "$TMP/steps.json"
+	expect_match "… naming the link and whose it is" "$ERR" "$TMP/sticky/lnk.*belongs to uid [0-9]+ \(nobody\)"
+	expect_eq "… and no run is made" "$(ls "$TMP/mine/runs" | wc -l)" "$n"
+	RBC_RUNS_DIR=$TMP/sticky/lnk/runs expect_rc "… rbc runs refuses it too" 77 timeout 20 "$RBC" runs
+else
+	skip "a runs directory through a link of nobody's in a sticky directory is refused" "needs root and the user nobody (setpriv)"
+fi
+
 
 t_done

@@ -26,6 +26,9 @@ struct rundir {
 	char *id;     /* 20261123T190102Z-post-deploy-3f2a */
 	char *path;   /* <runs>/<id> */
 	char *out;    /* <runs>/<id>/out */
+	bool refused; /* rundir_open failed because the runs directory is not
+	                 to be trusted (exit RBC_EXIT_NOPERM), not for want of
+	                 the run */
 };
 
 /* The runs directory (a new string), or NULL with err set when there is no home. */
@@ -34,7 +37,9 @@ char *rundir_base(struct rbc_error *err);
 /* Creates a new run directory for a run of runbook_id (the first runbook). */
 bool rundir_create(const char *runbook_id, struct rundir *rd, struct rbc_error *err);
 /* The directory of an existing run: RUN is a run id in the runs directory,
-   or a path to the run's directory. */
+   or a path to the run's directory. A run found by its id in a runs
+   directory rundir_base_trusted refuses is refused: false, rd->refused set
+   (read it before rundir_free). */
 bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err);
 void rundir_free(struct rundir *rd);
 
@@ -47,7 +52,8 @@ void rundir_free(struct rundir *rd);
 bool rundir_base_trusted(const char *base, struct rbc_error *err);
 
 /* Whether the run directory dir and its journal are ours (a resume acts
-   on them): false with err naming the owner. */
+   on them), the journal with no other name (no hard link): false with err
+   naming the owner or the links. */
 bool rundir_owned(const char *dir, struct rbc_error *err);
 
 /*

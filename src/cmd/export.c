@@ -30,9 +30,10 @@ static void export_usage(FILE *fp)
 	        "descriptor where it stands, the file behind it kept — or to standard\n"
 	        "output. Built from the run's journal alone; secrets are masked there,\n"
 	        "and masked_values counts them. A journal damaged or altered (a line\n"
-	        "missing or repeated) is refused with its line (exit 65). Text from the\n"
-	        "run stays text: in Markdown never HTML or Markdown of its own, control\n"
-	        "characters as U+FFFD, output in a fence it cannot close.\n"
+	        "missing or repeated) is refused with its line (exit 65); a RUN given by\n"
+	        "its id in a runs directory others may change is refused (exit 77). Text\n"
+	        "from the run stays text: in Markdown never HTML or Markdown of its own,\n"
+	        "control characters as U+FFFD, output in a fence it cannot close.\n"
 	        "");
 }
 
@@ -75,6 +76,7 @@ int cmd_export(int argc, char **argv)
 	struct rbc_error err = {0};
 	struct rundir rd = {0};
 	const char *dir = rundir_open(run, &rd, &err) ? rd.path : NULL;
+	bool refused = rd.refused;
 	struct strbuf sb = {0};
 	if (dir && (junit || md || imd || pm)) {
 		char *xml = junit ? export_junit(dir, &err)
@@ -99,7 +101,7 @@ int cmd_export(int argc, char **argv)
 		text_fprintf(stderr, "rbc: export: %s\n", err.msg ? err.msg : "nothing to export");
 		rbc_error_clear(&err);
 		sb_free(&sb);
-		return RBC_EXIT_DATAERR;
+		return refused ? RBC_EXIT_NOPERM : RBC_EXIT_DATAERR;
 	}
 	int rc = 0;
 	if (out) {

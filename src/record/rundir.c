@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,12 +234,29 @@ static bool owned(const char *path, bool nofollow, mode_t type, const char *what
 	return true;
 }
 
+/* Whether the file at path (not followed) has no other name: a journal
+   with a hard link elsewhere is another file's too. */
+static bool one_name(const char *path, struct rbc_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0) {
+		rbc_error_set(err, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	if (st.st_nlink != 1) {
+		rbc_error_set(err, "%s has other names (%ju hard links): rbc writes a journal with one name only, "
+		              "refused", path, (uintmax_t)st.st_nlink);
+		return false;
+	}
+	return true;
+}
+
 bool rundir_owned(const char *dir, struct rbc_error *err)
 {
 	char *journal = xasprintf("%s/journal.jsonl", dir), *out = xasprintf("%s/out", dir);
 	struct stat st;
 	bool ok = owned(dir, false, S_IFDIR, "directory", err) &&
-	          owned(journal, true, S_IFREG, "regular file", err) &&
+	          owned(journal, true, S_IFREG, "regular file", err) && one_name(journal, err) &&
 	          (lstat(out, &st) != 0 || owned(out, true, S_IFDIR, "directory", err));
 	free(journal);
 	free(out);
@@ -397,6 +415,7 @@ bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err)
 		free(base);
 		if (!trusted) {
 			free(dir);
+			rd->refused = true;
 			return false;
 		}
 	}

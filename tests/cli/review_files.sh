@@ -174,5 +174,36 @@ else
 	skip "a runs directory through a link of nobody's in a sticky directory is refused" "needs root and the user nobody (setpriv)"
 fi
 
+# --- exit 77 for every command that finds a run in an untrusted runs directory --------
+
+mkdir -p "$TMP/open777"
+chmod 777 "$TMP/open777"
+cp -a "$RUN" "$TMP/open777/"
+RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc export RUN from a runs directory of mode 777: exit 77" 77 \
+	timeout 20 "$RBC" export "$ID" --format md
+RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc resume RUN from it: exit 77" 77 timeout 20 "$RBC" resume --batch "$ID"
+RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc history push RUN from it: exit 77 (before any database)" 77 \
+	timeout 20 "$RBC" history push --db "postgresql://127.0.0.1:1/none?connect_timeout=1" "$ID"
+expect_match "… saying why" "$ERR" 'without the sticky bit'
+
+# A journal with another name (a hard link) is refused by resume as such.
+cat >"$TMP/mine.json" <<'EOF'
+{ "runbook": "mine", "title": "Mine",
+  "steps": [
+    { "id": "one", "title": "One", "run": "echo one" },
+    { "id": "two", "title": "Two", "run": "if [ -e \"$MARK.ok\" ]; then touch \"$MARK\"; else kill -9 $PPID; fi" }
+  ] }
+EOF
+run timeout 30 "$RBC" run --batch --var MARK="$TMP/mark" "$TMP/mine.json"
+touch "$TMP/mark.ok"
+r=$(ls -td "$RBC_RUNS_DIR"/*-mine-* | head -n 1)
+ln "$r/journal.jsonl" "$TMP/journal-other-name"
+run timeout 30 "$RBC" resume --batch "$r"
+expect_eq "rbc resume of a journal with another name (a hard link): exit 77" "$RC" 77
+expect_match "… saying it has other names" "$ERR" 'journal\.jsonl has other names'
+[ -e "$TMP/mark" ] && fail "… and runs nothing" || ok "… and runs nothing"
+rm -f "$TMP/journal-other-name"
+expect_rc "… with one name again, the run resumes" 0 timeout 30 "$RBC" resume --batch "$r"
+
 
 t_done

@@ -43,6 +43,12 @@ bool rundir_create(const char *runbook_id, struct rundir *rd, struct rbc_error *
 bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err);
 void rundir_free(struct rundir *rd);
 
+/* Removes the directory of a new run whose header could not be written:
+   its journal, its out/ and itself, so that no torn run is left to list
+   or resume. Only what a new run holds is removed (out/ must be empty);
+   true when the directory is gone. */
+bool rundir_discard(const struct rundir *rd);
+
 /* Whether base may hold runs: it belongs to us and no one else may write
    it (the sticky bit aside), nor rename it (its parents belong to us or
    root, under the same rule), nor change where its path leads (every

@@ -569,6 +569,12 @@ static bool write_header(struct run_record *r, struct engine *e)
 	if (journal_header(r->j, h, &r->err))
 		return true;
 	r->rc = RBC_EXIT_IOERR; /* no record: nothing may run */
+	/* Nor is a torn header left behind as a run. */
+	if (rundir_discard(r->rd)) {
+		char *why = xasprintf("%s; nothing ran, and the run's directory is removed", r->err.msg);
+		rbc_error_set(&r->err, "%s", why);
+		free(why);
+	}
 	return false;
 }
 

@@ -429,6 +429,17 @@ bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err)
 	return true;
 }
 
+bool rundir_discard(const struct rundir *rd)
+{
+	int dfd = open(rd->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return false;
+	unlinkat(dfd, "journal.jsonl", 0);
+	unlinkat(dfd, "out", AT_REMOVEDIR);
+	close(dfd);
+	return rmdir(rd->path) == 0;
+}
+
 void rundir_free(struct rundir *rd)
 {
 	free(rd->id);

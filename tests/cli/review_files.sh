@@ -205,5 +205,27 @@ expect_match "… saying it has other names" "$ERR" 'journal\.jsonl has other na
 rm -f "$TMP/journal-other-name"
 expect_rc "… with one name again, the run resumes" 0 timeout 30 "$RBC" resume --batch "$r"
 
+# A header that cannot be written leaves no torn run behind.
+python3 - "$TMP/big.json" <<'PY'
+import json, sys
+steps = [{"id": "s%02d" % i, "title": "Step %d with a title long enough to fill the header" % i, "run": "true"}
+         for i in range(1, 40)]
+json.dump({"runbook": "big", "title": "A big header", "steps": steps}, open(sys.argv[1], "w"))
+PY
+cat >"$TMP/rbc-limited" <<SH
+#!/usr/bin/env bash
+trap '' XFSZ
+ulimit -f 1
+exec "$RBC" "\$@"
+SH
+chmod +x "$TMP/rbc-limited"
+mkdir -p "$TMP/hruns"
+RBC_RUNS_DIR=$TMP/hruns run timeout 30 "$TMP/rbc-limited" run --batch "$TMP/big.json"
+expect_eq "a header that cannot be written (file-size limit): exit 74" "$RC" 74
+expect_match "… saying the journal cannot be written" "$ERR" 'cannot write .*journal\.jsonl'
+expect_eq "… and no run directory is left, torn" "$(ls -A "$TMP/hruns")" ""
+RBC_RUNS_DIR=$TMP/hruns run timeout 20 "$RBC" runs
+expect_eq "… rbc runs lists nothing" "$RC:$OUT:$ERR" "0:no runs in $TMP/hruns:"
+
 
 t_done

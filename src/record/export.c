@@ -589,8 +589,11 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 
 bool export_write_file(const char *path, const char *text, struct rbc_error *err)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* A name no one can guess ahead (O_EXCL, mode 0600, random suffix,
+	   tried again while taken): a link planted there is never written
+	   through, nor does it stop the export. */
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		rbc_error_set(err, "cannot create %s: %s", tmp, strerror(errno));
 		free(tmp);
@@ -731,6 +734,42 @@ static bool write_on_fd(int fd, const char *path, const char *text, struct rbc_e
 	return ok;
 }
 
+/* Whether dir is a run's directory: it holds a journal and out/. */
+static bool is_run_dir(const char *dir)
+{
+	char *j = xasprintf("%s/journal.jsonl", dir), *o = xasprintf("%s/out", dir);
+	struct stat st;
+	bool yes = lstat(j, &st) == 0 && lstat(o, &st) == 0 && S_ISDIR(st.st_mode);
+	free(j);
+	free(o);
+	return yes;
+}
+
+/* Whether writing path (through a link: the file it names) would replace
+   or add to a run's record: the journal of a run directory, or anything in
+   its out/. */
+static bool of_a_record(const char *path)
+{
+	struct stat st;
+	char *target = lstat(path, &st) == 0 && S_ISLNK(st.st_mode) ? realpath(path, NULL) : NULL;
+	char *d = xstrdup(target ? target : path), *b = xstrdup(target ? target : path);
+	char *dir = realpath(dirname(d), NULL);
+	const char *base = basename(b);
+	bool yes = false;
+	if (dir) {
+		const char *slash = strrchr(dir, '/');
+		char *parent = slash && slash > dir ? xstrndup(dir, (size_t)(slash - dir)) : xstrdup("/");
+		yes = (strcmp(base, JOURNAL_FILE) == 0 && is_run_dir(dir)) ||
+		      (slash && strcmp(slash + 1, "out") == 0 && is_run_dir(parent));
+		free(parent);
+	}
+	free(dir);
+	free(d);
+	free(b);
+	free(target);
+	return yes;
+}
+
 bool export_write_to(const char *path, const char *text, struct rbc_error *err)
 {
 	/* /dev/stdout and its kin name a descriptor already open: written on
@@ -738,6 +777,11 @@ bool export_write_to(const char *path, const char *text, struct rbc_error *err)
 	int held = held_fd(path);
 	if (held >= 0)
 		return write_on_fd(held, path, text, err);
+	if (of_a_record(path)) {
+		rbc_error_set(err, "cannot write %s: it is part of the record of a run (its journal or out/), which "
+		              "an export never replaces; write the export elsewhere", path);
+		return false;
+	}
 	struct stat st;
 	if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))
 		return export_write_file(path, text, err); /* a new file, or a regular one */

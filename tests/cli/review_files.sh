@@ -227,5 +227,34 @@ expect_eq "… and no run directory is left, torn" "$(ls -A "$TMP/hruns")" ""
 RBC_RUNS_DIR=$TMP/hruns run timeout 20 "$RBC" runs
 expect_eq "… rbc runs lists nothing" "$RC:$OUT:$ERR" "0:no runs in $TMP/hruns:"
 
+# --- export -o: temporary names and the record ------------------------------------------
+
+printf 'victim\n' >"$TMP/victim"
+victim_sum=$(sha256sum <"$TMP/victim")
+# The name FILE.tmp.PID planted before rbc starts, by a shell that then becomes rbc.
+run timeout 20 bash -c 'ln -s "$1" "$2.tmp.$$" && exec "$3" export "$4" --format md -o "$2"' _ \
+	"$TMP/victim" "$TMP/planted.md" "$RBC" "$ID"
+expect_eq "export -o FILE with FILE.tmp.PID planted as a link: written all the same" \
+	"$RC:$(head -n 1 "$TMP/planted.md" 2>/dev/null)" "0:# Deployment Log"
+expect_eq "… the link's target is untouched" "$(sha256sum <"$TMP/victim")" "$victim_sum"
+expect_eq "… and no temporary file is left" "$(ls "$TMP" | grep -c '^planted\.md\.tmp\.' )" 1
+
+sum=$(sha256sum <"$RUN/journal.jsonl")
+run timeout 20 "$RBC" export "$ID" --format json -o "$RUN/journal.jsonl"
+expect_eq "export -o RUNDIR/journal.jsonl: refused (exit 73)" "$RC" 73
+expect_match "… saying it is a run's record" "$ERR" "journal\.jsonl.*record of a run"
+expect_eq "… the journal is untouched" "$(sha256sum <"$RUN/journal.jsonl")" "$sum"
+ln -s "$RUN/journal.jsonl" "$TMP/to-journal"
+expect_rc "export -o a link to a run's journal: refused" 73 timeout 20 "$RBC" export "$ID" --format json -o "$TMP/to-journal"
+expect_eq "… the journal is untouched" "$(sha256sum <"$RUN/journal.jsonl")" "$sum"
+f=$(ls "$RUN"/out/*hello*)
+fsum=$(sha256sum <"$f")
+expect_rc "export -o a run's output file: refused" 73 timeout 20 "$RBC" export "$ID" --format md -o "$f"
+expect_eq "… the output is untouched" "$(sha256sum <"$f")" "$fsum"
+expect_rc "export -o a new file in a run's out/: refused" 73 timeout 20 "$RBC" export "$ID" --format md -o "$RUN/out/new.md"
+[ -e "$RUN/out/new.md" ] && fail "… and not made" || ok "… and not made"
+expect_rc "export -o RUNDIR/deployment-log.md (beside the record, as the console writes it): written" 0 \
+	timeout 20 "$RBC" export "$ID" --format md -o "$RUN/deployment-log.md"
+expect_rc "… and the run still exports" 0 timeout 20 "$RBC" export "$ID" --format json
 
 t_done

@@ -58,8 +58,9 @@ char *export_postmortem(const char *dir, struct rbc_error *err);
 void export_md_cell(struct strbuf *sb, const char *s);
 
 /*
- * Writes text to path atomically: a temporary file beside it (mode 0600),
- * fsync, rename, fsync of the directory. Blocking: for commands, not the
+ * Writes text to path atomically: a temporary file beside it (mode 0600,
+ * PATH.tmp. and a random suffix, created with O_EXCL), fsync, rename, fsync
+ * of the directory. Blocking: for commands, not the
  * loop thread.
  */
 bool export_write_file(const char *path, const char *text, struct rbc_error *err);
@@ -69,7 +70,12 @@ bool export_write_file(const char *path, const char *text, struct rbc_error *err
  * one, as export_write_file does (through a symbolic link: the file it
  * names is replaced, the link stays); anything else — a device such as
  * /dev/null, a FIFO, a terminal — is opened and written in place, never
- * replaced by a file. Blocking: for commands.
+ * replaced by a file. A name for a descriptor of this process (/dev/stdout,
+ * /dev/stderr, /dev/fd/N, /proc/self/fd/N, or a link to one) is written on
+ * that descriptor, at its offset, and left open: the file behind it is not
+ * reopened by name. A file of a run's record (a run directory's journal,
+ * anything in its out/), named or reached through a link, is refused.
+ * Blocking: for commands.
  */
 bool export_write_to(const char *path, const char *text, struct rbc_error *err);
 

@@ -58,6 +58,11 @@ struct probe_req {
 	const struct rb_kv *env;     /* added to the environment: variables, step env */
 	const char *spool_path;      /* full stdout+stderr copy, appended; created
 	                                with the first byte (NULL: none) */
+	int spool_dir;               /* with spool_path: the open directory it is
+	                                in (borrowed; the probe keeps a copy). The
+	                                file is opened in it by spool_path's last
+	                                name, never by the path, so nothing above
+	                                it is followed (-1: none, the spool fails) */
 	size_t keep_bytes;           /* in-memory tail kept per stream (0: default 64 KiB) */
 	/* Secrets masked in what leaves the probe as text: the spool file and
 	   on_output (NULL: none). Borrowed for the whole attempt; values added

@@ -24,14 +24,17 @@ static void export_usage(FILE *fp)
 	        "directory): md, the Markdown deployment log; json (docs/export.schema.json);\n"
 	        "junit, JUnit XML (a suite per runbook, a testcase per step); for an incident\n"
 	        "run, incident-md and incident-json (docs/incident.schema.json), its timeline,\n"
-	        "and postmortem, a postmortem skeleton. To FILE — written\n"
-	        "atomically, mode 0600; a device or a FIFO (/dev/null, /dev/stdout) is\n"
-	        "written in place, never replaced — or to standard output. Built from the\n"
-	        "run's journal alone; secrets are masked there, and masked_values counts\n"
-	        "them. A journal damaged or altered (a line missing or repeated) is refused\n"
-	        "with its line (exit 65). Text from the run stays text: in Markdown never\n"
-	        "HTML or Markdown of its own, control characters as U+FFFD, output in a\n"
-	        "fence it cannot close.\n"
+	        "and postmortem, a postmortem skeleton. To FILE — written atomically,\n"
+	        "mode 0600, never a run's journal or out/ file (exit 73); a device or a\n"
+	        "FIFO (/dev/null) is written in place, never replaced; /dev/stdout,\n"
+	        "/dev/stderr, /dev/fd/N are written on that descriptor where it stands,\n"
+	        "the file behind it kept — or to standard output. Built from the run's\n"
+	        "journal alone; secrets are masked there, and masked_values counts them.\n"
+	        "A journal damaged or altered (a line missing or repeated) is refused\n"
+	        "with its line (exit 65); a RUN given by its id in a runs directory\n"
+	        "others may change is refused (exit 77). Text from the run stays text:\n"
+	        "in Markdown never HTML or Markdown of its own, control characters as\n"
+	        "U+FFFD, output in a fence it cannot close.\n"
 	        "");
 }
 
@@ -74,6 +77,7 @@ int cmd_export(int argc, char **argv)
 	struct rbc_error err = {0};
 	struct rundir rd = {0};
 	const char *dir = rundir_open(run, &rd, &err) ? rd.path : NULL;
+	bool refused = rd.refused;
 	struct strbuf sb = {0};
 	if (dir && (junit || md || imd || pm)) {
 		char *xml = junit ? export_junit(dir, &err)
@@ -98,7 +102,7 @@ int cmd_export(int argc, char **argv)
 		text_fprintf(stderr, "rbc: export: %s\n", err.msg ? err.msg : "nothing to export");
 		rbc_error_clear(&err);
 		sb_free(&sb);
-		return RBC_EXIT_DATAERR;
+		return refused ? RBC_EXIT_NOPERM : RBC_EXIT_DATAERR;
 	}
 	int rc = 0;
 	if (out) {

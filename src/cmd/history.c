@@ -26,10 +26,12 @@ static void history_usage(FILE *fp)
 	        "last stored, verdict, events); with RUN, its events in order. --json\n"
 	        "prints JSON lines instead (for RUN: its header first, then each event).\n"
 	        "push stores a run's journal from its directory: what a run could not\n"
-	        "send while the database was down (storing is idempotent). Stored text\n"
-	        "is shown with its control characters escaped (\\x1b, \\u009b), never raw.\n"
-	        "URL is a libpq connection string or postgresql:// URI; its password is\n"
-	        "better kept in ~/.pgpass or PGPASSWORD than on the command line.\n");
+	        "send while the database was down (storing is idempotent); a RUN given\n"
+	        "by its id in a runs directory others may change is refused (exit 77).\n"
+	        "Stored text is shown with its control characters escaped (\\x1b,\n"
+	        "\\u009b), never raw. URL is a libpq connection string or postgresql://\n"
+	        "URI; its password is better kept in ~/.pgpass or PGPASSWORD than on the\n"
+	        "command line.\n");
 }
 
 int cmd_history(int argc, char **argv)
@@ -69,13 +71,14 @@ int cmd_history(int argc, char **argv)
 		return RBC_EXIT_USAGE;
 	}
 	struct rbc_error err = {0};
-	bool ok;
+	bool ok, refused = false;
 	if (push) {
 		struct rundir rd;
 		size_t n = 0;
 		ok = rundir_open(run, &rd, &err) && history_push(url, rd.path, rd.id, &n, &err);
 		if (ok)
 			text_printf("%s: %zu lines stored\n", rd.id, n);
+		refused = rd.refused;
 		rundir_free(&rd);
 	} else if (run) {
 		ok = history_print_run(url, run, json, stdout, &err);
@@ -85,7 +88,7 @@ int cmd_history(int argc, char **argv)
 	if (!ok) {
 		text_fprintf(stderr, "rbc: history: %s\n", err.msg);
 		rbc_error_clear(&err);
-		return 69; /* EX_UNAVAILABLE */
+		return refused ? RBC_EXIT_NOPERM : 69; /* EX_UNAVAILABLE */
 	}
 	return fflush(stdout) == 0 ? 0 : 74;
 }

@@ -63,7 +63,8 @@ static void usage(FILE *fp)
 	        "\n"
 	        "exit status: 0 pass, 1 warn, 2 fail, 3 unknown or error, 64 usage,\n"
 	        "65 invalid runbook, 66 unreadable input, 74 record lost (the run's journal\n"
-	        "could not be written: the run stopped).\n"
+	        "could not be written: the run stopped), 77 a runs directory or run that is\n"
+	        "not yours to trust.\n"
 	        "`rbc COMMAND --help` describes one command; see also rbc(1) and docs/.\n");
 }
 

@@ -596,6 +596,12 @@ static bool write_header(struct run_record *r, struct engine *e)
 	if (journal_header(r->j, h, &r->err))
 		return true;
 	r->rc = RBC_EXIT_IOERR; /* no record: nothing may run */
+	/* Nor is a torn header left behind as a run. */
+	if (rundir_discard(r->rd)) {
+		char *why = xasprintf("%s; nothing ran, and the run's directory is removed", r->err.msg);
+		rbc_error_set(&r->err, "%s", why);
+		free(why);
+	}
 	return false;
 }
 
@@ -1017,7 +1023,9 @@ static void resume_usage(FILE *fp)
 	        "exit: as rbc run; 64 when the run is finished or still running, 65 when\n"
 	        "a runbook changed (without --force) or the journal is damaged, 66 when a\n"
 	        "runbook file is gone, 77 when the run's directory or journal is not the\n"
-	        "current user's (root too) or is a link.\n");
+	        "current user's (root too), the journal is a link or has other names (a\n"
+	        "hard link), or the run was found by its id in a runs directory others\n"
+	        "may change.\n");
 }
 
 static bool backfill(void *ud, const cJSON *o, const char *raw, unsigned long line)
@@ -1394,7 +1402,7 @@ int cmd_resume(int argc, char **argv)
 	struct rbc_error err = {0};
 	if (!status && !rundir_open(run, &rd, &err)) {
 		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
-		status = RBC_EXIT_NOINPUT;
+		status = rd.refused ? RBC_EXIT_NOPERM : RBC_EXIT_NOINPUT;
 	}
 	/* Before anything it names is read: a run of someone else's would have
 	   us run their runbooks, as us. */

@@ -107,7 +107,8 @@ int cmd_runs(int argc, char **argv)
 		names[n++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof *names, by_name);
+	if (n) /* names is NULL without one: qsort may not be given NULL */
+		qsort(names, n, sizeof *names, by_name);
 	size_t shown = 0;
 	for (size_t i = 0; i < n; i++) {
 		char *dir = xasprintf("%s/%s", base, names[i]);

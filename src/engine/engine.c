@@ -6,6 +6,7 @@
  * steps that finish at once (skipped, assumed, already done) never recurse.
  * Probes, repeats and watches live in step.c; variables in vars.c.
  */
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,6 +279,9 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 	e->loop = o->loop;
 	e->operator = o->operator && *o->operator ? xstrdup(o->operator) : login_name();
 	e->out_dir = o->out_dir ? xstrdup(o->out_dir) : NULL;
+	/* Held for the whole run: out/ swapped for a link meanwhile does not
+	   take the outputs elsewhere. */
+	e->out_fd = o->out_dir ? open(o->out_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
 	e->mask = mask_new();
 	struct rbc_error perr = {0};
 	e->run_expect = expr_parse("exit == 0", &perr);
@@ -351,6 +355,8 @@ void engine_free(struct engine *e)
 	expr_free(e->run_expect);
 	free(e->operator);
 	free(e->out_dir);
+	if (e->out_fd >= 0)
+		close(e->out_fd);
 	free(e->stop_reason);
 	free(e->gated);
 	free(e);

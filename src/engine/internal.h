@@ -97,6 +97,9 @@ struct engine {
 	uv_loop_t *loop;
 	char *operator;
 	char *out_dir;
+	int out_fd;                   /* out_dir, opened once at the start (-1:
+	                                 none): step outputs are made in it by
+	                                 name, whatever its path names later */
 	struct rb_kv vars;            /* --var / --vars, copied */
 	struct rb_kv secrets;         /* name → value, from the environment */
 	struct mask *mask;

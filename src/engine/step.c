@@ -296,7 +296,8 @@ static void mask_add_value(struct mask *m, const struct rbc_value *v, bool top)
 struct remask {
 	uv_work_t w;
 	struct engine *e;
-	char *path;
+	int dir;                      /* a copy of the engine's out_fd */
+	char *path;                   /* its last name is the file's in dir */
 	struct mask *mask;            /* a copy: the run's goes on growing */
 };
 
@@ -310,16 +311,19 @@ static void remask_emit(void *ud, const char *data, size_t len)
 	}
 }
 
-/* Rewrites path masked: temp file beside it, fsync, rename. Never follows
-   a link; on any failure the file stays as it was. */
+/* Rewrites the file masked: temp file beside it, fsync, rename, all in the
+   run's out/ held open (never by path: nothing above it is followed, nor a
+   link in its place); on any failure the file stays as it was. */
 static void remask_work(uv_work_t *w)
 {
 	struct remask *r = w->data;
-	int in = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	const char *slash = strrchr(r->path, '/');
+	const char *name = slash ? slash + 1 : r->path;
+	int in = openat(r->dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return;
-	char *tmp = xasprintf("%s.mask", r->path);
-	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	char *tmp = xasprintf("%s.mask", name);
+	int out = openat(r->dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	struct mask_stream ms;
 	mask_stream_init(&ms, r->mask);
 	char buf[64 * 1024];
@@ -331,12 +335,12 @@ static void remask_work(uv_work_t *w)
 	mask_stream_free(&ms);
 	close(in);
 	if (out >= 0 && fsync(out) == 0 && close(out) == 0) {
-		if (rename(tmp, r->path) != 0)
-			unlink(tmp);
+		if (renameat(r->dir, tmp, r->dir, name) != 0)
+			unlinkat(r->dir, tmp, 0);
 	} else {
 		if (out >= 0)
 			close(out);
-		unlink(tmp);
+		unlinkat(r->dir, tmp, 0);
 	}
 	free(tmp);
 }
@@ -347,6 +351,7 @@ static void remask_done(uv_work_t *w, int status)
 	struct remask *r = w->data;
 	struct engine *e = r->e;
 	e->remasking--;
+	close(r->dir);
 	mask_free(r->mask);
 	free(r->path);
 	free(r);
@@ -357,16 +362,19 @@ static void remask_done(uv_work_t *w, int status)
    command printed and a capture took): the output file is masked again. */
 static void spool_remask(struct engine *e, const struct node *n)
 {
-	if (!n->s.spool_path)
+	int dir = n->s.spool_path && e->out_fd >= 0 ? fcntl(e->out_fd, F_DUPFD_CLOEXEC, 3) : -1;
+	if (dir < 0)
 		return;
 	struct remask *r = xcalloc(1, sizeof *r);
 	r->e = e;
+	r->dir = dir;
 	r->path = xstrdup(n->s.spool_path);
 	r->mask = mask_copy(e->mask);
 	r->w.data = r;
 	e->remasking++;
 	if (uv_queue_work(e->loop, &r->w, remask_work, remask_done) != 0) {
 		e->remasking--;
+		close(r->dir);
 		mask_free(r->mask);
 		free(r->path);
 		free(r);
@@ -1009,6 +1017,7 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 			if (!n->s.spool_path)
 				n->s.spool_path = spool_name(e, n);
 			q->spool_path = n->s.spool_path;
+			q->spool_dir = e->out_fd;
 		}
 		return true;
 	case RB_HTTP:

@@ -133,13 +133,16 @@ struct probe {
 	bool spool_busy;             /* spool_req in flight: p must outlive it */
 	uv_file spool_fd;            /* valid in SPOOL_OPEN */
 	bool spool_again;            /* it exists (an earlier attempt's): appended to */
-	char *spool_path;
+	char *spool_path;            /* for messages */
+	int spool_dir;               /* a copy of req->spool_dir (-1: none) */
+	int spool_opened;            /* the open's descriptor or error (UV_E*) */
 	char *spool_error;           /* first spool problem */
 	struct spool_chunk *sq_head, *sq_tail;
 	struct spool_chunk *sq_writing; /* the chunk spool_req is writing */
 	size_t sq_bytes;             /* queued, including the one being written */
 	bool paused;                 /* reading stopped for the spool */
 	uv_fs_t spool_req;
+	uv_work_t spool_work;        /* the open: openat in spool_dir, on a pool thread */
 
 	enum cmd_stop stop;
 	int64_t timeout_ms;
@@ -232,6 +235,8 @@ static void cmd_maybe_free(struct probe *p)
 	}
 	sb_free(&p->obuf);
 	cmd_spool_drop(p);
+	if (p->spool_dir >= 0)
+		close(p->spool_dir);
 	free(p->spool_path);
 	free(p->spool_error);
 	free(p->spawn_error);
@@ -679,11 +684,10 @@ static bool cmd_spool_ours(uv_file fd)
 	return fstat(fd, &st) == 0 && (!S_ISREG(st.st_mode) || (st.st_uid == geteuid() && st.st_nlink == 1));
 }
 
-static void cmd_spool_opened(uv_fs_t *req)
+static void cmd_spool_opened(uv_work_t *w, int status)
 {
-	struct probe *p = req->data;
-	ssize_t r = req->result;
-	uv_fs_req_cleanup(req);
+	struct probe *p = w->data;
+	ssize_t r = status < 0 ? status : p->spool_opened;
 	p->spool_busy = false;
 	if (r == UV_EEXIST && !p->spool_again) {
 		/* An earlier attempt's output: this one goes on after it. */
@@ -748,15 +752,31 @@ static void cmd_spool_closed(uv_fs_t *req)
 	cmd_spool_after(p);
 }
 
+/* On a pool thread: the spool file opened by its last name in the
+   directory the engine holds open. Whatever replaced that directory's path
+   since (a link to another one) is never followed. */
+static void cmd_spool_open_work(uv_work_t *w)
+{
+	struct probe *p = w->data;
+	const char *slash = strrchr(p->spool_path, '/');
+	int flags = p->spool_again ? O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC
+	                           : O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(p->spool_dir, slash ? slash + 1 : p->spool_path, flags, 0600);
+	p->spool_opened = fd >= 0 ? fd : uv_translate_sys_error(errno);
+}
+
 /* Starts opening the spool file; output queues until it is open. It is
    made anew (never through a link, never someone else's file), or, when an
    earlier attempt made it, appended to, a link still not followed. */
 static void cmd_spool_open(struct probe *p)
 {
-	p->spool_req.data = p;
-	int flags = p->spool_again ? O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC
-	                           : O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC;
-	int r = uv_fs_open(p->loop, &p->spool_req, p->spool_path, flags, 0600, cmd_spool_opened);
+	if (p->spool_dir < 0) {
+		p->spool_state = SPOOL_NONE;
+		cmd_spool_fail(p, "the run's out/ directory could not be opened");
+		return;
+	}
+	p->spool_work.data = p;
+	int r = uv_queue_work(p->loop, &p->spool_work, cmd_spool_open_work, cmd_spool_opened);
 	if (r != 0) {
 		p->spool_state = SPOOL_NONE;
 		cmd_spool_fail(p, uv_strerror(r));
@@ -1216,6 +1236,7 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 	p->ud = req->ud;
 	p->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 0;
 	p->spool_fd = -1;
+	p->spool_dir = -1;
 	p->pidfd = -1;
 	p->t0 = uv_hrtime();
 	for (int i = 0; i < 2; i++) {
@@ -1250,6 +1271,7 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 	if (req->spool_path) {
 		/* Opened at the first byte of output (cmd_deliver), if one comes. */
 		p->spool_path = xstrdup(req->spool_path);
+		p->spool_dir = req->spool_dir >= 0 ? fcntl(req->spool_dir, F_DUPFD_CLOEXEC, 3) : -1;
 		p->spool_state = SPOOL_WAITING;
 	}
 	for (int i = 0; i < 2; i++)

@@ -625,8 +625,11 @@ cJSON *export_json(const char *dir, struct rbc_error *err)
 
 bool export_write_file(const char *path, const char *text, struct rbc_error *err)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* A name no one can guess ahead (O_EXCL, mode 0600, random suffix,
+	   tried again while taken): a link planted there is never written
+	   through, nor does it stop the export. */
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		rbc_error_set(err, "cannot create %s: %s", tmp, strerror(errno));
 		free(tmp);
@@ -684,8 +687,137 @@ static bool write_in_place(int fd, const char *path, const char *text, struct rb
 	return ok;
 }
 
+/* The descriptor path names when the name stands for a descriptor of this
+   process (/dev/stdin, /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N,
+   /proc/PID/fd/N with our PID, /proc/thread-self/fd/N), else -1. The
+   directory part is resolved (/dev/fd is itself a link), the last name
+   is not: opening it would reopen the file behind the descriptor. */
+static int fd_of_name(const char *path)
+{
+	char *d = xstrdup(path), *b = xstrdup(path);
+	char *dir = realpath(dirname(d), NULL);
+	const char *base = basename(b);
+	int fd = -1;
+	char *end;
+	if (dir && strcmp(dir, "/dev") == 0) {
+		static const char *const std[] = {"stdin", "stdout", "stderr"};
+		for (int i = 0; i < 3; i++)
+			if (strcmp(base, std[i]) == 0)
+				fd = i;
+	} else if (dir && *base >= '0' && *base <= '9') {
+		long n = strtol(base, &end, 10);
+		char *self = xasprintf("/proc/%ld/fd", (long)getpid());
+		char *task = xasprintf("/proc/%ld/task/%ld/fd", (long)getpid(), (long)gettid());
+		if (!*end && n >= 0 && n < 1048576 && (strcmp(dir, self) == 0 || strcmp(dir, task) == 0))
+			fd = (int)n;
+		free(self);
+		free(task);
+	}
+	free(dir);
+	free(d);
+	free(b);
+	return fd;
+}
+
+/* The descriptor path stands for, or a link to such a name (as a link of
+   the user's to /dev/stdout), else -1. */
+static int held_fd(const char *path)
+{
+	char *p = xstrdup(path);
+	int fd = fd_of_name(p);
+	for (int hops = 0; fd < 0 && hops < 16; hops++) {
+		char to[4096];
+		ssize_t n = readlink(p, to, sizeof to - 1);
+		if (n <= 0)
+			break;
+		to[n] = '\0';
+		char *d = xstrdup(p);
+		char *next = to[0] == '/' ? xstrdup(to) : xasprintf("%s/%s", dirname(d), to);
+		free(d);
+		free(p);
+		p = next;
+		fd = fd_of_name(p);
+	}
+	free(p);
+	return fd;
+}
+
+/* Writes text on fd, a descriptor rbc was given when it started (the
+   shell's redirection), where it stands: at its offset, or at the end when
+   it appends. It stays open, and whatever is behind it stays. */
+static bool write_on_fd(int fd, const char *path, const char *text, struct rbc_error *err)
+{
+	/* Descriptors rbc opens itself are close-on-exec; one it was handed
+	   (one that survived an exec) is not. */
+	int flags = fcntl(fd, F_GETFD);
+	if (flags < 0) {
+		rbc_error_set(err, "cannot write %s: descriptor %d is not open (%s)", path, fd, strerror(errno));
+		return false;
+	}
+	if (flags & FD_CLOEXEC) {
+		rbc_error_set(err, "cannot write %s: descriptor %d is not one rbc was given", path, fd);
+		return false;
+	}
+	int e = 0;
+	bool ok = fd_write_all(fd, text, strlen(text), &e);
+	struct stat st;
+	if (ok && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(fd) != 0 && errno != EINVAL) {
+		ok = false;
+		e = errno;
+	}
+	if (!ok)
+		rbc_error_set(err, "cannot write %s: %s", path, strerror(e));
+	return ok;
+}
+
+/* Whether dir is a run's directory: it holds a journal and out/. */
+static bool is_run_dir(const char *dir)
+{
+	char *j = xasprintf("%s/journal.jsonl", dir), *o = xasprintf("%s/out", dir);
+	struct stat st;
+	bool yes = lstat(j, &st) == 0 && lstat(o, &st) == 0 && S_ISDIR(st.st_mode);
+	free(j);
+	free(o);
+	return yes;
+}
+
+/* Whether writing path (through a link: the file it names) would replace
+   or add to a run's record: the journal of a run directory, or anything in
+   its out/. */
+static bool of_a_record(const char *path)
+{
+	struct stat st;
+	char *target = lstat(path, &st) == 0 && S_ISLNK(st.st_mode) ? realpath(path, NULL) : NULL;
+	char *d = xstrdup(target ? target : path), *b = xstrdup(target ? target : path);
+	char *dir = realpath(dirname(d), NULL);
+	const char *base = basename(b);
+	bool yes = false;
+	if (dir) {
+		const char *slash = strrchr(dir, '/');
+		char *parent = slash && slash > dir ? xstrndup(dir, (size_t)(slash - dir)) : xstrdup("/");
+		yes = (strcmp(base, JOURNAL_FILE) == 0 && is_run_dir(dir)) ||
+		      (slash && strcmp(slash + 1, "out") == 0 && is_run_dir(parent));
+		free(parent);
+	}
+	free(dir);
+	free(d);
+	free(b);
+	free(target);
+	return yes;
+}
+
 bool export_write_to(const char *path, const char *text, struct rbc_error *err)
 {
+	/* /dev/stdout and its kin name a descriptor already open: written on
+	   it, never reopened by name (that would replace the file behind it). */
+	int held = held_fd(path);
+	if (held >= 0)
+		return write_on_fd(held, path, text, err);
+	if (of_a_record(path)) {
+		rbc_error_set(err, "cannot write %s: it is part of the record of a run (its journal or out/), which "
+		              "an export never replaces; write the export elsewhere", path);
+		return false;
+	}
 	struct stat st;
 	if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))
 		return export_write_file(path, text, err); /* a new file, or a regular one */
@@ -1003,14 +1135,14 @@ static void add_hhmmss(struct strbuf *sb, const char *iso)
 }
 
 /* The last lines of a step's output file, for a failure's excerpt: only a
-   regular file in the run's own out/, never through a link, never a wait. */
+   regular file of the run's in its own out/ with no other name, never
+   through a link, never a wait (rundir_open_output). */
 static char *tail_of(const char *dir, const char *output, int lines)
 {
 	char *name = rundir_output_name(output);
-	int fd = name ? rundir_open_file(dir, name, O_RDONLY | O_NONBLOCK, 0) : -1;
+	int fd = name ? rundir_open_output(dir, name) : -1;
 	free(name);
-	struct stat st;
-	FILE *f = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "r") : NULL;
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (!f) {
 		if (fd >= 0)
 			close(fd);

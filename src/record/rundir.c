@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,114 @@ static char *user_of(uid_t uid)
 	                         : xasprintf("uid %u", (unsigned)uid);
 }
 
+/* Whether dir, which a name on the way to base is looked up in, is safe:
+   ours or root's, and writable by no one else unless sticky. inside: dir
+   holds the runs directory (else it holds a link leading there). */
+static bool dir_trusted(const char *base, const char *dir, bool inside, struct rbc_error *err)
+{
+	struct stat st;
+	if (lstat(dir, &st) != 0)
+		return true; /* gone: the lookup in it fails anyway */
+	const char *how = inside ? "is inside" : "is reached through";
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		char *owner = user_of(st.st_uid);
+		rbc_error_set(err, "the runs directory %s %s %s, which belongs to %s: its owner could swap "
+		              "the runs directory; set RBC_RUNS_DIR to a directory of your own", base, how, dir, owner);
+		free(owner);
+		return false;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		rbc_error_set(err, "the runs directory %s %s %s, writable by %s (mode %04o) without the sticky "
+		              "bit: another user could swap the runs directory; set RBC_RUNS_DIR elsewhere", base, how,
+		              dir, st.st_mode & S_IWOTH ? "everyone" : "its group", (unsigned)(st.st_mode & 07777));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Whoever may rename a directory on the way to base, or change a symbolic
+ * link on the way, may swap the runs directory itself. base is walked as
+ * the kernel resolves it, one name at a time from "/" (a relative base
+ * from the working directory): every directory a name is looked up in must
+ * pass dir_trusted, and every link met must be ours or root's (in a sticky
+ * directory such as /tmp, a link of another user's is theirs to point
+ * elsewhere at any time); what a link names is walked the same way.
+ */
+static bool path_trusted(const char *base, struct rbc_error *err)
+{
+	char *real = realpath(base, NULL);
+	struct strbuf cur = {0}, rest = {0};
+	if (base[0] != '/') {
+		char *cwd = getcwd(NULL, 0);
+		if (cwd)
+			sb_adds(&rest, cwd);
+		free(cwd);
+		sb_addc(&rest, '/');
+	}
+	sb_adds(&rest, base);
+	bool ok = true;
+	int links = 0;
+	while (ok && rest.len) {
+		/* The next name off the front of rest. */
+		char *s = rest.s;
+		size_t skip = strspn(s, "/"), n = strcspn(s + skip, "/");
+		char *name = xstrndup(s + skip, n);
+		size_t used = skip + n;
+		memmove(s, s + used, rest.len - used + 1);
+		rest.len -= used;
+		if (!*name || strcmp(name, ".") == 0) {
+			free(name);
+			continue;
+		}
+		if (strcmp(name, "..") == 0) { /* cur holds no link: its parent is lexical */
+			char *slash = cur.len ? strrchr(cur.s, '/') : NULL;
+			cur.len = slash ? (size_t)(slash - cur.s) : 0;
+			if (cur.s)
+				cur.s[cur.len] = '\0';
+			free(name);
+			continue;
+		}
+		const char *dir = cur.len ? sb_borrow(&cur) : "/";
+		size_t dl = strlen(dir);
+		bool inside = real && strncmp(real, dir, dl) == 0 && (dl == 1 || real[dl] == '/');
+		ok = dir_trusted(base, dir, inside, err);
+		size_t keep = cur.len;
+		sb_addf(&cur, "/%s", name);
+		free(name);
+		struct stat st;
+		if (!ok || lstat(cur.s, &st) != 0)
+			break;
+		if (!S_ISLNK(st.st_mode))
+			continue;
+		if (st.st_uid != geteuid() && st.st_uid != 0) {
+			char *owner = user_of(st.st_uid);
+			rbc_error_set(err, "the runs directory %s is reached through the symbolic link %s, which belongs "
+			              "to %s: its owner could point it elsewhere; set RBC_RUNS_DIR to a directory of your own",
+			              base, cur.s, owner);
+			free(owner);
+			ok = false;
+			break;
+		}
+		char to[4096];
+		ssize_t tn = readlink(cur.s, to, sizeof to - 1);
+		if (tn <= 0 || ++links > 40)
+			break; /* the lookup itself fails */
+		to[tn] = '\0';
+		/* rest = target + "/" + rest, from "/" or from the link's directory */
+		char *was = sb_take(&rest);
+		sb_addf(&rest, "%s/%s", to, was ? was : "");
+		free(was);
+		cur.len = to[0] == '/' ? 0 : keep;
+		if (cur.s)
+			cur.s[cur.len] = '\0';
+	}
+	sb_free(&cur);
+	sb_free(&rest);
+	free(real);
+	return ok;
+}
+
 bool rundir_base_trusted(const char *base, struct rbc_error *err)
 {
 	struct stat st;
@@ -98,30 +207,7 @@ bool rundir_base_trusted(const char *base, struct rbc_error *err)
 		              st.st_mode & S_IWOTH ? "everyone" : "its group", (unsigned)(st.st_mode & 07777));
 		return false;
 	}
-	/* Whoever may rename an ancestor may swap the runs directory itself. */
-	char *real = realpath(base, NULL);
-	bool ok = true;
-	for (char *slash = real ? strrchr(real, '/') : NULL; ok && slash; slash = strrchr(real, '/')) {
-		slash[slash == real] = '\0'; /* the parent ("/" for the last) */
-		if (stat(real, &st) != 0)
-			break;
-		if (st.st_uid != geteuid() && st.st_uid != 0) {
-			char *owner = user_of(st.st_uid);
-			rbc_error_set(err, "the runs directory %s is inside %s, which belongs to %s: its owner could swap "
-			              "the runs directory; set RBC_RUNS_DIR to a directory of your own", base, real, owner);
-			free(owner);
-			ok = false;
-		} else if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-			rbc_error_set(err, "the runs directory %s is inside %s, writable by %s (mode %04o) without the sticky "
-			              "bit: another user could swap the runs directory; set RBC_RUNS_DIR elsewhere", base, real,
-			              st.st_mode & S_IWOTH ? "everyone" : "its group", (unsigned)(st.st_mode & 07777));
-			ok = false;
-		}
-		if (slash == real)
-			break;
-	}
-	free(real);
-	return ok;
+	return path_trusted(base, err);
 }
 
 /* Whether path (not followed when nofollow) is ours and of the type wanted. */
@@ -148,12 +234,29 @@ static bool owned(const char *path, bool nofollow, mode_t type, const char *what
 	return true;
 }
 
+/* Whether the file at path (not followed) has no other name: a journal
+   with a hard link elsewhere is another file's too. */
+static bool one_name(const char *path, struct rbc_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0) {
+		rbc_error_set(err, "%s: %s", path, strerror(errno));
+		return false;
+	}
+	if (st.st_nlink != 1) {
+		rbc_error_set(err, "%s has other names (%ju hard links): rbc writes a journal with one name only, "
+		              "refused", path, (uintmax_t)st.st_nlink);
+		return false;
+	}
+	return true;
+}
+
 bool rundir_owned(const char *dir, struct rbc_error *err)
 {
 	char *journal = xasprintf("%s/journal.jsonl", dir), *out = xasprintf("%s/out", dir);
 	struct stat st;
 	bool ok = owned(dir, false, S_IFDIR, "directory", err) &&
-	          owned(journal, true, S_IFREG, "regular file", err) &&
+	          owned(journal, true, S_IFREG, "regular file", err) && one_name(journal, err) &&
 	          (lstat(out, &st) != 0 || owned(out, true, S_IFDIR, "directory", err));
 	free(journal);
 	free(out);
@@ -183,6 +286,31 @@ int rundir_open_file(const char *dir, const char *rel, int flags, unsigned mode)
 	close(dfd);
 	free(names);
 	errno = e;
+	return fd;
+}
+
+int rundir_open_output(const char *dir, const char *name)
+{
+	int fd = rundir_open_file(dir, name, O_RDONLY | O_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	/* The run's owner is whoever its journal belongs to: the user rbc
+	   ran as when it made the journal and the outputs. */
+	char *journal = xasprintf("%s/journal.jsonl", dir);
+	struct stat st, js;
+	int e = 0;
+	if (fstat(fd, &st) != 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = EINVAL;
+	else if (st.st_nlink != 1 || lstat(journal, &js) != 0 || st.st_uid != js.st_uid)
+		e = EPERM;
+	free(journal);
+	if (e) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	return fd;
 }
 
@@ -287,6 +415,7 @@ bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err)
 		free(base);
 		if (!trusted) {
 			free(dir);
+			rd->refused = true;
 			return false;
 		}
 	}
@@ -298,6 +427,17 @@ bool rundir_open(const char *run, struct rundir *rd, struct rbc_error *err)
 	rd->path = dir;
 	rd->out = xasprintf("%s/out", dir);
 	return true;
+}
+
+bool rundir_discard(const struct rundir *rd)
+{
+	int dfd = open(rd->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return false;
+	unlinkat(dfd, "journal.jsonl", 0);
+	unlinkat(dfd, "out", AT_REMOVEDIR);
+	close(dfd);
+	return rmdir(rd->path) == 0;
 }
 
 void rundir_free(struct rundir *rd)

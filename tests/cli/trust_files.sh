@@ -125,7 +125,7 @@ RBC_RUNS_DIR=$TMP/openparent/runs expect_rc "a runs directory inside a directory
 	timeout 20 "$RBC" run --batch "$TMP/steps.json"
 expect_match "… naming that directory" "$ERR" "is inside $TMP/openparent, writable by everyone \(mode 0777\)"
 cp -a "$RUN" "$TMP/open777/"
-RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc export RUN found in such a directory is refused" 65 \
+RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc export RUN found in such a directory is refused (exit 77)" 77 \
 	timeout 20 "$RBC" export "$ID" --format md
 RBC_RUNS_DIR=$TMP/open777 expect_rc "… and so is rbc runs" 77 timeout 20 "$RBC" runs
 mkdir -p "$TMP/sticky"

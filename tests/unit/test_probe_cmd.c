@@ -87,6 +87,26 @@ static void req_init(struct probe_req *req, uv_loop_t *loop, const char *command
 	req->on_output = on_output;
 	req->on_done = on_done;
 	req->ud = r;
+	req->spool_dir = -1;
+}
+
+/* Spools req's output to path, opened in its directory as the engine
+   hands the run's out/ (the probe opens the file by its last name). The
+   directory stays open until spool_done. */
+static void spool_at(struct probe_req *req, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash && slash > path ? xstrndup(path, (size_t)(slash - path)) : xstrdup("/");
+	req->spool_path = path;
+	req->spool_dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+}
+
+static void spool_done(struct probe_req *req)
+{
+	if (req->spool_dir >= 0)
+		close(req->spool_dir);
+	req->spool_dir = -1;
 }
 
 /* Runs one probe to completion on a fresh loop; returns the wall time in ms. */
@@ -104,6 +124,7 @@ static double run_probe(const struct probe_ops *ops, struct probe_req *req, stru
 	assert_int_equal(r->ndone, 1);
 	assert_int_equal(uv_loop_close(&loop), 0); /* every handle closed */
 	req->loop = NULL;
+	spool_done(req);
 	return (double)(uv_hrtime() - t0) / 1e6;
 }
 
@@ -309,7 +330,7 @@ static void big_output_once(const struct mask *m, size_t hold)
 	struct probe_req req;
 	struct res r = {0};
 	req_init(&req, NULL, "yes 0123456789abcdef | head -c 10485760; printf E >&2", &r);
-	req.spool_path = spool;
+	spool_at(&req, spool);
 	req.mask = m;
 	run_probe(&probe_run_ops, &req, &r);
 	assert_null(r.error);
@@ -429,9 +450,10 @@ static void test_spool_backpressure(void **state)
 	uv_timer_start(&s.check, slow_check, 500, 0);
 
 	req_init(&req, &loop, "head -c 10485760 /dev/zero", &r);
-	req.spool_path = fifo;
+	spool_at(&req, fifo);
 	assert_non_null(probe_run_ops.start(&req, &err));
 	uv_run(&loop, UV_RUN_DEFAULT);
+	spool_done(&req);
 	assert_int_equal(r.ndone, 1);
 	/* While the spool was stuck, reading paused: memory stayed bounded. */
 	assert_true(s.seen_at_check > 0);
@@ -469,7 +491,7 @@ static void test_spool_errors_are_not_fatal(void **state)
 		struct probe_req req;
 		struct res r = {0};
 		req_init(&req, NULL, "echo hello", &r);
-		req.spool_path = paths[i];
+		spool_at(&req, paths[i]);
 		run_probe(&probe_run_ops, &req, &r);
 		assert_null(r.error);
 		assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 0);
@@ -866,7 +888,7 @@ static void test_secrets_masked(void **state)
 	         "printf 'to'; sleep 0.05; printf 'ken\\n'; printf 'pw=hunter2\\n' >&2; "
 	         "printf 'x tok'; sleep 0.05; printf 'enx'; sleep 0.05; printf 'end hunt'",
 	         &r);
-	req.spool_path = spool;
+	spool_at(&req, spool);
 	req.mask = m;
 	run_probe(&probe_run_ops, &req, &r);
 	assert_null(r.error);
@@ -914,7 +936,7 @@ static void test_secret_printed_many_times(void **state)
 	struct res r = {0};
 	/* 12-byte lines: the secret straddles pipe reads of any power-of-two size. */
 	req_init(&req, NULL, "yes 'the hunter2' | head -n 100000", &r);
-	req.spool_path = spool;
+	spool_at(&req, spool);
 	req.mask = m;
 	run_probe(&probe_run_ops, &req, &r);
 	assert_null(r.error);
@@ -950,7 +972,7 @@ static void test_killed_by_signal(void **state)
 	struct probe_req req;
 	struct res r = {0};
 	req_init(&req, NULL, "echo partial; kill -9 $$; echo never", &r);
-	req.spool_path = spool;
+	spool_at(&req, spool);
 	run_probe(&probe_run_ops, &req, &r);
 	assert_null(r.error); /* it ran: the signal is a result, not a probe failure */
 	assert_int_equal(field(&r, "exit")->type, VALUE_NULL);
@@ -1038,7 +1060,7 @@ static void test_hung_spool_does_not_block_done(void **state)
 		}
 		req.on_done = hung_done;
 		req.ud = &hg;
-		req.spool_path = fifo;
+		spool_at(&req, fifo);
 		uint64_t t0 = uv_hrtime();
 		struct cancel_ctx c = {&probe_run_ops, probe_run_ops.start(&req, &err)};
 		assert_non_null(c.p);
@@ -1049,6 +1071,7 @@ static void test_hung_spool_does_not_block_done(void **state)
 			uv_timer_start(&t, cancel_tick, 300, 0);
 		}
 		uv_run(&loop, UV_RUN_DEFAULT);
+		spool_done(&req);
 		struct res *r = &hg.r;
 		assert_int_equal(r->ndone, 1);
 		double ms = (double)(r->t_done - t0) / 1e6;
@@ -1184,7 +1207,7 @@ static void test_spool_only_for_output(void **state)
 
 	/* Silent: no file at all. */
 	req_init(&req, NULL, "true", &r);
-	req.spool_path = spool;
+	spool_at(&req, spool);
 	run_probe(&probe_run_ops, &req, &r);
 	assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 0);
 	assert_null(field(&r, "spool_error"));
@@ -1194,7 +1217,7 @@ static void test_spool_only_for_output(void **state)
 
 	/* Silent into a directory that does not exist: nothing opened, no error. */
 	req_init(&req, NULL, "exit 4", &r);
-	req.spool_path = "/nonexistent-rbc-dir/spool";
+	spool_at(&req, "/nonexistent-rbc-dir/spool");
 	run_probe(&probe_run_ops, &req, &r);
 	assert_int_equal(num_field(&r, "exit", RBC_DIM_NONE), 4);
 	assert_null(field(&r, "spool_error"));
@@ -1202,7 +1225,7 @@ static void test_spool_only_for_output(void **state)
 
 	/* Late output, on stderr only: the file appears with it. */
 	req_init(&req, NULL, "sleep 0.2; printf late >&2", &r);
-	req.spool_path = spool;
+	spool_at(&req, spool);
 	run_probe(&probe_run_ops, &req, &r);
 	assert_null(field(&r, "spool_error"));
 	size_t len;
@@ -1217,7 +1240,7 @@ static void test_spool_only_for_output(void **state)
 	struct mask *m = mask_new();
 	mask_add(m, "token");
 	req_init(&req, NULL, "printf tok", &r);
-	req.spool_path = spool;
+	spool_at(&req, spool);
 	req.mask = m;
 	run_probe(&probe_run_ops, &req, &r);
 	assert_null(field(&r, "spool_error"));

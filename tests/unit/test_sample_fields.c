@@ -105,6 +105,7 @@ static void test_run_and_nagios(void **state)
 	q.command = "printf 'a long line of output\\n'; printf 'oops\\n' >&2";
 	q.keep_bytes = 8;
 	q.spool_path = spool;
+	q.spool_dir = -1; /* nowhere to spool: spool_error */
 	struct result r = probe(&q);
 	static const char *const cut[] = {"exit", "stdout", "stderr", "stdout_bytes", "stderr_bytes",
 	                                  "stdout_truncated", "stderr_truncated", "spool_error", NULL};

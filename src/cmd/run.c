@@ -261,13 +261,14 @@ static void output_tail(struct batch *b, const struct eng_step *s)
 			continue;
 		/* Masked as a whole, the window's cut included, before lines are cut. */
 		struct rbc_value *mv = value_masked(v, engine_secrets(b->e));
-		char *m = xstrdup(mv->u.str.s);
+		/* The bytes as they are: a NUL is shown (\x00), the lines after it too. */
+		size_t len = mv->u.str.len;
+		char *m = xstrndup(mv->u.str.s, len);
 		value_free(mv);
 		/* The last OUTPUT_TAIL_LINES lines. */
-		size_t len = strlen(m);
 		while (len && m[len - 1] == '\n')
 			m[--len] = '\0';
-		const char *start = m + len;
+		const char *start = m + len, *end = m + len;
 		int lines = 0;
 		while (start > m && lines < OUTPUT_TAIL_LINES) {
 			start--;
@@ -276,13 +277,13 @@ static void output_tail(struct batch *b, const struct eng_step *s)
 				break;
 			}
 		}
-		for (const char *p = start; p && *p;) {
-			const char *nl = strchr(p, '\n');
-			char *one = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
-			printf("%-9s %s| ", "", streams[k]);
-			put_clean(stdout, one);
-			fputc('\n', stdout);
-			free(one);
+		for (const char *p = start; p && p < end;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			struct strbuf one = {0};
+			sb_adds(&one, "");
+			text_term(&one, p, nl ? (size_t)(nl - p) : (size_t)(end - p));
+			printf("%-9s %s| %s\n", "", streams[k], sb_borrow(&one));
+			sb_free(&one);
 			p = nl ? nl + 1 : NULL;
 		}
 		free(m);

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Text from elsewhere, the cases a hostile review found:
+#  - a failure's output stays inside its code block in the deployment log
+#    whatever runs of backticks and tildes it holds (cmark-gfm keeps a
+#    fence's length in one byte: a fence of 256 or more reads as a short one);
+#  - a NUL byte in a command's output hides nothing after it, in batch lines
+#    or in the deployment log;
+#  - error messages that name a path show its escapes, never obey them.
+. tests/lib.sh
+export RBC_RUNS_DIR=$TMP/runs
+run_id() { printf '%s\n' "$1" | sed -n 's/^run: \([^ ]*\) .*/\1/p'; }
+
+if ! command -v cmark-gfm >/dev/null; then
+	fail "cmark-gfm is installed" "make deps installs it"
+	t_done
+fi
+# render FILE: FILE's Markdown as HTML, raw HTML let through as GitHub's renderer does.
+render() { cmark-gfm --unsafe -e table -e strikethrough -e autolink -e tasklist "$1"; }
+
+# blocks HTML: the failure's code blocks and what else the page holds, one fact a line.
+blocks() {
+	python3 - "$1" <<'PY'
+import sys, html.parser, json
+class P(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags, self.pre, self.heads, self.cur = {}, [], [], None
+    def handle_starttag(self, tag, attrs):
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+        if tag in ("pre", "h1", "h2", "h3"):
+            self.cur = [tag, ""]
+    def handle_endtag(self, tag):
+        if self.cur and tag == self.cur[0]:
+            (self.pre if tag == "pre" else self.heads).append(self.cur[1])
+            self.cur = None
+    def handle_data(self, d):
+        if self.cur:
+            self.cur[1] += d
+p = P()
+p.feed(open(sys.argv[1], encoding="utf-8").read())
+for t in ("script", "img", "a", "details"):
+    print("tag %s %d" % (t, p.tags.get(t, 0)))
+for h in p.heads:
+    print("heading %s" % json.dumps(h, ensure_ascii=False))
+for b in p.pre:
+    print("pre %s" % json.dumps(b, ensure_ascii=False))
+PY
+}
+
+# === A failure's output in the deployment log ====================================
+# hostile N CHAR: a command that prints a line of N CHARs, then HTML and Markdown.
+hostile() {
+	printf "python3 -c 'print(\\\\\"%s\\\\\" * %d)'; printf '<script>alert(1)</script>\\\\n<img src=x onerror=alert(2)>\\\\n\\\\n# Injected heading\\\\n[click](http://evil.example/)\\\\n'; exit 1" "$2" "$1"
+}
+cat >"$TMP/fence.json" <<JSON
+{ "runbook": "fence", "title": "Fences",
+  "steps": [
+    { "id": "b300", "title": "300 backticks", "run": "$(hostile 300 '`')", "on_fail": "continue" },
+    { "id": "b255", "title": "255 backticks", "run": "$(hostile 255 '`')", "on_fail": "continue" },
+    { "id": "b256", "title": "256 backticks", "run": "$(hostile 256 '`')", "on_fail": "continue" },
+    { "id": "both", "title": "Both kinds", "run": "python3 -c 'print(\"~\" * 300)'; $(hostile 600 '`')", "on_fail": "continue" },
+    { "id": "t300", "title": "300 tildes", "run": "$(hostile 300 '~')", "on_fail": "continue" }
+  ] }
+JSON
+run "$RBC" run --batch "$TMP/fence.json"
+fid=$(run_id "$OUT")
+expect_rc "rbc export --format md of failures with long runs of backticks and tildes" 0 \
+	"$RBC" export "$fid" --format md -o "$TMP/fence.md"
+render "$TMP/fence.md" >"$TMP/fence.html"
+FACTS=$(blocks "$TMP/fence.html")
+expect_eq "rendered by cmark-gfm: no <script>, <img> or link from the output" \
+	"$(printf '%s\n' "$FACTS" | grep '^tag ')" $'tag script 0\ntag img 0\ntag a 0\ntag details 0'
+expect_eq "… no heading from the output" "$(printf '%s\n' "$FACTS" | grep -c '^heading "Injected')" 0
+expect_eq "… five code blocks, one per failure" "$(printf '%s\n' "$FACTS" | grep -c '^pre ')" 5
+bt() { python3 -c 'import sys; print(sys.argv[1] * int(sys.argv[2]), end="")' "$1" "$2"; }
+tail_text='\n<script>alert(1)</script>\n<img src=x onerror=alert(2)>\n\n# Injected heading\n[click](http://evil.example/)\n"'
+for n in 300 255 256; do
+	expect_eq "… a line of $n backticks is in its block, the HTML after it too" \
+		"$(printf '%s\n' "$FACTS" | grep -F "pre \"$(bt '`' "$n")\\n")" "pre \"$(bt '`' "$n")$tail_text"
+done
+expect_eq "… a line of 300 tildes too" \
+	"$(printf '%s\n' "$FACTS" | grep -F "pre \"$(bt '~' 300)\\n<script>")" "pre \"$(bt '~' 300)$tail_text"
+expect_eq "… with 300 tildes and 600 backticks, the backticks are shortened, saying how many" \
+	"$(printf '%s\n' "$FACTS" | grep -F "pre \"$(bt '~' 300)\\n\`")" "pre \"$(bt '~' 300)\\n\`\`\`…[600 backticks]$tail_text"
+expect_eq "the fences: tildes where backtick runs are long, never more than 250 characters" \
+	"$(grep -E '^(`+|~+)text$' "$TMP/fence.md" | awk '{ print substr($0, 1, 1) (length($0) - 4) }' | paste -sd' ')" \
+	'~3 ~3 ~3 `250 `3'
+
+# === A NUL byte in a command's output ===========================================
+cat >"$TMP/nul.json" <<'JSON'
+{ "runbook": "nul", "title": "NUL",
+  "steps": [ { "id": "nul", "title": "A NUL", "run": "printf 'one\\ntwo\\000hidden\\nthree\\nERROR real cause\\n'; exit 1" } ] }
+JSON
+run "$RBC" run --batch "$TMP/nul.json"
+nid=$(run_id "$OUT")
+expect_eq "batch: the lines after a NUL byte are shown, the NUL as \\x00" \
+	"$(printf '%s\n' "$OUT" | grep 'stdout|')" \
+'          stdout| one
+          stdout| two\x00hidden
+          stdout| three
+          stdout| ERROR real cause'
+"$RBC" export "$nid" --format md -o "$TMP/nul.md"
+render "$TMP/nul.md" >"$TMP/nul.html"
+expect_eq "the deployment log: the last lines of its output go on past the NUL, shown as U+FFFD" \
+	"$(blocks "$TMP/nul.html" | grep '^pre ')" 'pre "one\ntwo�hidden\nthree\nERROR real cause\n"'
+
+t_done

@@ -583,7 +583,7 @@ static bool prepare(void *ud, struct engine *e)
 		return false;
 	char *warn = engine_secret_warning(e);
 	if (warn)
-		fprintf(stderr, "rbc: warning: %s\n", warn);
+		text_fprintf(stderr, "rbc: warning: %s\n", warn);
 	free(warn);
 	return true;
 }
@@ -1084,7 +1084,7 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 		char *sid = journal_step_id(s);
 		char when[40];
 		iso_ms_format(when, sizeof when, r->rs.cut[i].started);
-		fprintf(stderr, "rbc: resume: %s started at %s and its end is not in the record: what it does may be done already; it runs again\n",
+		text_fprintf(stderr, "rbc: resume: %s started at %s and its end is not in the record: what it does may be done already; it runs again\n",
 		        sid, when);
 		free(sid);
 	}
@@ -1373,7 +1373,7 @@ int cmd_resume(int argc, char **argv)
 	/* Before anything it names is read: a run of someone else's would have
 	   us run their runbooks, as us. */
 	if (!status && !rundir_owned(rd.path, &err)) {
-		fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
 		status = RBC_EXIT_NOPERM;
 	}
 	cJSON *h = status ? NULL : resume_header(rd.path, &err);
@@ -1413,7 +1413,7 @@ int cmd_resume(int argc, char **argv)
 		for (size_t k = 0; !bad && k < rbs[i]->nincludes; k++)
 			bad = cli_secret(rbs[i]->includes[k], &vars, argc, argv);
 		if (bad) {
-			fprintf(stderr, "rbc: resume: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+			text_fprintf(stderr, "rbc: resume: %s is a secret: give it in the environment or a --vars file, not with --var\n",
 			        bad);
 			status = RBC_EXIT_USAGE;
 		}

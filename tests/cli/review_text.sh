@@ -104,4 +104,34 @@ render "$TMP/nul.md" >"$TMP/nul.html"
 expect_eq "the deployment log: the last lines of its output go on past the NUL, shown as U+FFFD" \
 	"$(blocks "$TMP/nul.html" | grep '^pre ')" 'pre "one\ntwo�hidden\nthree\nERROR real cause\n"'
 
+# === Error messages that name a path ============================================
+OSC=$'\e]0;PWN\a'
+# raw NAME TEXT: TEXT has no ESC, BEL, DEL or C1 character.
+raw() {
+	if printf '%s' "$2" | LC_ALL=C grep -qP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]'; then
+		fail "$1" "$(printf '%s' "$2" | cat -v | head -5)"
+	else ok "$1"; fi
+}
+mkdir -m 777 "$TMP/open$OSC"
+RBC_RUNS_DIR="$TMP/open$OSC" run "$RBC" runs
+expect_eq "rbc runs refuses a runs directory everyone may write (77)" "$RC" 77
+raw "… naming it with its escapes shown, not obeyed" "$ERR"
+expect_match "… shown as \\x1b" "$ERR" 'open\\x1b\]0;PWN\\x07 is writable by everyone'
+cat >"$TMP/two.json" <<'JSON'
+{ "runbook": "two", "title": "Two", "steps": [ { "id": "a", "title": "A", "run": "true" } ] }
+JSON
+run "$RBC" run --batch "$TMP/two.json"
+tid=$(run_id "$OUT")
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	mkdir -p "$TMP/theirs$OSC"
+	cp -a "$TMP/runs/$tid" "$TMP/theirs$OSC/"
+	chown -R nobody "$TMP/theirs$OSC/$tid"
+	run "$RBC" resume --batch "$TMP/theirs$OSC/$tid"
+	expect_eq "rbc resume refuses a run directory of another user's (77)" "$RC" 77
+	raw "… naming it with its escapes shown, not obeyed" "$ERR"
+	expect_match "… shown as \\x1b" "$ERR" 'theirs\\x1b\]0;PWN\\x07/'"$tid"' belongs to uid [0-9]+ \(nobody\)'
+else
+	skip "rbc resume refuses a run directory of another user's (77)" "needs root and the user nobody"
+fi
+
 t_done

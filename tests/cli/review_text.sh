@@ -134,4 +134,66 @@ else
 	skip "rbc resume refuses a run directory of another user's (77)" "needs root and the user nobody"
 fi
 
+# === Values spliced into a libpq connection string: host lists ==================
+S=$ROOT/tests/services
+SVC=$(mktemp -d "${TMPDIR:-/tmp}/rbc-review-text.XXXXXX")
+trap '"$S/stop" "$SVC" >/dev/null 2>&1; rm -rf "$SVC" "$TMP"' EXIT
+if ! "$S/start" "$SVC" postgres prometheus >"$TMP/start.out" 2>&1; then
+	fail "the test services start" "$(tail -20 "$TMP/start.out")"
+	t_done
+fi
+# shellcheck disable=SC1091
+. "$SVC/env"
+cat >"$TMP/hosts.json" <<JSON
+{ "runbook": "hosts", "title": "Captured values in host, hostaddr and port",
+  "steps": [
+    { "id": "cap", "title": "Values from elsewhere",
+      "run": "printf 'H=/tmp/nosock,127.0.0.1;A=127.0.0.2,127.0.0.1;P=1,$PGPORT;L=127.0.0.1;C=rbc,x;K=host;'",
+      "capture": { "H": "match(stdout, /H=(.*?);/)", "A": "match(stdout, /A=(.*?);/)", "P": "match(stdout, /P=(.*?);/)",
+                   "L": "match(stdout, /L=(.*?);/)", "C": "match(stdout, /C=(.*?);/)",
+                   "K": "match(stdout, /K=(.*?);/)" } },
+    { "id": "kv-host", "title": "host=", "on_fail": "continue",
+      "sql": { "conn": "host=\${H} port=$PGPORT user=rbc dbname=rbc_test connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "kv-quoted", "title": "host='…'", "on_fail": "continue",
+      "sql": { "conn": "host='\${H}' port=$PGPORT user=rbc dbname=rbc_test connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "kv-hostaddr", "title": "hostaddr=", "on_fail": "continue",
+      "sql": { "conn": "hostaddr=\${A} port=$PGPORT user=rbc dbname=rbc_test connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "kv-port", "title": "port=", "on_fail": "continue",
+      "sql": { "conn": "host=127.0.0.1,127.0.0.1 port=\${P} user=rbc dbname=rbc_test connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "uri-host", "title": "URI host", "on_fail": "continue",
+      "sql": { "conn": "postgresql://rbc@\${H}:$PGPORT/rbc_test?connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "uri-port", "title": "URI port", "on_fail": "continue",
+      "sql": { "conn": "postgresql://rbc@127.0.0.1:\${P}/rbc_test?connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "uri-param", "title": "URI ?host=", "on_fail": "continue",
+      "sql": { "conn": "postgresql:///rbc_test?user=rbc&port=$PGPORT&host=\${H}&connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "uri-name", "title": "URI parameter name", "on_fail": "continue",
+      "sql": { "conn": "postgresql://rbc@127.0.0.1:$PGPORT/rbc_test?\${K}=127.0.0.1", "query": "SELECT 1" } },
+    { "id": "kv-plain", "title": "host= without a comma", "on_fail": "continue",
+      "sql": { "conn": "host=\${L} port=$PGPORT user=rbc dbname=rbc_test connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "uri-plain", "title": "URI host without a comma", "on_fail": "continue",
+      "sql": { "conn": "postgresql://rbc@\${L}:$PGPORT/rbc_test?connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "kv-db", "title": "a comma in dbname=", "on_fail": "continue",
+      "sql": { "conn": "host=127.0.0.1 port=$PGPORT user=rbc dbname=\${C} connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "uri-user", "title": "a comma in the URI's user", "on_fail": "continue",
+      "sql": { "conn": "postgresql://\${C}@127.0.0.1:$PGPORT/rbc_test?connect_timeout=5", "query": "SELECT 1" } }
+  ] }
+JSON
+run "$RBC" run --batch "$TMP/hosts.json"
+line() { printf '%s\n' "$OUT" | grep -E "^[A-Z]+ +$1  " | tail -1; }
+expect_match "host=\${H} with a comma in H is refused, naming the variable (libpq would try each host)" "$(line kv-host)" \
+	'^ERROR +kv-host .*\$\{H\} is in host= and its value holds a comma, which libpq reads as a list of servers'
+expect_match "… inside quotes the runbook wrote too" "$(line kv-quoted)" '^ERROR +kv-quoted .*\$\{H\} is in host= .*a comma'
+expect_match "… in hostaddr=" "$(line kv-hostaddr)" '^ERROR +kv-hostaddr .*\$\{A\} is in hostaddr= .*a comma'
+expect_match "… in port=" "$(line kv-port)" '^ERROR +kv-port .*\$\{P\} is in port= .*a comma'
+expect_match "… in a postgresql:// URI's host, percent-encoded or not" "$(line uri-host)" \
+	"^ERROR +uri-host .*\\\$\\{H\\} is in the connection URI's hosts and ports and its value holds a comma"
+expect_match "… in its port" "$(line uri-port)" "^ERROR +uri-port .*\\\$\\{P\\} is in the connection URI's hosts and ports"
+expect_match "… in its ?host= parameter" "$(line uri-param)" "^ERROR +uri-param .*\\\$\\{H\\} is in the connection URI's hosts and ports"
+expect_match "… and a value where a URI parameter's name goes is refused, as a keyword is" "$(line uri-name)" \
+	"^ERROR +uri-name .*\\\$\\{K\\} stands where a connection URI parameter's name goes"
+expect_match "a host without a comma connects" "$(line kv-plain)" '^PASS +kv-plain '
+expect_match "… in a URI too" "$(line uri-plain)" '^PASS +uri-plain '
+expect_match "a comma in dbname= is a database name" "$(line kv-db)" '^ERROR +kv-db .*database "rbc,x" does not exist'
+expect_match "… and in a URI's user a user name" "$(line uri-user)" '^ERROR +uri-user .*"rbc,x"'
+
 t_done

@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -282,6 +283,82 @@ static char promql_state(const char *q, size_t n)
 	return in;
 }
 
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || (!first && is_digit(c));
+}
+
+/* s with its leading digits skipped. */
+static const char *skip_digits(const char *s)
+{
+	while (is_digit(*s))
+		s++;
+	return s;
+}
+
+/*
+ * True when v is one PromQL token that cannot be more: a number (a sign,
+ * digits with a decimal point and an exponent, 0x hex, Inf, NaN), a
+ * duration (1h30m, 500ms) or a name ([A-Za-z_:][A-Za-z0-9_:]*). A sign
+ * only leads: 5-4, 0-up and 1e3+x are expressions.
+ */
+static bool promql_token(const char *v)
+{
+	if (is_name_char(*v, true)) {
+		while (is_name_char(*v, false))
+			v++;
+		return !*v;
+	}
+	const char *p = v;
+	/* A duration: one or more digits-and-unit pairs. */
+	while (is_digit(*p)) {
+		p = skip_digits(p);
+		if (strncmp(p, "ms", 2) == 0)
+			p += 2;
+		else if (*p && strchr("smhdwy", *p))
+			p++;
+		else
+			break;
+		if (!*p)
+			return true;
+	}
+	p = v;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (strcasecmp(p, "inf") == 0 || strcasecmp(p, "nan") == 0)
+		return true;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2]) {
+		for (p += 2; *p; p++)
+			if (!is_digit(*p) && !((*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+				return false;
+		return true;
+	}
+	const char *digits = p;
+	p = skip_digits(p);
+	bool some = p > digits;
+	if (*p == '.') {
+		const char *frac = ++p;
+		p = skip_digits(p);
+		some = some || p > frac;
+	}
+	if (!some)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!is_digit(*p))
+			return false;
+		p = skip_digits(p);
+	}
+	return !*p;
+}
+
 /*
  * A value in a PromQL query. Inside a "…" or '…' string it is escaped as
  * Go escapes it (\\, the quote, line breaks), inside a `…` string it may
@@ -313,14 +390,10 @@ static bool splice_promql(struct strbuf *out, const char *v, const char *name, c
 		}
 		return true;
 	}
-	for (const char *p = v; *p; p++) {
-		bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		          *p == '_' || *p == '.' || *p == ':' || *p == '+' || *p == '-';
-		if (!ok) {
-			*error = xasprintf("${%s} is outside a quoted string of the query and its value is not a "
-			                   "number, a duration or a name: quote it (\"${%s}\")", name, name);
-			return false;
-		}
+	if (!promql_token(v)) {
+		*error = xasprintf("${%s} is outside a quoted string of the query and its value is not a "
+		                   "number, a duration or a name: quote it (\"${%s}\")", name, name);
+		return false;
 	}
 	sb_adds(out, v);
 	return true;

@@ -196,4 +196,33 @@ expect_match "… in a URI too" "$(line uri-plain)" '^PASS +uri-plain '
 expect_match "a comma in dbname= is a database name" "$(line kv-db)" '^ERROR +kv-db .*database "rbc,x" does not exist'
 expect_match "… and in a URI's user a user name" "$(line uri-user)" '^ERROR +uri-user .*"rbc,x"'
 
+# === Values outside a PromQL string =============================================
+# bare ID VALUE QUERY EXPECT: a step that captures VALUE as V, then queries QUERY.
+bare() {
+	printf '    { "id": "cap-%s", "title": "Capture", "run": "printf %%s %q", "capture": { "V": "stdout" } },\n' "$1" "$2"
+	printf '    { "id": "%s", "title": "%s", "on_fail": "continue",\n      "prometheus": { "url": "%s", "query": "%s" }, "expect": "%s" },\n' \
+		"$1" "$2" "$PROM_URL" "$3" "$4"
+}
+{
+	printf '{ "runbook": "bare", "title": "Values outside a PromQL string",\n  "steps": [\n'
+	bare minus '5-4' 'vector(${V})' 'value == 5'
+	bare selector '0-up' 'vector(${V})' 'value == 0'
+	bare exponent '1e3+count_values' 'vector(${V})' 'value == 1000'
+	bare signed '-2.5e1' 'vector(${V})' 'value == -25'
+	bare point '.5' 'vector(${V})' 'value == 0.5'
+	bare hex '0x1F' 'vector(${V})' 'value == 31'
+	bare inf '-Inf' 'vector(${V} < bool 0)' 'value == 1'
+	bare duration '1h30m' 'count(count_over_time(up[${V}]))' 'value >= 1'
+	bare name 'up' 'count(${V})' 'value >= 1'
+	printf '    { "id": "end", "title": "End", "run": "true" }\n  ] }\n'
+} >"$TMP/bare.json"
+run "$RBC" run --batch "$TMP/bare.json"
+for id in minus selector exponent; do
+	expect_match "PromQL: a value with an operator inside it is refused outside a string ($id)" "$(line "$id")" \
+		"^ERROR +$id .*\\\$\\{V\\} is outside a quoted string of the query and its value is not a number, a duration or a name"
+done
+for id in signed point hex inf duration name; do
+	expect_match "… a number, a duration or a name goes in ($id)" "$(line "$id")" "^PASS +$id "
+done
+
 t_done

@@ -134,6 +134,47 @@ else
 	skip "rbc resume refuses a run directory of another user's (77)" "needs root and the user nobody"
 fi
 
+# === Read-only SQL that still reaches outside the database ======================
+# Each query a step; rbc check's warnings per step, joined with |.
+python3 - "$TMP/reach.json" <<'PY'
+import json, sys
+queries = [
+    "COPY t TO /**/ PROGRAM 'id'",
+    "COPY t TO -- a comment\nPROGRAM 'id'",
+    "COPY t TO E'/tmp/x'",
+    "COPY t TO U&'/tmp/x'",
+    "COPY t TO $x$/tmp/x$x$",
+    "COPY t FROM E'/etc/passwd'",
+    "SELECT U&\"lo\\005Fexport\"(1, '/tmp/x')",
+    "SELECT U&\"lo!005Fexport\" UESCAPE '!' (1, '/tmp/x')",
+    "SELECT \"pg_read_file\" /* c */ ('/etc/passwd')",
+    "DO $$ BEGIN EXECUTE E'SELECT lo_\\x65xport(1, \\'/tmp/x\\')'; END $$",
+    "SELECT dblink_status FROM t",
+    "SELECT * FROM pg_ls_dir_info",
+    "SELECT 'lo_export' AS f -- lo_export(1, 'x')",
+    "SELECT 1 /* COPY t TO PROGRAM 'id' */",
+    "COPY (SELECT program FROM t) TO STDOUT",
+]
+steps = [{"id": "q%d" % i, "title": "q", "sql": {"conn": "host=127.0.0.1", "query": q}} for i, q in enumerate(queries)]
+json.dump({"runbook": "reach", "title": "Reach", "steps": steps}, open(sys.argv[1], "w"), indent=1)
+PY
+run "$RBC" check "$TMP/reach.json"
+reach() { printf '%s\n' "$ERR" | grep -F "steps[$1].sql.query: warning: " | sed 's/.*warning: //; s/: a read-only transaction does not stop that .*//' | paste -sd'|'; }
+expect_eq "COPY … TO, a comment, PROGRAM: a warning" "$(reach 0)" "COPY … PROGRAM runs a command on the database server"
+expect_eq "… a -- comment between them too" "$(reach 1)" "COPY … PROGRAM runs a command on the database server"
+for i in 2 3 4 5; do
+	expect_eq "COPY with a file name written as an E'', U&'' or dollar-quoted string ($i)" "$(reach $i)" \
+		"COPY with a file name reads or writes a file on the database server"
+done
+expect_eq "lo_export spelled with a U& escape in a quoted identifier" "$(reach 6)" "lo_export() writes a file on the database server"
+expect_eq "… with a UESCAPE of its own" "$(reach 7)" "lo_export() writes a file on the database server"
+expect_eq "a quoted function name, a comment before its (" "$(reach 8)" "pg_read_file() reads a file on the database server"
+expect_eq "dynamic SQL in an escape string, decoded" "$(reach 9)" "lo_export() writes a file on the database server"
+expect_eq "no warning for a column named dblink_status (no \"(\" after it)" "$(reach 10)" ""
+expect_eq "… nor a table named pg_ls_dir_info" "$(reach 11)" ""
+expect_eq "… nor a string that only names lo_export, nor a comment" "$(reach 12)$(reach 13)" ""
+expect_eq "… nor a column named program in COPY's own query" "$(reach 14)" ""
+
 # === Values spliced into a libpq connection string: host lists ==================
 S=$ROOT/tests/services
 SVC=$(mktemp -d "${TMPDIR:-/tmp}/rbc-review-text.XXXXXX")

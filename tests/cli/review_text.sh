@@ -134,6 +134,72 @@ else
 	skip "rbc resume refuses a run directory of another user's (77)" "needs root and the user nobody"
 fi
 
+# === What a command leaves running ==============================================
+# Once the shell has exited and its output is still held a second later, the
+# step ends and whatever holds the output is killed: the process group, and
+# the processes the command started that left it (setsid, a double fork).
+# A process with an output of its own is left running; so is one started
+# before the command that holds its output. N is unique to this test, so
+# that only its own processes are looked for (and killed by id).
+U=$$
+# alive PATTERN: ids of processes whose command line is PATTERN.
+alive() { ps -eo pid=,args= | awk -v p="$1" '{ pid = $1; $1 = ""; sub(/^ /, ""); if ($0 == p) print pid }'; }
+# An older process that opens the step's output (through /proc) and holds it.
+cat >"$TMP/holder.py" <<'PY'
+import os, sys, time
+flag = sys.argv[1]
+while not os.path.exists(flag + ".pid"):
+    time.sleep(0.02)
+time.sleep(0.05)
+fd = os.open("/proc/%s/fd/1" % open(flag + ".pid").read().strip(), os.O_WRONLY)
+open(flag + ".opened", "w").close()
+time.sleep(60)
+PY
+line() { printf '%s\n' "$OUT" | grep -E "^[A-Z]+ +$1  " | tail -1; }
+jtook() { python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("ev") == "step_finished" and e.get("step") == sys.argv[2]: print(int(e["duration_ms"]))' "$1" "$2" | tail -1; }
+for spawn in posix_spawn uv_spawn; do
+	rm -f "$TMP/hold".*
+	python3 "$TMP/holder.py" "$TMP/hold" &
+	holder=$!
+	cat >"$TMP/left.json" <<JSON
+{ "runbook": "left", "title": "What a command leaves running",
+  "steps": [
+    { "id": "setsid", "title": "setsid", "run": "setsid sleep 1161$U & echo bg" },
+    { "id": "daemon", "title": "A double fork", "run": "( setsid sh -c 'sleep 1162$U & exit 0' & ); echo bg" },
+    { "id": "nohup", "title": "Its own output", "run": "nohup sleep 1163$U >/dev/null 2>&1 & setsid sleep 1164$U >/dev/null 2>&1 </dev/null & echo bg" },
+    { "id": "timeout", "title": "Timed out", "run": "setsid sleep 1165$U & sleep 100", "timeout": "1s", "on_fail": "continue" },
+    { "id": "older", "title": "An older holder", "run": "echo \$\$ >'$TMP/hold.pid'; while [ ! -e '$TMP/hold.opened' ]; do sleep 0.05; done; echo bg" },
+    { "id": "short", "title": "A timeout under the grace", "run": "sleep 1166$U & echo bg", "timeout": "300ms" }
+  ] }
+JSON
+	if [ $spawn = uv_spawn ]; then export RBC_TEST_UV_SPAWN=1; fi
+	run timeout 120 "$RBC" run --batch "$TMP/left.json"
+	unset RBC_TEST_UV_SPAWN
+	sleep 0.3
+	expect_match "$spawn: a process that left the group with setsid and held the output is killed, and said so" "$(line setsid)" \
+		'^PASS +setsid  .*its process group killed; 1 process that had left its process group and held its output was killed too \(pid [0-9]+\)$'
+	expect_eq "… it is gone" "$(alive "sleep 1161$U")" ""
+	expect_match "$spawn: so is a double-forked daemon's" "$(line daemon)" '^PASS +daemon  .*held its output was killed too \(pid [0-9]+\)$'
+	expect_eq "… it is gone" "$(alive "sleep 1162$U")" ""
+	expect_match "$spawn: one started with an output of its own does not hold the step" "$(line nohup)" '^PASS +nohup  Its own output — exit = 0 == 0$'
+	expect_eq "… and is left running, in the group or not" "$(alive "sleep 1163$U" | wc -l) $(alive "sleep 1164$U" | wc -l)" "1 1"
+	expect_match "$spawn: after a timeout, a process outside the group holding the output is killed too" "$(line timeout)" \
+		'^ERROR +timeout  .*timed out after 1s.*1 process that had left its process group and held its output was killed too'
+	expect_eq "… it is gone" "$(alive "sleep 1165$U")" ""
+	expect_match "$spawn: a process older than the command that holds its output is named, not killed" "$(line older)" \
+		"^PASS +older  .*; 1 process outside its process group still holds its output \\(pid $holder\\), left running: started before the command"
+	if kill -0 "$holder" 2>/dev/null; then ok "… it still runs"; else fail "… it still runs" "pid $holder is gone"; fi
+	kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+	expect_match "$spawn: a timeout shorter than the grace bounds it" "$(line short)" '^PASS +short  .*still held open [0-9]+ms later'
+	short=$(jtook "$(ls -d "$TMP"/runs/*-left-* | tail -1)/journal.jsonl" left/short)
+	if [ -n "$short" ] && [ "$short" -lt 900 ]; then ok "… the step ends within it ($short ms)"
+	else fail "… the step ends within it" "took ${short:-?} ms"; fi
+	for n in 1161 1162 1163 1164 1165 1166; do k=$(alive "sleep $n$U"); [ -n "$k" ] && kill $k 2>/dev/null; done
+done
+
 # === Read-only SQL that still reaches outside the database ======================
 # Each query a step; rbc check's warnings per step, joined with |.
 python3 - "$TMP/reach.json" <<'PY'

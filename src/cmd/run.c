@@ -78,20 +78,21 @@ static void kv_set(struct rb_kv *kv, const char *k, size_t klen, const char *v)
 	free(name);
 }
 
-/* The 1-based line of byte off in buf. */
+/* The 1-based line of byte off in buf: LF, CR LF and a lone CR end a line. */
 static unsigned line_of(const char *buf, size_t off)
 {
 	unsigned line = 1;
 	for (size_t i = 0; i < off; i++)
-		line += buf[i] == '\n';
+		line += buf[i] == '\n' || (buf[i] == '\r' && buf[i + 1] != '\n');
 	return line;
 }
 
 /*
  * --vars FILE: a JSON object of scalars, or NAME=VALUE lines (# comments),
- * in UTF-8, with or without a byte-order mark. Anything that would change a
- * value silently is refused with its line: a NUL byte (a value would end
- * there), bytes that are not UTF-8, a file in UTF-16.
+ * in UTF-8, with or without a byte-order mark; lines end in LF, CR LF or
+ * a lone CR (an old Mac editor's). Anything that would change a value
+ * silently is refused with its line: a NUL byte (a value would end there),
+ * bytes that are not UTF-8, a file in UTF-16 or UTF-32.
  */
 static int read_vars_file(const char *path, struct rb_kv *kv)
 {
@@ -101,10 +102,24 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 		text_fprintf(stderr, "rbc: --vars %s: cannot read: %s\n", path, strerror(errno));
 		return RBC_EXIT_NOINPUT;
 	}
-	if (len >= 2 && ((unsigned char)buf[0] == 0xFF || (unsigned char)buf[0] == 0xFE) &&
-	    (unsigned char)buf[1] == ((unsigned char)buf[0] ^ 0x01)) {
-		text_fprintf(stderr, "%s:1: the file is UTF-16 (it starts with a byte-order mark %02X %02X): save it as UTF-8\n",
-		        path, (unsigned char)buf[0], (unsigned char)buf[1]);
+	/* UTF-32's marks first: FF FE 00 00 starts with UTF-16's FF FE. */
+	static const struct {
+		const char *mark;
+		size_t n;
+		const char *name;
+	} boms[] = {
+		{"\xFF\xFE\x00\x00", 4, "UTF-32"}, {"\x00\x00\xFE\xFF", 4, "UTF-32"},
+		{"\xFF\xFE", 2, "UTF-16"}, {"\xFE\xFF", 2, "UTF-16"},
+	};
+	for (size_t k = 0; k < RBC_ARRAY_LEN(boms); k++) {
+		if (len < boms[k].n || memcmp(buf, boms[k].mark, boms[k].n) != 0)
+			continue;
+		struct strbuf hex = {0};
+		for (size_t i = 0; i < boms[k].n; i++)
+			sb_addf(&hex, "%s%02X", i ? " " : "", (unsigned char)buf[i]);
+		text_fprintf(stderr, "%s:1: the file is %s (it starts with a byte-order mark %s): save it as UTF-8\n",
+		             path, boms[k].name, sb_borrow(&hex));
+		sb_free(&hex);
 		free(buf);
 		return RBC_EXIT_DATAERR;
 	}
@@ -172,12 +187,11 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 	unsigned line = 0;
 	for (char *s = buf + bom; s && *s;) {
 		line++;
-		char *nl = strchr(s, '\n');
-		if (nl)
+		char *nl = s + strcspn(s, "\r\n"), *next = NULL;
+		if (*nl) {
+			next = nl + (nl[0] == '\r' && nl[1] == '\n' ? 2 : 1);
 			*nl = '\0';
-		size_t n = strlen(s);
-		if (n && s[n - 1] == '\r')
-			s[--n] = '\0';
+		}
 		while (*s == ' ' || *s == '\t')
 			s++;
 		if (*s && *s != '#') {
@@ -197,7 +211,7 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 			}
 			kv_set(kv, s, (size_t)(eq - s), v);
 		}
-		s = nl ? nl + 1 : NULL;
+		s = next;
 	}
 	free(buf);
 	return 0;

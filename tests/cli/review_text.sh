@@ -200,6 +200,31 @@ JSON
 	for n in 1161 1162 1163 1164 1165 1166; do k=$(alive "sleep $n$U"); [ -n "$k" ] && kill $k 2>/dev/null; done
 done
 
+# === --vars files ================================================================
+cat >"$TMP/show.json" <<'JSON'
+{ "runbook": "show-vars", "title": "Show the variables",
+  "steps": [ { "id": "show", "title": "Show", "run": "printf '%s|%s' \"$VERSION\" \"$NOTE\"",
+               "expect": "stdout == \"1.5.0|release day\"" } ] }
+JSON
+printf 'VERSION=1.5.0\r# an old Mac editor\rNOTE=release day\r' >"$TMP/cr.env"
+run "$RBC" run --batch --vars "$TMP/cr.env" "$TMP/show.json"
+expect_match "a --vars file with lone CR line ends is read line by line, not as one line" "$OUT" '^PASS +show  Show — stdout = "1\.5\.0\|release day"'
+printf 'VERSION=1.5.0\rNOTE=release\0day\r' >"$TMP/crnul.env"
+run "$RBC" run --batch --vars "$TMP/crnul.env" "$TMP/show.json"
+expect_eq "… and a problem in it is at its line" "$ERR" "$TMP/crnul.env:2: a NUL byte: a value cannot hold one (it would end there)"
+printf '\xff\xfe\x00\x00V\x00\x00\x00=\x00\x00\x001\x00\x00\x00' >"$TMP/u32le.env"
+run "$RBC" run --batch --vars "$TMP/u32le.env" "$TMP/show.json"
+expect_eq "a UTF-32 --vars file is called UTF-32" "$RC $ERR" \
+	"65 $TMP/u32le.env:1: the file is UTF-32 (it starts with a byte-order mark FF FE 00 00): save it as UTF-8"
+printf '\x00\x00\xfe\xff\x00\x00\x00V' >"$TMP/u32be.env"
+run "$RBC" run --batch --vars "$TMP/u32be.env" "$TMP/show.json"
+expect_eq "… big-endian too" "$RC $ERR" \
+	"65 $TMP/u32be.env:1: the file is UTF-32 (it starts with a byte-order mark 00 00 FE FF): save it as UTF-8"
+printf '\xfe\xff\x00V' >"$TMP/u16be.env"
+run "$RBC" run --batch --vars "$TMP/u16be.env" "$TMP/show.json"
+expect_eq "… and UTF-16 still UTF-16" "$RC $ERR" \
+	"65 $TMP/u16be.env:1: the file is UTF-16 (it starts with a byte-order mark FE FF): save it as UTF-8"
+
 # === Read-only SQL that still reaches outside the database ======================
 # Each query a step; rbc check's warnings per step, joined with |.
 python3 - "$TMP/reach.json" <<'PY'

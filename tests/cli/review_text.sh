@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Text from elsewhere, the cases a hostile review found:
+# Text and processes from elsewhere, the cases a hostile review found:
 #  - a failure's output stays inside its code block in the deployment log
 #    whatever runs of backticks and tildes it holds (cmark-gfm keeps a
 #    fence's length in one byte: a fence of 256 or more reads as a short one);
 #  - a NUL byte in a command's output hides nothing after it, in batch lines
 #    or in the deployment log;
-#  - error messages that name a path show its escapes, never obey them.
+#  - error messages that name a path show its escapes, never obey them;
+#  - what a command started that left its process group and still holds its
+#    output is killed with the group; what has an output of its own, or ran
+#    before the command, is left running;
+#  - a --vars file with lone CR line ends is read line by line; UTF-32 is
+#    named as such;
+#  - rbc check reads a read-only query as PostgreSQL does (comments, E'',
+#    U&'', dollar quotes, quoted names) before warning what it reaches, and
+#    warns for a function only where it is called;
+#  - a captured value spliced into a libpq host, hostaddr or port cannot add
+#    a server (a comma), in key=value form or a URI; outside a PromQL string
+#    a value is one number, duration or name, no operator inside.
 . tests/lib.sh
 export RBC_RUNS_DIR=$TMP/runs
 run_id() { printf '%s\n' "$1" | sed -n 's/^run: \([^ ]*\) .*/\1/p'; }
@@ -194,7 +205,7 @@ JSON
 	if kill -0 "$holder" 2>/dev/null; then ok "… it still runs"; else fail "… it still runs" "pid $holder is gone"; fi
 	kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 	expect_match "$spawn: a timeout shorter than the grace bounds it" "$(line short)" '^PASS +short  .*still held open [0-9]+ms later'
-	short=$(jtook "$(ls -d "$TMP"/runs/*-left-* | tail -1)/journal.jsonl" left/short)
+	short=$(jtook "$TMP/runs/$(run_id "$OUT")/journal.jsonl" left/short)
 	if [ -n "$short" ] && [ "$short" -lt 900 ]; then ok "… the step ends within it ($short ms)"
 	else fail "… the step ends within it" "took ${short:-?} ms"; fi
 	for n in 1161 1162 1163 1164 1165 1166; do k=$(alive "sleep $n$U"); [ -n "$k" ] && kill $k 2>/dev/null; done
@@ -311,7 +322,6 @@ cat >"$TMP/hosts.json" <<JSON
   ] }
 JSON
 run "$RBC" run --batch "$TMP/hosts.json"
-line() { printf '%s\n' "$OUT" | grep -E "^[A-Z]+ +$1  " | tail -1; }
 expect_match "host=\${H} with a comma in H is refused, naming the variable (libpq would try each host)" "$(line kv-host)" \
 	'^ERROR +kv-host .*\$\{H\} is in host= and its value holds a comma, which libpq reads as a list of servers'
 expect_match "… inside quotes the runbook wrote too" "$(line kv-quoted)" '^ERROR +kv-quoted .*\$\{H\} is in host= .*a comma'

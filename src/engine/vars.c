@@ -283,11 +283,13 @@ static char promql_state(const char *q, size_t n)
 	return in;
 }
 
+/* An ASCII digit. */
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
 }
 
+/* A character of a PromQL name ([A-Za-z_:] first, digits too after). */
 static bool is_name_char(char c, bool first)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || (!first && is_digit(c));

@@ -49,6 +49,7 @@ struct text {
 	const size_t *at; /* at[i]: where byte i is in the query; NULL: this is the query */
 };
 
+/* Where byte i of t is in the query. */
 static size_t query_at(const struct text *t, size_t i)
 {
 	if (!t->at)
@@ -63,6 +64,7 @@ struct decoded {
 	size_t cap;
 };
 
+/* Appends s[0..n), every byte from query offset at. */
 static void dec_add(struct decoded *d, const char *s, size_t n, size_t at)
 {
 	xgrow(&d->at, &d->cap, d->sb.len + n, sizeof *d->at);
@@ -92,6 +94,7 @@ static void dec_add_cp(struct decoded *d, uint32_t cp, size_t at)
 	dec_add(d, b, n, at);
 }
 
+/* Frees d's contents, leaving it empty. */
 static void dec_free(struct decoded *d)
 {
 	sb_free(&d->sb);
@@ -113,11 +116,13 @@ struct lexer {
 	size_t i;
 };
 
+/* What may start an unquoted name (any byte of a UTF-8 character too). */
 static bool ident_start(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
 }
 
+/* What may go on with one: digits and $ too. */
 static bool ident_cont(unsigned char c)
 {
 	return ident_start(c) || (c >= '0' && c <= '9') || c == '$';
@@ -365,11 +370,13 @@ static void match_name(const char *name, bool called, size_t at, sqlreach_fn fn,
 	}
 }
 
+/* Whether tok is the keyword word: an unquoted name, in any case. */
 static bool keyword(const struct tok *tok, const char *word)
 {
 	return tok->kind == TOK_NAME && !tok->quoted && strcasecmp(sb_borrow(&tok->text.sb), word) == 0;
 }
 
+/* Reads t token by token, reporting what it reaches; strings are read again, depth deeper. */
 static void scan(const struct text *t, int depth, sqlreach_fn fn, void *ud)
 {
 	struct lexer lx = {t, 0};

@@ -16,7 +16,8 @@
  * U+FFFD, as the console draws them; & < > are HTML entities; the
  * characters that would start Markdown syntax are backslash-escaped; a line
  * break stays inside its table cell or line as <br>. A code block's fence is
- * longer than any run of backticks inside it.
+ * longer than any run of its character inside it and at most 250
+ * characters long (cmark-gfm keeps a fence's length in one byte).
  */
 #ifndef RBC_TEXT_H
 #define RBC_TEXT_H
@@ -54,8 +55,14 @@ void text_md(struct strbuf *sb, const char *s);
 /* The same where the text starts a line or a list item's text: what would
    open a block there (#, -, +, =, 1., indentation) is neutralised too. */
 void text_md_block(struct strbuf *sb, const char *s);
-/* s as a fenced code block (info: its language, may be NULL), the fence
-   longer than any backtick run of s, controls as U+FFFD; ends with "\n". */
-void text_md_fence(struct strbuf *sb, const char *s, const char *info);
+/*
+ * s[0..n) as a fenced code block (info: its language, may be NULL), NUL
+ * bytes and other controls as U+FFFD; ends with "\n". The fence is of
+ * backticks, longer than any backtick run of s; of tildes when s has a
+ * backtick run of 250 or more; when it has tilde runs that long too, the
+ * fence is 250 backticks and each backtick run of 250 or more is written
+ * "```…[N backticks]".
+ */
+void text_md_fence(struct strbuf *sb, const char *s, size_t n, const char *info);
 
 #endif

@@ -78,20 +78,21 @@ static void kv_set(struct rb_kv *kv, const char *k, size_t klen, const char *v)
 	free(name);
 }
 
-/* The 1-based line of byte off in buf. */
+/* The 1-based line of byte off in buf: LF, CR LF and a lone CR end a line. */
 static unsigned line_of(const char *buf, size_t off)
 {
 	unsigned line = 1;
 	for (size_t i = 0; i < off; i++)
-		line += buf[i] == '\n';
+		line += buf[i] == '\n' || (buf[i] == '\r' && buf[i + 1] != '\n');
 	return line;
 }
 
 /*
  * --vars FILE: a JSON object of scalars, or NAME=VALUE lines (# comments),
- * in UTF-8, with or without a byte-order mark. Anything that would change a
- * value silently is refused with its line: a NUL byte (a value would end
- * there), bytes that are not UTF-8, a file in UTF-16.
+ * in UTF-8, with or without a byte-order mark; lines end in LF, CR LF or
+ * a lone CR (an old Mac editor's). Anything that would change a value
+ * silently is refused with its line: a NUL byte (a value would end there),
+ * bytes that are not UTF-8, a file in UTF-16 or UTF-32.
  */
 static int read_vars_file(const char *path, struct rb_kv *kv)
 {
@@ -101,10 +102,24 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 		text_fprintf(stderr, "rbc: --vars %s: cannot read: %s\n", path, strerror(errno));
 		return RBC_EXIT_NOINPUT;
 	}
-	if (len >= 2 && ((unsigned char)buf[0] == 0xFF || (unsigned char)buf[0] == 0xFE) &&
-	    (unsigned char)buf[1] == ((unsigned char)buf[0] ^ 0x01)) {
-		text_fprintf(stderr, "%s:1: the file is UTF-16 (it starts with a byte-order mark %02X %02X): save it as UTF-8\n",
-		        path, (unsigned char)buf[0], (unsigned char)buf[1]);
+	/* UTF-32's marks first: FF FE 00 00 starts with UTF-16's FF FE. */
+	static const struct {
+		const char *mark;
+		size_t n;
+		const char *name;
+	} boms[] = {
+		{"\xFF\xFE\x00\x00", 4, "UTF-32"}, {"\x00\x00\xFE\xFF", 4, "UTF-32"},
+		{"\xFF\xFE", 2, "UTF-16"}, {"\xFE\xFF", 2, "UTF-16"},
+	};
+	for (size_t k = 0; k < RBC_ARRAY_LEN(boms); k++) {
+		if (len < boms[k].n || memcmp(buf, boms[k].mark, boms[k].n) != 0)
+			continue;
+		struct strbuf hex = {0};
+		for (size_t i = 0; i < boms[k].n; i++)
+			sb_addf(&hex, "%s%02X", i ? " " : "", (unsigned char)buf[i]);
+		text_fprintf(stderr, "%s:1: the file is %s (it starts with a byte-order mark %s): save it as UTF-8\n",
+		             path, boms[k].name, sb_borrow(&hex));
+		sb_free(&hex);
 		free(buf);
 		return RBC_EXIT_DATAERR;
 	}
@@ -172,12 +187,11 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 	unsigned line = 0;
 	for (char *s = buf + bom; s && *s;) {
 		line++;
-		char *nl = strchr(s, '\n');
-		if (nl)
+		char *nl = s + strcspn(s, "\r\n"), *next = NULL;
+		if (*nl) {
+			next = nl + (nl[0] == '\r' && nl[1] == '\n' ? 2 : 1);
 			*nl = '\0';
-		size_t n = strlen(s);
-		if (n && s[n - 1] == '\r')
-			s[--n] = '\0';
+		}
 		while (*s == ' ' || *s == '\t')
 			s++;
 		if (*s && *s != '#') {
@@ -197,7 +211,7 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 			}
 			kv_set(kv, s, (size_t)(eq - s), v);
 		}
-		s = nl ? nl + 1 : NULL;
+		s = next;
 	}
 	free(buf);
 	return 0;
@@ -262,13 +276,14 @@ static void output_tail(struct batch *b, const struct eng_step *s)
 			continue;
 		/* Masked as a whole, the window's cut included, before lines are cut. */
 		struct rbc_value *mv = value_masked(v, engine_secrets(b->e));
-		char *m = xstrdup(mv->u.str.s);
+		/* The bytes as they are: a NUL is shown (\x00), the lines after it too. */
+		size_t len = mv->u.str.len;
+		char *m = xstrndup(mv->u.str.s, len);
 		value_free(mv);
 		/* The last OUTPUT_TAIL_LINES lines. */
-		size_t len = strlen(m);
 		while (len && m[len - 1] == '\n')
 			m[--len] = '\0';
-		const char *start = m + len;
+		const char *start = m + len, *end = m + len;
 		int lines = 0;
 		while (start > m && lines < OUTPUT_TAIL_LINES) {
 			start--;
@@ -277,13 +292,13 @@ static void output_tail(struct batch *b, const struct eng_step *s)
 				break;
 			}
 		}
-		for (const char *p = start; p && *p;) {
-			const char *nl = strchr(p, '\n');
-			char *one = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
-			printf("%-9s %s| ", "", streams[k]);
-			put_clean(stdout, one);
-			fputc('\n', stdout);
-			free(one);
+		for (const char *p = start; p && p < end;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			struct strbuf one = {0};
+			sb_adds(&one, "");
+			text_term(&one, p, nl ? (size_t)(nl - p) : (size_t)(end - p));
+			printf("%-9s %s| %s\n", "", streams[k], sb_borrow(&one));
+			sb_free(&one);
 			p = nl ? nl + 1 : NULL;
 		}
 		free(m);
@@ -615,7 +630,7 @@ static bool prepare(void *ud, struct engine *e)
 		return false;
 	char *warn = engine_secret_warning(e);
 	if (warn)
-		fprintf(stderr, "rbc: warning: %s\n", warn);
+		text_fprintf(stderr, "rbc: warning: %s\n", warn);
 	free(warn);
 	return true;
 }
@@ -1118,7 +1133,7 @@ static bool resume_apply(struct run_record *r, struct engine *e)
 		char *sid = journal_step_id(s);
 		char when[40];
 		iso_ms_format(when, sizeof when, r->rs.cut[i].started);
-		fprintf(stderr, "rbc: resume: %s started at %s and its end is not in the record: what it does may be done already; it runs again\n",
+		text_fprintf(stderr, "rbc: resume: %s started at %s and its end is not in the record: what it does may be done already; it runs again\n",
 		        sid, when);
 		free(sid);
 	}
@@ -1407,7 +1422,7 @@ int cmd_resume(int argc, char **argv)
 	/* Before anything it names is read: a run of someone else's would have
 	   us run their runbooks, as us. */
 	if (!status && !rundir_owned(rd.path, &err)) {
-		fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
 		status = RBC_EXIT_NOPERM;
 	}
 	cJSON *h = status ? NULL : resume_header(rd.path, &err);
@@ -1447,7 +1462,7 @@ int cmd_resume(int argc, char **argv)
 		for (size_t k = 0; !bad && k < rbs[i]->nincludes; k++)
 			bad = cli_secret(rbs[i]->includes[k], &vars, argc, argv);
 		if (bad) {
-			fprintf(stderr, "rbc: resume: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+			text_fprintf(stderr, "rbc: resume: %s is a secret: give it in the environment or a --vars file, not with --var\n",
 			        bad);
 			status = RBC_EXIT_USAGE;
 		}

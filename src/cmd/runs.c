@@ -92,7 +92,7 @@ int cmd_runs(int argc, char **argv)
 		return RBC_EXIT_NOINPUT;
 	}
 	if (!rundir_base_trusted(base, &err)) {
-		fprintf(stderr, "rbc: runs: %s\n", err.msg);
+		text_fprintf(stderr, "rbc: runs: %s\n", err.msg);
 		rbc_error_clear(&err);
 		closedir(d);
 		free(base);

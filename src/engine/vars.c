@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "internal.h"
 
@@ -108,15 +109,29 @@ static bool is_blank(char c)
 /* Where libpq's key=value syntax stands at the end of conn[0..n). */
 enum conn_at { CONN_KEY, CONN_VALUE_START, CONN_UNQUOTED, CONN_QUOTED };
 
-static enum conn_at conn_state(const char *conn, size_t n)
+/* The state at the end of conn[0..n), and the keyword of the value there
+   (conn + *key, *keylen bytes). */
+static enum conn_at conn_state(const char *conn, size_t n, size_t *key, size_t *keylen)
 {
 	enum conn_at at = CONN_KEY;
+	bool in_key = false;
+	*key = *keylen = 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = conn[i];
 		switch (at) {
 		case CONN_KEY:
-			if (c == '=')
+			if (c == '=') {
 				at = CONN_VALUE_START;
+				in_key = false;
+			} else if (is_blank(c)) {
+				in_key = false;
+			} else if (!in_key) {
+				in_key = true;
+				*key = i;
+				*keylen = 0;
+			}
+			if (in_key)
+				(*keylen)++;
 			break;
 		case CONN_VALUE_START:
 			if (c == '\'')
@@ -145,24 +160,92 @@ static enum conn_at conn_state(const char *conn, size_t n)
 }
 
 /*
+ * The keywords whose values libpq reads as comma-separated lists, one entry
+ * per server to try in turn: a comma in a value there adds a server, and
+ * the password goes to it too.
+ */
+static bool conn_list_key(const char *k, size_t n)
+{
+	static const char *const lists[] = {"host", "hostaddr", "port"};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(lists); i++)
+		if (strlen(lists[i]) == n && strncmp(k, lists[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Where a value lands in a postgresql:// URI whose text so far is
+ * uri[0..n) (the scheme's prefix plen bytes) and whose text after the value
+ * is rest, as libpq parses it: *list when it is part of the host and port
+ * list (after any user@, before the first / or ?) or the value of a host,
+ * hostaddr or port parameter; *keyword when it stands in a parameter's name.
+ */
+static void uri_place(const char *uri, size_t n, size_t plen, const char *rest, bool *list, bool *keyword)
+{
+	*list = *keyword = false;
+	const char *net = uri + plen, *end = uri + n;
+	size_t span = strcspn(net, "/?");
+	if (net + span >= end) {
+		/* In the netloc: user information if an @ follows before a /,
+		   as libpq looks for it, or if one came before. */
+		bool user = !memchr(net, '@', (size_t)(end - net)) && rest[strcspn(rest, "@/")] == '@';
+		*list = !user;
+		return;
+	}
+	const char *q = memchr(net, '?', (size_t)(end - net));
+	if (!q)
+		return; /* the database name */
+	const char *param = q + 1;
+	for (const char *a = param; a < end; a++)
+		if (*a == '&')
+			param = a + 1;
+	const char *eq = memchr(param, '=', (size_t)(end - param));
+	if (!eq)
+		*keyword = true;
+	else
+		*list = conn_list_key(param, (size_t)(eq - param));
+}
+
+/*
  * A value in a libpq connection string. In a postgresql:// URI it is
  * percent-encoded. In key=value form: a whole value is single-quoted with
  * ' and \ backslash-escaped; inside quotes the runbook wrote, ' and \ are
  * escaped; next to other text of an unquoted value, blanks, ' and \ are.
  * Where a keyword goes it is refused: it could add keywords (hostaddr=…).
+ * In host, hostaddr or port (either form) a value holding a comma is
+ * refused: libpq splits those lists after unquoting and decoding.
  */
 static bool splice_conn(struct strbuf *out, const char *v, const char *rest, const char *name,
                         char **error)
 {
 	const char *so_far = sb_borrow(out);
-	if (strncmp(so_far, "postgresql://", 13) == 0 || strncmp(so_far, "postgres://", 11) == 0) {
+	size_t plen = strncmp(so_far, "postgresql://", 13) == 0 ? 13 : strncmp(so_far, "postgres://", 11) == 0 ? 11 : 0;
+	if (plen) {
+		bool list, keyword;
+		uri_place(so_far, out->len, plen, rest, &list, &keyword);
+		if (keyword) {
+			*error = xasprintf("${%s} stands where a connection URI parameter's name goes: a variable may be "
+			                   "the whole connection string or a value (?sslmode=${%s})", name, name);
+			return false;
+		}
+		if (list && strchr(v, ',')) {
+			*error = xasprintf("${%s} is in the connection URI's hosts and ports and its value holds a comma, "
+			                   "which libpq reads as a list of servers (the password would go to each)", name);
+			return false;
+		}
 		percent_encode(out, v);
 		return true;
 	}
-	enum conn_at at = conn_state(so_far, out->len);
+	size_t key, keylen;
+	enum conn_at at = conn_state(so_far, out->len, &key, &keylen);
 	if (at == CONN_KEY) {
 		*error = xasprintf("${%s} stands where a connection string keyword goes: a variable may be the "
 		                   "whole connection string or a value (dbname=${%s})", name, name);
+		return false;
+	}
+	if (conn_list_key(so_far + key, keylen) && strchr(v, ',')) {
+		*error = xasprintf("${%s} is in %.*s= and its value holds a comma, which libpq reads as a list of "
+		                   "servers (the password would go to each)", name, (int)keylen, so_far + key);
 		return false;
 	}
 	bool whole = at == CONN_VALUE_START && (!*rest || is_blank(*rest));
@@ -200,6 +283,84 @@ static char promql_state(const char *q, size_t n)
 	return in;
 }
 
+/* An ASCII digit. */
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A character of a PromQL name ([A-Za-z_:] first, digits too after). */
+static bool is_name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || (!first && is_digit(c));
+}
+
+/* s with its leading digits skipped. */
+static const char *skip_digits(const char *s)
+{
+	while (is_digit(*s))
+		s++;
+	return s;
+}
+
+/*
+ * True when v is one PromQL token that cannot be more: a number (a sign,
+ * digits with a decimal point and an exponent, 0x hex, Inf, NaN), a
+ * duration (1h30m, 500ms) or a name ([A-Za-z_:][A-Za-z0-9_:]*). A sign
+ * only leads: 5-4, 0-up and 1e3+x are expressions.
+ */
+static bool promql_token(const char *v)
+{
+	if (is_name_char(*v, true)) {
+		while (is_name_char(*v, false))
+			v++;
+		return !*v;
+	}
+	const char *p = v;
+	/* A duration: one or more digits-and-unit pairs. */
+	while (is_digit(*p)) {
+		p = skip_digits(p);
+		if (strncmp(p, "ms", 2) == 0)
+			p += 2;
+		else if (*p && strchr("smhdwy", *p))
+			p++;
+		else
+			break;
+		if (!*p)
+			return true;
+	}
+	p = v;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (strcasecmp(p, "inf") == 0 || strcasecmp(p, "nan") == 0)
+		return true;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2]) {
+		for (p += 2; *p; p++)
+			if (!is_digit(*p) && !((*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+				return false;
+		return true;
+	}
+	const char *digits = p;
+	p = skip_digits(p);
+	bool some = p > digits;
+	if (*p == '.') {
+		const char *frac = ++p;
+		p = skip_digits(p);
+		some = some || p > frac;
+	}
+	if (!some)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!is_digit(*p))
+			return false;
+		p = skip_digits(p);
+	}
+	return !*p;
+}
+
 /*
  * A value in a PromQL query. Inside a "…" or '…' string it is escaped as
  * Go escapes it (\\, the quote, line breaks), inside a `…` string it may
@@ -231,14 +392,10 @@ static bool splice_promql(struct strbuf *out, const char *v, const char *name, c
 		}
 		return true;
 	}
-	for (const char *p = v; *p; p++) {
-		bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		          *p == '_' || *p == '.' || *p == ':' || *p == '+' || *p == '-';
-		if (!ok) {
-			*error = xasprintf("${%s} is outside a quoted string of the query and its value is not a "
-			                   "number, a duration or a name: quote it (\"${%s}\")", name, name);
-			return false;
-		}
+	if (!promql_token(v)) {
+		*error = xasprintf("${%s} is outside a quoted string of the query and its value is not a "
+		                   "number, a duration or a name: quote it (\"${%s}\")", name, name);
+		return false;
 	}
 	sb_adds(out, v);
 	return true;

@@ -12,17 +12,22 @@
  * watches. Its exit is seen through a pidfd polled on the loop, then reaped
  * with waitpid. Whether pidfd_open works is asked once, before the first
  * spawn: without it (ENOSYS, or EPERM from a seccomp filter) commands go
- * through libuv's uv_spawn (fork, SIGCHLD) as before; RBC_TEST_UV_SPAWN=1
- * forces that path so the tests cover it.
+ * through libuv's uv_spawn (fork, SIGCHLD) as before, on pipes made here as
+ * well; RBC_TEST_UV_SPAWN=1 forces that path so the tests cover it.
  *
  * A job is complete only once the shell has exited AND both pipes reached
  * EOF (a background grandchild may keep a pipe open after the shell is
  * gone). Once the shell has exited, the pipes get CMD_LINGER_MS to drain
- * (the timeout no longer applies: the command is done); whatever still
- * holds them then (`server &`, even one that left the group with setsid)
- * does not hold the step: the group is killed, the pipes are closed, and
- * the sample says so in `background`. Each stream keeps only its last keep_bytes in memory, raw, for the
- * sample: thresholds judge what the command really printed. What leaves the
+ * (or what is left of the timeout, if less); whatever still holds them then
+ * (`server &`) does not hold the step: the group is killed, then every
+ * process outside it that the command started and that still holds its
+ * output (one that left the group with setsid, a daemon that forked twice)
+ * is found in /proc by the pipes' inode and killed too (cmd_hunt, in the
+ * thread pool), the pipes are closed, and the sample says so in
+ * `background`. A process with an output of its own (`nohup server >log
+ * 2>&1 &`) holds nothing of the step's and is left running. Each stream
+ * keeps only its last keep_bytes in memory, raw, for the sample: thresholds
+ * judge what the command really printed. What leaves the
  * probe as text — on_output and the spool file — goes through one
  * mask_stream per pipe first, so secrets never reach them, even split across
  * reads; each stream is flushed at its EOF, before the spool is closed. The
@@ -31,7 +36,8 @@
  *
  * On timeout or cancel the whole group gets SIGTERM, then SIGKILL after a
  * grace period; if something outside the group still holds a pipe after
- * that, the pipes are closed by force so the probe always ends.
+ * that, it is hunted as above and the pipes are closed by force, so the
+ * probe always ends.
  *
  * The spool file is opened, written and closed through the libuv thread pool
  * (one request at a time, in order), never on the loop thread. It is opened
@@ -52,12 +58,15 @@
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
@@ -76,9 +85,14 @@ extern char **environ;
 #define CMD_TERM_GRACE_MS 2000 /* SIGTERM → SIGKILL */
 #define CMD_DRAIN_MS 1000      /* SIGKILL → pipes closed by force */
 #define CMD_LINGER_MS 1000     /* shell exited → pipes closed by force */
+#define CMD_HUNT_SHOWN 8       /* process ids named in the explanation */
 #define CMD_SPOOL_GRACE_MS 2000 /* job complete → spool given up */
 #define CMD_SPOOL_HIGH (1024 * 1024) /* queued spool bytes: pause reading */
 #define CMD_SPOOL_LOW (256 * 1024)   /* … and resume below this */
+
+/* 1: pidfd_open works here, 0: it does not (ENOSYS, or EPERM from a
+   seccomp filter), -1: not tried yet. */
+static atomic_int cmd_pidfd_works = -1;
 
 /* The last cap bytes of a stream; total counts every byte seen. */
 struct ring {
@@ -124,7 +138,13 @@ struct probe {
 	bool eof[2];
 	bool spawned, exited, finished;
 	bool status_lost;            /* reaped by someone else: no exit status */
-	bool lingered;               /* the pipes outlived the shell by CMD_LINGER_MS */
+	bool lingered;               /* the pipes outlived the shell by linger_ms */
+	uint64_t linger_ms;
+	struct cmd_hunt *hunt;       /* in the pool: p must outlive it */
+	uint64_t spawned_at;         /* clock ticks since boot, at the spawn */
+	bool pipes_ours;             /* pipe[] are pipes (not socketpairs): hunts can find them */
+	size_t nkilled, nleft;       /* outside the group, holding the output: killed, left */
+	pid_t killed[CMD_HUNT_SHOWN], left[CMD_HUNT_SHOWN];
 	int64_t exit_status;
 	int term_signal;
 	int pgid;                    /* 0 until spawned */
@@ -227,7 +247,7 @@ static void cmd_spool_drop(struct probe *p);
 /* Frees p once its handles are closed and no spool request is pending. */
 static void cmd_maybe_free(struct probe *p)
 {
-	if (p->nhandles > 0 || p->spool_busy || p->spool_state != SPOOL_NONE)
+	if (p->nhandles > 0 || p->spool_busy || p->spool_state != SPOOL_NONE || p->hunt)
 		return;
 	for (int i = 0; i < 2; i++) {
 		free(p->ring[i].buf);
@@ -559,6 +579,47 @@ static bool cmd_spool_settled(const struct probe *p)
 	return (p->spool_state == SPOOL_NONE || p->spool_state == SPOOL_WAITING) && !p->spool_busy;
 }
 
+/* ", pids 12, 34" for n processes of which the first shown are in pids. */
+static void cmd_add_pids(struct strbuf *sb, const pid_t *pids, size_t n)
+{
+	size_t shown = n < CMD_HUNT_SHOWN ? n : CMD_HUNT_SHOWN;
+	sb_adds(sb, n == 1 ? " (pid " : " (pids ");
+	for (size_t i = 0; i < shown; i++)
+		sb_addf(sb, "%s%d", i ? ", " : "", (int)pids[i]);
+	sb_adds(sb, n > shown ? ", …)" : ")");
+}
+
+/*
+ * The sample's "background": how the step ended while something held its
+ * output — the shell exited and the grace ran out, or what outlived a
+ * timeout's kill — and what was killed or is still running. NULL when
+ * nothing held it.
+ */
+static char *cmd_background(const struct probe *p)
+{
+	if (!p->lingered && !p->nkilled && !p->nleft)
+		return NULL;
+	struct strbuf sb = {0};
+	char dur[64];
+	if (p->lingered)
+		sb_addf(&sb, "the shell exited but its output was still held open %s later (by a process it "
+		        "left running): the step ended there, its output was closed and its process group killed",
+		        units_format_duration((int64_t)p->linger_ms, dur, sizeof dur));
+	if (p->nkilled) {
+		sb_addf(&sb, "%s%zu process%s that had left its process group and held its output %s killed too",
+		        p->lingered ? "; " : "", p->nkilled, p->nkilled == 1 ? "" : "es",
+		        p->nkilled == 1 ? "was" : "were");
+		cmd_add_pids(&sb, p->killed, p->nkilled);
+	}
+	if (p->nleft) {
+		sb_addf(&sb, "%s%zu process%s outside its process group still hold%s its output",
+		        sb.len ? "; " : "", p->nleft, p->nleft == 1 ? "" : "es", p->nleft == 1 ? "s" : "");
+		cmd_add_pids(&sb, p->left, p->nleft);
+		sb_adds(&sb, ", left running: started before the command, or not ours to kill");
+	}
+	return sb_take(&sb);
+}
+
 /* Builds the sample, closes every handle and reports; p is gone afterwards. */
 static void cmd_finish(struct probe *p)
 {
@@ -614,13 +675,9 @@ static void cmd_finish(struct probe *p)
 			nagios_add_fields(sample, &p->ring[0], has_exit, p->exit_status);
 		if (p->spool_error)
 			value_obj_set_take(sample, "spool_error", value_strz_new(p->spool_error));
-		if (p->lingered) {
-			char *bg = xasprintf("the shell exited but its output was still held open %s later "
-			                     "(by a process it left running): the step ended there, its "
-			                     "output was closed and its process group killed",
-			                     units_format_duration(CMD_LINGER_MS, dur, sizeof dur));
+		char *bg = cmd_background(p);
+		if (bg)
 			value_obj_set_take(sample, "background", value_str_take(bg, strlen(bg)));
-		}
 	}
 	value_obj_set_take(sample, "time", value_num_new(ms, RBC_DIM_TIME));
 	if (error)
@@ -644,14 +701,14 @@ static void cmd_finish(struct probe *p)
 static void cmd_timer_cb(uv_timer_t *t);
 
 /*
- * Finishes once the job is complete and the spool closed. A complete job
- * whose spool lags gets CMD_SPOOL_GRACE_MS (the timeout no longer applies:
- * the command is done).
+ * Finishes once the job is complete, no hunt is out and the spool is
+ * closed. A complete job whose spool lags gets CMD_SPOOL_GRACE_MS (the
+ * timeout no longer applies: the command is done).
  */
 static void cmd_check_done(struct probe *p)
 {
-	if (p->finished || !cmd_complete(p))
-		return;
+	if (p->finished || !cmd_complete(p) || p->hunt)
+		return; /* a hunt's kills close the pipes before it reports back */
 	cmd_spool_next(p); /* the close, if everything is written */
 	if (cmd_spool_settled(p)) {
 		cmd_finish(p);
@@ -859,6 +916,207 @@ static void cmd_stream_end(struct probe *p, int i)
 	cmd_deliver(p, i);
 }
 
+/* ---- what outlives the group and holds the output --------------------------- */
+
+/*
+ * A hunt for processes outside the command's group that still hold its
+ * output once the group is killed: everything in /proc holding a pipe of
+ * the command's (by the pipes' inode), started at or after the command's
+ * shell (so none of the operator's own, older processes that got the pipe
+ * handed over), is killed with SIGKILL. Runs in the pool: a walk over
+ * /proc has no place on the loop. Only the fields below are touched there.
+ */
+struct cmd_hunt {
+	uv_work_t work;
+	struct probe *p;             /* loop side only */
+	ino_t ino[2];
+	pid_t self, pgid;
+	uint64_t since;              /* clock ticks since boot: older is not ours */
+	bool pidfd;                  /* signal through a pidfd (no pid reuse race) */
+	size_t nkilled, nleft;
+	pid_t killed[CMD_HUNT_SHOWN], left[CMD_HUNT_SHOWN];
+};
+
+/* Clock ticks since boot, as /proc/PID/stat counts a process's start. */
+static uint64_t cmd_boot_ticks(void)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0 || hz <= 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * (uint64_t)hz + (uint64_t)ts.tv_nsec / (1000000000ull / (uint64_t)hz);
+}
+
+/* Whether process pid has a descriptor on one of h's pipes. */
+static bool cmd_hunt_holds(const struct cmd_hunt *h, pid_t pid)
+{
+	char path[64], link[64], want[2][40];
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	for (int i = 0; i < 2; i++)
+		snprintf(want[i], sizeof want[i], "pipe:[%llu]", (unsigned long long)h->ino[i]);
+	DIR *d = opendir(path);
+	if (!d)
+		return false; /* gone, or not ours to look at */
+	bool holds = false;
+	for (struct dirent *e; !holds && (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		holds = strcmp(link, want[0]) == 0 || strcmp(link, want[1]) == 0;
+	}
+	closedir(d);
+	return holds;
+}
+
+/* When process pid started, in clock ticks since boot (0: unknown). */
+static uint64_t cmd_hunt_started(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After "pid (comm)": state is field 3, starttime field 22. */
+	const char *s = strrchr(buf, ')');
+	for (int field = 2; s && field < 22; field++)
+		s = strchr(s + 1, ' ');
+	return s ? strtoull(s + 1, NULL, 10) : 0;
+}
+
+/* Kills pid if it still holds the output; false if it could not. */
+static bool cmd_hunt_kill(const struct cmd_hunt *h, pid_t pid)
+{
+	if (!h->pidfd)
+		return kill(pid, SIGKILL) == 0 || errno == ESRCH;
+	/* Through a pidfd, checked again: the id cannot be another's by now. */
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return errno == ESRCH;
+	bool ok = !cmd_hunt_holds(h, pid) || syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0 ||
+	          errno == ESRCH;
+	close(fd);
+	return ok;
+}
+
+/* In a pool thread: finds and kills. */
+static void cmd_hunt_work(uv_work_t *w)
+{
+	struct cmd_hunt *h = (struct cmd_hunt *)w;
+	/* A /proc of another pid namespace would name other processes. */
+	char self[32], want[32];
+	ssize_t n = readlink("/proc/self", self, sizeof self - 1);
+	snprintf(want, sizeof want, "%d", (int)h->self);
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	if (strcmp(self, want) != 0)
+		return;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == h->self || !cmd_hunt_holds(h, (pid_t)pid))
+			continue;
+		if (getpgid((pid_t)pid) == h->pgid)
+			continue; /* in the group: already killed, still going */
+		uint64_t started = cmd_hunt_started((pid_t)pid);
+		bool ours = started && started >= h->since;
+		if (ours && cmd_hunt_kill(h, (pid_t)pid)) {
+			if (h->nkilled < CMD_HUNT_SHOWN)
+				h->killed[h->nkilled] = (pid_t)pid;
+			h->nkilled++;
+		} else {
+			if (h->nleft < CMD_HUNT_SHOWN)
+				h->left[h->nleft] = (pid_t)pid;
+			h->nleft++;
+		}
+	}
+	closedir(d);
+}
+
+static void cmd_let_go(struct probe *p);
+
+/* Back on the loop: what was found is noted, the pipes let go of. */
+static void cmd_hunt_done(uv_work_t *w, int status)
+{
+	struct cmd_hunt *h = (struct cmd_hunt *)w;
+	struct probe *p = h->p;
+	(void)status;
+	p->hunt = NULL;
+	for (size_t i = 0; i < h->nkilled && p->nkilled < CMD_HUNT_SHOWN; i++)
+		p->killed[p->nkilled++] = h->killed[i];
+	for (size_t i = 0; i < h->nleft && p->nleft < CMD_HUNT_SHOWN; i++)
+		p->left[p->nleft++] = h->left[i];
+	/* counts past what is shown */
+	p->nkilled += h->nkilled > CMD_HUNT_SHOWN ? h->nkilled - CMD_HUNT_SHOWN : 0;
+	p->nleft += h->nleft > CMD_HUNT_SHOWN ? h->nleft - CMD_HUNT_SHOWN : 0;
+	free(h);
+	if (p->finished)
+		cmd_maybe_free(p);
+	else
+		cmd_let_go(p);
+}
+
+/*
+ * Starts a hunt if a pipe is still open and none is running; false when
+ * none was started (the pipes are closed, they are socketpairs of the
+ * uv_spawn fallback, or the pool refused): go on without.
+ */
+static bool cmd_hunt(struct probe *p)
+{
+	if (p->hunt)
+		return true;
+	if ((p->eof[0] && p->eof[1]) || !p->pipes_ours || p->pgid <= 0)
+		return false;
+	struct cmd_hunt *h = xcalloc(1, sizeof *h);
+	for (int i = 0; i < 2; i++) {
+		uv_os_fd_t fd;
+		struct stat st;
+		if (uv_fileno((uv_handle_t *)&p->pipe[i], &fd) != 0 || fstat(fd, &st) != 0) {
+			free(h);
+			return false;
+		}
+		h->ino[i] = st.st_ino;
+	}
+	h->p = p;
+	h->self = getpid();
+	h->pgid = p->pgid;
+	h->since = p->spawned_at > 0 ? p->spawned_at - 1 : 0; /* a tick's rounding */
+	h->pidfd = atomic_load(&cmd_pidfd_works) == 1;
+	if (uv_queue_work(p->loop, &h->work, cmd_hunt_work, cmd_hunt_done) != 0) {
+		free(h);
+		return false;
+	}
+	p->hunt = h;
+	return true;
+}
+
+/*
+ * The group is killed (and what else held the output hunted): the pipes
+ * are closed by force. A shell that survived SIGKILL (uninterruptible
+ * sleep) is tried again.
+ */
+static void cmd_let_go(struct probe *p)
+{
+	for (int i = 0; i < 2; i++)
+		cmd_stream_end(p, i);
+	if (p->exited) {
+		cmd_check_done(p);
+		return;
+	}
+	cmd_kill_group(p, SIGKILL);
+	p->timer_phase = TIMER_DRAIN;
+	uv_timer_start(&p->timer, cmd_timer_cb, CMD_DRAIN_MS, 0);
+}
+
 /* The one timer, by phase: timeout → SIGTERM → SIGKILL → pipes closed by force. */
 static void cmd_timer_cb(uv_timer_t *t)
 {
@@ -878,18 +1136,10 @@ static void cmd_timer_cb(uv_timer_t *t)
 		uv_timer_start(&p->timer, cmd_timer_cb, CMD_DRAIN_MS, 0);
 		break;
 	case TIMER_DRAIN:
-		/* Something outside the group holds a pipe: stop waiting for it. */
+		/* Something outside the group holds a pipe: hunted, then not waited for. */
 		p->timer_phase = TIMER_IDLE;
-		for (int i = 0; i < 2; i++)
-			cmd_stream_end(p, i);
-		if (p->exited) {
-			cmd_check_done(p);
-		} else {
-			/* The shell itself survived SIGKILL (uninterruptible sleep): keep trying. */
-			cmd_kill_group(p, SIGKILL);
-			p->timer_phase = TIMER_DRAIN;
-			uv_timer_start(&p->timer, cmd_timer_cb, CMD_DRAIN_MS, 0);
-		}
+		if (!cmd_hunt(p))
+			cmd_let_go(p);
 		break;
 	case TIMER_SPOOL:
 		/* The job is done but the disk is not: report without the rest. */
@@ -912,9 +1162,8 @@ static void cmd_timer_cb(uv_timer_t *t)
 		p->timer_phase = TIMER_IDLE;
 		p->lingered = true;
 		cmd_kill_group(p, SIGKILL);
-		for (int i = 0; i < 2; i++)
-			cmd_stream_end(p, i);
-		cmd_check_done(p);
+		if (!cmd_hunt(p))
+			cmd_let_go(p);
 		break;
 	case TIMER_IDLE:
 		break;
@@ -930,9 +1179,17 @@ static void cmd_exited(struct probe *p, int64_t exit_status, int term_signal)
 	cmd_check_done(p);
 	if (!p->finished && !cmd_complete(p) &&
 	    (p->timer_phase == TIMER_TIMEOUT || p->timer_phase == TIMER_IDLE)) {
-		/* Done, but a pipe is still open: a short grace to drain it. */
+		/* Done, but a pipe is still open: a short grace to drain it, no
+		   longer than what is left of the timeout. */
+		p->linger_ms = CMD_LINGER_MS;
+		if (p->timeout_ms > 0) {
+			uint64_t spent = (uv_hrtime() - p->t0) / 1000000;
+			uint64_t left = (uint64_t)p->timeout_ms > spent ? (uint64_t)p->timeout_ms - spent : 0;
+			if (left < p->linger_ms)
+				p->linger_ms = left;
+		}
 		p->timer_phase = TIMER_LINGER;
-		uv_timer_start(&p->timer, cmd_timer_cb, CMD_LINGER_MS, 0);
+		uv_timer_start(&p->timer, cmd_timer_cb, p->linger_ms, 0);
 	}
 }
 
@@ -1011,10 +1268,6 @@ static char **cmd_environ(const struct rb_kv *env)
 	}
 	return out;
 }
-
-/* 1: pidfd_open works here, 0: it does not (ENOSYS, or EPERM from a
-   seccomp filter), -1: not tried yet. */
-static atomic_int cmd_pidfd_works = -1;
 
 /* True to start commands with posix_spawn and watch them with a pidfd;
    false for the uv_spawn fallback (also forced by RBC_TEST_UV_SPAWN=1). */
@@ -1095,12 +1348,12 @@ static int cmd_fd_above_stdio(int fd)
 }
 
 /*
- * Starts /bin/sh with posix_spawn: its own session (so its own process
- * group), every signal at its default and none blocked, stdin from
- * /dev/null, stdout and stderr on pipes whose read ends p->pipe own, and a
- * pidfd to see it exit. Returns 0, or a uv error with p->spawn_error set.
+ * Makes the stdout and stderr pipes (pipes, not socketpairs: a hunt finds
+ * their holders by the inode both ends share): p->pipe[] own the read ends,
+ * out[] gets the write ends (close-on-exec, above 2) for the child. Returns
+ * 0, or a uv error with p->spawn_error set.
  */
-static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[], char *const envp[])
+static int cmd_pipes(struct probe *p, int out[2])
 {
 	int fds[2][2] = {{-1, -1}, {-1, -1}}; /* [stdout, stderr][read, write] */
 	int r = 0;
@@ -1119,6 +1372,25 @@ static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[],
 		p->spawn_error = xasprintf("cannot run /bin/sh: cannot create a pipe: %s", uv_strerror(r));
 		return r;
 	}
+	out[0] = fds[0][1];
+	out[1] = fds[1][1];
+	p->pipes_ours = true;
+	return 0;
+}
+
+/*
+ * Starts /bin/sh with posix_spawn: its own session (so its own process
+ * group), every signal at its default and none blocked, stdin from
+ * /dev/null, stdout and stderr on pipes whose read ends p->pipe own, and a
+ * pidfd to see it exit. Returns 0, or a uv error with p->spawn_error set.
+ */
+static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[], char *const envp[])
+{
+	int out[2]; /* the write ends of stdout and stderr */
+	int r = cmd_pipes(p, out);
+	if (r != 0)
+		return r;
+	int fds[2][2] = {{-1, out[0]}, {-1, out[1]}}; /* [stdout, stderr][-, write] */
 
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -1189,10 +1461,14 @@ static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[],
    Returns 0, or a uv error with p->spawn_error set. */
 static int cmd_spawn_uv(struct probe *p, const char *cwd, char *args[], char *envp[])
 {
+	int out[2];
+	int r = cmd_pipes(p, out);
+	if (r != 0)
+		return r;
 	uv_stdio_container_t stdio[3] = {
 		{.flags = UV_IGNORE}, /* /dev/null */
-		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->pipe[0]},
-		{.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&p->pipe[1]},
+		{.flags = UV_INHERIT_FD, .data.fd = out[0]},
+		{.flags = UV_INHERIT_FD, .data.fd = out[1]},
 	};
 	uv_process_options_t opt = {
 		.exit_cb = cmd_exit_cb,
@@ -1206,7 +1482,9 @@ static int cmd_spawn_uv(struct probe *p, const char *cwd, char *args[], char *en
 		.stdio = stdio,
 	};
 	p->proc.data = p;
-	int r = uv_spawn(p->loop, &p->proc, &opt);
+	r = uv_spawn(p->loop, &p->proc, &opt);
+	close(out[0]);
+	close(out[1]);
 	p->watch = WATCH_PROC;
 	p->nhandles++; /* the process handle is initialised even on failure */
 	if (r != 0) {
@@ -1255,6 +1533,7 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 
 	char *args[] = {(char *)"sh", (char *)"-c", (char *)req->command, NULL};
 	char **envp = cmd_environ(req->env);
+	p->spawned_at = cmd_boot_ticks(); /* what starts from here on may be the command's */
 	int r = cmd_use_pidfd() ? cmd_spawn_posix(p, req->cwd, args, envp)
 	                        : cmd_spawn_uv(p, req->cwd, args, envp);
 	for (size_t i = 0; envp[i]; i++)

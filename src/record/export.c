@@ -1136,8 +1136,9 @@ static void add_hhmmss(struct strbuf *sb, const char *iso)
 
 /* The last lines of a step's output file, for a failure's excerpt: only a
    regular file of the run's in its own out/ with no other name, never
-   through a link, never a wait (rundir_open_output). */
-static char *tail_of(const char *dir, const char *output, int lines)
+   through a link, never a wait (rundir_open_output). The bytes as they
+   are, NUL included: their length in *len. */
+static char *tail_of(const char *dir, const char *output, int lines, size_t *len)
 {
 	char *name = rundir_output_name(output);
 	int fd = name ? rundir_open_output(dir, name) : -1;
@@ -1162,7 +1163,8 @@ static char *tail_of(const char *dir, const char *output, int lines)
 	for (int k = 0; p > buf; p--)
 		if (p[-1] == '\n' && ++k == lines)
 			break;
-	return n ? xstrdup(p) : NULL;
+	*len = (size_t)(buf + n - p);
+	return n ? xstrndup(p, *len) : NULL;
 }
 
 
@@ -1377,11 +1379,12 @@ char *export_markdown(const char *dir, struct rbc_error *err)
 		sb_adds(&sb, "\n\n");
 		text_md_block(&sb, str(s, "explanation") ? str(s, "explanation") : v);
 		sb_adds(&sb, "\n");
-		char *ex = tail_of(dir, str(s, "output"), 20);
+		size_t exn = 0;
+		char *ex = tail_of(dir, str(s, "output"), 20, &exn);
 		if (ex) {
 			/* The output as it was, in a fence no line of it can close. */
 			sb_adds(&sb, "\nLast lines of its output:\n\n");
-			text_md_fence(&sb, ex, "text");
+			text_md_fence(&sb, ex, exn, "text");
 			free(ex);
 		}
 		sb_adds(&sb, "\n");

@@ -20,6 +20,7 @@
 
 #include "rbc/json.h"
 #include "rbc/runbook.h"
+#include "rbc/sqlreach.h"
 #include "rbc/units.h"
 
 static const struct {
@@ -963,106 +964,21 @@ static const struct member sql_keys[] = {
 	{"write", m_sql_write}, {"max_rows", m_sql_max_rows},
 };
 
-/*
- * What a query can reach beyond the database, which a read-only transaction
- * does not stop: it refuses writes to tables, nothing else. A superuser (or
- * a role granted these) runs programs, reads and writes the server's files,
- * opens other connections, ends other sessions. Names are matched as whole
- * identifiers anywhere in the text, strings included (dynamic SQL in a DO
- * block runs them too); a trailing '*' matches every name it starts.
- */
-static const struct {
-	const char *name;
-	bool role;                 /* a role to become or grant, not a function */
-	const char *what;
-} sql_reach[] = {
-	{"lo_export", false, "writes a file on the database server"},
-	{"lo_import", false, "reads a file on the database server"},
-	{"pg_read_file", false, "reads a file on the database server"},
-	{"pg_read_binary_file", false, "reads a file on the database server"},
-	{"pg_stat_file", false, "looks at the database server's files"},
-	{"pg_ls_*", false, "lists the database server's directories"},
-	{"pg_file_*", false, "(adminpack) changes files on the database server"},
-	{"pg_logdir_ls", false, "lists the database server's log directory"},
-	{"pg_read_server_files", true, "read the server's files"},
-	{"pg_write_server_files", true, "write the server's files"},
-	{"pg_execute_server_program", true, "run programs on the server"},
-	{"dblink*", false, "runs SQL over a connection of its own, outside this transaction"},
-	{"pg_terminate_backend", false, "ends other sessions"},
-	{"pg_cancel_backend", false, "cancels other sessions' queries"},
-	{"pg_reload_conf", false, "reloads the server's configuration"},
-	{"pg_rotate_logfile", false, "rotates the server's log"},
-	{"pg_switch_wal", false, "switches the server's WAL file"},
-	{"pg_promote", false, "promotes a standby server"},
+/* The query string node of the sql step being checked, for sqlreach_scan. */
+struct sql_reach_ctx {
+	struct loader *L;
+	const cJSON *q;
 };
 
-static bool sql_ident_char(char c)
+/* One thing a read-only query can still do (sqlreach.h), warned at its byte. */
+static void sql_reach_warn(size_t at, const char *what, void *ud)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-	       c == '$' || (unsigned char)c >= 0x80;
-}
-
-/* Warns at byte at of the query string node q. */
-static void sql_reach_warn(struct loader *L, const cJSON *q, size_t at, const char *what)
-{
+	struct sql_reach_ctx *c = ud;
 	unsigned line = 0, col = 0;
-	json_doc_string_pos(L->doc, q, at, &line, &col);
-	diags_add(L->d, true, L->file, line, col, L->path.s,
+	json_doc_string_pos(c->L->doc, c->q, at, &line, &col);
+	diags_add(c->L->d, true, c->L->file, line, col, c->L->path.s,
 	          "%s: a read-only transaction does not stop that (it refuses only writes to "
 	          "tables); connect as a role that may not", what);
-}
-
-/* The warnings about what a read-only query q can still do (sql_reach, COPY). */
-static void check_sql_reach(struct loader *L, const cJSON *q)
-{
-	const char *s = q->valuestring;
-	size_t copy_at = (size_t)-1;  /* the last COPY seen */
-	int depth = 0, copy_depth = 0; /* of parentheses: COPY's own TO is at its level */
-	bool after_to = false;        /* the word before was COPY's TO or FROM */
-	for (size_t i = 0; s[i];) {
-		if (!sql_ident_char(s[i]) || (s[i] >= '0' && s[i] <= '9')) {
-			/* COPY … TO 'file': a quoted name right after TO or FROM. */
-			if (after_to && (s[i] == '\'' || ((s[i] == 'E' || s[i] == 'e') && s[i + 1] == '\''))) {
-				sql_reach_warn(L, q, i, "COPY with a file name reads or writes a file on the database server");
-				after_to = false;
-			} else if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
-				after_to = false;
-			}
-			depth += s[i] == '(' ? 1 : s[i] == ')' ? -1 : 0;
-			if (s[i] >= '0' && s[i] <= '9')
-				while (sql_ident_char(s[i]))
-					i++;
-			else
-				i++;
-			continue;
-		}
-		size_t start = i;
-		while (sql_ident_char(s[i]))
-			i++;
-		size_t n = i - start;
-		char *w = xstrndup(s + start, n);
-		if (after_to && strcasecmp(w, "program") == 0)
-			sql_reach_warn(L, q, copy_at, "COPY … PROGRAM runs a command on the database server");
-		after_to = copy_at != (size_t)-1 && depth == copy_depth &&
-		           (strcasecmp(w, "to") == 0 || strcasecmp(w, "from") == 0);
-		if (strcasecmp(w, "copy") == 0) {
-			copy_at = start;
-			copy_depth = depth;
-		}
-		for (size_t k = 0; k < RBC_ARRAY_LEN(sql_reach); k++) {
-			const char *name = sql_reach[k].name;
-			size_t len = strlen(name);
-			bool prefix = name[len - 1] == '*';
-			if (prefix ? n >= len - 1 && strncasecmp(w, name, len - 1) == 0 : strcasecmp(w, name) == 0) {
-				char *what = sql_reach[k].role ? xasprintf("%s lets a session %s", w, sql_reach[k].what)
-				                               : xasprintf("%s() %s", w, sql_reach[k].what);
-				sql_reach_warn(L, q, start, what);
-				free(what);
-				break;
-			}
-		}
-		free(w);
-	}
 }
 
 static void a_sql(struct loader *L, const cJSON *m)
@@ -1074,7 +990,8 @@ static void a_sql(struct loader *L, const cJSON *m)
 	const cJSON *q = cJSON_GetObjectItemCaseSensitive(m, "query");
 	if (STEP(L)->sql.query && !STEP(L)->sql.write && cJSON_IsString(q)) {
 		size_t old = path_push_key(L, "query");
-		check_sql_reach(L, q);
+		struct sql_reach_ctx ctx = {L, q};
+		sqlreach_scan(q->valuestring, sql_reach_warn, &ctx);
 		path_pop(L, old);
 	}
 }

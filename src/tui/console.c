@@ -2702,7 +2702,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 		text_printf(" — run %s (%s)", cfg->run_id, cfg->run_path ? cfg->run_path : "");
 	printf("\n");
 	if (journal_error(cfg->journal)) {
-		printf("rbc: RECORD LOST: %s; nothing started after it, and what ended after it is not in the record\n",
+		text_printf("rbc: RECORD LOST: %s; nothing started after it, and what ended after it is not in the record\n",
 		       journal_error(cfg->journal));
 	}
 

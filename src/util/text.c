@@ -226,17 +226,38 @@ void text_md_block(struct strbuf *sb, const char *s)
 	md_text(sb, s, true);
 }
 
-void text_md_fence(struct strbuf *sb, const char *s, const char *info)
+/*
+ * The longest fence written. cmark-gfm (GitHub's renderer) keeps a fence's
+ * length in one byte: a fence of 256 or more characters reads as a short
+ * one, which a line of the text could then close.
+ */
+#define FENCE_MAX 250
+
+/* The longest run of c in s[0..n). */
+static size_t longest_run(const char *s, size_t n, char c)
 {
-	size_t n = s ? strlen(s) : 0, run = 0, longest = 0;
+	size_t run = 0, longest = 0;
 	for (size_t i = 0; i < n; i++) {
-		run = s[i] == '`' ? run + 1 : 0;
+		run = s[i] == c ? run + 1 : 0;
 		if (run > longest)
 			longest = run;
 	}
-	size_t fence = longest >= 3 ? longest + 1 : 3;
+	return longest;
+}
+
+void text_md_fence(struct strbuf *sb, const char *s, size_t n, const char *info)
+{
+	if (!s)
+		n = 0;
+	/* Backticks if the fence can be longer than every backtick run, else
+	   tildes; when both have runs that long, backtick runs of FENCE_MAX or
+	   more are shortened below, each with a note of its length. */
+	size_t backticks = longest_run(s, n, '`'), tildes = longest_run(s, n, '~');
+	char mark = backticks < FENCE_MAX || tildes >= FENCE_MAX ? '`' : '~';
+	size_t longest = mark == '`' ? backticks : tildes;
+	size_t fence = longest >= FENCE_MAX ? FENCE_MAX : longest >= 3 ? longest + 1 : 3;
 	for (size_t k = 0; k < fence; k++)
-		sb_addc(sb, '`');
+		sb_addc(sb, mark);
 	sb_adds(sb, info ? info : "");
 	sb_addc(sb, '\n');
 	size_t start = sb->len;
@@ -248,6 +269,16 @@ void text_md_fence(struct strbuf *sb, const char *s, const char *info)
 			sb_adds(sb, REPLACEMENT);
 			i++;
 			continue;
+		}
+		if (c == mark && longest >= FENCE_MAX) {
+			size_t run = 0;
+			while (i + run < n && s[i + run] == '`')
+				run++;
+			if (run >= FENCE_MAX) {
+				sb_addf(sb, "```…[%zu backticks]", run);
+				i += run;
+				continue;
+			}
 		}
 		if (c == '\r' && i + 1 < n && s[i + 1] == '\n') {
 			i++;
@@ -264,6 +295,6 @@ void text_md_fence(struct strbuf *sb, const char *s, const char *info)
 	if (sb->len > start && sb->s[sb->len - 1] != '\n')
 		sb_addc(sb, '\n');
 	for (size_t k = 0; k < fence; k++)
-		sb_addc(sb, '`');
+		sb_addc(sb, mark);
 	sb_addc(sb, '\n');
 }

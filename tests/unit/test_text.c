@@ -87,18 +87,91 @@ static void test_md_block(void **state)
 	EXPECT_MD("plain", true, "plain");
 }
 
+/* text_md_fence of a C string. */
+#define FENCE(sb, s, info) text_md_fence(sb, s, strlen(s), info)
+
 static void test_md_fence(void **state)
 {
 	(void)state;
 	struct strbuf sb = {0};
-	text_md_fence(&sb, "a\n```\n# h\n<img>\r\nx\x1b[2J", "text");
+	FENCE(&sb, "a\n```\n# h\n<img>\r\nx\x1b[2J", "text");
 	assert_string_equal(sb_borrow(&sb), "````text\na\n```\n# h\n<img>\nx\xef\xbf\xbd[2J\n````\n");
 	sb_free(&sb);
-	text_md_fence(&sb, "plain\n", NULL);
+	FENCE(&sb, "plain\n", NULL);
 	assert_string_equal(sb_borrow(&sb), "```\nplain\n```\n");
 	sb_free(&sb);
-	text_md_fence(&sb, "`````` six", "text");
+	FENCE(&sb, "`````` six", "text");
 	assert_string_equal(sb_borrow(&sb), "```````text\n`````` six\n```````\n");
+	sb_free(&sb);
+}
+
+/* n copies of c, a new string. */
+static char *repeat(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+	memset(s, c, n);
+	s[n] = '\0';
+	return s;
+}
+
+/*
+ * A fence no renderer reads shorter than it is: cmark-gfm keeps a fence's
+ * length in one byte, so a fence of 301 backticks reads as 45 and a line of
+ * 300 inside it would close the block. Fences stay at 250 or less.
+ */
+static void test_md_fence_long(void **state)
+{
+	(void)state;
+	struct strbuf sb = {0};
+	char *bt249 = repeat('`', 249), *bt300 = repeat('`', 300), *bt250 = repeat('`', 250);
+	char *tl300 = repeat('~', 300), *tl4 = repeat('~', 4);
+
+	/* 249 backticks: a fence of 250, the longest there is */
+	char *in = xasprintf("%s\n<script>", bt249);
+	FENCE(&sb, in, "text");
+	char *want = xasprintf("%stext\n%s\n<script>\n%s\n", bt250, bt249, bt250);
+	assert_string_equal(sb_borrow(&sb), want);
+	sb_free(&sb);
+	free(in);
+	free(want);
+
+	/* 300 backticks: tildes, one more than the longest tilde run */
+	in = xasprintf("%s\n~~~ three\n<script>", bt300);
+	FENCE(&sb, in, "text");
+	want = xasprintf("%stext\n%s\n~~~ three\n<script>\n%s\n", tl4, bt300, tl4);
+	assert_string_equal(sb_borrow(&sb), want);
+	sb_free(&sb);
+	free(in);
+	free(want);
+
+	/* 300 of both: 250 backticks, the backtick run shortened and counted */
+	in = xasprintf("%s\nx%sy\n%s", tl300, bt300, bt249);
+	FENCE(&sb, in, "text");
+	want = xasprintf("%stext\n%s\nx```…[300 backticks]y\n%s\n%s\n", bt250, tl300, bt249, bt250);
+	assert_string_equal(sb_borrow(&sb), want);
+	sb_free(&sb);
+	free(in);
+	free(want);
+
+	free(bt249);
+	free(bt300);
+	free(bt250);
+	free(tl300);
+	free(tl4);
+}
+
+/* A NUL byte is shown as the console shows it, and what follows it too. */
+static void test_nul(void **state)
+{
+	(void)state;
+	static const char out[] = "one\ntwo\0hidden\nthree";
+	struct strbuf sb = {0};
+	text_md_fence(&sb, out, sizeof out - 1, NULL);
+	assert_string_equal(sb_borrow(&sb), "```\none\ntwo\xef\xbf\xbdhidden\nthree\n```\n");
+	sb_free(&sb);
+	sb_adds(&sb, "");
+	text_term(&sb, out, sizeof out - 1);
+	assert_string_equal(sb_borrow(&sb), "one\\ntwo\\x00hidden\\nthree");
 	sb_free(&sb);
 }
 
@@ -106,7 +179,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_term),      cmocka_unit_test(test_json),     cmocka_unit_test(test_md_inline),
-		cmocka_unit_test(test_md_block),  cmocka_unit_test(test_md_fence),
+		cmocka_unit_test(test_md_block),  cmocka_unit_test(test_md_fence),  cmocka_unit_test(test_md_fence_long),
+		cmocka_unit_test(test_nul),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

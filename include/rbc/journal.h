@@ -6,17 +6,19 @@
  * calls journal_on_event; the journal writes the event's line and, once the
  * line is on disk (written and fdatasync'ed in the libuv thread pool, never
  * on the loop thread), passes the event on to the observer. So nothing is
- * shown that a crash could lose. Lines that arrive while a write or a sync
- * is under way are written together by the next one (group commit). Output
- * bytes are not journaled (the step's spool file holds them) and are passed
- * on at once.
+ * shown that a crash could lose. Lines that arrive while a write and its
+ * sync are under way are written together by the next one (group commit).
+ * Output bytes are not journaled (the step's spool file holds them) and are
+ * passed on at once.
  *
  * Write-ahead (journal_attach): the engine starts a step's action only once
- * the line saying the step started is in the file. When a line cannot be
- * written (a full disk, a file-size limit), the record is lost: the torn
- * line is cut off (the file ends on its last whole line), nothing more is
- * written, the engine stops (engine_record_lost: nothing new starts), and
- * the events still held are passed on with journal_error set.
+ * the line saying the step started is synced. When a line cannot be written
+ * or synced (a full disk, a file-size limit, an I/O error), the record is
+ * lost: what the failed write or sync left after the last synced line is
+ * cut off (the file ends on the last line the record holds; a line written
+ * and not synced is not recorded), nothing more is written, the engine
+ * stops (engine_record_lost: nothing new starts), and the events still held
+ * are passed on with journal_error set.
  *
  * The journal file is locked (flock) for as long as it is open: a second
  * process can never write the same run. Every line is masked with the run's

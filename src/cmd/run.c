@@ -385,7 +385,8 @@ static void summary(struct batch *b, const struct rundir *rd)
 	struct eng_counts c;
 	engine_counts(b->e, &c);
 	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
-	printf("summary: %s — ", verdict_name(b->verdict));
+	/* A lost record has not kept the run's end: what is shown is not its record. */
+	printf("summary: %s%s — ", verdict_name(b->verdict), journal_error(b->j) ? " (not in the record)" : "");
 	if (b->stopped) {
 		/* Not a verdict on the whole run: it did not get to its end. */
 		fputs("stopped: ", stdout);

@@ -1244,8 +1244,10 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 	return true;
 }
 
-void engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by)
+bool engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by)
 {
+	if (e->record_lost)
+		return false; /* a note nobody could read back */
 	char *m = engine_mask(e, text);
 	/* A manual step not answered yet keeps it: its answer carries it. */
 	if (s && s->def && s->def->action == RB_MANUAL &&
@@ -1257,6 +1259,7 @@ void engine_note(struct engine *e, struct eng_step *s, const char *text, const c
 	                       .by = by && *by ? by : e->operator};
 	engine_emit(e, &ev);
 	free(m);
+	return true;
 }
 
 void engine_incident(struct engine *e, const struct cJSON *detail)

@@ -2,18 +2,20 @@
  * journal.c — the run's journal (see journal.h, docs/journal.md).
  *
  * `pending` collects the lines of events as they come; when no write is
- * under way it becomes `writing`, and a uv_work appends it whole. Once
- * written, its lines wait in `unsynced` for a second uv_work that
- * fdatasyncs the file; writes go on while a sync is under way. A write
- * that ends lets the engine start the steps whose start it held (write-
- * ahead: no step runs that the file does not say started); a sync that
- * ends passes the events whose lines it covered on to the observer, in
- * order. The loop thread only formats lines and swaps buffers.
+ * under way it becomes `writing`, and a uv_work appends it whole and
+ * fdatasyncs the file (lines that come meanwhile wait for the next one:
+ * group commit). A line is in the record once that sync has returned:
+ * then the engine may start the steps whose start it held (write-ahead:
+ * no step runs that the record does not say started), and the events the
+ * lines stand for are passed on to the observer, in order. The loop thread
+ * only formats lines and swaps buffers.
  *
- * A line that cannot be written (a full disk, a file-size limit) loses the
- * record: what was torn is cut off, nothing is written any more, the engine
- * is told (nothing new starts; the run stops) and the events still held are
- * passed on with journal_error set, so that what ran is shown as lost.
+ * A line that cannot be written or synced (a full disk, a file-size limit,
+ * an I/O error) loses the record: what the failed write or sync left in the
+ * file after the last synced line is cut off (the file ends on the last
+ * line the record holds), nothing is written any more, the engine is told
+ * (nothing new starts; the run stops) and the events still held are passed
+ * on with journal_error set, so that what ran is shown as lost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,19 +51,15 @@ struct journal {
 	void *ud;
 
 	uint64_t seq;            /* the last line's number (the header is 0) */
-	uint64_t written;        /* lines in the file (perhaps not synced yet) */
-	uint64_t durable;        /* lines on disk */
-	long long size;          /* bytes of whole lines in the file */
+	uint64_t durable;        /* the last line written and synced: the record */
+	long long size;          /* bytes of the lines synced */
 	struct strbuf pending, writing;
 	uint64_t writing_last;   /* the last line in `writing` */
-	bool in_flight;          /* the write work */
+	bool in_flight;          /* the write-and-sync work */
 	uv_work_t work;
-	int werr;                /* the worker's errno */
-	struct strbuf unsynced, syncing; /* written lines waiting for (under) a sync */
-	uint64_t syncing_last;
-	bool sync_in_flight;
-	uv_work_t sync_work;
-	int serr;
+	int werr;                /* the worker's errno … */
+	bool wsync;              /* … of its sync (else of its write) */
+	bool wcut;               /* … and whether what it left was cut off */
 	char *error;
 	bool lost;               /* a line could not be written: none is any more */
 	struct engine *engine;   /* write-ahead: told what is written (journal_attach) */
@@ -363,26 +361,32 @@ static void deliver(struct journal *j)
 /* ---- writing ---------------------------------------------------------------- */
 
 static void kick(struct journal *j);
-static void kick_sync(struct journal *j);
+
+/* Cuts the file back to its last synced line and syncs that; true when it
+   could. A failed write or sync leaves bytes that are no part of the record. */
+static bool cut_back(struct journal *j)
+{
+	int r;
+	while ((r = ftruncate(j->fd, (off_t)j->size)) != 0 && errno == EINTR)
+		;
+	int e = 0;
+	return r == 0 && sync_fd(j->fd, &e);
+}
 
 static void work_cb(uv_work_t *w)
 {
 	struct journal *j = w->data;
 	int err = 0;
+	j->wsync = false;
+	j->wcut = true;
 	if (!fd_write_all(j->fd, j->writing.s, j->writing.len, &err)) {
-		/* What was torn goes: the file ends on its last whole line. */
-		while (ftruncate(j->fd, (off_t)j->size) != 0 && errno == EINTR)
-			;
+		j->wcut = cut_back(j);
+	} else if (!sync_fd(j->fd, &err)) {
+		/* Written, not on disk: not recorded, whatever the file shows now. */
+		j->wsync = true;
+		j->wcut = cut_back(j);
 	}
 	j->werr = err;
-}
-
-static void sync_work_cb(uv_work_t *w)
-{
-	struct journal *j = w->data;
-	int err = 0;
-	sync_fd(j->fd, &err);
-	j->serr = err;
 }
 
 /*
@@ -390,21 +394,22 @@ static void sync_work_cb(uv_work_t *w)
  * step starts whose start would not be recorded), and every event still
  * held is passed on, journal_error saying what the record lacks.
  */
-static void lose(struct journal *j, int err)
+static void lose(struct journal *j, int err, bool sync, bool cut)
 {
 	if (j->lost)
 		return;
-	/* What the file holds is passed on first, as it would have been: the
-	   loss is said between what the record has and what it does not. */
-	deliver_to(j, j->written);
 	j->lost = true;
 	free(j->error);
-	j->error = xasprintf("the journal %s cannot be written (%s): the record ends at line %llu", j->path,
-	                     strerror(err), (unsigned long long)j->written + 1);
+	unsigned long long last = (unsigned long long)j->durable + 1;
+	j->error = cut ? xasprintf("the journal %s cannot be %s (%s): the record ends at line %llu", j->path,
+	                           sync ? "synced to disk" : "written", strerror(err), last)
+	               : xasprintf("the journal %s cannot be %s (%s): the record ends at line %llu (what follows it "
+	                           "in the file could not be cut off: it is not in the record)",
+	                           j->path, sync ? "synced to disk" : "written", strerror(err), last);
 	j->pending.len = 0;
-	kick_sync(j); /* what was written before still goes to disk */
 	if (j->engine) {
-		char *why = xasprintf("the record is lost: its journal cannot be written (%s)", strerror(err));
+		char *why = xasprintf("the record is lost: its journal cannot be %s (%s)",
+		                      sync ? "synced to disk" : "written", strerror(err));
 		engine_record_lost(j->engine, why);
 		free(why);
 	}
@@ -418,57 +423,18 @@ static void after_work_cb(uv_work_t *w, int status)
 	int err = status ? ECANCELED : j->werr;
 	if (err) {
 		j->writing.len = 0;
-		lose(j, err);
+		lose(j, err, j->wsync, status ? true : j->wcut);
 		return;
 	}
 	j->size += (long long)j->writing.len;
-	j->written = j->writing_last;
-	sb_add(&j->unsynced, j->writing.s, j->writing.len);
+	j->durable = j->writing_last;
+	lines_out(j, j->writing.s, j->writing.len);
 	j->writing.len = 0;
-	kick_sync(j);
-	if (j->lost)
-		return; /* lost by a sync meanwhile: nothing more goes on */
 	kick(j);
-	/* Write-ahead: the steps whose start is in the file may run now. */
+	/* Write-ahead: the steps whose start is in the record may run now. */
 	if (j->engine)
-		engine_recorded(j->engine, j->written);
-}
-
-static void after_sync_cb(uv_work_t *w, int status)
-{
-	struct journal *j = w->data;
-	j->sync_in_flight = false;
-	int err = status ? ECANCELED : j->serr;
-	if (err) {
-		j->syncing.len = 0;
-		j->unsynced.len = 0; /* no later sync can vouch for them */
-		lose(j, err);
-		return;
-	}
-	j->durable = j->syncing_last;
-	lines_out(j, j->syncing.s, j->syncing.len);
-	j->syncing.len = 0;
-	kick_sync(j);
+		engine_recorded(j->engine, j->durable);
 	deliver(j);
-}
-
-static void kick_sync(struct journal *j)
-{
-	/* Lines written before a loss are still synced. */
-	if (j->sync_in_flight || !j->unsynced.len)
-		return;
-	struct strbuf t = j->syncing;
-	j->syncing = j->unsynced;
-	j->unsynced = t;
-	j->unsynced.len = 0;
-	j->syncing_last = j->written;
-	j->sync_in_flight = true;
-	j->sync_work.data = j;
-	if (uv_queue_work(j->loop, &j->sync_work, sync_work_cb, after_sync_cb) != 0) {
-		/* No thread pool: sync here rather than lose the line. */
-		sync_work_cb(&j->sync_work);
-		after_sync_cb(&j->sync_work, 0);
-	}
 }
 
 static void kick(struct journal *j)
@@ -517,7 +483,7 @@ uint64_t journal_mark(void *ud)
 	const struct journal *j = ud;
 	if (j->lost)
 		return UINT64_MAX; /* never: nothing starts any more */
-	return j->seq > j->written ? j->seq : 0;
+	return j->seq > j->durable ? j->seq : 0;
 }
 
 void journal_attach(struct journal *j, struct engine *e)
@@ -583,7 +549,7 @@ bool journal_continue(struct journal *j, uint64_t last_seq, long long good_len, 
 		rbc_error_set(err, "cannot truncate %s: %s", j->path, strerror(e));
 		return false;
 	}
-	j->seq = j->written = j->durable = last_seq;
+	j->seq = j->durable = last_seq;
 	j->size = good_len;
 	return true;
 }
@@ -609,10 +575,15 @@ static bool put_sync(struct journal *j, uint64_t seq, cJSON *fields, struct rbc_
 	char *line = cJSON_PrintUnformatted(h);
 	cJSON_Delete(h);
 	size_t n = strlen(line);
+	line = xrealloc(line, n + 2);
+	line[n] = '\n';
+	line[n + 1] = '\0';
 	int e = 0;
-	bool ok = fd_write_all(j->fd, line, n, &e) && fd_write_all(j->fd, "\n", 1, &e) && sync_fd(j->fd, &e);
+	bool ok = fd_write_all(j->fd, line, n + 1, &e) && sync_fd(j->fd, &e);
 	if (ok)
 		lines_out(j, line, n);
+	else
+		cut_back(j); /* a line not on disk is no part of the record */
 	free(line);
 	if (!ok)
 		rbc_error_set(err, "cannot write %s: %s", j->path, strerror(e));
@@ -623,7 +594,7 @@ bool journal_append_sync(struct journal *j, cJSON *event, struct rbc_error *err)
 {
 	if (!put_sync(j, j->seq + 1, event, err))
 		return false;
-	j->written = j->durable = ++j->seq;
+	j->durable = ++j->seq;
 	j->size = file_size(j->fd);
 	return true;
 }
@@ -681,8 +652,7 @@ void journal_set_mask(struct journal *j, const struct mask *m)
 
 bool journal_busy(const struct journal *j)
 {
-	return j && (j->in_flight || j->sync_in_flight || j->pending.len || j->unsynced.len ||
-	             j->held_head < j->nheld);
+	return j && (j->in_flight || j->pending.len || j->held_head < j->nheld);
 }
 
 uint64_t journal_durable(const struct journal *j)
@@ -704,8 +674,6 @@ void journal_free(struct journal *j)
 	free(j->held);
 	sb_free(&j->pending);
 	sb_free(&j->writing);
-	sb_free(&j->unsynced);
-	sb_free(&j->syncing);
 	close(j->fd);
 	free(j->path);
 	free(j->error);

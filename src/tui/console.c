@@ -1440,6 +1440,13 @@ static void on_event(void *ud, const struct eng_event *ev)
 		if (ev->step->ui)
 			outbuf_flush(&((struct ui *)ev->step->ui)->out);
 		break;
+	case ENG_EV_NOTE:
+		/* Passed on once its line is on disk; after a lost record, never. */
+		if (journal_error(c->cfg->journal))
+			set_message(c, "the note is not in the record: %s", journal_error(c->cfg->journal));
+		else
+			set_message(c, "note added");
+		break;
 	case ENG_EV_WAITING:
 		ui_of(ev->step)->asked = true;
 		if (ev->step->wait == ENG_WAIT_CONFIRM)
@@ -2014,10 +2021,12 @@ static void prompt_done(struct console *c, bool accept)
 	c->prompt_step = NULL;
 	switch (p) {
 	case PROMPT_NOTE:
-		if (accept && *text && s) {
-			engine_note(c->e, s, text, c->operator);
-			set_message(c, "note added");
-		}
+		/* Said once the note's line is on disk, or that it never will be
+		   (on_event, ENG_EV_NOTE). */
+		if (accept && *text && s && !engine_note(c->e, s, text, c->operator))
+			set_message(c, "the note is not in the record: %s", journal_error(c->cfg->journal)
+			                                                      ? journal_error(c->cfg->journal)
+			                                                      : "the record is lost");
 		break;
 	case PROMPT_SKIP:
 		if (accept && s) {
@@ -2679,7 +2688,8 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	   far is said, and the exit status is at least UNKNOWN's. */
 	bool complete = c->finished && k.pending == 0 && k.running == 0 && k.cancelled == 0;
 	if (complete) {
-		printf("rbc: %s — %zu of %zu steps finished", verdict_name(v), k.done + k.skipped, k.total);
+		printf("rbc: %s%s — %zu of %zu steps finished", verdict_name(v),
+		       journal_error(cfg->journal) ? " (not in the record)" : "", k.done + k.skipped, k.total);
 	} else {
 		printf("rbc: NOT FINISHED — %zu of %zu steps finished", k.done + k.skipped, k.total);
 		if (k.cancelled)

@@ -126,11 +126,16 @@ const char *journal_state_name(enum journal_run_state s);
  * A last line that is torn (no newline: the process died writing it) or
  * does not parse is not an event: it is left out and *dropped_last set. A
  * line before the last that does not parse is damage: false, with err
- * naming FILE:LINE. So is any line whose fields are not of the types rbc
- * writes (every field a reader uses is checked before fn sees it), a
- * header that is not the first line, and a `seq` that is not the line's
- * place (a line deleted, repeated or moved). The journal must be a regular
- * file: a link is not followed, a FIFO or a device is refused, never waited on.
+ * naming FILE:LINE. So is any line not as rbc writes it — fields not of the
+ * types and words rbc writes (every field a reader uses is checked before fn
+ * sees it), a key twice, text that is not UTF-8 or holds a NUL, a whole
+ * number written 3.0, more after the object — a header that is not the
+ * first line or names another run than dir's name, incident lines the
+ * incident would not take (docs/journal.md), and a `seq` that is not the
+ * line's place (a line deleted, repeated or moved). Every reader goes
+ * through here, so all of them take the same lines. The journal must be a
+ * regular file: a link is not followed, a FIFO or a device is refused, never
+ * waited on.
  */
 bool journal_replay(const char *dir,
                     bool (*fn)(void *ud, const cJSON *ev, const char *raw, unsigned long line),

@@ -476,6 +476,14 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 	else
 		cJSON_AddNullToObject(o, "sha256");
 	cJSON_AddBoolToObject(o, "included", included);
+	if (rb->kind == RB_KIND_INCIDENT) {
+		/* The ids its incident lines may name: readers check them. */
+		cJSON *levels = cJSON_AddArrayToObject(o, "levels"), *roles = cJSON_AddArrayToObject(o, "roles");
+		for (size_t i = 0; i < rb->nseverities; i++)
+			cJSON_AddItemToArray(levels, cJSON_CreateString(rb->severities[i].id));
+		for (size_t i = 0; i < rb->nroles; i++)
+			cJSON_AddItemToArray(roles, cJSON_CreateString(rb->roles[i].id));
+	}
 	header_steps(cJSON_AddArrayToObject(o, "steps"), rb, rb->steps, rb->nsteps, included);
 	cJSON_AddItemToArray(arr, o);
 	for (size_t i = 0; i < rb->nincludes; i++)

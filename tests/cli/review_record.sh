@@ -157,4 +157,171 @@ TAG=late run "$RBC" resume --batch "$late"
 expect_eq "the run the failed sync cut short resumes (it is not finished) and ends" "$RC" 0
 expect_eq "… with every step run, the cut one again" "$(sort -u "$TMP/ran-late" | wc -l)" 12
 
+# --- one validation, every reader -------------------------------------------------------------------
+# A base run cut short (its last lines gone, as a kill leaves them), and an
+# incident run; each mutation is a copy of one of them under a run id of
+# its own, its header naming it.
+cat >"$TMP/small.json" <<'JSON'
+{ "runbook": "small", "title": "Small",
+  "steps": [
+    { "id": "a", "title": "A", "run": "echo out" },
+    { "id": "b", "title": "B", "run": "true" },
+    { "id": "c", "title": "C", "run": "true" } ] }
+JSON
+snap
+"$RBC" run --batch "$TMP/small.json" >/dev/null 2>&1
+base=$RBC_RUNS_DIR/$(new_run)
+snap
+"$RBC" run --batch --assume done "$ROOT/tests/fixtures/good/incident.json" >/dev/null 2>&1
+ibase=$RBC_RUNS_DIR/$(new_run)
+# mutate NAME BASE PYTHON: a copy of BASE as run 20990101T000000Z-m-NAME (in $M)
+# whose journal the Python rewrote, with raw (the lines' bytes), line(i)
+# (parsed), put(i, obj), insert(i, obj) (the seqs after it renumbered),
+# find(pred) (the first line pred holds for), declared(i) and inc(i, **fields)
+# (an incident line inserted). The copy ends before the run's last two lines
+# (its end): it is interrupted, and resumable.
+mutate() {
+	M=20990101T000000Z-m-$1
+	rm -rf "${RBC_RUNS_DIR:?}/$M"
+	cp -a "$2" "$RBC_RUNS_DIR/$M"
+	python3 - "$RBC_RUNS_DIR/$M/journal.jsonl" "$M" "$3" <<'PY'
+import json, sys
+path, rid, code = sys.argv[1], sys.argv[2], sys.argv[3]
+raw = open(path, "rb").read().splitlines(True)[:-2]
+def dump(o): return (json.dumps(o, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+def line(i): return json.loads(raw[i])
+def put(i, o): raw[i] = dump(o)
+def find(pred): return next(i for i in range(len(raw)) if pred(line(i)))
+def insert(i, o):
+    raw.insert(i, dump(o))
+    for k in range(i, len(raw)):
+        e = line(k); e["seq"] = k; put(k, e)
+def declared(i, to="L1"):
+    insert(i, {"seq": 0, "t": "2026-12-04T02:00:00.000Z", "ev": "incident", "what": "declared",
+               "id": "INC-1", "title": "Down", "to": to, "impact_start": "2026-12-04T01:55:00.000Z",
+               "by": "alice", "automatic": False})
+def inc(i, **kw):
+    o = {"seq": 0, "t": "2026-12-04T02:01:00.000Z", "ev": "incident", "by": "alice", "automatic": False}
+    o.update(kw); insert(i, o)
+h = line(0); h["run"] = rid; put(0, h)
+exec(code)
+open(path, "wb").write(b"".join(raw))
+PY
+}
+# refused WHAT LINE: every reader refuses run $M, naming LINE of its journal.
+refused() {
+	local what=$1 at=$2 fmt before
+	run "$RBC" runs
+	expect_match "$what: rbc runs lists the run as damaged" "$(printf '%s\n' "$OUT" | grep -F "$M")" "^$M +damaged"
+	expect_match "… naming the line" "$ERR" "$M/journal\.jsonl:$at: "
+	for fmt in json md junit; do
+		run "$RBC" export "$M" --format "$fmt"
+		expect_match "… export --format $fmt refuses it (65), naming the line" "$RC:$ERR" "^65:.*journal\.jsonl:$at: "
+	done
+	before=$(sha256sum <"$RBC_RUNS_DIR/$M/journal.jsonl")
+	run "$RBC" resume --batch "$M"
+	expect_match "… resume refuses it (65), naming the line" "$RC:$ERR" "^65:.*journal\.jsonl:$at: "
+	expect_eq "… and appends nothing" "$(sha256sum <"$RBC_RUNS_DIR/$M/journal.jsonl")" "$before"
+	run "$RBC" history push --db "postgresql://rbc@127.0.0.1:1/none?connect_timeout=2" "$M"
+	expect_match "… history push refuses it before it reaches a database, naming the line" "$ERR" \
+		"journal\.jsonl:$at: "
+}
+
+# The copies as they are, and with a valid incident, read everywhere.
+mutate plain "$base" ''
+run "$RBC" export "$M" --format json
+expect_eq "a copy under a run id of its own, its header naming it, reads back" "$RC" 0
+expect_eq "… and is interrupted" "$(state_of "$M")" "interrupted —"
+run "$RBC" history push --db "postgresql://rbc@127.0.0.1:1/none?connect_timeout=2" "$M"
+expect_nomatch "… and history push only fails to reach the database" "$ERR" 'journal\.jsonl:[0-9]+: '
+mutate incident "$ibase" 'declared(1)'
+expect_rc "an incident run's copy with its declaration reads back (incident-md)" 0 "$RBC" export "$M" --format incident-md
+expect_eq "… and is interrupted" "$(state_of "$M")" "interrupted —"
+
+# Line numbers: 1 the header; in the base, 6 a's end (3 its start, 4 its sample).
+FA='i = find(lambda e: e["ev"] == "step_finished" and e.get("step") == "small/a")'
+mutate dup-verdict "$base" "$FA"'; raw[i] = raw[i].replace(b"\"verdict\":\"PASS\"", b"\"verdict\":\"PASS\",\"verdict\":\"FAIL\"")'
+refused 'a key twice in a line ("verdict":"PASS","verdict":"FAIL")' 6
+mutate dup-nested "$base" 'raw[4] = raw[4].replace(b"\"exit\":0", b"\"exit\":0,\"exit\":1", 1)'
+refused 'a key twice in an object inside a line (a sample'"'"'s "exit")' 5
+mutate seq-float "$base" 'raw[3] = raw[3].replace(b"\"seq\":3,", b"\"seq\":3.0,")'
+refused 'a seq written 3.0' 4
+mutate attempt-zero "$base" "$FA"'; raw[i] = raw[i].replace(b"\"attempt\":1", b"\"attempt\":01")'
+refused 'a number JSON does not allow (01)' 6
+mutate t-garbage "$base" 'e = line(3); e["t"] = "garbage"; put(3, e)'
+refused 'a "t" that is no time' 4
+mutate t-feb30 "$base" 'e = line(3); e["t"] = "2026-02-30T00:00:00.000Z"; put(3, e)'
+refused 'a "t" that is no real time (February 30)' 4
+mutate utf8 "$base" "$FA"'; raw[i] = raw[i].replace(b"\"text\":\"", b"\"text\":\"\xff", 1)'
+refused 'bytes that are not UTF-8 in a line' 6
+mutate nul "$base" "$FA"'; raw[i] = raw[i].replace(b"\"text\":\"", b"\"text\":\"\x00", 1)'
+refused 'a raw NUL in a line' 6
+mutate nul-escape "$base" "$FA"'; raw[i] = raw[i].replace(b"\"text\":\"", b"\"text\":\"\\u0000", 1)'
+refused 'a \u0000 in a line' 6
+mutate trailing "$base" 'raw[3] = raw[3].rstrip(b"\n") + b" {\"seq\":99}\n"'
+refused 'more after the object of a line' 4
+mutate verdict "$base" "$FA"'; e = line(i); e["verdict"] = "MAYBE"; put(i, e)'
+refused 'a verdict rbc has not (MAYBE)' 6
+mutate state "$base" "$FA"'; e = line(i); e["state"] = "exploded"; put(i, e)'
+refused 'a state rbc has not (exploded)' 6
+mutate run-name "$base" 'e = line(0); e["run"] = "../../etc"; put(0, e)'
+refused 'a header naming another run than its directory (../../etc)' 1
+run "$RBC" runs
+expect_nomatch "… rbc runs never lists ../../etc" "$OUT" '\.\./\.\./etc'
+
+mutate inc-level "$ibase" 'declared(1); inc(2, what="severity", **{"from": "L1", "to": "L9", "text": "worse"})'
+refused 'an incident: a change to an unknown level' 3
+mutate inc-role "$ibase" 'declared(1); inc(2, what="role", role="janitor", **{"from": None, "to": "bob"})'
+refused 'an incident: an unknown role' 3
+mutate inc-status "$ibase" 'declared(1); inc(2, what="status", **{"from": "investigating", "to": "exploded"})'
+refused 'an incident: an unknown status' 3
+mutate inc-todo "$ibase" 'declared(1); inc(2, what="note", text="n"); inc(3, what="todo_done", todo=1, text="n")'
+refused 'an incident: a todo_done naming no todo' 4
+mutate inc-declared "$ibase" 'declared(1); declared(2, "L2")'
+refused 'an incident: declared twice' 3
+mutate inc-early "$ibase" 'inc(1, what="note", text="before"); declared(2)'
+refused 'an incident: a line before the declaration' 2
+
+# rbc writes only what it reads back: a body with a key twice is journaled
+# with the value the judgement read (the last), an operator's name that is
+# not UTF-8 as valid text, and the database stores what the journal says.
+S=$ROOT/tests/services
+SVC=$(mktemp -d "${TMPDIR:-/tmp}/rbc-review-record.XXXXXX")
+trap '"$S/stop" "$SVC" >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; rm -rf "$SVC" "$TMP"' EXIT
+if "$S/start" "$SVC" fixture postgres >"$TMP/start.out" 2>&1; then
+	# shellcheck disable=SC1091
+	. "$SVC/env"
+	DB="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
+	curl -sS --max-time 10 -o /dev/null -X PUT \
+		--data '{"body": "{\"status\":\"ok\",\"status\":\"bad\",\"n\":1}", "content_type": "application/json"}' \
+		"$FIXTURE_URL/_control/dup"
+	cat >"$TMP/dup.json" <<JSON
+{ "runbook": "dup", "title": "A key twice",
+  "steps": [ { "id": "h", "title": "Health", "http": { "url": "$FIXTURE_URL/dup" },
+               "expect": "json.status == \"bad\" && len(json) == 3" } ] }
+JSON
+	snap
+	run "$RBC" run --batch --db "$DB" --operator $'al\xffice' "$TMP/dup.json"
+	d=$(new_run)
+	expect_match "a body with a key twice: the judgement reads the last" "$OUT" '^PASS +h '
+	expect_eq "… the journal has no object with a key twice, and keeps what the judgement read" \
+		"$(python3 - "$RBC_RUNS_DIR/$d/journal.jsonl" <<'PY'
+import json, sys
+twice = []
+def pairs(p):
+    keys = [k for k, _ in p]
+    twice.extend(k for k in set(keys) if keys.count(k) > 1)
+    return dict(p)
+e = [json.loads(l, object_pairs_hook=pairs) for l in open(sys.argv[1], encoding="utf-8")]
+print(twice, [x["sample"]["json"]["status"] for x in e if x["ev"] == "sample"], e[0]["operator"])
+PY
+)" "[] ['bad'] al�ice"
+	expect_rc "… and reads back" 0 "$RBC" export "$d" --format json
+	expect_eq "… the database holds every line, the sample as the journal has it" \
+		"$(psql -X -q -At "$DB" -c "SELECT count(*), max(event->'sample'->'json'->>'status') FROM rbc_events WHERE run = '$d'" 2>&1)" \
+		"$(($(wc -l <"$RBC_RUNS_DIR/$d/journal.jsonl") - 1))|bad"
+else
+	fail "the test services start" "$(tail -20 "$TMP/start.out")"
+fi
+
 t_done

@@ -1509,9 +1509,13 @@ static bool summary_line(void *ud, const cJSON *o, const char *raw, unsigned lon
 		free(s->verdict);
 		s->verdict = json_strdup(o, "verdict");
 		s->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped"));
-	} else if (ev && strcmp(ev, "run_resumed") == 0) {
-		free(s->verdict); /* it goes on: not finished until it says so again */
+	} else if (ev && (strcmp(ev, "run_resumed") == 0 || strcmp(ev, "step_started") == 0 ||
+	                  strcmp(ev, "run_started") == 0)) {
+		/* It goes on (a resume, a step run by hand after the end): not
+		   finished until it says so again. */
+		free(s->verdict);
 		s->verdict = NULL;
+		s->stopped = false;
 	}
 	return true;
 }

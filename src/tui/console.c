@@ -1385,6 +1385,12 @@ static void on_event(void *ud, const struct eng_event *ev)
 		}
 		break;
 	case ENG_EV_STEP_STARTED:
+		if (c->finished) {
+			/* A step run by hand after the end: the run goes on until it
+			   ends again (RUN_FINISHED). */
+			c->finished = false;
+			uv_timer_start(&c->tick, tick_cb, 1000, 1000);
+		}
 		if (ev->run) /* the run's own flow: the header names its phase */
 			c->phase = phase_of(ev->step);
 		if (c->follow && ev->step->def && !is_group(ev->step) && !turn_selected(c))

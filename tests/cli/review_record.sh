@@ -157,6 +157,186 @@ TAG=late run "$RBC" resume --batch "$late"
 expect_eq "the run the failed sync cut short resumes (it is not finished) and ends" "$RC" 0
 expect_eq "… with every step run, the cut one again" "$(sort -u "$TMP/ran-late" | wc -l)" 12
 
+# --- a step run by hand after the run's end ------------------------------------------------------------
+# b counts its runs; with the flag it takes 30 s (it is cut short), with
+# FAILFLAG it fails.
+rbc_pid() { pgrep -P "$(tmx list-panes -t t -F '#{pane_pid}' 2>/dev/null | head -1)" 2>/dev/null | head -1; }
+# gone PID: waits (up to 20 s) for a process to end.
+gone() { local i; for i in $(seq 1 1000); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.02; done; return 1; }
+# runs_of TAG: how many times b ran.
+runs_of() { wc -l <"$TMP/b-ran-$1" 2>/dev/null || echo 0; }
+# wait_runs TAG N: waits (up to 20 s) for b to have started N times.
+wait_runs() { local i; for i in $(seq 1 1000); do [ "$(runs_of "$1")" -ge "$2" ] && return 0; sleep 0.02; done; return 1; }
+# json_steps RUN: the JSON export's verdict, state, and each step's state and verdict.
+json_steps() {
+	"$RBC" export "$1" --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], d["verdict"], " ".join("%s:%s:%s" % (s["id"], s["state"], s["verdict"]) for s in d["steps"] if "/" in s["id"]))'
+}
+cat >"$TMP/hand.json" <<JSON
+{ "runbook": "hand", "title": "Hand rerun",
+  "steps": [
+    { "id": "a", "title": "A", "run": "true" },
+    { "id": "b", "title": "B", "run": "echo ran >> \"$TMP/b-ran-\$TAG\"; if [ -e \"$TMP/fail-\$TAG\" ]; then exit 1; fi; if [ -e \"$TMP/flag-\$TAG\" ]; then sleep 30; fi" },
+    { "id": "c", "title": "C", "run": "true" } ] }
+JSON
+# hand_rerun TAG: the console runs the runbook to its end, then b again by hand.
+hand_rerun() {
+	snap
+	TUI_ENV="TAG=$1" tui_start 120 30 run --operator tester "$TMP/hand.json"
+	wait_idle
+	keys a
+	wait_for "finished PASS" || return 1
+	wait_idle
+	d=$(new_run)
+	keys Up
+	wait_re '▸.* B' 5 || wait_re '> .*B' 2
+	[ -n "${2:-}" ] && touch "$TMP/$2-$1"
+	keys Enter
+	wait_runs "$1" 2
+}
+
+# Quit while b runs again by hand: b is cancelled, and a resume runs it again.
+if hand_rerun quit flag; then
+	keys q
+	wait_re '\[y/N\]|^\[exit [0-9]+\]' && case $SCREEN in *"[y/N]"*) keys y ;; esac
+	tui_exit
+	expect_eq "a step run by hand after the end, then a quit: the run ends stopped, UNKNOWN" \
+		"$(ev "$d" '[(x["verdict"], x.get("stopped", False)) for x in e if x["ev"] == "run_finished"][-1]')" \
+		"('UNKNOWN', True)"
+	rm -f "$TMP/flag-quit"
+	TAG=quit run "$RBC" resume --batch "$d"
+	expect_eq "… a resume runs the cancelled step again" "$(runs_of quit)" 3
+	expect_match "… and ends PASS only with every step passed" "$OUT" '^summary: PASS — 3 steps: 3 passed — '
+	expect_eq "… rbc runs says finished PASS" "$(state_of "$d")" "finished PASS"
+	expect_eq "… the JSON export: b done PASS" "$(json_steps "$d")" \
+		"finished PASS hand/a:done:PASS hand/b:done:PASS hand/c:done:PASS"
+else
+	fail "a step run by hand after the end, then a quit" "b never ran by hand: $SCREEN"
+fi
+
+# SIGKILL while b runs again by hand: the run is not finished, and the
+# resume that says b runs again runs it.
+if hand_rerun kill flag; then
+	p=$(rbc_pid)
+	kill -9 "$p"
+	gone "$p"
+	for q in $(pgrep -f "$TMP/flag-kill"); do kill -9 -- "-$(ps -o pgid= -p "$q" | tr -d ' ')" 2>/dev/null; done
+	tmx kill-server >/dev/null 2>&1
+	expect_eq "a step run by hand after the end, then SIGKILL: rbc runs says interrupted, not finished" \
+		"$(state_of "$d")" "interrupted —"
+	expect_eq "… the JSON export too: b is running, with no verdict" "$(json_steps "$d")" \
+		"interrupted None hand/a:done:PASS hand/b:running:None hand/c:done:PASS"
+	rm -f "$TMP/flag-kill"
+	TAG=kill run "$RBC" resume --batch "$d"
+	expect_match "… the resume says b runs again" "$OUT" '^AGAIN +b .*it runs again'
+	expect_eq "… and runs it" "$(runs_of kill)" 3
+	expect_match "… and ends PASS with every step passed, none not run" "$OUT" '^summary: PASS — 3 steps: 3 passed — '
+	expect_eq "… the JSON export: b done PASS" "$(json_steps "$d")" \
+		"finished PASS hand/a:done:PASS hand/b:done:PASS hand/c:done:PASS"
+else
+	fail "a step run by hand after the end, then SIGKILL" "b never ran by hand: $SCREEN"
+fi
+
+# A step run by hand after the end that fails: the run ends again, FAIL.
+if hand_rerun failed fail; then
+	wait_for "finished FAIL"
+	wait_idle
+	keys q
+	wait_re '\[y/N\]|^\[exit [0-9]+\]' && case $SCREEN in *"[y/N]"*) keys y ;; esac
+	tui_exit
+	expect_eq "a step run by hand after the end fails: the run's last end says FAIL" \
+		"$(ev "$d" '[x["verdict"] for x in e if x["ev"] == "run_finished"][-1]')" FAIL
+	expect_eq "… rbc runs says finished FAIL" "$(state_of "$d")" "finished FAIL"
+else
+	fail "a step run by hand after the end fails" "b never ran by hand: $SCREEN"
+fi
+
+# --- an incident whose level's procedure a SIGTERM cut short -------------------------------------------
+cat >"$TMP/inc.json" <<JSON
+{ "runbook": "inc", "title": "Incident", "kind": "incident",
+  "roles": [ { "id": "ic", "name": "Incident commander" }, "comms" ],
+  "severities": [
+    { "id": "L1", "name": "Minor", "restore": "15m",
+      "steps": [ { "id": "l1-fix", "title": "Fix", "run": "echo fixing >> \"$TMP/fix-ran\"; if [ -e \"$TMP/fix-flag\" ]; then sleep 30; fi" } ] },
+    { "id": "L2", "name": "Major", "restore": "1h", "steps": [ { "id": "l2-fix", "title": "Fix2", "run": "true" } ] } ],
+  "exit_criteria": [ "health ok" ],
+  "steps": [
+    { "id": "detect", "title": "Detect", "run": "echo detect" },
+    { "id": "follow", "title": "Follow-up", "run": "true" } ] }
+JSON
+touch "$TMP/fix-flag"
+snap
+tui_start 120 30 run --operator alice --severity L1 --title "DB down" "$TMP/inc.json"
+wait_idle
+keys a
+if wait_for "finished PASS" && wait_idle && keys Down Down && wait_for "┌ L1.1 Fix"; then
+	d=$(new_run)
+	keys Enter
+	for _ in $(seq 1 1000); do [ -s "$TMP/fix-ran" ] && break; sleep 0.02; done
+	p=$(rbc_pid)
+	kill -TERM "$p"
+	tui_exit
+	expect_eq "an incident's procedure step run by hand, then SIGTERM: the run ends stopped, UNKNOWN" \
+		"$(ev "$d" '[(x["verdict"], x.get("stopped", False)) for x in e if x["ev"] == "run_finished"][-1]')" \
+		"('UNKNOWN', True)"
+	"$RBC" export "$d" --format incident-md -o "$TMP/inc.md"
+	"$RBC" export "$d" --format postmortem -o "$TMP/pm.md"
+	"$RBC" export "$d" --format incident-json -o "$TMP/inc.jsonx"
+	expect_match "… incident-md says the run stopped, and why" "$(cat "$TMP/inc.md")" \
+		'^\*\*Run\*\*: ⏸ UNKNOWN — stopped before its end: interrupted by SIGTERM$'
+	expect_match "… and names the procedure step it cut short" "$(cat "$TMP/inc.md")" \
+		'^- L1\.1 Fix \(L1\): CANCELLED — interrupted by SIGTERM$'
+	expect_match "… so does the postmortem" "$(grep -E '^\*\*Run\*\*|^- L1\.1' "$TMP/pm.md" | tr '\n' '|')" \
+		'^\*\*Run\*\*: ⏸ UNKNOWN — stopped before its end: interrupted by SIGTERM\|- L1\.1 Fix \(L1\): CANCELLED'
+	expect_eq "… and incident-json" \
+		"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["run_state"], d["run_verdict"], d["stopped_because"], [(p["step"], p["state"], p["verdict"]) for p in d["procedure_steps"]])' "$TMP/inc.jsonx")" \
+		"stopped UNKNOWN interrupted by SIGTERM [('inc/l1-fix', 'cancelled', 'UNKNOWN')]"
+	run python3 -m jsonschema -i "$TMP/inc.jsonx" "$ROOT/docs/incident.schema.json"
+	expect_eq "… valid against docs/incident.schema.json" "$RC" 0
+	rm -f "$TMP/fix-flag"
+	run "$RBC" resume --batch "$d"
+	expect_eq "… a resume runs the cut procedure step again" "$(wc -l <"$TMP/fix-ran")" 2
+	expect_nomatch "… and never ends PASS beside a cancelled step" "$OUT" '^summary: PASS .*cancelled'
+	expect_match "… it ends PASS once every step passed" "$OUT" '^summary: PASS — 3 steps: 3 passed — '
+	"$RBC" export "$d" --format incident-json -o "$TMP/inc.jsonx"
+	expect_eq "… and incident-json says so" \
+		"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["run_state"], d["run_verdict"], [(p["step"], p["state"], p["verdict"]) for p in d["procedure_steps"]])' "$TMP/inc.jsonx")" \
+		"finished PASS [('inc/l1-fix', 'done', 'PASS')]"
+else
+	fail "an incident's procedure step run by hand, then SIGTERM" "$SCREEN"
+fi
+
+# --- a watch cut short by a stop ------------------------------------------------------------------------
+cat >"$TMP/watch.json" <<JSON
+{ "runbook": "wt", "title": "Watched",
+  "steps": [
+    { "id": "w", "title": "Health holds", "run": "true", "watch": true, "repeat": { "every": "50ms" } },
+    { "id": "long", "title": "Long", "run": "touch \"$TMP/long-\$TAG\"; if [ -e \"$TMP/long-flag\" ]; then sleep 60; fi" },
+    { "id": "after", "title": "After", "run": "true" } ] }
+JSON
+touch "$TMP/long-flag"
+snap
+TAG=term "$RBC" run --batch "$TMP/watch.json" >"$TMP/w.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 1000); do [ -e "$TMP/long-term" ] && break; sleep 0.01; done
+sleep 0.2
+kill -TERM "$pid"
+wait "$pid"
+d=$(new_run)
+expect_match "a watch SIGTERM cuts short is CANCELLED, not PASS" "$(cat "$TMP/w.out")" '^CANCELLED +w  Health holds — interrupted by SIGTERM'
+expect_eq "… the journal: cancelled, UNKNOWN" "$(ev "$d" '(fin("wt/w")["state"], fin("wt/w")["verdict"])')" "('cancelled', 'UNKNOWN')"
+"$RBC" export "$d" --format md -o "$TMP/w.md"
+"$RBC" export "$d" --format junit -o "$TMP/w.xml"
+expect_match "… the deployment log shows it cancelled, never ✅" "$(grep '^| 1 |' "$TMP/w.md")" '^\| 1 \| Health holds \| ⏸ cancelled \|'
+expect_eq "… JUnit does not pass it" \
+	"$(python3 -c 'import sys, xml.etree.ElementTree as ET; print([[x.tag for x in c if x.tag != "system-out"] for c in ET.parse(sys.argv[1]).getroot().iter("testcase") if c.get("name").endswith("Health holds")])' "$TMP/w.xml")" \
+	"[['skipped']]"
+rm -f "$TMP/long-flag"
+TAG=term run "$RBC" resume --batch "$d"
+expect_eq "… a resume samples it again, to the run's end" \
+	"$(ev "$d" '(fin("wt/w")["state"], fin("wt/w")["verdict"], fin("wt/w")["text"].endswith("(the run ended)"))')" \
+	"('done', 'PASS', True)"
+expect_match "… and the run ends PASS, every step passed" "$OUT" '^summary: PASS — 3 steps: 3 passed — '
+
 # --- one validation, every reader -------------------------------------------------------------------
 # A base run cut short (its last lines gone, as a kill leaves them), and an
 # incident run; each mutation is a copy of one of them under a run id of

@@ -1264,10 +1264,10 @@ static void resume_given_vars(const cJSON *h, const struct rb_kv *given, struct 
 	}
 }
 
-/* The runbooks to load again, checked against their sha256; *status on trouble. */
-static const char **resume_files(const cJSON *h, bool force, size_t *n, int *status)
+/* The runbooks to load again — rbs, the tree the run goes on with —
+   checked against their sha256; *status on trouble. */
+static const char **resume_files(const cJSON *rbs, bool force, size_t *n, int *status)
 {
-	const cJSON *rbs = cJSON_GetObjectItemCaseSensitive(h, "runbooks");
 	const char **files = xcalloc((size_t)cJSON_GetArraySize(rbs) + 1, sizeof *files);
 	*n = 0;
 	const cJSON *rb;
@@ -1413,8 +1413,16 @@ int cmd_resume(int argc, char **argv)
 	ro.op = op ? op : hop;
 	ro.t_start = iso_ms_parse(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "started")));
 
+	/* The tree the run used last (a resume with --force changes it): the
+	   files as they are now are compared with it, not with the header's. */
+	cJSON *tree = resume_runbooks(rd.path, &err);
+	if (!tree) {
+		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		rbc_error_clear(&err);
+		status = RBC_EXIT_DATAERR;
+	}
 	size_t nfiles = 0;
-	const char **files = resume_files(h, force, &nfiles, &status);
+	const char **files = tree ? resume_files(tree, force, &nfiles, &status) : NULL;
 	struct runbook **rbs = status ? NULL : load_runbooks(files, nfiles, &vars, &status);
 	for (size_t i = 0; !status && i < nfiles; i++) {
 		const char *bad = cli_secret(rbs[i], &vars, argc, argv);
@@ -1448,6 +1456,8 @@ int cmd_resume(int argc, char **argv)
 	resume_state_free(&rec.rs);
 	free(rec.resumed_at);
 	free(rec.warning);
+	int rc = run_done(status, rbs, rbs ? nfiles : 0, files, &vars, &rd);
+	cJSON_Delete(tree);
 	cJSON_Delete(h);
-	return run_done(status, rbs, rbs ? nfiles : 0, files, &vars, &rd);
+	return rc;
 }

@@ -337,6 +337,64 @@ expect_eq "… a resume samples it again, to the run's end" \
 	"('done', 'PASS', True)"
 expect_match "… and the run ends PASS, every step passed" "$OUT" '^summary: PASS — 3 steps: 3 passed — '
 
+# --- the tree a resumed run goes on with ------------------------------------------------------------
+# v1: a, b (sleeps), c; v2: a, x (sleeps), e. The run starts on v1, is
+# killed in b, goes on with v2 (--force), is killed in x; the file is v1
+# again.
+tree_v1() {
+	cat >"$TMP/back.json" <<JSON
+{ "runbook": "back", "title": "Back",
+  "steps": [
+    { "id": "a", "title": "A v1", "run": "true" },
+    { "id": "b", "title": "B v1", "run": "touch \"$TMP/in-\$TAG\"; sleep \$SLP" },
+    { "id": "c", "title": "C v1", "run": "true" } ] }
+JSON
+}
+tree_v2() {
+	cat >"$TMP/back.json" <<JSON
+{ "runbook": "back", "title": "Back",
+  "steps": [
+    { "id": "a", "title": "A v2", "run": "true" },
+    { "id": "x", "title": "X v2", "run": "touch \"$TMP/in-\$TAG\"; sleep \$SLP" },
+    { "id": "e", "title": "E v2", "run": "true" } ] }
+JSON
+}
+# killed_in TAG CMD...: runs CMD (SLP=60) and SIGKILLs rbc once its step touched in-TAG.
+killed_in() {
+	local tag=$1 pid p
+	shift
+	rm -f "$TMP/in-$tag"
+	TAG=$tag SLP=60 "$@" >/dev/null 2>&1 &
+	pid=$!
+	for _ in $(seq 1 1000); do [ -e "$TMP/in-$tag" ] && break; sleep 0.01; done
+	kill -9 "$pid"; wait "$pid" 2>/dev/null
+	for p in $(pgrep -f 'sleep 60'); do
+		[ "$(cat "/proc/$p/environ" 2>/dev/null | tr '\0' '\n' | grep -c "^TAG=$tag$")" = 1 ] && kill -9 "$p"
+	done
+}
+tree_v1
+snap
+killed_in t1 "$RBC" run --batch "$TMP/back.json"
+d=$(new_run)
+tree_v2
+killed_in t2 "$RBC" resume --batch --force "$d"
+tree_v1
+before=$(sha256sum <"$RBC_RUNS_DIR/$d/journal.jsonl")
+TAG=t3 SLP=0 run "$RBC" resume --batch "$d"
+expect_eq "the file is the header's again but the run went on with another: resume without --force refuses it (65)" "$RC" 65
+v2sha=$(ev "$d" '[x for x in e if x["ev"] == "run_resumed" and "runbooks" in x][-1]["runbooks"][0]["sha256"][:12]')
+expect_match "… comparing it with the tree the run used last (v2's sha256), not the header's" "$ERR" \
+	"back\.json: changed since the run started \(sha256 $v2sha… then, $(sha256sum "$TMP/back.json" | cut -c1-12)… now\)"
+expect_eq "… and appends nothing" "$(sha256sum <"$RBC_RUNS_DIR/$d/journal.jsonl")" "$before"
+TAG=t3 SLP=0 run "$RBC" resume --batch --force "$d"
+expect_eq "with --force it goes on with the file as it is" "$RC" 0
+"$RBC" export "$d" --format json -o "$TMP/back-x.json"
+"$RBC" export "$d" --format md -o "$TMP/back-x.md"
+expect_eq "… and the JSON export shows the tree it used: v1's steps, x (cut short, gone from it) cancelled, e gone" \
+	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["state"], d["verdict"], " ".join("%s:%s" % (s["id"], s["state"]) for s in d["steps"] if "/" in s["id"]))' "$TMP/back-x.json")" \
+	"finished PASS back/a:done back/b:done back/c:done back/x:cancelled"
+expect_nomatch "… the deployment log shows no step running or not run, nor E v2" "$(grep '^| ' "$TMP/back-x.md")" '⏸ running|not run|E v2'
+
 # --- one validation, every reader -------------------------------------------------------------------
 # A base run cut short (its last lines gone, as a kill leaves them), and an
 # incident run; each mutation is a copy of one of them under a run id of

@@ -217,8 +217,9 @@ void engine_run_step(struct engine *e, struct eng_step *s);
 bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a,
                    const char *note, const char *by);
 /* Records a note on a step (NULL: on the run); a manual step not answered
-   yet also keeps it as the note of its answer. */
-void engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by);
+   yet also keeps it as the note of its answer. False, and nothing recorded,
+   once the record is lost (engine_record_lost). */
+bool engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by);
 /* Records an incident event (rbc/incident.h: what an action returned;
    borrowed): journaled like every event, then passed to the observer. */
 void engine_incident(struct engine *e, const struct cJSON *detail);

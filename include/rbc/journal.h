@@ -6,17 +6,19 @@
  * calls journal_on_event; the journal writes the event's line and, once the
  * line is on disk (written and fdatasync'ed in the libuv thread pool, never
  * on the loop thread), passes the event on to the observer. So nothing is
- * shown that a crash could lose. Lines that arrive while a write or a sync
- * is under way are written together by the next one (group commit). Output
- * bytes are not journaled (the step's spool file holds them) and are passed
- * on at once.
+ * shown that a crash could lose. Lines that arrive while a write and its
+ * sync are under way are written together by the next one (group commit).
+ * Output bytes are not journaled (the step's spool file holds them) and are
+ * passed on at once.
  *
  * Write-ahead (journal_attach): the engine starts a step's action only once
- * the line saying the step started is in the file. When a line cannot be
- * written (a full disk, a file-size limit), the record is lost: the torn
- * line is cut off (the file ends on its last whole line), nothing more is
- * written, the engine stops (engine_record_lost: nothing new starts), and
- * the events still held are passed on with journal_error set.
+ * the line saying the step started is synced. When a line cannot be written
+ * or synced (a full disk, a file-size limit, an I/O error), the record is
+ * lost: what the failed write or sync left after the last synced line is
+ * cut off (the file ends on the last line the record holds; a line written
+ * and not synced is not recorded), nothing more is written, the engine
+ * stops (engine_record_lost: nothing new starts), and the events still held
+ * are passed on with journal_error set.
  *
  * The journal file is locked (flock) for as long as it is open: a second
  * process can never write the same run. Every line is masked with the run's
@@ -128,11 +130,16 @@ const char *journal_state_name(enum journal_run_state s);
  * A last line that is torn (no newline: the process died writing it) or
  * does not parse is not an event: it is left out and *dropped_last set. A
  * line before the last that does not parse is damage: false, with err
- * naming FILE:LINE. So is any line whose fields are not of the types rbc
- * writes (every field a reader uses is checked before fn sees it), a
- * header that is not the first line, and a `seq` that is not the line's
- * place (a line deleted, repeated or moved). The journal must be a regular
- * file: a link is not followed, a FIFO or a device is refused, never waited on.
+ * naming FILE:LINE. So is any line not as rbc writes it — fields not of the
+ * types and words rbc writes (every field a reader uses is checked before fn
+ * sees it), a key twice, text that is not UTF-8 or holds a NUL, a whole
+ * number written 3.0, more after the object — a header that is not the
+ * first line or names another run than dir's name, incident lines the
+ * incident would not take (docs/journal.md), and a `seq` that is not the
+ * line's place (a line deleted, repeated or moved). Every reader goes
+ * through here, so all of them take the same lines. The journal must be a
+ * regular file: a link is not followed, a FIFO or a device is refused, never
+ * waited on.
  */
 bool journal_replay(const char *dir,
                     bool (*fn)(void *ud, const cJSON *ev, const char *raw, unsigned long line),

@@ -20,6 +20,13 @@
 
 /* The run header (line 0 of dir's journal), or NULL with err set. */
 cJSON *resume_header(const char *dir, struct rbc_error *err);
+/*
+ * The runbooks the run goes on with, as its record has them: those of its
+ * last resume with --force (the run_resumed line names the tree it used),
+ * else the header's — their files and sha256. A new array, or NULL with err
+ * (a damaged journal).
+ */
+cJSON *resume_runbooks(const char *dir, struct rbc_error *err);
 
 /* A step whose start the record has, and not its end. */
 struct resume_cut {

@@ -411,7 +411,8 @@ static void summary(struct batch *b, const struct rundir *rd)
 	struct eng_counts c;
 	engine_counts(b->e, &c);
 	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
-	printf("summary: %s — ", verdict_name(b->verdict));
+	/* A lost record has not kept the run's end: what is shown is not its record. */
+	printf("summary: %s%s — ", verdict_name(b->verdict), journal_error(b->j) ? " (not in the record)" : "");
 	if (b->stopped) {
 		/* Not a verdict on the whole run: it did not get to its end. */
 		fputs("stopped: ", stdout);
@@ -501,6 +502,14 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 	else
 		cJSON_AddNullToObject(o, "sha256");
 	cJSON_AddBoolToObject(o, "included", included);
+	if (rb->kind == RB_KIND_INCIDENT) {
+		/* The ids its incident lines may name: readers check them. */
+		cJSON *levels = cJSON_AddArrayToObject(o, "levels"), *roles = cJSON_AddArrayToObject(o, "roles");
+		for (size_t i = 0; i < rb->nseverities; i++)
+			cJSON_AddItemToArray(levels, cJSON_CreateString(rb->severities[i].id));
+		for (size_t i = 0; i < rb->nroles; i++)
+			cJSON_AddItemToArray(roles, cJSON_CreateString(rb->roles[i].id));
+	}
 	header_steps(cJSON_AddArrayToObject(o, "steps"), rb, rb->steps, rb->nsteps, included);
 	cJSON_AddItemToArray(arr, o);
 	for (size_t i = 0; i < rb->nincludes; i++)
@@ -1305,10 +1314,10 @@ static void resume_given_vars(const cJSON *h, const struct rb_kv *given, struct 
 	}
 }
 
-/* The runbooks to load again, checked against their sha256; *status on trouble. */
-static const char **resume_files(const cJSON *h, bool force, size_t *n, int *status)
+/* The runbooks to load again — rbs, the tree the run goes on with —
+   checked against their sha256; *status on trouble. */
+static const char **resume_files(const cJSON *rbs, bool force, size_t *n, int *status)
 {
-	const cJSON *rbs = cJSON_GetObjectItemCaseSensitive(h, "runbooks");
 	const char **files = xcalloc((size_t)cJSON_GetArraySize(rbs) + 1, sizeof *files);
 	*n = 0;
 	const cJSON *rb;
@@ -1454,8 +1463,16 @@ int cmd_resume(int argc, char **argv)
 	ro.op = op ? op : hop;
 	ro.t_start = iso_ms_parse(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "started")));
 
+	/* The tree the run used last (a resume with --force changes it): the
+	   files as they are now are compared with it, not with the header's. */
+	cJSON *tree = resume_runbooks(rd.path, &err);
+	if (!tree) {
+		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
+		rbc_error_clear(&err);
+		status = RBC_EXIT_DATAERR;
+	}
 	size_t nfiles = 0;
-	const char **files = resume_files(h, force, &nfiles, &status);
+	const char **files = tree ? resume_files(tree, force, &nfiles, &status) : NULL;
 	struct runbook **rbs = status ? NULL : load_runbooks(files, nfiles, &vars, &status);
 	for (size_t i = 0; !status && i < nfiles; i++) {
 		const char *bad = cli_secret(rbs[i], &vars, argc, argv);
@@ -1489,6 +1506,8 @@ int cmd_resume(int argc, char **argv)
 	resume_state_free(&rec.rs);
 	free(rec.resumed_at);
 	free(rec.warning);
+	int rc = run_done(status, rbs, rbs ? nfiles : 0, files, &vars, &rd);
+	cJSON_Delete(tree);
 	cJSON_Delete(h);
-	return run_done(status, rbs, rbs ? nfiles : 0, files, &vars, &rd);
+	return rc;
 }

@@ -359,6 +359,7 @@ void engine_free(struct engine *e)
 		close(e->out_fd);
 	free(e->stop_reason);
 	free(e->gated);
+	free(e->window);
 	free(e);
 }
 
@@ -584,7 +585,7 @@ void node_reset(struct engine *e, struct node *n)
 	n->s.explain = NULL;
 	n->child_stopped = false;
 	n->endpoint = false;
-	n->restored = n->rewatch = false;
+	n->restored = n->rewatch = n->redo = false;
 	step_free_samples(&n->s);
 	for (size_t i = 0; i < n->s.nchildren; i++)
 		node_reset(e, node_of(n->s.children[i]));
@@ -747,8 +748,13 @@ static void flow_end(struct flow *f)
 		main_over(e);
 		return;
 	}
-	if (!p)
+	if (!p) {
+		/* A step run by hand after the run ended: the run ends again, its
+		   verdict with what that step did (check_finished). */
+		if (e->ended && !e->main_running)
+			e->main_over = true;
 		return;
+	}
 	if (stopped)
 		p->stopped = true;
 	if (--p->pending > 0)
@@ -1093,15 +1099,15 @@ static void check_finished(struct engine *e)
 		return;
 	e->main_over = false;
 	e->dirty = false;
+	e->ended = true;
+	/* What it did not reach, cut short or left running passed nothing,
+	   however the run ended (a stop, a quit, a lost record, a step run
+	   by hand and stopped after the end). */
 	enum rbc_verdict v = engine_verdict(e);
-	if (e->stopping) {
-		/* Stopped before its end (a quit, a signal, a lost record): what it
-		   did not reach or cut short passed nothing. */
-		struct eng_counts k;
-		engine_counts(e, &k);
-		if (k.pending || k.running || k.cancelled)
-			v = verdict_worst(v, RBC_VERDICT_UNKNOWN);
-	}
+	struct eng_counts k;
+	engine_counts(e, &k);
+	if (k.pending || k.running || k.cancelled)
+		v = verdict_worst(v, RBC_VERDICT_UNKNOWN);
 	struct eng_event ev = {.type = ENG_EV_RUN_FINISHED, .verdict = v, .text = e->stop_reason,
 	                       .stopped = e->stopping};
 	engine_emit(e, &ev);
@@ -1138,27 +1144,49 @@ static void resume_watches(struct engine *e, struct eng_step *s)
 		resume_watches(e, s->children[i]);
 }
 
+/* A resume: the steps a hand run of which was cut short run again, by hand
+   (a flow of their own, as engine_run_step runs them). */
+static void resume_redo(struct engine *e, struct eng_step *s)
+{
+	struct node *n = node_of(s);
+	if (n->redo) {
+		n->redo = false;
+		struct flow *f = flow_new(e, n, NULL);
+		flow_move(f, FLOW_ENTER, n);
+		e->dirty = true;
+		return;
+	}
+	for (size_t i = 0; i < s->nchildren; i++)
+		resume_redo(e, s->children[i]);
+}
+
 void engine_start(struct engine *e)
 {
 	if (e->main_running || e->stopping)
 		return;
+	bool resumed = e->resume_pending;
+	e->resume_pending = false;
+	if (resumed)
+		for (size_t i = 0; i < e->nnodes; i++)
+			resume_watches(e, e->nodes[i]);
 	if (e->resume_at) {
 		/* The first start after a resume: where the run's flow was. */
 		struct node *at = e->resume_at;
 		e->resume_at = NULL;
-		for (size_t i = 0; i < e->nnodes; i++)
-			resume_watches(e, e->nodes[i]);
 		main_flow_start(e, at, e->resume_act);
-		engine_pump(e);
-		return;
+	} else {
+		struct node *first = NULL;
+		for (size_t i = 0; i < e->nnodes && !first; i++)
+			if (!node_on_demand(e->nodes[i]))
+				first = node_of(e->nodes[i]);
+		if (!first && !resumed)
+			return;
+		if (first)
+			main_flow_start(e, first, FLOW_ENTER);
 	}
-	struct node *first = NULL;
-	for (size_t i = 0; i < e->nnodes && !first; i++)
-		if (!node_on_demand(e->nodes[i]))
-			first = node_of(e->nodes[i]);
-	if (!first)
-		return;
-	main_flow_start(e, first, FLOW_ENTER);
+	if (resumed)
+		for (size_t i = 0; i < e->nnodes; i++)
+			resume_redo(e, e->nodes[i]);
 	engine_pump(e);
 }
 
@@ -1250,8 +1278,10 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 	return true;
 }
 
-void engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by)
+bool engine_note(struct engine *e, struct eng_step *s, const char *text, const char *by)
 {
+	if (e->record_lost)
+		return false; /* a note nobody could read back */
 	char *m = engine_mask(e, text);
 	/* A manual step not answered yet keeps it: its answer carries it. */
 	if (s && s->def && s->def->action == RB_MANUAL &&
@@ -1263,6 +1293,7 @@ void engine_note(struct engine *e, struct eng_step *s, const char *text, const c
 	                       .by = by && *by ? by : e->operator};
 	engine_emit(e, &ev);
 	free(m);
+	return true;
 }
 
 void engine_incident(struct engine *e, const struct cJSON *detail)
@@ -1281,7 +1312,11 @@ static void cancel_node(struct engine *e, struct node *n, void *ud)
 	struct eng_step *s = &n->s;
 	bool group = !s->def || s->def->action == RB_GROUP;
 	if (s->state == ENG_WATCHING) {
-		step_watch_end(e, n, reason);
+		/* A stop cuts it short; a jump elsewhere ends what it watched. */
+		if (e->stopping)
+			step_watch_cut(e, n, reason);
+		else
+			step_watch_end(e, n, reason);
 		return;
 	}
 	if (group || (s->state != ENG_RUNNING && s->state != ENG_WAITING))

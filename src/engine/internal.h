@@ -41,6 +41,10 @@ struct node {
 	bool endpoint;                /* reached by a jump: the flow ends after it */
 	bool restored;                /* finished before a resume: never reopened */
 	bool rewatch;                 /* a watch cut short: samples again on resume */
+	bool hand;                    /* its last start was by hand, not the run's flow */
+	bool redo;                    /* a resume runs it again by hand: a hand run of it
+	                                 was cut short (a crash, a stop) */
+	bool in_window;               /* ended since the run last moved (restore) */
 	bool gated;                   /* its action waits for its start to be recorded */
 	bool gate_watch;              /* … a watch's first sample (else an attempt) */
 	uint64_t gate_mark;           /* … the record's mark it waits for */
@@ -136,6 +140,12 @@ struct engine {
 	struct node *resume_at;       /* engine_start continues here (a resume) */
 	enum flow_act resume_act;
 	bool resume_reopen;           /* a stop closed the groups around it */
+	bool resume_pending;          /* restored: the next engine_start goes on */
+	struct node **window;         /* restore: steps ended since the run last moved
+	                                 (what a stop that follows cut short) */
+	size_t nwindow, capwindow;
+	bool ended;                   /* RUN_FINISHED was emitted: a step run by hand
+	                                 after it ends the run again */
 	/* write-ahead (engine_set_record) */
 	uint64_t (*record_mark)(void *ud);
 	void *record_ud;
@@ -197,6 +207,8 @@ void step_probe_start(struct engine *e, struct node *n);
 void step_watch_start(struct engine *e, struct node *n);
 void step_cancel(struct engine *e, struct node *n);
 void step_watch_end(struct engine *e, struct node *n, const char *why);
+/* A watch cut short by a stop: cancelled (UNKNOWN), what it saw said. */
+void step_watch_cut(struct engine *e, struct node *n, const char *why);
 void step_free_samples(struct eng_step *s);
 void step_restore_sample(struct node *n, struct rbc_value *take);
 void step_gate_open(struct engine *e, struct node *n);

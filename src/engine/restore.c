@@ -54,6 +54,68 @@ static void restore_jump(struct engine *e, const struct eng_restore *r)
 	resume_here(e, &t->s, FLOW_ENTER);
 }
 
+/* The run moved on: what ended before was not cut short by a stop to come. */
+static void window_clear(struct engine *e)
+{
+	for (size_t i = 0; i < e->nwindow; i++)
+		e->window[i]->in_window = false;
+	e->nwindow = 0;
+}
+
+/* The top of what a hand run of n started that is still open(n, …): n, or
+   the group run by hand around it. */
+static struct node *hand_top(struct node *n, bool (*open)(const struct node *))
+{
+	struct node *top = n;
+	for (struct eng_step *p = n->s.parent; p && is_group(p) && node_of(p)->hand && open(node_of(p)); p = p->parent)
+		top = node_of(p);
+	return top;
+}
+
+static bool closed_by_the_stop(const struct node *g)
+{
+	return g->in_window;
+}
+
+static bool still_running(const struct node *g)
+{
+	return g->s.state == ENG_RUNNING;
+}
+
+/* A step run by hand, cut short: a resume runs it again, by hand, from the
+   top of what that hand run started (the groups on the way open again). */
+static void redo(struct node *n, bool (*open)(const struct node *))
+{
+	struct node *top = hand_top(n, open);
+	for (struct eng_step *p = n->s.parent; top != n && p; p = p->parent) {
+		node_of(p)->restored = false;
+		if (p == &top->s)
+			break;
+	}
+	top->redo = true;
+}
+
+/*
+ * The run stopped (a quit, a signal): the steps it cancelled then run again
+ * at a resume — the run's own step where its flow was (resume_at), a step
+ * run by hand by a flow of its own, a watch by sampling again.
+ */
+static void window_stopped(struct engine *e)
+{
+	for (size_t i = 0; i < e->nwindow; i++) {
+		struct node *n = e->window[i];
+		if (is_group(&n->s) || n->s.state != ENG_CANCELLED)
+			continue;
+		if (n->s.def->watch) {
+			node_reset(e, n);
+			n->rewatch = true;
+		} else if (n->hand) {
+			node_reset(e, n);
+			redo(n, closed_by_the_stop);
+		}
+	}
+}
+
 static void restore_started(struct engine *e, const struct eng_restore *r)
 {
 	struct eng_step *s = r->step;
@@ -63,6 +125,7 @@ static void restore_started(struct engine *e, const struct eng_restore *r)
 			s->state = ENG_RUNNING;
 			n->child_stopped = false;
 			n->restored = false;
+			n->hand = !r->run;
 			s->started = r->time;
 			s->finished = 0;
 		}
@@ -71,6 +134,7 @@ static void restore_started(struct engine *e, const struct eng_restore *r)
 			node_reset(e, n);
 		s->state = ENG_RUNNING;
 		s->started = r->time;
+		n->hand = !r->run;
 		if (r->run)
 			resume_here(e, s, FLOW_ENTER);
 	}
@@ -103,6 +167,11 @@ static void restore_finished(struct engine *e, const struct eng_restore *r)
 	n->flow = NULL;
 	if (r->run && r->state != ENG_CANCELLED)
 		resume_here(e, s, FLOW_AFTER);
+	if (!n->in_window) {
+		xgrow(&e->window, &e->capwindow, e->nwindow + 1, sizeof *e->window);
+		e->window[e->nwindow++] = n;
+		n->in_window = true;
+	}
 }
 
 bool engine_restore(struct engine *e, const struct eng_restore *r)
@@ -114,6 +183,7 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 		e->started = true;
 		break;
 	case ENG_EV_STEP_STARTED:
+		window_clear(e);
 		if (s)
 			restore_started(e, r);
 		if (r->run)
@@ -158,6 +228,7 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 		break;
 	case ENG_EV_JUMP:
 	case ENG_EV_WATCH_FIRED:
+		window_clear(e); /* what a jump cancels is not run again */
 		restore_jump(e, r);
 		break;
 	case ENG_EV_NOTE:
@@ -168,7 +239,11 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 	case ENG_EV_RUN_FINISHED:
 		if (!r->stopped)
 			e->resume_at = NULL; /* it ended: a start runs from the top */
+		else
+			window_stopped(e);
+		window_clear(e);
 		e->resume_reopen = r->stopped;
+		e->ended = true;
 		break;
 	case ENG_EV_OUTPUT:
 		break;
@@ -179,22 +254,28 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 	return ok;
 }
 
-/* Steps cut short go back to pending; watches that sampled sample again. */
+/* Steps cut short go back to pending; watches that sampled sample again;
+   steps run by hand run again by hand. */
 static void settle(struct engine *e, struct eng_step *s)
 {
 	struct node *n = node_of(s);
+	for (size_t i = 0; i < s->nchildren; i++)
+		settle(e, s->children[i]);
 	if (!is_group(s) && (s->state == ENG_RUNNING || s->state == ENG_WAITING ||
 	                     s->state == ENG_WATCHING)) {
 		bool watch = s->def->watch && n != e->resume_at;
+		bool again = !s->def->watch && n->hand && n != e->resume_at;
 		node_reset(e, n);
 		n->rewatch = watch;
+		if (again)
+			redo(n, still_running);
 	}
-	for (size_t i = 0; i < s->nchildren; i++)
-		settle(e, s->children[i]);
 }
 
 void engine_restore_end(struct engine *e)
 {
+	window_clear(e);
+	e->resume_pending = true;
 	for (size_t i = 0; i < e->nnodes; i++)
 		settle(e, e->nodes[i]);
 	struct node *at = e->resume_at;

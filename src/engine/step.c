@@ -790,6 +790,20 @@ void step_watch_end(struct engine *e, struct node *n, const char *why)
 	node_refresh_ancestors(e, n);
 }
 
+void step_watch_cut(struct engine *e, struct node *n, const char *why)
+{
+	if (!n->watch_live)
+		return;
+	step_cancel(e, n);
+	/* What it saw until then is said, but a watch stopped before its end
+	   watched nothing to its end: cancelled, not passed. */
+	char *x = xasprintf("%s (%zu sample%s before it was cut short%s%s)", why, n->watch_total,
+	                    n->watch_total == 1 ? "" : "s", n->last_explain ? "; last: " : "",
+	                    n->last_explain ? n->last_explain : "");
+	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_UNKNOWN, x);
+	node_refresh_ancestors(e, n);
+}
+
 static void watch_fire(struct engine *e, struct node *n)
 {
 	const struct rb_step *d = n->s.def;

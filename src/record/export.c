@@ -321,13 +321,23 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 			cJSON_AddBoolToObject(s, "group", true);
 		}
 	}
+	if ((strcmp(ev, "step_started") == 0 || strcmp(ev, "run_started") == 0) && m->verdict) {
+		/* A step run (by hand) after the run's end: it goes on, and is not
+		   finished until it says so again. */
+		m->verdict = NULL;
+		m->stopped = false;
+		cJSON_ReplaceItemInObjectCaseSensitive(m->root, "finished", cJSON_CreateNull());
+		cJSON_ReplaceItemInObjectCaseSensitive(m->root, "verdict", cJSON_CreateNull());
+	}
 	if (strcmp(ev, "step_started") == 0 && s) {
 		if (!cJSON_IsTrue(get(e, "group")) && !cJSON_IsTrue(get(s, "phase"))) {
 			/* A step run again (by hand, after a resume): its entry is
-			   about this run of it. */
-			static const char *const fresh[] = {"retries", "last_sample", "explanation"};
+			   about this run of it, not the one before. */
+			static const char *const fresh[] = {"retries", "last_sample", "explanation", "finished",
+			                                    "duration_ms", "by", "automatic", "note"};
 			for (size_t i = 0; i < RBC_ARRAY_LEN(fresh); i++)
 				cJSON_DeleteItemFromObjectCaseSensitive(s, fresh[i]);
+			cJSON_ReplaceItemInObjectCaseSensitive(s, "verdict", cJSON_CreateNull());
 			set_num(s, "samples", 0);
 			cJSON_DeleteItemFromObjectCaseSensitive(s, "captures");
 			cJSON_AddArrayToObject(s, "captures");

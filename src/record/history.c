@@ -57,12 +57,13 @@ const char history_schema_sql[] =
 	"SELECT max(version) FROM rbc_schema;\n";
 
 /* $1 the run id, $2 a JSON array of journal lines. The run's row comes with
-   its header line; its state with the last run_finished or run_resumed. */
+   its header line; its state with the last run_finished, or what goes on
+   after one (run_resumed, a step run by hand after the end). */
 const char history_insert_sql[] =
 	"WITH l AS (SELECT e FROM jsonb_array_elements($2::jsonb) AS e),\n"
-	"last AS (SELECT e FROM l WHERE e->>'ev' IN ('run_finished', 'run_resumed')\n"
+	"last AS (SELECT e FROM l WHERE e->>'ev' IN ('run_finished', 'run_resumed', 'run_started', 'step_started')\n"
 	"         ORDER BY (e->>'seq')::bigint DESC LIMIT 1),\n"
-	"st AS (SELECT CASE WHEN e->>'ev' = 'run_resumed' THEN 'running'\n"
+	"st AS (SELECT CASE WHEN e->>'ev' <> 'run_finished' THEN 'running'\n"
 	"                   WHEN coalesce((e->>'stopped')::boolean, false) THEN 'stopped'\n"
 	"                   ELSE 'finished' END AS state,\n"
 	"              CASE WHEN e->>'ev' = 'run_finished' THEN e->>'verdict' END AS verdict,\n"

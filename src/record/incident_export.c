@@ -17,6 +17,7 @@
 #include "rbc/journal.h"
 #include "rbc/resume.h"
 #include "rbc/runbook.h"
+#include "rbc/strmap.h"
 #include "rbc/text.h"
 #include "rbc/util.h"
 
@@ -25,6 +26,12 @@ struct loaded {
 	struct incident *in;
 	char *run;
 	cJSON *criteria;          /* the resolution's, as journaled */
+	/* How the run stands: its last end (unless a step ran after it). */
+	bool ended, stopped;
+	char *verdict, *stop_text;
+	const char *state;        /* finished, stopped, interrupted, running */
+	struct strmap proc_level; /* a level's procedure step id → the level's id */
+	cJSON *procs;             /* those steps as the run left them, first started first */
 };
 
 static void loaded_free(struct loaded *l)
@@ -33,6 +40,78 @@ static void loaded_free(struct loaded *l)
 	runbook_free(l->rb);
 	free(l->run);
 	cJSON_Delete(l->criteria);
+	free(l->verdict);
+	free(l->stop_text);
+	strmap_free(&l->proc_level);
+	cJSON_Delete(l->procs);
+}
+
+/* The ids of the steps of a level's procedure, below steps, as the journal
+   names them ("RUNBOOK/STEP"). */
+static void index_procedure(struct loaded *l, const char *level, struct rb_step *const *steps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *id = xasprintf("%s/%s", l->rb->id, steps[i]->id);
+		strmap_set(&l->proc_level, id, (void *)level);
+		free(id);
+		index_procedure(l, level, steps[i]->children, steps[i]->nchildren);
+	}
+}
+
+static void set_str(cJSON *o, const char *k, const char *v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+/* A line about the run's end or one of its procedure steps. */
+static void run_line(struct loaded *l, const cJSON *o, const char *ev)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "verdict"));
+	if (strcmp(ev, "run_finished") == 0) {
+		l->ended = true;
+		l->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped"));
+		free(l->verdict);
+		free(l->stop_text);
+		l->verdict = v ? xstrdup(v) : NULL;
+		const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "text"));
+		l->stop_text = t ? xstrdup(t) : NULL;
+		return;
+	}
+	if (strcmp(ev, "step_started") == 0 || strcmp(ev, "run_started") == 0 || strcmp(ev, "run_resumed") == 0)
+		l->ended = false; /* it goes on */
+	const char *step = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "step"));
+	const char *level = step ? strmap_get(&l->proc_level, step) : NULL;
+	bool started = strcmp(ev, "step_started") == 0, finished = strcmp(ev, "step_finished") == 0;
+	if (!level || (!started && !finished))
+		return;
+	cJSON *p = NULL, *c;
+	cJSON_ArrayForEach(c, l->procs) if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "step")), step) == 0) p = c;
+	if (!p) {
+		p = cJSON_CreateObject();
+		cJSON_AddStringToObject(p, "step", step);
+		cJSON_AddStringToObject(p, "level", level);
+		cJSON_AddItemToArray(l->procs, p);
+	}
+	const char *number = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "number"));
+	const char *title = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "title"));
+	if (number)
+		set_str(p, "number", number);
+	if (started) {
+		if (title)
+			set_str(p, "title", title);
+		set_str(p, "state", "running");
+		set_str(p, "verdict", NULL);
+		set_str(p, "text", NULL);
+	} else {
+		const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "state"));
+		set_str(p, "state", st ? st : "done");
+		set_str(p, "verdict", v);
+		set_str(p, "text", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "text")));
+	}
 }
 
 struct apply_ctx {
@@ -47,8 +126,12 @@ static bool apply_line(void *ud, const cJSON *o, const char *raw, unsigned long 
 	(void)raw;
 	struct apply_ctx *x = ud;
 	const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));
-	if (!ev || strcmp(ev, "incident") != 0)
+	if (!ev)
 		return true;
+	if (strcmp(ev, "incident") != 0) {
+		run_line(x->l, o, ev);
+		return true;
+	}
 	struct rbc_error e = {0};
 	if (!incident_apply(x->l->in, o, &e)) {
 		rbc_error_set(x->err, "%s/" JOURNAL_FILE ":%lu: %s", x->dir, line, e.msg);
@@ -100,6 +183,14 @@ static bool load_(const char *dir, struct loaded *l, struct rbc_error *err)
 	diags_free(&d);
 	cJSON_Delete(h);
 	l->in = incident_new(l->rb);
+	l->procs = cJSON_CreateArray();
+	for (size_t i = 0; i < l->rb->nseverities; i++) {
+		const struct rb_severity *sv = &l->rb->severities[i];
+		char *group = xasprintf("%s/%s-procedure", l->rb->id, sv->id);
+		strmap_set(&l->proc_level, group, sv->id);
+		free(group);
+		index_procedure(l, sv->id, sv->steps, sv->nsteps);
+	}
 	struct apply_ctx x = {.l = l, .dir = dir, .err = err};
 	if (!journal_replay(dir, apply_line, &x, NULL, err))
 		return false;
@@ -107,7 +198,19 @@ static bool load_(const char *dir, struct loaded *l, struct rbc_error *err)
 		rbc_error_set(err, "run %s has no incident: it was never declared", l->run);
 		return false;
 	}
+	/* A run with its end is over, even while its console stays open. */
+	l->state = l->ended ? (l->stopped ? "stopped" : "finished")
+	         : journal_locked(dir) == 1 ? "running"
+	                                    : "interrupted";
 	return true;
+}
+
+/* The procedure steps the run started (not the groups), as it left them. */
+static bool is_procedure_group(const cJSON *p)
+{
+	const char *step = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "step"));
+	size_t n = step ? strlen(step) : 0;
+	return n > 10 && strcmp(step + n - 10, "-procedure") == 0;
 }
 
 static void add_time(cJSON *o, const char *k, int64_t ms)
@@ -242,6 +345,14 @@ static cJSON *to_json(const struct loaded *l)
 			cJSON_AddItemToArray(dst, cJSON_Duplicate(x, true));
 	}
 	cJSON_AddItemToObject(o, "exit_criteria", l->criteria ? cJSON_Duplicate(l->criteria, true) : cJSON_CreateArray());
+	/* The run around the incident: how it stands, and what its levels'
+	   procedures did (a procedure a stop cut short is said so). */
+	cJSON_AddStringToObject(o, "run_state", l->state);
+	add_str_or_null(o, "run_verdict", l->ended ? l->verdict : NULL);
+	add_str_or_null(o, "stopped_because", l->ended && l->stopped ? l->stop_text : NULL);
+	cJSON *ps = cJSON_AddArrayToObject(o, "procedure_steps");
+	const cJSON *p;
+	cJSON_ArrayForEach(p, l->procs) if (!is_procedure_group(p)) cJSON_AddItemToArray(ps, cJSON_Duplicate(p, true));
 	return o;
 }
 
@@ -325,8 +436,62 @@ static void md_head(struct strbuf *sb, const struct loaded *l)
 		                                                           : "BREACHED");
 		free(t);
 	}
+	/* The run around it: an incident whose run stopped is no closed case. */
+	sb_adds(sb, "\n**Run**: ");
+	if (strcmp(l->state, "finished") == 0) {
+		sb_adds(sb, "finished ");
+		text_md(sb, l->verdict ? l->verdict : "");
+	} else if (strcmp(l->state, "stopped") == 0) {
+		sb_addf(sb, "⏸ %s — stopped before its end", l->verdict ? l->verdict : "UNKNOWN");
+		if (l->stop_text) {
+			sb_adds(sb, ": ");
+			export_md_cell(sb, l->stop_text);
+		}
+	} else if (strcmp(l->state, "interrupted") == 0) {
+		sb_adds(sb, "⏸ interrupted — its process ended before the run did");
+	} else {
+		sb_adds(sb, "still running");
+	}
 	sb_adds(sb, "\n");
 	free(label);
+}
+
+/* What the levels' procedures did, step by step (a step cut short said so). */
+static void md_procedures(struct strbuf *sb, const struct loaded *l)
+{
+	sb_adds(sb, "\n## Procedure steps\n\n");
+	size_t n = 0;
+	const cJSON *p;
+	cJSON_ArrayForEach(p, l->procs)
+	{
+		if (is_procedure_group(p))
+			continue;
+		n++;
+		const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "state"));
+		const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "verdict"));
+		const char *num = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "number"));
+		const char *title = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "title"));
+		const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "text"));
+		const char *word = strcmp(st, "cancelled") == 0 ? "CANCELLED"
+		                 : strcmp(st, "skipped") == 0   ? "SKIPPED"
+		                 : strcmp(st, "running") == 0   ? "NOT FINISHED"
+		                 : v                            ? v
+		                                                : "?";
+		sb_adds(sb, "- ");
+		text_md_block(sb, num ? num : "");
+		sb_adds(sb, " ");
+		export_md_cell(sb, title ? title : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "step")));
+		sb_adds(sb, " (");
+		text_md(sb, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "level")));
+		sb_addf(sb, "): %s", word);
+		if (text) {
+			sb_adds(sb, " — ");
+			export_md_cell(sb, text);
+		}
+		sb_adds(sb, "\n");
+	}
+	if (!n)
+		sb_adds(sb, "None run.\n");
 }
 
 static void md_timeline(struct strbuf *sb, const struct loaded *l)
@@ -432,6 +597,7 @@ static char *to_markdown(const struct loaded *l)
 		export_md_cell(&sb, in->holders[i] ? in->holders[i] : "unassigned");
 		sb_adds(&sb, " |\n");
 	}
+	md_procedures(&sb, l);
 	md_timeline(&sb, l);
 
 	static const struct {
@@ -562,6 +728,7 @@ static char *to_postmortem(const struct loaded *l)
 		}
 	if (!n)
 		sb_adds(&sb, "_What was done to restore service._\n");
+	md_procedures(&sb, l);
 	md_timeline(&sb, l);
 	sb_adds(&sb, "\n## What went well\n\n- _…_\n\n## What went wrong\n\n- _…_\n\n## Where we were lucky\n\n- _…_\n");
 	sb_adds(&sb, "\n## Action items\n\n| Action | Owner | Due |\n| --- | --- | --- |\n");

@@ -2,18 +2,20 @@
  * journal.c — the run's journal (see journal.h, docs/journal.md).
  *
  * `pending` collects the lines of events as they come; when no write is
- * under way it becomes `writing`, and a uv_work appends it whole. Once
- * written, its lines wait in `unsynced` for a second uv_work that
- * fdatasyncs the file; writes go on while a sync is under way. A write
- * that ends lets the engine start the steps whose start it held (write-
- * ahead: no step runs that the file does not say started); a sync that
- * ends passes the events whose lines it covered on to the observer, in
- * order. The loop thread only formats lines and swaps buffers.
+ * under way it becomes `writing`, and a uv_work appends it whole and
+ * fdatasyncs the file (lines that come meanwhile wait for the next one:
+ * group commit). A line is in the record once that sync has returned:
+ * then the engine may start the steps whose start it held (write-ahead:
+ * no step runs that the record does not say started), and the events the
+ * lines stand for are passed on to the observer, in order. The loop thread
+ * only formats lines and swaps buffers.
  *
- * A line that cannot be written (a full disk, a file-size limit) loses the
- * record: what was torn is cut off, nothing is written any more, the engine
- * is told (nothing new starts; the run stops) and the events still held are
- * passed on with journal_error set, so that what ran is shown as lost.
+ * A line that cannot be written or synced (a full disk, a file-size limit,
+ * an I/O error) loses the record: what the failed write or sync left in the
+ * file after the last synced line is cut off (the file ends on the last
+ * line the record holds), nothing is written any more, the engine is told
+ * (nothing new starts; the run stops) and the events still held are passed
+ * on with journal_error set, so that what ran is shown as lost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rbc/incident.h"
 #include "rbc/journal.h"
 #include "rbc/rundir.h"
 #include "rbc/sha256.h"
+#include "rbc/strmap.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
 
@@ -50,19 +54,15 @@ struct journal {
 	void *ud;
 
 	uint64_t seq;            /* the last line's number (the header is 0) */
-	uint64_t written;        /* lines in the file (perhaps not synced yet) */
-	uint64_t durable;        /* lines on disk */
-	long long size;          /* bytes of whole lines in the file */
+	uint64_t durable;        /* the last line written and synced: the record */
+	long long size;          /* bytes of the lines synced */
 	struct strbuf pending, writing;
 	uint64_t writing_last;   /* the last line in `writing` */
-	bool in_flight;          /* the write work */
+	bool in_flight;          /* the write-and-sync work */
 	uv_work_t work;
-	int werr;                /* the worker's errno */
-	struct strbuf unsynced, syncing; /* written lines waiting for (under) a sync */
-	uint64_t syncing_last;
-	bool sync_in_flight;
-	uv_work_t sync_work;
-	int serr;
+	int werr;                /* the worker's errno … */
+	bool wsync;              /* … of its sync (else of its write) */
+	bool wcut;               /* … and whether what it left was cut off */
 	char *error;
 	bool lost;               /* a line could not be written: none is any more */
 	struct engine *engine;   /* write-ahead: told what is written (journal_attach) */
@@ -167,6 +167,70 @@ static void mask_strings(const struct mask *m, cJSON *o, const char *const *keep
 			mask_strings(m, c, NULL);
 		}
 	}
+}
+
+static int by_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Makes o, and everything below it, what a reader takes back as written:
+ * texts and keys valid UTF-8 (a command-line argument, a host name, a key
+ * of a body may not be), and no object with a key twice (a body may have
+ * one: the last is what rbc's expressions read, and is what is kept).
+ */
+static void tidy(cJSON *o)
+{
+	for (cJSON *c = o ? o->child : NULL; c; c = c->next) {
+		if (cJSON_IsString(c) && c->valuestring) {
+			size_t n = strlen(c->valuestring);
+			if (!utf8_valid(c->valuestring, n, NULL)) {
+				char *v = utf8_copy_valid(c->valuestring, n);
+				cJSON_SetValuestring(c, v);
+				free(v);
+			}
+		}
+		tidy(c);
+	}
+	if (!cJSON_IsObject(o) || !o->child)
+		return;
+	size_t n = 0;
+	bool rebuild = false;
+	for (cJSON *c = o->child; c; c = c->next, n++)
+		rebuild = rebuild || !c->string || !utf8_valid(c->string, strlen(c->string), NULL);
+	if (!rebuild && n > 1) {
+		const char **keys = xmalloc(n * sizeof *keys);
+		size_t i = 0;
+		for (cJSON *c = o->child; c; c = c->next)
+			keys[i++] = c->string;
+		qsort(keys, n, sizeof *keys, by_cstr);
+		for (i = 1; i < n && !rebuild; i++)
+			rebuild = strcmp(keys[i - 1], keys[i]) == 0;
+		free(keys);
+	}
+	if (!rebuild)
+		return;
+	struct strmap last = {0};
+	for (cJSON *c = o->child; c; c = c->next) {
+		char *k = utf8_copy_valid(c->string ? c->string : "", c->string ? strlen(c->string) : 0);
+		strmap_set(&last, k, c);
+		free(k);
+	}
+	cJSON *fresh = cJSON_CreateObject();
+	while (o->child) {
+		cJSON *c = cJSON_DetachItemViaPointer(o, o->child);
+		char *k = utf8_copy_valid(c->string ? c->string : "", c->string ? strlen(c->string) : 0);
+		if (strmap_get(&last, k) == c)
+			cJSON_AddItemToObject(fresh, k, c);
+		else
+			cJSON_Delete(c); /* an earlier one of the same name */
+		free(k);
+	}
+	strmap_free(&last);
+	o->child = fresh->child;
+	fresh->child = NULL;
+	cJSON_Delete(fresh);
 }
 
 /* The members of an incident event that are rbc's or the runbook's words. */
@@ -326,6 +390,7 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 	add_str(o, "by", ev->by);
 	if (ev->type == ENG_EV_CONFIRMED || ev->by)
 		cJSON_AddBoolToObject(o, "automatic", ev->automatic);
+	tidy(o);
 	char *line = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	size_t n = strlen(line);
@@ -411,26 +476,32 @@ static void deliver(struct journal *j)
 /* ---- writing ---------------------------------------------------------------- */
 
 static void kick(struct journal *j);
-static void kick_sync(struct journal *j);
+
+/* Cuts the file back to its last synced line and syncs that; true when it
+   could. A failed write or sync leaves bytes that are no part of the record. */
+static bool cut_back(struct journal *j)
+{
+	int r;
+	while ((r = ftruncate(j->fd, (off_t)j->size)) != 0 && errno == EINTR)
+		;
+	int e = 0;
+	return r == 0 && sync_fd(j->fd, &e);
+}
 
 static void work_cb(uv_work_t *w)
 {
 	struct journal *j = w->data;
 	int err = 0;
+	j->wsync = false;
+	j->wcut = true;
 	if (!fd_write_all(j->fd, j->writing.s, j->writing.len, &err)) {
-		/* What was torn goes: the file ends on its last whole line. */
-		while (ftruncate(j->fd, (off_t)j->size) != 0 && errno == EINTR)
-			;
+		j->wcut = cut_back(j);
+	} else if (!sync_fd(j->fd, &err)) {
+		/* Written, not on disk: not recorded, whatever the file shows now. */
+		j->wsync = true;
+		j->wcut = cut_back(j);
 	}
 	j->werr = err;
-}
-
-static void sync_work_cb(uv_work_t *w)
-{
-	struct journal *j = w->data;
-	int err = 0;
-	sync_fd(j->fd, &err);
-	j->serr = err;
 }
 
 /*
@@ -438,21 +509,22 @@ static void sync_work_cb(uv_work_t *w)
  * step starts whose start would not be recorded), and every event still
  * held is passed on, journal_error saying what the record lacks.
  */
-static void lose(struct journal *j, int err)
+static void lose(struct journal *j, int err, bool sync, bool cut)
 {
 	if (j->lost)
 		return;
-	/* What the file holds is passed on first, as it would have been: the
-	   loss is said between what the record has and what it does not. */
-	deliver_to(j, j->written);
 	j->lost = true;
 	free(j->error);
-	j->error = xasprintf("the journal %s cannot be written (%s): the record ends at line %llu", j->path,
-	                     strerror(err), (unsigned long long)j->written + 1);
+	unsigned long long last = (unsigned long long)j->durable + 1;
+	j->error = cut ? xasprintf("the journal %s cannot be %s (%s): the record ends at line %llu", j->path,
+	                           sync ? "synced to disk" : "written", strerror(err), last)
+	               : xasprintf("the journal %s cannot be %s (%s): the record ends at line %llu (what follows it "
+	                           "in the file could not be cut off: it is not in the record)",
+	                           j->path, sync ? "synced to disk" : "written", strerror(err), last);
 	j->pending.len = 0;
-	kick_sync(j); /* what was written before still goes to disk */
 	if (j->engine) {
-		char *why = xasprintf("the record is lost: its journal cannot be written (%s)", strerror(err));
+		char *why = xasprintf("the record is lost: its journal cannot be %s (%s)",
+		                      sync ? "synced to disk" : "written", strerror(err));
 		engine_record_lost(j->engine, why);
 		free(why);
 	}
@@ -466,57 +538,18 @@ static void after_work_cb(uv_work_t *w, int status)
 	int err = status ? ECANCELED : j->werr;
 	if (err) {
 		j->writing.len = 0;
-		lose(j, err);
+		lose(j, err, j->wsync, status ? true : j->wcut);
 		return;
 	}
 	j->size += (long long)j->writing.len;
-	j->written = j->writing_last;
-	sb_add(&j->unsynced, j->writing.s, j->writing.len);
+	j->durable = j->writing_last;
+	lines_out(j, j->writing.s, j->writing.len);
 	j->writing.len = 0;
-	kick_sync(j);
-	if (j->lost)
-		return; /* lost by a sync meanwhile: nothing more goes on */
 	kick(j);
-	/* Write-ahead: the steps whose start is in the file may run now. */
+	/* Write-ahead: the steps whose start is in the record may run now. */
 	if (j->engine)
-		engine_recorded(j->engine, j->written);
-}
-
-static void after_sync_cb(uv_work_t *w, int status)
-{
-	struct journal *j = w->data;
-	j->sync_in_flight = false;
-	int err = status ? ECANCELED : j->serr;
-	if (err) {
-		j->syncing.len = 0;
-		j->unsynced.len = 0; /* no later sync can vouch for them */
-		lose(j, err);
-		return;
-	}
-	j->durable = j->syncing_last;
-	lines_out(j, j->syncing.s, j->syncing.len);
-	j->syncing.len = 0;
-	kick_sync(j);
+		engine_recorded(j->engine, j->durable);
 	deliver(j);
-}
-
-static void kick_sync(struct journal *j)
-{
-	/* Lines written before a loss are still synced. */
-	if (j->sync_in_flight || !j->unsynced.len)
-		return;
-	struct strbuf t = j->syncing;
-	j->syncing = j->unsynced;
-	j->unsynced = t;
-	j->unsynced.len = 0;
-	j->syncing_last = j->written;
-	j->sync_in_flight = true;
-	j->sync_work.data = j;
-	if (uv_queue_work(j->loop, &j->sync_work, sync_work_cb, after_sync_cb) != 0) {
-		/* No thread pool: sync here rather than lose the line. */
-		sync_work_cb(&j->sync_work);
-		after_sync_cb(&j->sync_work, 0);
-	}
 }
 
 static void kick(struct journal *j)
@@ -565,7 +598,7 @@ uint64_t journal_mark(void *ud)
 	const struct journal *j = ud;
 	if (j->lost)
 		return UINT64_MAX; /* never: nothing starts any more */
-	return j->seq > j->written ? j->seq : 0;
+	return j->seq > j->durable ? j->seq : 0;
 }
 
 void journal_attach(struct journal *j, struct engine *e)
@@ -631,7 +664,7 @@ bool journal_continue(struct journal *j, uint64_t last_seq, long long good_len, 
 		rbc_error_set(err, "cannot truncate %s: %s", j->path, strerror(e));
 		return false;
 	}
-	j->seq = j->written = j->durable = last_seq;
+	j->seq = j->durable = last_seq;
 	j->size = good_len;
 	return true;
 }
@@ -654,13 +687,19 @@ static bool put_sync(struct journal *j, uint64_t seq, cJSON *fields, struct rbc_
 		c = next;
 	}
 	cJSON_Delete(fields);
+	tidy(h);
 	char *line = cJSON_PrintUnformatted(h);
 	cJSON_Delete(h);
 	size_t n = strlen(line);
+	line = xrealloc(line, n + 2);
+	line[n] = '\n';
+	line[n + 1] = '\0';
 	int e = 0;
-	bool ok = fd_write_all(j->fd, line, n, &e) && fd_write_all(j->fd, "\n", 1, &e) && sync_fd(j->fd, &e);
+	bool ok = fd_write_all(j->fd, line, n + 1, &e) && sync_fd(j->fd, &e);
 	if (ok)
 		lines_out(j, line, n);
+	else
+		cut_back(j); /* a line not on disk is no part of the record */
 	free(line);
 	if (!ok)
 		rbc_error_set(err, "cannot write %s: %s", j->path, strerror(e));
@@ -671,7 +710,7 @@ bool journal_append_sync(struct journal *j, cJSON *event, struct rbc_error *err)
 {
 	if (!put_sync(j, j->seq + 1, event, err))
 		return false;
-	j->written = j->durable = ++j->seq;
+	j->durable = ++j->seq;
 	j->size = file_size(j->fd);
 	return true;
 }
@@ -717,8 +756,7 @@ void journal_set_mask(struct journal *j, const struct mask *m)
 
 bool journal_busy(const struct journal *j)
 {
-	return j && (j->in_flight || j->sync_in_flight || j->pending.len || j->unsynced.len ||
-	             j->held_head < j->nheld);
+	return j && (j->in_flight || j->pending.len || j->held_head < j->nheld);
 }
 
 uint64_t journal_durable(const struct journal *j)
@@ -740,8 +778,6 @@ void journal_free(struct journal *j)
 	free(j->held);
 	sb_free(&j->pending);
 	sb_free(&j->writing);
-	sb_free(&j->unsynced);
-	sb_free(&j->syncing);
 	close(j->fd);
 	free(j->path);
 	free(j->error);
@@ -796,13 +832,16 @@ enum field_kind {
 	FIELD_STR_NULL,    /* a string or null */
 	FIELD_BOOL,
 	FIELD_NUM,         /* a finite number */
-	FIELD_COUNT,       /* a whole number, 0 … 2^31 - 1 */
-	FIELD_SEQ,         /* a whole number, 0 … 2^53 */
+	FIELD_COUNT,       /* a whole number, 0 … 2^31 - 1, written as one */
+	FIELD_SEQ,         /* a whole number, 0 … 2^53, written as one */
 	FIELD_OBJ,         /* an object */
 	FIELD_STRS,        /* an array of strings */
 	FIELD_VARS,        /* an object of strings */
 	FIELD_RUNBOOKS,    /* the header's runbooks */
 	FIELD_CRITERIA,    /* a resolution's exit criteria */
+	FIELD_TIME,        /* a UTC time as rbc writes it: 2026-12-04T01:52:40(.366)Z */
+	FIELD_VERDICT,     /* PASS, WARN, FAIL, UNKNOWN, ERROR */
+	FIELD_EV,          /* an event rbc writes */
 };
 
 static const struct field_rule {
@@ -811,17 +850,17 @@ static const struct field_rule {
 } field_rules[] = { /* sorted by name (strcmp): found by bsearch */
 	{"about", FIELD_STR}, {"after", FIELD_BOOL}, {"argv", FIELD_STRS}, {"at", FIELD_STR},
 	{"attempt", FIELD_COUNT}, {"automatic", FIELD_BOOL}, {"by", FIELD_STR}, {"criteria", FIELD_CRITERIA},
-	{"cut", FIELD_BOOL}, {"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_STR}, {"events", FIELD_SEQ},
+	{"cut", FIELD_BOOL}, {"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_EV}, {"events", FIELD_SEQ},
 	{"for", FIELD_STR}, {"forced", FIELD_BOOL}, {"from", FIELD_STR_NULL}, {"group", FIELD_BOOL},
-	{"host", FIELD_STR}, {"id", FIELD_STR}, {"impact_start", FIELD_STR}, {"lost_captures", FIELD_STRS},
+	{"host", FIELD_STR}, {"id", FIELD_STR}, {"impact_start", FIELD_TIME}, {"lost_captures", FIELD_STRS},
 	{"main", FIELD_BOOL}, {"name", FIELD_STR}, {"note", FIELD_STR}, {"number", FIELD_STR},
 	{"operator", FIELD_STR}, {"output", FIELD_STR}, {"pid", FIELD_COUNT}, {"rbc", FIELD_STR},
 	{"role", FIELD_STR}, {"run", FIELD_STR}, {"runbooks", FIELD_RUNBOOKS}, {"sample", FIELD_OBJ},
-	{"schema", FIELD_COUNT}, {"seq", FIELD_SEQ}, {"started", FIELD_STR}, {"state", FIELD_STR},
-	{"step", FIELD_STR}, {"stopped", FIELD_BOOL}, {"t", FIELD_STR}, {"target", FIELD_STR},
+	{"schema", FIELD_COUNT}, {"seq", FIELD_SEQ}, {"started", FIELD_TIME}, {"state", FIELD_STR},
+	{"step", FIELD_STR}, {"stopped", FIELD_BOOL}, {"t", FIELD_TIME}, {"target", FIELD_STR},
 	{"text", FIELD_STR}, {"title", FIELD_STR}, {"to", FIELD_STR_NULL}, {"todo", FIELD_COUNT},
 	{"value", FIELD_STR_NULL}, {"value_bytes", FIELD_COUNT}, {"value_sha256", FIELD_STR},
-	{"vars", FIELD_VARS}, {"verdict", FIELD_STR}, {"what", FIELD_STR},
+	{"vars", FIELD_VARS}, {"verdict", FIELD_VERDICT}, {"what", FIELD_STR},
 };
 
 static int by_rule_name(const void *a, const void *b)
@@ -851,10 +890,53 @@ struct key_rule {
 };
 static bool check_keys(const cJSON *o, const char *where, const struct key_rule *rules, size_t n, char **why);
 
+/* Whether s is a UTC time as rbc writes it, "2026-12-04T01:52:40Z" or with
+   milliseconds, ".366Z", and a real one (a database takes it as it is). */
+static bool time_ok(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	size_t n = strlen(s);
+	if (n != 20 && n != 24)
+		return false;
+	for (size_t i = 0; i < 19; i++)
+		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+			return false;
+	if (n == 24 && (s[19] != '.' || s[20] < '0' || s[20] > '9' || s[21] < '0' || s[21] > '9' || s[22] < '0' ||
+	                s[22] > '9'))
+		return false;
+	if (s[n - 1] != 'Z')
+		return false;
+#define DIGITS2(p) (((p)[0] - '0') * 10 + (p)[1] - '0')
+	int year = DIGITS2(s) * 100 + DIGITS2(s + 2), month = DIGITS2(s + 5), day = DIGITS2(s + 8);
+	int hour = DIGITS2(s + 11), min = DIGITS2(s + 14), sec = DIGITS2(s + 17);
+#undef DIGITS2
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+	return year >= 1 && month >= 1 && month <= 12 && day >= 1 &&
+	       day <= (month == 2 && !leap ? 28 : mdays[month - 1]) && hour <= 23 && min <= 59 && sec <= 59;
+}
+
+/* The events rbc writes: the engine's, the header and a resume's line. */
+static bool event_name_ok(const char *s)
+{
+#define X(e, name) if (strcmp(s, name) == 0) return true;
+	ENG_EVENTS(X)
+#undef X
+	return strcmp(s, "run_header") == 0 || strcmp(s, "run_resumed") == 0;
+}
+
 /* Whether c is what a field of that kind holds. */
 static bool field_ok(const cJSON *c, enum field_kind kind, const char *name, char **why)
 {
 	switch (kind) {
+	case FIELD_TIME:
+		return cJSON_IsString(c) && c->valuestring && time_ok(c->valuestring);
+	case FIELD_VERDICT: {
+		enum rbc_verdict v;
+		return cJSON_IsString(c) && c->valuestring && verdict_parse(c->valuestring, &v);
+	}
+	case FIELD_EV:
+		return cJSON_IsString(c) && c->valuestring && event_name_ok(c->valuestring);
 	case FIELD_STR:
 		return cJSON_IsString(c) && c->valuestring;
 	case FIELD_STR_NULL:
@@ -877,7 +959,7 @@ static bool field_ok(const cJSON *c, enum field_kind kind, const char *name, cha
 		static const struct key_rule rb_rules[] = {
 			{"id", FIELD_STR, true},       {"file", FIELD_STR, false},  {"kind", FIELD_STR, false},
 			{"title", FIELD_STR, false},   {"sha256", FIELD_STR_NULL, false},
-			{"included", FIELD_BOOL, false},
+			{"included", FIELD_BOOL, false}, {"levels", FIELD_STRS, false}, {"roles", FIELD_STRS, false},
 		};
 		static const struct key_rule step_rules[] = {
 			{"id", FIELD_STR, true},       {"number", FIELD_STR, false}, {"title", FIELD_STR, false},
@@ -892,6 +974,16 @@ static bool field_ok(const cJSON *c, enum field_kind kind, const char *name, cha
 			}
 			if (!check_keys(rb, "a runbook", rb_rules, RBC_ARRAY_LEN(rb_rules), why))
 				return false;
+			/* An incident's lines name its levels and roles: the record keeps them. */
+			const char *rk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "kind"));
+			const char *missing = !rk || strcmp(rk, "incident") != 0                    ? NULL
+			                    : !cJSON_GetObjectItemCaseSensitive(rb, "levels") ? "levels"
+			                    : !cJSON_GetObjectItemCaseSensitive(rb, "roles")  ? "roles"
+			                                                                      : NULL;
+			if (missing) {
+				*why = xasprintf("an incident runbook has no \"%s\"", missing);
+				return false;
+			}
 			const cJSON *steps = cJSON_GetObjectItemCaseSensitive(rb, "steps");
 			if (!steps)
 				continue;
@@ -948,20 +1040,317 @@ static bool check_keys(const cJSON *o, const char *where, const struct key_rule 
 }
 
 /*
- * Whether o may be line `line` of a journal: its fields of the types rbc
- * writes, the header first and only first, and its seq the line's place
- * (from 0, without a gap: a line deleted, repeated or moved shows here).
- * NULL when it may, else why not (a new string).
+ * What a reader carries from line to line to judge the next: the run
+ * directory's name (the header's run), and the incident the lines build —
+ * its levels and roles (the first runbook's, as the record gives them:
+ * the header's, then a forced resume's), whether it was declared, and
+ * which of its entries are todos (a todo_done names one by its index).
  */
-static char *check_line(const cJSON *o, unsigned long line)
+struct line_check {
+	char *dir_name;
+	cJSON *incident;          /* the first runbook's entry when it is an incident's (a copy) */
+	bool declared;
+	size_t entries;           /* incident lines so far: the incident's entries */
+	bool *todo;               /* per entry: a todo */
+	size_t captodo;
+};
+
+static void line_check_init(struct line_check *k, const char *dir)
+{
+	*k = (struct line_check){0};
+	/* The directory's own name, however dir was written (a trailing
+	   slash, ".", a relative path). */
+	char *real = realpath(dir, NULL);
+	const char *d = real ? real : dir;
+	size_t n = strlen(d);
+	while (n > 1 && d[n - 1] == '/')
+		n--;
+	size_t b = n;
+	while (b && d[b - 1] != '/')
+		b--;
+	k->dir_name = xstrndup(d + b, n - b);
+	free(real);
+}
+
+static void line_check_free(struct line_check *k)
+{
+	free(k->dir_name);
+	cJSON_Delete(k->incident);
+	free(k->todo);
+}
+
+/* The runbooks of a tree (the header's, a forced resume's): its first is
+   the incident's when it is an incident runbook. */
+static void line_check_tree(struct line_check *k, const cJSON *rbs)
+{
+	const cJSON *first = cJSON_GetArrayItem(rbs, 0);
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "kind"));
+	cJSON_Delete(k->incident);
+	k->incident = kind && strcmp(kind, "incident") == 0 ? cJSON_Duplicate(first, true) : NULL;
+}
+
+static bool listed(const cJSON *list, const char *s)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, list)
+	{
+		const char *v = cJSON_GetStringValue(c);
+		if (v && s && strcmp(v, s) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * An incident line as the incident takes it (incident_apply): declared
+ * once and first, at one of its levels; a level, a status and a role it
+ * has; a todo_done naming a todo; a notification's end. NULL, or why not.
+ */
+static char *check_incident(const cJSON *o, struct line_check *k)
+{
+	const char *what = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "what"));
+	const char *to = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "to"));
+	if (!k->incident)
+		return xstrdup("an incident line in a run whose first runbook is no incident runbook");
+	int kind = -1, i = 0;
+#define X(e, w) if (kind < 0 && what && strcmp(what, w) == 0) kind = i; i++;
+	INC_KINDS(X)
+#undef X
+	if (kind < 0)
+		return xasprintf("an incident line with an unknown \"what\" \"%s\"", what ? what : "");
+	if (kind != INC_EV_DECLARED && !k->declared)
+		return xasprintf("a %s line before the incident was declared", what);
+	const cJSON *levels = cJSON_GetObjectItemCaseSensitive(k->incident, "levels");
+	enum inc_status st;
+	switch ((enum inc_kind)kind) {
+	case INC_EV_DECLARED:
+		if (k->declared)
+			return xstrdup("a second declaration of the incident");
+		if (!cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id")) ||
+		    !cJSON_GetObjectItemCaseSensitive(o, "impact_start"))
+			return xstrdup("a declaration without its \"id\" or \"impact_start\"");
+		if (!listed(levels, to))
+			return xasprintf("a declaration at an unknown level \"%s\"", to ? to : "");
+		k->declared = true;
+		break;
+	case INC_EV_SEVERITY:
+		if (!listed(levels, to))
+			return xasprintf("a change to an unknown level \"%s\"", to ? to : "");
+		break;
+	case INC_EV_STATUS:
+		if (!to || !incident_status_parse(to, &st))
+			return xasprintf("a change to an unknown status \"%s\"", to ? to : "");
+		break;
+	case INC_EV_ROLE: {
+		const char *role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "role"));
+		if (!listed(cJSON_GetObjectItemCaseSensitive(k->incident, "roles"), role))
+			return xasprintf("an unknown role \"%s\"", role ? role : "");
+		break;
+	}
+	case INC_EV_TODO_DONE: {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "todo");
+		if (!n || (size_t)n->valuedouble >= k->entries || !k->todo[(size_t)n->valuedouble])
+			return xstrdup("a todo_done that names no todo");
+		break;
+	}
+	case INC_EV_NOTIFICATION: {
+		/* The ends of a delivery are journaled: retried, delivered, failed. */
+		static const char *const ends[] = {"retrying", "delivered", "failed"};
+		const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "state"));
+		bool known = false;
+		for (size_t e = 0; state && e < RBC_ARRAY_LEN(ends); e++)
+			known = known || strcmp(state, ends[e]) == 0;
+		if (!known)
+			return xasprintf("a notification in an unknown state \"%s\"", state ? state : "");
+		break;
+	}
+	default:
+		break;
+	}
+	xgrow(&k->todo, &k->captodo, k->entries + 1, sizeof *k->todo);
+	k->todo[k->entries++] = kind == INC_EV_TODO;
+	return NULL;
+}
+
+/*
+ * The first key that o, or an object anywhere inside it, has twice, or
+ * NULL. A reader that takes the first of two and one that takes the last
+ * (a database's jsonb) would disagree on what the line says.
+ */
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char *twice(const cJSON *o)
+{
+	if (!o)
+		return NULL;
+	if (cJSON_IsObject(o)) {
+		size_t n = 0;
+		for (const cJSON *c = o->child; c; c = c->next)
+			n++;
+		if (n > 1) {
+			const char **keys = xmalloc(n * sizeof *keys);
+			size_t i = 0;
+			for (const cJSON *c = o->child; c; c = c->next)
+				keys[i++] = c->string ? c->string : "";
+			qsort(keys, n, sizeof *keys, by_key);
+			const char *dup = NULL;
+			for (i = 1; i < n && !dup; i++)
+				if (strcmp(keys[i - 1], keys[i]) == 0)
+					dup = keys[i];
+			free(keys);
+			if (dup)
+				return dup;
+		}
+	}
+	for (const cJSON *c = o->child; c; c = c->next) {
+		const char *d = twice(c);
+		if (d)
+			return d;
+	}
+	return NULL;
+}
+
+/* Whether the number written at s (n bytes) is one JSON allows. */
+static bool json_number_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (i < n && s[i] >= '1' && s[i] <= '9')
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	else
+		return false;
+	if (i < n && s[i] == '.') {
+		size_t d = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		size_t d = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	return i == n;
+}
+
+static const struct field_rule *rule_of(const char *name)
+{
+	const struct field_rule key = {.name = name};
+	return bsearch(&key, field_rules, RBC_ARRAY_LEN(field_rules), sizeof key, by_rule_name);
+}
+
+/*
+ * The line's text as rbc writes it, beyond what the JSON parser checks:
+ * UTF-8 without a NUL (raw or as \u0000) and without a raw control
+ * character in a string, numbers as JSON writes them and whole numbers
+ * (seq, attempt, …) without a fraction or an exponent, the line's keys
+ * written plainly, and nothing after the object. What a database refuses
+ * or reads otherwise, the reader refuses. NULL, or why not.
+ */
+static char *check_text(const char *s, size_t n)
+{
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	if (memchr(s, '\0', n))
+		return xstrdup("a NUL byte in the line");
+	size_t bad = 0;
+	if (!utf8_valid(s, n, &bad))
+		return xasprintf("bytes that are not UTF-8 (at byte %zu)", bad + 1);
+	int depth = 0;
+	bool closed = false, want_key = false;
+	char key[64] = "";
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch == ' ' || ch == '\t')
+			continue;
+		if (closed)
+			return xstrdup("more after the event's object");
+		if (ch == '"') {
+			size_t from = ++i;
+			bool escaped = false;
+			for (; i < n && s[i] != '"'; i++) {
+				if ((unsigned char)s[i] < 0x20)
+					return xstrdup("a control character written raw in a string");
+				if (s[i] == '\\') {
+					if (i + 5 < n && memcmp(s + i + 1, "u0000", 5) == 0)
+						return xstrdup("a NUL character (\\u0000) in a string");
+					escaped = true;
+					i++;
+				}
+			}
+			if (depth == 1 && want_key) {
+				if (escaped)
+					return xstrdup("a key of the line written with an escape");
+				size_t kl = i - from < sizeof key - 1 ? i - from : sizeof key - 1;
+				memcpy(key, s + from, kl);
+				key[kl] = '\0';
+				want_key = false;
+			}
+			continue;
+		}
+		if (ch == '{' || ch == '[') {
+			depth++;
+			want_key = depth == 1 && ch == '{';
+			continue;
+		}
+		if (ch == '}' || ch == ']') {
+			closed = --depth == 0;
+			continue;
+		}
+		if (ch == ',') {
+			want_key = depth == 1;
+			continue;
+		}
+		if (ch == '-' || (ch >= '0' && ch <= '9')) {
+			size_t from = i;
+			while (i + 1 < n && strchr("+-.eE0123456789", s[i + 1]))
+				i++;
+			size_t len = i - from + 1;
+			if (!json_number_ok(s + from, len))
+				return xasprintf("a number written as %.*s", (int)(len < 40 ? len : 40), s + from);
+			const struct field_rule *r = depth == 1 ? rule_of(key) : NULL;
+			if (r && (r->kind == FIELD_COUNT || r->kind == FIELD_SEQ) && strcspn(s + from, "-.eE") < len)
+				return xasprintf("\"%s\" is not written as a whole number", key);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Whether o, read from raw (len bytes), may be line `line` of a journal:
+ * written as rbc writes a line, its fields of the types rbc writes and its
+ * words (events, verdicts, states, an incident's levels and roles) ones rbc
+ * writes, the header first and only first, naming the run of its
+ * directory, and its seq the line's place (from 0, without a gap: a line
+ * deleted, repeated or moved shows here). NULL when it may, else why not
+ * (a new string).
+ */
+static char *check_line(const cJSON *o, const char *raw, size_t len, unsigned long line, struct line_check *k)
 {
 	char *why = NULL;
+	const char *dup = twice(o);
+	if (dup)
+		return xasprintf("\"%s\" twice in one object", dup);
 	for (const cJSON *c = o->child; c; c = c->next) {
-		const struct field_rule key = {.name = c->string}, *rule =
-			c->string ? bsearch(&key, field_rules, RBC_ARRAY_LEN(field_rules), sizeof key, by_rule_name) : NULL;
+		const struct field_rule *rule = c->string ? rule_of(c->string) : NULL;
 		if (rule && !field_ok(c, rule->kind, c->string, &why))
 			return why ? why : xasprintf("\"%s\" is not what rbc writes there", c->string);
 	}
+	if ((why = check_text(raw, len)))
+		return why;
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
 	const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));
 	if (!seq || !ev)
@@ -980,6 +1369,23 @@ static char *check_line(const cJSON *o, unsigned long line)
 	if (got < want)
 		return xasprintf("seq %.0f where %.0f was expected: the line with seq %.0f is repeated or moved", got, want,
 		                 got);
+	if (header) {
+		const char *run = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "run"));
+		if (strcmp(run, k->dir_name) != 0)
+			return xasprintf("the run header names the run \"%s\", not its directory's \"%s\"", run, k->dir_name);
+		line_check_tree(k, cJSON_GetObjectItemCaseSensitive(o, "runbooks"));
+		return NULL;
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(o, "t"))
+		return xstrdup("not an event: no \"t\"");
+	const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "state"));
+	if (strcmp(ev, "step_finished") == 0 && state && strcmp(state, "done") != 0 &&
+	    strcmp(state, "skipped") != 0 && strcmp(state, "cancelled") != 0)
+		return xasprintf("a step ended in an unknown state \"%s\"", state);
+	if (strcmp(ev, "run_resumed") == 0 && cJSON_GetObjectItemCaseSensitive(o, "runbooks"))
+		line_check_tree(k, cJSON_GetObjectItemCaseSensitive(o, "runbooks"));
+	if (strcmp(ev, "incident") == 0)
+		return check_incident(o, k);
 	return NULL;
 }
 
@@ -1025,6 +1431,8 @@ bool journal_replay(const char *dir,
 	cJSON *prev = NULL;            /* a line is judged once the next one is read */
 	unsigned long prev_no = 0;
 	bool prev_bad = false, ok = true;
+	struct line_check k;
+	line_check_init(&k, dir);
 	while (ok && (n = getline(&line, &cap, f)) > 0) {
 		no++;
 		if (prev_bad) {
@@ -1041,7 +1449,7 @@ bool journal_replay(const char *dir,
 		prev = whole ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
 		prev_bad = !prev || !cJSON_IsObject(prev);
 		prev_no = no;
-		char *why = prev_bad ? NULL : check_line(prev, no);
+		char *why = prev_bad ? NULL : check_line(prev, line, (size_t)n, no, &k);
 		if (why) {
 			/* A whole line that parses was written whole: not a crash's
 			   doing but a change, wherever it is. */
@@ -1067,6 +1475,7 @@ bool journal_replay(const char *dir,
 	free(prev_raw);
 	fclose(f);
 	free(path);
+	line_check_free(&k);
 	return ok;
 }
 
@@ -1083,8 +1492,11 @@ cJSON *journal_read_header(const char *dir, struct rbc_error *err)
 	ssize_t n = getline(&line, &cap, f);
 	fclose(f);
 	cJSON *h = n > 0 && line[n - 1] == '\n' ? cJSON_ParseWithLength(line, (size_t)n) : NULL;
+	struct line_check k;
+	line_check_init(&k, dir);
+	char *why = cJSON_IsObject(h) ? check_line(h, line, (size_t)n, 1, &k) : xstrdup("no run header");
+	line_check_free(&k);
 	free(line);
-	char *why = cJSON_IsObject(h) ? check_line(h, 1) : xstrdup("no run header");
 	if (why) {
 		rbc_error_set(err, "%s:1: %s", path, why);
 		free(why);
@@ -1134,9 +1546,13 @@ static bool summary_line(void *ud, const cJSON *o, const char *raw, unsigned lon
 		free(s->verdict);
 		s->verdict = json_strdup(o, "verdict");
 		s->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped"));
-	} else if (ev && strcmp(ev, "run_resumed") == 0) {
-		free(s->verdict); /* it goes on: not finished until it says so again */
+	} else if (ev && (strcmp(ev, "run_resumed") == 0 || strcmp(ev, "step_started") == 0 ||
+	                  strcmp(ev, "run_started") == 0)) {
+		/* It goes on (a resume, a step run by hand after the end): not
+		   finished until it says so again. */
+		free(s->verdict);
 		s->verdict = NULL;
+		s->stopped = false;
 	}
 	return true;
 }

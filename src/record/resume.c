@@ -22,6 +22,33 @@ cJSON *resume_header(const char *dir, struct rbc_error *err)
 	return journal_read_header(dir, err);
 }
 
+/* journal_replay's callback: keeps the last tree the record names. */
+static bool tree_line(void *ud, const cJSON *o, const char *raw, unsigned long line)
+{
+	(void)raw;
+	(void)line;
+	cJSON **tree = ud;
+	const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));
+	const cJSON *rbs = cJSON_GetObjectItemCaseSensitive(o, "runbooks");
+	if (ev && rbs && (strcmp(ev, "run_header") == 0 || strcmp(ev, "run_resumed") == 0)) {
+		cJSON_Delete(*tree);
+		*tree = cJSON_Duplicate(rbs, true);
+	}
+	return true;
+}
+
+cJSON *resume_runbooks(const char *dir, struct rbc_error *err)
+{
+	cJSON *tree = NULL;
+	if (!journal_replay(dir, tree_line, &tree, NULL, err)) {
+		cJSON_Delete(tree);
+		return NULL;
+	}
+	if (!tree)
+		rbc_error_set(err, "%s/%s: no run header", dir, JOURNAL_FILE);
+	return tree;
+}
+
 struct replay {
 	const char *dir;
 	struct engine *e;

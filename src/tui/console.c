@@ -1400,6 +1400,12 @@ static void on_event(void *ud, const struct eng_event *ev)
 		}
 		break;
 	case ENG_EV_STEP_STARTED:
+		if (c->finished) {
+			/* A step run by hand after the end: the run goes on until it
+			   ends again (RUN_FINISHED). */
+			c->finished = false;
+			uv_timer_start(&c->tick, tick_cb, 1000, 1000);
+		}
 		if (ev->run) /* the run's own flow: the header names its phase */
 			c->phase = phase_of(ev->step);
 		if (c->follow && ev->step->def && !is_group(ev->step) && !turn_selected(c))
@@ -1449,6 +1455,13 @@ static void on_event(void *ud, const struct eng_event *ev)
 		break;
 	case ENG_EV_CONFIRMED:
 		to_next_wait(c); /* a confirmation said yes: the step runs on */
+		break;
+	case ENG_EV_NOTE:
+		/* Passed on once its line is on disk; after a lost record, never. */
+		if (journal_error(c->cfg->journal))
+			set_message(c, "the note is not in the record: %s", journal_error(c->cfg->journal));
+		else
+			set_message(c, "note added");
 		break;
 	case ENG_EV_WAITING:
 		ui_of(ev->step)->asked = true;
@@ -2024,10 +2037,12 @@ static void prompt_done(struct console *c, bool accept)
 	c->prompt_step = NULL;
 	switch (p) {
 	case PROMPT_NOTE:
-		if (accept && *text && s) {
-			engine_note(c->e, s, text, c->operator);
-			set_message(c, "note added");
-		}
+		/* Said once the note's line is on disk, or that it never will be
+		   (on_event, ENG_EV_NOTE). */
+		if (accept && *text && s && !engine_note(c->e, s, text, c->operator))
+			set_message(c, "the note is not in the record: %s", journal_error(c->cfg->journal)
+			                                                      ? journal_error(c->cfg->journal)
+			                                                      : "the record is lost");
 		break;
 	case PROMPT_SKIP:
 		if (accept && s) {
@@ -2689,7 +2704,8 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	   far is said, and the exit status is at least UNKNOWN's. */
 	bool complete = c->finished && k.pending == 0 && k.running == 0 && k.cancelled == 0;
 	if (complete) {
-		printf("rbc: %s — %zu of %zu steps finished", verdict_name(v), k.done + k.skipped, k.total);
+		printf("rbc: %s%s — %zu of %zu steps finished", verdict_name(v),
+		       journal_error(cfg->journal) ? " (not in the record)" : "", k.done + k.skipped, k.total);
 	} else {
 		printf("rbc: NOT FINISHED — %zu of %zu steps finished", k.done + k.skipped, k.total);
 		if (k.cancelled)

@@ -159,8 +159,9 @@ expect_rc "an unknown format (64)" 64 "$RBC" export "$id" --format pdf
 expect_match "… and says which there are" "$ERR" 'unknown format \(md, json, junit, incident-md, incident-json, postmortem\)'
 expect_rc "an unknown run (65)" 65 "$RBC" export 20000101T000000Z-nothing-0000 --format json
 expect_match "… named" "$ERR" 'no run 20000101T000000Z-nothing-0000'
-cp -r "$RBC_RUNS_DIR/$id" "$TMP/damaged"
-sed -i '3s/.*/garbage/' "$TMP/damaged/journal.jsonl"
-expect_rc "a damaged journal is refused (65)" 65 "$RBC" export "$TMP/damaged" --format json
+mkdir -p "$TMP/damaged"
+cp -r "$RBC_RUNS_DIR/$id" "$TMP/damaged/$id"
+sed -i '3s/.*/garbage/' "$TMP/damaged/$id/journal.jsonl"
+expect_rc "a damaged journal is refused (65)" 65 "$RBC" export "$TMP/damaged/$id" --format json
 expect_match "… with its line" "$ERR" 'journal\.jsonl:3: not a JSON event'
 t_done

@@ -155,6 +155,8 @@ for kind in garbage damaged; do
 	g=$RBC_RUNS_DIR/$d-$kind
 	rm -rf "$g"; cp -r "$TMP/copy" "$g"
 	cp "$TMP/j.clean" "$g/journal.jsonl"
+	# The copy's journal names the copy's directory, as a run's does.
+	sed -i "1s/\"run\":\"$d\"/\"run\":\"$d-$kind\"/" "$g/journal.jsonl"
 done
 echo 'this is not json' >>"$RBC_RUNS_DIR/$d-garbage/journal.jsonl"
 run "$RBC" resume --batch "$d-garbage"

@@ -99,12 +99,12 @@ expect_match "… saying so" "$ERR" '/dev/fd/9.*(Bad file descriptor|not open)'
 run timeout 20 "$RBC" export "$ID" --format md
 expect_match "the failure's excerpt is the step's output" "$OUT" 'failure-output-line'
 
-cp -a "$RUN" "$TMP/hl"
-f=$(ls "$TMP"/hl/out/*fails*)
+mkdir "$TMP/hl" && cp -a "$RUN" "$TMP/hl/$ID" # a copy keeps its run id as its name
+f=$(ls "$TMP"/hl/"$ID"/out/*fails*)
 printf 'OTHER-FILE-CONTENT of a file with two names\n' >"$TMP/other.txt"
 rm "$f"
 ln "$TMP/other.txt" "$f"
-run timeout 20 "$RBC" export "$TMP/hl" --format md
+run timeout 20 "$RBC" export "$TMP/hl/$ID" --format md
 expect_eq "an output file replaced by a hard link (2 names): the export is written" "$RC" 0
 expect_nomatch "… without the other file's lines" "$OUT" 'OTHER-FILE-CONTENT'
 expect_match "… the failure is still listed" "$OUT" '### 2 Fails loudly'

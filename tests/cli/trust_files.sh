@@ -276,10 +276,18 @@ expect_rc "rbc export refuses it too" 65 timeout 20 "$RBC" export "$r" --format 
 
 # crafted NAME PYTHON: a copy of the finished run whose journal the Python
 # snippet rewrote (lines: the list of parsed lines; raw: the list of texts).
+# copy_run DIR DEST: a copy of a run directory under another name, its
+# header naming it.
+copy_run() {
+	cp -a "$1" "$2"
+	sed -i "1s/\"run\":\"$(basename "$1")\"/\"run\":\"$(basename "$2")\"/" "$2/journal.jsonl"
+}
+
+# The copy keeps the run's name: a journal names the run of its directory.
 crafted() {
-	local dir=$TMP/crafted/$1
-	rm -rf "$dir"
-	mkdir -p "$TMP/crafted"
+	local dir=$TMP/crafted/$1/$ID
+	rm -rf "$TMP/crafted/$1"
+	mkdir -p "$TMP/crafted/$1"
 	cp -a "$RUN" "$dir"
 	python3 - "$dir/journal.jsonl" "$2" <<'PY'
 import json, sys
@@ -301,7 +309,7 @@ for fmt in md json junit incident-md; do
 done
 run timeout 20 "$RBC" runs
 expect_eq "… rbc runs still lists the runs (exit 0)" "$RC" 0
-cp -a "$d" "$RBC_RUNS_DIR/20990101T000000Z-crafted-0001"
+copy_run "$d" "$RBC_RUNS_DIR/20990101T000000Z-crafted-0001"
 run timeout 20 "$RBC" runs
 expect_match "… and lists the crafted one as damaged" "$OUT" '20990101T000000Z-crafted-0001 +damaged'
 rm -rf "$RBC_RUNS_DIR/20990101T000000Z-crafted-0001"
@@ -397,7 +405,7 @@ expect_match "… naming the line" "$ERR" 'journal\.jsonl:5: seq 3 where 4 was e
 d=$(crafted swapped 'raw[3], raw[4] = raw[4], raw[3]')
 run timeout 20 "$RBC" export "$d" --format junit
 expect_match "two lines swapped: refused, naming the first out of place" "$RC:$ERR" '^65:.*journal\.jsonl:4: seq 4 where 3 was expected'
-cp -a "$(crafted deleted 'del raw[4]')" "$RBC_RUNS_DIR/20990101T000000Z-gap-0001"
+copy_run "$(crafted deleted 'del raw[4]')" "$RBC_RUNS_DIR/20990101T000000Z-gap-0001"
 run timeout 20 "$RBC" runs
 expect_match "rbc runs lists a journal with a gap as damaged" "$OUT" '20990101T000000Z-gap-0001 +damaged'
 expect_match "… naming the line on standard error" "$ERR" '20990101T000000Z-gap-0001/journal\.jsonl:5: seq 5 where 4 was expected'

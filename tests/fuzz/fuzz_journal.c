@@ -13,7 +13,8 @@
  * The harness writes the runbooks the seeds' headers name (fuzz-rb.json,
  * fuzz-inc.json) and the run directory (fuzz-run/, with an output file in
  * out/) into the current directory when it starts: tests/fuzz/run starts it
- * in a scratch directory, and a replayed finding starts the same way.
+ * in a scratch directory, and a replayed finding starts the same way. The
+ * seeds' headers name the run fuzz-run: a journal names its directory's run.
  *
  * Contracts checked: the readers agree on whether a journal can be read at
  * all (the summary, the JSON export and the resume replay succeed or fail

@@ -142,6 +142,7 @@ scenario "collapse and expand" 100 30 --operator tester "$F/walk.json"
 wait_idle
 keys j j Enter
 wait_for "1.1 Lint passes ─"
+expect_screen_re "Enter ran 1.1 to its end" '│ +✔ 1\.1 Lint passes'
 keys h
 expect_screen "h on a step goes to its group" "1 Checks ─"
 keys h

@@ -137,17 +137,6 @@ struct rb_cmd {          /* run and nagios */
 	struct rb_kv env;
 };
 
-struct rb_http {
-	char *method;        /* upper case, default GET */
-	char *url;
-	struct rb_kv headers;
-	char *body;          /* NULL when none; the serialised json when json_body */
-	bool json_body;
-	int64_t timeout_ms;  /* 0: the step's timeout */
-	bool insecure, follow;
-	int64_t max_body;    /* bytes; 0: the default; at most RB_MAX_BODY */
-};
-
 /* The most of a response body any step keeps in memory (max_body above it
    is refused when the runbook loads). */
 #define RB_MAX_BODY ((int64_t)64 << 20)
@@ -212,7 +201,8 @@ struct rb_step {
 	bool parallel;
 	char *manual;            /* MANUAL: the instruction */
 	struct rb_cmd cmd;       /* RUN, NAGIOS */
-	struct rb_http http;
+	void *action_data;       /* a probe kind's own (its probe_ops load and
+	                            free_data, probe.h) */
 	struct rb_sql sql;
 	struct rb_dns dns;
 	struct rb_tcp tcp;

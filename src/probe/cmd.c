@@ -1595,9 +1595,44 @@ static struct probe *nagios_start(const struct probe_req *req, struct rbc_error 
 	return cmd_start(&probe_nagios_ops, req, err);
 }
 
+/* The build of run and nagios: the command as written (variables are its
+   environment, never spliced), cwd expanded, output spooled when the run keeps files. */
+static bool cmd_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                      char **error)
+{
+	q->command = s->cmd.command;
+	if (s->cmd.cwd) {
+		if (!b->expand(b, s->cmd.cwd, PROBE_QUOTE_PLAIN, &q->cwd, error))
+			return false;
+	} else {
+		q->cwd = b->dir;
+	}
+	struct rb_kv *env = probe_build_kv(b);
+	if (!b->environ(b, env, error))
+		return false;
+	q->env = env;
+	b->spool(b, &q->spool_path, &q->spool_dir);
+	return true;
+}
+
+/* The describe of run: "$ command". */
+static void run_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	sb_addf(sb, "$ %s", s->cmd.command);
+}
+
+/* The describe of nagios: "plugin $ command". */
+static void nagios_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	sb_addf(sb, "plugin $ %s", s->cmd.command);
+}
+
 const struct probe_ops probe_run_ops = {
 	.action = RB_RUN,
 	.name = "run",
+	.build = cmd_build,
+	.describe = run_describe,
+	.describe_verbatim = true,
 	.start = run_start,
 	.cancel = cmd_cancel,
 };
@@ -1605,6 +1640,9 @@ const struct probe_ops probe_run_ops = {
 const struct probe_ops probe_nagios_ops = {
 	.action = RB_NAGIOS,
 	.name = "nagios",
+	.build = cmd_build,
+	.describe = nagios_describe,
+	.describe_verbatim = true,
 	.start = nagios_start,
 	.cancel = cmd_cancel,
 };

@@ -312,9 +312,39 @@ static struct probe *tcp_start(const struct probe_req *req, struct rbc_error *er
 	return p;
 }
 
+/* The dns op's build: the name expanded. */
+static bool dns_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                      char **error)
+{
+	q->dns_type = s->dns.type;
+	return b->expand(b, s->dns.name, PROBE_QUOTE_PLAIN, &q->host, error);
+}
+
+/* The dns op's describe: "DNS type name". */
+static void dns_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	sb_addf(sb, "DNS %s %s", s->dns.type ? s->dns.type : "any", s->dns.name);
+}
+
+/* The tcp op's build: the host expanded. */
+static bool tcp_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                      char **error)
+{
+	q->port = s->tcp.port;
+	return b->expand(b, s->tcp.host, PROBE_QUOTE_PLAIN, &q->host, error);
+}
+
+/* The tcp op's describe: "TCP host:port". */
+static void tcp_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	sb_addf(sb, "TCP %s:%d", s->tcp.host, s->tcp.port);
+}
+
 const struct probe_ops probe_dns_ops = {
 	.action = RB_DNS,
 	.name = "dns",
+	.build = dns_build,
+	.describe = dns_describe,
 	.start = dns_start,
 	.cancel = probe_core_cancel,
 };
@@ -322,6 +352,8 @@ const struct probe_ops probe_dns_ops = {
 const struct probe_ops probe_tcp_ops = {
 	.action = RB_TCP,
 	.name = "tcp",
+	.build = tcp_build,
+	.describe = tcp_describe,
 	.start = tcp_start,
 	.cancel = probe_core_cancel,
 };

@@ -248,9 +248,26 @@ static void prom_cancel(struct probe *p)
 	http_xfer_cancel(q->x);
 }
 
+/* The prometheus op's build: the server's URL and the query, each expanded
+   for where it goes. */
+static bool prom_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                       char **error)
+{
+	return b->expand(b, s->prom.url, PROBE_QUOTE_URL, &q->prom_url, error) &&
+	       b->expand(b, s->prom.query, PROBE_QUOTE_PROMQL, &q->prom_query, error);
+}
+
+/* The prometheus op's describe: "PromQL query at url". */
+static void prom_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	sb_addf(sb, "PromQL %s at %s", s->prom.query, s->prom.url);
+}
+
 const struct probe_ops probe_prometheus_ops = {
 	.action = RB_PROMETHEUS,
 	.name = "prometheus",
+	.build = prom_build,
+	.describe = prom_describe,
 	.start = prom_start,
 	.cancel = prom_cancel,
 };

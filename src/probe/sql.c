@@ -804,9 +804,38 @@ static struct probe *sql_start(const struct probe_req *req, struct rbc_error *er
 	return p;
 }
 
+/* The sql op's build: conn expanded, the query as written (values go in as
+   params, each expanded; a JSON null stays SQL NULL). */
+static bool sql_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                      char **error)
+{
+	const struct rb_sql *d = &s->sql;
+	if (!b->expand(b, d->conn, PROBE_QUOTE_CONN, &q->conn, error))
+		return false;
+	q->query = d->query;
+	const char **params = xcalloc(d->nparams + 1, sizeof *params);
+	probe_build_keep(b, params, free);
+	for (size_t i = 0; i < d->nparams; i++)
+		if (d->params[i] && !b->expand(b, d->params[i], PROBE_QUOTE_PLAIN, &params[i], error))
+			return false;
+	q->params = params;
+	q->nparams = d->nparams;
+	q->write = d->write;
+	q->max_rows = d->max_rows;
+	return true;
+}
+
+/* The sql op's describe: "SQL query". */
+static void sql_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	sb_addf(sb, "SQL %s", s->sql.query);
+}
+
 const struct probe_ops probe_sql_ops = {
 	.action = RB_SQL,
 	.name = "sql",
+	.build = sql_build,
+	.describe = sql_describe,
 	.start = sql_start,
 	.cancel = probe_core_cancel,
 };

@@ -20,6 +20,7 @@
 
 #include "rbc/json.h"
 #include "rbc/keys.h"
+#include "rbc/probe.h"
 #include "rbc/runbook.h"
 #include "rbc/sqlreach.h"
 #include "rbc/units.h"
@@ -279,140 +280,6 @@ static void a_manual(struct loader *L, const cJSON *m)
 	STEP(L)->manual = keys_xtext(&L->r, m);
 }
 
-static void m_http_url(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	struct rb_http *h = t;
-	h->url = keys_xtext(&L->r, m);
-	if (h->url && strncmp(h->url, "${", 2) != 0 && strncmp(h->url, "http://", 7) != 0 &&
-	    strncmp(h->url, "https://", 8) != 0)
-		keys_err(&L->r, m, "url must start with http:// or https:// (or a ${VARIABLE})");
-}
-
-static void m_http_method(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-	if (!keys_want_string(&L->r, m))
-		return;
-	for (size_t i = 0; i < RBC_ARRAY_LEN(methods); i++) {
-		if (strcmp(methods[i], m->valuestring) == 0) {
-			((struct rb_http *)t)->method = xstrdup(methods[i]);
-			return;
-		}
-		if (strcasecmp(methods[i], m->valuestring) == 0) {
-			keys_err(&L->r, m, "write the method in capitals: \"%s\"", methods[i]);
-			return;
-		}
-	}
-	keys_err(&L->r, m, "unknown method \"%s\" (expected GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)",
-	    m->valuestring);
-}
-
-static void m_http_headers(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	keys_kv(&L->r, m, &((struct rb_http *)t)->headers, false, false, true);
-}
-
-static void m_http_body(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	struct rb_http *h = t;
-	if (h->body) {
-		keys_err_key(&L->r, m, "give either \"body\" or \"json\", not both");
-		return;
-	}
-	if (keys_want_string(&L->r, m)) {
-		keys_scan_refs(&L->r, m);
-		h->body = xstrdup(m->valuestring);
-	}
-}
-
-/* A JSON body follows the runbook's rules too: no repeated keys, ${NAME} checked. */
-static void check_json_body(struct loader *L, const cJSON *n)
-{
-	if (cJSON_IsString(n)) {
-		keys_scan_refs(&L->r, n);
-		return;
-	}
-	size_t ndup = 0, i = 0;
-	const cJSON **dups = cJSON_IsObject(n) ? keys_duplicates(&L->r, n, &ndup) : NULL;
-	for (const cJSON *c = n->child; c; c = c->next, i++) {
-		size_t old = cJSON_IsObject(n) ? keys_push_key(&L->r, c->string) : keys_push_index(&L->r, i);
-		if (!keys_is_dup(dups, ndup, c))
-			check_json_body(L, c);
-		keys_pop(&L->r, old);
-	}
-	free(dups);
-}
-
-static void m_http_json(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	struct rb_http *h = t;
-	if (h->body) {
-		keys_err_key(&L->r, m, "give either \"body\" or \"json\", not both");
-		return;
-	}
-	check_json_body(L, m);
-	h->body = cJSON_PrintUnformatted(m);
-	h->json_body = true;
-}
-
-static void m_http_timeout(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	keys_duration(&L->r, m, &((struct rb_http *)t)->timeout_ms);
-}
-
-static void m_http_insecure(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	bool *insecure = &((struct rb_http *)t)->insecure;
-	keys_bool(&L->r, m, insecure);
-	if (*insecure)
-		keys_warn(&L->r, m, "TLS certificates are not verified for this request (insecure: true)");
-}
-
-static void m_http_follow(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	keys_bool(&L->r, m, &((struct rb_http *)t)->follow);
-}
-
-static void m_http_max_body(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	int64_t *max = &((struct rb_http *)t)->max_body;
-	if (keys_size(&L->r, m, max) && *max > RB_MAX_BODY) {
-		if (cJSON_IsString(m))
-			keys_err(&L->r, m, "max_body %s is more than a step may keep in memory (at most 64MiB)",
-			    m->valuestring);
-		else
-			keys_err(&L->r, m, "max_body %lld bytes is more than a step may keep in memory (at most 64MiB)",
-			    (long long)*max);
-		*max = 0;
-	}
-}
-
-static const struct keys_member http_keys[] = {
-	{"url", m_http_url}, {"method", m_http_method}, {"headers", m_http_headers},
-	{"body", m_http_body}, {"json", m_http_json}, {"timeout", m_http_timeout},
-	{"insecure", m_http_insecure}, {"follow", m_http_follow}, {"max_body", m_http_max_body},
-};
-
-static void a_http(struct loader *L, const cJSON *m)
-{
-	if (!keys_want_object(&L->r, m, "an object with \"url\""))
-		return;
-	struct rb_http *h = &STEP(L)->http;
-	keys_walk(&L->r, m, http_keys, RBC_ARRAY_LEN(http_keys), h);
-	keys_require(&L->r, m, "url", NULL);
-	if (!h->method)
-		h->method = xstrdup("GET");
-}
-
 static void m_sql_conn(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
@@ -659,7 +526,7 @@ static void a_steps(struct loader *L, const cJSON *m)
 }
 
 static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
-	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_RUN] = a_run, [RB_HTTP] = a_http,
+	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_RUN] = a_run,
 	[RB_SQL] = a_sql, [RB_DNS] = a_dns, [RB_TCP] = a_tcp, [RB_PROMETHEUS] = a_prometheus,
 	[RB_NAGIOS] = a_nagios,
 };
@@ -704,7 +571,12 @@ static void m_step_action(struct keys_reader *kr, const cJSON *m, void *t)
 	struct loader *L = loader_of(kr);
 	(void)t;
 	/* Only the step's (first) action is read; a second one was reported. */
-	if (strcmp(actions[STEP(L)->action].key, m->string) == 0)
+	if (strcmp(actions[STEP(L)->action].key, m->string) != 0)
+		return;
+	const struct probe_ops *ops = probe_ops_for(STEP(L)->action);
+	if (ops && ops->load)
+		ops->load(&L->r, m, STEP(L));
+	else
 		action_fns[STEP(L)->action](L, m);
 }
 
@@ -1916,10 +1788,9 @@ static void step_free(struct rb_step *s)
 	free(s->cmd.command);
 	free(s->cmd.cwd);
 	rb_kv_free(&s->cmd.env);
-	free(s->http.method);
-	free(s->http.url);
-	rb_kv_free(&s->http.headers);
-	free(s->http.body);
+	const struct probe_ops *ops = probe_ops_for(s->action);
+	if (ops && ops->free_data)
+		ops->free_data(s->action_data);
 	free(s->sql.conn);
 	free(s->sql.query);
 	for (size_t i = 0; i < s->sql.nparams; i++)

@@ -15,6 +15,11 @@
 #include "rbc/json.h"
 #include "rbc/runbook.h"
 
+#include "../../src/probe/http_internal.h"
+
+/* What a step of each kind holds: its probe kind's own data. */
+#define HTTP(s) ((const struct probe_http_step *)(s)->action_data)
+
 #define EVERY_KEY "tests/fixtures/good/every-key.json"
 
 static struct runbook *load_ok(const char *path)
@@ -81,8 +86,8 @@ static void test_probe_steps(void **state)
 	struct rb_step *s = runbook_find(rb, "health");
 	assert_ptr_equal(s->parent, g);
 	assert_int_equal(s->action, RB_HTTP);
-	assert_string_equal(s->http.method, "GET");
-	assert_string_equal(s->http.url, "${BASE_URL}/api/health");
+	assert_string_equal(HTTP(s)->method, "GET");
+	assert_string_equal(HTTP(s)->url, "${BASE_URL}/api/health");
 	assert_int_equal(s->repeat.mode, RB_REPEAT_COUNT);
 	assert_int_equal(s->repeat.count, 30);
 	assert_int_equal(s->repeat.every_ms, 10000);
@@ -93,21 +98,21 @@ static void test_probe_steps(void **state)
 	assert_int_equal(s->col, 7);
 
 	s = runbook_find(rb, "latency");
-	assert_string_equal(s->http.method, "HEAD");
-	assert_string_equal(rb_kv_get(&s->http.headers, "Authorization"), "Bearer ${API_TOKEN}");
-	assert_int_equal(s->http.timeout_ms, 2000);
-	assert_false(s->http.insecure); /* true is warned about: warn/insecure.json */
-	assert_true(s->http.follow);
-	assert_int_equal(s->http.max_body, 1024 * 1024);
+	assert_string_equal(HTTP(s)->method, "HEAD");
+	assert_string_equal(rb_kv_get(&HTTP(s)->headers, "Authorization"), "Bearer ${API_TOKEN}");
+	assert_int_equal(HTTP(s)->timeout_ms, 2000);
+	assert_false(HTTP(s)->insecure); /* true is warned about: warn/insecure.json */
+	assert_true(HTTP(s)->follow);
+	assert_int_equal(HTTP(s)->max_body, 1024 * 1024);
 	assert_int_equal(s->repeat.mode, RB_REPEAT_FOR);
 	assert_int_equal(s->repeat.for_ms, 60000);
 	assert_int_equal(s->repeat.every_ms, 50);
 	assert_string_equal(expr_source(s->warn), "p95(time) > 300ms");
 
 	s = runbook_find(rb, "login");
-	assert_string_equal(s->http.method, "POST");
-	assert_true(s->http.json_body);
-	assert_string_equal(s->http.body, "{\"email\":\"test@example.com\",\"n\":[1,2]}");
+	assert_string_equal(HTTP(s)->method, "POST");
+	assert_true(HTTP(s)->json_body);
+	assert_string_equal(HTTP(s)->body, "{\"email\":\"test@example.com\",\"n\":[1,2]}");
 	assert_int_equal(s->ncaptures, 2);
 	assert_string_equal(s->captures[0].name, "TOKEN");
 	assert_string_equal(expr_source(s->captures[1].expr), "json.env");

@@ -141,15 +141,6 @@ struct rb_cmd {          /* run and nagios */
    is refused when the runbook loads). */
 #define RB_MAX_BODY ((int64_t)64 << 20)
 
-struct rb_sql {
-	char *conn;          /* NULL: libpq's environment defaults */
-	char *query;
-	char **params;       /* NULL entries are SQL NULL */
-	size_t nparams;
-	bool write;
-	long max_rows;       /* 0: the default */
-};
-
 struct rb_dns {
 	char *name;
 	char *type;          /* "A", "AAAA" or "any" */
@@ -203,7 +194,6 @@ struct rb_step {
 	struct rb_cmd cmd;       /* RUN, NAGIOS */
 	void *action_data;       /* a probe kind's own (its probe_ops load and
 	                            free_data, probe.h) */
-	struct rb_sql sql;
 	struct rb_dns dns;
 	struct rb_tcp tcp;
 	struct rb_prom prom;

@@ -22,7 +22,6 @@
 #include "rbc/keys.h"
 #include "rbc/probe.h"
 #include "rbc/runbook.h"
-#include "rbc/sqlreach.h"
 #include "rbc/units.h"
 
 static const struct {
@@ -280,92 +279,6 @@ static void a_manual(struct loader *L, const cJSON *m)
 	STEP(L)->manual = keys_xtext(&L->r, m);
 }
 
-static void m_sql_conn(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_sql *)t)->conn = keys_xtext(&L->r, m);
-}
-
-static void m_sql_query(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_sql *)t)->query = keys_text(&L->r, m);
-}
-
-static void m_sql_params(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	struct rb_sql *q = t;
-	if (!keys_want_array(&L->r, m, false))
-		return;
-	size_t n = (size_t)cJSON_GetArraySize(m), i = 0;
-	q->params = xcalloc(n, sizeof *q->params);
-	for (const cJSON *c = m->child; c; c = c->next, i++) {
-		size_t old = keys_push_index(&L->r, i);
-		if (cJSON_IsString(c)) {
-			keys_scan_refs(&L->r, c);
-			q->params[i] = xstrdup(c->valuestring);
-		} else if (cJSON_IsNumber(c)) {
-			q->params[i] = keys_number_text(c->valuedouble);
-		} else if (cJSON_IsBool(c)) {
-			q->params[i] = xstrdup(cJSON_IsTrue(c) ? "true" : "false");
-		} else if (!cJSON_IsNull(c)) {
-			keys_err(&L->r, c, "expected a string, number, boolean or null, got %s", json_type_name(c));
-		}
-		keys_pop(&L->r, old);
-	}
-	q->nparams = n;
-}
-
-static void m_sql_write(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	keys_bool(&L->r, m, &((struct rb_sql *)t)->write);
-}
-
-static void m_sql_max_rows(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	keys_int(&L->r, m, 1, 10000000, &((struct rb_sql *)t)->max_rows);
-}
-
-static const struct keys_member sql_keys[] = {
-	{"conn", m_sql_conn}, {"query", m_sql_query}, {"params", m_sql_params},
-	{"write", m_sql_write}, {"max_rows", m_sql_max_rows},
-};
-
-/* The query string node of the sql step being checked, for sqlreach_scan. */
-struct sql_reach_ctx {
-	struct loader *L;
-	const cJSON *q;
-};
-
-/* One thing a read-only query can still do (sqlreach.h), warned at its byte. */
-static void sql_reach_warn(size_t at, const char *what, void *ud)
-{
-	struct sql_reach_ctx *c = ud;
-	unsigned line = 0, col = 0;
-	json_doc_string_pos(c->L->r.doc, c->q, at, &line, &col);
-	diags_add(c->L->r.d, true, c->L->r.file, line, col, c->L->r.path.s,
-	          "%s: a read-only transaction does not stop that (it refuses only writes to "
-	          "tables); connect as a role that may not", what);
-}
-
-static void a_sql(struct loader *L, const cJSON *m)
-{
-	if (!keys_want_object(&L->r, m, "an object with \"query\""))
-		return;
-	keys_walk(&L->r, m, sql_keys, RBC_ARRAY_LEN(sql_keys), &STEP(L)->sql);
-	keys_require(&L->r, m, "query", NULL);
-	const cJSON *q = cJSON_GetObjectItemCaseSensitive(m, "query");
-	if (STEP(L)->sql.query && !STEP(L)->sql.write && cJSON_IsString(q)) {
-		size_t old = keys_push_key(&L->r, "query");
-		struct sql_reach_ctx ctx = {L, q};
-		sqlreach_scan(q->valuestring, sql_reach_warn, &ctx);
-		keys_pop(&L->r, old);
-	}
-}
-
 static void m_dns_name(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
@@ -527,7 +440,7 @@ static void a_steps(struct loader *L, const cJSON *m)
 
 static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
 	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_RUN] = a_run,
-	[RB_SQL] = a_sql, [RB_DNS] = a_dns, [RB_TCP] = a_tcp, [RB_PROMETHEUS] = a_prometheus,
+	[RB_DNS] = a_dns, [RB_TCP] = a_tcp, [RB_PROMETHEUS] = a_prometheus,
 	[RB_NAGIOS] = a_nagios,
 };
 
@@ -1791,11 +1704,6 @@ static void step_free(struct rb_step *s)
 	const struct probe_ops *ops = probe_ops_for(s->action);
 	if (ops && ops->free_data)
 		ops->free_data(s->action_data);
-	free(s->sql.conn);
-	free(s->sql.query);
-	for (size_t i = 0; i < s->sql.nparams; i++)
-		free(s->sql.params[i]);
-	free(s->sql.params);
 	free(s->dns.name);
 	free(s->dns.type);
 	free(s->tcp.host);

@@ -16,9 +16,11 @@
 #include "rbc/runbook.h"
 
 #include "../../src/probe/http_internal.h"
+#include "../../src/probe/internal.h"
 
 /* What a step of each kind holds: its probe kind's own data. */
 #define HTTP(s) ((const struct probe_http_step *)(s)->action_data)
+#define SQL(s) ((const struct probe_sql_step *)(s)->action_data)
 
 #define EVERY_KEY "tests/fixtures/good/every-key.json"
 
@@ -119,14 +121,14 @@ static void test_probe_steps(void **state)
 
 	s = runbook_find(rb, "db");
 	assert_int_equal(s->action, RB_SQL);
-	assert_string_equal(s->sql.conn, "postgresql://127.0.0.1:15432/app");
-	assert_int_equal(s->sql.nparams, 4);
-	assert_string_equal(s->sql.params[0], "1");
-	assert_string_equal(s->sql.params[1], "x");
-	assert_string_equal(s->sql.params[2], "true");
-	assert_null(s->sql.params[3]);
-	assert_false(s->sql.write);
-	assert_int_equal(s->sql.max_rows, 10);
+	assert_string_equal(SQL(s)->conn, "postgresql://127.0.0.1:15432/app");
+	assert_int_equal(SQL(s)->nparams, 4);
+	assert_string_equal(SQL(s)->params[0], "1");
+	assert_string_equal(SQL(s)->params[1], "x");
+	assert_string_equal(SQL(s)->params[2], "true");
+	assert_null(SQL(s)->params[3]);
+	assert_false(SQL(s)->write);
+	assert_int_equal(SQL(s)->max_rows, 10);
 
 	s = runbook_find(rb, "resolve");
 	assert_string_equal(s->dns.name, "localhost");

@@ -141,16 +141,6 @@ struct rb_cmd {          /* run and nagios */
    is refused when the runbook loads). */
 #define RB_MAX_BODY ((int64_t)64 << 20)
 
-struct rb_dns {
-	char *name;
-	char *type;          /* "A", "AAAA" or "any" */
-};
-
-struct rb_tcp {
-	char *host;
-	int port;
-};
-
 struct rb_prom {
 	char *url;
 	char *query;
@@ -194,8 +184,6 @@ struct rb_step {
 	struct rb_cmd cmd;       /* RUN, NAGIOS */
 	void *action_data;       /* a probe kind's own (its probe_ops load and
 	                            free_data, probe.h) */
-	struct rb_dns dns;
-	struct rb_tcp tcp;
 	struct rb_prom prom;
 
 	/* Probe steps carry their effective values (defaults applied); 0 on

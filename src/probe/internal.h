@@ -29,4 +29,14 @@ struct probe_sql_step {
 	long max_rows;       /* 0: the default */
 };
 
+struct probe_dns_step {
+	char *name;
+	char *type;          /* "A", "AAAA" or "any" */
+};
+
+struct probe_tcp_step {
+	char *host;
+	int port;
+};
+
 #endif

@@ -279,96 +279,6 @@ static void a_manual(struct loader *L, const cJSON *m)
 	STEP(L)->manual = keys_xtext(&L->r, m);
 }
 
-static void m_dns_name(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_dns *)t)->name = keys_xtext(&L->r, m);
-}
-
-static void m_dns_type(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	static const char *const types[] = {"A", "AAAA", "any"};
-	if (!keys_want_string(&L->r, m))
-		return;
-	for (size_t i = 0; i < RBC_ARRAY_LEN(types); i++) {
-		if (strcmp(types[i], m->valuestring) == 0) {
-			((struct rb_dns *)t)->type = xstrdup(types[i]);
-			return;
-		}
-		if (strcasecmp(types[i], m->valuestring) == 0) {
-			keys_err(&L->r, m, "write the record type as \"%s\"", types[i]);
-			return;
-		}
-	}
-	keys_err(&L->r, m, "unknown record type \"%s\" (expected A, AAAA or any)", m->valuestring);
-}
-
-static const struct keys_member dns_keys[] = {{"name", m_dns_name}, {"type", m_dns_type}};
-
-static void a_dns(struct loader *L, const cJSON *m)
-{
-	struct rb_dns *d = &STEP(L)->dns;
-	if (cJSON_IsString(m)) {
-		d->name = keys_xtext(&L->r, m);
-	} else if (keys_want_object(&L->r, m, "a name or an object with \"name\"")) {
-		keys_walk(&L->r, m, dns_keys, RBC_ARRAY_LEN(dns_keys), d);
-		keys_require(&L->r, m, "name", NULL);
-	}
-	if (!d->type)
-		d->type = xstrdup("any");
-}
-
-static void m_tcp_host(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_tcp *)t)->host = keys_xtext(&L->r, m);
-}
-
-static void m_tcp_port(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	long port;
-	if (keys_int(&L->r, m, 1, 65535, &port))
-		((struct rb_tcp *)t)->port = (int)port;
-}
-
-static const struct keys_member tcp_keys[] = {{"host", m_tcp_host}, {"port", m_tcp_port}};
-
-static void a_tcp(struct loader *L, const cJSON *m)
-{
-	struct rb_tcp *t = &STEP(L)->tcp;
-	if (cJSON_IsString(m)) {
-		const char *s = m->valuestring, *colon = strrchr(s, ':');
-		char *end = NULL;
-		long port = colon ? strtol(colon + 1, &end, 10) : 0;
-		if (!colon || colon == s || !end || *end || end == colon + 1 || port < 1 || port > 65535) {
-			keys_err(&L->r, m, "expected \"host:port\" with a port from 1 to 65535, got \"%s\"", s);
-			return;
-		}
-		size_t hl = (size_t)(colon - s);
-		bool bracket = s[0] == '[' && hl >= 2 && s[hl - 1] == ']';
-		const char *h = bracket ? s + 1 : s;
-		size_t hn = bracket ? hl - 2 : hl;
-		bool ok = hn > 0 && strspn(colon + 1, "0123456789") == strlen(colon + 1);
-		for (size_t k = 0; k < hn && ok; k++)
-			ok = (unsigned char)h[k] > ' ' && h[k] != '/';
-		if (!ok) {
-			keys_err(&L->r, m, "expected \"host:port\" with a port from 1 to 65535, got \"%s\"", s);
-			return;
-		}
-		t->host = xstrndup(h, hn);
-		t->port = (int)port;
-		keys_scan_refs(&L->r, m);
-		return;
-	}
-	if (!keys_want_object(&L->r, m, "\"host:port\" or an object with \"host\" and \"port\""))
-		return;
-	keys_walk(&L->r, m, tcp_keys, RBC_ARRAY_LEN(tcp_keys), t);
-	keys_require(&L->r, m, "host", NULL);
-	keys_require(&L->r, m, "port", NULL);
-}
-
 static void m_prom_url(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
@@ -440,7 +350,7 @@ static void a_steps(struct loader *L, const cJSON *m)
 
 static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
 	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_RUN] = a_run,
-	[RB_DNS] = a_dns, [RB_TCP] = a_tcp, [RB_PROMETHEUS] = a_prometheus,
+	[RB_PROMETHEUS] = a_prometheus,
 	[RB_NAGIOS] = a_nagios,
 };
 
@@ -1704,9 +1614,6 @@ static void step_free(struct rb_step *s)
 	const struct probe_ops *ops = probe_ops_for(s->action);
 	if (ops && ops->free_data)
 		ops->free_data(s->action_data);
-	free(s->dns.name);
-	free(s->dns.type);
-	free(s->tcp.host);
 	free(s->prom.url);
 	free(s->prom.query);
 	expr_free(s->repeat.until);

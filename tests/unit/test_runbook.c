@@ -21,6 +21,8 @@
 /* What a step of each kind holds: its probe kind's own data. */
 #define HTTP(s) ((const struct probe_http_step *)(s)->action_data)
 #define SQL(s) ((const struct probe_sql_step *)(s)->action_data)
+#define DNS(s) ((const struct probe_dns_step *)(s)->action_data)
+#define TCP(s) ((const struct probe_tcp_step *)(s)->action_data)
 
 #define EVERY_KEY "tests/fixtures/good/every-key.json"
 
@@ -131,16 +133,16 @@ static void test_probe_steps(void **state)
 	assert_int_equal(SQL(s)->max_rows, 10);
 
 	s = runbook_find(rb, "resolve");
-	assert_string_equal(s->dns.name, "localhost");
-	assert_string_equal(s->dns.type, "A");
-	assert_string_equal(runbook_find(rb, "resolve2")->dns.type, "any");
+	assert_string_equal(DNS(s)->name, "localhost");
+	assert_string_equal(DNS(s)->type, "A");
+	assert_string_equal(DNS(runbook_find(rb, "resolve2"))->type, "any");
 
 	s = runbook_find(rb, "port");
-	assert_string_equal(s->tcp.host, "127.0.0.1");
-	assert_int_equal(s->tcp.port, 15432);
+	assert_string_equal(TCP(s)->host, "127.0.0.1");
+	assert_int_equal(TCP(s)->port, 15432);
 	s = runbook_find(rb, "port6");
-	assert_string_equal(s->tcp.host, "::1");
-	assert_int_equal(runbook_find(rb, "port-obj")->tcp.port, 80);
+	assert_string_equal(TCP(s)->host, "::1");
+	assert_int_equal(TCP(runbook_find(rb, "port-obj"))->port, 80);
 
 	s = runbook_find(rb, "errors");
 	assert_string_equal(s->prom.url, "http://127.0.0.1:19090");

@@ -141,11 +141,6 @@ struct rb_cmd {          /* run and nagios */
    is refused when the runbook loads). */
 #define RB_MAX_BODY ((int64_t)64 << 20)
 
-struct rb_prom {
-	char *url;
-	char *query;
-};
-
 enum rb_repeat_mode { RB_REPEAT_NONE, RB_REPEAT_COUNT, RB_REPEAT_FOR, RB_REPEAT_UNTIL,
 	                  RB_REPEAT_CONSECUTIVE, RB_REPEAT_WATCH };
 
@@ -184,7 +179,6 @@ struct rb_step {
 	struct rb_cmd cmd;       /* RUN, NAGIOS */
 	void *action_data;       /* a probe kind's own (its probe_ops load and
 	                            free_data, probe.h) */
-	struct rb_prom prom;
 
 	/* Probe steps carry their effective values (defaults applied); 0 on
 	   groups and manual steps. timeout_ms 0: no timeout. */

@@ -39,4 +39,9 @@ struct probe_tcp_step {
 	int port;
 };
 
+struct probe_prom_step {
+	char *url;
+	char *query;
+};
+
 #endif

@@ -279,33 +279,6 @@ static void a_manual(struct loader *L, const cJSON *m)
 	STEP(L)->manual = keys_xtext(&L->r, m);
 }
 
-static void m_prom_url(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	struct rb_prom *p = t;
-	p->url = keys_xtext(&L->r, m);
-	if (p->url && strncmp(p->url, "${", 2) != 0 && strncmp(p->url, "http://", 7) != 0 &&
-	    strncmp(p->url, "https://", 8) != 0)
-		keys_err(&L->r, m, "url must start with http:// or https:// (or a ${VARIABLE})");
-}
-
-static void m_prom_query(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_prom *)t)->query = keys_xtext(&L->r, m);
-}
-
-static const struct keys_member prom_keys[] = {{"url", m_prom_url}, {"query", m_prom_query}};
-
-static void a_prometheus(struct loader *L, const cJSON *m)
-{
-	if (!keys_want_object(&L->r, m, "an object with \"url\" and \"query\""))
-		return;
-	keys_walk(&L->r, m, prom_keys, RBC_ARRAY_LEN(prom_keys), &STEP(L)->prom);
-	keys_require(&L->r, m, "url", NULL);
-	keys_require(&L->r, m, "query", NULL);
-}
-
 static void a_nagios(struct loader *L, const cJSON *m)
 {
 	get_cmd(L, m, &STEP(L)->cmd);
@@ -350,7 +323,6 @@ static void a_steps(struct loader *L, const cJSON *m)
 
 static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
 	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_RUN] = a_run,
-	[RB_PROMETHEUS] = a_prometheus,
 	[RB_NAGIOS] = a_nagios,
 };
 
@@ -1614,8 +1586,6 @@ static void step_free(struct rb_step *s)
 	const struct probe_ops *ops = probe_ops_for(s->action);
 	if (ops && ops->free_data)
 		ops->free_data(s->action_data);
-	free(s->prom.url);
-	free(s->prom.query);
 	expr_free(s->repeat.until);
 	expr_free(s->expect);
 	expr_free(s->warn);

@@ -23,6 +23,7 @@
 #define SQL(s) ((const struct probe_sql_step *)(s)->action_data)
 #define DNS(s) ((const struct probe_dns_step *)(s)->action_data)
 #define TCP(s) ((const struct probe_tcp_step *)(s)->action_data)
+#define PROM(s) ((const struct probe_prom_step *)(s)->action_data)
 
 #define EVERY_KEY "tests/fixtures/good/every-key.json"
 
@@ -145,8 +146,8 @@ static void test_probe_steps(void **state)
 	assert_int_equal(TCP(runbook_find(rb, "port-obj"))->port, 80);
 
 	s = runbook_find(rb, "errors");
-	assert_string_equal(s->prom.url, "http://127.0.0.1:19090");
-	assert_string_equal(s->prom.query, "sum(rate(http_requests_total{code=~\"5..\"}[5m]))");
+	assert_string_equal(PROM(s)->url, "http://127.0.0.1:19090");
+	assert_string_equal(PROM(s)->query, "sum(rate(http_requests_total{code=~\"5..\"}[5m]))");
 
 	s = runbook_find(rb, "load");
 	assert_int_equal(s->action, RB_NAGIOS);

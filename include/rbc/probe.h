@@ -149,8 +149,9 @@ struct probe_ops {
 	/* The keys the object under the step's action key accepts. */
 	const struct keys_member *keys;
 	size_t nkeys;
-	/* Reads m, the value of the step's action key, into s->action_data;
-	   problems go to r, against keys (and the shorthands the kind takes). */
+	/* Reads m, the value of the step's action key, into s->action_data
+	   (run and nagios: into s->cmd); problems go to r, against keys and
+	   the shorthands the kind takes. */
 	void (*load)(struct keys_reader *r, const cJSON *m, struct rb_step *s);
 	/* Frees what load hung on s->action_data (NULL: nothing). */
 	void (*free_data)(void *data);

@@ -176,7 +176,8 @@ struct rb_step {
 	size_t nchildren;
 	bool parallel;
 	char *manual;            /* MANUAL: the instruction */
-	struct rb_cmd cmd;       /* RUN, NAGIOS */
+	struct rb_cmd cmd;       /* RUN, NAGIOS (read by cmd.c's load; the engine
+	                            builds a command's environment from env) */
 	void *action_data;       /* a probe kind's own (its probe_ops load and
 	                            free_data, probe.h) */
 

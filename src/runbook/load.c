@@ -235,53 +235,9 @@ static struct expr *get_expr(struct loader *L, const cJSON *n)
 
 #define STEP(L) ((L)->step)
 
-static void m_cmd_command(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_cmd *)t)->command = keys_text(&L->r, m);
-}
-
-static void m_cmd_cwd(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_cmd *)t)->cwd = keys_xtext(&L->r, m);
-}
-
-static void m_cmd_env(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	keys_kv(&L->r, m, &((struct rb_cmd *)t)->env, true, false, true);
-}
-
-static const struct keys_member cmd_keys[] = {
-	{"command", m_cmd_command}, {"cwd", m_cmd_cwd}, {"env", m_cmd_env},
-};
-
-static void get_cmd(struct loader *L, const cJSON *m, struct rb_cmd *cmd)
-{
-	if (cJSON_IsString(m)) {
-		cmd->command = keys_text(&L->r, m);
-		return;
-	}
-	if (!keys_want_object(&L->r, m, "a command string or an object with \"command\""))
-		return;
-	keys_walk(&L->r, m, cmd_keys, RBC_ARRAY_LEN(cmd_keys), cmd);
-	keys_require(&L->r, m, "command", NULL);
-}
-
-static void a_run(struct loader *L, const cJSON *m)
-{
-	get_cmd(L, m, &STEP(L)->cmd);
-}
-
 static void a_manual(struct loader *L, const cJSON *m)
 {
 	STEP(L)->manual = keys_xtext(&L->r, m);
-}
-
-static void a_nagios(struct loader *L, const cJSON *m)
-{
-	get_cmd(L, m, &STEP(L)->cmd);
 }
 
 static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_step *parent,
@@ -322,8 +278,7 @@ static void a_steps(struct loader *L, const cJSON *m)
 }
 
 static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
-	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_RUN] = a_run,
-	[RB_NAGIOS] = a_nagios,
+	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual,
 };
 
 /* ------------------------------------------------------ step: the rest */

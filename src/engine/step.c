@@ -958,6 +958,7 @@ struct req_store {
 	struct node *n;
 };
 
+/* Frees what the request borrowed, once the probe has started (or could not). */
 static void store_free(struct req_store *st)
 {
 	probe_build_release(&st->b);
@@ -990,20 +991,6 @@ static bool store_environ(struct probe_build *b, struct rb_kv *env, char **error
 	return vars_env_add_step(st->e, &st->n->s, env, error);
 }
 
-static char *spool_name(struct engine *e, struct node *n);
-
-/* The build's spool: the step's output file in the run's directory, if it keeps one. */
-static void store_spool(struct probe_build *b, const char **path, int *dir)
-{
-	struct req_store *st = (struct req_store *)b;
-	if (!st->e->out_dir)
-		return;
-	if (!st->n->s.spool_path)
-		st->n->s.spool_path = spool_name(st->e, st->n);
-	*path = st->n->s.spool_path;
-	*dir = st->e->out_fd;
-}
-
 static char *spool_name(struct engine *e, struct node *n)
 {
 	struct strbuf sb = {0};
@@ -1021,6 +1008,19 @@ static char *spool_name(struct engine *e, struct node *n)
 	return sb_take(&sb);
 }
 
+/* The build's spool: the step's output file in the run's directory, if it keeps one. */
+static void store_spool(struct probe_build *b, const char **path, int *dir)
+{
+	struct req_store *st = (struct req_store *)b;
+	if (!st->e->out_dir)
+		return;
+	if (!st->n->s.spool_path)
+		st->n->s.spool_path = spool_name(st->e, st->n);
+	*path = st->n->s.spool_path;
+	*dir = st->e->out_fd;
+}
+
+/* Fills q for the step's next attempt through its kind's build; false with *error. */
 static bool build_req(struct engine *e, struct node *n, struct probe_req *q, struct req_store *st,
                       char **error)
 {

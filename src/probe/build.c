@@ -14,6 +14,7 @@ struct probe_build_kept {
 	void (*free_fn)(void *);
 };
 
+/* Keeps p until probe_build_release, which frees it with free_fn. */
 void probe_build_keep(struct probe_build *b, void *p, void (*free_fn)(void *))
 {
 	xgrow(&b->kept, &b->capkept, b->nkept + 1, sizeof *b->kept);
@@ -27,6 +28,7 @@ static void kv_free(void *p)
 	free(p);
 }
 
+/* A new empty list, kept by b. */
 struct rb_kv *probe_build_kv(struct probe_build *b)
 {
 	struct rb_kv *kv = xcalloc(1, sizeof *kv);
@@ -34,6 +36,7 @@ struct rb_kv *probe_build_kv(struct probe_build *b)
 	return kv;
 }
 
+/* Frees everything kept, in the order it was kept. */
 void probe_build_release(struct probe_build *b)
 {
 	for (size_t i = 0; i < b->nkept; i++)

@@ -730,6 +730,7 @@ static void http_cancel(struct probe *p)
 
 /* ------------------------------------------------------- the step */
 
+/* The "url" key of an http step. */
 static void http_key_url(struct keys_reader *r, const cJSON *m, void *t)
 {
 	struct probe_http_step *h = t;
@@ -739,6 +740,7 @@ static void http_key_url(struct keys_reader *r, const cJSON *m, void *t)
 		keys_err(r, m, "url must start with http:// or https:// (or a ${VARIABLE})");
 }
 
+/* The "method" key of an http step. */
 static void http_key_method(struct keys_reader *r, const cJSON *m, void *t)
 {
 	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -758,11 +760,13 @@ static void http_key_method(struct keys_reader *r, const cJSON *m, void *t)
 	    m->valuestring);
 }
 
+/* The "headers" key of an http step. */
 static void http_key_headers(struct keys_reader *r, const cJSON *m, void *t)
 {
 	keys_kv(r, m, &((struct probe_http_step *)t)->headers, false, false, true);
 }
 
+/* The "body" key of an http step. */
 static void http_key_body(struct keys_reader *r, const cJSON *m, void *t)
 {
 	struct probe_http_step *h = t;
@@ -794,6 +798,7 @@ static void check_json_body(struct keys_reader *r, const cJSON *n)
 	free(dups);
 }
 
+/* The "json" key of an http step. */
 static void http_key_json(struct keys_reader *r, const cJSON *m, void *t)
 {
 	struct probe_http_step *h = t;
@@ -806,11 +811,13 @@ static void http_key_json(struct keys_reader *r, const cJSON *m, void *t)
 	h->json_body = true;
 }
 
+/* The "timeout" key of an http step. */
 static void http_key_timeout(struct keys_reader *r, const cJSON *m, void *t)
 {
 	keys_duration(r, m, &((struct probe_http_step *)t)->timeout_ms);
 }
 
+/* The "insecure" key of an http step. */
 static void http_key_insecure(struct keys_reader *r, const cJSON *m, void *t)
 {
 	bool *insecure = &((struct probe_http_step *)t)->insecure;
@@ -819,11 +826,13 @@ static void http_key_insecure(struct keys_reader *r, const cJSON *m, void *t)
 		keys_warn(r, m, "TLS certificates are not verified for this request (insecure: true)");
 }
 
+/* The "follow" key of an http step. */
 static void http_key_follow(struct keys_reader *r, const cJSON *m, void *t)
 {
 	keys_bool(r, m, &((struct probe_http_step *)t)->follow);
 }
 
+/* The "max_body" key of an http step. */
 static void http_key_max_body(struct keys_reader *r, const cJSON *m, void *t)
 {
 	int64_t *max = &((struct probe_http_step *)t)->max_body;

@@ -314,11 +314,13 @@ static struct probe *tcp_start(const struct probe_req *req, struct rbc_error *er
 
 /* ------------------------------------------------------- the steps */
 
+/* The "name" key of a dns step. */
 static void dns_key_name(struct keys_reader *r, const cJSON *m, void *t)
 {
 	((struct probe_dns_step *)t)->name = keys_xtext(r, m);
 }
 
+/* The "type" key of a dns step. */
 static void dns_key_type(struct keys_reader *r, const cJSON *m, void *t)
 {
 	static const char *const types[] = {"A", "AAAA", "any"};
@@ -365,11 +367,13 @@ static void dns_free_data(void *data)
 	free(d);
 }
 
+/* The "host" key of a tcp step. */
 static void tcp_key_host(struct keys_reader *r, const cJSON *m, void *t)
 {
 	((struct probe_tcp_step *)t)->host = keys_xtext(r, m);
 }
 
+/* The "port" key of a tcp step. */
 static void tcp_key_port(struct keys_reader *r, const cJSON *m, void *t)
 {
 	long port;

@@ -250,6 +250,7 @@ static void prom_cancel(struct probe *p)
 
 /* ------------------------------------------------------- the step */
 
+/* The "url" key of a prometheus step. */
 static void prom_key_url(struct keys_reader *r, const cJSON *m, void *t)
 {
 	struct probe_prom_step *p = t;
@@ -259,6 +260,7 @@ static void prom_key_url(struct keys_reader *r, const cJSON *m, void *t)
 		keys_err(r, m, "url must start with http:// or https:// (or a ${VARIABLE})");
 }
 
+/* The "query" key of a prometheus step. */
 static void prom_key_query(struct keys_reader *r, const cJSON *m, void *t)
 {
 	((struct probe_prom_step *)t)->query = keys_xtext(r, m);

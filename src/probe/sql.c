@@ -807,16 +807,19 @@ static struct probe *sql_start(const struct probe_req *req, struct rbc_error *er
 
 /* ------------------------------------------------------- the step */
 
+/* The "conn" key of a sql step. */
 static void sql_key_conn(struct keys_reader *r, const cJSON *m, void *t)
 {
 	((struct probe_sql_step *)t)->conn = keys_xtext(r, m);
 }
 
+/* The "query" key of a sql step. */
 static void sql_key_query(struct keys_reader *r, const cJSON *m, void *t)
 {
 	((struct probe_sql_step *)t)->query = keys_text(r, m);
 }
 
+/* The "params" key of a sql step. */
 static void sql_key_params(struct keys_reader *r, const cJSON *m, void *t)
 {
 	struct probe_sql_step *q = t;
@@ -841,11 +844,13 @@ static void sql_key_params(struct keys_reader *r, const cJSON *m, void *t)
 	q->nparams = n;
 }
 
+/* The "write" key of a sql step. */
 static void sql_key_write(struct keys_reader *r, const cJSON *m, void *t)
 {
 	keys_bool(r, m, &((struct probe_sql_step *)t)->write);
 }
 
+/* The "max_rows" key of a sql step. */
 static void sql_key_max_rows(struct keys_reader *r, const cJSON *m, void *t)
 {
 	keys_int(r, m, 1, 10000000, &((struct probe_sql_step *)t)->max_rows);

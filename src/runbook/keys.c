@@ -71,6 +71,7 @@ static bool plain_key(const char *key)
 	return true;
 }
 
+/* Appends .key (or ["key"] when it needs quoting) to the path. */
 size_t keys_push_key(struct keys_reader *r, const char *key)
 {
 	size_t old = r->path.len;
@@ -84,6 +85,7 @@ size_t keys_push_key(struct keys_reader *r, const char *key)
 	return old;
 }
 
+/* Appends [i] to the path. */
 size_t keys_push_index(struct keys_reader *r, size_t i)
 {
 	size_t old = r->path.len;
@@ -91,6 +93,7 @@ size_t keys_push_index(struct keys_reader *r, size_t i)
 	return old;
 }
 
+/* Cuts the path back to what a push returned. */
 void keys_pop(struct keys_reader *r, size_t old)
 {
 	r->path.len = old;
@@ -100,6 +103,7 @@ void keys_pop(struct keys_reader *r, size_t old)
 
 /* ------------------------------------------------------------ value types */
 
+/* True when n is a string; else reports what it is. */
 bool keys_want_string(struct keys_reader *r, const cJSON *n)
 {
 	if (cJSON_IsString(n))
@@ -120,6 +124,7 @@ char *keys_text(struct keys_reader *r, const cJSON *n)
 	return xstrdup(n->valuestring);
 }
 
+/* A true or false. */
 bool keys_bool(struct keys_reader *r, const cJSON *n, bool *out)
 {
 	if (!cJSON_IsBool(n)) {
@@ -130,6 +135,7 @@ bool keys_bool(struct keys_reader *r, const cJSON *n, bool *out)
 	return true;
 }
 
+/* An integer from min to max (at most 2^53). */
 bool keys_int(struct keys_reader *r, const cJSON *n, long min, long max, long *out)
 {
 	/* Beyond 2^53 a double is not exact and a cast may overflow. */
@@ -148,6 +154,7 @@ bool keys_int(struct keys_reader *r, const cJSON *n, long min, long max, long *o
 	return true;
 }
 
+/* A duration such as "30s", greater than 0. */
 bool keys_duration(struct keys_reader *r, const cJSON *n, int64_t *ms)
 {
 	const char *why;
@@ -166,6 +173,7 @@ bool keys_duration(struct keys_reader *r, const cJSON *n, int64_t *ms)
 	return true;
 }
 
+/* A size: bytes as a number, or text such as "1MiB"; greater than 0. */
 bool keys_size(struct keys_reader *r, const cJSON *n, int64_t *bytes)
 {
 	const char *why;
@@ -193,6 +201,7 @@ bool keys_size(struct keys_reader *r, const cJSON *n, int64_t *bytes)
 
 /* ------------------------------------------------------------- variables */
 
+/* Records one ${NAME} at line:col, with the current path. */
 void keys_note_use(struct keys_reader *r, const char *name, size_t len,
                      unsigned line, unsigned col)
 {
@@ -279,6 +288,7 @@ struct keyref {
 	const cJSON *node;
 };
 
+/* Orders keyrefs by key, then by place in the object. */
 static int cmp_keyref(const void *a, const void *b)
 {
 	const struct keyref *x = a, *y = b;
@@ -288,6 +298,7 @@ static int cmp_keyref(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* Orders nodes by address, for bsearch. */
 static int cmp_ptr(const void *a, const void *b)
 {
 	uintptr_t x = (uintptr_t)*(const cJSON *const *)a, y = (uintptr_t)*(const cJSON *const *)b;
@@ -391,6 +402,7 @@ void keys_walk(struct keys_reader *r, const cJSON *obj, const struct keys_member
 	free(dups);
 }
 
+/* True when n is an object; else "expected <what>". */
 bool keys_want_object(struct keys_reader *r, const cJSON *n, const char *what)
 {
 	if (cJSON_IsObject(n))
@@ -399,6 +411,7 @@ bool keys_want_object(struct keys_reader *r, const cJSON *n, const char *what)
 	return false;
 }
 
+/* True when n is an array (nonempty: with a member). */
 bool keys_want_array(struct keys_reader *r, const cJSON *n, bool nonempty)
 {
 	if (!cJSON_IsArray(n)) {

@@ -8,6 +8,7 @@
 #include "rbc/runbook.h"
 #include "rbc/util.h"
 
+/* The value of key, or NULL. */
 const char *rb_kv_get(const struct rb_kv *kv, const char *key)
 {
 	for (size_t i = 0; i < kv->n; i++)
@@ -16,6 +17,7 @@ const char *rb_kv_get(const struct rb_kv *kv, const char *key)
 	return NULL;
 }
 
+/* Replaces key's value with a copy of val, or appends the pair. */
 void rb_kv_set(struct rb_kv *kv, const char *key, const char *val)
 {
 	for (size_t i = 0; i < kv->n; i++)
@@ -31,6 +33,7 @@ void rb_kv_set(struct rb_kv *kv, const char *key, const char *val)
 	kv->n++;
 }
 
+/* Frees the pairs and zeroes kv. */
 void rb_kv_free(struct rb_kv *kv)
 {
 	for (size_t i = 0; i < kv->n; i++) {
@@ -42,6 +45,7 @@ void rb_kv_free(struct rb_kv *kv)
 	memset(kv, 0, sizeof *kv);
 }
 
+/* True for [A-Za-z_][A-Za-z0-9_]*, 128 characters at most. */
 bool rb_var_name_ok(const char *s, size_t n)
 {
 	if (n == 0 || n > 128 || (s[0] >= '0' && s[0] <= '9'))

@@ -609,9 +609,9 @@ static void m_step_on_demand(struct keys_reader *kr, const cJSON *m, void *t)
 
 static const struct keys_member step_keys[] = {
 	{"id", m_step_id}, {"title", m_step_title}, {"note", m_step_note},
-	{"steps", m_step_action}, {"manual", m_step_action}, {"run", m_step_action},
-	{"http", m_step_action}, {"sql", m_step_action}, {"dns", m_step_action},
-	{"tcp", m_step_action}, {"prometheus", m_step_action}, {"nagios", m_step_action},
+#define X(e, key, desc) {key, m_step_action},
+	RB_ACTIONS(X)
+#undef X
 	{"parallel", m_step_parallel}, {"timeout", m_step_timeout}, {"retry", m_step_retry},
 	{"repeat", m_step_repeat}, {"expect", m_step_expect}, {"warn", m_step_warn},
 	{"capture", m_step_capture}, {"when", m_step_when}, {"confirm", m_step_confirm},
@@ -795,7 +795,11 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 		}
 	}
 	if (nact == 0) {
-		keys_err(&L->r, n, "step has no action: give one of steps, manual, run, http, sql, dns, tcp, prometheus, nagios");
+		struct strbuf keys = {0};
+		for (size_t a = 0; a < RB_ACTION_COUNT; a++)
+			sb_addf(&keys, "%s%s", a ? ", " : "", actions[a].key);
+		keys_err(&L->r, n, "step has no action: give one of %s", sb_borrow(&keys));
+		sb_free(&keys);
 	} else if (nact > 1) {
 		size_t old = keys_push_key(&L->r, act[1]->string);
 		keys_err_key(&L->r, act[1], "step has two actions, \"%s\" and \"%s\": give exactly one",

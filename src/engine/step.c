@@ -249,8 +249,10 @@ static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value
 			v = nagios_state(samples, count, expect || d->warn, v, &x);
 	}
 	vars_scratch_release(e);
-	if (d->action == RB_HTTP && d->http.insecure) {
-		char *y = xasprintf("%s; TLS not verified (insecure: true)", x);
+	const struct probe_ops *kind = probe_ops_for(d->action);
+	const char *note = kind && kind->verdict_note ? kind->verdict_note(d) : NULL;
+	if (note) {
+		char *y = xasprintf("%s; %s", x, note);
 		free(x);
 		x = y;
 	}
@@ -949,42 +951,44 @@ static void on_done(void *ud, struct rbc_value *sample, const char *error)
 	engine_pump(e);
 }
 
-/* Strings a request borrows, owned here until the probe has started. */
+/* What a request borrows, owned here until the probe has started. */
 struct req_store {
-	char *strs[8];
-	size_t n;
-	struct rb_kv env, headers;
-	char **params;
-	size_t nparams;
+	struct probe_build b;    /* first: the build's callbacks get &st->b */
+	struct engine *e;
+	struct node *n;
 };
 
-static char *keep(struct req_store *st, char *s)
-{
-	if (st->n < RBC_ARRAY_LEN(st->strs))
-		st->strs[st->n++] = s;
-	return s;
-}
-
+/* Frees what the request borrowed, once the probe has started (or could not). */
 static void store_free(struct req_store *st)
 {
-	for (size_t i = 0; i < st->n; i++)
-		free(st->strs[i]);
-	rb_kv_free(&st->env);
-	rb_kv_free(&st->headers);
-	for (size_t i = 0; i < st->nparams; i++)
-		free(st->params[i]);
-	free(st->params);
+	probe_build_release(&st->b);
 }
 
-/* Expands text into the store; false with *error on an unset variable. */
-static bool x(struct engine *e, struct node *n, struct req_store *st, const char *text,
-              enum vars_quote quote, const char **out, char **error)
+/* The build's expand: ${NAME} into the store; false with *error on an unset variable. */
+static bool store_expand(struct probe_build *b, const char *text, enum probe_quote quote,
+                         const char **out, char **error)
 {
+	static const enum vars_quote quotes[] = {
+		[PROBE_QUOTE_PLAIN] = VARS_PLAIN, [PROBE_QUOTE_JSON] = VARS_JSON,
+		[PROBE_QUOTE_CONN] = VARS_CONN, [PROBE_QUOTE_URL] = VARS_URL,
+		[PROBE_QUOTE_PROMQL] = VARS_PROMQL,
+	};
+	struct req_store *st = (struct req_store *)b;
 	char *v = NULL;
-	if (!vars_expand(e, &n->s, text, quote, &v, error))
+	if (!vars_expand(st->e, &st->n->s, text, quotes[quote], &v, error))
 		return false;
-	*out = v ? keep(st, v) : NULL;
+	if (v)
+		probe_build_keep(b, v, free);
+	*out = v;
 	return true;
+}
+
+/* The build's environ: the variables, then the step's env. */
+static bool store_environ(struct probe_build *b, struct rb_kv *env, char **error)
+{
+	struct req_store *st = (struct req_store *)b;
+	vars_env(st->e, &st->n->s, env);
+	return vars_env_add_step(st->e, &st->n->s, env, error);
 }
 
 static char *spool_name(struct engine *e, struct node *n)
@@ -1004,6 +1008,19 @@ static char *spool_name(struct engine *e, struct node *n)
 	return sb_take(&sb);
 }
 
+/* The build's spool: the step's output file in the run's directory, if it keeps one. */
+static void store_spool(struct probe_build *b, const char **path, int *dir)
+{
+	struct req_store *st = (struct req_store *)b;
+	if (!st->e->out_dir)
+		return;
+	if (!st->n->s.spool_path)
+		st->n->s.spool_path = spool_name(st->e, st->n);
+	*path = st->n->s.spool_path;
+	*dir = st->e->out_fd;
+}
+
+/* Fills q for the step's next attempt through its kind's build; false with *error. */
 static bool build_req(struct engine *e, struct node *n, struct probe_req *q, struct req_store *st,
                       char **error)
 {
@@ -1013,79 +1030,18 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 	q->action = d->action;
 	q->timeout_ms = d->timeout_ms;
 	q->mask = e->mask;
-	switch (d->action) {
-	case RB_RUN:
-	case RB_NAGIOS:
-		q->command = d->cmd.command; /* never expanded: variables are its environment */
-		if (d->cmd.cwd) {
-			if (!x(e, n, st, d->cmd.cwd, VARS_PLAIN, &q->cwd, error))
-				return false;
-		} else {
-			q->cwd = n->s.rb->dir;
-		}
-		vars_env(e, &n->s, &st->env);
-		if (!vars_env_add_step(e, &n->s, &st->env, error))
-			return false;
-		q->env = &st->env;
-		if (e->out_dir) {
-			if (!n->s.spool_path)
-				n->s.spool_path = spool_name(e, n);
-			q->spool_path = n->s.spool_path;
-			q->spool_dir = e->out_fd;
-		}
-		return true;
-	case RB_HTTP:
-		q->method = d->http.method;
-		if (!x(e, n, st, d->http.url, VARS_URL, &q->url, error) ||
-		    !x(e, n, st, d->http.body, d->http.json_body ? VARS_JSON : VARS_PLAIN, &q->body, error))
-			return false;
-		for (size_t i = 0; i < d->http.headers.n; i++) {
-			char *v = NULL;
-			if (!vars_expand(e, &n->s, d->http.headers.vals[i], VARS_PLAIN, &v, error))
-				return false;
-			rb_kv_set(&st->headers, d->http.headers.keys[i], v);
-			free(v);
-		}
-		q->headers = &st->headers;
-		q->json_body = d->http.json_body;
-		q->insecure = d->http.insecure;
-		q->follow = d->http.follow;
-		q->max_body = d->http.max_body;
-		if (d->http.timeout_ms)
-			q->timeout_ms = d->http.timeout_ms;
-		return true;
-	case RB_SQL:
-		if (!x(e, n, st, d->sql.conn, VARS_CONN, &q->conn, error))
-			return false;
-		q->query = d->sql.query; /* never expanded: values go in as params */
-		st->params = xcalloc(d->sql.nparams + 1, sizeof *st->params);
-		st->nparams = d->sql.nparams;
-		for (size_t i = 0; i < d->sql.nparams; i++) {
-			if (!d->sql.params[i])
-				continue;
-			if (!vars_expand(e, &n->s, d->sql.params[i], VARS_PLAIN, &st->params[i], error))
-				return false;
-			st->nparams = i + 1;
-		}
-		st->nparams = d->sql.nparams;
-		q->params = (const char *const *)st->params;
-		q->nparams = d->sql.nparams;
-		q->write = d->sql.write;
-		q->max_rows = d->sql.max_rows;
-		return true;
-	case RB_DNS:
-		q->dns_type = d->dns.type;
-		return x(e, n, st, d->dns.name, VARS_PLAIN, &q->host, error);
-	case RB_TCP:
-		q->port = d->tcp.port;
-		return x(e, n, st, d->tcp.host, VARS_PLAIN, &q->host, error);
-	case RB_PROMETHEUS:
-		return x(e, n, st, d->prom.url, VARS_URL, &q->prom_url, error) &&
-		       x(e, n, st, d->prom.query, VARS_PROMQL, &q->prom_query, error);
-	default:
+	const struct probe_ops *ops = probe_ops_for(d->action);
+	if (!ops || !ops->build) {
 		*error = xasprintf("%s steps have no probe", rb_action_desc(d->action));
 		return false;
 	}
+	st->e = e;
+	st->n = n;
+	st->b.expand = store_expand;
+	st->b.environ = store_environ;
+	st->b.spool = store_spool;
+	st->b.dir = n->s.rb->dir;
+	return ops->build(d, &st->b, q, error);
 }
 
 /* Hands over a sample made on the spot, on a later turn, as a probe would. */

@@ -737,18 +737,13 @@ static char *action_text(struct console *c, const struct eng_step *s)
 	if (!d)
 		return xasprintf("runbook %s (%s)", s->rb->file, rb_kind_name(s->rb->kind));
 	struct strbuf sb = {0};
-	switch (d->action) {
-	case RB_GROUP: sb_addf(&sb, "group of %zu%s", d->nchildren, d->parallel ? ", in parallel" : ""); break;
-	case RB_MANUAL: sb_addf(&sb, "manual: %s", s->wait_text ? s->wait_text : d->manual); break;
-	case RB_RUN:
-	case RB_NAGIOS: sb_addf(&sb, "%s$ %s", d->action == RB_NAGIOS ? "plugin " : "", d->cmd.command); break;
-	case RB_HTTP: sb_addf(&sb, "%s %s", d->http.method ? d->http.method : "GET", d->http.url); break;
-	case RB_SQL: sb_addf(&sb, "SQL %s", d->sql.query); break;
-	case RB_DNS: sb_addf(&sb, "DNS %s %s", d->dns.type ? d->dns.type : "any", d->dns.name); break;
-	case RB_TCP: sb_addf(&sb, "TCP %s:%d", d->tcp.host, d->tcp.port); break;
-	case RB_PROMETHEUS: sb_addf(&sb, "PromQL %s at %s", d->prom.query, d->prom.url); break;
-	default: break;
-	}
+	const struct probe_ops *kind = probe_ops_for(d->action);
+	if (kind && kind->describe)
+		kind->describe(d, &sb);
+	else if (d->action == RB_GROUP)
+		sb_addf(&sb, "group of %zu%s", d->nchildren, d->parallel ? ", in parallel" : "");
+	else if (d->action == RB_MANUAL)
+		sb_addf(&sb, "manual: %s", s->wait_text ? s->wait_text : d->manual);
 	/* ${NAME} as far as known now, masked. */
 	char *shown = NULL;
 	struct strbuf out = {0};
@@ -756,7 +751,7 @@ static char *action_text(struct console *c, const struct eng_step *s)
 	for (const char *p = t; *p;) {
 		const char *dl = strstr(p, "${");
 		const char *end = dl ? strchr(dl + 2, '}') : NULL;
-		if (!dl || !end || d->action == RB_RUN || d->action == RB_NAGIOS) {
+		if (!dl || !end || (kind && kind->describe_verbatim)) {
 			sb_adds(&out, p);
 			break;
 		}

@@ -11,7 +11,7 @@
  * dispatched through one table (CONSOLE_KEYS, keys.h), which also writes
  * the help: an open overlay (the help, a prompt, an incident question) gets
  * the key raw; else its request goes to the focused pane, then to incident
- * mode, then to the frame (frame_request). The panes, bars and overlays are
+ * mode, then to the frame (console_request). The panes, bars and overlays are
  * called through their ops tables only (internal.h says how the files layer).
  */
 #include <curses.h>

@@ -162,7 +162,8 @@ struct pane_ops {
 	const char *name;
 	/* Draws into r (its frame included); focused: the requests come here first. */
 	void (*draw)(struct console *c, const struct rect *r, bool focused);
-	/* A request while focused (NULL: never focused); PANE_* flags. */
+	/* A request while focused (the tree also gets fold and unfold from the
+	   frame wherever the focus is); NULL: never focused. PANE_* flags. */
 	unsigned (*request)(struct console *c, enum request r);
 };
 

@@ -13,61 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "emit.h"
 #include "internal.h"
+#include "step.h"
 
 /* A run that jumps more often than this is looping: it stops with ERROR. */
 #define ENGINE_MAX_JUMPS 1000
 
-const char *eng_state_name(enum eng_state s)
-{
-	static const char *const names[] = {
-#define X(e, name) name,
-		ENG_STATES(X)
-#undef X
-	};
-	return (size_t)s < RBC_ARRAY_LEN(names) ? names[s] : "?";
-}
-
-const char *eng_event_name(enum eng_event_type t)
-{
-	static const char *const names[] = {
-#define X(e, name) name,
-		ENG_EVENTS(X)
-#undef X
-	};
-	return (size_t)t < RBC_ARRAY_LEN(names) ? names[t] : "?";
-}
-
-static int64_t real_clock(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t engine_now(const struct engine *e)
-{
-	return e->o.clock ? e->o.clock() : real_clock();
-}
-
-/* True when f is the run's flow or a branch of it. */
-static bool flow_in_run(const struct flow *f)
-{
-	while (f && f->parent)
-		f = f->parent;
-	return f && f->main;
-}
-
-void engine_emit(struct engine *e, struct eng_event *ev)
-{
-	ev->time = engine_now(e);
-	const struct flow *f = e->acting;
-	if (!f && ev->step)
-		f = node_of(ev->step)->flow;
-	ev->run = flow_in_run(f);
-	if (e->o.on_event)
-		e->o.on_event(e->o.ud, ev);
-}
+static void outcome_report(struct engine *e, struct node *n, struct step_outcome *o);
 
 /* ---- the tree ---------------------------------------------------------- */
 
@@ -172,7 +125,7 @@ void node_titles_below(struct engine *e, struct node *n)
 		titles_init(e, n->s.children[i]);
 }
 
-bool node_on_demand(const struct eng_step *s)
+static bool node_on_demand(const struct eng_step *s)
 {
 	return s->include || (s->def && s->def->on_demand);
 }
@@ -222,7 +175,7 @@ struct eng_step *const *engine_nodes(const struct engine *e, size_t *n)
 }
 
 /* Where a failed step's goto: or run: sends the flow (NULL: nowhere). */
-struct node *engine_target(struct engine *e, struct node *from)
+static struct node *engine_target(struct engine *e, struct node *from)
 {
 	const struct rb_step *d = from->s.def;
 	if (!d)
@@ -283,6 +236,7 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 	   take the outputs elsewhere. */
 	e->out_fd = o->out_dir ? open(o->out_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
 	e->mask = mask_new();
+	e->step_report = outcome_report;
 	struct rbc_error perr = {0};
 	e->run_expect = expr_parse("exit == 0", &perr);
 	rbc_error_clear(&perr);
@@ -407,7 +361,7 @@ static void flow_free(struct flow *f)
 	free(f);
 }
 
-void flow_move(struct flow *f, enum flow_act act, struct node *n)
+static void flow_move(struct flow *f, enum flow_act act, struct node *n)
 {
 	struct engine *e = f->e;
 	f->act = act;
@@ -424,12 +378,14 @@ void flow_move(struct flow *f, enum flow_act act, struct node *n)
 }
 
 static void flow_end(struct flow *f);
+static void engine_fail_run(struct engine *e, const char *reason);
+static void engine_interrupt(struct engine *e, const char *reason, struct node *target);
 static void main_over(struct engine *e);
 static void enter(struct flow *f, struct node *n);
 static void after(struct flow *f, struct node *n, bool passing);
 static void check_finished(struct engine *e);
 
-void engine_pump(struct engine *e)
+static void engine_pump(struct engine *e)
 {
 	if (e->pumping)
 		return;
@@ -455,8 +411,8 @@ void engine_pump(struct engine *e)
 
 /* ---- finishing nodes and groups ------------------------------------------ */
 
-void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_verdict v,
-                 char *explain_take)
+static void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_verdict v,
+                        char *explain_take)
 {
 	n->s.state = st;
 	n->s.verdict = v;
@@ -543,7 +499,7 @@ static void group_close(struct engine *e, struct node *g)
 }
 
 /* A watch ended after its groups closed: their verdicts may change. */
-void node_refresh_ancestors(struct engine *e, struct node *n)
+static void node_refresh_ancestors(struct engine *e, struct node *n)
 {
 	for (struct eng_step *p = n->s.parent; p; p = p->parent) {
 		if (p->state != ENG_DONE && p->state != ENG_SKIPPED)
@@ -1051,7 +1007,65 @@ static void enter(struct flow *f, struct node *n)
 		step_watch_start(e, n);
 		return;
 	}
-	step_probe_start(e, n); /* finishes later: flow_move(AFTER) from step.c */
+	step_probe_start(e, n); /* finishes later: its outcome comes to outcome_report */
+}
+
+/* ---- what a step reported ---------------------------------------------- */
+
+/* A watch fired: its on_fail decides whether the run goes on, jumps to the
+   on_fail target (cutting short what runs) or stops. */
+static void watch_fired(struct engine *e, struct node *n, enum rbc_verdict v, char *explain_take)
+{
+	const struct rb_step *d = n->s.def;
+	struct node *target = NULL;
+	if (d->on_fail == RB_ON_FAIL_GOTO || d->on_fail == RB_ON_FAIL_RUN)
+		target = engine_target(e, n);
+	struct eng_event ev = {.type = ENG_EV_WATCH_FIRED, .step = &n->s, .verdict = v,
+	                       .text = explain_take, .target = target ? &target->s : NULL,
+	                       .automatic = true};
+	engine_emit(e, &ev);
+	node_finish(e, n, ENG_DONE, v, explain_take);
+	node_refresh_ancestors(e, n);
+	if (d->on_fail == RB_ON_FAIL_CONTINUE)
+		return;
+	char *reason = xasprintf("watch %s fired", d->id);
+	if (target)
+		engine_interrupt(e, reason, target);
+	else
+		engine_stop(e, reason);
+	free(reason);
+}
+
+/* Decides what a step's outcome means for the run: a finished step ends in
+   the tree and its flow goes on (a watch's groups count it again); a fired
+   watch acts on its on_fail. */
+static void outcome_apply(struct engine *e, struct node *n, struct step_outcome *o)
+{
+	switch (o->result) {
+	case STEP_MORE:
+		return;
+	case STEP_FINISHED: {
+		struct flow *f = n->flow;
+		bool watch = n->s.def && n->s.def->watch;
+		node_finish(e, n, o->state, o->verdict, o->explain);
+		if (watch)
+			node_refresh_ancestors(e, n); /* its groups may have closed already */
+		else if (f)
+			flow_move(f, FLOW_AFTER, n);
+		return;
+	}
+	case STEP_FIRED:
+		watch_fired(e, n, o->verdict, o->explain);
+		return;
+	}
+}
+
+/* The step's report (engine->step_report): applied, then the flows move on. */
+static void outcome_report(struct engine *e, struct node *n, struct step_outcome *o)
+{
+	if (n)
+		outcome_apply(e, n, o);
+	engine_pump(e);
 }
 
 /* ---- the run ----------------------------------------------------------- */
@@ -1069,8 +1083,10 @@ static void walk_post(struct engine *e, struct eng_step *s,
 static void end_open_watch(struct engine *e, struct node *n, void *ud)
 {
 	(void)ud;
-	if (n->s.state == ENG_WATCHING && n->watch_live && !n->watch_deadline)
-		step_watch_end(e, n, "the run ended");
+	struct step_outcome o = {.result = STEP_MORE};
+	if (n->s.state == ENG_WATCHING && n->watch_live && !n->watch_deadline &&
+	    step_watch_end(e, n, "the run ended", &o))
+		outcome_apply(e, n, &o);
 }
 
 /* Groups still open when the flow ends (a stop, the end of a procedure). */
@@ -1313,10 +1329,9 @@ static void cancel_node(struct engine *e, struct node *n, void *ud)
 	bool group = !s->def || s->def->action == RB_GROUP;
 	if (s->state == ENG_WATCHING) {
 		/* A stop cuts it short; a jump elsewhere ends what it watched. */
-		if (e->stopping)
-			step_watch_cut(e, n, reason);
-		else
-			step_watch_end(e, n, reason);
+		struct step_outcome o = {.result = STEP_MORE};
+		if (e->stopping ? step_watch_cut(e, n, reason, &o) : step_watch_end(e, n, reason, &o))
+			outcome_apply(e, n, &o);
 		return;
 	}
 	if (group || (s->state != ENG_RUNNING && s->state != ENG_WAITING))
@@ -1356,13 +1371,13 @@ void engine_stop(struct engine *e, const char *reason)
 }
 
 /* The run cannot go on (a goto loop): it stops, and its verdict is ERROR. */
-void engine_fail_run(struct engine *e, const char *reason)
+static void engine_fail_run(struct engine *e, const char *reason)
 {
 	e->run_error = true;
 	engine_stop(e, reason);
 }
 
-void engine_interrupt(struct engine *e, const char *reason, struct node *target)
+static void engine_interrupt(struct engine *e, const char *reason, struct node *target)
 {
 	if (target && ++e->jumps > ENGINE_MAX_JUMPS) {
 		engine_fail_run(e, "more than 1000 jumps: the on_fail gotos loop");
@@ -1502,11 +1517,6 @@ const char *engine_operator(const struct engine *e)
 const struct mask *engine_secrets(const struct engine *e)
 {
 	return e->mask;
-}
-
-char *engine_mask(const struct engine *e, const char *s)
-{
-	return mask_text(e->mask, s);
 }
 
 char *engine_secret_warning(const struct engine *e)

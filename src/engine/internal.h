@@ -15,6 +15,7 @@
 
 struct flow;
 struct engine;
+struct step_outcome;
 
 /* A timer that belongs to one node; freed through uv_close. */
 struct etimer {
@@ -153,27 +154,22 @@ struct engine {
 	bool record_lost;             /* nothing more can be recorded: nothing starts */
 	struct node **gated;          /* steps whose action waits for the record */
 	size_t ngated, capgated;
+	/* How step.c hands the scheduler what a step's callback (a probe's
+	   result, a timer, an output masked again: n NULL) came to, once at
+	   its end (step.h): engine.c installs it, applies the outcome and
+	   moves the flows on. A pointer, so the worker never imports the
+	   scheduler. */
+	void (*step_report)(struct engine *e, struct node *n, struct step_outcome *o);
 };
 
-/* engine.c */
-void engine_emit(struct engine *e, struct eng_event *ev);
-int64_t engine_now(const struct engine *e);
-void flow_move(struct flow *f, enum flow_act act, struct node *n);
-void engine_pump(struct engine *e);
-void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_verdict v,
-                 char *explain_take);
-void node_refresh_ancestors(struct engine *e, struct node *n);
+/* engine.c: what a restore does to the tree as the scheduler does it */
+void node_reset(struct engine *e, struct node *n);
+void reset_between(struct engine *e, struct node *target, struct node *from);
 /* The titles of the steps below n, expanded with what is known now and
    masked: a skipped group's steps are never reached to have them set. */
 void node_titles_below(struct engine *e, struct node *n);
-void engine_interrupt(struct engine *e, const char *reason, struct node *target);
-void engine_fail_run(struct engine *e, const char *reason);
-struct node *engine_target(struct engine *e, struct node *from);
-bool node_on_demand(const struct eng_step *s);
-void node_reset(struct engine *e, struct node *n);
 bool doc_before(const struct eng_step *a, const struct eng_step *b);
 struct node *procedure_of(struct eng_step *target);
-void reset_between(struct engine *e, struct node *target, struct node *from);
 
 /* vars.c */
 char *vars_get(struct engine *e, const struct eng_step *s, const char *name);
@@ -201,18 +197,6 @@ void vars_capture(struct engine *e, const char *name, struct rbc_value *take);
 void vars_env_for_expr(struct engine *e, const struct eng_step *s, struct expr_env *env);
 void vars_scratch_release(struct engine *e);
 bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char *name);
-
-/* step.c: probe attempts, repeats, retries, watches */
-void step_probe_start(struct engine *e, struct node *n);
-void step_watch_start(struct engine *e, struct node *n);
-void step_cancel(struct engine *e, struct node *n);
-void step_watch_end(struct engine *e, struct node *n, const char *why);
-/* A watch cut short by a stop: cancelled (UNKNOWN), what it saw said. */
-void step_watch_cut(struct engine *e, struct node *n, const char *why);
-void step_free_samples(struct eng_step *s);
-void step_restore_sample(struct node *n, struct rbc_value *take);
-void step_gate_open(struct engine *e, struct node *n);
-void etimer_close(struct node *n);
 
 /*
  * sample.c: what the record keeps of a sample of step s — the fields its

@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "rbc/util.h"
+#include "step.h"
 
 static bool is_group(const struct eng_step *s)
 {

@@ -163,13 +163,10 @@ struct engine {
 };
 
 /* engine.c: what a restore does to the tree as the scheduler does it */
+/* Back to pending, with everything below it (a step run again). */
 void node_reset(struct engine *e, struct node *n);
+/* A backwards jump: what lies between runs again, the failed step included. */
 void reset_between(struct engine *e, struct node *target, struct node *from);
-/* The titles of the steps below n, expanded with what is known now and
-   masked: a skipped group's steps are never reached to have them set. */
-void node_titles_below(struct engine *e, struct node *n);
-bool doc_before(const struct eng_step *a, const struct eng_step *b);
-struct node *procedure_of(struct eng_step *target);
 
 /* vars.c */
 char *vars_get(struct engine *e, const struct eng_step *s, const char *name);

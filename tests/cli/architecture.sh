@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The shape of src/ (docs/architecture.md): no file imports a file that
-# imports it back, directly or round a longer circle, and no file grows past
-# 1,500 lines (src/runbook/load.c, the format's one loader, aside).
+# The shape of src/: no file imports a file that imports it back, directly
+# or round a longer circle, and no file grows past 1,500 lines
+# (src/runbook/load.c, the format's one loader, aside).
 #
 # File A imports file B when A's object uses a symbol B's object defines:
 # the graph is read with nm from the objects of the build under test

@@ -23,7 +23,7 @@
 /* A run that jumps more often than this is looping: it stops with ERROR. */
 #define ENGINE_MAX_JUMPS 1000
 
-static void outcome_report(struct engine *e, struct node *n, struct step_outcome *o);
+static void outcome_report(struct engine *e, struct node *n, struct engine_step_outcome *o);
 
 /* ---- creating and freeing ---------------------------------------------- */
 
@@ -805,12 +805,12 @@ static void watch_fired(struct engine *e, struct node *n, enum rbc_verdict v, ch
 /* Decides what a step's outcome means for the run: a finished step ends in
    the tree and its flow goes on (a watch's groups count it again); a fired
    watch acts on its on_fail. */
-static void outcome_apply(struct engine *e, struct node *n, struct step_outcome *o)
+static void outcome_apply(struct engine *e, struct node *n, struct engine_step_outcome *o)
 {
 	switch (o->result) {
-	case STEP_MORE:
+	case ENGINE_STEP_MORE:
 		return;
-	case STEP_FINISHED: {
+	case ENGINE_STEP_FINISHED: {
 		struct flow *f = n->flow;
 		bool watch = n->s.def && n->s.def->watch;
 		node_finish(e, n, o->state, o->verdict, o->explain);
@@ -820,14 +820,14 @@ static void outcome_apply(struct engine *e, struct node *n, struct step_outcome 
 			flow_move(f, FLOW_AFTER, n);
 		return;
 	}
-	case STEP_FIRED:
+	case ENGINE_STEP_FIRED:
 		watch_fired(e, n, o->verdict, o->explain);
 		return;
 	}
 }
 
 /* The step's report (engine->step_report): applied, then the flows move on. */
-static void outcome_report(struct engine *e, struct node *n, struct step_outcome *o)
+static void outcome_report(struct engine *e, struct node *n, struct engine_step_outcome *o)
 {
 	if (n)
 		outcome_apply(e, n, o);
@@ -849,7 +849,7 @@ static void walk_post(struct engine *e, struct eng_step *s,
 static void end_open_watch(struct engine *e, struct node *n, void *ud)
 {
 	(void)ud;
-	struct step_outcome o = {.result = STEP_MORE};
+	struct engine_step_outcome o = {.result = ENGINE_STEP_MORE};
 	if (n->s.state == ENG_WATCHING && n->watch_live && !n->watch_deadline &&
 	    step_watch_end(e, n, "the run ended", &o))
 		outcome_apply(e, n, &o);
@@ -1095,7 +1095,7 @@ static void cancel_node(struct engine *e, struct node *n, void *ud)
 	bool group = !s->def || s->def->action == RB_GROUP;
 	if (s->state == ENG_WATCHING) {
 		/* A stop cuts it short; a jump elsewhere ends what it watched. */
-		struct step_outcome o = {.result = STEP_MORE};
+		struct engine_step_outcome o = {.result = ENGINE_STEP_MORE};
 		if (e->stopping ? step_watch_cut(e, n, reason, &o) : step_watch_end(e, n, reason, &o))
 			outcome_apply(e, n, &o);
 		return;

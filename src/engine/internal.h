@@ -7,6 +7,12 @@
  * started by hand. Flows never recurse into each other: every move is
  * queued (flow_move) and done by engine_pump, so a 100,000-step runbook of
  * steps that finish at once does not grow the C stack.
+ *
+ * The files import downward only: engine.c (the scheduler) uses tree.c,
+ * step.c, vars.c and emit.c; restore.c uses engine.c, tree.c, step.c and
+ * vars.c; tree.c uses step.c and vars.c; step.c uses sample.c, vars.c and
+ * emit.c. Each has a small header of its own (emit.h, step.h, tree.h);
+ * the declarations below are the rest.
  */
 #ifndef RBC_ENGINE_INTERNAL_H
 #define RBC_ENGINE_INTERNAL_H
@@ -15,7 +21,7 @@
 
 struct flow;
 struct engine;
-struct step_outcome;
+struct engine_step_outcome;
 
 /* A timer that belongs to one node; freed through uv_close. */
 struct etimer {
@@ -159,7 +165,7 @@ struct engine {
 	   its end (step.h): engine.c installs it, applies the outcome and
 	   moves the flows on. A pointer, so the worker never imports the
 	   scheduler. */
-	void (*step_report)(struct engine *e, struct node *n, struct step_outcome *o);
+	void (*step_report)(struct engine *e, struct node *n, struct engine_step_outcome *o);
 };
 
 /* engine.c: what a restore does to the tree as the scheduler does it */

@@ -39,16 +39,16 @@ static void attempt_start(struct engine *e, struct node *n);
 static bool gate(struct engine *e, struct node *n, bool watch);
 
 /* Hands a callback's outcome to the scheduler, which applies it and pumps. */
-static void report(struct engine *e, struct node *n, struct step_outcome *out)
+static void report(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	e->step_report(e, n, out);
 }
 
 /* Fills *out: the step ended with state st, verdict v, explanation (taken). */
-static void step_finished(struct step_outcome *out, enum eng_state st, enum rbc_verdict v,
+static void step_finished(struct engine_step_outcome *out, enum eng_state st, enum rbc_verdict v,
                           char *explain_take)
 {
-	out->result = STEP_FINISHED;
+	out->result = ENGINE_STEP_FINISHED;
 	out->state = st;
 	out->verdict = v;
 	out->explain = explain_take;
@@ -59,7 +59,7 @@ static void step_finished(struct step_outcome *out, enum eng_state st, enum rbc_
 struct etimer_ext {
 	struct etimer et;
 	struct engine *e;
-	void (*fire)(struct engine *, struct node *, struct step_outcome *);
+	void (*fire)(struct engine *, struct node *, struct engine_step_outcome *);
 };
 
 static void etimer_freed(uv_handle_t *h)
@@ -88,14 +88,14 @@ static void etimer_cb(uv_timer_t *t)
 	struct etimer_ext *x = t->data;
 	struct engine *e = x->e;
 	struct node *n = x->et.node;
-	struct step_outcome out = {.result = STEP_MORE};
+	struct engine_step_outcome out = {.result = ENGINE_STEP_MORE};
 	x->fire(e, n, &out);
 	report(e, n, &out);
 }
 
 /* Starts the node's timer in *t (made on first use) to call fire after delay ms. */
 static void etimer_arm(struct engine *e, struct node *n, struct etimer **t, uint64_t delay,
-                       void (*fire)(struct engine *, struct node *, struct step_outcome *))
+                       void (*fire)(struct engine *, struct node *, struct engine_step_outcome *))
 {
 	if (!*t) {
 		struct etimer_ext *x = xcalloc(1, sizeof *x);
@@ -111,7 +111,7 @@ static void etimer_arm(struct engine *e, struct node *n, struct etimer **t, uint
 }
 
 static void timer_arm(struct engine *e, struct node *n, uint64_t delay,
-                      void (*fire)(struct engine *, struct node *, struct step_outcome *))
+                      void (*fire)(struct engine *, struct node *, struct engine_step_outcome *))
 {
 	etimer_arm(e, n, &n->timer, delay, fire);
 }
@@ -378,7 +378,7 @@ static void remask_done(uv_work_t *w, int status)
 	mask_free(r->mask);
 	free(r->path);
 	free(r);
-	struct step_outcome out = {.result = STEP_MORE};
+	struct engine_step_outcome out = {.result = ENGINE_STEP_MORE};
 	report(e, NULL, &out);
 }
 
@@ -481,7 +481,7 @@ static void captures(struct engine *e, struct node *n)
 	}
 }
 
-static void retry_fire(struct engine *e, struct node *n, struct step_outcome *out)
+static void retry_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	(void)out;
 	attempt_start(e, n);
@@ -489,7 +489,7 @@ static void retry_fire(struct engine *e, struct node *n, struct step_outcome *ou
 
 /* The attempt has a verdict: retry, or finish the step. */
 static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, char *explain,
-                        struct step_outcome *out)
+                        struct engine_step_outcome *out)
 {
 	const struct rb_step *d = n->s.def;
 	deadline_stop(n);
@@ -509,7 +509,7 @@ static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, ch
 
 /* ---- repeat modes ------------------------------------------------------ */
 
-static void next_fire(struct engine *e, struct node *n, struct step_outcome *out)
+static void next_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	(void)out;
 	sample_start(e, n);
@@ -558,7 +558,7 @@ static uint64_t repeat_deadline(const struct node *n)
 	}
 }
 
-static void deadline_fire(struct engine *e, struct node *n, struct step_outcome *out);
+static void deadline_fire(struct engine *e, struct node *n, struct engine_step_outcome *out);
 
 /* Arms the deadline of the attempt (or watch) that starts at n->t0. */
 static void deadline_arm(struct engine *e, struct node *n)
@@ -571,7 +571,8 @@ static void deadline_arm(struct engine *e, struct node *n)
 static const char cut_note[] = "; the sample running at the deadline was cut";
 
 /* until gave up: not true within its time (cut: a sample was cut at the end). */
-static void until_gave_up(struct engine *e, struct node *n, bool cut, struct step_outcome *out)
+static void until_gave_up(struct engine *e, struct node *n, bool cut,
+                          struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	size_t k = n->s.nsamples;
@@ -599,7 +600,8 @@ static void until_gave_up(struct engine *e, struct node *n, bool cut, struct ste
 }
 
 /* consecutive gave up: no run of N passes within its time. */
-static void consecutive_gave_up(struct engine *e, struct node *n, bool cut, struct step_outcome *out)
+static void consecutive_gave_up(struct engine *e, struct node *n, bool cut,
+                                struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	size_t k = n->s.nsamples;
@@ -616,7 +618,7 @@ static void consecutive_gave_up(struct engine *e, struct node *n, bool cut, stru
 }
 
 /* for is over: judged over the samples that finished in it. */
-static void for_over(struct engine *e, struct node *n, bool cut, struct step_outcome *out)
+static void for_over(struct engine *e, struct node *n, bool cut, struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	char *x = NULL;
@@ -656,7 +658,7 @@ static struct rbc_value *emit_sample(struct engine *e, struct node *n,
 
 /* A sample arrived for an ordinary (not watch) step. */
 static void sample_done(struct engine *e, struct node *n, struct rbc_value *sample,
-                        struct step_outcome *out)
+                        struct engine_step_outcome *out)
 {
 	const struct rb_step *d = n->s.def;
 	const struct rb_repeat *r = &d->repeat;
@@ -759,7 +761,7 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
  * the sample running now is cut (its late result is dropped) and the
  * attempt ends on what finished before.
  */
-static void deadline_fire(struct engine *e, struct node *n, struct step_outcome *out)
+static void deadline_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	bool cut = n->probe || n->deferred;
 	if (n->s.state == ENG_WATCHING) {
@@ -787,7 +789,8 @@ static void deadline_fire(struct engine *e, struct node *n, struct step_outcome 
 /* ---- watches ------------------------------------------------------------ */
 
 /* A live watch ends: its verdict over what it saw, in *out. */
-bool step_watch_end(struct engine *e, struct node *n, const char *why, struct step_outcome *out)
+bool step_watch_end(struct engine *e, struct node *n, const char *why,
+                    struct engine_step_outcome *out)
 {
 	if (!n->watch_live)
 		return false;
@@ -817,7 +820,8 @@ bool step_watch_end(struct engine *e, struct node *n, const char *why, struct st
 }
 
 /* A live watch cut short by a stop: cancelled, in *out. */
-bool step_watch_cut(struct engine *e, struct node *n, const char *why, struct step_outcome *out)
+bool step_watch_cut(struct engine *e, struct node *n, const char *why,
+                    struct engine_step_outcome *out)
 {
 	if (!n->watch_live)
 		return false;
@@ -832,7 +836,7 @@ bool step_watch_cut(struct engine *e, struct node *n, const char *why, struct st
 }
 
 /* The watch's violation lasted: *out FIRED, saying how long and how often. */
-static void watch_fire(struct engine *e, struct node *n, struct step_outcome *out)
+static void watch_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	const struct rb_step *d = n->s.def;
 	const struct rb_repeat *r = &d->repeat;
@@ -852,14 +856,14 @@ static void watch_fire(struct engine *e, struct node *n, struct step_outcome *ou
 		sb_adds(&sb, "; violated (no fail_after: the first violation fires)");
 	}
 	/* Where its on_fail sends the run is the scheduler's to decide. */
-	out->result = STEP_FIRED;
+	out->result = ENGINE_STEP_FIRED;
 	out->state = ENG_DONE;
 	out->verdict = RBC_VERDICT_FAIL;
 	out->explain = sb_take(&sb);
 }
 
 static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sample,
-                         struct step_outcome *out)
+                         struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	/* The newest sample stays whole (what a failure shows); the older ones
@@ -953,7 +957,7 @@ static void on_done(void *ud, struct rbc_value *sample, const char *error)
 	e->inflight--;
 	bool stale = c->gen != n->gen;
 	free(c);
-	struct step_outcome out = {.result = STEP_MORE};
+	struct engine_step_outcome out = {.result = ENGINE_STEP_MORE};
 	if (stale) {
 		value_free(sample);
 		report(e, n, &out);
@@ -1107,7 +1111,7 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 }
 
 /* Hands over a sample made on the spot, on a later turn, as a probe would. */
-static void deferred_fire(struct engine *e, struct node *n, struct step_outcome *out)
+static void deferred_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	struct rbc_value *v = n->deferred;
 	n->deferred = NULL;

@@ -15,15 +15,15 @@
 #include "internal.h"
 
 /* What one of a step's callbacks came to. */
-enum step_result {
-	STEP_MORE,     /* nothing to decide: it samples on, retries, or a late
+enum engine_step_result {
+	ENGINE_STEP_MORE,     /* nothing to decide: it samples on, retries, or a late
 	                  result was dropped */
-	STEP_FINISHED, /* it ended: state, verdict and explanation below */
-	STEP_FIRED,    /* a watch's violation lasted: its on_fail acts */
+	ENGINE_STEP_FINISHED, /* it ended: state, verdict and explanation below */
+	ENGINE_STEP_FIRED,    /* a watch's violation lasted: its on_fail acts */
 };
 
-struct step_outcome {
-	enum step_result result;
+struct engine_step_outcome {
+	enum engine_step_result result;
 	enum eng_state state;       /* FINISHED: ENG_DONE or ENG_CANCELLED */
 	enum rbc_verdict verdict;   /* FINISHED, FIRED */
 	char *explain;              /* FINISHED, FIRED: masked; the scheduler takes it */
@@ -40,9 +40,11 @@ void step_cancel(struct engine *e, struct node *n);
  * false when it was not live; else true with *out FINISHED and its verdict
  * over what it saw, for the scheduler to apply.
  */
-bool step_watch_end(struct engine *e, struct node *n, const char *why, struct step_outcome *out);
+bool step_watch_end(struct engine *e, struct node *n, const char *why,
+                    struct engine_step_outcome *out);
 /* A watch cut short by a stop: as step_watch_end, *out CANCELLED (UNKNOWN). */
-bool step_watch_cut(struct engine *e, struct node *n, const char *why, struct step_outcome *out);
+bool step_watch_cut(struct engine *e, struct node *n, const char *why,
+                    struct engine_step_outcome *out);
 /* Frees the step's samples and their records. */
 void step_free_samples(struct eng_step *s);
 /* A sample read back from the record (a resume), kept as a run keeps one. */

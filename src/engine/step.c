@@ -9,6 +9,10 @@
  * timer ends the attempt, cutting the sample running then. A probe result
  * whose node has moved on (a cancel, a reset) carries an older generation
  * and is dropped. What is reported of a sample is its record (sample.c).
+ *
+ * A step decides nothing beyond itself: each callback here ends by
+ * reporting an outcome (step.h) to the scheduler, which finishes the step,
+ * moves its flow, or acts on a fired watch's on_fail.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "emit.h"
 #include "rbc/units.h"
+#include "step.h"
 
 /* Samples a watch keeps (it may sample for hours). */
 #define WATCH_KEEP 100
@@ -33,12 +38,28 @@ static void sample_start(struct engine *e, struct node *n);
 static void attempt_start(struct engine *e, struct node *n);
 static bool gate(struct engine *e, struct node *n, bool watch);
 
+/* Hands a callback's outcome to the scheduler, which applies it and pumps. */
+static void report(struct engine *e, struct node *n, struct engine_step_outcome *out)
+{
+	e->step_report(e, n, out);
+}
+
+/* Fills *out: the step ended with state st, verdict v, explanation (taken). */
+static void step_finished(struct engine_step_outcome *out, enum eng_state st, enum rbc_verdict v,
+                          char *explain_take)
+{
+	out->result = ENGINE_STEP_FINISHED;
+	out->state = st;
+	out->verdict = v;
+	out->explain = explain_take;
+}
+
 /* ---- timers ------------------------------------------------------------ */
 
 struct etimer_ext {
 	struct etimer et;
 	struct engine *e;
-	void (*fire)(struct engine *, struct node *);
+	void (*fire)(struct engine *, struct node *, struct engine_step_outcome *);
 };
 
 static void etimer_freed(uv_handle_t *h)
@@ -66,13 +87,15 @@ static void etimer_cb(uv_timer_t *t)
 {
 	struct etimer_ext *x = t->data;
 	struct engine *e = x->e;
-	x->fire(e, x->et.node);
-	engine_pump(e);
+	struct node *n = x->et.node;
+	struct engine_step_outcome out = {.result = ENGINE_STEP_MORE};
+	x->fire(e, n, &out);
+	report(e, n, &out);
 }
 
 /* Starts the node's timer in *t (made on first use) to call fire after delay ms. */
 static void etimer_arm(struct engine *e, struct node *n, struct etimer **t, uint64_t delay,
-                       void (*fire)(struct engine *, struct node *))
+                       void (*fire)(struct engine *, struct node *, struct engine_step_outcome *))
 {
 	if (!*t) {
 		struct etimer_ext *x = xcalloc(1, sizeof *x);
@@ -88,7 +111,7 @@ static void etimer_arm(struct engine *e, struct node *n, struct etimer **t, uint
 }
 
 static void timer_arm(struct engine *e, struct node *n, uint64_t delay,
-                      void (*fire)(struct engine *, struct node *))
+                      void (*fire)(struct engine *, struct node *, struct engine_step_outcome *))
 {
 	etimer_arm(e, n, &n->timer, delay, fire);
 }
@@ -357,7 +380,8 @@ static void remask_done(uv_work_t *w, int status)
 	mask_free(r->mask);
 	free(r->path);
 	free(r);
-	engine_pump(e);
+	struct engine_step_outcome out = {.result = ENGINE_STEP_MORE};
+	report(e, NULL, &out);
 }
 
 /* A secret found in a step's output after it was written (a token the
@@ -459,13 +483,15 @@ static void captures(struct engine *e, struct node *n)
 	}
 }
 
-static void retry_fire(struct engine *e, struct node *n)
+static void retry_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
+	(void)out;
 	attempt_start(e, n);
 }
 
 /* The attempt has a verdict: retry, or finish the step. */
-static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, char *explain)
+static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, char *explain,
+                        struct engine_step_outcome *out)
 {
 	const struct rb_step *d = n->s.def;
 	deadline_stop(n);
@@ -480,16 +506,14 @@ static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, ch
 	}
 	if (v != RBC_VERDICT_ERROR && n->s.nsamples)
 		captures(e, n);
-	struct flow *f = n->flow;
-	node_finish(e, n, ENG_DONE, v, explain);
-	if (f)
-		flow_move(f, FLOW_AFTER, n);
+	step_finished(out, ENG_DONE, v, explain);
 }
 
 /* ---- repeat modes ------------------------------------------------------ */
 
-static void next_fire(struct engine *e, struct node *n)
+static void next_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
+	(void)out;
 	sample_start(e, n);
 }
 
@@ -536,7 +560,7 @@ static uint64_t repeat_deadline(const struct node *n)
 	}
 }
 
-static void deadline_fire(struct engine *e, struct node *n);
+static void deadline_fire(struct engine *e, struct node *n, struct engine_step_outcome *out);
 
 /* Arms the deadline of the attempt (or watch) that starts at n->t0. */
 static void deadline_arm(struct engine *e, struct node *n)
@@ -549,7 +573,8 @@ static void deadline_arm(struct engine *e, struct node *n)
 static const char cut_note[] = "; the sample running at the deadline was cut";
 
 /* until gave up: not true within its time (cut: a sample was cut at the end). */
-static void until_gave_up(struct engine *e, struct node *n, bool cut)
+static void until_gave_up(struct engine *e, struct node *n, bool cut,
+                          struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	size_t k = n->s.nsamples;
@@ -573,11 +598,12 @@ static void until_gave_up(struct engine *e, struct node *n, bool cut)
 	                    last ? last : "none finished", cut ? cut_note : "");
 	free(last);
 	free(w);
-	attempt_end(e, n, RBC_VERDICT_FAIL, x);
+	attempt_end(e, n, RBC_VERDICT_FAIL, x, out);
 }
 
 /* consecutive gave up: no run of N passes within its time. */
-static void consecutive_gave_up(struct engine *e, struct node *n, bool cut)
+static void consecutive_gave_up(struct engine *e, struct node *n, bool cut,
+                                struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	size_t k = n->s.nsamples;
@@ -590,11 +616,11 @@ static void consecutive_gave_up(struct engine *e, struct node *n, bool cut)
 	                    cut ? cut_note : "");
 	free(last);
 	free(w);
-	attempt_end(e, n, RBC_VERDICT_FAIL, x);
+	attempt_end(e, n, RBC_VERDICT_FAIL, x, out);
 }
 
 /* for is over: judged over the samples that finished in it. */
-static void for_over(struct engine *e, struct node *n, bool cut)
+static void for_over(struct engine *e, struct node *n, bool cut, struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	char *x = NULL;
@@ -617,7 +643,7 @@ static void for_over(struct engine *e, struct node *n, bool cut)
 			x = y;
 		}
 	}
-	attempt_end(e, n, v, x);
+	attempt_end(e, n, v, x, out);
 }
 
 /* Reports a sample as the record keeps it; returns that record. */
@@ -633,7 +659,8 @@ static struct rbc_value *emit_sample(struct engine *e, struct node *n,
 }
 
 /* A sample arrived for an ordinary (not watch) step. */
-static void sample_done(struct engine *e, struct node *n, struct rbc_value *sample)
+static void sample_done(struct engine *e, struct node *n, struct rbc_value *sample,
+                        struct engine_step_outcome *out)
 {
 	const struct rb_step *d = n->s.def;
 	const struct rb_repeat *r = &d->repeat;
@@ -647,7 +674,7 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 	if (r->mode == RB_REPEAT_NONE) {
 		sv = judge(e, n, &sample, 1, &sx);
 		value_free(emit_sample(e, n, sample, sv, sx));
-		attempt_end(e, n, sv, sx);
+		attempt_end(e, n, sv, sx, out);
 		return;
 	}
 	sv = judge(e, n, &sample, 1, &sx);
@@ -664,11 +691,11 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 		if (more) {
 			schedule_next(e, n, k);
 		} else if (r->mode == RB_REPEAT_FOR) {
-			for_over(e, n, false);
+			for_over(e, n, false, out);
 		} else {
 			char *x;
 			enum rbc_verdict v = judge(e, n, n->s.samples, k, &x);
-			attempt_end(e, n, v, x);
+			attempt_end(e, n, v, x, out);
 		}
 		return;
 	}
@@ -695,12 +722,12 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 			free(mwhy);
 			free(el);
 			free(why);
-			attempt_end(e, n, v, x);
+			attempt_end(e, n, v, x, out);
 			return;
 		}
 		free(why);
 		if (over)
-			until_gave_up(e, n, false);
+			until_gave_up(e, n, false, out);
 		else
 			schedule_next(e, n, k);
 		return;
@@ -717,11 +744,11 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 			char *x = xasprintf("%ld in a row after %zu sample%s: %s", r->count, k,
 			                    k == 1 ? "" : "s", jx);
 			free(jx);
-			attempt_end(e, n, v, x);
+			attempt_end(e, n, v, x, out);
 			return;
 		}
 		if (over)
-			consecutive_gave_up(e, n, false);
+			consecutive_gave_up(e, n, false, out);
 		else
 			schedule_next(e, n, k);
 		return;
@@ -736,25 +763,25 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
  * the sample running now is cut (its late result is dropped) and the
  * attempt ends on what finished before.
  */
-static void deadline_fire(struct engine *e, struct node *n)
+static void deadline_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	bool cut = n->probe || n->deferred;
 	if (n->s.state == ENG_WATCHING) {
 		step_watch_end(e, n, cut ? "its repeat.for ended; the sample running then was cut"
-		                         : "its repeat.for ended");
+		                         : "its repeat.for ended", out);
 		return;
 	}
 	timer_stop(n);
 	attempt_drop(n);
 	switch (n->s.def->repeat.mode) {
 	case RB_REPEAT_FOR:
-		for_over(e, n, cut);
+		for_over(e, n, cut, out);
 		break;
 	case RB_REPEAT_UNTIL:
-		until_gave_up(e, n, cut);
+		until_gave_up(e, n, cut, out);
 		break;
 	case RB_REPEAT_CONSECUTIVE:
-		consecutive_gave_up(e, n, cut);
+		consecutive_gave_up(e, n, cut, out);
 		break;
 	default:
 		break;
@@ -763,10 +790,12 @@ static void deadline_fire(struct engine *e, struct node *n)
 
 /* ---- watches ------------------------------------------------------------ */
 
-void step_watch_end(struct engine *e, struct node *n, const char *why)
+/* A live watch ends: its verdict over what it saw, in *out. */
+bool step_watch_end(struct engine *e, struct node *n, const char *why,
+                    struct engine_step_outcome *out)
 {
 	if (!n->watch_live)
-		return;
+		return false;
 	step_cancel(e, n);
 	const struct rb_repeat *r = &n->s.def->repeat;
 	enum rbc_verdict v = RBC_VERDICT_PASS;
@@ -788,25 +817,28 @@ void step_watch_end(struct engine *e, struct node *n, const char *why)
 	if (n->last_explain)
 		sb_addf(&sb, "; last: %s", n->last_explain);
 	sb_addf(&sb, " (%s)", why);
-	node_finish(e, n, ENG_DONE, v, sb_take(&sb));
-	node_refresh_ancestors(e, n);
+	step_finished(out, ENG_DONE, v, sb_take(&sb));
+	return true;
 }
 
-void step_watch_cut(struct engine *e, struct node *n, const char *why)
+/* A live watch cut short by a stop: cancelled, in *out. */
+bool step_watch_cut(struct engine *e, struct node *n, const char *why,
+                    struct engine_step_outcome *out)
 {
 	if (!n->watch_live)
-		return;
+		return false;
 	step_cancel(e, n);
 	/* What it saw until then is said, but a watch stopped before its end
 	   watched nothing to its end: cancelled, not passed. */
 	char *x = xasprintf("%s (%zu sample%s before it was cut short%s%s)", why, n->watch_total,
 	                    n->watch_total == 1 ? "" : "s", n->last_explain ? "; last: " : "",
 	                    n->last_explain ? n->last_explain : "");
-	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_UNKNOWN, x);
-	node_refresh_ancestors(e, n);
+	step_finished(out, ENG_CANCELLED, RBC_VERDICT_UNKNOWN, x);
+	return true;
 }
 
-static void watch_fire(struct engine *e, struct node *n)
+/* The watch's violation lasted: *out FIRED, saying how long and how often. */
+static void watch_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	const struct rb_step *d = n->s.def;
 	const struct rb_repeat *r = &d->repeat;
@@ -825,26 +857,15 @@ static void watch_fire(struct engine *e, struct node *n)
 	} else {
 		sb_adds(&sb, "; violated (no fail_after: the first violation fires)");
 	}
-	char *x = sb_take(&sb);
-	struct node *target = NULL;
-	if (d->on_fail == RB_ON_FAIL_GOTO || d->on_fail == RB_ON_FAIL_RUN)
-		target = engine_target(e, n);
-	struct eng_event ev = {.type = ENG_EV_WATCH_FIRED, .step = &n->s, .verdict = RBC_VERDICT_FAIL,
-	                       .text = x, .target = target ? &target->s : NULL, .automatic = true};
-	engine_emit(e, &ev);
-	node_finish(e, n, ENG_DONE, RBC_VERDICT_FAIL, x);
-	node_refresh_ancestors(e, n);
-	if (d->on_fail == RB_ON_FAIL_CONTINUE)
-		return;
-	char *reason = xasprintf("watch %s fired", d->id);
-	if (target)
-		engine_interrupt(e, reason, target);
-	else
-		engine_stop(e, reason);
-	free(reason);
+	/* Where its on_fail sends the run is the scheduler's to decide. */
+	out->result = ENGINE_STEP_FIRED;
+	out->state = ENG_DONE;
+	out->verdict = RBC_VERDICT_FAIL;
+	out->explain = sb_take(&sb);
 }
 
-static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sample)
+static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sample,
+                         struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	/* The newest sample stays whole (what a failure shows); the older ones
@@ -884,12 +905,12 @@ static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sam
 			fire = true;
 	}
 	if (fire) {
-		watch_fire(e, n);
+		watch_fire(e, n, out);
 		return;
 	}
 	size_t k = n->watch_total;
 	if (n->watch_deadline && next_start(e, n, k) >= (uint64_t)n->watch_deadline) {
-		step_watch_end(e, n, "its repeat.for ended");
+		step_watch_end(e, n, "its repeat.for ended", out);
 		return;
 	}
 	schedule_next(e, n, k);
@@ -938,17 +959,18 @@ static void on_done(void *ud, struct rbc_value *sample, const char *error)
 	e->inflight--;
 	bool stale = c->gen != n->gen;
 	free(c);
+	struct engine_step_outcome out = {.result = ENGINE_STEP_MORE};
 	if (stale) {
 		value_free(sample);
-		engine_pump(e);
+		report(e, n, &out);
 		return;
 	}
 	n->probe = NULL;
 	if (n->s.state == ENG_WATCHING)
-		watch_sample(e, n, sample);
+		watch_sample(e, n, sample, &out);
 	else
-		sample_done(e, n, sample);
-	engine_pump(e);
+		sample_done(e, n, sample, &out);
+	report(e, n, &out);
 }
 
 /* What a request borrows, owned here until the probe has started. */
@@ -1045,16 +1067,16 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 }
 
 /* Hands over a sample made on the spot, on a later turn, as a probe would. */
-static void deferred_fire(struct engine *e, struct node *n)
+static void deferred_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	struct rbc_value *v = n->deferred;
 	n->deferred = NULL;
 	if (!v)
 		return;
 	if (n->s.state == ENG_WATCHING)
-		watch_sample(e, n, v);
+		watch_sample(e, n, v, out);
 	else
-		sample_done(e, n, v);
+		sample_done(e, n, v, out);
 }
 
 static void defer_sample(struct engine *e, struct node *n, struct rbc_value *v)

@@ -18,7 +18,6 @@ ALLOW_CIRCLES=(
 	#  starting from its first file in sort order)
 )
 ALLOW_OVERSIZE=(
-	src/tui/console.c     # the console's panes and modes, one file each
 	src/cmd/run.c         # rbc run: the session, batch and console drivers
 	src/probe/cmd.c       # the command probe kinds, one file each
 	src/record/export.c   # the exporters, one per format

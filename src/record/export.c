@@ -29,6 +29,7 @@ static const struct export_format export_formats[] = {
 	{"postmortem", export_postmortem},
 };
 
+/* The row of the table called name (export.h). */
 const struct export_format *export_format_find(const char *name)
 {
 	for (size_t i = 0; i < RBC_ARRAY_LEN(export_formats); i++)
@@ -37,6 +38,7 @@ const struct export_format *export_format_find(const char *name)
 	return NULL;
 }
 
+/* The table's names joined by sep, for usage and messages (export.h). */
 char *export_format_names(const char *sep)
 {
 	struct strbuf sb = {0};

@@ -11,11 +11,13 @@
 
 #include "export_model.h"
 
+/* The JSON export is the replayed run itself (export.h). */
 cJSON *export_json(const char *dir, struct rbc_error *err)
 {
 	return export_model_new(dir, err);
 }
 
+/* doc indented, C1 controls escaped, with a final newline (export.h). */
 char *export_json_print(const cJSON *doc)
 {
 	char *text = doc ? cJSON_Print(doc) : NULL;
@@ -28,6 +30,7 @@ char *export_json_print(const cJSON *doc)
 	return sb_take(&sb);
 }
 
+/* The JSON export as rbc export writes it (export.h). */
 char *export_json_text(const char *dir, struct rbc_error *err)
 {
 	cJSON *doc = export_json(dir, err);

@@ -196,7 +196,8 @@ char *export_junit(const char *dir, struct rbc_error *err)
 	}
 	if (unfinished) {
 		char ts[32];
-		snprintf(ts, sizeof ts, "%.19s", export_str(doc, "started") ? export_str(doc, "started") : "1970-01-01T00:00:00");
+		const char *started = export_str(doc, "started");
+		snprintf(ts, sizeof ts, "%.19s", started ? started : "1970-01-01T00:00:00");
 		sb_addf(&sb, "  <testsuite id=\"%d\" name=\"run\" tests=\"1\" failures=\"1\" errors=\"0\" skipped=\"0\" time=\"%.3f\"",
 		        suite_id, total_time);
 		xml_attr(&sb, "timestamp", ts);

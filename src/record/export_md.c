@@ -17,6 +17,7 @@
 
 #include "export_model.h"
 
+/* Record text for a cell or a line: text_md, never Markdown of its own (export.h). */
 void export_md_cell(struct strbuf *sb, const char *s)
 {
 	text_md(sb, s);
@@ -239,11 +240,12 @@ static void md_phases(struct strbuf *sb, const cJSON *doc, const char *dir)
 	{
 		const char *rid = export_str(rb, "id");
 		bool any = false;
-		cJSON_ArrayForEach(s, steps) if (strcmp(export_str(s, "runbook"), rid) == 0 && export_step_leaf(s)) any = true;
+		cJSON_ArrayForEach(s, steps) any = any || (strcmp(export_str(s, "runbook"), rid) == 0 && export_step_leaf(s));
 		if (!any)
 			continue;
 		const char *title = rid;
-		cJSON_ArrayForEach(s, steps) if (strcmp(export_str(s, "id"), rid) == 0 && export_str(s, "title")) title = export_str(s, "title");
+		cJSON_ArrayForEach(s, steps) if (strcmp(export_str(s, "id"), rid) == 0 && export_str(s, "title"))
+			title = export_str(s, "title");
 		sb_adds(sb, "\n## ");
 		export_md_cell(sb, title);
 		sb_adds(sb, "\n\n");
@@ -322,7 +324,8 @@ static void md_failures(struct strbuf *sb, const cJSON *doc, const char *dir)
 	cJSON_ArrayForEach(s, export_get(doc, "steps"))
 	{
 		const char *v = export_str(s, "verdict"), *st = export_str(s, "state");
-		if (!export_step_leaf(s) || !v || !st || strcmp(st, "done") != 0 || strcmp(v, "PASS") == 0 || strcmp(v, "WARN") == 0)
+		if (!export_step_leaf(s) || !v || !st || strcmp(st, "done") != 0 || strcmp(v, "PASS") == 0 ||
+		    strcmp(v, "WARN") == 0)
 			continue;
 		any = true;
 		sb_adds(sb, "### ");
@@ -474,8 +477,12 @@ static void md_metrics(struct strbuf *sb, const cJSON *doc, const char *dir)
 	const cJSON *counts = export_get(doc, "counts"), *steps = export_get(doc, "steps"), *s;
 	sb_adds(sb, "\n## Metrics\n\n");
 	double dur = 0;
-	cJSON_ArrayForEach(s, steps) if (cJSON_IsTrue(export_get(s, "phase")) && cJSON_IsNumber(export_get(s, "duration_ms")))
-		dur += export_get(s, "duration_ms")->valuedouble;
+	cJSON_ArrayForEach(s, steps)
+	{
+		const cJSON *ms = export_get(s, "duration_ms");
+		if (cJSON_IsTrue(export_get(s, "phase")) && cJSON_IsNumber(ms))
+			dur += ms->valuedouble;
+	}
 	char dbuf[32];
 	sb_addf(sb, "- Duration: %s\n", units_format(dur, RBC_DIM_TIME, dbuf, sizeof dbuf));
 	sb_addf(sb, "- Steps: %.0f — %.0f passed, %.0f warn, %.0f failed, %.0f unknown, %.0f error, %.0f skipped, "
@@ -522,6 +529,7 @@ static md_section_fn *const md_sections[] = {
 	md_captures, md_rollback, md_timeline, md_metrics, md_next_steps,
 };
 
+/* The deployment log: every section of md_sections in turn (export.h). */
 char *export_markdown(const char *dir, struct rbc_error *err)
 {
 	cJSON *doc = export_model_new(dir, err);

@@ -115,7 +115,8 @@ static void skip_inside_skipped(cJSON *steps)
 				continue;
 			cJSON_ReplaceItemInObjectCaseSensitive(c, "state", cJSON_CreateString("skipped"));
 			cJSON_DeleteItemFromObjectCaseSensitive(c, "explanation");
-			char *why = xasprintf("its group %s %s was skipped", gn, export_str(g, "title") ? export_str(g, "title") : "");
+			const char *gt = export_str(g, "title");
+			char *why = xasprintf("its group %s %s was skipped", gn, gt ? gt : "");
 			cJSON_AddStringToObject(c, "explanation", why);
 			free(why);
 		}
@@ -443,90 +444,32 @@ static char *log_var(void *ud, size_t i, const char *name)
 	return found ? xstrdup(found) : NULL;
 }
 
-/* tmpl filled in from runbook i's variables at the end of the run (a new
-   string), NULL when one has no value. */
-static char *log_fill(struct log_vars *lv, size_t i, const char *tmpl)
-{
-	const char **tmpls = xcalloc(i + 1, sizeof *tmpls);
-	tmpls[i] = tmpl;
-	char *v = runlog_field(tmpls, i + 1, log_var, lv);
-	free(tmpls);
-	return v;
-}
-
-/*
- * A field of the deployment log (version, environment). Of the runbooks
- * that say how to fill it ("log"), the last of the run (included ones, such
- * as a rollback, come last) whose variables all have a value, and not an
- * empty one, gives it. When no runbook says, the usual names are guessed,
- * in order.
- */
-static cJSON *log_field(const cJSON *root, const cJSON *timeline, const char *field,
-                        const char *const *guess)
+/* A field of the deployment log (version, environment) as the runbooks'
+   "log" declares it, from the record (runlog_field); null when none
+   declares it or its variables have no value. */
+static cJSON *log_field(const cJSON *root, const cJSON *timeline, const char *field)
 {
 	const cJSON *rbs = export_get(root, "runbooks"), *rb;
 	size_t n = (size_t)cJSON_GetArraySize(rbs), i = 0;
 	const char **tmpls = xcalloc(n ? n : 1, sizeof *tmpls);
-	bool declared = false;
-	cJSON_ArrayForEach(rb, rbs)
-	{
-		tmpls[i] = export_str(export_get(rb, "log"), field);
-		declared = declared || tmpls[i];
-		i++;
-	}
+	cJSON_ArrayForEach(rb, rbs) tmpls[i++] = export_str(export_get(rb, "log"), field);
 	struct log_vars lv = {root, timeline};
-	char *last = runlog_field(tmpls, n, log_var, &lv);
+	char *v = runlog_field(tmpls, n, log_var, &lv);
 	free(tmpls);
-	if (last) {
-		cJSON *out = cJSON_CreateString(last);
-		free(last);
-		return out;
-	}
-	for (const char *const *g = guess; !declared && *g; g++) {
-		char *v = NULL;
-		size_t in = n;
-		for (i = 0; i < n; i++) {
-			v = log_var(&lv, i, *g);
-			if (v && *v) {
-				in = i;
-				break;
-			}
-			free(v);
-			v = NULL;
-		}
-		if (!v)
-			v = log_var(&lv, n, *g);
-		if (v && *v) {
-			char *x = strstr(v, "${") ? log_fill(&lv, in, v) : xstrdup(v);
-			free(v);
-			if (x && *x) {
-				cJSON *out = cJSON_CreateString(x);
-				free(x);
-				return out;
-			}
-			free(x);
-		} else {
-			free(v);
-		}
-	}
-	return cJSON_CreateNull();
+	cJSON *out = v ? cJSON_CreateString(v) : cJSON_CreateNull();
+	free(v);
+	return out;
 }
 
 /* "log": the deployment log's Version and Environment, as the run left them. */
 static void add_log(cJSON *root, const cJSON *timeline)
 {
-	/* Where the release runs now: after a rollback, where it went back to;
-	   else the live colour last recorded, the colour deployed to, the one
-	   live before. */
-	static const char *const env_names[] = {"ENVIRONMENT",        "ENV",        "ENV_AFTER_ROLLBACK",
-	                                        "LIVE_ENV",           "TARGET_ENV", "CURRENT_ENV", NULL};
-	static const char *const ver_names[] = {"VERSION", "version", "APP_VERSION", "RELEASE", "BUILD", "GIT_SHA",
-	                                        NULL};
 	cJSON *log = cJSON_AddObjectToObject(root, "log");
-	cJSON_AddItemToObject(log, "version", log_field(root, timeline, "version", ver_names));
-	cJSON_AddItemToObject(log, "environment", log_field(root, timeline, "environment", env_names));
+	cJSON_AddItemToObject(log, "version", log_field(root, timeline, "version"));
+	cJSON_AddItemToObject(log, "environment", log_field(root, timeline, "environment"));
 }
 
+/* Replays the journal of dir into the model, then adds what it sums up (export_model.h). */
 cJSON *export_model_new(const char *dir, struct rbc_error *err)
 {
 	struct model m = {0};
@@ -557,7 +500,8 @@ cJSON *export_model_new(const char *dir, struct rbc_error *err)
 	static const char *const hk[] = {"run", "rbc", "started", "host", "operator", "runbooks", "vars"};
 	for (size_t i = 0; i < RBC_ARRAY_LEN(hk); i++)
 		copy(m.root, hk[i], m.header, hk[i]);
-	cJSON_AddNumberToObject(m.root, "journal_schema", export_get(m.header, "schema") ? export_get(m.header, "schema")->valuedouble : 0);
+	const cJSON *schema = export_get(m.header, "schema");
+	cJSON_AddNumberToObject(m.root, "journal_schema", schema ? schema->valuedouble : 0);
 	int locked = journal_locked(dir);
 	/* A run with its verdict has ended, even while its console stays open
 	   (and holds the lock) to show it. */

@@ -17,6 +17,7 @@
 #include "rbc/journal.h"
 #include "rbc/util.h"
 
+/* text to path atomically, mode 0600 (export.h). */
 bool export_write_file(const char *path, const char *text, struct rbc_error *err)
 {
 	/* A name no one can guess ahead (O_EXCL, mode 0600, random suffix,
@@ -200,6 +201,7 @@ static bool of_a_record(const char *path)
 	return yes;
 }
 
+/* text where -o names, by what the name stands for (export.h). */
 bool export_write_to(const char *path, const char *text, struct rbc_error *err)
 {
 	/* /dev/stdout and its kin name a descriptor already open: written on

@@ -48,6 +48,7 @@ static char *runlog_fill(const char *tmpl, size_t i, runlog_var_fn *var, void *u
 	return sb_take(&sb);
 }
 
+/* The last declared template that fills in whole and not empty (runlog.h). */
 char *runlog_field(const char *const *tmpls, size_t n, runlog_var_fn *var, void *ud)
 {
 	char *last = NULL;
@@ -75,6 +76,7 @@ static char *runlog_engine_var(void *ud, size_t i, const char *name)
 	return i < n ? engine_var(e, tops[i], name) : NULL;
 }
 
+/* runlog_field over the engine's runbooks' "log" environments (runlog.h). */
 char *runlog_environment(const struct engine *e)
 {
 	size_t n;

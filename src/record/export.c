@@ -1,8 +1,9 @@
 /*
  * export.c — the formats of rbc export (export.h): one table, from a
  * format's name to what renders it. The format files below it (export_md.c,
- * export_json.c, export_junit.c, incident_export.c) know nothing of one
- * another; adding a format is a file and a row here.
+ * export_json.c, export_junit.c, incident_export.c) share the replayed run
+ * (export_model.h) and the Markdown cell text, never this table: adding a
+ * format is a file and a row here.
  */
 #include <stdlib.h>
 #include <string.h>

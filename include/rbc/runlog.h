@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 struct engine;
+struct eng_step;
 
 /* A variable's value as runbook i of the run (in run order) sees it: a new
    string, NULL when it is unset. */
@@ -35,7 +36,9 @@ char *runlog_field(const char *const *tmpls, size_t n, runlog_var_fn *var, void 
  * runbooks' vars): the rule of runlog_field over the engine's runbooks. A
  * new string, NULL when no runbook declares it or its variables have no
  * value yet. Secrets come back raw: mask before showing (engine_mask).
+ * With only (a top node of e), that runbook alone counts: the environment
+ * of one phase of the run.
  */
-char *runlog_environment(const struct engine *e);
+char *runlog_environment(const struct engine *e, const struct eng_step *only);
 
 #endif

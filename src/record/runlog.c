@@ -77,13 +77,14 @@ static char *runlog_engine_var(void *ud, size_t i, const char *name)
 }
 
 /* runlog_field over the engine's runbooks' "log" environments (runlog.h). */
-char *runlog_environment(const struct engine *e)
+char *runlog_environment(const struct engine *e, const struct eng_step *only)
 {
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(e, &n);
 	const char **tmpls = xcalloc(n ? n : 1, sizeof *tmpls);
 	for (size_t i = 0; i < n; i++)
-		tmpls[i] = tops[i]->rb ? tops[i]->rb->log_environment : NULL;
+		if (!only || tops[i] == only)
+			tmpls[i] = tops[i]->rb ? tops[i]->rb->log_environment : NULL;
 	char *env = runlog_field(tmpls, n, runlog_engine_var, (void *)e);
 	free(tmpls);
 	return env;

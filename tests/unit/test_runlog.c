@@ -117,14 +117,19 @@ static void test_environment_of_a_live_run(void **state)
 	struct rbc_error err = {0};
 	struct engine *e = engine_new(&o, &err);
 	assert_non_null(e);
-	char *env = runlog_environment(e);
+	char *env = runlog_environment(e, NULL);
 	assert_string_equal(env, "blue"); /* NOW_LIVE has no value yet */
 	free(env);
 	engine_start(e);
 	while (!done && uv_run(&loop, UV_RUN_ONCE))
 		;
 	assert_true(done);
-	assert_string_equal(env = runlog_environment(e), "green"); /* the capture, the last runbook's */
+	assert_string_equal(env = runlog_environment(e, NULL), "green"); /* the capture, the last runbook's */
+	free(env);
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(e, &n);
+	assert_null(runlog_environment(e, tops[0])); /* the first phase declares none */
+	assert_string_equal(env = runlog_environment(e, tops[1]), "blue"); /* the second alone */
 	free(env);
 	engine_free(e);
 	probe_shutdown(&loop);

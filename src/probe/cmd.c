@@ -22,7 +22,7 @@
  * (`server &`) does not hold the step: the group is killed, then every
  * process outside it that the command started and that still holds its
  * output (one that left the group with setsid, a daemon that forked twice)
- * is found in /proc by the pipes' inode and killed too (cmd_hunt, in the
+ * is found in /proc by the pipes' inode and killed too (proc_hunt, in the
  * thread pool), the pipes are closed, and the sample says so in
  * `background`. A process with an output of its own (`nohup server >log
  * 2>&1 &`) holds nothing of the step's and is left running. Each stream
@@ -51,21 +51,20 @@
  * out with spool_error, and the probe frees itself only once the pending
  * request returns and the file is closed (a request in a pool thread cannot
  * be cancelled). Spool problems never fail the probe.
+ *
+ * This file holds the kinds (their keys, load, build, describe and ops)
+ * and the job: output, spool, timers and the sample. The process machinery
+ * (spawning, the pipes, the pidfd, the hunt) is proc.c's (proc.h).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdatomic.h>
 #include <stdbool.h>
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,103 +77,15 @@
 #include "rbc/value.h"
 
 #include "internal.h"
-
-extern char **environ;
+#include "proc.h"
 
 #define CMD_KEEP_DEFAULT (64 * 1024)
 #define CMD_TERM_GRACE_MS 2000 /* SIGTERM → SIGKILL */
 #define CMD_DRAIN_MS 1000      /* SIGKILL → pipes closed by force */
 #define CMD_LINGER_MS 1000     /* shell exited → pipes closed by force */
-#define CMD_HUNT_SHOWN 8       /* process ids named in the explanation */
 #define CMD_SPOOL_GRACE_MS 2000 /* job complete → spool given up */
 #define CMD_SPOOL_HIGH (1024 * 1024) /* queued spool bytes: pause reading */
 #define CMD_SPOOL_LOW (256 * 1024)   /* … and resume below this */
-
-/* 1: pidfd_open works here, 0: it does not (ENOSYS, or EPERM from a
-   seccomp filter), -1: not tried yet. */
-static atomic_int cmd_pidfd_works = -1;
-
-/* The last cap bytes of a stream; total counts every byte seen. */
-struct ring {
-	char *buf;
-	size_t cap, alloc, len, pos; /* pos: oldest byte once len == cap */
-	uint64_t total;
-};
-
-/* Masked bytes waiting to be appended to the spool file. */
-struct spool_chunk {
-	struct spool_chunk *next;
-	char *data;                  /* owned */
-	size_t len, off;             /* off: already written */
-};
-
-enum cmd_stop { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL };
-enum cmd_timer {
-	TIMER_IDLE, TIMER_TIMEOUT, TIMER_TERM, TIMER_DRAIN, TIMER_SPAWN_FAILED, TIMER_SPOOL,
-	TIMER_LINGER
-};
-/* The spool file's life; every step after WAITING is one request on
-   spool_req. WAITING: a path is set but no byte came yet (no file). */
-enum cmd_spool { SPOOL_NONE, SPOOL_WAITING, SPOOL_OPENING, SPOOL_OPEN, SPOOL_CLOSING };
-/* What tells the shell's exit: nothing yet, libuv's process handle (the
-   uv_spawn fallback), or the pidfd poll handle. */
-enum cmd_watch { WATCH_NONE, WATCH_PROC, WATCH_PIDFD };
-
-struct probe {
-	const struct probe_ops *ops;
-	uv_loop_t *loop;
-	enum cmd_watch watch;
-	uv_process_t proc;           /* WATCH_PROC */
-	uv_poll_t pidpoll;           /* WATCH_PIDFD: readable once the shell exited */
-	int pidfd;                   /* closed once pidpoll is (-1: none) */
-	uv_pipe_t pipe[2];           /* stdout, stderr */
-	uv_timer_t timer;
-	enum cmd_timer timer_phase;
-	int nhandles;                /* handles not yet closed */
-
-	struct ring ring[2];         /* raw */
-	struct mask_stream ms[2];    /* for on_output and the spool */
-	struct strbuf obuf;          /* masked bytes of the current read */
-	bool eof[2];
-	bool spawned, exited, finished;
-	bool status_lost;            /* reaped by someone else: no exit status */
-	bool lingered;               /* the pipes outlived the shell by linger_ms */
-	uint64_t linger_ms;
-	struct cmd_hunt *hunt;       /* in the pool: p must outlive it */
-	uint64_t spawned_at;         /* clock ticks since boot, at the spawn */
-	bool pipes_ours;             /* pipe[] are pipes (not socketpairs): hunts can find them */
-	size_t nkilled, nleft;       /* outside the group, holding the output: killed, left */
-	pid_t killed[CMD_HUNT_SHOWN], left[CMD_HUNT_SHOWN];
-	int64_t exit_status;
-	int term_signal;
-	int pgid;                    /* 0 until spawned */
-
-	enum cmd_spool spool_state;  /* SPOOL_NONE: no spool, failed or closed */
-	bool spool_busy;             /* spool_req in flight: p must outlive it */
-	uv_file spool_fd;            /* valid in SPOOL_OPEN */
-	bool spool_again;            /* it exists (an earlier attempt's): appended to */
-	char *spool_path;            /* for messages */
-	int spool_dir;               /* a copy of req->spool_dir (-1: none) */
-	int spool_opened;            /* the open's descriptor or error (UV_E*) */
-	char *spool_error;           /* first spool problem */
-	struct spool_chunk *sq_head, *sq_tail;
-	struct spool_chunk *sq_writing; /* the chunk spool_req is writing */
-	size_t sq_bytes;             /* queued, including the one being written */
-	bool paused;                 /* reading stopped for the spool */
-	uv_fs_t spool_req;
-	uv_work_t spool_work;        /* the open: openat in spool_dir, on a pool thread */
-
-	enum cmd_stop stop;
-	int64_t timeout_ms;
-	uint64_t t0;                 /* uv_hrtime at start */
-	char *spawn_error;
-
-	void (*on_output)(void *ud, enum probe_stream stream, const char *data, size_t len);
-	void (*on_done)(void *ud, struct rbc_value *sample, const char *error);
-	void *ud;
-
-	char rbuf[64 * 1024];        /* one read at a time, shared by both pipes */
-};
 
 /* Appends n bytes, keeping only the last r->cap. */
 static void ring_add(struct ring *r, const char *d, size_t n)
@@ -916,189 +827,6 @@ static void cmd_stream_end(struct probe *p, int i)
 	cmd_deliver(p, i);
 }
 
-/* ---- what outlives the group and holds the output --------------------------- */
-
-/*
- * A hunt for processes outside the command's group that still hold its
- * output once the group is killed: everything in /proc holding a pipe of
- * the command's (by the pipes' inode), started at or after the command's
- * shell (so none of the operator's own, older processes that got the pipe
- * handed over), is killed with SIGKILL. Runs in the pool: a walk over
- * /proc has no place on the loop. Only the fields below are touched there.
- */
-struct cmd_hunt {
-	uv_work_t work;
-	struct probe *p;             /* loop side only */
-	ino_t ino[2];
-	pid_t self, pgid;
-	uint64_t since;              /* clock ticks since boot: older is not ours */
-	bool pidfd;                  /* signal through a pidfd (no pid reuse race) */
-	size_t nkilled, nleft;
-	pid_t killed[CMD_HUNT_SHOWN], left[CMD_HUNT_SHOWN];
-};
-
-/* Clock ticks since boot, as /proc/PID/stat counts a process's start. */
-static uint64_t cmd_boot_ticks(void)
-{
-	struct timespec ts;
-	long hz = sysconf(_SC_CLK_TCK);
-	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0 || hz <= 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * (uint64_t)hz + (uint64_t)ts.tv_nsec / (1000000000ull / (uint64_t)hz);
-}
-
-/* Whether process pid has a descriptor on one of h's pipes. */
-static bool cmd_hunt_holds(const struct cmd_hunt *h, pid_t pid)
-{
-	char path[64], link[64], want[2][40];
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	for (int i = 0; i < 2; i++)
-		snprintf(want[i], sizeof want[i], "pipe:[%llu]", (unsigned long long)h->ino[i]);
-	DIR *d = opendir(path);
-	if (!d)
-		return false; /* gone, or not ours to look at */
-	bool holds = false;
-	for (struct dirent *e; !holds && (e = readdir(d));) {
-		if (e->d_name[0] == '.')
-			continue;
-		ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
-		if (n <= 0)
-			continue;
-		link[n] = '\0';
-		holds = strcmp(link, want[0]) == 0 || strcmp(link, want[1]) == 0;
-	}
-	closedir(d);
-	return holds;
-}
-
-/* When process pid started, in clock ticks since boot (0: unknown). */
-static uint64_t cmd_hunt_started(pid_t pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* After "pid (comm)": state is field 3, starttime field 22. */
-	const char *s = strrchr(buf, ')');
-	for (int field = 2; s && field < 22; field++)
-		s = strchr(s + 1, ' ');
-	return s ? strtoull(s + 1, NULL, 10) : 0;
-}
-
-/* Kills pid if it still holds the output; false if it could not. */
-static bool cmd_hunt_kill(const struct cmd_hunt *h, pid_t pid)
-{
-	if (!h->pidfd)
-		return kill(pid, SIGKILL) == 0 || errno == ESRCH;
-	/* Through a pidfd, checked again: the id cannot be another's by now. */
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0)
-		return errno == ESRCH;
-	bool ok = !cmd_hunt_holds(h, pid) || syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0 ||
-	          errno == ESRCH;
-	close(fd);
-	return ok;
-}
-
-/* In a pool thread: finds and kills. */
-static void cmd_hunt_work(uv_work_t *w)
-{
-	struct cmd_hunt *h = (struct cmd_hunt *)w;
-	/* A /proc of another pid namespace would name other processes. */
-	char self[32], want[32];
-	ssize_t n = readlink("/proc/self", self, sizeof self - 1);
-	snprintf(want, sizeof want, "%d", (int)h->self);
-	if (n <= 0)
-		return;
-	self[n] = '\0';
-	if (strcmp(self, want) != 0)
-		return;
-	DIR *d = opendir("/proc");
-	if (!d)
-		return;
-	for (struct dirent *e; (e = readdir(d));) {
-		char *end;
-		long pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == h->self || !cmd_hunt_holds(h, (pid_t)pid))
-			continue;
-		if (getpgid((pid_t)pid) == h->pgid)
-			continue; /* in the group: already killed, still going */
-		uint64_t started = cmd_hunt_started((pid_t)pid);
-		bool ours = started && started >= h->since;
-		if (ours && cmd_hunt_kill(h, (pid_t)pid)) {
-			if (h->nkilled < CMD_HUNT_SHOWN)
-				h->killed[h->nkilled] = (pid_t)pid;
-			h->nkilled++;
-		} else {
-			if (h->nleft < CMD_HUNT_SHOWN)
-				h->left[h->nleft] = (pid_t)pid;
-			h->nleft++;
-		}
-	}
-	closedir(d);
-}
-
-static void cmd_let_go(struct probe *p);
-
-/* Back on the loop: what was found is noted, the pipes let go of. */
-static void cmd_hunt_done(uv_work_t *w, int status)
-{
-	struct cmd_hunt *h = (struct cmd_hunt *)w;
-	struct probe *p = h->p;
-	(void)status;
-	p->hunt = NULL;
-	for (size_t i = 0; i < h->nkilled && p->nkilled < CMD_HUNT_SHOWN; i++)
-		p->killed[p->nkilled++] = h->killed[i];
-	for (size_t i = 0; i < h->nleft && p->nleft < CMD_HUNT_SHOWN; i++)
-		p->left[p->nleft++] = h->left[i];
-	/* counts past what is shown */
-	p->nkilled += h->nkilled > CMD_HUNT_SHOWN ? h->nkilled - CMD_HUNT_SHOWN : 0;
-	p->nleft += h->nleft > CMD_HUNT_SHOWN ? h->nleft - CMD_HUNT_SHOWN : 0;
-	free(h);
-	if (p->finished)
-		cmd_maybe_free(p);
-	else
-		cmd_let_go(p);
-}
-
-/*
- * Starts a hunt if a pipe is still open and none is running; false when
- * none was started (the pipes are closed, they are socketpairs of the
- * uv_spawn fallback, or the pool refused): go on without.
- */
-static bool cmd_hunt(struct probe *p)
-{
-	if (p->hunt)
-		return true;
-	if ((p->eof[0] && p->eof[1]) || !p->pipes_ours || p->pgid <= 0)
-		return false;
-	struct cmd_hunt *h = xcalloc(1, sizeof *h);
-	for (int i = 0; i < 2; i++) {
-		uv_os_fd_t fd;
-		struct stat st;
-		if (uv_fileno((uv_handle_t *)&p->pipe[i], &fd) != 0 || fstat(fd, &st) != 0) {
-			free(h);
-			return false;
-		}
-		h->ino[i] = st.st_ino;
-	}
-	h->p = p;
-	h->self = getpid();
-	h->pgid = p->pgid;
-	h->since = p->spawned_at > 0 ? p->spawned_at - 1 : 0; /* a tick's rounding */
-	h->pidfd = atomic_load(&cmd_pidfd_works) == 1;
-	if (uv_queue_work(p->loop, &h->work, cmd_hunt_work, cmd_hunt_done) != 0) {
-		free(h);
-		return false;
-	}
-	p->hunt = h;
-	return true;
-}
-
 /*
  * The group is killed (and what else held the output hunted): the pipes
  * are closed by force. A shell that survived SIGKILL (uninterruptible
@@ -1115,6 +843,15 @@ static void cmd_let_go(struct probe *p)
 	cmd_kill_group(p, SIGKILL);
 	p->timer_phase = TIMER_DRAIN;
 	uv_timer_start(&p->timer, cmd_timer_cb, CMD_DRAIN_MS, 0);
+}
+
+/* A hunt is back: the pipes are let go of, or p freed if it finished meanwhile. */
+static void cmd_hunted(struct probe *p)
+{
+	if (p->finished)
+		cmd_maybe_free(p);
+	else
+		cmd_let_go(p);
 }
 
 /* The one timer, by phase: timeout → SIGTERM → SIGKILL → pipes closed by force. */
@@ -1138,7 +875,7 @@ static void cmd_timer_cb(uv_timer_t *t)
 	case TIMER_DRAIN:
 		/* Something outside the group holds a pipe: hunted, then not waited for. */
 		p->timer_phase = TIMER_IDLE;
-		if (!cmd_hunt(p))
+		if (!proc_hunt(p))
 			cmd_let_go(p);
 		break;
 	case TIMER_SPOOL:
@@ -1162,7 +899,7 @@ static void cmd_timer_cb(uv_timer_t *t)
 		p->timer_phase = TIMER_IDLE;
 		p->lingered = true;
 		cmd_kill_group(p, SIGKILL);
-		if (!cmd_hunt(p))
+		if (!proc_hunt(p))
 			cmd_let_go(p);
 		break;
 	case TIMER_IDLE:
@@ -1173,6 +910,8 @@ static void cmd_timer_cb(uv_timer_t *t)
 /* The shell was reaped; the pipes may still be open. */
 static void cmd_exited(struct probe *p, int64_t exit_status, int term_signal)
 {
+	if (p->watch == WATCH_PIDFD)
+		cmd_close((uv_handle_t *)&p->pidpoll); /* its work is done */
 	p->exited = true;
 	p->exit_status = exit_status;
 	p->term_signal = term_signal;
@@ -1193,38 +932,6 @@ static void cmd_exited(struct probe *p, int64_t exit_status, int term_signal)
 	}
 }
 
-/* uv_spawn's exit callback (the fallback). */
-static void cmd_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
-{
-	cmd_exited(proc->data, exit_status, term_signal);
-}
-
-/* The pidfd is readable: the shell exited. Reaps it and lets the fd go. */
-static void cmd_pidfd_cb(uv_poll_t *h, int status, int events)
-{
-	struct probe *p = h->data;
-	int st = 0;
-	pid_t r;
-	(void)status;
-	(void)events;
-	do
-		r = waitpid(p->pgid, &st, WNOHANG);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return; /* still running: a readable pidfd says otherwise, wait on */
-	cmd_close((uv_handle_t *)h);
-	if (r < 0) {
-		/* ECHILD: someone else reaped it (SIGCHLD ignored, a stray
-		   waitpid(-1)); it is gone, its status with it. */
-		p->status_lost = true;
-		cmd_exited(p, 0, 0);
-	} else if (WIFSIGNALED(st)) {
-		cmd_exited(p, 0, WTERMSIG(st));
-	} else {
-		cmd_exited(p, WEXITSTATUS(st), 0);
-	}
-}
-
 /* Output from either pipe; EOF or a read error ends that stream. */
 static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
@@ -1238,261 +945,6 @@ static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	cmd_stream_end(p, i);
 	cmd_check_done(p);
-}
-
-/*
- * The parent's environment with env's entries added (replacing same names),
- * without rbc's own settings: RBC_DATABASE_URL holds a password, and no
- * RBC_* variable is the step's business unless its runbook gives it.
- */
-static char **cmd_environ(const struct rb_kv *env)
-{
-	size_t n = 0, k = 0;
-	while (environ && environ[n])
-		n++;
-	size_t extra = env ? env->n : 0;
-	char **out = xcalloc(n + extra + 1, sizeof *out);
-	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(environ[i], '=');
-		size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
-		bool replaced = strncmp(environ[i], "RBC_", 4) == 0;
-		for (size_t j = 0; j < extra && !replaced; j++)
-			replaced = strlen(env->keys[j]) == nl && !memcmp(env->keys[j], environ[i], nl);
-		if (!replaced)
-			out[k++] = xstrdup(environ[i]);
-	}
-	for (size_t j = 0; j < extra; j++) {
-		if (!env->keys[j][0] || strchr(env->keys[j], '='))
-			continue; /* not a variable name: the runbook check rejects these */
-		out[k++] = xasprintf("%s=%s", env->keys[j], env->vals[j] ? env->vals[j] : "");
-	}
-	return out;
-}
-
-/* True to start commands with posix_spawn and watch them with a pidfd;
-   false for the uv_spawn fallback (also forced by RBC_TEST_UV_SPAWN=1). */
-static bool cmd_use_pidfd(void)
-{
-	const char *force = getenv("RBC_TEST_UV_SPAWN");
-	if (force && *force && strcmp(force, "0") != 0)
-		return false;
-	if (atomic_load(&cmd_pidfd_works) < 0) {
-		int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-		if (fd >= 0) {
-			close(fd);
-			atomic_store(&cmd_pidfd_works, 1);
-		} else if (errno == ENOSYS || errno == EPERM) {
-			atomic_store(&cmd_pidfd_works, 0);
-		} else {
-			return false; /* out of descriptors or memory: ask again next time */
-		}
-	}
-	return atomic_load(&cmd_pidfd_works) == 1;
-}
-
-/* Why a spawn failed: the working directory when it is the culprit (the
-   child's chdir reports only an errno), else /bin/sh. Only on failure, so
-   the stat may run on the loop thread (the spawn's chdir did too). */
-static char *cmd_spawn_error(const char *cwd, int uverr)
-{
-	if (cwd) {
-		struct stat st;
-		int why = 0;
-		if (stat(cwd, &st) != 0)
-			why = -errno;
-		else if (!S_ISDIR(st.st_mode))
-			why = UV_ENOTDIR;
-		else if (access(cwd, X_OK) != 0)
-			why = -errno;
-		if (why)
-			return xasprintf("cannot run in %s: %s", cwd, uv_strerror(why));
-		return xasprintf("cannot run /bin/sh in %s: %s", cwd, uv_strerror(uverr));
-	}
-	return xasprintf("cannot run /bin/sh: %s", uv_strerror(uverr));
-}
-
-/* A child that cannot be watched, killed: reaped in the pool (a blocking
-   waitpid has no place on the loop), then forgotten. */
-struct cmd_reap {
-	uv_work_t work;
-	pid_t pid;
-};
-
-/* In a pool thread: waits for the killed child. */
-static void cmd_reap_work(uv_work_t *w)
-{
-	struct cmd_reap *r = (struct cmd_reap *)w;
-	while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
-		;
-}
-
-/* Back on the loop: the child is reaped. */
-static void cmd_reap_done(uv_work_t *w, int status)
-{
-	(void)status;
-	free(w);
-}
-
-/* Moves a pipe's end above 2: with a standard descriptor closed in rbc,
-   pipe2 hands it out; the child's dup2s would then clobber a write end,
-   and libuv refuses to close a handle's descriptor below 3. */
-static int cmd_fd_above_stdio(int fd)
-{
-	if (fd > 2)
-		return fd;
-	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return nfd;
-}
-
-/*
- * Makes the stdout and stderr pipes (pipes, not socketpairs: a hunt finds
- * their holders by the inode both ends share): p->pipe[] own the read ends,
- * out[] gets the write ends (close-on-exec, above 2) for the child. Returns
- * 0, or a uv error with p->spawn_error set.
- */
-static int cmd_pipes(struct probe *p, int out[2])
-{
-	int fds[2][2] = {{-1, -1}, {-1, -1}}; /* [stdout, stderr][read, write] */
-	int r = 0;
-	for (int i = 0; i < 2 && r == 0; i++) {
-		if (pipe2(fds[i], O_CLOEXEC) != 0 || (fds[i][0] = cmd_fd_above_stdio(fds[i][0])) < 0 ||
-		    (fds[i][1] = cmd_fd_above_stdio(fds[i][1])) < 0)
-			r = -errno;
-		else if ((r = uv_pipe_open(&p->pipe[i], fds[i][0])) == 0)
-			fds[i][0] = -1; /* the handle owns it: closed with it */
-	}
-	if (r != 0) {
-		for (int i = 0; i < 2; i++)
-			for (int k = 0; k < 2; k++)
-				if (fds[i][k] >= 0)
-					close(fds[i][k]);
-		p->spawn_error = xasprintf("cannot run /bin/sh: cannot create a pipe: %s", uv_strerror(r));
-		return r;
-	}
-	out[0] = fds[0][1];
-	out[1] = fds[1][1];
-	p->pipes_ours = true;
-	return 0;
-}
-
-/*
- * Starts /bin/sh with posix_spawn: its own session (so its own process
- * group), every signal at its default and none blocked, stdin from
- * /dev/null, stdout and stderr on pipes whose read ends p->pipe own, and a
- * pidfd to see it exit. Returns 0, or a uv error with p->spawn_error set.
- */
-static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[], char *const envp[])
-{
-	int out[2]; /* the write ends of stdout and stderr */
-	int r = cmd_pipes(p, out);
-	if (r != 0)
-		return r;
-	int fds[2][2] = {{-1, out[0]}, {-1, out[1]}}; /* [stdout, stderr][-, write] */
-
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t all, none;
-	sigfillset(&all);
-	sigemptyset(&none);
-	pid_t pid = 0;
-	int e = posix_spawn_file_actions_init(&fa);
-	if (e == 0) {
-		e = posix_spawnattr_init(&at);
-		if (e != 0)
-			posix_spawn_file_actions_destroy(&fa);
-	}
-	if (e == 0) {
-		if (cwd)
-			e = posix_spawn_file_actions_addchdir_np(&fa, cwd);
-		if (e == 0)
-			e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-		for (int i = 0; i < 2 && e == 0; i++)
-			e = posix_spawn_file_actions_adddup2(&fa, fds[i][1], i + 1);
-		if (e == 0)
-			e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
-			                                      POSIX_SPAWN_SETSIGMASK);
-		if (e == 0)
-			e = posix_spawnattr_setsigdefault(&at, &all);
-		if (e == 0)
-			e = posix_spawnattr_setsigmask(&at, &none);
-		if (e == 0)
-			e = posix_spawn(&pid, "/bin/sh", &fa, &at, args, envp);
-		posix_spawn_file_actions_destroy(&fa);
-		posix_spawnattr_destroy(&at);
-	}
-	for (int i = 0; i < 2; i++)
-		close(fds[i][1]);
-	if (e != 0) {
-		p->spawn_error = cmd_spawn_error(cwd, -e);
-		return -e;
-	}
-
-	/* CLONE_VFORK: the child has exec'd (so is in its own session) by now. */
-	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	r = p->pidfd < 0 ? -errno : uv_poll_init(p->loop, &p->pidpoll, p->pidfd);
-	if (r == 0) {
-		p->pidpoll.data = p;
-		p->watch = WATCH_PIDFD;
-		p->nhandles++;
-		r = uv_poll_start(&p->pidpoll, UV_READABLE, cmd_pidfd_cb);
-	}
-	if (r != 0) {
-		/* Unwatchable: kill it rather than lose track of it. */
-		(void)kill(-pid, SIGKILL);
-		struct cmd_reap *reap = xcalloc(1, sizeof *reap);
-		reap->pid = pid;
-		if (uv_queue_work(p->loop, &reap->work, cmd_reap_work, cmd_reap_done) != 0)
-			free(reap);
-		if (p->watch == WATCH_NONE && p->pidfd >= 0) {
-			close(p->pidfd);
-			p->pidfd = -1;
-		}
-		p->spawn_error = xasprintf("cannot watch /bin/sh (killed it): %s", uv_strerror(r));
-		return r;
-	}
-	p->pgid = pid;
-	return 0;
-}
-
-/* Starts /bin/sh with uv_spawn (fork): the fallback without pidfd_open.
-   Returns 0, or a uv error with p->spawn_error set. */
-static int cmd_spawn_uv(struct probe *p, const char *cwd, char *args[], char *envp[])
-{
-	int out[2];
-	int r = cmd_pipes(p, out);
-	if (r != 0)
-		return r;
-	uv_stdio_container_t stdio[3] = {
-		{.flags = UV_IGNORE}, /* /dev/null */
-		{.flags = UV_INHERIT_FD, .data.fd = out[0]},
-		{.flags = UV_INHERIT_FD, .data.fd = out[1]},
-	};
-	uv_process_options_t opt = {
-		.exit_cb = cmd_exit_cb,
-		.file = "/bin/sh",
-		.args = args,
-		.env = envp,
-		.cwd = cwd,
-		/* setsid(): a process group of its own, and no controlling terminal. */
-		.flags = UV_PROCESS_DETACHED,
-		.stdio_count = 3,
-		.stdio = stdio,
-	};
-	p->proc.data = p;
-	r = uv_spawn(p->loop, &p->proc, &opt);
-	close(out[0]);
-	close(out[1]);
-	p->watch = WATCH_PROC;
-	p->nhandles++; /* the process handle is initialised even on failure */
-	if (r != 0) {
-		p->spawn_error = cmd_spawn_error(cwd, r);
-		return r;
-	}
-	p->pgid = p->proc.pid;
-	return 0;
 }
 
 /*
@@ -1516,6 +968,8 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 	p->spool_fd = -1;
 	p->spool_dir = -1;
 	p->pidfd = -1;
+	p->on_exited = cmd_exited;
+	p->on_hunted = cmd_hunted;
 	p->t0 = uv_hrtime();
 	for (int i = 0; i < 2; i++) {
 		p->ring[i].cap = req->keep_bytes ? req->keep_bytes : CMD_KEEP_DEFAULT;
@@ -1531,14 +985,7 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 		p->nhandles++;
 	}
 
-	char *args[] = {(char *)"sh", (char *)"-c", (char *)req->command, NULL};
-	char **envp = cmd_environ(req->env);
-	p->spawned_at = cmd_boot_ticks(); /* what starts from here on may be the command's */
-	int r = cmd_use_pidfd() ? cmd_spawn_posix(p, req->cwd, args, envp)
-	                        : cmd_spawn_uv(p, req->cwd, args, envp);
-	for (size_t i = 0; envp[i]; i++)
-		free(envp[i]);
-	free(envp);
+	int r = proc_spawn(p, req->command, req->cwd, req->env);
 
 	if (r != 0) {
 		/* on_done never runs inside start: report on the next loop turn. */

@@ -19,8 +19,6 @@ ALLOW_CIRCLES=(
 )
 ALLOW_OVERSIZE=(
 	src/cmd/run.c         # rbc run: the session, batch and console drivers
-	src/probe/cmd.c       # the command probe kinds, one file each
-	src/record/journal.c  # writing, replaying and checking the journal
 )
 # --------------------------------------------------------------------------
 MAX_LINES=1500

@@ -1860,6 +1860,20 @@ static void s_contacts(struct loader *L, const cJSON *m, void *t)
 	get_strings(L, m, &sv->contacts, &sv->ncontacts);
 }
 
+/* PagerDuty's word for the level: one of the four the Events API takes. */
+static void s_pagerduty_severity(struct loader *L, const cJSON *m, void *t)
+{
+	static const char *const words[] = {"critical", "error", "warning", "info"};
+	if (!want_string(L, m))
+		return;
+	for (size_t i = 0; i < RBC_ARRAY_LEN(words); i++)
+		if (strcmp(m->valuestring, words[i]) == 0) {
+			((struct rb_severity *)t)->pagerduty_severity = xstrdup(words[i]);
+			return;
+		}
+	err(L, m, "expected critical, error, warning or info, got \"%s\"", m->valuestring);
+}
+
 static void s_steps(struct loader *L, const cJSON *m, void *t)
 {
 	struct rb_severity *sv = t;
@@ -1871,6 +1885,7 @@ static void s_steps(struct loader *L, const cJSON *m, void *t)
 static const struct member severity_keys[] = {
 	{"id", s_id}, {"name", s_name}, {"description", s_description}, {"restore", s_restore},
 	{"rpo", s_rpo}, {"update_every", s_update_every}, {"contacts", s_contacts}, {"steps", s_steps},
+	{"pagerduty_severity", s_pagerduty_severity},
 };
 
 static void r_severities(struct loader *L, const cJSON *m, void *t)
@@ -2484,6 +2499,7 @@ void runbook_free(struct runbook *rb)
 		free(sv->id);
 		free(sv->name);
 		free(sv->description);
+		free(sv->pagerduty_severity);
 		strv_free(sv->contacts, sv->ncontacts);
 		for (size_t k = 0; k < sv->nsteps; k++)
 			step_free(sv->steps[k]);

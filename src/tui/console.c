@@ -25,11 +25,12 @@
 #include <wchar.h>
 
 #include "rbc/console.h"
+#include "rbc/desk.h"
 #include "rbc/export.h"
 #include "rbc/incident.h"
 #include "rbc/journal.h"
-#include "rbc/notify.h"
 #include "rbc/outbuf.h"
+#include "rbc/session.h"
 #include "rbc/text.h"
 #include "rbc/theme.h"
 #include "rbc/units.h"
@@ -109,8 +110,10 @@ enum inc_ask { ASK_NONE, ASK_SEVERITY, ASK_TITLE, ASK_IMPACT, ASK_NEW_SEVERITY, 
 
 struct console {
 	uv_loop_t *loop;
-	struct engine *e;
-	const struct console_cfg *cfg;
+	struct session *s;        /* the run this console observes */
+	struct engine *e;         /* the session's */
+	const struct console_cfg *cfg; /* &cfg_copy */
+	struct console_cfg cfg_copy; /* the caller's, with the session's journal */
 	const char *operator;
 	uv_poll_t input;
 	uv_signal_t sig[4];
@@ -145,7 +148,6 @@ struct console {
 	bool started, finished;
 	int64_t t_start, t_end;
 	enum rbc_verdict verdict;
-	int64_t fixed_now;        /* RBC_TEST_NOW, ms; 0: the real clock */
 
 	/* e: the export, made in the thread pool (it reads the journal and
 	   syncs a file: never on the loop thread). */
@@ -153,49 +155,26 @@ struct console {
 	bool exporting;
 	char *export_path, *export_error;
 
-	/* Incident mode: the incident of an incident runbook (NULL otherwise),
-	   kept from its journaled events only. */
-	struct incident *inc;
+	/* Incident mode: the session's incident desk and its incident (NULL
+	   when the runbook is no incident runbook). */
+	struct incident_desk *desk;
+	const struct incident *inc;
 	enum inc_ask ask;         /* PROMPT_INCIDENT: the question */
 	char *ask_q;              /* …as shown */
 	char *ask_sev, *ask_title, *ask_summary; /* answers gathered so far */
 	char **ask_reasons;       /* R: one per exit criterion, NULL: met */
 	size_t ask_crit;
-	struct notify *notify;    /* Slack / PagerDuty of the incident; NULL: none set */
-	uv_timer_t notify_guard;  /* bounds the wait for them at the end */
 };
 
-static struct console *the_console; /* for the engine clock hook */
-
 static void set_message(struct console *c, const char *fmt, ...) RBC_PRINTF(2, 3);
-static bool incident_open(const struct console *c);
 static bool inc_record(struct console *c, cJSON *ev, struct rbc_error *err);
-static void notify_entry(struct console *c, const struct inc_entry *e);
 
 /* ---- time ---------------------------------------------------------------- */
 
-static int64_t real_ms(void)
+/* The session's clock (RBC_TEST_NOW fixes it). */
+static int64_t console_now(const struct console *c)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t console_clock(void)
-{
-	return the_console && the_console->fixed_now ? the_console->fixed_now : real_ms();
-}
-
-/* RBC_TEST_NOW: seconds since the epoch, or YYYY-MM-DDTHH:MM:SSZ. */
-static int64_t parse_test_now(const char *v)
-{
-	if (!v || !*v)
-		return 0;
-	char *end;
-	long long secs = strtoll(v, &end, 10);
-	if (*end == '\0' && secs > 0)
-		return secs * 1000;
-	return iso_ms_parse(v);
+	return session_now(c->s);
 }
 
 /* ---- output kept in memory -------------------------------------------------- */
@@ -571,7 +550,7 @@ static void draw_header(struct console *c)
 	bool waiting = false;
 	for (size_t i = 0; i < n && !waiting; i++)
 		waiting = any_waiting(tops[i]);
-	int64_t end = c->finished ? c->t_end : console_clock();
+	int64_t end = c->finished ? c->t_end : console_now(c);
 	int64_t el = c->started ? (end - c->t_start) / 1000 : 0;
 	if (el < 0)
 		el = 0;
@@ -873,7 +852,7 @@ static void draw_detail(struct console *c, const struct layout *L)
 		struct tm tm;
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof when, "%H:%M:%S UTC", &tm);
-		int64_t end = s->finished ? s->finished : console_clock();
+		int64_t end = s->finished ? s->finished : console_now(c);
 		units_format((double)(end - s->started), RBC_DIM_TIME, dur, sizeof dur);
 		struct strbuf sb = {0};
 		sb_addf(&sb, "started %s · %s", when, dur);
@@ -1111,7 +1090,7 @@ static void draw_incident(struct console *c)
 		      c->attr[THEME_HEADER_ALERT]);
 		return;
 	}
-	int64_t now = console_clock();
+	int64_t now = console_now(c);
 	struct inc_clock k;
 	incident_clock(in, now, &k);
 	struct strbuf sb = {0};
@@ -1174,49 +1153,6 @@ static void draw_incident(struct console *c)
 	sb_free(&r);
 }
 
-/* One timeline entry as a line: "02:20:00 severity L2 → L3 — the region is down (alice)". */
-static char *timeline_line(const struct incident *in, const struct inc_entry *e)
-{
-	char t[40];
-	iso_ms_format(t, sizeof t, e->t);
-	struct strbuf sb = {0};
-	sb_addf(&sb, "%.8s %s", t + 11, incident_kind_name(e->kind));
-	switch (e->kind) {
-	case INC_EV_DECLARED: {
-		size_t sv = incident_severity_find(in->rb, e->to);
-		char *l = incident_severity_label(in->rb, sv);
-		sb_addf(&sb, " %s", l);
-		free(l);
-		break;
-	}
-	case INC_EV_SEVERITY:
-	case INC_EV_STATUS:
-		sb_addf(&sb, " %s → %s", e->from ? e->from : "", e->to ? e->to : "");
-		break;
-	case INC_EV_ROLE:
-		sb_addf(&sb, " %s: %s → %s", e->role, e->from ? e->from : "(unassigned)", e->to ? e->to : "(unassigned)");
-		break;
-	case INC_EV_TODO:
-		sb_adds(&sb, e->done ? " [x]" : " [ ]");
-		break;
-	case INC_EV_TRIGGER:
-		sb_adds(&sb, e->automatic ? " (automatic)" : " (by hand)");
-		break;
-	case INC_EV_NOTIFICATION:
-		sb_addf(&sb, " %s %s %s", e->from ? e->from : "", e->role ? e->role : "", e->to ? e->to : "");
-		if (e->text)
-			sb_addf(&sb, " — %s", e->text);
-		return sb_take(&sb); /* by rbc: no actor to name */
-	default:
-		break;
-	}
-	if (e->text)
-		sb_addf(&sb, " — %s", e->text);
-	if (e->actor)
-		sb_addf(&sb, " (%s)", e->actor);
-	return sb_take(&sb);
-}
-
 /* The timeline, newest first; while resolving, the exit criteria. */
 static void draw_timeline(struct console *c, const struct layout *L)
 {
@@ -1240,7 +1176,7 @@ static void draw_timeline(struct console *c, const struct layout *L)
 	}
 	for (int r = 0; r < rows && (size_t)r < in->nentries; r++) {
 		const struct inc_entry *e = &in->entries[in->nentries - 1 - (size_t)r];
-		char *l = timeline_line(in, e);
+		char *l = incident_entry_line(in->rb, e);
 		puts_(y0 + 1 + r, x, w, l, c->attr[e->kind == INC_EV_SEVERITY || e->kind == INC_EV_TRIGGER ? THEME_STEP_WARN
 		                                   : e->kind == INC_EV_RESOLVED                          ? THEME_STEP_PASS
 		                                                                                          : THEME_NORMAL]);
@@ -1430,22 +1366,6 @@ static void on_event(void *ud, const struct eng_event *ev)
 			            ev->step->state == ENG_SKIPPED ? "SKIPPED" : verdict_name(ev->verdict),
 			            ev->text ? ev->text : "");
 		}
-		if (c->notify && incident_open(c) && ev->verdict == RBC_VERDICT_FAIL && ev->step->def &&
-		    !is_group(ev->step)) {
-			const struct rb_severity *sv = &c->inc->rb->severities[c->inc->severity];
-			char t[40];
-			iso_ms_format(t, sizeof t, ev->time);
-			char *what = xasprintf("%s %s: %s", ev->step->def->number, ev->step->title ? ev->step->title : "",
-			                       ev->text ? ev->text : "");
-			struct notify_event ne = {.kind = NOTIFY_STEP_FAILED, .incident = c->inc->id, .title = c->inc->title,
-			                          .severity = sv->id, .severity_name = sv->name,
-			                          .status = incident_status_name(c->inc->status), .summary = what,
-			                          .actor = "rbc", .time = t};
-			struct rbc_error err = {0};
-			notify_send(c->notify, &ne, &err);
-			rbc_error_clear(&err);
-			free(what);
-		}
 		/* A manual step answered, a confirmation declined. */
 		if (ev->step->def && (ev->step->def->action == RB_MANUAL || ev->step->state == ENG_SKIPPED))
 			to_next_wait(c);
@@ -1470,40 +1390,20 @@ static void on_event(void *ud, const struct eng_event *ev)
 		else if (c->follow && !turn_selected(c))
 			select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
-	case ENG_EV_WATCH_FIRED:
-		/* In an incident: the timeline says what fired, verbatim, and that
-		   no one chose it. */
-		if (incident_open(c)) {
-			char *id = journal_step_id(ev->step), *to = ev->target ? journal_step_id(ev->target) : NULL;
-			char *why = xasprintf("%s → %s: %s", id, to ? to : "continue", ev->text ? ev->text : "");
-			struct rbc_error err = {0};
-			inc_record(c, incident_trigger(c->inc, why, true, ev->time, "rbc", &err), &err);
-			free(why);
-			free(to);
-			free(id);
-		}
-		break;
 	case ENG_EV_INCIDENT:
-		if (c->inc && ev->detail) {
-			struct rbc_error err = {0};
-			if (!incident_apply(c->inc, ev->detail, &err)) {
-				set_message(c, "incident: %s", err.msg);
-				rbc_error_clear(&err);
-			} else {
-				const struct inc_entry *last = &c->inc->entries[c->inc->nentries - 1];
-				/* A level reached: its procedure is in the tree now, selected
-				   (Enter runs it). */
-				if (last->kind == INC_EV_DECLARED || last->kind == INC_EV_SEVERITY) {
-					char *id = xasprintf("%s-procedure", last->to);
-					struct eng_step *p = engine_find(c->e, id);
-					free(id);
-					if (p) {
-						build_rows(c);
-						select_step(c, p);
-					}
+		/* The desk has applied it (and told the channels). */
+		if (c->inc && c->inc->nentries) {
+			const struct inc_entry *last = &c->inc->entries[c->inc->nentries - 1];
+			/* A level reached: its procedure is in the tree now, selected
+			   (Enter runs it). */
+			if (last->kind == INC_EV_DECLARED || last->kind == INC_EV_SEVERITY) {
+				char *id = xasprintf("%s-procedure", last->to);
+				struct eng_step *p = engine_find(c->e, id);
+				free(id);
+				if (p) {
+					build_rows(c);
+					select_step(c, p);
 				}
-				if (c->notify)
-					notify_entry(c, last);
 			}
 		}
 		break;
@@ -1624,84 +1524,6 @@ static void finish_quit(struct console *c)
 
 /* ---- incident mode: the prompts of its actions ------------------------------- */
 
-/* Wakes the loop when the wait for notifications is over. */
-static void guard_cb(uv_timer_t *t)
-{
-	(void)t;
-}
-
-/* A delivery changed: the ends and the retries go in the timeline (and the
-   journal); queued and sending only pass. */
-static void notify_state_cb(void *ud, const struct notify_delivery *d)
-{
-	struct console *c = ud;
-	if (d->state != NOTIFY_RETRYING && d->state != NOTIFY_DELIVERED && d->state != NOTIFY_FAILED)
-		return;
-	struct rbc_error err = {0};
-	cJSON *ev = incident_notification(c->inc, d->target, notify_kind_name(d->kind), notify_state_name(d->state),
-	                                  d->text, console_clock(), &err);
-	if (ev) {
-		engine_incident(c->e, ev);
-		cJSON_Delete(ev);
-	}
-	rbc_error_clear(&err);
-}
-
-/* The notifier of the incident, from the run's secrets and variables:
-   SLACK_WEBHOOK_URL, PAGERDUTY_KEY (PAGERDUTY_EVENTS_URL: where). */
-static void notify_setup(struct console *c)
-{
-	size_t n;
-	struct eng_step *const *tops = engine_nodes(c->e, &n);
-	char *slack = engine_var(c->e, tops[0], "SLACK_WEBHOOK_URL");
-	char *key = engine_var(c->e, tops[0], "PAGERDUTY_KEY");
-	char *url = engine_var(c->e, tops[0], "PAGERDUTY_EVENTS_URL");
-	if ((slack && *slack) || (key && *key)) {
-		struct notify_config cfg = {.slack_url = slack, .pagerduty_key = key, .pagerduty_url = url,
-		                            .source = "rbc", .on_state = notify_state_cb, .ud = c};
-		struct rbc_error err = {0};
-		c->notify = notify_new(c->loop, &cfg, &err);
-		if (!c->notify)
-			set_message(c, "notifications: %s", err.msg);
-		rbc_error_clear(&err);
-	}
-	free(slack);
-	free(key);
-	free(url);
-}
-
-/* What a journaled incident action tells the channels. */
-static void notify_entry(struct console *c, const struct inc_entry *e)
-{
-	enum notify_kind k;
-	switch (e->kind) {
-	case INC_EV_DECLARED: k = NOTIFY_DECLARE; break;
-	case INC_EV_SEVERITY: k = NOTIFY_SEVERITY; break;
-	case INC_EV_UPDATE: k = NOTIFY_STATUS_UPDATE; break;
-	case INC_EV_TRIGGER: k = NOTIFY_ROLLBACK; break;
-	case INC_EV_RESOLVED: k = NOTIFY_RESOLVE; break;
-	default: return;
-	}
-	const struct incident *in = c->inc;
-	const struct rb_severity *sv = &in->rb->severities[in->severity];
-	char t[40];
-	iso_ms_format(t, sizeof t, e->t);
-	struct notify_event ev = {.kind = k, .incident = in->id, .title = in->title, .severity = sv->id,
-	                          .severity_name = sv->name, .status = incident_status_name(in->status),
-	                          .summary = e->kind == INC_EV_DECLARED ? NULL : e->text, .actor = e->actor,
-	                          .time = t};
-	struct rbc_error err = {0};
-	if (notify_send(c->notify, &ev, &err) < 0)
-		set_message(c, "notifications: %s", err.msg);
-	rbc_error_clear(&err);
-}
-
-/* An incident declared and not resolved yet. */
-static bool incident_open(const struct console *c)
-{
-	return c->inc && c->inc->severity != SIZE_MAX && c->inc->status != INC_RESOLVED;
-}
-
 /* Asks q (taken) for the incident; the answer goes to incident_answer. */
 static void ask(struct console *c, enum inc_ask a, char *q)
 {
@@ -1715,90 +1537,17 @@ static void ask(struct console *c, enum inc_ask a, char *q)
    disk), or says why it was refused. */
 static bool inc_record(struct console *c, cJSON *ev, struct rbc_error *err)
 {
-	if (!ev) {
-		set_message(c, "%s", err->msg ? err->msg : "refused");
-		rbc_error_clear(err);
-		return false;
-	}
-	engine_incident(c->e, ev);
-	cJSON_Delete(ev);
-	return true;
-}
-
-/* "LEAD (L1 Minor, L2 Major, …): " */
-static char *levels_q(const struct runbook *rb, const char *lead)
-{
-	struct strbuf sb = {0};
-	sb_addf(&sb, "%s (", lead);
-	for (size_t i = 0; i < rb->nseverities; i++) {
-		char *l = incident_severity_label(rb, i);
-		sb_addf(&sb, "%s%s", i ? ", " : "", l);
-		free(l);
-	}
-	sb_adds(&sb, "): ");
-	return sb_take(&sb);
-}
-
-/* The id of the level an answer names: its id or its name, in any case. */
-static const char *level_of(const struct runbook *rb, const char *a)
-{
-	for (size_t i = 0; a && i < rb->nseverities; i++)
-		if (strcasecmp(a, rb->severities[i].id) == 0 ||
-		    (rb->severities[i].name && strcasecmp(a, rb->severities[i].name) == 0))
-			return rb->severities[i].id;
-	return a;
-}
-
-/* When the impact started: "" (now), HH:MM[:SS] today (UTC), a duration
-   ago ("15m"), or a full ISO time. 0: not understood. */
-static int64_t impact_of(const char *a, int64_t now)
-{
-	while (*a == ' ')
-		a++;
-	if (!*a)
-		return now;
-	int h, m, s = 0;
-	char end;
-	if ((sscanf(a, "%d:%d:%d%c", &h, &m, &s, &end) == 3 || sscanf(a, "%d:%d%c", &h, &m, &end) == 2) &&
-	    h >= 0 && h < 24 && m >= 0 && m < 60 && s >= 0 && s < 60) {
-		int64_t day = now - now % (24 * 3600 * 1000LL);
-		return day + ((int64_t)h * 3600 + m * 60 + s) * 1000;
-	}
-	int64_t ms;
-	const char *why;
-	if (units_parse_duration(a, &ms, &why))
-		return now - ms;
-	return iso_ms_parse(a);
-}
-
-/* A resumed incident: its journaled events applied again, in order. */
-static void incident_replay(struct console *c, const char *run_path)
-{
-	char *path = xasprintf("%s/" JOURNAL_FILE, run_path);
-	FILE *f = fopen(path, "r");
-	free(path);
-	if (!f)
-		return;
-	char *line = NULL;
-	size_t cap = 0;
-	while (getline(&line, &cap, f) > 0) {
-		if (!strstr(line, "\"ev\":\"incident\""))
-			continue;
-		cJSON *o = cJSON_Parse(line);
-		struct rbc_error err = {0};
-		if (o && !incident_apply(c->inc, o, &err))
-			set_message(c, "incident: %s", err.msg);
-		rbc_error_clear(&err);
-		cJSON_Delete(o);
-	}
-	free(line);
-	fclose(f);
+	if (desk_record(c->desk, ev, err))
+		return true;
+	set_message(c, "%s", err->msg ? err->msg : "refused");
+	rbc_error_clear(err);
+	return false;
 }
 
 /* S on an incident not declared: its three questions. */
 static void start_declare(struct console *c)
 {
-	ask(c, ASK_SEVERITY, levels_q(c->inc->rb, "Declare the incident: severity"));
+	ask(c, ASK_SEVERITY, desk_levels_question(c->inc->rb, "Declare the incident: severity"));
 }
 
 /* Asks again after a refusal, saying why first (the prompt has the status
@@ -1835,16 +1584,16 @@ static void resolve_now(struct console *c)
 {
 	struct rbc_error err = {0};
 	inc_record(c, incident_resolve(c->inc, (const char *const *)c->ask_reasons, c->inc->rb->nexit_criteria,
-	                               c->ask_summary, console_clock(), c->operator, &err), &err);
+	                               c->ask_summary, console_now(c), c->operator, &err), &err);
 	ask_free(c);
 }
 
 /* Enter (accept) or Esc in an incident prompt. */
 static void incident_answer(struct console *c, const char *text, bool accept)
 {
-	struct incident *in = c->inc;
+	const struct incident *in = c->inc;
 	struct rbc_error err = {0};
-	int64_t now = console_clock();
+	int64_t now = console_now(c);
 	enum inc_ask a = c->ask;
 	c->ask = ASK_NONE;
 	if (!accept) {
@@ -1856,7 +1605,7 @@ static void incident_answer(struct console *c, const char *text, bool accept)
 	}
 	switch (a) {
 	case ASK_SEVERITY: {
-		const char *id = level_of(in->rb, text);
+		const char *id = desk_level_of(in->rb, text);
 		if (incident_severity_find(in->rb, id) == SIZE_MAX) {
 			char *why = xasprintf("no severity \"%s\"", text);
 			start_declare(c);
@@ -1879,7 +1628,7 @@ static void incident_answer(struct console *c, const char *text, bool accept)
 		ask(c, ASK_IMPACT, xstrdup("Impact started (UTC HH:MM, 15m for 15 minutes ago, ISO time; Enter: now): "));
 		return;
 	case ASK_IMPACT: {
-		int64_t start = impact_of(text, now);
+		int64_t start = desk_impact_of(text, now);
 		cJSON *ev = start ? incident_declare(in, c->ask_sev, c->ask_title, start, now, c->operator, &err) : NULL;
 		if (!start)
 			rbc_error_set(&err, "\"%s\" is no time (HH:MM, 15m, or 2026-12-04T01:50:00Z)", text);
@@ -1894,7 +1643,7 @@ static void incident_answer(struct console *c, const char *text, bool accept)
 		return;
 	}
 	case ASK_NEW_SEVERITY: {
-		const char *id = level_of(in->rb, text);
+		const char *id = desk_level_of(in->rb, text);
 		if (incident_severity_find(in->rb, id) == SIZE_MAX || incident_severity_find(in->rb, id) == in->severity) {
 			set_message(c, incident_severity_find(in->rb, id) == SIZE_MAX ? "no severity \"%s\"" : "already %s",
 			            text);
@@ -1992,7 +1741,7 @@ static void incident_key(struct console *c, enum request r)
 	case REQ_SEVERITY: {
 		char *l = incident_severity_label(rb, c->inc->severity);
 		char *lead = xasprintf("New severity, now %s", l);
-		ask(c, ASK_NEW_SEVERITY, levels_q(rb, lead));
+		ask(c, ASK_NEW_SEVERITY, desk_levels_question(rb, lead));
 		free(lead);
 		free(l);
 		break;
@@ -2300,11 +2049,11 @@ static void handle_request(struct console *c, enum request r)
 			c->follow = is_group(s);
 			/* A procedure run only when sent there (a rollback), started by
 			   hand in an incident: the timeline says who and what. */
-			if (s->def->on_demand && incident_open(c)) {
+			if (s->def->on_demand && desk_open(c->desk)) {
 				char *id = journal_step_id(s);
 				char *why = xasprintf("%s %s started by hand", id, s->title ? s->title : "");
 				struct rbc_error err = {0};
-				inc_record(c, incident_trigger(c->inc, why, false, console_clock(), c->operator, &err), &err);
+				inc_record(c, incident_trigger(c->inc, why, false, console_now(c), c->operator, &err), &err);
 				free(why);
 				free(id);
 			}
@@ -2513,18 +2262,20 @@ static void mark_shown(struct eng_step *s)
 		mark_shown(s->children[i]);
 }
 
-static void show_restored(struct console *c, const struct console_cfg *cfg)
+/* A resumed run: the step it goes on at selected, and what the record
+   could not give back said. */
+static void show_restored(struct console *c)
 {
 	size_t n;
 	struct eng_step *const *nodes = engine_nodes(c->e, &n);
 	for (size_t i = 0; i < n; i++)
 		mark_shown(nodes[i]);
 	c->started = true;
-	c->t_start = cfg->t_start ? cfg->t_start : console_clock();
+	c->t_start = session_started(c->s) ? session_started(c->s) : console_now(c);
 	uv_timer_start(&c->tick, tick_cb, 1000, 1000);
 	bool after = false;
 	struct eng_step *at = engine_resume_point(c->e, &after);
-	const char *lost = cfg->resume_warning ? *cfg->resume_warning : NULL;
+	const char *lost = session_resume_warning(c->s);
 	if (at) {
 		c->phase = phase_of(at);
 		select_step(c, at);
@@ -2537,14 +2288,25 @@ static void show_restored(struct console *c, const struct console_cfg *cfg)
 	}
 }
 
-int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
+/* What the session has to say while the console runs: the message line. */
+static void console_say(void *ud, const char *text)
+{
+	set_message(ud, "%s", text);
+}
+
+int console_run(struct session *s, const struct console_cfg *cfg)
 {
 	struct console *c = xcalloc(1, sizeof *c);
-	c->loop = opts->loop;
-	c->cfg = cfg;
-	c->fixed_now = parse_test_now(getenv("RBC_TEST_NOW"));
+	c->s = s;
+	c->loop = session_loop(s);
+	c->e = session_engine(s);
+	c->cfg_copy = *cfg;
+	c->cfg_copy.journal = session_journal(s);
+	c->cfg = &c->cfg_copy;
+	c->desk = session_desk(s);
+	c->inc = desk_incident(c->desk);
 	c->search_hit = (size_t)-1;
-	the_console = c;
+	bool resumed = session_resumed(s) != NULL;
 
 	/* UTF-8 on screen whatever the locale says, numbers always with a dot. */
 	setlocale(LC_ALL, "");
@@ -2561,7 +2323,6 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 		diags_free(&d);
 		free(from);
 		free(c);
-		the_console = NULL;
 		return RBC_EXIT_USAGE;
 	}
 	diags_print(&d, stderr); /* warnings */
@@ -2569,72 +2330,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	free(from);
 	const char *no_color = getenv("NO_COLOR");
 	bool colour = !(no_color && *no_color) || (cfg->theme && *cfg->theme);
-
-	opts->interactive = true;
-	if (cfg->journal) {
-		opts->on_event = journal_on_event;
-		opts->ud = cfg->journal;
-		journal_set_observer(cfg->journal, on_event, c);
-	} else {
-		opts->on_event = on_event;
-		opts->ud = c;
-	}
-	if (c->fixed_now)
-		opts->clock = console_clock;
-	struct rbc_error err = {0};
-	c->e = engine_new(opts, &err);
-	if (!c->e) {
-		text_fprintf(stderr, "rbc: %s\n", err.msg);
-		rbc_error_clear(&err);
-		free(c);
-		the_console = NULL;
-		return RBC_EXIT_SOFTWARE;
-	}
 	c->operator = engine_operator(c->e);
-	if (cfg->journal)
-		journal_attach(cfg->journal, c->e); /* write-ahead; a lost record stops the run */
-	if (cfg->started && !cfg->started(cfg->started_ud, c->e)) {
-		engine_free(c->e);
-		probe_shutdown(c->loop);
-		uv_run(c->loop, UV_RUN_DEFAULT);
-		free(c);
-		the_console = NULL;
-		return RBC_EXIT_SOFTWARE;
-	}
-	/* An incident runbook: its incident, as its journal left it (a resume),
-	   declared now when --severity and --title say how. */
-	if (opts->nrunbooks && opts->runbooks[0]->kind == RB_KIND_INCIDENT && opts->runbooks[0]->nseverities) {
-		c->inc = incident_new(opts->runbooks[0]);
-		if (cfg->resumed && cfg->run_path)
-			incident_replay(c, cfg->run_path);
-		notify_setup(c);
-		if (c->inc->severity == SIZE_MAX && cfg->severity) {
-			int64_t now = console_clock();
-			int64_t start = cfg->impact_start ? impact_of(cfg->impact_start, now) : now;
-			cJSON *ev = start ? incident_declare(c->inc, level_of(c->inc->rb, cfg->severity), cfg->incident_title,
-			                                     start, now, c->operator, &err)
-			                  : NULL;
-			if (!ev) {
-				if (!start)
-					text_fprintf(stderr, "rbc: --impact-start: \"%s\" is no time (HH:MM, 15m, or an ISO time)\n",
-					        cfg->impact_start);
-				else
-					text_fprintf(stderr, "rbc: %s\n", err.msg);
-				rbc_error_clear(&err);
-				incident_free(c->inc);
-				engine_free(c->e);
-				probe_shutdown(c->loop);
-				uv_run(c->loop, UV_RUN_DEFAULT);
-				free(c);
-				the_console = NULL;
-				return RBC_EXIT_USAGE;
-			}
-			engine_incident(c->e, ev);
-			cJSON_Delete(ev);
-		} else if (c->inc->severity == SIZE_MAX) {
-			start_declare(c);
-		}
-	}
 
 	/* Signals first: with SIGWINCH handled, ncurses installs no handler of its own. */
 	static const int sigs[] = {SIGWINCH, SIGINT, SIGTERM, SIGHUP};
@@ -2664,12 +2360,17 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	uv_timer_init(c->loop, &c->throttle);
 	c->throttle.data = c;
 	c->dirty = true;
-	if (cfg->resumed)
-		show_restored(c, cfg);
+	if (resumed)
+		show_restored(c);
 	char *warn = engine_secret_warning(c->e);
-	if (warn && !cfg->resumed)
+	if (warn && !resumed)
 		set_message(c, "warning: %s", warn);
 	free(warn);
+	/* An incident not declared yet (no --severity): its questions first. */
+	if (c->inc && !desk_declared(c->desk))
+		start_declare(c);
+	struct session_view view = {.on_event = on_event, .say = console_say, .ud = c};
+	session_attach(s, &view);
 
 	while (!c->quitting) {
 		uv_run(c->loop, UV_RUN_DEFAULT);
@@ -2681,20 +2382,8 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	}
 	/* What a stop started (killing process groups) completes before exit. */
 	uv_poll_stop(&c->input);
-	for (int spins = 0; (engine_busy(c->e) || journal_busy(cfg->journal)) && spins < 1000; spins++)
+	for (int spins = 0; (engine_busy(c->e) || journal_busy(c->cfg->journal)) && spins < 1000; spins++)
 		uv_run(c->loop, UV_RUN_ONCE);
-	/* Notifications still on their way get a few seconds (their states are
-	   journaled as they end); then they are given up. */
-	if (c->notify) {
-		uint64_t until = uv_now(c->loop) + 5000;
-		uv_timer_init(c->loop, &c->notify_guard);
-		uv_timer_start(&c->notify_guard, guard_cb, 5000, 0);
-		while ((notify_pending(c->notify) || journal_busy(cfg->journal)) && uv_now(c->loop) < until)
-			uv_run(c->loop, UV_RUN_ONCE);
-		uv_close((uv_handle_t *)&c->notify_guard, NULL);
-		notify_free(c->notify);
-		c->notify = NULL;
-	}
 
 	endwin();
 	enum rbc_verdict v = engine_verdict(c->e);
@@ -2705,7 +2394,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	bool complete = c->finished && k.pending == 0 && k.running == 0 && k.cancelled == 0;
 	if (complete) {
 		printf("rbc: %s%s — %zu of %zu steps finished", verdict_name(v),
-		       journal_error(cfg->journal) ? " (not in the record)" : "", k.done + k.skipped, k.total);
+		       journal_error(c->cfg->journal) ? " (not in the record)" : "", k.done + k.skipped, k.total);
 	} else {
 		printf("rbc: NOT FINISHED — %zu of %zu steps finished", k.done + k.skipped, k.total);
 		if (k.cancelled)
@@ -2717,24 +2406,28 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	if (cfg->run_id)
 		text_printf(" — run %s (%s)", cfg->run_id, cfg->run_path ? cfg->run_path : "");
 	printf("\n");
-	if (journal_error(cfg->journal)) {
+	if (journal_error(c->cfg->journal)) {
 		text_printf("rbc: RECORD LOST: %s; nothing started after it, and what ended after it is not in the record\n",
-		       journal_error(cfg->journal));
+		       journal_error(c->cfg->journal));
 	}
+	fflush(stdout);
 
+	/* The session goes on without a view (notifications, the history). */
+	session_attach(s, NULL);
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
 	for (size_t i = 0; i < n; i++)
 		free_ui(tops[i]);
-	engine_free(c->e);
 	uv_close((uv_handle_t *)&c->input, close_cb);
 	uv_close((uv_handle_t *)&c->prep, close_cb);
 	uv_close((uv_handle_t *)&c->tick, close_cb);
 	uv_close((uv_handle_t *)&c->throttle, close_cb);
 	for (size_t i = 0; i < RBC_ARRAY_LEN(c->sig); i++)
 		uv_close((uv_handle_t *)&c->sig[i], close_cb);
-	probe_shutdown(c->loop);
-	uv_run(c->loop, UV_RUN_DEFAULT);
+	while (c->exporting) /* an export in the thread pool writes into c */
+		uv_run(c->loop, UV_RUN_ONCE);
+	uv_run(c->loop, UV_RUN_NOWAIT); /* their close callbacks */
+	int rc = journal_error(c->cfg->journal) ? RBC_EXIT_IOERR : verdict_exit_code(v);
 	free(c->vis);
 	free(c->kept);
 	free(c->search);
@@ -2743,9 +2436,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	if (c->inc)
 		ask_free(c);
 	free(c->ask_q);
-	incident_free(c->inc);
 	sb_free(&c->input_text);
 	free(c);
-	the_console = NULL;
-	return journal_error(cfg->journal) ? RBC_EXIT_IOERR : verdict_exit_code(v);
+	return rc;
 }

@@ -101,6 +101,7 @@ static void desk_notify_setup(struct incident_desk *d)
 	free(url);
 }
 
+/* A desk for an incident runbook, with its notifier; NULL otherwise. */
 struct incident_desk *desk_new(const struct desk_opts *o)
 {
 	size_t n;
@@ -115,6 +116,7 @@ struct incident_desk *desk_new(const struct desk_opts *o)
 	return d;
 }
 
+/* Frees the desk and drops what the notifier still holds. */
 void desk_free(struct incident_desk *d)
 {
 	if (!d)
@@ -144,12 +146,14 @@ static bool desk_replay_line(void *ud, const cJSON *o, const char *raw, unsigned
 	return true;
 }
 
+/* A resume: the incident rebuilt from the journal's incident lines. */
 bool desk_replay(struct incident_desk *d, const char *dir, struct rbc_error *err)
 {
 	struct replay_ctx x = {.d = d, .dir = dir};
 	return journal_replay(dir, desk_replay_line, &x, NULL, err);
 }
 
+/* Declares the incident from the command line's words. */
 bool desk_declare(struct incident_desk *d, const char *level, const char *title, const char *impact,
                   const char *actor, struct rbc_error *err)
 {
@@ -164,6 +168,7 @@ bool desk_declare(struct incident_desk *d, const char *level, const char *title,
 	return d->declaring;
 }
 
+/* Journals an action's event through the engine; applied once on disk. */
 bool desk_record(struct incident_desk *d, cJSON *ev, struct rbc_error *err)
 {
 	if (!ev) {
@@ -176,6 +181,7 @@ bool desk_record(struct incident_desk *d, cJSON *ev, struct rbc_error *err)
 	return true;
 }
 
+/* PagerDuty's word for level i: its own, else by position. */
 const char *desk_pagerduty_severity(const struct runbook *rb, size_t i)
 {
 	static const char *const by_position[] = {"critical", "error", "warning"};
@@ -220,6 +226,7 @@ static void desk_notify_entry(struct incident_desk *d, const struct inc_entry *e
 	desk_send(d, k, e->kind == INC_EV_DECLARED ? NULL : e->text, e->actor, e->t);
 }
 
+/* The journaled events: incident lines applied and told, failures told, watches recorded. */
 void desk_on_event(struct incident_desk *d, const struct eng_event *ev)
 {
 	if (!d)
@@ -266,26 +273,31 @@ void desk_on_event(struct incident_desk *d, const struct eng_event *ev)
 	}
 }
 
+/* The incident (borrowed); NULL without a desk. */
 const struct incident *desk_incident(const struct incident_desk *d)
 {
 	return d ? d->inc : NULL;
 }
 
+/* Declared, or the declaration on its way to the record. */
 bool desk_declared(const struct incident_desk *d)
 {
 	return d && (d->declaring || d->inc->severity != SIZE_MAX);
 }
 
+/* Declared and not resolved. */
 bool desk_open(const struct incident_desk *d)
 {
 	return d && d->inc->severity != SIZE_MAX && d->inc->status != INC_RESOLVED;
 }
 
+/* Notifications still on their way. */
 size_t desk_pending(const struct incident_desk *d)
 {
 	return d && d->notify ? notify_pending(d->notify) : 0;
 }
 
+/* The level id an answer names (id or name, any case). */
 const char *desk_level_of(const struct runbook *rb, const char *a)
 {
 	for (size_t i = 0; a && i < rb->nseverities; i++)
@@ -295,6 +307,7 @@ const char *desk_level_of(const struct runbook *rb, const char *a)
 	return a;
 }
 
+/* When the impact started, from an answer; 0: not understood. */
 int64_t desk_impact_of(const char *a, int64_t now)
 {
 	while (*a == ' ')
@@ -315,6 +328,7 @@ int64_t desk_impact_of(const char *a, int64_t now)
 	return iso_ms_parse(a);
 }
 
+/* A question naming every level with its name. */
 char *desk_levels_question(const struct runbook *rb, const char *lead)
 {
 	struct strbuf sb = {0};

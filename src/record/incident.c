@@ -599,6 +599,7 @@ static void entry_head(struct strbuf *sb, const struct runbook *rb, const struct
 	}
 }
 
+/* What an entry says after its kind (incident.h). */
 char *incident_entry_detail(const struct runbook *rb, const struct inc_entry *e)
 {
 	struct strbuf sb = {0};
@@ -609,6 +610,7 @@ char *incident_entry_detail(const struct runbook *rb, const struct inc_entry *e)
 	return sb_take(&sb);
 }
 
+/* An entry as one timeline line (incident.h). */
 char *incident_entry_line(const struct runbook *rb, const struct inc_entry *e)
 {
 	char t[40];

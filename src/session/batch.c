@@ -261,6 +261,7 @@ static void say(void *ud, const char *text)
 	text_fprintf(stderr, "rbc: %s\n", text);
 }
 
+/* Runs the session to its end without a screen (batch.h). */
 int batch_run(struct session *s, const char *cmd)
 {
 	uv_loop_t *loop = session_loop(s);

@@ -441,6 +441,7 @@ static void session_free(struct session *s)
 	free(s);
 }
 
+/* Opens the run: journal, engine, header or resume, history, desk (session.h). */
 struct session *session_open(const struct session_opts *opts, int *rc, struct rbc_error *err)
 {
 	struct session *s = xcalloc(1, sizeof *s);
@@ -516,6 +517,7 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 	return s;
 }
 
+/* The view that observes the session from now on (NULL: none). */
 void session_attach(struct session *s, const struct session_view *v)
 {
 	s->view = v ? *v : (struct session_view){0};
@@ -536,6 +538,7 @@ static void guard_cb(uv_timer_t *t)
 	(void)t;
 }
 
+/* Lets the stop, the journal, notifications and the history end, each bounded. */
 void session_drain(struct session *s)
 {
 	if (!s || s->drained)
@@ -573,6 +576,7 @@ void session_drain(struct session *s)
 	}
 }
 
+/* The one teardown path of a run. */
 void session_close(struct session *s)
 {
 	if (!s)
@@ -581,51 +585,61 @@ void session_close(struct session *s)
 	session_free(s);
 }
 
+/* The session's loop (borrowed). */
 uv_loop_t *session_loop(struct session *s)
 {
 	return &s->loop;
 }
 
+/* The session's engine (borrowed). */
 struct engine *session_engine(const struct session *s)
 {
 	return s->e;
 }
 
+/* The run's journal (borrowed). */
 struct journal *session_journal(const struct session *s)
 {
 	return s->j;
 }
 
+/* The incident desk, NULL when the run is no incident. */
 struct incident_desk *session_desk(const struct session *s)
 {
 	return s->desk;
 }
 
+/* The run's directory (the caller's). */
 const struct rundir *session_rundir(const struct session *s)
 {
 	return s->rd;
 }
 
+/* The run's wall clock, ms. */
 int64_t session_now(const struct session *s)
 {
 	return session_clock((void *)s);
 }
 
+/* What the record gave back to a resume; NULL for a new run. */
 const struct resume_state *session_resumed(const struct session *s)
 {
 	return s->resume ? &s->rs : NULL;
 }
 
+/* Where a resumed run goes on, in words. */
 const char *session_resumed_at(const struct session *s)
 {
 	return s->resumed_at;
 }
 
+/* What the record could not give back, in one line. */
 const char *session_resume_warning(const struct session *s)
 {
 	return s->warning;
 }
 
+/* When the run started, ms. */
 int64_t session_started(const struct session *s)
 {
 	return s->t_start;

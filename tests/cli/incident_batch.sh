@@ -58,7 +58,7 @@ s.serve_forever()
 EOF
 python3 "$TMP/recv.py" "$TMP/recv" &
 recv_pid=$!
-trap 'kill $recv_pid 2>/dev/null; rm -rf "$TMP"' EXIT
+trap 'kill $recv_pid 2>/dev/null; tmx kill-server >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do [ -s "$TMP/recv/port" ] && break; sleep 0.05; done
 port=$(cat "$TMP/recv/port")
 field() { python3 -c 'import json, sys

@@ -124,7 +124,9 @@ bench: rbc
 # libFuzzer harnesses, built with clang, each run for FUZZ_SECONDS.
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-FUZZ_LIB_SRC := $(filter src/util/% src/runbook/% src/expr/%,$(LIB_SRC))
+# The loader reads each step's action through its probe kind (probe_ops
+# load), so the probes come too.
+FUZZ_LIB_SRC := $(filter src/util/% src/runbook/% src/expr/% src/probe/%,$(LIB_SRC))
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
               -fno-omit-frame-pointer -g -O1
 

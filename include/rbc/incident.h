@@ -1,5 +1,5 @@
 /*
- * incident.h — one incident's state, kept from its events (DESIGN §5).
+ * incident.h — one incident's state, kept from its events (docs/journal.md, "Incident events").
  *
  * An incident runbook declares its ladder (`severities`), its `roles`, how
  * often the status is updated (`update_every`) and its `exit_criteria`. The

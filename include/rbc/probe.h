@@ -2,9 +2,11 @@
  * probe.h — one attempt of a probe: started on the event loop, it ends by
  * delivering exactly one sample.
  *
- * Every probe kind is a struct probe_ops (one per file in src/probe/). The
- * engine expands variables, decides timeouts, retries and repeats, and calls
- * ops->start once per attempt; the probe never blocks, never sleeps, and
+ * Every probe kind is a struct probe_ops (one per file in src/probe/): how
+ * the loader reads its step (its key table and load), how a request is built
+ * from the step (build), how the console describes it (describe), and the
+ * attempt itself (start, cancel). The engine expands variables, decides
+ * timeouts, retries and repeats, and calls ops->start once per attempt; the probe never blocks, never sleeps, and
  * reports back only through the callbacks in its struct probe_req, always
  * from the loop thread and never from inside ops->start.
  *
@@ -33,6 +35,7 @@
 #include <uv.h>
 
 #include "rbc/error.h"
+#include "rbc/keys.h"
 #include "rbc/mask.h"
 #include "rbc/runbook.h"
 #include "rbc/value.h"
@@ -99,9 +102,73 @@ struct probe_req {
 	void *ud;
 };
 
+/* How ${NAME} in a step's text is expanded, for where the text goes. */
+enum probe_quote {
+	PROBE_QUOTE_PLAIN,   /* as it is: paths, host names, text bodies */
+	PROBE_QUOTE_JSON,    /* inside a JSON string: escaped as JSON text */
+	PROBE_QUOTE_CONN,    /* a libpq connection string */
+	PROBE_QUOTE_URL,     /* a URL: percent-encoded */
+	PROBE_QUOTE_PROMQL,  /* a PromQL query */
+};
+
+struct probe_build_kept;
+
+/*
+ * What a kind's build reads a step's values through. The engine fills the
+ * callbacks and ud; everything they hand out, and whatever the kind gives
+ * probe_build_keep, lives until probe_build_release, which the engine calls
+ * once ops->start has returned (the request only borrows it).
+ */
+struct probe_build {
+	/* text with ${NAME} expanded for quote (NULL text: NULL); false with
+	   *error (caller frees) when a variable cannot be expanded. */
+	bool (*expand)(struct probe_build *b, const char *text, enum probe_quote quote,
+	               const char **out, char **error);
+	/* run, nagios: fills env with the variables, then the step's env. */
+	bool (*environ)(struct probe_build *b, struct rb_kv *env, char **error);
+	/* run, nagios: where the full output is copied; *path stays NULL when
+	   the run keeps no files. */
+	void (*spool)(struct probe_build *b, const char **path, int *dir);
+	const char *dir;                 /* the runbook's directory */
+	void *ud;                        /* the engine's */
+	struct probe_build_kept *kept;   /* owned until probe_build_release */
+	size_t nkept, capkept;
+};
+
+/* Hands p to b, freed with free_fn by probe_build_release. */
+void probe_build_keep(struct probe_build *b, void *p, void (*free_fn)(void *));
+/* An empty name → text list owned by b. */
+struct rb_kv *probe_build_kv(struct probe_build *b);
+/* Frees what b keeps; b can be used again. */
+void probe_build_release(struct probe_build *b);
+
 struct probe_ops {
 	enum rb_action action;
 	const char *name;
+
+	/* The keys the object under the step's action key accepts. */
+	const struct keys_member *keys;
+	size_t nkeys;
+	/* Reads m, the value of the step's action key, into s->action_data
+	   (run and nagios: into s->cmd); problems go to r, against keys and
+	   the shorthands the kind takes. */
+	void (*load)(struct keys_reader *r, const cJSON *m, struct rb_step *s);
+	/* Frees what load hung on s->action_data (NULL: nothing). */
+	void (*free_data)(void *data);
+	/* Fills the kind's part of q from step s, expanding through b (q's
+	   common part, loop, action, timeout_ms and mask, is set already);
+	   false with *error (caller frees). */
+	bool (*build)(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+	              char **error);
+	/* Appends what s does, as written ("GET ${BASE_URL}/health"), to sb. */
+	void (*describe)(const struct rb_step *s, struct strbuf *sb);
+	/* describe's ${NAME} are the shell's to expand, not rbc's: show them as
+	   written. */
+	bool describe_verbatim;
+	/* A remark every verdict of s carries ("TLS not verified (insecure:
+	   true)"), or NULL (also when the op is NULL). */
+	const char *(*verdict_note)(const struct rb_step *s);
+
 	struct probe *(*start)(const struct probe_req *req, struct rbc_error *err);
 	void (*cancel)(struct probe *p);
 };

@@ -137,44 +137,9 @@ struct rb_cmd {          /* run and nagios */
 	struct rb_kv env;
 };
 
-struct rb_http {
-	char *method;        /* upper case, default GET */
-	char *url;
-	struct rb_kv headers;
-	char *body;          /* NULL when none; the serialised json when json_body */
-	bool json_body;
-	int64_t timeout_ms;  /* 0: the step's timeout */
-	bool insecure, follow;
-	int64_t max_body;    /* bytes; 0: the default; at most RB_MAX_BODY */
-};
-
 /* The most of a response body any step keeps in memory (max_body above it
    is refused when the runbook loads). */
 #define RB_MAX_BODY ((int64_t)64 << 20)
-
-struct rb_sql {
-	char *conn;          /* NULL: libpq's environment defaults */
-	char *query;
-	char **params;       /* NULL entries are SQL NULL */
-	size_t nparams;
-	bool write;
-	long max_rows;       /* 0: the default */
-};
-
-struct rb_dns {
-	char *name;
-	char *type;          /* "A", "AAAA" or "any" */
-};
-
-struct rb_tcp {
-	char *host;
-	int port;
-};
-
-struct rb_prom {
-	char *url;
-	char *query;
-};
 
 enum rb_repeat_mode { RB_REPEAT_NONE, RB_REPEAT_COUNT, RB_REPEAT_FOR, RB_REPEAT_UNTIL,
 	                  RB_REPEAT_CONSECUTIVE, RB_REPEAT_WATCH };
@@ -211,12 +176,10 @@ struct rb_step {
 	size_t nchildren;
 	bool parallel;
 	char *manual;            /* MANUAL: the instruction */
-	struct rb_cmd cmd;       /* RUN, NAGIOS */
-	struct rb_http http;
-	struct rb_sql sql;
-	struct rb_dns dns;
-	struct rb_tcp tcp;
-	struct rb_prom prom;
+	struct rb_cmd cmd;       /* RUN, NAGIOS (read by cmd.c's load; the engine
+	                            builds a command's environment from env) */
+	void *action_data;       /* a probe kind's own (its probe_ops load and
+	                            free_data, probe.h) */
 
 	/* Probe steps carry their effective values (defaults applied); 0 on
 	   groups and manual steps. timeout_ms 0: no timeout. */

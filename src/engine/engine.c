@@ -4,243 +4,26 @@
  *
  * Every move of a flow is queued and done by engine_pump, one at a time, so
  * steps that finish at once (skipped, assumed, already done) never recurse.
- * Probes, repeats and watches live in step.c; variables in vars.c.
+ * Probes, repeats and watches live in step.c, which reports what a step
+ * came to as an outcome (step.h); what follows — the step's end, its flow
+ * going on, a fired watch's jump or stop — is decided here. The tree is
+ * tree.c, variables vars.c, events and the clock emit.c.
  */
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "emit.h"
 #include "internal.h"
+#include "step.h"
+#include "tree.h"
 
 /* A run that jumps more often than this is looping: it stops with ERROR. */
 #define ENGINE_MAX_JUMPS 1000
 
-const char *eng_state_name(enum eng_state s)
-{
-	static const char *const names[] = {
-#define X(e, name) name,
-		ENG_STATES(X)
-#undef X
-	};
-	return (size_t)s < RBC_ARRAY_LEN(names) ? names[s] : "?";
-}
-
-const char *eng_event_name(enum eng_event_type t)
-{
-	static const char *const names[] = {
-#define X(e, name) name,
-		ENG_EVENTS(X)
-#undef X
-	};
-	return (size_t)t < RBC_ARRAY_LEN(names) ? names[t] : "?";
-}
-
-static int64_t real_clock(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t engine_now(const struct engine *e)
-{
-	return e->o.clock ? e->o.clock(e->o.clock_ud) : real_clock();
-}
-
-/* True when f is the run's flow or a branch of it. */
-static bool flow_in_run(const struct flow *f)
-{
-	while (f && f->parent)
-		f = f->parent;
-	return f && f->main;
-}
-
-void engine_emit(struct engine *e, struct eng_event *ev)
-{
-	ev->time = engine_now(e);
-	const struct flow *f = e->acting;
-	if (!f && ev->step)
-		f = node_of(ev->step)->flow;
-	ev->run = flow_in_run(f);
-	if (e->o.on_event)
-		e->o.on_event(e->o.ud, ev);
-}
-
-/* ---- the tree ---------------------------------------------------------- */
-
-static struct node *node_new(struct engine *e, const struct rb_step *def,
-                             const struct runbook *rb, struct node *parent, size_t index)
-{
-	struct node *n = xcalloc(1, sizeof *n);
-	n->s.def = def;
-	n->s.rb = rb;
-	n->s.parent = parent ? &parent->s : NULL;
-	n->s.index = index;
-	n->s.state = ENG_PENDING;
-	if (def && def->action == RB_GROUP && def->nchildren) {
-		n->s.children = xcalloc(def->nchildren, sizeof *n->s.children);
-		n->s.nchildren = def->nchildren;
-		for (size_t i = 0; i < def->nchildren; i++)
-			n->s.children[i] = &node_new(e, def->children[i], rb, n, i)->s;
-	}
-	if (parent)
-		e->nsteps++;
-	return n;
-}
-
-/* An incident's severity procedure as an on-demand group after the
-   runbook's steps ("L2-procedure"): there from the start, run when its
-   level is declared or reached. */
-static struct rb_step *procedure_def(struct engine *e, const struct runbook *rb, const struct rb_severity *sv)
-{
-	struct rb_step *d = xcalloc(1, sizeof *d);
-	d->id = xasprintf("%s-procedure", sv->id);
-	d->number = xstrdup(sv->id);
-	d->title = sv->name ? xasprintf("%s procedure", sv->name) : xstrdup("procedure");
-	d->path = xasprintf("severities[%s].steps", sv->id);
-	d->action = RB_GROUP;
-	d->children = sv->steps;
-	d->nchildren = sv->nsteps;
-	d->on_demand = true;
-	d->runbook = (struct runbook *)rb;
-	xgrow(&e->procs, &e->capprocs, e->nprocs + 1, sizeof *e->procs);
-	e->procs[e->nprocs++] = d;
-	return d;
-}
-
-static struct node *phase_new(struct engine *e, const struct runbook *rb, size_t index,
-                              bool include)
-{
-	struct node *n = node_new(e, NULL, rb, NULL, index);
-	size_t nproc = 0;
-	for (size_t i = 0; rb->kind == RB_KIND_INCIDENT && i < rb->nseverities; i++)
-		nproc += rb->severities[i].nsteps ? 1 : 0;
-	n->s.include = include;
-	n->s.children = xcalloc(rb->nsteps + nproc ? rb->nsteps + nproc : 1, sizeof *n->s.children);
-	n->s.nchildren = rb->nsteps;
-	for (size_t i = 0; i < rb->nsteps; i++)
-		n->s.children[i] = &node_new(e, rb->steps[i], rb, n, i)->s;
-	for (size_t i = 0; nproc && i < rb->nseverities; i++)
-		if (rb->severities[i].nsteps) {
-			size_t k = n->s.nchildren++;
-			n->s.children[k] = &node_new(e, procedure_def(e, rb, &rb->severities[i]), rb, n, k)->s;
-		}
-	return n;
-}
-
-static void node_free(struct node *n)
-{
-	for (size_t i = 0; i < n->s.nchildren; i++)
-		node_free(node_of(n->s.children[i]));
-	free(n->s.children);
-	step_free_samples(&n->s);
-	free(n->s.samples);
-	free(n->s.title);
-	free(n->s.explain);
-	free(n->s.wait_text);
-	free(n->s.operator);
-	free(n->s.note);
-	free(n->s.spool_path);
-	free(n->last_explain);
-	value_free(n->deferred);
-	etimer_close(n);
-	free(n);
-}
-
-static const char *node_raw_title(const struct eng_step *s)
-{
-	if (!s->def)
-		return s->rb->title ? s->rb->title : s->rb->id;
-	return s->def->title ? s->def->title : s->def->id;
-}
-
-/* Titles with what is known so far; refreshed when the step starts. */
-static void titles_init(struct engine *e, struct eng_step *s)
-{
-	free(s->title);
-	s->title = vars_display(e, s, node_raw_title(s));
-	for (size_t i = 0; i < s->nchildren; i++)
-		titles_init(e, s->children[i]);
-}
-
-void node_titles_below(struct engine *e, struct node *n)
-{
-	for (size_t i = 0; i < n->s.nchildren; i++)
-		titles_init(e, n->s.children[i]);
-}
-
-bool node_on_demand(const struct eng_step *s)
-{
-	return s->include || (s->def && s->def->on_demand);
-}
-
-static bool is_within(const struct eng_step *s, const struct eng_step *root)
-{
-	for (; s; s = s->parent)
-		if (s == root)
-			return true;
-	return false;
-}
-
-/* The top node holding s. */
-static struct eng_step *phase_of(struct eng_step *s)
-{
-	while (s->parent)
-		s = s->parent;
-	return s;
-}
-
-static struct eng_step *find_in(struct eng_step *s, const char *id)
-{
-	if (s->def && s->def->id && strcmp(s->def->id, id) == 0)
-		return s;
-	for (size_t i = 0; i < s->nchildren; i++) {
-		struct eng_step *r = find_in(s->children[i], id);
-		if (r)
-			return r;
-	}
-	return NULL;
-}
-
-struct eng_step *engine_find(const struct engine *e, const char *id)
-{
-	for (size_t i = 0; i < e->nnodes; i++) {
-		struct eng_step *r = find_in(e->nodes[i], id);
-		if (r)
-			return r;
-	}
-	return NULL;
-}
-
-struct eng_step *const *engine_nodes(const struct engine *e, size_t *n)
-{
-	*n = e->nnodes;
-	return e->nodes;
-}
-
-/* Where a failed step's goto: or run: sends the flow (NULL: nowhere). */
-struct node *engine_target(struct engine *e, struct node *from)
-{
-	const struct rb_step *d = from->s.def;
-	if (!d)
-		return NULL;
-	if (d->on_fail == RB_ON_FAIL_GOTO && d->on_fail_target) {
-		struct eng_step *t = find_in(phase_of(&from->s), d->on_fail_target);
-		return t ? node_of(t) : NULL;
-	}
-	if (d->on_fail == RB_ON_FAIL_RUN && d->on_fail_runbook) {
-		for (size_t i = 0; i < e->nnodes; i++)
-			if (e->nodes[i]->include && e->nodes[i]->rb == d->on_fail_runbook)
-				return node_of(e->nodes[i]);
-		for (size_t i = 0; i < e->nnodes; i++)
-			if (e->nodes[i]->rb == d->on_fail_runbook)
-				return node_of(e->nodes[i]);
-	}
-	return NULL;
-}
+static void outcome_report(struct engine *e, struct node *n, struct engine_step_outcome *o);
 
 /* ---- creating and freeing ---------------------------------------------- */
 
@@ -251,21 +34,6 @@ static char *login_name(void)
 		return xstrdup(u);
 	struct passwd *pw = getpwuid(getuid());
 	return xstrdup(pw && pw->pw_name ? pw->pw_name : "operator");
-}
-
-static void add_include_nodes(struct engine *e, const struct runbook *rb, size_t *cap)
-{
-	for (size_t i = 0; i < rb->nincludes; i++) {
-		const struct runbook *inc = rb->includes[i];
-		bool have = false;
-		for (size_t k = 0; k < e->nnodes; k++)
-			have = have || e->nodes[k]->rb == inc;
-		if (have)
-			continue;
-		xgrow(&e->nodes, cap, e->nnodes + 1, sizeof *e->nodes);
-		e->nodes[e->nnodes] = &phase_new(e, inc, e->nnodes, true)->s;
-		e->nnodes++;
-	}
 }
 
 struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
@@ -283,20 +51,14 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 	   take the outputs elsewhere. */
 	e->out_fd = o->out_dir ? open(o->out_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
 	e->mask = mask_new();
+	e->step_report = outcome_report;
 	struct rbc_error perr = {0};
 	e->run_expect = expr_parse("exit == 0", &perr);
 	rbc_error_clear(&perr);
 	for (size_t i = 0; o->vars && i < o->vars->n; i++)
 		rb_kv_set(&e->vars, o->vars->keys[i], o->vars->vals[i]);
 
-	size_t cap = 0;
-	for (size_t i = 0; i < o->nrunbooks; i++) {
-		xgrow(&e->nodes, &cap, e->nnodes + 1, sizeof *e->nodes);
-		e->nodes[e->nnodes] = &phase_new(e, o->runbooks[i], e->nnodes, false)->s;
-		e->nnodes++;
-	}
-	for (size_t i = 0; i < o->nrunbooks; i++)
-		add_include_nodes(e, o->runbooks[i], &cap);
+	engine_tree_build(e);
 
 	/* Secrets: from --vars (already in e->vars) or the environment. */
 	for (size_t i = 0; i < e->nnodes; i++) {
@@ -317,7 +79,7 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 		}
 	}
 	for (size_t i = 0; i < e->nnodes; i++)
-		titles_init(e, e->nodes[i]);
+		engine_titles_init(e, e->nodes[i]);
 	vars_scratch_release(e);
 	return e;
 }
@@ -330,17 +92,7 @@ void engine_free(struct engine *e)
 		return;
 	while (e->all_flows)
 		flow_free(e->all_flows);
-	for (size_t i = 0; i < e->nnodes; i++)
-		node_free(node_of(e->nodes[i]));
-	free(e->nodes);
-	for (size_t i = 0; i < e->nprocs; i++) {
-		free(e->procs[i]->id);
-		free(e->procs[i]->number);
-		free(e->procs[i]->title);
-		free(e->procs[i]->path);
-		free(e->procs[i]);
-	}
-	free(e->procs);
+	engine_tree_free(e);
 	for (size_t i = 0; i < e->ncaps; i++) {
 		free(e->caps[i].name);
 		value_free(e->caps[i].value);
@@ -407,7 +159,7 @@ static void flow_free(struct flow *f)
 	free(f);
 }
 
-void flow_move(struct flow *f, enum flow_act act, struct node *n)
+static void flow_move(struct flow *f, enum flow_act act, struct node *n)
 {
 	struct engine *e = f->e;
 	f->act = act;
@@ -424,12 +176,14 @@ void flow_move(struct flow *f, enum flow_act act, struct node *n)
 }
 
 static void flow_end(struct flow *f);
+static void engine_fail_run(struct engine *e, const char *reason);
+static void engine_interrupt(struct engine *e, const char *reason, struct node *target);
 static void main_over(struct engine *e);
 static void enter(struct flow *f, struct node *n);
 static void after(struct flow *f, struct node *n, bool passing);
 static void check_finished(struct engine *e);
 
-void engine_pump(struct engine *e)
+static void engine_pump(struct engine *e)
 {
 	if (e->pumping)
 		return;
@@ -455,8 +209,8 @@ void engine_pump(struct engine *e)
 
 /* ---- finishing nodes and groups ------------------------------------------ */
 
-void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_verdict v,
-                 char *explain_take)
+static void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_verdict v,
+                        char *explain_take)
 {
 	n->s.state = st;
 	n->s.verdict = v;
@@ -543,7 +297,7 @@ static void group_close(struct engine *e, struct node *g)
 }
 
 /* A watch ended after its groups closed: their verdicts may change. */
-void node_refresh_ancestors(struct engine *e, struct node *n)
+static void node_refresh_ancestors(struct engine *e, struct node *n)
 {
 	for (struct eng_step *p = n->s.parent; p; p = p->parent) {
 		if (p->state != ENG_DONE && p->state != ENG_SKIPPED)
@@ -568,7 +322,7 @@ void node_refresh_ancestors(struct engine *e, struct node *n)
 static void close_up_to(struct engine *e, struct eng_step *s, struct eng_step *stop_at)
 {
 	for (struct eng_step *p = s->parent; p && p != stop_at; p = p->parent)
-		if (!is_within(stop_at, p))
+		if (!engine_within(stop_at, p))
 			group_close(e, node_of(p));
 }
 
@@ -611,38 +365,6 @@ static void open_ancestors(struct engine *e, struct eng_step *target)
 	}
 }
 
-/* True when a comes before b in document order (pre-order: a parent first). */
-bool doc_before(const struct eng_step *a, const struct eng_step *b)
-{
-	if (a == b)
-		return false;
-	const struct eng_step *pa[RB_MAX_DEPTH + 2], *pb[RB_MAX_DEPTH + 2];
-	size_t na = 0, nb = 0;
-	for (const struct eng_step *x = a; x && na < RBC_ARRAY_LEN(pa); x = x->parent)
-		pa[na++] = x;
-	for (const struct eng_step *x = b; x && nb < RBC_ARRAY_LEN(pb); x = x->parent)
-		pb[nb++] = x;
-	/* Walk down from the top while the chains agree. */
-	while (na && nb && pa[na - 1] == pb[nb - 1]) {
-		na--;
-		nb--;
-	}
-	if (!na)
-		return true;  /* a is an ancestor of b */
-	if (!nb)
-		return false; /* b is an ancestor of a */
-	return pa[na - 1]->index < pb[nb - 1]->index;
-}
-
-/* The procedure a jump to target enters: its nearest on-demand ancestor-or-self. */
-struct node *procedure_of(struct eng_step *target)
-{
-	for (struct eng_step *s = target; s; s = s->parent)
-		if (node_on_demand(s))
-			return node_of(s);
-	return NULL;
-}
-
 struct range {
 	struct engine *e;
 	const struct eng_step *from, *to;
@@ -672,7 +394,7 @@ static void reset_walk(struct eng_step *s, struct range *r)
 void reset_between(struct engine *e, struct node *target, struct node *from)
 {
 	struct range r = {.e = e, .from = &target->s, .to = &from->s};
-	reset_walk(phase_of(&target->s), &r);
+	reset_walk(engine_phase_of(&target->s), &r);
 }
 
 /* True when target is being run by a flow other than f (not one of its groups). */
@@ -681,7 +403,7 @@ static bool busy_elsewhere(struct flow *f, struct node *target, struct node *fro
 	enum eng_state st = target->s.state;
 	if (st != ENG_RUNNING && st != ENG_WAITING && st != ENG_WATCHING)
 		return false;
-	if (is_within(&from->s, &target->s))
+	if (engine_within(&from->s, &target->s))
 		return false; /* an enclosing group of the failed step: run it again */
 	return target->flow && target->flow != f;
 }
@@ -690,7 +412,7 @@ static bool busy_elsewhere(struct flow *f, struct node *target, struct node *fro
 static void flow_jump(struct flow *f, struct node *target, struct node *from, const char *why)
 {
 	struct engine *e = f->e;
-	if (f->root && !is_within(&target->s, &f->root->s) && f->parent) {
+	if (f->root && !engine_within(&target->s, &f->root->s) && f->parent) {
 		/* A branch of a parallel group: its parent jumps once all are done.
 		   What the branch leaves of its own subtree closes now. */
 		close_up_to(e, &from->s, f->root->s.parent);
@@ -717,7 +439,7 @@ static void flow_jump(struct flow *f, struct node *target, struct node *from, co
 		f->root = NULL; /* a step run by hand that jumps continues like the run */
 	/* Close what the jump leaves, open what it enters. */
 	struct eng_step *common = target->s.parent;
-	while (common && !is_within(&from->s, common))
+	while (common && !engine_within(&from->s, common))
 		common = common->parent;
 	close_up_to(e, &from->s, common);
 	if (from->s.state == ENG_RUNNING && (!from->s.def || from->s.def->action == RB_GROUP))
@@ -990,7 +712,7 @@ static void enter(struct flow *f, struct node *n)
 		s->started = engine_now(e);
 		s->finished = 0;
 		free(s->title);
-		s->title = vars_display(e, s, node_raw_title(s));
+		s->title = vars_display(e, s, engine_raw_title(s));
 		vars_scratch_release(e);
 		struct eng_event ev = {.type = ENG_EV_STEP_STARTED, .step = s};
 		engine_emit(e, &ev);
@@ -1051,7 +773,65 @@ static void enter(struct flow *f, struct node *n)
 		step_watch_start(e, n);
 		return;
 	}
-	step_probe_start(e, n); /* finishes later: flow_move(AFTER) from step.c */
+	step_probe_start(e, n); /* finishes later: its outcome comes to outcome_report */
+}
+
+/* ---- what a step reported ---------------------------------------------- */
+
+/* A watch fired: its on_fail decides whether the run goes on, jumps to the
+   on_fail target (cutting short what runs) or stops. */
+static void watch_fired(struct engine *e, struct node *n, enum rbc_verdict v, char *explain_take)
+{
+	const struct rb_step *d = n->s.def;
+	struct node *target = NULL;
+	if (d->on_fail == RB_ON_FAIL_GOTO || d->on_fail == RB_ON_FAIL_RUN)
+		target = engine_target(e, n);
+	struct eng_event ev = {.type = ENG_EV_WATCH_FIRED, .step = &n->s, .verdict = v,
+	                       .text = explain_take, .target = target ? &target->s : NULL,
+	                       .automatic = true};
+	engine_emit(e, &ev);
+	node_finish(e, n, ENG_DONE, v, explain_take);
+	node_refresh_ancestors(e, n);
+	if (d->on_fail == RB_ON_FAIL_CONTINUE)
+		return;
+	char *reason = xasprintf("watch %s fired", d->id);
+	if (target)
+		engine_interrupt(e, reason, target);
+	else
+		engine_stop(e, reason);
+	free(reason);
+}
+
+/* Decides what a step's outcome means for the run: a finished step ends in
+   the tree and its flow goes on (a watch's groups count it again); a fired
+   watch acts on its on_fail. */
+static void outcome_apply(struct engine *e, struct node *n, struct engine_step_outcome *o)
+{
+	switch (o->result) {
+	case ENGINE_STEP_MORE:
+		return;
+	case ENGINE_STEP_FINISHED: {
+		struct flow *f = n->flow;
+		bool watch = n->s.def && n->s.def->watch;
+		node_finish(e, n, o->state, o->verdict, o->explain);
+		if (watch)
+			node_refresh_ancestors(e, n); /* its groups may have closed already */
+		else if (f)
+			flow_move(f, FLOW_AFTER, n);
+		return;
+	}
+	case ENGINE_STEP_FIRED:
+		watch_fired(e, n, o->verdict, o->explain);
+		return;
+	}
+}
+
+/* The step's report (engine->step_report): applied, then the flows move on. */
+static void outcome_report(struct engine *e, struct node *n, struct engine_step_outcome *o)
+{
+	if (n)
+		outcome_apply(e, n, o);
+	engine_pump(e);
 }
 
 /* ---- the run ----------------------------------------------------------- */
@@ -1069,8 +849,10 @@ static void walk_post(struct engine *e, struct eng_step *s,
 static void end_open_watch(struct engine *e, struct node *n, void *ud)
 {
 	(void)ud;
-	if (n->s.state == ENG_WATCHING && n->watch_live && !n->watch_deadline)
-		step_watch_end(e, n, "the run ended");
+	struct engine_step_outcome o = {.result = ENGINE_STEP_MORE};
+	if (n->s.state == ENG_WATCHING && n->watch_live && !n->watch_deadline &&
+	    step_watch_end(e, n, "the run ended", &o))
+		outcome_apply(e, n, &o);
 }
 
 /* Groups still open when the flow ends (a stop, the end of a procedure). */
@@ -1313,10 +1095,9 @@ static void cancel_node(struct engine *e, struct node *n, void *ud)
 	bool group = !s->def || s->def->action == RB_GROUP;
 	if (s->state == ENG_WATCHING) {
 		/* A stop cuts it short; a jump elsewhere ends what it watched. */
-		if (e->stopping)
-			step_watch_cut(e, n, reason);
-		else
-			step_watch_end(e, n, reason);
+		struct engine_step_outcome o = {.result = ENGINE_STEP_MORE};
+		if (e->stopping ? step_watch_cut(e, n, reason, &o) : step_watch_end(e, n, reason, &o))
+			outcome_apply(e, n, &o);
 		return;
 	}
 	if (group || (s->state != ENG_RUNNING && s->state != ENG_WAITING))
@@ -1356,13 +1137,13 @@ void engine_stop(struct engine *e, const char *reason)
 }
 
 /* The run cannot go on (a goto loop): it stops, and its verdict is ERROR. */
-void engine_fail_run(struct engine *e, const char *reason)
+static void engine_fail_run(struct engine *e, const char *reason)
 {
 	e->run_error = true;
 	engine_stop(e, reason);
 }
 
-void engine_interrupt(struct engine *e, const char *reason, struct node *target)
+static void engine_interrupt(struct engine *e, const char *reason, struct node *target)
 {
 	if (target && ++e->jumps > ENGINE_MAX_JUMPS) {
 		engine_fail_run(e, "more than 1000 jumps: the on_fail gotos loop");
@@ -1423,77 +1204,6 @@ size_t engine_jobs(const struct engine *e)
 	return e->inflight;
 }
 
-/*
- * Counts below s. Steps under a skipped group count as skipped; steps of an
- * on-demand procedure that never ran are not counted at all.
- */
-static enum eng_state own_state(const struct eng_step *s)
-{
-	return s->state;
-}
-
-static void count_walk(const struct eng_step *s, bool skipped, bool optional,
-                       enum eng_state (*view)(const struct eng_step *), struct eng_counts *c)
-{
-	optional = optional || node_on_demand(s);
-	enum eng_state own = view(s);
-	if (own == ENG_SKIPPED)
-		skipped = true;
-	if (s->def && s->def->action != RB_GROUP) {
-		enum eng_state st = skipped ? ENG_SKIPPED : own;
-		if (st == ENG_PENDING && optional)
-			return;
-		c->total++;
-		switch (st) {
-		case ENG_PENDING: c->pending++; break;
-		case ENG_RUNNING:
-		case ENG_WAITING:
-		case ENG_WATCHING: c->running++; break;
-		case ENG_DONE:
-			c->done++;
-			c->by_verdict[s->verdict]++;
-			break;
-		case ENG_SKIPPED: c->skipped++; break;
-		case ENG_CANCELLED: c->cancelled++; break;
-		}
-		return;
-	}
-	for (size_t i = 0; i < s->nchildren; i++)
-		count_walk(s->children[i], skipped, optional, view, c);
-}
-
-void engine_counts_as(const struct engine *e, enum eng_state (*view)(const struct eng_step *),
-                      struct eng_counts *c)
-{
-	memset(c, 0, sizeof *c);
-	for (size_t i = 0; i < e->nnodes; i++)
-		count_walk(e->nodes[i], false, false, view ? view : own_state, c);
-}
-
-void engine_counts(const struct engine *e, struct eng_counts *c)
-{
-	engine_counts_as(e, NULL, c);
-}
-
-/* The worst verdict below s, groups included (a group can have one of its
-   own: a confirmation nobody gave, a when that could not be decided). */
-static enum rbc_verdict worst_below(const struct eng_step *s, enum rbc_verdict v)
-{
-	if (s->state == ENG_DONE)
-		v = verdict_worst(v, s->verdict);
-	for (size_t i = 0; i < s->nchildren; i++)
-		v = worst_below(s->children[i], v);
-	return v;
-}
-
-enum rbc_verdict engine_verdict(const struct engine *e)
-{
-	enum rbc_verdict v = e->run_error ? RBC_VERDICT_ERROR : RBC_VERDICT_PASS;
-	for (size_t i = 0; i < e->nnodes; i++)
-		v = worst_below(e->nodes[i], v);
-	return v;
-}
-
 const char *engine_operator(const struct engine *e)
 {
 	return e->operator;
@@ -1502,11 +1212,6 @@ const char *engine_operator(const struct engine *e)
 const struct mask *engine_secrets(const struct engine *e)
 {
 	return e->mask;
-}
-
-char *engine_mask(const struct engine *e, const char *s)
-{
-	return mask_text(e->mask, s);
 }
 
 char *engine_secret_warning(const struct engine *e)

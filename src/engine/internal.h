@@ -7,6 +7,12 @@
  * started by hand. Flows never recurse into each other: every move is
  * queued (flow_move) and done by engine_pump, so a 100,000-step runbook of
  * steps that finish at once does not grow the C stack.
+ *
+ * The files import downward only: engine.c (the scheduler) uses tree.c,
+ * step.c, vars.c and emit.c; restore.c uses engine.c, tree.c, step.c and
+ * vars.c; tree.c uses step.c and vars.c; step.c uses sample.c, vars.c and
+ * emit.c. Each has a small header of its own (emit.h, step.h, tree.h);
+ * the declarations below are the rest.
  */
 #ifndef RBC_ENGINE_INTERNAL_H
 #define RBC_ENGINE_INTERNAL_H
@@ -15,6 +21,7 @@
 
 struct flow;
 struct engine;
+struct engine_step_outcome;
 
 /* A timer that belongs to one node; freed through uv_close. */
 struct etimer {
@@ -153,26 +160,18 @@ struct engine {
 	bool record_lost;             /* nothing more can be recorded: nothing starts */
 	struct node **gated;          /* steps whose action waits for the record */
 	size_t ngated, capgated;
+	/* How step.c hands the scheduler what a step's callback (a probe's
+	   result, a timer, an output masked again: n NULL) came to, once at
+	   its end (step.h): engine.c installs it, applies the outcome and
+	   moves the flows on. A pointer, so the worker never imports the
+	   scheduler. */
+	void (*step_report)(struct engine *e, struct node *n, struct engine_step_outcome *o);
 };
 
-/* engine.c */
-void engine_emit(struct engine *e, struct eng_event *ev);
-int64_t engine_now(const struct engine *e);
-void flow_move(struct flow *f, enum flow_act act, struct node *n);
-void engine_pump(struct engine *e);
-void node_finish(struct engine *e, struct node *n, enum eng_state st, enum rbc_verdict v,
-                 char *explain_take);
-void node_refresh_ancestors(struct engine *e, struct node *n);
-/* The titles of the steps below n, expanded with what is known now and
-   masked: a skipped group's steps are never reached to have them set. */
-void node_titles_below(struct engine *e, struct node *n);
-void engine_interrupt(struct engine *e, const char *reason, struct node *target);
-void engine_fail_run(struct engine *e, const char *reason);
-struct node *engine_target(struct engine *e, struct node *from);
-bool node_on_demand(const struct eng_step *s);
+/* engine.c: what a restore does to the tree as the scheduler does it */
+/* Back to pending, with everything below it (a step run again). */
 void node_reset(struct engine *e, struct node *n);
-bool doc_before(const struct eng_step *a, const struct eng_step *b);
-struct node *procedure_of(struct eng_step *target);
+/* A backwards jump: what lies between runs again, the failed step included. */
 void reset_between(struct engine *e, struct node *target, struct node *from);
 
 /* vars.c */
@@ -201,18 +200,6 @@ void vars_capture(struct engine *e, const char *name, struct rbc_value *take);
 void vars_env_for_expr(struct engine *e, const struct eng_step *s, struct expr_env *env);
 void vars_scratch_release(struct engine *e);
 bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char *name);
-
-/* step.c: probe attempts, repeats, retries, watches */
-void step_probe_start(struct engine *e, struct node *n);
-void step_watch_start(struct engine *e, struct node *n);
-void step_cancel(struct engine *e, struct node *n);
-void step_watch_end(struct engine *e, struct node *n, const char *why);
-/* A watch cut short by a stop: cancelled (UNKNOWN), what it saw said. */
-void step_watch_cut(struct engine *e, struct node *n, const char *why);
-void step_free_samples(struct eng_step *s);
-void step_restore_sample(struct node *n, struct rbc_value *take);
-void step_gate_open(struct engine *e, struct node *n);
-void etimer_close(struct node *n);
 
 /*
  * sample.c: what the record keeps of a sample of step s — the fields its

@@ -17,6 +17,8 @@
 
 #include "internal.h"
 #include "rbc/util.h"
+#include "step.h"
+#include "tree.h"
 
 static bool is_group(const struct eng_step *s)
 {

@@ -9,6 +9,10 @@
  * timer ends the attempt, cutting the sample running then. A probe result
  * whose node has moved on (a cancel, a reset) carries an older generation
  * and is dropped. What is reported of a sample is its record (sample.c).
+ *
+ * A step decides nothing beyond itself: each callback here ends by
+ * reporting an outcome (step.h) to the scheduler, which finishes the step,
+ * moves its flow, or acts on a fired watch's on_fail.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "emit.h"
 #include "rbc/units.h"
+#include "step.h"
 
 /* Samples a watch keeps (it may sample for hours). */
 #define WATCH_KEEP 100
@@ -33,12 +38,28 @@ static void sample_start(struct engine *e, struct node *n);
 static void attempt_start(struct engine *e, struct node *n);
 static bool gate(struct engine *e, struct node *n, bool watch);
 
+/* Hands a callback's outcome to the scheduler, which applies it and pumps. */
+static void report(struct engine *e, struct node *n, struct engine_step_outcome *out)
+{
+	e->step_report(e, n, out);
+}
+
+/* Fills *out: the step ended with state st, verdict v, explanation (taken). */
+static void step_finished(struct engine_step_outcome *out, enum eng_state st, enum rbc_verdict v,
+                          char *explain_take)
+{
+	out->result = ENGINE_STEP_FINISHED;
+	out->state = st;
+	out->verdict = v;
+	out->explain = explain_take;
+}
+
 /* ---- timers ------------------------------------------------------------ */
 
 struct etimer_ext {
 	struct etimer et;
 	struct engine *e;
-	void (*fire)(struct engine *, struct node *);
+	void (*fire)(struct engine *, struct node *, struct engine_step_outcome *);
 };
 
 static void etimer_freed(uv_handle_t *h)
@@ -66,13 +87,15 @@ static void etimer_cb(uv_timer_t *t)
 {
 	struct etimer_ext *x = t->data;
 	struct engine *e = x->e;
-	x->fire(e, x->et.node);
-	engine_pump(e);
+	struct node *n = x->et.node;
+	struct engine_step_outcome out = {.result = ENGINE_STEP_MORE};
+	x->fire(e, n, &out);
+	report(e, n, &out);
 }
 
 /* Starts the node's timer in *t (made on first use) to call fire after delay ms. */
 static void etimer_arm(struct engine *e, struct node *n, struct etimer **t, uint64_t delay,
-                       void (*fire)(struct engine *, struct node *))
+                       void (*fire)(struct engine *, struct node *, struct engine_step_outcome *))
 {
 	if (!*t) {
 		struct etimer_ext *x = xcalloc(1, sizeof *x);
@@ -88,7 +111,7 @@ static void etimer_arm(struct engine *e, struct node *n, struct etimer **t, uint
 }
 
 static void timer_arm(struct engine *e, struct node *n, uint64_t delay,
-                      void (*fire)(struct engine *, struct node *))
+                      void (*fire)(struct engine *, struct node *, struct engine_step_outcome *))
 {
 	etimer_arm(e, n, &n->timer, delay, fire);
 }
@@ -249,8 +272,10 @@ static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value
 			v = nagios_state(samples, count, expect || d->warn, v, &x);
 	}
 	vars_scratch_release(e);
-	if (d->action == RB_HTTP && d->http.insecure) {
-		char *y = xasprintf("%s; TLS not verified (insecure: true)", x);
+	const struct probe_ops *kind = probe_ops_for(d->action);
+	const char *note = kind && kind->verdict_note ? kind->verdict_note(d) : NULL;
+	if (note) {
+		char *y = xasprintf("%s; %s", x, note);
 		free(x);
 		x = y;
 	}
@@ -355,7 +380,8 @@ static void remask_done(uv_work_t *w, int status)
 	mask_free(r->mask);
 	free(r->path);
 	free(r);
-	engine_pump(e);
+	struct engine_step_outcome out = {.result = ENGINE_STEP_MORE};
+	report(e, NULL, &out);
 }
 
 /* A secret found in a step's output after it was written (a token the
@@ -457,13 +483,15 @@ static void captures(struct engine *e, struct node *n)
 	}
 }
 
-static void retry_fire(struct engine *e, struct node *n)
+static void retry_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
+	(void)out;
 	attempt_start(e, n);
 }
 
 /* The attempt has a verdict: retry, or finish the step. */
-static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, char *explain)
+static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, char *explain,
+                        struct engine_step_outcome *out)
 {
 	const struct rb_step *d = n->s.def;
 	deadline_stop(n);
@@ -478,16 +506,14 @@ static void attempt_end(struct engine *e, struct node *n, enum rbc_verdict v, ch
 	}
 	if (v != RBC_VERDICT_ERROR && n->s.nsamples)
 		captures(e, n);
-	struct flow *f = n->flow;
-	node_finish(e, n, ENG_DONE, v, explain);
-	if (f)
-		flow_move(f, FLOW_AFTER, n);
+	step_finished(out, ENG_DONE, v, explain);
 }
 
 /* ---- repeat modes ------------------------------------------------------ */
 
-static void next_fire(struct engine *e, struct node *n)
+static void next_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
+	(void)out;
 	sample_start(e, n);
 }
 
@@ -534,7 +560,7 @@ static uint64_t repeat_deadline(const struct node *n)
 	}
 }
 
-static void deadline_fire(struct engine *e, struct node *n);
+static void deadline_fire(struct engine *e, struct node *n, struct engine_step_outcome *out);
 
 /* Arms the deadline of the attempt (or watch) that starts at n->t0. */
 static void deadline_arm(struct engine *e, struct node *n)
@@ -547,7 +573,8 @@ static void deadline_arm(struct engine *e, struct node *n)
 static const char cut_note[] = "; the sample running at the deadline was cut";
 
 /* until gave up: not true within its time (cut: a sample was cut at the end). */
-static void until_gave_up(struct engine *e, struct node *n, bool cut)
+static void until_gave_up(struct engine *e, struct node *n, bool cut,
+                          struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	size_t k = n->s.nsamples;
@@ -571,11 +598,12 @@ static void until_gave_up(struct engine *e, struct node *n, bool cut)
 	                    last ? last : "none finished", cut ? cut_note : "");
 	free(last);
 	free(w);
-	attempt_end(e, n, RBC_VERDICT_FAIL, x);
+	attempt_end(e, n, RBC_VERDICT_FAIL, x, out);
 }
 
 /* consecutive gave up: no run of N passes within its time. */
-static void consecutive_gave_up(struct engine *e, struct node *n, bool cut)
+static void consecutive_gave_up(struct engine *e, struct node *n, bool cut,
+                                struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	size_t k = n->s.nsamples;
@@ -588,11 +616,11 @@ static void consecutive_gave_up(struct engine *e, struct node *n, bool cut)
 	                    cut ? cut_note : "");
 	free(last);
 	free(w);
-	attempt_end(e, n, RBC_VERDICT_FAIL, x);
+	attempt_end(e, n, RBC_VERDICT_FAIL, x, out);
 }
 
 /* for is over: judged over the samples that finished in it. */
-static void for_over(struct engine *e, struct node *n, bool cut)
+static void for_over(struct engine *e, struct node *n, bool cut, struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	char *x = NULL;
@@ -615,7 +643,7 @@ static void for_over(struct engine *e, struct node *n, bool cut)
 			x = y;
 		}
 	}
-	attempt_end(e, n, v, x);
+	attempt_end(e, n, v, x, out);
 }
 
 /* Reports a sample as the record keeps it; returns that record. */
@@ -631,7 +659,8 @@ static struct rbc_value *emit_sample(struct engine *e, struct node *n,
 }
 
 /* A sample arrived for an ordinary (not watch) step. */
-static void sample_done(struct engine *e, struct node *n, struct rbc_value *sample)
+static void sample_done(struct engine *e, struct node *n, struct rbc_value *sample,
+                        struct engine_step_outcome *out)
 {
 	const struct rb_step *d = n->s.def;
 	const struct rb_repeat *r = &d->repeat;
@@ -645,7 +674,7 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 	if (r->mode == RB_REPEAT_NONE) {
 		sv = judge(e, n, &sample, 1, &sx);
 		value_free(emit_sample(e, n, sample, sv, sx));
-		attempt_end(e, n, sv, sx);
+		attempt_end(e, n, sv, sx, out);
 		return;
 	}
 	sv = judge(e, n, &sample, 1, &sx);
@@ -662,11 +691,11 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 		if (more) {
 			schedule_next(e, n, k);
 		} else if (r->mode == RB_REPEAT_FOR) {
-			for_over(e, n, false);
+			for_over(e, n, false, out);
 		} else {
 			char *x;
 			enum rbc_verdict v = judge(e, n, n->s.samples, k, &x);
-			attempt_end(e, n, v, x);
+			attempt_end(e, n, v, x, out);
 		}
 		return;
 	}
@@ -693,12 +722,12 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 			free(mwhy);
 			free(el);
 			free(why);
-			attempt_end(e, n, v, x);
+			attempt_end(e, n, v, x, out);
 			return;
 		}
 		free(why);
 		if (over)
-			until_gave_up(e, n, false);
+			until_gave_up(e, n, false, out);
 		else
 			schedule_next(e, n, k);
 		return;
@@ -715,11 +744,11 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
 			char *x = xasprintf("%ld in a row after %zu sample%s: %s", r->count, k,
 			                    k == 1 ? "" : "s", jx);
 			free(jx);
-			attempt_end(e, n, v, x);
+			attempt_end(e, n, v, x, out);
 			return;
 		}
 		if (over)
-			consecutive_gave_up(e, n, false);
+			consecutive_gave_up(e, n, false, out);
 		else
 			schedule_next(e, n, k);
 		return;
@@ -734,25 +763,25 @@ static void sample_done(struct engine *e, struct node *n, struct rbc_value *samp
  * the sample running now is cut (its late result is dropped) and the
  * attempt ends on what finished before.
  */
-static void deadline_fire(struct engine *e, struct node *n)
+static void deadline_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	bool cut = n->probe || n->deferred;
 	if (n->s.state == ENG_WATCHING) {
 		step_watch_end(e, n, cut ? "its repeat.for ended; the sample running then was cut"
-		                         : "its repeat.for ended");
+		                         : "its repeat.for ended", out);
 		return;
 	}
 	timer_stop(n);
 	attempt_drop(n);
 	switch (n->s.def->repeat.mode) {
 	case RB_REPEAT_FOR:
-		for_over(e, n, cut);
+		for_over(e, n, cut, out);
 		break;
 	case RB_REPEAT_UNTIL:
-		until_gave_up(e, n, cut);
+		until_gave_up(e, n, cut, out);
 		break;
 	case RB_REPEAT_CONSECUTIVE:
-		consecutive_gave_up(e, n, cut);
+		consecutive_gave_up(e, n, cut, out);
 		break;
 	default:
 		break;
@@ -761,10 +790,12 @@ static void deadline_fire(struct engine *e, struct node *n)
 
 /* ---- watches ------------------------------------------------------------ */
 
-void step_watch_end(struct engine *e, struct node *n, const char *why)
+/* A live watch ends: its verdict over what it saw, in *out. */
+bool step_watch_end(struct engine *e, struct node *n, const char *why,
+                    struct engine_step_outcome *out)
 {
 	if (!n->watch_live)
-		return;
+		return false;
 	step_cancel(e, n);
 	const struct rb_repeat *r = &n->s.def->repeat;
 	enum rbc_verdict v = RBC_VERDICT_PASS;
@@ -786,25 +817,28 @@ void step_watch_end(struct engine *e, struct node *n, const char *why)
 	if (n->last_explain)
 		sb_addf(&sb, "; last: %s", n->last_explain);
 	sb_addf(&sb, " (%s)", why);
-	node_finish(e, n, ENG_DONE, v, sb_take(&sb));
-	node_refresh_ancestors(e, n);
+	step_finished(out, ENG_DONE, v, sb_take(&sb));
+	return true;
 }
 
-void step_watch_cut(struct engine *e, struct node *n, const char *why)
+/* A live watch cut short by a stop: cancelled, in *out. */
+bool step_watch_cut(struct engine *e, struct node *n, const char *why,
+                    struct engine_step_outcome *out)
 {
 	if (!n->watch_live)
-		return;
+		return false;
 	step_cancel(e, n);
 	/* What it saw until then is said, but a watch stopped before its end
 	   watched nothing to its end: cancelled, not passed. */
 	char *x = xasprintf("%s (%zu sample%s before it was cut short%s%s)", why, n->watch_total,
 	                    n->watch_total == 1 ? "" : "s", n->last_explain ? "; last: " : "",
 	                    n->last_explain ? n->last_explain : "");
-	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_UNKNOWN, x);
-	node_refresh_ancestors(e, n);
+	step_finished(out, ENG_CANCELLED, RBC_VERDICT_UNKNOWN, x);
+	return true;
 }
 
-static void watch_fire(struct engine *e, struct node *n)
+/* The watch's violation lasted: *out FIRED, saying how long and how often. */
+static void watch_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	const struct rb_step *d = n->s.def;
 	const struct rb_repeat *r = &d->repeat;
@@ -823,26 +857,15 @@ static void watch_fire(struct engine *e, struct node *n)
 	} else {
 		sb_adds(&sb, "; violated (no fail_after: the first violation fires)");
 	}
-	char *x = sb_take(&sb);
-	struct node *target = NULL;
-	if (d->on_fail == RB_ON_FAIL_GOTO || d->on_fail == RB_ON_FAIL_RUN)
-		target = engine_target(e, n);
-	struct eng_event ev = {.type = ENG_EV_WATCH_FIRED, .step = &n->s, .verdict = RBC_VERDICT_FAIL,
-	                       .text = x, .target = target ? &target->s : NULL, .automatic = true};
-	engine_emit(e, &ev);
-	node_finish(e, n, ENG_DONE, RBC_VERDICT_FAIL, x);
-	node_refresh_ancestors(e, n);
-	if (d->on_fail == RB_ON_FAIL_CONTINUE)
-		return;
-	char *reason = xasprintf("watch %s fired", d->id);
-	if (target)
-		engine_interrupt(e, reason, target);
-	else
-		engine_stop(e, reason);
-	free(reason);
+	/* Where its on_fail sends the run is the scheduler's to decide. */
+	out->result = ENGINE_STEP_FIRED;
+	out->state = ENG_DONE;
+	out->verdict = RBC_VERDICT_FAIL;
+	out->explain = sb_take(&sb);
 }
 
-static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sample)
+static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sample,
+                         struct engine_step_outcome *out)
 {
 	const struct rb_repeat *r = &n->s.def->repeat;
 	/* The newest sample stays whole (what a failure shows); the older ones
@@ -882,12 +905,12 @@ static void watch_sample(struct engine *e, struct node *n, struct rbc_value *sam
 			fire = true;
 	}
 	if (fire) {
-		watch_fire(e, n);
+		watch_fire(e, n, out);
 		return;
 	}
 	size_t k = n->watch_total;
 	if (n->watch_deadline && next_start(e, n, k) >= (uint64_t)n->watch_deadline) {
-		step_watch_end(e, n, "its repeat.for ended");
+		step_watch_end(e, n, "its repeat.for ended", out);
 		return;
 	}
 	schedule_next(e, n, k);
@@ -936,55 +959,58 @@ static void on_done(void *ud, struct rbc_value *sample, const char *error)
 	e->inflight--;
 	bool stale = c->gen != n->gen;
 	free(c);
+	struct engine_step_outcome out = {.result = ENGINE_STEP_MORE};
 	if (stale) {
 		value_free(sample);
-		engine_pump(e);
+		report(e, n, &out);
 		return;
 	}
 	n->probe = NULL;
 	if (n->s.state == ENG_WATCHING)
-		watch_sample(e, n, sample);
+		watch_sample(e, n, sample, &out);
 	else
-		sample_done(e, n, sample);
-	engine_pump(e);
+		sample_done(e, n, sample, &out);
+	report(e, n, &out);
 }
 
-/* Strings a request borrows, owned here until the probe has started. */
+/* What a request borrows, owned here until the probe has started. */
 struct req_store {
-	char *strs[8];
-	size_t n;
-	struct rb_kv env, headers;
-	char **params;
-	size_t nparams;
+	struct probe_build b;    /* first: the build's callbacks get &st->b */
+	struct engine *e;
+	struct node *n;
 };
 
-static char *keep(struct req_store *st, char *s)
-{
-	if (st->n < RBC_ARRAY_LEN(st->strs))
-		st->strs[st->n++] = s;
-	return s;
-}
-
+/* Frees what the request borrowed, once the probe has started (or could not). */
 static void store_free(struct req_store *st)
 {
-	for (size_t i = 0; i < st->n; i++)
-		free(st->strs[i]);
-	rb_kv_free(&st->env);
-	rb_kv_free(&st->headers);
-	for (size_t i = 0; i < st->nparams; i++)
-		free(st->params[i]);
-	free(st->params);
+	probe_build_release(&st->b);
 }
 
-/* Expands text into the store; false with *error on an unset variable. */
-static bool x(struct engine *e, struct node *n, struct req_store *st, const char *text,
-              enum vars_quote quote, const char **out, char **error)
+/* The build's expand: ${NAME} into the store; false with *error on an unset variable. */
+static bool store_expand(struct probe_build *b, const char *text, enum probe_quote quote,
+                         const char **out, char **error)
 {
+	static const enum vars_quote quotes[] = {
+		[PROBE_QUOTE_PLAIN] = VARS_PLAIN, [PROBE_QUOTE_JSON] = VARS_JSON,
+		[PROBE_QUOTE_CONN] = VARS_CONN, [PROBE_QUOTE_URL] = VARS_URL,
+		[PROBE_QUOTE_PROMQL] = VARS_PROMQL,
+	};
+	struct req_store *st = (struct req_store *)b;
 	char *v = NULL;
-	if (!vars_expand(e, &n->s, text, quote, &v, error))
+	if (!vars_expand(st->e, &st->n->s, text, quotes[quote], &v, error))
 		return false;
-	*out = v ? keep(st, v) : NULL;
+	if (v)
+		probe_build_keep(b, v, free);
+	*out = v;
 	return true;
+}
+
+/* The build's environ: the variables, then the step's env. */
+static bool store_environ(struct probe_build *b, struct rb_kv *env, char **error)
+{
+	struct req_store *st = (struct req_store *)b;
+	vars_env(st->e, &st->n->s, env);
+	return vars_env_add_step(st->e, &st->n->s, env, error);
 }
 
 static char *spool_name(struct engine *e, struct node *n)
@@ -1004,6 +1030,19 @@ static char *spool_name(struct engine *e, struct node *n)
 	return sb_take(&sb);
 }
 
+/* The build's spool: the step's output file in the run's directory, if it keeps one. */
+static void store_spool(struct probe_build *b, const char **path, int *dir)
+{
+	struct req_store *st = (struct req_store *)b;
+	if (!st->e->out_dir)
+		return;
+	if (!st->n->s.spool_path)
+		st->n->s.spool_path = spool_name(st->e, st->n);
+	*path = st->n->s.spool_path;
+	*dir = st->e->out_fd;
+}
+
+/* Fills q for the step's next attempt through its kind's build; false with *error. */
 static bool build_req(struct engine *e, struct node *n, struct probe_req *q, struct req_store *st,
                       char **error)
 {
@@ -1013,92 +1052,31 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 	q->action = d->action;
 	q->timeout_ms = d->timeout_ms;
 	q->mask = e->mask;
-	switch (d->action) {
-	case RB_RUN:
-	case RB_NAGIOS:
-		q->command = d->cmd.command; /* never expanded: variables are its environment */
-		if (d->cmd.cwd) {
-			if (!x(e, n, st, d->cmd.cwd, VARS_PLAIN, &q->cwd, error))
-				return false;
-		} else {
-			q->cwd = n->s.rb->dir;
-		}
-		vars_env(e, &n->s, &st->env);
-		if (!vars_env_add_step(e, &n->s, &st->env, error))
-			return false;
-		q->env = &st->env;
-		if (e->out_dir) {
-			if (!n->s.spool_path)
-				n->s.spool_path = spool_name(e, n);
-			q->spool_path = n->s.spool_path;
-			q->spool_dir = e->out_fd;
-		}
-		return true;
-	case RB_HTTP:
-		q->method = d->http.method;
-		if (!x(e, n, st, d->http.url, VARS_URL, &q->url, error) ||
-		    !x(e, n, st, d->http.body, d->http.json_body ? VARS_JSON : VARS_PLAIN, &q->body, error))
-			return false;
-		for (size_t i = 0; i < d->http.headers.n; i++) {
-			char *v = NULL;
-			if (!vars_expand(e, &n->s, d->http.headers.vals[i], VARS_PLAIN, &v, error))
-				return false;
-			rb_kv_set(&st->headers, d->http.headers.keys[i], v);
-			free(v);
-		}
-		q->headers = &st->headers;
-		q->json_body = d->http.json_body;
-		q->insecure = d->http.insecure;
-		q->follow = d->http.follow;
-		q->max_body = d->http.max_body;
-		if (d->http.timeout_ms)
-			q->timeout_ms = d->http.timeout_ms;
-		return true;
-	case RB_SQL:
-		if (!x(e, n, st, d->sql.conn, VARS_CONN, &q->conn, error))
-			return false;
-		q->query = d->sql.query; /* never expanded: values go in as params */
-		st->params = xcalloc(d->sql.nparams + 1, sizeof *st->params);
-		st->nparams = d->sql.nparams;
-		for (size_t i = 0; i < d->sql.nparams; i++) {
-			if (!d->sql.params[i])
-				continue;
-			if (!vars_expand(e, &n->s, d->sql.params[i], VARS_PLAIN, &st->params[i], error))
-				return false;
-			st->nparams = i + 1;
-		}
-		st->nparams = d->sql.nparams;
-		q->params = (const char *const *)st->params;
-		q->nparams = d->sql.nparams;
-		q->write = d->sql.write;
-		q->max_rows = d->sql.max_rows;
-		return true;
-	case RB_DNS:
-		q->dns_type = d->dns.type;
-		return x(e, n, st, d->dns.name, VARS_PLAIN, &q->host, error);
-	case RB_TCP:
-		q->port = d->tcp.port;
-		return x(e, n, st, d->tcp.host, VARS_PLAIN, &q->host, error);
-	case RB_PROMETHEUS:
-		return x(e, n, st, d->prom.url, VARS_URL, &q->prom_url, error) &&
-		       x(e, n, st, d->prom.query, VARS_PROMQL, &q->prom_query, error);
-	default:
+	const struct probe_ops *ops = probe_ops_for(d->action);
+	if (!ops || !ops->build) {
 		*error = xasprintf("%s steps have no probe", rb_action_desc(d->action));
 		return false;
 	}
+	st->e = e;
+	st->n = n;
+	st->b.expand = store_expand;
+	st->b.environ = store_environ;
+	st->b.spool = store_spool;
+	st->b.dir = n->s.rb->dir;
+	return ops->build(d, &st->b, q, error);
 }
 
 /* Hands over a sample made on the spot, on a later turn, as a probe would. */
-static void deferred_fire(struct engine *e, struct node *n)
+static void deferred_fire(struct engine *e, struct node *n, struct engine_step_outcome *out)
 {
 	struct rbc_value *v = n->deferred;
 	n->deferred = NULL;
 	if (!v)
 		return;
 	if (n->s.state == ENG_WATCHING)
-		watch_sample(e, n, v);
+		watch_sample(e, n, v, out);
 	else
-		sample_done(e, n, v);
+		sample_done(e, n, v, out);
 }
 
 static void defer_sample(struct engine *e, struct node *n, struct rbc_value *v)

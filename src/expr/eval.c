@@ -15,9 +15,6 @@
 
 #include "internal.h"
 
-/* How messages name a number of each dimension. */
-static const char *const dim_names[] = {"number", "time", "size", "percentage"};
-
 /* Greatest distance of a "did you mean" suggestion for a field. */
 #define SUGGEST_DISTANCE 2
 
@@ -37,63 +34,6 @@ void expr_ctx_done(struct ectx *c)
 		value_free(c->memo[i]);
 	free(c->memo);
 	c->memo = NULL;
-}
-
-const char *expr_node_src(const struct expr *e, const struct node *n)
-{
-	return e->shown + n->start;
-}
-
-void expr_add_shown(struct strbuf *sb, const char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		uint32_t cp;
-		size_t k = utf8_decode(s + i, n - i, &cp);
-		if (k == 0 || cp < 0x20 || cp == 0x7F) {
-			sb_addc(sb, k == 0 ? '?' : ' ');
-			i++;
-		} else {
-			sb_add(sb, s + i, k);
-			i += k;
-		}
-	}
-}
-
-int expr_node_len(const struct expr *e, const struct node *n)
-{
-	(void)e;
-	return (int)(n->end - n->start);
-}
-
-void expr_format_sb(const struct ectx *c, struct strbuf *sb, const struct rbc_value *v,
-                    size_t maxchars)
-{
-	const struct mask *m = c && c->env ? c->env->mask : NULL;
-	struct rbc_value *shown = value_masked(v, m);
-	value_format_sb(sb, shown, maxchars);
-	value_free(shown);
-}
-
-char *expr_format(const struct ectx *c, const struct rbc_value *v, size_t maxchars)
-{
-	struct strbuf sb = {0};
-	expr_format_sb(c, &sb, v, maxchars);
-	return sb_take(&sb);
-}
-
-char *expr_describe(const struct ectx *c, const struct rbc_value *v)
-{
-	char *f = expr_format(c, v, EXPR_SHOW_CHARS);
-	char *r;
-	if (v->type == VALUE_NUM)
-		r = xasprintf("%s %s", dim_names[v->u.num.dim], f);
-	else if (v->type == VALUE_NULL)
-		r = xstrdup("null");
-	else
-		r = xasprintf("%s %s", value_type_name(v->type), f);
-	free(f);
-	return r;
 }
 
 /* A MISSING value "<what> <a> <sep> <b>", e.g. "cannot compare X with Y". */

@@ -13,36 +13,6 @@
 
 #include "internal.h"
 
-/* True for a literal: shown as its value alone. */
-static bool is_literal(const struct node *n)
-{
-	if (n->kind == N_LIT || n->kind == N_REGEX)
-		return true;
-	if (n->kind != N_LIST)
-		return false;
-	for (size_t i = 0; i < n->nargs; i++)
-		if (!is_literal(n->args[i]))
-			return false;
-	return true;
-}
-
-void expr_explain_operand(const struct ectx *c, const struct node *n, const struct rbc_value *v,
-                          const struct rbc_value *other, struct strbuf *sb)
-{
-	if (!is_literal(n)) {
-		sb_add(sb, expr_node_src(c->e, n), (size_t)expr_node_len(c->e, n));
-		sb_adds(sb, " = ");
-	} else if (v->type == VALUE_NUM && v->u.num.dim == RBC_DIM_NONE && other &&
-	           other->type == VALUE_NUM && other->u.num.dim != RBC_DIM_NONE) {
-		/* "time < 500": the plain 500 means 500 ms, so show it so. */
-		struct rbc_value shown = *v;
-		shown.u.num.dim = other->u.num.dim;
-		expr_format_sb(c, sb, &shown, EXPR_SHOW_CHARS);
-		return;
-	}
-	expr_format_sb(c, sb, v, EXPR_SHOW_CHARS);
-}
-
 /* "left = value REL right", REL being the relation that holds. */
 static void explain_cmp(struct ectx *c, const struct node *n, const struct rbc_value *v,
                         struct strbuf *sb)

@@ -106,9 +106,6 @@ enum expr_op {
 #undef OP_ENUM
 };
 
-/* The operator as written. */
-const char *expr_op_text(enum expr_op op);
-
 enum node_kind {
 	N_LIT,    /* lit: a constant value */
 	N_LIST,   /* args: the items */
@@ -186,24 +183,6 @@ struct rbc_value *expr_compare(const struct ectx *c, const struct rbc_value *a,
                                bool order, int *sign);
 /* x in container: a new BOOL or MISSING. */
 struct rbc_value *expr_in(const struct ectx *c, const struct rbc_value *x, const struct rbc_value *in);
-/* "type value" for messages: "text \"abc\"", "number 5", "time 5 ms" (caller frees). */
-char *expr_describe(const struct ectx *c, const struct rbc_value *v);
-/*
- * A value as messages and explanations show it (value_format), with the
- * secrets of c's environment masked first: a cut can never leave part of
- * a secret, and escaping never hides one from the mask.
- */
-void expr_format_sb(const struct ectx *c, struct strbuf *sb, const struct rbc_value *v,
-                    size_t maxchars);
-char *expr_format(const struct ectx *c, const struct rbc_value *v, size_t maxchars);
-/* Appends n bytes of s for a message: control characters as ' ', invalid UTF-8 as '?'. */
-void expr_add_shown(struct strbuf *sb, const char *s, size_t n);
-/*
- * Length and start of n's source text for messages (a pointer into the
- * expression's shown source: one line, valid UTF-8).
- */
-int expr_node_len(const struct expr *e, const struct node *n);
-const char *expr_node_src(const struct expr *e, const struct node *n);
 
 /*
  * The predicate n evaluated once per sample: counts of true, false and
@@ -229,6 +208,30 @@ void expr_explain_node(struct ectx *c, const struct node *n, const struct rbc_va
  */
 void expr_explain_tally(struct ectx *c, const struct node *n, const char *label, int labellen,
                         const struct tally *t, bool matches, struct strbuf *sb);
+
+/* ---- showing nodes and values in messages (node.c) ---- */
+
+/* The operator as written. */
+const char *expr_op_text(enum expr_op op);
+/* "type value" for messages: "text \"abc\"", "number 5", "time 5 ms" (caller frees). */
+char *expr_describe(const struct ectx *c, const struct rbc_value *v);
+/*
+ * A value as messages and explanations show it (value_format), with the
+ * secrets of c's environment masked first: a cut can never leave part of
+ * a secret, and escaping never hides one from the mask.
+ */
+void expr_format_sb(const struct ectx *c, struct strbuf *sb, const struct rbc_value *v,
+                    size_t maxchars);
+char *expr_format(const struct ectx *c, const struct rbc_value *v, size_t maxchars);
+/* Appends n bytes of s for a message: control characters as ' ', invalid UTF-8 as '?'. */
+void expr_add_shown(struct strbuf *sb, const char *s, size_t n);
+/*
+ * Length and start of n's source text for messages (a pointer into the
+ * expression's shown source: one line, valid UTF-8).
+ */
+int expr_node_len(const struct expr *e, const struct node *n);
+const char *expr_node_src(const struct expr *e, const struct node *n);
+
 /*
  * Appends n's value v: just the value for a literal, "source = value"
  * otherwise. A plain number literal next to other (may be NULL), a number

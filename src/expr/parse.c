@@ -14,12 +14,6 @@
 
 #include "internal.h"
 
-static const char *const op_texts[] = {
-#define OP_TEXT(name, text) text,
-	EXPR_OPS(OP_TEXT)
-#undef OP_TEXT
-};
-
 /* Binary operators by token, with the precedence level they belong to. */
 enum level { L_OR, L_AND, L_CMP, L_ADD, L_MUL };
 
@@ -53,11 +47,6 @@ struct parser {
 	size_t erroff;
 	char *msg; /* the first error; later ones are dropped */
 };
-
-const char *expr_op_text(enum expr_op op)
-{
-	return (size_t)op < RBC_ARRAY_LEN(op_texts) ? op_texts[op] : "?";
-}
 
 /* Records an error at byte offset at (the first one wins); returns NULL. */
 static struct node *perror_at(struct parser *p, size_t at, char *msg)

@@ -1595,9 +1595,89 @@ static struct probe *nagios_start(const struct probe_req *req, struct rbc_error 
 	return cmd_start(&probe_nagios_ops, req, err);
 }
 
+/* ------------------------------------------------------- the step */
+
+/* The "command" key of a run or nagios step. */
+static void cmd_key_command(struct keys_reader *r, const cJSON *m, void *t)
+{
+	((struct rb_cmd *)t)->command = keys_text(r, m);
+}
+
+/* The "cwd" key: ${NAME} checked, expanded when the step runs. */
+static void cmd_key_cwd(struct keys_reader *r, const cJSON *m, void *t)
+{
+	((struct rb_cmd *)t)->cwd = keys_xtext(r, m);
+}
+
+/* The "env" key: variable names to text. */
+static void cmd_key_env(struct keys_reader *r, const cJSON *m, void *t)
+{
+	keys_kv(r, m, &((struct rb_cmd *)t)->env, true, false, true);
+}
+
+static const struct keys_member cmd_keys[] = {
+	{"command", cmd_key_command}, {"cwd", cmd_key_cwd}, {"env", cmd_key_env},
+};
+
+/*
+ * The load of run and nagios: a command string, or an object with
+ * "command". It fills rb_step.cmd, not action_data: the engine reads the
+ * step's env from there to build a command's environment.
+ */
+static void cmd_load(struct keys_reader *r, const cJSON *m, struct rb_step *s)
+{
+	struct rb_cmd *cmd = &s->cmd;
+	if (cJSON_IsString(m)) {
+		cmd->command = keys_text(r, m);
+		return;
+	}
+	if (!keys_want_object(r, m, "a command string or an object with \"command\""))
+		return;
+	keys_walk(r, m, cmd_keys, RBC_ARRAY_LEN(cmd_keys), cmd);
+	keys_require(r, m, "command", NULL);
+}
+
+/* The build of run and nagios: the command as written (variables are its
+   environment, never spliced), cwd expanded, output spooled when the run keeps files. */
+static bool cmd_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                      char **error)
+{
+	q->command = s->cmd.command;
+	if (s->cmd.cwd) {
+		if (!b->expand(b, s->cmd.cwd, PROBE_QUOTE_PLAIN, &q->cwd, error))
+			return false;
+	} else {
+		q->cwd = b->dir;
+	}
+	struct rb_kv *env = probe_build_kv(b);
+	if (!b->environ(b, env, error))
+		return false;
+	q->env = env;
+	b->spool(b, &q->spool_path, &q->spool_dir);
+	return true;
+}
+
+/* The describe of run: "$ command". */
+static void run_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	sb_addf(sb, "$ %s", s->cmd.command);
+}
+
+/* The describe of nagios: "plugin $ command". */
+static void nagios_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	sb_addf(sb, "plugin $ %s", s->cmd.command);
+}
+
 const struct probe_ops probe_run_ops = {
 	.action = RB_RUN,
 	.name = "run",
+	.keys = cmd_keys,
+	.nkeys = RBC_ARRAY_LEN(cmd_keys),
+	.load = cmd_load,
+	.build = cmd_build,
+	.describe = run_describe,
+	.describe_verbatim = true,
 	.start = run_start,
 	.cancel = cmd_cancel,
 };
@@ -1605,6 +1685,12 @@ const struct probe_ops probe_run_ops = {
 const struct probe_ops probe_nagios_ops = {
 	.action = RB_NAGIOS,
 	.name = "nagios",
+	.keys = cmd_keys,
+	.nkeys = RBC_ARRAY_LEN(cmd_keys),
+	.load = cmd_load,
+	.build = cmd_build,
+	.describe = nagios_describe,
+	.describe_verbatim = true,
 	.start = nagios_start,
 	.cancel = cmd_cancel,
 };

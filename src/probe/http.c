@@ -728,9 +728,207 @@ static void http_cancel(struct probe *p)
 	http_xfer_cancel((struct http_xfer *)p);
 }
 
+/* ------------------------------------------------------- the step */
+
+/* The "url" key of an http step. */
+static void http_key_url(struct keys_reader *r, const cJSON *m, void *t)
+{
+	struct probe_http_step *h = t;
+	h->url = keys_xtext(r, m);
+	if (h->url && strncmp(h->url, "${", 2) != 0 && strncmp(h->url, "http://", 7) != 0 &&
+	    strncmp(h->url, "https://", 8) != 0)
+		keys_err(r, m, "url must start with http:// or https:// (or a ${VARIABLE})");
+}
+
+/* The "method" key of an http step. */
+static void http_key_method(struct keys_reader *r, const cJSON *m, void *t)
+{
+	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+	if (!keys_want_string(r, m))
+		return;
+	for (size_t i = 0; i < RBC_ARRAY_LEN(methods); i++) {
+		if (strcmp(methods[i], m->valuestring) == 0) {
+			((struct probe_http_step *)t)->method = xstrdup(methods[i]);
+			return;
+		}
+		if (strcasecmp(methods[i], m->valuestring) == 0) {
+			keys_err(r, m, "write the method in capitals: \"%s\"", methods[i]);
+			return;
+		}
+	}
+	keys_err(r, m, "unknown method \"%s\" (expected GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)",
+	    m->valuestring);
+}
+
+/* The "headers" key of an http step. */
+static void http_key_headers(struct keys_reader *r, const cJSON *m, void *t)
+{
+	keys_kv(r, m, &((struct probe_http_step *)t)->headers, false, false, true);
+}
+
+/* The "body" key of an http step. */
+static void http_key_body(struct keys_reader *r, const cJSON *m, void *t)
+{
+	struct probe_http_step *h = t;
+	if (h->body) {
+		keys_err_key(r, m, "give either \"body\" or \"json\", not both");
+		return;
+	}
+	if (keys_want_string(r, m)) {
+		keys_scan_refs(r, m);
+		h->body = xstrdup(m->valuestring);
+	}
+}
+
+/* A JSON body follows the runbook's rules too: no repeated keys, ${NAME} checked. */
+static void check_json_body(struct keys_reader *r, const cJSON *n)
+{
+	if (cJSON_IsString(n)) {
+		keys_scan_refs(r, n);
+		return;
+	}
+	size_t ndup = 0, i = 0;
+	const cJSON **dups = cJSON_IsObject(n) ? keys_duplicates(r, n, &ndup) : NULL;
+	for (const cJSON *c = n->child; c; c = c->next, i++) {
+		size_t old = cJSON_IsObject(n) ? keys_push_key(r, c->string) : keys_push_index(r, i);
+		if (!keys_is_dup(dups, ndup, c))
+			check_json_body(r, c);
+		keys_pop(r, old);
+	}
+	free(dups);
+}
+
+/* The "json" key of an http step. */
+static void http_key_json(struct keys_reader *r, const cJSON *m, void *t)
+{
+	struct probe_http_step *h = t;
+	if (h->body) {
+		keys_err_key(r, m, "give either \"body\" or \"json\", not both");
+		return;
+	}
+	check_json_body(r, m);
+	h->body = cJSON_PrintUnformatted(m);
+	h->json_body = true;
+}
+
+/* The "timeout" key of an http step. */
+static void http_key_timeout(struct keys_reader *r, const cJSON *m, void *t)
+{
+	keys_duration(r, m, &((struct probe_http_step *)t)->timeout_ms);
+}
+
+/* The "insecure" key of an http step. */
+static void http_key_insecure(struct keys_reader *r, const cJSON *m, void *t)
+{
+	bool *insecure = &((struct probe_http_step *)t)->insecure;
+	keys_bool(r, m, insecure);
+	if (*insecure)
+		keys_warn(r, m, "TLS certificates are not verified for this request (insecure: true)");
+}
+
+/* The "follow" key of an http step. */
+static void http_key_follow(struct keys_reader *r, const cJSON *m, void *t)
+{
+	keys_bool(r, m, &((struct probe_http_step *)t)->follow);
+}
+
+/* The "max_body" key of an http step. */
+static void http_key_max_body(struct keys_reader *r, const cJSON *m, void *t)
+{
+	int64_t *max = &((struct probe_http_step *)t)->max_body;
+	if (keys_size(r, m, max) && *max > RB_MAX_BODY) {
+		if (cJSON_IsString(m))
+			keys_err(r, m, "max_body %s is more than a step may keep in memory (at most 64MiB)",
+			    m->valuestring);
+		else
+			keys_err(r, m, "max_body %lld bytes is more than a step may keep in memory (at most 64MiB)",
+			    (long long)*max);
+		*max = 0;
+	}
+}
+
+static const struct keys_member http_keys[] = {
+	{"url", http_key_url}, {"method", http_key_method}, {"headers", http_key_headers},
+	{"body", http_key_body}, {"json", http_key_json}, {"timeout", http_key_timeout},
+	{"insecure", http_key_insecure}, {"follow", http_key_follow}, {"max_body", http_key_max_body},
+};
+
+/* The http op's load: the object under "http", url required, GET unless given. */
+static void http_load(struct keys_reader *r, const cJSON *m, struct rb_step *s)
+{
+	if (!keys_want_object(r, m, "an object with \"url\""))
+		return;
+	struct probe_http_step *h = xcalloc(1, sizeof *h);
+	s->action_data = h;
+	keys_walk(r, m, http_keys, RBC_ARRAY_LEN(http_keys), h);
+	keys_require(r, m, "url", NULL);
+	if (!h->method)
+		h->method = xstrdup("GET");
+}
+
+/* The http op's free_data. */
+static void http_free_data(void *data)
+{
+	struct probe_http_step *h = data;
+	if (!h)
+		return;
+	free(h->method);
+	free(h->url);
+	rb_kv_free(&h->headers);
+	free(h->body);
+	free(h);
+}
+
+/* The http op's build: url and body expanded for where they go, headers as text. */
+static bool http_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                       char **error)
+{
+	const struct probe_http_step *h = s->action_data;
+	q->method = h->method;
+	if (!b->expand(b, h->url, PROBE_QUOTE_URL, &q->url, error) ||
+	    !b->expand(b, h->body, h->json_body ? PROBE_QUOTE_JSON : PROBE_QUOTE_PLAIN, &q->body, error))
+		return false;
+	struct rb_kv *headers = probe_build_kv(b);
+	for (size_t i = 0; i < h->headers.n; i++) {
+		const char *v = NULL;
+		if (!b->expand(b, h->headers.vals[i], PROBE_QUOTE_PLAIN, &v, error))
+			return false;
+		rb_kv_set(headers, h->headers.keys[i], v);
+	}
+	q->headers = headers;
+	q->json_body = h->json_body;
+	q->insecure = h->insecure;
+	q->follow = h->follow;
+	q->max_body = h->max_body;
+	if (h->timeout_ms)
+		q->timeout_ms = h->timeout_ms;
+	return true;
+}
+
+/* The http op's verdict_note: a verdict reached without checking TLS says so. */
+static const char *http_verdict_note(const struct rb_step *s)
+{
+	const struct probe_http_step *h = s->action_data;
+	return h->insecure ? "TLS not verified (insecure: true)" : NULL;
+}
+
+/* The http op's describe: "GET url". */
+static void http_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	const struct probe_http_step *h = s->action_data;
+	sb_addf(sb, "%s %s", h->method ? h->method : "GET", h->url);
+}
+
 const struct probe_ops probe_http_ops = {
 	.action = RB_HTTP,
 	.name = "http",
+	.keys = http_keys,
+	.nkeys = RBC_ARRAY_LEN(http_keys),
+	.load = http_load,
+	.free_data = http_free_data,
+	.build = http_build,
+	.describe = http_describe,
+	.verdict_note = http_verdict_note,
 	.start = http_start,
 	.cancel = http_cancel,
 };

@@ -9,11 +9,27 @@
 #ifndef RBC_PROBE_HTTP_INTERNAL_H
 #define RBC_PROBE_HTTP_INTERNAL_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <uv.h>
 
 #include "rbc/error.h"
+#include "rbc/runbook.h"
 #include "internal.h"
 #include "rbc/value.h"
+
+/* What an http step holds (rb_step.action_data), as the loader read it. */
+struct probe_http_step {
+	char *method;        /* upper case, default GET */
+	char *url;
+	struct rb_kv headers;
+	char *body;          /* NULL when none; the serialised json when json_body */
+	bool json_body;
+	int64_t timeout_ms;  /* 0: the step's timeout */
+	bool insecure, follow;
+	int64_t max_body;    /* bytes; 0: the default; at most RB_MAX_BODY */
+};
 
 struct http_xfer;
 

@@ -5,6 +5,9 @@
 #ifndef RBC_PROBE_INTERNAL_H
 #define RBC_PROBE_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "rbc/probe.h"
 
 extern const struct probe_ops probe_run_ops;        /* RB_RUN, cmd.c */
@@ -14,5 +17,31 @@ extern const struct probe_ops probe_prometheus_ops; /* RB_PROMETHEUS, prom.c */
 extern const struct probe_ops probe_dns_ops;        /* RB_DNS, net.c */
 extern const struct probe_ops probe_tcp_ops;        /* RB_TCP, net.c */
 extern const struct probe_ops probe_sql_ops;        /* RB_SQL, sql.c */
+
+/* What a step of each kind holds (rb_step.action_data), as its load read it. */
+
+struct probe_sql_step {
+	char *conn;          /* NULL: libpq's environment defaults */
+	char *query;
+	char **params;       /* NULL entries are SQL NULL */
+	size_t nparams;
+	bool write;
+	long max_rows;       /* 0: the default */
+};
+
+struct probe_dns_step {
+	char *name;
+	char *type;          /* "A", "AAAA" or "any" */
+};
+
+struct probe_tcp_step {
+	char *host;
+	int port;
+};
+
+struct probe_prom_step {
+	char *url;
+	char *query;
+};
 
 #endif

@@ -312,9 +312,165 @@ static struct probe *tcp_start(const struct probe_req *req, struct rbc_error *er
 	return p;
 }
 
+/* ------------------------------------------------------- the steps */
+
+/* The "name" key of a dns step. */
+static void dns_key_name(struct keys_reader *r, const cJSON *m, void *t)
+{
+	((struct probe_dns_step *)t)->name = keys_xtext(r, m);
+}
+
+/* The "type" key of a dns step. */
+static void dns_key_type(struct keys_reader *r, const cJSON *m, void *t)
+{
+	static const char *const types[] = {"A", "AAAA", "any"};
+	if (!keys_want_string(r, m))
+		return;
+	for (size_t i = 0; i < RBC_ARRAY_LEN(types); i++) {
+		if (strcmp(types[i], m->valuestring) == 0) {
+			((struct probe_dns_step *)t)->type = xstrdup(types[i]);
+			return;
+		}
+		if (strcasecmp(types[i], m->valuestring) == 0) {
+			keys_err(r, m, "write the record type as \"%s\"", types[i]);
+			return;
+		}
+	}
+	keys_err(r, m, "unknown record type \"%s\" (expected A, AAAA or any)", m->valuestring);
+}
+
+static const struct keys_member dns_keys[] = {{"name", dns_key_name}, {"type", dns_key_type}};
+
+/* The dns op's load: a name, or an object with "name"; type "any" unless given. */
+static void dns_load(struct keys_reader *r, const cJSON *m, struct rb_step *s)
+{
+	struct probe_dns_step *d = xcalloc(1, sizeof *d);
+	s->action_data = d;
+	if (cJSON_IsString(m)) {
+		d->name = keys_xtext(r, m);
+	} else if (keys_want_object(r, m, "a name or an object with \"name\"")) {
+		keys_walk(r, m, dns_keys, RBC_ARRAY_LEN(dns_keys), d);
+		keys_require(r, m, "name", NULL);
+	}
+	if (!d->type)
+		d->type = xstrdup("any");
+}
+
+/* The dns op's free_data. */
+static void dns_free_data(void *data)
+{
+	struct probe_dns_step *d = data;
+	if (!d)
+		return;
+	free(d->name);
+	free(d->type);
+	free(d);
+}
+
+/* The "host" key of a tcp step. */
+static void tcp_key_host(struct keys_reader *r, const cJSON *m, void *t)
+{
+	((struct probe_tcp_step *)t)->host = keys_xtext(r, m);
+}
+
+/* The "port" key of a tcp step. */
+static void tcp_key_port(struct keys_reader *r, const cJSON *m, void *t)
+{
+	long port;
+	if (keys_int(r, m, 1, 65535, &port))
+		((struct probe_tcp_step *)t)->port = (int)port;
+}
+
+static const struct keys_member tcp_keys[] = {{"host", tcp_key_host}, {"port", tcp_key_port}};
+
+/* The tcp op's load: "host:port", or an object with "host" and "port". */
+static void tcp_load(struct keys_reader *r, const cJSON *m, struct rb_step *step)
+{
+	struct probe_tcp_step *t = xcalloc(1, sizeof *t);
+	step->action_data = t;
+	if (cJSON_IsString(m)) {
+		const char *s = m->valuestring, *colon = strrchr(s, ':');
+		char *end = NULL;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+		if (!colon || colon == s || !end || *end || end == colon + 1 || port < 1 || port > 65535) {
+			keys_err(r, m, "expected \"host:port\" with a port from 1 to 65535, got \"%s\"", s);
+			return;
+		}
+		size_t hl = (size_t)(colon - s);
+		bool bracket = s[0] == '[' && hl >= 2 && s[hl - 1] == ']';
+		const char *h = bracket ? s + 1 : s;
+		size_t hn = bracket ? hl - 2 : hl;
+		bool ok = hn > 0 && strspn(colon + 1, "0123456789") == strlen(colon + 1);
+		for (size_t k = 0; k < hn && ok; k++)
+			ok = (unsigned char)h[k] > ' ' && h[k] != '/';
+		if (!ok) {
+			keys_err(r, m, "expected \"host:port\" with a port from 1 to 65535, got \"%s\"", s);
+			return;
+		}
+		t->host = xstrndup(h, hn);
+		t->port = (int)port;
+		keys_scan_refs(r, m);
+		return;
+	}
+	if (!keys_want_object(r, m, "\"host:port\" or an object with \"host\" and \"port\""))
+		return;
+	keys_walk(r, m, tcp_keys, RBC_ARRAY_LEN(tcp_keys), t);
+	keys_require(r, m, "host", NULL);
+	keys_require(r, m, "port", NULL);
+}
+
+
+/* The tcp op's free_data. */
+static void tcp_free_data(void *data)
+{
+	struct probe_tcp_step *t = data;
+	if (!t)
+		return;
+	free(t->host);
+	free(t);
+}
+
+/* The dns op's build: the name expanded. */
+static bool dns_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                      char **error)
+{
+	const struct probe_dns_step *d = s->action_data;
+	q->dns_type = d->type;
+	return b->expand(b, d->name, PROBE_QUOTE_PLAIN, &q->host, error);
+}
+
+/* The dns op's describe: "DNS type name". */
+static void dns_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	const struct probe_dns_step *d = s->action_data;
+	sb_addf(sb, "DNS %s %s", d->type ? d->type : "any", d->name);
+}
+
+/* The tcp op's build: the host expanded. */
+static bool tcp_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                      char **error)
+{
+	const struct probe_tcp_step *t = s->action_data;
+	q->port = t->port;
+	return b->expand(b, t->host, PROBE_QUOTE_PLAIN, &q->host, error);
+}
+
+/* The tcp op's describe: "TCP host:port". */
+static void tcp_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	const struct probe_tcp_step *t = s->action_data;
+	sb_addf(sb, "TCP %s:%d", t->host, t->port);
+}
+
 const struct probe_ops probe_dns_ops = {
 	.action = RB_DNS,
 	.name = "dns",
+	.keys = dns_keys,
+	.nkeys = RBC_ARRAY_LEN(dns_keys),
+	.load = dns_load,
+	.free_data = dns_free_data,
+	.build = dns_build,
+	.describe = dns_describe,
 	.start = dns_start,
 	.cancel = probe_core_cancel,
 };
@@ -322,6 +478,12 @@ const struct probe_ops probe_dns_ops = {
 const struct probe_ops probe_tcp_ops = {
 	.action = RB_TCP,
 	.name = "tcp",
+	.keys = tcp_keys,
+	.nkeys = RBC_ARRAY_LEN(tcp_keys),
+	.load = tcp_load,
+	.free_data = tcp_free_data,
+	.build = tcp_build,
+	.describe = tcp_describe,
 	.start = tcp_start,
 	.cancel = probe_core_cancel,
 };

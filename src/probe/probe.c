@@ -1,6 +1,10 @@
 /*
- * probe.c — the table of probe kinds: adding a kind is one file and one
- * line here.
+ * probe.c — the table of probe kinds. A kind is one file in src/probe/ with
+ * its struct probe_ops (probe.h): the keys the loader accepts and how it
+ * reads them, how a request is built from a step, how the console describes
+ * the step, and the probe itself. Adding one is that file, its line here
+ * (and its extern in internal.h), its action in RB_ACTIONS and its sample's
+ * fields in RB_FIELDS (rbc/runbook.h).
  */
 #include "rbc/probe.h"
 

@@ -248,9 +248,75 @@ static void prom_cancel(struct probe *p)
 	http_xfer_cancel(q->x);
 }
 
+/* ------------------------------------------------------- the step */
+
+/* The "url" key of a prometheus step. */
+static void prom_key_url(struct keys_reader *r, const cJSON *m, void *t)
+{
+	struct probe_prom_step *p = t;
+	p->url = keys_xtext(r, m);
+	if (p->url && strncmp(p->url, "${", 2) != 0 && strncmp(p->url, "http://", 7) != 0 &&
+	    strncmp(p->url, "https://", 8) != 0)
+		keys_err(r, m, "url must start with http:// or https:// (or a ${VARIABLE})");
+}
+
+/* The "query" key of a prometheus step. */
+static void prom_key_query(struct keys_reader *r, const cJSON *m, void *t)
+{
+	((struct probe_prom_step *)t)->query = keys_xtext(r, m);
+}
+
+static const struct keys_member prom_keys[] = {{"url", prom_key_url}, {"query", prom_key_query}};
+
+/* The prometheus op's load: the object under "prometheus", url and query required. */
+static void prom_load(struct keys_reader *r, const cJSON *m, struct rb_step *s)
+{
+	if (!keys_want_object(r, m, "an object with \"url\" and \"query\""))
+		return;
+	struct probe_prom_step *p = xcalloc(1, sizeof *p);
+	s->action_data = p;
+	keys_walk(r, m, prom_keys, RBC_ARRAY_LEN(prom_keys), p);
+	keys_require(r, m, "url", NULL);
+	keys_require(r, m, "query", NULL);
+}
+
+/* The prometheus op's free_data. */
+static void prom_free_data(void *data)
+{
+	struct probe_prom_step *p = data;
+	if (!p)
+		return;
+	free(p->url);
+	free(p->query);
+	free(p);
+}
+
+/* The prometheus op's build: the server's URL and the query, each expanded
+   for where it goes. */
+static bool prom_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                       char **error)
+{
+	const struct probe_prom_step *p = s->action_data;
+	return b->expand(b, p->url, PROBE_QUOTE_URL, &q->prom_url, error) &&
+	       b->expand(b, p->query, PROBE_QUOTE_PROMQL, &q->prom_query, error);
+}
+
+/* The prometheus op's describe: "PromQL query at url". */
+static void prom_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	const struct probe_prom_step *p = s->action_data;
+	sb_addf(sb, "PromQL %s at %s", p->query, p->url);
+}
+
 const struct probe_ops probe_prometheus_ops = {
 	.action = RB_PROMETHEUS,
 	.name = "prometheus",
+	.keys = prom_keys,
+	.nkeys = RBC_ARRAY_LEN(prom_keys),
+	.load = prom_load,
+	.free_data = prom_free_data,
+	.build = prom_build,
+	.describe = prom_describe,
 	.start = prom_start,
 	.cancel = prom_cancel,
 };

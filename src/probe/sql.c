@@ -40,6 +40,7 @@
 #include "core.h"
 #include "internal.h"
 #include "rbc/probe.h"
+#include "rbc/sqlreach.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
@@ -804,9 +805,149 @@ static struct probe *sql_start(const struct probe_req *req, struct rbc_error *er
 	return p;
 }
 
+/* ------------------------------------------------------- the step */
+
+/* The "conn" key of a sql step. */
+static void sql_key_conn(struct keys_reader *r, const cJSON *m, void *t)
+{
+	((struct probe_sql_step *)t)->conn = keys_xtext(r, m);
+}
+
+/* The "query" key of a sql step. */
+static void sql_key_query(struct keys_reader *r, const cJSON *m, void *t)
+{
+	((struct probe_sql_step *)t)->query = keys_text(r, m);
+}
+
+/* The "params" key of a sql step. */
+static void sql_key_params(struct keys_reader *r, const cJSON *m, void *t)
+{
+	struct probe_sql_step *q = t;
+	if (!keys_want_array(r, m, false))
+		return;
+	size_t n = (size_t)cJSON_GetArraySize(m), i = 0;
+	q->params = xcalloc(n, sizeof *q->params);
+	for (const cJSON *c = m->child; c; c = c->next, i++) {
+		size_t old = keys_push_index(r, i);
+		if (cJSON_IsString(c)) {
+			keys_scan_refs(r, c);
+			q->params[i] = xstrdup(c->valuestring);
+		} else if (cJSON_IsNumber(c)) {
+			q->params[i] = keys_number_text(c->valuedouble);
+		} else if (cJSON_IsBool(c)) {
+			q->params[i] = xstrdup(cJSON_IsTrue(c) ? "true" : "false");
+		} else if (!cJSON_IsNull(c)) {
+			keys_err(r, c, "expected a string, number, boolean or null, got %s", json_type_name(c));
+		}
+		keys_pop(r, old);
+	}
+	q->nparams = n;
+}
+
+/* The "write" key of a sql step. */
+static void sql_key_write(struct keys_reader *r, const cJSON *m, void *t)
+{
+	keys_bool(r, m, &((struct probe_sql_step *)t)->write);
+}
+
+/* The "max_rows" key of a sql step. */
+static void sql_key_max_rows(struct keys_reader *r, const cJSON *m, void *t)
+{
+	keys_int(r, m, 1, 10000000, &((struct probe_sql_step *)t)->max_rows);
+}
+
+static const struct keys_member sql_keys[] = {
+	{"conn", sql_key_conn}, {"query", sql_key_query}, {"params", sql_key_params},
+	{"write", sql_key_write}, {"max_rows", sql_key_max_rows},
+};
+
+/* The query string node of the sql step being checked, for sqlreach_scan. */
+struct sql_reach_ctx {
+	struct keys_reader *r;
+	const cJSON *q;
+};
+
+/* One thing a read-only query can still do (sqlreach.h), warned at its byte. */
+static void sql_reach_warn(size_t at, const char *what, void *ud)
+{
+	struct sql_reach_ctx *c = ud;
+	unsigned line = 0, col = 0;
+	json_doc_string_pos(c->r->doc, c->q, at, &line, &col);
+	diags_add(c->r->d, true, c->r->file, line, col, c->r->path.s,
+	          "%s: a read-only transaction does not stop that (it refuses only writes to "
+	          "tables); connect as a role that may not", what);
+}
+
+/* The sql op's load: the object under "sql", query required; a read-only
+   query is scanned for what a read-only transaction does not stop. */
+static void sql_load(struct keys_reader *r, const cJSON *m, struct rb_step *s)
+{
+	if (!keys_want_object(r, m, "an object with \"query\""))
+		return;
+	struct probe_sql_step *d = xcalloc(1, sizeof *d);
+	s->action_data = d;
+	keys_walk(r, m, sql_keys, RBC_ARRAY_LEN(sql_keys), d);
+	keys_require(r, m, "query", NULL);
+	const cJSON *q = cJSON_GetObjectItemCaseSensitive(m, "query");
+	if (d->query && !d->write && cJSON_IsString(q)) {
+		size_t old = keys_push_key(r, "query");
+		struct sql_reach_ctx ctx = {r, q};
+		sqlreach_scan(q->valuestring, sql_reach_warn, &ctx);
+		keys_pop(r, old);
+	}
+}
+
+/* The sql op's free_data. */
+static void sql_free_data(void *data)
+{
+	struct probe_sql_step *d = data;
+	if (!d)
+		return;
+	free(d->conn);
+	free(d->query);
+	for (size_t i = 0; i < d->nparams; i++)
+		free(d->params[i]);
+	free(d->params);
+	free(d);
+}
+
+/* The sql op's build: conn expanded, the query as written (values go in as
+   params, each expanded; a JSON null stays SQL NULL). */
+static bool sql_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
+                      char **error)
+{
+	const struct probe_sql_step *d = s->action_data;
+	if (!b->expand(b, d->conn, PROBE_QUOTE_CONN, &q->conn, error))
+		return false;
+	q->query = d->query;
+	const char **params = xcalloc(d->nparams + 1, sizeof *params);
+	probe_build_keep(b, params, free);
+	for (size_t i = 0; i < d->nparams; i++)
+		if (d->params[i] && !b->expand(b, d->params[i], PROBE_QUOTE_PLAIN, &params[i], error))
+			return false;
+	q->params = params;
+	q->nparams = d->nparams;
+	q->write = d->write;
+	q->max_rows = d->max_rows;
+	return true;
+}
+
+/* The sql op's describe: "SQL query". */
+static void sql_describe(const struct rb_step *s, struct strbuf *sb)
+{
+	const struct probe_sql_step *d = s->action_data;
+	sb_addf(sb, "SQL %s", d->query);
+}
+
 const struct probe_ops probe_sql_ops = {
 	.action = RB_SQL,
 	.name = "sql",
+	.keys = sql_keys,
+	.nkeys = RBC_ARRAY_LEN(sql_keys),
+	.load = sql_load,
+	.free_data = sql_free_data,
+	.build = sql_build,
+	.describe = sql_describe,
 	.start = sql_start,
 	.cancel = probe_core_cancel,
 };

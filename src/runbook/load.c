@@ -19,8 +19,9 @@
 #include <sys/stat.h>
 
 #include "rbc/json.h"
+#include "rbc/keys.h"
+#include "rbc/probe.h"
 #include "rbc/runbook.h"
-#include "rbc/sqlreach.h"
 #include "rbc/units.h"
 
 static const struct {
@@ -52,46 +53,6 @@ const char *rb_kind_name(enum rb_kind k)
 	return k < RB_KIND_COUNT ? kinds[k] : "?";
 }
 
-const char *rb_kv_get(const struct rb_kv *kv, const char *key)
-{
-	for (size_t i = 0; i < kv->n; i++)
-		if (strcmp(kv->keys[i], key) == 0)
-			return kv->vals[i];
-	return NULL;
-}
-
-void rb_kv_set(struct rb_kv *kv, const char *key, const char *val)
-{
-	for (size_t i = 0; i < kv->n; i++)
-		if (strcmp(kv->keys[i], key) == 0) {
-			free(kv->vals[i]);
-			kv->vals[i] = xstrdup(val);
-			return;
-		}
-	kv->keys = xrealloc(kv->keys, (kv->n + 1) * sizeof *kv->keys);
-	kv->vals = xrealloc(kv->vals, (kv->n + 1) * sizeof *kv->vals);
-	kv->keys[kv->n] = xstrdup(key);
-	kv->vals[kv->n] = xstrdup(val);
-	kv->n++;
-}
-
-void rb_kv_free(struct rb_kv *kv)
-{
-	for (size_t i = 0; i < kv->n; i++) {
-		free(kv->keys[i]);
-		free(kv->vals[i]);
-	}
-	free(kv->keys);
-	free(kv->vals);
-	memset(kv, 0, sizeof *kv);
-}
-
-/* A use of ${NAME} or vars.NAME, checked against the definitions at the end. */
-struct var_use {
-	char *name;
-	char *path;
-	unsigned line, col;
-};
 
 /* A goto: target, resolved once every id is known. */
 struct goto_ref {
@@ -113,12 +74,9 @@ struct session {
 };
 
 struct loader {
-	struct json_doc *doc;
-	const char *file;
-	struct rbc_diags *d;
+	struct keys_reader r;    /* first: the key handlers get &L->r (loader_of) */
 	struct runbook *rb;
 	struct session *ses;
-	struct strbuf path;
 	struct rb_step *step;    /* the step being read */
 	struct rb_severity *sev; /* the severity being read */
 	unsigned depth;
@@ -126,8 +84,6 @@ struct loader {
 	bool bad_kind;           /* kind was given but invalid: do not second-guess it */
 	struct rb_step **all;    /* every step, in document order */
 	size_t nall, allcap;
-	struct var_use *uses;
-	size_t nuses, usecap;
 	struct goto_ref *gotos;
 	size_t ngotos, gotocap;
 	char **defined;          /* capture names */
@@ -135,188 +91,18 @@ struct loader {
 	size_t nerrors_at_start;
 };
 
+/* The loader a key handler's reader belongs to (struct loader starts with it). */
+static struct loader *loader_of(struct keys_reader *r)
+{
+	return (struct loader *)r;
+}
+
 static struct runbook *load_file(struct session *ses, const char *path,
                                  struct rbc_diags *d, const char *from_file,
                                  unsigned from_line, unsigned from_col,
                                  const char *from_path);
 static bool resolve_one(struct runbook *rb, const struct rb_kv *given, bool at_run, struct rbc_diags *d);
 
-/* ---------------------------------------------------------------- reports */
-
-static void report(struct loader *L, bool warning, const cJSON *node, bool key,
-                   const char *fmt, va_list ap) RBC_PRINTF(5, 0);
-static void report(struct loader *L, bool warning, const cJSON *node, bool key,
-                   const char *fmt, va_list ap)
-{
-	unsigned line = 0, col = 0;
-	json_doc_pos(L->doc, node, key, &line, &col);
-	char *msg = xvasprintf(fmt, ap);
-	diags_add(L->d, warning, L->file, line, col,
-	          L->path.len ? L->path.s : "(root)", "%s", msg);
-	free(msg);
-}
-
-/* An error about node's value, at the current path. */
-static void err(struct loader *L, const cJSON *node, const char *fmt, ...) RBC_PRINTF(3, 4);
-static void err(struct loader *L, const cJSON *node, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	report(L, false, node, false, fmt, ap);
-	va_end(ap);
-}
-
-/* A warning about node: the runbook loads, rbc check --strict refuses it. */
-static void warn(struct loader *L, const cJSON *node, const char *fmt, ...) RBC_PRINTF(3, 4);
-static void warn(struct loader *L, const cJSON *node, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	report(L, true, node, false, fmt, ap);
-	va_end(ap);
-}
-
-/* An error about node's key, at the current path. */
-static void err_key(struct loader *L, const cJSON *node, const char *fmt, ...) RBC_PRINTF(3, 4);
-static void err_key(struct loader *L, const cJSON *node, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	report(L, false, node, true, fmt, ap);
-	va_end(ap);
-}
-
-/* True when key can be written after a dot in a path (else ["…"]). */
-static bool plain_key(const char *key)
-{
-	if (!*key || (*key >= '0' && *key <= '9'))
-		return false;
-	for (const char *p = key; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_' || *p == '$'))
-			return false;
-	return true;
-}
-
-static size_t path_push_key(struct loader *L, const char *key)
-{
-	size_t old = L->path.len;
-	if (plain_key(key)) {
-		if (old)
-			sb_addc(&L->path, '.');
-		sb_adds(&L->path, key);
-	} else {
-		sb_addf(&L->path, "[\"%s\"]", key);
-	}
-	return old;
-}
-
-static size_t path_push_index(struct loader *L, size_t i)
-{
-	size_t old = L->path.len;
-	sb_addf(&L->path, "[%zu]", i);
-	return old;
-}
-
-static void path_pop(struct loader *L, size_t old)
-{
-	L->path.len = old;
-	if (L->path.s)
-		L->path.s[old] = '\0';
-}
-
-/* ------------------------------------------------------------ value types */
-
-static bool want_string(struct loader *L, const cJSON *n)
-{
-	if (cJSON_IsString(n))
-		return true;
-	err(L, n, "expected a string, got %s", json_type_name(n));
-	return false;
-}
-
-/* A string that must not be empty. */
-static char *get_text(struct loader *L, const cJSON *n)
-{
-	if (!want_string(L, n))
-		return NULL;
-	if (!*n->valuestring) {
-		err(L, n, "must not be empty");
-		return NULL;
-	}
-	return xstrdup(n->valuestring);
-}
-
-static bool get_bool(struct loader *L, const cJSON *n, bool *out)
-{
-	if (!cJSON_IsBool(n)) {
-		err(L, n, "expected true or false, got %s", json_type_name(n));
-		return false;
-	}
-	*out = cJSON_IsTrue(n);
-	return true;
-}
-
-static bool get_int(struct loader *L, const cJSON *n, long min, long max, long *out)
-{
-	/* Beyond 2^53 a double is not exact and a cast may overflow. */
-	if (max > (1L << 53))
-		max = 1L << 53;
-	if (!cJSON_IsNumber(n) || n->valuedouble != floor(n->valuedouble) ||
-	    n->valuedouble < (double)min || n->valuedouble > (double)max) {
-		if (cJSON_IsNumber(n) && n->valuedouble == floor(n->valuedouble))
-			err(L, n, "expected an integer from %ld to %ld, got %.0f", min, max, n->valuedouble);
-		else
-			err(L, n, "expected an integer from %ld to %ld, got %s", min, max,
-			    cJSON_IsNumber(n) ? "a fraction" : json_type_name(n));
-		return false;
-	}
-	*out = (long)n->valuedouble;
-	return true;
-}
-
-static bool get_duration(struct loader *L, const cJSON *n, int64_t *ms)
-{
-	const char *why;
-	if (!cJSON_IsString(n)) {
-		err(L, n, "expected a duration such as \"30s\", got %s", json_type_name(n));
-		return false;
-	}
-	if (!units_parse_duration(n->valuestring, ms, &why)) {
-		err(L, n, "bad duration \"%s\": %s", n->valuestring, why);
-		return false;
-	}
-	if (*ms <= 0) {
-		err(L, n, "duration must be greater than 0");
-		return false;
-	}
-	return true;
-}
-
-static bool get_size(struct loader *L, const cJSON *n, int64_t *bytes)
-{
-	const char *why;
-	if (cJSON_IsNumber(n)) {
-		long v;
-		if (!get_int(L, n, 1, 1L << 50, &v))
-			return false;
-		*bytes = v;
-		return true;
-	}
-	if (!cJSON_IsString(n)) {
-		err(L, n, "expected a size such as \"1MiB\", got %s", json_type_name(n));
-		return false;
-	}
-	if (!units_parse_size(n->valuestring, bytes, &why)) {
-		err(L, n, "bad size \"%s\": %s", n->valuestring, why);
-		return false;
-	}
-	if (*bytes <= 0) {
-		err(L, n, "size must be greater than 0");
-		return false;
-	}
-	return true;
-}
 
 static bool is_id(const char *s)
 {
@@ -332,24 +118,13 @@ static bool is_id(const char *s)
 	return true;
 }
 
-bool rb_var_name_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > 128 || (s[0] >= '0' && s[0] <= '9'))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	return true;
-}
 
 static char *get_id(struct loader *L, const cJSON *n)
 {
-	if (!want_string(L, n))
+	if (!keys_want_string(&L->r, n))
 		return NULL;
 	if (!is_id(n->valuestring)) {
-		err(L, n, "invalid id \"%s\": use letters, digits, '_', '.', '-' (first a letter or digit), at most %d characters",
+		keys_err(&L->r, n, "invalid id \"%s\": use letters, digits, '_', '.', '-' (first a letter or digit), at most %d characters",
 		    n->valuestring, RB_MAX_ID);
 		return NULL;
 	}
@@ -375,7 +150,7 @@ static void named_add(struct loader *L, struct named **v, size_t *n, size_t *cap
                       const char *name, const cJSON *node)
 {
 	xgrow(v, cap, *n + 1, sizeof **v);
-	(*v)[*n] = (struct named){name, *n, node, xstrdup(L->path.len ? L->path.s : "(root)")};
+	(*v)[*n] = (struct named){name, *n, node, xstrdup(L->r.path.len ? L->r.path.s : "(root)")};
 	(*n)++;
 }
 
@@ -393,9 +168,9 @@ static void check_unique(struct loader *L, struct named *v, size_t n, const char
 			continue;
 		}
 		unsigned fl = 0, fc = 0, line = 0, col = 0;
-		json_doc_pos(L->doc, v[first].node, false, &fl, &fc);
-		json_doc_pos(L->doc, v[i].node, false, &line, &col);
-		diags_add(L->d, false, L->file, line, col, v[i].path, "%s \"%s\" is given twice (first at %u:%u)",
+		json_doc_pos(L->r.doc, v[first].node, false, &fl, &fc);
+		json_doc_pos(L->r.doc, v[i].node, false, &line, &col);
+		diags_add(L->r.d, false, L->r.file, line, col, v[i].path, "%s \"%s\" is given twice (first at %u:%u)",
 		          what, v[i].name, fl, fc);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -403,64 +178,6 @@ static void check_unique(struct loader *L, struct named *v, size_t n, const char
 	free(v);
 }
 
-/* ------------------------------------------------------------- variables */
-
-static void note_use(struct loader *L, const char *name, size_t len,
-                     unsigned line, unsigned col)
-{
-	xgrow(&L->uses, &L->usecap, L->nuses + 1, sizeof *L->uses);
-	struct var_use *u = &L->uses[L->nuses++];
-	u->name = xstrndup(name, len);
-	u->path = xstrdup(L->path.len ? L->path.s : "(root)");
-	u->line = line;
-	u->col = col;
-}
-
-/*
- * Checks the ${NAME} references in an expandable string and remembers them
- * for the undefined-variable warnings.
- */
-static void scan_refs(struct loader *L, const cJSON *n)
-{
-	if (!cJSON_IsString(n))
-		return;
-	const char *s = n->valuestring;
-	for (const char *p = strstr(s, "${"); p; p = strstr(p, "${")) {
-		unsigned line = 0, col = 0;
-		json_doc_string_pos(L->doc, n, (size_t)(p - s), &line, &col);
-		const char *end = strchr(p + 2, '}');
-		if (!end) {
-			diags_add(L->d, false, L->file, line, col, L->path.s,
-			          "unclosed \"${\" (write ${NAME})");
-			return;
-		}
-		const char *name = p + 2;
-		size_t len = (size_t)(end - name);
-		if (len > 4 && strncmp(name, "env:", 4) == 0) {
-			name += 4;
-			len -= 4;
-			if (!rb_var_name_ok(name, len))
-				diags_add(L->d, false, L->file, line, col, L->path.s,
-				          "invalid environment variable name \"%.*s\"", (int)len, name);
-		} else if (!rb_var_name_ok(name, len)) {
-			diags_add(L->d, false, L->file, line, col, L->path.s,
-			          "invalid variable name \"%.*s\" in \"${…}\" (letters, digits and '_')",
-			          (int)len, name);
-		} else {
-			note_use(L, name, len, line, col);
-		}
-		p = end + 1;
-	}
-}
-
-/* Expandable text: a non-empty string whose ${NAME} references are checked. */
-static char *get_xtext(struct loader *L, const cJSON *n)
-{
-	char *s = get_text(L, n);
-	if (s)
-		scan_refs(L, n);
-	return s;
-}
 
 struct expr_ctx {
 	struct loader *L;
@@ -479,16 +196,16 @@ static void expr_var_use(const char *name, unsigned col, void *ud)
 		while (s[at] && ((unsigned char)s[at] & 0xC0) == 0x80)
 			at++;
 	}
-	json_doc_string_pos(c->L->doc, c->node, at, &line, &fcol);
-	note_use(c->L, name, strlen(name), line, fcol);
+	json_doc_string_pos(c->L->r.doc, c->node, at, &line, &fcol);
+	keys_note_use(&c->L->r, name, strlen(name), line, fcol);
 }
 
 static struct expr *get_expr(struct loader *L, const cJSON *n)
 {
-	if (!want_string(L, n))
+	if (!keys_want_string(&L->r, n))
 		return NULL;
 	if (!*n->valuestring) {
-		err(L, n, "empty expression");
+		keys_err(&L->r, n, "empty expression");
 		return NULL;
 	}
 	struct rbc_error e = {0};
@@ -502,8 +219,8 @@ static struct expr *get_expr(struct loader *L, const cJSON *n)
 			while (s[at] && ((unsigned char)s[at] & 0xC0) == 0x80)
 				at++;
 		}
-		json_doc_string_pos(L->doc, n, at, &line, &col);
-		diags_add(L->d, false, L->file, line, col, L->path.s,
+		json_doc_string_pos(L->r.doc, n, at, &line, &col);
+		diags_add(L->r.d, false, L->r.file, line, col, L->r.path.s,
 		          "invalid expression at column %u: %s", e.col, e.msg ? e.msg : "syntax error");
 		rbc_error_clear(&e);
 		return NULL;
@@ -513,603 +230,14 @@ static struct expr *get_expr(struct loader *L, const cJSON *n)
 	return x;
 }
 
-/* ------------------------------------------------------ object walking */
-
-struct loader;
-typedef void (*member_fn)(struct loader *L, const cJSON *m, void *target);
-
-struct member {
-	const char *key;
-	member_fn fn;
-};
-
-/* Suggests the nearest allowed key, or NULL when nothing is close. */
-static const char *suggest(const char *key, const struct member *spec, size_t n)
-{
-	const char *best = NULL;
-	size_t bestd = (size_t)-1, len = strlen(key);
-	size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
-	for (size_t i = 0; i < n; i++) {
-		size_t dd = str_distance(key, spec[i].key);
-		if (dd < bestd) {
-			bestd = dd;
-			best = spec[i].key;
-		}
-	}
-	for (size_t i = 0; i < n && bestd > limit; i++) {
-		/* "Expect" for "expect": a case slip is always worth a hint. */
-		if (strcasecmp(key, spec[i].key) == 0)
-			return spec[i].key;
-	}
-	return bestd <= limit ? best : NULL;
-}
-
-struct keyref {
-	const char *key;
-	size_t idx;
-	const cJSON *node;
-};
-
-static int cmp_keyref(const void *a, const void *b)
-{
-	const struct keyref *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
-	if (c)
-		return c;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-static int cmp_ptr(const void *a, const void *b)
-{
-	uintptr_t x = (uintptr_t)*(const cJSON *const *)a, y = (uintptr_t)*(const cJSON *const *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Reports a key given twice; first is the earlier occurrence. */
-static void report_duplicate(struct loader *L, const cJSON *first, const cJSON *again)
-{
-	unsigned line = 0, col = 0;
-	json_doc_pos(L->doc, first, true, &line, &col);
-	size_t old = path_push_key(L, again->string);
-	err_key(L, again, "duplicate key \"%s\" (first at %u:%u)", again->string, line, col);
-	path_pop(L, old);
-}
-
-/*
- * Reports keys that occur twice in obj (the JSON text allows it, we do not).
- * Returns the later occurrences sorted by address, for walk_object to skip
- * (caller frees), or NULL when there are none.
- */
-static const cJSON **check_duplicates(struct loader *L, const cJSON *obj, size_t *ndup)
-{
-	*ndup = 0;
-	size_t n = 0;
-	for (const cJSON *c = obj->child; c; c = c->next)
-		n++;
-	if (n < 2)
-		return NULL;
-	const cJSON **dups = NULL;
-	if (n <= 16) {
-		/* Most objects are small: compare pairs, allocate nothing. */
-		for (const cJSON *c = obj->child->next; c; c = c->next) {
-			const cJSON *first = NULL;
-			for (const cJSON *p = obj->child; p != c && !first; p = p->next)
-				if (strcmp(p->string, c->string) == 0)
-					first = p;
-			if (!first)
-				continue;
-			report_duplicate(L, first, c);
-			if (!dups)
-				dups = xmalloc(n * sizeof *dups);
-			dups[(*ndup)++] = c;
-		}
-	} else {
-		struct keyref *v = xmalloc(n * sizeof *v);
-		size_t i = 0;
-		for (const cJSON *c = obj->child; c; c = c->next, i++)
-			v[i] = (struct keyref){c->string, i, c};
-		qsort(v, n, sizeof *v, cmp_keyref);
-		size_t first = 0;
-		for (i = 1; i < n; i++) {
-			if (strcmp(v[i].key, v[first].key) != 0) {
-				first = i;
-				continue;
-			}
-			report_duplicate(L, v[first].node, v[i].node);
-			if (!dups)
-				dups = xmalloc(n * sizeof *dups);
-			dups[(*ndup)++] = v[i].node;
-		}
-		free(v);
-	}
-	if (dups)
-		qsort(dups, *ndup, sizeof *dups, cmp_ptr);
-	return dups;
-}
-
-/* True when node is one of the ndup duplicates (sorted by address). */
-static bool is_dup(const cJSON **dups, size_t ndup, const cJSON *node)
-{
-	return dups && bsearch(&node, dups, ndup, sizeof *dups, cmp_ptr);
-}
-
-/* Applies spec to every member of obj; unknown keys are reported. */
-static void walk_object(struct loader *L, const cJSON *obj, const struct member *spec,
-                        size_t nspec, void *target)
-{
-	size_t ndup;
-	const cJSON **dups = check_duplicates(L, obj, &ndup);
-	for (const cJSON *m = obj->child; m; m = m->next) {
-		/* A repeated key was reported; reading it again would overwrite. */
-		if (is_dup(dups, ndup, m))
-			continue;
-		const struct member *hit = NULL;
-		for (size_t i = 0; i < nspec && !hit; i++)
-			if (strcmp(spec[i].key, m->string) == 0)
-				hit = &spec[i];
-		size_t old = path_push_key(L, m->string);
-		if (!hit) {
-			const char *s = suggest(m->string, spec, nspec);
-			if (s)
-				err_key(L, m, "unknown key \"%s\" (did you mean \"%s\"?)", m->string, s);
-			else
-				err_key(L, m, "unknown key \"%s\"", m->string);
-		} else if (hit->fn) {
-			hit->fn(L, m, target);
-		}
-		path_pop(L, old);
-	}
-	free(dups);
-}
-
-static bool want_object(struct loader *L, const cJSON *n, const char *what)
-{
-	if (cJSON_IsObject(n))
-		return true;
-	err(L, n, "expected %s, got %s", what, json_type_name(n));
-	return false;
-}
-
-static bool want_array(struct loader *L, const cJSON *n, bool nonempty)
-{
-	if (!cJSON_IsArray(n)) {
-		err(L, n, "expected an array, got %s", json_type_name(n));
-		return false;
-	}
-	if (nonempty && !n->child) {
-		err(L, n, "must not be empty");
-		return false;
-	}
-	return true;
-}
-
-/* The shortest text that reads back as v: 0.1 stays "0.1", 8080 "8080". */
-static char *format_number(double v)
-{
-	if (v == floor(v) && fabs(v) < 1e15)
-		return xasprintf("%.0f", v);
-	for (int prec = 15; prec < 17; prec++) {
-		char *t = xasprintf("%.*g", prec, v);
-		if (strtod(t, NULL) == v)
-			return t;
-		free(t);
-	}
-	return xasprintf("%.17g", v);
-}
-
-/* An object of name → text (headers, env); vars=true checks the names. */
-static void get_kv(struct loader *L, const cJSON *n, struct rb_kv *kv, bool var_names,
-                   bool scalars, bool expand)
-{
-	if (!want_object(L, n, "an object of names to text"))
-		return;
-	size_t ndup;
-	const cJSON **dups = check_duplicates(L, n, &ndup);
-	size_t cnt = 0;
-	for (const cJSON *c = n->child; c; c = c->next)
-		cnt++;
-	kv->keys = xcalloc(cnt, sizeof *kv->keys);
-	kv->vals = xcalloc(cnt, sizeof *kv->vals);
-	for (const cJSON *c = n->child; c; c = c->next) {
-		if (is_dup(dups, ndup, c))
-			continue;
-		size_t old = path_push_key(L, c->string);
-		if (var_names && !rb_var_name_ok(c->string, strlen(c->string))) {
-			err_key(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)", c->string);
-		} else if (!var_names && !*c->string) {
-			err_key(L, c, "empty name");
-		} else if (cJSON_IsString(c)) {
-			if (expand)
-				scan_refs(L, c);
-			kv->keys[kv->n] = xstrdup(c->string);
-			kv->vals[kv->n++] = xstrdup(c->valuestring);
-		} else if (scalars && cJSON_IsNumber(c)) {
-			kv->keys[kv->n] = xstrdup(c->string);
-			kv->vals[kv->n++] = format_number(c->valuedouble);
-		} else if (scalars && cJSON_IsBool(c)) {
-			kv->keys[kv->n] = xstrdup(c->string);
-			kv->vals[kv->n++] = xstrdup(cJSON_IsTrue(c) ? "true" : "false");
-		} else {
-			err(L, c, "expected %s, got %s", scalars ? "a string, number or boolean" : "a string",
-			    json_type_name(c));
-		}
-		path_pop(L, old);
-	}
-	free(dups);
-}
-
-/* Reports a required key missing from obj. */
-static void require(struct loader *L, const cJSON *obj, const char *key, const char *what)
-{
-	if (!cJSON_GetObjectItemCaseSensitive(obj, key))
-		err(L, obj, "missing required key \"%s\"%s%s", key, what ? " " : "", what ? what : "");
-}
 
 /* ------------------------------------------------------ step: actions */
 
 #define STEP(L) ((L)->step)
 
-static void m_cmd_command(struct loader *L, const cJSON *m, void *t)
-{
-	((struct rb_cmd *)t)->command = get_text(L, m);
-}
-
-static void m_cmd_cwd(struct loader *L, const cJSON *m, void *t)
-{
-	((struct rb_cmd *)t)->cwd = get_xtext(L, m);
-}
-
-static void m_cmd_env(struct loader *L, const cJSON *m, void *t)
-{
-	get_kv(L, m, &((struct rb_cmd *)t)->env, true, false, true);
-}
-
-static const struct member cmd_keys[] = {
-	{"command", m_cmd_command}, {"cwd", m_cmd_cwd}, {"env", m_cmd_env},
-};
-
-static void get_cmd(struct loader *L, const cJSON *m, struct rb_cmd *cmd)
-{
-	if (cJSON_IsString(m)) {
-		cmd->command = get_text(L, m);
-		return;
-	}
-	if (!want_object(L, m, "a command string or an object with \"command\""))
-		return;
-	walk_object(L, m, cmd_keys, RBC_ARRAY_LEN(cmd_keys), cmd);
-	require(L, m, "command", NULL);
-}
-
-static void a_run(struct loader *L, const cJSON *m)
-{
-	get_cmd(L, m, &STEP(L)->cmd);
-}
-
 static void a_manual(struct loader *L, const cJSON *m)
 {
-	STEP(L)->manual = get_xtext(L, m);
-}
-
-static void m_http_url(struct loader *L, const cJSON *m, void *t)
-{
-	struct rb_http *h = t;
-	h->url = get_xtext(L, m);
-	if (h->url && strncmp(h->url, "${", 2) != 0 && strncmp(h->url, "http://", 7) != 0 &&
-	    strncmp(h->url, "https://", 8) != 0)
-		err(L, m, "url must start with http:// or https:// (or a ${VARIABLE})");
-}
-
-static void m_http_method(struct loader *L, const cJSON *m, void *t)
-{
-	static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-	if (!want_string(L, m))
-		return;
-	for (size_t i = 0; i < RBC_ARRAY_LEN(methods); i++) {
-		if (strcmp(methods[i], m->valuestring) == 0) {
-			((struct rb_http *)t)->method = xstrdup(methods[i]);
-			return;
-		}
-		if (strcasecmp(methods[i], m->valuestring) == 0) {
-			err(L, m, "write the method in capitals: \"%s\"", methods[i]);
-			return;
-		}
-	}
-	err(L, m, "unknown method \"%s\" (expected GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS)",
-	    m->valuestring);
-}
-
-static void m_http_headers(struct loader *L, const cJSON *m, void *t)
-{
-	get_kv(L, m, &((struct rb_http *)t)->headers, false, false, true);
-}
-
-static void m_http_body(struct loader *L, const cJSON *m, void *t)
-{
-	struct rb_http *h = t;
-	if (h->body) {
-		err_key(L, m, "give either \"body\" or \"json\", not both");
-		return;
-	}
-	if (want_string(L, m)) {
-		scan_refs(L, m);
-		h->body = xstrdup(m->valuestring);
-	}
-}
-
-/* A JSON body follows the runbook's rules too: no repeated keys, ${NAME} checked. */
-static void check_json_body(struct loader *L, const cJSON *n)
-{
-	if (cJSON_IsString(n)) {
-		scan_refs(L, n);
-		return;
-	}
-	size_t ndup = 0, i = 0;
-	const cJSON **dups = cJSON_IsObject(n) ? check_duplicates(L, n, &ndup) : NULL;
-	for (const cJSON *c = n->child; c; c = c->next, i++) {
-		size_t old = cJSON_IsObject(n) ? path_push_key(L, c->string) : path_push_index(L, i);
-		if (!is_dup(dups, ndup, c))
-			check_json_body(L, c);
-		path_pop(L, old);
-	}
-	free(dups);
-}
-
-static void m_http_json(struct loader *L, const cJSON *m, void *t)
-{
-	struct rb_http *h = t;
-	if (h->body) {
-		err_key(L, m, "give either \"body\" or \"json\", not both");
-		return;
-	}
-	check_json_body(L, m);
-	h->body = cJSON_PrintUnformatted(m);
-	h->json_body = true;
-}
-
-static void m_http_timeout(struct loader *L, const cJSON *m, void *t)
-{
-	get_duration(L, m, &((struct rb_http *)t)->timeout_ms);
-}
-
-static void m_http_insecure(struct loader *L, const cJSON *m, void *t)
-{
-	bool *insecure = &((struct rb_http *)t)->insecure;
-	get_bool(L, m, insecure);
-	if (*insecure)
-		warn(L, m, "TLS certificates are not verified for this request (insecure: true)");
-}
-
-static void m_http_follow(struct loader *L, const cJSON *m, void *t)
-{
-	get_bool(L, m, &((struct rb_http *)t)->follow);
-}
-
-static void m_http_max_body(struct loader *L, const cJSON *m, void *t)
-{
-	int64_t *max = &((struct rb_http *)t)->max_body;
-	if (get_size(L, m, max) && *max > RB_MAX_BODY) {
-		if (cJSON_IsString(m))
-			err(L, m, "max_body %s is more than a step may keep in memory (at most 64MiB)",
-			    m->valuestring);
-		else
-			err(L, m, "max_body %lld bytes is more than a step may keep in memory (at most 64MiB)",
-			    (long long)*max);
-		*max = 0;
-	}
-}
-
-static const struct member http_keys[] = {
-	{"url", m_http_url}, {"method", m_http_method}, {"headers", m_http_headers},
-	{"body", m_http_body}, {"json", m_http_json}, {"timeout", m_http_timeout},
-	{"insecure", m_http_insecure}, {"follow", m_http_follow}, {"max_body", m_http_max_body},
-};
-
-static void a_http(struct loader *L, const cJSON *m)
-{
-	if (!want_object(L, m, "an object with \"url\""))
-		return;
-	struct rb_http *h = &STEP(L)->http;
-	walk_object(L, m, http_keys, RBC_ARRAY_LEN(http_keys), h);
-	require(L, m, "url", NULL);
-	if (!h->method)
-		h->method = xstrdup("GET");
-}
-
-static void m_sql_conn(struct loader *L, const cJSON *m, void *t)
-{
-	((struct rb_sql *)t)->conn = get_xtext(L, m);
-}
-
-static void m_sql_query(struct loader *L, const cJSON *m, void *t)
-{
-	((struct rb_sql *)t)->query = get_text(L, m);
-}
-
-static void m_sql_params(struct loader *L, const cJSON *m, void *t)
-{
-	struct rb_sql *q = t;
-	if (!want_array(L, m, false))
-		return;
-	size_t n = (size_t)cJSON_GetArraySize(m), i = 0;
-	q->params = xcalloc(n, sizeof *q->params);
-	for (const cJSON *c = m->child; c; c = c->next, i++) {
-		size_t old = path_push_index(L, i);
-		if (cJSON_IsString(c)) {
-			scan_refs(L, c);
-			q->params[i] = xstrdup(c->valuestring);
-		} else if (cJSON_IsNumber(c)) {
-			q->params[i] = format_number(c->valuedouble);
-		} else if (cJSON_IsBool(c)) {
-			q->params[i] = xstrdup(cJSON_IsTrue(c) ? "true" : "false");
-		} else if (!cJSON_IsNull(c)) {
-			err(L, c, "expected a string, number, boolean or null, got %s", json_type_name(c));
-		}
-		path_pop(L, old);
-	}
-	q->nparams = n;
-}
-
-static void m_sql_write(struct loader *L, const cJSON *m, void *t)
-{
-	get_bool(L, m, &((struct rb_sql *)t)->write);
-}
-
-static void m_sql_max_rows(struct loader *L, const cJSON *m, void *t)
-{
-	get_int(L, m, 1, 10000000, &((struct rb_sql *)t)->max_rows);
-}
-
-static const struct member sql_keys[] = {
-	{"conn", m_sql_conn}, {"query", m_sql_query}, {"params", m_sql_params},
-	{"write", m_sql_write}, {"max_rows", m_sql_max_rows},
-};
-
-/* The query string node of the sql step being checked, for sqlreach_scan. */
-struct sql_reach_ctx {
-	struct loader *L;
-	const cJSON *q;
-};
-
-/* One thing a read-only query can still do (sqlreach.h), warned at its byte. */
-static void sql_reach_warn(size_t at, const char *what, void *ud)
-{
-	struct sql_reach_ctx *c = ud;
-	unsigned line = 0, col = 0;
-	json_doc_string_pos(c->L->doc, c->q, at, &line, &col);
-	diags_add(c->L->d, true, c->L->file, line, col, c->L->path.s,
-	          "%s: a read-only transaction does not stop that (it refuses only writes to "
-	          "tables); connect as a role that may not", what);
-}
-
-static void a_sql(struct loader *L, const cJSON *m)
-{
-	if (!want_object(L, m, "an object with \"query\""))
-		return;
-	walk_object(L, m, sql_keys, RBC_ARRAY_LEN(sql_keys), &STEP(L)->sql);
-	require(L, m, "query", NULL);
-	const cJSON *q = cJSON_GetObjectItemCaseSensitive(m, "query");
-	if (STEP(L)->sql.query && !STEP(L)->sql.write && cJSON_IsString(q)) {
-		size_t old = path_push_key(L, "query");
-		struct sql_reach_ctx ctx = {L, q};
-		sqlreach_scan(q->valuestring, sql_reach_warn, &ctx);
-		path_pop(L, old);
-	}
-}
-
-static void m_dns_name(struct loader *L, const cJSON *m, void *t)
-{
-	((struct rb_dns *)t)->name = get_xtext(L, m);
-}
-
-static void m_dns_type(struct loader *L, const cJSON *m, void *t)
-{
-	static const char *const types[] = {"A", "AAAA", "any"};
-	if (!want_string(L, m))
-		return;
-	for (size_t i = 0; i < RBC_ARRAY_LEN(types); i++) {
-		if (strcmp(types[i], m->valuestring) == 0) {
-			((struct rb_dns *)t)->type = xstrdup(types[i]);
-			return;
-		}
-		if (strcasecmp(types[i], m->valuestring) == 0) {
-			err(L, m, "write the record type as \"%s\"", types[i]);
-			return;
-		}
-	}
-	err(L, m, "unknown record type \"%s\" (expected A, AAAA or any)", m->valuestring);
-}
-
-static const struct member dns_keys[] = {{"name", m_dns_name}, {"type", m_dns_type}};
-
-static void a_dns(struct loader *L, const cJSON *m)
-{
-	struct rb_dns *d = &STEP(L)->dns;
-	if (cJSON_IsString(m)) {
-		d->name = get_xtext(L, m);
-	} else if (want_object(L, m, "a name or an object with \"name\"")) {
-		walk_object(L, m, dns_keys, RBC_ARRAY_LEN(dns_keys), d);
-		require(L, m, "name", NULL);
-	}
-	if (!d->type)
-		d->type = xstrdup("any");
-}
-
-static void m_tcp_host(struct loader *L, const cJSON *m, void *t)
-{
-	((struct rb_tcp *)t)->host = get_xtext(L, m);
-}
-
-static void m_tcp_port(struct loader *L, const cJSON *m, void *t)
-{
-	long port;
-	if (get_int(L, m, 1, 65535, &port))
-		((struct rb_tcp *)t)->port = (int)port;
-}
-
-static const struct member tcp_keys[] = {{"host", m_tcp_host}, {"port", m_tcp_port}};
-
-static void a_tcp(struct loader *L, const cJSON *m)
-{
-	struct rb_tcp *t = &STEP(L)->tcp;
-	if (cJSON_IsString(m)) {
-		const char *s = m->valuestring, *colon = strrchr(s, ':');
-		char *end = NULL;
-		long port = colon ? strtol(colon + 1, &end, 10) : 0;
-		if (!colon || colon == s || !end || *end || end == colon + 1 || port < 1 || port > 65535) {
-			err(L, m, "expected \"host:port\" with a port from 1 to 65535, got \"%s\"", s);
-			return;
-		}
-		size_t hl = (size_t)(colon - s);
-		bool bracket = s[0] == '[' && hl >= 2 && s[hl - 1] == ']';
-		const char *h = bracket ? s + 1 : s;
-		size_t hn = bracket ? hl - 2 : hl;
-		bool ok = hn > 0 && strspn(colon + 1, "0123456789") == strlen(colon + 1);
-		for (size_t k = 0; k < hn && ok; k++)
-			ok = (unsigned char)h[k] > ' ' && h[k] != '/';
-		if (!ok) {
-			err(L, m, "expected \"host:port\" with a port from 1 to 65535, got \"%s\"", s);
-			return;
-		}
-		t->host = xstrndup(h, hn);
-		t->port = (int)port;
-		scan_refs(L, m);
-		return;
-	}
-	if (!want_object(L, m, "\"host:port\" or an object with \"host\" and \"port\""))
-		return;
-	walk_object(L, m, tcp_keys, RBC_ARRAY_LEN(tcp_keys), t);
-	require(L, m, "host", NULL);
-	require(L, m, "port", NULL);
-}
-
-static void m_prom_url(struct loader *L, const cJSON *m, void *t)
-{
-	struct rb_prom *p = t;
-	p->url = get_xtext(L, m);
-	if (p->url && strncmp(p->url, "${", 2) != 0 && strncmp(p->url, "http://", 7) != 0 &&
-	    strncmp(p->url, "https://", 8) != 0)
-		err(L, m, "url must start with http:// or https:// (or a ${VARIABLE})");
-}
-
-static void m_prom_query(struct loader *L, const cJSON *m, void *t)
-{
-	((struct rb_prom *)t)->query = get_xtext(L, m);
-}
-
-static const struct member prom_keys[] = {{"url", m_prom_url}, {"query", m_prom_query}};
-
-static void a_prometheus(struct loader *L, const cJSON *m)
-{
-	if (!want_object(L, m, "an object with \"url\" and \"query\""))
-		return;
-	walk_object(L, m, prom_keys, RBC_ARRAY_LEN(prom_keys), &STEP(L)->prom);
-	require(L, m, "url", NULL);
-	require(L, m, "query", NULL);
-}
-
-static void a_nagios(struct loader *L, const cJSON *m)
-{
-	get_cmd(L, m, &STEP(L)->cmd);
+	STEP(L)->manual = keys_xtext(&L->r, m);
 }
 
 static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_step *parent,
@@ -1119,23 +247,23 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 static void read_steps(struct loader *L, const cJSON *arr, struct rb_step *parent,
                        const char *prefix, struct rb_step ***out, size_t *nout)
 {
-	if (!want_array(L, arr, true))
+	if (!keys_want_array(&L->r, arr, true))
 		return;
 	if (++L->depth > RB_MAX_DEPTH) {
-		err(L, arr, "steps nested deeper than %d levels", RB_MAX_DEPTH);
+		keys_err(&L->r, arr, "steps nested deeper than %d levels", RB_MAX_DEPTH);
 		L->depth--;
 		return;
 	}
 	size_t n = (size_t)cJSON_GetArraySize(arr), i = 0;
 	*out = xcalloc(n, sizeof **out);
 	for (const cJSON *c = arr->child; c && !L->too_many; c = c->next, i++) {
-		size_t old = path_push_index(L, i);
+		size_t old = keys_push_index(&L->r, i);
 		char *number = xasprintf("%s%zu", prefix, i + 1);
 		struct rb_step *s = read_step(L, c, parent, number);
 		free(number);
 		if (s)
 			(*out)[(*nout)++] = s;
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 	L->depth--;
 }
@@ -1150,15 +278,14 @@ static void a_steps(struct loader *L, const cJSON *m)
 }
 
 static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
-	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_RUN] = a_run, [RB_HTTP] = a_http,
-	[RB_SQL] = a_sql, [RB_DNS] = a_dns, [RB_TCP] = a_tcp, [RB_PROMETHEUS] = a_prometheus,
-	[RB_NAGIOS] = a_nagios,
+	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual,
 };
 
 /* ------------------------------------------------------ step: the rest */
 
-static void m_step_id(struct loader *L, const cJSON *m, void *t)
+static void m_step_id(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	char *id = get_id(L, m);
 	if (id) {
@@ -1168,43 +295,53 @@ static void m_step_id(struct loader *L, const cJSON *m, void *t)
 	}
 }
 
-static void m_step_title(struct loader *L, const cJSON *m, void *t)
+static void m_step_title(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	char *s = get_xtext(L, m);
+	char *s = keys_xtext(&L->r, m);
 	if (s) {
 		free(STEP(L)->title);
 		STEP(L)->title = s;
 	}
 }
 
-static void m_step_note(struct loader *L, const cJSON *m, void *t)
+static void m_step_note(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	if (want_string(L, m)) {
-		scan_refs(L, m);
+	if (keys_want_string(&L->r, m)) {
+		keys_scan_refs(&L->r, m);
 		STEP(L)->note = xstrdup(m->valuestring);
 	}
 }
 
-static void m_step_action(struct loader *L, const cJSON *m, void *t)
+static void m_step_action(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	/* Only the step's (first) action is read; a second one was reported. */
-	if (strcmp(actions[STEP(L)->action].key, m->string) == 0)
+	if (strcmp(actions[STEP(L)->action].key, m->string) != 0)
+		return;
+	const struct probe_ops *ops = probe_ops_for(STEP(L)->action);
+	if (ops && ops->load)
+		ops->load(&L->r, m, STEP(L));
+	else
 		action_fns[STEP(L)->action](L, m);
 }
 
-static void m_step_parallel(struct loader *L, const cJSON *m, void *t)
+static void m_step_parallel(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	get_bool(L, m, &STEP(L)->parallel);
+	keys_bool(&L->r, m, &STEP(L)->parallel);
 }
 
-static void m_step_timeout(struct loader *L, const cJSON *m, void *t)
+static void m_step_timeout(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	get_duration(L, m, &STEP(L)->timeout_ms);
+	keys_duration(&L->r, m, &STEP(L)->timeout_ms);
 }
 
 struct retry {
@@ -1212,40 +349,44 @@ struct retry {
 	int64_t *delay;
 };
 
-static void m_retry_attempts(struct loader *L, const cJSON *m, void *t)
+static void m_retry_attempts(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	long v;
-	if (get_int(L, m, 1, 100, &v))
+	if (keys_int(&L->r, m, 1, 100, &v))
 		*((struct retry *)t)->attempts = (int)v;
 }
 
 static void get_vduration(struct loader *L, const cJSON *n, int64_t *ms);
 
-static void m_retry_delay(struct loader *L, const cJSON *m, void *t)
+static void m_retry_delay(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	get_vduration(L, m, ((struct retry *)t)->delay);
 }
 
-static const struct member retry_keys[] = {{"attempts", m_retry_attempts}, {"delay", m_retry_delay}};
+static const struct keys_member retry_keys[] = {{"attempts", m_retry_attempts}, {"delay", m_retry_delay}};
 
 static void get_retry(struct loader *L, const cJSON *m, int *attempts, int64_t *delay)
 {
 	struct retry r = {attempts, delay};
-	if (!want_object(L, m, "an object with \"attempts\" and \"delay\""))
+	if (!keys_want_object(&L->r, m, "an object with \"attempts\" and \"delay\""))
 		return;
-	walk_object(L, m, retry_keys, RBC_ARRAY_LEN(retry_keys), &r);
-	require(L, m, "attempts", NULL);
+	keys_walk(&L->r, m, retry_keys, RBC_ARRAY_LEN(retry_keys), &r);
+	keys_require(&L->r, m, "attempts", NULL);
 }
 
-static void m_step_retry(struct loader *L, const cJSON *m, void *t)
+static void m_step_retry(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	get_retry(L, m, &STEP(L)->retry_attempts, &STEP(L)->retry_delay_ms);
 }
 
-static void m_rep_count(struct loader *L, const cJSON *m, void *t)
+static void m_rep_count(struct keys_reader *kr, const cJSON *m, void *t)
 {
-	get_int(L, m, 1, 1000000, &((struct rb_repeat *)t)->count);
+	struct loader *L = loader_of(kr);
+	keys_int(&L->r, m, 1, 1000000, &((struct rb_repeat *)t)->count);
 }
 
 /*
@@ -1256,72 +397,79 @@ static void m_rep_count(struct loader *L, const cJSON *m, void *t)
 static void get_vduration(struct loader *L, const cJSON *n, int64_t *ms)
 {
 	if (!cJSON_IsString(n) || !strstr(n->valuestring, "${")) {
-		get_duration(L, n, ms);
+		keys_duration(&L->r, n, ms);
 		return;
 	}
-	scan_refs(L, n);
+	keys_scan_refs(&L->r, n);
 	struct runbook *rb = L->rb;
 	rb->vdurations = xrealloc(rb->vdurations, (rb->nvdurations + 1) * sizeof *rb->vdurations);
 	struct rb_vduration *v = &rb->vdurations[rb->nvdurations++];
 	*v = (struct rb_vduration){.ms = ms, .text = xstrdup(n->valuestring), .positive = true,
-	                           .path = xstrdup(L->path.len ? L->path.s : "(root)")};
-	json_doc_pos(L->doc, n, false, &v->line, &v->col);
+	                           .path = xstrdup(L->r.path.len ? L->r.path.s : "(root)")};
+	json_doc_pos(L->r.doc, n, false, &v->line, &v->col);
 	*ms = 1000; /* until resolved */
 }
 
-static void m_rep_every(struct loader *L, const cJSON *m, void *t)
+static void m_rep_every(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	get_vduration(L, m, &((struct rb_repeat *)t)->every_ms);
 }
 
-static void m_rep_for(struct loader *L, const cJSON *m, void *t)
+static void m_rep_for(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	get_vduration(L, m, &((struct rb_repeat *)t)->for_ms);
 }
 
-static void m_rep_within(struct loader *L, const cJSON *m, void *t)
+static void m_rep_within(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	get_vduration(L, m, &((struct rb_repeat *)t)->within_ms);
 }
 
-static void m_rep_until(struct loader *L, const cJSON *m, void *t)
+static void m_rep_until(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	((struct rb_repeat *)t)->until = get_expr(L, m);
 }
 
-static void m_rep_consecutive(struct loader *L, const cJSON *m, void *t)
+static void m_rep_consecutive(struct keys_reader *kr, const cJSON *m, void *t)
 {
-	get_int(L, m, 1, 1000000, &((struct rb_repeat *)t)->count);
+	struct loader *L = loader_of(kr);
+	keys_int(&L->r, m, 1, 1000000, &((struct rb_repeat *)t)->count);
 }
 
-static void m_rep_fail_after(struct loader *L, const cJSON *m, void *t)
+static void m_rep_fail_after(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	struct rb_repeat *r = t;
 	long v;
 	if (cJSON_IsNumber(m)) {
-		if (get_int(L, m, 1, 1000000, &v))
+		if (keys_int(&L->r, m, 1, 1000000, &v))
 			r->fail_after_count = v;
 	} else if (cJSON_IsString(m)) {
 		get_vduration(L, m, &r->fail_after_ms);
 	} else {
-		err(L, m, "expected a duration such as \"5m\" or a number of samples, got %s",
+		keys_err(&L->r, m, "expected a duration such as \"5m\" or a number of samples, got %s",
 		    json_type_name(m));
 	}
 }
 
-static const struct member repeat_keys[] = {
+static const struct keys_member repeat_keys[] = {
 	{"count", m_rep_count}, {"every", m_rep_every}, {"for", m_rep_for},
 	{"until", m_rep_until}, {"within", m_rep_within}, {"consecutive", m_rep_consecutive},
 	{"fail_after", m_rep_fail_after},
 };
 
-static void m_step_repeat(struct loader *L, const cJSON *m, void *t)
+static void m_step_repeat(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	struct rb_repeat *r = &STEP(L)->repeat;
-	if (!want_object(L, m, "a repeat object such as {\"count\": 30, \"every\": \"10s\"}"))
+	if (!keys_want_object(&L->r, m, "a repeat object such as {\"count\": 30, \"every\": \"10s\"}"))
 		return;
-	walk_object(L, m, repeat_keys, RBC_ARRAY_LEN(repeat_keys), r);
+	keys_walk(&L->r, m, repeat_keys, RBC_ARRAY_LEN(repeat_keys), r);
 	static const char *const modes[] = {"count", "for", "until", "consecutive"};
 	static const enum rb_repeat_mode mode_of[] = {RB_REPEAT_COUNT, RB_REPEAT_FOR,
 		                                      RB_REPEAT_UNTIL, RB_REPEAT_CONSECUTIVE};
@@ -1331,59 +479,63 @@ static void m_step_repeat(struct loader *L, const cJSON *m, void *t)
 		if (!k)
 			continue;
 		if (first) {
-			size_t old = path_push_key(L, modes[i]);
-			err_key(L, k, "\"%s\" and \"%s\" exclude each other: a repeat has one mode", first, modes[i]);
-			path_pop(L, old);
+			size_t old = keys_push_key(&L->r, modes[i]);
+			keys_err_key(&L->r, k, "\"%s\" and \"%s\" exclude each other: a repeat has one mode", first, modes[i]);
+			keys_pop(&L->r, old);
 			continue;
 		}
 		first = modes[i];
 		r->mode = mode_of[i];
 	}
-	require(L, m, "every", "(how often to sample, e.g. \"10s\")");
+	keys_require(&L->r, m, "every", "(how often to sample, e.g. \"10s\")");
 	const cJSON *within = cJSON_GetObjectItemCaseSensitive(m, "within");
 	if ((r->mode == RB_REPEAT_UNTIL || r->mode == RB_REPEAT_CONSECUTIVE) && !within)
-		err(L, m, "missing required key \"within\" (the deadline for \"%s\")", first);
+		keys_err(&L->r, m, "missing required key \"within\" (the deadline for \"%s\")", first);
 	if (within && r->mode != RB_REPEAT_UNTIL && r->mode != RB_REPEAT_CONSECUTIVE) {
-		size_t old = path_push_key(L, "within");
-		err_key(L, within, "\"within\" applies only with \"until\" or \"consecutive\"");
-		path_pop(L, old);
+		size_t old = keys_push_key(&L->r, "within");
+		keys_err_key(&L->r, within, "\"within\" applies only with \"until\" or \"consecutive\"");
+		keys_pop(&L->r, old);
 	}
 }
 
-static void m_step_expect(struct loader *L, const cJSON *m, void *t)
+static void m_step_expect(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	STEP(L)->expect = get_expr(L, m);
 }
 
-static void m_step_warn(struct loader *L, const cJSON *m, void *t)
+static void m_step_warn(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	STEP(L)->warn = get_expr(L, m);
 }
 
-static void m_step_when(struct loader *L, const cJSON *m, void *t)
+static void m_step_when(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	STEP(L)->when = get_expr(L, m);
 }
 
-static void m_step_capture(struct loader *L, const cJSON *m, void *t)
+static void m_step_capture(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	struct rb_step *s = STEP(L);
-	if (!want_object(L, m, "an object of variable names to expressions"))
+	if (!keys_want_object(&L->r, m, "an object of variable names to expressions"))
 		return;
 	size_t ndup;
-	const cJSON **dups = check_duplicates(L, m, &ndup);
+	const cJSON **dups = keys_duplicates(&L->r, m, &ndup);
 	size_t n = (size_t)cJSON_GetArraySize(m);
 	s->captures = xcalloc(n, sizeof *s->captures);
 	for (const cJSON *c = m->child; c; c = c->next) {
-		if (is_dup(dups, ndup, c))
+		if (keys_is_dup(dups, ndup, c))
 			continue;
-		size_t old = path_push_key(L, c->string);
+		size_t old = keys_push_key(&L->r, c->string);
 		if (!rb_var_name_ok(c->string, strlen(c->string))) {
-			err_key(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
+			keys_err_key(&L->r, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
 			        c->string);
 		} else {
 			struct expr *x = get_expr(L, c);
@@ -1394,22 +546,24 @@ static void m_step_capture(struct loader *L, const cJSON *m, void *t)
 				L->defined[L->ndefined++] = xstrdup(c->string);
 			}
 		}
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 	free(dups);
 }
 
-static void m_step_confirm(struct loader *L, const cJSON *m, void *t)
+static void m_step_confirm(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	STEP(L)->confirm = get_xtext(L, m);
+	STEP(L)->confirm = keys_xtext(&L->r, m);
 }
 
-static void m_step_on_fail(struct loader *L, const cJSON *m, void *t)
+static void m_step_on_fail(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	struct rb_step *s = STEP(L);
-	if (!want_string(L, m))
+	if (!keys_want_string(&L->r, m))
 		return;
 	const char *v = m->valuestring;
 	if (strcmp(v, "stop") == 0) {
@@ -1420,42 +574,44 @@ static void m_step_on_fail(struct loader *L, const cJSON *m, void *t)
 		s->on_fail = RB_ON_FAIL_GOTO;
 		s->on_fail_target = xstrdup(v + 5);
 		xgrow(&L->gotos, &L->gotocap, L->ngotos + 1, sizeof *L->gotos);
-		L->gotos[L->ngotos++] = (struct goto_ref){s, m, xstrdup(L->path.s)};
+		L->gotos[L->ngotos++] = (struct goto_ref){s, m, xstrdup(L->r.path.s)};
 	} else if (strncmp(v, "run:", 4) == 0 && v[4]) {
 		s->on_fail = RB_ON_FAIL_RUN;
 		s->on_fail_target = xstrdup(v + 4);
 		char *full = v[4] == '/' ? xstrdup(v + 4) : xasprintf("%s/%s", L->rb->dir, v + 4);
 		struct stat st;
 		unsigned line = 0, col = 0;
-		json_doc_pos(L->doc, m, false, &line, &col);
+		json_doc_pos(L->r.doc, m, false, &line, &col);
 		if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
-			err(L, m, "run: runbook \"%s\" does not exist (looked for %s)", v + 4, full);
+			keys_err(&L->r, m, "run: runbook \"%s\" does not exist (looked for %s)", v + 4, full);
 		} else {
-			s->on_fail_runbook = load_file(L->ses, full, L->d, L->file, line, col, L->path.s);
+			s->on_fail_runbook = load_file(L->ses, full, L->r.d, L->r.file, line, col, L->r.path.s);
 		}
 		free(full);
 	} else {
-		err(L, m, "expected \"stop\", \"continue\", \"goto:<step id>\" or \"run:<runbook file>\", got \"%s\"", v);
+		keys_err(&L->r, m, "expected \"stop\", \"continue\", \"goto:<step id>\" or \"run:<runbook file>\", got \"%s\"", v);
 	}
 }
 
-static void m_step_watch(struct loader *L, const cJSON *m, void *t)
+static void m_step_watch(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	get_bool(L, m, &STEP(L)->watch);
+	keys_bool(&L->r, m, &STEP(L)->watch);
 }
 
-static void m_step_on_demand(struct loader *L, const cJSON *m, void *t)
+static void m_step_on_demand(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	get_bool(L, m, &STEP(L)->on_demand);
+	keys_bool(&L->r, m, &STEP(L)->on_demand);
 }
 
-static const struct member step_keys[] = {
+static const struct keys_member step_keys[] = {
 	{"id", m_step_id}, {"title", m_step_title}, {"note", m_step_note},
-	{"steps", m_step_action}, {"manual", m_step_action}, {"run", m_step_action},
-	{"http", m_step_action}, {"sql", m_step_action}, {"dns", m_step_action},
-	{"tcp", m_step_action}, {"prometheus", m_step_action}, {"nagios", m_step_action},
+#define X(e, key, desc) {key, m_step_action},
+	RB_ACTIONS(X)
+#undef X
 	{"parallel", m_step_parallel}, {"timeout", m_step_timeout}, {"retry", m_step_retry},
 	{"repeat", m_step_repeat}, {"expect", m_step_expect}, {"warn", m_step_warn},
 	{"capture", m_step_capture}, {"when", m_step_when}, {"confirm", m_step_confirm},
@@ -1471,48 +627,48 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(n, probe_only[i]);
 		if (!k)
 			continue;
-		size_t old = path_push_key(L, probe_only[i]);
-		err_key(L, k, "\"%s\" needs a probe; a %s step has none", probe_only[i],
+		size_t old = keys_push_key(&L->r, probe_only[i]);
+		keys_err_key(&L->r, k, "\"%s\" needs a probe; a %s step has none", probe_only[i],
 		        s->action == RB_GROUP ? "group" : "manual");
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 	const cJSON *par = cJSON_GetObjectItemCaseSensitive(n, "parallel");
 	if (par && s->action != RB_GROUP) {
-		size_t old = path_push_key(L, "parallel");
-		err_key(L, par, "\"parallel\" applies only to a group (a step with \"steps\")");
-		path_pop(L, old);
+		size_t old = keys_push_key(&L->r, "parallel");
+		keys_err_key(&L->r, par, "\"parallel\" applies only to a group (a step with \"steps\")");
+		keys_pop(&L->r, old);
 	}
 	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(n, "repeat");
 	if (probe && s->watch && !rep)
-		err(L, n, "a watch needs \"repeat\" with \"every\" (how often to sample)");
+		keys_err(&L->r, n, "a watch needs \"repeat\" with \"every\" (how often to sample)");
 	if (rep && cJSON_IsObject(rep)) {
-		size_t old = path_push_key(L, "repeat");
+		size_t old = keys_push_key(&L->r, "repeat");
 		const cJSON *fa = cJSON_GetObjectItemCaseSensitive(rep, "fail_after");
 		if (fa && !s->watch) {
-			size_t o2 = path_push_key(L, "fail_after");
-			err_key(L, fa, "\"fail_after\" applies only to a step with \"watch\": true");
-			path_pop(L, o2);
+			size_t o2 = keys_push_key(&L->r, "fail_after");
+			keys_err_key(&L->r, fa, "\"fail_after\" applies only to a step with \"watch\": true");
+			keys_pop(&L->r, o2);
 		}
 		static const char *const not_for_watch[] = {"count", "until", "consecutive"};
 		for (size_t k = 0; k < RBC_ARRAY_LEN(not_for_watch) && s->watch; k++) {
 			const cJSON *x = cJSON_GetObjectItemCaseSensitive(rep, not_for_watch[k]);
 			if (!x)
 				continue;
-			size_t o2 = path_push_key(L, not_for_watch[k]);
-			err_key(L, x, "a watch samples until the run ends: \"%s\" does not apply (\"for\" limits it)",
+			size_t o2 = keys_push_key(&L->r, not_for_watch[k]);
+			keys_err_key(&L->r, x, "a watch samples until the run ends: \"%s\" does not apply (\"for\" limits it)",
 			        not_for_watch[k]);
-			path_pop(L, o2);
+			keys_pop(&L->r, o2);
 		}
 		if (s->repeat.mode == RB_REPEAT_NONE) {
 			if (s->watch)
 				s->repeat.mode = RB_REPEAT_WATCH;
 			else if (probe)
-				err(L, rep, "a repeat needs one of \"count\", \"for\", \"until\" or \"consecutive\" (or \"watch\": true)");
+				keys_err(&L->r, rep, "a repeat needs one of \"count\", \"for\", \"until\" or \"consecutive\" (or \"watch\": true)");
 		}
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 	if (s->watch && s->on_demand)
-		err(L, n, "a step cannot be both \"watch\" and \"on_demand\"");
+		keys_err(&L->r, n, "a step cannot be both \"watch\" and \"on_demand\"");
 }
 
 /* Reports a field an expression reads that its step never has. */
@@ -1537,19 +693,19 @@ static void field_use(const char *name, unsigned col, void *ud)
 			at++;
 	}
 	struct loader *L = c->L;
-	json_doc_string_pos(L->doc, c->node, at, &line, &fcol);
+	json_doc_string_pos(L->r.doc, c->node, at, &line, &fcol);
 	const char *near = c->when ? NULL : rb_field_suggest(c->action, name);
 	if (c->when) {
-		diags_add(L->d, false, L->file, line, fcol, L->path.s,
+		diags_add(L->r.d, false, L->r.file, line, fcol, L->r.path.s,
 		          "\"when\" is decided before the step runs, with no sample: \"%s\" cannot "
 		          "be read there (a variable is vars.%s)", name, name);
 	} else if (near) {
-		diags_add(L->d, false, L->file, line, fcol, L->path.s,
+		diags_add(L->r.d, false, L->r.file, line, fcol, L->r.path.s,
 		          "\"%s\" is not a field of %s samples (did you mean \"%s\"?)", name,
 		          rb_action_desc(c->action), near);
 	} else {
 		char *list = rb_field_list(c->action);
-		diags_add(L->d, false, L->file, line, fcol, L->path.s,
+		diags_add(L->r.d, false, L->r.file, line, fcol, L->r.path.s,
 		          "\"%s\" is not a field of %s samples; they have %s", name,
 		          rb_action_desc(c->action), list);
 		free(list);
@@ -1562,10 +718,10 @@ static void check_expr_fields(struct loader *L, const cJSON *node, const char *k
 {
 	if (!x || !cJSON_IsString(node))
 		return;
-	size_t old = path_push_key(L, key);
+	size_t old = keys_push_key(&L->r, key);
 	struct field_ctx c = {L, node, action, when};
 	expr_foreach_field(x, field_use, &c);
-	path_pop(L, old);
+	keys_pop(&L->r, old);
 }
 
 /*
@@ -1583,28 +739,28 @@ static void check_fields(struct loader *L, const cJSON *n, const struct rb_step 
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "warn"), "warn", s->warn, s->action, false);
 	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(n, "capture");
 	if (s->ncaptures && cJSON_IsObject(cap)) {
-		size_t old = path_push_key(L, "capture");
+		size_t old = keys_push_key(&L->r, "capture");
 		for (size_t i = 0; i < s->ncaptures; i++)
 			check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(cap, s->captures[i].name),
 			                  s->captures[i].name, s->captures[i].expr, s->action, false);
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(n, "repeat");
 	if (s->repeat.until && cJSON_IsObject(rep)) {
-		size_t old = path_push_key(L, "repeat");
+		size_t old = keys_push_key(&L->r, "repeat");
 		check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(rep, "until"), "until", s->repeat.until,
 		                  s->action, false);
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 }
 
 static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_step *parent,
                                  const char *number)
 {
-	if (!want_object(L, n, "a step object"))
+	if (!keys_want_object(&L->r, n, "a step object"))
 		return NULL;
 	if (++L->ses->total_steps > RB_MAX_STEPS) {
-		err(L, n, "more than %d steps", RB_MAX_STEPS);
+		keys_err(&L->r, n, "more than %d steps", RB_MAX_STEPS);
 		L->too_many = true;
 		return NULL;
 	}
@@ -1614,9 +770,9 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 	s->number = xstrdup(number);
 	s->id = xstrdup(number);
 	s->id_derived = true;
-	s->path = xstrdup(L->path.s);
+	s->path = xstrdup(L->r.path.s);
 	s->retry_attempts = 0;
-	json_doc_pos(L->doc, n, false, &s->line, &s->col);
+	json_doc_pos(L->r.doc, n, false, &s->line, &s->col);
 	xgrow(&L->all, &L->allcap, L->nall + 1, sizeof *L->all);
 	L->all[L->nall++] = s;
 	L->rb->total_steps++;
@@ -1639,19 +795,23 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 		}
 	}
 	if (nact == 0) {
-		err(L, n, "step has no action: give one of steps, manual, run, http, sql, dns, tcp, prometheus, nagios");
+		struct strbuf keys = {0};
+		for (size_t a = 0; a < RB_ACTION_COUNT; a++)
+			sb_addf(&keys, "%s%s", a ? ", " : "", actions[a].key);
+		keys_err(&L->r, n, "step has no action: give one of %s", sb_borrow(&keys));
+		sb_free(&keys);
 	} else if (nact > 1) {
-		size_t old = path_push_key(L, act[1]->string);
-		err_key(L, act[1], "step has two actions, \"%s\" and \"%s\": give exactly one",
+		size_t old = keys_push_key(&L->r, act[1]->string);
+		keys_err_key(&L->r, act[1], "step has two actions, \"%s\" and \"%s\": give exactly one",
 		        act[0]->string, act[1]->string);
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 
 	struct rb_step *saved = L->step;
 	L->step = s;
-	walk_object(L, n, step_keys, RBC_ARRAY_LEN(step_keys), NULL);
+	keys_walk(&L->r, n, step_keys, RBC_ARRAY_LEN(step_keys), NULL);
 	L->step = s;
-	require(L, n, "title", NULL);
+	keys_require(&L->r, n, "title", NULL);
 	if (!s->title)
 		s->title = xstrdup(s->id);
 	if (nact == 1)
@@ -1664,29 +824,33 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 
 /* ------------------------------------------------------ top level */
 
-static void r_runbook(struct loader *L, const cJSON *m, void *t)
+static void r_runbook(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	L->rb->id = get_id(L, m);
 }
 
-static void r_title(struct loader *L, const cJSON *m, void *t)
+static void r_title(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	L->rb->title = get_xtext(L, m);
+	L->rb->title = keys_xtext(&L->r, m);
 }
 
-static void r_description(struct loader *L, const cJSON *m, void *t)
+static void r_description(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	if (want_string(L, m))
+	if (keys_want_string(&L->r, m))
 		L->rb->description = xstrdup(m->valuestring);
 }
 
-static void r_kind(struct loader *L, const cJSON *m, void *t)
+static void r_kind(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	if (!want_string(L, m))
+	if (!keys_want_string(&L->r, m))
 		return;
 	for (size_t k = 0; k < RB_KIND_COUNT; k++) {
 		if (strcmp(kinds[k], m->valuestring) == 0) {
@@ -1694,74 +858,80 @@ static void r_kind(struct loader *L, const cJSON *m, void *t)
 			return;
 		}
 	}
-	err(L, m, "unknown kind \"%s\" (expected pre-deploy, deploy, post-deploy, incident or other)",
+	keys_err(&L->r, m, "unknown kind \"%s\" (expected pre-deploy, deploy, post-deploy, incident or other)",
 	    m->valuestring);
 	L->bad_kind = true;
 }
 
-static void r_schema(struct loader *L, const cJSON *m, void *t)
+static void r_schema(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	want_string(L, m);
+	keys_want_string(&L->r, m);
 }
 
-static void r_vars(struct loader *L, const cJSON *m, void *t)
+static void r_vars(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	get_kv(L, m, &L->rb->vars, true, true, true);
+	keys_kv(&L->r, m, &L->rb->vars, true, true, true);
 }
 
-static void r_secrets(struct loader *L, const cJSON *m, void *t)
+static void r_secrets(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	struct runbook *rb = L->rb;
-	if (!want_array(L, m, false))
+	if (!keys_want_array(&L->r, m, false))
 		return;
 	rb->secrets = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->secrets);
 	struct named *names = NULL;
 	size_t nnames = 0, cap = 0, i = 0;
 	for (const cJSON *c = m->child; c; c = c->next, i++) {
-		size_t old = path_push_index(L, i);
-		if (!want_string(L, c)) {
+		size_t old = keys_push_index(&L->r, i);
+		if (!keys_want_string(&L->r, c)) {
 		} else if (!rb_var_name_ok(c->valuestring, strlen(c->valuestring))) {
-			err(L, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
+			keys_err(&L->r, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
 			    c->valuestring);
 		} else {
 			rb->secrets[rb->nsecrets++] = xstrdup(c->valuestring);
 			named_add(L, &names, &nnames, &cap, c->valuestring, c);
 		}
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 	check_unique(L, names, nnames, "secret");
 }
 
-static void d_timeout(struct loader *L, const cJSON *m, void *t)
+static void d_timeout(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	get_duration(L, m, &L->rb->default_timeout_ms);
+	keys_duration(&L->r, m, &L->rb->default_timeout_ms);
 }
 
-static void d_retry(struct loader *L, const cJSON *m, void *t)
+static void d_retry(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	get_retry(L, m, &L->rb->default_retry_attempts, &L->rb->default_retry_delay_ms);
 }
 
-static const struct member default_keys[] = {{"timeout", d_timeout}, {"retry", d_retry}};
+static const struct keys_member default_keys[] = {{"timeout", d_timeout}, {"retry", d_retry}};
 
-static void r_defaults(struct loader *L, const cJSON *m, void *t)
+static void r_defaults(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	if (want_object(L, m, "an object with \"timeout\" and/or \"retry\""))
-		walk_object(L, m, default_keys, RBC_ARRAY_LEN(default_keys), NULL);
+	if (keys_want_object(&L->r, m, "an object with \"timeout\" and/or \"retry\""))
+		keys_walk(&L->r, m, default_keys, RBC_ARRAY_LEN(default_keys), NULL);
 }
 
 /* A log field: text whose ${NAME} the exports fill from the run's record. */
 static void log_text(struct loader *L, const cJSON *m, char **out)
 {
-	char *s = get_xtext(L, m);
+	char *s = keys_xtext(&L->r, m);
 	if (s && strstr(s, "${env:")) {
-		err(L, m, "the log is filled from the run's record, which keeps variables, not the "
+		keys_err(&L->r, m, "the log is filled from the run's record, which keeps variables, not the "
 		          "environment: set a variable to ${env:…} in \"vars\" and name that");
 		free(s);
 		return;
@@ -1769,35 +939,40 @@ static void log_text(struct loader *L, const cJSON *m, char **out)
 	*out = s;
 }
 
-static void l_version(struct loader *L, const cJSON *m, void *t)
+static void l_version(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	log_text(L, m, &L->rb->log_version);
 }
 
-static void l_environment(struct loader *L, const cJSON *m, void *t)
+static void l_environment(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	log_text(L, m, &L->rb->log_environment);
 }
 
-static const struct member log_keys[] = {{"version", l_version}, {"environment", l_environment}};
+static const struct keys_member log_keys[] = {{"version", l_version}, {"environment", l_environment}};
 
-static void r_log(struct loader *L, const cJSON *m, void *t)
+static void r_log(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	if (want_object(L, m, "an object with \"version\" and/or \"environment\""))
-		walk_object(L, m, log_keys, RBC_ARRAY_LEN(log_keys), NULL);
+	if (keys_want_object(&L->r, m, "an object with \"version\" and/or \"environment\""))
+		keys_walk(&L->r, m, log_keys, RBC_ARRAY_LEN(log_keys), NULL);
 }
 
-static void r_steps(struct loader *L, const cJSON *m, void *t)
+static void r_steps(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	read_steps(L, m, NULL, "", &L->rb->steps, &L->rb->nsteps);
 }
 
-static void s_id(struct loader *L, const cJSON *m, void *t)
+static void s_id(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	struct rb_severity *sv = t;
 	char *id = get_id(L, m);
 	if (id) {
@@ -1806,156 +981,169 @@ static void s_id(struct loader *L, const cJSON *m, void *t)
 	}
 }
 
-static void s_name(struct loader *L, const cJSON *m, void *t)
+static void s_name(struct keys_reader *kr, const cJSON *m, void *t)
 {
-	((struct rb_severity *)t)->name = get_text(L, m);
+	struct loader *L = loader_of(kr);
+	((struct rb_severity *)t)->name = keys_text(&L->r, m);
 }
 
-static void s_description(struct loader *L, const cJSON *m, void *t)
+static void s_description(struct keys_reader *kr, const cJSON *m, void *t)
 {
-	if (want_string(L, m))
+	struct loader *L = loader_of(kr);
+	if (keys_want_string(&L->r, m))
 		((struct rb_severity *)t)->description = xstrdup(m->valuestring);
 }
 
-static void s_restore(struct loader *L, const cJSON *m, void *t)
+static void s_restore(struct keys_reader *kr, const cJSON *m, void *t)
 {
-	get_duration(L, m, &((struct rb_severity *)t)->restore_ms);
+	struct loader *L = loader_of(kr);
+	keys_duration(&L->r, m, &((struct rb_severity *)t)->restore_ms);
 }
 
-static void s_rpo(struct loader *L, const cJSON *m, void *t)
+static void s_rpo(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	/* An RPO of zero ("no data loss") is meaningful. */
 	const char *why;
 	int64_t *ms = &((struct rb_severity *)t)->rpo_ms;
 	if (!cJSON_IsString(m))
-		err(L, m, "expected a duration such as \"4h\", got %s", json_type_name(m));
+		keys_err(&L->r, m, "expected a duration such as \"4h\", got %s", json_type_name(m));
 	else if (!units_parse_duration(m->valuestring, ms, &why))
-		err(L, m, "bad duration \"%s\": %s", m->valuestring, why);
+		keys_err(&L->r, m, "bad duration \"%s\": %s", m->valuestring, why);
 }
 
-static void s_update_every(struct loader *L, const cJSON *m, void *t)
+static void s_update_every(struct keys_reader *kr, const cJSON *m, void *t)
 {
-	get_duration(L, m, &((struct rb_severity *)t)->update_every_ms);
+	struct loader *L = loader_of(kr);
+	keys_duration(&L->r, m, &((struct rb_severity *)t)->update_every_ms);
 }
 
 /* An array of non-empty strings. */
 static void get_strings(struct loader *L, const cJSON *m, char ***out, size_t *n)
 {
-	if (!want_array(L, m, false))
+	if (!keys_want_array(&L->r, m, false))
 		return;
 	*out = xcalloc((size_t)cJSON_GetArraySize(m), sizeof **out);
 	size_t i = 0;
 	for (const cJSON *c = m->child; c; c = c->next, i++) {
-		size_t old = path_push_index(L, i);
-		char *s = get_xtext(L, c);
+		size_t old = keys_push_index(&L->r, i);
+		char *s = keys_xtext(&L->r, c);
 		if (s)
 			(*out)[(*n)++] = s;
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 }
 
-static void s_contacts(struct loader *L, const cJSON *m, void *t)
+static void s_contacts(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	struct rb_severity *sv = t;
 	get_strings(L, m, &sv->contacts, &sv->ncontacts);
 }
 
 /* PagerDuty's word for the level: one of the four the Events API takes. */
-static void s_pagerduty_severity(struct loader *L, const cJSON *m, void *t)
+static void s_pagerduty_severity(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	static const char *const words[] = {"critical", "error", "warning", "info"};
-	if (!want_string(L, m))
+	struct loader *L = loader_of(kr);
+	if (!keys_want_string(&L->r, m))
 		return;
 	for (size_t i = 0; i < RBC_ARRAY_LEN(words); i++)
 		if (strcmp(m->valuestring, words[i]) == 0) {
 			((struct rb_severity *)t)->pagerduty_severity = xstrdup(words[i]);
 			return;
 		}
-	err(L, m, "expected critical, error, warning or info, got \"%s\"", m->valuestring);
+	keys_err(&L->r, m, "expected critical, error, warning or info, got \"%s\"", m->valuestring);
 }
 
-static void s_steps(struct loader *L, const cJSON *m, void *t)
+static void s_steps(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	struct rb_severity *sv = t;
 	char *prefix = xasprintf("%s.", sv->id ? sv->id : "severity");
 	read_steps(L, m, NULL, prefix, &sv->steps, &sv->nsteps);
 	free(prefix);
 }
 
-static const struct member severity_keys[] = {
+static const struct keys_member severity_keys[] = {
 	{"id", s_id}, {"name", s_name}, {"description", s_description}, {"restore", s_restore},
 	{"rpo", s_rpo}, {"update_every", s_update_every}, {"contacts", s_contacts}, {"steps", s_steps},
 	{"pagerduty_severity", s_pagerduty_severity},
 };
 
-static void r_severities(struct loader *L, const cJSON *m, void *t)
+static void r_severities(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	struct runbook *rb = L->rb;
-	if (!want_array(L, m, true))
+	if (!keys_want_array(&L->r, m, true))
 		return;
 	rb->severities = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->severities);
 	struct named *names = NULL;
 	size_t nnames = 0, cap = 0, i = 0;
 	for (const cJSON *c = m->child; c; c = c->next, i++) {
-		size_t old = path_push_index(L, i);
-		if (want_object(L, c, "a severity object with \"id\" and \"name\"")) {
+		size_t old = keys_push_index(&L->r, i);
+		if (keys_want_object(&L->r, c, "a severity object with \"id\" and \"name\"")) {
 			struct rb_severity *sv = &rb->severities[rb->nseverities++];
 			/* The id numbers the procedure's steps: read it first. */
 			const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
 			if (id && cJSON_IsString(id) && is_id(id->valuestring))
 				sv->id = xstrdup(id->valuestring);
-			walk_object(L, c, severity_keys, RBC_ARRAY_LEN(severity_keys), sv);
-			require(L, c, "id", NULL);
-			require(L, c, "name", "(shown next to the level, e.g. \"Major\")");
+			keys_walk(&L->r, c, severity_keys, RBC_ARRAY_LEN(severity_keys), sv);
+			keys_require(&L->r, c, "id", NULL);
+			keys_require(&L->r, c, "name", "(shown next to the level, e.g. \"Major\")");
 			if (sv->id) {
-				size_t o2 = path_push_key(L, "id");
+				size_t o2 = keys_push_key(&L->r, "id");
 				named_add(L, &names, &nnames, &cap, sv->id, id);
-				path_pop(L, o2);
+				keys_pop(&L->r, o2);
 			}
 		}
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 	check_unique(L, names, nnames, "severity id");
 }
 
-static void o_id(struct loader *L, const cJSON *m, void *t)
+static void o_id(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	((struct rb_role *)t)->id = get_id(L, m);
 }
 
-static void o_name(struct loader *L, const cJSON *m, void *t)
+static void o_name(struct keys_reader *kr, const cJSON *m, void *t)
 {
-	((struct rb_role *)t)->name = get_text(L, m);
+	struct loader *L = loader_of(kr);
+	((struct rb_role *)t)->name = keys_text(&L->r, m);
 }
 
-static void o_description(struct loader *L, const cJSON *m, void *t)
+static void o_description(struct keys_reader *kr, const cJSON *m, void *t)
 {
-	if (want_string(L, m))
+	struct loader *L = loader_of(kr);
+	if (keys_want_string(&L->r, m))
 		((struct rb_role *)t)->description = xstrdup(m->valuestring);
 }
 
-static const struct member role_keys[] = {
+static const struct keys_member role_keys[] = {
 	{"id", o_id}, {"name", o_name}, {"description", o_description},
 };
 
-static void r_roles(struct loader *L, const cJSON *m, void *t)
+static void r_roles(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	struct runbook *rb = L->rb;
-	if (!want_array(L, m, false))
+	if (!keys_want_array(&L->r, m, false))
 		return;
 	rb->roles = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->roles);
 	struct named *names = NULL;
 	size_t nnames = 0, cap = 0, i = 0;
 	for (const cJSON *c = m->child; c; c = c->next, i++) {
-		size_t old = path_push_index(L, i);
+		size_t old = keys_push_index(&L->r, i);
 		struct rb_role *r = &rb->roles[rb->nroles];
 		if (cJSON_IsString(c)) {
 			r->id = get_id(L, c);
-		} else if (want_object(L, c, "a role id or an object with \"id\"")) {
-			walk_object(L, c, role_keys, RBC_ARRAY_LEN(role_keys), r);
-			require(L, c, "id", NULL);
+		} else if (keys_want_object(&L->r, c, "a role id or an object with \"id\"")) {
+			keys_walk(&L->r, c, role_keys, RBC_ARRAY_LEN(role_keys), r);
+			keys_require(&L->r, c, "id", NULL);
 		}
 		if (r->id) {
 			named_add(L, &names, &nnames, &cap, r->id, c);
@@ -1965,24 +1153,26 @@ static void r_roles(struct loader *L, const cJSON *m, void *t)
 			free(r->description);
 			memset(r, 0, sizeof *r);
 		}
-		path_pop(L, old);
+		keys_pop(&L->r, old);
 	}
 	check_unique(L, names, nnames, "role id");
 }
 
-static void r_update_every(struct loader *L, const cJSON *m, void *t)
+static void r_update_every(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
-	get_duration(L, m, &L->rb->update_every_ms);
+	keys_duration(&L->r, m, &L->rb->update_every_ms);
 }
 
-static void r_exit_criteria(struct loader *L, const cJSON *m, void *t)
+static void r_exit_criteria(struct keys_reader *kr, const cJSON *m, void *t)
 {
+	struct loader *L = loader_of(kr);
 	(void)t;
 	get_strings(L, m, &L->rb->exit_criteria, &L->rb->nexit_criteria);
 }
 
-static const struct member root_keys[] = {
+static const struct keys_member root_keys[] = {
 	{"$schema", r_schema}, {"runbook", r_runbook}, {"title", r_title},
 	{"kind", r_kind}, {"description", r_description}, {"vars", r_vars},
 	{"secrets", r_secrets}, {"defaults", r_defaults}, {"steps", r_steps},
@@ -1993,15 +1183,31 @@ static const struct member root_keys[] = {
 /* ------------------------------------------------ cross-references */
 
 /* Ids are unique across the runbook, severity procedures included. */
+/* A step's id and its place in document order, sorted to find repeats. */
+struct id_ref {
+	const char *key;
+	size_t idx;
+};
+
+/* Orders id_refs by id, then by place. */
+static int cmp_id_ref(const void *a, const void *b)
+{
+	const struct id_ref *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	if (c)
+		return c;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
 static void check_ids(struct loader *L)
 {
 	/* Sort a copy by id; neighbours with equal ids are duplicates. */
 	if (L->nall < 2)
 		return;
-	struct keyref *v = xmalloc(L->nall * sizeof *v);
+	struct id_ref *v = xmalloc(L->nall * sizeof *v);
 	for (size_t i = 0; i < L->nall; i++)
-		v[i] = (struct keyref){L->all[i]->id, i, NULL};
-	qsort(v, L->nall, sizeof *v, cmp_keyref);
+		v[i] = (struct id_ref){L->all[i]->id, i};
+	qsort(v, L->nall, sizeof *v, cmp_id_ref);
 	for (size_t i = 1, f = 0; i < L->nall; i++) {
 		if (strcmp(v[i].key, v[f].key) != 0) {
 			f = i;
@@ -2012,7 +1218,7 @@ static void check_ids(struct loader *L)
 		const char *hint = s->id_derived ? "; this id is the step's position: give it an \"id\""
 		                   : first->id_derived ? ", where it is that step's position: give that step an \"id\""
 		                                       : "";
-		diags_add(L->d, false, L->file, s->line, s->col, s->path,
+		diags_add(L->r.d, false, L->r.file, s->line, s->col, s->path,
 		          "duplicate step id \"%s\" (first at %u:%u%s)", s->id, first->line, first->col, hint);
 	}
 	free(v);
@@ -2036,8 +1242,8 @@ static void check_gotos(struct loader *L)
 		struct rb_step key = {.id = g->step->on_fail_target}, *kp = &key;
 		struct rb_step **hit = bsearch(&kp, sorted, L->nall, sizeof *sorted, cmp_stepid);
 		/* Report at the path the goto: was read from. */
-		path_pop(L, 0);
-		sb_adds(&L->path, g->path);
+		keys_pop(&L->r, 0);
+		sb_adds(&L->r.path, g->path);
 		if (!hit) {
 			/* Suggestions cost steps × targets: offer them for the first few. */
 			const char *best = NULL;
@@ -2051,14 +1257,14 @@ static void check_gotos(struct loader *L)
 			}
 			missing++;
 			if (best)
-				err(L, g->node, "goto target \"%s\" does not exist (did you mean \"%s\"?)",
+				keys_err(&L->r, g->node, "goto target \"%s\" does not exist (did you mean \"%s\"?)",
 				    g->step->on_fail_target, best);
 			else
-				err(L, g->node, "goto target \"%s\" does not exist", g->step->on_fail_target);
+				keys_err(&L->r, g->node, "goto target \"%s\" does not exist", g->step->on_fail_target);
 		} else if (*hit == g->step) {
-			err(L, g->node, "a step cannot goto itself");
+			keys_err(&L->r, g->node, "a step cannot goto itself");
 		}
-		path_pop(L, 0);
+		keys_pop(&L->r, 0);
 	}
 	free(sorted);
 }
@@ -2086,24 +1292,24 @@ static void check_vars(struct loader *L)
 	for (size_t i = 0; i < L->ndefined; i++)
 		names[k++] = L->defined[i];
 	qsort(names, n, sizeof *names, cmp_str);
-	for (size_t i = 0; i < L->nuses; i++) {
-		struct var_use *u = &L->uses[i];
+	for (size_t i = 0; i < L->r.nuses; i++) {
+		struct keys_var_use *u = &L->r.uses[i];
 		if (!defined(names, n, u->name))
-			diags_add(L->d, true, L->file, u->line, u->col, u->path,
+			diags_add(L->r.d, true, L->r.file, u->line, u->col, u->path,
 			          "variable \"%s\" is not defined in vars, secrets or any capture (give it with --var %s=…)",
 			          u->name, u->name);
 	}
 	free(names);
-	const cJSON *secrets = cJSON_GetObjectItemCaseSensitive(json_doc_root(L->doc), "secrets");
+	const cJSON *secrets = cJSON_GetObjectItemCaseSensitive(json_doc_root(L->r.doc), "secrets");
 	size_t i = 0;
 	for (const cJSON *c = secrets ? secrets->child : NULL; c; c = c->next, i++) {
 		if (!cJSON_IsString(c) || !rb_kv_get(&L->rb->vars, c->valuestring))
 			continue;
-		path_pop(L, 0);
-		sb_addf(&L->path, "secrets[%zu]", i);
-		err(L, c, "\"%s\" is both a variable and a secret: secrets come only from the environment",
+		keys_pop(&L->r, 0);
+		sb_addf(&L->r.path, "secrets[%zu]", i);
+		keys_err(&L->r, c, "\"%s\" is both a variable and a secret: secrets come only from the environment",
 		    c->valuestring);
-		path_pop(L, 0);
+		keys_pop(&L->r, 0);
 	}
 }
 
@@ -2135,11 +1341,11 @@ static void apply_defaults(struct loader *L)
 
 static void loader_free(struct loader *L)
 {
-	for (size_t i = 0; i < L->nuses; i++) {
-		free(L->uses[i].name);
-		free(L->uses[i].path);
+	for (size_t i = 0; i < L->r.nuses; i++) {
+		free(L->r.uses[i].name);
+		free(L->r.uses[i].path);
 	}
-	free(L->uses);
+	free(L->r.uses);
 	for (size_t i = 0; i < L->ngotos; i++)
 		free(L->gotos[i].path);
 	free(L->gotos);
@@ -2147,7 +1353,7 @@ static void loader_free(struct loader *L)
 		free(L->defined[i]);
 	free(L->defined);
 	free(L->all);
-	sb_free(&L->path);
+	sb_free(&L->r.path);
 }
 
 /* Parses and validates one runbook's text; the session tracks run: includes. */
@@ -2167,27 +1373,27 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 		rb->dir = xstrdup("/");
 	}
 	rb->kind = RB_KIND_OTHER;
-	struct loader L = {.doc = doc, .file = file, .d = d, .rb = rb, .ses = ses};
+	struct loader L = {.r = {.doc = doc, .file = file, .d = d}, .rb = rb, .ses = ses};
 	const cJSON *root = json_doc_root(doc);
 	if (!cJSON_IsObject(root)) {
-		err(&L, root, "a runbook is a JSON object, got %s", json_type_name(root));
+		keys_err(&L.r, root, "a runbook is a JSON object, got %s", json_type_name(root));
 	} else {
-		walk_object(&L, root, root_keys, RBC_ARRAY_LEN(root_keys), NULL);
-		require(&L, root, "runbook", "(the runbook's id)");
-		require(&L, root, "title", NULL);
-		require(&L, root, "steps", NULL);
+		keys_walk(&L.r, root, root_keys, RBC_ARRAY_LEN(root_keys), NULL);
+		keys_require(&L.r, root, "runbook", "(the runbook's id)");
+		keys_require(&L.r, root, "title", NULL);
+		keys_require(&L.r, root, "steps", NULL);
 		static const char *const incident_only[] = {"severities", "roles", "update_every", "exit_criteria"};
 		for (size_t i = 0; i < RBC_ARRAY_LEN(incident_only); i++) {
 			const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, incident_only[i]);
 			if (k && rb->kind != RB_KIND_INCIDENT && !L.bad_kind) {
-				size_t old = path_push_key(&L, incident_only[i]);
-				err_key(&L, k, "\"%s\" is only for incident runbooks (this one is kind \"%s\")",
+				size_t old = keys_push_key(&L.r, incident_only[i]);
+				keys_err_key(&L.r, k, "\"%s\" is only for incident runbooks (this one is kind \"%s\")",
 				        incident_only[i], rb_kind_name(rb->kind));
-				path_pop(&L, old);
+				keys_pop(&L.r, old);
 			}
 		}
 		if (rb->kind == RB_KIND_INCIDENT)
-			require(&L, root, "severities", "(an incident runbook declares its ladder)");
+			keys_require(&L.r, root, "severities", "(an incident runbook declares its ladder)");
 		check_ids(&L);
 		check_gotos(&L);
 		check_vars(&L);
@@ -2352,20 +1558,9 @@ static void step_free(struct rb_step *s)
 	free(s->cmd.command);
 	free(s->cmd.cwd);
 	rb_kv_free(&s->cmd.env);
-	free(s->http.method);
-	free(s->http.url);
-	rb_kv_free(&s->http.headers);
-	free(s->http.body);
-	free(s->sql.conn);
-	free(s->sql.query);
-	for (size_t i = 0; i < s->sql.nparams; i++)
-		free(s->sql.params[i]);
-	free(s->sql.params);
-	free(s->dns.name);
-	free(s->dns.type);
-	free(s->tcp.host);
-	free(s->prom.url);
-	free(s->prom.query);
+	const struct probe_ops *ops = probe_ops_for(s->action);
+	if (ops && ops->free_data)
+		ops->free_data(s->action_data);
 	expr_free(s->repeat.until);
 	expr_free(s->expect);
 	expr_free(s->warn);

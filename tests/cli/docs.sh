@@ -48,8 +48,8 @@ while IFS= read -r shown; do
 	want=$(printf '%s' "$shown" | sed 's/[^ ]*/`&`/g')
 	if printf '%s\n' "$keys_doc" | grep -qF "| $want "; then ok "docs/console.md documents the key $shown"
 	else fail "docs/console.md documents the key $shown" "no row | $want | in its Keys table"; fi
-done < <(sed -n 's/^\tX([A-Z_]*, [^,]*, [^,]*, "\([^"]*\)", .*/\1/p' src/tui/console.c)
-n_keys=$(grep -Ec '^[[:space:]]X\([A-Z_]+, [^,]+, [^,]+, "' src/tui/console.c)
+done < <(sed -n 's/^\tX([A-Z_]*, [^,]*, [^,]*, "\([^"]*\)", .*/\1/p' src/tui/keys.h)
+n_keys=$(grep -Ec '^[[:space:]]X\([A-Z_]+, [^,]+, [^,]+, "' src/tui/keys.h)
 [ "$n_keys" -ge 20 ] && ok "the key table was read ($n_keys keys)" || fail "the key table was read" "$n_keys keys"
 while IFS= read -r el; do
 	expect_match "docs/console.md names the theme element $el" "$(cat docs/console.md)" "^\| \`$el\` "

@@ -15,6 +15,16 @@
 #include "rbc/json.h"
 #include "rbc/runbook.h"
 
+#include "../../src/probe/http_internal.h"
+#include "../../src/probe/internal.h"
+
+/* What a step of each kind holds: its probe kind's own data. */
+#define HTTP(s) ((const struct probe_http_step *)(s)->action_data)
+#define SQL(s) ((const struct probe_sql_step *)(s)->action_data)
+#define DNS(s) ((const struct probe_dns_step *)(s)->action_data)
+#define TCP(s) ((const struct probe_tcp_step *)(s)->action_data)
+#define PROM(s) ((const struct probe_prom_step *)(s)->action_data)
+
 #define EVERY_KEY "tests/fixtures/good/every-key.json"
 
 static struct runbook *load_ok(const char *path)
@@ -81,8 +91,8 @@ static void test_probe_steps(void **state)
 	struct rb_step *s = runbook_find(rb, "health");
 	assert_ptr_equal(s->parent, g);
 	assert_int_equal(s->action, RB_HTTP);
-	assert_string_equal(s->http.method, "GET");
-	assert_string_equal(s->http.url, "${BASE_URL}/api/health");
+	assert_string_equal(HTTP(s)->method, "GET");
+	assert_string_equal(HTTP(s)->url, "${BASE_URL}/api/health");
 	assert_int_equal(s->repeat.mode, RB_REPEAT_COUNT);
 	assert_int_equal(s->repeat.count, 30);
 	assert_int_equal(s->repeat.every_ms, 10000);
@@ -93,51 +103,51 @@ static void test_probe_steps(void **state)
 	assert_int_equal(s->col, 7);
 
 	s = runbook_find(rb, "latency");
-	assert_string_equal(s->http.method, "HEAD");
-	assert_string_equal(rb_kv_get(&s->http.headers, "Authorization"), "Bearer ${API_TOKEN}");
-	assert_int_equal(s->http.timeout_ms, 2000);
-	assert_false(s->http.insecure); /* true is warned about: warn/insecure.json */
-	assert_true(s->http.follow);
-	assert_int_equal(s->http.max_body, 1024 * 1024);
+	assert_string_equal(HTTP(s)->method, "HEAD");
+	assert_string_equal(rb_kv_get(&HTTP(s)->headers, "Authorization"), "Bearer ${API_TOKEN}");
+	assert_int_equal(HTTP(s)->timeout_ms, 2000);
+	assert_false(HTTP(s)->insecure); /* true is warned about: warn/insecure.json */
+	assert_true(HTTP(s)->follow);
+	assert_int_equal(HTTP(s)->max_body, 1024 * 1024);
 	assert_int_equal(s->repeat.mode, RB_REPEAT_FOR);
 	assert_int_equal(s->repeat.for_ms, 60000);
 	assert_int_equal(s->repeat.every_ms, 50);
 	assert_string_equal(expr_source(s->warn), "p95(time) > 300ms");
 
 	s = runbook_find(rb, "login");
-	assert_string_equal(s->http.method, "POST");
-	assert_true(s->http.json_body);
-	assert_string_equal(s->http.body, "{\"email\":\"test@example.com\",\"n\":[1,2]}");
+	assert_string_equal(HTTP(s)->method, "POST");
+	assert_true(HTTP(s)->json_body);
+	assert_string_equal(HTTP(s)->body, "{\"email\":\"test@example.com\",\"n\":[1,2]}");
 	assert_int_equal(s->ncaptures, 2);
 	assert_string_equal(s->captures[0].name, "TOKEN");
 	assert_string_equal(expr_source(s->captures[1].expr), "json.env");
 
 	s = runbook_find(rb, "db");
 	assert_int_equal(s->action, RB_SQL);
-	assert_string_equal(s->sql.conn, "postgresql://127.0.0.1:15432/app");
-	assert_int_equal(s->sql.nparams, 4);
-	assert_string_equal(s->sql.params[0], "1");
-	assert_string_equal(s->sql.params[1], "x");
-	assert_string_equal(s->sql.params[2], "true");
-	assert_null(s->sql.params[3]);
-	assert_false(s->sql.write);
-	assert_int_equal(s->sql.max_rows, 10);
+	assert_string_equal(SQL(s)->conn, "postgresql://127.0.0.1:15432/app");
+	assert_int_equal(SQL(s)->nparams, 4);
+	assert_string_equal(SQL(s)->params[0], "1");
+	assert_string_equal(SQL(s)->params[1], "x");
+	assert_string_equal(SQL(s)->params[2], "true");
+	assert_null(SQL(s)->params[3]);
+	assert_false(SQL(s)->write);
+	assert_int_equal(SQL(s)->max_rows, 10);
 
 	s = runbook_find(rb, "resolve");
-	assert_string_equal(s->dns.name, "localhost");
-	assert_string_equal(s->dns.type, "A");
-	assert_string_equal(runbook_find(rb, "resolve2")->dns.type, "any");
+	assert_string_equal(DNS(s)->name, "localhost");
+	assert_string_equal(DNS(s)->type, "A");
+	assert_string_equal(DNS(runbook_find(rb, "resolve2"))->type, "any");
 
 	s = runbook_find(rb, "port");
-	assert_string_equal(s->tcp.host, "127.0.0.1");
-	assert_int_equal(s->tcp.port, 15432);
+	assert_string_equal(TCP(s)->host, "127.0.0.1");
+	assert_int_equal(TCP(s)->port, 15432);
 	s = runbook_find(rb, "port6");
-	assert_string_equal(s->tcp.host, "::1");
-	assert_int_equal(runbook_find(rb, "port-obj")->tcp.port, 80);
+	assert_string_equal(TCP(s)->host, "::1");
+	assert_int_equal(TCP(runbook_find(rb, "port-obj"))->port, 80);
 
 	s = runbook_find(rb, "errors");
-	assert_string_equal(s->prom.url, "http://127.0.0.1:19090");
-	assert_string_equal(s->prom.query, "sum(rate(http_requests_total{code=~\"5..\"}[5m]))");
+	assert_string_equal(PROM(s)->url, "http://127.0.0.1:19090");
+	assert_string_equal(PROM(s)->query, "sum(rate(http_requests_total{code=~\"5..\"}[5m]))");
 
 	s = runbook_find(rb, "load");
 	assert_int_equal(s->action, RB_NAGIOS);

@@ -1,7 +1,8 @@
 /*
  * export.h — a run's record as documents, built from its journal alone
- * (docs/journal.md): the JSON export (docs/export.schema.json), JUnit XML and the
- * Markdown deployment log.
+ * (docs/journal.md): the JSON export (docs/export.schema.json), JUnit XML, the
+ * Markdown deployment log and an incident run's own documents, each a
+ * format of rbc export --format found by its name (export_format_find).
  *
  * Everything comes from the journal, which is masked when written: an
  * export can hold no secret the journal does not, and it says how many
@@ -19,8 +20,30 @@
 
 #define EXPORT_SCHEMA_VERSION 1
 
+/* A format of rbc export --format. */
+struct export_format {
+	const char *name;  /* as --format takes it: md, json, junit, … */
+	/* The document of the run in dir as written (a new string), or NULL
+	   with err. */
+	char *(*render)(const char *dir, struct rbc_error *err);
+};
+
+/* The format called name (a static entry), or NULL when there is none. */
+const struct export_format *export_format_find(const char *name);
+
+/* The names of every format, in order, joined by sep (a new string). */
+char *export_format_names(const char *sep);
+
 /* The JSON export of the run in dir (a new object), or NULL with err. */
 cJSON *export_json(const char *dir, struct rbc_error *err);
+
+/* The JSON export of the run in dir as written (a new string: indented,
+   C1 controls escaped, a final newline), or NULL with err. */
+char *export_json_text(const char *dir, struct rbc_error *err);
+
+/* doc as rbc writes a JSON document (a new string, as export_json_text),
+   NULL when doc is NULL. doc stays the caller's. */
+char *export_json_print(const cJSON *doc);
 
 /*
  * The JUnit XML of the run in dir (a new string), or NULL with err: one

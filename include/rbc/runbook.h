@@ -231,6 +231,7 @@ struct runbook {
 	char *id, *title, *description;
 	char *log_version;       /* "log": what fills the deployment log's Version */
 	char *log_environment;   /* …and Environment (${NAME} unexpanded; NULL: not given) */
+	bool log_production;     /* "log": the run changes production (the console says so loudly) */
 	enum rb_kind kind;
 	struct rb_kv vars;
 	char **secrets;

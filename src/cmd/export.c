@@ -1,6 +1,7 @@
 /*
  * export.c — rbc export RUN --format md|json|junit [-o FILE]: a run's record as a
- * document, from its journal alone (src/record/export.c).
+ * document, from its journal alone: the format's name finds what renders it
+ * (export_format_find, src/record/export.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +15,13 @@
 #include "rbc/text.h"
 #include "rbc/util.h"
 
+/* The usage of rbc export on fp, the formats as the table lists them. */
 static void export_usage(FILE *fp)
 {
+	char *names = export_format_names("|");
+	fprintf(fp, "usage: rbc export RUN --format %s\n", names);
+	free(names);
 	fprintf(fp,
-	        "usage: rbc export RUN --format md|json|junit|incident-md|incident-json|postmortem\n"
 	        "                  [-o FILE]\n"
 	        "\n"
 	        "Writes the record of a run (RUN: its id, as rbc runs lists it, or its\n"
@@ -66,12 +70,11 @@ int cmd_export(int argc, char **argv)
 		export_usage(stderr);
 		return RBC_EXIT_USAGE;
 	}
-	bool junit = strcmp(format, "junit") == 0, md = strcmp(format, "md") == 0;
-	bool imd = strcmp(format, "incident-md") == 0, ijson = strcmp(format, "incident-json") == 0;
-	bool pm = strcmp(format, "postmortem") == 0;
-	if (strcmp(format, "json") != 0 && !junit && !md && !imd && !ijson && !pm) {
-		text_fprintf(stderr, "rbc: export: --format %s: unknown format (md, json, junit, incident-md, incident-json, "
-		                "postmortem)\n", format);
+	const struct export_format *fmt = export_format_find(format);
+	if (!fmt) {
+		char *names = export_format_names(", ");
+		text_fprintf(stderr, "rbc: export: --format %s: unknown format (%s)\n", format, names);
+		free(names);
 		return RBC_EXIT_USAGE;
 	}
 	struct rbc_error err = {0};
@@ -79,24 +82,10 @@ int cmd_export(int argc, char **argv)
 	const char *dir = rundir_open(run, &rd, &err) ? rd.path : NULL;
 	bool refused = rd.refused;
 	struct strbuf sb = {0};
-	if (dir && (junit || md || imd || pm)) {
-		char *xml = junit ? export_junit(dir, &err)
-		            : md  ? export_markdown(dir, &err)
-		            : imd ? export_incident_markdown(dir, &err)
-		                  : export_postmortem(dir, &err);
-		if (xml)
-			sb_adds(&sb, xml);
-		free(xml);
-	} else if (dir) {
-		cJSON *doc = ijson ? export_incident_json(dir, &err) : export_json(dir, &err);
-		char *text = doc ? cJSON_Print(doc) : NULL;
-		cJSON_Delete(doc);
-		if (text) {
-			text_json(&sb, text); /* C1 controls as \u0080…: nothing raw */
-			sb_addc(&sb, '\n');
-		}
-		free(text);
-	}
+	char *text = dir ? fmt->render(dir, &err) : NULL;
+	if (text)
+		sb_adds(&sb, text);
+	free(text);
 	rundir_free(&rd);
 	if (!sb.len) {
 		text_fprintf(stderr, "rbc: export: %s\n", err.msg ? err.msg : "nothing to export");

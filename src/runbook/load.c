@@ -953,13 +953,21 @@ static void l_environment(struct keys_reader *kr, const cJSON *m, void *t)
 	log_text(L, m, &L->rb->log_environment);
 }
 
-static const struct keys_member log_keys[] = {{"version", l_version}, {"environment", l_environment}};
+static void l_production(struct keys_reader *kr, const cJSON *m, void *t)
+{
+	struct loader *L = loader_of(kr);
+	(void)t;
+	keys_bool(&L->r, m, &L->rb->log_production);
+}
+
+static const struct keys_member log_keys[] = {
+	{"version", l_version}, {"environment", l_environment}, {"production", l_production}};
 
 static void r_log(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
 	(void)t;
-	if (keys_want_object(&L->r, m, "an object with \"version\" and/or \"environment\""))
+	if (keys_want_object(&L->r, m, "an object with \"version\", \"environment\" and/or \"production\""))
 		keys_walk(&L->r, m, log_keys, RBC_ARRAY_LEN(log_keys), NULL);
 }
 

@@ -12,6 +12,7 @@
 
 #include "internal.h"
 #include "rbc/journal.h"
+#include "rbc/runlog.h"
 
 /* A step at or below s waits for the operator. */
 static bool any_waiting(const struct eng_step *s)
@@ -24,12 +25,12 @@ static bool any_waiting(const struct eng_step *s)
 	return false;
 }
 
-/* Production is said loudly: the header turns to header.alert. */
-static bool is_production(const char *env)
+/* Production is said loudly: a runbook of the run whose "log" says it
+   changes production turns the header to header.alert. */
+static bool changes_production(struct eng_step *const *tops, size_t n)
 {
-	static const char *const names[] = {"production", "prod", "prd", "本番", "本番環境"};
-	for (size_t i = 0; i < RBC_ARRAY_LEN(names); i++)
-		if (strcasecmp(env, names[i]) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (tops[i]->rb->log_production)
 			return true;
 	return false;
 }
@@ -40,17 +41,15 @@ static void draw_header(struct console *c)
 {
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
-	/* The phase the run is in, and its environment (else the first
-	   runbook's: a later phase that does not say keeps the alert). */
+	/* The phase the run is in, and its environment as its runbook's "log"
+	   declares it, else as the first runbook's does. */
 	const struct eng_step *ph = c->phase ? c->phase : tops[0];
-	char *env = engine_var(c->e, ph, "ENVIRONMENT");
-	if (!env)
-		env = engine_var(c->e, ph, "ENV");
-	if (!env && ph != tops[0] && !(env = engine_var(c->e, tops[0], "ENVIRONMENT")))
-		env = engine_var(c->e, tops[0], "ENV");
+	char *env = runlog_environment(c->e, ph);
+	if (!env && ph != tops[0])
+		env = runlog_environment(c->e, tops[0]);
 	/* A record that cannot be written is said as loudly as production. */
 	const char *lost = journal_error(c->cfg->journal);
-	attr_t a = c->attr[lost || (env && is_production(env)) ? THEME_HEADER_ALERT : THEME_HEADER];
+	attr_t a = c->attr[lost || changes_production(tops, n) ? THEME_HEADER_ALERT : THEME_HEADER];
 	draw_fill(0, 0, c->cols, a);
 	struct strbuf sb = {0};
 	sb_addf(&sb, " rbc · %s", ph->rb->id);

@@ -19,7 +19,6 @@ ALLOW_CIRCLES=(
 )
 ALLOW_OVERSIZE=(
 	src/probe/cmd.c       # the command probe kinds, one file each
-	src/record/export.c   # the exporters, one per format
 	src/record/journal.c  # writing, replaying and checking the journal
 )
 # --------------------------------------------------------------------------

@@ -294,6 +294,18 @@ keys G k Enter
 expect_screen_re "NO_COLOR: a failure is a glyph and a word" '✘ FAIL +exit = 1'
 quit
 
+# --- production is said by the runbook, never guessed from a name -----------------------------------------------
+cat >"$TMP/guess.json" <<'JSON'
+{ "runbook": "guess", "title": "Named production, not declared",
+  "vars": { "ENVIRONMENT": "production", "ENV": "prod" },
+  "steps": [ { "id": "a", "title": "A", "run": "true" } ] }
+JSON
+scenario "no log: no environment and no alert" 100 30 --operator tester "$TMP/guess.json"
+wait_idle
+expect_match "a variable named ENVIRONMENT is not taken for the header" "$(screen | head -1)" '^ rbc · guess · operator tester '
+expect_nomatch "… nor does its value turn it to header.alert" "$(screen -e | head -1)" $'\e\\[[0-9;]*41[;m]'
+quit
+
 # --- a theme file of one's own, and a broken one -----------------------------------------------------------
 scenario "a theme by path" 100 30 --theme "$F/red-header.theme" "$F/walk.json"
 wait_idle

@@ -4,8 +4,10 @@
 #   never produces ("stauts" on an http step, "status" on a command, a
 #   field in a `when`), at the field's FILE:LINE:COL, with "did you mean";
 #   every shipped runbook, docs example and fixture still passes;
-# - the deployment log's Version and Environment come from the runbook's
-#   own vars as the run used them, or from the variables its "log" key names;
+# - the deployment log's Version and Environment come only from the
+#   variables the runbooks' "log" key names (a runbook's own vars as the run
+#   used them, a given one, a capture); a variable is never taken for them
+#   by its name;
 # - a --vars file may start with a UTF-8 byte-order mark; a NUL byte in it
 #   is refused with its line;
 # - rbc resume takes the run's own options again (--assume, --yes,
@@ -126,6 +128,7 @@ md_head() { "$RBC" export "$1" --format md | grep -E '^\*\*(Version|Environment)
 
 cat >"$TMP/own-version.json" <<'EOF'
 { "runbook": "own-version", "title": "A release with its version in its vars",
+  "log": { "version": "${VERSION}" },
   "vars": { "VERSION": "2.0.1" },
   "steps": [ { "id": "build", "title": "Build ${VERSION}", "run": "true" } ] }
 EOF
@@ -138,6 +141,19 @@ run "$RBC" run --batch --var VERSION=2.0.2 "$TMP/own-version.json"
 expect_eq "… and the given one when one is" "$(md_head "$(run_id)")" \
 "**Version**: 2.0.2
 **Environment**: —"
+
+cat >"$TMP/no-log.json" <<'EOF'
+{ "runbook": "no-log", "title": "A release that does not say what fills its log",
+  "vars": { "VERSION": "2.0.1", "ENVIRONMENT": "staging", "LIVE_ENV": "blue" },
+  "steps": [ { "id": "build", "title": "Build ${VERSION}", "run": "true" } ] }
+EOF
+run "$RBC" run --batch --var RELEASE=2.0.3 "$TMP/no-log.json"
+expect_eq "without \"log\", no variable is taken for Version or Environment by its name: both are —" \
+	"$(md_head "$(run_id)")" "**Version**: —
+**Environment**: —"
+expect_eq "… and null in the JSON export" \
+	"$("$RBC" export "$(run_id)" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["log"])')" \
+	"{'version': None, 'environment': None}"
 
 cat >"$TMP/release.json" <<'EOF'
 { "runbook": "release", "title": "Release",

@@ -121,6 +121,7 @@ printf 'a|b\nline2 <script>alert(3)</script> \033]0;t\007 end'
 SH
 cat >"$TMP/hostile.json" <<JSON
 { "runbook": "hostile", "title": "# Release <script>alert(1)</script> *now*",
+  "log": { "version": "\${VERSION}", "environment": "\${ENVIRONMENT}" },
   "steps": [
     { "id": "out", "title": "Output with a fence", "run": "sh '$TMP/out.sh'", "on_fail": "continue" },
     { "id": "cap", "title": "*bold* _em_ [link](http://example.com) ~~gone~~ \`code\` | pipe \u001b]0;title\u0007",

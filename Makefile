@@ -45,7 +45,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 # Every layer but cmd/ is a library the tests link against.
 LIB_SRC  := $(sort $(wildcard src/util/*.c src/runbook/*.c src/expr/*.c \
-              src/engine/*.c src/probe/*.c src/record/*.c src/notify/*.c src/tui/*.c))
+              src/engine/*.c src/probe/*.c src/record/*.c src/notify/*.c src/session/*.c \
+              src/tui/*.c))
 CMD_SRC  := $(sort $(wildcard src/cmd/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)

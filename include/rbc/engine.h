@@ -177,7 +177,8 @@ struct engine_opts {
 	bool interactive;             /* an operator can answer waits */
 	enum eng_assume assume;       /* answers manual steps when set */
 	bool yes;                     /* answers confirmations yes */
-	int64_t (*clock)(void);       /* wall clock in ms (NULL: the real one) */
+	int64_t (*clock)(void *clock_ud); /* wall clock in ms (NULL: the real one) */
+	void *clock_ud;               /* given back to clock */
 	void (*on_event)(void *ud, const struct eng_event *ev);
 	void *ud;
 };

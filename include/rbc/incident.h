@@ -171,6 +171,18 @@ struct inc_clock {
 /* The clocks at now. Resolved incidents stop at their resolution. */
 void incident_clock(const struct incident *in, int64_t now, struct inc_clock *c);
 
+/*
+ * One timeline entry in words, the same for the console's timeline and the
+ * exported documents. incident_entry_detail: what it says after its kind,
+ * "L2 → L3 — the region is down", "incident-commander: carol → dave"
+ * ("" when nothing). incident_entry_line: the whole line, "02:20:00
+ * severity L2 → L3 — the region is down (alice)" (time UTC; the actor but
+ * for notifications, which rbc sends). Caller frees; text is as recorded
+ * (escape for the medium).
+ */
+char *incident_entry_detail(const struct runbook *rb, const struct inc_entry *e);
+char *incident_entry_line(const struct runbook *rb, const struct inc_entry *e);
+
 /* "1h02m", "4m05s", "12s": a clock's reading (negative: "-3m10s"); caller frees. */
 char *incident_duration(int64_t ms);
 

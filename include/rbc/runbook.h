@@ -203,6 +203,7 @@ struct rb_step {
 
 struct rb_severity {
 	char *id, *name, *description;
+	char *pagerduty_severity; /* critical, error, warning or info; NULL: by position */
 	int64_t restore_ms, rpo_ms, update_every_ms; /* 0: not given */
 	char **contacts;
 	size_t ncontacts;

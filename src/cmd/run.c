@@ -1,34 +1,32 @@
 /*
- * run.c — `rbc run --batch FILE…`: the engine without a screen.
+ * run.c — `rbc run` and `rbc resume`: their arguments, and the session
+ * they open (session.h) for the console or the batch printer (batch.h).
  *
  * Loads and validates every runbook first (any error: exit 65, nothing
- * runs), then runs them in order as the phases of one run, printing one line
- * per finished step — VERDICT, id, title, explanation — plus lines for
- * retries, captures, jumps and watches that fire, and a summary. Exit code
- * from the run's verdict: 0 pass, 1 warn, 2 fail, 3 unknown or error; 64
- * usage, 65 invalid runbook or vars file, 66 unreadable file, 130 when
- * interrupted by a signal.
+ * runs), then opens the run's session — a new run, or one rebuilt from its
+ * journal — and hands it to its view. Exit code from the run's verdict: 0
+ * pass, 1 warn, 2 fail, 3 unknown or error; 64 usage, 65 invalid runbook
+ * or vars file, 66 unreadable file, 74 record lost, 130 when interrupted
+ * by a signal.
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <uv.h>
 
+#include "rbc/batch.h"
 #include "rbc/cmd.h"
 #include "rbc/console.h"
 #include "rbc/engine.h"
-#include "rbc/history.h"
 #include "rbc/journal.h"
 #include "rbc/json.h"
 #include "rbc/resume.h"
+#include "rbc/session.h"
 #include "rbc/sha256.h"
 #include "rbc/rundir.h"
 #include "rbc/runbook.h"
@@ -54,7 +52,9 @@ static void run_usage(FILE *fp)
 	        "  --db URL             also store every journal event in PostgreSQL (default:\n"
 	        "                       RBC_DATABASE_URL); the run never waits for it\n"
 	        "  --severity LEVEL     an incident runbook: declare at this level (its id or\n"
-	        "                       name) instead of asking; needs --title\n"
+	        "                       name) instead of asking; needs --title. With --batch\n"
+	        "                       too: declared before the first step, Slack and\n"
+	        "                       PagerDuty told as in the console\n"
 	        "  --title TEXT         …the incident's title\n"
 	        "  --impact-start WHEN  …when the impact began: HH:MM (UTC, today), 15m (ago)\n"
 	        "                       or an ISO time; never in the future (default: now)\n"
@@ -217,433 +217,6 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 	return 0;
 }
 
-/*
- * Text for one line: control characters (C1 too) and bytes that are not
- * UTF-8 shown escaped, never raw (text_term in text.h) — a command's output
- * must not drive the terminal nor garble the log.
- */
-static void put_clean(FILE *fp, const char *s)
-{
-	text_fputs(s ? s : "", fp);
-}
-
-/* Lines of a failed command's output shown under its line, per stream. */
-#define OUTPUT_TAIL_LINES 5
-#define CAPTURE_SHOWN 400      /* bytes of a captured value on its CAPTURE line */
-
-struct batch {
-	struct engine *e;
-	uv_signal_t sig[3];
-	bool finished;
-	bool interrupted;
-	enum rbc_verdict verdict;
-	char *stopped;            /* why a stop ended the run before its end, or NULL */
-	struct journal *j;
-	bool lost_said;           /* RECORD LOST was printed */
-	uint64_t t0;
-	uv_loop_t *loop;
-};
-
-static const char *step_id(const struct eng_step *s)
-{
-	return s->def ? s->def->id : s->rb->id;
-}
-
-static void line(const char *word, const struct eng_step *s, const char *text)
-{
-	text_printf("%-9s %s  ", word, step_id(s));
-	put_clean(stdout, s->title);
-	if (text && *text) {
-		fputs(" — ", stdout);
-		put_clean(stdout, text);
-	}
-	fputc('\n', stdout);
-}
-
-/*
- * The last lines a failed command printed, masked, under its line: what an
- * operator needs first when a step fails at 2 a.m.
- */
-static void output_tail(struct batch *b, const struct eng_step *s)
-{
-	if (!s->def || (s->def->action != RB_RUN && s->def->action != RB_NAGIOS) || !s->nsamples)
-		return;
-	const struct rbc_value *last = s->samples[s->nsamples - 1];
-	static const char *const streams[] = {"stdout", "stderr"};
-	for (int k = 0; k < 2; k++) {
-		const struct rbc_value *v = value_obj_get(last, streams[k]);
-		if (!v || v->type != VALUE_STR || !v->u.str.len)
-			continue;
-		/* Masked as a whole, the window's cut included, before lines are cut. */
-		struct rbc_value *mv = value_masked(v, engine_secrets(b->e));
-		/* The bytes as they are: a NUL is shown (\x00), the lines after it too. */
-		size_t len = mv->u.str.len;
-		char *m = xstrndup(mv->u.str.s, len);
-		value_free(mv);
-		/* The last OUTPUT_TAIL_LINES lines. */
-		while (len && m[len - 1] == '\n')
-			m[--len] = '\0';
-		const char *start = m + len, *end = m + len;
-		int lines = 0;
-		while (start > m && lines < OUTPUT_TAIL_LINES) {
-			start--;
-			if (*start == '\n' && ++lines == OUTPUT_TAIL_LINES) {
-				start++;
-				break;
-			}
-		}
-		for (const char *p = start; p && p < end;) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			struct strbuf one = {0};
-			sb_adds(&one, "");
-			text_term(&one, p, nl ? (size_t)(nl - p) : (size_t)(end - p));
-			printf("%-9s %s| %s\n", "", streams[k], sb_borrow(&one));
-			sb_free(&one);
-			p = nl ? nl + 1 : NULL;
-		}
-		free(m);
-	}
-}
-
-static void on_event(void *ud, const struct eng_event *ev)
-{
-	struct batch *b = ud;
-	const struct eng_step *s = ev->step;
-	if (!b->lost_said && journal_error(b->j)) {
-		/* Said where it happens, before the lines it makes unrecorded. */
-		b->lost_said = true;
-		fputs("RECORD LOST  ", stdout);
-		put_clean(stdout, journal_error(b->j));
-		fputs(" — nothing new starts, the run stops\n", stdout);
-	}
-	switch (ev->type) {
-	case ENG_EV_STEP_FINISHED: {
-		/* An end the record lost is shown as such. */
-		char *t = b->lost_said ? xasprintf("%s%s(not in the record)", ev->text ? ev->text : "",
-		                                   ev->text ? " " : "")
-		                       : NULL;
-		const char *text = t ? t : ev->text;
-		if (s->state == ENG_SKIPPED)
-			line("SKIPPED", s, text);
-		else if (s->state == ENG_CANCELLED)
-			line("CANCELLED", s, text);
-		else
-			line(verdict_name(ev->verdict), s, text);
-		free(t);
-		if (s->state == ENG_DONE &&
-		    (ev->verdict == RBC_VERDICT_FAIL || ev->verdict == RBC_VERDICT_ERROR))
-			output_tail(b, s);
-		break;
-	}
-	case ENG_EV_RETRY: {
-		char *t = xasprintf("attempt %u of %d: %s %s", s->attempt, s->def->retry_attempts,
-		                    verdict_name(ev->verdict), ev->text ? ev->text : "");
-		line("RETRY", s, t);
-		free(t);
-		break;
-	}
-	case ENG_EV_CAPTURE: {
-		text_printf("%-9s %s  %s = ", "CAPTURE", step_id(s), ev->name);
-		/* A line, not a megabyte: the head of a long value and its size. */
-		const char *v = ev->value ? ev->value : ev->text;
-		size_t n = v ? strlen(v) : 0, keep = n > CAPTURE_SHOWN ? CAPTURE_SHOWN : n;
-		while (keep < n && keep > 0 && ((unsigned char)v[keep] & 0xC0) == 0x80)
-			keep--;
-		char *head = xstrndup(v ? v : "", keep);
-		put_clean(stdout, head);
-		free(head);
-		if (keep < n)
-			printf("… (%zu bytes)", n);
-		fputc('\n', stdout);
-		break;
-	}
-	case ENG_EV_JUMP:
-		text_printf("%-9s %s → %s  ", "JUMP", step_id(s), step_id(ev->target));
-		put_clean(stdout, ev->text);
-		fputc('\n', stdout);
-		break;
-	case ENG_EV_WATCH_FIRED:
-		text_printf("%-9s %s%s%s  ", "FIRED", step_id(s), ev->target ? " → " : "",
-		       ev->target ? step_id(ev->target) : "");
-		put_clean(stdout, ev->text);
-		fputc('\n', stdout);
-		break;
-	case ENG_EV_CONFIRMED:
-		if (ev->automatic)
-			line("CONFIRMED", s, "--yes");
-		break;
-	case ENG_EV_RUN_FINISHED:
-		b->finished = true;
-		b->verdict = ev->verdict;
-		if (ev->stopped) {
-			free(b->stopped);
-			b->stopped = xstrdup(ev->text ? ev->text : "stopped");
-		}
-		if (ev->text && !b->interrupted) {
-			printf("%-9s ", "STOPPED");
-			put_clean(stdout, ev->text);
-			fputc('\n', stdout);
-		}
-		for (size_t i = 0; i < RBC_ARRAY_LEN(b->sig); i++)
-			uv_close((uv_handle_t *)&b->sig[i], NULL);
-		break;
-	default:
-		break;
-	}
-	fflush(stdout);
-}
-
-static void on_signal(uv_signal_t *h, int signum)
-{
-	struct batch *b = h->data;
-	if (b->interrupted || b->finished)
-		return;
-	b->interrupted = true;
-	const char *name = sigabbrev_np(signum);
-	char *why = xasprintf("interrupted by SIG%s", name ? name : "?");
-	fprintf(stderr, "rbc: %s: stopping\n", why);
-	engine_stop(b->e, why);
-	free(why);
-}
-
-static void summary(struct batch *b, const struct rundir *rd)
-{
-	struct eng_counts c;
-	engine_counts(b->e, &c);
-	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
-	/* A lost record has not kept the run's end: what is shown is not its record. */
-	printf("summary: %s%s — ", verdict_name(b->verdict), journal_error(b->j) ? " (not in the record)" : "");
-	if (b->stopped) {
-		/* Not a verdict on the whole run: it did not get to its end. */
-		fputs("stopped: ", stdout);
-		put_clean(stdout, b->stopped);
-		fputs(" — ", stdout);
-	}
-	printf("%zu step%s", c.total, c.total == 1 ? "" : "s");
-	const char *sep = ": ";
-	for (int k = 0; k < 5; k++)
-		if (c.by_verdict[k]) {
-			printf("%s%zu %s", sep, c.by_verdict[k], words[k]);
-			sep = ", ";
-		}
-	if (c.skipped) {
-		printf("%s%zu skipped", sep, c.skipped);
-		sep = ", ";
-	}
-	if (c.cancelled) {
-		printf("%s%zu cancelled", sep, c.cancelled);
-		sep = ", ";
-	}
-	if (c.pending)
-		printf("%s%zu not run", sep, c.pending);
-	double secs = (double)(uv_hrtime() - b->t0) / 1e9;
-	printf(" — %.1f s\n", secs);
-	text_printf("run: %s (%s)\n", rd->id, rd->path);
-	fflush(stdout);
-}
-
-/* ---- the journal's header ------------------------------------------------ */
-
-struct run_record {
-	struct journal *j;
-	struct runbook **rbs;
-	size_t nrbs;
-	const struct rb_kv *vars;
-	const struct rundir *rd;
-	int argc;
-	char **argv;
-	struct rbc_error err;
-	int rc;                   /* when preparing failed: the exit code (else 70) */
-	struct history *hist;     /* --db: the journal's lines also go there */
-	/* a resume */
-	bool resume, forced;
-	struct resume_state rs;
-	char *resumed_at;         /* the step the run goes on at, for the operator */
-	char *warning;            /* what the record could not give back, for the console */
-};
-
-/* The step tree, flat, in order: what the run could go through. */
-static void header_steps(cJSON *arr, const struct runbook *rb, struct rb_step *const *steps, size_t n,
-                         bool on_demand)
-{
-	for (size_t i = 0; i < n; i++) {
-		const struct rb_step *st = steps[i];
-		cJSON *o = cJSON_CreateObject();
-		char *id = xasprintf("%s/%s", rb->id, st->id);
-		cJSON_AddStringToObject(o, "id", id);
-		free(id);
-		cJSON_AddStringToObject(o, "number", st->number);
-		cJSON_AddStringToObject(o, "title", st->title ? st->title : "");
-		if (st->action == RB_GROUP)
-			cJSON_AddBoolToObject(o, "group", true);
-		if (on_demand || st->on_demand)
-			cJSON_AddBoolToObject(o, "on_demand", true);
-		cJSON_AddItemToArray(arr, o);
-		if (st->action == RB_GROUP)
-			header_steps(arr, rb, st->children, st->nchildren, on_demand || st->on_demand);
-	}
-}
-
-static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
-{
-	for (cJSON *c = arr->child; c; c = c->next)
-		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "id")), rb->id) == 0)
-			return; /* included twice */
-	cJSON *o = cJSON_CreateObject();
-	char real[PATH_MAX];
-	cJSON_AddStringToObject(o, "file", realpath(rb->file, real) ? real : rb->file);
-	cJSON_AddStringToObject(o, "id", rb->id);
-	cJSON_AddStringToObject(o, "kind", rb_kind_name(rb->kind));
-	if (rb->title)
-		cJSON_AddStringToObject(o, "title", rb->title);
-	char hex[65];
-	if (sha256_file(rb->file, hex))
-		cJSON_AddStringToObject(o, "sha256", hex);
-	else
-		cJSON_AddNullToObject(o, "sha256");
-	cJSON_AddBoolToObject(o, "included", included);
-	if (rb->kind == RB_KIND_INCIDENT) {
-		/* The ids its incident lines may name: readers check them. */
-		cJSON *levels = cJSON_AddArrayToObject(o, "levels"), *roles = cJSON_AddArrayToObject(o, "roles");
-		for (size_t i = 0; i < rb->nseverities; i++)
-			cJSON_AddItemToArray(levels, cJSON_CreateString(rb->severities[i].id));
-		for (size_t i = 0; i < rb->nroles; i++)
-			cJSON_AddItemToArray(roles, cJSON_CreateString(rb->roles[i].id));
-	}
-	header_steps(cJSON_AddArrayToObject(o, "steps"), rb, rb->steps, rb->nsteps, included);
-	cJSON_AddItemToArray(arr, o);
-	for (size_t i = 0; i < rb->nincludes; i++)
-		header_runbook(arr, rb->includes[i], true);
-}
-
-/* The command line as it may be written down: a --db URL without its password. */
-/*
- * The command line as it may be written down: a --db URL without its
- * password, and every option's value (a --var, a --title, an --operator)
- * with the run's secrets masked; option names and runbook files as given.
- */
-static void add_argv(cJSON *o, int argc, char **argv, const struct mask *m)
-{
-	static const char *const valued[] = {"--var", "--vars", "--operator", "--theme", "--db",
-	                                      "--assume", "--severity", "--title", "--impact-start"};
-	cJSON *args = cJSON_AddArrayToObject(o, "argv");
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *eq = a[0] == '-' ? strchr(a, '=') : NULL;
-		bool value = false;
-		for (size_t k = 0; i > 0 && k < RBC_ARRAY_LEN(valued) && !value; k++)
-			value = strcmp(argv[i - 1], valued[k]) == 0;
-		bool url = (value && strcmp(argv[i - 1], "--db") == 0) || strncmp(a, "--db=", 5) == 0;
-		char *w;
-		if (url) {
-			char *r = history_url_redacted(value ? a : a + 5);
-			w = value ? xstrdup(r) : xasprintf("--db=%s", r);
-			free(r);
-		} else if (value || eq) {
-			char *v = mask_text(m, value ? a : eq + 1);
-			w = value ? xstrdup(v) : xasprintf("%.*s%s", (int)(eq + 1 - a), a, v);
-			free(v);
-		} else {
-			w = xstrdup(a);
-		}
-		char *valid = utf8_copy_valid(w, strlen(w));
-		cJSON_AddItemToArray(args, cJSON_CreateString(valid));
-		free(valid);
-		free(w);
-	}
-}
-
-/*
- * Each runbook's variables as the run starts with them (given, else its own
- * default, expanded; masked) and its "log": the exports fill the deployment
- * log's Version and Environment from these and the captures that follow.
- */
-static void header_values(cJSON *rbs, struct engine *e)
-{
-	size_t n;
-	struct eng_step *const *tops = engine_nodes(e, &n);
-	cJSON *o;
-	cJSON_ArrayForEach(o, rbs)
-	{
-		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
-		struct eng_step *node = NULL;
-		for (size_t i = 0; id && i < n && !node; i++)
-			if (tops[i]->rb && strcmp(tops[i]->rb->id, id) == 0)
-				node = tops[i];
-		if (!node)
-			continue;
-		const struct runbook *rb = node->rb;
-		cJSON *vars = rb->vars.n ? cJSON_AddObjectToObject(o, "vars") : NULL;
-		for (size_t i = 0; i < rb->vars.n; i++) {
-			char *v = engine_var(e, node, rb->vars.keys[i]);
-			char *m = engine_mask(e, v ? v : "");
-			cJSON_AddStringToObject(vars, rb->vars.keys[i], m);
-			free(m);
-			free(v);
-		}
-		if (rb->log_version || rb->log_environment) {
-			cJSON *log = cJSON_AddObjectToObject(o, "log");
-			if (rb->log_version)
-				cJSON_AddStringToObject(log, "version", rb->log_version);
-			if (rb->log_environment)
-				cJSON_AddStringToObject(log, "environment", rb->log_environment);
-		}
-	}
-}
-
-/* The header: what a resume needs to rebuild the run, and an auditor to trust it. */
-static bool write_header(struct run_record *r, struct engine *e)
-{
-	journal_set_mask(r->j, engine_secrets(e));
-	cJSON *h = cJSON_CreateObject();
-	cJSON_AddStringToObject(h, "run", r->rd->id);
-	cJSON_AddStringToObject(h, "rbc", RBC_VERSION);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	gmtime_r(&ts.tv_sec, &tm);
-	char t[40];
-	strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(h, "started", t);
-	char host[256] = "";
-	gethostname(host, sizeof host - 1);
-	cJSON_AddStringToObject(h, "host", host);
-	cJSON_AddStringToObject(h, "operator", engine_operator(e));
-	cJSON_AddNumberToObject(h, "pid", (double)getpid());
-	cJSON *rbs = cJSON_AddArrayToObject(h, "runbooks");
-	for (size_t i = 0; i < r->nrbs; i++)
-		header_runbook(rbs, r->rbs[i], false);
-	header_values(rbs, e);
-	cJSON *vars = cJSON_AddObjectToObject(h, "vars");
-	for (size_t i = 0; r->vars && i < r->vars->n; i++)
-		cJSON_AddStringToObject(vars, r->vars->keys[i], r->vars->vals[i]);
-	add_argv(h, r->argc, r->argv, engine_secrets(e));
-	if (journal_header(r->j, h, &r->err))
-		return true;
-	r->rc = RBC_EXIT_IOERR; /* no record: nothing may run */
-	/* Nor is a torn header left behind as a run. */
-	if (rundir_discard(r->rd)) {
-		char *why = xasprintf("%s; nothing ran, and the run's directory is removed", r->err.msg);
-		rbc_error_set(&r->err, "%s", why);
-		free(why);
-	}
-	return false;
-}
-
-static bool resume_apply(struct run_record *r, struct engine *e);
-
-/* Before anything runs: a new run's header, or a resumed run's record. */
-static bool prepare(void *ud, struct engine *e)
-{
-	struct run_record *r = ud;
-	if (!(r->resume ? resume_apply(r, e) : write_header(r, e)))
-		return false;
-	char *warn = engine_secret_warning(e);
-	if (warn)
-		text_fprintf(stderr, "rbc: warning: %s\n", warn);
-	free(warn);
-	return true;
-}
-
 /* The name of a secret of rb given with --var on the command line, or NULL. */
 static const char *cli_secret(const struct runbook *rb, const struct rb_kv *vars, int argc,
                               char **argv)
@@ -720,148 +293,48 @@ struct run_opts {
 	const char *severity, *title, *impact; /* incident: --severity, --title, --impact-start */
 	const char *db;           /* --db, else RBC_DATABASE_URL (NULL: none) */
 	enum eng_assume assume;
-	int64_t t_start;          /* a resumed run: when it started (ms) */
 };
 
-static void to_history(void *ud, const char *line, size_t len)
-{
-	history_add(ud, line, len);
-}
-
-static void history_drained(void *ud)
+/* What the session has for the operator before and after the view: stderr. */
+static void note(void *ud, const char *text)
 {
 	(void)ud;
-}
-
-/* The run is over: what the database has not stored yet gets a few seconds. */
-static void history_end(uv_loop_t *loop, struct run_record *rec, const char *cmd)
-{
-	if (!rec->hist)
-		return;
-	history_finish(rec->hist, 5000, history_drained, NULL);
-	uv_run(loop, UV_RUN_DEFAULT);
-	size_t left = history_pending(rec->hist);
-	if (left)
-		text_fprintf(stderr,
-		        "rbc: %s: history: %zu events not stored in the database (%s); they are in the journal: rbc history push %s\n",
-		        cmd, left, history_state(rec->hist), rec->rd->id);
-	else
-		fprintf(stderr, "rbc: %s: history: %llu events stored in the database\n", cmd,
-		        (unsigned long long)history_stored(rec->hist));
-	history_free(rec->hist);
-	rec->hist = NULL;
-	uv_run(loop, UV_RUN_DEFAULT); /* its handles close */
+	text_fprintf(stderr, "rbc: %s\n", text);
 }
 
 /*
- * Runs rec's runbooks on loop — in the console, or in batch mode — with its
- * journal open: prepares the engine (header or resume), runs to the end,
- * frees the engine, the journal and the loop. Returns the exit code.
+ * Opens the run's session (a new run, or a resume with resume set) and
+ * runs it in the console or in batch mode; returns the exit code.
  */
-static int execute(uv_loop_t *loop, struct run_record *rec, const struct run_opts *ro, const char *cmd)
+static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, const struct rundir *rd,
+                   int argc, char **argv, const struct run_opts *ro, bool resume, bool forced, const char *cmd)
 {
-	const struct rundir *rd = rec->rd;
+	struct session_opts so = {.cmd = cmd, .runbooks = rbs, .nrunbooks = nrbs, .vars = vars, .rd = rd,
+	                          .argc = argc, .argv = argv, .operator = ro->op, .assume = ro->assume,
+	                          .yes = ro->yes, .interactive = !ro->batch, .db = ro->db, .resume = resume,
+	                          .forced = forced, .severity = ro->severity, .title = ro->title,
+	                          .impact_start = ro->impact, .note = note};
 	struct rbc_error err = {0};
-	if (ro->db && *ro->db) {
-		rec->hist = history_start(loop, ro->db, rd->id);
-		journal_set_line_sink(rec->j, to_history, rec->hist);
-	}
-	if (!ro->batch) {
-		struct engine_opts co = {.loop = loop, .runbooks = rec->rbs, .nrunbooks = rec->nrbs,
-		                         .vars = rec->vars, .out_dir = rd->out, .operator = ro->op,
-		                         .assume = ro->assume, .yes = ro->yes};
-		struct console_cfg cfg = {.theme = ro->theme, .run_id = rd->id, .run_path = rd->path,
-		                          .journal = rec->j, .started = prepare, .started_ud = rec,
-		                          .resumed = rec->resume, .t_start = ro->t_start,
-		                          .resume_warning = &rec->warning, .severity = ro->severity,
-		                          .incident_title = ro->title, .impact_start = ro->impact};
-		int rc = console_run(&co, &cfg);
-		history_end(loop, rec, cmd);
-		if (rec->err.msg) {
-			text_fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
-			rbc_error_clear(&rec->err);
-			rc = rec->rc ? rec->rc : RBC_EXIT_SOFTWARE;
-		} else if (journal_error(rec->j)) {
-			text_fprintf(stderr, "rbc: %s: RECORD LOST: %s; what ran after it is not in the record\n", cmd,
-			             journal_error(rec->j));
-			rc = RBC_EXIT_IOERR;
-		}
-		journal_free(rec->j);
-		uv_loop_close(loop);
+	int rc = 0;
+	struct session *s = session_open(&so, &rc, &err);
+	if (!s) {
+		text_fprintf(stderr, "rbc: %s: %s\n", cmd, err.msg ? err.msg : "cannot start");
+		rbc_error_clear(&err);
 		return rc;
 	}
-	struct batch b = {.loop = loop, .t0 = uv_hrtime()};
-	struct engine_opts o = {
-		.loop = loop,
-		.runbooks = rec->rbs,
-		.nrunbooks = rec->nrbs,
-		.vars = rec->vars,
-		.out_dir = rd->out,
-		.operator = ro->op,
-		.interactive = false,
-		.assume = ro->assume,
-		.yes = ro->yes,
-		.on_event = journal_on_event,
-		.ud = rec->j,
-	};
-	journal_set_observer(rec->j, on_event, &b);
-	b.j = rec->j;
-	b.e = engine_new(&o, &err);
-	journal_attach(rec->j, b.e);
-	if (!prepare(rec, b.e)) {
-		text_fprintf(stderr, "rbc: %s: %s\n", cmd, rec->err.msg);
-		rbc_error_clear(&rec->err);
-		engine_free(b.e);
-		history_end(loop, rec, cmd);
-		journal_free(rec->j);
-		probe_shutdown(loop);
-		uv_run(loop, UV_RUN_DEFAULT);
-		uv_loop_close(loop);
-		return rec->rc ? rec->rc : RBC_EXIT_SOFTWARE;
+	if (ro->batch) {
+		rc = batch_run(s, cmd);
+	} else {
+		struct console_cfg cfg = {.theme = ro->theme, .run_id = rd->id, .run_path = rd->path};
+		rc = console_run(s, &cfg);
 	}
-	if (rec->resume) {
-		text_printf("%-9s %s — %zu events; %s\n", "RESUMED", rd->id, rec->rs.events,
-		       rec->resumed_at ? rec->resumed_at : "from the start");
-		for (size_t i = 0; i < rec->rs.ncut; i++) {
-			char when[40], *t;
-			iso_ms_format(when, sizeof when, rec->rs.cut[i].started);
-			t = xasprintf("started at %s, its end is not in the record: it runs again", when);
-			line("AGAIN", rec->rs.cut[i].step, t);
-			free(t);
-		}
-		fflush(stdout);
-	}
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-	for (size_t i = 0; i < RBC_ARRAY_LEN(sigs); i++) {
-		uv_signal_init(loop, &b.sig[i]);
-		b.sig[i].data = &b;
-		uv_signal_start(&b.sig[i], on_signal, sigs[i]);
-		uv_unref((uv_handle_t *)&b.sig[i]); /* the run, not these, keeps the loop going */
-	}
-	engine_start(b.e);
-	uv_run(loop, UV_RUN_DEFAULT);
-	bool stalled = !b.finished;
-	if (stalled) {
-		/* Nothing left to wait for, yet no end: say so rather than hang. */
-		fprintf(stderr, "rbc: %s: the run stalled (a bug in rbc): stopping\n", cmd);
-		engine_stop(b.e, "the run stalled");
-		uv_run(loop, UV_RUN_DEFAULT);
-		b.verdict = RBC_VERDICT_ERROR;
-	}
-	history_end(loop, rec, cmd);
-	summary(&b, rd);
-	int rc = b.interrupted ? 130 : verdict_exit_code(b.verdict);
-	if (journal_error(rec->j)) {
+	session_drain(s);
+	if (journal_error(session_journal(s))) {
 		text_fprintf(stderr, "rbc: %s: RECORD LOST: %s; what ran after it is not in the record\n", cmd,
-		        journal_error(rec->j));
+		             journal_error(session_journal(s)));
 		rc = RBC_EXIT_IOERR;
 	}
-	engine_free(b.e);
-	journal_free(rec->j);
-	probe_shutdown(loop);
-	uv_run(loop, UV_RUN_DEFAULT);
-	uv_loop_close(loop);
-	free(b.stopped);
+	session_close(s);
 	return rc;
 }
 
@@ -994,20 +467,9 @@ int cmd_run(int argc, char **argv)
 		rbc_error_clear(&err);
 		return run_done(status, rbs, nfiles, files, &vars, &rd);
 	}
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct run_record rec = {.rbs = rbs, .nrbs = nfiles, .vars = &vars, .rd = &rd,
-	                         .argc = argc, .argv = argv};
-	rec.j = journal_create(&loop, rd.path, &err);
-	if (!rec.j) {
-		text_fprintf(stderr, "rbc: run: %s\n", err.msg);
-		rbc_error_clear(&err);
-		uv_loop_close(&loop);
-		return run_done(RBC_EXIT_SOFTWARE, rbs, nfiles, files, &vars, &rd);
-	}
 	struct run_opts ro = {.batch = batch, .op = op, .theme = theme, .db = db, .assume = assume, .yes = yes,
 	                      .severity = severity, .title = title, .impact = impact};
-	int rc = execute(&loop, &rec, &ro, "run");
+	int rc = execute(rbs, nfiles, &vars, &rd, argc, argv, &ro, false, false, "run");
 	return run_done(rc, rbs, nfiles, files, &vars, &rd);
 }
 
@@ -1052,111 +514,6 @@ static void resume_usage(FILE *fp)
 	        "may change.\n");
 }
 
-static bool backfill(void *ud, const cJSON *o, const char *raw, unsigned long line)
-{
-	(void)o;
-	(void)line;
-	size_t n = strlen(raw);
-	while (n && raw[n - 1] == '\n')
-		n--;
-	history_add(ud, raw, n);
-	return true;
-}
-
-static bool resume_apply(struct run_record *r, struct engine *e)
-{
-	journal_set_mask(r->j, engine_secrets(e));
-	if (!resume_replay(r->rd->path, e, &r->rs, &r->err)) {
-		r->rc = RBC_EXIT_DATAERR;
-		return false;
-	}
-	if (r->rs.finished && !r->rs.stopped) {
-		rbc_error_set(&r->err, "run %s finished: there is nothing to resume (rbc export %s writes its record)",
-		              r->rd->id, r->rd->id);
-		r->rc = RBC_EXIT_USAGE;
-		return false;
-	}
-	if (!journal_continue(r->j, r->rs.last_seq, r->rs.good_len, &r->err)) {
-		r->rc = RBC_EXIT_IOERR;
-		return false;
-	}
-	if (r->hist && !journal_replay(r->rd->path, backfill, r->hist, NULL, &r->err))
-		return false; /* what came before: the database may not have it all */
-	bool after = false;
-	struct eng_step *at = engine_resume_point(e, &after);
-	char *id = at ? journal_step_id(at) : NULL;
-	if (at)
-		r->resumed_at = xasprintf("%s %s", after ? "going on after" : "going on at", id);
-	cJSON *o = cJSON_CreateObject();
-	char t[40];
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	iso_ms_format(t, sizeof t, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-	cJSON_AddStringToObject(o, "t", t);
-	cJSON_AddStringToObject(o, "ev", "run_resumed");
-	cJSON_AddStringToObject(o, "rbc", RBC_VERSION);
-	char host[256] = "";
-	gethostname(host, sizeof host - 1);
-	cJSON_AddStringToObject(o, "host", host);
-	cJSON_AddStringToObject(o, "operator", engine_operator(e));
-	cJSON_AddNumberToObject(o, "pid", (double)getpid());
-	add_argv(o, r->argc, r->argv, engine_secrets(e));
-	cJSON_AddNumberToObject(o, "events", (double)r->rs.events);
-	if (id) {
-		cJSON_AddStringToObject(o, "at", id);
-		cJSON_AddBoolToObject(o, "after", after);
-	}
-	if (r->rs.dropped_last)
-		cJSON_AddBoolToObject(o, "dropped_last", true);
-	if (r->forced) {
-		/* The runbooks may have changed: the tree the run goes on with, so
-		   that its record is the one it used. */
-		cJSON_AddBoolToObject(o, "forced", true);
-		cJSON *rbs = cJSON_AddArrayToObject(o, "runbooks");
-		for (size_t i = 0; i < r->nrbs; i++)
-			header_runbook(rbs, r->rbs[i], false);
-	}
-	if (r->rs.nlost) {
-		cJSON *lost = cJSON_AddArrayToObject(o, "lost_captures");
-		for (size_t i = 0; i < r->rs.nlost; i++)
-			cJSON_AddItemToArray(lost, cJSON_CreateString(r->rs.lost[i]));
-	}
-	free(id);
-	bool ok = journal_append_sync(r->j, o, &r->err);
-	if (!ok)
-		r->rc = RBC_EXIT_IOERR;
-	for (size_t i = 0; i < r->rs.nlost; i++)
-		text_fprintf(stderr,
-		        "rbc: resume: the secret %s was captured before and is never written: run that step again (r) before the steps that use it\n",
-		        r->rs.lost[i]);
-	if (r->rs.nlost)
-		r->warning = xasprintf("not in the record (a secret): %s%s — run %s again (r)", r->rs.lost[0],
-		                       r->rs.nlost > 1 ? " and more" : "", r->rs.nlost > 1 ? "those steps" : "that step");
-	if (r->rs.unknown)
-		fprintf(stderr, "rbc: resume: %zu recorded events name steps the runbooks no longer have: left out\n",
-		        r->rs.unknown);
-	/* A step whose start is recorded and not its end may have done its
-	   work: it runs again, never without saying so. */
-	for (size_t i = 0; i < r->rs.ncut; i++) {
-		const struct eng_step *s = r->rs.cut[i].step;
-		char *sid = journal_step_id(s);
-		char when[40];
-		iso_ms_format(when, sizeof when, r->rs.cut[i].started);
-		text_fprintf(stderr, "rbc: resume: %s started at %s and its end is not in the record: what it does may be done already; it runs again\n",
-		        sid, when);
-		free(sid);
-	}
-	if (r->rs.ncut) {
-		const struct eng_step *s = r->rs.cut[0].step;
-		char *w = xasprintf("%s%sstarted, its end not recorded: %s %s%s — it runs again", r->warning ? r->warning : "",
-		                    r->warning ? " · " : "", s->def->number, s->title ? s->title : s->def->id,
-		                    r->rs.ncut > 1 ? " and more" : "");
-		free(r->warning);
-		r->warning = w;
-	}
-	return ok;
-}
-
 /* The run's options that shape how it answers: --assume, --yes. */
 static void original_options(const cJSON *argv, enum eng_assume *assume, bool *yes)
 {
@@ -1198,7 +555,7 @@ static const char *assume_name(enum eng_assume a)
 	return a == ENG_ASSUME_DONE ? "done" : a == ENG_ASSUME_SKIP ? "skip" : NULL;
 }
 
-/* Says on stderr what a resume makes of an option; values shown clean (put_clean). */
+/* Says on stderr what a resume makes of an option; values shown clean (text_fputs). */
 static void resume_say(const char *fmt, ...) RBC_PRINTF(1, 2);
 static void resume_say(const char *fmt, ...)
 {
@@ -1207,7 +564,7 @@ static void resume_say(const char *fmt, ...)
 	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	fputs("rbc: resume: ", stderr);
-	put_clean(stderr, msg);
+	text_fputs(msg, stderr);
 	fputc('\n', stderr);
 	free(msg);
 }
@@ -1461,7 +818,6 @@ int cmd_resume(int argc, char **argv)
 	const char *hop = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator"));
 	resume_given_options(h, &want, op, hop, &ro);
 	ro.op = op ? op : hop;
-	ro.t_start = iso_ms_parse(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "started")));
 
 	/* The tree the run used last (a resume with --force changes it): the
 	   files as they are now are compared with it, not with the header's. */
@@ -1488,24 +844,8 @@ int cmd_resume(int argc, char **argv)
 		fprintf(stderr, "rbc: resume: the run's header names no runbook\n");
 		status = RBC_EXIT_DATAERR;
 	}
-	uv_loop_t loop;
-	struct run_record rec = {.rbs = rbs, .nrbs = nfiles, .vars = &vars, .rd = &rd, .argc = argc,
-	                         .argv = argv, .resume = true, .forced = force};
-	if (!status) {
-		uv_loop_init(&loop);
-		rec.j = journal_reopen(&loop, rd.path, &err);
-		if (!rec.j) {
-			text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
-			rbc_error_clear(&err);
-			uv_loop_close(&loop);
-			status = RBC_EXIT_USAGE;
-		}
-	}
 	if (!status)
-		status = execute(&loop, &rec, &ro, "resume");
-	resume_state_free(&rec.rs);
-	free(rec.resumed_at);
-	free(rec.warning);
+		status = execute(rbs, nfiles, &vars, &rd, argc, argv, &ro, true, force, "resume");
 	int rc = run_done(status, rbs, rbs ? nfiles : 0, files, &vars, &rd);
 	cJSON_Delete(tree);
 	cJSON_Delete(h);

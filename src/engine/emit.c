@@ -43,7 +43,7 @@ static int64_t real_clock(void)
 /* Wall time in ms: the options' clock (a fixed one in tests), else the system's. */
 int64_t engine_now(const struct engine *e)
 {
-	return e->o.clock ? e->o.clock() : real_clock();
+	return e->o.clock ? e->o.clock(e->o.clock_ud) : real_clock();
 }
 
 /* True when f is the run's flow or a branch of it. */

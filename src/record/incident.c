@@ -566,3 +566,67 @@ char *incident_duration(int64_t ms)
 		return xasprintf("%s%" PRId64 "m%02" PRId64 "s", sign, s / 60, s % 60);
 	return xasprintf("%s%" PRId64 "s", sign, s);
 }
+
+/* What an entry names before its text: the level, the change, the role. */
+static void entry_head(struct strbuf *sb, const struct runbook *rb, const struct inc_entry *e)
+{
+	switch (e->kind) {
+	case INC_EV_DECLARED: {
+		char *l = incident_severity_label(rb, incident_severity_find(rb, e->to));
+		sb_adds(sb, l);
+		free(l);
+		break;
+	}
+	case INC_EV_SEVERITY:
+	case INC_EV_STATUS:
+		sb_addf(sb, "%s → %s", e->from ? e->from : "", e->to ? e->to : "");
+		break;
+	case INC_EV_ROLE:
+		sb_addf(sb, "%s: %s → %s", e->role ? e->role : "", e->from ? e->from : "(unassigned)",
+		        e->to ? e->to : "(unassigned)");
+		break;
+	case INC_EV_TODO:
+		sb_adds(sb, e->done ? "[x]" : "[ ]");
+		break;
+	case INC_EV_TRIGGER:
+		sb_adds(sb, e->automatic ? "(automatic)" : "(by hand)");
+		break;
+	case INC_EV_NOTIFICATION:
+		sb_addf(sb, "%s %s %s", e->from ? e->from : "", e->role ? e->role : "", e->to ? e->to : "");
+		break;
+	default:
+		break;
+	}
+}
+
+/* What an entry says after its kind (incident.h). */
+char *incident_entry_detail(const struct runbook *rb, const struct inc_entry *e)
+{
+	struct strbuf sb = {0};
+	sb_adds(&sb, "");
+	entry_head(&sb, rb, e);
+	if (e->text)
+		sb_addf(&sb, "%s%s", sb.len ? " — " : "", e->text);
+	return sb_take(&sb);
+}
+
+/* An entry as one timeline line (incident.h). */
+char *incident_entry_line(const struct runbook *rb, const struct inc_entry *e)
+{
+	char t[40];
+	iso_ms_format(t, sizeof t, e->t);
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%.8s %s", t + 11, incident_kind_name(e->kind));
+	size_t at = sb.len;
+	sb_adds(&sb, " ");
+	entry_head(&sb, rb, e);
+	if (sb.len == at + 1) {
+		sb.len = at; /* no head: the text follows the kind */
+		sb.s[at] = '\0';
+	}
+	if (e->text)
+		sb_addf(&sb, " — %s", e->text);
+	if (e->actor && e->kind != INC_EV_NOTIFICATION)
+		sb_addf(&sb, " (%s)", e->actor);
+	return sb_take(&sb);
+}

@@ -240,12 +240,6 @@ static void add_str_or_null(cJSON *o, const char *k, const char *v)
 		cJSON_AddNullToObject(o, k);
 }
 
-static const char *level_name(const struct runbook *rb, const char *id)
-{
-	size_t i = incident_severity_find(rb, id);
-	return i == SIZE_MAX ? NULL : rb->severities[i].name;
-}
-
 /* The incident timeline as JSON, every field the journal gives. */
 static cJSON *to_json(const struct loaded *l)
 {
@@ -504,41 +498,9 @@ static void md_timeline(struct strbuf *sb, const struct loaded *l)
 		sb_addf(sb, "| %.8s | %s | ", t + 11, incident_kind_name(e->kind));
 		export_md_cell(sb, e->actor);
 		sb_adds(sb, " | ");
-		struct strbuf d = {0};
-		switch (e->kind) {
-		case INC_EV_DECLARED: {
-			char *lb = incident_severity_label(l->rb, incident_severity_find(l->rb, e->to));
-			sb_addf(&d, "%s: ", lb);
-			free(lb);
-			break;
-		}
-		case INC_EV_SEVERITY:
-			sb_addf(&d, "%s %s → %s %s: ", e->from, level_name(l->rb, e->from) ?: "", e->to,
-			        level_name(l->rb, e->to) ?: "");
-			break;
-		case INC_EV_STATUS:
-		case INC_EV_RESOLVED:
-			sb_addf(&d, "%s → %s%s", e->from ? e->from : "", e->to ? e->to : "", e->text ? ": " : "");
-			break;
-		case INC_EV_ROLE:
-			sb_addf(&d, "%s: %s → %s", e->role, e->from ? e->from : "unassigned", e->to ? e->to : "unassigned");
-			break;
-		case INC_EV_TRIGGER:
-			sb_adds(&d, e->automatic ? "automatic: " : "by hand: ");
-			break;
-		case INC_EV_TODO:
-			sb_adds(&d, e->done ? "[x] " : "[ ] ");
-			break;
-		case INC_EV_NOTIFICATION:
-			sb_addf(&d, "%s %s %s: ", e->from ? e->from : "", e->role ? e->role : "", e->to ? e->to : "");
-			break;
-		default:
-			break;
-		}
-		if (e->text && e->kind != INC_EV_ROLE)
-			sb_adds(&d, e->text);
-		export_md_cell(sb, sb_borrow(&d));
-		sb_free(&d);
+		char *d = incident_entry_detail(l->rb, e);
+		export_md_cell(sb, d);
+		free(d);
 		sb_adds(sb, " |\n");
 	}
 }

@@ -1049,6 +1049,21 @@ static void s_contacts(struct keys_reader *kr, const cJSON *m, void *t)
 	get_strings(L, m, &sv->contacts, &sv->ncontacts);
 }
 
+/* PagerDuty's word for the level: one of the four the Events API takes. */
+static void s_pagerduty_severity(struct keys_reader *kr, const cJSON *m, void *t)
+{
+	static const char *const words[] = {"critical", "error", "warning", "info"};
+	struct loader *L = loader_of(kr);
+	if (!keys_want_string(&L->r, m))
+		return;
+	for (size_t i = 0; i < RBC_ARRAY_LEN(words); i++)
+		if (strcmp(m->valuestring, words[i]) == 0) {
+			((struct rb_severity *)t)->pagerduty_severity = xstrdup(words[i]);
+			return;
+		}
+	keys_err(&L->r, m, "expected critical, error, warning or info, got \"%s\"", m->valuestring);
+}
+
 static void s_steps(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
@@ -1061,6 +1076,7 @@ static void s_steps(struct keys_reader *kr, const cJSON *m, void *t)
 static const struct keys_member severity_keys[] = {
 	{"id", s_id}, {"name", s_name}, {"description", s_description}, {"restore", s_restore},
 	{"rpo", s_rpo}, {"update_every", s_update_every}, {"contacts", s_contacts}, {"steps", s_steps},
+	{"pagerduty_severity", s_pagerduty_severity},
 };
 
 static void r_severities(struct keys_reader *kr, const cJSON *m, void *t)
@@ -1686,6 +1702,7 @@ void runbook_free(struct runbook *rb)
 		free(sv->id);
 		free(sv->name);
 		free(sv->description);
+		free(sv->pagerduty_severity);
 		strv_free(sv->contacts, sv->ncontacts);
 		for (size_t k = 0; k < sv->nsteps; k++)
 			step_free(sv->steps[k]);

@@ -1,6 +1,6 @@
 /*
  * console.c — the console's entry: the run on the screen, the libuv loop's
- * callbacks, the engine's events, the incident's record and notifications,
+ * callbacks, the session's events (the incident desk has seen them first),
  * and the frame that composes the panes and routes the keys.
  *
  * The screen is a function of the run's state: engine events only record
@@ -31,11 +31,12 @@
 
 #include "internal.h"
 #include "rbc/console.h"
+#include "rbc/desk.h"
 #include "rbc/export.h"
 #include "rbc/incident.h"
 #include "rbc/journal.h"
-#include "rbc/notify.h"
 #include "rbc/outbuf.h"
+#include "rbc/session.h"
 #include "rbc/text.h"
 #include "rbc/theme.h"
 #include "rbc/units.h"
@@ -71,79 +72,9 @@ static const struct pane_ops *const panes[PANE_COUNT] = {
 static const enum pane_id draw_order[] = {PANE_HEADER, PANE_INCIDENT, PANE_TREE, PANE_DETAIL, PANE_TIMELINE,
                                           PANE_OUTPUT};
 
-static struct console *the_console; /* for the engine clock hook */
-
 static bool inc_record(struct console *c, cJSON *ev, struct rbc_error *err);
-static void notify_entry(struct console *c, const struct inc_entry *e);
 
 /* ---- time ---------------------------------------------------------------- */
-
-static int64_t real_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t console_clock(void)
-{
-	return the_console && the_console->fixed_now ? the_console->fixed_now : real_ms();
-}
-
-/* RBC_TEST_NOW: seconds since the epoch, or YYYY-MM-DDTHH:MM:SSZ. */
-static int64_t parse_test_now(const char *v)
-{
-	if (!v || !*v)
-		return 0;
-	char *end;
-	long long secs = strtoll(v, &end, 10);
-	if (*end == '\0' && secs > 0)
-		return secs * 1000;
-	return iso_ms_parse(v);
-}
-
-/* One timeline entry as a line: "02:20:00 severity L2 → L3 — the region is down (alice)". */
-static char *timeline_line(const struct incident *in, const struct inc_entry *e)
-{
-	char t[40];
-	iso_ms_format(t, sizeof t, e->t);
-	struct strbuf sb = {0};
-	sb_addf(&sb, "%.8s %s", t + 11, incident_kind_name(e->kind));
-	switch (e->kind) {
-	case INC_EV_DECLARED: {
-		size_t sv = incident_severity_find(in->rb, e->to);
-		char *l = incident_severity_label(in->rb, sv);
-		sb_addf(&sb, " %s", l);
-		free(l);
-		break;
-	}
-	case INC_EV_SEVERITY:
-	case INC_EV_STATUS:
-		sb_addf(&sb, " %s → %s", e->from ? e->from : "", e->to ? e->to : "");
-		break;
-	case INC_EV_ROLE:
-		sb_addf(&sb, " %s: %s → %s", e->role, e->from ? e->from : "(unassigned)", e->to ? e->to : "(unassigned)");
-		break;
-	case INC_EV_TODO:
-		sb_adds(&sb, e->done ? " [x]" : " [ ]");
-		break;
-	case INC_EV_TRIGGER:
-		sb_adds(&sb, e->automatic ? " (automatic)" : " (by hand)");
-		break;
-	case INC_EV_NOTIFICATION:
-		sb_addf(&sb, " %s %s %s", e->from ? e->from : "", e->role ? e->role : "", e->to ? e->to : "");
-		if (e->text)
-			sb_addf(&sb, " — %s", e->text);
-		return sb_take(&sb); /* by rbc: no actor to name */
-	default:
-		break;
-	}
-	if (e->text)
-		sb_addf(&sb, " — %s", e->text);
-	if (e->actor)
-		sb_addf(&sb, " (%s)", e->actor);
-	return sb_take(&sb);
-}
 
 /* ---- the screen ------------------------------------------------------------------ */
 
@@ -267,22 +198,6 @@ static void on_event(void *ud, const struct eng_event *ev)
 			            ev->step->state == ENG_SKIPPED ? "SKIPPED" : verdict_name(ev->verdict),
 			            ev->text ? ev->text : "");
 		}
-		if (c->notify && incident_open(c) && ev->verdict == RBC_VERDICT_FAIL && ev->step->def &&
-		    !is_group(ev->step)) {
-			const struct rb_severity *sv = &c->inc->rb->severities[c->inc->severity];
-			char t[40];
-			iso_ms_format(t, sizeof t, ev->time);
-			char *what = xasprintf("%s %s: %s", ev->step->def->number, ev->step->title ? ev->step->title : "",
-			                       ev->text ? ev->text : "");
-			struct notify_event ne = {.kind = NOTIFY_STEP_FAILED, .incident = c->inc->id, .title = c->inc->title,
-			                          .severity = sv->id, .severity_name = sv->name,
-			                          .status = incident_status_name(c->inc->status), .summary = what,
-			                          .actor = "rbc", .time = t};
-			struct rbc_error err = {0};
-			notify_send(c->notify, &ne, &err);
-			rbc_error_clear(&err);
-			free(what);
-		}
 		/* A manual step answered, a confirmation declined. */
 		if (ev->step->def && (ev->step->def->action == RB_MANUAL || ev->step->state == ENG_SKIPPED))
 			to_next_wait(c);
@@ -307,40 +222,20 @@ static void on_event(void *ud, const struct eng_event *ev)
 		else if (c->follow && !turn_selected(c))
 			select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
-	case ENG_EV_WATCH_FIRED:
-		/* In an incident: the timeline says what fired, verbatim, and that
-		   no one chose it. */
-		if (incident_open(c)) {
-			char *id = journal_step_id(ev->step), *to = ev->target ? journal_step_id(ev->target) : NULL;
-			char *why = xasprintf("%s → %s: %s", id, to ? to : "continue", ev->text ? ev->text : "");
-			struct rbc_error err = {0};
-			inc_record(c, incident_trigger(c->inc, why, true, ev->time, "rbc", &err), &err);
-			free(why);
-			free(to);
-			free(id);
-		}
-		break;
 	case ENG_EV_INCIDENT:
-		if (c->inc && ev->detail) {
-			struct rbc_error err = {0};
-			if (!incident_apply(c->inc, ev->detail, &err)) {
-				set_message(c, "incident: %s", err.msg);
-				rbc_error_clear(&err);
-			} else {
-				const struct inc_entry *last = &c->inc->entries[c->inc->nentries - 1];
-				/* A level reached: its procedure is in the tree now, selected
-				   (Enter runs it). */
-				if (last->kind == INC_EV_DECLARED || last->kind == INC_EV_SEVERITY) {
-					char *id = xasprintf("%s-procedure", last->to);
-					struct eng_step *p = engine_find(c->e, id);
-					free(id);
-					if (p) {
-						build_rows(c);
-						select_step(c, p);
-					}
+		/* The desk has applied it (and told the channels) before. */
+		if (c->inc && c->inc->nentries) {
+			const struct inc_entry *last = &c->inc->entries[c->inc->nentries - 1];
+			/* A level reached: its procedure is in the tree now, selected
+			   (Enter runs it). */
+			if (last->kind == INC_EV_DECLARED || last->kind == INC_EV_SEVERITY) {
+				char *id = xasprintf("%s-procedure", last->to);
+				struct eng_step *p = engine_find(c->e, id);
+				free(id);
+				if (p) {
+					build_rows(c);
+					select_step(c, p);
 				}
-				if (c->notify)
-					notify_entry(c, last);
 			}
 		}
 		break;
@@ -368,170 +263,20 @@ static void on_event(void *ud, const struct eng_event *ev)
 
 /* ---- incident mode: its record and notifications ------------------------------- */
 
-/* Wakes the loop when the wait for notifications is over. */
-static void guard_cb(uv_timer_t *t)
-{
-	(void)t;
-}
-
-/* A delivery changed: the ends and the retries go in the timeline (and the
-   journal); queued and sending only pass. */
-static void notify_state_cb(void *ud, const struct notify_delivery *d)
-{
-	struct console *c = ud;
-	if (d->state != NOTIFY_RETRYING && d->state != NOTIFY_DELIVERED && d->state != NOTIFY_FAILED)
-		return;
-	struct rbc_error err = {0};
-	cJSON *ev = incident_notification(c->inc, d->target, notify_kind_name(d->kind), notify_state_name(d->state),
-	                                  d->text, console_clock(), &err);
-	if (ev) {
-		engine_incident(c->e, ev);
-		cJSON_Delete(ev);
-	}
-	rbc_error_clear(&err);
-}
-
-/* The notifier of the incident, from the run's secrets and variables:
-   SLACK_WEBHOOK_URL, PAGERDUTY_KEY (PAGERDUTY_EVENTS_URL: where). */
-static void notify_setup(struct console *c)
-{
-	size_t n;
-	struct eng_step *const *tops = engine_nodes(c->e, &n);
-	char *slack = engine_var(c->e, tops[0], "SLACK_WEBHOOK_URL");
-	char *key = engine_var(c->e, tops[0], "PAGERDUTY_KEY");
-	char *url = engine_var(c->e, tops[0], "PAGERDUTY_EVENTS_URL");
-	if ((slack && *slack) || (key && *key)) {
-		struct notify_config cfg = {.slack_url = slack, .pagerduty_key = key, .pagerduty_url = url,
-		                            .source = "rbc", .on_state = notify_state_cb, .ud = c};
-		struct rbc_error err = {0};
-		c->notify = notify_new(c->loop, &cfg, &err);
-		if (!c->notify)
-			set_message(c, "notifications: %s", err.msg);
-		rbc_error_clear(&err);
-	}
-	free(slack);
-	free(key);
-	free(url);
-}
-
-/* What a journaled incident action tells the channels. */
-static void notify_entry(struct console *c, const struct inc_entry *e)
-{
-	enum notify_kind k;
-	switch (e->kind) {
-	case INC_EV_DECLARED: k = NOTIFY_DECLARE; break;
-	case INC_EV_SEVERITY: k = NOTIFY_SEVERITY; break;
-	case INC_EV_UPDATE: k = NOTIFY_STATUS_UPDATE; break;
-	case INC_EV_TRIGGER: k = NOTIFY_ROLLBACK; break;
-	case INC_EV_RESOLVED: k = NOTIFY_RESOLVE; break;
-	default: return;
-	}
-	const struct incident *in = c->inc;
-	const struct rb_severity *sv = &in->rb->severities[in->severity];
-	char t[40];
-	iso_ms_format(t, sizeof t, e->t);
-	struct notify_event ev = {.kind = k, .incident = in->id, .title = in->title, .severity = sv->id,
-	                          .severity_name = sv->name, .status = incident_status_name(in->status),
-	                          .summary = e->kind == INC_EV_DECLARED ? NULL : e->text, .actor = e->actor,
-	                          .time = t};
-	struct rbc_error err = {0};
-	if (notify_send(c->notify, &ev, &err) < 0)
-		set_message(c, "notifications: %s", err.msg);
-	rbc_error_clear(&err);
-}
-
 /* Journals what an action returned (the screen shows it once it is on
    disk), or says why it was refused. */
 static bool inc_record(struct console *c, cJSON *ev, struct rbc_error *err)
 {
-	if (!ev) {
-		set_message(c, "%s", err->msg ? err->msg : "refused");
-		rbc_error_clear(err);
-		return false;
-	}
-	engine_incident(c->e, ev);
-	cJSON_Delete(ev);
-	return true;
-}
-
-/* "LEAD (L1 Minor, L2 Major, …): " */
-static char *levels_q(const struct runbook *rb, const char *lead)
-{
-	struct strbuf sb = {0};
-	sb_addf(&sb, "%s (", lead);
-	for (size_t i = 0; i < rb->nseverities; i++) {
-		char *l = incident_severity_label(rb, i);
-		sb_addf(&sb, "%s%s", i ? ", " : "", l);
-		free(l);
-	}
-	sb_adds(&sb, "): ");
-	return sb_take(&sb);
-}
-
-/* The id of the level an answer names: its id or its name, in any case. */
-static const char *level_of(const struct runbook *rb, const char *a)
-{
-	for (size_t i = 0; a && i < rb->nseverities; i++)
-		if (strcasecmp(a, rb->severities[i].id) == 0 ||
-		    (rb->severities[i].name && strcasecmp(a, rb->severities[i].name) == 0))
-			return rb->severities[i].id;
-	return a;
-}
-
-/* When the impact started: "" (now), HH:MM[:SS] today (UTC), a duration
-   ago ("15m"), or a full ISO time. 0: not understood. */
-static int64_t impact_of(const char *a, int64_t now)
-{
-	while (*a == ' ')
-		a++;
-	if (!*a)
-		return now;
-	int h, m, s = 0;
-	char end;
-	if ((sscanf(a, "%d:%d:%d%c", &h, &m, &s, &end) == 3 || sscanf(a, "%d:%d%c", &h, &m, &end) == 2) &&
-	    h >= 0 && h < 24 && m >= 0 && m < 60 && s >= 0 && s < 60) {
-		int64_t day = now - now % (24 * 3600 * 1000LL);
-		return day + ((int64_t)h * 3600 + m * 60 + s) * 1000;
-	}
-	int64_t ms;
-	const char *why;
-	if (units_parse_duration(a, &ms, &why))
-		return now - ms;
-	return iso_ms_parse(a);
-}
-
-/* A resumed incident: its journaled events applied again, in order. */
-static void incident_replay(struct console *c, const char *run_path)
-{
-	char *path = xasprintf("%s/" JOURNAL_FILE, run_path);
-	FILE *f = fopen(path, "r");
-	free(path);
-	if (!f)
-		return;
-	char *line = NULL;
-	size_t cap = 0;
-	while (getline(&line, &cap, f) > 0) {
-		if (!strstr(line, "\"ev\":\"incident\""))
-			continue;
-		cJSON *o = cJSON_Parse(line);
-		struct rbc_error err = {0};
-		if (o && !incident_apply(c->inc, o, &err))
-			set_message(c, "incident: %s", err.msg);
-		rbc_error_clear(&err);
-		cJSON_Delete(o);
-	}
-	free(line);
-	fclose(f);
+	if (desk_record(c->desk, ev, err))
+		return true;
+	set_message(c, "%s", err->msg ? err->msg : "refused");
+	rbc_error_clear(err);
+	return false;
 }
 
 /* What the lower files call back into this file through (internal.h). */
 static const struct console_hooks hooks = {
-	.clock = console_clock,
 	.record = inc_record,
-	.levels_question = levels_q,
-	.level_of = level_of,
-	.impact_of = impact_of,
-	.timeline_line = timeline_line,
 };
 
 /* S on an incident not declared: its three questions (console_run may ask
@@ -579,7 +324,7 @@ static unsigned console_request(struct console *c, enum request r)
 				char *id = journal_step_id(s);
 				char *why = xasprintf("%s %s started by hand", id, s->title ? s->title : "");
 				struct rbc_error err = {0};
-				inc_record(c, incident_trigger(c->inc, why, false, console_clock(), c->operator, &err), &err);
+				inc_record(c, incident_trigger(c->inc, why, false, frame_now(c), c->operator, &err), &err);
 				free(why);
 				free(id);
 			}
@@ -746,18 +491,18 @@ static void close_cb(uv_handle_t *h)
 
 /* A resumed run: what the record restored is shown, the selection where
    the run goes on. */
-static void show_restored(struct console *c, const struct console_cfg *cfg)
+static void show_restored(struct console *c)
 {
 	size_t n;
 	struct eng_step *const *nodes = engine_nodes(c->e, &n);
 	for (size_t i = 0; i < n; i++)
 		frame_mark_shown(nodes[i]);
 	c->started = true;
-	c->t_start = cfg->t_start ? cfg->t_start : console_clock();
+	c->t_start = session_started(c->s) ? session_started(c->s) : frame_now(c);
 	uv_timer_start(&c->tick, tick_cb, 1000, 1000);
 	bool after = false;
 	struct eng_step *at = engine_resume_point(c->e, &after);
-	const char *lost = cfg->resume_warning ? *cfg->resume_warning : NULL;
+	const char *lost = session_resume_warning(c->s);
 	if (at) {
 		c->phase = frame_phase_of(at);
 		frame_select_step(c, at);
@@ -770,14 +515,26 @@ static void show_restored(struct console *c, const struct console_cfg *cfg)
 	}
 }
 
-int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
+/* What the session has to say while the console runs: the message line. */
+static void console_say(void *ud, const char *text)
+{
+	frame_message(ud, "%s", text);
+}
+
+int console_run(struct session *s, const struct console_cfg *cfg)
 {
 	struct console *c = xcalloc(1, sizeof *c);
-	c->loop = opts->loop;
-	c->cfg = cfg;
-	c->fixed_now = parse_test_now(getenv("RBC_TEST_NOW"));
+	c->s = s;
+	c->loop = session_loop(s);
+	c->e = session_engine(s);
+	c->cfg_copy = *cfg;
+	c->cfg_copy.journal = session_journal(s);
+	c->cfg = &c->cfg_copy;
+	c->desk = session_desk(s);
+	c->inc = desk_incident(c->desk);
+	c->hooks = &hooks;
 	c->search_hit = (size_t)-1;
-	the_console = c;
+	bool resumed = session_resumed(s) != NULL;
 
 	/* UTF-8 on screen whatever the locale says, numbers always with a dot. */
 	setlocale(LC_ALL, "");
@@ -794,7 +551,6 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 		diags_free(&d);
 		free(from);
 		free(c);
-		the_console = NULL;
 		return RBC_EXIT_USAGE;
 	}
 	diags_print(&d, stderr); /* warnings */
@@ -802,72 +558,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	free(from);
 	const char *no_color = getenv("NO_COLOR");
 	bool colour = !(no_color && *no_color) || (cfg->theme && *cfg->theme);
-
-	opts->interactive = true;
-	if (cfg->journal) {
-		opts->on_event = journal_on_event;
-		opts->ud = cfg->journal;
-		journal_set_observer(cfg->journal, on_event, c);
-	} else {
-		opts->on_event = on_event;
-		opts->ud = c;
-	}
-	if (c->fixed_now)
-		opts->clock = console_clock;
-	struct rbc_error err = {0};
-	c->e = engine_new(opts, &err);
-	if (!c->e) {
-		text_fprintf(stderr, "rbc: %s\n", err.msg);
-		rbc_error_clear(&err);
-		free(c);
-		the_console = NULL;
-		return RBC_EXIT_SOFTWARE;
-	}
 	c->operator = engine_operator(c->e);
-	if (cfg->journal)
-		journal_attach(cfg->journal, c->e); /* write-ahead; a lost record stops the run */
-	if (cfg->started && !cfg->started(cfg->started_ud, c->e)) {
-		engine_free(c->e);
-		probe_shutdown(c->loop);
-		uv_run(c->loop, UV_RUN_DEFAULT);
-		free(c);
-		the_console = NULL;
-		return RBC_EXIT_SOFTWARE;
-	}
-	/* An incident runbook: its incident, as its journal left it (a resume),
-	   declared now when --severity and --title say how. */
-	if (opts->nrunbooks && opts->runbooks[0]->kind == RB_KIND_INCIDENT && opts->runbooks[0]->nseverities) {
-		c->inc = incident_new(opts->runbooks[0]);
-		if (cfg->resumed && cfg->run_path)
-			incident_replay(c, cfg->run_path);
-		notify_setup(c);
-		if (c->inc->severity == SIZE_MAX && cfg->severity) {
-			int64_t now = console_clock();
-			int64_t start = cfg->impact_start ? impact_of(cfg->impact_start, now) : now;
-			cJSON *ev = start ? incident_declare(c->inc, level_of(c->inc->rb, cfg->severity), cfg->incident_title,
-			                                     start, now, c->operator, &err)
-			                  : NULL;
-			if (!ev) {
-				if (!start)
-					text_fprintf(stderr, "rbc: --impact-start: \"%s\" is no time (HH:MM, 15m, or an ISO time)\n",
-					        cfg->impact_start);
-				else
-					text_fprintf(stderr, "rbc: %s\n", err.msg);
-				rbc_error_clear(&err);
-				incident_free(c->inc);
-				engine_free(c->e);
-				probe_shutdown(c->loop);
-				uv_run(c->loop, UV_RUN_DEFAULT);
-				free(c);
-				the_console = NULL;
-				return RBC_EXIT_USAGE;
-			}
-			engine_incident(c->e, ev);
-			cJSON_Delete(ev);
-		} else if (c->inc->severity == SIZE_MAX) {
-			start_declare(c);
-		}
-	}
 
 	/* Signals first: with SIGWINCH handled, ncurses installs no handler of its own. */
 	static const int sigs[] = {SIGWINCH, SIGINT, SIGTERM, SIGHUP};
@@ -897,12 +588,17 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	uv_timer_init(c->loop, &c->throttle);
 	c->throttle.data = c;
 	c->dirty = true;
-	if (cfg->resumed)
-		show_restored(c, cfg);
+	if (resumed)
+		show_restored(c);
 	char *warn = engine_secret_warning(c->e);
-	if (warn && !cfg->resumed)
+	if (warn && !resumed)
 		set_message(c, "warning: %s", warn);
 	free(warn);
+	/* An incident not declared, nor being declared (--severity): its questions. */
+	if (c->inc && !desk_declared(c->desk))
+		start_declare(c);
+	struct session_view view = {.on_event = on_event, .say = console_say, .ud = c};
+	session_attach(s, &view);
 
 	while (!c->quitting) {
 		uv_run(c->loop, UV_RUN_DEFAULT);
@@ -914,20 +610,8 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	}
 	/* What a stop started (killing process groups) completes before exit. */
 	uv_poll_stop(&c->input);
-	for (int spins = 0; (engine_busy(c->e) || journal_busy(cfg->journal)) && spins < 1000; spins++)
+	for (int spins = 0; (engine_busy(c->e) || journal_busy(c->cfg->journal)) && spins < 1000; spins++)
 		uv_run(c->loop, UV_RUN_ONCE);
-	/* Notifications still on their way get a few seconds (their states are
-	   journaled as they end); then they are given up. */
-	if (c->notify) {
-		uint64_t until = uv_now(c->loop) + 5000;
-		uv_timer_init(c->loop, &c->notify_guard);
-		uv_timer_start(&c->notify_guard, guard_cb, 5000, 0);
-		while ((notify_pending(c->notify) || journal_busy(cfg->journal)) && uv_now(c->loop) < until)
-			uv_run(c->loop, UV_RUN_ONCE);
-		uv_close((uv_handle_t *)&c->notify_guard, NULL);
-		notify_free(c->notify);
-		c->notify = NULL;
-	}
 
 	endwin();
 	enum rbc_verdict v = engine_verdict(c->e);
@@ -938,7 +622,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	bool complete = c->finished && k.pending == 0 && k.running == 0 && k.cancelled == 0;
 	if (complete) {
 		printf("rbc: %s%s — %zu of %zu steps finished", verdict_name(v),
-		       journal_error(cfg->journal) ? " (not in the record)" : "", k.done + k.skipped, k.total);
+		       journal_error(c->cfg->journal) ? " (not in the record)" : "", k.done + k.skipped, k.total);
 	} else {
 		printf("rbc: NOT FINISHED — %zu of %zu steps finished", k.done + k.skipped, k.total);
 		if (k.cancelled)
@@ -950,24 +634,28 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	if (cfg->run_id)
 		text_printf(" — run %s (%s)", cfg->run_id, cfg->run_path ? cfg->run_path : "");
 	printf("\n");
-	if (journal_error(cfg->journal)) {
+	if (journal_error(c->cfg->journal)) {
 		text_printf("rbc: RECORD LOST: %s; nothing started after it, and what ended after it is not in the record\n",
-		       journal_error(cfg->journal));
+		       journal_error(c->cfg->journal));
 	}
+	fflush(stdout);
 
+	/* The session goes on without a view (notifications, the history). */
+	session_attach(s, NULL);
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
 	for (size_t i = 0; i < n; i++)
 		free_ui(tops[i]);
-	engine_free(c->e);
 	uv_close((uv_handle_t *)&c->input, close_cb);
 	uv_close((uv_handle_t *)&c->prep, close_cb);
 	uv_close((uv_handle_t *)&c->tick, close_cb);
 	uv_close((uv_handle_t *)&c->throttle, close_cb);
 	for (size_t i = 0; i < RBC_ARRAY_LEN(c->sig); i++)
 		uv_close((uv_handle_t *)&c->sig[i], close_cb);
-	probe_shutdown(c->loop);
-	uv_run(c->loop, UV_RUN_DEFAULT);
+	while (c->exporting) /* an export in the thread pool writes into c */
+		uv_run(c->loop, UV_RUN_ONCE);
+	uv_run(c->loop, UV_RUN_NOWAIT); /* their close callbacks */
+	int rc = journal_error(c->cfg->journal) ? RBC_EXIT_IOERR : verdict_exit_code(v);
 	free(c->vis);
 	free(c->kept);
 	free(c->search);
@@ -976,9 +664,7 @@ int console_run(struct engine_opts *opts, const struct console_cfg *cfg)
 	if (c->inc)
 		ask_free(c);
 	free(c->ask_q);
-	incident_free(c->inc);
 	sb_free(&c->input_text);
 	free(c);
-	the_console = NULL;
-	return journal_error(cfg->journal) ? RBC_EXIT_IOERR : verdict_exit_code(v);
+	return rc;
 }

@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "rbc/export.h"
 #include "rbc/journal.h"
+#include "rbc/session.h"
 
 #define OUT_MAX_STEPS 64            /* steps whose output is kept in memory (outbuf.h: how much) */
 
@@ -46,7 +47,7 @@ enum request frame_request_of(wint_t ch, bool is_key)
 /* Now, ms, by the console's clock (RBC_TEST_NOW when set). */
 int64_t frame_now(const struct console *c)
 {
-	return c->hooks->clock();
+	return session_now(c->s);
 }
 
 /* The message under the panes, until the next key. */

@@ -13,9 +13,10 @@
  *               the selection, the layout, the message line, the prompt's
  *               line, the export; no pane is called from it;
  *   draw.c      drawing primitives on curses, knowing no console.
- * What the lower files need from the entry (the clock, recording an
- * incident action, the incident's questions) they reach through the hooks
- * the entry sets (struct console_hooks), never by name.
+ * What the lower files need from the entry (recording an incident action)
+ * they reach through the hooks the entry sets (struct console_hooks), never
+ * by name; the clock, the incident's questions and its timeline's words
+ * come from below the view (session.h, desk.h, incident.h).
  */
 #ifndef RBC_TUI_INTERNAL_H
 #define RBC_TUI_INTERNAL_H
@@ -28,6 +29,7 @@
 #include <cjson/cJSON.h>
 
 #include "rbc/console.h"
+#include "rbc/desk.h"
 #include "rbc/engine.h"
 #include "rbc/incident.h"
 #include "rbc/outbuf.h"
@@ -83,19 +85,17 @@ struct console;
 /* What the lower files reach the entry (console.c) through; set by it
    before the first key, draw or question. */
 struct console_hooks {
-	int64_t (*clock)(void);   /* now, ms (RBC_TEST_NOW when set) */
-	/* Journals an incident action's event (taken), or says why it was refused. */
+	/* Journals an incident action's event (taken) through the incident
+	   desk, or says why it was refused. */
 	bool (*record)(struct console *c, cJSON *ev, struct rbc_error *err);
-	char *(*levels_question)(const struct runbook *rb, const char *lead); /* caller frees */
-	const char *(*level_of)(const struct runbook *rb, const char *answer);
-	int64_t (*impact_of)(const char *answer, int64_t now);
-	char *(*timeline_line)(const struct incident *in, const struct inc_entry *e); /* caller frees */
 };
 
 struct console {
 	uv_loop_t *loop;
-	struct engine *e;
-	const struct console_cfg *cfg;
+	struct session *s;        /* the run this console observes (session.h) */
+	struct engine *e;         /* the session's */
+	const struct console_cfg *cfg; /* &cfg_copy */
+	struct console_cfg cfg_copy; /* the caller's, with the session's journal */
 	const char *operator;
 	const struct console_hooks *hooks;
 	uv_poll_t input;
@@ -131,7 +131,6 @@ struct console {
 	bool started, finished;
 	int64_t t_start, t_end;
 	enum rbc_verdict verdict;
-	int64_t fixed_now;        /* RBC_TEST_NOW, ms; 0: the real clock */
 
 	/* e: the export, made in the thread pool (it reads the journal and
 	   syncs a file: never on the loop thread). */
@@ -139,16 +138,16 @@ struct console {
 	bool exporting;
 	char *export_path, *export_error;
 
-	/* Incident mode: the incident of an incident runbook (NULL otherwise),
-	   kept from its journaled events only. */
-	struct incident *inc;
+	/* Incident mode: the session's incident desk and its incident (NULL
+	   when the runbook is no incident runbook), kept from its journaled
+	   events only. */
+	struct incident_desk *desk;
+	const struct incident *inc;
 	enum inc_ask ask;         /* PROMPT_INCIDENT: the question */
 	char *ask_q;              /* …as shown */
 	char *ask_sev, *ask_title, *ask_summary; /* answers gathered so far */
 	char **ask_reasons;       /* R: one per exit criterion, NULL: met */
 	size_t ask_crit;
-	struct notify *notify;    /* Slack / PagerDuty of the incident; NULL: none set */
-	uv_timer_t notify_guard;  /* bounds the wait for them at the end */
 };
 
 /* ---- panes and overlays ------------------------------------------------------------ */

@@ -26,7 +26,7 @@ static void ask(struct console *c, enum inc_ask a, char *q)
 /* S on an incident not declared: its three questions. */
 void overlay_incident_declare(struct console *c)
 {
-	ask(c, ASK_SEVERITY, c->hooks->levels_question(c->inc->rb, "Declare the incident: severity"));
+	ask(c, ASK_SEVERITY, desk_levels_question(c->inc->rb, "Declare the incident: severity"));
 }
 
 /* Asks again after a refusal, saying why first (the prompt has the status
@@ -71,7 +71,7 @@ static void resolve_now(struct console *c)
 /* Enter (accept) or Esc in an incident prompt. */
 static void incident_answer(struct console *c, const char *text, bool accept)
 {
-	struct incident *in = c->inc;
+	const struct incident *in = c->inc;
 	struct rbc_error err = {0};
 	int64_t now = frame_now(c);
 	enum inc_ask a = c->ask;
@@ -85,7 +85,7 @@ static void incident_answer(struct console *c, const char *text, bool accept)
 	}
 	switch (a) {
 	case ASK_SEVERITY: {
-		const char *id = c->hooks->level_of(in->rb, text);
+		const char *id = desk_level_of(in->rb, text);
 		if (incident_severity_find(in->rb, id) == SIZE_MAX) {
 			char *why = xasprintf("no severity \"%s\"", text);
 			overlay_incident_declare(c);
@@ -108,7 +108,7 @@ static void incident_answer(struct console *c, const char *text, bool accept)
 		ask(c, ASK_IMPACT, xstrdup("Impact started (UTC HH:MM, 15m for 15 minutes ago, ISO time; Enter: now): "));
 		return;
 	case ASK_IMPACT: {
-		int64_t start = c->hooks->impact_of(text, now);
+		int64_t start = desk_impact_of(text, now);
 		cJSON *ev = start ? incident_declare(in, c->ask_sev, c->ask_title, start, now, c->operator, &err) : NULL;
 		if (!start)
 			rbc_error_set(&err, "\"%s\" is no time (HH:MM, 15m, or 2026-12-04T01:50:00Z)", text);
@@ -123,7 +123,7 @@ static void incident_answer(struct console *c, const char *text, bool accept)
 		return;
 	}
 	case ASK_NEW_SEVERITY: {
-		const char *id = c->hooks->level_of(in->rb, text);
+		const char *id = desk_level_of(in->rb, text);
 		if (incident_severity_find(in->rb, id) == SIZE_MAX || incident_severity_find(in->rb, id) == in->severity) {
 			frame_message(c, incident_severity_find(in->rb, id) == SIZE_MAX ? "no severity \"%s\"" : "already %s",
 			              text);
@@ -221,7 +221,7 @@ static void incident_key(struct console *c, enum request r)
 	case REQ_SEVERITY: {
 		char *l = incident_severity_label(rb, c->inc->severity);
 		char *lead = xasprintf("New severity, now %s", l);
-		ask(c, ASK_NEW_SEVERITY, c->hooks->levels_question(rb, lead));
+		ask(c, ASK_NEW_SEVERITY, desk_levels_question(rb, lead));
 		free(lead);
 		free(l);
 		break;

@@ -1,8 +1,8 @@
 /*
  * pane_timeline.c — incident mode's timeline, above the output: its
  * entries newest first, or, while R asks them, the exit criteria and how
- * each was answered. The entries' words come from the entry's hook
- * (timeline_line). It draws only.
+ * each was answered. The entries' words are the incident's own
+ * (incident_entry_line, as in the exported timeline). It draws only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ static void timeline_draw(struct console *c, const struct rect *rc, bool focused
 	}
 	for (int r = 0; r < rows && (size_t)r < in->nentries; r++) {
 		const struct inc_entry *e = &in->entries[in->nentries - 1 - (size_t)r];
-		char *l = c->hooks->timeline_line(in, e);
+		char *l = incident_entry_line(in->rb, e);
 		draw_str(y0 + 1 + r, x, w, l, c->attr[e->kind == INC_EV_SEVERITY || e->kind == INC_EV_TRIGGER ? THEME_STEP_WARN
 		                                      : e->kind == INC_EV_RESOLVED                          ? THEME_STEP_PASS
 		                                                                                             : THEME_NORMAL]);

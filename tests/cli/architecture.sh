@@ -18,7 +18,6 @@ ALLOW_CIRCLES=(
 	#  starting from its first file in sort order)
 )
 ALLOW_OVERSIZE=(
-	src/cmd/run.c         # rbc run: the session, batch and console drivers
 )
 # --------------------------------------------------------------------------
 MAX_LINES=1500

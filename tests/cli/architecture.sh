@@ -7,6 +7,7 @@
 # the graph is read with nm from the objects of the build under test
 # (build/rel, or build/san under SAN=1), one node per file of src/. Each
 # circle is printed as a path, a → b → a, with the symbols behind each step.
+# docs/architecture.md describes the shape: every file it names exists.
 . tests/lib.sh
 
 # ---- still to split; remove as they land --------------------------------
@@ -162,4 +163,23 @@ while read -r lines f; do
 	fi
 done < <(find src -name '*.[ch]' -print0 | sort -z | xargs -0 wc -l)
 [ "$big" -eq 0 ] && ok "no file of src/ is over $MAX_LINES lines but $EXEMPT and the listed ones"
+
+# ---- the page that describes it names only what there is -----------------
+missing=""
+named=0
+while read -r f; do
+	named=$((named + 1))
+	case $f in
+	src/* | include/* | tests/*) p=$f ;;
+	*/*) p=src/$f ;;
+	*.h) p=$(find src include -name "$f" | head -1) ;;
+	*) p=$(find src -name "$f" | head -1) ;;
+	esac
+	[ -n "$p" ] && [ -e "$p" ] || missing="$missing $f"
+done < <(grep -o '[A-Za-z_/.]*[a-z_]\.[ch]\b' docs/architecture.md | grep -v 'KIND\|pane_X' | sort -u)
+if [ "$named" -gt 20 ] && [ -z "$missing" ]; then
+	ok "docs/architecture.md names $named files of the tree, every one there"
+else
+	fail "docs/architecture.md names only files that exist" "named $named; missing:$missing"
+fi
 t_done

@@ -55,6 +55,17 @@ struct session {
 	char *warning;            /* what the record could not give back, in one line */
 };
 
+/* Who writes the line: the host, the operator and rbc's pid (the header's
+   and a resume's). */
+static void add_who(cJSON *o, const struct engine *e)
+{
+	char host[256] = "";
+	gethostname(host, sizeof host - 1);
+	cJSON_AddStringToObject(o, "host", host);
+	cJSON_AddStringToObject(o, "operator", engine_operator(e));
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+}
+
 /* Something for the operator before or after the view: the command says it. */
 static void session_note(struct session *s, const char *fmt, ...) RBC_PRINTF(2, 3);
 static void session_note(struct session *s, const char *fmt, ...)
@@ -273,11 +284,7 @@ static bool write_header(struct session *r, struct engine *e)
 	char t[40];
 	strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_AddStringToObject(h, "started", t);
-	char host[256] = "";
-	gethostname(host, sizeof host - 1);
-	cJSON_AddStringToObject(h, "host", host);
-	cJSON_AddStringToObject(h, "operator", engine_operator(e));
-	cJSON_AddNumberToObject(h, "pid", (double)getpid());
+	add_who(h, e);
 	cJSON *rbs = cJSON_AddArrayToObject(h, "runbooks");
 	for (size_t i = 0; i < r->nrbs; i++)
 		header_runbook(rbs, r->rbs[i], false);
@@ -345,11 +352,7 @@ static bool resume_apply(struct session *r, struct engine *e)
 	cJSON_AddStringToObject(o, "t", t);
 	cJSON_AddStringToObject(o, "ev", "run_resumed");
 	cJSON_AddStringToObject(o, "rbc", RBC_VERSION);
-	char host[256] = "";
-	gethostname(host, sizeof host - 1);
-	cJSON_AddStringToObject(o, "host", host);
-	cJSON_AddStringToObject(o, "operator", engine_operator(e));
-	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	add_who(o, e);
 	add_argv(o, r->argc, r->argv, engine_secrets(e));
 	cJSON_AddNumberToObject(o, "events", (double)r->rs.events);
 	if (id) {

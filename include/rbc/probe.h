@@ -168,6 +168,11 @@ struct probe_ops {
 	/* A remark every verdict of s carries ("TLS not verified (insecure:
 	   true)"), or NULL (also when the op is NULL). */
 	const char *(*verdict_note)(const struct rb_step *s);
+	/* A command's kinds: the step's own environment variables ("env", on
+	   top of the run's; values unexpanded) and the shell text whose $NAME
+	   the detail pane lists. NULL ops: the kind runs no shell. */
+	const struct rb_kv *(*step_env)(const struct rb_step *s);
+	const char *(*shell_text)(const struct rb_step *s);
 
 	struct probe *(*start)(const struct probe_req *req, struct rbc_error *err);
 	void (*cancel)(struct probe *p);

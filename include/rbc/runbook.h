@@ -131,12 +131,6 @@ void rb_kv_set(struct rb_kv *kv, const char *key, const char *val);
 /* Frees the pairs and zeroes kv. */
 void rb_kv_free(struct rb_kv *kv);
 
-struct rb_cmd {          /* run and nagios */
-	char *command;
-	char *cwd;           /* NULL: the runbook's directory */
-	struct rb_kv env;
-};
-
 /* The most of a response body any step keeps in memory (max_body above it
    is refused when the runbook loads). */
 #define RB_MAX_BODY ((int64_t)64 << 20)
@@ -176,8 +170,6 @@ struct rb_step {
 	size_t nchildren;
 	bool parallel;
 	char *manual;            /* MANUAL: the instruction */
-	struct rb_cmd cmd;       /* RUN, NAGIOS (read by cmd.c's load; the engine
-	                            builds a command's environment from env) */
 	void *action_data;       /* a probe kind's own (its probe_ops load and
 	                            free_data, probe.h) */
 

@@ -592,7 +592,10 @@ void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env)
 bool vars_env_add_step(struct engine *e, const struct eng_step *s, struct rb_kv *env,
                        char **error)
 {
-	const struct rb_kv *own = &s->def->cmd.env;
+	const struct probe_ops *kind = probe_ops_for(s->def->action);
+	const struct rb_kv *own = kind && kind->step_env ? kind->step_env(s->def) : NULL;
+	if (!own)
+		return true;
 	for (size_t i = 0; i < own->n; i++) {
 		char *v = NULL;
 		if (!vars_expand(e, s, own->vals[i], VARS_PLAIN, &v, error))

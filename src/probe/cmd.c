@@ -1047,33 +1047,31 @@ static struct probe *nagios_start(const struct probe_req *req, struct rbc_error 
 /* The "command" key of a run or nagios step. */
 static void cmd_key_command(struct keys_reader *r, const cJSON *m, void *t)
 {
-	((struct rb_cmd *)t)->command = keys_text(r, m);
+	((struct probe_cmd_step *)t)->command = keys_text(r, m);
 }
 
 /* The "cwd" key: ${NAME} checked, expanded when the step runs. */
 static void cmd_key_cwd(struct keys_reader *r, const cJSON *m, void *t)
 {
-	((struct rb_cmd *)t)->cwd = keys_xtext(r, m);
+	((struct probe_cmd_step *)t)->cwd = keys_xtext(r, m);
 }
 
 /* The "env" key: variable names to text. */
 static void cmd_key_env(struct keys_reader *r, const cJSON *m, void *t)
 {
-	keys_kv(r, m, &((struct rb_cmd *)t)->env, true, false, true);
+	keys_kv(r, m, &((struct probe_cmd_step *)t)->env, true, false, true);
 }
 
 static const struct keys_member cmd_keys[] = {
 	{"command", cmd_key_command}, {"cwd", cmd_key_cwd}, {"env", cmd_key_env},
 };
 
-/*
- * The load of run and nagios: a command string, or an object with
- * "command". It fills rb_step.cmd, not action_data: the engine reads the
- * step's env from there to build a command's environment.
- */
+/* The load of run and nagios: a command string, or an object with
+   "command". */
 static void cmd_load(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 {
-	struct rb_cmd *cmd = &s->cmd;
+	struct probe_cmd_step *cmd = xcalloc(1, sizeof *cmd);
+	s->action_data = cmd;
 	if (cJSON_IsString(m)) {
 		cmd->command = keys_text(r, m);
 		return;
@@ -1084,14 +1082,46 @@ static void cmd_load(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 	keys_require(r, m, "command", NULL);
 }
 
+/* What load hung on the step. */
+static void cmd_free_data(void *data)
+{
+	struct probe_cmd_step *cmd = data;
+	if (!cmd)
+		return;
+	free(cmd->command);
+	free(cmd->cwd);
+	rb_kv_free(&cmd->env);
+	free(cmd);
+}
+
+/* The step's own data (a loaded step always has it). */
+static const struct probe_cmd_step *cmd_of(const struct rb_step *s)
+{
+	static const struct probe_cmd_step none = {0};
+	return s->action_data ? s->action_data : &none;
+}
+
+/* The step's own "env", for the engine to put on top of the run's. */
+static const struct rb_kv *cmd_step_env(const struct rb_step *s)
+{
+	return &cmd_of(s)->env;
+}
+
+/* The command as written, for the detail pane's list of its variables. */
+static const char *cmd_shell_text(const struct rb_step *s)
+{
+	return cmd_of(s)->command;
+}
+
 /* The build of run and nagios: the command as written (variables are its
    environment, never spliced), cwd expanded, output spooled when the run keeps files. */
 static bool cmd_build(const struct rb_step *s, struct probe_build *b, struct probe_req *q,
                       char **error)
 {
-	q->command = s->cmd.command;
-	if (s->cmd.cwd) {
-		if (!b->expand(b, s->cmd.cwd, PROBE_QUOTE_PLAIN, &q->cwd, error))
+	const struct probe_cmd_step *cmd = cmd_of(s);
+	q->command = cmd->command;
+	if (cmd->cwd) {
+		if (!b->expand(b, cmd->cwd, PROBE_QUOTE_PLAIN, &q->cwd, error))
 			return false;
 	} else {
 		q->cwd = b->dir;
@@ -1107,13 +1137,13 @@ static bool cmd_build(const struct rb_step *s, struct probe_build *b, struct pro
 /* The describe of run: "$ command". */
 static void run_describe(const struct rb_step *s, struct strbuf *sb)
 {
-	sb_addf(sb, "$ %s", s->cmd.command);
+	sb_addf(sb, "$ %s", cmd_of(s)->command);
 }
 
 /* The describe of nagios: "plugin $ command". */
 static void nagios_describe(const struct rb_step *s, struct strbuf *sb)
 {
-	sb_addf(sb, "plugin $ %s", s->cmd.command);
+	sb_addf(sb, "plugin $ %s", cmd_of(s)->command);
 }
 
 const struct probe_ops probe_run_ops = {
@@ -1122,9 +1152,12 @@ const struct probe_ops probe_run_ops = {
 	.keys = cmd_keys,
 	.nkeys = RBC_ARRAY_LEN(cmd_keys),
 	.load = cmd_load,
+	.free_data = cmd_free_data,
 	.build = cmd_build,
 	.describe = run_describe,
 	.describe_verbatim = true,
+	.step_env = cmd_step_env,
+	.shell_text = cmd_shell_text,
 	.start = run_start,
 	.cancel = cmd_cancel,
 };
@@ -1135,9 +1168,12 @@ const struct probe_ops probe_nagios_ops = {
 	.keys = cmd_keys,
 	.nkeys = RBC_ARRAY_LEN(cmd_keys),
 	.load = cmd_load,
+	.free_data = cmd_free_data,
 	.build = cmd_build,
 	.describe = nagios_describe,
 	.describe_verbatim = true,
+	.step_env = cmd_step_env,
+	.shell_text = cmd_shell_text,
 	.start = nagios_start,
 	.cancel = cmd_cancel,
 };

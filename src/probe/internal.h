@@ -29,6 +29,12 @@ struct probe_sql_step {
 	long max_rows;       /* 0: the default */
 };
 
+struct probe_cmd_step {  /* run and nagios */
+	char *command;
+	char *cwd;           /* NULL: the runbook's directory */
+	struct rb_kv env;    /* the step's own variables, on top of the run's */
+};
+
 struct probe_dns_step {
 	char *name;
 	char *type;          /* "A", "AAAA" or "any" */

@@ -1563,9 +1563,6 @@ static void step_free(struct rb_step *s)
 	free(s->note);
 	free(s->path);
 	free(s->manual);
-	free(s->cmd.command);
-	free(s->cmd.cwd);
-	rb_kv_free(&s->cmd.env);
 	const struct probe_ops *ops = probe_ops_for(s->action);
 	if (ops && ops->free_data)
 		ops->free_data(s->action_data);

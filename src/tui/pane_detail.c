@@ -148,8 +148,9 @@ static void detail_draw(struct console *c, const struct rect *r, bool focused)
 	detail_text(&d, NULL, act, c->attr[THEME_DETAIL_VALUE]);
 	free(act);
 	const struct rb_step *def = s->def;
-	if (def && (def->action == RB_RUN || def->action == RB_NAGIOS)) {
-		char *vars = command_vars(c, s, def->cmd.command);
+	const struct probe_ops *kind = def ? probe_ops_for(def->action) : NULL;
+	if (kind && kind->shell_text) {
+		char *vars = command_vars(c, s, kind->shell_text(def));
 		detail_text(&d, "with", vars, c->attr[THEME_DETAIL_VALUE]);
 		free(vars);
 	}

@@ -22,6 +22,7 @@
 #define HTTP(s) ((const struct probe_http_step *)(s)->action_data)
 #define SQL(s) ((const struct probe_sql_step *)(s)->action_data)
 #define DNS(s) ((const struct probe_dns_step *)(s)->action_data)
+#define CMD(s) ((const struct probe_cmd_step *)(s)->action_data)
 #define TCP(s) ((const struct probe_tcp_step *)(s)->action_data)
 #define PROM(s) ((const struct probe_prom_step *)(s)->action_data)
 
@@ -151,10 +152,10 @@ static void test_probe_steps(void **state)
 
 	s = runbook_find(rb, "load");
 	assert_int_equal(s->action, RB_NAGIOS);
-	assert_string_equal(s->cmd.command, "check_load -w 5 -c 10");
+	assert_string_equal(CMD(s)->command, "check_load -w 5 -c 10");
 	s = runbook_find(rb, "disk");
-	assert_string_equal(s->cmd.cwd, "/");
-	assert_string_equal(rb_kv_get(&s->cmd.env, "LC_ALL"), "C");
+	assert_string_equal(CMD(s)->cwd, "/");
+	assert_string_equal(rb_kv_get(&CMD(s)->env, "LC_ALL"), "C");
 	runbook_free(rb);
 }
 
@@ -164,8 +165,8 @@ static void test_flow_keys(void **state)
 	struct runbook *rb = load_ok(EVERY_KEY);
 	struct rb_step *s = runbook_find(rb, "wait-green");
 	assert_int_equal(s->action, RB_RUN);
-	assert_string_equal(s->cmd.command, "curl -fsS \"$BASE_URL\"");
-	assert_string_equal(s->cmd.cwd, "/tmp");
+	assert_string_equal(CMD(s)->command, "curl -fsS \"$BASE_URL\"");
+	assert_string_equal(CMD(s)->cwd, "/tmp");
 	assert_int_equal(s->repeat.mode, RB_REPEAT_UNTIL);
 	assert_string_equal(expr_source(s->repeat.until), "exit == 0");
 	assert_int_equal(s->repeat.within_ms, 120000);

@@ -43,24 +43,6 @@
 
 #define CONSOLE_THROTTLE_MS 40      /* output-only redraws, at most this often */
 
-/* The names the engine's events and the run were written with (on_event,
-   console_run and the incident's functions leave this file as they are):
-   the frame's functions, under their old names. */
-#define set_message frame_message
-#define ui_of frame_ui
-#define out_add frame_output_add
-#define phase_of frame_phase_of
-#define is_group frame_is_group
-#define step_label frame_step_label
-#define select_step frame_select_step
-#define build_rows frame_rows_build
-#define turn_selected frame_turn_selected
-#define to_next_wait frame_next_wait
-#define open_confirm frame_confirm_open
-#define incident_open frame_incident_open
-#define free_ui frame_ui_free
-#define ask_free overlay_incident_free
-
 /* The panes and bars by id; draw_order: the panes drawn first, the status
    row last (an open prompt draws its own there). */
 static const struct pane_ops *const panes[PANE_COUNT] = {
@@ -98,7 +80,7 @@ static void draw(struct console *c)
 		refresh();
 		return;
 	}
-	build_rows(c);
+	frame_rows_build(c);
 	struct layout L = frame_layout(c);
 	for (size_t i = 0; i < RBC_ARRAY_LEN(draw_order); i++) {
 		enum pane_id id = draw_order[i];
@@ -154,7 +136,7 @@ static void on_event(void *ud, const struct eng_event *ev)
 	struct console *c = ud;
 	switch (ev->type) {
 	case ENG_EV_OUTPUT:
-		out_add(c, ev->step, ev->stream, ev->data, ev->len);
+		frame_output_add(c, ev->step, ev->stream, ev->data, ev->len);
 		c->bg_dirty = true;
 		return;
 	case ENG_EV_SAMPLE:
@@ -162,7 +144,7 @@ static void on_event(void *ud, const struct eng_event *ev)
 		return;
 	case ENG_EV_CAPTURE:
 		if (ev->value) {
-			struct ui *u = ui_of(ev->step);
+			struct ui *u = frame_ui(ev->step);
 			u->caps = xrealloc(u->caps, (u->ncaps + 1) * sizeof *u->caps);
 			u->caps[u->ncaps++] = xasprintf("%s = %s", ev->name, ev->value);
 		}
@@ -175,14 +157,14 @@ static void on_event(void *ud, const struct eng_event *ev)
 			uv_timer_start(&c->tick, tick_cb, 1000, 1000);
 		}
 		if (ev->run) /* the run's own flow: the header names its phase */
-			c->phase = phase_of(ev->step);
-		if (c->follow && ev->step->def && !is_group(ev->step) && !turn_selected(c))
-			select_step(c, ev->step);
-		ui_of(ev->step)->shown_done = false;
-		ui_of(ev->step)->asked = false;
-		if (ev->step->def && !is_group(ev->step)) {
+			c->phase = frame_phase_of(ev->step);
+		if (c->follow && ev->step->def && !frame_is_group(ev->step) && !frame_turn_selected(c))
+			frame_select_step(c, ev->step);
+		frame_ui(ev->step)->shown_done = false;
+		frame_ui(ev->step)->asked = false;
+		if (ev->step->def && !frame_is_group(ev->step)) {
 			/* A new attempt's output starts afresh on screen (the spool keeps all). */
-			struct ui *u = ui_of(ev->step);
+			struct ui *u = frame_ui(ev->step);
 			outbuf_clear(&u->out);
 			for (size_t i = 0; i < u->ncaps; i++)
 				free(u->caps[i]);
@@ -190,37 +172,37 @@ static void on_event(void *ud, const struct eng_event *ev)
 		}
 		break;
 	case ENG_EV_STEP_FINISHED:
-		ui_of(ev->step)->shown_done = true;
-		ui_of(ev->step)->asked = false;
+		frame_ui(ev->step)->shown_done = true;
+		frame_ui(ev->step)->asked = false;
 		if (ev->step == c->declined) {
 			c->declined = NULL;
-			set_message(c, "%s %s %s: %s", step_label(ev->step), ev->step->title ? ev->step->title : "",
+			frame_message(c, "%s %s %s: %s", frame_step_label(ev->step), ev->step->title ? ev->step->title : "",
 			            ev->step->state == ENG_SKIPPED ? "SKIPPED" : verdict_name(ev->verdict),
 			            ev->text ? ev->text : "");
 		}
 		/* A manual step answered, a confirmation declined. */
 		if (ev->step->def && (ev->step->def->action == RB_MANUAL || ev->step->state == ENG_SKIPPED))
-			to_next_wait(c);
+			frame_next_wait(c);
 		/* A last line without a newline is still a line. */
 		if (ev->step->ui)
 			outbuf_flush(&((struct ui *)ev->step->ui)->out);
 		break;
 	case ENG_EV_CONFIRMED:
-		to_next_wait(c); /* a confirmation said yes: the step runs on */
+		frame_next_wait(c); /* a confirmation said yes: the step runs on */
 		break;
 	case ENG_EV_NOTE:
 		/* Passed on once its line is on disk; after a lost record, never. */
 		if (journal_error(c->cfg->journal))
-			set_message(c, "the note is not in the record: %s", journal_error(c->cfg->journal));
+			frame_message(c, "the note is not in the record: %s", journal_error(c->cfg->journal));
 		else
-			set_message(c, "note added");
+			frame_message(c, "note added");
 		break;
 	case ENG_EV_WAITING:
-		ui_of(ev->step)->asked = true;
+		frame_ui(ev->step)->asked = true;
 		if (ev->step->wait == ENG_WAIT_CONFIRM)
-			open_confirm(c, ev->step);
-		else if (c->follow && !turn_selected(c))
-			select_step(c, ev->step); /* the operator's turn: show what to do */
+			frame_confirm_open(c, ev->step);
+		else if (c->follow && !frame_turn_selected(c))
+			frame_select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
 	case ENG_EV_INCIDENT:
 		/* The desk has applied it (and told the channels) before. */
@@ -233,8 +215,8 @@ static void on_event(void *ud, const struct eng_event *ev)
 				struct eng_step *p = engine_find(c->e, id);
 				free(id);
 				if (p) {
-					build_rows(c);
-					select_step(c, p);
+					frame_rows_build(c);
+					frame_select_step(c, p);
 				}
 			}
 		}
@@ -269,7 +251,7 @@ static bool inc_record(struct console *c, cJSON *ev, struct rbc_error *err)
 {
 	if (desk_record(c->desk, ev, err))
 		return true;
-	set_message(c, "%s", err->msg ? err->msg : "refused");
+	frame_message(c, "%s", err->msg ? err->msg : "refused");
 	rbc_error_clear(err);
 	return false;
 }
@@ -279,11 +261,9 @@ static const struct console_hooks hooks = {
 	.record = inc_record,
 };
 
-/* S on an incident not declared: its three questions (console_run may ask
-   them before the screen is set up: the hooks are given first). */
+/* S on an incident not declared: its three questions. */
 static void start_declare(struct console *c)
 {
-	c->hooks = &hooks;
 	overlay_incident_declare(c);
 }
 
@@ -473,11 +453,9 @@ static void signal_cb(uv_signal_t *h, int signum)
 
 /* ---- colours --------------------------------------------------------------- */
 
-/* The screen's colours, as it is set up; with it the hooks the panes and
-   overlays reach this file through (before the first draw or key). */
+/* The screen's colours, as it is set up. */
 static void setup_colours(struct console *c, bool colour)
 {
-	c->hooks = &hooks;
 	draw_colours(&c->theme, c->attr, colour);
 }
 
@@ -592,7 +570,7 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 		show_restored(c);
 	char *warn = engine_secret_warning(c->e);
 	if (warn && !resumed)
-		set_message(c, "warning: %s", warn);
+		frame_message(c, "warning: %s", warn);
 	free(warn);
 	/* An incident not declared, nor being declared (--severity): its questions. */
 	if (c->inc && !desk_declared(c->desk))
@@ -645,7 +623,7 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
 	for (size_t i = 0; i < n; i++)
-		free_ui(tops[i]);
+		frame_ui_free(tops[i]);
 	uv_close((uv_handle_t *)&c->input, close_cb);
 	uv_close((uv_handle_t *)&c->prep, close_cb);
 	uv_close((uv_handle_t *)&c->tick, close_cb);
@@ -662,7 +640,7 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	free(c->message);
 	free(c->export_path);
 	if (c->inc)
-		ask_free(c);
+		overlay_incident_free(c);
 	free(c->ask_q);
 	sb_free(&c->input_text);
 	free(c);

@@ -150,6 +150,9 @@ struct rb_repeat {
 };
 
 enum rb_on_fail { RB_ON_FAIL_STOP, RB_ON_FAIL_CONTINUE, RB_ON_FAIL_GOTO, RB_ON_FAIL_RUN };
+/* What a declined confirmation does: the step is skipped, then the run goes
+   on (SKIP), stops (STOP) or goes to a step (GOTO). */
+enum rb_on_decline { RB_ON_DECLINE_SKIP, RB_ON_DECLINE_STOP, RB_ON_DECLINE_GOTO };
 
 struct rb_capture {
 	char *name;
@@ -185,6 +188,8 @@ struct rb_step {
 	char *confirm;
 	enum rb_on_fail on_fail;
 	char *on_fail_target;    /* GOTO: step id; RUN: path as written */
+	enum rb_on_decline on_decline;
+	char *on_decline_target; /* GOTO: step id */
 	struct runbook *on_fail_runbook; /* RUN: the loaded runbook (borrowed from
 	                                    the top runbook's includes) */
 	bool watch, on_demand;

@@ -291,8 +291,14 @@ static void group_close(struct engine *e, struct node *g)
 	enum rbc_verdict v;
 	char *explain;
 	aggregate(&g->s, &st, &v, &explain);
-	if (g->child_stopped && v != RBC_VERDICT_FAIL && v != RBC_VERDICT_ERROR)
-		v = RBC_VERDICT_FAIL;
+	if (g->child_stopped) {
+		/* Stopped is not passed, nor skipped (a declined step that stops
+		   may be the only one that was reached). */
+		if (v != RBC_VERDICT_FAIL && v != RBC_VERDICT_ERROR)
+			v = RBC_VERDICT_FAIL;
+		if (st == ENG_SKIPPED)
+			st = ENG_DONE;
+	}
 	node_finish(e, g, st, v, explain);
 }
 
@@ -306,8 +312,12 @@ static void node_refresh_ancestors(struct engine *e, struct node *n)
 		enum rbc_verdict v;
 		char *explain;
 		aggregate(p, &st, &v, &explain);
-		if (node_of(p)->child_stopped && v != RBC_VERDICT_FAIL && v != RBC_VERDICT_ERROR)
-			v = RBC_VERDICT_FAIL;
+		if (node_of(p)->child_stopped) {
+			if (v != RBC_VERDICT_FAIL && v != RBC_VERDICT_ERROR)
+				v = RBC_VERDICT_FAIL;
+			if (st == ENG_SKIPPED)
+				st = ENG_DONE;
+		}
 		if (st == p->state && v == p->verdict && p->explain && strcmp(explain, p->explain) == 0) {
 			free(explain);
 			continue;
@@ -517,6 +527,49 @@ static bool failed(const struct eng_step *s)
 	return s->state == ENG_DONE && (s->verdict == RBC_VERDICT_FAIL || s->verdict == RBC_VERDICT_ERROR);
 }
 
+/* The flow stops at n: at the top (or the root of a branch) it ends
+   stopped; inside a group, the group closes stopped and its own on_fail
+   decides. */
+static void stop_at(struct flow *f, struct node *n)
+{
+	if ((f->root && n == f->root) || !n->s.parent) {
+		f->stopped = true;
+		flow_end(f);
+		return;
+	}
+	struct node *p = node_of(n->s.parent);
+	p->child_stopped = true;
+	group_close(f->e, p);
+	flow_move(f, FLOW_AFTER, p);
+}
+
+/*
+ * n's confirmation was declined (n is skipped, why says by whom): its
+ * on_decline decides — whatever asked goes on after it (the run, a branch,
+ * a step run by hand) as after any skip, the flow stops there, or it goes
+ * to the target.
+ */
+static void declined(struct flow *f, struct node *n, const char *why)
+{
+	const struct rb_step *d = n->s.def;
+	enum rb_on_decline od = d ? d->on_decline : RB_ON_DECLINE_SKIP;
+	if (od == RB_ON_DECLINE_GOTO) {
+		struct node *t = engine_decline_target(n);
+		if (t) {
+			char *text = xasprintf("on_decline of %s: %s", d->id, why);
+			flow_jump(f, t, n, text);
+			free(text);
+			return;
+		}
+		od = RB_ON_DECLINE_STOP;
+	}
+	if (od == RB_ON_DECLINE_STOP) {
+		stop_at(f, n);
+		return;
+	}
+	flow_move(f, FLOW_AFTER, n);
+}
+
 /* n has finished (or been passed): apply its on_fail, or go on. */
 static void after(struct flow *f, struct node *n, bool passing)
 {
@@ -541,15 +594,7 @@ static void after(struct flow *f, struct node *n, bool passing)
 			of = RB_ON_FAIL_STOP;
 		}
 		if (of == RB_ON_FAIL_STOP) {
-			if ((f->root && n == f->root) || !n->s.parent) {
-				f->stopped = true;
-				flow_end(f);
-				return;
-			}
-			struct node *p = node_of(n->s.parent);
-			p->child_stopped = true;
-			group_close(e, p);
-			flow_move(f, FLOW_AFTER, p);
+			stop_at(f, n);
 			return;
 		}
 	}
@@ -1024,10 +1069,8 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 			char *x = mnote ? xasprintf("declined by %s: %s", who, mnote)
 			                : xasprintf("declined by %s", who);
 			node_finish(e, n, ENG_SKIPPED, RBC_VERDICT_PASS, x);
-			/* Declined: the step is skipped and whatever asked goes on after
-			   it (the run, a branch, a step run by hand), as after any skip. */
 			if (f)
-				flow_move(f, FLOW_AFTER, n);
+				declined(f, n, x);
 		}
 		free(mnote);
 		engine_pump(e);

@@ -173,6 +173,16 @@ struct eng_step *const *engine_nodes(const struct engine *e, size_t *n)
 	return e->nodes;
 }
 
+/* Where a declined confirmation's goto: sends the flow (tree.h). */
+struct node *engine_decline_target(struct node *from)
+{
+	const struct rb_step *d = from->s.def;
+	if (!d || d->on_decline != RB_ON_DECLINE_GOTO || !d->on_decline_target)
+		return NULL;
+	struct eng_step *t = find_in(engine_phase_of(&from->s), d->on_decline_target);
+	return t ? node_of(t) : NULL;
+}
+
 /* Where a failed step's goto: or run: sends the flow (NULL: nowhere). */
 struct node *engine_target(struct engine *e, struct node *from)
 {

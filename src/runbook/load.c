@@ -57,6 +57,7 @@ const char *rb_kind_name(enum rb_kind k)
 /* A goto: target, resolved once every id is known. */
 struct goto_ref {
 	struct rb_step *step;
+	const char *target;   /* the step's on_fail_target or on_decline_target */
 	const cJSON *node;
 	char *path;
 };
@@ -574,7 +575,7 @@ static void m_step_on_fail(struct keys_reader *kr, const cJSON *m, void *t)
 		s->on_fail = RB_ON_FAIL_GOTO;
 		s->on_fail_target = xstrdup(v + 5);
 		xgrow(&L->gotos, &L->gotocap, L->ngotos + 1, sizeof *L->gotos);
-		L->gotos[L->ngotos++] = (struct goto_ref){s, m, xstrdup(L->r.path.s)};
+		L->gotos[L->ngotos++] = (struct goto_ref){s, s->on_fail_target, m, xstrdup(L->r.path.s)};
 	} else if (strncmp(v, "run:", 4) == 0 && v[4]) {
 		s->on_fail = RB_ON_FAIL_RUN;
 		s->on_fail_target = xstrdup(v + 4);
@@ -590,6 +591,29 @@ static void m_step_on_fail(struct keys_reader *kr, const cJSON *m, void *t)
 		free(full);
 	} else {
 		keys_err(&L->r, m, "expected \"stop\", \"continue\", \"goto:<step id>\" or \"run:<runbook file>\", got \"%s\"", v);
+	}
+}
+
+/* "on_decline": what a declined confirmation does after skipping its step. */
+static void m_step_on_decline(struct keys_reader *kr, const cJSON *m, void *t)
+{
+	struct loader *L = loader_of(kr);
+	(void)t;
+	struct rb_step *s = STEP(L);
+	if (!keys_want_string(&L->r, m))
+		return;
+	const char *v = m->valuestring;
+	if (strcmp(v, "skip") == 0) {
+		s->on_decline = RB_ON_DECLINE_SKIP;
+	} else if (strcmp(v, "stop") == 0) {
+		s->on_decline = RB_ON_DECLINE_STOP;
+	} else if (strncmp(v, "goto:", 5) == 0 && v[5]) {
+		s->on_decline = RB_ON_DECLINE_GOTO;
+		s->on_decline_target = xstrdup(v + 5);
+		xgrow(&L->gotos, &L->gotocap, L->ngotos + 1, sizeof *L->gotos);
+		L->gotos[L->ngotos++] = (struct goto_ref){s, s->on_decline_target, m, xstrdup(L->r.path.s)};
+	} else {
+		keys_err(&L->r, m, "expected \"skip\", \"stop\" or \"goto:<step id>\", got \"%s\"", v);
 	}
 }
 
@@ -615,7 +639,8 @@ static const struct keys_member step_keys[] = {
 	{"parallel", m_step_parallel}, {"timeout", m_step_timeout}, {"retry", m_step_retry},
 	{"repeat", m_step_repeat}, {"expect", m_step_expect}, {"warn", m_step_warn},
 	{"capture", m_step_capture}, {"when", m_step_when}, {"confirm", m_step_confirm},
-	{"on_fail", m_step_on_fail}, {"watch", m_step_watch}, {"on_demand", m_step_on_demand},
+	{"on_fail", m_step_on_fail}, {"on_decline", m_step_on_decline}, {"watch", m_step_watch},
+	{"on_demand", m_step_on_demand},
 };
 
 /* Keys that make no sense for some actions: (key, why). */
@@ -630,6 +655,12 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 		size_t old = keys_push_key(&L->r, probe_only[i]);
 		keys_err_key(&L->r, k, "\"%s\" needs a probe; a %s step has none", probe_only[i],
 		        s->action == RB_GROUP ? "group" : "manual");
+		keys_pop(&L->r, old);
+	}
+	const cJSON *dec = cJSON_GetObjectItemCaseSensitive(n, "on_decline");
+	if (dec && !cJSON_GetObjectItemCaseSensitive(n, "confirm")) {
+		size_t old = keys_push_key(&L->r, "on_decline");
+		keys_err_key(&L->r, dec, "\"on_decline\" applies only to a step with \"confirm\"");
 		keys_pop(&L->r, old);
 	}
 	const cJSON *par = cJSON_GetObjectItemCaseSensitive(n, "parallel");
@@ -1247,7 +1278,7 @@ static void check_gotos(struct loader *L)
 	size_t missing = 0;
 	for (size_t i = 0; i < L->ngotos; i++) {
 		struct goto_ref *g = &L->gotos[i];
-		struct rb_step key = {.id = g->step->on_fail_target}, *kp = &key;
+		struct rb_step key = {.id = (char *)g->target}, *kp = &key;
 		struct rb_step **hit = bsearch(&kp, sorted, L->nall, sizeof *sorted, cmp_stepid);
 		/* Report at the path the goto: was read from. */
 		keys_pop(&L->r, 0);
@@ -1257,7 +1288,7 @@ static void check_gotos(struct loader *L)
 			const char *best = NULL;
 			size_t bestd = 3;
 			for (size_t k = 0; k < L->nall && missing < 20; k++) {
-				size_t dd = str_distance(g->step->on_fail_target, L->all[k]->id);
+				size_t dd = str_distance(g->target, L->all[k]->id);
 				if (dd < bestd) {
 					bestd = dd;
 					best = L->all[k]->id;
@@ -1266,9 +1297,9 @@ static void check_gotos(struct loader *L)
 			missing++;
 			if (best)
 				keys_err(&L->r, g->node, "goto target \"%s\" does not exist (did you mean \"%s\"?)",
-				    g->step->on_fail_target, best);
+				    g->target, best);
 			else
-				keys_err(&L->r, g->node, "goto target \"%s\" does not exist", g->step->on_fail_target);
+				keys_err(&L->r, g->node, "goto target \"%s\" does not exist", g->target);
 		} else if (*hit == g->step) {
 			keys_err(&L->r, g->node, "a step cannot goto itself");
 		}
@@ -1577,6 +1608,7 @@ static void step_free(struct rb_step *s)
 	free(s->captures);
 	free(s->confirm);
 	free(s->on_fail_target);
+	free(s->on_decline_target);
 	free(s);
 }
 

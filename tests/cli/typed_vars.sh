@@ -120,3 +120,8 @@ expect_match "… at the literal, with did you mean" "$ERR" \
 expect_match "… either side of the comparison" "$ERR" ':9:50: steps\[1\]\.when: "Rolling" is not one'
 expect_match "… and in a list after in" "$ERR" ':10:76: steps\[2\]\.when: "canary" is not one of the choices of STRATEGY \("blue-green", "rolling"\)$'
 expect_nomatch "a text among the choices is fine" "$ERR" '"blue-green" is not'
+
+# The format guide shows what rbc really prints for a refused run.
+want=$(awk '/^<!-- output: rbc run --batch --var STRATEGY=bluegreen docs\/examples\/typed-vars.json -->/{f=1; next} f && /^```text/{next} f && /^```/{exit} f' "$ROOT/docs/runbook-format.md")
+got=$(cd "$ROOT" && "$RBC" run --batch --var STRATEGY=bluegreen docs/examples/typed-vars.json 2>&1)
+expect_eq "the format guide shows the real refusal" "$want" "$got"

@@ -590,6 +590,7 @@ static void var_literal(const struct expr *e, const char *name, const struct nod
 		fn(name, lit->lit->u.str.s, column(e->src, e->len, lit->start), ud);
 }
 
+/* Every text literal a variable is compared with (==, !=, in [...]). */
 void expr_foreach_var_literal(const struct expr *e,
                               void (*fn)(const char *name, const char *text, unsigned col, void *ud),
                               void *ud)

@@ -1789,6 +1789,7 @@ static bool check_values_one(const struct runbook *rb, const struct rb_kv *given
 	return ok;
 }
 
+/* The values of rb's and its includes' declared variables against their rules. */
 bool runbook_check_values(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
 {
 	bool ok = check_values_one(rb, given, d);

@@ -61,6 +61,17 @@ void expr_foreach_field(const struct expr *e,
                         void *ud);
 
 /*
+ * Calls fn for every text literal a variable is compared with
+ * (`vars.NAME == "x"`, `"x" != vars.NAME`, each item of
+ * `vars.NAME in ["a", "b"]`), in node order, with NAME, the text and the
+ * 1-based column of the literal. Used by the loader to refuse a literal that
+ * is not one of a variable's choices.
+ */
+void expr_foreach_var_literal(const struct expr *e,
+                              void (*fn)(const char *name, const char *text, unsigned col, void *ud),
+                              void *ud);
+
+/*
  * Verdicts. verdict_worst ranks them PASS < WARN < UNKNOWN < FAIL < ERROR:
  * a definite failure outranks a result that could not be judged, which
  * outranks a warning; ERROR (the probe could not run) ranks above all.

@@ -74,6 +74,12 @@ bool keys_want_array(struct keys_reader *r, const cJSON *n, bool nonempty);
    scalars takes numbers and booleans as their text, expand checks ${NAME}. */
 void keys_kv(struct keys_reader *r, const cJSON *n, struct rb_kv *kv, bool var_names,
              bool scalars, bool expand);
+/* A runbook's vars: each a default (text, number, boolean) or an object
+   declaring the variable's type and rules (docs/runbook-format.md, "Typed
+   variables"), which goes to *decls (caller frees each with
+   rb_vardecl_free); every default, declared or not, goes to kv. */
+void keys_vars(struct keys_reader *r, const cJSON *n, struct rb_kv *kv, struct rb_vardecl **decls,
+               size_t *ndecls);
 /* The shortest text that reads back as v: 0.1 stays "0.1", 8080 "8080". */
 char *keys_number_text(double v);
 

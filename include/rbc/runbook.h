@@ -131,6 +131,59 @@ void rb_kv_set(struct rb_kv *kv, const char *key, const char *val);
 /* Frees the pairs and zeroes kv. */
 void rb_kv_free(struct rb_kv *kv);
 
+/* The types a declared variable may have (docs/runbook-format.md, "Typed
+   variables"): X(ENUM, name in "type"). */
+#define RB_VAR_TYPES(X)            \
+	X(TEXT, "text")            \
+	X(NUMBER, "number")        \
+	X(DURATION, "duration")    \
+	X(YESNO, "yesno")          \
+	X(LIST, "list")
+
+enum rb_var_type {
+#define X(e, name) RB_VAR_##e,
+	RB_VAR_TYPES(X)
+#undef X
+	RB_VAR_TYPE_COUNT
+};
+
+/* A `vars` entry written as an object: the rules its value must keep. Its
+   default, when it has one, is in the runbook's vars like any other. */
+struct rb_vardecl {
+	char *name;
+	enum rb_var_type type;
+	char **choices;          /* as text; nchoices 0: any value */
+	size_t nchoices;
+	bool required;           /* a run needs a value given (no default) */
+	char *pattern;           /* NULL: none; a list's items each match it */
+	void *re;                /* pattern compiled (PCRE2) */
+	char *min, *max;         /* as written ("1", "30s"); NULL: no bound */
+	double min_v, max_v;     /* number: the value; duration: milliseconds */
+	char *description;
+	char *path;              /* "vars.REPLICAS", for messages */
+	unsigned line, col;      /* where the declaration starts */
+};
+
+const char *rb_var_type_name(enum rb_var_type t);  /* "number" */
+/* The type named name ("number"); false when there is none. */
+bool rb_var_type_parse(const char *name, enum rb_var_type *t);
+/* The known type name nearest to name, for "did you mean", or NULL. */
+const char *rb_var_type_suggest(const char *name);
+/* The choice of decl nearest to value, for "did you mean", or NULL. */
+const char *rb_var_choice_suggest(const struct rb_vardecl *decl, const char *value);
+/* Compiles decl->pattern into decl->re; false with *why (caller frees). */
+bool rb_var_compile(struct rb_vardecl *decl, char **why);
+/* Frees what decl holds (not decl itself). */
+void rb_vardecl_free(struct rb_vardecl *decl);
+
+/*
+ * Checks value against decl's type, choices, pattern, min and max. Returns
+ * NULL when it keeps them, else the rule it breaks, said in full ("not one of
+ * the choices blue-green, rolling (did you mean \"blue-green\"?)"; caller
+ * frees).
+ */
+char *rb_var_check(const struct rb_vardecl *decl, const char *value);
+
 /* The most of a response body any step keeps in memory (max_body above it
    is refused when the runbook loads). */
 #define RB_MAX_BODY ((int64_t)64 << 20)
@@ -231,6 +284,8 @@ struct runbook {
 	bool log_production;     /* "log": the run changes production (the console says so loudly) */
 	enum rb_kind kind;
 	struct rb_kv vars;
+	struct rb_vardecl *vardecls; /* the vars written as objects, in order */
+	size_t nvardecls;
 	char **secrets;
 	size_t nsecrets;
 	int64_t default_timeout_ms;
@@ -274,6 +329,19 @@ void runbook_free(struct runbook *rb);
  */
 bool runbook_resolve_durations(struct runbook *rb, const struct rb_kv *given,
                                struct rbc_diags *d);
+
+/*
+ * Checks the values a run of rb (and its includes) would have against their
+ * declarations: given (--var, --vars) first, else the default. A value that
+ * breaks its rule, or a required variable without one, goes to d as an error
+ * at the declaration, naming the variable and the rule; returns false when
+ * there is any. Nothing has run yet when this is called.
+ */
+bool runbook_check_values(const struct runbook *rb, const struct rb_kv *given,
+                          struct rbc_diags *d);
+
+/* The declaration of name in rb, or NULL (not declared as an object). */
+const struct rb_vardecl *runbook_vardecl(const struct runbook *rb, const char *name);
 
 /* Finds a step by id anywhere in rb (severity procedures included). */
 struct rb_step *runbook_find(const struct runbook *rb, const char *id);

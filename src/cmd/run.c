@@ -450,6 +450,19 @@ int cmd_run(int argc, char **argv)
 			status = RBC_EXIT_USAGE;
 		}
 	}
+	/* Typed variables: a value that breaks its rule, or a required one
+	   missing, stops the run here, before a run directory exists. */
+	for (size_t i = 0; !status && i < nfiles; i++) {
+		struct rbc_diags d = {0};
+		if (!runbook_check_values(rbs[i], &vars, &d)) {
+			diags_sort(&d);
+			diags_print(&d, stderr);
+			text_fprintf(stderr, "rbc: run: %zu variable%s without a valid value; nothing was run\n", d.nerrors,
+			             d.nerrors == 1 ? "" : "s");
+			status = RBC_EXIT_USAGE;
+		}
+		diags_free(&d);
+	}
 	struct rundir rd = {0};
 	struct rbc_error err = {0};
 	if (!status && !rundir_create(rbs[0]->id, &rd, &err)) {

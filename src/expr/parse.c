@@ -581,3 +581,32 @@ void expr_foreach_field(const struct expr *e,
 		if (e->nodes[i]->kind == N_FIELD)
 			fn(e->nodes[i]->name, column(e->src, e->len, e->nodes[i]->start), ud);
 }
+
+/* Calls fn with name for lit when lit is a text literal. */
+static void var_literal(const struct expr *e, const char *name, const struct node *lit,
+                        void (*fn)(const char *, const char *, unsigned, void *), void *ud)
+{
+	if (lit->kind == N_LIT && lit->lit && lit->lit->type == VALUE_STR)
+		fn(name, lit->lit->u.str.s, column(e->src, e->len, lit->start), ud);
+}
+
+/* Every text literal a variable is compared with (==, !=, in [...]). */
+void expr_foreach_var_literal(const struct expr *e,
+                              void (*fn)(const char *name, const char *text, unsigned col, void *ud),
+                              void *ud)
+{
+	for (size_t i = 0; i < e->nnodes; i++) {
+		const struct node *n = e->nodes[i];
+		if (n->kind != N_BINARY || !n->a || !n->b)
+			continue;
+		if (n->op == OP_EQ || n->op == OP_NE) {
+			if (n->a->kind == N_VAR)
+				var_literal(e, n->a->name, n->b, fn, ud);
+			else if (n->b->kind == N_VAR)
+				var_literal(e, n->b->name, n->a, fn, ud);
+		} else if (n->op == OP_IN && n->a->kind == N_VAR && n->b->kind == N_LIST) {
+			for (size_t k = 0; k < n->b->nargs; k++)
+				var_literal(e, n->a->name, n->b->args[k], fn, ud);
+		}
+	}
+}

@@ -486,3 +486,256 @@ void keys_require(struct keys_reader *r, const cJSON *obj, const char *key, cons
 	if (!cJSON_GetObjectItemCaseSensitive(obj, key))
 		keys_err(r, obj, "missing required key \"%s\"%s%s", key, what ? " " : "", what ? what : "");
 }
+
+/* ------------------------------------------------------ typed variables */
+
+/* The keys a variable's declaration accepts (docs/runbook-format.md). */
+static const struct keys_member vardecl_keys[] = {
+	{"type", NULL}, {"default", NULL}, {"choices", NULL}, {"required", NULL},
+	{"pattern", NULL}, {"min", NULL}, {"max", NULL}, {"description", NULL},
+};
+
+/* decl's member key, its name pushed on the path while fn reads it. */
+static const cJSON *vardecl_member(struct keys_reader *r, const cJSON *n, const char *key, size_t *old)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(n, key);
+	if (m)
+		*old = keys_push_key(r, key);
+	return m;
+}
+
+/* The type: as given, else what the default is (a number, true or false,
+   an array), else text. */
+static void vardecl_type(struct keys_reader *r, const cJSON *n, struct rb_vardecl *decl)
+{
+	size_t old = 0;
+	const cJSON *t = vardecl_member(r, n, "type", &old);
+	const cJSON *dv = cJSON_GetObjectItemCaseSensitive(n, "default");
+	decl->type = cJSON_IsNumber(dv) ? RB_VAR_NUMBER : cJSON_IsBool(dv) ? RB_VAR_YESNO
+	             : cJSON_IsArray(dv) ? RB_VAR_LIST : RB_VAR_TEXT;
+	if (!t)
+		return;
+	if (keys_want_string(r, t) && !rb_var_type_parse(t->valuestring, &decl->type)) {
+		const char *near = rb_var_type_suggest(t->valuestring);
+		if (near)
+			keys_err(r, t, "unknown type \"%s\" (did you mean \"%s\"?)", t->valuestring, near);
+		else
+			keys_err(r, t, "unknown type \"%s\" (expected text, number, duration, yesno or list)",
+			         t->valuestring);
+	}
+	keys_pop(r, old);
+}
+
+/* The default as the text a run holds; a list's as its JSON array. */
+static char *vardecl_default(struct keys_reader *r, const cJSON *dv, const struct rb_vardecl *decl)
+{
+	if (cJSON_IsString(dv)) {
+		keys_scan_refs(r, dv);
+		return xstrdup(dv->valuestring);
+	}
+	if (cJSON_IsNumber(dv))
+		return keys_number_text(dv->valuedouble);
+	if (cJSON_IsBool(dv))
+		return xstrdup(cJSON_IsTrue(dv) ? "true" : "false");
+	if (cJSON_IsArray(dv) && decl->type == RB_VAR_LIST) {
+		size_t i = 0;
+		bool ok = true;
+		for (const cJSON *c = dv->child; c; c = c->next, i++) {
+			if (cJSON_IsString(c) || cJSON_IsNumber(c))
+				continue;
+			size_t old = keys_push_index(r, i);
+			keys_err(r, c, "expected a string or number (an item of the list), got %s", json_type_name(c));
+			keys_pop(r, old);
+			ok = false;
+		}
+		return ok ? cJSON_PrintUnformatted(dv) : NULL;
+	}
+	keys_err(r, dv, "expected a string, number or boolean%s, got %s",
+	         decl->type == RB_VAR_LIST ? " or an array" : "", json_type_name(dv));
+	return NULL;
+}
+
+/* choices: a non-empty array of text (numbers for a number). */
+static void vardecl_choices(struct keys_reader *r, const cJSON *c, struct rb_vardecl *decl)
+{
+	if (decl->type == RB_VAR_YESNO || decl->type == RB_VAR_LIST) {
+		keys_err(r, c, "\"choices\" do not apply to a %s variable", rb_var_type_name(decl->type));
+		return;
+	}
+	if (!keys_want_array(r, c, true))
+		return;
+	decl->choices = xcalloc((size_t)cJSON_GetArraySize(c), sizeof *decl->choices);
+	size_t i = 0;
+	for (const cJSON *x = c->child; x; x = x->next, i++) {
+		size_t old = keys_push_index(r, i);
+		char *text = NULL;
+		if (cJSON_IsNumber(x) && decl->type != RB_VAR_TEXT)
+			text = keys_number_text(x->valuedouble);
+		else if (cJSON_IsString(x) && *x->valuestring)
+			text = xstrdup(x->valuestring);
+		else if (cJSON_IsString(x))
+			keys_err(r, x, "must not be empty");
+		else
+			keys_err(r, x, "expected a string%s, got %s", decl->type != RB_VAR_TEXT ? " or number" : "",
+			         json_type_name(x));
+		for (size_t k = 0; text && k < decl->nchoices; k++)
+			if (strcmp(decl->choices[k], text) == 0) {
+				keys_err(r, x, "choice \"%s\" is given twice", text);
+				free(text);
+				text = NULL;
+			}
+		if (text) {
+			/* The type alone: the choices being read are no rule yet. */
+			size_t nc = decl->nchoices;
+			decl->nchoices = 0;
+			char *why = decl->type != RB_VAR_TEXT ? rb_var_check(decl, text) : NULL;
+			decl->nchoices = nc;
+			if (why) {
+				keys_err(r, x, "%s", why);
+				free(why);
+				free(text);
+			} else {
+				decl->choices[decl->nchoices++] = text;
+			}
+		}
+		keys_pop(r, old);
+	}
+}
+
+/* min or max: a number for a number, a duration for a duration. */
+static void vardecl_bound(struct keys_reader *r, const cJSON *b, const char *key, struct rb_vardecl *decl,
+                          char **text, double *v)
+{
+	if (decl->type == RB_VAR_NUMBER) {
+		if (!cJSON_IsNumber(b)) {
+			keys_err(r, b, "expected a number, got %s", json_type_name(b));
+			return;
+		}
+		*text = keys_number_text(b->valuedouble);
+		*v = b->valuedouble;
+	} else if (decl->type == RB_VAR_DURATION) {
+		int64_t ms;
+		const char *why;
+		if (!cJSON_IsString(b)) {
+			keys_err(r, b, "expected a duration such as \"30s\", got %s", json_type_name(b));
+			return;
+		}
+		if (!units_parse_duration(b->valuestring, &ms, &why)) {
+			keys_err(r, b, "bad duration \"%s\": %s", b->valuestring, why);
+			return;
+		}
+		*text = xstrdup(b->valuestring);
+		*v = (double)ms;
+	} else {
+		keys_err_key(r, b, "\"%s\" applies to a number or a duration, not to a %s variable (give \"type\")",
+		             key, rb_var_type_name(decl->type));
+	}
+}
+
+/* Reads the declaration n of variable name (on the path) into decl. */
+static char *keys_vardecl(struct keys_reader *r, const cJSON *n, const char *name, struct rb_vardecl *decl)
+{
+	decl->name = xstrdup(name);
+	decl->path = xstrdup(r->path.s);
+	json_doc_pos(r->doc, n, true, &decl->line, &decl->col);
+	keys_walk(r, n, vardecl_keys, RBC_ARRAY_LEN(vardecl_keys), NULL);
+	vardecl_type(r, n, decl);
+	size_t old = 0;
+	char *dflt = NULL;
+	const cJSON *dv = vardecl_member(r, n, "default", &old);
+	if (dv) {
+		dflt = vardecl_default(r, dv, decl);
+		keys_pop(r, old);
+	}
+	const cJSON *m;
+	if ((m = vardecl_member(r, n, "required", &old)) != NULL) {
+		if (keys_bool(r, m, &decl->required) && decl->required && dv)
+			keys_err_key(r, m, "a required variable has no default: the run must be given it "
+			                   "(leave out \"default\" or \"required\")");
+		keys_pop(r, old);
+	}
+	if ((m = vardecl_member(r, n, "choices", &old)) != NULL) {
+		vardecl_choices(r, m, decl);
+		keys_pop(r, old);
+	}
+	if ((m = vardecl_member(r, n, "pattern", &old)) != NULL) {
+		char *why = NULL;
+		if (decl->type != RB_VAR_TEXT && decl->type != RB_VAR_LIST) {
+			keys_err_key(r, m, "\"pattern\" applies to text or a list, not to a %s variable",
+			             rb_var_type_name(decl->type));
+		} else if ((decl->pattern = keys_text(r, m)) != NULL && !rb_var_compile(decl, &why)) {
+			keys_err(r, m, "%s", why);
+			free(why);
+		}
+		keys_pop(r, old);
+	}
+	if ((m = vardecl_member(r, n, "min", &old)) != NULL) {
+		vardecl_bound(r, m, "min", decl, &decl->min, &decl->min_v);
+		keys_pop(r, old);
+	}
+	if ((m = vardecl_member(r, n, "max", &old)) != NULL) {
+		vardecl_bound(r, m, "max", decl, &decl->max, &decl->max_v);
+		if (decl->min && decl->max && decl->max_v < decl->min_v)
+			keys_err(r, m, "the maximum %s is less than the minimum %s", decl->max, decl->min);
+		keys_pop(r, old);
+	}
+	if ((m = vardecl_member(r, n, "description", &old)) != NULL) {
+		decl->description = keys_text(r, m);
+		keys_pop(r, old);
+	}
+	/* A default written with ${OTHER} is known only when a run starts. */
+	if (dflt && !strstr(dflt, "${")) {
+		char *why = rb_var_check(decl, dflt);
+		if (why) {
+			old = keys_push_key(r, "default");
+			keys_err(r, dv, "the default breaks the variable's rule: %s", why);
+			keys_pop(r, old);
+			free(why);
+		}
+	}
+	return dflt;
+}
+
+/* A runbook's vars: plain defaults, or declarations (docs/runbook-format.md,
+   "Typed variables") whose defaults join kv. */
+void keys_vars(struct keys_reader *r, const cJSON *n, struct rb_kv *kv, struct rb_vardecl **decls,
+               size_t *ndecls)
+{
+	if (!keys_want_object(r, n, "an object of variable names to values"))
+		return;
+	size_t ndup, cnt = 0;
+	const cJSON **dups = keys_duplicates(r, n, &ndup);
+	for (const cJSON *c = n->child; c; c = c->next)
+		cnt++;
+	kv->keys = xcalloc(cnt, sizeof *kv->keys);
+	kv->vals = xcalloc(cnt, sizeof *kv->vals);
+	*decls = xcalloc(cnt ? cnt : 1, sizeof **decls);
+	for (const cJSON *c = n->child; c; c = c->next) {
+		if (keys_is_dup(dups, ndup, c))
+			continue;
+		size_t old = keys_push_key(r, c->string);
+		char *val = NULL;
+		if (!rb_var_name_ok(c->string, strlen(c->string))) {
+			keys_err_key(r, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)", c->string);
+		} else if (cJSON_IsObject(c)) {
+			val = keys_vardecl(r, c, c->string, &(*decls)[(*ndecls)++]);
+		} else if (cJSON_IsString(c)) {
+			keys_scan_refs(r, c);
+			val = xstrdup(c->valuestring);
+		} else if (cJSON_IsNumber(c)) {
+			val = keys_number_text(c->valuedouble);
+		} else if (cJSON_IsBool(c)) {
+			val = xstrdup(cJSON_IsTrue(c) ? "true" : "false");
+		} else {
+			keys_err(r, c, "expected a string, number, boolean or an object declaring the variable, got %s%s",
+			         json_type_name(c),
+			         cJSON_IsArray(c) ? " (a list is declared: {\"type\": \"list\", \"default\": […]})" : "");
+		}
+		if (val) {
+			kv->keys[kv->n] = xstrdup(c->string);
+			kv->vals[kv->n++] = val;
+		}
+		keys_pop(r, old);
+	}
+	free(dups);
+}

@@ -54,6 +54,12 @@ const char *rb_kind_name(enum rb_kind k)
 }
 
 
+/* A text compared with a variable in an expression, at line:col of path. */
+struct var_literal {
+	char *name, *text, *path;
+	unsigned line, col;
+};
+
 /* A goto: target, resolved once every id is known. */
 struct goto_ref {
 	struct rb_step *step;
@@ -87,6 +93,9 @@ struct loader {
 	size_t nall, allcap;
 	struct goto_ref *gotos;
 	size_t ngotos, gotocap;
+	struct var_literal *literals; /* texts compared with vars.NAME, checked
+	                                 against its choices once vars are read */
+	size_t nliterals, literalcap;
 	char **defined;          /* capture names */
 	size_t ndefined, definedcap;
 	size_t nerrors_at_start;
@@ -201,6 +210,32 @@ static void expr_var_use(const char *name, unsigned col, void *ud)
 	keys_note_use(&c->L->r, name, strlen(name), line, fcol);
 }
 
+/* The file position of the character at col (1-based) of string node n. */
+static void expr_col_pos(struct loader *L, const cJSON *n, unsigned col, unsigned *line, unsigned *fcol)
+{
+	const char *s = n->valuestring;
+	size_t at = 0;
+	for (unsigned k = 1; k < col && s[at]; k++) {
+		at++;
+		while (s[at] && ((unsigned char)s[at] & 0xC0) == 0x80)
+			at++;
+	}
+	json_doc_string_pos(L->r.doc, n, at, line, fcol);
+}
+
+/* Keeps a text compared with vars.NAME for check_choices. */
+static void expr_var_literal(const char *name, const char *text, unsigned col, void *ud)
+{
+	struct expr_ctx *c = ud;
+	struct loader *L = c->L;
+	xgrow(&L->literals, &L->literalcap, L->nliterals + 1, sizeof *L->literals);
+	struct var_literal *v = &L->literals[L->nliterals++];
+	v->name = xstrdup(name);
+	v->text = xstrdup(text);
+	v->path = xstrdup(L->r.path.len ? L->r.path.s : "(root)");
+	expr_col_pos(L, c->node, col, &v->line, &v->col);
+}
+
 static struct expr *get_expr(struct loader *L, const cJSON *n)
 {
 	if (!keys_want_string(&L->r, n))
@@ -228,6 +263,7 @@ static struct expr *get_expr(struct loader *L, const cJSON *n)
 	}
 	struct expr_ctx c = {L, n};
 	expr_foreach_var(x, expr_var_use, &c);
+	expr_foreach_var_literal(x, expr_var_literal, &c);
 	return x;
 }
 
@@ -905,7 +941,7 @@ static void r_vars(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
 	(void)t;
-	keys_kv(&L->r, m, &L->rb->vars, true, true, true);
+	keys_vars(&L->r, m, &L->rb->vars, &L->rb->vardecls, &L->rb->nvardecls);
 }
 
 static void r_secrets(struct keys_reader *kr, const cJSON *m, void *t)
@@ -1319,13 +1355,49 @@ static bool defined(char *const *names, size_t n, const char *name)
 	return n && bsearch(&name, names, n, sizeof *names, cmp_str);
 }
 
+/*
+ * A variable with choices compared with a text that is none of them
+ * (`vars.STRATEGY == "bluegreen"`) would never be true, silently: refused,
+ * with the nearest choice (docs/runbook-format.md, "Typed variables").
+ */
+static void check_choices(struct loader *L)
+{
+	for (size_t i = 0; i < L->nliterals; i++) {
+		struct var_literal *v = &L->literals[i];
+		const struct rb_vardecl *decl = runbook_vardecl(L->rb, v->name);
+		if (decl && decl->nchoices) {
+			bool hit = false;
+			for (size_t k = 0; k < decl->nchoices && !hit; k++)
+				hit = strcmp(decl->choices[k], v->text) == 0;
+			if (!hit) {
+				struct strbuf list = {0};
+				for (size_t k = 0; k < decl->nchoices; k++)
+					sb_addf(&list, "%s\"%s\"", k ? ", " : "", decl->choices[k]);
+				const char *near = rb_var_choice_suggest(decl, v->text);
+				if (near)
+					diags_add(L->r.d, false, L->r.file, v->line, v->col, v->path,
+					          "\"%s\" is not one of the choices of %s (%s): did you mean \"%s\"?",
+					          v->text, v->name, list.s, near);
+				else
+					diags_add(L->r.d, false, L->r.file, v->line, v->col, v->path,
+					          "\"%s\" is not one of the choices of %s (%s)", v->text, v->name, list.s);
+				sb_free(&list);
+			}
+		}
+	}
+}
+
 static void check_vars(struct loader *L)
 {
+	check_choices(L);
 	/* One sorted list of every definition, so each use costs log n. */
-	size_t n = L->rb->vars.n + L->rb->nsecrets + L->ndefined, k = 0;
+	size_t n = L->rb->vars.n + L->rb->nvardecls + L->rb->nsecrets + L->ndefined, k = 0;
 	char **names = xmalloc((n ? n : 1) * sizeof *names);
 	for (size_t i = 0; i < L->rb->vars.n; i++)
 		names[k++] = L->rb->vars.keys[i];
+	/* A declared variable without a default is defined: a run must give it. */
+	for (size_t i = 0; i < L->rb->nvardecls; i++)
+		names[k++] = L->rb->vardecls[i].name;
 	for (size_t i = 0; i < L->rb->nsecrets; i++)
 		names[k++] = L->rb->secrets[i];
 	for (size_t i = 0; i < L->ndefined; i++)
@@ -1391,6 +1463,12 @@ static void loader_free(struct loader *L)
 	for (size_t i = 0; i < L->ndefined; i++)
 		free(L->defined[i]);
 	free(L->defined);
+	for (size_t i = 0; i < L->nliterals; i++) {
+		free(L->literals[i].name);
+		free(L->literals[i].text);
+		free(L->literals[i].path);
+	}
+	free(L->literals);
 	free(L->all);
 	sb_free(&L->r.path);
 }
@@ -1697,6 +1775,61 @@ static bool resolve_one(struct runbook *rb, const struct rb_kv *given, bool at_r
 	return ok;
 }
 
+/* The declaration of name in rb, or NULL. */
+const struct rb_vardecl *runbook_vardecl(const struct runbook *rb, const char *name)
+{
+	for (size_t i = 0; rb && i < rb->nvardecls; i++)
+		if (strcmp(rb->vardecls[i].name, name) == 0)
+			return &rb->vardecls[i];
+	return NULL;
+}
+
+/* The values of one runbook's declared variables against their rules. */
+static bool check_values_one(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
+{
+	bool ok = true;
+	for (size_t i = 0; i < rb->nvardecls; i++) {
+		const struct rb_vardecl *v = &rb->vardecls[i];
+		const char *val = given ? rb_kv_get(given, v->name) : NULL;
+		bool from_default = !val;
+		struct strbuf sb = {0};
+		char *why = NULL;
+		const char *dflt = val ? NULL : rb_kv_get(&rb->vars, v->name);
+		/* A default may use ${OTHER}, given or a default itself. */
+		if (dflt && expand_text(dflt, given, &rb->vars, 0, &sb, &why))
+			val = sb.s ? sb.s : "";
+		if (!val && why) {
+			diags_add(d, false, rb->file, v->line, v->col, v->path, "%s: its default: %s", v->name, why);
+			ok = false;
+		} else if (!val && v->required) {
+			diags_add(d, false, rb->file, v->line, v->col, v->path,
+			          "%s is required and has no value: give it with --var %s=… or in a --vars file",
+			          v->name, v->name);
+			ok = false;
+		} else if (val) {
+			char *bad = rb_var_check(v, val);
+			if (bad) {
+				diags_add(d, false, rb->file, v->line, v->col, v->path, "%s (%s): %s", v->name,
+				          from_default ? "its default" : "given", bad);
+				ok = false;
+				free(bad);
+			}
+		}
+		free(why);
+		sb_free(&sb);
+	}
+	return ok;
+}
+
+/* The values of rb's and its includes' declared variables against their rules. */
+bool runbook_check_values(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
+{
+	bool ok = check_values_one(rb, given, d);
+	for (size_t i = 0; i < rb->nincludes; i++)
+		ok = check_values_one(rb->includes[i], given, d) && ok;
+	return ok;
+}
+
 bool runbook_resolve_durations(struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
 {
 	bool ok = resolve_one(rb, given, true, d);
@@ -1722,6 +1855,9 @@ void runbook_free(struct runbook *rb)
 	free(rb->log_version);
 	free(rb->log_environment);
 	rb_kv_free(&rb->vars);
+	for (size_t i = 0; i < rb->nvardecls; i++)
+		rb_vardecl_free(&rb->vardecls[i]);
+	free(rb->vardecls);
 	strv_free(rb->secrets, rb->nsecrets);
 	for (size_t i = 0; i < rb->nsteps; i++)
 		step_free(rb->steps[i]);

@@ -318,6 +318,112 @@ static void test_errors(void **state)
 	free(s);
 }
 
+/* Loads text that must load cleanly (caller frees). */
+static struct runbook *load_text_ok(const char *text)
+{
+	struct rbc_diags d = {0};
+	struct runbook *rb = runbook_load_buffer("t.json", text, strlen(text), &d);
+	if (!rb || d.n) {
+		diags_print(&d, stderr);
+		fail_msg("the text did not load cleanly");
+	}
+	diags_free(&d);
+	return rb;
+}
+
+/* The rule value breaks against decl, or "" when it keeps them all. */
+static void assert_check(const struct rb_vardecl *decl, const char *value, const char *want)
+{
+	char *why = rb_var_check(decl, value);
+	assert_string_equal(why ? why : "", want);
+	free(why);
+}
+
+/* Typed variables: declarations land in vardecls, defaults in vars, and
+   values are checked against every rule (docs/runbook-format.md). */
+static void test_typed_vars(void **state)
+{
+	(void)state;
+	struct runbook *rb = load_text_ok(
+	    "{\"runbook\": \"x\", \"title\": \"t\", \"vars\": {\"PLAIN\": 1,"
+	    " \"S\": {\"default\": \"blue-green\", \"choices\": [\"blue-green\", \"rolling\"], \"description\": \"How\"},"
+	    " \"V\": {\"required\": true, \"pattern\": \"^v\\\\d+$\"},"
+	    " \"N\": {\"default\": 3, \"min\": 1, \"max\": 50},"
+	    " \"D\": {\"type\": \"duration\", \"min\": \"1s\", \"max\": \"1h\"},"
+	    " \"Y\": {\"default\": true}, \"L\": {\"default\": [\"a\", 2]}},"
+	    " \"steps\": [{\"title\": \"a\", \"run\": \"true\"}]}");
+	assert_int_equal(rb->nvardecls, 6);
+	assert_string_equal(rb_kv_get(&rb->vars, "PLAIN"), "1");
+	assert_string_equal(rb_kv_get(&rb->vars, "S"), "blue-green");
+	assert_null(rb_kv_get(&rb->vars, "V"));
+	assert_string_equal(rb_kv_get(&rb->vars, "L"), "[\"a\",2]");
+	assert_string_equal(rb_kv_get(&rb->vars, "Y"), "true");
+	const struct rb_vardecl *S = runbook_vardecl(rb, "S"), *V = runbook_vardecl(rb, "V"),
+	                        *N = runbook_vardecl(rb, "N"), *D = runbook_vardecl(rb, "D"),
+	                        *Y = runbook_vardecl(rb, "Y"), *L = runbook_vardecl(rb, "L");
+	assert_null(runbook_vardecl(rb, "PLAIN"));
+	assert_int_equal(S->type, RB_VAR_TEXT);
+	assert_int_equal(S->nchoices, 2);
+	assert_string_equal(S->description, "How");
+	assert_string_equal(S->path, "vars.S");
+	assert_true(V->required);
+	assert_int_equal(N->type, RB_VAR_NUMBER);
+	assert_int_equal(Y->type, RB_VAR_YESNO);
+	assert_int_equal(L->type, RB_VAR_LIST);
+	assert_string_equal(rb_var_type_name(D->type), "duration");
+	assert_true(D->max_v == 3600000.0);
+
+	assert_check(S, "rolling", "");
+	assert_check(S, "bluegreen", "\"bluegreen\" is not one of the choices blue-green, rolling (did you mean \"blue-green\"?)");
+	assert_check(S, "big-bang", "\"big-bang\" is not one of the choices blue-green, rolling");
+	assert_check(V, "v12", "");
+	assert_check(V, "12", "\"12\" does not match the pattern ^v\\d+$");
+	assert_check(N, "50", "");
+	assert_check(N, " 7 ", "");
+	assert_check(N, "0", "0 is less than the minimum 1");
+	assert_check(N, "51", "51 is more than the maximum 50");
+	assert_check(N, "7x", "\"7x\" is not a number");
+	assert_check(N, "inf", "\"inf\" is not a number");
+	assert_check(D, "1m", "");
+	assert_check(D, "2h", "2h is more than the maximum 1h");
+	assert_check(Y, "no", "");
+	assert_check(Y, "No", "\"No\" is not yes or no (yes, no, true or false)");
+	assert_check(L, "a, b c", "");
+	assert_check(L, "[\"a\", 1]", "");
+	assert_check(L, "[\"a\", {}]", "a list's items are text or numbers");
+
+	struct rb_kv given = {0};
+	struct rbc_diags d = {0};
+	assert_false(runbook_check_values(rb, &given, &d));
+	assert_int_equal(d.nerrors, 1);
+	char *s = rbc_error_format(&d.v[0]);
+	assert_string_equal(s, "t.json:1:145: vars.V: V is required and has no value: give it with --var V=… or in a --vars file");
+	free(s);
+	diags_free(&d);
+	rb_kv_set(&given, "V", "v2");
+	rb_kv_set(&given, "S", "Rolling");
+	assert_false(runbook_check_values(rb, &given, &d));
+	s = rbc_error_format(&d.v[0]);
+	assert_string_equal(s, "t.json:1:53: vars.S: S (given): \"Rolling\" is not one of the choices blue-green, rolling (did you mean \"rolling\"?)");
+	free(s);
+	diags_free(&d);
+	rb_kv_set(&given, "S", "rolling");
+	assert_true(runbook_check_values(rb, &given, &d));
+	assert_int_equal(d.n, 0);
+	rb_kv_free(&given);
+	runbook_free(rb);
+
+	s = load_bad("{\"runbook\": \"x\", \"title\": \"t\", \"vars\": {\"N\": {\"type\": \"nubmer\"}}, \"steps\": [{\"title\": \"a\", \"run\": \"true\"}]}");
+	assert_string_equal(s, "t.json:1:55: vars.N.type: unknown type \"nubmer\" (did you mean \"number\"?)");
+	free(s);
+	s = load_bad("{\"runbook\": \"x\", \"title\": \"t\", \"vars\": {\"N\": {\"choice\": [1]}}, \"steps\": [{\"title\": \"a\", \"run\": \"true\"}]}");
+	assert_string_equal(s, "t.json:1:47: vars.N.choice: unknown key \"choice\" (did you mean \"choices\"?)");
+	free(s);
+	s = load_bad("{\"runbook\": \"x\", \"title\": \"t\", \"vars\": {\"S\": {\"choices\": [\"a\", \"b\"]}}, \"steps\": [{\"title\": \"a\", \"run\": \"true\", \"when\": \"vars.S != \\\"c\\\"\"}]}");
+	assert_string_equal(s, "t.json:1:131: steps[0].when: \"c\" is not one of the choices of S (\"a\", \"b\"): did you mean \"a\"?");
+	free(s);
+}
+
 static void test_size_limit(void **state)
 {
 	(void)state;
@@ -356,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_flow_keys),  cmocka_unit_test(test_incident),
 		cmocka_unit_test(test_positions),  cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_size_limit), cmocka_unit_test(test_hostile_keys),
+		cmocka_unit_test(test_typed_vars),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -311,6 +311,13 @@ static struct rbc_value *eval_var(struct ectx *c, const struct node *n)
 	return v ? value_ref(v) : value_missing_new("vars.%s is not set", n->name);
 }
 
+/* it: the element a list function is reading (the parser allows it nowhere else). */
+static struct rbc_value *eval_it(struct ectx *c, const struct node *n)
+{
+	(void)n;
+	return c->it ? value_ref(c->it) : value_missing_new("'it' is read outside a list function");
+}
+
 /* a.name and a[i]: a path step. */
 static struct rbc_value *eval_step(struct ectx *c, const struct node *n)
 {
@@ -539,7 +546,7 @@ static struct rbc_value *(*const eval_kinds[])(struct ectx *, const struct node 
 	[N_LIT] = eval_lit, [N_LIST] = eval_list, [N_REGEX] = eval_regex,
 	[N_FIELD] = eval_field, [N_VAR] = eval_var, [N_MEMBER] = eval_step,
 	[N_INDEX] = eval_step, [N_CALL] = eval_call, [N_UNARY] = eval_unary,
-	[N_BINARY] = eval_binary,
+	[N_BINARY] = eval_binary, [N_IT] = eval_it,
 };
 
 struct rbc_value *expr_eval_node(struct ectx *c, const struct node *n)

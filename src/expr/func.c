@@ -454,6 +454,9 @@ static const struct builtin *each_builtin(bool (*f)(const struct builtin *, void
 	for (size_t i = 0; i < expr_naggregates; i++)
 		if (f(&expr_aggregates[i], ud))
 			return &expr_aggregates[i];
+	for (size_t i = 0; i < expr_nlist_functions; i++)
+		if (f(&expr_list_functions[i], ud))
+			return &expr_list_functions[i];
 	return NULL;
 }
 
@@ -473,6 +476,38 @@ const struct builtin *expr_builtin_find(const char *name, size_t n)
 {
 	struct name_ref r = {name, n};
 	return each_builtin(name_is, &r);
+}
+
+struct arity_ref {
+	struct name_ref name;
+	size_t nargs;
+	unsigned min, max;
+	const struct builtin *fit;
+};
+
+/* Widens ud's argument counts by b when named alike, keeping the first b that fits. */
+static bool arity_fits(const struct builtin *b, void *ud)
+{
+	struct arity_ref *r = ud;
+	if (!name_is(b, &r->name))
+		return false;
+	if (r->min > b->min)
+		r->min = b->min;
+	if (r->max < b->max)
+		r->max = b->max;
+	if (!r->fit && r->nargs >= b->min && r->nargs <= b->max)
+		r->fit = b;
+	return false;
+}
+
+const struct builtin *expr_builtin_find_args(const char *name, size_t n, size_t nargs,
+                                             unsigned *min, unsigned *max)
+{
+	struct arity_ref r = {{name, n}, nargs, ~0u, 0, NULL};
+	each_builtin(arity_fits, &r);
+	*min = r.min;
+	*max = r.max;
+	return r.fit;
 }
 
 struct nearest {

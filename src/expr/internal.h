@@ -117,6 +117,7 @@ enum node_kind {
 	N_CALL,   /* fn(args) */
 	N_UNARY,  /* op a */
 	N_BINARY, /* a op b */
+	N_IT,     /* it: the element of a list function's condition */
 };
 
 struct builtin;
@@ -158,6 +159,7 @@ struct ectx {
 	const struct expr_env *env;
 	size_t nsamples;
 	long cur;                /* the sample bare fields read; -1: none */
+	const struct rbc_value *it; /* the element `it` reads (borrowed); NULL: none */
 	struct rbc_value **memo; /* aggregate results, one per slot */
 };
 
@@ -262,11 +264,24 @@ struct builtin {
 
 /* The builtin named name (n bytes), or NULL. */
 const struct builtin *expr_builtin_find(const char *name, size_t n);
+/*
+ * The builtin named name that takes nargs arguments (count(c) and
+ * count(list, c) are two), or NULL; *min and *max get the argument counts
+ * every builtin of that name accepts together.
+ */
+const struct builtin *expr_builtin_find_args(const char *name, size_t n, size_t nargs,
+                                             unsigned *min, unsigned *max);
 /* The builtin with the name closest to name, for "did you mean", or NULL. */
 const struct builtin *expr_builtin_suggest(const char *name);
 
 /* The aggregates (agg.c); expr_builtin_find searches them too. */
 extern const struct builtin expr_aggregates[];
 extern const size_t expr_naggregates;
+
+/* The functions over a list whose second argument reads `it` (list.c). */
+extern const struct builtin expr_list_functions[];
+extern const size_t expr_nlist_functions;
+/* True when fn is one of them: its last argument is read once per element. */
+bool expr_builtin_binds_it(const struct builtin *fn);
 
 #endif

@@ -141,4 +141,50 @@ printf '{"a": ' >"$TMP/bad.json"
 run "$RBC" eval 'json.x == 1' --json "$TMP/bad.json"
 expect_eq "invalid --json exits 65" "$RC" 65
 expect_eq "invalid --json says so" "$ERR" "rbc: eval: $TMP/bad.json is not valid JSON"
+# Functions over a list, `it` the element (docs/thresholds.md, Lists).
+CLUSTER='{"members": [{"name": "a", "role": "Leader"}, {"name": "b", "role": "Replica"}]}'
+verdict "count(list, cond)" 0 PASS 'count(json.members, it.role == "Leader") = 1 == 1' \
+	'count(json.members, it.role == "Leader") == 1' --json <(echo "$CLUSTER")
+verdict "all(list, cond) names the first failure" 2 FAIL \
+	'all(json.members, it.role == "Leader") = false: 1/2 items hold; first failure item 2: it.role = "Replica" != "Leader"' \
+	'all(json.members, it.role == "Leader")' --json <(echo "$CLUSTER")
+verdict "any(list, cond) names the first match" 0 PASS \
+	'any(json.members, it.name == "b") = true: 1/2 items hold; first match item 2: it.name = "b" == "b"' \
+	'any(json.members, it.name == "b")' --json <(echo "$CLUSTER")
+verdict "filter and map" 0 PASS \
+	'map(filter(json.members, it.role == "Replica"), it.name) = ["b"] == ["b"]' \
+	'map(filter(json.members, it.role == "Replica"), it.name) == ["b"]' --json <(echo "$CLUSTER")
+verdict "the aggregate count(c) stays" 0 PASS "count(status >= 500) = 1 == 1 (3 samples)" \
+	'count(status >= 500) == 1' status=200,500,200
+verdict "a list function over a field" 0 PASS \
+	'count(addrs, it =~ /^10\./) = 2 == 2' 'count(addrs, it =~ /^10\./) == 2' \
+	--sample '{"addrs": ["10.0.0.1", "10.0.0.2", "192.168.0.1"]}'
+verdict "a list function over no list is unknown" 3 UNKNOWN \
+	'count() needs a list as argument 1, not text "a,b"' 'count(body, it == "a") == 1' --sample '{"body": "a,b"}'
+verdict "an unknown element is named" 3 UNKNOWN \
+	'any(json.members, it.zone == "eu"): item 1: it.zone is absent' \
+	'any(json.members, it.zone == "eu")' --json <(echo '{"members": [{"name": "a"}]}')
+
+# syntax_case NAME COLUMN MESSAGE EXPR: exit 64 and the first line of the error.
+syntax_case() {
+	local name=$1 col=$2 msg=$3; shift 3
+	run "$RBC" eval "$@"
+	if [ "$RC" = 64 ] && [ "$(head -n 1 <<<"$ERR")" = "rbc: eval: syntax error at column $col: $msg" ]; then
+		ok "$name"
+	else
+		fail "$name" "exit $RC" "stderr: $ERR" "want: column $col: $msg"
+	fi
+}
+IT_ONLY="'it' is the element of a list: it is read only in the last argument of count(list, …), any(list, …), all(list, …), filter(list, …) or map(list, …)"
+syntax_case "it outside a list function" 1 "$IT_ONLY" 'it == 1'
+syntax_case "it in the list argument" 7 "$IT_ONLY" 'count(it, it > 1) == 1'
+syntax_case "it inside an aggregate" 19 "$IT_ONLY" 'any(json.x, count(it > 1) > 0)'
+syntax_case "count with three arguments" 1 "count() takes 1 or 2 arguments, found 3" \
+	'count(json.x, it, 1) == 1'
+syntax_case "filter with one argument" 5 "filter() takes 2 arguments, found 1" 'len(filter(json.x)) == 0'
+syntax_case "map of a number" 5 "map(list, …) needs a list as argument 1, such as json.items or [1, 2]" \
+	'map(5, it) == []'
+syntax_case "a misspelt list function" 1 "unknown function 'filtr' (did you mean 'filter'?)" \
+	'filtr(json.x, it) == []'
+
 t_done

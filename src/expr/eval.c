@@ -422,8 +422,14 @@ static struct rbc_value *eval_match(struct ectx *c, const struct node *n, struct
 		free(d);
 		return r;
 	}
+	struct regex *owned;
+	struct rbc_value *bad;
+	const struct regex *rx = expr_regex_of(c, n->b, &owned, &bad);
+	if (!rx)
+		return bad;
 	char *why = NULL;
-	int m = expr_regex_match(n->b->re, a->u.str.s, a->u.str.len, NULL, NULL, &why);
+	int m = expr_regex_match(rx, a->u.str.s, a->u.str.len, NULL, NULL, &why);
+	expr_regex_free(owned);
 	if (m < 0) {
 		struct rbc_value *r = value_missing_new("cannot match %.*s: %s", expr_node_len(c->e, n->b),
 		                                        expr_node_src(c->e, n->b), why);
@@ -534,7 +540,9 @@ static struct rbc_value *eval_binary(struct ectx *c, const struct node *n)
 	if (n->op == OP_AND || n->op == OP_OR)
 		return eval_logic(c, n);
 	struct rbc_value *a = expr_eval_node(c, n->a);
-	struct rbc_value *b = n->b->kind == N_REGEX ? value_null_new() : expr_eval_node(c, n->b);
+	/* A regex, literal or built by re(), is read by the match itself. */
+	bool rx = n->b->kind == N_REGEX || expr_is_re_call(n->b);
+	struct rbc_value *b = rx ? value_null_new() : expr_eval_node(c, n->b);
 	struct rbc_value *r = binary_ops[n->op](c, n, a, b);
 	value_free(a);
 	value_free(b);

@@ -214,9 +214,16 @@ static struct rbc_value *fn_match(struct ectx *c, const struct node *call)
 		return needs(c, call, "text", v);
 	const struct node *re = call->args[1];
 	struct rbc_value *group = NULL, *r;
+	struct regex *owned;
+	const struct regex *rx = expr_regex_of(c, re, &owned, &r);
+	if (!rx) {
+		value_free(v);
+		return r;
+	}
 	char *why = NULL;
 	size_t at = 0;
-	int m = expr_regex_match(re->re, v->u.str.s, v->u.str.len, &group, &at, &why);
+	int m = expr_regex_match(rx, v->u.str.s, v->u.str.len, &group, &at, &why);
+	expr_regex_free(owned);
 	if (m < 0) {
 		r = value_missing_new("cannot match %.*s: %s", expr_node_len(c->e, re),
 		                      expr_node_src(c->e, re), why);
@@ -427,6 +434,92 @@ static struct rbc_value *fn_endswith(struct ectx *c, const struct node *call)
 	return affix(c, call, true);
 }
 
+/* re(text): the text itself; what makes it a regex is where it stands (expr_regex_of). */
+static struct rbc_value *fn_re(struct ectx *c, const struct node *call)
+{
+	struct rbc_value *v = arg(c, call, 0);
+	if (v->type == VALUE_MISSING || v->type == VALUE_STR)
+		return v;
+	return needs(c, call, "text", v);
+}
+
+bool expr_is_re_call(const struct node *n)
+{
+	return n->kind == N_CALL && n->fn->fn == fn_re;
+}
+
+const struct regex *expr_regex_of(struct ectx *c, const struct node *n, struct regex **owned,
+                                  struct rbc_value **why)
+{
+	*owned = NULL;
+	if (n->kind == N_REGEX)
+		return n->re;
+	struct rbc_value *v = fn_re(c, n);
+	if (v->type == VALUE_MISSING) {
+		*why = v;
+		return NULL;
+	}
+	size_t off = 0;
+	char *msg = NULL;
+	*owned = expr_regex_new(v->u.str.s, v->u.str.len, "", 0, &off, &msg);
+	if (!*owned) {
+		struct strbuf sb = {0};
+		expr_explain_operand(c, n, v, NULL, &sb);
+		/* msg is PCRE2's "bad regex: …". */
+		*why = value_missing_new("%s is not a regex: %s", sb_borrow(&sb),
+		                         strncmp(msg, "bad regex: ", 11) == 0 ? msg + 11 : msg);
+		sb_free(&sb);
+		free(msg);
+	}
+	value_free(v);
+	return *owned;
+}
+
+/* re() and quote() at parse time: a literal argument must be text, and re()'s a regex. */
+static char *check_text(struct node *call, size_t *at)
+{
+	const struct node *t = call->args[0];
+	if (t->kind != N_LIT && t->kind != N_LIST && t->kind != N_REGEX)
+		return NULL;
+	*at = t->start;
+	if (t->kind != N_LIT || t->lit->type != VALUE_STR)
+		return xasprintf("%s() needs text", call->fn->name);
+	if (call->fn->fn != fn_re)
+		return NULL;
+	size_t off = 0;
+	char *msg = NULL;
+	struct regex *re = expr_regex_new(t->lit->u.str.s, t->lit->u.str.len, "", 0, &off, &msg);
+	if (re) {
+		expr_regex_free(re);
+		return NULL;
+	}
+	return msg;
+}
+
+/* quote(text): text with every regex character escaped, so that re() matches it literally. */
+static struct rbc_value *fn_quote(struct ectx *c, const struct node *call)
+{
+	struct rbc_value *v = arg(c, call, 0);
+	if (v->type == VALUE_MISSING)
+		return v;
+	if (v->type != VALUE_STR)
+		return needs(c, call, "text", v);
+	struct strbuf sb = {0};
+	for (size_t i = 0; i < v->u.str.len; i++) {
+		unsigned char ch = (unsigned char)v->u.str.s[i];
+		/* A backslash before any ASCII punctuation makes it literal in
+		   PCRE2; letters, digits, blanks and bytes above 0x7f need none. */
+		if (ch < 0x80 && ch > 0x20 && !isalnum(ch) && ch != '_')
+			sb_add(&sb, "\\", 1);
+		sb_add(&sb, (const char *)&v->u.str.s[i], 1);
+	}
+	size_t len = sb.len;
+	struct rbc_value *r = value_str_take(sb_take(&sb), len);
+	r->secret = v->secret || mask_hits(c->env ? c->env->mask : NULL, v->u.str.s, v->u.str.len);
+	value_free(v);
+	return r;
+}
+
 static const struct builtin functions[] = {
 	{"num", 1, 1, false, 0, fn_num, NULL, NULL},
 	{"json", 1, 1, false, 0, fn_json, NULL, NULL},
@@ -443,6 +536,8 @@ static const struct builtin functions[] = {
 	{"contains", 2, 2, false, 0, fn_contains, NULL, NULL},
 	{"startswith", 2, 2, false, 0, fn_startswith, NULL, NULL},
 	{"endswith", 2, 2, false, 0, fn_endswith, NULL, NULL},
+	{"re", 1, 1, false, 0, fn_re, check_text, NULL},
+	{"quote", 1, 1, false, 0, fn_quote, check_text, NULL},
 };
 
 /* Calls f on every builtin, functions then aggregates, until it returns true. */

@@ -274,6 +274,17 @@ const struct builtin *expr_builtin_find_args(const char *name, size_t n, size_t 
 /* The builtin with the name closest to name, for "did you mean", or NULL. */
 const struct builtin *expr_builtin_suggest(const char *name);
 
+/* True when n is a call of re(): a regex built from text at run time. */
+bool expr_is_re_call(const struct node *n);
+/*
+ * The regex n stands for: the literal's own (*owned NULL), or for a re()
+ * call the one compiled from its text (*owned set: free it with
+ * expr_regex_free). NULL with *why (a new MISSING) when the text is unknown,
+ * not text, or not a regex.
+ */
+const struct regex *expr_regex_of(struct ectx *c, const struct node *n, struct regex **owned,
+                                  struct rbc_value **why);
+
 /* The aggregates (agg.c); expr_builtin_find searches them too. */
 extern const struct builtin expr_aggregates[];
 extern const size_t expr_naggregates;

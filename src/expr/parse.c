@@ -244,9 +244,9 @@ static struct node *parse_call(struct parser *p)
 	}
 	if (fn->regex_arg) {
 		struct node *re = n->args[fn->regex_arg - 1];
-		if (re->kind != N_REGEX)
+		if (re->kind != N_REGEX && !expr_is_re_call(re))
 			return perror_at(p, re->start, xasprintf("%s() needs a regex literal such as "
-			                                         "/(\\d+)/ as argument %u",
+			                                         "/(\\d+)/, or re(text), as argument %u",
 			                                         fn->name, fn->regex_arg));
 		re->regex_ok = true;
 	}
@@ -437,9 +437,9 @@ static struct node *parse_level(struct parser *p, enum level level)
 		if (!r)
 			return NULL;
 		if (op == OP_MATCH || op == OP_NMATCH) {
-			if (r->kind != N_REGEX)
+			if (r->kind != N_REGEX && !expr_is_re_call(r))
 				return perror_at(p, r->start, xasprintf("%s needs a regex literal such as "
-				                                        "/ok/i", expr_op_text(op)));
+				                                        "/ok/i, or re(text)", expr_op_text(op)));
 			r->regex_ok = true;
 		}
 		struct node *n = node_new(p, N_BINARY, l->start, r->end);
@@ -559,6 +559,10 @@ struct expr *expr_parse(const char *src, struct rbc_error *err)
 			if (e->nodes[i]->kind == N_REGEX && !e->nodes[i]->regex_ok)
 				perror_at(&p, e->nodes[i]->start,
 				          xstrdup("a regex goes after =~ or !~, or into match()"));
+			else if (expr_is_re_call(e->nodes[i]) && !e->nodes[i]->regex_ok)
+				perror_at(&p, e->nodes[i]->start,
+				          xstrdup("re() builds a regex: it goes after =~ or !~, or into "
+				                  "match()"));
 		const struct node *it = p.msg || !e->root ? NULL : unbound_it(e->root, false);
 		if (it)
 			perror_at(&p, it->start, xstrdup("'it' is the element of a list: it is read "

@@ -187,4 +187,24 @@ syntax_case "map of a number" 5 "map(list, …) needs a list as argument 1, such
 syntax_case "a misspelt list function" 1 "unknown function 'filtr' (did you mean 'filter'?)" \
 	'filtr(json.x, it) == []'
 
+# Regexes built from text: re() and quote() (docs/thresholds.md, Regexes from variables).
+verdict "re(quote(var) + regex) matches" 0 PASS \
+	'stdout = "db-01.eu (a)  running" =~ re(quote(vars.NODE) + " +running")' \
+	'stdout =~ re(quote(vars.NODE) + " +running")' --var 'NODE=db-01.eu (a)' stdout='db-01.eu (a)  running'
+verdict "quote() makes a dot literal" 2 FAIL \
+	'stdout = "db-01Xeu" !~ re(quote(vars.NODE))' \
+	'stdout =~ re(quote(vars.NODE))' --var NODE=db-01.eu stdout=db-01Xeu
+verdict "match() takes re()" 0 PASS 'match(stdout, re("(\\d+) " + vars.W)) = "3" == "3"' \
+	'match(stdout, re("(\\d+) " + vars.W)) == "3"' --var W=errors stdout='3 errors'
+verdict "text that is no regex is unknown" 3 UNKNOWN \
+	're(vars.P) = "a(" is not a regex: missing closing parenthesis' 'stdout =~ re(vars.P)' --var 'P=a(' stdout=x
+verdict "re() of a number is unknown" 3 UNKNOWN 're() needs text, not number 5' 'stdout =~ re(n)' n=5 stdout=x
+verdict "quote() of a number is unknown" 3 UNKNOWN 'quote() needs text, not number 5' 'quote(n) == "5"' n=5
+syntax_case "re() alone" 1 "re() builds a regex: it goes after =~ or !~, or into match()" 're("a") == "a"'
+syntax_case "a literal that is no regex" 14 "bad regex: missing closing parenthesis" 'stdout =~ re("(")'
+syntax_case "re() of a number literal" 14 "re() needs text" 'stdout =~ re(5)'
+syntax_case "re() with flags" 11 "re() takes 1 argument, found 2" 'stdout =~ re("a", "i")'
+syntax_case "quote() of a list literal" 7 "quote() needs text" 'quote([1]) == ""'
+syntax_case "quote() without re()" 11 "=~ needs a regex literal such as /ok/i, or re(text)" 'stdout =~ quote("a")'
+
 t_done

@@ -413,7 +413,6 @@ static struct rbc_value *eval_in(struct ectx *c, const struct node *n, struct rb
 static struct rbc_value *eval_match(struct ectx *c, const struct node *n, struct rbc_value *a,
                                     struct rbc_value *b)
 {
-	(void)b;
 	if (a->type == VALUE_MISSING)
 		return value_ref(a);
 	if (a->type != VALUE_STR) {
@@ -424,7 +423,7 @@ static struct rbc_value *eval_match(struct ectx *c, const struct node *n, struct
 	}
 	struct regex *owned;
 	struct rbc_value *bad;
-	const struct regex *rx = expr_regex_of(c, n->b, &owned, &bad);
+	const struct regex *rx = expr_regex_of(c, n->b, b, &owned, &bad);
 	if (!rx)
 		return bad;
 	char *why = NULL;
@@ -540,9 +539,8 @@ static struct rbc_value *eval_binary(struct ectx *c, const struct node *n)
 	if (n->op == OP_AND || n->op == OP_OR)
 		return eval_logic(c, n);
 	struct rbc_value *a = expr_eval_node(c, n->a);
-	/* A regex, literal or built by re(), is read by the match itself. */
-	bool rx = n->b->kind == N_REGEX || expr_is_re_call(n->b);
-	struct rbc_value *b = rx ? value_null_new() : expr_eval_node(c, n->b);
+	/* A regex literal has no value; re(text)'s is its text, compiled by the match. */
+	struct rbc_value *b = n->b->kind == N_REGEX ? value_null_new() : expr_eval_node(c, n->b);
 	struct rbc_value *r = binary_ops[n->op](c, n, a, b);
 	value_free(a);
 	value_free(b);

@@ -215,7 +215,9 @@ static struct rbc_value *fn_match(struct ectx *c, const struct node *call)
 	const struct node *re = call->args[1];
 	struct rbc_value *group = NULL, *r;
 	struct regex *owned;
-	const struct regex *rx = expr_regex_of(c, re, &owned, &r);
+	struct rbc_value *text = re->kind == N_REGEX ? NULL : arg(c, call, 1);
+	const struct regex *rx = expr_regex_of(c, re, text, &owned, &r);
+	value_free(text);
 	if (!rx) {
 		value_free(v);
 		return r;
@@ -448,33 +450,6 @@ bool expr_is_re_call(const struct node *n)
 	return n->kind == N_CALL && n->fn->fn == fn_re;
 }
 
-const struct regex *expr_regex_of(struct ectx *c, const struct node *n, struct regex **owned,
-                                  struct rbc_value **why)
-{
-	*owned = NULL;
-	if (n->kind == N_REGEX)
-		return n->re;
-	struct rbc_value *v = fn_re(c, n);
-	if (v->type == VALUE_MISSING) {
-		*why = v;
-		return NULL;
-	}
-	size_t off = 0;
-	char *msg = NULL;
-	*owned = expr_regex_new(v->u.str.s, v->u.str.len, "", 0, &off, &msg);
-	if (!*owned) {
-		struct strbuf sb = {0};
-		expr_explain_operand(c, n, v, NULL, &sb);
-		/* msg is PCRE2's "bad regex: …". */
-		*why = value_missing_new("%s is not a regex: %s", sb_borrow(&sb),
-		                         strncmp(msg, "bad regex: ", 11) == 0 ? msg + 11 : msg);
-		sb_free(&sb);
-		free(msg);
-	}
-	value_free(v);
-	return *owned;
-}
-
 /* re() and quote() at parse time: a literal argument must be text, and re()'s a regex. */
 static char *check_text(struct node *call, size_t *at)
 {
@@ -552,6 +527,9 @@ static const struct builtin *each_builtin(bool (*f)(const struct builtin *, void
 	for (size_t i = 0; i < expr_nlist_functions; i++)
 		if (f(&expr_list_functions[i], ud))
 			return &expr_list_functions[i];
+	for (size_t i = 0; i < expr_nclock_functions; i++)
+		if (f(&expr_clock_functions[i], ud))
+			return &expr_clock_functions[i];
 	return NULL;
 }
 
@@ -611,12 +589,16 @@ struct nearest {
 	size_t dist;
 };
 
-/* Keeps b in the nearest ud when its name is closer; never stops the walk. */
+/*
+ * Keeps b in the nearest ud when its name is closer, and close enough that
+ * at most half of the name written differs (foo is not now); never stops
+ * the walk.
+ */
 static bool closer(const struct builtin *b, void *ud)
 {
 	struct nearest *near = ud;
 	size_t d = str_distance(near->name, b->name);
-	if (d < near->dist && d < strlen(b->name)) {
+	if (d < near->dist && d < strlen(b->name) && 2 * d <= strlen(near->name)) {
 		near->dist = d;
 		near->best = b;
 	}

@@ -593,6 +593,7 @@ void expr_free(struct expr *e)
 		free(n->name);
 		free(n->args);
 		free(n->range);
+		expr_zone_free(n->zone);
 		free(n);
 	}
 	free(e->nodes);

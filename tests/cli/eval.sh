@@ -207,4 +207,35 @@ syntax_case "re() with flags" 11 "re() takes 1 argument, found 2" 'stdout =~ re(
 syntax_case "quote() of a list literal" 7 "quote() needs text" 'quote([1]) == ""'
 syntax_case "quote() without re()" 11 "=~ needs a regex literal such as /ok/i, or re(text)" 'stdout =~ quote("a")'
 
+# The wall clock: now(), hour(), weekday() (docs/thresholds.md, Time of day).
+export RBC_TEST_NOW=2026-12-06T11:30:00Z
+verdict "now() honours RBC_TEST_NOW" 0 PASS "hour(now()) = 11 == 11" 'hour(now()) == 11'
+verdict "hour() in an IANA zone" 0 PASS 'hour(now(), "Asia/Tokyo") = 20 == 20' 'hour(now(), "Asia/Tokyo") == 20'
+verdict "weekday() is 1 on Monday" 0 PASS 'weekday(now(), "Pacific/Kiritimati") = 1 == 1' \
+	'weekday(now(), "Pacific/Kiritimati") == 1'
+verdict "weekday() in UTC" 2 FAIL 'weekday(now()) = 7 > 5' 'weekday(now()) <= 5'
+verdict "a zone from a variable" 0 PASS 'hour(now(), vars.TZ) = 3 < 6' 'hour(now(), vars.TZ) < 6' \
+	--var TZ=America/Los_Angeles
+verdict "daylight saving time" 0 PASS 'hour("2026-07-01T12:00:00Z", "Europe/Paris") = 14 == 14' \
+	'hour("2026-07-01T12:00:00Z", "Europe/Paris") == 14'
+verdict "an unknown zone from a variable is unknown" 3 UNKNOWN \
+	'unknown time zone "Mars/Olympus" (no such zone in /usr/share/zoneinfo)' \
+	'hour(now(), vars.TZ) < 6' --var TZ=Mars/Olympus
+verdict "a time that is no time is unknown" 3 UNKNOWN \
+	'weekday() needs a time (now(), seconds since 1970, or text such as "2026-12-06T11:00:00Z"), not text "monday"' \
+	'weekday(day) == 1' day=monday
+run env TZ=Asia/Tokyo "$RBC" eval 'hour(now()) == 11'
+expect_eq "the process's TZ changes nothing" "$RC" 0
+unset RBC_TEST_NOW
+syntax_case "an unknown zone" 13 'unknown time zone "Asia/Tokio" (no such zone in /usr/share/zoneinfo)' \
+	'hour(now(), "Asia/Tokio") < 6'
+syntax_case "a path is no zone" 13 '"../../etc/passwd" is not a time zone name such as "Asia/Tokyo"' \
+	'hour(now(), "../../etc/passwd") < 6'
+syntax_case "a zone that is no text" 13 'hour() needs a zone name such as "Asia/Tokyo"' 'hour(now(), 9) < 6'
+syntax_case "a text that is no time" 9 \
+	'weekday() needs a time such as "2026-12-06T11:00:00Z" (RFC 3339, with Z or an offset)' 'weekday("monday") == 1'
+syntax_case "now() takes nothing" 1 "now() takes 0 arguments, found 1" 'now(1) > 0'
+syntax_case "hour() with three arguments" 1 "hour() takes 1 or 2 arguments, found 3" 'hour(now(), "UTC", 1) < 6'
+syntax_case "a misspelt weekday" 1 "unknown function 'weekdays' (did you mean 'weekday'?)" 'weekdays(now()) == 1'
+
 t_done

@@ -32,7 +32,9 @@ static const struct rbc_value *lookup_var(const char *name, void *ud)
 static int setup_vars(void **state)
 {
 	(void)state;
-	cJSON *j = cJSON_Parse("{\"NODE\": \"db-01.example (primary)\", \"PORT\": 5432,"
+	/* now() reads the test clock: Sunday 2026-12-06 11:30 UTC. */
+	setenv("RBC_TEST_NOW", "2026-12-06T11:30:00Z", 1);
+	cJSON *j = cJSON_Parse("{\"ZONE\": \"Asia/Tokyo\", \"BAD\": \"Asia/Tokio\", \"NODE\": \"db-01.example (primary)\", \"PORT\": 5432,"
 	                       " \"NODES\": [\"db-01\", \"db-02\", \"web-01\"]}");
 	test_vars = value_from_json(j);
 	cJSON_Delete(j);
@@ -126,6 +128,40 @@ static const struct judge_case judge_cases[] = {
 	{"quote(status) == \"\"", "{\"status\": 200}", "UNKNOWN",
 	 "quote() needs text, not number 200"},
 	{"stdout =~ re(vars.NOPE)", "{\"stdout\": \"x\"}", "UNKNOWN", "vars.NOPE is not set"},
+	/* now(), hour(), weekday() */
+	{"hour(now()) == 11 && weekday(now()) == 7", NULL, "PASS",
+	 "hour(now()) = 11 == 11; weekday(now()) = 7 == 7"},
+	{"hour(now(), \"Asia/Tokyo\") == 20", NULL, "PASS", "hour(now(), \"Asia/Tokyo\") = 20 == 20"},
+	{"weekday(now(), \"Pacific/Kiritimati\") == 1", NULL, "PASS",
+	 "weekday(now(), \"Pacific/Kiritimati\") = 1 == 1"},
+	{"hour(now(), \"America/Los_Angeles\") >= 6", NULL, "FAIL",
+	 "hour(now(), \"America/Los_Angeles\") = 3 < 6"},
+	{"hour(now(), vars.ZONE) == 20", NULL, "PASS", "hour(now(), vars.ZONE) = 20 == 20"},
+	{"hour(\"2026-07-01T12:00:00Z\", \"Europe/Paris\") == 14", NULL, "PASS", NULL},
+	{"hour(\"2026-01-15T12:00:00Z\", \"Europe/Paris\") == 13", NULL, "PASS", NULL},
+	{"hour(\"2026-03-29T00:59:59Z\", \"Europe/Paris\") == 1", NULL, "PASS", NULL},
+	{"hour(\"2026-03-29T01:00:00Z\", \"Europe/Paris\") == 3", NULL, "PASS", NULL},
+	{"hour(\"2026-07-01T12:00:00Z\", \"America/New_York\") == 8", NULL, "PASS", NULL},
+	{"hour(\"2026-01-15T12:00:00Z\", \"Australia/Sydney\") == 23", NULL, "PASS", NULL},
+	{"hour(\"2026-07-15T12:00:00Z\", \"Australia/Sydney\") == 22", NULL, "PASS", NULL},
+	/* past the files' last transition: the zone's rule */
+	{"hour(\"2100-07-01T12:00:00Z\", \"Europe/Paris\") == 14", NULL, "PASS", NULL},
+	{"hour(\"2100-01-01T12:00:00Z\", \"Europe/Dublin\") == 12", NULL, "PASS", NULL},
+	{"hour(\"2100-07-01T12:00:00Z\", \"Europe/Dublin\") == 13", NULL, "PASS", NULL},
+	{"hour(\"2100-01-15T12:00:00Z\", \"Australia/Sydney\") == 23", NULL, "PASS", NULL},
+	{"hour(\"2026-12-06T11:30:00+09:00\") == 2", NULL, "PASS", NULL},
+	{"hour(1780000000) == 20 && weekday(-1) == 3 && hour(-1) == 23", NULL, "PASS", NULL},
+	{"now() - 1h < now()", NULL, "PASS", NULL},
+	{"hour(now(), vars.BAD) == 1", NULL, "UNKNOWN",
+	 "unknown time zone \"Asia/Tokio\" (no such zone in /usr/share/zoneinfo)"},
+	{"hour(now(), vars.NODES) == 1", NULL, "UNKNOWN",
+	 "hour() needs a zone name such as \"Asia/Tokyo\", not list [\"db-01\", \"db-02\", \"web-01\"]"},
+	{"weekday(stdout) == 1", "{\"stdout\": \"monday\"}", "UNKNOWN",
+	 "weekday() needs a time (now(), seconds since 1970, or text such as "
+	 "\"2026-12-06T11:00:00Z\"), not text \"monday\""},
+	{"hour(size) == 1", "{\"size\": 10}", "UNKNOWN",
+	 "hour() needs a time (now(), seconds since 1970, or text such as "
+	 "\"2026-12-06T11:00:00Z\"), not size 10 B"},
 	{"map(json.members, it.zone) == []", CLUSTER, "UNKNOWN",
 	 "map(json.members, it.zone): item 1: it.zone is absent (did you mean role?)"},
 };
@@ -191,6 +227,18 @@ static const struct error_case error_cases[] = {
 	{"quote(a, b) == \"\"", 1, "quote() takes 1 argument, found 2"},
 	{"x =~ quote(a)", 6, "=~ needs a regex literal such as /ok/i, or re(text)"},
 	{"x =~ qoute(a)", 6, "unknown function 'qoute' (did you mean 'quote'?)"},
+	{"hour(now(), \"Asia/Tokio\") < 6", 13,
+	 "unknown time zone \"Asia/Tokio\" (no such zone in /usr/share/zoneinfo)"},
+	{"hour(now(), \"../../etc/passwd\") < 6", 13,
+	 "\"../../etc/passwd\" is not a time zone name such as \"Asia/Tokyo\""},
+	{"hour(now(), 9) < 6", 13, "hour() needs a zone name such as \"Asia/Tokyo\""},
+	{"weekday(\"monday\") == 1", 9,
+	 "weekday() needs a time such as \"2026-12-06T11:00:00Z\" (RFC 3339, with Z or an offset)"},
+	{"weekday(true) == 1", 9, "weekday() needs a time such as now()"},
+	{"hour() < 6", 1, "hour() takes 1 or 2 arguments, found 0"},
+	{"hour(now(), \"UTC\", 1) < 6", 1, "hour() takes 1 or 2 arguments, found 3"},
+	{"now(1) > 0", 1, "now() takes 0 arguments, found 1"},
+	{"weekdays(now()) == 1", 1, "unknown function 'weekdays' (did you mean 'weekday'?)"},
 };
 
 /* Parses src and checks the error. */

@@ -214,7 +214,7 @@ static void explain_quantify(struct ectx *c, const struct node *call, const stru
 	}
 	struct list_tally t;
 	tally_items(c, call, l, &t);
-	sb_addf(sb, ": %zu/%zu item%s hold", t.hold, t.n, t.n == 1 ? "" : "s");
+	sb_addf(sb, ": %zu/%zu items hold", t.hold, t.n);
 	bool every = strcmp(call->fn->name, "all") == 0;
 	long shown = every ? t.first_fail : t.first_hold;
 	if (shown >= 0) {

@@ -311,6 +311,13 @@ static struct rbc_value *eval_var(struct ectx *c, const struct node *n)
 	return v ? value_ref(v) : value_missing_new("vars.%s is not set", n->name);
 }
 
+/* it: the element a list function is reading (the parser allows it nowhere else). */
+static struct rbc_value *eval_it(struct ectx *c, const struct node *n)
+{
+	(void)n;
+	return c->it ? value_ref(c->it) : value_missing_new("'it' is read outside a list function");
+}
+
 /* a.name and a[i]: a path step. */
 static struct rbc_value *eval_step(struct ectx *c, const struct node *n)
 {
@@ -406,7 +413,6 @@ static struct rbc_value *eval_in(struct ectx *c, const struct node *n, struct rb
 static struct rbc_value *eval_match(struct ectx *c, const struct node *n, struct rbc_value *a,
                                     struct rbc_value *b)
 {
-	(void)b;
 	if (a->type == VALUE_MISSING)
 		return value_ref(a);
 	if (a->type != VALUE_STR) {
@@ -415,8 +421,14 @@ static struct rbc_value *eval_match(struct ectx *c, const struct node *n, struct
 		free(d);
 		return r;
 	}
+	struct regex *owned;
+	struct rbc_value *bad;
+	const struct regex *rx = expr_regex_of(c, n->b, b, &owned, &bad);
+	if (!rx)
+		return bad;
 	char *why = NULL;
-	int m = expr_regex_match(n->b->re, a->u.str.s, a->u.str.len, NULL, NULL, &why);
+	int m = expr_regex_match(rx, a->u.str.s, a->u.str.len, NULL, NULL, &why);
+	expr_regex_free(owned);
 	if (m < 0) {
 		struct rbc_value *r = value_missing_new("cannot match %.*s: %s", expr_node_len(c->e, n->b),
 		                                        expr_node_src(c->e, n->b), why);
@@ -527,6 +539,7 @@ static struct rbc_value *eval_binary(struct ectx *c, const struct node *n)
 	if (n->op == OP_AND || n->op == OP_OR)
 		return eval_logic(c, n);
 	struct rbc_value *a = expr_eval_node(c, n->a);
+	/* A regex literal has no value; re(text)'s is its text, compiled by the match. */
 	struct rbc_value *b = n->b->kind == N_REGEX ? value_null_new() : expr_eval_node(c, n->b);
 	struct rbc_value *r = binary_ops[n->op](c, n, a, b);
 	value_free(a);
@@ -539,7 +552,7 @@ static struct rbc_value *(*const eval_kinds[])(struct ectx *, const struct node 
 	[N_LIT] = eval_lit, [N_LIST] = eval_list, [N_REGEX] = eval_regex,
 	[N_FIELD] = eval_field, [N_VAR] = eval_var, [N_MEMBER] = eval_step,
 	[N_INDEX] = eval_step, [N_CALL] = eval_call, [N_UNARY] = eval_unary,
-	[N_BINARY] = eval_binary,
+	[N_BINARY] = eval_binary, [N_IT] = eval_it,
 };
 
 struct rbc_value *expr_eval_node(struct ectx *c, const struct node *n)

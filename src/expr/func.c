@@ -214,9 +214,18 @@ static struct rbc_value *fn_match(struct ectx *c, const struct node *call)
 		return needs(c, call, "text", v);
 	const struct node *re = call->args[1];
 	struct rbc_value *group = NULL, *r;
+	struct regex *owned;
+	struct rbc_value *text = re->kind == N_REGEX ? NULL : arg(c, call, 1);
+	const struct regex *rx = expr_regex_of(c, re, text, &owned, &r);
+	value_free(text);
+	if (!rx) {
+		value_free(v);
+		return r;
+	}
 	char *why = NULL;
 	size_t at = 0;
-	int m = expr_regex_match(re->re, v->u.str.s, v->u.str.len, &group, &at, &why);
+	int m = expr_regex_match(rx, v->u.str.s, v->u.str.len, &group, &at, &why);
+	expr_regex_free(owned);
 	if (m < 0) {
 		r = value_missing_new("cannot match %.*s: %s", expr_node_len(c->e, re),
 		                      expr_node_src(c->e, re), why);
@@ -427,6 +436,65 @@ static struct rbc_value *fn_endswith(struct ectx *c, const struct node *call)
 	return affix(c, call, true);
 }
 
+/* re(text): the text itself; what makes it a regex is where it stands (expr_regex_of). */
+static struct rbc_value *fn_re(struct ectx *c, const struct node *call)
+{
+	struct rbc_value *v = arg(c, call, 0);
+	if (v->type == VALUE_MISSING || v->type == VALUE_STR)
+		return v;
+	return needs(c, call, "text", v);
+}
+
+bool expr_is_re_call(const struct node *n)
+{
+	return n->kind == N_CALL && n->fn->fn == fn_re;
+}
+
+/* re() and quote() at parse time: a literal argument must be text, and re()'s a regex. */
+static char *check_text(struct node *call, size_t *at)
+{
+	const struct node *t = call->args[0];
+	if (t->kind != N_LIT && t->kind != N_LIST && t->kind != N_REGEX)
+		return NULL;
+	*at = t->start;
+	if (t->kind != N_LIT || t->lit->type != VALUE_STR)
+		return xasprintf("%s() needs text", call->fn->name);
+	if (call->fn->fn != fn_re)
+		return NULL;
+	size_t off = 0;
+	char *msg = NULL;
+	struct regex *re = expr_regex_new(t->lit->u.str.s, t->lit->u.str.len, "", 0, &off, &msg);
+	if (re) {
+		expr_regex_free(re);
+		return NULL;
+	}
+	return msg;
+}
+
+/* quote(text): text with every regex character escaped, so that re() matches it literally. */
+static struct rbc_value *fn_quote(struct ectx *c, const struct node *call)
+{
+	struct rbc_value *v = arg(c, call, 0);
+	if (v->type == VALUE_MISSING)
+		return v;
+	if (v->type != VALUE_STR)
+		return needs(c, call, "text", v);
+	struct strbuf sb = {0};
+	for (size_t i = 0; i < v->u.str.len; i++) {
+		unsigned char ch = (unsigned char)v->u.str.s[i];
+		/* A backslash before any ASCII punctuation makes it literal in
+		   PCRE2; letters, digits, blanks and bytes above 0x7f need none. */
+		if (ch < 0x80 && ch > 0x20 && !isalnum(ch) && ch != '_')
+			sb_add(&sb, "\\", 1);
+		sb_add(&sb, (const char *)&v->u.str.s[i], 1);
+	}
+	size_t len = sb.len;
+	struct rbc_value *r = value_str_take(sb_take(&sb), len);
+	r->secret = v->secret || mask_hits(c->env ? c->env->mask : NULL, v->u.str.s, v->u.str.len);
+	value_free(v);
+	return r;
+}
+
 static const struct builtin functions[] = {
 	{"num", 1, 1, false, 0, fn_num, NULL, NULL},
 	{"json", 1, 1, false, 0, fn_json, NULL, NULL},
@@ -443,6 +511,8 @@ static const struct builtin functions[] = {
 	{"contains", 2, 2, false, 0, fn_contains, NULL, NULL},
 	{"startswith", 2, 2, false, 0, fn_startswith, NULL, NULL},
 	{"endswith", 2, 2, false, 0, fn_endswith, NULL, NULL},
+	{"re", 1, 1, false, 0, fn_re, check_text, NULL},
+	{"quote", 1, 1, false, 0, fn_quote, check_text, NULL},
 };
 
 /* Calls f on every builtin, functions then aggregates, until it returns true. */
@@ -454,6 +524,12 @@ static const struct builtin *each_builtin(bool (*f)(const struct builtin *, void
 	for (size_t i = 0; i < expr_naggregates; i++)
 		if (f(&expr_aggregates[i], ud))
 			return &expr_aggregates[i];
+	for (size_t i = 0; i < expr_nlist_functions; i++)
+		if (f(&expr_list_functions[i], ud))
+			return &expr_list_functions[i];
+	for (size_t i = 0; i < expr_nclock_functions; i++)
+		if (f(&expr_clock_functions[i], ud))
+			return &expr_clock_functions[i];
 	return NULL;
 }
 
@@ -475,18 +551,54 @@ const struct builtin *expr_builtin_find(const char *name, size_t n)
 	return each_builtin(name_is, &r);
 }
 
+struct arity_ref {
+	struct name_ref name;
+	size_t nargs;
+	unsigned min, max;
+	const struct builtin *fit;
+};
+
+/* Widens ud's argument counts by b when named alike, keeping the first b that fits. */
+static bool arity_fits(const struct builtin *b, void *ud)
+{
+	struct arity_ref *r = ud;
+	if (!name_is(b, &r->name))
+		return false;
+	if (r->min > b->min)
+		r->min = b->min;
+	if (r->max < b->max)
+		r->max = b->max;
+	if (!r->fit && r->nargs >= b->min && r->nargs <= b->max)
+		r->fit = b;
+	return false;
+}
+
+const struct builtin *expr_builtin_find_args(const char *name, size_t n, size_t nargs,
+                                             unsigned *min, unsigned *max)
+{
+	struct arity_ref r = {{name, n}, nargs, ~0u, 0, NULL};
+	each_builtin(arity_fits, &r);
+	*min = r.min;
+	*max = r.max;
+	return r.fit;
+}
+
 struct nearest {
 	const char *name;
 	const struct builtin *best;
 	size_t dist;
 };
 
-/* Keeps b in the nearest ud when its name is closer; never stops the walk. */
+/*
+ * Keeps b in the nearest ud when its name is closer, and close enough that
+ * at most half of the name written differs (foo is not now); never stops
+ * the walk.
+ */
 static bool closer(const struct builtin *b, void *ud)
 {
 	struct nearest *near = ud;
 	size_t d = str_distance(near->name, b->name);
-	if (d < near->dist && d < strlen(b->name)) {
+	if (d < near->dist && d < strlen(b->name) && 2 * d <= strlen(near->name)) {
 		near->dist = d;
 		near->best = b;
 	}

@@ -93,6 +93,21 @@ bool expr_range_parse(const char *s, size_t n, struct nagios_range *r, const cha
 /* True when v (base units) does not alert. */
 bool expr_range_ok(const struct nagios_range *r, double v);
 
+/* ---- time zones (zone.c) ---- */
+
+struct zone;
+
+/*
+ * Loads the IANA zone name (n bytes) from the system's zone files. NULL
+ * with *why (caller frees) naming the zone when there is no such zone.
+ */
+struct zone *expr_zone_load(const char *name, size_t n, char **why);
+void expr_zone_free(struct zone *z);
+/* The zone's offset east of UTC, in seconds, at t (seconds since the epoch); z NULL: UTC. */
+long expr_zone_offset(const struct zone *z, int64_t t);
+/* Days from 1970-01-01 to the civil date y-m-d. */
+int64_t expr_days_from_civil(int64_t y, int m, int d);
+
 /* ---- syntax tree (parse.c) ---- */
 
 #define EXPR_OPS(X)                                                            \
@@ -117,6 +132,7 @@ enum node_kind {
 	N_CALL,   /* fn(args) */
 	N_UNARY,  /* op a */
 	N_BINARY, /* a op b */
+	N_IT,     /* it: the element of a list function's condition */
 };
 
 struct builtin;
@@ -136,6 +152,7 @@ struct node {
 	const struct builtin *fn;   /* N_CALL */
 	size_t agg;                 /* N_CALL of an aggregate: its memo slot */
 	struct nagios_range *range; /* N_CALL inrange with a literal range */
+	struct zone *zone;          /* N_CALL hour/weekday with a literal zone */
 };
 
 struct expr {
@@ -158,6 +175,7 @@ struct ectx {
 	const struct expr_env *env;
 	size_t nsamples;
 	long cur;                /* the sample bare fields read; -1: none */
+	const struct rbc_value *it; /* the element `it` reads (borrowed); NULL: none */
 	struct rbc_value **memo; /* aggregate results, one per slot */
 };
 
@@ -262,11 +280,39 @@ struct builtin {
 
 /* The builtin named name (n bytes), or NULL. */
 const struct builtin *expr_builtin_find(const char *name, size_t n);
+/*
+ * The builtin named name that takes nargs arguments (count(c) and
+ * count(list, c) are two), or NULL; *min and *max get the argument counts
+ * every builtin of that name accepts together.
+ */
+const struct builtin *expr_builtin_find_args(const char *name, size_t n, size_t nargs,
+                                             unsigned *min, unsigned *max);
 /* The builtin with the name closest to name, for "did you mean", or NULL. */
 const struct builtin *expr_builtin_suggest(const char *name);
+
+/* True when n is a call of re(): a regex built from text at run time. */
+bool expr_is_re_call(const struct node *n);
+/*
+ * The regex n stands for (regex.c): the literal's own (*owned NULL), or for
+ * a re() call the one compiled from v, the call's value (*owned set: free
+ * it with expr_regex_free). NULL with *why (a new value, MISSING when v
+ * was text) when v is unknown, not text, or not a regex.
+ */
+const struct regex *expr_regex_of(struct ectx *c, const struct node *n, const struct rbc_value *v,
+                                  struct regex **owned, struct rbc_value **why);
 
 /* The aggregates (agg.c); expr_builtin_find searches them too. */
 extern const struct builtin expr_aggregates[];
 extern const size_t expr_naggregates;
+
+/* now(), hour(), weekday() (clock.c). */
+extern const struct builtin expr_clock_functions[];
+extern const size_t expr_nclock_functions;
+
+/* The functions over a list whose second argument reads `it` (list.c). */
+extern const struct builtin expr_list_functions[];
+extern const size_t expr_nlist_functions;
+/* True when fn is one of them: its last argument is read once per element. */
+bool expr_builtin_binds_it(const struct builtin *fn);
 
 #endif

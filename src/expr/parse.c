@@ -201,12 +201,14 @@ static bool parse_items(struct parser *p, struct node *n, enum tok_kind close, c
 	}
 }
 
-/* "takes 1 argument" / "takes 1 or 2 arguments". */
-static char *arity_text(const struct builtin *fn)
+/* "takes 1 argument" / "takes 1 or 2 arguments" / "takes 0 to 2 arguments". */
+static char *arity_text(unsigned min, unsigned max)
 {
-	if (fn->min == fn->max)
-		return xasprintf("%u argument%s", fn->min, fn->min == 1 ? "" : "s");
-	return xasprintf("%u to %u arguments", fn->min, fn->max);
+	if (min == max)
+		return xasprintf("%u argument%s", min, min == 1 ? "" : "s");
+	if (max == min + 1)
+		return xasprintf("%u or %u arguments", min, max);
+	return xasprintf("%u to %u arguments", min, max);
 }
 
 /* NAME(args): a builtin function or aggregate. */
@@ -232,17 +234,19 @@ static struct node *parse_call(struct parser *p)
 	leave(p);
 	n->end = cur(p)->end;
 	advance(p);
-	if (n->nargs < fn->min || n->nargs > fn->max) {
-		char *want = arity_text(fn);
-		perror_at(p, n->start, xasprintf("%s() takes %s, found %zu", fn->name, want, n->nargs));
+	unsigned min, max;
+	fn = n->fn = expr_builtin_find_args(name->str, name->len, n->nargs, &min, &max);
+	if (!fn) {
+		char *want = arity_text(min, max);
+		perror_at(p, n->start, xasprintf("%s() takes %s, found %zu", name->str, want, n->nargs));
 		free(want);
 		return NULL;
 	}
 	if (fn->regex_arg) {
 		struct node *re = n->args[fn->regex_arg - 1];
-		if (re->kind != N_REGEX)
+		if (re->kind != N_REGEX && !expr_is_re_call(re))
 			return perror_at(p, re->start, xasprintf("%s() needs a regex literal such as "
-			                                         "/(\\d+)/ as argument %u",
+			                                         "/(\\d+)/, or re(text), as argument %u",
 			                                         fn->name, fn->regex_arg));
 		re->regex_ok = true;
 	}
@@ -287,6 +291,11 @@ static struct node *parse_name(struct parser *p)
 		return expected(p, "a value");
 	if (strcmp(t->str, "vars") == 0)
 		return parse_var(p);
+	if (strcmp(t->str, "it") == 0) {
+		struct node *it = node_new(p, N_IT, t->start, t->end);
+		advance(p);
+		return it;
+	}
 	struct node *n = node_new(p, N_FIELD, t->start, t->end);
 	n->name = xstrdup(t->str);
 	advance(p);
@@ -428,9 +437,9 @@ static struct node *parse_level(struct parser *p, enum level level)
 		if (!r)
 			return NULL;
 		if (op == OP_MATCH || op == OP_NMATCH) {
-			if (r->kind != N_REGEX)
+			if (r->kind != N_REGEX && !expr_is_re_call(r))
 				return perror_at(p, r->start, xasprintf("%s needs a regex literal such as "
-				                                        "/ok/i", expr_op_text(op)));
+				                                        "/ok/i, or re(text)", expr_op_text(op)));
 			r->regex_ok = true;
 		}
 		struct node *n = node_new(p, N_BINARY, l->start, r->end);
@@ -491,6 +500,32 @@ static void scan_fields(struct expr *e, const struct node *n, bool in_agg)
 		scan_fields(e, n->args[i], n->kind == N_CALL ? agg : in_agg);
 }
 
+/*
+ * The first `it` read where no list function's condition binds it (bound
+ * false), or NULL. An aggregate's argument never sees `it`: aggregates are
+ * computed once per evaluation (docs/thresholds.md, Lists).
+ */
+static const struct node *unbound_it(const struct node *n, bool bound)
+{
+	if (n->kind == N_IT)
+		return bound ? NULL : n;
+	const struct node *u = NULL;
+	if (n->a && (u = unbound_it(n->a, bound)))
+		return u;
+	if (n->b && (u = unbound_it(n->b, bound)))
+		return u;
+	for (size_t i = 0; i < n->nargs; i++) {
+		bool b = bound;
+		if (n->kind == N_CALL && n->fn->aggregate)
+			b = false;
+		else if (n->kind == N_CALL && expr_builtin_binds_it(n->fn) && i == n->nargs - 1)
+			b = true;
+		if ((u = unbound_it(n->args[i], b)))
+			return u;
+	}
+	return NULL;
+}
+
 /* Column (1-based, in characters) of byte offset off in src. */
 static unsigned column(const char *src, size_t len, size_t off)
 {
@@ -524,6 +559,16 @@ struct expr *expr_parse(const char *src, struct rbc_error *err)
 			if (e->nodes[i]->kind == N_REGEX && !e->nodes[i]->regex_ok)
 				perror_at(&p, e->nodes[i]->start,
 				          xstrdup("a regex goes after =~ or !~, or into match()"));
+			else if (expr_is_re_call(e->nodes[i]) && !e->nodes[i]->regex_ok)
+				perror_at(&p, e->nodes[i]->start,
+				          xstrdup("re() builds a regex: it goes after =~ or !~, or into "
+				                  "match()"));
+		const struct node *it = p.msg || !e->root ? NULL : unbound_it(e->root, false);
+		if (it)
+			perror_at(&p, it->start, xstrdup("'it' is the element of a list: it is read "
+			                                 "only in the last argument of count(list, …), "
+			                                 "any(list, …), all(list, …), filter(list, …) "
+			                                 "or map(list, …)"));
 	}
 	expr_lex_free(p.t, p.nt);
 	if (p.msg) {
@@ -548,6 +593,7 @@ void expr_free(struct expr *e)
 		free(n->name);
 		free(n->args);
 		free(n->range);
+		expr_zone_free(n->zone);
 		free(n);
 	}
 	free(e->nodes);

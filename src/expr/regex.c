@@ -130,3 +130,29 @@ int expr_regex_match(const struct regex *re, const char *s, size_t n,
 	pcre2_match_data_free(md);
 	return 1;
 }
+
+const struct regex *expr_regex_of(struct ectx *c, const struct node *n, const struct rbc_value *v,
+                                  struct regex **owned, struct rbc_value **why)
+{
+	*owned = NULL;
+	if (n->kind == N_REGEX)
+		return n->re;
+	if (v->type != VALUE_STR) {
+		/* re() has said why already: an unknown, or not text. */
+		*why = value_ref(v);
+		return NULL;
+	}
+	size_t off = 0;
+	char *msg = NULL;
+	*owned = expr_regex_new(v->u.str.s, v->u.str.len, "", 0, &off, &msg);
+	if (!*owned) {
+		struct strbuf sb = {0};
+		expr_explain_operand(c, n, v, NULL, &sb);
+		/* msg is "bad regex: …", as for a literal. */
+		*why = value_missing_new("%s is not a regex: %s", sb_borrow(&sb),
+		                         strncmp(msg, "bad regex: ", 11) == 0 ? msg + 11 : msg);
+		sb_free(&sb);
+		free(msg);
+	}
+	return *owned;
+}

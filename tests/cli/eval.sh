@@ -141,4 +141,101 @@ printf '{"a": ' >"$TMP/bad.json"
 run "$RBC" eval 'json.x == 1' --json "$TMP/bad.json"
 expect_eq "invalid --json exits 65" "$RC" 65
 expect_eq "invalid --json says so" "$ERR" "rbc: eval: $TMP/bad.json is not valid JSON"
+# Functions over a list, `it` the element (docs/thresholds.md, Lists).
+CLUSTER='{"members": [{"name": "a", "role": "Leader"}, {"name": "b", "role": "Replica"}]}'
+verdict "count(list, cond)" 0 PASS 'count(json.members, it.role == "Leader") = 1 == 1' \
+	'count(json.members, it.role == "Leader") == 1' --json <(echo "$CLUSTER")
+verdict "all(list, cond) names the first failure" 2 FAIL \
+	'all(json.members, it.role == "Leader") = false: 1/2 items hold; first failure item 2: it.role = "Replica" != "Leader"' \
+	'all(json.members, it.role == "Leader")' --json <(echo "$CLUSTER")
+verdict "any(list, cond) names the first match" 0 PASS \
+	'any(json.members, it.name == "b") = true: 1/2 items hold; first match item 2: it.name = "b" == "b"' \
+	'any(json.members, it.name == "b")' --json <(echo "$CLUSTER")
+verdict "filter and map" 0 PASS \
+	'map(filter(json.members, it.role == "Replica"), it.name) = ["b"] == ["b"]' \
+	'map(filter(json.members, it.role == "Replica"), it.name) == ["b"]' --json <(echo "$CLUSTER")
+verdict "the aggregate count(c) stays" 0 PASS "count(status >= 500) = 1 == 1 (3 samples)" \
+	'count(status >= 500) == 1' status=200,500,200
+verdict "a list function over a field" 0 PASS \
+	'count(addrs, it =~ /^10\./) = 2 == 2' 'count(addrs, it =~ /^10\./) == 2' \
+	--sample '{"addrs": ["10.0.0.1", "10.0.0.2", "192.168.0.1"]}'
+verdict "a list function over no list is unknown" 3 UNKNOWN \
+	'count() needs a list as argument 1, not text "a,b"' 'count(body, it == "a") == 1' --sample '{"body": "a,b"}'
+verdict "an unknown element is named" 3 UNKNOWN \
+	'any(json.members, it.zone == "eu"): item 1: it.zone is absent' \
+	'any(json.members, it.zone == "eu")' --json <(echo '{"members": [{"name": "a"}]}')
+
+# syntax_case NAME COLUMN MESSAGE EXPR: exit 64 and the first line of the error.
+syntax_case() {
+	local name=$1 col=$2 msg=$3; shift 3
+	run "$RBC" eval "$@"
+	if [ "$RC" = 64 ] && [ "$(head -n 1 <<<"$ERR")" = "rbc: eval: syntax error at column $col: $msg" ]; then
+		ok "$name"
+	else
+		fail "$name" "exit $RC" "stderr: $ERR" "want: column $col: $msg"
+	fi
+}
+IT_ONLY="'it' is the element of a list: it is read only in the last argument of count(list, …), any(list, …), all(list, …), filter(list, …) or map(list, …)"
+syntax_case "it outside a list function" 1 "$IT_ONLY" 'it == 1'
+syntax_case "it in the list argument" 7 "$IT_ONLY" 'count(it, it > 1) == 1'
+syntax_case "it inside an aggregate" 19 "$IT_ONLY" 'any(json.x, count(it > 1) > 0)'
+syntax_case "count with three arguments" 1 "count() takes 1 or 2 arguments, found 3" \
+	'count(json.x, it, 1) == 1'
+syntax_case "filter with one argument" 5 "filter() takes 2 arguments, found 1" 'len(filter(json.x)) == 0'
+syntax_case "map of a number" 5 "map(list, …) needs a list as argument 1, such as json.items or [1, 2]" \
+	'map(5, it) == []'
+syntax_case "a misspelt list function" 1 "unknown function 'filtr' (did you mean 'filter'?)" \
+	'filtr(json.x, it) == []'
+
+# Regexes built from text: re() and quote() (docs/thresholds.md, Regexes from variables).
+verdict "re(quote(var) + regex) matches" 0 PASS \
+	'stdout = "db-01.eu (a)  running" =~ re(quote(vars.NODE) + " +running")' \
+	'stdout =~ re(quote(vars.NODE) + " +running")' --var 'NODE=db-01.eu (a)' stdout='db-01.eu (a)  running'
+verdict "quote() makes a dot literal" 2 FAIL \
+	'stdout = "db-01Xeu" !~ re(quote(vars.NODE))' \
+	'stdout =~ re(quote(vars.NODE))' --var NODE=db-01.eu stdout=db-01Xeu
+verdict "match() takes re()" 0 PASS 'match(stdout, re("(\\d+) " + vars.W)) = "3" == "3"' \
+	'match(stdout, re("(\\d+) " + vars.W)) == "3"' --var W=errors stdout='3 errors'
+verdict "text that is no regex is unknown" 3 UNKNOWN \
+	're(vars.P) = "a(" is not a regex: missing closing parenthesis' 'stdout =~ re(vars.P)' --var 'P=a(' stdout=x
+verdict "re() of a number is unknown" 3 UNKNOWN 're() needs text, not number 5' 'stdout =~ re(n)' n=5 stdout=x
+verdict "quote() of a number is unknown" 3 UNKNOWN 'quote() needs text, not number 5' 'quote(n) == "5"' n=5
+syntax_case "re() alone" 1 "re() builds a regex: it goes after =~ or !~, or into match()" 're("a") == "a"'
+syntax_case "a literal that is no regex" 14 "bad regex: missing closing parenthesis" 'stdout =~ re("(")'
+syntax_case "re() of a number literal" 14 "re() needs text" 'stdout =~ re(5)'
+syntax_case "re() with flags" 11 "re() takes 1 argument, found 2" 'stdout =~ re("a", "i")'
+syntax_case "quote() of a list literal" 7 "quote() needs text" 'quote([1]) == ""'
+syntax_case "quote() without re()" 11 "=~ needs a regex literal such as /ok/i, or re(text)" 'stdout =~ quote("a")'
+
+# The wall clock: now(), hour(), weekday() (docs/thresholds.md, Time of day).
+export RBC_TEST_NOW=2026-12-06T11:30:00Z
+verdict "now() honours RBC_TEST_NOW" 0 PASS "hour(now()) = 11 == 11" 'hour(now()) == 11'
+verdict "hour() in an IANA zone" 0 PASS 'hour(now(), "Asia/Tokyo") = 20 == 20' 'hour(now(), "Asia/Tokyo") == 20'
+verdict "weekday() is 1 on Monday" 0 PASS 'weekday(now(), "Pacific/Kiritimati") = 1 == 1' \
+	'weekday(now(), "Pacific/Kiritimati") == 1'
+verdict "weekday() in UTC" 2 FAIL 'weekday(now()) = 7 > 5' 'weekday(now()) <= 5'
+verdict "a zone from a variable" 0 PASS 'hour(now(), vars.TZ) = 3 < 6' 'hour(now(), vars.TZ) < 6' \
+	--var TZ=America/Los_Angeles
+verdict "daylight saving time" 0 PASS 'hour("2026-07-01T12:00:00Z", "Europe/Paris") = 14 == 14' \
+	'hour("2026-07-01T12:00:00Z", "Europe/Paris") == 14'
+verdict "an unknown zone from a variable is unknown" 3 UNKNOWN \
+	'unknown time zone "Mars/Olympus" (no such zone in /usr/share/zoneinfo)' \
+	'hour(now(), vars.TZ) < 6' --var TZ=Mars/Olympus
+verdict "a time that is no time is unknown" 3 UNKNOWN \
+	'weekday() needs a time (now(), seconds since 1970, or text such as "2026-12-06T11:00:00Z"), not text "monday"' \
+	'weekday(day) == 1' day=monday
+run env TZ=Asia/Tokyo "$RBC" eval 'hour(now()) == 11'
+expect_eq "the process's TZ changes nothing" "$RC" 0
+unset RBC_TEST_NOW
+syntax_case "an unknown zone" 13 'unknown time zone "Asia/Tokio" (no such zone in /usr/share/zoneinfo)' \
+	'hour(now(), "Asia/Tokio") < 6'
+syntax_case "a path is no zone" 13 '"../../etc/passwd" is not a time zone name such as "Asia/Tokyo"' \
+	'hour(now(), "../../etc/passwd") < 6'
+syntax_case "a zone that is no text" 13 'hour() needs a zone name such as "Asia/Tokyo"' 'hour(now(), 9) < 6'
+syntax_case "a text that is no time" 9 \
+	'weekday() needs a time such as "2026-12-06T11:00:00Z" (RFC 3339, with Z or an offset)' 'weekday("monday") == 1'
+syntax_case "now() takes nothing" 1 "now() takes 0 arguments, found 1" 'now(1) > 0'
+syntax_case "hour() with three arguments" 1 "hour() takes 1 or 2 arguments, found 3" 'hour(now(), "UTC", 1) < 6'
+syntax_case "a misspelt weekday" 1 "unknown function 'weekdays' (did you mean 'weekday'?)" 'weekdays(now()) == 1'
+
 t_done

@@ -96,6 +96,10 @@ struct probe_req {
 	/* prometheus */
 	const char *prom_url, *prom_query;
 
+	/* wait: how long the attempt lasts (its timeout does not apply); the
+	   engine counts it down for the console (engine_time_left) */
+	int64_t wait_ms;
+
 	/* callbacks, all on the loop thread */
 	void (*on_output)(void *ud, enum probe_stream stream, const char *data, size_t len);
 	void (*on_done)(void *ud, struct rbc_value *sample, const char *error);

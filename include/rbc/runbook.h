@@ -28,7 +28,8 @@
 	X(DNS, "dns", "dns")                           \
 	X(TCP, "tcp", "tcp")                           \
 	X(PROMETHEUS, "prometheus", "prometheus")      \
-	X(NAGIOS, "nagios", "nagios")
+	X(NAGIOS, "nagios", "nagios")                  \
+	X(WAIT, "wait", "wait")
 
 enum rb_action {
 #define X(e, key, desc) RB_##e,
@@ -102,8 +103,8 @@ const char *rb_kind_name(enum rb_kind k);      /* "post-deploy" */
 	X("addrs", RB_FIELD_OF(DNS))                              \
 	X("addr", RB_FIELD_OF(TCP))                               \
 	X("truncated", RB_FIELD_OF(HTTP) | RB_FIELD_OF(SQL))      \
-	X("time", RB_FIELDS_PROBE)                                \
-	X("error", RB_FIELDS_PROBE)
+	X("time", RB_FIELDS_PROBE | RB_FIELD_OF(WAIT))            \
+	X("error", RB_FIELDS_PROBE | RB_FIELD_OF(WAIT))
 
 /* True when a's samples have the field name (false for groups and manual steps). */
 bool rb_field_known(enum rb_action a, const char *name);

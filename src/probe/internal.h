@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rbc/probe.h"
 
@@ -17,6 +18,7 @@ extern const struct probe_ops probe_prometheus_ops; /* RB_PROMETHEUS, prom.c */
 extern const struct probe_ops probe_dns_ops;        /* RB_DNS, net.c */
 extern const struct probe_ops probe_tcp_ops;        /* RB_TCP, net.c */
 extern const struct probe_ops probe_sql_ops;        /* RB_SQL, sql.c */
+extern const struct probe_ops probe_wait_ops;       /* RB_WAIT, wait.c */
 
 /* What a step of each kind holds (rb_step.action_data), as its load read it. */
 
@@ -43,6 +45,11 @@ struct probe_dns_step {
 struct probe_tcp_step {
 	char *host;
 	int port;
+};
+
+struct probe_wait_step {
+	char *text;          /* as written: "10m" or "${PAUSE}" */
+	int64_t ms;          /* a literal duration; 0: text has ${NAME} */
 };
 
 struct probe_prom_step {

@@ -19,6 +19,7 @@ static const struct probe_ops *const table[RB_ACTION_COUNT] = {
 	[RB_DNS] = &probe_dns_ops,
 	[RB_TCP] = &probe_tcp_ops,
 	[RB_SQL] = &probe_sql_ops,
+	[RB_WAIT] = &probe_wait_ops,
 };
 
 const struct probe_ops *probe_ops_for(enum rb_action action)

@@ -213,10 +213,15 @@ void engine_run_step(struct engine *e, struct eng_step *s);
 /*
  * Answers a waiting step, or marks a manual step that has not been reached
  * (DONE, FAIL, SKIP). note (the skip reason, a remark) may be NULL. False
- * when the answer does not apply to the step in its state.
+ * when the answer does not apply to the step in its state. A running wait
+ * (docs/runbook-format.md, "Waiting") takes SKIP or DONE: it ends early,
+ * DONE PASS "ended early by NAME: REASON", by and note recorded.
  */
 bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a,
                    const char *note, const char *by);
+/* A running wait's time left in ms (the loop's clock, not RBC_TEST_NOW);
+   -1 when s is not a wait counting down. */
+int64_t engine_time_left(const struct engine *e, const struct eng_step *s);
 /* Records a note on a step (NULL: on the run); a manual step not answered
    yet also keeps it as the note of its answer. False, and nothing recorded,
    once the record is lost (engine_record_lost). */

@@ -1036,6 +1036,32 @@ void engine_run_step(struct engine *e, struct eng_step *s)
 	engine_pump(e);
 }
 
+/* A running wait ended by the operator: it passes, saying who and why. */
+static void wait_end_early(struct engine *e, struct node *n, const char *who, const char *note)
+{
+	struct flow *f = n->flow;
+	step_cancel(e, n); /* the probe's late "cancelled" is dropped */
+	free(n->s.operator);
+	n->s.operator = xstrdup(who);
+	free(n->s.note);
+	n->s.note = note ? xstrdup(note) : NULL;
+	char *x = note ? xasprintf("ended early by %s: %s", who, note)
+	               : xasprintf("ended early by %s", who);
+	node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, x);
+	if (f)
+		flow_move(f, FLOW_AFTER, n);
+	engine_pump(e);
+}
+
+int64_t engine_time_left(const struct engine *e, const struct eng_step *s)
+{
+	const struct node *n = (const struct node *)s;
+	if (!n->wait_end || s->state != ENG_RUNNING)
+		return -1;
+	uint64_t now = uv_now(e->loop);
+	return n->wait_end > now ? (int64_t)(n->wait_end - now) : 0;
+}
+
 bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, const char *note,
                    const char *by)
 {
@@ -1074,6 +1100,11 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 		}
 		free(mnote);
 		engine_pump(e);
+		return true;
+	}
+	if (s->state == ENG_RUNNING && n->wait_end && (a == ENG_ANSWER_SKIP || a == ENG_ANSWER_DONE)) {
+		wait_end_early(e, n, who, mnote);
+		free(mnote);
 		return true;
 	}
 	bool manual = s->def && s->def->action == RB_MANUAL;

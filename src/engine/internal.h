@@ -42,6 +42,7 @@ struct node {
 	struct rbc_value *deferred;   /* a sample made on the spot (the probe could
 	                                 not start), handed over on the next turn */
 	uint64_t t0;                  /* uv_now when the attempt started */
+	uint64_t wait_end;            /* a wait's probe: uv_now when it is over; 0: none */
 	long streak;                  /* consecutive: passes in a row */
 	long longest;                 /* consecutive: the longest run so far */
 	bool child_stopped;           /* a group ended by a child's stop */

@@ -126,6 +126,7 @@ static void timer_stop(struct node *n)
    result of theirs carries an older generation and is dropped. */
 static void attempt_drop(struct node *n)
 {
+	n->wait_end = 0;
 	if (n->probe) {
 		n->ops->cancel(n->probe);
 		n->probe = NULL;
@@ -217,6 +218,18 @@ static enum rbc_verdict nagios_state(struct rbc_value *const *samples, size_t co
 	return verdict_worst(v, map[worst]);
 }
 
+/* A wait's explanation without expect: "waited 10m" (takes and frees x). */
+static char *waited(const struct rbc_value *sample, char *x)
+{
+	const struct rbc_value *t = value_obj_get(sample, "time");
+	if (!t || t->type != VALUE_NUM)
+		return x;
+	char d[32];
+	units_format_duration((int64_t)(t->u.num.v + 0.5), d, sizeof d);
+	free(x);
+	return xasprintf("waited %s", d);
+}
+
 /*
  * Judges samples[0..count) with the step's expect and warn; explanation
  * masked. Samples that could not run make it an ERROR when all of them
@@ -270,6 +283,8 @@ static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value
 		v = expr_judge(expect, d->warn, &env, NULL, &x);
 		if (d->action == RB_NAGIOS)
 			v = nagios_state(samples, count, expect || d->warn, v, &x);
+		if (d->action == RB_WAIT && !expect && !d->warn)
+			x = waited(samples[count - 1], x);
 	}
 	vars_scratch_release(e);
 	const struct probe_ops *kind = probe_ops_for(d->action);
@@ -966,6 +981,7 @@ static void on_done(void *ud, struct rbc_value *sample, const char *error)
 		return;
 	}
 	n->probe = NULL;
+	n->wait_end = 0;
 	if (n->s.state == ENG_WATCHING)
 		watch_sample(e, n, sample, &out);
 	else
@@ -1128,6 +1144,7 @@ static void sample_start(struct engine *e, struct node *n)
 		return;
 	}
 	n->probe = p;
+	n->wait_end = q.wait_ms > 0 ? uv_now(e->loop) + (uint64_t)q.wait_ms : 0;
 	e->inflight++;
 }
 

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "rbc/units.h"
 #include "rbc/journal.h"
 #include "rbc/runlog.h"
 
@@ -195,7 +196,19 @@ const struct pane_ops bars_incident_ops = {
 	.draw = incident_draw,
 };
 
-/* The status row: progress, counts, the message, a lost record, the key
+/* A wait counting down, the selected step first, else the first one shown. */
+static const struct eng_step *status_wait(struct console *c, int64_t *left)
+{
+	const struct eng_step *s = frame_selected(c);
+	if (s && (*left = engine_time_left(c->e, s)) >= 0)
+		return s;
+	for (size_t i = 0; i < c->nvis; i++)
+		if ((*left = engine_time_left(c->e, c->vis[i])) >= 0)
+			return c->vis[i];
+	return NULL;
+}
+
+/* The status row: progress, counts, a wait's time left, the message, a lost record, the key
    hints that fit and the idle marker (a prompt's overlay draws over it). */
 static void status_draw(struct console *c, const struct rect *rc, bool focused)
 {
@@ -218,6 +231,13 @@ static void status_draw(struct console *c, const struct rect *rc, bool focused)
 	for (int v = 1; v < 5; v++)
 		if (k.by_verdict[v])
 			sb_addf(&sb, " · %zu %s", k.by_verdict[v], words[v]);
+	int64_t left;
+	const struct eng_step *w = status_wait(c, &left);
+	if (w) {
+		char d[32];
+		units_format_duration((left + 999) / 1000 * 1000, d, sizeof d);
+		sb_addf(&sb, " · %s %s left (s ends it)", frame_step_label(w), d);
+	}
 	if (c->message)
 		sb_addf(&sb, " · %s", c->message);
 	x += draw_str(y, x, c->cols - x - 6, sb_borrow(&sb), a); /* 6: room for " idle" */

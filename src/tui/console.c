@@ -330,10 +330,11 @@ static unsigned console_request(struct console *c, enum request r)
 			frame_message(c, "f marks a manual step failed");
 		break;
 	case REQ_SKIP:
-		if (manual_open(s))
+		/* A running wait is ended early the same way, with a reason. */
+		if (manual_open(s) || (s && engine_time_left(c->e, s) >= 0))
 			frame_prompt_start(c, PROMPT_SKIP, s);
 		else
-			frame_message(c, "s skips a manual step");
+			frame_message(c, "s skips a manual step or ends a wait early");
 		break;
 	case REQ_NOTE: /* incident mode takes it once the incident is declared */
 		if (s)

@@ -38,7 +38,7 @@ static void prompt_done(struct console *c, bool accept)
 	case PROMPT_SKIP:
 		if (accept && s) {
 			if (!engine_answer(c->e, s, ENG_ANSWER_SKIP, *text ? text : NULL, c->operator))
-				frame_message(c, "only a manual step can be skipped here");
+				frame_message(c, "only a manual step or a running wait can be skipped here");
 		}
 		break;
 	case PROMPT_FAIL:
@@ -103,6 +103,8 @@ static void prompt_draw(struct console *c, const struct rect *r)
 	if (c->prompt == PROMPT_CONFIRM)
 		snprintf(q, sizeof q, "%s [y/N] ", c->prompt_step && c->prompt_step->wait_text
 		                                      ? c->prompt_step->wait_text : "Confirm?");
+	else if (c->prompt == PROMPT_SKIP && c->prompt_step && engine_time_left(c->e, c->prompt_step) >= 0)
+		snprintf(q, sizeof q, "End the wait early, why? ");
 	else
 		snprintf(q, sizeof q, "%s", (size_t)c->prompt < RBC_ARRAY_LEN(ask) ? ask[c->prompt] : "");
 	frame_prompt_draw(c, r, q);

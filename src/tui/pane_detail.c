@@ -178,6 +178,13 @@ static void detail_draw(struct console *c, const struct rect *r, bool focused)
 	sb_free(&v);
 	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_MANUAL)
 		detail_text(&d, NULL, "Space done · f failed · s skip · n note", c->attr[THEME_KEY_HINT]);
+	int64_t left = engine_time_left(c->e, s);
+	if (left >= 0) {
+		char dl[32], line[64];
+		units_format_duration((left + 999) / 1000 * 1000, dl, sizeof dl);
+		snprintf(line, sizeof line, "%s left · s ends it early", dl);
+		detail_text(&d, "wait", line, c->attr[THEME_KEY_HINT]);
+	}
 	struct ui *u = s->ui;
 	for (size_t i = 0; u && i < u->ncaps; i++)
 		detail_text(&d, "capture", u->caps[i], c->attr[THEME_DETAIL_VALUE]);

@@ -22,7 +22,7 @@
 	X(RUN_ALL, 'a', 0, "a", "run every remaining step")                   \
 	X(DONE, ' ', 0, "Space", "manual step: done")                         \
 	X(FAIL, 'f', 0, "f", "manual step: failed (why?)")                    \
-	X(SKIP, 's', 0, "s", "skip, with a reason")                           \
+	X(SKIP, 's', 0, "s", "skip or end a wait (why)")                      \
 	X(RERUN, 'r', 0, "r", "run the step again")                           \
 	X(NOTE, 'n', 0, "n", "add a note (incident: to the timeline)")        \
 	X(SEVERITY, 'S', 0, "S", "incident: declare / change severity")       \

@@ -225,7 +225,9 @@ static char *waited(const struct rbc_value *sample, char *x)
 	if (!t || t->type != VALUE_NUM)
 		return x;
 	char d[32];
-	units_format_duration((int64_t)(t->u.num.v + 0.5), d, sizeof d);
+	int64_t ms = (int64_t)(t->u.num.v + 0.5);
+	/* to the second, as a duration is written: a timer fires a little late */
+	units_format_duration(ms >= 1000 ? (ms + 500) / 1000 * 1000 : ms, d, sizeof d);
 	free(x);
 	return xasprintf("waited %s", d);
 }

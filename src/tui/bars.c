@@ -236,7 +236,7 @@ static void status_draw(struct console *c, const struct rect *rc, bool focused)
 	if (w) {
 		char d[32];
 		units_format_duration((left + 999) / 1000 * 1000, d, sizeof d);
-		sb_addf(&sb, " · %s %s left (s ends it)", frame_step_label(w), d);
+		sb_addf(&sb, " · %s %s: %s left (s ends it)", frame_step_label(w), w->title ? w->title : "", d);
 	}
 	if (c->message)
 		sb_addf(&sb, " · %s", c->message);

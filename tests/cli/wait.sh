@@ -43,12 +43,12 @@ run "$RBC" check "$F/soak.json"
 expect_eq "a valid wait passes rbc check" "$RC" 0
 run "$RBC" check docs/examples/wait.json
 expect_eq "… the format guide's example too" "$RC" 0
-run "$RBC" check "$F/bad.json"
+run "$RBC" check tests/fixtures/bad/wait-duration.json
 expect_eq "bad durations are refused" "$RC" 65
-expect_match "… an unknown unit, at its line and column" "$ERR" 'bad.json:5:54: steps\[0\]\.wait: bad duration "10 parsecs": unknown unit'
-expect_match "… a number" "$ERR" 'bad.json:6:52: steps\[1\]\.wait: expected a duration such as "10m" or "\$\{PAUSE\}"'
-expect_match "… zero" "$ERR" 'bad.json:7:49: steps\[2\]\.wait: duration must be greater than 0'
-expect_match "… an unclosed \${" "$ERR" 'bad.json:8:50: steps\[3\]\.wait: unclosed "\$\{"'
+expect_match "… an unknown unit, at its line and column" "$ERR" 'wait-duration.json:5:54: steps\[0\]\.wait: bad duration "10 parsecs": unknown unit'
+expect_match "… a number" "$ERR" 'wait-duration.json:6:52: steps\[1\]\.wait: expected a duration such as "10m" or "\$\{PAUSE\}"'
+expect_match "… zero" "$ERR" 'wait-duration.json:7:49: steps\[2\]\.wait: duration must be greater than 0'
+expect_match "… an unclosed \${" "$ERR" 'wait-duration.json:8:50: steps\[3\]\.wait: unclosed "\$\{"'
 
 # --- resume ----------------------------------------------------------------------
 echo "# resume"

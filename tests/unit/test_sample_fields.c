@@ -206,6 +206,37 @@ static void test_dns_and_tcp(void **state)
 	assert_fields(RB_TCP, &r, tcp, true);
 }
 
+/* A wait lasts its time, unbounded by the timeout, and passes with `time`
+   alone; cancelled, it ends with `error`. */
+static void test_wait(void **state)
+{
+	(void)state;
+	struct probe_req q = req(RB_WAIT);
+	q.wait_ms = 30;
+	q.timeout_ms = 1; /* not applied: the duration is the wait's own bound */
+	uint64_t t0 = uv_hrtime();
+	struct result r = probe(&q);
+	assert_true(uv_hrtime() - t0 >= 29 * 1000000ull);
+	const struct rbc_value *t = value_obj_get(r.sample, "time");
+	assert_non_null(t);
+	assert_true(t->u.num.v >= 29);
+	assert_fields(RB_WAIT, &r, NULL, true);
+
+	struct rbc_error err = {0};
+	q = req(RB_WAIT);
+	q.loop = &loop;
+	q.on_done = on_done;
+	q.ud = &r;
+	q.wait_ms = 60000;
+	struct probe *p = probe_ops_for(RB_WAIT)->start(&q, &err);
+	assert_non_null(p);
+	probe_ops_for(RB_WAIT)->cancel(p);
+	while (r.calls == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_string_equal(r.error, "cancelled");
+	assert_fields(RB_WAIT, &r, NULL, false);
+}
+
 /* The value of export NAME=… in the services' env file (static). */
 static const char *env_value(const char *text, const char *name)
 {
@@ -265,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_http_and_prometheus),
 		cmocka_unit_test(test_sql),
 		cmocka_unit_test(test_dns_and_tcp),
+		cmocka_unit_test(test_wait),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

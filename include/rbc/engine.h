@@ -214,8 +214,8 @@ void engine_run_step(struct engine *e, struct eng_step *s);
  * Answers a waiting step, or marks a manual step that has not been reached
  * (DONE, FAIL, SKIP). note (the skip reason, a remark) may be NULL. False
  * when the answer does not apply to the step in its state. A running wait
- * (docs/runbook-format.md, "Waiting") takes SKIP or DONE: it ends early,
- * DONE PASS "ended early by NAME: REASON", by and note recorded.
+ * (docs/runbook-format.md, "Waiting") takes SKIP: it ends early, DONE PASS
+ * "ended early by NAME: REASON", by and note recorded.
  */
 bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a,
                    const char *note, const char *by);

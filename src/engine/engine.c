@@ -1102,7 +1102,7 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 		engine_pump(e);
 		return true;
 	}
-	if (s->state == ENG_RUNNING && n->wait_end && (a == ENG_ANSWER_SKIP || a == ENG_ANSWER_DONE)) {
+	if (s->state == ENG_RUNNING && n->wait_end && a == ENG_ANSWER_SKIP) {
 		wait_end_early(e, n, who, mnote);
 		free(mnote);
 		return true;

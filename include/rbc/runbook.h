@@ -101,6 +101,7 @@ const char *rb_kind_name(enum rb_kind k);      /* "post-deploy" */
 	X("resultType", RB_FIELD_OF(PROMETHEUS))                  \
 	X("addrs", RB_FIELD_OF(DNS))                              \
 	X("addr", RB_FIELD_OF(TCP))                               \
+	X("connected", RB_FIELD_OF(TCP))                          \
 	X("truncated", RB_FIELD_OF(HTTP) | RB_FIELD_OF(SQL))      \
 	X("time", RB_FIELDS_PROBE)                                \
 	X("error", RB_FIELDS_PROBE)

@@ -23,7 +23,7 @@ CLOSED=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 
 batch() { run "$RBC" run --batch "$@"; }
 line() { printf '%s\n' "$OUT" | grep -E "^[A-Z]+ +$1  " | tail -1; }
-last_journal() { ls -d "$RBC_RUNS_DIR"/*/ | tail -1; }
+last_journal() { ls -td "$RBC_RUNS_DIR"/*/ | head -1; }
 
 # --- tcp: connected --------------------------------------------------------
 cat >"$TMP/tcp.json" <<JSON
@@ -91,4 +91,58 @@ run "$RBC" check "$TMP/badfields.json"
 expect_eq "check: fields a step never has are refused (exit 65)" "$RC" 65
 expect_match "check: connected is no field of http samples" "$ERR" '"connected" is not a field of http samples'
 expect_match "check: conected suggests connected" "$ERR" 'did you mean "connected"'
-expect_match "check: an expect reading error on a manual step is refused" "$ERR" 'steps\[2\]\.expect: "expect" needs a probe'
+
+# --- FAILED_STEP, FAILED_TITLE, FAILED_REASON ------------------------------
+cat >"$TMP/failed.json" <<JSON
+{ "runbook": "failed", "title": "Failed", "vars": { "URL": "$FIXTURE_URL", "WHAT": "health" },
+  "steps": [
+    { "id": "before", "title": "Nothing failed yet", "run": "echo \"[\${FAILED_STEP}]\"",
+      "expect": "stdout =~ /^\\\\[\\\\]/ && vars.FAILED_STEP == \"\"", "on_fail": "continue" },
+    { "id": "health", "title": "API \${WHAT} is 204", "http": { "url": "\${URL}/api/health" },
+      "expect": "status == 204", "on_fail": "goto:notify" },
+    { "id": "never", "title": "Never reached", "run": "true" },
+    { "id": "notify", "title": "Tell the channel", "on_demand": true, "steps": [
+      { "id": "say", "title": "Say \${FAILED_STEP}", "run": "printf '%s|%s|%s' \"\${FAILED_STEP}\" \"\${FAILED_TITLE}\" \"\${FAILED_REASON}\"",
+        "expect": "stdout =~ /^health\\\\|API health is 204\\\\|status = 200 != 204\$/" },
+      { "id": "expr", "title": "Read in an expression", "run": "true",
+        "expect": "vars.FAILED_STEP == \"health\" && vars.FAILED_REASON =~ /200/" } ] }
+  ] }
+JSON
+run "$RBC" check "$TMP/failed.json"
+expect_eq "check: FAILED_* used in a procedure are no undefined variables" "$ERR" ""
+batch "$TMP/failed.json"
+expect_match "failed: undefined before anything failed (empty in a command, unknown in an expression)" "$(line before)" '^UNKNOWN +before  .*FAILED_STEP'
+expect_match "failed: the title expands FAILED_STEP" "$(line say)" '^PASS +say  Say health'
+expect_match "failed: id, expanded title and explanation reach the command" "$(line say)" '^PASS +say '
+expect_match "failed: vars.FAILED_STEP and vars.FAILED_REASON in an expression" "$(line expr)" '^PASS +expr '
+expect_match "failed: the batch output shows them set" "$OUT" 'CAPTURE +health  FAILED_STEP = health'
+J=$(last_journal)
+expect_match "failed: the journal keeps FAILED_REASON" "$(cat "$J"/journal.jsonl)" '"name":"FAILED_REASON","value":"status = 200 != 204"'
+run "$RBC" export --format json "$J"
+expect_match "failed: the JSON export keeps FAILED_TITLE" "$OUT" 'API health is 204'
+
+# A watch that fires reaches its procedure with the same variables.
+cat >"$TMP/watchfail.json" <<JSON
+{ "runbook": "watchfail", "title": "Watch", "vars": { "URL": "$FIXTURE_URL" },
+  "steps": [
+    { "id": "hw", "title": "Health watch", "http": { "url": "\${URL}/api/health" }, "watch": true,
+      "repeat": { "every": "100ms", "fail_after": 2 }, "expect": "status == 204", "on_fail": "goto:rb" },
+    { "id": "wait", "title": "Waits for the watch", "timeout": "30s", "run": "sleep 25" },
+    { "id": "rb", "title": "Rollback", "on_demand": true, "steps": [
+      { "id": "why", "title": "Why", "run": "echo \"\${FAILED_STEP}: \${FAILED_REASON}\"",
+        "expect": "stdout =~ /^hw: status = 200 != 204/" } ] }
+  ] }
+JSON
+batch "$TMP/watchfail.json"
+expect_match "failed: a fired watch sets FAILED_STEP and FAILED_REASON" "$(line why)" '^PASS +why '
+
+# Bad input: a run value for FAILED_STEP given where nothing failed is still
+# the one the run sets when it does; a misspelt name is warned about.
+cat >"$TMP/failedbad.json" <<'JSON'
+{ "runbook": "failedbad", "title": "Misspelt",
+  "steps": [ { "id": "a", "title": "Say ${FAILED_SETP}", "run": "true" } ] }
+JSON
+run "$RBC" check "$TMP/failedbad.json"
+expect_match "check: a misspelt FAILED_SETP is an undefined variable" "$ERR" 'variable "FAILED_SETP" is not defined'
+
+t_done

@@ -1152,6 +1152,7 @@ void engine_incident(struct engine *e, const struct cJSON *detail)
 	struct eng_event ev = {.type = ENG_EV_INCIDENT, .detail = detail,
 	                       .by = cJSON_IsString(by) ? by->valuestring : e->operator,
 	                       .automatic = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(detail, "automatic"))};
+	vars_severity(e, detail);
 	engine_emit(e, &ev);
 }
 

@@ -145,4 +145,31 @@ JSON
 run "$RBC" check "$TMP/failedbad.json"
 expect_match "check: a misspelt FAILED_SETP is an undefined variable" "$ERR" 'variable "FAILED_SETP" is not defined'
 
+# --- SEVERITY, SEVERITY_NAME ---------------------------------------------
+cat >"$TMP/inc.json" <<'JSON'
+{ "runbook": "inc-sev", "title": "Incident", "kind": "incident",
+  "severities": [
+    { "id": "SEV1", "name": "Outage", "restore": "1h" },
+    { "id": "SEV2", "name": "Degraded", "restore": "4h" } ],
+  "steps": [
+    { "id": "say", "title": "At ${SEVERITY} (${SEVERITY_NAME})", "run": "echo \"$SEVERITY $SEVERITY_NAME\"",
+      "expect": "stdout == \"SEV2 Degraded\\n\" && vars.SEVERITY == \"SEV2\" && vars.SEVERITY_NAME == \"Degraded\"" } ] }
+JSON
+run "$RBC" check "$TMP/inc.json"
+expect_eq "check: SEVERITY and SEVERITY_NAME are no undefined variables" "$ERR" ""
+batch --severity SEV2 --title "Checkout down" "$TMP/inc.json"
+expect_match "severity: the title expands the declared level" "$(line say)" '^PASS +say  At SEV2 \(Degraded\) '
+expect_match "severity: the command and the expression read the level" "$(line say)" 'vars.SEVERITY_NAME = "Degraded" == "Degraded"'
+J=$(last_journal)
+expect_match "severity: the journal keeps the declared level" "$(cat "$J"/journal.jsonl)" '"what":"declared".*"to":"SEV2"'
+batch --severity SEV9 --title "Checkout down" "$TMP/inc.json"
+expect_eq "severity: an unknown level is refused before anything runs" "$RC" 64
+expect_match "severity: the refusal names the levels" "$ERR" 'SEV9'
+cat >"$TMP/sevbad.json" <<'JSON'
+{ "runbook": "sevbad", "title": "Misspelt",
+  "steps": [ { "id": "a", "title": "At ${SEVERITY_NAM}", "run": "true" } ] }
+JSON
+run "$RBC" check "$TMP/sevbad.json"
+expect_match "check: a misspelt SEVERITY_NAM is an undefined variable" "$ERR" 'variable "SEVERITY_NAM" is not defined'
+
 t_done

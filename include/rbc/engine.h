@@ -291,6 +291,7 @@ struct eng_restore {
 	unsigned attempt;
 	const char *title, *text, *by, *note, *output, *name;
 	struct rbc_value *value;      /* SAMPLE, CAPTURE: taken (NULL: none) */
+	const struct cJSON *detail;   /* INCIDENT: the journal's line (borrowed) */
 	bool stopped, run;
 };
 /* False when the event cannot be applied as recorded: a CAPTURE of a secret

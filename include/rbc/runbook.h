@@ -102,9 +102,23 @@ const char *rb_kind_name(enum rb_kind k);      /* "post-deploy" */
 	X("resultType", RB_FIELD_OF(PROMETHEUS))                  \
 	X("addrs", RB_FIELD_OF(DNS))                              \
 	X("addr", RB_FIELD_OF(TCP))                               \
+	X("connected", RB_FIELD_OF(TCP))                          \
 	X("truncated", RB_FIELD_OF(HTTP) | RB_FIELD_OF(SQL))      \
 	X("time", RB_FIELDS_PROBE | RB_FIELD_OF(WAIT))            \
 	X("error", RB_FIELDS_PROBE | RB_FIELD_OF(WAIT))
+
+/*
+ * Variables the run sets itself (docs/runbook-format.md, "Variables the run
+ * sets"): the failed step's in a procedure reached by on_fail or a watch, the
+ * severity in a declared incident. Undefined until then, never warned about
+ * as undefined by rbc check.
+ */
+#define RB_RUN_VARS(X)   \
+	X("FAILED_STEP")   \
+	X("FAILED_TITLE")  \
+	X("FAILED_REASON") \
+	X("SEVERITY")      \
+	X("SEVERITY_NAME")
 
 /* True when a's samples have the field name (false for groups and manual steps). */
 bool rb_field_known(enum rb_action a, const char *name);

@@ -370,6 +370,36 @@ static int build_samples(const struct eval_args *a, struct rbc_value ***out, siz
 	return 0;
 }
 
+/* Sets *ud when an expression reads the field error. */
+static void note_error_field(const char *name, unsigned col, void *ud)
+{
+	(void)col;
+	if (strcmp(name, "error") == 0)
+		*(bool *)ud = true;
+}
+
+/*
+ * A --error read by expect or warn is a sample to judge, as in a run
+ * (docs/thresholds.md): it goes into every sample and is no ERROR; true then.
+ */
+static bool error_judged(const struct eval_args *a, const struct expr *expect,
+                         const struct expr *warn, struct rbc_value ***samples, size_t *n)
+{
+	bool reads = false;
+	if (!a->probe_error)
+		return false;
+	expr_foreach_field(expect, note_error_field, &reads);
+	if (warn)
+		expr_foreach_field(warn, note_error_field, &reads);
+	if (reads && *n == 0) {
+		*samples = xrealloc(*samples, sizeof **samples);
+		(*samples)[(*n)++] = value_obj_new(false);
+	}
+	for (size_t i = 0; reads && i < *n; i++)
+		value_obj_set_take((*samples)[i], "error", value_strz_new(a->probe_error));
+	return reads;
+}
+
 /* vars.NAME from --var. */
 static const struct rbc_value *lookup_var(const char *name, void *ud)
 {
@@ -395,9 +425,10 @@ int cmd_eval(int argc, char **argv)
 		warn = parse_or_report(" in --warn", a.warn, &rc);
 	if (rc || (rc = build_samples(&a, &samples, &n)) != 0)
 		goto out;
+	bool judged = error_judged(&a, expect, warn, &samples, &n);
 	struct expr_env env = {samples, n, lookup_var, &a, NULL};
 	char *explain;
-	enum rbc_verdict v = expr_judge(expect, warn, &env, a.probe_error, &explain);
+	enum rbc_verdict v = expr_judge(expect, warn, &env, judged ? NULL : a.probe_error, &explain);
 	printf("%s\n", verdict_name(v));
 	text_printf("%s\n", explain); /* it quotes the values given */
 	free(explain);

@@ -570,6 +570,28 @@ static void declined(struct flow *f, struct node *n, const char *why)
 	flow_move(f, FLOW_AFTER, n);
 }
 
+/*
+ * The variables of a procedure reached because n failed with explain (docs/runbook-format.md,
+ * "Variables the run sets"): FAILED_STEP, FAILED_TITLE and FAILED_REASON, set
+ * as captures of n so the journal keeps them and a resume gets them back.
+ */
+static void set_failed_vars(struct engine *e, struct node *n, const char *explain)
+{
+	const char *const names[] = {"FAILED_STEP", "FAILED_TITLE", "FAILED_REASON"};
+	const char *values[] = {n->s.def && n->s.def->id ? n->s.def->id : "",
+	                        n->s.title ? n->s.title : "",
+	                        explain ? explain : verdict_name(n->s.verdict)};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(names); i++) {
+		struct rbc_value *v = value_strz_new(values[i]);
+		char *why = xasprintf("set by the run: %s failed", values[0]);
+		struct eng_event ev = {.type = ENG_EV_CAPTURE, .step = &n->s, .name = names[i],
+		                       .value = values[i], .text = why, .sample = v};
+		vars_capture(e, names[i], v);
+		engine_emit(e, &ev);
+		free(why);
+	}
+}
+
 /* n has finished (or been passed): apply its on_fail, or go on. */
 static void after(struct flow *f, struct node *n, bool passing)
 {
@@ -585,6 +607,7 @@ static void after(struct flow *f, struct node *n, bool passing)
 		if (of == RB_ON_FAIL_GOTO || of == RB_ON_FAIL_RUN) {
 			struct node *t = engine_target(e, n);
 			if (t) {
+				set_failed_vars(e, n, n->s.explain);
 				char *why = xasprintf("on_fail of %s: %s", n->s.def->id,
 				                      n->s.explain ? n->s.explain : verdict_name(n->s.verdict));
 				flow_jump(f, t, n, why);
@@ -835,6 +858,8 @@ static void watch_fired(struct engine *e, struct node *n, enum rbc_verdict v, ch
 	                       .text = explain_take, .target = target ? &target->s : NULL,
 	                       .automatic = true};
 	engine_emit(e, &ev);
+	if (target)
+		set_failed_vars(e, n, explain_take);
 	node_finish(e, n, ENG_DONE, v, explain_take);
 	node_refresh_ancestors(e, n);
 	if (d->on_fail == RB_ON_FAIL_CONTINUE)
@@ -1158,6 +1183,7 @@ void engine_incident(struct engine *e, const struct cJSON *detail)
 	struct eng_event ev = {.type = ENG_EV_INCIDENT, .detail = detail,
 	                       .by = cJSON_IsString(by) ? by->valuestring : e->operator,
 	                       .automatic = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(detail, "automatic"))};
+	vars_severity(e, detail);
 	engine_emit(e, &ev);
 }
 

@@ -198,6 +198,8 @@ void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env);
 bool vars_env_add_step(struct engine *e, const struct eng_step *s, struct rb_kv *env,
                        char **error);
 void vars_capture(struct engine *e, const char *name, struct rbc_value *take);
+/* SEVERITY and SEVERITY_NAME from an incident event that sets the level. */
+void vars_severity(struct engine *e, const struct cJSON *detail);
 void vars_env_for_expr(struct engine *e, const struct eng_step *s, struct expr_env *env);
 void vars_scratch_release(struct engine *e);
 bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char *name);

@@ -250,7 +250,11 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 	case ENG_EV_OUTPUT:
 		break;
 	case ENG_EV_INCIDENT:
-		break; /* the incident's own state: rebuilt from these lines by its owner */
+		/* the incident's own state is rebuilt from these lines by its
+		   owner; the run keeps only its SEVERITY variables */
+		if (r->detail)
+			vars_severity(e, r->detail);
+		break;
 	}
 	value_free(r->value);
 	return ok;

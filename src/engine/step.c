@@ -177,6 +177,42 @@ static const char *sample_error(const struct rbc_value *v)
 	return err && err->type == VALUE_STR ? err->u.str.s : NULL;
 }
 
+/* Which of a step's expressions' fields make a failed attempt a sample to judge. */
+struct reads {
+	bool error, connected;
+};
+
+/* Notes the fields error and connected when an expression reads them. */
+static void reads_field(const char *name, unsigned col, void *ud)
+{
+	struct reads *r = ud;
+	(void)col;
+	if (strcmp(name, "error") == 0)
+		r->error = true;
+	else if (strcmp(name, "connected") == 0)
+		r->connected = true;
+}
+
+/*
+ * The error of sample v that makes it no sample to judge, or NULL. An
+ * expect or warn that reads `error` judges every failed attempt; one that
+ * reads `connected` judges a tcp attempt that has it (docs/thresholds.md).
+ */
+static const char *sample_unjudged(const struct rb_step *d, const struct rbc_value *v)
+{
+	const char *er = sample_error(v);
+	if (!er)
+		return NULL;
+	struct reads r = {0};
+	if (d->expect)
+		expr_foreach_field(d->expect, reads_field, &r);
+	if (d->warn)
+		expr_foreach_field(d->warn, reads_field, &r);
+	if (r.error || (r.connected && value_obj_get(v, "connected")))
+		return NULL;
+	return er;
+}
+
 /*
  * A monitoring plugin's own verdict, its worst exit over the samples: 0 1 2
  * 3 are PASS WARN FAIL UNKNOWN. With an expect or warn as well, the worse of
@@ -244,7 +280,7 @@ static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value
 	size_t errors = 0;
 	const char *last_error = NULL;
 	for (size_t i = 0; i < count; i++) {
-		const char *er = sample_error(samples[i]);
+		const char *er = sample_unjudged(d, samples[i]);
 		if (er) {
 			errors++;
 			last_error = er;
@@ -269,7 +305,7 @@ static enum rbc_verdict judge(struct engine *e, struct node *n, struct rbc_value
 		struct rbc_value **ok = xmalloc((count - errors) * sizeof *ok);
 		size_t k = 0;
 		for (size_t i = 0; i < count; i++)
-			if (!sample_error(samples[i]))
+			if (!sample_unjudged(d, samples[i]))
 				ok[k++] = samples[i];
 		env.samples = ok;
 		env.nsamples = k;

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
+
 #include "internal.h"
 
 #define VARS_MAX_DEPTH 8
@@ -620,6 +622,28 @@ void vars_capture(struct engine *e, const char *name, struct rbc_value *take)
 	}
 	c->value = take;
 	c->text = value_to_text(take);
+}
+
+/*
+ * SEVERITY and SEVERITY_NAME (docs/runbook-format.md, "Variables the run
+ * sets") from an incident event that sets the level: a declaration or a
+ * change of severity, `to` naming a level of the first runbook.
+ */
+void vars_severity(struct engine *e, const cJSON *detail)
+{
+	const char *what = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(detail, "what"));
+	const char *to = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(detail, "to"));
+	if (!what || !to || !e->nnodes || (strcmp(what, "declared") != 0 && strcmp(what, "severity") != 0))
+		return;
+	const struct runbook *rb = e->nodes[0]->rb;
+	for (size_t i = 0; rb && i < rb->nseverities; i++) {
+		const struct rb_severity *sv = &rb->severities[i];
+		if (strcmp(sv->id, to) != 0)
+			continue;
+		vars_capture(e, "SEVERITY", value_strz_new(sv->id));
+		vars_capture(e, "SEVERITY_NAME", value_strz_new(sv->name ? sv->name : sv->id));
+		return;
+	}
 }
 
 /* vars.NAME for expressions: the text, lent until vars_scratch_release. */

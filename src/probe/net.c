@@ -73,6 +73,10 @@ static void net_finish(struct probe_core *c, const char *error)
 		uv_cancel((uv_req_t *)&p->gai); /* its callback still comes */
 	if (p->tcp_open && !uv_is_closing((uv_handle_t *)&p->tcp))
 		uv_close((uv_handle_t *)&p->tcp, on_tcp_closed);
+	/* A tcp probe that got past the lookup has an answer to "connected"
+	   (docs/thresholds.md): a refusal or a timeout is false, not only an error. */
+	if (p->kind == RB_TCP && (p->ai || p->lit_ai.ai_family) && !value_obj_get(c->sample, "connected"))
+		value_obj_set_take(c->sample, "connected", value_bool_new(error == NULL));
 	probe_core_deliver(c, error);
 }
 

@@ -199,6 +199,8 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 		r.value = value_from_json(json);
 	else if (type == ENG_EV_CAPTURE && value)
 		r.value = value_strz_new(value);
+	if (type == ENG_EV_INCIDENT)
+		r.detail = o;
 	/* A step's output file is where the run will append to it: only ever
 	   inside this run's out/, whatever the record says. */
 	char *name = rundir_output_name(output), *out = name ? xasprintf("%s/%s", x->dir, name) : NULL;

@@ -1391,8 +1391,16 @@ static void check_vars(struct loader *L)
 {
 	check_choices(L);
 	/* One sorted list of every definition, so each use costs log n. */
-	size_t n = L->rb->vars.n + L->rb->nvardecls + L->rb->nsecrets + L->ndefined, k = 0;
-	char **names = xmalloc((n ? n : 1) * sizeof *names);
+	static const char *const run_vars[] = {
+#define X(name) name,
+		RB_RUN_VARS(X)
+#undef X
+	};
+	size_t n = L->rb->vars.n + L->rb->nvardecls + L->rb->nsecrets + L->ndefined +
+	           RBC_ARRAY_LEN(run_vars), k = 0;
+	char **names = xmalloc(n * sizeof *names);
+	for (size_t i = 0; i < RBC_ARRAY_LEN(run_vars); i++)
+		names[k++] = (char *)run_vars[i];
 	for (size_t i = 0; i < L->rb->vars.n; i++)
 		names[k++] = L->rb->vars.keys[i];
 	/* A declared variable without a default is defined: a run must give it. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "rbc/engine.h"
 
@@ -401,6 +402,44 @@ static void test_run_on_after_procedure(void **state)
 	fx_close(&f);
 }
 
+/* SEVERITY and SEVERITY_NAME: unset before the declaration, the declared
+   level's, then the new one's after a change (docs/runbook-format.md). */
+static void test_severity_vars(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fx_open(&f, "{\"runbook\":\"i\",\"title\":\"I\",\"kind\":\"incident\","
+	            "\"severities\":[{\"id\":\"L1\",\"name\":\"Minor\"},{\"id\":\"L2\",\"name\":\"Major\"}],"
+	            "\"steps\":[{\"id\":\"a\",\"title\":\"A\",\"manual\":\"look\"}]}", true);
+	struct eng_step *a = engine_find(f.e, "a");
+	assert_null(engine_var(f.e, a, "SEVERITY"));
+	cJSON *ev = cJSON_Parse("{\"what\":\"declared\",\"to\":\"L1\",\"title\":\"t\"}");
+	engine_incident(f.e, ev);
+	cJSON_Delete(ev);
+	char *s;
+	assert_string_equal(s = engine_var(f.e, a, "SEVERITY"), "L1");
+	free(s);
+	assert_string_equal(s = engine_var(f.e, a, "SEVERITY_NAME"), "Minor");
+	free(s);
+	/* a level the runbook does not have, and an event of another kind, change nothing */
+	ev = cJSON_Parse("{\"what\":\"severity\",\"from\":\"L1\",\"to\":\"L9\"}");
+	engine_incident(f.e, ev);
+	cJSON_Delete(ev);
+	ev = cJSON_Parse("{\"what\":\"status\",\"to\":\"L2\"}");
+	engine_incident(f.e, ev);
+	cJSON_Delete(ev);
+	assert_string_equal(s = engine_var(f.e, a, "SEVERITY"), "L1");
+	free(s);
+	ev = cJSON_Parse("{\"what\":\"severity\",\"from\":\"L1\",\"to\":\"L2\",\"text\":\"worse\"}");
+	engine_incident(f.e, ev);
+	cJSON_Delete(ev);
+	assert_string_equal(s = engine_var(f.e, a, "SEVERITY"), "L2");
+	free(s);
+	assert_string_equal(s = engine_var(f.e, a, "SEVERITY_NAME"), "Major");
+	free(s);
+	fx_close(&f);
+}
+
 static void test_variable_precedence(void **state)
 {
 	(void)state;
@@ -470,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_stop_after_finish_is_quiet),
 		cmocka_unit_test(test_run_on_after_procedure),
 		cmocka_unit_test(test_variable_precedence),
+		cmocka_unit_test(test_severity_vars),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

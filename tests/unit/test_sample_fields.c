@@ -202,8 +202,23 @@ static void test_dns_and_tcp(void **state)
 	q.host = "127.0.0.1";
 	q.port = atoi(fixture_host_port);
 	r = probe(&q);
-	static const char *const tcp[] = {"addr", NULL};
+	static const char *const tcp[] = {"addr", "connected", NULL};
+	const struct rbc_value *c = value_obj_get(r.sample, "connected");
+	assert_true(c && c->type == VALUE_BOOL && c->u.b);
 	assert_fields(RB_TCP, &r, tcp, true);
+
+	/* Refused: a sample with error, and connected false (docs/thresholds.md). */
+	q.port = 1;
+	r = probe(&q);
+	c = value_obj_get(r.sample, "connected");
+	assert_true(c && c->type == VALUE_BOOL && !c->u.b);
+	assert_fields(RB_TCP, &r, NULL, false);
+
+	/* A name that is not found has no answer to connected. */
+	q.host = "no-such-host.invalid";
+	r = probe(&q);
+	assert_null(value_obj_get(r.sample, "connected"));
+	assert_fields(RB_TCP, &r, NULL, false);
 }
 
 /* A wait lasts its time, unbounded by the timeout, and passes with `time`

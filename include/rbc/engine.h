@@ -155,7 +155,8 @@ struct eng_event {
 	                                 for stop and continue) */
 	const char *by;               /* CONFIRMED, STEP_FINISHED of manual steps,
 	                                 NOTE: the operator, or "--yes"/"--assume" */
-	bool automatic;               /* CONFIRMED / answers given by options */
+	bool automatic;               /* CONFIRMED / answers given by options;
+	                                 CAPTURE: a variable the run sets itself */
 	bool stopped;                 /* STEP_FINISHED of a group: a child's on_fail
 	                                 stop ended it; RUN_FINISHED: engine_stop did */
 	const struct cJSON *detail;   /* INCIDENT: the incident event's fields

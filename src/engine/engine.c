@@ -585,7 +585,8 @@ static void set_failed_vars(struct engine *e, struct node *n, const char *explai
 		struct rbc_value *v = value_strz_new(values[i]);
 		char *why = xasprintf("set by the run: %s failed", values[0]);
 		struct eng_event ev = {.type = ENG_EV_CAPTURE, .step = &n->s, .name = names[i],
-		                       .value = values[i], .text = why, .sample = v};
+		                       .value = values[i], .text = why, .sample = v,
+		                       .automatic = true};
 		vars_capture(e, names[i], v);
 		engine_emit(e, &ev);
 		free(why);

@@ -153,6 +153,9 @@ static void on_event(void *ud, const struct eng_event *ev)
 		break;
 	}
 	case ENG_EV_CAPTURE: {
+		/* What the run sets itself (FAILED_*) the JUMP line says already. */
+		if (ev->automatic)
+			break;
 		text_printf("%-9s %s  %s = ", "CAPTURE", step_id(s), ev->name);
 		/* A line, not a megabyte: the head of a long value and its size. */
 		const char *v = ev->value ? ev->value : ev->text;

@@ -115,7 +115,8 @@ expect_match "failed: undefined before anything failed (empty in a command, unkn
 expect_match "failed: the title expands FAILED_STEP" "$(line say)" '^PASS +say  Say health'
 expect_match "failed: id, expanded title and explanation reach the command" "$(line say)" '^PASS +say '
 expect_match "failed: vars.FAILED_STEP and vars.FAILED_REASON in an expression" "$(line expr)" '^PASS +expr '
-expect_match "failed: the batch output shows them set" "$OUT" 'CAPTURE +health  FAILED_STEP = health'
+expect_nomatch "failed: the batch output does not repeat them as captures (the JUMP line says why)" "$OUT" 'CAPTURE +health  FAILED_'
+expect_match "… its JUMP line names the failure" "$OUT" 'JUMP +health → '
 J=$(last_journal)
 expect_match "failed: the journal keeps FAILED_REASON" "$(cat "$J"/journal.jsonl)" '"name":"FAILED_REASON","value":"status = 200 != 204"'
 run "$RBC" export --format json "$J"

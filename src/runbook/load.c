@@ -594,6 +594,16 @@ static void m_step_confirm(struct keys_reader *kr, const cJSON *m, void *t)
 	STEP(L)->confirm = keys_xtext(&L->r, m);
 }
 
+/* The target of a goto: (a new string), kept to be checked once every
+   step of the runbook is known (check_gotos). */
+static char *goto_target(struct loader *L, struct rb_step *s, const cJSON *m, const char *id)
+{
+	char *target = xstrdup(id);
+	xgrow(&L->gotos, &L->gotocap, L->ngotos + 1, sizeof *L->gotos);
+	L->gotos[L->ngotos++] = (struct goto_ref){s, target, m, xstrdup(L->r.path.s)};
+	return target;
+}
+
 static void m_step_on_fail(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
@@ -608,9 +618,7 @@ static void m_step_on_fail(struct keys_reader *kr, const cJSON *m, void *t)
 		s->on_fail = RB_ON_FAIL_CONTINUE;
 	} else if (strncmp(v, "goto:", 5) == 0 && v[5]) {
 		s->on_fail = RB_ON_FAIL_GOTO;
-		s->on_fail_target = xstrdup(v + 5);
-		xgrow(&L->gotos, &L->gotocap, L->ngotos + 1, sizeof *L->gotos);
-		L->gotos[L->ngotos++] = (struct goto_ref){s, s->on_fail_target, m, xstrdup(L->r.path.s)};
+		s->on_fail_target = goto_target(L, s, m, v + 5);
 	} else if (strncmp(v, "run:", 4) == 0 && v[4]) {
 		s->on_fail = RB_ON_FAIL_RUN;
 		s->on_fail_target = xstrdup(v + 4);
@@ -644,9 +652,7 @@ static void m_step_on_decline(struct keys_reader *kr, const cJSON *m, void *t)
 		s->on_decline = RB_ON_DECLINE_STOP;
 	} else if (strncmp(v, "goto:", 5) == 0 && v[5]) {
 		s->on_decline = RB_ON_DECLINE_GOTO;
-		s->on_decline_target = xstrdup(v + 5);
-		xgrow(&L->gotos, &L->gotocap, L->ngotos + 1, sizeof *L->gotos);
-		L->gotos[L->ngotos++] = (struct goto_ref){s, s->on_decline_target, m, xstrdup(L->r.path.s)};
+		s->on_decline_target = goto_target(L, s, m, v + 5);
 	} else {
 		keys_err(&L->r, m, "expected \"skip\", \"stop\" or \"goto:<step id>\", got \"%s\"", v);
 	}

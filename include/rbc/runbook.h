@@ -391,6 +391,10 @@ bool runbook_resolve_durations(struct runbook *rb, const struct rb_kv *given,
 bool runbook_check_values(const struct runbook *rb, const struct rb_kv *given,
                           struct rbc_diags *d);
 
+/* The same for the answers given to rb's (and its includes') ask steps
+   alone (docs/runbook-format.md, "Decisions"). */
+bool runbook_check_answers(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d);
+
 /* The declaration of name in rb, or NULL (not declared as an object). */
 const struct rb_vardecl *runbook_vardecl(const struct runbook *rb, const char *name);
 

@@ -149,6 +149,14 @@ bool runbook_check_values(const struct runbook *rb, const struct rb_kv *given, s
 	return ok;
 }
 
+bool runbook_check_answers(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
+{
+	bool ok = ask_check_given(rb, given, d);
+	for (size_t i = 0; i < rb->nincludes; i++)
+		ok = ask_check_given(rb->includes[i], given, d) && ok;
+	return ok;
+}
+
 bool runbook_resolve_durations(struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
 {
 	bool ok = values_resolve(rb, given, true, d);

@@ -231,6 +231,8 @@ const struct rb_ask_choice *rb_ask_choice_of(const struct rb_ask *a, const char 
 char *rb_ask_check(const struct rb_ask *a, const char *value);
 /* a's rule in words for a prompt: "a number, at least 1" (caller frees). */
 char *rb_ask_rule(const struct rb_ask *a);
+/* The same for a declared variable's rule. */
+char *rb_var_rule(const struct rb_vardecl *d);
 /* True when a step of rb (or of its includes) asks for name with secret set. */
 bool runbook_ask_secret(const struct runbook *rb, const char *name);
 

@@ -462,6 +462,9 @@ int cmd_run(int argc, char **argv)
 			status = RBC_EXIT_USAGE;
 		}
 	}
+	/* The console asks for required variables without a value on a form. */
+	if (!status && !batch)
+		status = console_form(rbs, nfiles, &vars, theme);
 	/* Typed variables: a value that breaks its rule, or a required one
 	   missing, stops the run here, before a run directory exists. */
 	for (size_t i = 0; !status && i < nfiles; i++) {

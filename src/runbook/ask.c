@@ -215,7 +215,11 @@ char *rb_ask_check(const struct rb_ask *a, const char *value)
 
 char *rb_ask_rule(const struct rb_ask *a)
 {
-	const struct rb_vardecl *d = &a->decl;
+	return rb_var_rule(&a->decl);
+}
+
+char *rb_var_rule(const struct rb_vardecl *d)
+{
 	struct strbuf sb = {0};
 	static const char *const what[] = {"text", "a number", "a duration such as 30s or 5m",
 	                                   "yes or no", "a list (comma-separated)"};

@@ -147,9 +147,9 @@ static void box_wrap(struct console *c, int *y, int x, int w, int max, const cha
 
 static void ask_draw(struct console *c, const struct rect *status)
 {
-	(void)status;
 	const struct rb_ask *a = open_ask(c);
 	const struct eng_step *s = c->prompt_step;
+	bars_status_ops.draw(c, status, false);
 	if (!a || !s)
 		return;
 	int w = c->cols - 4 < 76 ? c->cols - 4 : 76;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "rbc/mask.h"
+#include "rbc/units.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
 #include "ask.h"
@@ -60,6 +61,21 @@ char *ask_question(struct engine *e, const struct eng_step *s)
 	return xstrdup(s->title ? s->title : s->def->title);
 }
 
+/* The answer as expressions read it (vars.NAME): a number's a number,
+   yes or no a boolean, anything else its text. */
+static struct rbc_value *typed_value(const struct rb_ask *a, const char *value)
+{
+	if (a->decl.type == RB_VAR_NUMBER) {
+		char *end = NULL;
+		double v = strtod(value, &end);
+		if (end && end != value && !*end)
+			return value_num_new(v, RBC_DIM_NONE);
+	} else if (a->decl.type == RB_VAR_YESNO) {
+		return value_bool_new(strcmp(value, "yes") == 0 || strcmp(value, "true") == 0);
+	}
+	return value_strz_new(value);
+}
+
 bool ask_accept(struct engine *e, struct node *n, const char *value, const char *by, bool automatic,
                 char **explain, struct node **target, char **why)
 {
@@ -78,11 +94,15 @@ bool ask_accept(struct engine *e, struct node *n, const char *value, const char 
 		mask_add(e->mask, value);
 		rb_kv_set(&e->secrets, a->decl.name, value);
 	}
-	vars_capture(e, a->decl.name, value_strz_new(value));
+	struct rbc_value *v = typed_value(a, value);
 	char *q = ask_question(e, &n->s);
 	char *shown = a->secret ? xstrdup(MASK_TEXT) : engine_mask(e, value);
+	/* The typed value goes with it (the record keeps its type for a
+	   resume), never a secret's. */
 	struct eng_event ev = {.type = ENG_EV_CAPTURE, .step = &n->s, .name = a->decl.name,
-	                       .value = shown, .text = q, .by = by, .automatic = automatic};
+	                       .value = shown, .text = q, .by = by, .automatic = automatic,
+	                       .sample = a->secret ? NULL : v};
+	vars_capture(e, a->decl.name, v);
 	engine_emit(e, &ev);
 	free(q);
 	const struct rb_ask_choice *c = rb_ask_choice_of(a, value);

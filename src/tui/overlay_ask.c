@@ -68,13 +68,37 @@ static void ask_close(struct console *c)
 	frame_confirm_next(c);
 }
 
-/* Gives value as the answer: accepted, the box closes; refused, it shows why. */
+/* The first ask waiting with its wait on the screen, in the tree's order. */
+static struct eng_step *find_ask(struct eng_step *s)
+{
+	if (s->state == ENG_WAITING && s->wait == ENG_WAIT_ASK && s->ui && ((struct ui *)s->ui)->asked)
+		return s;
+	for (size_t i = 0; i < s->nchildren; i++) {
+		struct eng_step *r = find_ask(s->children[i]);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+/* Gives value as the answer: accepted, the box closes (and opens on the
+   next ask waiting, branches of a parallel group asking at once);
+   refused, it shows why. */
 static void ask_submit(struct console *c, const char *value)
 {
 	struct eng_step *s = c->prompt_step;
 	char *why = NULL;
 	if (engine_answer_ask(c->e, s, value, c->operator, &why)) {
 		ask_close(c);
+		size_t n;
+		struct eng_step *const *tops = engine_nodes(c->e, &n);
+		for (size_t i = 0; i < n && c->prompt == PROMPT_NONE; i++) {
+			struct eng_step *w = find_ask(tops[i]);
+			if (w) {
+				overlay_ask_open(c, w);
+				break;
+			}
+		}
 		return;
 	}
 	free(c->ask_error);

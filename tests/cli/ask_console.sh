@@ -72,6 +72,24 @@ expect_eq "… nor in the step's output" "$(cat "$(run_dir ask-typed)"/out/* | g
 keys q
 tui_exit
 
+echo "# asks of parallel branches, one after the other"
+printf '%s\n' '{ "runbook": "ask-par", "title": "Parallel asks", "steps": [
+  { "id": "both", "title": "Both", "parallel": true, "steps": [
+    { "id": "a", "title": "First", "ask": { "var": "A", "choices": ["x", "y"] } },
+    { "id": "b", "title": "Second", "ask": { "var": "B", "choices": ["p", "q"] } } ] },
+  { "id": "show", "title": "A ${A} B ${B}", "run": "true" } ] }' >"$TMP/par.json"
+tui_start 100 30 --operator erin "$TMP/par.json"
+wait_idle
+keys a
+expect_screen "the first branch's ask opens" "A: text, one of x, y"
+keys 2
+expect_screen "answered, the other branch's ask opens by itself" "B: text, one of p, q"
+keys 1
+expect_screen "both answered: the run goes on with both" "■ finished PASS"
+expect_match "… each the variable it set" "$SCREEN" '✔ 2 A y B p'
+keys q
+tui_exit
+
 echo "# resume replays an answer given in the console"
 export GATE=$TMP/gate
 tui_start 100 30 --operator carol "$F/resume.json"

@@ -35,6 +35,7 @@ static char *answer_text(const cJSON *c)
 	return cJSON_PrintUnformatted(c);
 }
 
+/* --answers FILE into kv (answers.h). */
 int answers_read(const char *path, struct rb_kv *kv)
 {
 	size_t len = 0;

@@ -32,12 +32,14 @@ static void init_walk(struct engine *e, struct eng_step *s)
 		init_walk(e, s->children[i]);
 }
 
+/* The given answers of secret asks join the mask before anything shows (ask.h). */
 void ask_engine_init(struct engine *e)
 {
 	for (size_t i = 0; i < e->nnodes; i++)
 		init_walk(e, e->nodes[i]);
 }
 
+/* The answer the options give an ask, and who gave it (ask.h). */
 const char *ask_given(struct engine *e, const struct eng_step *s, const char **by)
 {
 	const struct rb_ask *a = s->def->ask;
@@ -53,6 +55,7 @@ const char *ask_given(struct engine *e, const struct eng_step *s, const char **b
 	return NULL;
 }
 
+/* The question an ask shows: its prompt, else the step's title (ask.h). */
 char *ask_question(struct engine *e, const struct eng_step *s)
 {
 	const struct rb_ask *a = s->def->ask;
@@ -76,6 +79,7 @@ static struct rbc_value *typed_value(const struct rb_ask *a, const char *value)
 	return value_strz_new(value);
 }
 
+/* An answer checked, and recorded when it keeps the rule (ask.h). */
 bool ask_accept(struct engine *e, struct node *n, const char *value, const char *by, bool automatic,
                 char **explain, struct node **target, char **why)
 {

@@ -66,6 +66,7 @@ static const cJSON *read_choice(struct keys_reader *r, const cJSON *obj, size_t 
 	return v;
 }
 
+/* An ask object read with everything it says checked (ask.h). */
 struct rb_ask *ask_load(struct keys_reader *r, const cJSON *m, struct ask_goto **gotos, size_t *ngotos)
 {
 	*gotos = NULL;
@@ -117,6 +118,7 @@ struct rb_ask *ask_load(struct keys_reader *r, const cJSON *m, struct ask_goto *
 	return a;
 }
 
+/* Frees an ask (runbook.h). */
 void rb_ask_free(struct rb_ask *a)
 {
 	if (!a)
@@ -134,6 +136,7 @@ void rb_ask_free(struct rb_ask *a)
 	free(a);
 }
 
+/* The choice whose value is value (runbook.h). */
 const struct rb_ask_choice *rb_ask_choice_of(const struct rb_ask *a, const char *value)
 {
 	for (size_t i = 0; a && value && i < a->decl.nchoices; i++)
@@ -167,11 +170,13 @@ static bool walk_runbook(const struct runbook *rb, bool (*fn)(const struct rb_st
 	return false;
 }
 
+/* walk_runbook's test: s asks for the secret named ud. */
 static bool is_secret_ask(const struct rb_step *s, void *ud)
 {
 	return s->ask->secret && strcmp(s->ask->decl.name, (const char *)ud) == 0;
 }
 
+/* Whether an ask of rb or its includes asks for name as a secret (runbook.h). */
 bool runbook_ask_secret(const struct runbook *rb, const char *name)
 {
 	if (!rb || !name)
@@ -202,6 +207,7 @@ static char *hide_value(const char *why, const char *value)
 	return sb_take(&sb);
 }
 
+/* An answer against the ask's rule, a secret's masked in the message (runbook.h). */
 char *rb_ask_check(const struct rb_ask *a, const char *value)
 {
 	char *why = rb_var_check(&a->decl, value);
@@ -213,11 +219,13 @@ char *rb_ask_check(const struct rb_ask *a, const char *value)
 	return why;
 }
 
+/* The ask's rule in words (runbook.h). */
 char *rb_ask_rule(const struct rb_ask *a)
 {
 	return rb_var_rule(&a->decl);
 }
 
+/* A declared variable's rule in words: its type, choices, pattern, bounds. */
 char *rb_var_rule(const struct rb_vardecl *d)
 {
 	struct strbuf sb = {0};
@@ -246,6 +254,7 @@ struct given_ctx {
 	bool ok;
 };
 
+/* walk_runbook's check of one ask's answer given by the options. */
 static bool check_given(const struct rb_step *s, void *ud)
 {
 	struct given_ctx *c = ud;
@@ -263,6 +272,7 @@ static bool check_given(const struct rb_step *s, void *ud)
 	return false;
 }
 
+/* The answers given to rb's asks against their rules (ask.h). */
 bool ask_check_given(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
 {
 	struct given_ctx c = {rb, given, d, true};

@@ -187,6 +187,7 @@ static void form_draw(struct form *f)
 	refresh();
 }
 
+/* Keys on the form, read as the loop finds them readable. */
 static void form_input_cb(uv_poll_t *h, int status, int events)
 {
 	(void)events;
@@ -218,6 +219,7 @@ static void form_signal_cb(uv_signal_t *h, int signum)
 	form_draw(f);
 }
 
+/* The form, when a required variable has no value (console.h). */
 int console_form(struct runbook *const *rbs, size_t nrbs, struct rb_kv *vars, const char *theme)
 {
 	struct form f = {0};

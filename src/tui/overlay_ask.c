@@ -37,6 +37,7 @@ static const struct rb_ask *open_ask(const struct console *c)
 	return s && s->def ? s->def->ask : NULL;
 }
 
+/* Opens the question box on waiting ask s (internal.h). */
 void overlay_ask_open(struct console *c, struct eng_step *s)
 {
 	if (c->prompt != PROMPT_NONE || !s || !s->def || !s->def->ask)
@@ -107,6 +108,7 @@ static void ask_submit(struct console *c, const char *value)
 		ask_close(c);
 }
 
+/* A key while the box is open: a choice, y or n, text, Enter, Esc. */
 static unsigned ask_key(struct console *c, wint_t ch, bool is_key)
 {
 	const struct rb_ask *a = open_ask(c);
@@ -153,6 +155,7 @@ struct box_line {
 	int used;
 };
 
+/* draw_wrap's callback: one line of the box's text. */
 static void box_line_draw(void *ud, const char *s, size_t n, int i)
 {
 	struct box_line *b = ud;
@@ -169,6 +172,7 @@ static void box_wrap(struct console *c, int *y, int x, int w, int max, const cha
 	*y += b.used < max ? b.used : max;
 }
 
+/* The box over the panes, the status bar under it. */
 static void ask_draw(struct console *c, const struct rect *status)
 {
 	const struct rb_ask *a = open_ask(c);

@@ -167,4 +167,6 @@ run "$RBC" run --help
 expect_match "rbc run --help names --answers" "$OUT" '--answers FILE +the answers to ask steps'
 run "$RBC" resume --help
 expect_match "rbc resume --help names --answers" "$OUT" '--answers FILE'
+run "$RBC" --help
+expect_match "rbc --help names --answers for run and resume" "$(printf "%s\n" "$OUT" | grep -c -- "--answers FILE")" "^2$"
 t_done

@@ -344,6 +344,32 @@ static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, 
 	return rc;
 }
 
+/* The required variables of rb and its includes that vars gives no value. */
+static size_t missing_required(const struct runbook *rb, const struct rb_kv *vars)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rb->nvardecls; i++)
+		n += rb->vardecls[i].required && !rb_kv_get(vars, rb->vardecls[i].name);
+	for (size_t i = 0; i < rb->nincludes; i++)
+		n += missing_required(rb->includes[i], vars);
+	return n;
+}
+
+/* True when the values of the runbooks break nothing but required
+   variables without a value: what the console's form can give. */
+static bool required_only(struct runbook *const *rbs, size_t n, const struct rb_kv *vars)
+{
+	struct rbc_diags d = {0};
+	size_t missing = 0;
+	for (size_t i = 0; i < n; i++) {
+		runbook_check_values(rbs[i], vars, &d);
+		missing += missing_required(rbs[i], vars);
+	}
+	bool only = missing && d.nerrors == missing;
+	diags_free(&d);
+	return only;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	bool batch = false, yes = false;
@@ -462,8 +488,9 @@ int cmd_run(int argc, char **argv)
 			status = RBC_EXIT_USAGE;
 		}
 	}
-	/* The console asks for required variables without a value on a form. */
-	if (!status && !batch)
+	/* The console asks for required variables without a value on a form,
+	   when they are all that is wrong (a bad value given is said first). */
+	if (!status && !batch && required_only(rbs, nfiles, &vars))
 		status = console_form(rbs, nfiles, &vars, theme);
 	/* Typed variables: a value that breaks its rule, or a required one
 	   missing, stops the run here, before a run directory exists. */

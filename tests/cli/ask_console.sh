@@ -144,6 +144,10 @@ tui_exit
 expect_eq "Esc leaves the form without running: exit 64" "$TUI_RC" 64
 expect_match "… naming what had no value" "$SCREEN" 'quit at the form for required variables \(VERSION, STRATEGY without a value\); nothing'
 expect_eq "… and no run exists but the first" "$(ls "$TMP"/runs | grep -c ask-required)" 1
+tui_start 140 30 --operator dan --var STRATEGY=bluegreen "$TMP/required.json"
+tui_exit
+expect_eq "a bad value given is refused at once, no form (64)" "$TUI_RC" 64
+expect_match "… with its rule" "$SCREEN" 'STRATEGY \(given\): "bluegreen" is not one of the choices'
 run "$RBC" run --batch "$TMP/required.json"
 expect_eq "batch keeps refusing a required variable without a value (64)" "$RC" 64
 expect_match "… naming it" "$ERR" 'VERSION is required and has no value'

@@ -223,12 +223,15 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 	return 0;
 }
 
-/* The name of a secret of rb given with --var on the command line, or NULL. */
+/* The name of a secret of rb (or a secret ask's variable) given with --var
+   on the command line, or NULL. */
 static const char *cli_secret(const struct runbook *rb, const struct rb_kv *vars, int argc,
                               char **argv)
 {
-	for (size_t k = 0; k < rb->nsecrets; k++) {
-		const char *name = rb->secrets[k];
+	for (size_t k = 0; k < rb->nsecrets + vars->n; k++) {
+		const char *name = k < rb->nsecrets ? rb->secrets[k] : vars->keys[k - rb->nsecrets];
+		if (k >= rb->nsecrets && !runbook_ask_secret(rb, name))
+			continue;
 		if (!rb_kv_get(vars, name))
 			continue;
 		size_t kl = strlen(name);
@@ -483,8 +486,12 @@ int cmd_run(int argc, char **argv)
 		for (size_t k = 0; !bad && k < rbs[i]->nincludes; k++)
 			bad = cli_secret(rbs[i]->includes[k], &vars, argc, argv);
 		if (bad) {
-			text_fprintf(stderr, "rbc: run: %s is a secret: give it in the environment or a --vars file, not with --var\n",
-			        bad);
+			if (runbook_ask_secret(rbs[i], bad))
+				text_fprintf(stderr, "rbc: run: %s is a secret answer: give it in a --vars or --answers file, not with --var\n",
+				             bad);
+			else
+				text_fprintf(stderr, "rbc: run: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+				             bad);
 			status = RBC_EXIT_USAGE;
 		}
 	}
@@ -897,8 +904,12 @@ int cmd_resume(int argc, char **argv)
 		for (size_t k = 0; !bad && k < rbs[i]->nincludes; k++)
 			bad = cli_secret(rbs[i]->includes[k], &vars, argc, argv);
 		if (bad) {
-			text_fprintf(stderr, "rbc: resume: %s is a secret: give it in the environment or a --vars file, not with --var\n",
-			        bad);
+			if (runbook_ask_secret(rbs[i], bad))
+				text_fprintf(stderr, "rbc: resume: %s is a secret answer: give it in a --vars or --answers file, not with --var\n",
+				             bad);
+			else
+				text_fprintf(stderr, "rbc: resume: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+				             bad);
 			status = RBC_EXIT_USAGE;
 		}
 	}

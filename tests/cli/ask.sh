@@ -125,6 +125,9 @@ expect_eq "… never in the journal, the outputs or the exports" "$leak" ""
 expect_match "… the command got it (masked in its output)" "$(cat "$d"/out/*use*)" 'using ••••'
 expect_match "the deployment log's Decisions say (secret) and who gave it" "$(cat "$TMP/secret.md")" \
 	'\| ask-secret/token \| Token for the deploy API \| \(secret\) \| given \| [0-9:]+ \|'
+run "$RBC" run --batch --var TOKEN=tok-s3cr3t-42 "$F/secret.json"
+expect_eq "a secret answer on the command line (ps, shell history) is refused (64)" "$RC" 64
+expect_match "… saying where to give it" "$ERR" 'TOKEN is a secret answer: give it in a --vars or --answers file, not with --var'
 printf '{ "TOKEN": "nope-s3cr3t" }\n' >"$TMP/badsecret.json"
 run "$RBC" run --batch --answers "$TMP/badsecret.json" "$F/secret.json"
 expect_eq "a secret answer that breaks its rule: 64" "$RC" 64

@@ -142,6 +142,17 @@ expect_match "the deployment log lists the decision: step, question, answer, who
 run "$RBC" export "$d" --format json
 expect_match "the JSON export has the answer" "$(printf '%s' "$OUT" | tr -d '\n\t')" \
 	'"answer":\{"var":"CAUSE","question":"Cause of the incident","answer":"deploy","by":"given","t":"[^"]+","automatic":true\}'
+printf '%s\n' "$OUT" >"$TMP/choices.export.json"
+if python3 - "$ROOT/docs/export.schema.json" "$TMP/choices.export.json" >"$TMP/v.out" 2>&1 <<'PY'
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+errs = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+for e in errs[:10]:
+    print("%s: %s" % (e.json_path, e.message[:200]))
+sys.exit(1 if errs else 0)
+PY
+then ok "… and validates against docs/export.schema.json"
+else fail "… and validates against docs/export.schema.json" "$(cat "$TMP/v.out")"; fi
 run "$RBC" export "$d" --format junit
 expect_match "JUnit's system-out has the question" "$OUT" '^asked: Cause of the incident$'
 expect_match "… and the answer, who and when" "$OUT" '^answer: deploy by given at 20[0-9-]+T[0-9:.]+Z$'

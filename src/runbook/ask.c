@@ -145,6 +145,15 @@ const struct rb_ask_choice *rb_ask_choice_of(const struct rb_ask *a, const char 
 	return NULL;
 }
 
+/* The rule of the first ask among steps asking for name (ask.h). */
+const struct rb_vardecl *ask_vardecl(struct rb_step *const *steps, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (steps[i]->action == RB_ASK && steps[i]->ask && strcmp(steps[i]->ask->decl.name, name) == 0)
+			return &steps[i]->ask->decl;
+	return NULL;
+}
+
 /* Calls fn on every ask step of steps and below; stops when it returns true. */
 static bool walk_asks(struct rb_step *const *steps, size_t n,
                       bool (*fn)(const struct rb_step *s, void *ud), void *ud)

@@ -28,6 +28,9 @@ struct ask_goto {
  */
 struct rb_ask *ask_load(struct keys_reader *r, const cJSON *m, struct ask_goto **gotos, size_t *ngotos);
 
+/* The rule of the first ask among steps whose variable is name, or NULL. */
+const struct rb_vardecl *ask_vardecl(struct rb_step *const *steps, size_t n, const char *name);
+
 /* Checks the answers given (--var, --vars, --answers) to rb's asks: a bad
    one goes to d at its ask, naming the variable and the rule. */
 bool ask_check_given(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d);

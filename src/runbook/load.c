@@ -1390,6 +1390,8 @@ static void check_choices(struct loader *L)
 	for (size_t i = 0; i < L->nliterals; i++) {
 		struct var_literal *v = &L->literals[i];
 		const struct rb_vardecl *decl = runbook_vardecl(L->rb, v->name);
+		if (!decl)
+			decl = ask_vardecl(L->all, L->nall, v->name);
 		if (decl && decl->nchoices) {
 			bool hit = false;
 			for (size_t k = 0; k < decl->nchoices && !hit; k++)

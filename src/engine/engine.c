@@ -719,7 +719,7 @@ static void ask_reached(struct flow *f, struct node *n)
 		return;
 	if (why) {
 		/* Checked before the run, unless a default's ${NAME} broke it. */
-		char *x = xasprintf("the answer %s: %s", by, why);
+		char *x = xasprintf("the answer (%s) breaks its rule: %s", by, why);
 		free(why);
 		node_finish(e, n, ENG_DONE, RBC_VERDICT_ERROR, x);
 	} else if (e->o.interactive) {

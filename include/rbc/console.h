@@ -28,4 +28,14 @@ struct console_cfg {
 
 int console_run(struct session *s, const struct console_cfg *cfg);
 
+/*
+ * The form for required variables (docs/console.md, "Required variables"),
+ * before a console run exists: when the runbooks (and their includes) have
+ * required variables vars gives no value, the terminal shows a form where
+ * the operator gives each one, checked by its rule (refused with it). 0
+ * with the values added to vars (at once when none is missing); 64 when the
+ * operator left the form (Esc, q), said on stderr: nothing is to run.
+ */
+int console_form(struct runbook *const *rbs, size_t nrbs, struct rb_kv *vars, const char *theme);
+
 #endif

@@ -27,7 +27,8 @@
  *   whatever runs for goto, run and stop. Watches end with the run (or after
  *   their repeat.for).
  * - Manual steps and confirmations wait for engine_answer when the engine is
- *   interactive; otherwise they are answered by the assume / yes options or
+ *   interactive (asks for engine_answer_ask, unless an option answered
+ *   them: --var, --vars, --answers; a default under --assume done); otherwise they are answered by the assume / yes options or
  *   end UNKNOWN "needs operator". Nothing passes silently. A declined
  *   confirmation skips its step ("declined by NAME") and the flow that
  *   asked goes on after it, as after any skip.
@@ -70,7 +71,7 @@ enum eng_state {
 const char *eng_state_name(enum eng_state s);
 
 /* What a WAITING step waits for. */
-enum eng_wait { ENG_WAIT_NONE, ENG_WAIT_MANUAL, ENG_WAIT_CONFIRM };
+enum eng_wait { ENG_WAIT_NONE, ENG_WAIT_MANUAL, ENG_WAIT_CONFIRM, ENG_WAIT_ASK };
 
 /* Events: X(ENUM, name). */
 #define ENG_EVENTS(X)                      \
@@ -220,6 +221,17 @@ void engine_run_step(struct engine *e, struct eng_step *s);
  */
 bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a,
                    const char *note, const char *by);
+/*
+ * Answers a waiting ask step (docs/runbook-format.md, "Decisions") with
+ * value. An answer that breaks the ask's rule is refused: false, *why the
+ * rule (caller frees; the answer masked when secret), and the step keeps
+ * waiting. Accepted: the ask's variable is set for the rest of the run, a
+ * CAPTURE records who answered what (masked when secret), the step ends
+ * DONE PASS "answered VALUE by NAME", and a choice's goto is followed (a
+ * JUMP). False with *why NULL when s is not an ask waiting.
+ */
+bool engine_answer_ask(struct engine *e, struct eng_step *s, const char *value, const char *by,
+                       char **why);
 /* A running wait's time left in ms (the loop's clock, not RBC_TEST_NOW);
    -1 when s is not a wait counting down. */
 int64_t engine_time_left(const struct engine *e, const struct eng_step *s);

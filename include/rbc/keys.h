@@ -80,6 +80,17 @@ void keys_kv(struct keys_reader *r, const cJSON *n, struct rb_kv *kv, bool var_n
    rb_vardecl_free); every default, declared or not, goes to kv. */
 void keys_vars(struct keys_reader *r, const cJSON *n, struct rb_kv *kv, struct rb_vardecl **decls,
                size_t *ndecls);
+/* Reads an object among an ask's choices (its label, its goto) and gives
+   back its "value" member, or NULL after reporting that it has none. */
+typedef const cJSON *(*keys_choice_fn)(struct keys_reader *r, const cJSON *obj, size_t i, void *ud);
+/* Reads the rules of variable name from object n (on the path) into decl
+   (caller frees with rb_vardecl_free): type, default, choices, pattern, min,
+   max, and a vars entry's required and description; keys lists what n may
+   hold. choice (NULL for a vars entry) makes it an ask's: objects are
+   accepted among the choices, required and description are not read. Returns
+   the default as the run holds it (caller frees), or NULL. */
+char *keys_vardecl_read(struct keys_reader *r, const cJSON *n, const char *name, struct rb_vardecl *decl,
+                        const struct keys_member *keys, size_t nkeys, keys_choice_fn choice, void *ud);
 /* The shortest text that reads back as v: 0.1 stays "0.1", 8080 "8080". */
 char *keys_number_text(double v);
 

@@ -29,7 +29,8 @@
 	X(TCP, "tcp", "tcp")                           \
 	X(PROMETHEUS, "prometheus", "prometheus")      \
 	X(NAGIOS, "nagios", "nagios")                  \
-	X(WAIT, "wait", "wait")
+	X(WAIT, "wait", "wait")                        \
+	X(ASK, "ask", "question")
 
 enum rb_action {
 #define X(e, key, desc) RB_##e,
@@ -199,6 +200,42 @@ void rb_vardecl_free(struct rb_vardecl *decl);
  */
 char *rb_var_check(const struct rb_vardecl *decl, const char *value);
 
+/* A choice of an ask: its value, the label shown for it (NULL: the value),
+   the step a choice sends the run to (NULL: on, in order). */
+struct rb_ask_choice {
+	char *value, *label, *go;
+};
+
+/*
+ * An ask step (docs/runbook-format.md, "Decisions"): the operator answers,
+ * the answer is the variable decl.name for the rest of the run. decl holds
+ * the rule the answer keeps (its choices are the choices' values, in order).
+ */
+struct rb_ask {
+	struct rb_vardecl decl;
+	char *prompt;            /* NULL: the step's title */
+	char *dflt;              /* the default answer (NULL: none) */
+	bool secret;             /* typed without echo, masked everywhere */
+	struct rb_ask_choice *choices; /* decl.nchoices of them */
+	size_t choices_len;      /* allocated (the choices written) */
+};
+
+struct runbook;
+
+/* Frees an ask and what it holds (NULL is fine). */
+void rb_ask_free(struct rb_ask *a);
+/* The choice of a whose value is value, or NULL. */
+const struct rb_ask_choice *rb_ask_choice_of(const struct rb_ask *a, const char *value);
+/* Checks an answer against a's rule: NULL when it keeps it, else the rule
+   it breaks in full, the answer masked when a is secret (caller frees). */
+char *rb_ask_check(const struct rb_ask *a, const char *value);
+/* a's rule in words for a prompt: "a number, at least 1" (caller frees). */
+char *rb_ask_rule(const struct rb_ask *a);
+/* The same for a declared variable's rule. */
+char *rb_var_rule(const struct rb_vardecl *d);
+/* True when a step of rb (or of its includes) asks for name with secret set. */
+bool runbook_ask_secret(const struct runbook *rb, const char *name);
+
 /* The most of a response body any step keeps in memory (max_body above it
    is refused when the runbook loads). */
 #define RB_MAX_BODY ((int64_t)64 << 20)
@@ -241,6 +278,7 @@ struct rb_step {
 	size_t nchildren;
 	bool parallel;
 	char *manual;            /* MANUAL: the instruction */
+	struct rb_ask *ask;      /* ASK: the question and its rule */
 	void *action_data;       /* a probe kind's own (its probe_ops load and
 	                            free_data, probe.h) */
 
@@ -354,6 +392,10 @@ bool runbook_resolve_durations(struct runbook *rb, const struct rb_kv *given,
  */
 bool runbook_check_values(const struct runbook *rb, const struct rb_kv *given,
                           struct rbc_diags *d);
+
+/* The same for the answers given to rb's (and its includes') ask steps
+   alone (docs/runbook-format.md, "Decisions"). */
+bool runbook_check_answers(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d);
 
 /* The declaration of name in rb, or NULL (not declared as an object). */
 const struct rb_vardecl *runbook_vardecl(const struct runbook *rb, const char *name);

@@ -19,8 +19,8 @@ static const struct command {
 } commands[] = {
 	{"check", cmd_check, "[--strict] FILE…", "validate runbooks; exit 0 valid, 65 invalid"},
 	{"run", cmd_run,
-	 "[--batch] [--var NAME=VALUE]… [--vars FILE] [--assume done|skip] [--yes]\n"
-	 "           [--operator NAME] [--theme NAME|FILE]\n"
+	 "[--batch] [--var NAME=VALUE]… [--vars FILE] [--answers FILE]\n"
+	 "           [--assume done|skip] [--yes] [--operator NAME] [--theme NAME|FILE]\n"
 	 "           [--severity LEVEL --title TEXT [--impact-start WHEN]] FILE…",
 	 "walk runbooks in the console (rbc FILE… too), or without it with --batch;\n"
 	 "      exit 0 pass, 1 warn, 2 fail, 3 unknown/error"},
@@ -29,7 +29,7 @@ static const struct command {
 	 "      finished, verdict"},
 	{"resume", cmd_resume,
 	 "[--batch] [--force] [--operator NAME] [--assume done|skip] [--yes]\n"
-	 "           [--var NAME=VALUE]… [--vars FILE] [--theme NAME|FILE] RUN",
+	 "           [--var NAME=VALUE]… [--vars FILE] [--answers FILE] [--theme NAME|FILE] RUN",
 	 "go on with a run that did not finish, rebuilt from its journal; refuses\n"
 	 "      a runbook changed since the start unless --force; the run's own\n"
 	 "      options again are fine (a different value: rbc says which wins)"},

@@ -31,6 +31,7 @@
 #include "rbc/rundir.h"
 #include "rbc/runbook.h"
 #include "rbc/text.h"
+#include "answers.h"
 
 static void run_usage(FILE *fp)
 {
@@ -44,7 +45,10 @@ static void run_usage(FILE *fp)
 	        "\n"
 	        "  --var NAME=VALUE     sets a variable (repeatable; overrides the runbook's vars)\n"
 	        "  --vars FILE          variables from a file: a JSON object, or NAME=VALUE lines\n"
-	        "  --assume done|skip   answers every manual step so\n"
+	        "  --answers FILE       the answers to ask steps: a JSON object of NAME: answer\n"
+	        "                       (a string, number, boolean, or an array for a list)\n"
+	        "  --assume done|skip   answers every manual step so (done: an ask takes its\n"
+	        "                       default)\n"
 	        "  --yes                confirms every step that asks for confirmation\n"
 	        "  --operator NAME      who answers (default: the login name)\n"
 	        "  --theme NAME|FILE    the console's colours (default, light, high-contrast,\n"
@@ -59,8 +63,10 @@ static void run_usage(FILE *fp)
 	        "  --impact-start WHEN  …when the impact began: HH:MM (UTC, today), 15m (ago)\n"
 	        "                       or an ISO time; never in the future (default: now)\n"
 	        "\n"
-	        "Manual steps without --assume and confirmations without --yes end as\n"
-	        "UNKNOWN \"needs operator\": nothing passes silently. Secrets are read\n"
+	        "Manual steps without --assume, confirmations without --yes and asks\n"
+	        "without an answer end as UNKNOWN \"needs operator\": nothing passes\n"
+	        "silently. An answer that breaks its ask's rule stops the run before it\n"
+	        "starts (exit 64). Secrets are read\n"
 	        "from the environment (or --vars), never from --var.\n"
 	        "Step outputs are kept in the run directory ($RBC_RUNS_DIR, else\n"
 	        "$XDG_STATE_HOME/rbc/runs, else ~/.local/state/rbc/runs).\n"
@@ -217,12 +223,15 @@ static int read_vars_file(const char *path, struct rb_kv *kv)
 	return 0;
 }
 
-/* The name of a secret of rb given with --var on the command line, or NULL. */
+/* The name of a secret of rb (or a secret ask's variable) given with --var
+   on the command line, or NULL. */
 static const char *cli_secret(const struct runbook *rb, const struct rb_kv *vars, int argc,
                               char **argv)
 {
-	for (size_t k = 0; k < rb->nsecrets; k++) {
-		const char *name = rb->secrets[k];
+	for (size_t k = 0; k < rb->nsecrets + vars->n; k++) {
+		const char *name = k < rb->nsecrets ? rb->secrets[k] : vars->keys[k - rb->nsecrets];
+		if (k >= rb->nsecrets && !runbook_ask_secret(rb, name))
+			continue;
 		if (!rb_kv_get(vars, name))
 			continue;
 		size_t kl = strlen(name);
@@ -338,12 +347,38 @@ static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, 
 	return rc;
 }
 
+/* The required variables of rb and its includes that vars gives no value. */
+static size_t missing_required(const struct runbook *rb, const struct rb_kv *vars)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rb->nvardecls; i++)
+		n += rb->vardecls[i].required && !rb_kv_get(vars, rb->vardecls[i].name);
+	for (size_t i = 0; i < rb->nincludes; i++)
+		n += missing_required(rb->includes[i], vars);
+	return n;
+}
+
+/* True when the values of the runbooks break nothing but required
+   variables without a value: what the console's form can give. */
+static bool required_only(struct runbook *const *rbs, size_t n, const struct rb_kv *vars)
+{
+	struct rbc_diags d = {0};
+	size_t missing = 0;
+	for (size_t i = 0; i < n; i++) {
+		runbook_check_values(rbs[i], vars, &d);
+		missing += missing_required(rbs[i], vars);
+	}
+	bool only = missing && d.nerrors == missing;
+	diags_free(&d);
+	return only;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	bool batch = false, yes = false;
 	enum eng_assume assume = ENG_ASSUME_NONE;
 	const char *op = NULL, *theme = NULL, *db = getenv("RBC_DATABASE_URL");
-	const char *severity = NULL, *title = NULL, *impact = NULL;
+	const char *severity = NULL, *title = NULL, *impact = NULL, *answers_file = NULL;
 	struct rb_kv vars = {0};
 	const char **files = xcalloc((size_t)argc + 1, sizeof *files);
 	size_t nfiles = 0;
@@ -375,6 +410,7 @@ int cmd_run(int argc, char **argv)
 			*to = argv[++i];
 		} else if (strcmp(a, "--var") == 0 || strncmp(a, "--var=", 6) == 0 ||
 		           strcmp(a, "--vars") == 0 || strncmp(a, "--vars=", 7) == 0 ||
+		           strcmp(a, "--answers") == 0 || strncmp(a, "--answers=", 10) == 0 ||
 		           strcmp(a, "--assume") == 0 || strncmp(a, "--assume=", 9) == 0 ||
 		           strcmp(a, "--operator") == 0 || strncmp(a, "--operator=", 11) == 0 ||
 		           strcmp(a, "--theme") == 0 || strncmp(a, "--theme=", 8) == 0 ||
@@ -400,6 +436,8 @@ int cmd_run(int argc, char **argv)
 				}
 			} else if (nl == 6 && strncmp(a, "--vars", 6) == 0) {
 				status = read_vars_file(v, &vars);
+			} else if (nl == 9 && strncmp(a, "--answers", 9) == 0) {
+				answers_file = v;
 			} else if (nl == 8) {
 				if (strcmp(v, "done") == 0)
 					assume = ENG_ASSUME_DONE;
@@ -422,6 +460,9 @@ int cmd_run(int argc, char **argv)
 			status = RBC_EXIT_USAGE;
 		}
 	}
+	/* After --var and --vars, wherever it stood: those win. */
+	if (!status && answers_file)
+		status = answers_read(answers_file, &vars);
 	if (!status && !nfiles) {
 		fprintf(stderr, "rbc: run: no runbook given\n");
 		run_usage(stderr);
@@ -445,11 +486,19 @@ int cmd_run(int argc, char **argv)
 		for (size_t k = 0; !bad && k < rbs[i]->nincludes; k++)
 			bad = cli_secret(rbs[i]->includes[k], &vars, argc, argv);
 		if (bad) {
-			text_fprintf(stderr, "rbc: run: %s is a secret: give it in the environment or a --vars file, not with --var\n",
-			        bad);
+			if (runbook_ask_secret(rbs[i], bad))
+				text_fprintf(stderr, "rbc: run: %s is a secret answer: give it in a --vars or --answers file, not with --var\n",
+				             bad);
+			else
+				text_fprintf(stderr, "rbc: run: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+				             bad);
 			status = RBC_EXIT_USAGE;
 		}
 	}
+	/* The console asks for required variables without a value on a form,
+	   when they are all that is wrong (a bad value given is said first). */
+	if (!status && !batch && required_only(rbs, nfiles, &vars))
+		status = console_form(rbs, nfiles, &vars, theme);
 	/* Typed variables: a value that breaks its rule, or a required one
 	   missing, stops the run here, before a run directory exists. */
 	for (size_t i = 0; !status && i < nfiles; i++) {
@@ -509,6 +558,7 @@ static void resume_usage(FILE *fp)
 	        "  --var NAME=VALUE     a variable the run did not have (repeatable)\n"
 	        "  --vars FILE          variables from a file: secrets (never written) and\n"
 	        "                       variables the run did not have\n"
+	        "  --answers FILE       answers to the asks not answered yet (a JSON object)\n"
 	        "  --theme NAME|FILE    the console's colours\n"
 	        "  --db URL             store the journal in PostgreSQL too (RBC_DATABASE_URL)\n"
 	        "\n"
@@ -553,8 +603,9 @@ static void original_options(const cJSON *argv, enum eng_assume *assume, bool *y
 
 /* The options rbc resume takes with a value; the incident's three come last. */
 static const char *const resume_valued[] = {"--operator", "--theme", "--db", "--vars", "--var",
-                                            "--assume", "--severity", "--title", "--impact-start"};
-#define RESUME_INCIDENT_FIRST 6
+                                            "--answers", "--assume", "--severity", "--title",
+                                            "--impact-start"};
+#define RESUME_INCIDENT_FIRST 7
 
 /* What the resume was given of the run's own options. */
 struct resume_opts {
@@ -719,6 +770,7 @@ int cmd_resume(int argc, char **argv)
 {
 	bool batch = false, force = false;
 	const char *op = NULL, *theme = NULL, *run = NULL, *db = getenv("RBC_DATABASE_URL");
+	const char *answers_file = NULL;
 	struct rb_kv vars = {0}, given = {0};
 	struct resume_opts want = {.assume = ENG_ASSUME_NONE};
 	int status = 0;
@@ -754,6 +806,8 @@ int cmd_resume(int argc, char **argv)
 				db = v;
 			} else if (strcmp(resume_valued[k], "--vars") == 0) {
 				status = read_vars_file(v, &given);
+			} else if (strcmp(resume_valued[k], "--answers") == 0) {
+				answers_file = v;
 			} else if (strcmp(resume_valued[k], "--var") == 0) {
 				const char *e = strchr(v, '=');
 				if (!e || !rb_var_name_ok(v, (size_t)(e - v))) {
@@ -783,6 +837,8 @@ int cmd_resume(int argc, char **argv)
 			status = RBC_EXIT_USAGE;
 		}
 	}
+	if (!status && answers_file)
+		status = answers_read(answers_file, &given);
 	if (!status && !run) {
 		fprintf(stderr, "rbc: resume: which run? (rbc runs lists them)\n");
 		resume_usage(stderr);
@@ -848,10 +904,26 @@ int cmd_resume(int argc, char **argv)
 		for (size_t k = 0; !bad && k < rbs[i]->nincludes; k++)
 			bad = cli_secret(rbs[i]->includes[k], &vars, argc, argv);
 		if (bad) {
-			text_fprintf(stderr, "rbc: resume: %s is a secret: give it in the environment or a --vars file, not with --var\n",
-			        bad);
+			if (runbook_ask_secret(rbs[i], bad))
+				text_fprintf(stderr, "rbc: resume: %s is a secret answer: give it in a --vars or --answers file, not with --var\n",
+				             bad);
+			else
+				text_fprintf(stderr, "rbc: resume: %s is a secret: give it in the environment or a --vars file, not with --var\n",
+				             bad);
 			status = RBC_EXIT_USAGE;
 		}
+	}
+	/* Answers given now keep their asks' rules, as rbc run checks them. */
+	for (size_t i = 0; !status && i < nfiles; i++) {
+		struct rbc_diags d = {0};
+		if (!runbook_check_answers(rbs[i], &vars, &d)) {
+			diags_sort(&d);
+			diags_print(&d, stderr);
+			text_fprintf(stderr, "rbc: resume: %zu variable%s without a valid value; nothing was run\n",
+			             d.nerrors, d.nerrors == 1 ? "" : "s");
+			status = RBC_EXIT_USAGE;
+		}
+		diags_free(&d);
 	}
 	if (!status && !nfiles) {
 		fprintf(stderr, "rbc: resume: the run's header names no runbook\n");

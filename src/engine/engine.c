@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ask.h"
 #include "emit.h"
 #include "internal.h"
 #include "step.h"
@@ -78,6 +79,7 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 				mask_add(e->mask, env);
 		}
 	}
+	ask_engine_init(e);
 	for (size_t i = 0; i < e->nnodes; i++)
 		engine_titles_init(e, e->nodes[i]);
 	vars_scratch_release(e);
@@ -685,6 +687,56 @@ static void wait_for_operator(struct engine *e, struct node *n, enum eng_wait w,
 	engine_emit(e, &ev);
 }
 
+/* An ask answered (ask.c checks and records it): the step passes, and the
+   flow goes on, or to the choice's goto. False with *why when refused. */
+static bool ask_answered(struct engine *e, struct flow *f, struct node *n, const char *value,
+                         const char *by, bool automatic, char **why)
+{
+	char *x = NULL;
+	struct node *target = NULL;
+	if (!ask_accept(e, n, value, by, automatic, &x, &target, why))
+		return false;
+	n->s.wait = ENG_WAIT_NONE;
+	node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, x);
+	if (f && target) {
+		char *text = xasprintf("answer of %s: %s", n->s.def->id, x);
+		flow_jump(f, target, n, text);
+		free(text);
+	} else if (f) {
+		flow_move(f, FLOW_AFTER, n);
+	}
+	return true;
+}
+
+/* The flow reaches an ask: answered by the options, by the operator, or
+   UNKNOWN "needs operator". */
+static void ask_reached(struct flow *f, struct node *n)
+{
+	struct engine *e = f->e;
+	const char *by = NULL, *v = ask_given(e, &n->s, &by);
+	char *why = NULL;
+	if (v && ask_answered(e, f, n, v, by, true, &why))
+		return;
+	if (why) {
+		/* Checked before the run, unless a default's ${NAME} broke it. */
+		char *x = xasprintf("the answer (%s) breaks its rule: %s", by, why);
+		free(why);
+		node_finish(e, n, ENG_DONE, RBC_VERDICT_ERROR, x);
+	} else if (e->o.interactive) {
+		char *q = ask_question(e, &n->s);
+		wait_for_operator(e, n, ENG_WAIT_ASK, q);
+		free(q);
+		return;
+	} else {
+		char *q = ask_question(e, &n->s);
+		const char *name = n->s.def->ask->decl.name;
+		char *x = xasprintf("needs operator: %s (--var %s=… or --answers FILE answers it)", q, name);
+		free(q);
+		node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN, x);
+	}
+	flow_move(f, FLOW_AFTER, n);
+}
+
 /* Starts a group: its children in order, or all at once. */
 static void enter_group(struct flow *f, struct node *n)
 {
@@ -812,6 +864,10 @@ static void enter(struct flow *f, struct node *n)
 	}
 	if (group) {
 		enter_group(f, n);
+		return;
+	}
+	if (d->action == RB_ASK) {
+		ask_reached(f, n);
 		return;
 	}
 	if (d->action == RB_MANUAL) {
@@ -1077,6 +1133,20 @@ static void wait_end_early(struct engine *e, struct node *n, const char *who, co
 	if (f)
 		flow_move(f, FLOW_AFTER, n);
 	engine_pump(e);
+}
+
+bool engine_answer_ask(struct engine *e, struct eng_step *s, const char *value, const char *by,
+                       char **why)
+{
+	struct node *n = node_of(s);
+	*why = NULL;
+	if (e->record_lost || s->state != ENG_WAITING || s->wait != ENG_WAIT_ASK || !value)
+		return false;
+	struct flow *f = n->flow;
+	if (!ask_answered(e, f, n, value, by && *by ? by : e->operator, false, why))
+		return false;
+	engine_pump(e);
+	return true;
 }
 
 int64_t engine_time_left(const struct engine *e, const struct eng_step *s)

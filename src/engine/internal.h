@@ -9,9 +9,10 @@
  * steps that finish at once does not grow the C stack.
  *
  * The files import downward only: engine.c (the scheduler) uses tree.c,
- * step.c, vars.c and emit.c; restore.c uses engine.c, tree.c, step.c and
- * vars.c; tree.c uses step.c and vars.c; step.c uses sample.c, vars.c and
- * emit.c. Each has a small header of its own (emit.h, step.h, tree.h);
+ * step.c, ask.c, vars.c and emit.c; ask.c uses tree.c, vars.c and emit.c;
+ * restore.c uses engine.c, tree.c, step.c and vars.c; tree.c uses step.c
+ * and vars.c; step.c uses sample.c, vars.c and emit.c. Each has a small
+ * header of its own (emit.h, step.h, tree.h, ask.h);
  * the declarations below are the rest.
  */
 #ifndef RBC_ENGINE_INTERNAL_H

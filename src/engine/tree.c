@@ -173,6 +173,13 @@ struct eng_step *const *engine_nodes(const struct engine *e, size_t *n)
 	return e->nodes;
 }
 
+/* The step id names in from's runbook (tree.h). */
+struct node *engine_goto_target(struct node *from, const char *id)
+{
+	struct eng_step *t = id ? find_in(engine_phase_of(&from->s), id) : NULL;
+	return t ? node_of(t) : NULL;
+}
+
 /* Where a declined confirmation's goto: sends the flow (tree.h). */
 struct node *engine_decline_target(struct node *from)
 {

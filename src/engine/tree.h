@@ -28,6 +28,8 @@ bool engine_within(const struct eng_step *s, const struct eng_step *root);
 struct eng_step *engine_phase_of(struct eng_step *s);
 /* Where a failed step's goto: or run: sends the flow (NULL: nowhere). */
 struct node *engine_target(struct engine *e, struct node *from);
+/* The step id names in from's runbook, where a goto goes (NULL: none). */
+struct node *engine_goto_target(struct node *from, const char *id);
 /* Where a declined confirmation's on_decline goto: sends the flow (NULL: nowhere). */
 struct node *engine_decline_target(struct node *from);
 /* True when a comes before b in document order (pre-order: a parent first). */

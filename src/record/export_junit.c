@@ -176,6 +176,10 @@ char *export_junit(const char *dir, struct rbc_error *err)
 			if (export_str(s, "by"))
 				sb_addf(&out, "by %s%s%s\n", export_str(s, "by"), export_str(s, "note") ? ": " : "",
 				        export_str(s, "note") ? export_str(s, "note") : "");
+			const cJSON *ans = export_get(s, "answer");
+			if (ans)
+				sb_addf(&out, "asked: %s\nanswer: %s by %s at %s\n", export_str(ans, "question"),
+				        export_str(ans, "answer"), export_str(ans, "by"), export_str(ans, "t"));
 			const cJSON *cap;
 			cJSON_ArrayForEach(cap, export_get(s, "captures"))
 			{

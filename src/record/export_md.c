@@ -379,6 +379,36 @@ static void md_captures(struct strbuf *sb, const cJSON *doc, const char *dir)
 		sb_adds(sb, "None.\n");
 }
 
+/* Decisions: every ask answered — the question, the answer ("(secret)"
+   for a secret), who gave it and when. */
+static void md_decisions(struct strbuf *sb, const cJSON *doc, const char *dir)
+{
+	(void)dir;
+	bool any = false;
+	const cJSON *s;
+	cJSON_ArrayForEach(s, export_get(doc, "steps"))
+	{
+		const cJSON *a = export_get(s, "answer");
+		if (!a)
+			continue;
+		if (!any)
+			sb_adds(sb, "\n## Decisions\n\n| Step | Question | Answer | By | At (UTC) |\n"
+			            "| --- | --- | --- | --- | --- |\n");
+		any = true;
+		sb_adds(sb, "| ");
+		export_md_cell(sb, export_str(s, "id"));
+		sb_adds(sb, " | ");
+		export_md_cell(sb, export_str(a, "question"));
+		sb_adds(sb, " | ");
+		export_md_cell(sb, export_str(a, "answer"));
+		sb_adds(sb, " | ");
+		export_md_cell(sb, export_str(a, "by"));
+		sb_adds(sb, " | ");
+		add_hhmmss(sb, export_str(a, "t"));
+		sb_adds(sb, " |\n");
+	}
+}
+
 /* Rollback: what triggered it (an on_fail jump, a watch that fired), verbatim. */
 static void md_rollback(struct strbuf *sb, const cJSON *doc, const char *dir)
 {
@@ -526,7 +556,7 @@ typedef void md_section_fn(struct strbuf *sb, const cJSON *doc, const char *dir)
 /* The sections, in the order the log has them. */
 static md_section_fn *const md_sections[] = {
 	md_header, md_summary, md_phases, md_manual, md_failures,
-	md_captures, md_rollback, md_timeline, md_metrics, md_next_steps,
+	md_captures, md_decisions, md_rollback, md_timeline, md_metrics, md_next_steps,
 };
 
 /* The deployment log: every section of md_sections in turn (export.h). */

@@ -33,6 +33,24 @@ struct model {
 };
 
 /* Sets member tk of to to a copy of member fk of from, when from has it. */
+static void copy(cJSON *to, const char *tk, const cJSON *from, const char *fk);
+
+/* An ask's answer (a capture with who gave it, docs/journal.md): the
+   question, the answer ("(secret)" when masked), who answered and when. */
+static void export_answer(cJSON *s, const cJSON *e)
+{
+	cJSON *a = cJSON_CreateObject();
+	copy(a, "var", e, "name");
+	copy(a, "question", e, "text");
+	const char *v = export_str(e, "value");
+	cJSON_AddStringToObject(a, "answer", !v ? "(none)" : strstr(v, MASK_TEXT) ? "(secret)" : v);
+	copy(a, "by", e, "by");
+	copy(a, "t", e, "t");
+	cJSON_AddBoolToObject(a, "automatic", cJSON_IsTrue(export_get(e, "automatic")));
+	cJSON_DeleteItemFromObjectCaseSensitive(s, "answer");
+	cJSON_AddItemToObject(s, "answer", a);
+}
+
 static void copy(cJSON *to, const char *tk, const cJSON *from, const char *fk)
 {
 	const cJSON *v = export_get(from, fk);
@@ -327,7 +345,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 			/* A step run again (by hand, after a resume): its entry is
 			   about this run of it, not the one before. */
 			static const char *const fresh[] = {"retries", "last_sample", "explanation", "finished",
-			                                    "duration_ms", "by", "automatic", "note"};
+			                                    "duration_ms", "by", "automatic", "note", "answer"};
 			for (size_t i = 0; i < RBC_ARRAY_LEN(fresh); i++)
 				cJSON_DeleteItemFromObjectCaseSensitive(s, fresh[i]);
 			cJSON_ReplaceItemInObjectCaseSensitive(s, "verdict", cJSON_CreateNull());
@@ -361,6 +379,8 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		copy(o, "name", e, "name");
 		copy(o, "value", e, "value");
 		cJSON_AddItemToArray(export_get(s, "captures"), o);
+		if (export_str(e, "by"))
+			export_answer(s, e);
 	} else if (strcmp(ev, "step_finished") == 0 && s) {
 		if (export_get(e, "title"))
 			copy(s, "title", e, "title"); /* a step never started: its title then */

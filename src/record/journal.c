@@ -369,7 +369,8 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 		}
 		break;
 	case ENG_EV_WAITING:
-		cJSON_AddStringToObject(o, "for", s && s->wait == ENG_WAIT_CONFIRM ? "confirm" : "operator");
+		cJSON_AddStringToObject(o, "for", s && s->wait == ENG_WAIT_CONFIRM ? "confirm"
+		                                  : s && s->wait == ENG_WAIT_ASK ? "answer" : "operator");
 		break;
 	case ENG_EV_INCIDENT: {
 		/* The incident event's own fields; the line's time and number are

@@ -192,7 +192,8 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 		verdict_parse(verdict, &r.verdict);
 	if (!state || !state_of(state, &r.state))
 		r.state = ENG_DONE;
-	r.wait = waitfor && strcmp(waitfor, "confirm") == 0 ? ENG_WAIT_CONFIRM : ENG_WAIT_MANUAL;
+	r.wait = waitfor && strcmp(waitfor, "confirm") == 0 ? ENG_WAIT_CONFIRM
+	         : waitfor && strcmp(waitfor, "answer") == 0 ? ENG_WAIT_ASK : ENG_WAIT_MANUAL;
 	if (type == ENG_EV_SAMPLE && sample)
 		r.value = value_sample_from_json(sample);
 	else if (type == ENG_EV_CAPTURE && json)

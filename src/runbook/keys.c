@@ -555,8 +555,10 @@ static char *vardecl_default(struct keys_reader *r, const cJSON *dv, const struc
 	return NULL;
 }
 
-/* choices: a non-empty array of text (numbers for a number). */
-static void vardecl_choices(struct keys_reader *r, const cJSON *c, struct rb_vardecl *decl)
+/* choices: a non-empty array of text (numbers for a number); an object
+   among them only when choice reads it (an ask's, with its label). */
+static void vardecl_choices(struct keys_reader *r, const cJSON *c, struct rb_vardecl *decl,
+                            keys_choice_fn choice, void *ud)
 {
 	if (decl->type == RB_VAR_YESNO || decl->type == RB_VAR_LIST) {
 		keys_err(r, c, "\"choices\" do not apply to a %s variable", rb_var_type_name(decl->type));
@@ -566,8 +568,18 @@ static void vardecl_choices(struct keys_reader *r, const cJSON *c, struct rb_var
 		return;
 	decl->choices = xcalloc((size_t)cJSON_GetArraySize(c), sizeof *decl->choices);
 	size_t i = 0;
-	for (const cJSON *x = c->child; x; x = x->next, i++) {
+	for (const cJSON *item = c->child; item; item = item->next, i++) {
 		size_t old = keys_push_index(r, i);
+		const cJSON *x = item;
+		size_t old_value = 0;
+		if (choice && cJSON_IsObject(item)) {
+			x = choice(r, item, i, ud);
+			if (!x) {
+				keys_pop(r, old);
+				continue;
+			}
+			old_value = keys_push_key(r, "value");
+		}
 		char *text = NULL;
 		if (cJSON_IsNumber(x) && decl->type != RB_VAR_TEXT)
 			text = keys_number_text(x->valuedouble);
@@ -576,8 +588,8 @@ static void vardecl_choices(struct keys_reader *r, const cJSON *c, struct rb_var
 		else if (cJSON_IsString(x))
 			keys_err(r, x, "must not be empty");
 		else
-			keys_err(r, x, "expected a string%s, got %s", decl->type != RB_VAR_TEXT ? " or number" : "",
-			         json_type_name(x));
+			keys_err(r, x, "expected a string%s%s, got %s", decl->type != RB_VAR_TEXT ? " or number" : "",
+			         choice && x == item ? " or an object with \"value\"" : "", json_type_name(x));
 		for (size_t k = 0; text && k < decl->nchoices; k++)
 			if (strcmp(decl->choices[k], text) == 0) {
 				keys_err(r, x, "choice \"%s\" is given twice", text);
@@ -598,6 +610,8 @@ static void vardecl_choices(struct keys_reader *r, const cJSON *c, struct rb_var
 				decl->choices[decl->nchoices++] = text;
 			}
 		}
+		if (x != item)
+			keys_pop(r, old_value);
 		keys_pop(r, old);
 	}
 }
@@ -633,12 +647,13 @@ static void vardecl_bound(struct keys_reader *r, const cJSON *b, const char *key
 }
 
 /* Reads the declaration n of variable name (on the path) into decl. */
-static char *keys_vardecl(struct keys_reader *r, const cJSON *n, const char *name, struct rb_vardecl *decl)
+char *keys_vardecl_read(struct keys_reader *r, const cJSON *n, const char *name, struct rb_vardecl *decl,
+                        const struct keys_member *keys, size_t nkeys, keys_choice_fn choice, void *ud)
 {
 	decl->name = xstrdup(name);
 	decl->path = xstrdup(r->path.s);
 	json_doc_pos(r->doc, n, true, &decl->line, &decl->col);
-	keys_walk(r, n, vardecl_keys, RBC_ARRAY_LEN(vardecl_keys), NULL);
+	keys_walk(r, n, keys, nkeys, NULL);
 	vardecl_type(r, n, decl);
 	size_t old = 0;
 	char *dflt = NULL;
@@ -648,14 +663,15 @@ static char *keys_vardecl(struct keys_reader *r, const cJSON *n, const char *nam
 		keys_pop(r, old);
 	}
 	const cJSON *m;
-	if ((m = vardecl_member(r, n, "required", &old)) != NULL) {
+	/* An ask's own keys (required, description) are not a declaration's. */
+	if (!choice && (m = vardecl_member(r, n, "required", &old)) != NULL) {
 		if (keys_bool(r, m, &decl->required) && decl->required && dv)
 			keys_err_key(r, m, "a required variable has no default: the run must be given it "
 			                   "(leave out \"default\" or \"required\")");
 		keys_pop(r, old);
 	}
 	if ((m = vardecl_member(r, n, "choices", &old)) != NULL) {
-		vardecl_choices(r, m, decl);
+		vardecl_choices(r, m, decl, choice, ud);
 		keys_pop(r, old);
 	}
 	if ((m = vardecl_member(r, n, "pattern", &old)) != NULL) {
@@ -679,7 +695,7 @@ static char *keys_vardecl(struct keys_reader *r, const cJSON *n, const char *nam
 			keys_err(r, m, "the maximum %s is less than the minimum %s", decl->max, decl->min);
 		keys_pop(r, old);
 	}
-	if ((m = vardecl_member(r, n, "description", &old)) != NULL) {
+	if (!choice && (m = vardecl_member(r, n, "description", &old)) != NULL) {
 		decl->description = keys_text(r, m);
 		keys_pop(r, old);
 	}
@@ -718,7 +734,8 @@ void keys_vars(struct keys_reader *r, const cJSON *n, struct rb_kv *kv, struct r
 		if (!rb_var_name_ok(c->string, strlen(c->string))) {
 			keys_err_key(r, c, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)", c->string);
 		} else if (cJSON_IsObject(c)) {
-			val = keys_vardecl(r, c, c->string, &(*decls)[(*ndecls)++]);
+			val = keys_vardecl_read(r, c, c->string, &(*decls)[(*ndecls)++], vardecl_keys,
+			                        RBC_ARRAY_LEN(vardecl_keys), NULL, NULL);
 		} else if (cJSON_IsString(c)) {
 			keys_scan_refs(r, c);
 			val = xstrdup(c->valuestring);

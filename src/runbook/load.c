@@ -23,6 +23,7 @@
 #include "rbc/probe.h"
 #include "rbc/runbook.h"
 #include "rbc/units.h"
+#include "ask.h"
 #include "values.h"
 
 static const struct {
@@ -313,8 +314,27 @@ static void a_steps(struct loader *L, const cJSON *m)
 	L->step = s;
 }
 
+/* An ask (ask.c): its variable is defined for later steps, its choices'
+   gotos are checked with the others. */
+static void a_ask(struct loader *L, const cJSON *m)
+{
+	struct rb_step *s = STEP(L);
+	struct ask_goto *g = NULL;
+	size_t ng = 0;
+	s->ask = ask_load(&L->r, m, &g, &ng);
+	if (s->ask && *s->ask->decl.name) {
+		xgrow(&L->defined, &L->definedcap, L->ndefined + 1, sizeof *L->defined);
+		L->defined[L->ndefined++] = xstrdup(s->ask->decl.name);
+	}
+	for (size_t i = 0; i < ng; i++) {
+		xgrow(&L->gotos, &L->gotocap, L->ngotos + 1, sizeof *L->gotos);
+		L->gotos[L->ngotos++] = (struct goto_ref){s, s->ask->choices[g[i].choice].go, g[i].node, g[i].path};
+	}
+	free(g);
+}
+
 static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
-	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual,
+	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_ASK] = a_ask,
 };
 
 /* ------------------------------------------------------ step: the rest */
@@ -687,15 +707,15 @@ static const struct keys_member step_keys[] = {
 /* Keys that make no sense for some actions: (key, why). */
 static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 {
-	bool probe = s->action != RB_GROUP && s->action != RB_MANUAL;
+	bool probe = s->action != RB_GROUP && s->action != RB_MANUAL && s->action != RB_ASK;
 	static const char *const probe_only[] = {"expect", "warn", "capture", "repeat", "retry", "timeout", "watch"};
 	for (size_t i = 0; i < RBC_ARRAY_LEN(probe_only) && !probe; i++) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(n, probe_only[i]);
 		if (!k)
 			continue;
 		size_t old = keys_push_key(&L->r, probe_only[i]);
-		keys_err_key(&L->r, k, "\"%s\" needs a probe; a %s step has none", probe_only[i],
-		        s->action == RB_GROUP ? "group" : "manual");
+		keys_err_key(&L->r, k, "\"%s\" needs a probe; a%s %s step has none", probe_only[i],
+		        s->action == RB_ASK ? "n" : "", s->action == RB_ASK ? "ask" : s->action == RB_GROUP ? "group" : "manual");
 		keys_pop(&L->r, old);
 	}
 	const cJSON *dec = cJSON_GetObjectItemCaseSensitive(n, "on_decline");
@@ -805,7 +825,7 @@ static void check_expr_fields(struct loader *L, const cJSON *node, const char *k
 static void check_fields(struct loader *L, const cJSON *n, const struct rb_step *s)
 {
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "when"), "when", s->when, s->action, true);
-	if (s->action == RB_GROUP || s->action == RB_MANUAL)
+	if (s->action == RB_GROUP || s->action == RB_MANUAL || s->action == RB_ASK)
 		return; /* expect and the rest are refused there already */
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "expect"), "expect", s->expect, s->action, false);
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "warn"), "warn", s->warn, s->action, false);
@@ -1370,6 +1390,8 @@ static void check_choices(struct loader *L)
 	for (size_t i = 0; i < L->nliterals; i++) {
 		struct var_literal *v = &L->literals[i];
 		const struct rb_vardecl *decl = runbook_vardecl(L->rb, v->name);
+		if (!decl)
+			decl = ask_vardecl(L->all, L->nall, v->name);
 		if (decl && decl->nchoices) {
 			bool hit = false;
 			for (size_t k = 0; k < decl->nchoices && !hit; k++)
@@ -1449,7 +1471,7 @@ static void apply_defaults(struct loader *L)
 		rb->default_retry_delay_ms = 1000;
 	for (size_t i = 0; i < L->nall; i++) {
 		struct rb_step *s = L->all[i];
-		if (s->action == RB_GROUP || s->action == RB_MANUAL)
+		if (s->action == RB_GROUP || s->action == RB_MANUAL || s->action == RB_ASK)
 			continue;
 		if (!s->timeout_ms)
 			s->timeout_ms = rb->default_timeout_ms;

@@ -24,6 +24,7 @@ static void step_free(struct rb_step *s)
 	free(s->note);
 	free(s->path);
 	free(s->manual);
+	rb_ask_free(s->ask);
 	const struct probe_ops *ops = probe_ops_for(s->action);
 	if (ops && ops->free_data)
 		ops->free_data(s->action_data);

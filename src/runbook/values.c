@@ -10,6 +10,7 @@
 #include "rbc/runbook.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
+#include "ask.h"
 #include "values.h"
 
 /* ${NAME} in text from given, then vars (which may use ${OTHER}: depth). */
@@ -140,8 +141,19 @@ static bool check_values_one(const struct runbook *rb, const struct rb_kv *given
 bool runbook_check_values(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
 {
 	bool ok = check_values_one(rb, given, d);
-	for (size_t i = 0; i < rb->nincludes; i++)
+	ok = ask_check_given(rb, given, d) && ok;
+	for (size_t i = 0; i < rb->nincludes; i++) {
 		ok = check_values_one(rb->includes[i], given, d) && ok;
+		ok = ask_check_given(rb->includes[i], given, d) && ok;
+	}
+	return ok;
+}
+
+bool runbook_check_answers(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
+{
+	bool ok = ask_check_given(rb, given, d);
+	for (size_t i = 0; i < rb->nincludes; i++)
+		ok = ask_check_given(rb->includes[i], given, d) && ok;
 	return ok;
 }
 

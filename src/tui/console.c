@@ -65,6 +65,8 @@ static const struct overlay_ops *prompt_overlay(const struct console *c)
 {
 	if (c->prompt == PROMPT_INCIDENT)
 		return &overlay_incident_ops;
+	if (c->prompt == PROMPT_ASK)
+		return &overlay_ask_ops;
 	return c->prompt != PROMPT_NONE ? &overlay_prompt_ops : NULL;
 }
 
@@ -201,6 +203,8 @@ static void on_event(void *ud, const struct eng_event *ev)
 		frame_ui(ev->step)->asked = true;
 		if (ev->step->wait == ENG_WAIT_CONFIRM)
 			frame_confirm_open(c, ev->step);
+		else if (ev->step->wait == ENG_WAIT_ASK)
+			overlay_ask_open(c, ev->step);
 		else if (c->follow && !frame_turn_selected(c))
 			frame_select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
@@ -291,6 +295,8 @@ static unsigned console_request(struct console *c, enum request r)
 			break;
 		if (s->def && s->def->action == RB_MANUAL && s->state != ENG_DONE) {
 			frame_message(c, "a manual step: Space marks it done, f failed, s skipped");
+		} else if (s->state == ENG_WAITING && s->wait == ENG_WAIT_ASK) {
+			overlay_ask_open(c, s);
 		} else if (s->state == ENG_RUNNING || s->state == ENG_WAITING || s->state == ENG_WATCHING) {
 			frame_message(c, "already running");
 		} else if (!s->def) {
@@ -639,6 +645,7 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	free(c->kept);
 	free(c->search);
 	free(c->message);
+	free(c->ask_error);
 	free(c->export_path);
 	if (c->inc)
 		overlay_incident_free(c);

@@ -68,7 +68,7 @@ struct ui {
 };
 
 enum prompt { PROMPT_NONE, PROMPT_NOTE, PROMPT_SKIP, PROMPT_FAIL, PROMPT_SEARCH,
-	          PROMPT_CONFIRM, PROMPT_QUIT, PROMPT_INCIDENT };
+	          PROMPT_CONFIRM, PROMPT_QUIT, PROMPT_INCIDENT, PROMPT_ASK };
 
 /* What an incident prompt asks, in the order of its flows. */
 enum inc_ask { ASK_NONE, ASK_SEVERITY, ASK_TITLE, ASK_IMPACT, ASK_NEW_SEVERITY, ASK_SEV_REASON,
@@ -119,6 +119,7 @@ struct console {
 	struct strbuf input_text;
 	struct eng_step *prompt_step;
 	bool help;
+	char *ask_error;          /* PROMPT_ASK: the rule the last answer broke */
 	char *message;            /* one line under the panes until the next key */
 
 	struct eng_step **kept;   /* steps with output in memory, oldest first */
@@ -181,7 +182,11 @@ struct overlay_ops {
 
 extern const struct pane_ops pane_tree_ops, pane_detail_ops, pane_output_ops, pane_timeline_ops;
 extern const struct pane_ops bars_header_ops, bars_incident_ops, bars_status_ops;
-extern const struct overlay_ops overlay_prompt_ops, overlay_incident_ops, bars_help_ops;
+extern const struct overlay_ops overlay_prompt_ops, overlay_incident_ops, bars_help_ops, overlay_ask_ops;
+
+/* overlay_ask.c: opens the question of ask step s, waiting, unless a
+   prompt is open. */
+void overlay_ask_open(struct console *c, struct eng_step *s);
 
 /* pane_output.c: the next match of c->search, going back from the last one
    shown; false when there is none. */

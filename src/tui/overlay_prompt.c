@@ -75,6 +75,7 @@ static void prompt_done(struct console *c, bool accept)
 			frame_quit(c);
 		break;
 	case PROMPT_INCIDENT:
+	case PROMPT_ASK:
 	case PROMPT_NONE:
 		break;
 	}

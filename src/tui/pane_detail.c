@@ -67,6 +67,12 @@ static char *action_text(struct console *c, const struct eng_step *s)
 		sb_addf(&sb, "group of %zu%s", d->nchildren, d->parallel ? ", in parallel" : "");
 	else if (d->action == RB_MANUAL)
 		sb_addf(&sb, "manual: %s", s->wait_text ? s->wait_text : d->manual);
+	else if (d->action == RB_ASK && d->ask) {
+		char *rule = rb_ask_rule(d->ask);
+		sb_addf(&sb, "ask %s (%s)%s: %s", d->ask->decl.name, rule, d->ask->secret ? ", secret" : "",
+		        s->wait_text ? s->wait_text : d->ask->prompt ? d->ask->prompt : d->title);
+		free(rule);
+	}
 	/* ${NAME} as far as known now, masked. */
 	char *shown = NULL;
 	struct strbuf out = {0};

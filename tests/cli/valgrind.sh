@@ -47,6 +47,13 @@ vg "export a run as JSON" export "$(ls "$TMP/runs" | head -1)" --format json -o 
 vg "export a run as Markdown" export "$(ls "$TMP/runs" | head -1)" --format md -o "$TMP/export.md"
 vg "export a run as JUnit" export "$(ls "$TMP/runs" | head -1)" --format junit -o "$TMP/export.xml"
 vg "export: an unknown run" export 20000101T000000Z-none-0000 --format json
+vg "check the asks' mistakes" check tests/fixtures/bad/ask-choice-bad.json tests/fixtures/bad/ask-rule-keys.json \
+	tests/fixtures/bad/ask-no-var.json tests/fixtures/bad/ask-goto-missing.json tests/fixtures/bad/ask-choice-literal.json
+printf '{ "TICKET": "CHG-1", "PR": 7, "PAGE": true, "HOSTS": ["db-01", "db-02"] }\n' >"$TMP/answers.json"
+vg "run asks answered by --answers and --assume done" run --batch --assume done --answers "$TMP/answers.json" tests/fixtures/ask/types.json
+vg "run an ask whose choice jumps" run --batch --var CAUSE=deploy tests/fixtures/ask/choices.json
+vg "run a bad answer refused" run --batch --var PR=0 tests/fixtures/ask/types.json
+vg "run asks unanswered" run --batch tests/fixtures/ask/types.json
 # Resume: a run killed mid-way (its journal cut after a third of its lines,
 # as a kill leaves it, with a torn last line), rebuilt and run to its end.
 RBC_RUNS_DIR=$TMP/runs "$RBC" run --batch --assume done --yes tests/fixtures/resume/crash.json >/dev/null 2>&1

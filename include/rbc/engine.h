@@ -87,6 +87,7 @@ enum eng_wait { ENG_WAIT_NONE, ENG_WAIT_MANUAL, ENG_WAIT_CONFIRM };
 	X(JUMP, "jump")                    \
 	X(NOTE, "note")                    \
 	X(INCIDENT, "incident")            \
+	X(EXPANDED, "expanded")            \
 	X(RUN_FINISHED, "run_finished")
 
 enum eng_event_type {
@@ -164,6 +165,10 @@ struct eng_event {
 	bool run;                     /* the run's own flow moved (engine_start and the
 	                                 branches of its parallel groups), not a step run
 	                                 by hand or an answer given ahead */
+	const char *const *items;     /* EXPANDED: a loop's items (raw: mask before
+	                                 writing), one iteration each, the step's
+	                                 children now */
+	size_t nitems;
 };
 
 enum eng_assume { ENG_ASSUME_NONE, ENG_ASSUME_DONE, ENG_ASSUME_SKIP };
@@ -292,7 +297,7 @@ struct eng_restore {
 	unsigned attempt;
 	const char *title, *text, *by, *note, *output, *name;
 	struct rbc_value *value;      /* SAMPLE, CAPTURE: taken (NULL: none) */
-	const struct cJSON *detail;   /* INCIDENT: the journal's line (borrowed) */
+	const struct cJSON *detail;   /* INCIDENT, EXPANDED: the journal's line (borrowed) */
 	bool stopped, run;
 };
 /* False when the event cannot be applied as recorded: a CAPTURE of a secret

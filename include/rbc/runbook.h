@@ -227,6 +227,29 @@ struct rb_capture {
 	struct expr *expr;
 };
 
+/* The most iterations a loop has (docs/runbook-format.md, "Loops"). */
+#define RB_MAX_ITERATIONS 10000
+
+/* A group's foreach (docs/runbook-format.md, "Loops"): its steps run once
+   per item, the item in var. */
+struct rb_foreach {
+	char *var;
+	char **items;            /* a list written in the runbook, as text */
+	size_t nitems;
+	char *in;                /* else the text giving it ("${NODES}") */
+	unsigned line, col;      /* where "in" is */
+};
+/* Frees f and what it holds. */
+void rb_foreach_free(struct rb_foreach *f);
+/*
+ * The items of a list given as text: a JSON array (of texts and numbers),
+ * else comma-separated when there is a comma, else whitespace-separated;
+ * empty items left out. Returns the count (*items the caller's, each
+ * freed), or -1 with *why (caller frees) for a JSON array that holds
+ * something else. Stops counting past max + 1.
+ */
+long rb_list_split(const char *text, size_t max, char ***items, char **why);
+
 struct rb_step {
 	char *id;                /* explicit, or derived from the position ("1.2") */
 	bool id_derived;
@@ -239,7 +262,10 @@ struct rb_step {
 
 	struct rb_step **children; /* GROUP */
 	size_t nchildren;
-	bool parallel;
+	bool parallel;           /* children (a loop's iterations) at once */
+	long parallel_max;       /* parallel: how many at once (0: all) */
+	struct rb_foreach *foreach; /* GROUP: repeated per item (NULL: not a loop) */
+	long max_failures;       /* foreach: failed iterations tolerated */
 	char *manual;            /* MANUAL: the instruction */
 	void *action_data;       /* a probe kind's own (its probe_ops load and
 	                            free_data, probe.h) */

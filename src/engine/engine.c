@@ -17,6 +17,7 @@
 
 #include "emit.h"
 #include "internal.h"
+#include "iterate.h"
 #include "step.h"
 #include "tree.h"
 
@@ -93,6 +94,7 @@ void engine_free(struct engine *e)
 	while (e->all_flows)
 		flow_free(e->all_flows);
 	engine_tree_free(e);
+	iterate_free_all(e);
 	for (size_t i = 0; i < e->ncaps; i++) {
 		free(e->caps[i].name);
 		value_free(e->caps[i].value);
@@ -182,6 +184,7 @@ static void main_over(struct engine *e);
 static void enter(struct flow *f, struct node *n);
 static void after(struct flow *f, struct node *n, bool passing);
 static void check_finished(struct engine *e);
+static bool branch_ended(struct flow *p, struct node *g, struct node *root);
 
 static void engine_pump(struct engine *e)
 {
@@ -254,7 +257,7 @@ static void aggregate(const struct eng_step *g, enum eng_state *st, enum rbc_ver
 		counted++;
 	}
 	struct strbuf sb = {0};
-	sb_addf(&sb, "%zu step%s", counted, counted == 1 ? "" : "s");
+	sb_addf(&sb, "%zu %s%s", counted, g->def && g->def->foreach ? "iteration" : "step", counted == 1 ? "" : "s");
 	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
 	const char *sep = ": ";
 	for (size_t k = 0; k < 5; k++)
@@ -475,6 +478,7 @@ static void flow_end(struct flow *f)
 	struct flow *p = f->parent;
 	bool was_main = f->main;
 	bool stopped = f->stopped;
+	struct node *root = f->root;
 	flow_free(f);
 	if (was_main) {
 		main_over(e);
@@ -489,10 +493,11 @@ static void flow_end(struct flow *f)
 	}
 	if (stopped)
 		p->stopped = true;
-	if (--p->pending > 0)
+	p->pending--;
+	struct node *g = p->cur;
+	if (branch_ended(p, g, root))
 		return;
 	/* Every branch of the parallel group is done. */
-	struct node *g = p->cur;
 	if (p->stopped) {
 		g->child_stopped = true;
 		p->stopped = false;
@@ -685,24 +690,118 @@ static void wait_for_operator(struct engine *e, struct node *n, enum eng_wait w,
 	engine_emit(e, &ev);
 }
 
+/* How many of group g's children run at once (a loop: 1 unless parallel). */
+static size_t group_width(const struct node *g)
+{
+	const struct rb_step *d = g->s.def;
+	if (!d->parallel)
+		return 1;
+	return d->parallel_max > 0 ? (size_t)d->parallel_max : SIZE_MAX;
+}
+
+/* Starts branches on g's children not started yet, up to its width (a
+   loop's iterations finished before a resume are passed by). */
+static void branches_more(struct flow *f, struct node *g)
+{
+	while (f->pending < group_width(g) && !g->halted && g->next_child < g->s.nchildren) {
+		struct eng_step *c = g->s.children[g->next_child++];
+		if (node_on_demand(c) || (g->s.def->foreach && (c->state == ENG_DONE || c->state == ENG_SKIPPED)))
+			continue;
+		struct flow *b = flow_new(f->e, node_of(c), f);
+		f->pending++;
+		flow_move(b, FLOW_ENTER, node_of(c));
+	}
+}
+
+/* True for a loop's iteration that failed (docs/runbook-format.md, "Loops"). */
+static bool iteration_failed(const struct eng_step *s)
+{
+	return s->state == ENG_DONE && (s->verdict == RBC_VERDICT_FAIL || s->verdict == RBC_VERDICT_ERROR);
+}
+
+/*
+ * A branch of group g (its root) ended, its flow p: a loop counts a failed
+ * iteration, and past max_failures (or after a stop, a goto out of it)
+ * starts no more; the next children start up to the width. True while
+ * branches still run; once none does, the children never started end
+ * skipped, saying why, and a loop halted by its failures counts as stopped.
+ */
+static bool branch_ended(struct flow *p, struct node *g, struct node *root)
+{
+	struct engine *e = p->e;
+	const struct rb_step *d = g->s.def;
+	if (!d || (!d->foreach && !d->parallel_max))
+		return p->pending > 0;
+	bool over = false;
+	if (d->foreach && root && iteration_failed(&root->s) && ++g->failures > (size_t)d->max_failures)
+		over = !g->halted;
+	if (over || p->stopped || p->jump || e->stopping)
+		g->halted = true;
+	if (over)
+		g->child_stopped = true;
+	branches_more(p, g);
+	if (p->pending > 0)
+		return true;
+	if (!d->foreach || !g->halted)
+		return false;
+	char *why = g->child_stopped ? xasprintf("not started: %zu iteration%s failed (max_failures %ld)", g->failures,
+	                                        g->failures == 1 ? "" : "s", d->max_failures)
+	                            : xstrdup("not started: the run left the loop");
+	for (size_t i = 0; i < g->s.nchildren; i++) {
+		struct node *c = node_of(g->s.children[i]);
+		if (c->s.state == ENG_PENDING)
+			node_finish(e, c, ENG_SKIPPED, RBC_VERDICT_PASS, xstrdup(why));
+	}
+	free(why);
+	return false;
+}
+
+/* Starts a loop (iterate.c makes its iterations the first time), then its
+   iterations as branches. False when it ended at once (no items, a list
+   that is not one): the flow goes on after it. */
+static bool enter_loop(struct flow *f, struct node *n)
+{
+	struct engine *e = f->e;
+	if (!n->expanded) {
+		char *why = iterate_expand(e, n);
+		if (why) {
+			n->child_stopped = true; /* its on_fail acts */
+			node_finish(e, n, ENG_DONE, RBC_VERDICT_ERROR, why);
+			flow_move(f, FLOW_AFTER, n);
+			return false;
+		}
+	}
+	if (!n->s.nchildren) {
+		char *m = vars_display(e, &n->s, n->s.def->foreach->in ? n->s.def->foreach->in : "the list");
+		vars_scratch_release(e);
+		char *x = xasprintf("no items: %s is empty", m);
+		free(m);
+		node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, x);
+		flow_move(f, FLOW_AFTER, n);
+		return false;
+	}
+	n->failures = 0;
+	for (size_t i = 0; i < n->s.nchildren; i++)
+		n->failures += iteration_failed(n->s.children[i]);
+	n->halted = n->failures > (size_t)n->s.def->max_failures;
+	return true;
+}
+
 /* Starts a group: its children in order, or all at once. */
 static void enter_group(struct flow *f, struct node *n)
 {
 	struct engine *e = f->e;
 	bool parallel = n->s.def && n->s.def->parallel;
-	if (parallel) {
-		size_t started = 0;
-		for (size_t i = 0; i < n->s.nchildren; i++) {
-			struct eng_step *c = n->s.children[i];
-			if (node_on_demand(c))
-				continue;
-			struct flow *b = flow_new(e, node_of(c), f);
-			started++;
-			f->pending++;
-			flow_move(b, FLOW_ENTER, node_of(c));
-		}
+	bool loop = n->s.def && n->s.def->foreach;
+	if (loop && !enter_loop(f, n))
+		return;
+	if (parallel || loop) {
+		n->next_child = 0;
+		if (!loop)
+			n->halted = false;
 		f->cur = n;
-		if (!started) {
+		branches_more(f, n);
+		if (!f->pending) {
 			group_close(e, n);
 			flow_move(f, FLOW_AFTER, n);
 		}

@@ -67,6 +67,13 @@ struct node {
 	enum rbc_verdict last_verdict;
 	struct rbc_value *last_record; /* the record of samples[nsamples - 1], which
 	                                  it replaces when the next sample comes */
+	/* loops (iterate.c) and groups run in branches */
+	const char *loop_var;         /* an iteration: the variable it binds (borrowed) */
+	char *loop_item;              /* … and its item */
+	bool expanded;                /* a loop: its iterations are made */
+	bool halted;                  /* no more of its children start */
+	size_t next_child;            /* branches: the next child to start */
+	size_t failures;              /* a loop: iterations failed so far */
 };
 
 static inline struct node *node_of(struct eng_step *s)
@@ -106,6 +113,8 @@ struct engine {
 	struct rb_step **procs;       /* incident runbooks: a group per severity's
 	                                 procedure (its steps borrowed), on demand */
 	size_t nprocs, capprocs;
+	struct rb_step **loopdefs;    /* the iterations' steps made by loops (iterate.c) */
+	size_t nloopdefs, caploopdefs;
 	uv_loop_t *loop;
 	char *operator;
 	char *out_dir;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "iterate.h"
 #include "rbc/util.h"
 #include "step.h"
 #include "tree.h"
@@ -249,6 +250,10 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 		break;
 	case ENG_EV_OUTPUT:
 		break;
+	case ENG_EV_EXPANDED:
+		if (s && r->detail)
+			iterate_restore(e, node_of(s), r->detail);
+		break;
 	case ENG_EV_INCIDENT:
 		/* the incident's own state is rebuilt from these lines by its
 		   owner; the run keeps only its SEVERITY variables */
@@ -290,7 +295,7 @@ void engine_restore_end(struct engine *e)
 	/* Inside a parallel group that was running, every branch goes on: the
 	   group is entered again (its finished steps are passed by). */
 	for (struct eng_step *p = at->s.parent; p; p = p->parent)
-		if (p->def && p->def->parallel && p->state == ENG_RUNNING)
+		if (p->def && (p->def->parallel || p->def->foreach) && p->state == ENG_RUNNING)
 			resume_here(e, p, FLOW_ENTER);
 	at = e->resume_at;
 	/* The groups a stop closed around it are open again (groups the flow

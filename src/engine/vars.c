@@ -40,11 +40,27 @@ bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char
 	return rb_kv_get(&e->secrets, name) != NULL;
 }
 
+/* The item a loop's iteration around s (or s) binds name to, or NULL: a
+   loop's variable comes before any other of its name (docs/runbook-format.md,
+   "Loops"). */
+static const char *loop_bound(const struct eng_step *s, const char *name)
+{
+	for (; s; s = s->parent) {
+		const struct node *n = (const struct node *)s;
+		if (n->loop_var && strcmp(n->loop_var, name) == 0)
+			return n->loop_item;
+	}
+	return NULL;
+}
+
 /* The raw text of a variable (runbook vars unexpanded), and where it came from. */
 static const char *vars_raw(struct engine *e, const struct eng_step *s, const char *name,
                             bool *from_runbook)
 {
 	*from_runbook = false;
+	const char *item = loop_bound(s, name);
+	if (item)
+		return item;
 	struct capture *c = cap_find(e, name);
 	if (c)
 		return c->text;
@@ -588,6 +604,11 @@ void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env)
 		rb_kv_set(env, e->vars.keys[i], e->vars.vals[i]);
 	for (size_t i = 0; i < e->ncaps; i++)
 		rb_kv_set(env, e->caps[i].name, e->caps[i].text);
+	for (const struct eng_step *p = s; p; p = p->parent) {
+		const struct node *n = (const struct node *)p;
+		if (n->loop_var) /* the innermost loop's item of the name */
+			rb_kv_set(env, n->loop_var, loop_bound(s, n->loop_var));
+	}
 }
 
 /* The step's own env (run/nagios "env"), values expanded, on top. */
@@ -650,7 +671,7 @@ void vars_severity(struct engine *e, const cJSON *detail)
 static const struct rbc_value *var_lookup(const char *name, void *ud)
 {
 	struct engine *e = ud;
-	struct capture *cap = cap_find(e, name);
+	struct capture *cap = loop_bound(e->expr_step, name) ? NULL : cap_find(e, name);
 	if (cap)
 		return cap->value;
 	bool from_rb;

@@ -23,6 +23,7 @@
 #include "rbc/probe.h"
 #include "rbc/runbook.h"
 #include "rbc/units.h"
+#include "loop.h"
 #include "values.h"
 
 static const struct {
@@ -370,7 +371,23 @@ static void m_step_parallel(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
 	(void)t;
-	keys_bool(&L->r, m, &STEP(L)->parallel);
+	loop_read_parallel(&L->r, m, STEP(L));
+}
+
+/* foreach and max_failures (loop.c); the loop's variable is defined. */
+static void m_step_loop(struct keys_reader *kr, const cJSON *m, void *t)
+{
+	struct loader *L = loader_of(kr);
+	(void)t;
+	if (strcmp(m->string, "max_failures") == 0) {
+		loop_read_max_failures(&L->r, m, STEP(L));
+		return;
+	}
+	loop_read_foreach(&L->r, m, STEP(L));
+	if (!STEP(L)->foreach)
+		return;
+	xgrow(&L->defined, &L->definedcap, L->ndefined + 1, sizeof *L->defined);
+	L->defined[L->ndefined++] = xstrdup(STEP(L)->foreach->var);
 }
 
 static void m_step_timeout(struct keys_reader *kr, const cJSON *m, void *t)
@@ -681,7 +698,7 @@ static const struct keys_member step_keys[] = {
 	{"repeat", m_step_repeat}, {"expect", m_step_expect}, {"warn", m_step_warn},
 	{"capture", m_step_capture}, {"when", m_step_when}, {"confirm", m_step_confirm},
 	{"on_fail", m_step_on_fail}, {"on_decline", m_step_on_decline}, {"watch", m_step_watch},
-	{"on_demand", m_step_on_demand},
+	{"on_demand", m_step_on_demand}, {"foreach", m_step_loop}, {"max_failures", m_step_loop},
 };
 
 /* Keys that make no sense for some actions: (key, why). */
@@ -741,6 +758,7 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 	}
 	if (s->watch && s->on_demand)
 		keys_err(&L->r, n, "a step cannot be both \"watch\" and \"on_demand\"");
+	loop_check_keys(&L->r, n, s);
 }
 
 /* Reports a field an expression reads that its step never has. */
@@ -1343,6 +1361,9 @@ static void check_gotos(struct loader *L)
 				keys_err(&L->r, g->node, "goto target \"%s\" does not exist", g->target);
 		} else if (*hit == g->step) {
 			keys_err(&L->r, g->node, "a step cannot goto itself");
+		} else if (loop_goto_refused(g->step, *hit)) {
+			keys_err(&L->r, g->node, "goto target \"%s\" is inside the loop \"%s\": its steps are reached "
+			         "only through it (goto \"%s\")", g->target, loop_around(*hit)->id, loop_around(*hit)->id);
 		}
 		keys_pop(&L->r, 0);
 	}

@@ -39,6 +39,7 @@ static void step_free(struct rb_step *s)
 	free(s->confirm);
 	free(s->on_fail_target);
 	free(s->on_decline_target);
+	rb_foreach_free(s->foreach);
 	free(s);
 }
 

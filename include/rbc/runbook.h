@@ -246,9 +246,9 @@ void rb_foreach_free(struct rb_foreach *f);
  * else comma-separated when there is a comma, else whitespace-separated;
  * empty items left out. Returns the count (*items the caller's, each
  * freed), or -1 with *why (caller frees) for a JSON array that holds
- * something else. Stops counting past max + 1.
+ * something else.
  */
-long rb_list_split(const char *text, size_t max, char ***items, char **why);
+long rb_list_split(const char *text, char ***items, char **why);
 
 struct rb_step {
 	char *id;                /* explicit, or derived from the position ("1.2") */

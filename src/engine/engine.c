@@ -772,10 +772,7 @@ static bool enter_loop(struct flow *f, struct node *n)
 		}
 	}
 	if (!n->s.nchildren) {
-		char *m = vars_display(e, &n->s, n->s.def->foreach->in ? n->s.def->foreach->in : "the list");
-		vars_scratch_release(e);
-		char *x = xasprintf("no items: %s is empty", m);
-		free(m);
+		char *x = xasprintf("no items: %s is empty", n->s.def->foreach->in ? n->s.def->foreach->in : "the list");
 		node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, x);
 		flow_move(f, FLOW_AFTER, n);
 		return false;

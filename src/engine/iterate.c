@@ -116,7 +116,7 @@ char *iterate_expand(struct engine *e, struct node *g)
 			free(m);
 			return why;
 		}
-		n = rb_list_split(text, RB_MAX_ITERATIONS, &items, &why);
+		n = rb_list_split(text, &items, &why);
 		free(text);
 		if (n < 0) {
 			char *m = engine_mask(e, why);
@@ -127,9 +127,8 @@ char *iterate_expand(struct engine *e, struct node *g)
 		}
 	}
 	if (n > RB_MAX_ITERATIONS) {
-		why = xasprintf("foreach \"in\" %s: %s%ld items: at most %d iterations",
-		                fe->in ? fe->in : "(the list written)", n > RB_MAX_ITERATIONS + 1 ? "more than " : "",
-		                n > RB_MAX_ITERATIONS + 1 ? (long)RB_MAX_ITERATIONS + 1 : n, RB_MAX_ITERATIONS);
+		why = xasprintf("foreach \"in\" %s: %ld items: at most %d iterations",
+		                fe->in ? fe->in : "(the list written)", n, RB_MAX_ITERATIONS);
 	} else {
 		build(e, g, items, (size_t)n);
 		struct strbuf sb = {0};

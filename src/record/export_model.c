@@ -260,6 +260,36 @@ static void retree(struct model *m, const cJSON *rbs)
 	cJSON_AddItemToObject(m->header, "runbooks", list);
 }
 
+/* A loop expanded (docs/journal.md, "expanded"): its iterations and their
+   steps, not run yet, right after the loop's entry (a group in the record
+   like any other). */
+static void expanded(struct model *m, cJSON *loop, const cJSON *steps)
+{
+	cJSON *at = loop;
+	const cJSON *st;
+	cJSON_ArrayForEach(st, steps)
+	{
+		const char *id = export_str(st, "id");
+		if (!id || strmap_get(&m->index, id))
+			continue;
+		cJSON *s = step_new(id);
+		copy(s, "number", st, "number");
+		copy(s, "title", st, "title");
+		set_bool(s, "group", cJSON_IsTrue(export_get(st, "group")));
+		/* after `at`, in the order listed (cJSON's last item is its
+		   first's prev) */
+		s->prev = at;
+		s->next = at->next;
+		if (at->next)
+			at->next->prev = s;
+		else
+			m->steps->child->prev = s;
+		at->next = s;
+		at = s;
+		strmap_set(&m->index, id, s);
+	}
+}
+
 /* One journal line into the model (a journal_replay callback). */
 static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long line)
 {
@@ -389,6 +419,8 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		if (out) /* a file of the run's own, else none */
 			copy(s, "output", e, "output");
 		free(out);
+	} else if (strcmp(ev, "expanded") == 0 && s) {
+		expanded(m, s, export_get(e, "steps"));
 	} else if (strcmp(ev, "note") == 0) {
 		cJSON *o = cJSON_CreateObject();
 		copy(o, "t", e, "t");

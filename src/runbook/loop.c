@@ -37,7 +37,7 @@ static void item_add(char ***items, size_t *n, size_t *cap, const char *s, size_
 	(*items)[(*n)++] = xstrndup(s, len);
 }
 
-long rb_list_split(const char *text, size_t max, char ***items, char **why)
+long rb_list_split(const char *text, char ***items, char **why)
 {
 	size_t n = 0, cap = 0;
 	*items = NULL;
@@ -46,7 +46,7 @@ long rb_list_split(const char *text, size_t max, char ***items, char **why)
 		cJSON *a = cJSON_Parse(p);
 		if (cJSON_IsArray(a)) {
 			size_t k = 0;
-			for (const cJSON *c = a->child; c && n <= max; c = c->next, k++) {
+			for (const cJSON *c = a->child; c; c = c->next, k++) {
 				char *t = cJSON_IsString(c) ? xstrdup(c->valuestring)
 				        : cJSON_IsNumber(c) ? cJSON_PrintUnformatted(c) : NULL;
 				if (!t) {
@@ -67,7 +67,7 @@ long rb_list_split(const char *text, size_t max, char ***items, char **why)
 		cJSON_Delete(a); /* not JSON after all: text like any other */
 	}
 	const char *seps = strchr(text, ',') ? "," : " \t\r\n\f\v";
-	for (const char *s = text; n <= max;) {
+	for (const char *s = text;;) {
 		size_t len = strcspn(s, seps);
 		item_add(items, &n, &cap, s, len);
 		if (!s[len])

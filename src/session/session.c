@@ -159,7 +159,7 @@ static void header_steps(cJSON *arr, const struct runbook *rb, struct rb_step *c
 		if (on_demand || st->on_demand)
 			cJSON_AddBoolToObject(o, "on_demand", true);
 		cJSON_AddItemToArray(arr, o);
-		if (st->action == RB_GROUP)
+		if (st->action == RB_GROUP && !st->foreach) /* a loop's: its expansion lists them */
 			header_steps(arr, rb, st->children, st->nchildren, on_demand || st->on_demand);
 	}
 }

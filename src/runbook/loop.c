@@ -134,8 +134,8 @@ void loop_read_foreach(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 		return;
 	struct rb_foreach *f = xcalloc(1, sizeof *f);
 	keys_walk(r, m, foreach_keys, RBC_ARRAY_LEN(foreach_keys), f);
-	keys_require(r, m, "var", "the name each item is given");
-	keys_require(r, m, "in", "the list of items");
+	keys_require(r, m, "var", "(the name each item is given)");
+	keys_require(r, m, "in", "(the list of items, or a text holding one)");
 	if (!f->var || (!f->in && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(m, "in")))) {
 		rb_foreach_free(f);
 		return;

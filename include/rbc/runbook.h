@@ -29,7 +29,8 @@
 	X(TCP, "tcp", "tcp")                           \
 	X(PROMETHEUS, "prometheus", "prometheus")      \
 	X(NAGIOS, "nagios", "nagios")                  \
-	X(WAIT, "wait", "wait")
+	X(WAIT, "wait", "wait")                        \
+	X(CALL, "call", "call")
 
 enum rb_action {
 #define X(e, key, desc) RB_##e,
@@ -241,6 +242,23 @@ struct rb_foreach {
 };
 /* Frees f and what it holds. */
 void rb_foreach_free(struct rb_foreach *f);
+
+/* A call step (docs/runbook-format.md, "Calls"): a runbook file, or an
+   on-demand group of the same runbook, run under the step. */
+struct rb_call {
+	char *target;            /* as written: "rollback-db.json" or "#group-id" */
+	struct runbook *runbook; /* a file: loaded (borrowed from the top runbook's
+	                            includes) */
+	struct rb_step *group;   /* "#id": the group */
+	struct rb_kv with;       /* the callee's variables: NAME → text with ${VARS} */
+	char **exports;          /* captures of the callee kept after it */
+	size_t nexports;
+	const cJSON *node;       /* the step's object while the runbook loads */
+};
+/* Frees c and what it holds. */
+void rb_call_free(struct rb_call *c);
+/* The steps a call runs: the file's, or the group's. */
+struct rb_step *const *rb_call_steps(const struct rb_call *c, size_t *n);
 /*
  * The items of a list given as text: a JSON array (of texts and numbers),
  * else comma-separated when there is a comma, else whitespace-separated;
@@ -265,6 +283,7 @@ struct rb_step {
 	bool parallel;           /* children (a loop's iterations) at once */
 	long parallel_max;       /* parallel: how many at once (0: all) */
 	struct rb_foreach *foreach; /* GROUP: repeated per item (NULL: not a loop) */
+	struct rb_call *call;    /* CALL: what it runs */
 	long max_failures;       /* foreach: failed iterations tolerated */
 	char *manual;            /* MANUAL: the instruction */
 	void *action_data;       /* a probe kind's own (its probe_ops load and
@@ -346,6 +365,7 @@ struct runbook {
 	   by the runbook runbook_load returned, empty in the others. */
 	struct runbook **includes;
 	size_t nincludes;
+	bool run_target;         /* named by a run: (not only by a call) */
 	struct rb_vduration *vdurations;
 	size_t nvdurations;
 };

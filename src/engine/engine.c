@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "callee.h"
 #include "emit.h"
 #include "internal.h"
 #include "iterate.h"
@@ -61,9 +62,18 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 
 	engine_tree_build(e);
 
-	/* Secrets: from --vars (already in e->vars) or the environment. */
-	for (size_t i = 0; i < e->nnodes; i++) {
-		const struct runbook *rb = e->nodes[i]->rb;
+	/* Secrets: from --vars (already in e->vars) or the environment; of the
+	   runbooks given and those they include or call. */
+	size_t nrbs = 0;
+	const struct runbook **rbs = NULL;
+	for (size_t i = 0; i < o->nrunbooks; i++) {
+		rbs = xrealloc(rbs, (nrbs + 1 + o->runbooks[i]->nincludes) * sizeof *rbs);
+		rbs[nrbs++] = o->runbooks[i];
+		for (size_t k = 0; k < o->runbooks[i]->nincludes; k++)
+			rbs[nrbs++] = o->runbooks[i]->includes[k];
+	}
+	for (size_t i = 0; i < nrbs; i++) {
+		const struct runbook *rb = rbs[i];
 		for (size_t k = 0; k < rb->nsecrets; k++) {
 			const char *name = rb->secrets[k];
 			const char *v = rb_kv_get(&e->vars, name);
@@ -79,6 +89,7 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 				mask_add(e->mask, env);
 		}
 	}
+	free(rbs);
 	for (size_t i = 0; i < e->nnodes; i++)
 		engine_titles_init(e, e->nodes[i]);
 	vars_scratch_release(e);
@@ -94,7 +105,7 @@ void engine_free(struct engine *e)
 	while (e->all_flows)
 		flow_free(e->all_flows);
 	engine_tree_free(e);
-	iterate_free_all(e);
+	callee_free_all(e);
 	for (size_t i = 0; i < e->ncaps; i++) {
 		free(e->caps[i].name);
 		value_free(e->caps[i].value);
@@ -294,6 +305,8 @@ static void group_close(struct engine *e, struct node *g)
 	enum rbc_verdict v;
 	char *explain;
 	aggregate(&g->s, &st, &v, &explain);
+	if (g->s.def && g->s.def->call)
+		explain = callee_end(e, g, explain); /* what came back */
 	if (g->child_stopped) {
 		/* Stopped is not passed, nor skipped (a declined step that stops
 		   may be the only one that was reached). */
@@ -883,6 +896,8 @@ static void enter(struct flow *f, struct node *n)
 		engine_emit(e, &ev);
 		if (!check_when(e, f, n))
 			return;
+		if (s->def && s->def->call)
+			callee_start(e, n);
 	}
 	const struct rb_step *d = s->def;
 	if (d && d->confirm && !s->confirmed) {

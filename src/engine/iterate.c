@@ -4,10 +4,8 @@
  * a JSON array, comma- or whitespace-separated) and the group grows one
  * child group per item, `patch[db-01]` (the item, else its 1-based index
  * when the item is no id), its steps copies of the group's whose ids carry
- * the iteration's (`patch[db-01].restart`), the item bound to the loop's
- * variable for them alone. The copies borrow everything of the steps they
- * copy but their id, number, path and children; the engine owns them
- * (e->loopdefs) and frees them with the run.
+ * the iteration's (`patch[db-01].restart`, callee.c makes them), the item
+ * bound to the loop's variable for them alone.
  *
  * The scheduler (engine.c) runs the iterations as branches, as many at
  * once as parallel says; here they are only made.
@@ -15,39 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callee.h"
 #include "emit.h"
 #include "iterate.h"
 #include "rbc/strmap.h"
 #include "tree.h"
-
-/* Keeps a step made here, to be freed with the run. */
-static void keep(struct engine *e, struct rb_step *d)
-{
-	xgrow(&e->loopdefs, &e->caploopdefs, e->nloopdefs + 1, sizeof *e->loopdefs);
-	e->loopdefs[e->nloopdefs++] = d;
-}
-
-/* A copy of src below parent for the iteration whose id is prefix, and of
-   its steps: src's own but for id, number, path and children. */
-static struct rb_step *copy_step(struct engine *e, const struct rb_step *src, struct rb_step *parent,
-                                 const char *prefix, const char *number)
-{
-	struct rb_step *d = xmalloc(sizeof *d);
-	*d = *src;
-	d->id = xasprintf("%s.%s", prefix, src->id);
-	d->id_derived = false;
-	d->number = xstrdup(number);
-	d->path = xasprintf("%s.%s", parent->path, src->id);
-	d->parent = parent;
-	d->children = src->nchildren ? xcalloc(src->nchildren, sizeof *d->children) : NULL;
-	keep(e, d);
-	for (size_t i = 0; i < src->nchildren; i++) {
-		char *num = xasprintf("%s.%zu", number, i + 1);
-		d->children[i] = copy_step(e, src->children[i], d, prefix, num);
-		free(num);
-	}
-	return d;
-}
 
 /* True when item may stand in an id: letters, digits, '_', '.', '-', first a
    letter or digit, 40 characters at most. */
@@ -85,13 +55,14 @@ static void build(struct engine *e, struct node *g, char *const *items, size_t n
 		it->runbook = gd->runbook;
 		it->nchildren = gd->nchildren;
 		it->children = gd->nchildren ? xcalloc(gd->nchildren, sizeof *it->children) : NULL;
-		keep(e, it);
+		callee_keep(e, it);
 		for (size_t k = 0; k < gd->nchildren; k++) {
 			char *num = xasprintf("%s.%zu", it->number, k + 1);
-			it->children[k] = copy_step(e, gd->children[k], it, it->id, num);
+			it->children[k] = callee_copy(e, gd->children[k], it, it->id, num);
 			free(num);
 		}
 		struct node *c = tree_node_new(e, it, g->s.rb, g, i);
+		c->id_scope = true;
 		c->loop_var = gd->foreach->var;
 		c->loop_item = xstrdup(items[i]);
 		g->s.children[g->s.nchildren++] = &c->s;
@@ -164,19 +135,4 @@ void iterate_restore(struct engine *e, struct node *g, const cJSON *line)
 			items[n++] = c->valuestring;
 	build(e, g, items, n);
 	free(items);
-}
-
-void iterate_free_all(struct engine *e)
-{
-	for (size_t i = 0; i < e->nloopdefs; i++) {
-		struct rb_step *d = e->loopdefs[i];
-		free(d->id);
-		free(d->number);
-		free(d->path);
-		free(d->children);
-		free(d);
-	}
-	free(e->loopdefs);
-	e->loopdefs = NULL;
-	e->nloopdefs = 0;
 }

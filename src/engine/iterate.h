@@ -1,7 +1,7 @@
 /*
  * iterate.h — a loop's expansion (iterate.c): a group with foreach grows
  * one child group per item when the run reaches it (docs/runbook-format.md,
- * "Loops"). It imports tree.c, vars.c and emit.c, never the scheduler.
+ * "Loops"). It imports tree.c, callee.c, vars.c and emit.c, never the scheduler.
  */
 #ifndef RBC_ENGINE_ITERATE_H
 #define RBC_ENGINE_ITERATE_H
@@ -19,7 +19,5 @@
 char *iterate_expand(struct engine *e, struct node *g);
 /* The same from the record (an EXPANDED line's "items"), reporting nothing. */
 void iterate_restore(struct engine *e, struct node *g, const cJSON *line);
-/* Frees the steps the loops made (after the tree). */
-void iterate_free_all(struct engine *e);
 
 #endif

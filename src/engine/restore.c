@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callee.h"
 #include "internal.h"
 #include "iterate.h"
 #include "rbc/util.h"
@@ -131,6 +132,8 @@ static void restore_started(struct engine *e, const struct eng_restore *r)
 			n->hand = !r->run;
 			s->started = r->time;
 			s->finished = 0;
+			if (s->def && s->def->call)
+				callee_bind(e, n); /* its variables, as when it started */
 		}
 	} else {
 		if (s->state != ENG_PENDING)
@@ -221,7 +224,7 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 				ok = false; /* never written: only running the step again gets it */
 				break;
 			}
-			vars_capture(e, r->name, r->value);
+			vars_capture_in(e, s, r->name, r->value);
 			return true;
 		}
 		break;

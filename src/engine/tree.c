@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callee.h"
 #include "step.h"
 #include "tree.h"
 
@@ -19,6 +20,10 @@ struct node *tree_node_new(struct engine *e, const struct rb_step *def,
                              const struct runbook *rb, struct node *parent, size_t index)
 {
 	struct node *n = xcalloc(1, sizeof *n);
+	if (def && def->action == RB_CALL && def->call) {
+		def = callee_group(e, def); /* a group of its callee's steps */
+		n->id_scope = true;
+	}
 	n->s.def = def;
 	n->s.rb = rb;
 	n->s.parent = parent ? &parent->s : NULL;
@@ -93,6 +98,7 @@ static void node_free(struct node *n)
 	free(n->last_explain);
 	value_free(n->deferred);
 	free(n->loop_item);
+	vars_scope_free(n);
 	etimer_close(n);
 	free(n);
 }
@@ -181,7 +187,7 @@ struct eng_step *const *engine_nodes(const struct engine *e, size_t *n)
 static struct eng_step *goto_find(struct eng_step *from, const char *id)
 {
 	for (struct eng_step *p = from->parent; p; p = p->parent) {
-		if (!node_of(p)->loop_var)
+		if (!node_of(p)->id_scope)
 			continue;
 		char *own = xasprintf("%s.%s", p->def->id, id);
 		struct eng_step *t = find_in(p, own);
@@ -228,6 +234,8 @@ static void add_include_nodes(struct engine *e, const struct runbook *rb, size_t
 {
 	for (size_t i = 0; i < rb->nincludes; i++) {
 		const struct runbook *inc = rb->includes[i];
+		if (!inc->run_target)
+			continue; /* only called: its steps are under its calls */
 		bool have = false;
 		for (size_t k = 0; k < e->nnodes; k++)
 			have = have || e->nodes[k]->rb == inc;

@@ -23,6 +23,7 @@
 #include "rbc/probe.h"
 #include "rbc/runbook.h"
 #include "rbc/units.h"
+#include "call.h"
 #include "loop.h"
 #include "values.h"
 
@@ -314,8 +315,19 @@ static void a_steps(struct loader *L, const cJSON *m)
 	L->step = s;
 }
 
+/* "call": a runbook file loads as run: includes do (call.c reads the rest). */
+static void a_call(struct loader *L, const cJSON *m)
+{
+	unsigned line = 0, col = 0;
+	char *full = call_read_target(&L->r, m, STEP(L));
+	json_doc_pos(L->r.doc, m, false, &line, &col);
+	if (full)
+		STEP(L)->call->runbook = load_file(L->ses, full, L->r.d, L->r.file, line, col, L->r.path.s);
+	free(full);
+}
+
 static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
-	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual,
+	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_CALL] = a_call,
 };
 
 /* ------------------------------------------------------ step: the rest */
@@ -374,11 +386,22 @@ static void m_step_parallel(struct keys_reader *kr, const cJSON *m, void *t)
 	loop_read_parallel(&L->r, m, STEP(L));
 }
 
-/* foreach and max_failures (loop.c); the loop's variable is defined. */
+/* foreach and max_failures (loop.c), with and export (call.c); the loop's
+   variable is defined. */
 static void m_step_loop(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
 	(void)t;
+	if (strcmp(m->string, "with") == 0 || strcmp(m->string, "export") == 0) {
+		(m->string[0] == 'w' ? call_read_with : call_read_export)(&L->r, m, STEP(L));
+		size_t k = 0; /* the names it sets are defined for the steps that use them */
+		char *const *v = call_defines(STEP(L), m->string[0] == 'w', &k);
+		for (size_t i = 0; i < k; i++) {
+			xgrow(&L->defined, &L->definedcap, L->ndefined + 1, sizeof *L->defined);
+			L->defined[L->ndefined++] = xstrdup(v[i]);
+		}
+		return;
+	}
 	if (strcmp(m->string, "max_failures") == 0) {
 		loop_read_max_failures(&L->r, m, STEP(L));
 		return;
@@ -647,6 +670,8 @@ static void m_step_on_fail(struct keys_reader *kr, const cJSON *m, void *t)
 			keys_err(&L->r, m, "run: runbook \"%s\" does not exist (looked for %s)", v + 4, full);
 		} else {
 			s->on_fail_runbook = load_file(L->ses, full, L->r.d, L->r.file, line, col, L->r.path.s);
+			if (s->on_fail_runbook)
+				s->on_fail_runbook->run_target = true;
 		}
 		free(full);
 	} else {
@@ -699,12 +724,13 @@ static const struct keys_member step_keys[] = {
 	{"capture", m_step_capture}, {"when", m_step_when}, {"confirm", m_step_confirm},
 	{"on_fail", m_step_on_fail}, {"on_decline", m_step_on_decline}, {"watch", m_step_watch},
 	{"on_demand", m_step_on_demand}, {"foreach", m_step_loop}, {"max_failures", m_step_loop},
+	{"with", m_step_loop}, {"export", m_step_loop},
 };
 
 /* Keys that make no sense for some actions: (key, why). */
 static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 {
-	bool probe = s->action != RB_GROUP && s->action != RB_MANUAL;
+	bool probe = s->action != RB_GROUP && s->action != RB_MANUAL && s->action != RB_CALL;
 	static const char *const probe_only[] = {"expect", "warn", "capture", "repeat", "retry", "timeout", "watch"};
 	for (size_t i = 0; i < RBC_ARRAY_LEN(probe_only) && !probe; i++) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(n, probe_only[i]);
@@ -712,7 +738,7 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 			continue;
 		size_t old = keys_push_key(&L->r, probe_only[i]);
 		keys_err_key(&L->r, k, "\"%s\" needs a probe; a %s step has none", probe_only[i],
-		        s->action == RB_GROUP ? "group" : "manual");
+		        rb_action_desc(s->action));
 		keys_pop(&L->r, old);
 	}
 	const cJSON *dec = cJSON_GetObjectItemCaseSensitive(n, "on_decline");
@@ -759,6 +785,7 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 	if (s->watch && s->on_demand)
 		keys_err(&L->r, n, "a step cannot be both \"watch\" and \"on_demand\"");
 	loop_check_keys(&L->r, n, s);
+	call_check_step(&L->r, n, s);
 }
 
 /* Reports a field an expression reads that its step never has. */
@@ -823,7 +850,7 @@ static void check_expr_fields(struct loader *L, const cJSON *node, const char *k
 static void check_fields(struct loader *L, const cJSON *n, const struct rb_step *s)
 {
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "when"), "when", s->when, s->action, true);
-	if (s->action == RB_GROUP || s->action == RB_MANUAL)
+	if (s->action == RB_GROUP || s->action == RB_MANUAL || s->action == RB_CALL)
 		return; /* expect and the rest are refused there already */
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "expect"), "expect", s->expect, s->action, false);
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "warn"), "warn", s->warn, s->action, false);
@@ -1547,6 +1574,7 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 			keys_require(&L.r, root, "severities", "(an incident runbook declares its ladder)");
 		check_ids(&L);
 		check_gotos(&L);
+		call_check_groups(&L.r, rb, L.all, L.nall);
 		check_vars(&L);
 		apply_defaults(&L);
 		values_resolve(rb, NULL, false, d);

@@ -194,7 +194,8 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 	header_steps(cJSON_AddArrayToObject(o, "steps"), rb, rb->steps, rb->nsteps, included);
 	cJSON_AddItemToArray(arr, o);
 	for (size_t i = 0; i < rb->nincludes; i++)
-		header_runbook(arr, rb->includes[i], true);
+		if (rb->includes[i]->run_target) /* one only called runs under its calls */
+			header_runbook(arr, rb->includes[i], true);
 }
 
 /*

@@ -102,7 +102,6 @@ void callee_bind(struct engine *e, struct node *n)
 
 void callee_start(struct engine *e, struct node *n)
 {
-	callee_bind(e, n);
 	const struct rb_call *c = n->s.def->call;
 	struct strbuf sb = {0};
 	size_t steps = 0;

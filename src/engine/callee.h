@@ -25,7 +25,7 @@ const struct rb_step *callee_group(struct engine *e, const struct rb_step *d);
 /* Binds call node n's variables: with (expanded where the call stands),
    then the callee's defaults. */
 void callee_bind(struct engine *e, struct node *n);
-/* The call starts: its variables bound and reported (EXPANDED, with the
+/* The call starts, its variables bound: reported (EXPANDED, with the
    steps it runs). */
 void callee_start(struct engine *e, struct node *n);
 /* The call ends: its exports go to where it stands, each reported

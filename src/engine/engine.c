@@ -896,8 +896,11 @@ static void enter(struct flow *f, struct node *n)
 		engine_emit(e, &ev);
 		if (!check_when(e, f, n))
 			return;
-		if (s->def && s->def->call)
+		if (s->def && s->def->call) {
+			callee_bind(e, n);
+			node_titles_below(e, n); /* with its variables */
 			callee_start(e, n);
+		}
 	}
 	const struct rb_step *d = s->def;
 	if (d && d->confirm && !s->confirmed) {

@@ -31,12 +31,22 @@ static struct capture *cap_find(struct engine *e, const char *name)
 	return NULL;
 }
 
-bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char *name)
+/* True when rb declares name a secret. */
+static bool secret_of(const struct runbook *rb, const char *name)
 {
-	const struct runbook *rb = s ? s->rb : NULL;
 	for (size_t i = 0; rb && i < rb->nsecrets; i++)
 		if (strcmp(rb->secrets[i], name) == 0)
 			return true;
+	return false;
+}
+
+bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char *name)
+{
+	if (s && (secret_of(s->rb, name) || (s->def && secret_of(s->def->runbook, name))))
+		return true;
+	/* a call: its callee's secrets are the call's too */
+	if (s && s->def && s->def->call && secret_of(s->def->call->runbook, name))
+		return true;
 	return rb_kv_get(&e->secrets, name) != NULL;
 }
 

@@ -413,9 +413,11 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 		break;
 	case ENG_EV_EXPANDED:
 		/* A loop's items (what a resume makes its iterations of again) and
-		   the steps they made, as the header lists steps (docs/journal.md). */
+		   the steps they made, or the steps a call runs, as the header
+		   lists steps (docs/journal.md). */
 		add_var(o, "var", s && s->def && s->def->foreach ? s->def->foreach->var : NULL);
-		add_items(j, cJSON_AddArrayToObject(o, "items"), ev->items, ev->nitems);
+		if (s && s->def && s->def->foreach) /* a call has none */
+			add_items(j, cJSON_AddArrayToObject(o, "items"), ev->items, ev->nitems);
 		if (s)
 			add_steps_below(cJSON_AddArrayToObject(o, "steps"), s);
 		break;

@@ -333,12 +333,13 @@ void call_check_groups(struct keys_reader *r, struct runbook *rb, struct rb_step
 		size_t old = keys_push_key(r, "call");
 		if (!g || g->action != RB_GROUP || !g->on_demand) {
 			const char *near = nearest(&groups, id);
-			const char *what = !g ? "no step has the id" : "is not an on-demand group:";
-			if (near)
-				keys_err(r, m ? m : node, "call \"#%s\": %s \"%s\" (did you mean \"#%s\"?)", id, what, id, near);
+			if (!g && near)
+				keys_err(r, m ? m : node, "call \"#%s\": no step has the id \"%s\" (did you mean \"#%s\"?)", id, id, near);
+			else if (!g)
+				keys_err(r, m ? m : node, "call \"#%s\": no step has the id \"%s\"", id, id);
 			else
-				keys_err(r, m ? m : node, "call \"#%s\": %s \"%s\" (a call names an on-demand group of this runbook: \"on_demand\": true)",
-				         id, what, id);
+				keys_err(r, m ? m : node, "call \"#%s\": \"%s\" is not an on-demand group (a call runs a group "
+				         "with \"on_demand\": true)", id, id);
 		} else {
 			s->call->group = g;
 		}

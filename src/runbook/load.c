@@ -386,31 +386,18 @@ static void m_step_parallel(struct keys_reader *kr, const cJSON *m, void *t)
 	loop_read_parallel(&L->r, m, STEP(L));
 }
 
-/* foreach and max_failures (loop.c), with and export (call.c); the loop's
-   variable is defined. */
+/* foreach, max_failures (loop.c), with, export (call.c): the names they
+   set are defined for the steps that use them. */
 static void m_step_loop(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
+	size_t k = 0;
+	char *const *v = loop_read_key(&L->r, m, STEP(L), &k);
 	(void)t;
-	if (strcmp(m->string, "with") == 0 || strcmp(m->string, "export") == 0) {
-		(m->string[0] == 'w' ? call_read_with : call_read_export)(&L->r, m, STEP(L));
-		size_t k = 0; /* the names it sets are defined for the steps that use them */
-		char *const *v = call_defines(STEP(L), m->string[0] == 'w', &k);
-		for (size_t i = 0; i < k; i++) {
-			xgrow(&L->defined, &L->definedcap, L->ndefined + 1, sizeof *L->defined);
-			L->defined[L->ndefined++] = xstrdup(v[i]);
-		}
-		return;
+	for (size_t i = 0; i < k; i++) {
+		xgrow(&L->defined, &L->definedcap, L->ndefined + 1, sizeof *L->defined);
+		L->defined[L->ndefined++] = xstrdup(v[i]);
 	}
-	if (strcmp(m->string, "max_failures") == 0) {
-		loop_read_max_failures(&L->r, m, STEP(L));
-		return;
-	}
-	loop_read_foreach(&L->r, m, STEP(L));
-	if (!STEP(L)->foreach)
-		return;
-	xgrow(&L->defined, &L->definedcap, L->ndefined + 1, sizeof *L->defined);
-	L->defined[L->ndefined++] = xstrdup(STEP(L)->foreach->var);
 }
 
 static void m_step_timeout(struct keys_reader *kr, const cJSON *m, void *t)

@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "call.h"
 #include "loop.h"
 
 void rb_foreach_free(struct rb_foreach *f)
@@ -208,4 +209,21 @@ bool loop_goto_refused(const struct rb_step *from, const struct rb_step *target)
 		if (p == lp)
 			return false;
 	return true;
+}
+
+char *const *loop_read_key(struct keys_reader *r, const cJSON *m, struct rb_step *s, size_t *n)
+{
+	*n = 0;
+	if (strcmp(m->string, "with") == 0 || strcmp(m->string, "export") == 0) {
+		bool with = m->string[0] == 'w';
+		(with ? call_read_with : call_read_export)(r, m, s);
+		return call_defines(s, with, n);
+	}
+	if (strcmp(m->string, "max_failures") == 0) {
+		loop_read_max_failures(r, m, s);
+		return NULL;
+	}
+	loop_read_foreach(r, m, s);
+	*n = s->foreach ? 1 : 0;
+	return s->foreach ? &s->foreach->var : NULL;
 }

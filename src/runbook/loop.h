@@ -15,6 +15,9 @@ void loop_read_foreach(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 void loop_read_parallel(struct keys_reader *r, const cJSON *m, struct rb_step *s);
 /* "max_failures": failed iterations tolerated. */
 void loop_read_max_failures(struct keys_reader *r, const cJSON *m, struct rb_step *s);
+/* Reads member m of step s — foreach, max_failures, with or export — and
+   returns the names it sets (*n of them; borrowed). */
+char *const *loop_read_key(struct keys_reader *r, const cJSON *m, struct rb_step *s, size_t *n);
 /* The keys of step object n that only a group (a loop) takes. */
 void loop_check_keys(struct keys_reader *r, const cJSON *n, const struct rb_step *s);
 /* The loop (a group with foreach) around s, s excluded, or NULL. */

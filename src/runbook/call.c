@@ -348,6 +348,7 @@ void call_check_groups(struct keys_reader *r, struct runbook *rb, struct rb_step
 			check_callee(r, node, s, NULL);
 		keys_pop(r, 0);
 	}
+	free(groups.v);
 	(void)rb;
 	/* Calls that come back to the group they call: said at each call of
 	   the cycle, naming it from there. */

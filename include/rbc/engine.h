@@ -9,9 +9,17 @@
  *
  * Flow (docs/runbook-format.md, "How a run proceeds", is the user's view):
  * - engine_start runs every remaining step in document order; a group runs
- *   its children in order, or all at once when parallel; on_demand steps
- *   are passed by. A step already finished (ticked ahead, an earlier pass)
- *   is not run again.
+ *   its children in order, or all at once when parallel (at most
+ *   parallel_max at a time when set); on_demand steps are passed by. A step
+ *   already finished (ticked ahead, an earlier pass) is not run again.
+ * - The tree grows as the run goes: a loop (a group with foreach) has no
+ *   children until it is reached, then one iteration per item (EXPANDED:
+ *   observers see the new nodes from that event on; nodes are never freed
+ *   before the engine). Its iterations run as branches, parallel at once,
+ *   until more than max_failures failed: the rest end skipped. A call step
+ *   is a group of its callee's steps from the start; its variables live on
+ *   its node, its captures stay there but its exports (docs/runbook-format.md,
+ *   "Loops", "Calls").
  * - A failure is a FAIL or ERROR verdict (UNKNOWN is not: nothing was
  *   disproved). Its on_fail decides: continue; stop ends the enclosing
  *   group, which then counts as failed and applies its own on_fail (at the

@@ -271,6 +271,8 @@ long rb_list_split(const char *text, char ***items, char **why);
 struct rb_step {
 	char *id;                /* explicit, or derived from the position ("1.2") */
 	bool id_derived;
+	const char *base_id;     /* a copy the run made (a loop's iteration, a
+	                            call's callee): the id as written; else NULL */
 	char *number;            /* display number, "1.2" */
 	char *title;             /* unexpanded; ${NAME} still in it */
 	char *note;

@@ -28,10 +28,11 @@ struct rb_step *callee_copy(struct engine *e, const struct rb_step *src, struct 
 {
 	struct rb_step *d = xmalloc(sizeof *d);
 	*d = *src;
-	d->id = xasprintf("%s.%s", prefix, src->id);
+	d->base_id = src->base_id ? src->base_id : src->id; /* a copy's copy: the id as written */
+	d->id = xasprintf("%s.%s", prefix, d->base_id);
 	d->id_derived = false;
 	d->number = xstrdup(number);
-	d->path = xasprintf("%s.%s", parent->path, src->id);
+	d->path = xasprintf("%s.%s", parent->path, d->base_id);
 	d->parent = parent;
 	d->children = src->nchildren ? xcalloc(src->nchildren, sizeof *d->children) : NULL;
 	callee_keep(e, d);

@@ -91,6 +91,16 @@ done
 expect_eq "in order without parallel: each starts after the one before ended" "$(paste -sd' ' "$TMP/p.log")" \
 	"start a end a start b end b start c end c start d end d start e end e start f end f"
 
+# --- loops in loops, a call in a loop, a plain group two at a time -------------------------------
+rm -f "$TMP/n.log"
+run "$RBC" run --batch --var LOG="$TMP/n.log" "$F/nested.json"
+expect_eq "nested loops and a call in a loop pass" "$RC" 0
+expect_eq "\"parallel\": 2 on a plain group: at most two of its steps at once" "$(grep -E '^(start|end) ' "$TMP/n.log" | most_at_once /dev/stdin)" 2
+expect_match "an inner loop's iterations are ided under the outer one's" "$OUT" '^PASS +outer\[us\]\.inner\[us-2\]\.touch +Touch us-2 — exit = 0 == 0$'
+expect_match "… a call in an iteration gets the items in with" "$OUT" '^EXPANDED +outer\[eu\]\.inner\[eu-1\]\.cl +Call for eu-1 — calls #proc: 1 step, with WHO=eu-1$'
+expect_eq "… each inner iteration sees both items" "$(grep '^touch' "$TMP/n.log" | paste -sd, -)" "touch eu eu-1,touch eu eu-2,touch us us-1,touch us us-2"
+expect_eq "… the last export of the calls is seen after the loops" "$(grep '^last' "$TMP/n.log")" "last ok-us-2"
+
 # --- max_failures ----------------------------------------------------------------------------------
 rm -f "$TMP/f.log"
 run "$RBC" run --batch --var LOG="$TMP/f.log" "$F/failures.json"

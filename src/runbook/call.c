@@ -95,13 +95,12 @@ void call_read_export(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 	size_t i = 0;
 	for (const cJSON *e = m->child; e; e = e->next, i++) {
 		size_t old = keys_push_index(r, i);
-		if (!keys_want_string(r, e)) {
-		} else if (!rb_var_name_ok(e->valuestring, strlen(e->valuestring))) {
+		bool text = keys_want_string(r, e);
+		if (text && rb_var_name_ok(e->valuestring, strlen(e->valuestring)))
+			c->exports[c->nexports++] = xstrdup(e->valuestring);
+		else if (text)
 			keys_err(r, e, "invalid variable name \"%s\" (letters, digits and '_', not first a digit)",
 			         e->valuestring);
-		} else {
-			c->exports[c->nexports++] = xstrdup(e->valuestring);
-		}
 		keys_pop(r, old);
 	}
 }

@@ -117,12 +117,13 @@ static void fe_in(struct keys_reader *r, const cJSON *m, void *t)
 		size_t old = keys_push_index(r, i);
 		char *text = cJSON_IsString(c) ? xstrdup(c->valuestring)
 		           : cJSON_IsNumber(c) ? keys_number_text(c->valuedouble) : NULL;
-		if (!text || !*text)
+		if (text && *text) {
+			f->items[f->nitems++] = text;
+		} else {
 			keys_err(r, c, "expected an item: a non-empty text or a number, got %s",
 			         text ? "an empty text" : json_type_name(c));
-		else
-			f->items[f->nitems++] = text, text = NULL;
-		free(text);
+			free(text);
+		}
 		keys_pop(r, old);
 	}
 }
@@ -184,11 +185,7 @@ void loop_check_keys(struct keys_reader *r, const cJSON *n, const struct rb_step
 {
 	if (s->action != RB_GROUP)
 		not_here(r, n, "foreach", "applies only to a group (a step with \"steps\")");
-	else if (!cJSON_GetObjectItemCaseSensitive(n, "foreach"))
-		not_here(r, n, "max_failures", "applies only to a loop (a group with \"foreach\")");
-	else
-		return;
-	if (s->action != RB_GROUP)
+	if (!cJSON_GetObjectItemCaseSensitive(n, "foreach") || s->action != RB_GROUP)
 		not_here(r, n, "max_failures", "applies only to a loop (a group with \"foreach\")");
 }
 

@@ -66,11 +66,11 @@ run "$RBC" run --batch "$F/vars.json"
 expect_match "a variable's default of one item gives one iteration" "$OUT" '^EXPANDED +patch .* 1 item: db-01$'
 run "$RBC" run --batch --var NODES='[1, {"x": 2}]' "$F/vars.json"
 expect_match "a JSON array of something else: the loop is an ERROR saying which item" "$OUT" '^ERROR +patch +.* item 2 of the list is not a text or a number$'
-run "$RBC" run --batch --var NODES="$(seq -s, 1 10001)" "$F/vars.json"
-expect_match "10,001 items at run time: the loop is an ERROR with the count" "$OUT" '^ERROR +patch +Patch \$\{NODE\} — foreach "in" \$\{NODES\}: 10001 items: at most 10000 iterations$'
-expect_nomatch "… and nothing of it runs" "$OUT" 'restart'
-run "$RBC" run --batch --var NODES="$(seq -s, 1 10000)" "$F/vars.json"
-expect_match "10,000 items run" "$OUT" '^PASS +patch +Patch \$\{NODE\} — 10000 iterations: 10000 passed$'
+run "$RBC" run --batch --assume done --var ITEMS="$(seq -s, 1 10001)" "$F/many.json"
+expect_match "10,001 items at run time: the loop is an ERROR with the count" "$OUT" '^ERROR +each +Item \$\{ITEM\} — foreach "in" \$\{ITEMS\}: 10001 items: at most 10000 iterations$'
+expect_nomatch "… and nothing of it runs" "$OUT" 'tick'
+run "$RBC" run --batch --assume done --var ITEMS="$(seq -s, 1 10000)" "$F/many.json"
+expect_match "10,000 items run" "$OUT" '^PASS +each +Item \$\{ITEM\} — 10000 iterations: 10000 passed$'
 
 # --- a list captured mid-run, an empty list --------------------------------------------------
 run "$RBC" run --batch "$F/captured.json"

@@ -182,6 +182,21 @@ static void set_bool(cJSON *o, const char *k, bool v)
 	cJSON_AddBoolToObject(o, k, v);
 }
 
+/* What a loop or a call s made when it expanded follows it again in steps
+   (the new tree does not list it), taken from the old list. */
+static void retree_made(struct model *m, cJSON *steps, const cJSON *s)
+{
+	const cJSON *id;
+	cJSON_ArrayForEach(id, export_get(s, "_made"))
+	{
+		if (!cJSON_IsString(id) || !strmap_get(&m->index, id->valuestring))
+			continue;
+		cJSON *c = step_take(m, id->valuestring);
+		cJSON_AddItemToArray(steps, c);
+		retree_made(m, steps, c);
+	}
+}
+
 /*
  * A resume with --force goes on with runbooks changed since the start: the
  * record follows the tree the run used from then on (its run_resumed line
@@ -217,6 +232,7 @@ static void retree(struct model *m, const cJSON *rbs)
 			set_bool(s, "group", cJSON_IsTrue(export_get(st, "group")));
 			set_bool(s, "on_demand", cJSON_IsTrue(export_get(st, "on_demand")));
 			cJSON_AddItemToArray(steps, s);
+			retree_made(m, steps, s);
 		}
 		cJSON *c = cJSON_Duplicate(rb, true);
 		cJSON_DeleteItemFromObjectCaseSensitive(c, "steps");
@@ -267,11 +283,15 @@ static void expanded(struct model *m, cJSON *loop, const cJSON *steps)
 {
 	cJSON *at = loop;
 	const cJSON *st;
+	cJSON *made = cJSON_GetObjectItemCaseSensitive(loop, "_made");
+	if (!made)
+		made = cJSON_AddArrayToObject(loop, "_made"); /* for a retree; not exported */
 	cJSON_ArrayForEach(st, steps)
 	{
 		const char *id = export_str(st, "id");
 		if (!id || strmap_get(&m->index, id))
 			continue;
+		cJSON_AddItemToArray(made, cJSON_CreateString(id));
 		cJSON *s = step_new(id);
 		copy(s, "number", st, "number");
 		copy(s, "title", st, "title");
@@ -551,6 +571,7 @@ cJSON *export_model_new(const char *dir, struct rbc_error *err)
 	cJSON_ArrayForEach(s, m.steps)
 	{
 		cJSON_DeleteItemFromObjectCaseSensitive(s, "_open");
+		cJSON_DeleteItemFromObjectCaseSensitive(s, "_made");
 		const char *st = export_str(s, "state"), *v = export_str(s, "verdict");
 		bool pending = st && strcmp(st, "pending") == 0;
 		if (cJSON_IsTrue(export_get(s, "phase")) || cJSON_IsTrue(export_get(s, "group")) ||

@@ -145,6 +145,22 @@ expect_eq "… the resumed run's export has each iteration once" \
 	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(",".join(s["id"].split("/")[1]+"="+str(s["verdict"]) for s in d["steps"] if "[" in s["id"] and "." not in s["id"].split("/")[1]))' "$TMP/r.json")" \
 	"p[h1]=PASS,p[h2]=PASS,p[h3]=PASS"
 
+# A resume with --force (the runbook changed): the iterations stay after their loop.
+rm -f "$TMP/r.log" "$TMP/r.log.go"
+cp "$F/resume.json" "$TMP/changed.json"
+"$RBC" run --batch --var LOG="$TMP/r.log" "$TMP/changed.json" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 500); do grep -q 'ran h2' "$TMP/r.log" 2>/dev/null && break; sleep 0.02; done
+kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+touch "$TMP/r.log.go"
+sed -i 's/"title": "After", "run": "true" }/"title": "After", "run": "true" }, { "id": "extra", "title": "Extra", "run": "true" }/' "$TMP/changed.json"
+d=$(last_run)
+run "$RBC" resume --batch --force "$d"
+expect_eq "a run killed mid-loop resumes with --force after its runbook changed" "$RC" 0
+expect_eq "… its export lists each iteration after the loop, then the new step" \
+	"$("$RBC" export "$d" --format json | python3 -c 'import json,sys; print(",".join(s["id"].split("/")[-1] for s in json.load(sys.stdin)["steps"]))')" \
+	"resume,p,p[h1],p[h1].work,p[h2],p[h2].work,p[h3],p[h3].work,after,extra"
+
 # --- the console ----------------------------------------------------------------------------------
 tui_start 120 30 --operator alice "$F/console.json"
 wait_idle

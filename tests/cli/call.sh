@@ -103,6 +103,9 @@ keys a
 expect_screen "the run's end" "finished PASS"
 expect_screen "… the callee's steps titled with the call's variables" "1.1 Restore 1.2.3 on replica"
 expect_screen "… the group's too" "3.1 Notify the on-call"
+keys g j
+expect_screen "the call's detail says what it calls, with what" "call rollback-db.json: 3 steps, with VERSION=1.2.3, TARGET=replica"
+expect_screen "… and what came back, the secret masked" "capture DB_TOKEN = ••••"
 keys q
 
 t_done

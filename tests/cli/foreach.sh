@@ -170,6 +170,9 @@ keys a
 expect_screen "the run's end" "finished PASS"
 expect_screen "… its iterations appeared in the tree, titled by their item" "2.1 Patch web-1"
 expect_screen "… with their steps below them" "2.2.1 Restart web-2"
+keys g j j
+expect_screen "the loop's detail says what it loops over and how many iterations it made" "2 iterations: 2 passed"
+expect_screen_re "… its list as the run read it" 'loop over web-1,web-2'
 keys q
 
 t_done

@@ -17,12 +17,14 @@
 #include "callee.h"
 #include "emit.h"
 
+/* Keeps a step the engine made, freed with the run. */
 void callee_keep(struct engine *e, struct rb_step *d)
 {
 	xgrow(&e->loopdefs, &e->caploopdefs, e->nloopdefs + 1, sizeof *e->loopdefs);
 	e->loopdefs[e->nloopdefs++] = d;
 }
 
+/* A copy of src (and its steps) under the scope prefix (callee.h). */
 struct rb_step *callee_copy(struct engine *e, const struct rb_step *src, struct rb_step *parent,
                             const char *prefix, const char *number)
 {
@@ -44,6 +46,7 @@ struct rb_step *callee_copy(struct engine *e, const struct rb_step *src, struct 
 	return d;
 }
 
+/* The group call step d stands as: its keys, its callee's steps copied. */
 const struct rb_step *callee_group(struct engine *e, const struct rb_step *d)
 {
 	struct rb_step *g = xmalloc(sizeof *g);
@@ -65,6 +68,7 @@ const struct rb_step *callee_group(struct engine *e, const struct rb_step *d)
 	return g;
 }
 
+/* Binds call node n's variables: with, then the callee's defaults. */
 void callee_bind(struct engine *e, struct node *n)
 {
 	const struct rb_call *c = n->s.def->call;
@@ -101,6 +105,7 @@ void callee_bind(struct engine *e, struct node *n)
 	vars_scratch_release(e);
 }
 
+/* Reports a call that starts: what it calls, with what (EXPANDED). */
 void callee_start(struct engine *e, struct node *n)
 {
 	const struct rb_call *c = n->s.def->call;
@@ -120,6 +125,7 @@ void callee_start(struct engine *e, struct node *n)
 	free(m);
 }
 
+/* Hands out a call's exports as its captures; says them in its explanation. */
 char *callee_end(struct engine *e, struct node *n, char *explain_take)
 {
 	const struct rb_call *c = n->s.def->call;
@@ -147,6 +153,7 @@ char *callee_end(struct engine *e, struct node *n, char *explain_take)
 	return sb_take(&sb);
 }
 
+/* Frees the steps the engine made for loops and calls. */
 void callee_free_all(struct engine *e)
 {
 	for (size_t i = 0; i < e->nloopdefs; i++) {

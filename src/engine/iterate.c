@@ -73,6 +73,7 @@ static void build(struct engine *e, struct node *g, char *const *items, size_t n
 	g->expanded = true;
 }
 
+/* Expands loop g when the run reaches it (iterate.h). */
 char *iterate_expand(struct engine *e, struct node *g)
 {
 	const struct rb_foreach *fe = g->s.def->foreach;
@@ -123,6 +124,7 @@ char *iterate_expand(struct engine *e, struct node *g)
 	return why;
 }
 
+/* Expands loop g again from its journal line (a resume). */
 void iterate_restore(struct engine *e, struct node *g, const cJSON *line)
 {
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(line, "items");

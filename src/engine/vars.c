@@ -50,6 +50,7 @@ bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char
 	return rb_kv_get(&e->secrets, name) != NULL;
 }
 
+/* name among call node n's own variables, or NULL. */
 const struct capture *vars_scope_get(const struct node *n, const char *name)
 {
 	for (size_t i = 0; i < n->nscope; i++)
@@ -58,6 +59,7 @@ const struct capture *vars_scope_get(const struct node *n, const char *name)
 	return NULL;
 }
 
+/* Sets name among n's own variables (a with value, a default, a capture). */
 void vars_scope_set(struct node *n, const char *name, struct rbc_value *take)
 {
 	struct capture *c = (struct capture *)vars_scope_get(n, name);
@@ -73,6 +75,7 @@ void vars_scope_set(struct node *n, const char *name, struct rbc_value *take)
 	c->text = value_to_text(take);
 }
 
+/* Frees n's own variables. */
 void vars_scope_free(struct node *n)
 {
 	for (size_t i = 0; i < n->nscope; i++) {
@@ -125,6 +128,7 @@ static struct node *call_around(const struct eng_step *s)
 	return NULL;
 }
 
+/* A capture of step s: the call's around it, else the run's. */
 void vars_capture_in(struct engine *e, const struct eng_step *s, const char *name, struct rbc_value *take)
 {
 	struct node *c = call_around(s);

@@ -15,6 +15,7 @@
 
 #include "call.h"
 
+/* Frees a call and what it holds. */
 void rb_call_free(struct rb_call *c)
 {
 	if (!c)
@@ -27,6 +28,7 @@ void rb_call_free(struct rb_call *c)
 	free(c);
 }
 
+/* The steps a call runs: its file's, or its group's. */
 struct rb_step *const *rb_call_steps(const struct rb_call *c, size_t *n)
 {
 	if (c && c->runbook) {
@@ -49,6 +51,7 @@ static struct rb_call *call_of(struct rb_step *s)
 	return s->call;
 }
 
+/* "call": "#id" kept for later, a file's path returned once it exists. */
 char *call_read_target(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 {
 	if (!keys_want_string(r, m))
@@ -79,6 +82,7 @@ char *call_read_target(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 	return full;
 }
 
+/* "with": variable names to text, ${NAME} checked. */
 void call_read_with(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 {
 	struct rb_call *c = call_of(s);
@@ -86,6 +90,7 @@ void call_read_with(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 	keys_kv(r, m, &c->with, true, true, true);
 }
 
+/* "export": a list of variable names. */
 void call_read_export(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 {
 	struct rb_call *c = call_of(s);
@@ -105,6 +110,7 @@ void call_read_export(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 	}
 }
 
+/* The names with or export sets, for the loader's definitions. */
 char *const *call_defines(const struct rb_step *s, bool with, size_t *n)
 {
 	*n = !s->call ? 0 : with ? s->call->with.n : s->call->nexports;
@@ -117,6 +123,7 @@ struct names {
 	size_t n, cap;
 };
 
+/* Adds name to ns once. */
 static void names_add(struct names *ns, const char *name)
 {
 	for (size_t i = 0; i < ns->n; i++)
@@ -249,6 +256,7 @@ static void check_callee(struct keys_reader *r, const cJSON *n, const struct rb_
 	free(caps.v);
 }
 
+/* The end of a step's object: call keys where they belong, a file callee checked. */
 void call_check_step(struct keys_reader *r, const cJSON *n, struct rb_step *s)
 {
 	if (s->action != RB_CALL) {
@@ -314,6 +322,7 @@ static bool cycle_from(struct rb_step *const *all, size_t n, const struct rb_ste
 	return false;
 }
 
+/* "#id" calls resolved and checked once the runbook is read; cycles refused. */
 void call_check_groups(struct keys_reader *r, struct runbook *rb, struct rb_step *const *all, size_t n)
 {
 	struct names groups = {0};

@@ -11,6 +11,7 @@
 #include "call.h"
 #include "loop.h"
 
+/* Frees a foreach and its items. */
 void rb_foreach_free(struct rb_foreach *f)
 {
 	if (!f)
@@ -38,6 +39,7 @@ static void item_add(char ***items, size_t *n, size_t *cap, const char *s, size_
 	(*items)[(*n)++] = xstrndup(s, len);
 }
 
+/* A list given as text cut into its items (runbook.h). */
 long rb_list_split(const char *text, char ***items, char **why)
 {
 	size_t n = 0, cap = 0;
@@ -130,6 +132,7 @@ static void fe_in(struct keys_reader *r, const cJSON *m, void *t)
 
 static const struct keys_member foreach_keys[] = {{"var", fe_var}, {"in", fe_in}};
 
+/* "foreach": its var and in, checked, into s->foreach. */
 void loop_read_foreach(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 {
 	if (!keys_want_object(r, m, "an object with \"var\" and \"in\""))
@@ -146,6 +149,7 @@ void loop_read_foreach(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 	s->foreach = f;
 }
 
+/* "parallel": true, false or a count from 1 to RB_MAX_ITERATIONS. */
 void loop_read_parallel(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 {
 	if (cJSON_IsBool(m)) {
@@ -165,6 +169,7 @@ void loop_read_parallel(struct keys_reader *r, const cJSON *m, struct rb_step *s
 	s->parallel_max = n > 1 ? n : 0;
 }
 
+/* "max_failures": 0 to RB_MAX_ITERATIONS. */
 void loop_read_max_failures(struct keys_reader *r, const cJSON *m, struct rb_step *s)
 {
 	keys_int(r, m, 0, RB_MAX_ITERATIONS, &s->max_failures);
@@ -181,6 +186,7 @@ static void not_here(struct keys_reader *r, const cJSON *n, const char *key, con
 	keys_pop(r, old);
 }
 
+/* foreach only on a group, max_failures only on a loop. */
 void loop_check_keys(struct keys_reader *r, const cJSON *n, const struct rb_step *s)
 {
 	if (s->action != RB_GROUP)
@@ -189,6 +195,7 @@ void loop_check_keys(struct keys_reader *r, const cJSON *n, const struct rb_step
 		not_here(r, n, "max_failures", "applies only to a loop (a group with \"foreach\")");
 }
 
+/* The nearest loop above s, or NULL. */
 const struct rb_step *loop_around(const struct rb_step *s)
 {
 	for (const struct rb_step *p = s ? s->parent : NULL; p; p = p->parent)
@@ -197,6 +204,7 @@ const struct rb_step *loop_around(const struct rb_step *s)
 	return NULL;
 }
 
+/* True for a goto into a loop's steps from outside the loop. */
 bool loop_goto_refused(const struct rb_step *from, const struct rb_step *target)
 {
 	const struct rb_step *lp = loop_around(target);
@@ -208,6 +216,7 @@ bool loop_goto_refused(const struct rb_step *from, const struct rb_step *target)
 	return true;
 }
 
+/* One of the keys loops and calls add to a step, and the names it sets. */
 char *const *loop_read_key(struct keys_reader *r, const cJSON *m, struct rb_step *s, size_t *n)
 {
 	*n = 0;

@@ -62,6 +62,10 @@ for form in '["db-01", "db-02", "db-03"]' 'db-01, db-02,db-03' $'db-01  db-02\td
 	got=$(printf '%s\n' "$OUT" | sed -n 's/^PASS *patch\[\([^]]*\)\]\.restart .*/\1/p' | paste -sd, -)
 	expect_eq "a variable's list as $(printf '%q' "$form") gives three iterations in order" "$got" "db-01,db-02,db-03"
 done
+run "$RBC" run --batch "$F/typed.json"
+expect_match "a typed list variable's default (JSON array text) gives its items" "$OUT" '^EXPANDED +patch .* 2 items: db-01, db-02$'
+run "$RBC" run --batch --var NODES='["x", "y z"]' "$F/typed.json"
+expect_match "… a list given with --var too, an item with a space kept whole" "$OUT" '^PASS +patch\[2\]\.restart +Restart y z'
 run "$RBC" run --batch "$F/vars.json"
 expect_match "a variable's default of one item gives one iteration" "$OUT" '^EXPANDED +patch .* 1 item: db-01$'
 run "$RBC" run --batch --var NODES='[1, {"x": 2}]' "$F/vars.json"

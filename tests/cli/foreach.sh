@@ -149,6 +149,19 @@ expect_eq "… the resumed run's export has each iteration once" \
 	"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(",".join(s["id"].split("/")[1]+"="+str(s["verdict"]) for s in d["steps"] if "[" in s["id"] and "." not in s["id"].split("/")[1]))' "$TMP/r.json")" \
 	"p[h1]=PASS,p[h2]=PASS,p[h3]=PASS"
 
+# A parallel loop killed with two iterations running: both go on where they were.
+rm -f "$TMP/q.log" "$TMP/q.log.go"
+"$RBC" run --batch --var LOG="$TMP/q.log" "$F/parallel-resume.json" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 500); do [ "$(grep -c 'two [bc]' "$TMP/q.log" 2>/dev/null)" = 2 ] && break; sleep 0.02; done
+kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+touch "$TMP/q.log.go"
+run "$RBC" resume --batch "$(last_run)"
+expect_eq "a parallel loop killed mid-way resumes to its end" "$RC" 0
+expect_eq "… the finished iteration and finished steps do not run again; the cut steps and the one not started do" \
+	"$(grep -E '^(one|two) [abcd]$' "$TMP/q.log" | sort | uniq -c | awk '{ printf "%s%s=%s", n++ ? "," : "", $2 "-" $3, $1 }')" \
+	"one-a=1,one-b=1,one-c=1,one-d=1,two-a=1,two-b=2,two-c=2,two-d=1"
+
 # A resume with --force (the runbook changed): the iterations stay after their loop.
 rm -f "$TMP/r.log" "$TMP/r.log.go"
 cp "$F/resume.json" "$TMP/changed.json"

@@ -726,12 +726,6 @@ static void branches_more(struct flow *f, struct node *g)
 	}
 }
 
-/* True for a loop's iteration that failed (docs/runbook-format.md, "Loops"). */
-static bool iteration_failed(const struct eng_step *s)
-{
-	return s->state == ENG_DONE && (s->verdict == RBC_VERDICT_FAIL || s->verdict == RBC_VERDICT_ERROR);
-}
-
 /*
  * A branch of group g (its root) ended, its flow p: a loop counts a failed
  * iteration, and past max_failures (or after a stop, a goto out of it)
@@ -741,60 +735,38 @@ static bool iteration_failed(const struct eng_step *s)
  */
 static bool branch_ended(struct flow *p, struct node *g, struct node *root)
 {
-	struct engine *e = p->e;
 	const struct rb_step *d = g->s.def;
 	if (!d || (!d->foreach && !d->parallel_max))
 		return p->pending > 0;
-	bool over = false;
-	if (d->foreach && root && iteration_failed(&root->s) && ++g->failures > (size_t)d->max_failures)
-		over = !g->halted;
-	if (over || p->stopped || p->jump || e->stopping)
+	if (d->foreach)
+		iterate_ended(g, root);
+	if (p->stopped || p->jump || p->e->stopping)
 		g->halted = true;
-	if (over)
-		g->child_stopped = true;
 	branches_more(p, g);
 	if (p->pending > 0)
 		return true;
-	if (!d->foreach || !g->halted)
-		return false;
-	char *why = g->child_stopped ? xasprintf("not started: %zu iteration%s failed (max_failures %ld)", g->failures,
-	                                        g->failures == 1 ? "" : "s", d->max_failures)
-	                            : xstrdup("not started: the run left the loop");
-	for (size_t i = 0; i < g->s.nchildren; i++) {
+	char *why = d->foreach && g->halted ? iterate_halt_reason(g) : NULL;
+	for (size_t i = 0; why && i < g->s.nchildren; i++) {
 		struct node *c = node_of(g->s.children[i]);
 		if (c->s.state == ENG_PENDING)
-			node_finish(e, c, ENG_SKIPPED, RBC_VERDICT_PASS, xstrdup(why));
+			node_finish(p->e, c, ENG_SKIPPED, RBC_VERDICT_PASS, xstrdup(why));
 	}
 	free(why);
 	return false;
 }
 
-/* Starts a loop (iterate.c makes its iterations the first time), then its
-   iterations as branches. False when it ended at once (no items, a list
-   that is not one): the flow goes on after it. */
+/* Starts a loop (iterate.c): false when it ended at once (no items, a list
+   that is not one; its on_fail acts on an ERROR): the flow goes on after it. */
 static bool enter_loop(struct flow *f, struct node *n)
 {
-	struct engine *e = f->e;
-	if (!n->expanded) {
-		char *why = iterate_expand(e, n);
-		if (why) {
-			n->child_stopped = true; /* its on_fail acts */
-			node_finish(e, n, ENG_DONE, RBC_VERDICT_ERROR, why);
-			flow_move(f, FLOW_AFTER, n);
-			return false;
-		}
-	}
-	if (!n->s.nchildren) {
-		char *x = xasprintf("no items: %s is empty", n->s.def->foreach->in ? n->s.def->foreach->in : "the list");
-		node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, x);
-		flow_move(f, FLOW_AFTER, n);
-		return false;
-	}
-	n->failures = 0;
-	for (size_t i = 0; i < n->s.nchildren; i++)
-		n->failures += iteration_failed(n->s.children[i]);
-	n->halted = n->failures > (size_t)n->s.def->max_failures;
-	return true;
+	enum rbc_verdict v;
+	char *why = iterate_begin(f->e, n, &v);
+	if (!why)
+		return true;
+	n->child_stopped = v != RBC_VERDICT_PASS;
+	node_finish(f->e, n, ENG_DONE, v, why);
+	flow_move(f, FLOW_AFTER, n);
+	return false;
 }
 
 /* Starts a group: its children in order, or all at once. */

@@ -138,3 +138,48 @@ void iterate_restore(struct engine *e, struct node *g, const cJSON *line)
 	build(e, g, items, n);
 	free(items);
 }
+
+/* True for an iteration that failed: FAIL or ERROR. */
+static bool failed_iteration(const struct eng_step *s)
+{
+	return s->state == ENG_DONE && (s->verdict == RBC_VERDICT_FAIL || s->verdict == RBC_VERDICT_ERROR);
+}
+
+/* Enters loop g: expands it once, counts its failed iterations (iterate.h). */
+char *iterate_begin(struct engine *e, struct node *g, enum rbc_verdict *v)
+{
+	*v = RBC_VERDICT_ERROR;
+	if (!g->expanded) {
+		char *why = iterate_expand(e, g);
+		if (why)
+			return why;
+	}
+	const struct rb_foreach *fe = g->s.def->foreach;
+	if (!g->s.nchildren) {
+		*v = RBC_VERDICT_PASS;
+		return xasprintf("no items: %s is empty", fe->in ? fe->in : "the list");
+	}
+	g->failures = 0;
+	for (size_t i = 0; i < g->s.nchildren; i++)
+		g->failures += failed_iteration(g->s.children[i]);
+	g->halted = g->failures > (size_t)g->s.def->max_failures;
+	return NULL;
+}
+
+/* An iteration of g ended: past max_failures, g halts as stopped. */
+void iterate_ended(struct node *g, const struct node *root)
+{
+	if (!root || !failed_iteration(&root->s) || ++g->failures <= (size_t)g->s.def->max_failures || g->halted)
+		return;
+	g->halted = true;
+	g->child_stopped = true;
+}
+
+/* Why g's iterations not started end skipped. */
+char *iterate_halt_reason(const struct node *g)
+{
+	if (!g->child_stopped)
+		return xstrdup("not started: the run left the loop");
+	return xasprintf("not started: %zu iteration%s failed (max_failures %ld)", g->failures,
+	                 g->failures == 1 ? "" : "s", g->s.def->max_failures);
+}

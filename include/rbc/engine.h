@@ -9,9 +9,17 @@
  *
  * Flow (docs/runbook-format.md, "How a run proceeds", is the user's view):
  * - engine_start runs every remaining step in document order; a group runs
- *   its children in order, or all at once when parallel; on_demand steps
- *   are passed by. A step already finished (ticked ahead, an earlier pass)
- *   is not run again.
+ *   its children in order, or all at once when parallel (at most
+ *   parallel_max at a time when set); on_demand steps are passed by. A step
+ *   already finished (ticked ahead, an earlier pass) is not run again.
+ * - The tree grows as the run goes: a loop (a group with foreach) has no
+ *   children until it is reached, then one iteration per item (EXPANDED:
+ *   observers see the new nodes from that event on; nodes are never freed
+ *   before the engine). Its iterations run as branches, parallel at once,
+ *   until more than max_failures failed: the rest end skipped. A call step
+ *   is a group of its callee's steps from the start; its variables live on
+ *   its node, its captures stay there but its exports (docs/runbook-format.md,
+ *   "Loops", "Calls").
  * - A failure is a FAIL or ERROR verdict (UNKNOWN is not: nothing was
  *   disproved). Its on_fail decides: continue; stop ends the enclosing
  *   group, which then counts as failed and applies its own on_fail (at the
@@ -88,6 +96,7 @@ enum eng_wait { ENG_WAIT_NONE, ENG_WAIT_MANUAL, ENG_WAIT_CONFIRM, ENG_WAIT_ASK }
 	X(JUMP, "jump")                    \
 	X(NOTE, "note")                    \
 	X(INCIDENT, "incident")            \
+	X(EXPANDED, "expanded")            \
 	X(RUN_FINISHED, "run_finished")
 
 enum eng_event_type {
@@ -165,6 +174,10 @@ struct eng_event {
 	bool run;                     /* the run's own flow moved (engine_start and the
 	                                 branches of its parallel groups), not a step run
 	                                 by hand or an answer given ahead */
+	const char *const *items;     /* EXPANDED: a loop's items (raw: mask before
+	                                 writing), one iteration each, the step's
+	                                 children now */
+	size_t nitems;
 };
 
 enum eng_assume { ENG_ASSUME_NONE, ENG_ASSUME_DONE, ENG_ASSUME_SKIP };
@@ -304,7 +317,7 @@ struct eng_restore {
 	unsigned attempt;
 	const char *title, *text, *by, *note, *output, *name;
 	struct rbc_value *value;      /* SAMPLE, CAPTURE: taken (NULL: none) */
-	const struct cJSON *detail;   /* INCIDENT: the journal's line (borrowed) */
+	const struct cJSON *detail;   /* INCIDENT, EXPANDED: the journal's line (borrowed) */
 	bool stopped, run;
 };
 /* False when the event cannot be applied as recorded: a CAPTURE of a secret

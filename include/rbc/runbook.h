@@ -30,7 +30,8 @@
 	X(PROMETHEUS, "prometheus", "prometheus")      \
 	X(NAGIOS, "nagios", "nagios")                  \
 	X(WAIT, "wait", "wait")                        \
-	X(ASK, "ask", "question")
+	X(ASK, "ask", "question")                        \
+	X(CALL, "call", "call")
 
 enum rb_action {
 #define X(e, key, desc) RB_##e,
@@ -264,9 +265,51 @@ struct rb_capture {
 	struct expr *expr;
 };
 
+/* The most iterations a loop has (docs/runbook-format.md, "Loops"). */
+#define RB_MAX_ITERATIONS 10000
+
+/* A group's foreach (docs/runbook-format.md, "Loops"): its steps run once
+   per item, the item in var. */
+struct rb_foreach {
+	char *var;
+	char **items;            /* a list written in the runbook, as text */
+	size_t nitems;
+	char *in;                /* else the text giving it ("${NODES}") */
+	unsigned line, col;      /* where "in" is */
+};
+/* Frees f and what it holds. */
+void rb_foreach_free(struct rb_foreach *f);
+
+/* A call step (docs/runbook-format.md, "Calls"): a runbook file, or an
+   on-demand group of the same runbook, run under the step. */
+struct rb_call {
+	char *target;            /* as written: "rollback-db.json" or "#group-id" */
+	struct runbook *runbook; /* a file: loaded (borrowed from the top runbook's
+	                            includes) */
+	struct rb_step *group;   /* "#id": the group */
+	struct rb_kv with;       /* the callee's variables: NAME → text with ${VARS} */
+	char **exports;          /* captures of the callee kept after it */
+	size_t nexports;
+	const cJSON *node;       /* the step's object while the runbook loads */
+};
+/* Frees c and what it holds. */
+void rb_call_free(struct rb_call *c);
+/* The steps a call runs: the file's, or the group's. */
+struct rb_step *const *rb_call_steps(const struct rb_call *c, size_t *n);
+/*
+ * The items of a list given as text: a JSON array (of texts and numbers),
+ * else comma-separated when there is a comma, else whitespace-separated;
+ * empty items left out. Returns the count (*items the caller's, each
+ * freed), or -1 with *why (caller frees) for a JSON array that holds
+ * something else.
+ */
+long rb_list_split(const char *text, char ***items, char **why);
+
 struct rb_step {
 	char *id;                /* explicit, or derived from the position ("1.2") */
 	bool id_derived;
+	const char *base_id;     /* a copy the run made (a loop's iteration, a
+	                            call's callee): the id as written; else NULL */
 	char *number;            /* display number, "1.2" */
 	char *title;             /* unexpanded; ${NAME} still in it */
 	char *note;
@@ -276,7 +319,11 @@ struct rb_step {
 
 	struct rb_step **children; /* GROUP */
 	size_t nchildren;
-	bool parallel;
+	bool parallel;           /* children (a loop's iterations) at once */
+	long parallel_max;       /* parallel: how many at once (0: all) */
+	struct rb_foreach *foreach; /* GROUP: repeated per item (NULL: not a loop) */
+	struct rb_call *call;    /* CALL: what it runs */
+	long max_failures;       /* foreach: failed iterations tolerated */
 	char *manual;            /* MANUAL: the instruction */
 	struct rb_ask *ask;      /* ASK: the question and its rule */
 	void *action_data;       /* a probe kind's own (its probe_ops load and
@@ -358,6 +405,7 @@ struct runbook {
 	   by the runbook runbook_load returned, empty in the others. */
 	struct runbook **includes;
 	size_t nincludes;
+	bool run_target;         /* named by a run: (not only by a call) */
 	struct rb_vduration *vdurations;
 	size_t nvdurations;
 };

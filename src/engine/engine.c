@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "ask.h"
+#include "callee.h"
 #include "emit.h"
 #include "internal.h"
+#include "iterate.h"
 #include "step.h"
 #include "tree.h"
 
@@ -61,9 +63,18 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 
 	engine_tree_build(e);
 
-	/* Secrets: from --vars (already in e->vars) or the environment. */
-	for (size_t i = 0; i < e->nnodes; i++) {
-		const struct runbook *rb = e->nodes[i]->rb;
+	/* Secrets: from --vars (already in e->vars) or the environment; of the
+	   runbooks given and those they include or call. */
+	size_t nrbs = 0;
+	const struct runbook **rbs = NULL;
+	for (size_t i = 0; i < o->nrunbooks; i++) {
+		rbs = xrealloc(rbs, (nrbs + 1 + o->runbooks[i]->nincludes) * sizeof *rbs);
+		rbs[nrbs++] = o->runbooks[i];
+		for (size_t k = 0; k < o->runbooks[i]->nincludes; k++)
+			rbs[nrbs++] = o->runbooks[i]->includes[k];
+	}
+	for (size_t i = 0; i < nrbs; i++) {
+		const struct runbook *rb = rbs[i];
 		for (size_t k = 0; k < rb->nsecrets; k++) {
 			const char *name = rb->secrets[k];
 			const char *v = rb_kv_get(&e->vars, name);
@@ -80,6 +91,7 @@ struct engine *engine_new(const struct engine_opts *o, struct rbc_error *err)
 		}
 	}
 	ask_engine_init(e);
+	free(rbs);
 	for (size_t i = 0; i < e->nnodes; i++)
 		engine_titles_init(e, e->nodes[i]);
 	vars_scratch_release(e);
@@ -95,6 +107,7 @@ void engine_free(struct engine *e)
 	while (e->all_flows)
 		flow_free(e->all_flows);
 	engine_tree_free(e);
+	callee_free_all(e);
 	for (size_t i = 0; i < e->ncaps; i++) {
 		free(e->caps[i].name);
 		value_free(e->caps[i].value);
@@ -184,6 +197,7 @@ static void main_over(struct engine *e);
 static void enter(struct flow *f, struct node *n);
 static void after(struct flow *f, struct node *n, bool passing);
 static void check_finished(struct engine *e);
+static bool branch_ended(struct flow *p, struct node *g, struct node *root);
 
 static void engine_pump(struct engine *e)
 {
@@ -256,7 +270,7 @@ static void aggregate(const struct eng_step *g, enum eng_state *st, enum rbc_ver
 		counted++;
 	}
 	struct strbuf sb = {0};
-	sb_addf(&sb, "%zu step%s", counted, counted == 1 ? "" : "s");
+	sb_addf(&sb, "%zu %s%s", counted, g->def && g->def->foreach ? "iteration" : "step", counted == 1 ? "" : "s");
 	static const char *const words[] = {"passed", "warn", "failed", "unknown", "error"};
 	const char *sep = ": ";
 	for (size_t k = 0; k < 5; k++)
@@ -293,6 +307,8 @@ static void group_close(struct engine *e, struct node *g)
 	enum rbc_verdict v;
 	char *explain;
 	aggregate(&g->s, &st, &v, &explain);
+	if (g->s.def && g->s.def->call)
+		explain = callee_end(e, g, explain); /* what came back */
 	if (g->child_stopped) {
 		/* Stopped is not passed, nor skipped (a declined step that stops
 		   may be the only one that was reached). */
@@ -477,6 +493,7 @@ static void flow_end(struct flow *f)
 	struct flow *p = f->parent;
 	bool was_main = f->main;
 	bool stopped = f->stopped;
+	struct node *root = f->root;
 	flow_free(f);
 	if (was_main) {
 		main_over(e);
@@ -491,10 +508,11 @@ static void flow_end(struct flow *f)
 	}
 	if (stopped)
 		p->stopped = true;
-	if (--p->pending > 0)
+	p->pending--;
+	struct node *g = p->cur;
+	if (branch_ended(p, g, root))
 		return;
 	/* Every branch of the parallel group is done. */
-	struct node *g = p->cur;
 	if (p->stopped) {
 		g->child_stopped = true;
 		p->stopped = false;
@@ -737,24 +755,87 @@ static void ask_reached(struct flow *f, struct node *n)
 	flow_move(f, FLOW_AFTER, n);
 }
 
+/* How many of group g's children run at once (a loop: 1 unless parallel). */
+static size_t group_width(const struct node *g)
+{
+	const struct rb_step *d = g->s.def;
+	if (!d->parallel)
+		return 1;
+	return d->parallel_max > 0 ? (size_t)d->parallel_max : SIZE_MAX;
+}
+
+/* Starts branches on g's children not started yet, up to its width (a
+   loop's iterations finished before a resume are passed by). */
+static void branches_more(struct flow *f, struct node *g)
+{
+	while (f->pending < group_width(g) && !g->halted && g->next_child < g->s.nchildren) {
+		struct eng_step *c = g->s.children[g->next_child++];
+		if (node_on_demand(c) || (g->s.def->foreach && (c->state == ENG_DONE || c->state == ENG_SKIPPED)))
+			continue;
+		struct flow *b = flow_new(f->e, node_of(c), f);
+		f->pending++;
+		flow_move(b, FLOW_ENTER, node_of(c));
+	}
+}
+
+/*
+ * A branch of group g (its root) ended, its flow p: a loop counts a failed
+ * iteration, and past max_failures (or after a stop, a goto out of it)
+ * starts no more; the next children start up to the width. True while
+ * branches still run; once none does, the children never started end
+ * skipped, saying why, and a loop halted by its failures counts as stopped.
+ */
+static bool branch_ended(struct flow *p, struct node *g, struct node *root)
+{
+	const struct rb_step *d = g->s.def;
+	if (!d || (!d->foreach && !d->parallel_max))
+		return p->pending > 0;
+	if (d->foreach)
+		iterate_ended(g, root);
+	if (p->stopped || p->jump || p->e->stopping)
+		g->halted = true;
+	branches_more(p, g);
+	if (p->pending > 0)
+		return true;
+	char *why = d->foreach && g->halted ? iterate_halt_reason(g) : NULL;
+	for (size_t i = 0; why && i < g->s.nchildren; i++) {
+		struct node *c = node_of(g->s.children[i]);
+		if (c->s.state == ENG_PENDING)
+			node_finish(p->e, c, ENG_SKIPPED, RBC_VERDICT_PASS, xstrdup(why));
+	}
+	free(why);
+	return false;
+}
+
+/* Starts a loop (iterate.c): false when it ended at once (no items, a list
+   that is not one; its on_fail acts on an ERROR): the flow goes on after it. */
+static bool enter_loop(struct flow *f, struct node *n)
+{
+	enum rbc_verdict v;
+	char *why = iterate_begin(f->e, n, &v);
+	if (!why)
+		return true;
+	n->child_stopped = v != RBC_VERDICT_PASS;
+	node_finish(f->e, n, ENG_DONE, v, why);
+	flow_move(f, FLOW_AFTER, n);
+	return false;
+}
+
 /* Starts a group: its children in order, or all at once. */
 static void enter_group(struct flow *f, struct node *n)
 {
 	struct engine *e = f->e;
 	bool parallel = n->s.def && n->s.def->parallel;
-	if (parallel) {
-		size_t started = 0;
-		for (size_t i = 0; i < n->s.nchildren; i++) {
-			struct eng_step *c = n->s.children[i];
-			if (node_on_demand(c))
-				continue;
-			struct flow *b = flow_new(e, node_of(c), f);
-			started++;
-			f->pending++;
-			flow_move(b, FLOW_ENTER, node_of(c));
-		}
+	bool loop = n->s.def && n->s.def->foreach;
+	if (loop && !enter_loop(f, n))
+		return;
+	if (parallel || loop) {
+		n->next_child = 0;
+		if (!loop)
+			n->halted = false;
 		f->cur = n;
-		if (!started) {
+		branches_more(f, n);
+		if (!f->pending) {
 			group_close(e, n);
 			flow_move(f, FLOW_AFTER, n);
 		}
@@ -839,6 +920,11 @@ static void enter(struct flow *f, struct node *n)
 		engine_emit(e, &ev);
 		if (!check_when(e, f, n))
 			return;
+		if (s->def && s->def->call) {
+			callee_bind(e, n);
+			node_titles_below(e, n); /* with its variables */
+			callee_start(e, n);
+		}
 	}
 	const struct rb_step *d = s->def;
 	if (d && d->confirm && !s->confirmed) {

@@ -68,6 +68,17 @@ struct node {
 	enum rbc_verdict last_verdict;
 	struct rbc_value *last_record; /* the record of samples[nsamples - 1], which
 	                                  it replaces when the next sample comes */
+	/* loops (iterate.c), calls (call.c) and groups run in branches */
+	bool id_scope;                /* an iteration or a call: the ids below it carry its own */
+	struct capture *scope;        /* a call: the callee's variables (with, its
+	                                 defaults) and what its steps capture */
+	size_t nscope, capscope;
+	const char *loop_var;         /* an iteration: the variable it binds (borrowed) */
+	char *loop_item;              /* … and its item */
+	bool expanded;                /* a loop: its iterations are made */
+	bool halted;                  /* no more of its children start */
+	size_t next_child;            /* branches: the next child to start */
+	size_t failures;              /* a loop: iterations failed so far */
 };
 
 static inline struct node *node_of(struct eng_step *s)
@@ -107,6 +118,8 @@ struct engine {
 	struct rb_step **procs;       /* incident runbooks: a group per severity's
 	                                 procedure (its steps borrowed), on demand */
 	size_t nprocs, capprocs;
+	struct rb_step **loopdefs;    /* the iterations' steps made by loops (iterate.c) */
+	size_t nloopdefs, caploopdefs;
 	uv_loop_t *loop;
 	char *operator;
 	char *out_dir;
@@ -199,6 +212,15 @@ void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env);
 bool vars_env_add_step(struct engine *e, const struct eng_step *s, struct rb_kv *env,
                        char **error);
 void vars_capture(struct engine *e, const char *name, struct rbc_value *take);
+/* A capture made by step s: kept inside the call around it (docs/runbook-format.md,
+   "Calls"), else the run's. */
+void vars_capture_in(struct engine *e, const struct eng_step *s, const char *name, struct rbc_value *take);
+/* Sets name in call node n's own variables (a with value, a default). */
+void vars_scope_set(struct node *n, const char *name, struct rbc_value *take);
+/* The value of name in n's own variables (borrowed), or NULL. */
+const struct capture *vars_scope_get(const struct node *n, const char *name);
+/* Frees n's own variables. */
+void vars_scope_free(struct node *n);
 /* SEVERITY and SEVERITY_NAME from an incident event that sets the level. */
 void vars_severity(struct engine *e, const struct cJSON *detail);
 void vars_env_for_expr(struct engine *e, const struct eng_step *s, struct expr_env *env);

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callee.h"
 #include "internal.h"
+#include "iterate.h"
 #include "rbc/util.h"
 #include "step.h"
 #include "tree.h"
@@ -130,6 +132,8 @@ static void restore_started(struct engine *e, const struct eng_restore *r)
 			n->hand = !r->run;
 			s->started = r->time;
 			s->finished = 0;
+			if (s->def && s->def->call)
+				callee_bind(e, n); /* its variables, as when it started */
 		}
 	} else {
 		if (s->state != ENG_PENDING)
@@ -220,7 +224,7 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 				ok = false; /* never written: only running the step again gets it */
 				break;
 			}
-			vars_capture(e, r->name, r->value);
+			vars_capture_in(e, s, r->name, r->value);
 			return true;
 		}
 		break;
@@ -248,6 +252,10 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 		e->ended = true;
 		break;
 	case ENG_EV_OUTPUT:
+		break;
+	case ENG_EV_EXPANDED:
+		if (s && r->detail)
+			iterate_restore(e, node_of(s), r->detail);
 		break;
 	case ENG_EV_INCIDENT:
 		/* the incident's own state is rebuilt from these lines by its
@@ -290,7 +298,7 @@ void engine_restore_end(struct engine *e)
 	/* Inside a parallel group that was running, every branch goes on: the
 	   group is entered again (its finished steps are passed by). */
 	for (struct eng_step *p = at->s.parent; p; p = p->parent)
-		if (p->def && p->def->parallel && p->state == ENG_RUNNING)
+		if (p->def && (p->def->parallel || p->def->foreach) && p->state == ENG_RUNNING)
 			resume_here(e, p, FLOW_ENTER);
 	at = e->resume_at;
 	/* The groups a stop closed around it are open again (groups the flow

@@ -521,7 +521,7 @@ static void captures(struct engine *e, struct node *n)
 				value_free(expr_eval(d->captures[i].expr, &env, &why));
 				vars_scratch_release(e);
 			}
-			vars_capture(e, name, v);
+			vars_capture_in(e, &n->s, name, v); /* inside a call: the call's */
 			struct rbc_value *mv = value_masked(v, e->mask);
 			char *shown = value_to_text(mv);
 			value_free(mv);
@@ -1116,7 +1116,7 @@ static bool build_req(struct engine *e, struct node *n, struct probe_req *q, str
 	st->b.expand = store_expand;
 	st->b.environ = store_environ;
 	st->b.spool = store_spool;
-	st->b.dir = n->s.rb->dir;
+	st->b.dir = n->s.def->runbook ? n->s.def->runbook->dir : n->s.rb->dir; /* a callee's own */
 	return ops->build(d, &st->b, q, error);
 }
 

@@ -10,24 +10,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "callee.h"
 #include "step.h"
 #include "tree.h"
 
-/* A node for def (NULL: a runbook's top) and everything below it. */
-static struct node *node_new(struct engine *e, const struct rb_step *def,
+/* A node for def (NULL: a runbook's top) and everything below it; a
+   loop's steps only once it expands (iterate.c). */
+struct node *tree_node_new(struct engine *e, const struct rb_step *def,
                              const struct runbook *rb, struct node *parent, size_t index)
 {
 	struct node *n = xcalloc(1, sizeof *n);
+	if (def && def->action == RB_CALL && def->call) {
+		def = callee_group(e, def); /* a group of its callee's steps */
+		n->id_scope = true;
+	}
 	n->s.def = def;
 	n->s.rb = rb;
 	n->s.parent = parent ? &parent->s : NULL;
 	n->s.index = index;
 	n->s.state = ENG_PENDING;
-	if (def && def->action == RB_GROUP && def->nchildren) {
+	if (def && def->action == RB_GROUP && def->nchildren && !def->foreach) {
 		n->s.children = xcalloc(def->nchildren, sizeof *n->s.children);
 		n->s.nchildren = def->nchildren;
 		for (size_t i = 0; i < def->nchildren; i++)
-			n->s.children[i] = &node_new(e, def->children[i], rb, n, i)->s;
+			n->s.children[i] = &tree_node_new(e, def->children[i], rb, n, i)->s;
 	}
 	if (parent)
 		e->nsteps++;
@@ -58,7 +64,7 @@ static struct rb_step *procedure_def(struct engine *e, const struct runbook *rb,
 static struct node *phase_new(struct engine *e, const struct runbook *rb, size_t index,
                               bool include)
 {
-	struct node *n = node_new(e, NULL, rb, NULL, index);
+	struct node *n = tree_node_new(e, NULL, rb, NULL, index);
 	size_t nproc = 0;
 	for (size_t i = 0; rb->kind == RB_KIND_INCIDENT && i < rb->nseverities; i++)
 		nproc += rb->severities[i].nsteps ? 1 : 0;
@@ -66,11 +72,11 @@ static struct node *phase_new(struct engine *e, const struct runbook *rb, size_t
 	n->s.children = xcalloc(rb->nsteps + nproc ? rb->nsteps + nproc : 1, sizeof *n->s.children);
 	n->s.nchildren = rb->nsteps;
 	for (size_t i = 0; i < rb->nsteps; i++)
-		n->s.children[i] = &node_new(e, rb->steps[i], rb, n, i)->s;
+		n->s.children[i] = &tree_node_new(e, rb->steps[i], rb, n, i)->s;
 	for (size_t i = 0; nproc && i < rb->nseverities; i++)
 		if (rb->severities[i].nsteps) {
 			size_t k = n->s.nchildren++;
-			n->s.children[k] = &node_new(e, procedure_def(e, rb, &rb->severities[i]), rb, n, k)->s;
+			n->s.children[k] = &tree_node_new(e, procedure_def(e, rb, &rb->severities[i]), rb, n, k)->s;
 		}
 	return n;
 }
@@ -91,6 +97,8 @@ static void node_free(struct node *n)
 	free(n->s.spool_path);
 	free(n->last_explain);
 	value_free(n->deferred);
+	free(n->loop_item);
+	vars_scope_free(n);
 	etimer_close(n);
 	free(n);
 }
@@ -173,10 +181,27 @@ struct eng_step *const *engine_nodes(const struct engine *e, size_t *n)
 	return e->nodes;
 }
 
+/* The step a goto: of from names: inside a loop, the one of from's own
+   iteration (its id prefixed with the iteration's, iterate.c); else
+   anywhere in from's runbook. */
+static struct eng_step *goto_find(struct eng_step *from, const char *id)
+{
+	for (struct eng_step *p = from->parent; p; p = p->parent) {
+		if (!node_of(p)->id_scope)
+			continue;
+		char *own = xasprintf("%s.%s", p->def->id, id);
+		struct eng_step *t = find_in(p, own);
+		free(own);
+		if (t)
+			return t;
+	}
+	return find_in(engine_phase_of(from), id);
+}
+
 /* The step id names in from's runbook (tree.h). */
 struct node *engine_goto_target(struct node *from, const char *id)
 {
-	struct eng_step *t = id ? find_in(engine_phase_of(&from->s), id) : NULL;
+	struct eng_step *t = id ? goto_find(&from->s, id) : NULL;
 	return t ? node_of(t) : NULL;
 }
 
@@ -186,7 +211,7 @@ struct node *engine_decline_target(struct node *from)
 	const struct rb_step *d = from->s.def;
 	if (!d || d->on_decline != RB_ON_DECLINE_GOTO || !d->on_decline_target)
 		return NULL;
-	struct eng_step *t = find_in(engine_phase_of(&from->s), d->on_decline_target);
+	struct eng_step *t = goto_find(&from->s, d->on_decline_target);
 	return t ? node_of(t) : NULL;
 }
 
@@ -197,7 +222,7 @@ struct node *engine_target(struct engine *e, struct node *from)
 	if (!d)
 		return NULL;
 	if (d->on_fail == RB_ON_FAIL_GOTO && d->on_fail_target) {
-		struct eng_step *t = find_in(engine_phase_of(&from->s), d->on_fail_target);
+		struct eng_step *t = goto_find(&from->s, d->on_fail_target);
 		return t ? node_of(t) : NULL;
 	}
 	if (d->on_fail == RB_ON_FAIL_RUN && d->on_fail_runbook) {
@@ -216,6 +241,8 @@ static void add_include_nodes(struct engine *e, const struct runbook *rb, size_t
 {
 	for (size_t i = 0; i < rb->nincludes; i++) {
 		const struct runbook *inc = rb->includes[i];
+		if (!inc->run_target)
+			continue; /* only called: its steps are under its calls */
 		bool have = false;
 		for (size_t k = 0; k < e->nnodes; k++)
 			have = have || e->nodes[k]->rb == inc;

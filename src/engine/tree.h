@@ -9,6 +9,10 @@
 
 #include "internal.h"
 
+/* A node for def below parent (NULL: a top node) at index, with the nodes
+   of def's steps (a loop's: none until it expands). */
+struct node *tree_node_new(struct engine *e, const struct rb_step *def, const struct runbook *rb,
+                           struct node *parent, size_t index);
 /* Builds e->nodes from the runbooks of e->o, then their includes. */
 void engine_tree_build(struct engine *e);
 /* Frees e->nodes and the procedures' group definitions. */

@@ -31,13 +31,111 @@ static struct capture *cap_find(struct engine *e, const char *name)
 	return NULL;
 }
 
-bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char *name)
+/* True when rb declares name a secret. */
+static bool secret_of(const struct runbook *rb, const char *name)
 {
-	const struct runbook *rb = s ? s->rb : NULL;
 	for (size_t i = 0; rb && i < rb->nsecrets; i++)
 		if (strcmp(rb->secrets[i], name) == 0)
 			return true;
+	return false;
+}
+
+bool vars_is_secret(const struct engine *e, const struct eng_step *s, const char *name)
+{
+	if (s && (secret_of(s->rb, name) || (s->def && secret_of(s->def->runbook, name))))
+		return true;
+	/* a call: its callee's secrets are the call's too */
+	if (s && s->def && s->def->call && secret_of(s->def->call->runbook, name))
+		return true;
 	return rb_kv_get(&e->secrets, name) != NULL;
+}
+
+/* name among call node n's own variables, or NULL. */
+const struct capture *vars_scope_get(const struct node *n, const char *name)
+{
+	for (size_t i = 0; i < n->nscope; i++)
+		if (strcmp(n->scope[i].name, name) == 0)
+			return &n->scope[i];
+	return NULL;
+}
+
+/* Sets name among n's own variables (a with value, a default, a capture). */
+void vars_scope_set(struct node *n, const char *name, struct rbc_value *take)
+{
+	struct capture *c = (struct capture *)vars_scope_get(n, name);
+	if (!c) {
+		xgrow(&n->scope, &n->capscope, n->nscope + 1, sizeof *n->scope);
+		c = &n->scope[n->nscope++];
+		c->name = xstrdup(name);
+	} else {
+		value_free(c->value);
+		free(c->text);
+	}
+	c->value = take;
+	c->text = value_to_text(take);
+}
+
+/* Frees n's own variables. */
+void vars_scope_free(struct node *n)
+{
+	for (size_t i = 0; i < n->nscope; i++) {
+		free(n->scope[i].name);
+		value_free(n->scope[i].value);
+		free(n->scope[i].text);
+	}
+	free(n->scope);
+	n->scope = NULL;
+	n->nscope = n->capscope = 0;
+}
+
+/*
+ * What the iterations and calls around s (or s) bind name to, innermost
+ * first: a loop's item (docs/runbook-format.md, "Loops"), a call's variable
+ * (its with, its defaults, its steps' captures: "Calls"). They come before
+ * any other variable of the name. NULL when none does; *val, when given,
+ * the value (NULL for a loop's item).
+ */
+static const char *bound(const struct eng_step *s, const char *name, const struct rbc_value **val)
+{
+	if (val)
+		*val = NULL;
+	for (; s; s = s->parent) {
+		const struct node *n = (const struct node *)s;
+		if (n->loop_var && strcmp(n->loop_var, name) == 0)
+			return n->loop_item;
+		const struct capture *c = n->nscope ? vars_scope_get(n, name) : NULL;
+		if (c) {
+			if (val)
+				*val = c->value;
+			return c->text;
+		}
+	}
+	return NULL;
+}
+
+/* The loop's item or call's variable name is bound to around s, or NULL. */
+static const char *loop_bound(const struct eng_step *s, const char *name)
+{
+	return bound(s, name, NULL);
+}
+
+/* The call node strictly above s whose variables a capture of s goes to. */
+static struct node *call_around(const struct eng_step *s)
+{
+	for (const struct eng_step *p = s ? s->parent : NULL; p; p = p->parent)
+		if (p->def && p->def->call)
+			return (struct node *)p;
+	return NULL;
+}
+
+/* A capture of step s: the call's around it, else the run's. */
+void vars_capture_in(struct engine *e, const struct eng_step *s, const char *name, struct rbc_value *take)
+{
+	struct node *c = call_around(s);
+	if (c)
+		vars_scope_set(c, name, take);
+	else
+		vars_capture(e, name, take);
 }
 
 /* The raw text of a variable (runbook vars unexpanded), and where it came from. */
@@ -45,6 +143,9 @@ static const char *vars_raw(struct engine *e, const struct eng_step *s, const ch
                             bool *from_runbook)
 {
 	*from_runbook = false;
+	const char *item = loop_bound(s, name);
+	if (item)
+		return item;
 	struct capture *c = cap_find(e, name);
 	if (c)
 		return c->text;
@@ -588,6 +689,13 @@ void vars_env(struct engine *e, const struct eng_step *s, struct rb_kv *env)
 		rb_kv_set(env, e->vars.keys[i], e->vars.vals[i]);
 	for (size_t i = 0; i < e->ncaps; i++)
 		rb_kv_set(env, e->caps[i].name, e->caps[i].text);
+	for (const struct eng_step *p = s; p; p = p->parent) {
+		const struct node *n = (const struct node *)p;
+		if (n->loop_var) /* the innermost binding of the name */
+			rb_kv_set(env, n->loop_var, loop_bound(s, n->loop_var));
+		for (size_t i = 0; i < n->nscope; i++)
+			rb_kv_set(env, n->scope[i].name, loop_bound(s, n->scope[i].name));
+	}
 }
 
 /* The step's own env (run/nagios "env"), values expanded, on top. */
@@ -650,7 +758,11 @@ void vars_severity(struct engine *e, const cJSON *detail)
 static const struct rbc_value *var_lookup(const char *name, void *ud)
 {
 	struct engine *e = ud;
-	struct capture *cap = cap_find(e, name);
+	const struct rbc_value *bv = NULL;
+	const char *bt = bound(e->expr_step, name, &bv);
+	if (bv)
+		return bv;
+	struct capture *cap = bt ? NULL : cap_find(e, name);
 	if (cap)
 		return cap->value;
 	bool from_rb;

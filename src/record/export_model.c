@@ -200,6 +200,21 @@ static void set_bool(cJSON *o, const char *k, bool v)
 	cJSON_AddBoolToObject(o, k, v);
 }
 
+/* What a loop or a call s made when it expanded follows it again in steps
+   (the new tree does not list it), taken from the old list. */
+static void retree_made(struct model *m, cJSON *steps, const cJSON *s)
+{
+	const cJSON *id;
+	cJSON_ArrayForEach(id, export_get(s, "_made"))
+	{
+		if (!cJSON_IsString(id) || !strmap_get(&m->index, id->valuestring))
+			continue;
+		cJSON *c = step_take(m, id->valuestring);
+		cJSON_AddItemToArray(steps, c);
+		retree_made(m, steps, c);
+	}
+}
+
 /*
  * A resume with --force goes on with runbooks changed since the start: the
  * record follows the tree the run used from then on (its run_resumed line
@@ -235,6 +250,7 @@ static void retree(struct model *m, const cJSON *rbs)
 			set_bool(s, "group", cJSON_IsTrue(export_get(st, "group")));
 			set_bool(s, "on_demand", cJSON_IsTrue(export_get(st, "on_demand")));
 			cJSON_AddItemToArray(steps, s);
+			retree_made(m, steps, s);
 		}
 		cJSON *c = cJSON_Duplicate(rb, true);
 		cJSON_DeleteItemFromObjectCaseSensitive(c, "steps");
@@ -276,6 +292,40 @@ static void retree(struct model *m, const cJSON *rbs)
 	m->last = NULL;
 	cJSON_DeleteItemFromObjectCaseSensitive(m->header, "runbooks");
 	cJSON_AddItemToObject(m->header, "runbooks", list);
+}
+
+/* A loop expanded (docs/journal.md, "expanded"): its iterations and their
+   steps, not run yet, right after the loop's entry (a group in the record
+   like any other). */
+static void expanded(struct model *m, cJSON *loop, const cJSON *steps)
+{
+	cJSON *at = loop;
+	const cJSON *st;
+	cJSON *made = cJSON_GetObjectItemCaseSensitive(loop, "_made");
+	if (!made)
+		made = cJSON_AddArrayToObject(loop, "_made"); /* for a retree; not exported */
+	cJSON_ArrayForEach(st, steps)
+	{
+		const char *id = export_str(st, "id");
+		if (!id || strmap_get(&m->index, id))
+			continue;
+		cJSON_AddItemToArray(made, cJSON_CreateString(id));
+		cJSON *s = step_new(id);
+		copy(s, "number", st, "number");
+		copy(s, "title", st, "title");
+		set_bool(s, "group", cJSON_IsTrue(export_get(st, "group")));
+		/* after `at`, in the order listed (cJSON's last item is its
+		   first's prev) */
+		s->prev = at;
+		s->next = at->next;
+		if (at->next)
+			at->next->prev = s;
+		else
+			m->steps->child->prev = s;
+		at->next = s;
+		at = s;
+		strmap_set(&m->index, id, s);
+	}
 }
 
 /* One journal line into the model (a journal_replay callback). */
@@ -409,6 +459,8 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		if (out) /* a file of the run's own, else none */
 			copy(s, "output", e, "output");
 		free(out);
+	} else if (strcmp(ev, "expanded") == 0 && s) {
+		expanded(m, s, export_get(e, "steps"));
 	} else if (strcmp(ev, "note") == 0) {
 		cJSON *o = cJSON_CreateObject();
 		copy(o, "t", e, "t");
@@ -539,6 +591,7 @@ cJSON *export_model_new(const char *dir, struct rbc_error *err)
 	cJSON_ArrayForEach(s, m.steps)
 	{
 		cJSON_DeleteItemFromObjectCaseSensitive(s, "_open");
+		cJSON_DeleteItemFromObjectCaseSensitive(s, "_made");
 		const char *st = export_str(s, "state"), *v = export_str(s, "verdict");
 		bool pending = st && strcmp(st, "pending") == 0;
 		if (cJSON_IsTrue(export_get(s, "phase")) || cJSON_IsTrue(export_get(s, "group")) ||

@@ -254,6 +254,46 @@ static void add_titles_below(cJSON *o, const struct eng_step *s)
 	}
 }
 
+/* Sets o[k] to v when there is one. */
+static void add_var(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+}
+
+/* A loop's items, masked, into array a. */
+static void add_items(const struct journal *j, cJSON *a, const char *const *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *m = masked_text(j->mask, items[i]);
+		char *v = utf8_copy_valid(m, strlen(m));
+		cJSON_AddItemToArray(a, cJSON_CreateString(v));
+		free(v);
+		free(m);
+	}
+}
+
+/* The steps below s in order, as the header's "steps" has them. */
+static void add_steps_below(cJSON *a, const struct eng_step *s)
+{
+	for (size_t i = 0; i < s->nchildren; i++) {
+		const struct eng_step *c = s->children[i];
+		cJSON *o = cJSON_CreateObject();
+		char *id = journal_step_id(c);
+		cJSON_AddStringToObject(o, "id", id);
+		free(id);
+		cJSON_AddStringToObject(o, "number", c->def->number);
+		char *vt = c->title ? utf8_copy_valid(c->title, strlen(c->title)) : NULL;
+		if (vt)
+			cJSON_AddStringToObject(o, "title", vt);
+		free(vt);
+		if (c->def->action == RB_GROUP)
+			cJSON_AddBoolToObject(o, "group", true);
+		cJSON_AddItemToArray(a, o);
+		add_steps_below(a, c);
+	}
+}
+
 /*
  * The line of an event, with its newline. What came from outside rbc is
  * masked before it is encoded (never the encoded line: a short secret such
@@ -372,6 +412,16 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 		cJSON_AddStringToObject(o, "for", s && s->wait == ENG_WAIT_CONFIRM ? "confirm"
 		                                  : s && s->wait == ENG_WAIT_ASK ? "answer" : "operator");
 		break;
+	case ENG_EV_EXPANDED:
+		/* A loop's items (what a resume makes its iterations of again) and
+		   the steps they made, or the steps a call runs, as the header
+		   lists steps (docs/journal.md). */
+		add_var(o, "var", s && s->def && s->def->foreach ? s->def->foreach->var : NULL);
+		if (s && s->def && s->def->foreach) /* a call has none */
+			add_items(j, cJSON_AddArrayToObject(o, "items"), ev->items, ev->nitems);
+		if (s)
+			add_steps_below(cJSON_AddArrayToObject(o, "steps"), s);
+		break;
 	case ENG_EV_INCIDENT: {
 		/* The incident event's own fields; the line's time and number are
 		   the journal's. */
@@ -430,6 +480,8 @@ static void hold(struct journal *j, const struct eng_event *ev, uint64_t seq)
 	h->value = ev->value ? xstrdup(ev->value) : NULL;
 	h->by = ev->by ? xstrdup(ev->by) : NULL;
 	h->sample = ev->sample ? value_ref(ev->sample) : NULL;
+	h->ev.items = NULL; /* in the line; the observer has the text */
+	h->ev.nitems = 0;
 	h->detail = ev->detail ? cJSON_Duplicate(ev->detail, true) : NULL;
 	/* What the observer is given is what the line says. */
 	mask_strings(j->mask, h->detail, incident_words);

@@ -36,6 +36,7 @@ enum field_kind {
 	FIELD_TIME,        /* a UTC time as rbc writes it: 2026-12-04T01:52:40(.366)Z */
 	FIELD_VERDICT,     /* PASS, WARN, FAIL, UNKNOWN, ERROR */
 	FIELD_EV,          /* an event rbc writes */
+	FIELD_STEPS,       /* a list of steps, as the header's runbooks have them */
 };
 
 static const struct field_rule {
@@ -46,15 +47,15 @@ static const struct field_rule {
 	{"attempt", FIELD_COUNT}, {"automatic", FIELD_BOOL}, {"by", FIELD_STR}, {"criteria", FIELD_CRITERIA},
 	{"cut", FIELD_BOOL}, {"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_EV}, {"events", FIELD_SEQ},
 	{"for", FIELD_STR}, {"forced", FIELD_BOOL}, {"from", FIELD_STR_NULL}, {"group", FIELD_BOOL},
-	{"host", FIELD_STR}, {"id", FIELD_STR}, {"impact_start", FIELD_TIME}, {"lost_captures", FIELD_STRS},
+	{"host", FIELD_STR}, {"id", FIELD_STR}, {"impact_start", FIELD_TIME}, {"items", FIELD_STRS}, {"lost_captures", FIELD_STRS},
 	{"main", FIELD_BOOL}, {"name", FIELD_STR}, {"note", FIELD_STR}, {"number", FIELD_STR},
 	{"operator", FIELD_STR}, {"output", FIELD_STR}, {"pid", FIELD_COUNT}, {"rbc", FIELD_STR},
 	{"role", FIELD_STR}, {"run", FIELD_STR}, {"runbooks", FIELD_RUNBOOKS}, {"sample", FIELD_OBJ},
 	{"schema", FIELD_COUNT}, {"seq", FIELD_SEQ}, {"started", FIELD_TIME}, {"state", FIELD_STR},
-	{"step", FIELD_STR}, {"stopped", FIELD_BOOL}, {"t", FIELD_TIME}, {"target", FIELD_STR},
+	{"step", FIELD_STR}, {"steps", FIELD_STEPS}, {"stopped", FIELD_BOOL}, {"t", FIELD_TIME}, {"target", FIELD_STR},
 	{"text", FIELD_STR}, {"title", FIELD_STR}, {"to", FIELD_STR_NULL}, {"todo", FIELD_COUNT},
 	{"value", FIELD_STR_NULL}, {"value_bytes", FIELD_COUNT}, {"value_sha256", FIELD_STR},
-	{"vars", FIELD_VARS}, {"verdict", FIELD_VERDICT}, {"what", FIELD_STR},
+	{"var", FIELD_STR}, {"vars", FIELD_VARS}, {"verdict", FIELD_VERDICT}, {"what", FIELD_STR},
 };
 
 static int by_rule_name(const void *a, const void *b)
@@ -119,6 +120,12 @@ static bool event_name_ok(const char *s)
 	return strcmp(s, "run_header") == 0 || strcmp(s, "run_resumed") == 0;
 }
 
+/* What the header and a loop's expansion say of a step. */
+static const struct key_rule step_rules[] = {
+	{"id", FIELD_STR, true},       {"number", FIELD_STR, false}, {"title", FIELD_STR, false},
+	{"group", FIELD_BOOL, false},  {"on_demand", FIELD_BOOL, false},
+};
+
 /* Whether c is what a field of that kind holds. */
 static bool field_ok(const cJSON *c, enum field_kind kind, const char *name, char **why)
 {
@@ -149,15 +156,18 @@ static bool field_ok(const cJSON *c, enum field_kind kind, const char *name, cha
 		return cJSON_IsArray(c) && all_strings(c);
 	case FIELD_VARS:
 		return cJSON_IsObject(c) && all_strings(c);
+	case FIELD_STEPS:
+		if (!cJSON_IsArray(c))
+			return false;
+		for (const cJSON *st = c->child; st; st = st->next)
+			if (!cJSON_IsObject(st) || !check_keys(st, "a loop's step", step_rules, RBC_ARRAY_LEN(step_rules), why))
+				return false;
+		return true;
 	case FIELD_RUNBOOKS: {
 		static const struct key_rule rb_rules[] = {
 			{"id", FIELD_STR, true},       {"file", FIELD_STR, false},  {"kind", FIELD_STR, false},
 			{"title", FIELD_STR, false},   {"sha256", FIELD_STR_NULL, false},
 			{"included", FIELD_BOOL, false}, {"levels", FIELD_STRS, false}, {"roles", FIELD_STRS, false},
-		};
-		static const struct key_rule step_rules[] = {
-			{"id", FIELD_STR, true},       {"number", FIELD_STR, false}, {"title", FIELD_STR, false},
-			{"group", FIELD_BOOL, false},  {"on_demand", FIELD_BOOL, false},
 		};
 		if (!cJSON_IsArray(c))
 			return false;

@@ -200,7 +200,7 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 		r.value = value_from_json(json);
 	else if (type == ENG_EV_CAPTURE && value)
 		r.value = value_strz_new(value);
-	if (type == ENG_EV_INCIDENT)
+	if (type == ENG_EV_INCIDENT || type == ENG_EV_EXPANDED)
 		r.detail = o;
 	/* A step's output file is where the run will append to it: only ever
 	   inside this run's out/, whatever the record says. */
@@ -220,6 +220,8 @@ static bool apply(void *ud, const cJSON *o, const char *raw, unsigned long line)
 		st->lost[st->nlost++] = xasprintf("%s (%s)", r.name, sid);
 	}
 	free(out);
+	if (type == ENG_EV_EXPANDED && r.step)
+		index_steps(&x->steps, r.step); /* a loop's iterations: named from now on */
 	if (type == ENG_EV_RUN_FINISHED) {
 		st->finished = true;
 		st->stopped = r.stopped;

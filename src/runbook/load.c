@@ -24,6 +24,8 @@
 #include "rbc/runbook.h"
 #include "rbc/units.h"
 #include "ask.h"
+#include "call.h"
+#include "loop.h"
 #include "values.h"
 
 static const struct {
@@ -333,8 +335,19 @@ static void a_ask(struct loader *L, const cJSON *m)
 	free(g);
 }
 
+/* "call": a runbook file loads as run: includes do (call.c reads the rest). */
+static void a_call(struct loader *L, const cJSON *m)
+{
+	unsigned line = 0, col = 0;
+	char *full = call_read_target(&L->r, m, STEP(L));
+	json_doc_pos(L->r.doc, m, false, &line, &col);
+	if (full)
+		STEP(L)->call->runbook = load_file(L->ses, full, L->r.d, L->r.file, line, col, L->r.path.s);
+	free(full);
+}
+
 static void (*const action_fns[RB_ACTION_COUNT])(struct loader *, const cJSON *) = {
-	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_ASK] = a_ask,
+	[RB_GROUP] = a_steps, [RB_MANUAL] = a_manual, [RB_CALL] = a_call, [RB_ASK] = a_ask,
 };
 
 /* ------------------------------------------------------ step: the rest */
@@ -390,7 +403,21 @@ static void m_step_parallel(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
 	(void)t;
-	keys_bool(&L->r, m, &STEP(L)->parallel);
+	loop_read_parallel(&L->r, m, STEP(L));
+}
+
+/* foreach, max_failures (loop.c), with, export (call.c): the names they
+   set are defined for the steps that use them. */
+static void m_step_loop(struct keys_reader *kr, const cJSON *m, void *t)
+{
+	struct loader *L = loader_of(kr);
+	size_t k = 0;
+	char *const *v = loop_read_key(&L->r, m, STEP(L), &k);
+	(void)t;
+	for (size_t i = 0; i < k; i++) {
+		xgrow(&L->defined, &L->definedcap, L->ndefined + 1, sizeof *L->defined);
+		L->defined[L->ndefined++] = xstrdup(v[i]);
+	}
 }
 
 static void m_step_timeout(struct keys_reader *kr, const cJSON *m, void *t)
@@ -650,6 +677,8 @@ static void m_step_on_fail(struct keys_reader *kr, const cJSON *m, void *t)
 			keys_err(&L->r, m, "run: runbook \"%s\" does not exist (looked for %s)", v + 4, full);
 		} else {
 			s->on_fail_runbook = load_file(L->ses, full, L->r.d, L->r.file, line, col, L->r.path.s);
+			if (s->on_fail_runbook)
+				s->on_fail_runbook->run_target = true;
 		}
 		free(full);
 	} else {
@@ -701,13 +730,15 @@ static const struct keys_member step_keys[] = {
 	{"repeat", m_step_repeat}, {"expect", m_step_expect}, {"warn", m_step_warn},
 	{"capture", m_step_capture}, {"when", m_step_when}, {"confirm", m_step_confirm},
 	{"on_fail", m_step_on_fail}, {"on_decline", m_step_on_decline}, {"watch", m_step_watch},
-	{"on_demand", m_step_on_demand},
+	{"on_demand", m_step_on_demand}, {"foreach", m_step_loop}, {"max_failures", m_step_loop},
+	{"with", m_step_loop}, {"export", m_step_loop},
 };
 
 /* Keys that make no sense for some actions: (key, why). */
 static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 {
-	bool probe = s->action != RB_GROUP && s->action != RB_MANUAL && s->action != RB_ASK;
+	bool probe = s->action != RB_GROUP && s->action != RB_MANUAL && s->action != RB_ASK &&
+	             s->action != RB_CALL;
 	static const char *const probe_only[] = {"expect", "warn", "capture", "repeat", "retry", "timeout", "watch"};
 	for (size_t i = 0; i < RBC_ARRAY_LEN(probe_only) && !probe; i++) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(n, probe_only[i]);
@@ -715,7 +746,7 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 			continue;
 		size_t old = keys_push_key(&L->r, probe_only[i]);
 		keys_err_key(&L->r, k, "\"%s\" needs a probe; a%s %s step has none", probe_only[i],
-		        s->action == RB_ASK ? "n" : "", s->action == RB_ASK ? "ask" : s->action == RB_GROUP ? "group" : "manual");
+		        s->action == RB_ASK ? "n" : "", s->action == RB_ASK ? "ask" : rb_action_desc(s->action));
 		keys_pop(&L->r, old);
 	}
 	const cJSON *dec = cJSON_GetObjectItemCaseSensitive(n, "on_decline");
@@ -761,6 +792,8 @@ static void check_step_keys(struct loader *L, const cJSON *n, struct rb_step *s)
 	}
 	if (s->watch && s->on_demand)
 		keys_err(&L->r, n, "a step cannot be both \"watch\" and \"on_demand\"");
+	loop_check_keys(&L->r, n, s);
+	call_check_step(&L->r, n, s);
 }
 
 /* Reports a field an expression reads that its step never has. */
@@ -825,7 +858,7 @@ static void check_expr_fields(struct loader *L, const cJSON *node, const char *k
 static void check_fields(struct loader *L, const cJSON *n, const struct rb_step *s)
 {
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "when"), "when", s->when, s->action, true);
-	if (s->action == RB_GROUP || s->action == RB_MANUAL || s->action == RB_ASK)
+	if (s->action == RB_GROUP || s->action == RB_MANUAL || s->action == RB_ASK || s->action == RB_CALL)
 		return; /* expect and the rest are refused there already */
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "expect"), "expect", s->expect, s->action, false);
 	check_expr_fields(L, cJSON_GetObjectItemCaseSensitive(n, "warn"), "warn", s->warn, s->action, false);
@@ -1363,6 +1396,9 @@ static void check_gotos(struct loader *L)
 				keys_err(&L->r, g->node, "goto target \"%s\" does not exist", g->target);
 		} else if (*hit == g->step) {
 			keys_err(&L->r, g->node, "a step cannot goto itself");
+		} else if (loop_goto_refused(g->step, *hit)) {
+			keys_err(&L->r, g->node, "goto target \"%s\" is inside the loop \"%s\": its steps are reached "
+			         "only through it (goto \"%s\")", g->target, loop_around(*hit)->id, loop_around(*hit)->id);
 		}
 		keys_pop(&L->r, 0);
 	}
@@ -1548,6 +1584,7 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 			keys_require(&L.r, root, "severities", "(an incident runbook declares its ladder)");
 		check_ids(&L);
 		check_gotos(&L);
+		call_check_groups(&L.r, rb, L.all, L.nall);
 		check_vars(&L);
 		apply_defaults(&L);
 		values_resolve(rb, NULL, false, d);

@@ -40,6 +40,8 @@ static void step_free(struct rb_step *s)
 	free(s->confirm);
 	free(s->on_fail_target);
 	free(s->on_decline_target);
+	rb_foreach_free(s->foreach);
+	rb_call_free(s->call);
 	free(s);
 }
 

@@ -141,11 +141,11 @@ static bool check_values_one(const struct runbook *rb, const struct rb_kv *given
 bool runbook_check_values(const struct runbook *rb, const struct rb_kv *given, struct rbc_diags *d)
 {
 	bool ok = check_values_one(rb, given, d);
+	for (size_t i = 0; i < rb->nincludes; i++) /* a callee's come from its call's with */
+		ok = (!rb->includes[i]->run_target || check_values_one(rb->includes[i], given, d)) && ok;
 	ok = ask_check_given(rb, given, d) && ok;
-	for (size_t i = 0; i < rb->nincludes; i++) {
-		ok = check_values_one(rb->includes[i], given, d) && ok;
+	for (size_t i = 0; i < rb->nincludes; i++)
 		ok = ask_check_given(rb->includes[i], given, d) && ok;
-	}
 	return ok;
 }
 

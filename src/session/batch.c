@@ -181,6 +181,9 @@ static void on_event(void *ud, const struct eng_event *ev)
 		put_clean(stdout, ev->text);
 		fputc('\n', stdout);
 		break;
+	case ENG_EV_EXPANDED: /* a loop reached: its iterations, one per item */
+		line("EXPANDED", s, ev->text);
+		break;
 	case ENG_EV_CONFIRMED:
 		if (ev->automatic)
 			line("CONFIRMED", s, "--yes");

@@ -159,7 +159,7 @@ static void header_steps(cJSON *arr, const struct runbook *rb, struct rb_step *c
 		if (on_demand || st->on_demand)
 			cJSON_AddBoolToObject(o, "on_demand", true);
 		cJSON_AddItemToArray(arr, o);
-		if (st->action == RB_GROUP)
+		if (st->action == RB_GROUP && !st->foreach) /* a loop's: its expansion lists them */
 			header_steps(arr, rb, st->children, st->nchildren, on_demand || st->on_demand);
 	}
 }
@@ -194,7 +194,8 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 	header_steps(cJSON_AddArrayToObject(o, "steps"), rb, rb->steps, rb->nsteps, included);
 	cJSON_AddItemToArray(arr, o);
 	for (size_t i = 0; i < rb->nincludes; i++)
-		header_runbook(arr, rb->includes[i], true);
+		if (rb->includes[i]->run_target) /* one only called runs under its calls */
+			header_runbook(arr, rb->includes[i], true);
 }
 
 /*

@@ -192,6 +192,9 @@ static void on_event(void *ud, const struct eng_event *ev)
 	case ENG_EV_CONFIRMED:
 		frame_next_wait(c); /* a confirmation said yes: the step runs on */
 		break;
+	case ENG_EV_EXPANDED:
+		frame_rows_build(c); /* a loop's iterations are in the tree now */
+		break;
 	case ENG_EV_NOTE:
 		/* Passed on once its line is on disk; after a lost record, never. */
 		if (journal_error(c->cfg->journal))

@@ -61,9 +61,20 @@ static char *action_text(struct console *c, const struct eng_step *s)
 		return xasprintf("runbook %s (%s)", s->rb->file, rb_kind_name(s->rb->kind));
 	struct strbuf sb = {0};
 	const struct probe_ops *kind = probe_ops_for(d->action);
-	if (kind && kind->describe)
+	if (kind && kind->describe) {
 		kind->describe(d, &sb);
-	else if (d->action == RB_GROUP)
+	} else if (d->call) { /* a call: its callee, its with as bound */
+		sb_addf(&sb, "call %s: %zu step%s", d->call->target, d->nchildren, d->nchildren == 1 ? "" : "s");
+		for (size_t i = 0; i < d->call->with.n; i++)
+			sb_addf(&sb, "%s%s=${%s}", i ? ", " : ", with ", d->call->with.keys[i], d->call->with.keys[i]);
+	} else if (d->foreach) {
+		sb_addf(&sb, "loop over %s: %zu iteration%s", d->foreach->in ? d->foreach->in : "a list written out",
+		        s->nchildren, s->nchildren == 1 ? "" : "s");
+		if (d->parallel && d->parallel_max)
+			sb_addf(&sb, ", %ld at once", d->parallel_max);
+		else if (d->parallel)
+			sb_adds(&sb, ", all at once");
+	} else if (d->action == RB_GROUP)
 		sb_addf(&sb, "group of %zu%s", d->nchildren, d->parallel ? ", in parallel" : "");
 	else if (d->action == RB_MANUAL)
 		sb_addf(&sb, "manual: %s", s->wait_text ? s->wait_text : d->manual);

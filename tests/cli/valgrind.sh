@@ -40,6 +40,11 @@ vg "run a watch that fires at once" run --batch "$F/flow/watch-sync.json"
 vg "run parallel branches that jump" run --batch --var DIR="$TMP" "$F/flow/par-goto.json"
 vg "run a goto loop" run --batch "$F/flow/loop.json"
 vg "run the batch example" run --batch --assume done docs/examples/batch.json
+vg "run loops: nested, a call in a loop, parallel" run --batch --var LOG="$TMP/loops.log" tests/fixtures/foreach/nested.json
+vg "run a loop past max_failures" run --batch --var LOG="$TMP/loops.log" tests/fixtures/foreach/failures.json
+vg "run a loop whose list is no list" run --batch --var NODES='[1, {"x": 2}]' tests/fixtures/foreach/vars.json
+vg "run calls of a file and a group, exports and a secret" run --batch --var LOG="$TMP/calls.log" tests/fixtures/call/main.json
+vg "check loops and calls refused" check tests/fixtures/bad/call-cycle-groups.json tests/fixtures/bad/call-export-unknown.json tests/fixtures/bad/call-with-unknown.json tests/fixtures/bad/foreach-bad-item.json tests/fixtures/bad/call-cycle-files.json
 vg "run an invalid runbook" run --batch tests/fixtures/bad/many-errors.json
 vg "runs: the runs listed above" runs
 vg "runs --json" runs --json

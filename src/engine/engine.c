@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rbc/terminal.h"
+
 #include "emit.h"
 #include "internal.h"
 #include "step.h"
@@ -832,6 +834,14 @@ static void enter(struct flow *f, struct node *n)
 			free(m);
 			node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN, x);
 		}
+		flow_move(f, FLOW_AFTER, n);
+		return;
+	}
+	const struct probe_ops *kind = probe_ops_for(d->action);
+	if (kind && kind->needs_terminal && kind->needs_terminal(d) && !terminal_available()) {
+		/* "tty": true with no terminal to lend (docs/runbook-format.md). */
+		node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN,
+		            xstrdup("needs a terminal: \"tty\": true, and standard input is not one"));
 		flow_move(f, FLOW_AFTER, n);
 		return;
 	}

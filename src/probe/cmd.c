@@ -72,6 +72,7 @@
 
 #include "rbc/mask.h"
 #include "rbc/probe.h"
+#include "rbc/terminal.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
@@ -171,6 +172,9 @@ static void cmd_maybe_free(struct probe *p)
 	free(p->spool_path);
 	free(p->spool_error);
 	free(p->spawn_error);
+	free(p->in_text);
+	if (p->in_fd >= 0)
+		close(p->in_fd);
 	free(p);
 }
 
@@ -600,6 +604,7 @@ static void cmd_finish(struct probe *p)
 	cmd_close((uv_handle_t *)&p->timer);
 	for (int i = 0; i < 2; i++)
 		cmd_close((uv_handle_t *)&p->pipe[i]);
+	cmd_close((uv_handle_t *)&p->inpipe);
 	if (p->watch == WATCH_PROC)
 		cmd_close((uv_handle_t *)&p->proc);
 	else if (p->watch == WATCH_PIDFD)
@@ -912,6 +917,8 @@ static void cmd_exited(struct probe *p, int64_t exit_status, int term_signal)
 {
 	if (p->watch == WATCH_PIDFD)
 		cmd_close((uv_handle_t *)&p->pidpoll); /* its work is done */
+	if (p->tty)
+		terminal_give_back();
 	p->exited = true;
 	p->exit_status = exit_status;
 	p->term_signal = term_signal;
@@ -945,6 +952,30 @@ static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	cmd_stream_end(p, i);
 	cmd_check_done(p);
+}
+
+/* stdin is written (or could not be: the command exited without reading
+   it all, EPIPE, or the probe finished): closed, so the command sees EOF. */
+static void cmd_fed(uv_write_t *w, int status)
+{
+	(void)status;
+	struct probe *p = w->handle->data;
+	cmd_close((uv_handle_t *)&p->inpipe);
+}
+
+/*
+ * Feeds stdin text through the loop: libuv writes what the pipe takes and
+ * the rest as the command reads, so a command that prints a lot before it
+ * reads never deadlocks against rbc (its output is read meanwhile).
+ */
+static void cmd_feed(struct probe *p, const char *text, size_t len)
+{
+	p->in_len = len;
+	p->in_text = xmalloc(len + 1);
+	memcpy(p->in_text, text, len);
+	uv_buf_t b = uv_buf_init(p->in_text, (unsigned)len);
+	if (len == 0 || uv_write(&p->inreq, (uv_stream_t *)&p->inpipe, &b, 1, cmd_fed) != 0)
+		cmd_close((uv_handle_t *)&p->inpipe);
 }
 
 /*
@@ -984,8 +1015,25 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 		p->pipe[i].data = p;
 		p->nhandles++;
 	}
+	uv_pipe_init(p->loop, &p->inpipe, 0);
+	p->inpipe.data = p;
+	p->nhandles++;
+	p->in_fd = -1;
+	p->tty = req->tty != 0;
 
-	int r = proc_spawn(p, req->command, req->cwd, req->env);
+	const char *why = NULL;
+	int r = 0;
+	if (req->stdin_text && !p->tty)
+		r = proc_stdin_pipe(p);
+	if (r == 0 && p->tty && !terminal_prepare(&why)) {
+		p->spawn_error = xstrdup(why);
+		r = UV_EBUSY;
+	}
+	if (r == 0) {
+		r = proc_spawn(p, req->command, req->cwd, req->env);
+		if (p->tty && r != 0)
+			terminal_give_back();
+	}
 
 	if (r != 0) {
 		/* on_done never runs inside start: report on the next loop turn. */
@@ -994,13 +1042,20 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 		return p;
 	}
 	p->spawned = true;
+	if (p->tty) {
+		/* Its output goes to the terminal, not to rbc: nothing to read. */
+		terminal_take(p->pgid);
+		p->eof[0] = p->eof[1] = true;
+	}
+	if (req->stdin_text && !p->tty)
+		cmd_feed(p, req->stdin_text, req->stdin_len);
 	if (req->spool_path) {
 		/* Opened at the first byte of output (cmd_deliver), if one comes. */
 		p->spool_path = xstrdup(req->spool_path);
 		p->spool_dir = req->spool_dir >= 0 ? fcntl(req->spool_dir, F_DUPFD_CLOEXEC, 3) : -1;
 		p->spool_state = SPOOL_WAITING;
 	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2 && !p->tty; i++)
 		uv_read_start((uv_stream_t *)&p->pipe[i], cmd_alloc_cb, cmd_read_cb);
 	if (p->timeout_ms > 0) {
 		p->timer_phase = TIMER_TIMEOUT;
@@ -1090,6 +1145,7 @@ static void cmd_free_data(void *data)
 		return;
 	free(cmd->command);
 	free(cmd->cwd);
+	free(cmd->stdin_text);
 	rb_kv_free(&cmd->env);
 	free(cmd);
 }
@@ -1126,12 +1182,46 @@ static bool cmd_build(const struct rb_step *s, struct probe_build *b, struct pro
 	} else {
 		q->cwd = b->dir;
 	}
+	if (cmd->stdin_text) {
+		if (!b->expand(b, cmd->stdin_text, PROBE_QUOTE_PLAIN, &q->stdin_text, error))
+			return false;
+		q->stdin_len = strlen(q->stdin_text);
+	}
+	q->tty = cmd->tty;
 	struct rb_kv *env = probe_build_kv(b);
 	if (!b->environ(b, env, error))
 		return false;
 	q->env = env;
 	b->spool(b, &q->spool_path, &q->spool_dir);
 	return true;
+}
+
+/* The step-level keys of run and nagios: "stdin" (text, ${NAME} checked,
+   may be empty) and, for run only, "tty". */
+static bool cmd_step_key(struct keys_reader *r, const cJSON *m, struct rb_step *s)
+{
+	struct probe_cmd_step *cmd = s->action_data;
+	if (!cmd)
+		return true; /* the action was refused: reported already */
+	if (strcmp(m->string, "stdin") == 0) {
+		if (keys_want_string(r, m)) {
+			keys_scan_refs(r, m);
+			free(cmd->stdin_text);
+			cmd->stdin_text = xstrdup(m->valuestring);
+		}
+		return true;
+	}
+	if (strcmp(m->string, "tty") == 0 && s->action == RB_RUN) {
+		keys_bool(r, m, &cmd->tty);
+		return true;
+	}
+	return false;
+}
+
+/* Whether the run step has the terminal. */
+static bool cmd_needs_terminal(const struct rb_step *s)
+{
+	return cmd_of(s)->tty;
 }
 
 /* The describe of run: "$ command". */
@@ -1158,6 +1248,8 @@ const struct probe_ops probe_run_ops = {
 	.describe_verbatim = true,
 	.step_env = cmd_step_env,
 	.shell_text = cmd_shell_text,
+	.step_key = cmd_step_key,
+	.needs_terminal = cmd_needs_terminal,
 	.start = run_start,
 	.cancel = cmd_cancel,
 };
@@ -1174,6 +1266,7 @@ const struct probe_ops probe_nagios_ops = {
 	.describe_verbatim = true,
 	.step_env = cmd_step_env,
 	.shell_text = cmd_shell_text,
+	.step_key = cmd_step_key,
 	.start = nagios_start,
 	.cancel = cmd_cancel,
 };

@@ -1353,3 +1353,8 @@ char *engine_var_shown(const struct engine *e, const struct eng_step *s, const c
 {
 	return vars_shown((struct engine *)e, s, name);
 }
+
+char *engine_text_shown(const struct engine *e, const struct eng_step *s, const char *text)
+{
+	return vars_display((struct engine *)e, s, text);
+}

@@ -3,8 +3,10 @@
  * the lender the view registers, the terminal's modes saved and restored
  * around the command, and its foreground process group moved to the
  * command's and back, as a shell's job control does (tcsetpgrp with
- * SIGTTOU blocked, which a background process needs to take it back).
+ * SIGTTOU blocked, which a background process needs to take it back);
+ * the descriptors' O_NONBLOCK (the loop's) cleared while it is lent.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <termios.h>
@@ -15,6 +17,7 @@
 static struct terminal_lender lender;
 static bool have_lender, lent, saved_ok;
 static struct termios saved;
+static int saved_fl[3] = {-1, -1, -1};
 
 void terminal_set_lender(const struct terminal_lender *l)
 {
@@ -46,6 +49,13 @@ bool terminal_prepare(const char **why)
 	if (have_lender && lender.lend)
 		lender.lend(lender.ud);
 	saved_ok = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	/* The loop's poll set the terminal non-blocking; a shell's read on a
+	   non-blocking terminal fails at once (EAGAIN): blocking while lent. */
+	for (int fd = 0; fd < 3; fd++) {
+		saved_fl[fd] = fcntl(fd, F_GETFL);
+		if (saved_fl[fd] >= 0 && (saved_fl[fd] & O_NONBLOCK))
+			(void)fcntl(fd, F_SETFL, saved_fl[fd] & ~O_NONBLOCK);
+	}
 	lent = true;
 	return true;
 }
@@ -83,6 +93,9 @@ void terminal_give_back(void)
 		(void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
+	for (int fd = 0; fd < 3; fd++)
+		if (saved_fl[fd] >= 0 && (saved_fl[fd] & O_NONBLOCK))
+			(void)fcntl(fd, F_SETFL, saved_fl[fd]);
 	lent = false;
 	if (have_lender && lender.reclaim)
 		lender.reclaim(lender.ud);

@@ -122,11 +122,11 @@ void prose_kind_keys(struct keys_reader *r, const cJSON *n, struct rb_step *s)
 		if (ops && ops->step_key && ops->step_key(r, m, s)) {
 			/* taken */
 		} else if (strcmp(kind_keys[i], "tty") == 0) {
-			keys_err_key(r, m, "\"tty\" applies only to a run step; this is a %s step",
-			             rb_action_desc(s->action));
+			keys_err_key(r, m, "\"tty\" applies only to a run step (this one is \"%s\")",
+			             rb_action_key(s->action));
 		} else {
-			keys_err_key(r, m, "\"%s\" applies only to a run or nagios step; this is a %s step",
-			             kind_keys[i], rb_action_desc(s->action));
+			keys_err_key(r, m, "\"%s\" applies only to a run or nagios step (this one is \"%s\")",
+			             kind_keys[i], rb_action_key(s->action));
 		}
 		keys_pop(r, old);
 	}

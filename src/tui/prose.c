@@ -67,8 +67,9 @@ static int prose_link(struct console *c, const struct eng_step *s, const struct 
 	if (links_enabled() && prose_url_scheme_ok(url)) {
 		links_draw(y, x + lw, w - lw, title, url, c->attr[THEME_DETAIL_VALUE]);
 	} else {
+		/* One line; what does not fit is cut with "…", never silently. */
 		char *plain = xasprintf("%s <%s>", title, url);
-		draw_str(y, x + lw, w - lw, plain, c->attr[THEME_DETAIL_VALUE]);
+		prose_text(y, x + lw, w - lw, 1, plain, c->attr[THEME_DETAIL_VALUE]);
 		free(plain);
 	}
 	free(title);

@@ -1224,16 +1224,30 @@ static bool cmd_needs_terminal(const struct rb_step *s)
 	return cmd_of(s)->tty;
 }
 
+/* What the command is fed, as written (its first 200 bytes), after a describe. */
+static void cmd_describe_stdin(const struct rb_step *s, struct strbuf *sb)
+{
+	const char *in = cmd_of(s)->stdin_text;
+	if (!in)
+		return;
+	size_t n = strlen(in), keep = n > 200 ? 200 : n;
+	while (keep < n && keep > 0 && ((unsigned char)in[keep] & 0xC0) == 0x80)
+		keep--; /* not inside a character */
+	sb_addf(sb, "\nstdin: %.*s%s", (int)keep, in, keep < n ? "…" : "");
+}
+
 /* The describe of run: "$ command". */
 static void run_describe(const struct rb_step *s, struct strbuf *sb)
 {
 	sb_addf(sb, "$ %s", cmd_of(s)->command);
+	cmd_describe_stdin(s, sb);
 }
 
 /* The describe of nagios: "plugin $ command". */
 static void nagios_describe(const struct rb_step *s, struct strbuf *sb)
 {
 	sb_addf(sb, "plugin $ %s", cmd_of(s)->command);
+	cmd_describe_stdin(s, sb);
 }
 
 const struct probe_ops probe_run_ops = {

@@ -108,6 +108,13 @@ char *prose_description(struct keys_reader *r, const cJSON *m)
 	return xstrdup(m->valuestring);
 }
 
+/* The action keys, by action (the loader's own table is load.c's). */
+static const char *const action_keys[] = {
+#define X(e, key, desc) key,
+	RB_ACTIONS(X)
+#undef X
+};
+
 /* The step-level keys a kind owns, in the order the kinds may take them. */
 static const char *const kind_keys[] = {"tty", "stdin"};
 
@@ -123,10 +130,10 @@ void prose_kind_keys(struct keys_reader *r, const cJSON *n, struct rb_step *s)
 			/* taken */
 		} else if (strcmp(kind_keys[i], "tty") == 0) {
 			keys_err_key(r, m, "\"tty\" applies only to a run step (this one is \"%s\")",
-			             rb_action_key(s->action));
+			             action_keys[s->action]);
 		} else {
 			keys_err_key(r, m, "\"%s\" applies only to a run or nagios step (this one is \"%s\")",
-			             kind_keys[i], rb_action_key(s->action));
+			             kind_keys[i], action_keys[s->action]);
 		}
 		keys_pop(r, old);
 	}

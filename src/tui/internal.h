@@ -185,7 +185,7 @@ extern const struct pane_ops pane_tree_ops, pane_detail_ops, pane_output_ops, pa
 extern const struct pane_ops bars_header_ops, bars_incident_ops, bars_status_ops;
 extern const struct overlay_ops overlay_prompt_ops, overlay_incident_ops, bars_help_ops;
 
-/* prose.c: the selected step's (or its runbook's) description and links,
+/* detail_prose.c: the selected step's (or its runbook's) description and links,
    and a terminal command's remark, from row y down to ymax in w columns
    from x; returns the next free row. */
 int prose_draw(struct console *c, const struct eng_step *s, int y, int x, int w, int ymax);

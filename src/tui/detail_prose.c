@@ -1,5 +1,5 @@
 /*
- * prose.c — the detail pane's prose (docs/console.md, "The detail pane"):
+ * detail_prose.c — the detail pane's prose (docs/console.md, "The detail pane"):
  * the description and links of the selected step, or of its runbook on the
  * runbook's row (a severity's description on its procedure), the runbook's
  * links under a step's own, and what a command with the terminal does with

@@ -124,6 +124,19 @@ expect_match "the JSON export: the runbook's links" "$got" '^Grafana: checkout h
 expect_match "… a step's description and links (masked)" "$got" "^Check the checkout service's h https://t\.example/\?k=••••$"
 expect_match "… the phase's description" "$got" '^How checkout is released in staging\.$'
 expect_nomatch "… no secret" "$json" 'tok-s3cret'
+run "$RBC" export "$dir" --format junit
+expect_match "the JUnit export: a step's description and links in its system-out" "$OUT" \
+	'link Runbook wiki &lt;https://wiki\.example/checkout&gt;'
+expect_match "… the description too" "$OUT" 'description: Check the checkout service'
+expect_nomatch "… no escape, no secret" "$OUT" "${ESC}|tok-s3cret"
+# The journal checker holds the header's links to their shape.
+mkdir -p "$TMP/runs-t"
+cp -r "$dir" "$TMP/runs-t/"
+tdir="$TMP/runs-t/$(basename "$dir")"
+sed -i '1s/"links":\[{"title":"Runbook wiki"/"links":[{"title":7/' "$tdir/journal.jsonl"
+run "$RBC" export "$tdir" --format json
+expect_eq "a header whose link has no text title is refused" "$RC" 65
+expect_match "… saying where and what" "$ERR" 'journal\.jsonl:1: a link.s "title" is not what rbc writes there'
 jrn=$(cat "$dir/journal.jsonl")
 expect_nomatch "the journal has no secret" "$jrn" 'tok-s3cret'
 t_done

@@ -11,11 +11,11 @@ F=$ROOT/tests/fixtures/tty
 
 # --- batch -----------------------------------------------------------------------
 echo "# batch"
-run env RBC_RUNS_DIR="$TMP/runs" "$RBC" run --batch "$F/ask.json" </dev/null
+run env RBC_RUNS_DIR="$TMP/runs-batch" "$RBC" run --batch "$F/ask.json" </dev/null
 expect_eq "batch without a terminal: the run is UNKNOWN (exit 3)" "$RC" 3
 expect_match "… the tty step needs a terminal" "$OUT" '^UNKNOWN +ask +Switch over — needs a terminal'
 expect_match "… the run goes on to the next step" "$OUT" '^PASS +after +After'
-dir=$(ls -d "$TMP"/runs/*-ask-* | tail -1)
+dir=$(ls -d "$TMP"/runs-batch/*-ask-* | tail -1)
 expect_match "… the journal says so" "$(cat "$dir/journal.jsonl")" '"step":"ask/ask".*"verdict":"UNKNOWN".*needs a terminal'
 
 if command -v script >/dev/null 2>&1; then

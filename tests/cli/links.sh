@@ -110,6 +110,20 @@ expect_match "… a step's description and links" "$md" \
 expect_match "… a hostile title escaped for Markdown" "$md" '\[evil�\\]8;;https://evil\.example�\\\\click�\]\(<https://ok\.example/>\)'
 expect_nomatch "… no escape in it" "$md" "$ESC"
 expect_nomatch "… no secret" "$md" 'tok-s3cret'
+# Markdown in a description or a link is the record's text, not the log's.
+cat >"$TMP/md.json" <<'MD'
+{ "runbook": "md", "title": "MD",
+  "description": "line one\n# not a heading\n<script>x</script> [a](javascript:x)",
+  "links": [ { "title": "a](javascript:alert(1)) [b", "url": "https://x.example/a)b<c>d" } ],
+  "steps": [ { "id": "a", "title": "A", "run": "true", "description": "one\n## two | pipe" } ] }
+MD
+run env RBC_RUNS_DIR="$TMP/runs-md" "$RBC" run --batch "$TMP/md.json"
+run "$RBC" export "$(ls -d "$TMP"/runs-md/*-md-* | tail -1)" --format md
+expect_match "Markdown in a description stays text: no heading, no HTML, no link" "$OUT" \
+	'^line one<br># not a heading<br>&lt;script&gt;x&lt;/script&gt; \\\[a\\\]\(javascript:x\)$'
+expect_match "… a link's title cannot close it, its url cannot leave <…>" "$OUT" \
+	'^Links: \[a\\\]\(javascript:alert\(1\)\) \\\[b\]\(<https://x\.example/a\)b%3Cc%3Ed>\)$'
+expect_match "… a step's description in its list item, its pipe escaped" "$OUT" '^- 1 A — one<br>## two \\\| pipe$'
 run "$RBC" export "$dir" --format json
 json=$OUT
 got=$(printf '%s' "$json" | python3 -c '

@@ -14,7 +14,8 @@
  *
  * Without a lender (batch), a command may still have the terminal when
  * standard input is one; otherwise the step ends UNKNOWN "needs a
- * terminal". One command holds the terminal at a time.
+ * terminal". One command holds the terminal at a time (the command probe
+ * queues the others until it is back).
  */
 #ifndef RBC_TERMINAL_H
 #define RBC_TERMINAL_H

@@ -173,6 +173,9 @@ static void cmd_maybe_free(struct probe *p)
 	free(p->spool_error);
 	free(p->spawn_error);
 	free(p->in_text);
+	free(p->w_command);
+	free(p->w_cwd);
+	rb_kv_free(&p->w_env);
 	if (p->in_fd >= 0)
 		close(p->in_fd);
 	free(p);
@@ -912,13 +915,15 @@ static void cmd_timer_cb(uv_timer_t *t)
 	}
 }
 
+static void cmd_tty_release(void);
+
 /* The shell was reaped; the pipes may still be open. */
 static void cmd_exited(struct probe *p, int64_t exit_status, int term_signal)
 {
 	if (p->watch == WATCH_PIDFD)
 		cmd_close((uv_handle_t *)&p->pidpoll); /* its work is done */
 	if (p->tty)
-		terminal_give_back();
+		cmd_tty_release();
 	p->exited = true;
 	p->exit_status = exit_status;
 	p->term_signal = term_signal;
@@ -978,6 +983,88 @@ static void cmd_feed(struct probe *p, const char *text, size_t len)
 		cmd_close((uv_handle_t *)&p->inpipe);
 }
 
+/* ---- commands with the terminal (terminal.h) ------------------------------ */
+
+/* tty commands waiting for the terminal, oldest first. */
+static struct probe *tty_head, *tty_tail;
+
+/*
+ * Gives the terminal to p's command and spawns it; a failure is reported on
+ * the next loop turn, the terminal returned. Its time and timeout count from
+ * here, not from a wait for the terminal.
+ */
+static bool cmd_tty_go(struct probe *p, const char *command, const char *cwd, const struct rb_kv *env)
+{
+	const char *why = NULL;
+	int r = 0;
+	p->t0 = uv_hrtime();
+	if (!terminal_prepare(&why)) {
+		p->spawn_error = xstrdup(why);
+		r = UV_EBUSY;
+	} else if ((r = proc_spawn(p, command, cwd, env)) != 0) {
+		terminal_give_back();
+	}
+	if (r != 0) {
+		p->timer_phase = TIMER_SPAWN_FAILED;
+		uv_timer_start(&p->timer, cmd_timer_cb, 0, 0);
+		return false;
+	}
+	p->spawned = true;
+	terminal_take(p->pgid);
+	p->eof[0] = p->eof[1] = true; /* its output is the terminal's */
+	if (p->timeout_ms > 0) {
+		p->timer_phase = TIMER_TIMEOUT;
+		uv_timer_start(&p->timer, cmd_timer_cb, (uint64_t)p->timeout_ms, 0);
+	}
+	return true;
+}
+
+/* Another command holds the terminal: p waits its turn with copies of
+   what it runs (the request is only lent to start). */
+static void cmd_tty_wait(struct probe *p, const struct probe_req *req)
+{
+	p->w_command = xstrdup(req->command);
+	p->w_cwd = req->cwd ? xstrdup(req->cwd) : NULL;
+	for (size_t i = 0; req->env && i < req->env->n; i++)
+		rb_kv_set(&p->w_env, req->env->keys[i], req->env->vals[i]);
+	p->tty_waiting = true;
+	if (tty_tail)
+		tty_tail->tty_next = p;
+	else
+		tty_head = p;
+	tty_tail = p;
+}
+
+/* Takes p out of the queue. */
+static void cmd_tty_unqueue(struct probe *p)
+{
+	struct probe **pp = &tty_head, *prev = NULL;
+	while (*pp && *pp != p) {
+		prev = *pp;
+		pp = &(*pp)->tty_next;
+	}
+	if (*pp) {
+		*pp = p->tty_next;
+		if (tty_tail == p)
+			tty_tail = prev;
+	}
+	p->tty_next = NULL;
+	p->tty_waiting = false;
+}
+
+/* The terminal comes back to rbc; the next command waiting for it gets it
+   (one that cannot start is reported, and the one after it tried). */
+static void cmd_tty_release(void)
+{
+	terminal_give_back();
+	while (tty_head) {
+		struct probe *next = tty_head;
+		cmd_tty_unqueue(next);
+		if (cmd_tty_go(next, next->w_command, next->w_cwd, &next->w_env))
+			return;
+	}
+}
+
 /*
  * Spawns the command. A spawn failure is still a started probe: its on_done
  * (error set) follows on the next loop turn, as the contract asks.
@@ -1020,21 +1107,19 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 	p->nhandles++;
 	p->in_fd = -1;
 	p->tty = req->tty != 0;
-
-	const char *why = NULL;
-	int r = 0;
-	if (req->stdin_text && !p->tty)
-		r = proc_stdin_pipe(p);
-	if (r == 0 && p->tty && !terminal_prepare(&why)) {
-		p->spawn_error = xstrdup(why);
-		r = UV_EBUSY;
+	if (p->tty) {
+		/* No output to read, spool or feed: the terminal is its. */
+		if (terminal_lent()) {
+			cmd_tty_wait(p, req);
+			return p;
+		}
+		cmd_tty_go(p, req->command, req->cwd, req->env);
+		return p;
 	}
-	if (r == 0) {
+
+	int r = req->stdin_text ? proc_stdin_pipe(p) : 0;
+	if (r == 0)
 		r = proc_spawn(p, req->command, req->cwd, req->env);
-		if (p->tty && r != 0)
-			terminal_give_back();
-	}
-
 	if (r != 0) {
 		/* on_done never runs inside start: report on the next loop turn. */
 		p->timer_phase = TIMER_SPAWN_FAILED;
@@ -1042,12 +1127,7 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 		return p;
 	}
 	p->spawned = true;
-	if (p->tty) {
-		/* Its output goes to the terminal, not to rbc: nothing to read. */
-		terminal_take(p->pgid);
-		p->eof[0] = p->eof[1] = true;
-	}
-	if (req->stdin_text && !p->tty)
+	if (req->stdin_text)
 		cmd_feed(p, req->stdin_text, req->stdin_len);
 	if (req->spool_path) {
 		/* Opened at the first byte of output (cmd_deliver), if one comes. */
@@ -1055,7 +1135,7 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 		p->spool_dir = req->spool_dir >= 0 ? fcntl(req->spool_dir, F_DUPFD_CLOEXEC, 3) : -1;
 		p->spool_state = SPOOL_WAITING;
 	}
-	for (int i = 0; i < 2 && !p->tty; i++)
+	for (int i = 0; i < 2; i++)
 		uv_read_start((uv_stream_t *)&p->pipe[i], cmd_alloc_cb, cmd_read_cb);
 	if (p->timeout_ms > 0) {
 		p->timer_phase = TIMER_TIMEOUT;
@@ -1070,6 +1150,13 @@ static void cmd_cancel(struct probe *p)
 	if (p->finished)
 		return;
 	p->stop = STOP_CANCEL;
+	if (p->tty_waiting) {
+		/* Never started: out of the queue, reported on the next turn. */
+		cmd_tty_unqueue(p);
+		p->timer_phase = TIMER_SPAWN_FAILED;
+		uv_timer_start(&p->timer, cmd_timer_cb, 0, 0);
+		return;
+	}
 	if (!p->spawned)
 		return; /* the pending spawn-failure report now says "cancelled" */
 	if (cmd_complete(p)) {

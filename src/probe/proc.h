@@ -65,6 +65,10 @@ struct probe {
 	char *in_text;               /* what stdin is fed (owned; NULL: /dev/null) */
 	size_t in_len;
 	int in_fd;                   /* stdin's read end, for the child (-1: none) */
+	bool tty_waiting;            /* tty: queued until the terminal is free */
+	struct probe *tty_next;      /* …after this one */
+	char *w_command, *w_cwd;     /* …with copies of what it runs */
+	struct rb_kv w_env;
 	bool tty;                    /* the command has the terminal (terminal.h):
 	                                stdin, stdout and stderr are rbc's, and its
 	                                group becomes the foreground group */

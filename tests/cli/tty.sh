@@ -85,4 +85,21 @@ expect_match "… the step beside it too" "$SCREEN" '✔ 1\.2 Background'
 keys q
 tui_exit
 expect_eq "the console exits 0" "$TUI_RC" 0
+# Two tty steps at once: the second waits for the terminal, then has it.
+tui_start 100 30 --operator alice "$F/two.json"
+wait_idle
+keys a
+expect_screen "two tty steps in parallel: the first has the terminal" "First?"
+expect_nomatch "… the second waits" "$SCREEN" 'Second\?'
+type_text "one"
+keys Enter
+expect_screen "… once it exits, the second has it" "Second?"
+type_text "two"
+keys Enter
+expect_screen "… then the console is back" "■ finished PASS"
+expect_match "… both passed" "$SCREEN" '✔ 1\.1 First'
+expect_match "… both passed (2)" "$SCREEN" '✔ 1\.2 Second'
+keys q
+tui_exit
+expect_eq "the console exits 0" "$TUI_RC" 0
 t_done

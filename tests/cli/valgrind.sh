@@ -41,6 +41,10 @@ vg "run parallel branches that jump" run --batch --var DIR="$TMP" "$F/flow/par-g
 vg "run a goto loop" run --batch "$F/flow/loop.json"
 vg "run the batch example" run --batch --assume done docs/examples/batch.json
 vg "run an invalid runbook" run --batch tests/fixtures/bad/many-errors.json
+vg "run commands fed their input" run --batch tests/fixtures/stdin/feed.json
+vg "run a tty step without a terminal" run --batch tests/fixtures/tty/ask.json
+vg "run descriptions and links" run --batch tests/fixtures/links/links.json
+vg "check bad links, tty and stdin" check tests/fixtures/bad/links-bad.json tests/fixtures/bad/tty-bad.json tests/fixtures/bad/stdin-bad.json
 vg "runs: the runs listed above" runs
 vg "runs --json" runs --json
 vg "export a run as JSON" export "$(ls "$TMP/runs" | head -1)" --format json -o "$TMP/export.json"

@@ -8,8 +8,13 @@
  * more than the shell itself). The child gets every signal at its default
  * (rbc ignores SIGPIPE; only glibc's two internal signals, 32 and 33, stay
  * ignored, as its posix_spawn wants), an empty signal mask, stdin from
- * /dev/null, and stdout and stderr on two pipes whose read ends libuv
- * watches. Its exit is seen through a pidfd polled on the loop, then reaped
+ * /dev/null (or a pipe the step's "stdin" text is written to through the
+ * loop, then closed: a command that prints a lot before it reads never
+ * deadlocks against a blocking write), and stdout and stderr on two pipes
+ * whose read ends libuv watches. A "tty" command instead gets rbc's
+ * terminal (terminal.h): a process group of its own in rbc's session, made
+ * the foreground one, no pipes (nothing captured); one at a time, the
+ * others queued until the terminal is back. Its exit is seen through a pidfd polled on the loop, then reaped
  * with waitpid. Whether pidfd_open works is asked once, before the first
  * spawn: without it (ENOSYS, or EPERM from a seccomp filter) commands go
  * through libuv's uv_spawn (fork, SIGCHLD) as before, on pipes made here as

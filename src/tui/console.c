@@ -91,8 +91,10 @@ static void draw(struct console *c)
 		if (L.pane[id].h > 0)
 			panes[id]->draw(c, &L.pane[id], c->focus == id);
 	}
-	if (c->help)
+	if (c->help) {
 		bars_help_ops.draw(c, &(struct rect){0, 0, c->rows, c->cols});
+		links_forget(); /* the help covers them */
+	}
 	const struct overlay_ops *prompt = prompt_overlay(c);
 	if (prompt)
 		prompt->draw(c, &L.pane[PANE_STATUS]);

@@ -71,6 +71,23 @@ keys j
 expect_screen "… the step's links" "link Runbook wiki"
 keys j
 expect_screen "… the hostile step" "bell� esc"
+keys k
+expect_screen "… back on the step with links" "link Runbook wiki"
+before=$(stat -c %s "$TMP/raw.log")
+keys '?'
+expect_screen "the help opens over the panes" "first step / oldest line"
+# The log settles (script(1) writes it in chunks): its size stops changing.
+size=-1; deadline=$((SECONDS + 5))
+while [ "$size" != "$(stat -c %s "$TMP/raw.log")" ] && [ $SECONDS -lt $deadline ]; do
+	size=$(stat -c %s "$TMP/raw.log"); sleep 0.2
+done
+# What the terminal got once the help was drawn (a chunk written before
+# it may land in the log just after the size was read).
+after=$(tail -c +"$((before + 1))" "$TMP/raw.log" | python3 -c 'import sys; d = sys.stdin.buffer.read(); i = d.find("oldest line".encode()); sys.stdout.buffer.write(d[i:] if i >= 0 else b"")')
+expect_match "… the help was drawn" "$after" 'oldest line'
+expect_nomatch "… no link is written over the help" "$after" "${ESC}]8;;https"
+keys Escape
+expect_screen "the help closes (any key)" "link Runbook wiki"
 keys q
 tui_exit
 log=$(cat "$TMP/raw.log" 2>/dev/null)

@@ -355,5 +355,8 @@ char *engine_var(const struct engine *e, const struct eng_step *s, const char *n
 /* The same as it may be shown: secrets masked (a captured window of output
    at its cut ends too). NULL when unset. */
 char *engine_var_shown(const struct engine *e, const struct eng_step *s, const char *name);
+/* text with the ${NAME} known now expanded (the others left as written),
+   secrets masked: a new string (NULL text: NULL). */
+char *engine_text_shown(const struct engine *e, const struct eng_step *s, const char *text);
 
 #endif

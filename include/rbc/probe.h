@@ -67,6 +67,11 @@ struct probe_req {
 	                                name, never by the path, so nothing above
 	                                it is followed (-1: none, the spool fails) */
 	size_t keep_bytes;           /* in-memory tail kept per stream (0: default 64 KiB) */
+	const char *stdin_text;      /* fed to the command's standard input, then
+	                                closed (NULL: /dev/null); stdin_len bytes */
+	size_t stdin_len;
+	int tty;                     /* run: the command gets the terminal
+	                                (probe_terminal.h); no output captured */
 	/* Secrets masked in what leaves the probe as text: the spool file and
 	   on_output (NULL: none). Borrowed for the whole attempt; values added
 	   to it meanwhile apply from then on. The sample keeps the raw output,
@@ -177,6 +182,12 @@ struct probe_ops {
 	   the detail pane lists. NULL ops: the kind runs no shell. */
 	const struct rb_kv *(*step_env)(const struct rb_step *s);
 	const char *(*shell_text)(const struct rb_step *s);
+	/* A step-level key the kind owns ("tty", "stdin"): reads m (its key on
+	   r's path) into s's kind data; false when the kind has no such key. */
+	bool (*step_key)(struct keys_reader *r, const cJSON *m, struct rb_step *s);
+	/* Whether s runs with the terminal ("tty": true): no output is
+	   captured, and a run without a terminal cannot do it. */
+	bool (*needs_terminal)(const struct rb_step *s);
 
 	struct probe *(*start)(const struct probe_req *req, struct rbc_error *err);
 	void (*cancel)(struct probe *p);

@@ -305,6 +305,19 @@ struct rb_step *const *rb_call_steps(const struct rb_call *c, size_t *n);
  */
 long rb_list_split(const char *text, char ***items, char **why);
 
+/* A link of a runbook or a step (docs/runbook-format.md, "Descriptions and
+   links"): as written, ${NAME} unexpanded; a literal url is http(s). */
+struct rb_link {
+	char *title, *url;
+};
+/* Frees one link's text, or n links and the array. */
+void rb_links_free_one(struct rb_link *l);
+void rb_links_free(struct rb_link *links, size_t n);
+/* Whether url starts with http:// or https:// (any case). */
+bool prose_url_scheme_ok(const char *url);
+/* Whether url has no blank, control character or DEL. */
+bool prose_url_chars_ok(const char *url);
+
 struct rb_step {
 	char *id;                /* explicit, or derived from the position ("1.2") */
 	bool id_derived;
@@ -313,6 +326,9 @@ struct rb_step {
 	char *number;            /* display number, "1.2" */
 	char *title;             /* unexpanded; ${NAME} still in it */
 	char *note;
+	char *description;       /* shown in the detail pane; ${NAME} unexpanded */
+	struct rb_link *links;
+	size_t nlinks;
 	char *path;              /* JSON path, "steps[0].steps[1]" */
 	unsigned line, col;      /* where the step object starts */
 	enum rb_action action;
@@ -379,6 +395,8 @@ struct runbook {
 	char *file;              /* as given */
 	char *dir;               /* its directory, for run: and cwd */
 	char *id, *title, *description;
+	struct rb_link *links;   /* shown with the description */
+	size_t nlinks;
 	char *log_version;       /* "log": what fills the deployment log's Version */
 	char *log_environment;   /* …and Environment (${NAME} unexpanded; NULL: not given) */
 	bool log_production;     /* "log": the run changes production (the console says so loudly) */

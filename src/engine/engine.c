@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rbc/terminal.h"
+
 #include "ask.h"
 #include "callee.h"
 #include "emit.h"
@@ -977,6 +979,14 @@ static void enter(struct flow *f, struct node *n)
 		flow_move(f, FLOW_AFTER, n);
 		return;
 	}
+	const struct probe_ops *kind = probe_ops_for(d->action);
+	if (kind && kind->needs_terminal && kind->needs_terminal(d) && !terminal_available()) {
+		/* "tty": true with no terminal to lend (docs/runbook-format.md). */
+		node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN,
+		            xstrdup("needs a terminal: \"tty\": true, and standard input is not one"));
+		flow_move(f, FLOW_AFTER, n);
+		return;
+	}
 	if (d->watch) {
 		/* The flow goes on at once; the watch samples from the next turn. */
 		n->flow = NULL;
@@ -1498,4 +1508,9 @@ char *engine_var(const struct engine *e, const struct eng_step *s, const char *n
 char *engine_var_shown(const struct engine *e, const struct eng_step *s, const char *name)
 {
 	return vars_shown((struct engine *)e, s, name);
+}
+
+char *engine_text_shown(const struct engine *e, const struct eng_step *s, const char *text)
+{
+	return vars_display((struct engine *)e, s, text);
 }

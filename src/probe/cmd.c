@@ -8,8 +8,13 @@
  * more than the shell itself). The child gets every signal at its default
  * (rbc ignores SIGPIPE; only glibc's two internal signals, 32 and 33, stay
  * ignored, as its posix_spawn wants), an empty signal mask, stdin from
- * /dev/null, and stdout and stderr on two pipes whose read ends libuv
- * watches. Its exit is seen through a pidfd polled on the loop, then reaped
+ * /dev/null (or a pipe the step's "stdin" text is written to through the
+ * loop, then closed: a command that prints a lot before it reads never
+ * deadlocks against a blocking write), and stdout and stderr on two pipes
+ * whose read ends libuv watches. A "tty" command instead gets rbc's
+ * terminal (terminal.h): a process group of its own in rbc's session, made
+ * the foreground one, no pipes (nothing captured); one at a time, the
+ * others queued until the terminal is back. Its exit is seen through a pidfd polled on the loop, then reaped
  * with waitpid. Whether pidfd_open works is asked once, before the first
  * spawn: without it (ENOSYS, or EPERM from a seccomp filter) commands go
  * through libuv's uv_spawn (fork, SIGCHLD) as before, on pipes made here as
@@ -72,6 +77,7 @@
 
 #include "rbc/mask.h"
 #include "rbc/probe.h"
+#include "rbc/terminal.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
 #include "rbc/value.h"
@@ -171,6 +177,12 @@ static void cmd_maybe_free(struct probe *p)
 	free(p->spool_path);
 	free(p->spool_error);
 	free(p->spawn_error);
+	free(p->in_text);
+	free(p->w_command);
+	free(p->w_cwd);
+	rb_kv_free(&p->w_env);
+	if (p->in_fd >= 0)
+		close(p->in_fd);
 	free(p);
 }
 
@@ -600,6 +612,7 @@ static void cmd_finish(struct probe *p)
 	cmd_close((uv_handle_t *)&p->timer);
 	for (int i = 0; i < 2; i++)
 		cmd_close((uv_handle_t *)&p->pipe[i]);
+	cmd_close((uv_handle_t *)&p->inpipe);
 	if (p->watch == WATCH_PROC)
 		cmd_close((uv_handle_t *)&p->proc);
 	else if (p->watch == WATCH_PIDFD)
@@ -907,11 +920,15 @@ static void cmd_timer_cb(uv_timer_t *t)
 	}
 }
 
+static void cmd_tty_release(void);
+
 /* The shell was reaped; the pipes may still be open. */
 static void cmd_exited(struct probe *p, int64_t exit_status, int term_signal)
 {
 	if (p->watch == WATCH_PIDFD)
 		cmd_close((uv_handle_t *)&p->pidpoll); /* its work is done */
+	if (p->tty)
+		cmd_tty_release();
 	p->exited = true;
 	p->exit_status = exit_status;
 	p->term_signal = term_signal;
@@ -945,6 +962,112 @@ static void cmd_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	cmd_stream_end(p, i);
 	cmd_check_done(p);
+}
+
+/* stdin is written (or could not be: the command exited without reading
+   it all, EPIPE, or the probe finished): closed, so the command sees EOF. */
+static void cmd_fed(uv_write_t *w, int status)
+{
+	(void)status;
+	struct probe *p = w->handle->data;
+	cmd_close((uv_handle_t *)&p->inpipe);
+}
+
+/*
+ * Feeds stdin text through the loop: libuv writes what the pipe takes and
+ * the rest as the command reads, so a command that prints a lot before it
+ * reads never deadlocks against rbc (its output is read meanwhile).
+ */
+static void cmd_feed(struct probe *p, const char *text, size_t len)
+{
+	p->in_len = len;
+	p->in_text = xmalloc(len + 1);
+	memcpy(p->in_text, text, len);
+	uv_buf_t b = uv_buf_init(p->in_text, (unsigned)len);
+	if (len == 0 || uv_write(&p->inreq, (uv_stream_t *)&p->inpipe, &b, 1, cmd_fed) != 0)
+		cmd_close((uv_handle_t *)&p->inpipe);
+}
+
+/* ---- commands with the terminal (terminal.h) ------------------------------ */
+
+/* tty commands waiting for the terminal, oldest first. */
+static struct probe *tty_head, *tty_tail;
+
+/*
+ * Gives the terminal to p's command and spawns it; a failure is reported on
+ * the next loop turn, the terminal returned. Its time and timeout count from
+ * here, not from a wait for the terminal.
+ */
+static bool cmd_tty_go(struct probe *p, const char *command, const char *cwd, const struct rb_kv *env)
+{
+	const char *why = NULL;
+	int r = 0;
+	p->t0 = uv_hrtime();
+	if (!terminal_prepare(&why)) {
+		p->spawn_error = xstrdup(why);
+		r = UV_EBUSY;
+	} else if ((r = proc_spawn(p, command, cwd, env)) != 0) {
+		terminal_give_back();
+	}
+	if (r != 0) {
+		p->timer_phase = TIMER_SPAWN_FAILED;
+		uv_timer_start(&p->timer, cmd_timer_cb, 0, 0);
+		return false;
+	}
+	p->spawned = true;
+	terminal_take(p->pgid);
+	p->eof[0] = p->eof[1] = true; /* its output is the terminal's */
+	if (p->timeout_ms > 0) {
+		p->timer_phase = TIMER_TIMEOUT;
+		uv_timer_start(&p->timer, cmd_timer_cb, (uint64_t)p->timeout_ms, 0);
+	}
+	return true;
+}
+
+/* Another command holds the terminal: p waits its turn with copies of
+   what it runs (the request is only lent to start). */
+static void cmd_tty_wait(struct probe *p, const struct probe_req *req)
+{
+	p->w_command = xstrdup(req->command);
+	p->w_cwd = req->cwd ? xstrdup(req->cwd) : NULL;
+	for (size_t i = 0; req->env && i < req->env->n; i++)
+		rb_kv_set(&p->w_env, req->env->keys[i], req->env->vals[i]);
+	p->tty_waiting = true;
+	if (tty_tail)
+		tty_tail->tty_next = p;
+	else
+		tty_head = p;
+	tty_tail = p;
+}
+
+/* Takes p out of the queue. */
+static void cmd_tty_unqueue(struct probe *p)
+{
+	struct probe **pp = &tty_head, *prev = NULL;
+	while (*pp && *pp != p) {
+		prev = *pp;
+		pp = &(*pp)->tty_next;
+	}
+	if (*pp) {
+		*pp = p->tty_next;
+		if (tty_tail == p)
+			tty_tail = prev;
+	}
+	p->tty_next = NULL;
+	p->tty_waiting = false;
+}
+
+/* The terminal comes back to rbc; the next command waiting for it gets it
+   (one that cannot start is reported, and the one after it tried). */
+static void cmd_tty_release(void)
+{
+	terminal_give_back();
+	while (tty_head) {
+		struct probe *next = tty_head;
+		cmd_tty_unqueue(next);
+		if (cmd_tty_go(next, next->w_command, next->w_cwd, &next->w_env))
+			return;
+	}
 }
 
 /*
@@ -984,9 +1107,24 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 		p->pipe[i].data = p;
 		p->nhandles++;
 	}
+	uv_pipe_init(p->loop, &p->inpipe, 0);
+	p->inpipe.data = p;
+	p->nhandles++;
+	p->in_fd = -1;
+	p->tty = req->tty != 0;
+	if (p->tty) {
+		/* No output to read, spool or feed: the terminal is its. */
+		if (terminal_lent()) {
+			cmd_tty_wait(p, req);
+			return p;
+		}
+		cmd_tty_go(p, req->command, req->cwd, req->env);
+		return p;
+	}
 
-	int r = proc_spawn(p, req->command, req->cwd, req->env);
-
+	int r = req->stdin_text ? proc_stdin_pipe(p) : 0;
+	if (r == 0)
+		r = proc_spawn(p, req->command, req->cwd, req->env);
 	if (r != 0) {
 		/* on_done never runs inside start: report on the next loop turn. */
 		p->timer_phase = TIMER_SPAWN_FAILED;
@@ -994,6 +1132,8 @@ static struct probe *cmd_start(const struct probe_ops *ops, const struct probe_r
 		return p;
 	}
 	p->spawned = true;
+	if (req->stdin_text)
+		cmd_feed(p, req->stdin_text, req->stdin_len);
 	if (req->spool_path) {
 		/* Opened at the first byte of output (cmd_deliver), if one comes. */
 		p->spool_path = xstrdup(req->spool_path);
@@ -1015,6 +1155,13 @@ static void cmd_cancel(struct probe *p)
 	if (p->finished)
 		return;
 	p->stop = STOP_CANCEL;
+	if (p->tty_waiting) {
+		/* Never started: out of the queue, reported on the next turn. */
+		cmd_tty_unqueue(p);
+		p->timer_phase = TIMER_SPAWN_FAILED;
+		uv_timer_start(&p->timer, cmd_timer_cb, 0, 0);
+		return;
+	}
 	if (!p->spawned)
 		return; /* the pending spawn-failure report now says "cancelled" */
 	if (cmd_complete(p)) {
@@ -1090,6 +1237,7 @@ static void cmd_free_data(void *data)
 		return;
 	free(cmd->command);
 	free(cmd->cwd);
+	free(cmd->stdin_text);
 	rb_kv_free(&cmd->env);
 	free(cmd);
 }
@@ -1126,6 +1274,12 @@ static bool cmd_build(const struct rb_step *s, struct probe_build *b, struct pro
 	} else {
 		q->cwd = b->dir;
 	}
+	if (cmd->stdin_text) {
+		if (!b->expand(b, cmd->stdin_text, PROBE_QUOTE_PLAIN, &q->stdin_text, error))
+			return false;
+		q->stdin_len = strlen(q->stdin_text);
+	}
+	q->tty = cmd->tty;
 	struct rb_kv *env = probe_build_kv(b);
 	if (!b->environ(b, env, error))
 		return false;
@@ -1134,16 +1288,58 @@ static bool cmd_build(const struct rb_step *s, struct probe_build *b, struct pro
 	return true;
 }
 
+/* The step-level keys of run and nagios: "stdin" (text, ${NAME} checked,
+   may be empty) and, for run only, "tty". */
+static bool cmd_step_key(struct keys_reader *r, const cJSON *m, struct rb_step *s)
+{
+	struct probe_cmd_step *cmd = s->action_data;
+	if (!cmd)
+		return true; /* the action was refused: reported already */
+	if (strcmp(m->string, "stdin") == 0) {
+		if (keys_want_string(r, m)) {
+			keys_scan_refs(r, m);
+			free(cmd->stdin_text);
+			cmd->stdin_text = xstrdup(m->valuestring);
+		}
+		return true;
+	}
+	if (strcmp(m->string, "tty") == 0 && s->action == RB_RUN) {
+		keys_bool(r, m, &cmd->tty);
+		return true;
+	}
+	return false;
+}
+
+/* Whether the run step has the terminal. */
+static bool cmd_needs_terminal(const struct rb_step *s)
+{
+	return cmd_of(s)->tty;
+}
+
+/* What the command is fed, as written (its first 200 bytes), after a describe. */
+static void cmd_describe_stdin(const struct rb_step *s, struct strbuf *sb)
+{
+	const char *in = cmd_of(s)->stdin_text;
+	if (!in)
+		return;
+	size_t n = strlen(in), keep = n > 200 ? 200 : n;
+	while (keep < n && keep > 0 && ((unsigned char)in[keep] & 0xC0) == 0x80)
+		keep--; /* not inside a character */
+	sb_addf(sb, "\nstdin: %.*s%s", (int)keep, in, keep < n ? "…" : "");
+}
+
 /* The describe of run: "$ command". */
 static void run_describe(const struct rb_step *s, struct strbuf *sb)
 {
 	sb_addf(sb, "$ %s", cmd_of(s)->command);
+	cmd_describe_stdin(s, sb);
 }
 
 /* The describe of nagios: "plugin $ command". */
 static void nagios_describe(const struct rb_step *s, struct strbuf *sb)
 {
 	sb_addf(sb, "plugin $ %s", cmd_of(s)->command);
+	cmd_describe_stdin(s, sb);
 }
 
 const struct probe_ops probe_run_ops = {
@@ -1158,6 +1354,8 @@ const struct probe_ops probe_run_ops = {
 	.describe_verbatim = true,
 	.step_env = cmd_step_env,
 	.shell_text = cmd_shell_text,
+	.step_key = cmd_step_key,
+	.needs_terminal = cmd_needs_terminal,
 	.start = run_start,
 	.cancel = cmd_cancel,
 };
@@ -1174,6 +1372,7 @@ const struct probe_ops probe_nagios_ops = {
 	.describe_verbatim = true,
 	.step_env = cmd_step_env,
 	.shell_text = cmd_shell_text,
+	.step_key = cmd_step_key,
 	.start = nagios_start,
 	.cancel = cmd_cancel,
 };

@@ -35,6 +35,8 @@ struct probe_cmd_step {  /* run and nagios */
 	char *command;
 	char *cwd;           /* NULL: the runbook's directory */
 	struct rb_kv env;    /* the step's own variables, on top of the run's */
+	char *stdin_text;    /* "stdin": fed to the command (${NAME} unexpanded; NULL: none) */
+	bool tty;            /* "tty": run with the terminal (run only) */
 };
 
 struct probe_dns_step {

@@ -381,6 +381,28 @@ static int cmd_pipes(struct probe *p, int out[2])
 	return 0;
 }
 
+/* stdin's pipe, as proc.h says. */
+int proc_stdin_pipe(struct probe *p)
+{
+	int fds[2];
+	int r = 0;
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return -errno;
+	if ((fds[0] = cmd_fd_above_stdio(fds[0])) < 0 || (fds[1] = cmd_fd_above_stdio(fds[1])) < 0)
+		r = -errno;
+	else if ((r = uv_pipe_open(&p->inpipe, fds[1])) == 0)
+		fds[1] = -1; /* the handle owns it */
+	if (r != 0) {
+		for (int k = 0; k < 2; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
+		p->spawn_error = xasprintf("cannot run /bin/sh: cannot create a pipe: %s", uv_strerror(r));
+		return r;
+	}
+	p->in_fd = fds[0];
+	return 0;
+}
+
 /*
  * Starts /bin/sh with posix_spawn: its own session (so its own process
  * group), every signal at its default and none blocked, stdin from
@@ -389,8 +411,8 @@ static int cmd_pipes(struct probe *p, int out[2])
  */
 static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[], char *const envp[])
 {
-	int out[2]; /* the write ends of stdout and stderr */
-	int r = cmd_pipes(p, out);
+	int out[2] = {-1, -1}; /* the write ends of stdout and stderr */
+	int r = p->tty ? 0 : cmd_pipes(p, out);
 	if (r != 0)
 		return r;
 	int fds[2][2] = {{-1, out[0]}, {-1, out[1]}}; /* [stdout, stderr][-, write] */
@@ -410,13 +432,19 @@ static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[],
 	if (e == 0) {
 		if (cwd)
 			e = posix_spawn_file_actions_addchdir_np(&fa, cwd);
-		if (e == 0)
+		if (e == 0 && p->in_fd >= 0)
+			e = posix_spawn_file_actions_adddup2(&fa, p->in_fd, 0);
+		else if (e == 0 && !p->tty)
 			e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-		for (int i = 0; i < 2 && e == 0; i++)
+		for (int i = 0; i < 2 && e == 0 && !p->tty; i++)
 			e = posix_spawn_file_actions_adddup2(&fa, fds[i][1], i + 1);
+		/* A terminal's command stays in rbc's session (the terminal is its
+		   controlling one) in a group of its own, made the foreground one. */
 		if (e == 0)
-			e = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF |
-			                                      POSIX_SPAWN_SETSIGMASK);
+			e = posix_spawnattr_setflags(&at, (p->tty ? POSIX_SPAWN_SETPGROUP : POSIX_SPAWN_SETSID) |
+			                                      POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+		if (e == 0 && p->tty)
+			e = posix_spawnattr_setpgroup(&at, 0);
 		if (e == 0)
 			e = posix_spawnattr_setsigdefault(&at, &all);
 		if (e == 0)
@@ -427,7 +455,8 @@ static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[],
 		posix_spawnattr_destroy(&at);
 	}
 	for (int i = 0; i < 2; i++)
-		close(fds[i][1]);
+		if (fds[i][1] >= 0)
+			close(fds[i][1]);
 	if (e != 0) {
 		p->spawn_error = cmd_spawn_error(cwd, -e);
 		return -e;
@@ -464,12 +493,18 @@ static int cmd_spawn_posix(struct probe *p, const char *cwd, char *const args[],
    Returns 0, or a uv error with p->spawn_error set. */
 static int cmd_spawn_uv(struct probe *p, const char *cwd, char *args[], char *envp[])
 {
+	if (p->tty) {
+		/* uv_spawn cannot put the child in a group of its own in rbc's session. */
+		p->spawn_error = xstrdup("a command that needs a terminal needs pidfd_open (Linux 5.3 or later)");
+		return UV_ENOSYS;
+	}
 	int out[2];
 	int r = cmd_pipes(p, out);
 	if (r != 0)
 		return r;
 	uv_stdio_container_t stdio[3] = {
-		{.flags = UV_IGNORE}, /* /dev/null */
+		p->in_fd >= 0 ? (uv_stdio_container_t){.flags = UV_INHERIT_FD, .data.fd = p->in_fd}
+		              : (uv_stdio_container_t){.flags = UV_IGNORE}, /* /dev/null */
 		{.flags = UV_INHERIT_FD, .data.fd = out[0]},
 		{.flags = UV_INHERIT_FD, .data.fd = out[1]},
 	};
@@ -508,5 +543,9 @@ int proc_spawn(struct probe *p, const char *command, const char *cwd, const stru
 	for (size_t i = 0; envp[i]; i++)
 		free(envp[i]);
 	free(envp);
+	if (p->in_fd >= 0) {
+		close(p->in_fd); /* the child has its copy */
+		p->in_fd = -1;
+	}
 	return r;
 }

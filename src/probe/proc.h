@@ -60,6 +60,18 @@ struct probe {
 	uv_poll_t pidpoll;           /* WATCH_PIDFD: readable once the shell exited */
 	int pidfd;                   /* closed once pidpoll is (-1: none) */
 	uv_pipe_t pipe[2];           /* stdout, stderr */
+	uv_pipe_t inpipe;            /* stdin's write end, while it is fed */
+	uv_write_t inreq;
+	char *in_text;               /* what stdin is fed (owned; NULL: /dev/null) */
+	size_t in_len;
+	int in_fd;                   /* stdin's read end, for the child (-1: none) */
+	bool tty_waiting;            /* tty: queued until the terminal is free */
+	struct probe *tty_next;      /* …after this one */
+	char *w_command, *w_cwd;     /* …with copies of what it runs */
+	struct rb_kv w_env;
+	bool tty;                    /* the command has the terminal (terminal.h):
+	                                stdin, stdout and stderr are rbc's, and its
+	                                group becomes the foreground group */
 	uv_timer_t timer;
 	enum cmd_timer timer_phase;
 	int nhandles;                /* handles not yet closed */
@@ -117,11 +129,20 @@ struct probe {
 /*
  * Starts /bin/sh -c command in cwd (NULL: rbc's) with env added to the
  * environment, in its own session and process group, stdout and stderr on
- * p->pipe (initialised, not yet read), its exit watched (p->watch) and
- * reported through p->on_exited; sets p->pgid and p->spawned_at. Returns 0,
- * or a uv error with p->spawn_error set.
+ * p->pipe (initialised, not yet read), stdin from p->in_fd (closed here)
+ * or /dev/null, its exit watched (p->watch) and reported through
+ * p->on_exited; sets p->pgid and p->spawned_at. With p->tty: in a process
+ * group of its own in rbc's session, on rbc's stdin, stdout and stderr
+ * (p->pipe left unopened). Returns 0, or a uv error with p->spawn_error set.
  */
 int proc_spawn(struct probe *p, const char *command, const char *cwd, const struct rb_kv *env);
+
+/*
+ * Makes stdin's pipe for the command to be spawned: p->inpipe (initialised)
+ * opened on the write end, p->in_fd the read end. Returns 0, or a uv error
+ * with p->spawn_error set.
+ */
+int proc_stdin_pipe(struct probe *p);
 
 /*
  * Starts a hunt if a pipe is still open and none is running: in the pool,

@@ -188,6 +188,14 @@ char *export_junit(const char *dir, struct rbc_error *err)
 			}
 			if (export_str(s, "output"))
 				sb_addf(&out, "output: %s\n", export_str(s, "output"));
+			if (export_str(s, "description"))
+				sb_addf(&out, "description: %s\n", export_str(s, "description"));
+			const cJSON *lk;
+			cJSON_ArrayForEach(lk, export_get(s, "links"))
+			{
+				if (export_str(lk, "title") && export_str(lk, "url"))
+					sb_addf(&out, "link %s <%s>\n", export_str(lk, "title"), export_str(lk, "url"));
+			}
 			if (out.len) {
 				sb_adds(&sb, "      <system-out>");
 				xml_text(&sb, sb_borrow(&out));

@@ -15,6 +15,7 @@
 #include "rbc/units.h"
 #include "rbc/util.h"
 
+#include "export_md_prose.h"
 #include "export_model.h"
 
 /* Record text for a cell or a line: text_md, never Markdown of its own (export.h). */
@@ -244,11 +245,15 @@ static void md_phases(struct strbuf *sb, const cJSON *doc, const char *dir)
 		if (!any)
 			continue;
 		const char *title = rid;
-		cJSON_ArrayForEach(s, steps) if (strcmp(export_str(s, "id"), rid) == 0 && export_str(s, "title"))
-			title = export_str(s, "title");
+		const cJSON *phase = NULL;
+		cJSON_ArrayForEach(s, steps) if (strcmp(export_str(s, "id"), rid) == 0)
+			phase = s;
+		if (phase && export_str(phase, "title"))
+			title = export_str(phase, "title");
 		sb_adds(sb, "\n## ");
 		export_md_cell(sb, title);
 		sb_adds(sb, "\n\n");
+		export_md_prose_runbook(sb, phase);
 		sb_adds(sb, "| # | Step | Verdict | Measured vs threshold | Operator | Start → End (UTC) |\n");
 		sb_adds(sb, "| --- | --- | --- | --- | --- | --- |\n");
 		cJSON_ArrayForEach(s, steps)
@@ -256,6 +261,7 @@ static void md_phases(struct strbuf *sb, const cJSON *doc, const char *dir)
 			if (strcmp(export_str(s, "runbook"), rid) == 0 && export_step_leaf(s))
 				md_step_row(sb, s);
 		}
+		export_md_prose_steps(sb, steps, rid);
 	}
 }
 

@@ -60,6 +60,13 @@ static void copy(cJSON *to, const char *tk, const cJSON *from, const char *fk)
 	}
 }
 
+/* A runbook's or step's description and links, as the header has them. */
+static void copy_prose(cJSON *to, const cJSON *from)
+{
+	copy(to, "description", from, "description");
+	copy(to, "links", from, "links");
+}
+
 /* How many masked values the journal line s holds. */
 static unsigned long long count_masked(const char *s)
 {
@@ -235,6 +242,7 @@ static void retree(struct model *m, const cJSON *rbs)
 			continue;
 		cJSON *phase = step_take(m, rid);
 		copy(phase, "title", rb, "title");
+		copy_prose(phase, rb);
 		set_bool(phase, "on_demand", cJSON_IsTrue(export_get(rb, "included")));
 		cJSON_AddItemToArray(steps, phase);
 		cJSON_ArrayForEach(st, export_get(rb, "steps"))
@@ -247,6 +255,7 @@ static void retree(struct model *m, const cJSON *rbs)
 			copy(s, "number", st, "number");
 			if (!reached)
 				copy(s, "title", st, "title");
+			copy_prose(s, st);
 			set_bool(s, "group", cJSON_IsTrue(export_get(st, "group")));
 			set_bool(s, "on_demand", cJSON_IsTrue(export_get(st, "on_demand")));
 			cJSON_AddItemToArray(steps, s);
@@ -347,6 +356,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 			cJSON *phase = step_of(m, export_str(rb, "id"));
 			/* Its title, even when the phase never starts (a rollback not needed). */
 			copy(phase, "title", rb, "title");
+			copy_prose(phase, rb);
 			if (cJSON_IsTrue(export_get(rb, "included")))
 				cJSON_ReplaceItemInObjectCaseSensitive(phase, "on_demand", cJSON_CreateTrue());
 			cJSON_ArrayForEach(st, export_get(rb, "steps"))
@@ -357,6 +367,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 				cJSON *s = step_of(m, id);
 				copy(s, "number", st, "number");
 				copy(s, "title", st, "title");
+				copy_prose(s, st);
 				if (cJSON_IsTrue(export_get(st, "group")))
 					cJSON_ReplaceItemInObjectCaseSensitive(s, "group", cJSON_CreateTrue());
 				if (cJSON_IsTrue(export_get(st, "on_demand")))

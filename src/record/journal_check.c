@@ -32,6 +32,7 @@ enum field_kind {
 	FIELD_STRS,        /* an array of strings */
 	FIELD_VARS,        /* an object of strings */
 	FIELD_RUNBOOKS,    /* the header's runbooks */
+	FIELD_LINKS,       /* an array of { "title", "url" } strings */
 	FIELD_CRITERIA,    /* a resolution's exit criteria */
 	FIELD_TIME,        /* a UTC time as rbc writes it: 2026-12-04T01:52:40(.366)Z */
 	FIELD_VERDICT,     /* PASS, WARN, FAIL, UNKNOWN, ERROR */
@@ -124,6 +125,7 @@ static bool event_name_ok(const char *s)
 static const struct key_rule step_rules[] = {
 	{"id", FIELD_STR, true},       {"number", FIELD_STR, false}, {"title", FIELD_STR, false},
 	{"group", FIELD_BOOL, false},  {"on_demand", FIELD_BOOL, false},
+	{"description", FIELD_STR, false}, {"links", FIELD_LINKS, false},
 };
 
 /* Whether c is what a field of that kind holds. */
@@ -163,11 +165,21 @@ static bool field_ok(const cJSON *c, enum field_kind kind, const char *name, cha
 			if (!cJSON_IsObject(st) || !check_keys(st, "a loop's step", step_rules, RBC_ARRAY_LEN(step_rules), why))
 				return false;
 		return true;
+	case FIELD_LINKS: {
+		static const struct key_rule link_rules[] = {{"title", FIELD_STR, true}, {"url", FIELD_STR, true}};
+		if (!cJSON_IsArray(c))
+			return false;
+		for (const cJSON *l = c->child; l; l = l->next)
+			if (!cJSON_IsObject(l) || !check_keys(l, "a link", link_rules, RBC_ARRAY_LEN(link_rules), why))
+				return false;
+		return true;
+	}
 	case FIELD_RUNBOOKS: {
 		static const struct key_rule rb_rules[] = {
 			{"id", FIELD_STR, true},       {"file", FIELD_STR, false},  {"kind", FIELD_STR, false},
 			{"title", FIELD_STR, false},   {"sha256", FIELD_STR_NULL, false},
 			{"included", FIELD_BOOL, false}, {"levels", FIELD_STRS, false}, {"roles", FIELD_STRS, false},
+			{"description", FIELD_STR, false}, {"links", FIELD_LINKS, false},
 		};
 		if (!cJSON_IsArray(c))
 			return false;

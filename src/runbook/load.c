@@ -26,6 +26,7 @@
 #include "ask.h"
 #include "call.h"
 #include "loop.h"
+#include "prose.h"
 #include "values.h"
 
 static const struct {
@@ -385,6 +386,20 @@ static void m_step_note(struct keys_reader *kr, const cJSON *m, void *t)
 	}
 }
 
+/* "description" and "links" (prose.c); "tty" and "stdin" are the kind's,
+   read once the walk has loaded the action (prose_kind_keys). */
+static void m_step_prose(struct keys_reader *kr, const cJSON *m, void *t)
+{
+	struct rb_step *s = STEP(loader_of(kr));
+	(void)t;
+	if (strcmp(m->string, "links") == 0) {
+		prose_links(kr, m, &s->links, &s->nlinks);
+	} else {
+		free(s->description);
+		s->description = prose_description(kr, m);
+	}
+}
+
 static void m_step_action(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
@@ -732,6 +747,8 @@ static const struct keys_member step_keys[] = {
 	{"on_fail", m_step_on_fail}, {"on_decline", m_step_on_decline}, {"watch", m_step_watch},
 	{"on_demand", m_step_on_demand}, {"foreach", m_step_loop}, {"max_failures", m_step_loop},
 	{"with", m_step_loop}, {"export", m_step_loop},
+	{"description", m_step_prose}, {"links", m_step_prose},
+	{"tty", NULL}, {"stdin", NULL},
 };
 
 /* Keys that make no sense for some actions: (key, why). */
@@ -939,8 +956,10 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 	keys_require(&L->r, n, "title", NULL);
 	if (!s->title)
 		s->title = xstrdup(s->id);
-	if (nact == 1)
+	if (nact == 1) {
 		check_step_keys(L, n, s);
+		prose_kind_keys(&L->r, n, s);
+	}
 	if (nact == 1)
 		check_fields(L, n, s);
 	L->step = saved;
@@ -967,8 +986,15 @@ static void r_description(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
 	(void)t;
-	if (keys_want_string(&L->r, m))
-		L->rb->description = xstrdup(m->valuestring);
+	free(L->rb->description);
+	L->rb->description = prose_description(&L->r, m);
+}
+
+static void r_links(struct keys_reader *kr, const cJSON *m, void *t)
+{
+	struct loader *L = loader_of(kr);
+	(void)t;
+	prose_links(&L->r, m, &L->rb->links, &L->rb->nlinks);
 }
 
 static void r_kind(struct keys_reader *kr, const cJSON *m, void *t)
@@ -1310,7 +1336,7 @@ static const struct keys_member root_keys[] = {
 	{"kind", r_kind}, {"description", r_description}, {"vars", r_vars},
 	{"secrets", r_secrets}, {"defaults", r_defaults}, {"steps", r_steps},
 	{"severities", r_severities}, {"roles", r_roles}, {"update_every", r_update_every},
-	{"exit_criteria", r_exit_criteria}, {"log", r_log},
+	{"exit_criteria", r_exit_criteria}, {"log", r_log}, {"links", r_links},
 };
 
 /* ------------------------------------------------ cross-references */

@@ -22,6 +22,8 @@ static void step_free(struct rb_step *s)
 	free(s->number);
 	free(s->title);
 	free(s->note);
+	free(s->description);
+	rb_links_free(s->links, s->nlinks);
 	free(s->path);
 	free(s->manual);
 	rb_ask_free(s->ask);
@@ -66,6 +68,7 @@ void runbook_free(struct runbook *rb)
 	free(rb->id);
 	free(rb->title);
 	free(rb->description);
+	rb_links_free(rb->links, rb->nlinks);
 	free(rb->log_version);
 	free(rb->log_environment);
 	rb_kv_free(&rb->vars);

@@ -233,6 +233,74 @@ static void add_argv(cJSON *o, int argc, char **argv, const struct mask *m)
 	}
 }
 
+/* A description and links as the run starts (the variables known then
+   expanded, secrets masked) into o: what the exports keep of the prose. */
+static void header_prose(cJSON *o, struct engine *e, const struct eng_step *node, const char *desc,
+                         const struct rb_link *links, size_t nlinks)
+{
+	if (desc) {
+		char *d = engine_text_shown(e, node, desc);
+		char *valid = utf8_copy_valid(d, strlen(d));
+		cJSON_AddStringToObject(o, "description", valid);
+		free(valid);
+		free(d);
+	}
+	cJSON *arr = nlinks ? cJSON_AddArrayToObject(o, "links") : NULL;
+	for (size_t i = 0; i < nlinks; i++) {
+		cJSON *l = cJSON_CreateObject();
+		const char *k[2] = {"title", "url"};
+		const char *v[2] = {links[i].title, links[i].url};
+		for (int j = 0; j < 2; j++) {
+			char *t = engine_text_shown(e, node, v[j]);
+			char *valid = utf8_copy_valid(t, strlen(t));
+			cJSON_AddStringToObject(l, k[j], valid);
+			free(valid);
+			free(t);
+		}
+		cJSON_AddItemToArray(arr, l);
+	}
+}
+
+/* The node of step id (its own id, "2.1" or "check") below n, or NULL. */
+static const struct eng_step *header_node(const struct eng_step *n, const char *id)
+{
+	if (n->def && strcmp(n->def->id, id) == 0)
+		return n;
+	for (size_t i = 0; i < n->nchildren; i++) {
+		const struct eng_step *f = header_node(n->children[i], id);
+		if (f)
+			return f;
+	}
+	return NULL;
+}
+
+/* Every runbook's and step's prose of the header (header_prose). */
+static void header_prose_all(cJSON *rbs, struct engine *e)
+{
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(e, &n);
+	cJSON *o, *st;
+	cJSON_ArrayForEach(o, rbs)
+	{
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+		const struct eng_step *node = NULL;
+		for (size_t i = 0; id && i < n && !node; i++)
+			if (tops[i]->rb && !tops[i]->def && strcmp(tops[i]->rb->id, id) == 0)
+				node = tops[i];
+		if (!node)
+			continue;
+		header_prose(o, e, node, node->rb->description, node->rb->links, node->rb->nlinks);
+		cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(o, "steps"))
+		{
+			const char *sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "id"));
+			const char *slash = sid ? strchr(sid, '/') : NULL;
+			const struct eng_step *sn = slash ? header_node(node, slash + 1) : NULL;
+			if (sn)
+				header_prose(st, e, sn, sn->def->description, sn->def->links, sn->def->nlinks);
+		}
+	}
+}
+
 /*
  * Each runbook's variables as the run starts with them (given, else its own
  * default, expanded; masked) and its "log": the exports fill the deployment
@@ -290,6 +358,7 @@ static bool write_header(struct session *r, struct engine *e)
 	for (size_t i = 0; i < r->nrbs; i++)
 		header_runbook(rbs, r->rbs[i], false);
 	header_values(rbs, e);
+	header_prose_all(rbs, e);
 	cJSON *vars = cJSON_AddObjectToObject(h, "vars");
 	for (size_t i = 0; r->vars && i < r->vars->n; i++)
 		cJSON_AddStringToObject(vars, r->vars->keys[i], r->vars->vals[i]);
@@ -369,6 +438,7 @@ static bool resume_apply(struct session *r, struct engine *e)
 		cJSON *rbs = cJSON_AddArrayToObject(o, "runbooks");
 		for (size_t i = 0; i < r->nrbs; i++)
 			header_runbook(rbs, r->rbs[i], false);
+		header_prose_all(rbs, e);
 	}
 	if (r->rs.nlost) {
 		cJSON *lost = cJSON_AddArrayToObject(o, "lost_captures");

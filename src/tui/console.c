@@ -37,6 +37,7 @@
 #include "rbc/journal.h"
 #include "rbc/outbuf.h"
 #include "rbc/session.h"
+#include "rbc/terminal.h"
 #include "rbc/text.h"
 #include "rbc/theme.h"
 #include "rbc/units.h"
@@ -74,8 +75,11 @@ static const struct overlay_ops *prompt_overlay(const struct console *c)
    status row (or the open prompt's) last. */
 static void draw(struct console *c)
 {
+	if (c->lent)
+		return; /* drawn whole once the terminal is back */
 	c->dirty = c->bg_dirty = false;
 	getmaxyx(stdscr, c->rows, c->cols);
+	links_forget();
 	erase();
 	if (c->rows < 10 || c->cols < 40) {
 		draw_str(0, 0, c->cols, "rbc: the terminal is too small (80×24 or more)", c->attr[THEME_ERROR]);
@@ -89,14 +93,17 @@ static void draw(struct console *c)
 		if (L.pane[id].h > 0)
 			panes[id]->draw(c, &L.pane[id], c->focus == id);
 	}
-	if (c->help)
+	if (c->help) {
 		bars_help_ops.draw(c, &(struct rect){0, 0, c->rows, c->cols});
+		links_forget(); /* the help covers them */
+	}
 	const struct overlay_ops *prompt = prompt_overlay(c);
 	if (prompt)
 		prompt->draw(c, &L.pane[PANE_STATUS]);
 	else
 		panes[PANE_STATUS]->draw(c, &L.pane[PANE_STATUS], false);
 	refresh();
+	links_emit(); /* over what curses drew (links.c) */
 }
 
 /* ---- redraw scheduling --------------------------------------------------------- */
@@ -461,6 +468,32 @@ static void signal_cb(uv_signal_t *h, int signum)
 		uv_stop(c->loop);
 }
 
+/* ---- a command with the terminal ---------------------------------------------- */
+
+/* A "tty" step's command is about to get the terminal: keys and drawing
+   stop, the terminal goes back to its normal mode (docs/console.md). */
+static void console_lend(void *ud)
+{
+	struct console *c = ud;
+	c->lent = true;
+	uv_poll_stop(&c->input);
+	def_prog_mode();
+	endwin();
+}
+
+/* It exited and the terminal is rbc's again: curses' mode, the size it may
+   have changed meanwhile, everything drawn anew. */
+static void console_reclaim(void *ud)
+{
+	struct console *c = ud;
+	c->lent = false;
+	reset_prog_mode();
+	resize(c);
+	clearok(curscr, TRUE);
+	uv_poll_start(&c->input, UV_READABLE, input_cb);
+	c->dirty = true;
+}
+
 /* ---- colours --------------------------------------------------------------- */
 
 /* The screen's colours, as it is set up. */
@@ -585,6 +618,7 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	/* An incident not declared, nor being declared (--severity): its questions. */
 	if (c->inc && !desk_declared(c->desk))
 		start_declare(c);
+	terminal_set_lender(&(struct terminal_lender){.lend = console_lend, .reclaim = console_reclaim, .ud = c});
 	struct session_view view = {.on_event = on_event, .say = console_say, .ud = c};
 	session_attach(s, &view);
 
@@ -601,6 +635,8 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	for (int spins = 0; (engine_busy(c->e) || journal_busy(c->cfg->journal)) && spins < 1000; spins++)
 		uv_run(c->loop, UV_RUN_ONCE);
 
+	terminal_set_lender(NULL);
+	links_forget();
 	endwin();
 	enum rbc_verdict v = engine_verdict(c->e);
 	struct eng_counts k;

@@ -129,6 +129,8 @@ struct console {
 	struct eng_step *declined; /* a confirmation declined: its skip is said once recorded */
 	const struct eng_step *phase; /* the runbook the run is in (NULL: the first) */
 	bool dirty, bg_dirty, quitting, quit_when_done;
+	bool lent;                   /* a command has the terminal (terminal.h): no
+	                                key is read, nothing drawn */
 	bool started, finished;
 	int64_t t_start, t_end;
 	enum rbc_verdict verdict;
@@ -187,6 +189,22 @@ extern const struct overlay_ops overlay_prompt_ops, overlay_incident_ops, bars_h
 /* overlay_ask.c: opens the question of ask step s, waiting, unless a
    prompt is open. */
 void overlay_ask_open(struct console *c, struct eng_step *s);
+
+/* detail_prose.c: the selected step's (or its runbook's) description and links,
+   and a terminal command's remark, from row y down to ymax in w columns
+   from x; returns the next free row. */
+int prose_draw(struct console *c, const struct eng_step *s, int y, int x, int w, int ymax);
+
+/* links.c: OSC 8 hyperlinks (docs/console.md, "Links"). Whether they are
+   written (RBC_HYPERLINKS, else the terminal); links_draw draws text at
+   (y, x) in at most cols columns, as a link to url when they are and the
+   url is http(s), else in plain (returns the columns used); links_forget
+   drops the links of the last screen, links_emit writes them again once
+   curses has refreshed it. */
+bool links_enabled(void);
+int links_draw(int y, int x, int cols, const char *text, const char *url, attr_t plain);
+void links_forget(void);
+void links_emit(void);
 
 /* pane_output.c: the next match of c->search, going back from the last one
    shown; false when there is none. */

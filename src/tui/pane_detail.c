@@ -234,15 +234,9 @@ static void detail_draw(struct console *c, const struct rect *r, bool focused)
 		detail_text(&d, "note", m, c->attr[THEME_NOTE]);
 		free(m);
 	}
-	/* The prose of a runbook (its row) or of a severity (its procedure),
-	   wrapped to the pane; draw_text shows its controls, never obeys them. */
-	size_t lv = frame_procedure_level(c, s);
-	const char *prose = !def ? s->rb->description : lv != SIZE_MAX ? c->inc->rb->severities[lv].description : NULL;
-	if (prose) {
-		char *m = engine_mask(c->e, prose);
-		detail_text(&d, NULL, m, c->attr[THEME_NOTE]);
-		free(m);
-	}
+	/* The prose of the step, its runbook or its severity, and its links
+	   (prose.c); draw_text shows their controls, never obeys them. */
+	prose_draw(c, s, d.y, d.x, d.w, d.ymax);
 }
 
 const struct pane_ops pane_detail_ops = {

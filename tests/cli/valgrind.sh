@@ -46,6 +46,10 @@ vg "run a loop whose list is no list" run --batch --var NODES='[1, {"x": 2}]' te
 vg "run calls of a file and a group, exports and a secret" run --batch --var LOG="$TMP/calls.log" tests/fixtures/call/main.json
 vg "check loops and calls refused" check tests/fixtures/bad/call-cycle-groups.json tests/fixtures/bad/call-export-unknown.json tests/fixtures/bad/call-with-unknown.json tests/fixtures/bad/foreach-bad-item.json tests/fixtures/bad/call-cycle-files.json
 vg "run an invalid runbook" run --batch tests/fixtures/bad/many-errors.json
+vg "run commands fed their input" run --batch tests/fixtures/stdin/feed.json
+vg "run a tty step without a terminal" run --batch tests/fixtures/tty/ask.json
+vg "run descriptions and links" run --batch tests/fixtures/links/links.json
+vg "check bad links, tty and stdin" check tests/fixtures/bad/links-bad.json tests/fixtures/bad/tty-bad.json tests/fixtures/bad/stdin-bad.json
 vg "runs: the runs listed above" runs
 vg "runs --json" runs --json
 vg "export a run as JSON" export "$(ls "$TMP/runs" | head -1)" --format json -o "$TMP/export.json"

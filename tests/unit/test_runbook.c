@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "rbc/json.h"
+#include "rbc/probe.h"
 #include "rbc/runbook.h"
 
 #include "../../src/probe/http_internal.h"
@@ -424,6 +425,50 @@ static void test_typed_vars(void **state)
 	free(s);
 }
 
+/* Descriptions, links, stdin and tty land where the console and the
+   command probe read them; a bad scheme is refused with the rule. */
+static void test_prose(void **state)
+{
+	(void)state;
+	static const char text[] =
+	    "{ \"runbook\": \"p\", \"title\": \"P\", \"description\": \"About ${X}\", \"vars\": {\"X\": \"x\"},\n"
+	    "  \"links\": [ { \"title\": \"G\", \"url\": \"HTTPS://g.example/${X}\" } ],\n"
+	    "  \"steps\": [ { \"title\": \"A\", \"run\": \"cat\", \"stdin\": \"in ${X}\", \"description\": \"d\",\n"
+	    "               \"links\": [ { \"title\": \"W\", \"url\": \"${X}\" }, { \"title\": \"V\", \"url\": \"http://v\" } ] },\n"
+	    "               { \"title\": \"B\", \"run\": \"read x\", \"tty\": true },\n"
+	    "               { \"title\": \"C\", \"nagios\": \"cat\", \"stdin\": \"\" } ] }";
+	struct rbc_diags d = {0};
+	struct runbook *rb = runbook_load_buffer("t.json", text, strlen(text), &d);
+	if (!rb || d.n)
+		diags_print(&d, stderr);
+	assert_non_null(rb);
+	diags_free(&d);
+	assert_string_equal(rb->description, "About ${X}");
+	assert_int_equal(rb->nlinks, 1);
+	assert_string_equal(rb->links[0].url, "HTTPS://g.example/${X}");
+	const struct rb_step *a = rb->steps[0], *b = rb->steps[1], *c = rb->steps[2];
+	assert_string_equal(a->description, "d");
+	assert_int_equal(a->nlinks, 2);
+	assert_string_equal(a->links[1].title, "V");
+	assert_string_equal(CMD(a)->stdin_text, "in ${X}");
+	assert_false(CMD(a)->tty);
+	assert_true(CMD(b)->tty);
+	assert_null(CMD(b)->stdin_text);
+	assert_true(probe_ops_for(RB_RUN)->needs_terminal(b));
+	assert_false(probe_ops_for(RB_RUN)->needs_terminal(a));
+	assert_string_equal(CMD(c)->stdin_text, "");
+	runbook_free(rb);
+
+	char *m = load_bad("{ \"runbook\": \"p\", \"title\": \"P\", \"steps\": [ { \"title\": \"A\", \"run\": \"true\",\n"
+	                   "  \"links\": [ { \"title\": \"x\", \"url\": \"javascript:alert(1)\" } ] } ] }");
+	assert_string_equal(m, "t.json:2:37: steps[0].links[0].url: a link's url must start with http:// or https://; "
+	                       "\"javascript:\" is refused");
+	free(m);
+	assert_true(prose_url_scheme_ok("http://a") && prose_url_scheme_ok("Https://a"));
+	assert_false(prose_url_scheme_ok("ftp://a") || prose_url_scheme_ok("javascript:x") || prose_url_scheme_ok(NULL));
+	assert_false(prose_url_chars_ok("https://a/\x1b]0;x") || prose_url_chars_ok("https://a b"));
+}
+
 static void test_size_limit(void **state)
 {
 	(void)state;
@@ -462,7 +507,7 @@ int main(void)
 		cmocka_unit_test(test_flow_keys),  cmocka_unit_test(test_incident),
 		cmocka_unit_test(test_positions),  cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_size_limit), cmocka_unit_test(test_hostile_keys),
-		cmocka_unit_test(test_typed_vars),
+		cmocka_unit_test(test_typed_vars), cmocka_unit_test(test_prose),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1449,11 +1449,18 @@ static bool defined(char *const *names, size_t n, const char *name)
  */
 static void check_choices(struct loader *L)
 {
+	struct rb_step **asks = NULL; /* the ask steps, looked up per literal */
+	size_t nasks = 0, askcap = 0;
+	for (size_t i = 0; i < L->nall && L->nliterals; i++)
+		if (L->all[i]->action == RB_ASK) {
+			xgrow(&asks, &askcap, nasks + 1, sizeof *asks);
+			asks[nasks++] = L->all[i];
+		}
 	for (size_t i = 0; i < L->nliterals; i++) {
 		struct var_literal *v = &L->literals[i];
 		const struct rb_vardecl *decl = runbook_vardecl(L->rb, v->name);
 		if (!decl)
-			decl = ask_vardecl(L->all, L->nall, v->name);
+			decl = ask_vardecl(asks, nasks, v->name);
 		if (decl && decl->nchoices) {
 			bool hit = false;
 			for (size_t k = 0; k < decl->nchoices && !hit; k++)
@@ -1474,6 +1481,7 @@ static void check_choices(struct loader *L)
 			}
 		}
 	}
+	free(asks);
 }
 
 static void check_vars(struct loader *L)

@@ -220,6 +220,7 @@ static void node_finish(struct engine *e, struct node *n, enum eng_state st, enu
 	n->s.finished = engine_now(e);
 	if (!n->s.started)
 		n->s.started = n->s.finished;
+	budget_disarm(n);
 	if (st == ENG_SKIPPED && (!n->s.def || n->s.def->action == RB_GROUP))
 		node_titles_below(e, n);
 	struct eng_event ev = {.type = ENG_EV_STEP_FINISHED, .step = &n->s, .verdict = v,
@@ -291,6 +292,7 @@ static void group_close(struct engine *e, struct node *g)
 	enum rbc_verdict v;
 	char *explain;
 	aggregate(&g->s, &st, &v, &explain);
+	budget_judge(e, g, &v, &explain);
 	if (g->child_stopped) {
 		/* Stopped is not passed, nor skipped (a declined step that stops
 		   may be the only one that was reached). */
@@ -312,6 +314,7 @@ static void node_refresh_ancestors(struct engine *e, struct node *n)
 		enum rbc_verdict v;
 		char *explain;
 		aggregate(p, &st, &v, &explain);
+		budget_judge(e, node_of(p), &v, &explain);
 		if (node_of(p)->child_stopped) {
 			if (v != RBC_VERDICT_FAIL && v != RBC_VERDICT_ERROR)
 				v = RBC_VERDICT_FAIL;
@@ -350,6 +353,8 @@ void node_reset(struct engine *e, struct node *n)
 	n->child_stopped = false;
 	n->endpoint = false;
 	n->restored = n->rewatch = n->redo = false;
+	n->budget_passed = false;
+	budget_disarm(n);
 	step_free_samples(&n->s);
 	for (size_t i = 0; i < n->s.nchildren; i++)
 		node_reset(e, node_of(n->s.children[i]));
@@ -787,6 +792,8 @@ static void enter(struct flow *f, struct node *n)
 		engine_emit(e, &ev);
 		if (!check_when(e, f, n))
 			return;
+		if (group)
+			budget_arm(e, n);
 	}
 	const struct rb_step *d = s->def;
 	if (d && d->confirm && !s->confirmed) {
@@ -873,6 +880,72 @@ static void watch_fired(struct engine *e, struct node *n, enum rbc_verdict v, ch
 	free(reason);
 }
 
+static void cancel_node(struct engine *e, struct node *n, void *ud);
+static void close_open_group(struct engine *e, struct node *n, void *ud);
+static void walk_post(struct engine *e, struct eng_step *s,
+                      void (*fn)(struct engine *, struct node *, void *), void *ud);
+
+/*
+ * Group g's deadline passed with on_deadline fail: what runs inside it is
+ * cancelled (flows that began inside end; the one that entered g goes on
+ * after it) and g ends stopped, FAIL: its on_fail decides what follows.
+ */
+static void budget_cut(struct engine *e, struct node *g, const char *why)
+{
+	bool freed = true;
+	while (freed) { /* freeing one changes the list: look again */
+		freed = false;
+		for (struct flow *f = e->all_flows; f && !freed; f = f->next_all)
+			if (f->root && f->root != g && engine_within(&f->root->s, &g->s)) {
+				flow_free(f);
+				freed = true;
+			}
+	}
+	struct flow *owner = NULL;
+	for (struct flow *f = e->all_flows; f && !owner; f = f->next_all)
+		if (f->cur && engine_within(&f->cur->s, &g->s))
+			owner = f;
+	for (size_t i = 0; i < g->s.nchildren; i++) {
+		walk_post(e, g->s.children[i], cancel_node, (void *)why);
+		walk_post(e, g->s.children[i], close_open_group, NULL);
+	}
+	g->child_stopped = true;
+	group_close(e, g);
+	if (owner) {
+		owner->pending = 0;
+		owner->stopped = false;
+		free(owner->jump_why);
+		owner->jump = owner->jump_from = NULL;
+		owner->jump_why = NULL;
+		flow_move(owner, FLOW_AFTER, g);
+	}
+}
+
+/* n's time budget ran out while it ran: journaled, then its on_deadline
+   acts — nothing more now (warn: judged when n ends), a cut (fail), or a
+   jump that interrupts whatever runs, as a watch that fires does (goto). */
+static void budget_over(struct engine *e, struct node *n)
+{
+	const struct rb_budget *b = engine_budget(&n->s);
+	if (!b || n->s.state != ENG_RUNNING || n->budget_passed)
+		return;
+	n->budget_passed = true;
+	struct node *target = b->on_deadline == RB_ON_DEADLINE_GOTO ? engine_budget_target(n) : NULL;
+	char *why = budget_text(n);
+	struct eng_event ev = {.type = ENG_EV_DEADLINE, .step = &n->s, .text = why,
+	                       .target = target ? &target->s : NULL};
+	engine_emit(e, &ev);
+	if (b->on_deadline == RB_ON_DEADLINE_FAIL) {
+		budget_cut(e, n, why);
+	} else if (target) {
+		set_failed_vars(e, n, why);
+		char *reason = xasprintf("the deadline of %s passed", n->s.def ? n->s.def->id : n->s.rb->id);
+		engine_interrupt(e, reason, target);
+		free(reason);
+	}
+	free(why);
+}
+
 /* Decides what a step's outcome means for the run: a finished step ends in
    the tree and its flow goes on (a watch's groups count it again); a fired
    watch acts on its on_fail. */
@@ -893,6 +966,9 @@ static void outcome_apply(struct engine *e, struct node *n, struct engine_step_o
 	}
 	case ENGINE_STEP_FIRED:
 		watch_fired(e, n, o->verdict, o->explain);
+		return;
+	case ENGINE_STEP_DEADLINE:
+		budget_over(e, n);
 		return;
 	}
 }
@@ -1020,8 +1096,10 @@ void engine_start(struct engine *e)
 	bool resumed = e->resume_pending;
 	e->resume_pending = false;
 	if (resumed)
-		for (size_t i = 0; i < e->nnodes; i++)
+		for (size_t i = 0; i < e->nnodes; i++) {
 			resume_watches(e, e->nodes[i]);
+			budget_resume(e, e->nodes[i]);
+		}
 	if (e->resume_at) {
 		/* The first start after a resume: where the run's flow was. */
 		struct node *at = e->resume_at;

@@ -44,11 +44,11 @@ static const struct field_rule {
 } field_rules[] = { /* sorted by name (strcmp): found by bsearch */
 	{"about", FIELD_STR}, {"after", FIELD_BOOL}, {"argv", FIELD_STRS}, {"at", FIELD_STR},
 	{"attempt", FIELD_COUNT}, {"automatic", FIELD_BOOL}, {"by", FIELD_STR}, {"criteria", FIELD_CRITERIA},
-	{"cut", FIELD_BOOL}, {"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_EV}, {"events", FIELD_SEQ},
+	{"cut", FIELD_BOOL}, {"deadline_ms", FIELD_SEQ}, {"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_EV}, {"events", FIELD_SEQ},
 	{"for", FIELD_STR}, {"forced", FIELD_BOOL}, {"from", FIELD_STR_NULL}, {"group", FIELD_BOOL},
 	{"host", FIELD_STR}, {"id", FIELD_STR}, {"impact_start", FIELD_TIME}, {"lost_captures", FIELD_STRS},
 	{"main", FIELD_BOOL}, {"name", FIELD_STR}, {"note", FIELD_STR}, {"number", FIELD_STR},
-	{"operator", FIELD_STR}, {"output", FIELD_STR}, {"pid", FIELD_COUNT}, {"rbc", FIELD_STR},
+	{"on_deadline", FIELD_STR}, {"operator", FIELD_STR}, {"output", FIELD_STR}, {"pid", FIELD_COUNT}, {"rbc", FIELD_STR},
 	{"role", FIELD_STR}, {"run", FIELD_STR}, {"runbooks", FIELD_RUNBOOKS}, {"sample", FIELD_OBJ},
 	{"schema", FIELD_COUNT}, {"seq", FIELD_SEQ}, {"started", FIELD_TIME}, {"state", FIELD_STR},
 	{"step", FIELD_STR}, {"stopped", FIELD_BOOL}, {"t", FIELD_TIME}, {"target", FIELD_STR},
@@ -352,6 +352,20 @@ static char *check_incident(const cJSON *o, struct journal_check *k)
 	return NULL;
 }
 
+/* A deadline line as the engine writes it: its step, its budget and what
+   its end does (a target only for goto). NULL, or why not. */
+static char *check_deadline(const cJSON *o)
+{
+	const char *od = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "on_deadline"));
+	if (!cJSON_GetObjectItemCaseSensitive(o, "step") || !cJSON_GetObjectItemCaseSensitive(o, "deadline_ms") || !od)
+		return xstrdup("a deadline line without its \"step\", \"deadline_ms\" and \"on_deadline\"");
+	if (strcmp(od, "warn") != 0 && strcmp(od, "fail") != 0 && strcmp(od, "goto") != 0)
+		return xasprintf("a deadline with an unknown \"on_deadline\" \"%s\"", od);
+	if (strcmp(od, "goto") != 0 && cJSON_GetObjectItemCaseSensitive(o, "target"))
+		return xstrdup("a deadline with a \"target\" whose on_deadline is not goto");
+	return NULL;
+}
+
 /*
  * The first key that o, or an object anywhere inside it, has twice, or
  * NULL. A reader that takes the first of two and one that takes the last
@@ -567,5 +581,7 @@ char *journal_check_line(const cJSON *o, const char *raw, size_t len, unsigned l
 		line_check_tree(k, cJSON_GetObjectItemCaseSensitive(o, "runbooks"));
 	if (strcmp(ev, "incident") == 0)
 		return check_incident(o, k);
+	if (strcmp(ev, "deadline") == 0)
+		return check_deadline(o);
 	return NULL;
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +48,8 @@ static void run_usage(FILE *fp)
 	        "  --assume done|skip   answers every manual step so\n"
 	        "  --yes                confirms every step that asks for confirmation\n"
 	        "  --operator NAME      who answers (default: the login name)\n"
+	        "  --approver NAME      with --assume done: approves the steps that need\n"
+	        "                       \"approval\" (someone other than the operator)\n"
 	        "  --theme NAME|FILE    the console's colours (default, light, high-contrast,\n"
 	        "                       monochrome, or a file); NO_COLOR selects monochrome\n"
 	        "  --db URL             also store every journal event in PostgreSQL (default:\n"
@@ -291,6 +294,7 @@ struct run_opts {
 	bool batch, yes;
 	const char *op, *theme;
 	const char *severity, *title, *impact; /* incident: --severity, --title, --impact-start */
+	const char *approver;     /* --approver: who approves with --assume done */
 	const char *db;           /* --db, else RBC_DATABASE_URL (NULL: none) */
 	enum eng_assume assume;
 };
@@ -311,7 +315,7 @@ static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, 
 {
 	struct session_opts so = {.cmd = cmd, .runbooks = rbs, .nrunbooks = nrbs, .vars = vars, .rd = rd,
 	                          .argc = argc, .argv = argv, .operator = ro->op, .assume = ro->assume,
-	                          .yes = ro->yes, .interactive = !ro->batch, .db = ro->db, .resume = resume,
+	                          .approver = ro->approver, .yes = ro->yes, .interactive = !ro->batch, .db = ro->db, .resume = resume,
 	                          .forced = forced, .severity = ro->severity, .title = ro->title,
 	                          .impact_start = ro->impact, .note = note};
 	struct rbc_error err = {0};
@@ -343,7 +347,7 @@ int cmd_run(int argc, char **argv)
 	bool batch = false, yes = false;
 	enum eng_assume assume = ENG_ASSUME_NONE;
 	const char *op = NULL, *theme = NULL, *db = getenv("RBC_DATABASE_URL");
-	const char *severity = NULL, *title = NULL, *impact = NULL;
+	const char *severity = NULL, *title = NULL, *impact = NULL, *approver = NULL;
 	struct rb_kv vars = {0};
 	const char **files = xcalloc((size_t)argc + 1, sizeof *files);
 	size_t nfiles = 0;
@@ -365,13 +369,14 @@ int cmd_run(int argc, char **argv)
 			batch = true;
 		} else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
 			yes = true;
-		} else if (strcmp(a, "--severity") == 0 || strcmp(a, "--title") == 0 || strcmp(a, "--impact-start") == 0) {
+		} else if (strcmp(a, "--severity") == 0 || strcmp(a, "--title") == 0 || strcmp(a, "--impact-start") == 0 ||
+		           strcmp(a, "--approver") == 0) {
 			if (i + 1 >= argc) {
 				text_fprintf(stderr, "rbc: run: %s needs a value\n", a);
 				status = RBC_EXIT_USAGE;
 				break;
 			}
-			const char **to = a[2] == 's' ? &severity : a[2] == 't' ? &title : &impact;
+			const char **to = a[2] == 's' ? &severity : a[2] == 't' ? &title : a[2] == 'a' ? &approver : &impact;
 			*to = argv[++i];
 		} else if (strcmp(a, "--var") == 0 || strncmp(a, "--var=", 6) == 0 ||
 		           strcmp(a, "--vars") == 0 || strncmp(a, "--vars=", 7) == 0 ||
@@ -419,6 +424,15 @@ int cmd_run(int argc, char **argv)
 		} else {
 			text_fprintf(stderr, "rbc: run: unknown option %s\n", a);
 			run_usage(stderr);
+			status = RBC_EXIT_USAGE;
+		}
+	}
+	if (!status && approver) {
+		/* An approval is someone else's word: never the driver's own. */
+		const char *driver = op && *op ? op : getenv("USER") && *getenv("USER") ? getenv("USER") : NULL;
+		if (!*approver || (driver && strcasecmp(approver, driver) == 0)) {
+			text_fprintf(stderr, "rbc: run: --approver must name someone other than the operator (%s)\n",
+			             driver ? driver : "the login name");
 			status = RBC_EXIT_USAGE;
 		}
 	}
@@ -481,7 +495,7 @@ int cmd_run(int argc, char **argv)
 		return run_done(status, rbs, nfiles, files, &vars, &rd);
 	}
 	struct run_opts ro = {.batch = batch, .op = op, .theme = theme, .db = db, .assume = assume, .yes = yes,
-	                      .severity = severity, .title = title, .impact = impact};
+	                      .severity = severity, .title = title, .impact = impact, .approver = approver};
 	int rc = execute(rbs, nfiles, &vars, &rd, argc, argv, &ro, false, false, "run");
 	return run_done(rc, rbs, nfiles, files, &vars, &rd);
 }

@@ -4,10 +4,12 @@
  * group's start (its first step's), a libuv timer that says when it passes,
  * and what a group past it is judged. The timer never acts itself: it hands
  * the scheduler an outcome (engine->step_report), as a step's timers do,
- * and engine.c applies the on_deadline. Imports emit.c only.
+ * and engine.c applies the on_deadline. Approvals are judged here too:
+ * who may answer a manual step with "approval". Imports emit.c only.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "emit.h"
 #include "rbc/units.h"
@@ -125,4 +127,15 @@ void budget_judge(struct engine *e, const struct node *g, enum rbc_verdict *v, c
 	                    budget_format(b->deadline_ms, d, sizeof d), *explain ? *explain : "");
 	free(*explain);
 	*explain = x;
+}
+
+const char *engine_approval_refused(const struct engine *e, const struct eng_step *s, const char *by)
+{
+	if (!s->def || s->def->action != RB_MANUAL || !s->def->approval)
+		return NULL;
+	if (!by || !*by)
+		return "an approval needs the name of the operator who approves";
+	if (strcasecmp(by, e->operator) == 0)
+		return "an approval must come from an operator other than the run's driver";
+	return NULL;
 }

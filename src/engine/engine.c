@@ -822,7 +822,14 @@ static void enter(struct flow *f, struct node *n)
 		return;
 	}
 	if (d->action == RB_MANUAL) {
-		if (e->o.assume == ENG_ASSUME_DONE) {
+		if (d->approval && e->o.assume == ENG_ASSUME_DONE && !e->o.approver && !e->o.interactive) {
+			node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN,
+			            xstrdup("needs approval by another operator (--approver NAME answers it)"));
+		} else if (d->approval && e->o.assume == ENG_ASSUME_DONE && e->o.approver) {
+			free(s->operator);
+			s->operator = xstrdup(e->o.approver);
+			node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, xasprintf("approved by %s (--approver)", e->o.approver));
+		} else if (e->o.assume == ENG_ASSUME_DONE && !d->approval) {
 			free(s->operator);
 			s->operator = xstrdup("--assume done");
 			node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, xstrdup("assumed done (--assume done)"));
@@ -1217,6 +1224,10 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 		free(mnote);
 		return false;
 	}
+	if (a != ENG_ANSWER_FAIL && engine_approval_refused(e, s, who)) {
+		free(mnote);
+		return false; /* the driver cannot approve (nor skip) an approval */
+	}
 	struct flow *f = n->flow;
 	free(s->operator);
 	s->operator = xstrdup(who);
@@ -1227,8 +1238,10 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 	if (!s->started)
 		s->started = engine_now(e);
 	static const char *const done_word[] = {"done", "failed", "skipped"};
-	char *x = s->note ? xasprintf("%s by %s: %s", done_word[a], who, s->note)
-	                  : xasprintf("%s by %s", done_word[a], who);
+	bool approved = a == ENG_ANSWER_DONE && s->def->approval;
+	const char *word = approved ? "approved" : done_word[a];
+	char *x = s->note ? xasprintf("%s by %s: %s", word, who, s->note)
+	                  : xasprintf("%s by %s", word, who);
 	free(mnote);
 	node_finish(e, n, a == ENG_ANSWER_SKIP ? ENG_SKIPPED : ENG_DONE,
 	            a == ENG_ANSWER_FAIL ? RBC_VERDICT_FAIL : RBC_VERDICT_PASS, x);

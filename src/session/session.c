@@ -204,7 +204,7 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
  */
 static void add_argv(cJSON *o, int argc, char **argv, const struct mask *m)
 {
-	static const char *const valued[] = {"--var", "--vars", "--operator", "--theme", "--db",
+	static const char *const valued[] = {"--var", "--vars", "--operator", "--approver", "--theme", "--db",
 	                                      "--assume", "--severity", "--title", "--impact-start"};
 	cJSON *args = cJSON_AddArrayToObject(o, "argv");
 	for (int i = 0; i < argc; i++) {
@@ -472,6 +472,7 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 	}
 	struct engine_opts eo = {.loop = &s->loop, .runbooks = s->rbs, .nrunbooks = s->nrbs, .vars = s->vars,
 	                         .out_dir = s->rd->out, .operator = opts->operator,
+	                         .approver = opts->approver,
 	                         .interactive = opts->interactive, .assume = opts->assume, .yes = opts->yes,
 	                         .on_event = journal_on_event, .ud = s->j};
 	if (s->fixed_now) {

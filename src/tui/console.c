@@ -320,7 +320,9 @@ static unsigned console_request(struct console *c, enum request r)
 		engine_start(c->e);
 		break;
 	case REQ_DONE:
-		if (s && !engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, c->operator))
+		if (manual_open(s) && s->def->approval)
+			frame_prompt_start(c, PROMPT_APPROVE, s); /* the approver's name */
+		else if (s && !engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, c->operator))
 			frame_message(c, "Space marks a manual step done");
 		break;
 	case REQ_FAIL:

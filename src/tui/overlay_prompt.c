@@ -70,6 +70,16 @@ static void prompt_done(struct console *c, bool accept)
 				c->declined = s;
 		}
 		break;
+	case PROMPT_APPROVE:
+		/* Someone other than the driver types their name: the record keeps it. */
+		if (accept && s) {
+			const char *why = engine_approval_refused(c->e, s, text);
+			if (why)
+				frame_message(c, "%s (%s drives this run)", why, c->operator);
+			else if (!engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, text))
+				frame_message(c, "Space marks a manual step done");
+		}
+		break;
 	case PROMPT_QUIT:
 		if (accept && said_yes(text))
 			frame_quit(c);
@@ -103,6 +113,8 @@ static void prompt_draw(struct console *c, const struct rect *r)
 	if (c->prompt == PROMPT_CONFIRM)
 		snprintf(q, sizeof q, "%s [y/N] ", c->prompt_step && c->prompt_step->wait_text
 		                                      ? c->prompt_step->wait_text : "Confirm?");
+	else if (c->prompt == PROMPT_APPROVE)
+		snprintf(q, sizeof q, "Approved by (an operator other than %s): ", c->operator);
 	else if (c->prompt == PROMPT_SKIP && c->prompt_step && engine_time_left(c->e, c->prompt_step) >= 0)
 		snprintf(q, sizeof q, "End the wait early, why? ");
 	else

@@ -55,7 +55,9 @@ static void read_on_deadline(struct keys_reader *r, const cJSON *m, struct rb_bu
 		const char *near = NULL;
 		size_t best = 3;
 		for (size_t i = 0; i < RBC_ARRAY_LEN(words); i++) {
-			size_t d = str_distance(v, words[i]);
+			size_t n = strlen(words[i]) - (words[i][4] == ':');
+			/* "warning", "failed", "goto rollback": the word's start is enough */
+			size_t d = strncmp(v, words[i], n) == 0 ? 0 : str_distance(v, words[i]);
 			if (d < best) {
 				best = d;
 				near = words[i];

@@ -12,6 +12,7 @@
 #include "rbc/export.h"
 #include "rbc/rundir.h"
 #include "rbc/text.h"
+#include "rbc/budgetlog.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
 
@@ -285,7 +286,10 @@ static void md_manual(struct strbuf *sb, const cJSON *doc, const char *dir)
 			sb_adds(sb, ": ");
 			export_md_cell(sb, export_str(s, "explanation"));
 		} else {
-			sb_adds(sb, " by ");
+			/* An approval says so: someone other than the driver gave it. */
+			bool approved = cJSON_IsTrue(export_get(s, "approval")) && export_str(s, "verdict") &&
+			                strcmp(export_str(s, "verdict"), "PASS") == 0;
+			sb_adds(sb, approved ? " — approved by " : " by ");
 			export_md_cell(sb, export_str(s, "by"));
 		}
 		if (export_str(s, "note")) {
@@ -525,7 +529,7 @@ typedef void md_section_fn(struct strbuf *sb, const cJSON *doc, const char *dir)
 
 /* The sections, in the order the log has them. */
 static md_section_fn *const md_sections[] = {
-	md_header, md_summary, md_phases, md_manual, md_failures,
+	md_header, md_summary, md_phases, budgetlog_md, md_manual, md_failures,
 	md_captures, md_rollback, md_timeline, md_metrics, md_next_steps,
 };
 

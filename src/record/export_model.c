@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rbc/budgetlog.h"
 #include "rbc/export.h"
 #include "rbc/journal.h"
 #include "rbc/mask.h"
@@ -202,6 +203,7 @@ static void retree(struct model *m, const cJSON *rbs)
 			continue;
 		cJSON *phase = step_take(m, rid);
 		copy(phase, "title", rb, "title");
+		budgetlog_model_step(phase, rb);
 		set_bool(phase, "on_demand", cJSON_IsTrue(export_get(rb, "included")));
 		cJSON_AddItemToArray(steps, phase);
 		cJSON_ArrayForEach(st, export_get(rb, "steps"))
@@ -216,6 +218,7 @@ static void retree(struct model *m, const cJSON *rbs)
 				copy(s, "title", st, "title");
 			set_bool(s, "group", cJSON_IsTrue(export_get(st, "group")));
 			set_bool(s, "on_demand", cJSON_IsTrue(export_get(st, "on_demand")));
+			budgetlog_model_step(s, st);
 			cJSON_AddItemToArray(steps, s);
 		}
 		cJSON *c = cJSON_Duplicate(rb, true);
@@ -279,6 +282,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 			cJSON *phase = step_of(m, export_str(rb, "id"));
 			/* Its title, even when the phase never starts (a rollback not needed). */
 			copy(phase, "title", rb, "title");
+			budgetlog_model_step(phase, rb);
 			if (cJSON_IsTrue(export_get(rb, "included")))
 				cJSON_ReplaceItemInObjectCaseSensitive(phase, "on_demand", cJSON_CreateTrue());
 			cJSON_ArrayForEach(st, export_get(rb, "steps"))
@@ -289,6 +293,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 				cJSON *s = step_of(m, id);
 				copy(s, "number", st, "number");
 				copy(s, "title", st, "title");
+				budgetlog_model_step(s, st);
 				if (cJSON_IsTrue(export_get(st, "group")))
 					cJSON_ReplaceItemInObjectCaseSensitive(s, "group", cJSON_CreateTrue());
 				if (cJSON_IsTrue(export_get(st, "on_demand")))
@@ -406,6 +411,8 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		if (cJSON_IsArray(export_get(e, "runbooks")) && m->header)
 			retree(m, export_get(e, "runbooks"));
 	}
+	if (s)
+		budgetlog_model_event(s, e, ev);
 	if (strcmp(ev, "sample") != 0) {
 		cJSON *o = cJSON_CreateObject();
 		static const char *const keys[] = {"seq", "t", "ev", "step", "verdict", "state", "text", "by",

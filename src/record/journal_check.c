@@ -154,10 +154,12 @@ static bool field_ok(const cJSON *c, enum field_kind kind, const char *name, cha
 			{"id", FIELD_STR, true},       {"file", FIELD_STR, false},  {"kind", FIELD_STR, false},
 			{"title", FIELD_STR, false},   {"sha256", FIELD_STR_NULL, false},
 			{"included", FIELD_BOOL, false}, {"levels", FIELD_STRS, false}, {"roles", FIELD_STRS, false},
+			{"deadline_ms", FIELD_SEQ, false},
 		};
 		static const struct key_rule step_rules[] = {
 			{"id", FIELD_STR, true},       {"number", FIELD_STR, false}, {"title", FIELD_STR, false},
 			{"group", FIELD_BOOL, false},  {"on_demand", FIELD_BOOL, false},
+			{"owner", FIELD_STR, false},   {"approval", FIELD_BOOL, false}, {"deadline_ms", FIELD_SEQ, false},
 		};
 		if (!cJSON_IsArray(c))
 			return false;

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rbc/budgetlog.h"
 #include "rbc/history.h"
 #include "rbc/json.h"
 #include "rbc/mask.h"
@@ -158,6 +159,7 @@ static void header_steps(cJSON *arr, const struct runbook *rb, struct rb_step *c
 			cJSON_AddBoolToObject(o, "group", true);
 		if (on_demand || st->on_demand)
 			cJSON_AddBoolToObject(o, "on_demand", true);
+		budgetlog_header_fields(o, st, NULL); /* owner, approval, deadline: the exports' */
 		cJSON_AddItemToArray(arr, o);
 		if (st->action == RB_GROUP)
 			header_steps(arr, rb, st->children, st->nchildren, on_demand || st->on_demand);
@@ -191,6 +193,7 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 		for (size_t i = 0; i < rb->nroles; i++)
 			cJSON_AddItemToArray(roles, cJSON_CreateString(rb->roles[i].id));
 	}
+	budgetlog_header_fields(o, NULL, rb);
 	header_steps(cJSON_AddArrayToObject(o, "steps"), rb, rb->steps, rb->nsteps, included);
 	cJSON_AddItemToArray(arr, o);
 	for (size_t i = 0; i < rb->nincludes; i++)

@@ -73,9 +73,10 @@ static void prompt_done(struct console *c, bool accept)
 	case PROMPT_APPROVE:
 		/* Someone other than the driver types their name: the record keeps it. */
 		if (accept && s) {
-			const char *why = engine_approval_refused(c->e, s, text);
-			if (why)
-				frame_message(c, "%s (%s drives this run)", why, c->operator);
+			if (!*text)
+				frame_message(c, "refused: an approval needs the approver's name");
+			else if (engine_approval_refused(c->e, s, text))
+				frame_message(c, "refused: %s drives this run; another operator approves", c->operator);
 			else if (!engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, text))
 				frame_message(c, "Space marks a manual step done");
 		}

@@ -10,8 +10,8 @@
 . tests/tui.sh
 F=$ROOT/tests/fixtures/budgets
 export RBC_RUNS_DIR=$TMP/runs
-journal_of() { cat "$(ls -d "$TMP"/runs/*-"$1"-* 2>/dev/null | tail -1)/journal.jsonl" 2>/dev/null; }
-dir_of() { ls -d "$TMP"/runs/*-"$1"-* 2>/dev/null | tail -1; }
+journal_of() { cat "$(ls -td "$TMP"/runs/*-"$1"-* 2>/dev/null | head -1)/journal.jsonl" 2>/dev/null; }
+dir_of() { ls -td "$TMP"/runs/*-"$1"-* 2>/dev/null | head -1; }
 
 echo "# batch: on_deadline warn (the default)"
 run "$RBC" run --batch "$F/warn.json"

@@ -9,9 +9,10 @@
  * steps that finish at once does not grow the C stack.
  *
  * The files import downward only: engine.c (the scheduler) uses tree.c,
- * step.c, budget.c, vars.c and emit.c; restore.c uses engine.c, tree.c, step.c and
- * vars.c; tree.c uses step.c and vars.c; step.c uses sample.c, vars.c and
- * emit.c; budget.c (time budgets) uses emit.c only. Each has a small header of its own (emit.h, step.h, tree.h);
+ * step.c, budget.c, vars.c and emit.c; restore.c uses engine.c, tree.c,
+ * step.c and vars.c; tree.c uses step.c, budget.c and vars.c; step.c uses
+ * sample.c, vars.c and emit.c; budget.c (time budgets) uses emit.c only.
+ * Each has a small header of its own (emit.h, step.h, tree.h);
  * the declarations below are the rest.
  */
 #ifndef RBC_ENGINE_INTERNAL_H

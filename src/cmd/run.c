@@ -542,7 +542,7 @@ static void resume_usage(FILE *fp)
 }
 
 /* The run's options that shape how it answers: --assume, --yes. */
-static void original_options(const cJSON *argv, enum eng_assume *assume, bool *yes)
+static void original_options(const cJSON *argv, enum eng_assume *assume, bool *yes, const char **approver)
 {
 	const char *prev = NULL;
 	const cJSON *a;
@@ -559,6 +559,8 @@ static void original_options(const cJSON *argv, enum eng_assume *assume, bool *y
 			*assume = ENG_ASSUME_SKIP;
 		if (strcmp(s, "--yes") == 0 || strcmp(s, "-y") == 0)
 			*yes = true;
+		if (prev && strcmp(prev, "--approver") == 0)
+			*approver = s; /* the approver the run was given keeps approving */
 		if (strcmp(s, "--") == 0)
 			break;
 		prev = s;
@@ -841,10 +843,12 @@ int cmd_resume(int argc, char **argv)
 	resume_given_vars(h, &given, &vars);
 	rb_kv_free(&given);
 	struct run_opts ro = {.batch = batch, .theme = theme, .db = db};
-	original_options(cJSON_GetObjectItemCaseSensitive(h, "argv"), &ro.assume, &ro.yes);
+	original_options(cJSON_GetObjectItemCaseSensitive(h, "argv"), &ro.assume, &ro.yes, &ro.approver);
 	const char *hop = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator"));
 	resume_given_options(h, &want, op, hop, &ro);
 	ro.op = op ? op : hop;
+	if (ro.approver && ro.op && strcasecmp(ro.approver, ro.op) == 0)
+		ro.approver = NULL; /* the one who drives now cannot approve */
 
 	/* The tree the run used last (a resume with --force changes it): the
 	   files as they are now are compared with it, not with the header's. */

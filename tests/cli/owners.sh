@@ -48,6 +48,26 @@ printf '%s\n' "$OUT" >"$TMP/j.xml"
 run xmllint --noout --schema "$ROOT/tests/junit.xsd" "$TMP/j.xml"
 expect_eq "… valid against tests/junit.xsd" "$RC" 0
 
+echo "# resume keeps the run's approver"
+crash() { # starts the run with --approver bob, kills it while its first step runs; $CRASHED: its directory
+	ls -d "$TMP"/runs/*-approve-resume-* 2>/dev/null | sort >"$TMP/before"
+	"$RBC" run --batch --assume done --operator alice --approver bob "$F/approve-resume.json" >/dev/null 2>&1 &
+	local pid=$!
+	CRASHED=""
+	for _ in $(seq 200); do
+		CRASHED=$(ls -d "$TMP"/runs/*-approve-resume-* 2>/dev/null | sort | comm -13 "$TMP/before" - | head -1)
+		[ -n "$CRASHED" ] && grep -q '"step_started","step":"approve-resume/long"' "$CRASHED/journal.jsonl" 2>/dev/null && break
+		sleep 0.05
+	done
+	kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+}
+crash
+run timeout 60 "$RBC" resume --batch "$CRASHED"
+expect_match "a resumed run's approval is answered by the approver it was given" "$OUT" '^PASS +signoff +Sign off — approved by bob \(--approver\)$'
+crash
+run timeout 60 "$RBC" resume --batch --operator bob "$CRASHED"
+expect_match "… unless the approver now drives the run: then it needs another" "$OUT" '^UNKNOWN +signoff +Sign off — needs approval by another operator'
+
 echo "# console"
 export TUI_ENV="RBC_TEST_NOW=2026-11-23T02:00:00Z"
 tui_start 110 30 --operator tester "$F/owners.json"

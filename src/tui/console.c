@@ -204,6 +204,11 @@ static void on_event(void *ud, const struct eng_event *ev)
 		else if (c->follow && !frame_turn_selected(c))
 			frame_select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
+	case ENG_EV_DEADLINE:
+		/* Said once on disk, as batch says it: "2 Roll out: deadline 30m passed". */
+		frame_message(c, "%s %s: %s", frame_step_label(ev->step), ev->step->title ? ev->step->title : "",
+		              ev->text ? ev->text : "deadline passed");
+		break;
 	case ENG_EV_INCIDENT:
 		/* The desk has applied it (and told the channels) before. */
 		if (c->inc && c->inc->nentries) {

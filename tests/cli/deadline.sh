@@ -25,6 +25,22 @@ expect_match "the journal has the deadline event: step, budget, start and what i
 	'"ev":"deadline","step":"dl-warn/slow","number":"1","deadline_ms":1000,"on_deadline":"warn","started":"[0-9T:.-]+Z","text":"deadline 1s passed"'
 run "$RBC" export "$(dir_of dl-warn)" --format json
 expect_eq "… which the journal's reader takes (export)" "$RC" 0
+expect_match "… the JSON export: deadline, took, not met" "$(printf '%s' "$OUT" | python3 -c '
+import json, sys
+for s in json.load(sys.stdin)["steps"]:
+    if s["id"] == "dl-warn/slow":
+        print(s["deadline_ms"], s["duration_ms"] >= 2000, s["deadline_passed"], s["deadline_met"])')" '^1000 True True False$'
+run "$RBC" export "$(dir_of dl-warn)" --format md
+expect_match "… the deployment log: deadline, took, missed" "$OUT" '^- 1 Slow group — deadline 1s, took 2s, missed$'
+run "$RBC" export "$(dir_of dl-warn)" --format junit
+expect_match "… JUnit: a property of the suite" "$OUT" '<property name="deadline dl-warn/slow" value="deadline 1s, took 2s, missed"/>'
+mkdir -p "$TMP/tampered"
+cp -r "$(dir_of dl-warn)" "$TMP/tampered/"
+t=$TMP/tampered/$(basename "$(dir_of dl-warn)")
+sed -i 's/"on_deadline":"warn"/"on_deadline":"later"/' "$t/journal.jsonl"
+run "$RBC" export "$t" --format json
+expect_eq "a deadline line with an unknown on_deadline is refused when read back (65)" "$RC" 65
+expect_match "… naming the line and why" "$ERR" 'journal\.jsonl:[0-9]+: .*a deadline with an unknown "on_deadline" "later"'
 
 echo "# batch: on_deadline fail"
 run timeout 30 "$RBC" run --batch "$F/fail.json"
@@ -91,6 +107,7 @@ keys a
 expect_screen "answering the first step" "Look at the error rate"
 keys Space
 expect_screen "a group past its deadline shows how far over, by the real clock" "over"
+expect_screen "… the status line says the deadline passed" "2 Tight budget: deadline 1s passed"
 expect_match "… in the tree: +Ns over" "$(row_of 'Tight budget')" 'Tight budget .*\+[0-9]+s over'
 s=$(screen -e | grep 'Tight budget')
 expect_match "… in the alert colour (red)" "$s" '\[(1;)?31m|\[38;5;(1|9|160|196)m|\[91m'

@@ -827,8 +827,8 @@ static void enter(struct flow *f, struct node *n)
 			            xstrdup("needs approval by another operator (--approver NAME answers it)"));
 		} else if (d->approval && e->o.assume == ENG_ASSUME_DONE && e->o.approver) {
 			free(s->operator);
-			s->operator = xstrdup(e->o.approver);
-			node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, xasprintf("approved by %s (--approver)", e->o.approver));
+			s->operator = engine_mask(e, e->o.approver);
+			node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, xasprintf("approved by %s (--approver)", s->operator));
 		} else if (e->o.assume == ENG_ASSUME_DONE && !d->approval) {
 			free(s->operator);
 			s->operator = xstrdup("--assume done");

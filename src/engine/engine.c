@@ -822,7 +822,10 @@ static void enter(struct flow *f, struct node *n)
 		return;
 	}
 	if (d->action == RB_MANUAL) {
-		if (d->approval && e->o.assume == ENG_ASSUME_DONE && !e->o.approver && !e->o.interactive) {
+		/* An approval is not the driver's to answer, by an option either: only
+		   --approver (another operator) says done to it. */
+		if (d->approval && e->o.assume != ENG_ASSUME_NONE && !e->o.interactive &&
+		    !(e->o.approver && e->o.assume == ENG_ASSUME_DONE)) {
 			node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN,
 			            xstrdup("needs approval by another operator (--approver NAME answers it)"));
 		} else if (d->approval && e->o.assume == ENG_ASSUME_DONE && e->o.approver) {
@@ -833,7 +836,7 @@ static void enter(struct flow *f, struct node *n)
 			free(s->operator);
 			s->operator = xstrdup("--assume done");
 			node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, xstrdup("assumed done (--assume done)"));
-		} else if (e->o.assume == ENG_ASSUME_SKIP) {
+		} else if (e->o.assume == ENG_ASSUME_SKIP && !d->approval) {
 			free(s->operator);
 			s->operator = xstrdup("--assume skip");
 			node_finish(e, n, ENG_SKIPPED, RBC_VERDICT_PASS, xstrdup("assumed skipped (--assume skip)"));

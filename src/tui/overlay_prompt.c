@@ -37,7 +37,9 @@ static void prompt_done(struct console *c, bool accept)
 		break;
 	case PROMPT_SKIP:
 		if (accept && s) {
-			if (!engine_answer(c->e, s, ENG_ANSWER_SKIP, *text ? text : NULL, c->operator))
+			if (engine_approval_refused(c->e, s, c->operator))
+				frame_message(c, "refused: an approval is not skipped by the run's driver (f marks it failed)");
+			else if (!engine_answer(c->e, s, ENG_ANSWER_SKIP, *text ? text : NULL, c->operator))
 				frame_message(c, "only a manual step or a running wait can be skipped here");
 		}
 		break;

@@ -16,6 +16,8 @@ run "$RBC" run --batch --assume done --operator alice "$F/owners.json"
 expect_eq "--assume done does not answer an approval: UNKNOWN (exit 3)" "$RC" 3
 expect_match "… it says who must answer it" "$OUT" '^UNKNOWN +signoff +Sign off the release — needs approval by another operator \(--approver NAME answers it\)$'
 expect_match "… the run goes on after it" "$OUT" '^PASS +announce '
+run "$RBC" run --batch --assume skip --operator alice "$F/owners.json"
+expect_match "--assume skip does not skip it either" "$OUT" '^UNKNOWN +signoff +Sign off the release — needs approval by another operator'
 run "$RBC" run --batch --assume done --operator alice --approver alice "$F/owners.json"
 expect_eq "--approver equal to --operator is refused (exit 64)" "$RC" 64
 expect_match "… saying why" "$ERR" '--approver must name someone other than the operator \(alice\)'
@@ -77,6 +79,11 @@ keys a
 expect_screen "the approval waits" "Check the migration and sign off"
 expect_screen "the detail pane shows the owner, with the role's name" "owner sre"
 expect_screen "… and that it needs another operator" "approval needs an operator other than tester"
+keys s
+expect_screen "s on an approval asks why" "Skip reason:"
+type_text later
+keys Enter
+expect_screen "… and the driver's skip is refused" "refused: an approval is not skipped by the run's driver (f marks it failed)"
 keys Space
 expect_screen "Space asks the approver's name" "Approved by (an operator other than tester):"
 type_text tester

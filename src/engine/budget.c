@@ -16,6 +16,7 @@
 #include "rbc/util.h"
 #include "step.h"
 
+/* A group's budget, or a phase's (its runbook's): NULL without a deadline. */
 const struct rb_budget *engine_budget(const struct eng_step *s)
 {
 	const struct rb_budget *b = s->def ? &s->def->budget : s->rb ? &s->rb->budget : NULL;
@@ -24,11 +25,13 @@ const struct rb_budget *engine_budget(const struct eng_step *s)
 	return b && b->deadline_ms > 0 ? b : NULL;
 }
 
+/* Whether the DEADLINE of s was reported (or restored). */
 bool engine_budget_passed(const struct eng_step *s)
 {
 	return ((const struct node *)s)->budget_passed;
 }
 
+/* Time left by the run's clock from the start of s (engine.h). */
 bool engine_budget_left(const struct engine *e, const struct eng_step *s, int64_t *left_ms)
 {
 	const struct rb_budget *b = engine_budget(s);
@@ -51,6 +54,7 @@ static void budget_cb(uv_timer_t *t)
 	e->step_report(e, et->node, &o);
 }
 
+/* Arms the timer for what is left of n's budget (at once when it is gone). */
 void budget_arm(struct engine *e, struct node *n)
 {
 	const struct rb_budget *b = engine_budget(&n->s);
@@ -66,17 +70,20 @@ void budget_arm(struct engine *e, struct node *n)
 	uv_timer_start(&n->budget->t, budget_cb, left > 0 ? (uint64_t)left : 0, 0);
 }
 
+/* Stops the timer; the handle stays for the next arming. */
 void budget_disarm(struct node *n)
 {
 	if (n->budget)
 		uv_timer_stop(&n->budget->t);
 }
 
+/* The loop let the timer go: its memory goes too. */
 static void budget_freed(uv_handle_t *h)
 {
 	free(h->data);
 }
 
+/* Closes the timer through the loop (the node is being freed). */
 void budget_close(struct node *n)
 {
 	if (!n->budget)
@@ -87,6 +94,7 @@ void budget_close(struct node *n)
 	n->budget = NULL;
 }
 
+/* The running groups below s arm again from their restored start. */
 void budget_resume(struct engine *e, struct eng_step *s)
 {
 	if (s->state == ENG_RUNNING && (!s->def || s->def->action == RB_GROUP))
@@ -103,6 +111,7 @@ static const char *budget_format(int64_t ms, char *buf, size_t n)
 	return units_format_duration(ms < 0 ? 0 : ms, buf, n);
 }
 
+/* "deadline 30m passed": the event's text and a cut step's explanation. */
 char *budget_text(const struct node *n)
 {
 	const struct rb_budget *b = engine_budget(&n->s);
@@ -110,6 +119,7 @@ char *budget_text(const struct node *n)
 	return xasprintf("deadline %s passed", budget_format(b ? b->deadline_ms : 0, d, sizeof d));
 }
 
+/* A group past its deadline: at least WARN (FAIL for fail), how long it took. */
 void budget_judge(struct engine *e, const struct node *g, enum rbc_verdict *v, char **explain)
 {
 	const struct rb_budget *b = engine_budget(&g->s);
@@ -129,6 +139,7 @@ void budget_judge(struct engine *e, const struct node *g, enum rbc_verdict *v, c
 	*explain = x;
 }
 
+/* Why by may not answer the approval s, or NULL (engine.h). */
 const char *engine_approval_refused(const struct engine *e, const struct eng_step *s, const char *by)
 {
 	if (!s->def || s->def->action != RB_MANUAL || !s->def->approval)

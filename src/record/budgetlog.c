@@ -12,6 +12,7 @@
 #include "rbc/text.h"
 #include "rbc/units.h"
 
+/* The header's fields of a step or a runbook (budgetlog.h). */
 void budgetlog_header_fields(cJSON *o, const struct rb_step *st, const struct runbook *rb)
 {
 	const struct rb_budget *b = st ? &st->budget : &rb->budget;
@@ -38,6 +39,7 @@ static void put(cJSON *s, const char *k, const cJSON *v)
 	cJSON_AddItemToObject(s, k, cJSON_Duplicate(v, true));
 }
 
+/* An export entry takes its step's header fields. */
 void budgetlog_model_step(cJSON *s, const cJSON *hs)
 {
 	static const char *const keys[] = {"owner", "approval", "deadline_ms"};
@@ -45,6 +47,7 @@ void budgetlog_model_step(cJSON *s, const cJSON *hs)
 		put(s, keys[i], cJSON_GetObjectItemCaseSensitive(hs, keys[i]));
 }
 
+/* An export entry follows its step's events: deadline passed, met or not. */
 void budgetlog_model_event(cJSON *s, const cJSON *e, const char *ev)
 {
 	const cJSON *dl = cJSON_GetObjectItemCaseSensitive(s, "deadline_ms");
@@ -74,6 +77,7 @@ static const char *said(double ms, char *buf, size_t n)
 	return units_format_duration(v < 0 ? 0 : v, buf, n);
 }
 
+/* "deadline 30m, took 34m, missed", or NULL without a deadline. */
 char *budgetlog_deadline_text(const cJSON *s)
 {
 	const cJSON *dl = cJSON_GetObjectItemCaseSensitive(s, "deadline_ms");
@@ -107,6 +111,7 @@ static void md_name(struct strbuf *sb, const cJSON *s)
 	text_md(sb, title ? title : cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s, "id")));
 }
 
+/* The deployment log's section: a line per step with a deadline, an owner or an approval. */
 void budgetlog_md(struct strbuf *sb, const cJSON *doc, const char *dir)
 {
 	(void)dir;

@@ -14,6 +14,7 @@
 
 static const char *const on_deadline_names[] = {"warn", "fail", "goto"};
 
+/* The word of an on_deadline, as runbooks and the journal write it. */
 const char *rb_on_deadline_name(enum rb_on_deadline d)
 {
 	return (size_t)d < RBC_ARRAY_LEN(on_deadline_names) ? on_deadline_names[d] : "?";
@@ -72,6 +73,7 @@ static void read_on_deadline(struct keys_reader *r, const cJSON *m, struct rb_bu
 	}
 }
 
+/* One key of a step or of the runbook (budget.h). */
 void budget_key(struct keys_reader *r, const cJSON *m, struct rb_step *s, struct runbook *rb,
                 const char **goto_id)
 {
@@ -92,6 +94,7 @@ void budget_key(struct keys_reader *r, const cJSON *m, struct rb_step *s, struct
 	}
 }
 
+/* The step that holds a group's defaults: named and placed after its group, for messages. */
 struct rb_step *budget_defaults_new(const struct rb_step *group)
 {
 	struct rb_step *d = xcalloc(1, sizeof *d);
@@ -117,6 +120,7 @@ static void refuse(struct keys_reader *r, const cJSON *n, const char *key, const
 	keys_pop(r, old);
 }
 
+/* What step s sets itself, and the keys its action refuses (budget.h). */
 void budget_step_read(struct keys_reader *r, const cJSON *n, struct rb_step *s)
 {
 	static const struct {
@@ -223,6 +227,7 @@ static void check_owner(struct keys_reader *r, const struct runbook *rb, const s
 	free(path);
 }
 
+/* Owners checked against the roles, then the defaults handed down (budget.h). */
 void budget_finish(struct keys_reader *r, struct runbook *rb, struct rb_step **all, size_t nall)
 {
 	for (size_t i = 0; i < nall; i++) {

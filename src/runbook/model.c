@@ -138,6 +138,7 @@ void runbook_count(const struct runbook *rb, size_t counts[RB_ACTION_COUNT])
 		count_in(rb->severities[i].steps, rb->severities[i].nsteps, counts);
 }
 
+/* The role of rb named id, or NULL. */
 const struct rb_role *runbook_role(const struct runbook *rb, const char *id)
 {
 	for (size_t i = 0; id && i < rb->nroles; i++)

@@ -24,6 +24,7 @@ static void countdown(int64_t ms, char *buf, size_t n)
 		snprintf(buf, n, "%llds", s);
 }
 
+/* "12m left" or "+3m over" for a running group with a deadline (internal.h). */
 bool frame_budget_left(const struct console *c, const struct eng_step *s, char *buf, size_t n, bool *alert)
 {
 	int64_t left;
@@ -41,11 +42,13 @@ bool frame_budget_left(const struct console *c, const struct eng_step *s, char *
 	return true;
 }
 
+/* The owner's role id, the tree's tag. */
 const char *frame_owner_tag(const struct eng_step *s)
 {
 	return s->def && s->def->owner ? s->def->owner : NULL;
 }
 
+/* The owner with its role's name, for the detail pane. */
 char *frame_owner_text(const struct eng_step *s)
 {
 	const char *id = frame_owner_tag(s);
@@ -57,6 +60,7 @@ char *frame_owner_text(const struct eng_step *s)
 	return xstrdup(id);
 }
 
+/* The budget, what its end does and the time left, for the detail pane. */
 char *frame_deadline_text(const struct console *c, const struct eng_step *s, bool *alert)
 {
 	const struct rb_budget *b = engine_budget(s);
@@ -76,6 +80,7 @@ char *frame_deadline_text(const struct console *c, const struct eng_step *s, boo
 	return sb_take(&sb);
 }
 
+/* Who approved, or who may, for the detail pane. */
 char *frame_approval_text(const struct console *c, const struct eng_step *s)
 {
 	if (!s->def || s->def->action != RB_MANUAL || !s->def->approval)

@@ -59,6 +59,15 @@ expect_nomatch "… the step between them does not" "$OUT" 'skipped +Jumped over
 j=$(journal_of dl-goto)
 expect_match "the journal's deadline names the target" "$j" '"ev":"deadline","step":"dl-goto/slow".*"on_deadline":"goto".*"target":"dl-goto/rollback"'
 expect_match "… and the procedure gets FAILED_REASON" "$j" '"name":"FAILED_REASON","value":"deadline 1s passed"'
+"$RBC" export "$(dir_of dl-goto)" --format json >"$TMP/goto.json"
+run python3 - "$ROOT/docs/export.schema.json" "$TMP/goto.json" <<'PY'
+import json, sys, jsonschema
+errs = list(jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).iter_errors(json.load(open(sys.argv[2]))))
+for e in errs[:5]:
+    print("%s: %s" % (e.json_path, e.message[:200]))
+sys.exit(1 if errs else 0)
+PY
+expect_eq "its JSON export (the deadline in its timeline) validates against docs/export.schema.json" "$RC" 0
 
 echo "# batch: the runbook's own deadline, a \${VAR}"
 run timeout 30 "$RBC" run --batch "$F/runbook.json"

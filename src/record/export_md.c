@@ -383,7 +383,7 @@ static void md_captures(struct strbuf *sb, const cJSON *doc, const char *dir)
 		sb_adds(sb, "None.\n");
 }
 
-/* Rollback: what triggered it (an on_fail jump, a watch that fired), verbatim. */
+/* Rollback: what triggered it (an on_fail jump, a watch that fired, a deadline's goto), verbatim. */
 static void md_rollback(struct strbuf *sb, const cJSON *doc, const char *dir)
 {
 	(void)dir;
@@ -393,7 +393,8 @@ static void md_rollback(struct strbuf *sb, const cJSON *doc, const char *dir)
 	cJSON_ArrayForEach(t, export_get(doc, "timeline"))
 	{
 		const char *ev = export_str(t, "ev");
-		if (strcmp(ev, "jump") != 0 && strcmp(ev, "watch_fired") != 0)
+		bool deadline = strcmp(ev, "deadline") == 0 && export_str(t, "target"); /* on_deadline goto: */
+		if (strcmp(ev, "jump") != 0 && strcmp(ev, "watch_fired") != 0 && !deadline)
 			continue;
 		any = true;
 		sb_adds(sb, "- ");
@@ -407,7 +408,9 @@ static void md_rollback(struct strbuf *sb, const cJSON *doc, const char *dir)
 		}
 		sb_adds(sb, ": ");
 		text_md(sb, export_str(t, "text"));
-		sb_addf(sb, " (%s)\n", strcmp(ev, "watch_fired") == 0 ? "automatic: a watch fired" : "on_fail");
+		sb_addf(sb, " (%s)\n", strcmp(ev, "watch_fired") == 0 ? "automatic: a watch fired"
+		                        : deadline                     ? "automatic: a deadline passed"
+		                                                       : "on_fail");
 	}
 	if (!any)
 		sb_adds(sb, "None: no on_fail jump and no watch fired.\n");

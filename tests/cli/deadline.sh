@@ -59,6 +59,9 @@ expect_nomatch "… the step between them does not" "$OUT" 'skipped +Jumped over
 j=$(journal_of dl-goto)
 expect_match "the journal's deadline names the target" "$j" '"ev":"deadline","step":"dl-goto/slow".*"on_deadline":"goto".*"target":"dl-goto/rollback"'
 expect_match "… and the procedure gets FAILED_REASON" "$j" '"name":"FAILED_REASON","value":"deadline 1s passed"'
+run "$RBC" export "$(dir_of dl-goto)" --format md
+expect_match "the deployment log's Rollback says a deadline sent the run there" "$OUT" \
+	'^- [0-9:]+ UTC — dl-goto/slow → dl-goto/rollback: deadline 1s passed \(automatic: a deadline passed\)$'
 "$RBC" export "$(dir_of dl-goto)" --format json >"$TMP/goto.json"
 run python3 - "$ROOT/docs/export.schema.json" "$TMP/goto.json" <<'PY'
 import json, sys, jsonschema

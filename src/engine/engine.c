@@ -895,6 +895,15 @@ static void close_open_group(struct engine *e, struct node *n, void *ud);
 static void walk_post(struct engine *e, struct eng_step *s,
                       void (*fn)(struct engine *, struct node *, void *), void *ud);
 
+/* A group inside a cut that still asks its confirmation: cut short too. */
+static void cancel_asking_group(struct engine *e, struct node *n, void *ud)
+{
+	if (n->s.state != ENG_WAITING || (n->s.def && n->s.def->action != RB_GROUP))
+		return;
+	n->flow = NULL;
+	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_UNKNOWN, xstrdup(ud));
+}
+
 /*
  * Group g's deadline passed with on_deadline fail: what runs inside it is
  * cancelled (flows that began inside end; the one that entered g goes on
@@ -917,6 +926,7 @@ static void budget_cut(struct engine *e, struct node *g, const char *why)
 			owner = f;
 	for (size_t i = 0; i < g->s.nchildren; i++) {
 		walk_post(e, g->s.children[i], cancel_node, (void *)why);
+		walk_post(e, g->s.children[i], cancel_asking_group, (void *)why);
 		walk_post(e, g->s.children[i], close_open_group, NULL);
 	}
 	g->child_stopped = true;

@@ -93,6 +93,7 @@ enum eng_wait { ENG_WAIT_NONE, ENG_WAIT_MANUAL, ENG_WAIT_CONFIRM, ENG_WAIT_ASK }
 	X(CAPTURE, "capture")              \
 	X(STEP_FINISHED, "step_finished")  \
 	X(WATCH_FIRED, "watch_fired")      \
+	X(DEADLINE, "deadline")            \
 	X(JUMP, "jump")                    \
 	X(NOTE, "note")                    \
 	X(INCIDENT, "incident")            \
@@ -169,6 +170,8 @@ struct eng_event {
 	                                 CAPTURE: a variable the run sets itself */
 	bool stopped;                 /* STEP_FINISHED of a group: a child's on_fail
 	                                 stop ended it; RUN_FINISHED: engine_stop did */
+	/* DEADLINE: a group's or runbook's time budget ran out (text says it;
+	   target: where on_deadline goto: sends the flow, else NULL) */
 	const struct cJSON *detail;   /* INCIDENT: the incident event's fields
 	                                 (rbc/incident.h), masked when written */
 	bool run;                     /* the run's own flow moved (engine_start and the
@@ -189,6 +192,8 @@ struct engine_opts {
 	const struct rb_kv *vars;     /* --var / --vars: override runbook vars */
 	const char *out_dir;          /* where step output is spooled (NULL: nowhere) */
 	const char *operator;         /* who answers (default: the login name) */
+	const char *approver;         /* --approver: answers approvals with --assume
+	                                 done (must differ from the operator) */
 	bool interactive;             /* an operator can answer waits */
 	enum eng_assume assume;       /* answers manual steps when set */
 	bool yes;                     /* answers confirmations yes */
@@ -327,6 +332,25 @@ void engine_restore_end(struct engine *e);
 /* Where engine_start will continue (NULL: at the top); *after: the step
    finished and its on_fail acts next, else it runs again. */
 struct eng_step *engine_resume_point(const struct engine *e, bool *after);
+
+/*
+ * Time budgets (docs/runbook-format.md, "Time budgets"). The budget of s (a
+ * group's or, for a phase, its runbook's), or NULL when it has none.
+ */
+const struct rb_budget *engine_budget(const struct eng_step *s);
+/* Whether s has a budget and runs: *left_ms is the time left by the run's
+   clock (negative: over), 0 or less once the deadline has passed. */
+bool engine_budget_left(const struct engine *e, const struct eng_step *s, int64_t *left_ms);
+/* Whether the deadline of s passed while it ran (DEADLINE was reported). */
+bool engine_budget_passed(const struct eng_step *s);
+
+/*
+ * Approvals (docs/runbook-format.md, "Owners and approvals"): a manual step
+ * with "approval" is answered DONE only by someone other than the run's
+ * driver. engine_answer refuses the driver's own name for it; this says
+ * why (a static string) or NULL when by may approve s.
+ */
+const char *engine_approval_refused(const struct engine *e, const struct eng_step *s, const char *by);
 
 /* Who answers: --operator, else the login name. */
 const char *engine_operator(const struct engine *e);

@@ -260,6 +260,22 @@ enum rb_on_fail { RB_ON_FAIL_STOP, RB_ON_FAIL_CONTINUE, RB_ON_FAIL_GOTO, RB_ON_F
    on (SKIP), stops (STOP) or goes to a step (GOTO). */
 enum rb_on_decline { RB_ON_DECLINE_SKIP, RB_ON_DECLINE_STOP, RB_ON_DECLINE_GOTO };
 
+/* What a passed deadline does (docs/runbook-format.md, "Time budgets"): the
+   group or runbook is at least WARN when it ends (WARN), its running steps
+   are cancelled and it FAILs (FAIL), or the flow goes to a step (GOTO). */
+enum rb_on_deadline { RB_ON_DEADLINE_WARN, RB_ON_DEADLINE_FAIL, RB_ON_DEADLINE_GOTO };
+const char *rb_on_deadline_name(enum rb_on_deadline d); /* "warn" */
+
+/* A time budget, counted from the first step's start: a group's or a runbook's. */
+struct rb_budget {
+	int64_t deadline_ms;     /* 0: none */
+	enum rb_on_deadline on_deadline;
+	char *target;            /* GOTO: step id */
+};
+
+/* The keys a step sets itself, which a group's defaults do not override. */
+enum { RB_OWN_ON_FAIL = 1, RB_OWN_TIMEOUT = 2, RB_OWN_RETRY = 4, RB_OWN_OWNER = 8 };
+
 struct rb_capture {
 	char *name;
 	struct expr *expr;
@@ -362,6 +378,13 @@ struct rb_step {
 	struct runbook *on_fail_runbook; /* RUN: the loaded runbook (borrowed from
 	                                    the top runbook's includes) */
 	bool watch, on_demand;
+	struct rb_budget budget; /* groups: "deadline", "on_deadline" */
+	char *owner;             /* a role id of its runbook (NULL: none) */
+	unsigned owner_line, owner_col; /* where the owner is written */
+	bool approval;           /* manual: answered by someone other than the run's driver */
+	struct rb_step *defaults; /* groups: a step of the "defaults" keys alone, which
+	                             its descendants take unless they set their own */
+	unsigned own_keys;       /* RB_OWN_*: what the step sets itself */
 
 	struct rb_step *parent;  /* NULL for top-level steps */
 	struct runbook *runbook; /* the runbook it belongs to */
@@ -426,6 +449,7 @@ struct runbook {
 	bool run_target;         /* named by a run: (not only by a call) */
 	struct rb_vduration *vdurations;
 	size_t nvdurations;
+	struct rb_budget budget; /* the runbook's own "deadline" */
 };
 
 /*
@@ -468,6 +492,9 @@ const struct rb_vardecl *runbook_vardecl(const struct runbook *rb, const char *n
 
 /* Finds a step by id anywhere in rb (severity procedures included). */
 struct rb_step *runbook_find(const struct runbook *rb, const char *id);
+
+/* The role id in rb's roles, or NULL. */
+const struct rb_role *runbook_role(const struct runbook *rb, const char *id);
 
 /* Counts steps by action (groups included), for summaries. */
 void runbook_count(const struct runbook *rb, size_t counts[RB_ACTION_COUNT]);

@@ -51,6 +51,7 @@ struct session_opts {
 	int argc;                         /* the command line, recorded (secrets masked) */
 	char **argv;
 	const char *operator;             /* NULL: the login name */
+	const char *approver;             /* --approver (engine_opts.approver) */
 	enum eng_assume assume;
 	bool yes;
 	bool interactive;                 /* an operator answers (the console) */

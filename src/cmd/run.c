@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ static void run_usage(FILE *fp)
 	        "                       default)\n"
 	        "  --yes                confirms every step that asks for confirmation\n"
 	        "  --operator NAME      who answers (default: the login name)\n"
+	        "  --approver NAME      with --assume done: approves the steps that need\n"
+	        "                       \"approval\" (someone other than the operator)\n"
 	        "  --theme NAME|FILE    the console's colours (default, light, high-contrast,\n"
 	        "                       monochrome, or a file); NO_COLOR selects monochrome\n"
 	        "  --db URL             also store every journal event in PostgreSQL (default:\n"
@@ -303,6 +306,7 @@ struct run_opts {
 	bool batch, yes;
 	const char *op, *theme;
 	const char *severity, *title, *impact; /* incident: --severity, --title, --impact-start */
+	const char *approver;     /* --approver: who approves with --assume done */
 	const char *db;           /* --db, else RBC_DATABASE_URL (NULL: none) */
 	enum eng_assume assume;
 };
@@ -323,7 +327,7 @@ static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, 
 {
 	struct session_opts so = {.cmd = cmd, .runbooks = rbs, .nrunbooks = nrbs, .vars = vars, .rd = rd,
 	                          .argc = argc, .argv = argv, .operator = ro->op, .assume = ro->assume,
-	                          .yes = ro->yes, .interactive = !ro->batch, .db = ro->db, .resume = resume,
+	                          .approver = ro->approver, .yes = ro->yes, .interactive = !ro->batch, .db = ro->db, .resume = resume,
 	                          .forced = forced, .severity = ro->severity, .title = ro->title,
 	                          .impact_start = ro->impact, .note = note};
 	struct rbc_error err = {0};
@@ -381,7 +385,7 @@ int cmd_run(int argc, char **argv)
 	bool batch = false, yes = false;
 	enum eng_assume assume = ENG_ASSUME_NONE;
 	const char *op = NULL, *theme = NULL, *db = getenv("RBC_DATABASE_URL");
-	const char *severity = NULL, *title = NULL, *impact = NULL, *answers_file = NULL;
+	const char *severity = NULL, *title = NULL, *impact = NULL, *answers_file = NULL, *approver = NULL;
 	struct rb_kv vars = {0};
 	const char **files = xcalloc((size_t)argc + 1, sizeof *files);
 	size_t nfiles = 0;
@@ -403,13 +407,14 @@ int cmd_run(int argc, char **argv)
 			batch = true;
 		} else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
 			yes = true;
-		} else if (strcmp(a, "--severity") == 0 || strcmp(a, "--title") == 0 || strcmp(a, "--impact-start") == 0) {
+		} else if (strcmp(a, "--severity") == 0 || strcmp(a, "--title") == 0 || strcmp(a, "--impact-start") == 0 ||
+		           strcmp(a, "--approver") == 0) {
 			if (i + 1 >= argc) {
 				text_fprintf(stderr, "rbc: run: %s needs a value\n", a);
 				status = RBC_EXIT_USAGE;
 				break;
 			}
-			const char **to = a[2] == 's' ? &severity : a[2] == 't' ? &title : &impact;
+			const char **to = a[2] == 's' ? &severity : a[2] == 't' ? &title : a[2] == 'a' ? &approver : &impact;
 			*to = argv[++i];
 		} else if (strcmp(a, "--var") == 0 || strncmp(a, "--var=", 6) == 0 ||
 		           strcmp(a, "--vars") == 0 || strncmp(a, "--vars=", 7) == 0 ||
@@ -466,6 +471,15 @@ int cmd_run(int argc, char **argv)
 	/* After --var and --vars, wherever it stood: those win. */
 	if (!status && answers_file)
 		status = answers_read(answers_file, &vars);
+	if (!status && approver) {
+		/* An approval is someone else's word: never the driver's own. */
+		const char *driver = op && *op ? op : getenv("USER") && *getenv("USER") ? getenv("USER") : NULL;
+		if (!*approver || (driver && strcasecmp(approver, driver) == 0)) {
+			text_fprintf(stderr, "rbc: run: --approver must name someone other than the operator (%s)\n",
+			             driver ? driver : "the login name");
+			status = RBC_EXIT_USAGE;
+		}
+	}
 	if (!status && !nfiles) {
 		fprintf(stderr, "rbc: run: no runbook given\n");
 		run_usage(stderr);
@@ -533,7 +547,7 @@ int cmd_run(int argc, char **argv)
 		return run_done(status, rbs, nfiles, files, &vars, &rd);
 	}
 	struct run_opts ro = {.batch = batch, .op = op, .theme = theme, .db = db, .assume = assume, .yes = yes,
-	                      .severity = severity, .title = title, .impact = impact};
+	                      .severity = severity, .title = title, .impact = impact, .approver = approver};
 	int rc = execute(rbs, nfiles, &vars, &rd, argc, argv, &ro, false, false, "run");
 	return run_done(rc, rbs, nfiles, files, &vars, &rd);
 }
@@ -581,7 +595,7 @@ static void resume_usage(FILE *fp)
 }
 
 /* The run's options that shape how it answers: --assume, --yes. */
-static void original_options(const cJSON *argv, enum eng_assume *assume, bool *yes)
+static void original_options(const cJSON *argv, enum eng_assume *assume, bool *yes, const char **approver)
 {
 	const char *prev = NULL;
 	const cJSON *a;
@@ -598,6 +612,8 @@ static void original_options(const cJSON *argv, enum eng_assume *assume, bool *y
 			*assume = ENG_ASSUME_SKIP;
 		if (strcmp(s, "--yes") == 0 || strcmp(s, "-y") == 0)
 			*yes = true;
+		if (prev && strcmp(prev, "--approver") == 0)
+			*approver = s; /* the approver the run was given keeps approving */
 		if (strcmp(s, "--") == 0)
 			break;
 		prev = s;
@@ -886,10 +902,12 @@ int cmd_resume(int argc, char **argv)
 	resume_given_vars(h, &given, &vars);
 	rb_kv_free(&given);
 	struct run_opts ro = {.batch = batch, .theme = theme, .db = db};
-	original_options(cJSON_GetObjectItemCaseSensitive(h, "argv"), &ro.assume, &ro.yes);
+	original_options(cJSON_GetObjectItemCaseSensitive(h, "argv"), &ro.assume, &ro.yes, &ro.approver);
 	const char *hop = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator"));
 	resume_given_options(h, &want, op, hop, &ro);
 	ro.op = op ? op : hop;
+	if (ro.approver && ro.op && strcasecmp(ro.approver, ro.op) == 0)
+		ro.approver = NULL; /* the one who drives now cannot approve */
 
 	/* The tree the run used last (a resume with --force changes it): the
 	   files as they are now are compared with it, not with the header's. */

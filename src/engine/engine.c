@@ -238,6 +238,7 @@ static void node_finish(struct engine *e, struct node *n, enum eng_state st, enu
 	n->s.finished = engine_now(e);
 	if (!n->s.started)
 		n->s.started = n->s.finished;
+	budget_disarm(n);
 	if (st == ENG_SKIPPED && (!n->s.def || n->s.def->action == RB_GROUP))
 		node_titles_below(e, n);
 	struct eng_event ev = {.type = ENG_EV_STEP_FINISHED, .step = &n->s, .verdict = v,
@@ -311,6 +312,7 @@ static void group_close(struct engine *e, struct node *g)
 	aggregate(&g->s, &st, &v, &explain);
 	if (g->s.def && g->s.def->call)
 		explain = callee_end(e, g, explain); /* what came back */
+	budget_judge(e, g, &v, &explain);
 	if (g->child_stopped) {
 		/* Stopped is not passed, nor skipped (a declined step that stops
 		   may be the only one that was reached). */
@@ -332,6 +334,7 @@ static void node_refresh_ancestors(struct engine *e, struct node *n)
 		enum rbc_verdict v;
 		char *explain;
 		aggregate(p, &st, &v, &explain);
+		budget_judge(e, node_of(p), &v, &explain);
 		if (node_of(p)->child_stopped) {
 			if (v != RBC_VERDICT_FAIL && v != RBC_VERDICT_ERROR)
 				v = RBC_VERDICT_FAIL;
@@ -370,6 +373,8 @@ void node_reset(struct engine *e, struct node *n)
 	n->child_stopped = false;
 	n->endpoint = false;
 	n->restored = n->rewatch = n->redo = false;
+	n->budget_passed = false;
+	budget_disarm(n);
 	step_free_samples(&n->s);
 	for (size_t i = 0; i < n->s.nchildren; i++)
 		node_reset(e, node_of(n->s.children[i]));
@@ -927,6 +932,8 @@ static void enter(struct flow *f, struct node *n)
 			node_titles_below(e, n); /* with its variables */
 			callee_start(e, n);
 		}
+		if (group)
+			budget_arm(e, n);
 	}
 	const struct rb_step *d = s->def;
 	if (d && d->confirm && !s->confirmed) {
@@ -959,11 +966,21 @@ static void enter(struct flow *f, struct node *n)
 		return;
 	}
 	if (d->action == RB_MANUAL) {
-		if (e->o.assume == ENG_ASSUME_DONE) {
+		/* An approval is not the driver's to answer, by an option either: only
+		   --approver (another operator) says done to it. */
+		if (d->approval && e->o.assume != ENG_ASSUME_NONE && !e->o.interactive &&
+		    !(e->o.approver && e->o.assume == ENG_ASSUME_DONE)) {
+			node_finish(e, n, ENG_DONE, RBC_VERDICT_UNKNOWN,
+			            xstrdup("needs approval by another operator (--approver NAME answers it)"));
+		} else if (d->approval && e->o.assume == ENG_ASSUME_DONE && e->o.approver) {
+			free(s->operator);
+			s->operator = engine_mask(e, e->o.approver);
+			node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, xasprintf("approved by %s (--approver)", s->operator));
+		} else if (e->o.assume == ENG_ASSUME_DONE && !d->approval) {
 			free(s->operator);
 			s->operator = xstrdup("--assume done");
 			node_finish(e, n, ENG_DONE, RBC_VERDICT_PASS, xstrdup("assumed done (--assume done)"));
-		} else if (e->o.assume == ENG_ASSUME_SKIP) {
+		} else if (e->o.assume == ENG_ASSUME_SKIP && !d->approval) {
 			free(s->operator);
 			s->operator = xstrdup("--assume skip");
 			node_finish(e, n, ENG_SKIPPED, RBC_VERDICT_PASS, xstrdup("assumed skipped (--assume skip)"));
@@ -1025,6 +1042,82 @@ static void watch_fired(struct engine *e, struct node *n, enum rbc_verdict v, ch
 	free(reason);
 }
 
+static void cancel_node(struct engine *e, struct node *n, void *ud);
+static void close_open_group(struct engine *e, struct node *n, void *ud);
+static void walk_post(struct engine *e, struct eng_step *s,
+                      void (*fn)(struct engine *, struct node *, void *), void *ud);
+
+/* A group inside a cut that still asks its confirmation: cut short too. */
+static void cancel_asking_group(struct engine *e, struct node *n, void *ud)
+{
+	if (n->s.state != ENG_WAITING || (n->s.def && n->s.def->action != RB_GROUP))
+		return;
+	n->flow = NULL;
+	node_finish(e, n, ENG_CANCELLED, RBC_VERDICT_UNKNOWN, xstrdup(ud));
+}
+
+/*
+ * Group g's deadline passed with on_deadline fail: what runs inside it is
+ * cancelled (flows that began inside end; the one that entered g goes on
+ * after it) and g ends stopped, FAIL: its on_fail decides what follows.
+ */
+static void budget_cut(struct engine *e, struct node *g, const char *why)
+{
+	bool freed = true;
+	while (freed) { /* freeing one changes the list: look again */
+		freed = false;
+		for (struct flow *f = e->all_flows; f && !freed; f = f->next_all)
+			if (f->root && f->root != g && engine_within(&f->root->s, &g->s)) {
+				flow_free(f);
+				freed = true;
+			}
+	}
+	struct flow *owner = NULL;
+	for (struct flow *f = e->all_flows; f && !owner; f = f->next_all)
+		if (f->cur && engine_within(&f->cur->s, &g->s))
+			owner = f;
+	for (size_t i = 0; i < g->s.nchildren; i++) {
+		walk_post(e, g->s.children[i], cancel_node, (void *)why);
+		walk_post(e, g->s.children[i], cancel_asking_group, (void *)why);
+		walk_post(e, g->s.children[i], close_open_group, NULL);
+	}
+	g->child_stopped = true;
+	group_close(e, g);
+	if (owner) {
+		owner->pending = 0;
+		owner->stopped = false;
+		free(owner->jump_why);
+		owner->jump = owner->jump_from = NULL;
+		owner->jump_why = NULL;
+		flow_move(owner, FLOW_AFTER, g);
+	}
+}
+
+/* n's time budget ran out while it ran: journaled, then its on_deadline
+   acts — nothing more now (warn: judged when n ends), a cut (fail), or a
+   jump that interrupts whatever runs, as a watch that fires does (goto). */
+static void budget_over(struct engine *e, struct node *n)
+{
+	const struct rb_budget *b = engine_budget(&n->s);
+	if (!b || n->s.state != ENG_RUNNING || n->budget_passed)
+		return;
+	n->budget_passed = true;
+	struct node *target = b->on_deadline == RB_ON_DEADLINE_GOTO ? engine_budget_target(n) : NULL;
+	char *why = budget_text(n);
+	struct eng_event ev = {.type = ENG_EV_DEADLINE, .step = &n->s, .text = why,
+	                       .target = target ? &target->s : NULL};
+	engine_emit(e, &ev);
+	if (b->on_deadline == RB_ON_DEADLINE_FAIL) {
+		budget_cut(e, n, why);
+	} else if (target) {
+		set_failed_vars(e, n, why);
+		char *reason = xasprintf("the deadline of %s passed", n->s.def ? n->s.def->id : n->s.rb->id);
+		engine_interrupt(e, reason, target);
+		free(reason);
+	}
+	free(why);
+}
+
 /* Decides what a step's outcome means for the run: a finished step ends in
    the tree and its flow goes on (a watch's groups count it again); a fired
    watch acts on its on_fail. */
@@ -1045,6 +1138,9 @@ static void outcome_apply(struct engine *e, struct node *n, struct engine_step_o
 	}
 	case ENGINE_STEP_FIRED:
 		watch_fired(e, n, o->verdict, o->explain);
+		return;
+	case ENGINE_STEP_DEADLINE:
+		budget_over(e, n);
 		return;
 	}
 }
@@ -1172,8 +1268,10 @@ void engine_start(struct engine *e)
 	bool resumed = e->resume_pending;
 	e->resume_pending = false;
 	if (resumed)
-		for (size_t i = 0; i < e->nnodes; i++)
+		for (size_t i = 0; i < e->nnodes; i++) {
 			resume_watches(e, e->nodes[i]);
+			budget_resume(e, e->nodes[i]);
+		}
 	if (e->resume_at) {
 		/* The first start after a resume: where the run's flow was. */
 		struct node *at = e->resume_at;
@@ -1305,6 +1403,10 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 		free(mnote);
 		return false;
 	}
+	if (a != ENG_ANSWER_FAIL && engine_approval_refused(e, s, who)) {
+		free(mnote);
+		return false; /* the driver cannot approve (nor skip) an approval */
+	}
 	struct flow *f = n->flow;
 	free(s->operator);
 	s->operator = xstrdup(who);
@@ -1315,8 +1417,10 @@ bool engine_answer(struct engine *e, struct eng_step *s, enum eng_answer a, cons
 	if (!s->started)
 		s->started = engine_now(e);
 	static const char *const done_word[] = {"done", "failed", "skipped"};
-	char *x = s->note ? xasprintf("%s by %s: %s", done_word[a], who, s->note)
-	                  : xasprintf("%s by %s", done_word[a], who);
+	bool approved = a == ENG_ANSWER_DONE && s->def->approval;
+	const char *word = approved ? "approved" : done_word[a];
+	char *x = s->note ? xasprintf("%s by %s: %s", word, who, s->note)
+	                  : xasprintf("%s by %s", word, who);
 	free(mnote);
 	node_finish(e, n, a == ENG_ANSWER_SKIP ? ENG_SKIPPED : ENG_DONE,
 	            a == ENG_ANSWER_FAIL ? RBC_VERDICT_FAIL : RBC_VERDICT_PASS, x);

@@ -9,10 +9,11 @@
  * steps that finish at once does not grow the C stack.
  *
  * The files import downward only: engine.c (the scheduler) uses tree.c,
- * step.c, ask.c, vars.c and emit.c; ask.c uses tree.c, vars.c and emit.c;
- * restore.c uses engine.c, tree.c, step.c and vars.c; tree.c uses step.c
- * and vars.c; step.c uses sample.c, vars.c and emit.c. Each has a small
- * header of its own (emit.h, step.h, tree.h, ask.h);
+ * step.c, ask.c, budget.c, vars.c and emit.c; ask.c uses tree.c, vars.c and
+ * emit.c; restore.c uses engine.c, tree.c, step.c and vars.c; tree.c uses
+ * step.c, budget.c and vars.c; step.c uses sample.c, vars.c and emit.c;
+ * budget.c (time budgets) uses emit.c only. Each has a small header of its
+ * own (emit.h, step.h, tree.h, ask.h);
  * the declarations below are the rest.
  */
 #ifndef RBC_ENGINE_INTERNAL_H
@@ -40,6 +41,9 @@ struct node {
 	struct etimer *timer;         /* next sample, retry delay */
 	struct etimer *deadline;      /* the end of a repeat's for or within (wall
 	                                 time): cuts the sample running then */
+	struct etimer *budget;        /* a group's deadline (docs/runbook-format.md,
+	                                 "Time budgets"): budget.c arms it */
+	bool budget_passed;           /* … it passed while the group ran */
 	struct rbc_value *deferred;   /* a sample made on the spot (the probe could
 	                                 not start), handed over on the next turn */
 	uint64_t t0;                  /* uv_now when the attempt started */
@@ -188,6 +192,22 @@ struct engine {
 void node_reset(struct engine *e, struct node *n);
 /* A backwards jump: what lies between runs again, the failed step included. */
 void reset_between(struct engine *e, struct node *target, struct node *from);
+
+/* budget.c: a group's time budget, its timer and its judgment */
+/* Arms n's deadline timer from n's start (a group that runs, with a budget). */
+void budget_arm(struct engine *e, struct node *n);
+/* Stops n's deadline timer (n ended or was reset). */
+void budget_disarm(struct node *n);
+/* Closes n's deadline timer (freeing the node). */
+void budget_close(struct node *n);
+/* A resume: the groups below s that still run arm their timers again, from
+   their original start. */
+void budget_resume(struct engine *e, struct eng_step *s);
+/* Group g closes with *v and *explain: past its deadline it is at least
+   WARN (FAIL for on_deadline fail), "took 34m, deadline 30m (…)". */
+void budget_judge(struct engine *e, const struct node *g, enum rbc_verdict *v, char **explain);
+/* "deadline 30m passed" (a new string). */
+char *budget_text(const struct node *n);
 
 /* vars.c */
 char *vars_get(struct engine *e, const struct eng_step *s, const char *name);

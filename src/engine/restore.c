@@ -237,6 +237,16 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 		window_clear(e); /* what a jump cancels is not run again */
 		restore_jump(e, r);
 		break;
+	case ENG_EV_DEADLINE:
+		/* Passed once: a resume does not report it again; the group keeps
+		   the start of its budget (its own start, restored with it). */
+		if (s)
+			node_of(s)->budget_passed = true;
+		if (r->target) {
+			window_clear(e);
+			restore_jump(e, r);
+		}
+		break;
 	case ENG_EV_NOTE:
 		if (s && s->def && s->def->action == RB_MANUAL &&
 		    (s->state == ENG_WAITING || s->state == ENG_PENDING))

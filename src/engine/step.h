@@ -20,6 +20,7 @@ enum engine_step_result {
 	                  result was dropped */
 	ENGINE_STEP_FINISHED, /* it ended: state, verdict and explanation below */
 	ENGINE_STEP_FIRED,    /* a watch's violation lasted: its on_fail acts */
+	ENGINE_STEP_DEADLINE, /* a group's deadline passed: its on_deadline acts */
 };
 
 struct engine_step_outcome {

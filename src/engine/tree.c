@@ -100,6 +100,7 @@ static void node_free(struct node *n)
 	free(n->loop_item);
 	vars_scope_free(n);
 	etimer_close(n);
+	budget_close(n);
 	free(n);
 }
 
@@ -212,6 +213,16 @@ struct node *engine_decline_target(struct node *from)
 	if (!d || d->on_decline != RB_ON_DECLINE_GOTO || !d->on_decline_target)
 		return NULL;
 	struct eng_step *t = goto_find(&from->s, d->on_decline_target);
+	return t ? node_of(t) : NULL;
+}
+
+/* Where a passed deadline's on_deadline goto: sends the flow (NULL: nowhere). */
+struct node *engine_budget_target(struct node *from)
+{
+	const struct rb_budget *b = engine_budget(&from->s);
+	if (!b || b->on_deadline != RB_ON_DEADLINE_GOTO || !b->target)
+		return NULL;
+	struct eng_step *t = find_in(engine_phase_of(&from->s), b->target);
 	return t ? node_of(t) : NULL;
 }
 

@@ -36,6 +36,8 @@ struct node *engine_target(struct engine *e, struct node *from);
 struct node *engine_goto_target(struct node *from, const char *id);
 /* Where a declined confirmation's on_decline goto: sends the flow (NULL: nowhere). */
 struct node *engine_decline_target(struct node *from);
+/* Where a passed deadline's on_deadline goto: sends the flow (NULL: nowhere). */
+struct node *engine_budget_target(struct node *from);
 /* True when a comes before b in document order (pre-order: a parent first). */
 bool doc_before(const struct eng_step *a, const struct eng_step *b);
 /* The procedure a jump to target enters: its nearest on-demand ancestor-or-self. */

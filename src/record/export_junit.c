@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rbc/budgetlog.h"
 #include "rbc/export.h"
 #include "rbc/text.h"
 #include "rbc/util.h"
@@ -57,6 +58,40 @@ static double secs(const cJSON *s)
 {
 	const cJSON *d = export_get(s, "duration_ms");
 	return cJSON_IsNumber(d) ? d->valuedouble / 1000 : 0;
+}
+
+/* A suite property, name and value escaped as XML attributes. */
+static void junit_property(struct strbuf *sb, const char *name, const char *value)
+{
+	sb_adds(sb, "      <property");
+	xml_attr(sb, "name", name);
+	xml_attr(sb, "value", value);
+	sb_adds(sb, "/>\n");
+}
+
+/* The suite's properties about step s (JUnit has none per testcase): its
+   owner, who approved it, its group's or phase's deadline, took, met. */
+static void junit_step_properties(struct strbuf *sb, const cJSON *s)
+{
+	const char *id = export_str(s, "id"), *by = export_str(s, "by"), *v = export_str(s, "verdict");
+	char *dl = budgetlog_deadline_text(s);
+	struct strbuf name = {0};
+	if (export_str(s, "owner")) {
+		sb_addf(&name, "owner %s", id);
+		junit_property(sb, sb_borrow(&name), export_str(s, "owner"));
+	}
+	if (cJSON_IsTrue(export_get(s, "approval"))) {
+		name.len = 0;
+		sb_addf(&name, "approved_by %s", id);
+		junit_property(sb, sb_borrow(&name), by && v && strcmp(v, "PASS") == 0 ? by : "");
+	}
+	if (dl) {
+		name.len = 0;
+		sb_addf(&name, "deadline %s", id);
+		junit_property(sb, sb_borrow(&name), dl);
+	}
+	sb_free(&name);
+	free(dl);
 }
 
 /* One suite per runbook, one testcase per step that started (or was answered). */
@@ -139,7 +174,11 @@ char *export_junit(const char *dir, struct rbc_error *err)
 		sb_adds(&sb, "      <property");
 		xml_attr(&sb, "name", "sha256");
 		xml_attr(&sb, "value", export_str(rb, "sha256") ? export_str(rb, "sha256") : "");
-		sb_adds(&sb, "/>\n    </properties>\n");
+		sb_adds(&sb, "/>\n");
+		/* Owners, approvals, the budgets of its groups (the phase's too). */
+		cJSON_ArrayForEach(s, steps) if (strcmp(export_str(s, "runbook"), rid) == 0)
+			junit_step_properties(&sb, s);
+		sb_adds(&sb, "    </properties>\n");
 		cJSON_ArrayForEach(s, steps)
 		{
 			if (strcmp(export_str(s, "runbook"), rid) != 0 || !export_step_leaf(s))

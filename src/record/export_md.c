@@ -12,6 +12,7 @@
 #include "rbc/export.h"
 #include "rbc/rundir.h"
 #include "rbc/text.h"
+#include "rbc/budgetlog.h"
 #include "rbc/units.h"
 #include "rbc/util.h"
 
@@ -291,7 +292,10 @@ static void md_manual(struct strbuf *sb, const cJSON *doc, const char *dir)
 			sb_adds(sb, ": ");
 			export_md_cell(sb, export_str(s, "explanation"));
 		} else {
-			sb_adds(sb, " by ");
+			/* An approval says so: someone other than the driver gave it. */
+			bool approved = cJSON_IsTrue(export_get(s, "approval")) && export_str(s, "verdict") &&
+			                strcmp(export_str(s, "verdict"), "PASS") == 0;
+			sb_adds(sb, approved ? " — approved by " : " by ");
 			export_md_cell(sb, export_str(s, "by"));
 		}
 		if (export_str(s, "note")) {
@@ -415,7 +419,7 @@ static void md_decisions(struct strbuf *sb, const cJSON *doc, const char *dir)
 	}
 }
 
-/* Rollback: what triggered it (an on_fail jump, a watch that fired), verbatim. */
+/* Rollback: what triggered it (an on_fail jump, a watch that fired, a deadline's goto), verbatim. */
 static void md_rollback(struct strbuf *sb, const cJSON *doc, const char *dir)
 {
 	(void)dir;
@@ -425,7 +429,8 @@ static void md_rollback(struct strbuf *sb, const cJSON *doc, const char *dir)
 	cJSON_ArrayForEach(t, export_get(doc, "timeline"))
 	{
 		const char *ev = export_str(t, "ev");
-		if (strcmp(ev, "jump") != 0 && strcmp(ev, "watch_fired") != 0)
+		bool deadline = strcmp(ev, "deadline") == 0 && export_str(t, "target"); /* on_deadline goto: */
+		if (strcmp(ev, "jump") != 0 && strcmp(ev, "watch_fired") != 0 && !deadline)
 			continue;
 		any = true;
 		sb_adds(sb, "- ");
@@ -439,7 +444,9 @@ static void md_rollback(struct strbuf *sb, const cJSON *doc, const char *dir)
 		}
 		sb_adds(sb, ": ");
 		text_md(sb, export_str(t, "text"));
-		sb_addf(sb, " (%s)\n", strcmp(ev, "watch_fired") == 0 ? "automatic: a watch fired" : "on_fail");
+		sb_addf(sb, " (%s)\n", strcmp(ev, "watch_fired") == 0 ? "automatic: a watch fired"
+		                        : deadline                     ? "automatic: a deadline passed"
+		                                                       : "on_fail");
 	}
 	if (!any)
 		sb_adds(sb, "None: no on_fail jump and no watch fired.\n");
@@ -561,7 +568,7 @@ typedef void md_section_fn(struct strbuf *sb, const cJSON *doc, const char *dir)
 
 /* The sections, in the order the log has them. */
 static md_section_fn *const md_sections[] = {
-	md_header, md_summary, md_phases, md_manual, md_failures,
+	md_header, md_summary, md_phases, budgetlog_md, md_manual, md_failures,
 	md_captures, md_decisions, md_rollback, md_timeline, md_metrics, md_next_steps,
 };
 

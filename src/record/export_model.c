@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rbc/budgetlog.h"
 #include "rbc/export.h"
 #include "rbc/journal.h"
 #include "rbc/mask.h"
@@ -243,6 +244,7 @@ static void retree(struct model *m, const cJSON *rbs)
 		cJSON *phase = step_take(m, rid);
 		copy(phase, "title", rb, "title");
 		copy_prose(phase, rb);
+		budgetlog_model_step(phase, rb);
 		set_bool(phase, "on_demand", cJSON_IsTrue(export_get(rb, "included")));
 		cJSON_AddItemToArray(steps, phase);
 		cJSON_ArrayForEach(st, export_get(rb, "steps"))
@@ -258,6 +260,7 @@ static void retree(struct model *m, const cJSON *rbs)
 			copy_prose(s, st);
 			set_bool(s, "group", cJSON_IsTrue(export_get(st, "group")));
 			set_bool(s, "on_demand", cJSON_IsTrue(export_get(st, "on_demand")));
+			budgetlog_model_step(s, st);
 			cJSON_AddItemToArray(steps, s);
 			retree_made(m, steps, s);
 		}
@@ -357,6 +360,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 			/* Its title, even when the phase never starts (a rollback not needed). */
 			copy(phase, "title", rb, "title");
 			copy_prose(phase, rb);
+			budgetlog_model_step(phase, rb);
 			if (cJSON_IsTrue(export_get(rb, "included")))
 				cJSON_ReplaceItemInObjectCaseSensitive(phase, "on_demand", cJSON_CreateTrue());
 			cJSON_ArrayForEach(st, export_get(rb, "steps"))
@@ -368,6 +372,7 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 				copy(s, "number", st, "number");
 				copy(s, "title", st, "title");
 				copy_prose(s, st);
+				budgetlog_model_step(s, st);
 				if (cJSON_IsTrue(export_get(st, "group")))
 					cJSON_ReplaceItemInObjectCaseSensitive(s, "group", cJSON_CreateTrue());
 				if (cJSON_IsTrue(export_get(st, "on_demand")))
@@ -489,6 +494,8 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 		if (cJSON_IsArray(export_get(e, "runbooks")) && m->header)
 			retree(m, export_get(e, "runbooks"));
 	}
+	if (s)
+		budgetlog_model_event(s, e, ev);
 	if (strcmp(ev, "sample") != 0) {
 		cJSON *o = cJSON_CreateObject();
 		static const char *const keys[] = {"seq", "t", "ev", "step", "verdict", "state", "text", "by",

@@ -400,6 +400,15 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 		free(m);
 		break;
 	}
+	case ENG_EV_DEADLINE:
+		if (s && engine_budget(s)) {
+			/* The budget: how long, from when, and what its end does. */
+			cJSON_AddNumberToObject(o, "deadline_ms", (double)engine_budget(s)->deadline_ms);
+			cJSON_AddStringToObject(o, "on_deadline", rb_on_deadline_name(engine_budget(s)->on_deadline));
+			iso_ms_format(t, sizeof t, s->started);
+			cJSON_AddStringToObject(o, "started", t);
+		}
+		/* fall through */
 	case ENG_EV_JUMP:
 	case ENG_EV_WATCH_FIRED:
 		if (ev->target) {

@@ -46,11 +46,11 @@ static const struct field_rule {
 } field_rules[] = { /* sorted by name (strcmp): found by bsearch */
 	{"about", FIELD_STR}, {"after", FIELD_BOOL}, {"argv", FIELD_STRS}, {"at", FIELD_STR},
 	{"attempt", FIELD_COUNT}, {"automatic", FIELD_BOOL}, {"by", FIELD_STR}, {"criteria", FIELD_CRITERIA},
-	{"cut", FIELD_BOOL}, {"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_EV}, {"events", FIELD_SEQ},
+	{"cut", FIELD_BOOL}, {"deadline_ms", FIELD_SEQ}, {"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_EV}, {"events", FIELD_SEQ},
 	{"for", FIELD_STR}, {"forced", FIELD_BOOL}, {"from", FIELD_STR_NULL}, {"group", FIELD_BOOL},
 	{"host", FIELD_STR}, {"id", FIELD_STR}, {"impact_start", FIELD_TIME}, {"items", FIELD_STRS}, {"lost_captures", FIELD_STRS},
 	{"main", FIELD_BOOL}, {"name", FIELD_STR}, {"note", FIELD_STR}, {"number", FIELD_STR},
-	{"operator", FIELD_STR}, {"output", FIELD_STR}, {"pid", FIELD_COUNT}, {"rbc", FIELD_STR},
+	{"on_deadline", FIELD_STR}, {"operator", FIELD_STR}, {"output", FIELD_STR}, {"pid", FIELD_COUNT}, {"rbc", FIELD_STR},
 	{"role", FIELD_STR}, {"run", FIELD_STR}, {"runbooks", FIELD_RUNBOOKS}, {"sample", FIELD_OBJ},
 	{"schema", FIELD_COUNT}, {"seq", FIELD_SEQ}, {"started", FIELD_TIME}, {"state", FIELD_STR},
 	{"step", FIELD_STR}, {"steps", FIELD_STEPS}, {"stopped", FIELD_BOOL}, {"t", FIELD_TIME}, {"target", FIELD_STR},
@@ -126,6 +126,7 @@ static const struct key_rule step_rules[] = {
 	{"id", FIELD_STR, true},       {"number", FIELD_STR, false}, {"title", FIELD_STR, false},
 	{"group", FIELD_BOOL, false},  {"on_demand", FIELD_BOOL, false},
 	{"description", FIELD_STR, false}, {"links", FIELD_LINKS, false},
+	{"owner", FIELD_STR, false},   {"approval", FIELD_BOOL, false}, {"deadline_ms", FIELD_SEQ, false},
 };
 
 /* Whether c is what a field of that kind holds. */
@@ -180,6 +181,7 @@ static bool field_ok(const cJSON *c, enum field_kind kind, const char *name, cha
 			{"title", FIELD_STR, false},   {"sha256", FIELD_STR_NULL, false},
 			{"included", FIELD_BOOL, false}, {"levels", FIELD_STRS, false}, {"roles", FIELD_STRS, false},
 			{"description", FIELD_STR, false}, {"links", FIELD_LINKS, false},
+			{"deadline_ms", FIELD_SEQ, false},
 		};
 		if (!cJSON_IsArray(c))
 			return false;
@@ -371,6 +373,20 @@ static char *check_incident(const cJSON *o, struct journal_check *k)
 	}
 	xgrow(&k->todo, &k->captodo, k->entries + 1, sizeof *k->todo);
 	k->todo[k->entries++] = kind == INC_EV_TODO;
+	return NULL;
+}
+
+/* A deadline line as the engine writes it: its step, its budget and what
+   its end does (a target only for goto). NULL, or why not. */
+static char *check_deadline(const cJSON *o)
+{
+	const char *od = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "on_deadline"));
+	if (!cJSON_GetObjectItemCaseSensitive(o, "step") || !cJSON_GetObjectItemCaseSensitive(o, "deadline_ms") || !od)
+		return xstrdup("a deadline line without its \"step\", \"deadline_ms\" and \"on_deadline\"");
+	if (strcmp(od, "warn") != 0 && strcmp(od, "fail") != 0 && strcmp(od, "goto") != 0)
+		return xasprintf("a deadline with an unknown \"on_deadline\" \"%s\"", od);
+	if (strcmp(od, "goto") != 0 && cJSON_GetObjectItemCaseSensitive(o, "target"))
+		return xstrdup("a deadline with a \"target\" whose on_deadline is not goto");
 	return NULL;
 }
 
@@ -589,5 +605,7 @@ char *journal_check_line(const cJSON *o, const char *raw, size_t len, unsigned l
 		line_check_tree(k, cJSON_GetObjectItemCaseSensitive(o, "runbooks"));
 	if (strcmp(ev, "incident") == 0)
 		return check_incident(o, k);
+	if (strcmp(ev, "deadline") == 0)
+		return check_deadline(o);
 	return NULL;
 }

@@ -27,6 +27,7 @@
 #include "call.h"
 #include "loop.h"
 #include "prose.h"
+#include "budget.h"
 #include "values.h"
 
 static const struct {
@@ -736,6 +737,37 @@ static void m_step_on_demand(struct keys_reader *kr, const cJSON *m, void *t)
 	keys_bool(&L->r, m, &STEP(L)->on_demand);
 }
 
+/* "deadline", "on_deadline", "owner", "approval" (budget.c). */
+static void m_step_budget(struct keys_reader *kr, const cJSON *m, void *t)
+{
+	struct loader *L = loader_of(kr);
+	const char *to = NULL;
+	(void)t;
+	budget_key(&L->r, m, STEP(L), L->rb, &to); /* no step: the runbook's own */
+	if (to)
+		(STEP(L) ? &STEP(L)->budget : &L->rb->budget)->target = goto_target(L, STEP(L), m, to);
+}
+
+static const struct keys_member group_default_keys[] = {
+	{"on_fail", m_step_on_fail}, {"timeout", m_step_timeout}, {"retry", m_step_retry}, {"owner", m_step_budget},
+};
+
+/* A group's "defaults": read as a step of those keys alone, which budget.c hands down. */
+static void m_step_defaults(struct keys_reader *kr, const cJSON *m, void *t)
+{
+	struct loader *L = loader_of(kr);
+	(void)t;
+	struct rb_step *s = STEP(L);
+	if (!keys_want_object(&L->r, m, "an object of \"on_fail\", \"timeout\", \"retry\" and \"owner\""))
+		return;
+	if (s->defaults)
+		return; /* given twice: reported as such */
+	L->step = s->defaults = budget_defaults_new(s);
+	keys_walk(&L->r, m, group_default_keys, RBC_ARRAY_LEN(group_default_keys), NULL);
+	budget_step_read(&L->r, m, s->defaults);
+	L->step = s;
+}
+
 static const struct keys_member step_keys[] = {
 	{"id", m_step_id}, {"title", m_step_title}, {"note", m_step_note},
 #define X(e, key, desc) {key, m_step_action},
@@ -749,6 +781,8 @@ static const struct keys_member step_keys[] = {
 	{"with", m_step_loop}, {"export", m_step_loop},
 	{"description", m_step_prose}, {"links", m_step_prose},
 	{"tty", NULL}, {"stdin", NULL},
+	{"on_demand", m_step_on_demand}, {"deadline", m_step_budget}, {"on_deadline", m_step_budget},
+	{"owner", m_step_budget}, {"approval", m_step_budget}, {"defaults", m_step_defaults},
 };
 
 /* Keys that make no sense for some actions: (key, why). */
@@ -960,6 +994,8 @@ static struct rb_step *read_step(struct loader *L, const cJSON *n, struct rb_ste
 		check_step_keys(L, n, s);
 		prose_kind_keys(&L->r, n, s);
 	}
+	if (nact == 1)
+		budget_step_read(&L->r, n, s);
 	if (nact == 1)
 		check_fields(L, n, s);
 	L->step = saved;
@@ -1337,6 +1373,8 @@ static const struct keys_member root_keys[] = {
 	{"secrets", r_secrets}, {"defaults", r_defaults}, {"steps", r_steps},
 	{"severities", r_severities}, {"roles", r_roles}, {"update_every", r_update_every},
 	{"exit_criteria", r_exit_criteria}, {"log", r_log}, {"links", r_links},
+	{"exit_criteria", r_exit_criteria}, {"log", r_log}, {"deadline", m_step_budget},
+	{"on_deadline", m_step_budget},
 };
 
 /* ------------------------------------------------ cross-references */
@@ -1604,7 +1642,7 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 		keys_require(&L.r, root, "runbook", "(the runbook's id)");
 		keys_require(&L.r, root, "title", NULL);
 		keys_require(&L.r, root, "steps", NULL);
-		static const char *const incident_only[] = {"severities", "roles", "update_every", "exit_criteria"};
+		static const char *const incident_only[] = {"severities", "update_every", "exit_criteria"};
 		for (size_t i = 0; i < RBC_ARRAY_LEN(incident_only); i++) {
 			const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, incident_only[i]);
 			if (k && rb->kind != RB_KIND_INCIDENT && !L.bad_kind) {
@@ -1616,10 +1654,13 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 		}
 		if (rb->kind == RB_KIND_INCIDENT)
 			keys_require(&L.r, root, "severities", "(an incident runbook declares its ladder)");
+		if (cJSON_GetObjectItemCaseSensitive(root, "on_deadline") && !cJSON_GetObjectItemCaseSensitive(root, "deadline"))
+			keys_err(&L.r, root, "\"on_deadline\" needs a \"deadline\" on the runbook");
 		check_ids(&L);
 		check_gotos(&L);
 		call_check_groups(&L.r, rb, L.all, L.nall);
 		check_vars(&L);
+		budget_finish(&L.r, rb, L.all, L.nall);
 		apply_defaults(&L);
 		values_resolve(rb, NULL, false, d);
 	}

@@ -44,6 +44,9 @@ static void step_free(struct rb_step *s)
 	free(s->on_decline_target);
 	rb_foreach_free(s->foreach);
 	rb_call_free(s->call);
+	free(s->budget.target);
+	free(s->owner);
+	step_free(s->defaults);
 	free(s);
 }
 
@@ -63,6 +66,7 @@ void runbook_free(struct runbook *rb)
 		free(rb->vdurations[i].path);
 	}
 	free(rb->vdurations);
+	free(rb->budget.target);
 	free(rb->file);
 	free(rb->dir);
 	free(rb->id);
@@ -138,4 +142,13 @@ void runbook_count(const struct runbook *rb, size_t counts[RB_ACTION_COUNT])
 	count_in(rb->steps, rb->nsteps, counts);
 	for (size_t i = 0; i < rb->nseverities; i++)
 		count_in(rb->severities[i].steps, rb->severities[i].nsteps, counts);
+}
+
+/* The role of rb named id, or NULL. */
+const struct rb_role *runbook_role(const struct runbook *rb, const char *id)
+{
+	for (size_t i = 0; id && i < rb->nroles; i++)
+		if (strcmp(rb->roles[i].id, id) == 0)
+			return &rb->roles[i];
+	return NULL;
 }

@@ -184,6 +184,13 @@ static void on_event(void *ud, const struct eng_event *ev)
 	case ENG_EV_EXPANDED: /* a loop reached: its iterations, one per item */
 		line("EXPANDED", s, ev->text);
 		break;
+	case ENG_EV_DEADLINE:
+		/* "DEADLINE  deploy  deadline 30m passed: on_deadline fail". */
+		text_printf("%-9s %s%s%s  ", "DEADLINE", step_id(s), ev->target ? " → " : "",
+		            ev->target ? step_id(ev->target) : "");
+		put_clean(stdout, ev->text);
+		printf(": on_deadline %s\n", engine_budget(s) ? rb_on_deadline_name(engine_budget(s)->on_deadline) : "warn");
+		break;
 	case ENG_EV_CONFIRMED:
 		if (ev->automatic)
 			line("CONFIRMED", s, "--yes");

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rbc/budgetlog.h"
 #include "rbc/history.h"
 #include "rbc/json.h"
 #include "rbc/mask.h"
@@ -158,6 +159,7 @@ static void header_steps(cJSON *arr, const struct runbook *rb, struct rb_step *c
 			cJSON_AddBoolToObject(o, "group", true);
 		if (on_demand || st->on_demand)
 			cJSON_AddBoolToObject(o, "on_demand", true);
+		budgetlog_header_fields(o, st, NULL); /* owner, approval, deadline: the exports' */
 		cJSON_AddItemToArray(arr, o);
 		if (st->action == RB_GROUP && !st->foreach) /* a loop's: its expansion lists them */
 			header_steps(arr, rb, st->children, st->nchildren, on_demand || st->on_demand);
@@ -191,6 +193,7 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
 		for (size_t i = 0; i < rb->nroles; i++)
 			cJSON_AddItemToArray(roles, cJSON_CreateString(rb->roles[i].id));
 	}
+	budgetlog_header_fields(o, NULL, rb);
 	header_steps(cJSON_AddArrayToObject(o, "steps"), rb, rb->steps, rb->nsteps, included);
 	cJSON_AddItemToArray(arr, o);
 	for (size_t i = 0; i < rb->nincludes; i++)
@@ -205,7 +208,7 @@ static void header_runbook(cJSON *arr, const struct runbook *rb, bool included)
  */
 static void add_argv(cJSON *o, int argc, char **argv, const struct mask *m)
 {
-	static const char *const valued[] = {"--var", "--vars", "--operator", "--theme", "--db",
+	static const char *const valued[] = {"--var", "--vars", "--operator", "--approver", "--theme", "--db",
 	                                      "--assume", "--severity", "--title", "--impact-start"};
 	cJSON *args = cJSON_AddArrayToObject(o, "argv");
 	for (int i = 0; i < argc; i++) {
@@ -543,6 +546,7 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 	}
 	struct engine_opts eo = {.loop = &s->loop, .runbooks = s->rbs, .nrunbooks = s->nrbs, .vars = s->vars,
 	                         .out_dir = s->rd->out, .operator = opts->operator,
+	                         .approver = opts->approver,
 	                         .interactive = opts->interactive, .assume = opts->assume, .yes = opts->yes,
 	                         .on_event = journal_on_event, .ud = s->j};
 	if (s->fixed_now) {

@@ -98,6 +98,15 @@ static void draw_header(struct console *c)
 	int w = draw_width(right);
 	if (w < c->cols)
 		draw_str(0, c->cols - w, w, right, a);
+	/* The phase's time budget, left of that: alert under a minute or past. */
+	char left[48], shown[64];
+	bool alert = false;
+	if (frame_budget_left(c, ph, left, sizeof left, &alert)) {
+		snprintf(shown, sizeof shown, "⏱ %s · ", left);
+		int lw = draw_width(shown);
+		if (w + lw < c->cols)
+			draw_str(0, c->cols - w - lw, lw, shown, alert ? c->attr[THEME_HEADER_ALERT] : a);
+	}
 }
 
 /* The header into its row. */

@@ -218,6 +218,11 @@ static void on_event(void *ud, const struct eng_event *ev)
 		else if (c->follow && !frame_turn_selected(c))
 			frame_select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
+	case ENG_EV_DEADLINE:
+		/* Said once on disk, as batch says it: "2 Roll out: deadline 30m passed". */
+		frame_message(c, "%s %s: %s", frame_step_label(ev->step), ev->step->title ? ev->step->title : "",
+		              ev->text ? ev->text : "deadline passed");
+		break;
 	case ENG_EV_INCIDENT:
 		/* The desk has applied it (and told the channels) before. */
 		if (c->inc && c->inc->nentries) {
@@ -336,7 +341,9 @@ static unsigned console_request(struct console *c, enum request r)
 		engine_start(c->e);
 		break;
 	case REQ_DONE:
-		if (s && !engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, c->operator))
+		if (manual_open(s) && s->def->approval)
+			frame_prompt_start(c, PROMPT_APPROVE, s); /* the approver's name */
+		else if (s && !engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, c->operator))
 			frame_message(c, "Space marks a manual step done");
 		break;
 	case REQ_FAIL:

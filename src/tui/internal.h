@@ -68,7 +68,7 @@ struct ui {
 };
 
 enum prompt { PROMPT_NONE, PROMPT_NOTE, PROMPT_SKIP, PROMPT_FAIL, PROMPT_SEARCH,
-	          PROMPT_CONFIRM, PROMPT_QUIT, PROMPT_INCIDENT, PROMPT_ASK };
+	          PROMPT_CONFIRM, PROMPT_QUIT, PROMPT_INCIDENT, PROMPT_ASK, PROMPT_APPROVE };
 
 /* What an incident prompt asks, in the order of its flows. */
 enum inc_ask { ASK_NONE, ASK_SEVERITY, ASK_TITLE, ASK_IMPACT, ASK_NEW_SEVERITY, ASK_SEV_REASON,
@@ -271,6 +271,19 @@ enum frame_edit { FRAME_EDIT_TYPING, FRAME_EDIT_ACCEPT, FRAME_EDIT_CANCEL };
 enum frame_edit frame_prompt_edit(struct console *c, wint_t ch, bool is_key, bool one_letter);
 void frame_prompt_draw(struct console *c, const struct rect *r, const char *question);
 void frame_quit(struct console *c);
+
+/* frame_budget.c: time budgets, owners, approvals (docs/runbook-format.md) */
+/* A running group's or phase's time left, "12m left" or "+3m over"; false
+   when s shows none. *alert: under a minute left, or past. */
+bool frame_budget_left(const struct console *c, const struct eng_step *s, char *buf, size_t n, bool *alert);
+/* The owner's role id (the tree's tag), or NULL. */
+const char *frame_owner_tag(const struct eng_step *s);
+/* "dba (Database admin)", or NULL: new strings, as the two below. */
+char *frame_owner_text(const struct eng_step *s);
+/* "30m · on_deadline fail · 12m left", or NULL. */
+char *frame_deadline_text(const struct console *c, const struct eng_step *s, bool *alert);
+/* "approved by bob", or who may approve it, or NULL: no approval. */
+char *frame_approval_text(const struct console *c, const struct eng_step *s);
 void frame_export_start(struct console *c);
 
 #endif

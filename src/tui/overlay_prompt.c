@@ -37,7 +37,9 @@ static void prompt_done(struct console *c, bool accept)
 		break;
 	case PROMPT_SKIP:
 		if (accept && s) {
-			if (!engine_answer(c->e, s, ENG_ANSWER_SKIP, *text ? text : NULL, c->operator))
+			if (engine_approval_refused(c->e, s, c->operator))
+				frame_message(c, "refused: an approval is not skipped by the run's driver (f marks it failed)");
+			else if (!engine_answer(c->e, s, ENG_ANSWER_SKIP, *text ? text : NULL, c->operator))
 				frame_message(c, "only a manual step or a running wait can be skipped here");
 		}
 		break;
@@ -68,6 +70,17 @@ static void prompt_done(struct console *c, bool accept)
 				frame_message(c, "confirmed");
 			else
 				c->declined = s;
+		}
+		break;
+	case PROMPT_APPROVE:
+		/* Someone other than the driver types their name: the record keeps it. */
+		if (accept && s) {
+			if (!*text)
+				frame_message(c, "refused: an approval needs the approver's name");
+			else if (engine_approval_refused(c->e, s, text))
+				frame_message(c, "refused: %s drives this run; another operator approves", c->operator);
+			else if (!engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, text))
+				frame_message(c, "Space marks a manual step done");
 		}
 		break;
 	case PROMPT_QUIT:
@@ -104,6 +117,8 @@ static void prompt_draw(struct console *c, const struct rect *r)
 	if (c->prompt == PROMPT_CONFIRM)
 		snprintf(q, sizeof q, "%s [y/N] ", c->prompt_step && c->prompt_step->wait_text
 		                                      ? c->prompt_step->wait_text : "Confirm?");
+	else if (c->prompt == PROMPT_APPROVE)
+		snprintf(q, sizeof q, "Approved by (an operator other than %s): ", c->operator);
 	else if (c->prompt == PROMPT_SKIP && c->prompt_step && engine_time_left(c->e, c->prompt_step) >= 0)
 		snprintf(q, sizeof q, "End the wait early, why? ");
 	else

@@ -186,6 +186,15 @@ static void detail_draw(struct console *c, const struct rect *r, bool focused)
 		detail_text(&d, "confirm", q, c->attr[THEME_DETAIL_VALUE]);
 		free(q);
 	}
+	char *owner = frame_owner_text(s), *approval = frame_approval_text(c, s);
+	bool alert = false;
+	char *budget = frame_deadline_text(c, s, &alert);
+	detail_text(&d, "owner", owner, c->attr[THEME_DETAIL_VALUE]);
+	detail_text(&d, "deadline", budget, c->attr[alert ? THEME_STEP_FAIL : THEME_DETAIL_VALUE]);
+	detail_text(&d, "approval", approval, c->attr[THEME_DETAIL_VALUE]);
+	free(owner);
+	free(budget);
+	free(approval);
 	/* The verdict, in words and glyph, and why. */
 	struct strbuf v = {0};
 	sb_addf(&v, "%s %s ", frame_glyph(s), frame_state_word(s));

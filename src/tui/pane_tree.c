@@ -45,7 +45,17 @@ static void tree_draw(struct console *c, const struct rect *r, bool focused)
 			frame_group_counts(s, &done, &total);
 			snprintf(count, sizeof count, " %zu/%zu", done, total);
 		}
-		int cw = draw_width(count);
+		/* Right-aligned: the owner's tag, a budget's time left, the counts. */
+		char left[48] = "", tag[40] = "";
+		bool alert = false;
+		if (frame_budget_left(c, s, left + 1, sizeof left - 1, &alert))
+			left[0] = ' ';
+		if (frame_owner_tag(s))
+			snprintf(tag, sizeof tag, " @%s", frame_owner_tag(s));
+		int lw = draw_width(left), ow = draw_width(tag);
+		if (lw + ow + 12 > inner - (x - x0))
+			ow = tag[0] = 0; /* too narrow: the time left matters more */
+		int cw = draw_width(count) + lw + ow;
 		struct strbuf t = {0};
 		sb_addf(&t, "%s %s", frame_step_label(s), s->title ? s->title : "");
 		int room = inner - (x - x0) - cw;
@@ -59,8 +69,13 @@ static void tree_draw(struct console *c, const struct rect *r, bool focused)
 			draw_text(y, x, room, t.s, t.len, base);
 		}
 		sb_free(&t);
-		if (cw)
-			draw_str(y, x0 + inner - cw, cw, count, base);
+		if (ow)
+			draw_str(y, x0 + inner - cw, ow, tag, sel ? base : c->attr[THEME_NOTE]);
+		if (lw)
+			draw_str(y, x0 + inner - cw + ow, lw, left,
+			         sel ? base : c->attr[alert ? THEME_STEP_FAIL : THEME_STEP_RUNNING]);
+		if (cw - lw - ow)
+			draw_str(y, x0 + inner - (cw - lw - ow), cw - lw - ow, count, base);
 	}
 }
 

@@ -165,7 +165,8 @@ def cmd_mirror(en_path, ja_path):
     (titles, notes, manual and confirm texts, descriptions, names, contacts)
     taken out, the two documents are equal - same ids, probes, thresholds,
     vars, captures and jumps."""
-    words = {'title', 'note', 'manual', 'confirm', 'description', 'name', 'contacts', 'runbook', '$schema'}
+    words = {'title', 'note', 'manual', 'confirm', 'description', 'name', 'contacts', 'runbook', '$schema',
+             'prompt', 'label'}
     def strip(n):
         if isinstance(n, dict):
             return {k: strip(v) for k, v in n.items() if k not in words}

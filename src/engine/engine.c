@@ -1,6 +1,7 @@
 /*
- * engine.c — the scheduler: nodes, flows, the order steps run in, on_fail,
- * jumps, groups' verdicts, operator answers and stopping.
+ * engine.c — the scheduler: the order steps run in, on_fail, jumps,
+ * operator answers and stopping. flow.c carries out its moves (the flows'
+ * queue, finishing nodes, groups' verdicts, a group's branches).
  *
  * Every move of a flow is queued and done by engine_pump, one at a time, so
  * steps that finish at once (skipped, assumed, already done) never recurse.

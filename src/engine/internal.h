@@ -8,12 +8,16 @@
  * queued (flow_move) and done by engine_pump, so a 100,000-step runbook of
  * steps that finish at once does not grow the C stack.
  *
- * The files import downward only: engine.c (the scheduler) uses tree.c,
- * step.c, ask.c, budget.c, vars.c and emit.c; ask.c uses tree.c, vars.c and
- * emit.c; restore.c uses engine.c, tree.c, step.c and vars.c; tree.c uses
- * step.c, budget.c and vars.c; step.c uses sample.c, vars.c and emit.c;
- * budget.c (time budgets) uses emit.c only. Each has a small header of its
- * own (emit.h, step.h, tree.h, ask.h);
+ * The files import downward only: engine.c (the scheduler) uses flow.c,
+ * tree.c, step.c, ask.c, callee.c, budget.c, vars.c and emit.c; flow.c
+ * (flows, finishing nodes, groups and their branches) uses tree.c, step.c,
+ * callee.c, iterate.c, budget.c and emit.c, never engine.c; restore.c uses
+ * flow.c, tree.c, step.c, callee.c, iterate.c and vars.c; iterate.c uses
+ * callee.c, tree.c, vars.c and emit.c; tree.c uses step.c, callee.c,
+ * budget.c and vars.c; ask.c uses tree.c, vars.c and emit.c; step.c uses
+ * sample.c, vars.c and emit.c; callee.c uses vars.c and emit.c; budget.c
+ * (time budgets) uses emit.c only. Each has a small header of its own
+ * (emit.h, flow.h, step.h, tree.h, ask.h, callee.h, iterate.h);
  * the declarations below are the rest.
  */
 #ifndef RBC_ENGINE_INTERNAL_H
@@ -187,7 +191,7 @@ struct engine {
 	void (*step_report)(struct engine *e, struct node *n, struct engine_step_outcome *o);
 };
 
-/* engine.c: what a restore does to the tree as the scheduler does it */
+/* flow.c: what a restore does to the tree as the scheduler does it */
 /* Back to pending, with everything below it (a step run again). */
 void node_reset(struct engine *e, struct node *n);
 /* A backwards jump: what lies between runs again, the failed step included. */

@@ -7,7 +7,7 @@
  * the iteration's (`patch[db-01].restart`, callee.c makes them), the item
  * bound to the loop's variable for them alone.
  *
- * The scheduler (engine.c) runs the iterations as branches, as many at
+ * The scheduler runs the iterations as branches (flow.c), as many at
  * once as parallel says; here they are only made.
  */
 #include <stdlib.h>

@@ -22,6 +22,12 @@
 /* The confirmation a command block nobody annotated carries. */
 #define MD_IMPLICIT_CONFIRM "Run this command from the document?"
 
+/*
+ * The step key a heading's prose and a task item's nested text go to: the
+ * note the detail pane shows.
+ */
+#define MD_PROSE_KEY "note"
+
 /* True when file names a Markdown runbook (.md, .markdown). */
 bool md_is_markdown(const char *file);
 

@@ -678,8 +678,8 @@ static void item_step(struct md *m, struct sink *s, cmark_node *item)
 		cJSON_AddItemToObject(step, "steps", sub.steps);
 	else if (!has_action(step))
 		cJSON_AddItemToObject(step, "manual", str_at(m, title ? title : "", off, toff, JSON_SRC_RAW));
-	if (sub.has_prose && !has_key(step, "note"))
-		cJSON_AddItemToObject(step, "note", str_at(m, sub.prose.s, off, sub.prose_off, JSON_SRC_RAW));
+	if (sub.has_prose && !has_key(step, MD_PROSE_KEY))
+		cJSON_AddItemToObject(step, MD_PROSE_KEY, str_at(m, sub.prose.s, off, sub.prose_off, JSON_SRC_RAW));
 	sb_free(&sub.prose);
 	free(title);
 	cJSON_AddItemToArray(s->steps, step);
@@ -744,8 +744,8 @@ static void close_section(struct md *m)
 	} else {
 		cJSON *g = obj_at(m, false, (size_t)-1, sec->off);
 		add_title(m, g, sec->title, sec->off, sec->text_off, sec->keys);
-		if (sec->sink.has_prose && !has_key(sec->keys, "description"))
-			cJSON_AddItemToObject(g, "description",
+		if (sec->sink.has_prose && !has_key(sec->keys, MD_PROSE_KEY))
+			cJSON_AddItemToObject(g, MD_PROSE_KEY,
 			                      str_at(m, sec->sink.prose.s, sec->off, sec->sink.prose_off, JSON_SRC_RAW));
 		merge_keys(g, sec->keys);
 		cJSON_AddItemToObject(g, "steps", sec->sink.steps);
@@ -987,8 +987,19 @@ static cJSON *build(struct md *m, cmark_node *doc)
 		cJSON_AddItemToObject(root, "description",
 		                      str_at(m, rs->sink.prose.s, rs->sink.prose_off, rs->sink.prose_off, JSON_SRC_RAW));
 	merge_keys(root, keys);
-	if (!rs->sink.steps->child && m->d->nerrors == m->errors_before)
-		md_err(m, 0, "no steps: a Markdown runbook needs task items (- [ ] …) or code blocks that run (```sh)");
+	if (!rs->sink.steps->child && m->d->nerrors == m->errors_before) {
+		/* Prose alone is still a document to walk: one step, read it. */
+		size_t at = rs->title ? rs->text_off : 0;
+		unsigned line, col;
+		json_doc_offset_pos(m->doc, at, &line, &col);
+		diags_add(m->d, true, m->file, line, col, NULL,
+		          "no steps: no task item (- [ ] …) and no code block that runs (```sh); the document is one manual step, read it");
+		cJSON *step = obj_at(m, false, (size_t)-1, at);
+		const char *t = rs->title ? rs->title : "Read the document";
+		cJSON_AddItemToObject(step, "title", str_at(m, t, at, at, JSON_SRC_RAW));
+		cJSON_AddItemToObject(step, "manual", str_at(m, "Read the document through.", at, at, JSON_SRC_RAW));
+		cJSON_AddItemToArray(rs->sink.steps, step);
+	}
 	cJSON_AddItemToObject(root, "steps", rs->sink.steps);
 	sb_free(&rs->sink.prose);
 	free(rs->title);

@@ -52,7 +52,13 @@ static bool prose_safe(const char *s)
 	for (const char *l = s; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
 		if (*l == '\n')
 			continue;
-		if (strchr(" \t#>-*+=_|<`~[0123456789:", *l))
+		if (strchr(" \t#>-*+=_|<`~[:", *l))
+			return false;
+		/* "1." or "1)" starts an ordered list. */
+		const char *dg = l;
+		while (*dg >= '0' && *dg <= '9')
+			dg++;
+		if (dg > l && (*dg == '.' || *dg == ')'))
 			return false;
 		const char *e = strchr(l, '\n');
 		size_t len = e ? (size_t)(e - l) : strlen(l);
@@ -221,7 +227,7 @@ static void write_item(struct strbuf *sb, const cJSON *step)
 {
 	const char *title = text_of(step, "title");
 	const char *manual = text_of(step, "manual");
-	const char *note = text_of(step, "note");
+	const char *note = text_of(step, MD_PROSE_KEY);
 	bool title_ok = title && item_safe(title);
 	bool note_ok = note && one_line(note) && prose_safe(note);
 	const char *skip[4] = {NULL, NULL, NULL, NULL};
@@ -231,7 +237,7 @@ static void write_item(struct strbuf *sb, const cJSON *step)
 	if (title_ok && manual && strcmp(manual, title) == 0)
 		skip[k++] = "manual";
 	if (note_ok)
-		skip[k++] = "note";
+		skip[k++] = MD_PROSE_KEY;
 	cJSON *rest = keys_except(step, skip);
 	add_comment(sb, rest);
 	cJSON_Delete(rest);
@@ -241,18 +247,42 @@ static void write_item(struct strbuf *sb, const cJSON *step)
 	sb_adds(sb, "\n");
 }
 
-/* A group as a heading of level, its steps under it. */
+/* A group as a heading of level, its steps under it; one-line keys as {…} attributes. */
 static void write_heading(struct strbuf *sb, const cJSON *g, int level)
 {
-	const char *desc = text_of(g, "description");
+	const char *desc = text_of(g, MD_PROSE_KEY);
 	bool desc_ok = desc && prose_safe(desc);
-	const char *skip[] = {"title", "steps", desc_ok ? "description" : NULL, NULL};
-	cJSON *rest = keys_except(g, skip);
+	const char *title = text_of(g, "title");
+	struct strbuf attrs = {0};
+	cJSON *rest = cJSON_CreateObject();
+	for (const cJSON *c = g->child; c; c = c->next) {
+		if (strcmp(c->string, "title") == 0 || strcmp(c->string, "steps") == 0 ||
+		    (desc_ok && strcmp(c->string, MD_PROSE_KEY) == 0))
+			continue;
+		/* The reader finds the attributes at the last " {": no other may follow. */
+		bool ok = attr_key(c->string) && attr_value_ok(c) && !strchr(title, '{') &&
+		          !(cJSON_IsString(c) && strchr(c->valuestring, '{'));
+		if (!ok) {
+			cJSON_AddItemToObject(rest, c->string, cJSON_Duplicate(c, true));
+			continue;
+		}
+		sb_adds(&attrs, attrs.len ? " " : " {");
+		if (strcmp(c->string, "id") == 0 && cJSON_IsString(c) && *c->valuestring &&
+		    !strpbrk(c->valuestring, " \t}\"")) {
+			sb_addf(&attrs, "#%s", c->valuestring);
+		} else {
+			sb_addf(&attrs, "%s=", c->string);
+			add_attr_value(&attrs, c);
+		}
+	}
+	if (attrs.len)
+		sb_addc(&attrs, '}');
 	add_comment(sb, rest);
 	cJSON_Delete(rest);
 	for (int i = 0; i < level; i++)
 		sb_addc(sb, '#');
-	sb_addf(sb, " %s\n\n", text_of(g, "title"));
+	sb_addf(sb, " %s%s\n\n", title, attrs.len ? attrs.s : "");
+	sb_free(&attrs);
 	if (desc_ok)
 		sb_addf(sb, "%s\n\n", desc);
 	write_steps(sb, cJSON_GetObjectItemCaseSensitive(g, "steps"), level + 1);

@@ -142,8 +142,13 @@ static bool has_key(const cJSON *obj, const char *key)
 /* True when obj gives an action (RB_ACTIONS) of its own. */
 static bool has_action(const cJSON *obj)
 {
-	for (int a = 0; a < RB_ACTION_COUNT; a++)
-		if (has_key(obj, rb_action_key((enum rb_action)a)))
+	static const char *const keys[] = {
+#define X(e, key, desc) key,
+		RB_ACTIONS(X)
+#undef X
+	};
+	for (size_t a = 0; a < RBC_ARRAY_LEN(keys); a++)
+		if (has_key(obj, keys[a]))
 			return true;
 	return false;
 }

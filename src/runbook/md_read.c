@@ -992,6 +992,13 @@ static cJSON *build(struct md *m, cmark_node *doc)
 		cJSON_AddItemToObject(root, "description",
 		                      str_at(m, rs->sink.prose.s, rs->sink.prose_off, rs->sink.prose_off, JSON_SRC_RAW));
 	merge_keys(root, keys);
+	/* The id and title first, as a JSON runbook is written. */
+	static const char *const front[] = {"title", "runbook"};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(front); i++) {
+		cJSON *k = cJSON_GetObjectItemCaseSensitive(root, front[i]);
+		if (k && k != root->child)
+			cJSON_InsertItemInArray(root, 0, cJSON_DetachItemViaPointer(root, k));
+	}
 	if (!rs->sink.steps->child && m->d->nerrors == m->errors_before) {
 		/* Prose alone is still a document to walk: one step, read it. */
 		size_t at = rs->title ? rs->text_off : 0;

@@ -11,6 +11,8 @@
 #   make install    PREFIX=/usr/local
 #   make clean
 
+# libcmark-gfm: Debian ships no .pc for libcmark-gfm-extensions; its
+# libcmark-gfm.pc links -lcmark-gfm-extensions itself (tables, task lists).
 PKGS     := ncursesw libcurl libcjson libpq libpcre2-8 libuv libcmark-gfm
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local

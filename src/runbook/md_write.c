@@ -180,26 +180,139 @@ static size_t longest_run(const char *s, char c)
 
 static void write_steps(struct strbuf *sb, const cJSON *steps, int level);
 
-/* A command as a ```sh block with its keys as attributes. */
-static bool write_run(struct strbuf *sb, const cJSON *step)
+/* Text a code block holds faithfully: not empty, no \r, no final newline. */
+static bool block_text_ok(const char *t)
 {
-	const char *run = text_of(step, "run");
-	size_t n = run ? strlen(run) : 0;
-	if (!n || run[n - 1] == '\n' || strchr(run, '\r') || !text_of(step, "title"))
+	size_t n = t ? strlen(t) : 0;
+	return n && t[n - 1] != '\n' && !strchr(t, '\r') && t[0] != '\n';
+}
+
+/* A one-line value with no space in it (a URL, a method). */
+static bool token_ok(const char *t)
+{
+	if (!t || !*t)
 		return false;
+	for (const char *c = t; *c; c++)
+		if ((unsigned char)*c <= 0x20)
+			return false;
+	return true;
+}
+
+/* True when obj has exactly the string members named (NULL-ended), each present. */
+static bool only_strings(const cJSON *obj, const char *const *keys)
+{
+	if (!cJSON_IsObject(obj))
+		return false;
+	size_t n = 0;
+	for (const cJSON *c = obj->child; c; c = c->next, n++) {
+		bool known = false;
+		for (size_t i = 0; keys[i] && !known; i++)
+			known = strcmp(keys[i], c->string) == 0;
+		if (!known || !cJSON_IsString(c))
+			return false;
+	}
+	size_t want = 0;
+	while (keys[want])
+		want++;
+	return n == want;
+}
+
+/* An http action as a request: "METHOD URL", header lines, a blank line, the body. */
+static char *http_text(const cJSON *h)
+{
+	if (!cJSON_IsObject(h))
+		return NULL;
+	const char *url = NULL, *method = NULL, *body = NULL;
+	const cJSON *headers = NULL;
+	for (const cJSON *c = h->child; c; c = c->next) {
+		if (strcmp(c->string, "url") == 0 && cJSON_IsString(c) && token_ok(c->valuestring))
+			url = c->valuestring;
+		else if (strcmp(c->string, "method") == 0 && cJSON_IsString(c) && token_ok(c->valuestring))
+			method = c->valuestring;
+		else if (strcmp(c->string, "body") == 0 && cJSON_IsString(c) && block_text_ok(c->valuestring))
+			body = c->valuestring;
+		else if (strcmp(c->string, "headers") == 0 && cJSON_IsObject(c) && c->child)
+			headers = c;
+		else
+			return NULL;
+	}
+	if (!url)
+		return NULL;
+	struct strbuf sb = {0};
+	if (method)
+		sb_addf(&sb, "%s %s", method, url);
+	else
+		sb_adds(&sb, url);
+	for (const cJSON *c = headers ? headers->child : NULL; c; c = c->next) {
+		const char *v = cJSON_IsString(c) ? c->valuestring : NULL;
+		if (!v || !token_ok(c->string) || strchr(c->string, ':') || !one_line(v)) {
+			sb_free(&sb);
+			return NULL;
+		}
+		sb_addf(&sb, "\n%s: %s", c->string, v);
+	}
+	if (body)
+		sb_addf(&sb, "\n\n%s", body);
+	return sb_take(&sb);
+}
+
+/*
+ * A probe step as a code block with its keys as {…} attributes: run as sh,
+ * sql {conn, query} as sql, prometheus {url, query} as promql, a plain http
+ * request as http. False when the step has no such faithful form.
+ */
+static bool write_block(struct strbuf *sb, const cJSON *step)
+{
+	static const char *const sql_keys[] = {"conn", "query", NULL}, *const prom_keys[] = {"url", "query", NULL};
+	const char *lang = NULL, *action = NULL, *own = NULL, *own_value = NULL;
+	char *body = NULL;
+	const cJSON *v;
+	if (!text_of(step, "title"))
+		return false;
+	if (block_text_ok(text_of(step, "run"))) {
+		lang = "sh", action = "run", body = xstrdup(text_of(step, "run"));
+	} else if (only_strings(v = cJSON_GetObjectItemCaseSensitive(step, "sql"), sql_keys) &&
+	           block_text_ok(text_of(v, "query"))) {
+		lang = "sql", action = "sql", own = "conn", body = xstrdup(text_of(v, "query"));
+		own_value = strcmp(text_of(v, "conn"), "${DATABASE_URL}") ? text_of(v, "conn") : NULL;
+	} else if (only_strings(v = cJSON_GetObjectItemCaseSensitive(step, "prometheus"), prom_keys) &&
+	           block_text_ok(text_of(v, "query"))) {
+		lang = "promql", action = "prometheus", own = "url", body = xstrdup(text_of(v, "query"));
+		own_value = strcmp(text_of(v, "url"), "${PROMETHEUS_URL}") ? text_of(v, "url") : NULL;
+	} else if ((body = http_text(cJSON_GetObjectItemCaseSensitive(step, "http"))) != NULL) {
+		lang = "http", action = "http";
+	} else {
+		return false;
+	}
 	struct strbuf attrs = {0};
 	cJSON *rest = cJSON_CreateObject();
 	sb_adds(&attrs, "{");
-	bool first = true;
-	/* The title first: the block is then annotated, never the implicit confirm. */
-	for (int pass = 0; pass < 2; pass++) {
+	if (own_value) {
+		cJSON *ov = cJSON_CreateString(own_value);
+		if (attr_value_ok(ov)) {
+			sb_addf(&attrs, "%s=", own);
+			add_attr_value(&attrs, ov);
+		}
+		cJSON_Delete(ov);
+		if (attrs.len == 1) { /* a value with no attribute form: the whole action in the comment */
+			free(body);
+			sb_free(&attrs);
+			cJSON_Delete(rest);
+			return false;
+		}
+	}
+	/* The id, then the title (so the block is annotated, never the implicit
+	   confirm), then the rest. */
+	for (int pass = 0; pass < 3; pass++) {
 		for (const cJSON *c = step->child; c; c = c->next) {
-			if (strcmp(c->string, "run") == 0 || (strcmp(c->string, "title") == 0) != (pass == 0))
+			int want = strcmp(c->string, "id") == 0 ? 0 : strcmp(c->string, "title") == 0 ? 1 : 2;
+			if (strcmp(c->string, action) == 0 || want != pass)
 				continue;
-			if (attr_key(c->string) && attr_value_ok(c)) {
-				sb_addf(&attrs, "%s%s=", first ? "" : " ", c->string);
+			if (pass == 0 && cJSON_IsString(c) && token_ok(c->valuestring) && !strpbrk(c->valuestring, "}\"{")) {
+				sb_addf(&attrs, "%s#%s", attrs.len > 1 ? " " : "", c->valuestring);
+			} else if (attr_key(c->string) && attr_value_ok(c)) {
+				sb_addf(&attrs, "%s%s=", attrs.len > 1 ? " " : "", c->string);
 				add_attr_value(&attrs, c);
-				first = false;
 			} else {
 				cJSON_AddItemToObject(rest, c->string, cJSON_Duplicate(c, true));
 			}
@@ -207,18 +320,19 @@ static bool write_run(struct strbuf *sb, const cJSON *step)
 	}
 	sb_adds(&attrs, "}");
 	char fc = strchr(attrs.s, '`') ? '~' : '`';
-	size_t flen = longest_run(run, fc) + 1;
+	size_t flen = longest_run(body, fc) + 1;
 	if (flen < 3)
 		flen = 3;
 	add_comment(sb, rest);
 	for (size_t i = 0; i < flen; i++)
 		sb_addc(sb, fc);
-	sb_addf(sb, "sh %s\n%s\n", attrs.s, run);
+	sb_addf(sb, "%s %s\n%s\n", lang, attrs.s, body);
 	for (size_t i = 0; i < flen; i++)
 		sb_addc(sb, fc);
 	sb_adds(sb, "\n\n");
 	sb_free(&attrs);
 	cJSON_Delete(rest);
+	free(body);
 	return true;
 }
 
@@ -310,7 +424,7 @@ static void write_steps(struct strbuf *sb, const cJSON *steps, int level)
 	for (const cJSON *c = steps ? steps->child : NULL; c; c = c->next) {
 		if (after && heading_group(c, level))
 			write_heading(sb, c, level);
-		else if (!write_run(sb, c))
+		else if (!write_block(sb, c))
 			write_item(sb, c);
 		if (c == last_plain)
 			after = true;

@@ -120,7 +120,7 @@ static void test_write_reads_back(void **state)
 		fail_msg("written:\n%s\nread back:\n%s", md, s ? s : "(error)");
 	}
 	/* The fence is longer than any run of backticks in the command. */
-	assert_non_null(strstr(md, "````sh {title=\"Run\""));
+	assert_non_null(strstr(md, "````sh {#a title=\"Run\""));
 	free(md);
 	json_doc_free(a);
 	json_doc_free(b);

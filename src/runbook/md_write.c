@@ -323,6 +323,13 @@ static bool write_block(struct strbuf *sb, const cJSON *step)
 	size_t flen = longest_run(body, fc) + 1;
 	if (flen < 3)
 		flen = 3;
+	if (flen > 255) {
+		/* cmark-gfm keeps a fence's length in a byte: such a block is kept in the comment. */
+		free(body);
+		sb_free(&attrs);
+		cJSON_Delete(rest);
+		return false;
+	}
 	add_comment(sb, rest);
 	for (size_t i = 0; i < flen; i++)
 		sb_addc(sb, fc);

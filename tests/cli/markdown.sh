@@ -218,6 +218,17 @@ run "$RBC" check "$TMP/keys.md"
 expect_eq "a misspelt key inside a comment: at its place, with did you mean" "$(grep unknown <<<"$ERR")" \
 	"$TMP/keys.md:5:20: steps[0].retry.atempts: unknown key \"atempts\" (did you mean \"attempts\"?)"
 
+# A command holding fences of its own: a longer fence; 300 backticks (more
+# than cmark-gfm's byte of fence length) stay in the comment.
+python3 -c '
+import json
+print(json.dumps({"runbook": "f", "title": "F", "steps": [
+    {"id": "a", "title": "A", "run": "cat <<EOF\n```sh\nx\n```\nEOF"},
+    {"id": "b", "title": "B", "run": "echo x\n" + "`" * 300}]}))' >"$TMP/fence.json"
+"$RBC" convert "$TMP/fence.json" --to md -o "$TMP/fence.md"
+expect_match "a command with a fence inside gets a longer fence" "$(cat "$TMP/fence.md")" '^````sh \{#a title="A"\}$'
+expect_eq "commands holding fences read back the same" "$("$RBC" convert "$TMP/fence.md" | jq -cS .)" "$("$RBC" convert "$TMP/fence.json" --to json | jq -cS .)"
+
 # ---------------------------------------------------------------- usage
 expect_rc "convert without a file is a usage error" 64 "$RBC" convert
 expect_rc "convert --to xml is a usage error" 64 "$RBC" convert good/ja-release.md --to xml

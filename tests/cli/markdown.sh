@@ -77,6 +77,11 @@ expect_eq "console: the commands after a \$ prompt" "$(q '.steps[1].steps[1].ste
 expect_eq "a task item with nested items is a group" "$(q '.steps[2].steps[0] | .title + " | " + (.steps|length|tostring) + " | " + .steps[0].title')" \
 	"検索結果の目視確認 | 2 | 日本語クエリ「東京 ラーメン」で結果が出る"
 
+# Windows line ends read as any editor shows them: nothing keeps a \r.
+printf '# 手順\r\n\r\n## 確認\r\n\r\n再起動:\r\n\r\n```sh {id=a}\r\nsystemctl restart web\r\necho done\r\n```\r\n\r\n- [ ] 確認済み\r\n' >"$TMP/crlf.md"
+expect_eq "CRLF: titles and commands without a carriage return" "$("$RBC" convert "$TMP/crlf.md" | jq -c '.steps[0].steps | map(.title, .run // .manual)')" \
+	'["再起動","systemctl restart web\necho done","確認済み","確認済み"]'
+
 # sql, http and promql blocks.
 cat >"$TMP/probes.md" <<'EOF'
 <!-- rbc {"runbook": "probes", "vars": {"DATABASE_URL": "postgresql://127.0.0.1:1/x", "PROMETHEUS_URL": "http://127.0.0.1:1"}} -->

@@ -77,6 +77,17 @@ expect_eq "console: the commands after a \$ prompt" "$(q '.steps[1].steps[1].ste
 expect_eq "a task item with nested items is a group" "$(q '.steps[2].steps[0] | .title + " | " + (.steps|length|tostring) + " | " + .steps[0].title')" \
 	"検索結果の目視確認 | 2 | 日本語クエリ「東京 ラーメン」で結果が出る"
 
+# An incident procedure: its ladder in the top comment (JSON with comments),
+# a task item made an http probe by its comment.
+run "$RBC" check good/ja-incident.md
+expect_eq "Japanese incident procedure: its ladder and steps" "$OUT" \
+	"good/ja-incident.md: ok: ja-incident (incident), 14 steps: 5 group, 6 manual, 2 command, 1 http; 3 severities"
+run "$RBC" convert good/ja-incident.md
+J=$OUT
+expect_eq "a comment's action replaces the task item's manual" "$(q '.steps[0].steps[0].steps[0] | [.title, .http.url, (has("manual")|tostring)] | join(" | ")')" \
+	'ヘルスチェック応答 | ${BASE_URL}/api/health | false'
+expect_eq "the ladder's table is prose of the runbook" "$(q '.description | test("\\| S1 \\| 決済が全く通らない")')" "true"
+
 # Windows line ends read as any editor shows them: nothing keeps a \r.
 printf '# 手順\r\n\r\n## 確認\r\n\r\n再起動:\r\n\r\n```sh {id=a}\r\nsystemctl restart web\r\necho done\r\n```\r\n\r\n- [ ] 確認済み\r\n' >"$TMP/crlf.md"
 expect_eq "CRLF: titles and commands without a carriage return" "$("$RBC" convert "$TMP/crlf.md" | jq -c '.steps[0].steps | map(.title, .run // .manual)')" \

@@ -77,6 +77,10 @@ expect_eq "console: the commands after a \$ prompt" "$(q '.steps[1].steps[1].ste
 expect_eq "a task item with nested items is a group" "$(q '.steps[2].steps[0] | .title + " | " + (.steps|length|tostring) + " | " + .steps[0].title')" \
 	"検索結果の目視確認 | 2 | 日本語クエリ「東京 ラーメン」で結果が出る"
 
+cp good/ja-release.md "$TMP/Release.MARKDOWN"
+run "$RBC" check "$TMP/Release.MARKDOWN"
+expect_match ".markdown (any case) is Markdown too" "$OUT" ': ok: Release \(other\), 21 steps'
+
 # An incident procedure: its ladder in the top comment (JSON with comments),
 # a task item made an http probe by its comment.
 run "$RBC" check good/ja-incident.md

@@ -932,6 +932,38 @@ static char *id_of_file(const char *file)
 	return sb_take(&sb);
 }
 
+/*
+ * An rbc comment written inside a paragraph or an item's text is inline
+ * HTML to CommonMark, never read as keys: refused rather than ignored.
+ */
+static void check_inline_comments(struct md *m, cmark_node *doc)
+{
+	cmark_iter *it = cmark_iter_new(doc);
+	cmark_event_type ev;
+	while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+		cmark_node *n = cmark_iter_get_node(it);
+		const char *lit = ev == CMARK_EVENT_ENTER && cmark_node_get_type(n) == CMARK_NODE_HTML_INLINE
+		                      ? cmark_node_get_literal(n) : NULL;
+		if (!lit || strncmp(lit, "<!--", 4) != 0)
+			continue;
+		const char *r = lit + 4;
+		while (*r == ' ' || *r == '\t' || *r == '\n' || *r == '\r')
+			r++;
+		if (strncmp(r, "rbc", 3) != 0 || (r[3] && !strchr(" \t\r\n{", r[3])))
+			continue;
+		cmark_node *b = n;
+		while (cmark_node_parent(b) && (cmark_node_get_type(b) & CMARK_NODE_TYPE_MASK) == CMARK_NODE_TYPE_INLINE)
+			b = cmark_node_parent(b);
+		size_t from = node_off(m, b);
+		const char *at = memmem(m->text + from, m->len - from, lit, strlen(lit));
+		if (!at)
+			at = memmem(m->text + from, m->len - from, "<!--", 4);
+		md_err(m, at ? (size_t)(at - m->text) : from,
+		       "an rbc comment inside a paragraph or an item's text is not read: give it a line of its own, just before the item or block");
+	}
+	cmark_iter_free(it);
+}
+
 /* The title heading: the first heading, when no other is at its level or above. */
 static cmark_node *find_title(cmark_node *doc)
 {
@@ -1054,6 +1086,7 @@ struct json_doc *md_doc_parse(const char *file, const char *buf, size_t len,
 	cmark_parser_feed(p, buf, len);
 	cmark_node *doc = cmark_parser_finish(p);
 	json_doc_build(m.doc, true);
+	check_inline_comments(&m, doc);
 	cJSON *root = build(&m, doc);
 	json_doc_build(m.doc, false);
 	json_doc_set_root(m.doc, root);

@@ -17,6 +17,7 @@
 #include "rbc/runbook.h"
 #include "rbc/util.h"
 
+/* The command's help. */
 static void convert_usage(FILE *fp)
 {
 	fprintf(fp,
@@ -33,6 +34,7 @@ static void convert_usage(FILE *fp)
 	        "exit: 0 converted, 65 invalid runbook, 66 unreadable, 64 usage, 74 unwritable.\n");
 }
 
+/* Checks FILE, then writes it in the other format. */
 int cmd_convert(int argc, char **argv)
 {
 	const char *file = NULL, *out = NULL, *to = NULL;

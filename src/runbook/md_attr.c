@@ -12,12 +12,14 @@
 #include "rbc/markdown.h"
 #include "rbc/util.h"
 
+/* A character of an attribute's name (the first: a letter or '_'). */
 static bool is_key_char(char c, bool first)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
 	       (!first && ((c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':'));
 }
 
+/* Space between attributes. */
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t';

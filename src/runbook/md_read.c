@@ -88,11 +88,13 @@ static size_t line_end(const struct md *m, size_t off)
 	return off;
 }
 
+/* Byte offset where block n starts. */
 static size_t node_off(const struct md *m, cmark_node *n)
 {
 	return md_off(m, cmark_node_get_start_line(n), cmark_node_get_start_column(n));
 }
 
+/* Reports a Markdown problem at byte offset off. */
 static void md_err(struct md *m, size_t off, const char *fmt, ...) RBC_PRINTF(3, 4);
 static void md_err(struct md *m, size_t off, const char *fmt, ...)
 {
@@ -134,6 +136,7 @@ static cJSON *obj_at(struct md *m, bool array, size_t key_off, size_t off)
 	return n;
 }
 
+/* True when obj (may be NULL) has member key. */
 static bool has_key(const cJSON *obj, const char *key)
 {
 	return obj && cJSON_GetObjectItemCaseSensitive(obj, key) != NULL;
@@ -194,6 +197,7 @@ static char *block_text(const struct md *m, cmark_node *n, size_t *off)
 	return slice(m, *off, end);
 }
 
+/* Appends a block of prose (a blank line apart from the last). */
 static void sink_prose(struct sink *s, const char *text, size_t off)
 {
 	if (!*text)
@@ -207,6 +211,7 @@ static void sink_prose(struct sink *s, const char *text, size_t off)
 	sb_adds(&s->prose, text);
 }
 
+/* Block n, as written, is prose of s. */
 static void prose_block(struct md *m, struct sink *s, cmark_node *n)
 {
 	size_t off;
@@ -393,6 +398,7 @@ struct fence {
 	bool closed;
 };
 
+/* Reads a fenced block's fence line; false for an indented block. */
 static bool fence_of(const struct md *m, cmark_node *n, struct fence *f)
 {
 	int flen = 0, foff = 0;
@@ -812,6 +818,7 @@ static char *heading_text(struct md *m, cmark_node *h, size_t *text_off, cJSON *
 	return slice(m, i, e);
 }
 
+/* A heading: the runbook's title, or a group section opened (closing deeper ones). */
 static void heading(struct md *m, cmark_node *h)
 {
 	int level = cmark_node_get_heading_level(h);

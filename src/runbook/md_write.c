@@ -101,6 +101,7 @@ static bool attr_value_ok(const cJSON *v)
 	return true;
 }
 
+/* Writes v as an attribute value: bare for booleans and numbers, else quoted. */
 static void add_attr_value(struct strbuf *sb, const cJSON *v)
 {
 	if (cJSON_IsBool(v)) {
@@ -155,6 +156,7 @@ static cJSON *keys_except(const cJSON *step, const char *const *skip)
 	return o;
 }
 
+/* obj's member key when it is text, else NULL. */
 static const char *text_of(const cJSON *obj, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);

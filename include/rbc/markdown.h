@@ -53,6 +53,7 @@ struct md_attr {
 	char *value;      /* owned, decoded; NULL for a bare key */
 	size_t val_off;   /* offset of the value (its quote when quoted) */
 	bool quoted;
+	bool text;        /* text whatever it looks like (#id) */
 };
 
 /*

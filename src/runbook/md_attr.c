@@ -64,6 +64,7 @@ bool md_attrs_parse(const char *text, size_t start, size_t end, struct md_attr *
 			if (sigil == '.')
 				continue; /* a class says nothing to rbc */
 			a.key = xstrdup("id");
+			a.text = true;
 			a.value = xstrndup(text + from, i - from);
 			a.val_off = from;
 		} else {

@@ -322,7 +322,7 @@ static cJSON *attr_value(struct md *m, const struct md_attr *a)
 		json_doc_place(m->doc, v, a->key_off, a->key_off, JSON_SRC_RAW);
 		return v;
 	}
-	if (!a->quoted) {
+	if (!a->quoted && !a->text) {
 		char *endp = NULL;
 		if (strcmp(a->value, "true") == 0)
 			v = cJSON_CreateTrue();

@@ -48,6 +48,18 @@ static void test_attributes(void **state)
 	assert_null(v[3].value);
 	md_attrs_free(v, n);
 
+	/* #false is the id "false", never a boolean (a finding of fuzz_markdown). */
+	struct rbc_diags d = {0};
+	const char *md = "# T\n\n```sh {#false attempts=3 n=\"3\"}\ntrue\n```\n";
+	struct json_doc *doc = md_doc_parse("t.md", md, strlen(md), &d);
+	assert_non_null(doc);
+	cJSON *step = cJSON_GetArrayItem(cJSON_GetObjectItem(json_doc_root(doc), "steps"), 0);
+	assert_true(cJSON_IsString(cJSON_GetObjectItem(step, "id")));
+	assert_true(cJSON_IsNumber(cJSON_GetObjectItem(step, "attempts")));
+	assert_true(cJSON_IsString(cJSON_GetObjectItem(step, "n")));
+	json_doc_free(doc);
+	diags_free(&d);
+
 	static const struct {
 		const char *text, *err;
 		size_t at;

@@ -98,7 +98,8 @@ static bool attr_value_ok(const cJSON *v)
 	for (const char *c = v->valuestring; *c; c++)
 		if ((unsigned char)*c < 0x20)
 			return false;
-	return true;
+	/* In a heading, "<!--" would start inline HTML. */
+	return !strstr(v->valuestring, "<!--");
 }
 
 /* Writes v as an attribute value: bare for booleans and numbers, else quoted. */

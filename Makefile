@@ -11,7 +11,9 @@
 #   make install    PREFIX=/usr/local
 #   make clean
 
-PKGS     := ncursesw libcurl libcjson libpq libpcre2-8 libuv
+# libcmark-gfm: Debian ships no .pc for libcmark-gfm-extensions; its
+# libcmark-gfm.pc links -lcmark-gfm-extensions itself (tables, task lists).
+PKGS     := ncursesw libcurl libcjson libpq libpcre2-8 libuv libcmark-gfm
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -56,7 +58,8 @@ DEPFILES := $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
 # Debian packages the build and the tests need.
 DEB_BUILD := build-essential pkg-config libncurses-dev libcurl4-openssl-dev \
-             libcjson-dev libpq-dev libpcre2-dev libuv1-dev libcmocka-dev
+             libcjson-dev libpq-dev libpcre2-dev libuv1-dev libcmocka-dev \
+             libcmark-gfm-dev libcmark-gfm-extensions-dev
 DEB_TEST  := python3 python3-jsonschema valgrind time clang libclang-rt-14-dev tmux procps libxml2-utils cmark-gfm \
              postgresql-15 postgresql-client-15 nginx prometheus curl openssl \
              monitoring-plugins-basic jq

@@ -55,6 +55,43 @@ bool json_doc_pos(struct json_doc *doc, const cJSON *node, bool key,
 bool json_doc_string_pos(struct json_doc *doc, const cJSON *node,
                          size_t at, unsigned *line, unsigned *col);
 
+/*
+ * Building a document from another syntax (a Markdown runbook, markdown.h):
+ * the tree is made of cJSON nodes that carry positions in the original text,
+ * so the loader reads and reports on it exactly as on a JSON file.
+ *
+ * json_src says how a string value is written at its offset, so a position
+ * inside it (json_doc_string_pos) counts the file's own characters:
+ * JSON_SRC_JSON a JSON string (offset of its quote), JSON_SRC_RAW the text
+ * verbatim (offset of its first byte), JSON_SRC_ATTR a double-quoted
+ * attribute value where only \" and \\ are escapes (offset of its quote).
+ */
+enum json_src { JSON_SRC_JSON, JSON_SRC_RAW, JSON_SRC_ATTR };
+
+/* A document of buf (copied; at most JSON_MAX_BYTES) without a tree. */
+struct json_doc *json_doc_new(const char *file, const char *buf, size_t len);
+/*
+ * While on, cJSON_Create* allocate in doc's arena (dropped by
+ * json_doc_free; such nodes must never reach cJSON_Delete). One thread.
+ */
+void json_doc_build(struct json_doc *doc, bool on);
+/*
+ * Parses the text's bytes [start, end) as JSON (comments allowed), errors at
+ * their place in the whole text with path as their JSON path prefix. The
+ * tree lives in doc's arena; NULL after adding the problem to d.
+ */
+cJSON *json_doc_parse_part(struct json_doc *doc, size_t start, size_t end, const char *path,
+                           struct rbc_diags *d);
+/* Gives node its position: key_off ((size_t)-1 for none) and val_off, offsets in the text. */
+void json_doc_place(struct json_doc *doc, cJSON *node, size_t key_off, size_t val_off,
+                    enum json_src src);
+/* The same, returning the index a node's valueint would hold. */
+size_t json_doc_place_at(struct json_doc *doc, size_t key_off, size_t val_off, enum json_src src);
+/* Sets the tree (built in the arena). */
+void json_doc_set_root(struct json_doc *doc, cJSON *root);
+/* Line and column (characters) of byte offset off of the text. */
+void json_doc_offset_pos(struct json_doc *doc, size_t off, unsigned *line, unsigned *col);
+
 /* A short name of node's JSON type for messages: "string", "number", … */
 const char *json_type_name(const cJSON *node);
 

@@ -23,7 +23,8 @@ static void check_usage(FILE *fp)
 	        "\n"
 	        "Validates each runbook completely and reports every problem as\n"
 	        "FILE:LINE:COL: PATH: message. --strict treats warnings as errors;\n"
-	        "--quiet prints problems only, no summary lines.\n"
+	        "--quiet prints problems only, no summary lines. A FILE ending in .md or\n"
+	        ".markdown is a Markdown runbook (docs/markdown-runbooks.md).\n"
 	        "exit: 0 valid, 65 invalid, 66 unreadable, 64 usage.\n");
 }
 

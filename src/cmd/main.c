@@ -40,6 +40,9 @@ static const struct command {
 	 "           [-o FILE]",
 	 "a run's deployment log (Markdown), JSON or JUnit XML, from its journal; for an\n"
 	 "      incident, its timeline (Markdown, JSON) or a postmortem skeleton"},
+	{"convert", cmd_convert, "FILE.md [-o FILE.json] | FILE.json --to md [-o FILE.md]",
+	 "a Markdown runbook as JSON, or a JSON runbook as Markdown that reads back\n"
+	 "      to the same runbook"},
 	{"eval", cmd_eval,
 	 "EXPR [NAME=VALUE…] [--sample JSON]… [--json FILE] [--warn EXPR]\n"
 	 "           [--var NAME=VALUE]… [--error TEXT]",

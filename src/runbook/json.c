@@ -21,8 +21,13 @@
 
 struct pos {
 	uint32_t key_off; /* offset of the key's opening quote, or NO_KEY */
-	uint32_t val_off; /* offset of the value's first byte */
+	uint32_t val_off; /* offset of the value's first byte, its json_src above POS_SRC_SHIFT */
 };
+
+/* Offsets stay below JSON_MAX_BYTES (2^26): the top bits say how a string is written. */
+#define POS_SRC_SHIFT 28
+#define POS_OFF(v) ((v) & ((1u << POS_SRC_SHIFT) - 1))
+#define POS_SRC(v) ((enum json_src)((v) >> POS_SRC_SHIFT))
 
 /*
  * The tree of a document is allocated from an arena of its own and dropped
@@ -79,7 +84,7 @@ static void arena_drop(struct arena *a)
 }
 
 /* Parses text into a tree whose nodes live in *arena. */
-static cJSON *parse_in_arena(const char *text, size_t len, struct arena **arena)
+static void arena_hook(void)
 {
 	static bool hooked;
 	if (!hooked) {
@@ -87,9 +92,15 @@ static cJSON *parse_in_arena(const char *text, size_t len, struct arena **arena)
 		cJSON_InitHooks(&hooks);
 		hooked = true;
 	}
+}
+
+static cJSON *parse_in_arena(const char *text, size_t len, struct arena **arena)
+{
+	arena_hook();
+	struct arena **saved = arena_active;
 	arena_active = arena;
 	cJSON *root = cJSON_ParseWithLength(text, len);
-	arena_active = NULL;
+	arena_active = saved;
 	return root;
 }
 
@@ -102,7 +113,7 @@ struct json_doc {
 	cJSON *root;         /* lives in arena */
 	struct arena *arena;
 	struct pos *pos;     /* in document order */
-	size_t npos;
+	size_t npos, poscap;
 	/* The last position computed: lookups mostly move forward on a line. */
 	size_t memo_line, memo_off;
 	unsigned memo_col;
@@ -113,7 +124,8 @@ struct json_doc {
 struct scan {
 	const char *s;
 	size_t n, i;
-	char *out;           /* blanked copy */
+	size_t base;         /* offset of out[0] in s */
+	char *out;           /* blanked copy of s[base..n) */
 	struct strbuf path;
 	struct pos *pos;
 	size_t npos, poscap;
@@ -229,14 +241,14 @@ static void skip_ws(struct scan *sc)
 		} else if (c == '/' && sc->i + 1 < sc->n && sc->s[sc->i + 1] == '/') {
 			sc->comment_start = sc->i;
 			while (sc->i < sc->n && sc->s[sc->i] != '\n')
-				sc->out[sc->i++] = ' ';
+				sc->out[sc->i++ - sc->base] = ' ';
 			if (!check_utf8(sc, sc->i))
 				return;
 		} else if (c == '/' && sc->i + 1 < sc->n && sc->s[sc->i + 1] == '*') {
 			size_t start = sc->i;
 			sc->comment_start = start;
-			sc->out[sc->i++] = ' ';
-			sc->out[sc->i++] = ' ';
+			sc->out[sc->i++ - sc->base] = ' ';
+			sc->out[sc->i++ - sc->base] = ' ';
 			for (;;) {
 				if (sc->i + 1 >= sc->n) {
 					scan_error(sc, start, "unterminated comment: '/*' has no '*/'");
@@ -244,14 +256,14 @@ static void skip_ws(struct scan *sc)
 					return;
 				}
 				if (sc->s[sc->i] == '*' && sc->s[sc->i + 1] == '/') {
-					sc->out[sc->i++] = ' ';
-					sc->out[sc->i++] = ' ';
+					sc->out[sc->i++ - sc->base] = ' ';
+					sc->out[sc->i++ - sc->base] = ' ';
 					if (!check_utf8(sc, sc->i))
 						return;
 					break;
 				}
 				if (sc->s[sc->i] != '\n' && sc->s[sc->i] != '\r')
-					sc->out[sc->i] = ' ';
+					sc->out[sc->i - sc->base] = ' ';
 				sc->i++;
 			}
 		} else {
@@ -620,17 +632,11 @@ static bool attach(struct json_doc *doc, cJSON *node, size_t *k)
 	return true;
 }
 
-struct json_doc *json_doc_parse(const char *file, const char *buf, size_t len,
-                                struct rbc_diags *d)
+/* A document of buf with its line table, no tree yet. */
+static struct json_doc *doc_new(const char *file, const char *buf, size_t len)
 {
 	struct json_doc *doc = xcalloc(1, sizeof *doc);
 	doc->file = xstrdup(file);
-	if (len > JSON_MAX_BYTES) {
-		diags_add(d, false, file, 0, 0, NULL, "file is larger than %u MiB",
-		          JSON_MAX_BYTES / (1024 * 1024));
-		json_doc_free(doc);
-		return NULL;
-	}
 	doc->text = xstrndup(buf, len);
 	doc->len = len;
 	size_t cap = 0;
@@ -643,41 +649,112 @@ struct json_doc *json_doc_parse(const char *file, const char *buf, size_t len,
 			doc->lines[doc->nlines++] = i + 1;
 		}
 	}
-	struct scan sc = {.s = buf, .n = len, .doc = doc, .d = d};
-	sc.out = xstrndup(buf, len);
-	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+	return doc;
+}
+
+/*
+ * Scans doc->text[start..end) as one JSON value whose syntax errors are
+ * reported at their place in the whole text, under path; builds its tree in
+ * doc's arena and appends its positions to doc's. NULL on an error.
+ */
+static cJSON *parse_part(struct json_doc *doc, size_t start, size_t end, const char *path,
+                         struct rbc_diags *d)
+{
+	struct scan sc = {.s = doc->text, .n = end, .i = start, .base = start, .doc = doc, .d = d};
+	sc.out = xstrndup(doc->text + start, end - start);
+	if (path && *path)
+		sb_adds(&sc.path, path);
+	if (start == 0 && end >= 3 && memcmp(doc->text, "\xEF\xBB\xBF", 3) == 0) {
 		memset(sc.out, ' ', 3);
 		sc.i = 3;
 	}
 	skip_ws(&sc);
-	if (!sc.failed && sc.i >= len)
+	if (!sc.failed && sc.i >= end && start == 0 && end == doc->len)
 		scan_error(&sc, sc.i, "empty file: expected a runbook object");
 	scan_value(&sc, NO_KEY);
 	skip_ws(&sc);
-	if (!sc.failed && sc.i < len) {
+	if (!sc.failed && sc.i < end) {
 		char fb[48];
 		scan_error(&sc, sc.i, "unexpected %s after the end of the document",
 		           found(&sc, sc.i, fb, sizeof fb));
 	}
 	sb_free(&sc.path);
+	cJSON *root = NULL;
+	if (!sc.failed)
+		root = parse_in_arena(sc.out, end - start, &doc->arena);
+	free(sc.out);
 	if (sc.failed) {
-		free(sc.out);
 		free(sc.pos);
-		json_doc_free(doc);
 		return NULL;
 	}
+	size_t k = doc->npos;
+	for (size_t i = 0; i < sc.npos; i++)
+		json_doc_place_at(doc, (uint32_t)sc.pos[i].key_off, sc.pos[i].val_off, JSON_SRC_JSON);
+	free(sc.pos);
+	if (!root || !attach(doc, root, &k) || k != doc->npos) {
+		unsigned line, col;
+		offset_pos(doc, start, &line, &col);
+		diags_add(d, false, doc->file, line, col, path, "could not parse the JSON document");
+		return NULL;
+	}
+	return root;
+}
 
-	doc->root = parse_in_arena(sc.out, len, &doc->arena);
-	free(sc.out);
-	doc->pos = sc.pos;
-	doc->npos = sc.npos;
-	size_t k = 0;
-	if (!doc->root || !attach(doc, doc->root, &k) || k != doc->npos) {
-		diags_add(d, false, file, 1, 1, NULL, "could not parse the JSON document");
+struct json_doc *json_doc_parse(const char *file, const char *buf, size_t len,
+                                struct rbc_diags *d)
+{
+	if (len > JSON_MAX_BYTES) {
+		diags_add(d, false, file, 0, 0, NULL, "file is larger than %u MiB",
+		          JSON_MAX_BYTES / (1024 * 1024));
+		return NULL;
+	}
+	struct json_doc *doc = doc_new(file, buf, len);
+	doc->root = parse_part(doc, 0, len, NULL, d);
+	if (!doc->root) {
 		json_doc_free(doc);
 		return NULL;
 	}
 	return doc;
+}
+
+struct json_doc *json_doc_new(const char *file, const char *buf, size_t len)
+{
+	return doc_new(file, buf, len > JSON_MAX_BYTES ? JSON_MAX_BYTES : len);
+}
+
+void json_doc_build(struct json_doc *doc, bool on)
+{
+	arena_hook();
+	arena_active = on ? &doc->arena : NULL;
+}
+
+cJSON *json_doc_parse_part(struct json_doc *doc, size_t start, size_t end, const char *path,
+                           struct rbc_diags *d)
+{
+	return parse_part(doc, start, end, path, d);
+}
+
+size_t json_doc_place_at(struct json_doc *doc, size_t key_off, size_t val_off, enum json_src src)
+{
+	if (doc->npos == doc->poscap)
+		xgrow(&doc->pos, &doc->poscap, doc->npos + 1, sizeof *doc->pos);
+	struct pos *p = &doc->pos[doc->npos];
+	p->key_off = key_off == (size_t)-1 || key_off == NO_KEY ? NO_KEY : (uint32_t)POS_OFF(key_off);
+	p->val_off = (uint32_t)POS_OFF(val_off) | (uint32_t)src << POS_SRC_SHIFT;
+	return doc->npos++;
+}
+
+void json_doc_place(struct json_doc *doc, cJSON *node, size_t key_off, size_t val_off,
+                    enum json_src src)
+{
+	size_t k = json_doc_place_at(doc, key_off, val_off, src);
+	if (k <= INT_MAX)
+		node->valueint = (int)k;
+}
+
+void json_doc_set_root(struct json_doc *doc, cJSON *root)
+{
+	doc->root = root;
 }
 
 void json_doc_free(struct json_doc *doc)
@@ -690,6 +767,11 @@ void json_doc_free(struct json_doc *doc)
 	free(doc->lines);
 	free(doc->pos);
 	free(doc);
+}
+
+void json_doc_offset_pos(struct json_doc *doc, size_t off, unsigned *line, unsigned *col)
+{
+	offset_pos(doc, off > doc->len ? doc->len : off, line, col);
 }
 
 cJSON *json_doc_root(const struct json_doc *doc)
@@ -709,7 +791,7 @@ bool json_doc_pos(struct json_doc *doc, const cJSON *node, bool key,
 	if (!node || !node_index(doc, node, &idx))
 		return false;
 	const struct pos *p = &doc->pos[idx];
-	offset_pos(doc, key && p->key_off != NO_KEY ? p->key_off : p->val_off, line, col);
+	offset_pos(doc, key && p->key_off != NO_KEY ? p->key_off : POS_OFF(p->val_off), line, col);
 	return true;
 }
 
@@ -719,7 +801,15 @@ bool json_doc_string_pos(struct json_doc *doc, const cJSON *node,
 	uint32_t idx;
 	if (!node || !cJSON_IsString(node) || !node_index(doc, node, &idx))
 		return false;
-	size_t i = doc->pos[idx].val_off + 1, dec = 0;
+	uint32_t v = doc->pos[idx].val_off;
+	size_t i = POS_OFF(v) + (POS_SRC(v) == JSON_SRC_RAW ? 0 : 1), dec = 0;
+	if (POS_SRC(v) == JSON_SRC_RAW) {
+		/* Text that stands verbatim in the file: bytes are bytes. */
+		i += at;
+		offset_pos(doc, i < doc->len ? i : doc->len, line, col);
+		return true;
+	}
+	bool attr = POS_SRC(v) == JSON_SRC_ATTR;
 	/* Several ${…} in one string are looked up in order: go on from the last. */
 	if (doc->smemo_node == node && doc->smemo_at <= at) {
 		i = doc->smemo_raw;
@@ -730,8 +820,13 @@ bool json_doc_string_pos(struct json_doc *doc, const cJSON *node,
 			i++, dec++;
 			continue;
 		}
-		char e = doc->text[i + 1];
-		if (e != 'u') {
+		char e = i + 1 < doc->len ? doc->text[i + 1] : '\0';
+		if (attr && e != '"' && e != '\\') {
+			/* An attribute keeps a backslash before anything else. */
+			i++, dec++;
+			continue;
+		}
+		if (e != 'u' || attr) {
 			i += 2, dec++;
 			continue;
 		}

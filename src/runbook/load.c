@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "rbc/json.h"
+#include "rbc/markdown.h"
 #include "rbc/keys.h"
 #include "rbc/probe.h"
 #include "rbc/runbook.h"
@@ -1621,7 +1622,9 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
                                  size_t len, struct rbc_diags *d)
 {
 	size_t errors_before = d->nerrors;
-	struct json_doc *doc = json_doc_parse(file, buf, len, d);
+	/* A Markdown runbook reads into the same document (docs/markdown-runbooks.md). */
+	struct json_doc *doc = md_is_markdown(file) ? md_doc_parse(file, buf, len, d)
+	                                            : json_doc_parse(file, buf, len, d);
 	if (!doc)
 		return NULL;
 	struct runbook *rb = xcalloc(1, sizeof *rb);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "rbc/markdown.h"
 #include "rbc/units.h"
 
 /* Where the next line of the pane goes, and in what. */
@@ -242,6 +243,12 @@ static void detail_draw(struct console *c, const struct rect *r, bool focused)
 		char *m = engine_mask(c->e, def->note);
 		detail_text(&d, "note", m, c->attr[THEME_NOTE]);
 		free(m);
+	}
+	/* A step read from Markdown names its place there (docs/markdown-runbooks.md). */
+	if (def && def->runbook && md_is_markdown(def->runbook->file)) {
+		char *from = xasprintf("%s:%u", def->runbook->file, def->line);
+		detail_text(&d, "from", from, c->attr[THEME_DETAIL_LABEL]);
+		free(from);
 	}
 	/* The prose of the step, its runbook or its severity, and its links
 	   (prose.c); draw_text shows their controls, never obeys them. */

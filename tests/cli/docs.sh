@@ -18,6 +18,7 @@ expect_match ".ci/run runs the README's test command" "$(grep -v '^#' .ci/run)" 
 # The README's examples show what the binary really prints.
 readme=$(cat README.md)
 for cmd in "check runbooks/post-deploy.json" "check tests/fixtures/bad/goto-missing.json" \
+	"check docs/examples/markdown-minimal.md" \
 	"eval p95(time)<500ms time=120,340,612"; do
 	case $cmd in
 	eval*) out=$("$RBC" eval 'p95(time) < 500ms' time=120,340,612 2>&1) ;;
@@ -91,7 +92,21 @@ done
 expect_match "… (the faults were read from tests/sandbox/start)" "$(printf '%s' "$faults" | wc -w)" '^4$'
 expect_match "docs/demo.md holds a captured console screen" "$(cat docs/demo.md 2>/dev/null)" '■ finished.*PASS'
 
-for d in docs/runbook-format.md docs/thresholds.md docs/runbook.schema.json docs/rbc.1 docs/console.md docs/themes.md docs/demo.md; do
+# Every Markdown example of docs/markdown-runbooks.md loads, and is named there.
+n_md=0
+for f in docs/examples/*.md; do
+	n_md=$((n_md + 1))
+	run "$RBC" check "$f"
+	if [ "$RC" = 0 ] && [ -z "$ERR" ]; then ok "$f loads as a Markdown runbook"
+	else fail "$f loads as a Markdown runbook" "exit $RC" "$ERR"; fi
+	expect_match "docs/markdown-runbooks.md names $f" "$(cat docs/markdown-runbooks.md)" "examples/$(basename "$f")"
+done
+[ "$n_md" -ge 5 ] && ok "the Markdown examples were read ($n_md)" || fail "the Markdown examples were read" "$n_md"
+run "$RBC" check docs/examples/markdown-minimal.md
+if [ -n "$OUT" ] && grep -qxF "# $OUT" docs/markdown-runbooks.md; then ok "docs/markdown-runbooks.md shows real rbc check output"
+else fail "docs/markdown-runbooks.md shows real rbc check output" "rbc prints: $OUT"; fi
+
+for d in docs/markdown-runbooks.md docs/runbook-format.md docs/thresholds.md docs/runbook.schema.json docs/rbc.1 docs/console.md docs/themes.md docs/demo.md; do
 	[ -s "$d" ] && ok "$d exists" || fail "$d exists"
 done
 t_done

@@ -99,6 +99,9 @@ void keys_note_use(struct keys_reader *r, const char *name, size_t len,
                    unsigned line, unsigned col);
 /* Checks the ${NAME} references in string node n and records them. */
 void keys_scan_refs(struct keys_reader *r, const cJSON *n);
+/* The same for prose (a description): only valid names are noted; anything
+   else in "${…}" is text, never an error. */
+void keys_scan_prose_refs(struct keys_reader *r, const cJSON *n);
 
 /* Applies spec to every member of obj; unknown keys are reported with the
    nearest known one ("did you mean"), repeated keys once and not read. */

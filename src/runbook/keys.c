@@ -250,6 +250,29 @@ void keys_scan_refs(struct keys_reader *r, const cJSON *n)
 	}
 }
 
+/* Prose for people (a description): its valid ${NAME} references are
+   remembered for the warnings; anything else in "${…}" (GitHub Actions'
+   ${{ secrets.X }}, a shell's ${X:-y}) is text the reader sees as written. */
+void keys_scan_prose_refs(struct keys_reader *r, const cJSON *n)
+{
+	if (!cJSON_IsString(n))
+		return;
+	const char *s = n->valuestring;
+	for (const char *p = strstr(s, "${"); p; p = strstr(p, "${")) {
+		const char *end = strchr(p + 2, '}');
+		if (!end)
+			return;
+		const char *name = p + 2;
+		size_t len = (size_t)(end - name);
+		if (rb_var_name_ok(name, len)) {
+			unsigned line = 0, col = 0;
+			json_doc_string_pos(r->doc, n, (size_t)(p - s), &line, &col);
+			keys_note_use(r, name, len, line, col);
+		}
+		p = end + 1;
+	}
+}
+
 /* Expandable text: a non-empty string whose ${NAME} references are checked. */
 char *keys_xtext(struct keys_reader *r, const cJSON *n)
 {

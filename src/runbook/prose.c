@@ -104,7 +104,7 @@ char *prose_description(struct keys_reader *r, const cJSON *m)
 {
 	if (!keys_want_string(r, m))
 		return NULL;
-	keys_scan_refs(r, m);
+	keys_scan_prose_refs(r, m);
 	return xstrdup(m->valuestring);
 }
 

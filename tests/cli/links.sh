@@ -170,4 +170,19 @@ expect_eq "a header whose link has no text title is refused" "$RC" 65
 expect_match "… saying where and what" "$ERR" 'journal\.jsonl:1: a link.s "title" is not what rbc writes there'
 jrn=$(cat "$dir/journal.jsonl")
 expect_nomatch "the journal has no secret" "$jrn" 'tok-s3cret'
+# A description is prose: "${…}" that is no variable name (GitHub Actions'
+# ${{ secrets.X }}) is text, shown and exported as written, never an error.
+cat >"$TMP/gha.json" <<'EOF'
+{ "runbook": "gha", "title": "Workflow notes",
+  "description": "The workflow reads ${{ secrets.AWS_ACCESS_KEY_ID }} and ${NOTE_VAR}.",
+  "vars": { "NOTE_VAR": "the region" },
+  "steps": [ { "id": "s", "title": "S", "description": "Runs with ${{ env.AWS_REGION }}", "run": "true" } ] }
+EOF
+run "$RBC" check "$TMP/gha.json"
+expect_eq "a description holding \${{ … }} checks" "$RC" 0
+run env RBC_RUNS_DIR="$TMP/runs-gha" "$RBC" run --batch "$TMP/gha.json"
+expect_eq "… and runs" "$RC" 0
+gdir=$(ls -d "$TMP"/runs-gha/*-gha-* | tail -1)
+run "$RBC" export "$gdir" --format json
+expect_match "… the export keeps it as written, variables expanded" "$OUT" 'reads \$\{\{ secrets\.AWS_ACCESS_KEY_ID \}\} and the region'
 t_done

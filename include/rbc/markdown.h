@@ -24,9 +24,10 @@
 
 /*
  * The step key a heading's prose and a task item's nested text go to: the
- * note the detail pane shows.
+ * description the detail pane shows (prose: "${…}" that is no variable
+ * name stays text).
  */
-#define MD_PROSE_KEY "note"
+#define MD_PROSE_KEY "description"
 
 /* True when file names a Markdown runbook (.md, .markdown). */
 bool md_is_markdown(const char *file);

@@ -69,7 +69,7 @@ expect_eq "task items are manual steps" "$(q '.steps[0].steps[0].steps[1] | .tit
 expect_eq "a paragraph ending in ':' titles the block" "$(q .steps[0].steps[1].steps[0].title)" "設定ファイルの構文確認"
 expect_eq "attributes give keys, typed" "$(q '.steps[0].steps[1].steps[0] | [.id, .expect, .timeout, (has("confirm")|tostring)] | join(" | ")')" \
 	"config-lint | exit == 0 | 10s | false"
-expect_eq "yaml is prose, the heading's note" "$(q .steps[0].steps[1].note)" \
+expect_eq "yaml is prose, the heading's description" "$(q .steps[0].steps[1].description)" \
 	"$(printf '設定ファイルの差分は次のとおり。\n\n```yaml\nsearch:\n  replicas: 4\n  timeout: 800ms\n```')"
 expect_eq "an rbc comment gives any key" "$(q '.steps[1].steps[0].steps[0] | [.id, .expect, (.retry.attempts|tostring), (has("confirm")|tostring)] | join(" | ")')" \
 	"rollout | exit == 0 && stdout =~ /完了/ | 2 | false"

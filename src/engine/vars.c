@@ -59,13 +59,15 @@ const struct capture *vars_scope_get(const struct node *n, const char *name)
 	return NULL;
 }
 
-/* Sets name among n's own variables (a with value, a default, a capture). */
-void vars_scope_set(struct node *n, const char *name, struct rbc_value *take)
+/* Puts take (owned) as name's value in the list *v: in found, its entry
+   (its old value freed), else in a new entry at the end. */
+static void capture_put(struct capture **v, size_t *n, size_t *cap, struct capture *found,
+                        const char *name, struct rbc_value *take)
 {
-	struct capture *c = (struct capture *)vars_scope_get(n, name);
+	struct capture *c = found;
 	if (!c) {
-		xgrow(&n->scope, &n->capscope, n->nscope + 1, sizeof *n->scope);
-		c = &n->scope[n->nscope++];
+		xgrow(v, cap, *n + 1, sizeof **v);
+		c = &(*v)[(*n)++];
 		c->name = xstrdup(name);
 	} else {
 		value_free(c->value);
@@ -73,6 +75,12 @@ void vars_scope_set(struct node *n, const char *name, struct rbc_value *take)
 	}
 	c->value = take;
 	c->text = value_to_text(take);
+}
+
+/* Sets name among n's own variables (a with value, a default, a capture). */
+void vars_scope_set(struct node *n, const char *name, struct rbc_value *take)
+{
+	capture_put(&n->scope, &n->nscope, &n->capscope, (struct capture *)vars_scope_get(n, name), name, take);
 }
 
 /* Frees n's own variables. */
@@ -719,17 +727,7 @@ bool vars_env_add_step(struct engine *e, const struct eng_step *s, struct rb_kv 
 /* A capture: replaces an earlier value of the name; a secret's value is masked from now on. */
 void vars_capture(struct engine *e, const char *name, struct rbc_value *take)
 {
-	struct capture *c = cap_find(e, name);
-	if (!c) {
-		xgrow(&e->caps, &e->capcaps, e->ncaps + 1, sizeof *e->caps);
-		c = &e->caps[e->ncaps++];
-		c->name = xstrdup(name);
-	} else {
-		value_free(c->value);
-		free(c->text);
-	}
-	c->value = take;
-	c->text = value_to_text(take);
+	capture_put(&e->caps, &e->ncaps, &e->capcaps, cap_find(e, name), name, take);
 }
 
 /*

@@ -753,6 +753,35 @@ void vars_severity(struct engine *e, const cJSON *detail)
 }
 
 /* vars.NAME for expressions: the text, lent until vars_scratch_release. */
+/* A list variable's text as expressions read it (docs/runbook-format.md,
+   "Typed variables"): a JSON array as its items (numbers stay numbers),
+   else its comma- or whitespace-separated items as texts; NULL when the
+   text is no list (it is then read as text). */
+static struct rbc_value *list_value(const char *text)
+{
+	const char *p = text;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p == '[') {
+		cJSON *j = cJSON_Parse(text);
+		struct rbc_value *v = cJSON_IsArray(j) ? value_from_json(j) : NULL;
+		cJSON_Delete(j);
+		return v;
+	}
+	char **items = NULL, *why = NULL;
+	long n = rb_list_split(text, &items, &why);
+	free(why);
+	if (n < 0)
+		return NULL;
+	struct rbc_value *v = value_list_new();
+	for (long i = 0; i < n; i++) {
+		value_list_push_take(v, value_strz_new(items[i]));
+		free(items[i]);
+	}
+	free(items);
+	return v;
+}
+
 static const struct rbc_value *var_lookup(const char *name, void *ud)
 {
 	struct engine *e = ud;
@@ -776,7 +805,13 @@ static const struct rbc_value *var_lookup(const char *name, void *ud)
 	} else {
 		text = xstrdup(raw);
 	}
-	struct rbc_value *v = value_str_take(text, strlen(text));
+	const struct runbook *rb = e->expr_step ? e->expr_step->rb : NULL;
+	const struct rb_vardecl *decl = rb ? runbook_vardecl(rb, name) : NULL;
+	struct rbc_value *v = decl && decl->type == RB_VAR_LIST ? list_value(text) : NULL;
+	if (v)
+		free(text);
+	else
+		v = value_str_take(text, strlen(text));
 	xgrow(&e->scratch, &e->capscratch, e->nscratch + 1, sizeof *e->scratch);
 	e->scratch[e->nscratch++] = v;
 	return v;

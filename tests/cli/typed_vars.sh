@@ -125,3 +125,23 @@ expect_nomatch "a text among the choices is fine" "$ERR" '"blue-green" is not'
 want=$(awk '/^<!-- output: rbc run --batch --var STRATEGY=bluegreen docs\/examples\/typed-vars.json -->/{f=1; next} f && /^```text/{next} f && /^```/{exit} f' "$ROOT/docs/runbook-format.md")
 got=$(cd "$ROOT" && "$RBC" run --batch --var STRATEGY=bluegreen docs/examples/typed-vars.json 2>&1)
 expect_eq "the format guide shows the real refusal" "$want" "$got"
+
+# A list variable is a list in expressions: a JSON array's items (numbers
+# stay numbers), or the items of a comma- or space-separated text.
+cat >"$TMP/lv.json" <<'EOF'
+{ "runbook": "lv", "title": "List variables",
+  "vars": { "NODES": { "type": "list", "default": ["db-01", "db-02", "web-01"] },
+            "PORTS": { "type": "list", "default": "80, 443" },
+            "W": { "type": "list", "default": [5, 25, 50] }, "PLAIN": "a,b" },
+  "steps": [
+    { "id": "n", "title": "count", "run": "true", "expect": "count(vars.NODES, startswith(it, \"db-\")) == 2 && len(vars.NODES) == 3" },
+    { "id": "p", "title": "in", "run": "true", "expect": "\"443\" in vars.PORTS && len(vars.PORTS) == 2" },
+    { "id": "w", "title": "numbers", "run": "true", "expect": "all(vars.W, it >= 5) && filter(vars.W, it > 20) == [25, 50]" },
+    { "id": "plain", "title": "text", "run": "true", "expect": "vars.PLAIN == \"a,b\"" } ] }
+EOF
+run "$RBC" run --batch "$TMP/lv.json"
+expect_eq "list variables are lists in expressions" "$RC" 0
+expect_match "… counted with it" "$OUT" 'count\(vars\.NODES, startswith\(it, "db-"\)\) = 2 == 2'
+expect_match "… a comma-separated default is its items" "$OUT" '"443" in vars\.PORTS = \["80", "443"\]'
+run "$RBC" run --batch --var NODES=db-9,web-2 "$TMP/lv.json"
+expect_match "a given value is split the same way" "$OUT" 'count\(vars\.NODES, startswith\(it, "db-"\)\) = 1 != 2'

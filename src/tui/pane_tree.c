@@ -5,6 +5,7 @@
  * (the frame passes them here when the focused pane leaves them).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -53,6 +54,13 @@ static void tree_draw(struct console *c, const struct rect *r, bool focused)
 		if (frame_owner_tag(s))
 			snprintf(tag, sizeof tag, " @%s", frame_owner_tag(s));
 		int lw = draw_width(left), ow = draw_width(tag);
+		int tagmax = (inner - (x - x0)) / 4; /* the title keeps most of the row */
+		if (ow > tagmax && tagmax >= 6 && (size_t)tagmax + 3 <= sizeof tag) {
+			/* A long role id is cut (role ids are ASCII ids): the detail
+			   pane names it in full. */
+			strcpy(tag + tagmax - 1, "…");
+			ow = draw_width(tag);
+		}
 		if (lw + ow + 12 > inner - (x - x0))
 			ow = tag[0] = 0; /* too narrow: the time left matters more */
 		int cw = draw_width(count) + lw + ow;

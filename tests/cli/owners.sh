@@ -104,4 +104,17 @@ d=$(dir_of owners)
 expect_match "… the journal keeps the approver" "$(grep '"step_finished","step":"owners/signoff"' "$d/journal.jsonl")" '"text":"approved by bob","by":"bob"'
 keys q
 tui_exit
+# A long role id is cut in the tree's tag, never the title: the detail names it.
+cat >"$TMP/longrole.json" <<'EOF'
+{ "runbook": "longrole", "title": "Long role",
+  "roles": [ { "id": "incident-commander-on-duty", "name": "Incident commander" } ],
+  "steps": [ { "id": "decide", "title": "Decide the recovery path", "owner": "incident-commander-on-duty", "manual": "Decide." } ] }
+EOF
+tui_start 120 30 --operator tester "$TMP/longrole.json"
+expect_screen "the runbook with a long role id opens" "Decide the recovery path"
+expect_match "a long owner tag is cut with …, the title kept" "$(row_of 'Decide the recovery path')" 'Decide the recovery path +@incid[a-z-]*…'
+keys Down
+expect_screen "… the detail pane names the owner in full" "owner incident-commander-on-duty"
+keys q
+tui_exit
 t_done

@@ -53,6 +53,14 @@ const char history_schema_sql[] =
 	"  PRIMARY KEY (run, seq));\n"
 	"CREATE INDEX IF NOT EXISTS rbc_runs_started ON rbc_runs (started);\n"
 	"INSERT INTO rbc_schema (version) VALUES (1) ON CONFLICT DO NOTHING;\n"
+	/* version 2: the driver's lease on a run (lease.h) */
+	"CREATE TABLE IF NOT EXISTS rbc_leases (\n"
+	"  run text PRIMARY KEY,\n"
+	"  holder text NOT NULL,\n"
+	"  pid integer NOT NULL,\n"
+	"  beat timestamptz NOT NULL,\n"
+	"  expires timestamptz NOT NULL);\n"
+	"INSERT INTO rbc_schema (version) VALUES (2) ON CONFLICT DO NOTHING;\n"
 	"COMMIT;\n"
 	"SELECT max(version) FROM rbc_schema;\n";
 

@@ -98,6 +98,8 @@ RBC_RUNS_DIR=$TMP/elsewhere run "$RBC" export "$id2" --db "$DB" --format json
 expect_eq "a row of the wrong shape is refused: exit 65" "$RC" 65
 expect_match "… named by its seq" "$ERR" "the database's run $id2, seq 5 \(rbc_events\): \"verdict\" is not what rbc writes there"
 expect_eq "… and nothing is exported" "$OUT" ""
+RBC_RUNS_DIR=$TMP/elsewhere TMPDIR=$TMPDIR run "$RBC" export "$id2" --db "$DB" --format md
+expect_eq "… and its temporary run directory is gone too" "$RC $(ls -A "$TMPDIR" | wc -l)" "65 0"
 sql "UPDATE rbc_events SET seq = 9000 WHERE run = '$id2' AND seq = 5" >/dev/null
 sql "UPDATE rbc_events SET event = jsonb_set(event, '{seq}', '12') WHERE run = '$id' AND seq = 3" >/dev/null
 RBC_RUNS_DIR=$TMP/elsewhere run "$RBC" export "$id" --db "$DB" --format json

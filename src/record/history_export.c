@@ -212,6 +212,7 @@ static void name_the_row(struct history_export *x, struct rbc_error *err)
 	free(prefix);
 }
 
+/* Rebuilds the run from the database, checked (history_export.h). */
 bool history_export_open(const char *url, const char *run, struct history_export *x, struct rbc_error *err)
 {
 	*x = (struct history_export){0};
@@ -291,6 +292,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return 0;
 }
 
+/* Removes the temporary directory (history_export.h). */
 void history_export_close(struct history_export *x)
 {
 	if (x->top)
@@ -316,6 +318,7 @@ static char *what_is_absent(const struct history_export *x)
 	return sb_take(&sb);
 }
 
+/* Says at the document's top what the database lacked (history_export.h). */
 char *history_export_mark(const struct history_export *x, const char *fmt, char *doc)
 {
 	if (!doc)

@@ -81,11 +81,13 @@ static void call_done(struct lease *l)
 	}
 }
 
+/* A poll handle closed: freed. */
 static void on_poll_closed(uv_handle_t *hd)
 {
 	free(hd);
 }
 
+/* Stops and closes the connection's poll handle, if any. */
 static void poll_close(struct lease *l)
 {
 	if (!l->poll)
@@ -112,6 +114,7 @@ static void down(struct lease *l, const char *why)
 		call_done(l); /* not released: it expires on its own */
 }
 
+/* down, with libpq's message after prefix. */
 static void down_pq(struct lease *l, const char *prefix)
 {
 	char *m = xasprintf("%s%s", prefix, l->pg ? PQerrorMessage(l->pg) : "");
@@ -121,6 +124,7 @@ static void down_pq(struct lease *l, const char *prefix)
 
 static void on_poll(uv_poll_t *p, int status, int events);
 
+/* Waits on the connection's socket for events. */
 static void poll_wait(struct lease *l, int events)
 {
 	int fd = PQsocket(l->pg);
@@ -183,12 +187,14 @@ static void next(struct lease *l)
 		send_sql(l, W_CLAIM);
 }
 
+/* libpq's notices are never shown. */
 static void on_notice(void *arg, const char *message)
 {
 	(void)arg;
 	(void)message;
 }
 
+/* Starts a non-blocking connection (to the address resolved, if any). */
 static void start_pq(struct lease *l)
 {
 	const char *kw[5], *val[5];
@@ -214,6 +220,7 @@ static void start_pq(struct lease *l)
 	poll_wait(l, UV_WRITABLE);
 }
 
+/* The host name resolved: connects to its address. */
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct lease *l = req->data;
@@ -271,6 +278,7 @@ static void statement_done(struct lease *l)
 	next(l);
 }
 
+/* The connection's socket is ready: connecting, flushing, results. */
 static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct lease *l = p->data;
@@ -340,6 +348,7 @@ static void on_beat(uv_timer_t *t)
 		send_sql(l, l->claimed ? W_BEAT : W_CLAIM);
 }
 
+/* The release took too long: given up (the lease expires on its own). */
 static void on_grace(uv_timer_t *t)
 {
 	call_done(t->data);
@@ -373,6 +382,7 @@ static char *host_to_resolve(const char *url)
 	return host;
 }
 
+/* The beat's interval (lease.h). */
 uint64_t lease_interval_ms(void)
 {
 	const char *v = getenv("RBC_LEASE_INTERVAL_MS");
@@ -381,6 +391,7 @@ uint64_t lease_interval_ms(void)
 	return n >= 10 && n <= 3600000 && end && !*end ? n : LEASE_INTERVAL_MS;
 }
 
+/* Starts the heartbeat and connects (lease.h). */
 struct lease *lease_start(uv_loop_t *loop, const char *url, const char *run_id, const char *holder)
 {
 	struct lease *l = xcalloc(1, sizeof *l);
@@ -404,16 +415,19 @@ struct lease *lease_start(uv_loop_t *loop, const char *url, const char *run_id, 
 	return l;
 }
 
+/* The state in words (lease.h). */
 const char *lease_state(const struct lease *l)
 {
 	return l && l->state ? l->state : "off";
 }
 
+/* Beats confirmed (lease.h). */
 uint64_t lease_beats(const struct lease *l)
 {
 	return l ? l->beats : 0;
 }
 
+/* Stops beating and releases the lease (lease.h). */
 void lease_finish(struct lease *l, uint64_t grace_ms, void (*done)(void *ud), void *ud)
 {
 	l->finishing = true;
@@ -430,6 +444,7 @@ void lease_finish(struct lease *l, uint64_t grace_ms, void (*done)(void *ud), vo
 	next(l);
 }
 
+/* A timer closed: the lease is freed with the last one. */
 static void on_timer_closed(uv_handle_t *hd)
 {
 	struct lease *l = hd->data;
@@ -437,6 +452,7 @@ static void on_timer_closed(uv_handle_t *hd)
 		free(l);
 }
 
+/* Frees the lease once its handles are closed (lease.h). */
 void lease_free(struct lease *l)
 {
 	if (!l)

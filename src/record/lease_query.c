@@ -8,6 +8,7 @@
 #include "rbc/lease_query.h"
 #include "rbc/util.h"
 
+/* The listing's SQL, with the leases where the table exists (lease_query.h). */
 char *history_runs_sql(PGconn *pg)
 {
 	PGresult *t = PQexec(pg, "SELECT to_regclass('rbc_leases') IS NOT NULL");
@@ -34,6 +35,7 @@ static bool shown(const PGresult *r, int row, int col)
 	return !PQgetisnull(r, row, col) && strcmp(PQgetvalue(r, row, 4), "running") == 0;
 }
 
+/* A running run's lease in words (lease_query.h). */
 char *history_lease_text(const PGresult *r, int row, int col)
 {
 	if (!shown(r, row, col))
@@ -46,6 +48,7 @@ char *history_lease_text(const PGresult *r, int row, int col)
 	                 PQgetvalue(r, row, col + 1), PQgetvalue(r, row, col + 3), PQgetvalue(r, row, col + 5));
 }
 
+/* A running run's lease as JSON (lease_query.h). */
 void history_lease_json(cJSON *o, const PGresult *r, int row, int col)
 {
 	if (!shown(r, row, col)) {

@@ -26,6 +26,7 @@ struct history_export {
 	char *missing;     /* the seqs missing, as "4, 7-9", or NULL */
 	size_t nmissing;
 	size_t outputs;    /* output files absent (only in the driver's run dir) */
+	bool unavailable;  /* the database could not be reached or read */
 };
 
 /* Rebuilds the run's journal from the database at url into x->dir, checked

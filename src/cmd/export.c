@@ -46,7 +46,8 @@ static void export_usage(FILE *fp)
 	        "same way: for a run whose directory is on another machine. Events\n"
 	        "missing from the database are named and the export says it is\n"
 	        "incomplete; step outputs kept only in the driver's run directory are\n"
-	        "said absent where they would be (docs/team.md).\n"
+	        "said absent where they would be; a database that cannot be reached\n"
+	        "or read: exit 69 (docs/team.md).\n"
 	        "");
 }
 
@@ -108,13 +109,14 @@ int cmd_export(int argc, char **argv)
 	if (dir && url && hx.missing)
 		text_fprintf(stderr, "rbc: export: %s: incomplete: %zu event%s missing from the database (seq %s)\n", run,
 		             hx.nmissing, hx.nmissing == 1 ? " is" : "s are", hx.missing);
+	bool unavailable = hx.unavailable;
 	history_export_close(&hx);
 	rundir_free(&rd);
 	if (!sb.len) {
 		text_fprintf(stderr, "rbc: export: %s\n", err.msg ? err.msg : "nothing to export");
 		rbc_error_clear(&err);
 		sb_free(&sb);
-		return refused ? RBC_EXIT_NOPERM : RBC_EXIT_DATAERR;
+		return refused ? RBC_EXIT_NOPERM : unavailable ? 69 /* EX_UNAVAILABLE */ : RBC_EXIT_DATAERR;
 	}
 	int rc = 0;
 	if (out) {

@@ -229,6 +229,7 @@ bool history_export_open(const char *url, const char *run, struct history_export
 		rbc_error_set(err, "the database: %s", m);
 		free(m);
 		PQfinish(pg);
+		x->unavailable = true;
 		return false;
 	}
 	PQsetNoticeProcessor(pg, on_notice, NULL);
@@ -238,6 +239,7 @@ bool history_export_open(const char *url, const char *run, struct history_export
 	PGresult *h = rows(pg, "SELECT header::text, coalesce(host, '') FROM rbc_runs WHERE run = $1", run, err);
 	PGresult *e = h ? rows(pg, "SELECT seq, event::text FROM rbc_events WHERE run = $1 ORDER BY seq", run, err) : NULL;
 	PQfinish(pg);
+	x->unavailable = !h || !e;
 	if (h && PQntuples(h) == 0)
 		rbc_error_set(err, "no run %s in the database (rbc history lists them)", run);
 	bool ok = false;

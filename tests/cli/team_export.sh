@@ -75,6 +75,11 @@ RBC_RUNS_DIR=$TMP/elsewhere run "$RBC" export no-such-run --db "$DB" --format js
 expect_eq "an unknown run: exit 65" "$RC" 65
 expect_match "… saying so" "$ERR" "no run no-such-run in the database"
 
+free=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+RBC_RUNS_DIR=$TMP/elsewhere run "$RBC" export "$id" --db "postgresql://rbc@127.0.0.1:$free/rbc_test" --format json
+expect_eq "a database that cannot be reached: exit 69, nothing exported" "$RC $OUT" "69 "
+expect_match "… saying why" "$ERR" "rbc: export: the database: connection to server .* failed"
+
 # --- a missing seq ---------------------------------------------------------------------
 cp -a "$d" "$TMP/keep"
 run "$RBC" run --batch --assume done --db "$DB" "$TMP/short.json"

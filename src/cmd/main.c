@@ -37,9 +37,10 @@ static const struct command {
 	 "the runs stored in PostgreSQL by --db (RBC_DATABASE_URL), or one run's\n"
 	 "      events; push stores a run's journal there"},
 	{"export", cmd_export, "RUN --format md|json|junit|incident-md|incident-json|postmortem\n"
-	 "           [-o FILE]",
+	 "           [-o FILE] [--db URL]",
 	 "a run's deployment log (Markdown), JSON or JUnit XML, from its journal; for an\n"
-	 "      incident, its timeline (Markdown, JSON) or a postmortem skeleton"},
+	 "      incident, its timeline (Markdown, JSON) or a postmortem skeleton; --db:\n"
+	 "      the run as PostgreSQL holds it, its directory elsewhere (docs/team.md)"},
 	{"convert", cmd_convert, "FILE.md [-o FILE.json] | FILE.json --to md [-o FILE.md]",
 	 "a Markdown runbook as JSON, or a JSON runbook as Markdown that reads back\n"
 	 "      to the same runbook"},

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "rbc/history.h"
+#include "rbc/lease_query.h"
 #include "rbc/journal.h"
 #include "rbc/mask.h"
 #include "rbc/text.h"
@@ -92,13 +93,9 @@ bool history_print_runs(const char *url, bool json, FILE *out, struct rbc_error 
 	PGconn *pg = open_db(url, err);
 	if (!pg)
 		return false;
-	PGresult *r = query(pg,
-	                    "SELECT r.run, coalesce(r.runbooks, ''),"
-	                    "       to_char(r.started AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-	                    "       coalesce(r.operator, ''), r.state, r.verdict, coalesce(r.host, ''),"
-	                    "       (SELECT count(*) FROM rbc_events e WHERE e.run = r.run)"
-	                    " FROM rbc_runs r ORDER BY r.started, r.run",
-	                    0, NULL, err);
+	char *sql = history_runs_sql(pg);
+	PGresult *r = query(pg, sql, 0, NULL, err);
+	free(sql);
 	if (!r) {
 		PQfinish(pg);
 		return false;
@@ -119,14 +116,17 @@ bool history_print_runs(const char *url, bool json, FILE *out, struct rbc_error 
 				cJSON_AddNullToObject(o, "verdict");
 			cJSON_AddStringToObject(o, "host", cell(r, i, 6));
 			cJSON_AddNumberToObject(o, "events", strtod(cell(r, i, 7), NULL));
+			history_lease_json(o, r, i, 8);
 			char *t = cJSON_PrintUnformatted(o);
 			json_line(out, t);
 			free(t);
 			cJSON_Delete(o);
 		} else {
-			text_fprintf(out, "%-40s %-24s %-20s %-12s %-11s %-7s %s\n", cell(r, i, 0), cell(r, i, 1),
+			char *lease = history_lease_text(r, i, 8);
+			text_fprintf(out, "%-40s %-24s %-20s %-12s %-11s %-7s %s%s\n", cell(r, i, 0), cell(r, i, 1),
 			        cell(r, i, 2) ? cell(r, i, 2) : "", cell(r, i, 3), cell(r, i, 4), v ? v : "—",
-			        cell(r, i, 7));
+			        cell(r, i, 7), lease);
+			free(lease);
 		}
 	}
 	PQclear(r);

@@ -19,6 +19,7 @@
 
 #include "rbc/budgetlog.h"
 #include "rbc/history.h"
+#include "rbc/lease.h"
 #include "rbc/json.h"
 #include "rbc/mask.h"
 #include "rbc/probe.h"
@@ -34,13 +35,14 @@ struct session {
 	struct engine *e;
 	struct journal *j;
 	struct history *hist;     /* --db: the journal's lines also go there */
+	struct lease *lease;      /* --db: the driver's lease on the run (lease.h) */
 	struct incident_desk *desk;
 	struct session_view view;
 	char **said;              /* said before a view came, in order */
 	size_t nsaid;
 	int64_t fixed_now;        /* RBC_TEST_NOW, ms; 0: the real clock */
 	int64_t t_start;
-	bool drained, history_done;
+	bool drained, history_done, lease_done;
 	/* What opening it needs (the header's and the resume's names). */
 	struct runbook *const *rbs;
 	size_t nrbs;
@@ -504,6 +506,7 @@ static void session_free(struct session *s)
 		journal_free(s->j);
 	if (s->hist)
 		history_free(s->hist);
+	lease_free(s->lease);
 	desk_free(s->desk);
 	probe_shutdown(&s->loop);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -558,6 +561,13 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 		session_free(s);
 		return NULL;
 	}
+	if (s->hist) {
+		char host[256] = "";
+		gethostname(host, sizeof host - 1);
+		char *holder = xasprintf("%s@%s", engine_operator(s->e), host);
+		s->lease = lease_start(&s->loop, opts->db, s->rd->id, holder);
+		free(holder);
+	}
 	journal_set_observer(s->j, session_on_event, s);
 	journal_attach(s->j, s->e); /* write-ahead; a lost record stops the run */
 	if (!prepare(s)) {
@@ -610,6 +620,12 @@ void session_attach(struct session *s, const struct session_view *v)
 	}
 }
 
+/* The lease is released, or given up. */
+static void lease_released(void *ud)
+{
+	((struct session *)ud)->lease_done = true;
+}
+
 /* Wakes the loop when a wait at the end is over. */
 static void guard_cb(uv_timer_t *t)
 {
@@ -651,6 +667,13 @@ void session_drain(struct session *s)
 		else
 			session_note(s, "%s: history: %llu events stored in the database", s->o.cmd,
 			             (unsigned long long)history_stored(s->hist));
+	}
+	/* The lease is let go once the history is stored (it expires on its own
+	   if the server is away). */
+	if (s->lease) {
+		lease_finish(s->lease, SESSION_GRACE_MS, lease_released, s);
+		while (!s->lease_done)
+			uv_run(&s->loop, UV_RUN_ONCE);
 	}
 }
 

@@ -1,0 +1,474 @@
+/*
+ * lease.c — the driver's lease on a run: claimed, beaten, released over a
+ * non-blocking libpq connection the loop polls (lease.h, docs/team.md).
+ *
+ * One statement at a time: the schema (as the history makes it), the claim,
+ * then a beat every interval, and the release at the end. A beat due while
+ * a statement is in flight is skipped, never queued; a lost connection is
+ * tried again at the next beat, and claims the lease again.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "rbc/history.h"
+#include "rbc/lease.h"
+#include "rbc/util.h"
+
+enum phase { PH_DOWN, PH_RESOLVING, PH_CONNECTING, PH_BUSY, PH_IDLE, PH_DONE };
+enum what { W_SCHEMA, W_CLAIM, W_BEAT, W_RELEASE };
+
+struct lease {
+	uv_loop_t *loop;
+	char *url, *run, *holder, *host, *state;
+	char pid[24], expiry[48];
+	char addr[64];
+	bool have_addr, gai_pending, claimed, finishing, freed;
+	enum phase phase;
+	enum what what;
+	PGconn *pg;
+	uv_poll_t *poll;
+	int poll_fd;
+	bool flushing;
+	uv_timer_t beat, grace;
+	uv_getaddrinfo_t gai;
+	uint64_t beats, interval;
+	void (*done)(void *ud);
+	void *done_ud;
+	int closing;
+};
+
+static const char claim_sql[] =
+	"INSERT INTO rbc_leases (run, holder, pid, beat, expires)\n"
+	"VALUES ($1, $2, $3::integer, now(), now() + $4::interval)\n"
+	"ON CONFLICT (run) DO UPDATE SET holder = EXCLUDED.holder, pid = EXCLUDED.pid,\n"
+	"  beat = EXCLUDED.beat, expires = EXCLUDED.expires";
+static const char beat_sql[] =
+	"UPDATE rbc_leases SET beat = now(), expires = now() + $4::interval\n"
+	"WHERE run = $1 AND holder = $2 AND pid = $3::integer";
+/* Every statement takes the same four parameters: the release names $4
+   only so that its type is known. */
+static const char release_sql[] =
+	"DELETE FROM rbc_leases WHERE run = $1 AND holder = $2 AND pid = $3::integer AND $4::interval IS NOT NULL";
+
+/* The state in one line of words: libpq's messages end in newlines. */
+static void set_state(struct lease *l, const char *word, const char *detail)
+{
+	free(l->state);
+	l->state = xasprintf("%s%s", word, detail ? detail : "");
+	for (char *c = l->state; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			*c = ' ';
+	size_t n = strlen(l->state);
+	while (n && l->state[n - 1] == ' ')
+		l->state[--n] = '\0';
+}
+
+/* done, once, when the run is over and the lease let go. */
+static void call_done(struct lease *l)
+{
+	l->phase = PH_DONE;
+	uv_timer_stop(&l->grace);
+	if (l->done) {
+		void (*done)(void *) = l->done;
+		l->done = NULL;
+		done(l->done_ud);
+	}
+}
+
+/* A poll handle closed: freed. */
+static void on_poll_closed(uv_handle_t *hd)
+{
+	free(hd);
+}
+
+/* Stops and closes the connection's poll handle, if any. */
+static void poll_close(struct lease *l)
+{
+	if (!l->poll)
+		return;
+	uv_poll_stop(l->poll);
+	uv_close((uv_handle_t *)l->poll, on_poll_closed);
+	l->poll = NULL;
+	l->poll_fd = -1;
+}
+
+/* The connection failed or went away: the next beat tries again. */
+static void down(struct lease *l, const char *why)
+{
+	poll_close(l);
+	if (l->pg) {
+		PQfinish(l->pg);
+		l->pg = NULL;
+	}
+	l->flushing = false;
+	l->claimed = false;
+	set_state(l, "down: ", why);
+	l->phase = PH_DOWN;
+	if (l->finishing)
+		call_done(l); /* not released: it expires on its own */
+}
+
+/* down, with libpq's message after prefix. */
+static void down_pq(struct lease *l, const char *prefix)
+{
+	char *m = xasprintf("%s%s", prefix, l->pg ? PQerrorMessage(l->pg) : "");
+	down(l, m);
+	free(m);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events);
+
+/* Waits on the connection's socket for events. */
+static void poll_wait(struct lease *l, int events)
+{
+	int fd = PQsocket(l->pg);
+	if (fd < 0) {
+		down_pq(l, "");
+		return;
+	}
+	if (l->poll && l->poll_fd != fd)
+		poll_close(l);
+	if (!l->poll) {
+		l->poll = xmalloc(sizeof *l->poll);
+		if (uv_poll_init_socket(l->loop, l->poll, fd) < 0) {
+			free(l->poll);
+			l->poll = NULL;
+			down(l, "cannot poll the connection");
+			return;
+		}
+		l->poll->data = l;
+		l->poll_fd = fd;
+		uv_unref((uv_handle_t *)l->poll);
+	}
+	uv_poll_start(l->poll, events, on_poll);
+}
+
+/* Sends one statement of the lease. */
+static void send_sql(struct lease *l, enum what w)
+{
+	static const char *const sql[] = {[W_CLAIM] = claim_sql, [W_BEAT] = beat_sql, [W_RELEASE] = release_sql};
+	const char *params[4] = {l->run, l->holder, l->pid, l->expiry};
+	int ok = w == W_SCHEMA ? PQsendQuery(l->pg, history_schema_sql)
+	                       : PQsendQueryParams(l->pg, sql[w], 4, NULL, params, NULL, NULL, 0);
+	if (!ok) {
+		down_pq(l, "");
+		return;
+	}
+	l->what = w;
+	l->phase = PH_BUSY;
+	int f = PQflush(l->pg);
+	if (f < 0) {
+		down_pq(l, "");
+		return;
+	}
+	l->flushing = f == 1;
+	poll_wait(l, UV_READABLE | (l->flushing ? UV_WRITABLE : 0));
+}
+
+/* What follows a statement, or the next beat. */
+static void next(struct lease *l)
+{
+	if (l->phase != PH_IDLE)
+		return;
+	if (l->finishing) {
+		if (l->claimed)
+			send_sql(l, W_RELEASE);
+		else
+			call_done(l);
+		return;
+	}
+	if (!l->claimed)
+		send_sql(l, W_CLAIM);
+}
+
+/* libpq's notices are never shown. */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* Starts a non-blocking connection (to the address resolved, if any). */
+static void start_pq(struct lease *l)
+{
+	const char *kw[5], *val[5];
+	int n = 0;
+	kw[n] = "dbname", val[n++] = l->url;
+	if (l->have_addr)
+		kw[n] = "hostaddr", val[n++] = l->addr;
+	kw[n] = "fallback_application_name", val[n++] = "rbc lease";
+	kw[n] = "connect_timeout", val[n++] = "10";
+	kw[n] = NULL, val[n] = NULL;
+	l->phase = PH_CONNECTING;
+	l->pg = PQconnectStartParams(kw, val, 1);
+	if (!l->pg) {
+		down(l, "out of memory");
+		return;
+	}
+	PQsetNoticeProcessor(l->pg, on_notice, NULL);
+	if (PQstatus(l->pg) == CONNECTION_BAD) {
+		down_pq(l, "");
+		return;
+	}
+	PQsetnonblocking(l->pg, 1);
+	poll_wait(l, UV_WRITABLE);
+}
+
+/* The host name resolved: connects to its address. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct lease *l = req->data;
+	l->gai_pending = false;
+	if (l->freed) {
+		uv_freeaddrinfo(res);
+		if (--l->closing == 0)
+			free(l);
+		return;
+	}
+	if (status < 0 || !res) {
+		uv_freeaddrinfo(res);
+		char *m = xasprintf("cannot resolve %s: %s", l->host, uv_strerror(status));
+		down(l, m);
+		free(m);
+		return;
+	}
+	uv_ip_name(res->ai_addr, l->addr, sizeof l->addr);
+	uv_freeaddrinfo(res);
+	l->have_addr = true;
+	start_pq(l);
+}
+
+/* Connects (resolving a host name on the loop's pool first, never here). */
+static void connect_now(struct lease *l)
+{
+	set_state(l, "connecting", NULL);
+	if (l->host && !l->have_addr) {
+		l->phase = PH_RESOLVING;
+		l->gai.data = l;
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+		if (uv_getaddrinfo(l->loop, &l->gai, on_resolved, l->host, NULL, &hints) == 0) {
+			l->gai_pending = true;
+			return;
+		}
+	}
+	start_pq(l);
+}
+
+/* A statement's end: what it did. */
+static void statement_done(struct lease *l)
+{
+	if (l->what == W_CLAIM || l->what == W_BEAT) {
+		l->claimed = true;
+		l->beats++;
+		set_state(l, "held", NULL);
+	} else if (l->what == W_RELEASE) {
+		l->claimed = false;
+		set_state(l, "released", NULL);
+		l->phase = PH_IDLE;
+		call_done(l);
+		return;
+	}
+	l->phase = PH_IDLE;
+	next(l);
+}
+
+/* The connection's socket is ready: connecting, flushing, results. */
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct lease *l = p->data;
+	if (status < 0) {
+		down(l, uv_strerror(status));
+		return;
+	}
+	if (l->phase == PH_CONNECTING) {
+		switch (PQconnectPoll(l->pg)) {
+		case PGRES_POLLING_READING:
+			poll_wait(l, UV_READABLE);
+			return;
+		case PGRES_POLLING_WRITING:
+			poll_wait(l, UV_WRITABLE);
+			return;
+		case PGRES_POLLING_OK:
+			send_sql(l, W_SCHEMA);
+			return;
+		default:
+			down_pq(l, "");
+			return;
+		}
+	}
+	if ((events & UV_WRITABLE) && l->flushing) {
+		int f = PQflush(l->pg);
+		if (f < 0) {
+			down_pq(l, "");
+			return;
+		}
+		l->flushing = f == 1;
+	}
+	if ((events & UV_READABLE) && !PQconsumeInput(l->pg)) {
+		down_pq(l, "connection lost: ");
+		return;
+	}
+	while (!PQisBusy(l->pg)) {
+		PGresult *r = PQgetResult(l->pg);
+		if (!r) {
+			if (l->phase == PH_BUSY)
+				statement_done(l);
+			return;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			char *m = xasprintf("%s", PQresultErrorMessage(r));
+			PQclear(r);
+			down(l, m);
+			free(m);
+			return;
+		}
+		if (l->what == W_BEAT && st == PGRES_COMMAND_OK && strcmp(PQcmdTuples(r), "0") == 0)
+			l->claimed = false; /* the row is gone or another's: claimed again next */
+		PQclear(r);
+	}
+	poll_wait(l, UV_READABLE | (l->flushing ? UV_WRITABLE : 0));
+}
+
+/* The heartbeat: a beat when idle, a new connection when down. */
+static void on_beat(uv_timer_t *t)
+{
+	struct lease *l = t->data;
+	if (l->finishing)
+		return;
+	if (l->phase == PH_DOWN)
+		connect_now(l);
+	else if (l->phase == PH_IDLE)
+		send_sql(l, l->claimed ? W_BEAT : W_CLAIM);
+}
+
+/* The release took too long: given up (the lease expires on its own). */
+static void on_grace(uv_timer_t *t)
+{
+	call_done(t->data);
+}
+
+/* The one host name of a connection string to resolve, or NULL (an
+   address, a socket, several hosts: libpq's own). */
+static char *host_to_resolve(const char *url)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &err);
+	PQfreemem(err);
+	if (!opts)
+		return NULL;
+	char *host = NULL;
+	bool addr = false;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (strcmp(o->keyword, "hostaddr") == 0 && o->val && *o->val)
+			addr = true;
+		if (strcmp(o->keyword, "host") == 0 && o->val && *o->val)
+			host = xstrdup(o->val);
+	}
+	PQconninfoFree(opts);
+	struct in6_addr a6;
+	struct in_addr a4;
+	if (host && (addr || host[0] == '/' || host[0] == '@' || strchr(host, ',') ||
+	             inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1)) {
+		free(host);
+		host = NULL;
+	}
+	return host;
+}
+
+/* The beat's interval (lease.h). */
+uint64_t lease_interval_ms(void)
+{
+	const char *v = getenv("RBC_LEASE_INTERVAL_MS");
+	char *end = NULL;
+	unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+	return n >= 10 && n <= 3600000 && end && !*end ? n : LEASE_INTERVAL_MS;
+}
+
+/* Starts the heartbeat and connects (lease.h). */
+struct lease *lease_start(uv_loop_t *loop, const char *url, const char *run_id, const char *holder)
+{
+	struct lease *l = xcalloc(1, sizeof *l);
+	l->loop = loop;
+	l->url = xstrdup(url);
+	l->run = xstrdup(run_id);
+	l->holder = xstrdup(holder);
+	l->host = host_to_resolve(url);
+	l->poll_fd = -1;
+	l->interval = lease_interval_ms();
+	snprintf(l->pid, sizeof l->pid, "%ld", (long)getpid());
+	snprintf(l->expiry, sizeof l->expiry, "%llu milliseconds", (unsigned long long)(l->interval * LEASE_MISSED));
+	uv_timer_init(loop, &l->beat);
+	l->beat.data = l;
+	uv_unref((uv_handle_t *)&l->beat); /* the run keeps the loop going, not this */
+	uv_timer_init(loop, &l->grace);
+	l->grace.data = l;
+	uv_unref((uv_handle_t *)&l->grace);
+	uv_timer_start(&l->beat, on_beat, l->interval, l->interval);
+	connect_now(l);
+	return l;
+}
+
+/* The state in words (lease.h). */
+const char *lease_state(const struct lease *l)
+{
+	return l && l->state ? l->state : "off";
+}
+
+/* Beats confirmed (lease.h). */
+uint64_t lease_beats(const struct lease *l)
+{
+	return l ? l->beats : 0;
+}
+
+/* Stops beating and releases the lease (lease.h). */
+void lease_finish(struct lease *l, uint64_t grace_ms, void (*done)(void *ud), void *ud)
+{
+	l->finishing = true;
+	l->done = done;
+	l->done_ud = ud;
+	uv_timer_stop(&l->beat);
+	if (l->phase == PH_DONE || l->phase == PH_DOWN || l->phase == PH_RESOLVING ||
+	    l->phase == PH_CONNECTING) {
+		call_done(l); /* never held, or held no more: nothing to release */
+		return;
+	}
+	uv_ref((uv_handle_t *)&l->grace);
+	uv_timer_start(&l->grace, on_grace, grace_ms, 0);
+	next(l);
+}
+
+/* A timer closed: the lease is freed with the last one. */
+static void on_timer_closed(uv_handle_t *hd)
+{
+	struct lease *l = hd->data;
+	if (--l->closing == 0)
+		free(l);
+}
+
+/* Frees the lease once its handles are closed (lease.h). */
+void lease_free(struct lease *l)
+{
+	if (!l)
+		return;
+	poll_close(l);
+	if (l->pg)
+		PQfinish(l->pg);
+	free(l->url);
+	free(l->run);
+	free(l->holder);
+	free(l->host);
+	free(l->state);
+	l->freed = true;
+	l->closing = 2 + (l->gai_pending ? 1 : 0);
+	if (l->gai_pending)
+		uv_cancel((uv_req_t *)&l->gai);
+	uv_close((uv_handle_t *)&l->beat, on_timer_closed);
+	uv_close((uv_handle_t *)&l->grace, on_timer_closed);
+}

@@ -60,7 +60,10 @@ static void draw_header(struct console *c)
 		free(m);
 		free(env);
 	}
-	sb_addf(&sb, " · operator %s", c->operator);
+	if (c->cfg->following)
+		sb_addf(&sb, " · %s", c->cfg->following(c->cfg->following_ud)); /* sanitized as it is drawn */
+	else
+		sb_addf(&sb, " · operator %s", c->operator);
 	draw_str(0, 0, c->cols, sb_borrow(&sb), a);
 	sb_free(&sb);
 

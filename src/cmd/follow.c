@@ -36,6 +36,7 @@ struct follow_run {
 	struct session *s;
 	struct follower *f;
 	char *mark;               /* the header's mark */
+	char *who;                /* who drives, as the header says: OPERATOR@HOST */
 	const char *state;        /* the source's state ("db lost, retrying"), or NULL */
 };
 
@@ -57,8 +58,8 @@ static const char *mark_cb(void *ud)
 {
 	struct follow_run *r = ud;
 	free(r->mark);
-	const char *who = follower_driver(r->f);
-	r->mark = xasprintf("FOLLOWING %s%s%s%s", who ? who : "", r->state ? " · " : "", r->state ? r->state : "",
+	const char *who = follower_driver(r->f) ? follower_driver(r->f) : r->who;
+	r->mark = xasprintf("FOLLOWING %s%s%s%s", who, r->state ? " · " : "", r->state ? r->state : "",
 	                    follower_stopped(r->f) ? " · stopped" : "");
 	return r->mark;
 }
@@ -134,7 +135,9 @@ static int follow_console(const cJSON *h, const cJSON *tree, const char *run, co
 		}
 	}
 	if (s) {
-		struct follow_run r = {.s = s};
+		const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator")),
+		           *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "host"));
+		struct follow_run r = {.s = s, .who = xasprintf("%s@%s", op ? op : "?", host ? host : "?")};
 		r.f = follower_new(rd ? rd->path : run, session_engine(s), &(struct follow_cbs){.emit = emit_cb, .say = say_cb, .ud = &r});
 		if (!src_start(src_ud, session_loop(s), r.f, &r.state)) {
 			status = RBC_EXIT_NOINPUT;
@@ -149,6 +152,7 @@ static int follow_console(const cJSON *h, const cJSON *tree, const char *run, co
 		session_close(s);
 		follower_free(r.f);
 		free(r.mark);
+		free(r.who);
 	}
 	for (size_t i = 0; i < n; i++)
 		runbook_free(rbs[i]);

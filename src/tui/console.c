@@ -570,7 +570,9 @@ static void show_restored(struct console *c)
 /* What the session has to say while the console runs: the message line. */
 static void console_say(void *ud, const char *text)
 {
-	frame_message(ud, "%s", text);
+	struct console *c = ud;
+	frame_message(c, "%s", text);
+	c->dirty = true;
 }
 
 int console_run(struct session *s, const struct console_cfg *cfg)

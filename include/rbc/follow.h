@@ -44,6 +44,8 @@ bool follower_line(struct follower *f, const char *raw, size_t len);
 long long follower_seq(const struct follower *f);
 /* Who drives the run: "OPERATOR@HOST", from the header; NULL before it. */
 const char *follower_driver(const struct follower *f);
+/* A message for the operator (a source's trouble), through cb.say. */
+void follower_say(struct follower *f, const char *text);
 /* The follower has stopped on a line it refused. */
 bool follower_stopped(const struct follower *f);
 void follower_free(struct follower *f);
@@ -58,5 +60,13 @@ struct follow_tail *follow_tail_start(uv_loop_t *loop, const char *dir, struct f
                                       struct rbc_error *err);
 /* Stops and frees it (its handles close on the loop). */
 void follow_tail_stop(struct follow_tail *t);
+
+struct follow_db;
+/* Follows run's rows of rbc_events at url on loop into f, after the seq f
+   has applied (its header fed first); *state says the connection's trouble
+   ("db lost, retrying"), NULL while it is up. Never blocks. */
+struct follow_db *follow_db_start(uv_loop_t *loop, const char *url, const char *run, struct follower *f,
+                                  const char **state);
+void follow_db_stop(struct follow_db *d);
 
 #endif

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "rbc/cmd.h"
 #include "rbc/console.h"
 #include "rbc/follow.h"
@@ -187,14 +189,76 @@ static void local_stop(void *ud)
 	l->t = NULL;
 }
 
-/* --db: not yet. */
+/* The database source: the header fed first, then the rows by seq. */
+struct db_src {
+	const char *url, *run;
+	const char *header;       /* the header line's text */
+	struct follow_db *d;
+};
+
+static bool db_start(void *ud, uv_loop_t *loop, struct follower *f, const char **state)
+{
+	struct db_src *b = ud;
+	char *line = xasprintf("%s\n", b->header);
+	bool ok = follower_line(f, line, strlen(line));
+	free(line);
+	if (!ok) {
+		fprintf(stderr, "rbc: follow: the run's header in the database is not as rbc writes it\n");
+		return false;
+	}
+	b->d = follow_db_start(loop, b->url, b->run, f, state);
+	return true;
+}
+
+static void db_stop(void *ud)
+{
+	struct db_src *b = ud;
+	follow_db_stop(b->d);
+	b->d = NULL;
+}
+
+/*
+ * --db: the run's header from rbc_runs, before the console opens (its
+ * runbooks make the engine), then the console fed from rbc_events. The
+ * header is text from the database: the journal's checker judges it.
+ */
 static int follow_db(const char *url, const char *run, const char *theme)
 {
-	(void)url;
-	(void)run;
-	(void)theme;
-	fprintf(stderr, "rbc: follow: --db is not available\n");
-	return RBC_EXIT_USAGE;
+	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
+	const char *val[] = {url, "rbc follow", "10", NULL};
+	PGconn *pg = PQconnectdbParams(kw, val, 1);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		char *m = xstrdup(PQerrorMessage(pg));
+		for (char *p = m; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		text_fprintf(stderr, "rbc: follow: the database: %s\n", m);
+		free(m);
+		PQfinish(pg);
+		return RBC_EXIT_NOINPUT;
+	}
+	const char *params[] = {run};
+	PGresult *r = PQexecParams(pg, "SELECT header::text FROM rbc_runs WHERE run = $1", 1, NULL, params, NULL, NULL, 0);
+	char *text = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
+	PQclear(r);
+	PQfinish(pg);
+	if (!text) {
+		text_fprintf(stderr, "rbc: follow: run %s is not in the database\n", run);
+		return RBC_EXIT_NOINPUT;
+	}
+	cJSON *h = cJSON_Parse(text);
+	const cJSON *tree = cJSON_GetObjectItemCaseSensitive(h, "runbooks");
+	int status;
+	if (!h || !cJSON_IsArray(tree)) {
+		fprintf(stderr, "rbc: follow: the run's header in the database names no runbooks\n");
+		status = RBC_EXIT_DATAERR;
+	} else {
+		struct db_src b = {.url = url, .run = run, .header = text};
+		status = follow_console(h, tree, run, NULL, theme, db_start, db_stop, &b);
+	}
+	cJSON_Delete(h);
+	free(text);
+	return status;
 }
 
 int cmd_follow(int argc, char **argv)

@@ -155,6 +155,12 @@ bool follower_line(struct follower *f, const char *raw, size_t len)
 	return true;
 }
 
+void follower_say(struct follower *f, const char *text)
+{
+	if (f->cb.say)
+		f->cb.say(f->cb.ud, text);
+}
+
 long long follower_seq(const struct follower *f)
 {
 	return f->seq;

@@ -1,0 +1,268 @@
+/*
+ * follow_db.c — a run followed from PostgreSQL (follow.h): its rows of
+ * rbc_events read by seq on start, on each NOTIFY rbc_events naming the
+ * run, and after a reconnection — applied strictly in order, a seq at or
+ * below the last applied ignored, so nothing is missed or taken twice. The
+ * connection never blocks the loop: libpq's non-blocking connect and
+ * queries on a uv_poll of its socket, a lost connection tried again with
+ * backoff (the source's state says so meanwhile).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "rbc/follow.h"
+#include "rbc/util.h"
+
+#define RETRY_MIN_MS 200
+#define RETRY_MAX_MS 3000
+
+enum fphase { FP_DOWN, FP_CONNECTING, FP_LISTEN, FP_IDLE, FP_READING };
+
+struct follow_db {
+	uv_loop_t *loop;
+	struct follower *f;
+	char *url, *run;
+	PGconn *pg;
+	uv_poll_t *poll;
+	int poll_fd;
+	uv_timer_t retry;
+	uint64_t delay;
+	enum fphase phase;
+	bool again;               /* a notification came while reading */
+	bool ever;                /* connected once */
+	bool stopping;
+	int closing;
+	const char **state;       /* the console's mark: "db lost, retrying", NULL when up */
+};
+
+static void fdb_connect(struct follow_db *d);
+static void on_poll(uv_poll_t *p, int status, int events);
+
+static void poll_closed(uv_handle_t *h)
+{
+	struct follow_db *d = h->data;
+	free(h);
+	if (--d->closing == 0 && d->stopping)
+		free(d);
+}
+
+static void poll_close(struct follow_db *d)
+{
+	if (!d->poll)
+		return;
+	uv_poll_stop(d->poll);
+	d->closing++;
+	uv_close((uv_handle_t *)d->poll, poll_closed);
+	d->poll = NULL;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	fdb_connect(t->data);
+}
+
+/* The connection is lost: said in the header, tried again later. */
+static void down(struct follow_db *d)
+{
+	poll_close(d);
+	if (d->pg)
+		PQfinish(d->pg);
+	d->pg = NULL;
+	d->phase = FP_DOWN;
+	if (d->ever && !*d->state)
+		follower_say(d->f, "the database connection is lost: retrying");
+	*d->state = d->ever ? "db lost, retrying" : "db: connecting";
+	d->delay = d->delay ? d->delay * 2 : RETRY_MIN_MS;
+	if (d->delay > RETRY_MAX_MS)
+		d->delay = RETRY_MAX_MS;
+	uv_timer_start(&d->retry, on_retry, d->delay, 0);
+}
+
+static void poll_wait(struct follow_db *d, int events)
+{
+	int fd = PQsocket(d->pg);
+	if (fd < 0) {
+		down(d);
+		return;
+	}
+	if (d->poll && d->poll_fd != fd)
+		poll_close(d);
+	if (!d->poll) {
+		d->poll = xmalloc(sizeof *d->poll);
+		if (uv_poll_init_socket(d->loop, d->poll, fd) < 0) {
+			free(d->poll);
+			d->poll = NULL;
+			down(d);
+			return;
+		}
+		d->poll->data = d;
+		d->poll_fd = fd;
+	}
+	uv_poll_start(d->poll, events, on_poll);
+}
+
+/* Sends sql with the run (and the last seq) and waits for its result. */
+static void fdb_send(struct follow_db *d, const char *sql, int nparams, enum fphase next)
+{
+	char seq[32];
+	snprintf(seq, sizeof seq, "%lld", follower_seq(d->f));
+	const char *params[] = {d->run, seq};
+	if (!PQsendQueryParams(d->pg, sql, nparams, NULL, nparams ? params : NULL, NULL, NULL, 0)) {
+		down(d);
+		return;
+	}
+	d->phase = next;
+	poll_wait(d, PQflush(d->pg) == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+/* The rows after the last seq applied. */
+static void read_rows(struct follow_db *d)
+{
+	d->again = false;
+	fdb_send(d, "SELECT seq, event::text FROM rbc_events WHERE run = $1 AND seq > $2 ORDER BY seq", 2, FP_READING);
+}
+
+/* Rows in seq order: each next one applied; a seq at or below the last is
+   ignored, a gap waits for the rows before it. */
+static void take_rows(struct follow_db *d, PGresult *r)
+{
+	for (int i = 0; i < PQntuples(r) && !follower_stopped(d->f); i++) {
+		long long seq = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		if (seq <= follower_seq(d->f))
+			continue;
+		if (seq != follower_seq(d->f) + 1)
+			break;
+		char *line = xasprintf("%s\n", PQgetvalue(r, i, 1));
+		follower_line(d->f, line, strlen(line));
+		free(line);
+	}
+}
+
+/* Notifications for this run: read on (after the read under way). */
+static void notifications(struct follow_db *d)
+{
+	PGnotify *n;
+	while ((n = PQnotifies(d->pg))) {
+		size_t rl = strlen(d->run);
+		if (strncmp(n->extra, d->run, rl) == 0 && n->extra[rl] == ' ' &&
+		    strtoll(n->extra + rl + 1, NULL, 10) > follower_seq(d->f))
+			d->again = true;
+		PQfreemem(n);
+	}
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct follow_db *d = p->data;
+	if (status < 0) {
+		down(d);
+		return;
+	}
+	if (d->phase == FP_CONNECTING) {
+		switch (PQconnectPoll(d->pg)) {
+		case PGRES_POLLING_READING: poll_wait(d, UV_READABLE); return;
+		case PGRES_POLLING_WRITING: poll_wait(d, UV_WRITABLE); return;
+		case PGRES_POLLING_FAILED: down(d); return;
+		default: break;
+		}
+		PQsetnonblocking(d->pg, 1);
+		if (*d->state && d->ever)
+			follower_say(d->f, "the database is back: catching up");
+		d->ever = true;
+		d->delay = 0;
+		*d->state = NULL;
+		fdb_send(d, "LISTEN rbc_events", 0, FP_LISTEN);
+		return;
+	}
+	if ((events & UV_WRITABLE) && PQflush(d->pg) == 1)
+		return;
+	if (!PQconsumeInput(d->pg)) {
+		down(d);
+		return;
+	}
+	notifications(d);
+	while (!PQisBusy(d->pg)) {
+		PGresult *r = PQgetResult(d->pg);
+		if (!r) {
+			/* the statement is done: a catch-up after LISTEN, or more */
+			enum fphase was = d->phase;
+			d->phase = FP_IDLE;
+			if (was == FP_LISTEN || d->again)
+				read_rows(d);
+			else
+				poll_wait(d, UV_READABLE);
+			return;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			PQclear(r);
+			down(d);
+			return;
+		}
+		if (d->phase == FP_READING)
+			take_rows(d, r);
+		PQclear(r);
+	}
+	if (d->phase == FP_IDLE && d->again)
+		read_rows(d);
+	else
+		poll_wait(d, UV_READABLE);
+}
+
+static void fdb_connect(struct follow_db *d)
+{
+	if (d->stopping)
+		return;
+	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
+	const char *val[] = {d->url, "rbc follow", "10", NULL};
+	d->pg = PQconnectStartParams(kw, val, 1);
+	if (!d->pg || PQstatus(d->pg) == CONNECTION_BAD) {
+		down(d);
+		return;
+	}
+	d->phase = FP_CONNECTING;
+	poll_wait(d, UV_WRITABLE);
+}
+
+struct follow_db *follow_db_start(uv_loop_t *loop, const char *url, const char *run, struct follower *f,
+                                  const char **state)
+{
+	struct follow_db *d = xcalloc(1, sizeof *d);
+	d->loop = loop;
+	d->f = f;
+	d->url = xstrdup(url);
+	d->run = xstrdup(run);
+	d->state = state;
+	d->poll_fd = -1;
+	*state = "db: connecting";
+	uv_timer_init(loop, &d->retry);
+	d->retry.data = d;
+	fdb_connect(d);
+	return d;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct follow_db *d = h->data;
+	if (--d->closing == 0)
+		free(d);
+}
+
+void follow_db_stop(struct follow_db *d)
+{
+	if (!d)
+		return;
+	d->stopping = true;
+	poll_close(d);
+	if (d->pg)
+		PQfinish(d->pg);
+	d->pg = NULL;
+	free(d->url);
+	free(d->run);
+	d->closing++;
+	uv_timer_stop(&d->retry);
+	uv_close((uv_handle_t *)&d->retry, timer_closed);
+}

@@ -212,6 +212,13 @@ static void on_poll(uv_poll_t *p, int status, int events)
 		poll_wait(d, UV_READABLE);
 }
 
+/* The server's notices: never on the terminal (the console owns it). */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 static void fdb_connect(struct follow_db *d)
 {
 	if (d->stopping)
@@ -223,6 +230,7 @@ static void fdb_connect(struct follow_db *d)
 		down(d);
 		return;
 	}
+	PQsetNoticeProcessor(d->pg, on_notice, NULL);
 	d->phase = FP_CONNECTING;
 	poll_wait(d, UV_WRITABLE);
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# rbc follow --db: a driver `rbc run --db URL` and a follower on another
+# runs directory (standing for another machine) reading PostgreSQL: the
+# history's insert notifies rbc_events; the follower sees each verdict; the
+# server restarted under it, it says so in its header, catches up, and
+# every step is shown once, in order (no gap, no duplicate).
+. tests/lib.sh
+. tests/tui.sh
+S=$ROOT/tests/services
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-follow.XXXXXX")
+DSOCK=$TMP/driver.sock
+drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
+trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
+	fail "PostgreSQL starts" "$(tail -20 "$TMP/start.out")"
+	t_done
+fi
+# shellcheck disable=SC1091
+. "$DIR/env"
+DB="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
+sql() { psql -X -q -At "$DB" -c "$1" 2>&1; }
+as_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+pg_stop() { as_pg "$PGBIN/pg_ctl" stop -D "$DIR/pg" -m fast -w >>"$TMP/pg_ctl.log" 2>&1; }
+pg_start() { as_pg "$PGBIN/pg_ctl" start -D "$DIR/pg" -l "$DIR/postgres.log" -W -o "-p $PGPORT" >>"$TMP/pg_ctl.log" 2>&1
+	local i; for i in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && return 0; sleep 0.1; done; return 1; }
+dscreen() { drv capture-pane -p -t d 2>/dev/null; }
+dwait() {
+	local deadline=$((SECONDS + TUI_TIMEOUT))
+	while :; do
+		case $(dscreen) in *"$1"*) return 0 ;; esac
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.02
+	done
+}
+
+# --- the history's insert notifies ----------------------------------------------
+cat >"$TMP/one.json" <<'JSON'
+{ "runbook": "one", "title": "One", "steps": [ { "id": "a", "title": "A", "run": "true" } ] }
+JSON
+psql -X -q -At "$DB" -c "LISTEN rbc_events" -c "SELECT pg_sleep(0)" >/dev/null 2>&1
+RBC_RUNS_DIR=$TMP/pre "$RBC" run --batch --db "$DB" "$TMP/one.json" >"$TMP/pre.out" 2>&1
+pre=$(ls "$TMP/pre")
+got=$( { echo "LISTEN rbc_events;"; echo "SELECT 1;"; } | psql -X -q -At "$DB" 2>&1 )
+expect_eq "the run is stored" "$(sql "SELECT count(*) > 0 FROM rbc_events WHERE run = '$pre'")" "t"
+expect_match "the insert statement notifies rbc_events" \
+	"$(grep -c "pg_notify('rbc_events'" "$ROOT/src/record/history.c")" '^1$'
+
+# --- a driver with --db and a follower elsewhere ---------------------------------
+export RBC_RUNS_DIR=$TMP/far
+F=$ROOT/tests/fixtures/follow/slow.json
+drv new-session -d -x 120 -y 30 -s d \
+	"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/near' '$RBC' run --operator bob --db '$DB' '$F'; sleep 600"
+drv set-option -t d status off >/dev/null
+dwait "operator bob" && ok "the driver's console is up" || fail "the driver's console is up" "" "$(dscreen)"
+ID=$(ls "$TMP/near")
+for i in $(seq 200); do [ "$(sql "SELECT count(*) FROM rbc_runs WHERE run = '$ID'")" = 1 ] && break; sleep 0.05; done
+tui_start 120 30 follow "$ID" --db "$DB"
+expect_screen "the follower (another runs directory) shows FOLLOWING and the driver" "FOLLOWING bob@$(hostname)"
+expect_screen "… the steps" "○ 1 First sleep"
+drv send-keys -t d a
+expect_screen "the first verdict arrives through PostgreSQL" "✔ 1 First sleep"
+expect_screen "the manual step waits" "◆ 4 Operator confirms"
+pg_stop
+expect_screen "the server gone: the header says so" "db lost, retrying"
+drv send-keys -t d Space
+dwait "■ finished" || fail "the driver finishes while the server is down" "" "$(dscreen)"
+pg_start || fail "PostgreSQL starts again" "$(tail -5 "$TMP/pg_ctl.log")"
+expect_screen "after the restart the follower catches up to the end" "■ finished FAIL"
+expect_screen "… every step's verdict" "✔ 4 Operator confirms"
+expect_screen "… the last step" "✔ 5 Last step"
+absent=$(printf '%s\n' "$SCREEN" | grep -c 'db lost' || true)
+expect_eq "… and the mark is gone" 0 "$absent"
+for s in "First sleep" "Second sleep" "Failing check" "Operator confirms" "Last step"; do
+	expect_eq "$s is shown once" 1 "$(printf '%s\n' "$SCREEN" | grep -c "[0-9] $s")"
+done
+keys q
+expect_screen "q quits" "[exit 0]"
+[ ! -e "$TMP/far/$ID" ] && ok "the follower made no run directory" || fail "the follower made no run directory" ""
+drv send-keys -t d q
+t_done

@@ -38,13 +38,21 @@ dwait() {
 cat >"$TMP/one.json" <<'JSON'
 { "runbook": "one", "title": "One", "steps": [ { "id": "a", "title": "A", "run": "true" } ] }
 JSON
-psql -X -q -At "$DB" -c "LISTEN rbc_events" -c "SELECT pg_sleep(0)" >/dev/null 2>&1
+( echo "LISTEN rbc_events;"; while [ ! -e "$TMP/pre.done" ]; do sleep 0.05; done; echo "SELECT 1;" ) |
+	psql -X -q -At "$DB" >"$TMP/notes" 2>&1 &
+lpid=$!
+for i in $(seq 200); do
+	[ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN rbc_events%'")" = 1 ] && break
+	sleep 0.05
+done
 RBC_RUNS_DIR=$TMP/pre "$RBC" run --batch --db "$DB" "$TMP/one.json" >"$TMP/pre.out" 2>&1
+touch "$TMP/pre.done"
+wait "$lpid"
 pre=$(ls "$TMP/pre")
-got=$( { echo "LISTEN rbc_events;"; echo "SELECT 1;"; } | psql -X -q -At "$DB" 2>&1 )
-expect_eq "the run is stored" "$(sql "SELECT count(*) > 0 FROM rbc_events WHERE run = '$pre'")" "t"
-expect_match "the insert statement notifies rbc_events" \
-	"$(grep -c "pg_notify('rbc_events'" "$ROOT/src/record/history.c")" '^1$'
+last=$(($(wc -l <"$TMP/pre/$pre/journal.jsonl") - 1))
+expect_eq "the run is stored" "$(sql "SELECT max(seq) FROM rbc_events WHERE run = '$pre'")" "$last"
+expect_match "the history's insert notifies rbc_events: the run and its highest seq" "$(cat "$TMP/notes")" \
+	"notification \"rbc_events\" with payload \"$pre $last\""
 
 # --- a driver with --db and a follower elsewhere ---------------------------------
 export RBC_RUNS_DIR=$TMP/far

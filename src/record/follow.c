@@ -101,8 +101,21 @@ static void emit(struct follower *f, const cJSON *o)
 	ev.stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped"));
 	if (t == ENG_EV_INCIDENT || t == ENG_EV_EXPANDED)
 		ev.detail = o;
-	if (t == ENG_EV_OUTPUT || t == ENG_EV_SAMPLE)
-		return; /* the bytes are in the spool, the sample in the step */
+	if (t == ENG_EV_OUTPUT)
+		return; /* never journaled: the bytes are in the driver's spool */
+	if (t == ENG_EV_SAMPLE && ev.step) {
+		/* The output excerpt the sample's line keeps, as the step's output. */
+		const cJSON *sm = cJSON_GetObjectItemCaseSensitive(o, "sample");
+		static const char *const names[] = {"stdout", "stderr"};
+		for (int i = 0; i < 2; i++) {
+			const char *text = field(sm, names[i]);
+			if (!text || !*text)
+				continue;
+			struct eng_event out = {.type = ENG_EV_OUTPUT, .time = ev.time, .step = ev.step,
+			                        .stream = i ? PROBE_STDERR : PROBE_STDOUT, .data = text, .len = strlen(text)};
+			f->cb.emit(f->cb.ud, &out);
+		}
+	}
 	if (t == ENG_EV_CAPTURE && !ev.value)
 		return;
 	f->cb.emit(f->cb.ud, &ev);

@@ -70,6 +70,8 @@ expect_screen "a finished run (by its directory) opens complete" "■ finished F
 expect_match "with every verdict" "$SCREEN" "✔ 1 First sleep"
 expect_match "… the failure" "$SCREEN" "✘ 3 Failing check"
 expect_match "… the manual step done" "$SCREEN" "✔ 4 Operator confirms"
+keys g j j j
+expect_screen "the failing step's output excerpt (its sample's line) is shown" "broken"
 keys q
 expect_screen "q quits" "[exit 0]"
 

@@ -409,6 +409,12 @@ static bool follow_refused(struct console *c, enum request r)
 	case REQ_QUIT:
 		c->quitting = true;
 		return true;
+	case REQ_EXPORT:
+		if (c->cfg->run_path)
+			return false;
+		frame_message(c, "following from the database: rbc export needs the run directory");
+		c->dirty = true;
+		return true;
 	default:
 		return false;
 	}

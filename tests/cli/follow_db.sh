@@ -82,6 +82,11 @@ expect_eq "… and the mark is gone" 0 "$absent"
 for s in "First sleep" "Second sleep" "Failing check" "Operator confirms" "Last step"; do
 	expect_eq "$s is shown once" 1 "$(printf '%s\n' "$SCREEN" | grep -c "[0-9] $s")"
 done
+keys Space
+expect_screen "an acting key is refused" "following: read-only"
+keys e
+expect_screen "e (export) needs the run directory, which a database follower has not" \
+	"rbc export needs the run directory"
 keys q
 expect_screen "q quits" "[exit 0]"
 [ ! -e "$TMP/far/$ID" ] && ok "the follower made no run directory" || fail "the follower made no run directory" ""

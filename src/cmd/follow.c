@@ -20,6 +20,7 @@
 #include "rbc/resume.h"
 #include "rbc/rundir.h"
 #include "rbc/session.h"
+#include "rbc/sha256.h"
 #include "rbc/text.h"
 #include "rbc/util.h"
 
@@ -68,7 +69,8 @@ static const char *mark_cb(void *ud)
 
 /* The runbooks the header names (the given ones, not their includes),
    loaded as they are now; a changed file is said. */
-static struct runbook **header_runbooks(const cJSON *tree, const struct rb_kv *vars, size_t *n, int *status)
+static struct runbook **header_runbooks(const cJSON *tree, const struct rb_kv *vars, size_t *n, int *status,
+                                        char **warn)
 {
 	struct runbook **rbs = xcalloc((size_t)cJSON_GetArraySize(tree) + 1, sizeof *rbs);
 	*n = 0;
@@ -76,6 +78,11 @@ static struct runbook **header_runbooks(const cJSON *tree, const struct rb_kv *v
 	cJSON_ArrayForEach(rb, tree)
 	{
 		const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "file"));
+		const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "sha256"));
+		char hex[65];
+		if (file && !*warn && (!sha256_file(file, hex) || !want || strcmp(want, hex) != 0))
+			*warn = xasprintf("%s changed since the run started: what the record names may not match its steps",
+			                  file);
 		if (!file || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb, "included")))
 			continue;
 		struct rbc_diags d = {0};
@@ -119,7 +126,8 @@ static int follow_console(const cJSON *h, const cJSON *tree, const char *run, co
 	struct rb_kv vars = {0};
 	header_vars(h, &vars);
 	size_t n = 0;
-	struct runbook **rbs = header_runbooks(tree, &vars, &n, &status);
+	char *warn = NULL;
+	struct runbook **rbs = header_runbooks(tree, &vars, &n, &status, &warn);
 	if (!status && !n) {
 		fprintf(stderr, "rbc: follow: the run's header names no runbook\n");
 		status = RBC_EXIT_DATAERR;
@@ -139,6 +147,8 @@ static int follow_console(const cJSON *h, const cJSON *tree, const char *run, co
 	if (s) {
 		const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator")),
 		           *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "host"));
+		if (warn)
+			session_tell(s, warn); /* shown once the console is up */
 		struct follow_run r = {.s = s, .who = xasprintf("%s@%s", op ? op : "?", host ? host : "?")};
 		r.f = follower_new(rd ? rd->path : run, session_engine(s), &(struct follow_cbs){.emit = emit_cb, .say = say_cb, .ud = &r});
 		if (!src_start(src_ud, session_loop(s), r.f, &r.state)) {
@@ -160,6 +170,7 @@ static int follow_console(const cJSON *h, const cJSON *tree, const char *run, co
 		runbook_free(rbs[i]);
 	free(rbs);
 	rb_kv_free(&vars);
+	free(warn);
 	rbc_error_clear(&err);
 	return status;
 }

@@ -112,6 +112,16 @@ tui_start 120 30 follow 20261206T000000Z-slow-0002
 expect_screen "a journal damaged before its end is refused at the start with FILE:LINE (65)" "journal.jsonl:4: seq 9"
 expect_match "… exit 65" "$SCREEN" '\[exit 65\]'
 
+# --- a runbook changed since the run started -----------------------------------
+cp "$F" "$TMP/changed.json"
+"$RBC" run --batch "$TMP/changed.json" >/dev/null 2>&1
+C=$(ls -t "$RBC_RUNS_DIR" | head -1)
+sed -i 's/Last step/Final step/' "$TMP/changed.json"
+tui_start 120 30 follow "$C"
+expect_screen "a runbook changed since the run started is said" "changed.json changed since the run started"
+keys q
+wait_for "[exit"
+
 # --- usage -----------------------------------------------------------------------
 "$RBC" follow </dev/null >/dev/null 2>"$TMP/err"; rc=$?
 expect_eq "no run: usage (64)" 64 "$rc"

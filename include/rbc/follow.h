@@ -54,6 +54,10 @@ void follower_free(struct follower *f);
    the wall clock in ms ("SEQ MS"), a benchmark's aid (docs/console.md). */
 void follower_trace(struct follower *f, uint64_t seq);
 
+/* Why text may not be run's header line (the journal's checker), or NULL
+   when it may: a header from elsewhere is checked before it is used. */
+char *follow_check_header(const char *run, const char *text);
+
 struct follow_tail;
 /* Follows dir/journal.jsonl on loop into f from its first line. */
 struct follow_tail *follow_tail_start(uv_loop_t *loop, const char *dir, struct follower *f,
@@ -68,5 +72,9 @@ struct follow_db;
 struct follow_db *follow_db_start(uv_loop_t *loop, const char *url, const char *run, struct follower *f,
                                   const char **state);
 void follow_db_stop(struct follow_db *d);
+/* The run's header line from rbc_runs (a new string), or NULL with err:
+   read before the console opens (its runbooks make the engine), waiting
+   for the server (connect_timeout 10 s). */
+char *follow_db_header(const char *url, const char *run, struct rbc_error *err);
 
 #endif

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
 #include "rbc/cmd.h"
 #include "rbc/console.h"
 #include "rbc/follow.h"
@@ -235,27 +233,19 @@ static void db_stop(void *ud)
  */
 static int follow_db(const char *url, const char *run, const char *theme)
 {
-	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *val[] = {url, "rbc follow", "10", NULL};
-	PGconn *pg = PQconnectdbParams(kw, val, 1);
-	if (PQstatus(pg) != CONNECTION_OK) {
-		char *m = xstrdup(PQerrorMessage(pg));
-		for (char *p = m; *p; p++)
-			if (*p == '\n')
-				*p = ' ';
-		text_fprintf(stderr, "rbc: follow: the database: %s\n", m);
-		free(m);
-		PQfinish(pg);
+	struct rbc_error err = {0};
+	char *text = follow_db_header(url, run, &err);
+	if (!text) {
+		text_fprintf(stderr, "rbc: follow: %s\n", err.msg);
+		rbc_error_clear(&err);
 		return RBC_EXIT_NOINPUT;
 	}
-	const char *params[] = {run};
-	PGresult *r = PQexecParams(pg, "SELECT header::text FROM rbc_runs WHERE run = $1", 1, NULL, params, NULL, NULL, 0);
-	char *text = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
-	PQclear(r);
-	PQfinish(pg);
-	if (!text) {
-		text_fprintf(stderr, "rbc: follow: run %s is not in the database\n", run);
-		return RBC_EXIT_NOINPUT;
+	char *why = follow_check_header(run, text);
+	if (why) {
+		text_fprintf(stderr, "rbc: follow: the run's header in the database: %s\n", why);
+		free(why);
+		free(text);
+		return RBC_EXIT_DATAERR;
 	}
 	cJSON *h = cJSON_Parse(text);
 	const cJSON *tree = cJSON_GetObjectItemCaseSensitive(h, "runbooks");

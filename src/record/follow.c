@@ -203,6 +203,19 @@ void follower_free(struct follower *f)
 	free(f);
 }
 
+char *follow_check_header(const char *run, const char *text)
+{
+	struct journal_check k;
+	journal_check_init(&k, run);
+	char *line = xasprintf("%s\n", text);
+	cJSON *o = cJSON_Parse(text);
+	char *why = o && cJSON_IsObject(o) ? journal_check_line(o, line, strlen(line), 1, &k) : xstrdup("not a JSON object");
+	cJSON_Delete(o);
+	free(line);
+	journal_check_free(&k);
+	return why;
+}
+
 /* ---- the local journal, as it grows ---------------------------------------- */
 
 #define TAIL_CHUNK 65536

@@ -274,3 +274,29 @@ void follow_db_stop(struct follow_db *d)
 	uv_timer_stop(&d->retry);
 	uv_close((uv_handle_t *)&d->retry, timer_closed);
 }
+
+char *follow_db_header(const char *url, const char *run, struct rbc_error *err)
+{
+	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
+	const char *val[] = {url, "rbc follow", "10", NULL};
+	PGconn *pg = PQconnectdbParams(kw, val, 1);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		char *m = xstrdup(PQerrorMessage(pg));
+		for (char *p = m; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		rbc_error_set(err, "the database: %s", m);
+		free(m);
+		PQfinish(pg);
+		return NULL;
+	}
+	PQsetNoticeProcessor(pg, on_notice, NULL);
+	const char *params[] = {run};
+	PGresult *r = PQexecParams(pg, "SELECT header::text FROM rbc_runs WHERE run = $1", 1, NULL, params, NULL, NULL, 0);
+	char *text = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
+	if (!text)
+		rbc_error_set(err, "run %s is not in the database", run);
+	PQclear(r);
+	PQfinish(pg);
+	return text;
+}

@@ -91,4 +91,14 @@ keys q
 expect_screen "q quits" "[exit 0]"
 [ ! -e "$TMP/far/$ID" ] && ok "the follower made no run directory" || fail "the follower made no run directory" ""
 drv send-keys -t d q
+
+# --- a header in the database not as rbc writes it --------------------------------
+sql "INSERT INTO rbc_runs (run, header) VALUES ('20261206T000000Z-bad-0001',
+	'{\"seq\": 0, \"ev\": \"run_header\", \"run\": \"20261206T000000Z-bad-0001\", \"runbooks\": [{\"file\": \"/etc/passwd\"}]}')" >/dev/null
+tui_start 120 30 follow 20261206T000000Z-bad-0001 --db "$DB"
+expect_screen "a header the journal's checker refuses is not used (65)" "the run's header in the database:"
+expect_match "… exit 65" "$SCREEN" '\[exit 65\]'
+tui_start 120 30 follow 20261206T000000Z-none-0001 --db "$DB"
+expect_screen "a run not in the database (66)" "is not in the database"
+expect_match "… exit 66" "$SCREEN" '\[exit 66\]'
 t_done

@@ -525,7 +525,12 @@ static bool follow_open(struct session *s, struct rbc_error *err)
 	struct engine_opts eo = {.loop = &s->loop, .runbooks = s->rbs, .nrunbooks = s->nrbs, .vars = s->vars,
 	                         .operator = s->o.operator, .on_event = session_on_event, .ud = s};
 	s->e = engine_new(&eo, err);
-	return s->e != NULL;
+	if (!s->e)
+		return false;
+	struct desk_opts d = {.loop = &s->loop, .e = s->e, .now = session_clock, .now_ud = s,
+	                      .say = session_say, .say_ud = s, .follow = true};
+	s->desk = desk_new(&d);
+	return true;
 }
 
 /* A message for the operator, to the view (kept until there is one). */
@@ -537,8 +542,7 @@ void session_tell(struct session *s, const char *text)
 /* An event the record holds, to the view as if the engine had said it. */
 void session_emit(struct session *s, const struct eng_event *ev)
 {
-	if (s->view.on_event)
-		s->view.on_event(s->view.ud, ev);
+	session_on_event(s, ev);
 }
 
 /* Opens the run: journal, engine, header or resume, history, desk (session.h). */

@@ -655,7 +655,7 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 		frame_message(c, "warning: %s", warn);
 	free(warn);
 	/* An incident not declared, nor being declared (--severity): its questions. */
-	if (c->inc && !desk_declared(c->desk))
+	if (c->inc && !desk_declared(c->desk) && !cfg->following)
 		start_declare(c);
 	terminal_set_lender(&(struct terminal_lender){.lend = console_lend, .reclaim = console_reclaim, .ud = c});
 	struct session_view view = {.on_event = on_event, .say = console_say, .ud = c};

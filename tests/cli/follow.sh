@@ -122,6 +122,27 @@ expect_screen "a runbook changed since the run started is said" "changed.json ch
 keys q
 wait_for "[exit"
 
+# --- an incident: its header and timeline ------------------------------------
+cat >"$TMP/inc.json" <<'JSON'
+{ "runbook": "inc-follow", "title": "Incident followed", "kind": "incident",
+  "roles": ["incident-commander"],
+  "severities": [
+    { "id": "SEV1", "name": "Outage", "restore": "1h" },
+    { "id": "SEV2", "name": "Degraded", "restore": "4h" } ],
+  "steps": [
+    { "id": "health", "title": "Health answers", "run": "exit 1", "expect": "exit == 0", "on_fail": "continue" } ] }
+JSON
+"$RBC" run --batch --operator carol --severity SEV2 --title "Checkout down" "$TMP/inc.json" >/dev/null 2>&1
+I=$(ls -t "$RBC_RUNS_DIR" | head -1)
+tui_start 120 30 follow "$I"
+expect_screen "an incident's header line is shown" "SEV2 Degraded · investigating"
+expect_screen "… its title and roles" "Checkout down · unassigned: incident-commander"
+expect_screen "… and its timeline" "declared SEV2 Degraded — Checkout down (carol)"
+keys S
+expect_screen "an incident key (S: severity) is refused" "following: read-only"
+keys q
+wait_for "[exit"
+
 # --- usage -----------------------------------------------------------------------
 "$RBC" follow </dev/null >/dev/null 2>"$TMP/err"; rc=$?
 expect_eq "no run: usage (64)" 64 "$rc"

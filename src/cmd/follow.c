@@ -22,6 +22,7 @@
 #include "rbc/text.h"
 #include "rbc/util.h"
 
+/* rbc follow --help. */
 static void follow_usage(FILE *fp)
 {
 	fputs("usage: rbc follow [--db URL] [--theme NAME|FILE] RUN\n"
@@ -48,6 +49,7 @@ static void emit_cb(void *ud, const struct eng_event *ev)
 	session_emit(r->s, ev);
 }
 
+/* The follower's messages go to the console's status row. */
 static void say_cb(void *ud, const char *text)
 {
 	struct follow_run *r = ud;
@@ -179,6 +181,7 @@ struct local_src {
 	struct follow_tail *t;
 };
 
+/* The local source starts: the journal followed as it grows. */
 static bool local_start(void *ud, uv_loop_t *loop, struct follower *f, const char **state)
 {
 	(void)state;
@@ -191,6 +194,7 @@ static bool local_start(void *ud, uv_loop_t *loop, struct follower *f, const cha
 	return l->t != NULL;
 }
 
+/* The local source stops. */
 static void local_stop(void *ud)
 {
 	struct local_src *l = ud;
@@ -205,6 +209,7 @@ struct db_src {
 	struct follow_db *d;
 };
 
+/* The database source starts: the checked header first, then its rows. */
 static bool db_start(void *ud, uv_loop_t *loop, struct follower *f, const char **state)
 {
 	struct db_src *b = ud;
@@ -219,6 +224,7 @@ static bool db_start(void *ud, uv_loop_t *loop, struct follower *f, const char *
 	return true;
 }
 
+/* The database source stops. */
 static void db_stop(void *ud)
 {
 	struct db_src *b = ud;
@@ -262,6 +268,7 @@ static int follow_db(const char *url, const char *run, const char *theme)
 	return status;
 }
 
+/* rbc follow [--db URL] [--theme NAME|FILE] RUN */
 int cmd_follow(int argc, char **argv)
 {
 	const char *run = NULL, *db = NULL, *theme = NULL;

@@ -39,6 +39,7 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A follower of run (a directory, or an id for a database) applying to e. */
 struct follower *follower_new(const char *run, struct engine *e, const struct follow_cbs *cb)
 {
 	struct follower *f = xcalloc(1, sizeof *f);
@@ -54,6 +55,7 @@ struct follower *follower_new(const char *run, struct engine *e, const struct fo
 	return f;
 }
 
+/* RBC_FOLLOW_TRACE: the seq applied and the wall clock, one line. */
 void follower_trace(struct follower *f, uint64_t seq)
 {
 	if (!f->trace)
@@ -133,6 +135,7 @@ static bool refuse(struct follower *f, const char *why)
 	return false;
 }
 
+/* One whole line: parsed, checked, applied, passed on (follow.h). */
 bool follower_line(struct follower *f, const char *raw, size_t len)
 {
 	if (f->stopped)
@@ -168,27 +171,32 @@ bool follower_line(struct follower *f, const char *raw, size_t len)
 	return true;
 }
 
+/* A message for the operator, through the callbacks. */
 void follower_say(struct follower *f, const char *text)
 {
 	if (f->cb.say)
 		f->cb.say(f->cb.ud, text);
 }
 
+/* The last seq applied; -1 before the header. */
 long long follower_seq(const struct follower *f)
 {
 	return f->seq;
 }
 
+/* Who drives, from the header line applied. */
 const char *follower_driver(const struct follower *f)
 {
 	return f->driver;
 }
 
+/* Stopped on a refused line. */
 bool follower_stopped(const struct follower *f)
 {
 	return f->stopped;
 }
 
+/* Frees the follower (its engine is the caller's). */
 void follower_free(struct follower *f)
 {
 	if (!f)
@@ -203,6 +211,7 @@ void follower_free(struct follower *f)
 	free(f);
 }
 
+/* The journal's checker on a header line from elsewhere (follow.h). */
 char *follow_check_header(const char *run, const char *text)
 {
 	struct journal_check k;
@@ -313,6 +322,7 @@ static void watch_cb(uv_fs_event_t *h, const char *name, int events, int status)
 		tail_read(t);
 }
 
+/* The file watch is closed: the tail goes once nothing is left. */
 static void watch_closed(uv_handle_t *h)
 {
 	struct follow_tail *t = h->data;
@@ -320,6 +330,7 @@ static void watch_closed(uv_handle_t *h)
 	tail_maybe_free(t);
 }
 
+/* Opens the journal, watches it and reads it from its start. */
 struct follow_tail *follow_tail_start(uv_loop_t *loop, const char *dir, struct follower *f,
                                       struct rbc_error *err)
 {
@@ -348,6 +359,7 @@ struct follow_tail *follow_tail_start(uv_loop_t *loop, const char *dir, struct f
 	return t;
 }
 
+/* Stops watching; the tail is freed once its read and handle are done. */
 void follow_tail_stop(struct follow_tail *t)
 {
 	if (!t)

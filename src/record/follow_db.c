@@ -7,6 +7,7 @@
  * queries on a uv_poll of its socket, a lost connection tried again with
  * backoff (the source's state says so meanwhile).
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +37,16 @@ struct follow_db {
 	bool stopping;
 	int closing;
 	const char **state;       /* the console's mark: "db lost, retrying", NULL when up */
+	char *host;               /* the one host name to resolve (uv_getaddrinfo), or NULL */
+	uv_getaddrinfo_t gai;
+	bool gai_pending;
+	char addr[64];
 };
 
 static void fdb_connect(struct follow_db *d);
 static void on_poll(uv_poll_t *p, int status, int events);
 
+/* The socket's poll is closed; the last handle frees a stopped source. */
 static void poll_closed(uv_handle_t *h)
 {
 	struct follow_db *d = h->data;
@@ -49,6 +55,7 @@ static void poll_closed(uv_handle_t *h)
 		free(d);
 }
 
+/* Closes the socket's poll, if any. */
 static void poll_close(struct follow_db *d)
 {
 	if (!d->poll)
@@ -59,6 +66,7 @@ static void poll_close(struct follow_db *d)
 	d->poll = NULL;
 }
 
+/* The backoff is over: connect again. */
 static void on_retry(uv_timer_t *t)
 {
 	fdb_connect(t->data);
@@ -81,6 +89,7 @@ static void down(struct follow_db *d)
 	uv_timer_start(&d->retry, on_retry, d->delay, 0);
 }
 
+/* Waits on the connection's socket for events. */
 static void poll_wait(struct follow_db *d, int events)
 {
 	int fd = PQsocket(d->pg);
@@ -154,6 +163,7 @@ static void notifications(struct follow_db *d)
 	}
 }
 
+/* The socket is ready: the connection, the results, the notifications. */
 static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct follow_db *d = p->data;
@@ -219,12 +229,81 @@ static void on_notice(void *arg, const char *message)
 	(void)message;
 }
 
+/* The single host name of a connection string that needs resolving (not
+   a socket, an address or several hosts: libpq's own), or NULL. */
+static char *host_to_resolve(const char *url)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &err);
+	PQfreemem(err);
+	if (!opts)
+		return NULL;
+	char *host = NULL;
+	bool addr = false;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (strcmp(o->keyword, "hostaddr") == 0 && o->val && *o->val)
+			addr = true;
+		if (strcmp(o->keyword, "host") == 0 && o->val && *o->val)
+			host = xstrdup(o->val);
+	}
+	PQconninfoFree(opts);
+	struct in6_addr a6;
+	struct in_addr a4;
+	if (host && (addr || host[0] == '/' || host[0] == '@' || strchr(host, ',') ||
+	             inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1)) {
+		free(host);
+		host = NULL;
+	}
+	return host;
+}
+
+static void fdb_start_pq(struct follow_db *d);
+
+/* The host name is resolved (in the thread pool): connect to its address. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct follow_db *d = req->data;
+	d->gai_pending = false;
+	if (d->stopping) {
+		uv_freeaddrinfo(res);
+		if (--d->closing == 0)
+			free(d);
+		return;
+	}
+	if (status < 0 || !res) {
+		uv_freeaddrinfo(res);
+		down(d);
+		return;
+	}
+	uv_ip_name(res->ai_addr, d->addr, sizeof d->addr);
+	uv_freeaddrinfo(res);
+	fdb_start_pq(d);
+}
+
+/* Starts a connection: the host name resolved first, never on the loop thread. */
 static void fdb_connect(struct follow_db *d)
 {
 	if (d->stopping)
 		return;
-	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *val[] = {d->url, "rbc follow", "10", NULL};
+	d->addr[0] = '\0';
+	if (d->host) {
+		d->gai.data = d;
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+		if (uv_getaddrinfo(d->loop, &d->gai, on_resolved, d->host, NULL, &hints) == 0) {
+			d->gai_pending = true;
+			return;
+		}
+	}
+	fdb_start_pq(d);
+}
+
+/* Starts libpq's non-blocking connection (to the resolved address, if any). */
+static void fdb_start_pq(struct follow_db *d)
+{
+	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", "hostaddr", NULL};
+	const char *val[] = {d->url, "rbc follow", "10", d->addr, NULL};
+	if (!d->addr[0])
+		kw[3] = NULL;
 	d->pg = PQconnectStartParams(kw, val, 1);
 	if (!d->pg || PQstatus(d->pg) == CONNECTION_BAD) {
 		down(d);
@@ -235,6 +314,7 @@ static void fdb_connect(struct follow_db *d)
 	poll_wait(d, UV_WRITABLE);
 }
 
+/* Starts following run from url (follow.h). */
 struct follow_db *follow_db_start(uv_loop_t *loop, const char *url, const char *run, struct follower *f,
                                   const char **state)
 {
@@ -245,6 +325,7 @@ struct follow_db *follow_db_start(uv_loop_t *loop, const char *url, const char *
 	d->run = xstrdup(run);
 	d->state = state;
 	d->poll_fd = -1;
+	d->host = host_to_resolve(url);
 	*state = "db: connecting";
 	uv_timer_init(loop, &d->retry);
 	d->retry.data = d;
@@ -252,6 +333,7 @@ struct follow_db *follow_db_start(uv_loop_t *loop, const char *url, const char *
 	return d;
 }
 
+/* The retry timer is closed: the stopped source is freed. */
 static void timer_closed(uv_handle_t *h)
 {
 	struct follow_db *d = h->data;
@@ -259,6 +341,7 @@ static void timer_closed(uv_handle_t *h)
 		free(d);
 }
 
+/* Stops following; freed once its handles are closed. */
 void follow_db_stop(struct follow_db *d)
 {
 	if (!d)
@@ -270,11 +353,15 @@ void follow_db_stop(struct follow_db *d)
 	d->pg = NULL;
 	free(d->url);
 	free(d->run);
+	free(d->host);
+	if (d->gai_pending)
+		d->closing++; /* its callback frees what is left */
 	d->closing++;
 	uv_timer_stop(&d->retry);
 	uv_close((uv_handle_t *)&d->retry, timer_closed);
 }
 
+/* The run's header from rbc_runs, before the console opens (follow.h). */
 char *follow_db_header(const char *url, const char *run, struct rbc_error *err)
 {
 	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};

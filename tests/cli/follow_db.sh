@@ -92,6 +92,12 @@ expect_screen "q quits" "[exit 0]"
 [ ! -e "$TMP/far/$ID" ] && ok "the follower made no run directory" || fail "the follower made no run directory" ""
 drv send-keys -t d q
 
+# --- a host name: resolved with uv_getaddrinfo, off the loop thread ------------
+tui_start 120 30 follow "$ID" --db "postgresql://rbc@localhost:$PGPORT/rbc_test"
+expect_screen "by host name, the finished run opens complete" "✔ 5 Last step"
+keys q
+wait_for "[exit"
+
 # --- a header in the database not as rbc writes it --------------------------------
 sql "INSERT INTO rbc_runs (run, header) VALUES ('20261206T000000Z-bad-0001',
 	'{\"seq\": 0, \"ev\": \"run_header\", \"run\": \"20261206T000000Z-bad-0001\", \"runbooks\": [{\"file\": \"/etc/passwd\"}]}')" >/dev/null

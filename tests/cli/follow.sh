@@ -101,7 +101,15 @@ sed -e "s/\"run\":\"$ID\"/\"run\":\"20261206T000000Z-slow-0002\"/" \
 	"$RBC_RUNS_DIR/$ID/journal.jsonl" >"$D/journal.jsonl"
 tui_start 120 30 follow 20261206T000000Z-slow-0002
 expect_screen "a finished run copied opens" "■ finished FAIL"
-n=$(($(wc -l <"$D/journal.jsonl") + 1))
+n=$(wc -l <"$D/journal.jsonl")
+printf '{"seq":%d,"t":"2026-12-06T00:00:00.000Z","ev":"step_st' "$n" >>"$D/journal.jsonl"
+keys j
+wait_idle >/dev/null
+printf 'arted","step":"slow/last","number":"5","title":"Last step"}\n' >>"$D/journal.jsonl"
+expect_screen "a line written in two parts is taken whole once its newline comes (the step runs again)" "● 5 Last step"
+absent_stop=$(screen | grep -c 'following stopped' || true)
+expect_eq "… and was never taken torn" 0 "$absent_stop"
+n=$((n + 2))
 printf '{"seq":999,"t":"2026-12-06T00:00:00.000Z","ev":"note","step":"slow/hand","text":"late"}\n' >>"$D/journal.jsonl"
 expect_screen "a damaged line arriving stops the following, with its number" "following stopped: journal line $n"
 expect_screen "the header says so" "· stopped"

@@ -34,6 +34,9 @@ tui_start 120 30 follow "$ID"
 expect_screen "the header says FOLLOWING and who drives (the run header's operator and host)" \
 	"FOLLOWING alice@$(hostname)"
 expect_screen "the follower shows the steps, nothing run yet" "○ 1 First sleep"
+expect_match "the status row's hints say read-only, not Enter run" "$(printf '%s\n' "$SCREEN" | tail -1)" \
+	'read-only  j/k move  Tab output  \? help  q quit'
+expect_nomatch "… no Enter run" "$(printf '%s\n' "$SCREEN" | tail -1)" 'Enter run'
 drv send-keys -t d a
 expect_screen "the first verdict reaches the follower as it is journaled" "✔ 1 First sleep"
 expect_screen "so does the second" "✔ 2 Second sleep"

@@ -13,5 +13,6 @@ int cmd_export(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_follow(int argc, char **argv);
 
 #endif

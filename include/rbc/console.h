@@ -24,6 +24,10 @@ struct console_cfg {
 	const char *run_id;     /* shown in the help overlay and the quit summary */
 	const char *run_path;
 	struct journal *journal; /* console_run sets it to the session's (leave it NULL) */
+	/* rbc follow: read-only; the header's mark ("FOLLOWING alice@host",
+	   "db lost, retrying") as it is now. NULL: the console drives. */
+	const char *(*following)(void *ud);
+	void *following_ud;
 };
 
 int console_run(struct session *s, const struct console_cfg *cfg);

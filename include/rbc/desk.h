@@ -40,6 +40,7 @@ struct desk_opts {
 	void *now_ud;
 	void (*say)(void *ud, const char *text);
 	void *say_ud;
+	bool follow;                      /* rbc follow: the record's incident shown, nothing sent or recorded */
 };
 
 /* A desk for e's first runbook, with its notifier (from the run's

@@ -55,4 +55,12 @@ struct resume_state {
 bool resume_replay(const char *dir, struct engine *e, struct resume_state *st, struct rbc_error *err);
 void resume_state_free(struct resume_state *st);
 
+/* The same, one checked line at a time, as a journal grows (rbc follow):
+   nothing is settled at the end (engine_restore_end is not called). */
+struct resume_feed;
+struct resume_feed *resume_feed_new(const char *dir, struct engine *e, struct resume_state *st);
+void resume_feed_line(struct resume_feed *f, const cJSON *o, const char *raw, unsigned long line);
+struct eng_step *resume_feed_step(struct resume_feed *f, const char *id);
+void resume_feed_free(struct resume_feed *f);
+
 #endif

@@ -57,6 +57,7 @@ struct session_opts {
 	bool interactive;                 /* an operator answers (the console) */
 	const char *db;                   /* PostgreSQL URL; NULL or "": none */
 	bool resume, forced;              /* rbc resume, with --force */
+	bool follow;                      /* rbc follow: no journal, nothing runs (follow.h) */
 	/* An incident runbook: declared at open with this level and title
 	   (--severity, --title, --impact-start); NULL: not yet. */
 	const char *severity, *title, *impact_start;
@@ -85,6 +86,10 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 
 /* Sets the view; what was said before it came is said to it now. */
 void session_attach(struct session *s, const struct session_view *v);
+/* rbc follow: an event rebuilt from the record, to the view. */
+void session_emit(struct session *s, const struct eng_event *ev);
+/* A message for the operator while the view runs. */
+void session_tell(struct session *s, const char *text);
 
 /* Runs what is under way to its end (see above); again: nothing. */
 void session_drain(struct session *s);

@@ -33,6 +33,9 @@ static const struct command {
 	 "go on with a run that did not finish, rebuilt from its journal; refuses\n"
 	 "      a runbook changed since the start unless --force; the run's own\n"
 	 "      options again are fine (a different value: rbc says which wins)"},
+	{"follow", cmd_follow, "[--db URL] [--theme NAME|FILE] RUN",
+	 "read-only console on a run in progress or finished: from its journal\n"
+	 "      as it grows, or with --db from PostgreSQL on any machine"},
 	{"history", cmd_history, "[--db URL] [--json] [RUN] | push [--db URL] RUN",
 	 "the runs stored in PostgreSQL by --db (RBC_DATABASE_URL), or one run's\n"
 	 "      events; push stores a run's journal there"},

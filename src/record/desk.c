@@ -112,7 +112,8 @@ struct incident_desk *desk_new(const struct desk_opts *o)
 	struct incident_desk *d = xcalloc(1, sizeof *d);
 	d->o = *o;
 	d->inc = incident_new(rb);
-	desk_notify_setup(d);
+	if (!o->follow)
+		desk_notify_setup(d);
 	return d;
 }
 
@@ -254,8 +255,9 @@ void desk_on_event(struct incident_desk *d, const struct eng_event *ev)
 		break;
 	}
 	case ENG_EV_WATCH_FIRED: {
-		/* The timeline says what fired, verbatim, and that no one chose it. */
-		if (!desk_open(d))
+		/* The timeline says what fired, verbatim, and that no one chose it
+		   (a follower: the driver's record says it). */
+		if (!desk_open(d) || d->o.follow)
 			break;
 		char *id = journal_step_id(ev->step), *to = ev->target ? journal_step_id(ev->target) : NULL;
 		char *why = xasprintf("%s → %s: %s", id, to ? to : "continue", ev->text ? ev->text : "");

@@ -70,7 +70,9 @@ const char history_schema_sql[] =
 
 /* $1 the run id, $2 a JSON array of journal lines. The run's row comes with
    its header line; its state with the last run_finished, or what goes on
-   after one (run_resumed, a step run by hand after the end). */
+   after one (run_resumed, a step run by hand after the end). Followers
+   hear of it in the same statement: NOTIFY rbc_events, "RUN SEQ" with the
+   batch's highest seq (docs/console.md, "Following a run"). */
 const char history_insert_sql[] =
 	"WITH l AS (SELECT e FROM jsonb_array_elements($2::jsonb) AS e),\n"
 	"last AS (SELECT e FROM l WHERE e->>'ev' IN ('run_finished', 'run_resumed', 'run_started', 'step_started')\n"
@@ -93,9 +95,10 @@ const char history_insert_sql[] =
 	"       SELECT $1, (e->>'seq')::bigint, (e->>'t')::timestamptz, e->>'ev', e->>'step',\n"
 	"              e->>'verdict', e\n"
 	"       FROM l WHERE e->>'ev' <> 'run_header'\n"
-	"       ON CONFLICT (run, seq) DO NOTHING)\n"
-	"UPDATE rbc_runs SET state = st.state, verdict = st.verdict, finished = st.finished\n"
-	"FROM st WHERE rbc_runs.run = $1";
+	"       ON CONFLICT (run, seq) DO NOTHING),\n"
+	"u AS (UPDATE rbc_runs SET state = st.state, verdict = st.verdict, finished = st.finished\n"
+	"      FROM st WHERE rbc_runs.run = $1)\n"
+	"SELECT pg_notify('rbc_events', $1 || ' ' || (SELECT max((e->>'seq')::bigint) FROM l))";
 
 enum phase { PH_DOWN, PH_RESOLVING, PH_CONNECTING, PH_SCHEMA, PH_READY, PH_SENDING, PH_DEAD };
 

@@ -260,6 +260,44 @@ bool resume_replay(const char *dir, struct engine *e, struct resume_state *st, s
 	return ok;
 }
 
+/* One line at a time (rbc follow): the same apply as resume_replay's,
+   without the settling at the end — a step running stays running. */
+struct resume_feed {
+	struct replay x;
+};
+
+struct resume_feed *resume_feed_new(const char *dir, struct engine *e, struct resume_state *st)
+{
+	struct resume_feed *f = xcalloc(1, sizeof *f);
+	*st = (struct resume_state){0};
+	f->x = (struct replay){.dir = dir, .e = e, .st = st};
+	size_t n;
+	struct eng_step *const *nodes = engine_nodes(e, &n);
+	for (size_t i = 0; i < n; i++)
+		index_steps(&f->x.steps, nodes[i]);
+	return f;
+}
+
+/* Applies one checked line (line from 1; the header is passed by). */
+void resume_feed_line(struct resume_feed *f, const cJSON *o, const char *raw, unsigned long line)
+{
+	apply(&f->x, o, raw, line);
+}
+
+/* The step a journal id names, or NULL. */
+struct eng_step *resume_feed_step(struct resume_feed *f, const char *id)
+{
+	return id ? strmap_get(&f->x.steps, id) : NULL;
+}
+
+void resume_feed_free(struct resume_feed *f)
+{
+	if (!f)
+		return;
+	strmap_free(&f->x.steps);
+	free(f);
+}
+
 void resume_state_free(struct resume_state *st)
 {
 	for (size_t i = 0; i < st->nlost; i++)

@@ -521,6 +521,33 @@ static void session_free(struct session *s)
 	free(s);
 }
 
+/* rbc follow: an engine over the runbooks that never starts anything and
+   writes nothing; the follower applies the record to it (follow.h). */
+static bool follow_open(struct session *s, struct rbc_error *err)
+{
+	struct engine_opts eo = {.loop = &s->loop, .runbooks = s->rbs, .nrunbooks = s->nrbs, .vars = s->vars,
+	                         .operator = s->o.operator, .on_event = session_on_event, .ud = s};
+	s->e = engine_new(&eo, err);
+	if (!s->e)
+		return false;
+	struct desk_opts d = {.loop = &s->loop, .e = s->e, .now = session_clock, .now_ud = s,
+	                      .say = session_say, .say_ud = s, .follow = true};
+	s->desk = desk_new(&d);
+	return true;
+}
+
+/* A message for the operator, to the view (kept until there is one). */
+void session_tell(struct session *s, const char *text)
+{
+	session_say(s, text);
+}
+
+/* An event the record holds, to the view as if the engine had said it. */
+void session_emit(struct session *s, const struct eng_event *ev)
+{
+	session_on_event(s, ev);
+}
+
 /* Opens the run: journal, engine, header or resume, history, desk (session.h). */
 struct session *session_open(const struct session_opts *opts, int *rc, struct rbc_error *err)
 {
@@ -537,6 +564,8 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 	s->fixed_now = parse_test_now(getenv("RBC_TEST_NOW"));
 	uv_loop_init(&s->loop);
 	*rc = RBC_EXIT_SOFTWARE;
+	if (opts->follow)
+		return follow_open(s, err) ? s : (session_free(s), NULL); /* rbc follow: no journal of its own */
 	s->j = s->resume ? journal_reopen(&s->loop, s->rd->path, err) : journal_create(&s->loop, s->rd->path, err);
 	if (!s->j) {
 		*rc = s->resume ? RBC_EXIT_USAGE : RBC_EXIT_SOFTWARE;

@@ -60,7 +60,10 @@ static void draw_header(struct console *c)
 		free(m);
 		free(env);
 	}
-	sb_addf(&sb, " · operator %s", c->operator);
+	if (c->cfg->following)
+		sb_addf(&sb, " · %s", c->cfg->following(c->cfg->following_ud)); /* sanitized as it is drawn */
+	else
+		sb_addf(&sb, " · operator %s", c->operator);
 	draw_str(0, 0, c->cols, sb_borrow(&sb), a);
 	sb_free(&sb);
 
@@ -265,14 +268,21 @@ static void status_draw(struct console *c, const struct rect *rc, bool focused)
 		"  Enter run  Space done  ? help  q quit",
 		"  ? help  q quit",
 	};
+	/* rbc follow: nothing to run or answer here. */
+	static const char *const follow_hints[] = {
+		"  read-only  j/k move  Tab output  ? help  q quit",
+		"  read-only  ? help  q quit",
+		"  ? help  q quit",
+	};
+	const char *const *shown = c->cfg->following ? follow_hints : hints;
 	bool idle = frame_idle(c);
 	const char *mark = idle ? " idle" : "     ";
 	int mw = draw_width(mark) + 1;
 	int room = c->cols - mw - x;
 	for (size_t i = 0; i < RBC_ARRAY_LEN(hints); i++) {
-		int hw = draw_width(hints[i]);
+		int hw = draw_width(shown[i]);
 		if (hw <= room) {
-			draw_str(y, c->cols - mw - hw, hw, hints[i], c->attr[THEME_KEY_HINT]);
+			draw_str(y, c->cols - mw - hw, hw, shown[i], c->attr[THEME_KEY_HINT]);
 			break;
 		}
 	}

@@ -211,7 +211,10 @@ static void on_event(void *ud, const struct eng_event *ev)
 		break;
 	case ENG_EV_WAITING:
 		frame_ui(ev->step)->asked = true;
-		if (ev->step->wait == ENG_WAIT_CONFIRM)
+		if (c->cfg->following) { /* nothing to answer here: shown only */
+			if (c->follow && !frame_turn_selected(c))
+				frame_select_step(c, ev->step);
+		} else if (ev->step->wait == ENG_WAIT_CONFIRM)
 			frame_confirm_open(c, ev->step);
 		else if (ev->step->wait == ENG_WAIT_ASK)
 			overlay_ask_open(c, ev->step);
@@ -392,12 +395,39 @@ static unsigned console_request(struct console *c, enum request r)
 	return PANE_HANDLED | PANE_REDRAW;
 }
 
+/* rbc follow: the keys that act are refused, q quits at once (nothing to
+   stop); true when r is taken here. */
+static bool follow_refused(struct console *c, enum request r)
+{
+	switch (r) {
+	case REQ_RUN: case REQ_RUN_ALL: case REQ_DONE: case REQ_FAIL: case REQ_SKIP: case REQ_RERUN:
+	case REQ_NOTE: case REQ_SEVERITY: case REQ_ROLE: case REQ_DECISION: case REQ_TODO: case REQ_UPDATE:
+	case REQ_RESOLVE:
+		frame_message(c, "following: read-only");
+		c->dirty = true;
+		return true;
+	case REQ_QUIT:
+		c->quitting = true;
+		return true;
+	case REQ_EXPORT:
+		if (c->cfg->run_path)
+			return false;
+		frame_message(c, "following from the database: rbc export needs the run directory");
+		c->dirty = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* A request: to the focused pane first, then to incident mode, then to
    the frame; moving by hand stops following the run. */
 static void handle_request(struct console *c, enum request r)
 {
 	const struct pane_ops *focused = panes[c->focus];
 	frame_message_clear(c);
+	if (c->cfg->following && follow_refused(c, r))
+		return;
 	if (r == REQ_DOWN || r == REQ_UP || r == REQ_PAGE_DOWN || r == REQ_PAGE_UP ||
 	    r == REQ_TOP || r == REQ_BOTTOM || r == REQ_COLLAPSE)
 		c->follow = false;
@@ -546,7 +576,9 @@ static void show_restored(struct console *c)
 /* What the session has to say while the console runs: the message line. */
 static void console_say(void *ud, const char *text)
 {
-	frame_message(ud, "%s", text);
+	struct console *c = ud;
+	frame_message(c, "%s", text);
+	c->dirty = true;
 }
 
 int console_run(struct session *s, const struct console_cfg *cfg)
@@ -623,7 +655,7 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 		frame_message(c, "warning: %s", warn);
 	free(warn);
 	/* An incident not declared, nor being declared (--severity): its questions. */
-	if (c->inc && !desk_declared(c->desk))
+	if (c->inc && !desk_declared(c->desk) && !cfg->following)
 		start_declare(c);
 	terminal_set_lender(&(struct terminal_lender){.lend = console_lend, .reclaim = console_reclaim, .ud = c});
 	struct session_view view = {.on_event = on_event, .say = console_say, .ud = c};

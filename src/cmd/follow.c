@@ -1,0 +1,337 @@
+/*
+ * follow.c — `rbc follow RUN [--db URL]`: a read-only console on a run in
+ * progress or finished (docs/console.md, "Following a run"). The runbooks
+ * the run's header names are loaded, an engine that never starts anything
+ * is made over them (a follow session), and the record is applied to it
+ * line by line as it grows (follow.h); the console shows it as it shows a
+ * run it drives, every key that acts refused.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rbc/cmd.h"
+#include "rbc/console.h"
+#include "rbc/follow.h"
+#include "rbc/mask.h"
+#include "rbc/resume.h"
+#include "rbc/rundir.h"
+#include "rbc/session.h"
+#include "rbc/sha256.h"
+#include "rbc/text.h"
+#include "rbc/util.h"
+
+/* rbc follow --help. */
+static void follow_usage(FILE *fp)
+{
+	fputs("usage: rbc follow [--db URL] [--theme NAME|FILE] RUN\n"
+	      "  RUN                  a run id or run directory (rbc runs lists them)\n"
+	      "  --db URL             follow it from PostgreSQL (else RBC_DATABASE_URL\n"
+	      "                       when the run directory is not here)\n"
+	      "  --theme NAME|FILE    colours, as rbc run takes them\n",
+	      fp);
+}
+
+/* What the follower needs while the console runs. */
+struct follow_run {
+	struct session *s;
+	struct follower *f;
+	char *mark;               /* the header's mark */
+	char *who;                /* who drives, as the header says: OPERATOR@HOST */
+	const char *state;        /* the source's state ("db lost, retrying"), or NULL */
+};
+
+/* The follower's events go to the console as the engine's would. */
+static void emit_cb(void *ud, const struct eng_event *ev)
+{
+	struct follow_run *r = ud;
+	session_emit(r->s, ev);
+}
+
+/* The follower's messages go to the console's status row. */
+static void say_cb(void *ud, const char *text)
+{
+	struct follow_run *r = ud;
+	session_tell(r->s, text);
+}
+
+/* The header's mark: FOLLOWING and who drives. */
+static const char *mark_cb(void *ud)
+{
+	struct follow_run *r = ud;
+	free(r->mark);
+	const char *who = follower_driver(r->f) ? follower_driver(r->f) : r->who;
+	r->mark = xasprintf("FOLLOWING %s%s%s%s", who, r->state ? " · " : "", r->state ? r->state : "",
+	                    follower_stopped(r->f) ? " · stopped" : "");
+	return r->mark;
+}
+
+/* The runbooks the header names (the given ones, not their includes),
+   loaded as they are now; a changed file is said. */
+static struct runbook **header_runbooks(const cJSON *tree, const struct rb_kv *vars, size_t *n, int *status,
+                                        char **warn)
+{
+	struct runbook **rbs = xcalloc((size_t)cJSON_GetArraySize(tree) + 1, sizeof *rbs);
+	*n = 0;
+	const cJSON *rb;
+	cJSON_ArrayForEach(rb, tree)
+	{
+		const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "file"));
+		const char *want = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rb, "sha256"));
+		char hex[65];
+		if (file && !*warn && (!sha256_file(file, hex) || !want || strcmp(want, hex) != 0))
+			*warn = xasprintf("%s changed since the run started: what the record names may not match its steps",
+			                  file);
+		if (!file || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rb, "included")))
+			continue;
+		struct rbc_diags d = {0};
+		struct runbook *r = runbook_load(file, &d);
+		if (r && !runbook_resolve_durations(r, vars, &d)) {
+			runbook_free(r);
+			r = NULL;
+		}
+		diags_sort(&d);
+		diags_print(&d, stderr);
+		diags_free(&d);
+		if (!r) {
+			text_fprintf(stderr, "rbc: follow: %s: the run's runbook cannot be loaded\n", file);
+			*status = RBC_EXIT_NOINPUT;
+			continue;
+		}
+		rbs[(*n)++] = r;
+	}
+	return rbs;
+}
+
+/* The run's variables as recorded (secrets are never written: not taken). */
+static void header_vars(const cJSON *h, struct rb_kv *vars)
+{
+	const cJSON *v;
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(h, "vars"))
+	{
+		const char *val = cJSON_GetStringValue(v);
+		if (val && !strstr(val, MASK_TEXT))
+			rb_kv_set(vars, v->string, val);
+	}
+}
+
+/* The console over a follow session of the run whose header is h; src
+   starts feeding the follower once the console observes it. */
+static int follow_console(const cJSON *h, const cJSON *tree, const char *run, const struct rundir *rd, const char *theme,
+                   bool (*src_start)(void *ud, uv_loop_t *loop, struct follower *f, const char **state),
+                   void (*src_stop)(void *ud), void *src_ud)
+{
+	int status = 0;
+	struct rb_kv vars = {0};
+	header_vars(h, &vars);
+	size_t n = 0;
+	char *warn = NULL;
+	struct runbook **rbs = header_runbooks(tree, &vars, &n, &status, &warn);
+	if (!status && !n) {
+		fprintf(stderr, "rbc: follow: the run's header names no runbook\n");
+		status = RBC_EXIT_DATAERR;
+	}
+	struct rbc_error err = {0};
+	struct session *s = NULL;
+	if (!status) {
+		const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator"));
+		struct session_opts so = {.cmd = "follow", .runbooks = rbs, .nrunbooks = n, .vars = &vars, .rd = rd,
+		                          .operator = op, .follow = true};
+		s = session_open(&so, &status, &err);
+		if (!s) {
+			text_fprintf(stderr, "rbc: follow: %s\n", err.msg ? err.msg : "cannot open the run");
+			status = status ? status : RBC_EXIT_SOFTWARE;
+		}
+	}
+	if (s) {
+		const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator")),
+		           *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "host"));
+		if (warn)
+			session_tell(s, warn); /* shown once the console is up */
+		struct follow_run r = {.s = s, .who = xasprintf("%s@%s", op ? op : "?", host ? host : "?")};
+		r.f = follower_new(rd ? rd->path : run, session_engine(s), &(struct follow_cbs){.emit = emit_cb, .say = say_cb, .ud = &r});
+		if (!src_start(src_ud, session_loop(s), r.f, &r.state)) {
+			status = RBC_EXIT_NOINPUT;
+		} else {
+			struct console_cfg cfg = {.theme = theme, .run_id = run, .run_path = rd ? rd->path : NULL,
+			                          .following = mark_cb, .following_ud = &r};
+			console_run(s, &cfg);
+			status = 0;
+		}
+		src_stop(src_ud);
+		uv_run(session_loop(s), UV_RUN_NOWAIT);
+		session_close(s);
+		follower_free(r.f);
+		free(r.mark);
+		free(r.who);
+	}
+	for (size_t i = 0; i < n; i++)
+		runbook_free(rbs[i]);
+	free(rbs);
+	rb_kv_free(&vars);
+	free(warn);
+	rbc_error_clear(&err);
+	return status;
+}
+
+/* The local source: the run directory's journal. */
+struct local_src {
+	const char *dir;
+	struct follow_tail *t;
+};
+
+/* The local source starts: the journal followed as it grows. */
+static bool local_start(void *ud, uv_loop_t *loop, struct follower *f, const char **state)
+{
+	(void)state;
+	struct local_src *l = ud;
+	struct rbc_error err = {0};
+	l->t = follow_tail_start(loop, l->dir, f, &err);
+	if (!l->t)
+		text_fprintf(stderr, "rbc: follow: %s\n", err.msg);
+	rbc_error_clear(&err);
+	return l->t != NULL;
+}
+
+/* The local source stops. */
+static void local_stop(void *ud)
+{
+	struct local_src *l = ud;
+	follow_tail_stop(l->t);
+	l->t = NULL;
+}
+
+/* The database source: the header fed first, then the rows by seq. */
+struct db_src {
+	const char *url, *run;
+	const char *header;       /* the header line's text */
+	struct follow_db *d;
+};
+
+/* The database source starts: the checked header first, then its rows. */
+static bool db_start(void *ud, uv_loop_t *loop, struct follower *f, const char **state)
+{
+	struct db_src *b = ud;
+	char *line = xasprintf("%s\n", b->header);
+	bool ok = follower_line(f, line, strlen(line));
+	free(line);
+	if (!ok) {
+		fprintf(stderr, "rbc: follow: the run's header in the database is not as rbc writes it\n");
+		return false;
+	}
+	b->d = follow_db_start(loop, b->url, b->run, f, state);
+	return true;
+}
+
+/* The database source stops. */
+static void db_stop(void *ud)
+{
+	struct db_src *b = ud;
+	follow_db_stop(b->d);
+	b->d = NULL;
+}
+
+/*
+ * --db: the run's header from rbc_runs, before the console opens (its
+ * runbooks make the engine), then the console fed from rbc_events. The
+ * header is text from the database: the journal's checker judges it.
+ */
+static int follow_db(const char *url, const char *run, const char *theme)
+{
+	struct rbc_error err = {0};
+	char *text = follow_db_header(url, run, &err);
+	if (!text) {
+		text_fprintf(stderr, "rbc: follow: %s\n", err.msg);
+		rbc_error_clear(&err);
+		return RBC_EXIT_NOINPUT;
+	}
+	char *why = follow_check_header(run, text);
+	if (why) {
+		text_fprintf(stderr, "rbc: follow: the run's header in the database: %s\n", why);
+		free(why);
+		free(text);
+		return RBC_EXIT_DATAERR;
+	}
+	cJSON *h = cJSON_Parse(text);
+	const cJSON *tree = cJSON_GetObjectItemCaseSensitive(h, "runbooks");
+	int status;
+	if (!h || !cJSON_IsArray(tree)) {
+		fprintf(stderr, "rbc: follow: the run's header in the database names no runbooks\n");
+		status = RBC_EXIT_DATAERR;
+	} else {
+		struct db_src b = {.url = url, .run = run, .header = text};
+		status = follow_console(h, tree, run, NULL, theme, db_start, db_stop, &b);
+	}
+	cJSON_Delete(h);
+	free(text);
+	return status;
+}
+
+/* rbc follow [--db URL] [--theme NAME|FILE] RUN */
+int cmd_follow(int argc, char **argv)
+{
+	const char *run = NULL, *db = NULL, *theme = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			follow_usage(stdout);
+			return 0;
+		} else if ((strcmp(a, "--db") == 0 || strcmp(a, "--theme") == 0) && i + 1 < argc) {
+			*(a[2] == 'd' ? &db : &theme) = argv[++i];
+		} else if (strncmp(a, "--db=", 5) == 0) {
+			db = a + 5;
+		} else if (strncmp(a, "--theme=", 8) == 0) {
+			theme = a + 8;
+		} else if (a[0] == '-') {
+			text_fprintf(stderr, "rbc: follow: unknown option or missing value: %s\n", a);
+			follow_usage(stderr);
+			return RBC_EXIT_USAGE;
+		} else if (run) {
+			fprintf(stderr, "rbc: follow: one run at a time\n");
+			return RBC_EXIT_USAGE;
+		} else {
+			run = a;
+		}
+	}
+	if (!run) {
+		fprintf(stderr, "rbc: follow: which run? (rbc runs lists them)\n");
+		follow_usage(stderr);
+		return RBC_EXIT_USAGE;
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "rbc: follow: the console needs a terminal\n");
+		return RBC_EXIT_USAGE;
+	}
+	if (db && *db)
+		return follow_db(db, run, theme);
+	struct rundir rd = {0};
+	struct rbc_error err = {0};
+	if (!rundir_open(run, &rd, &err)) {
+		const char *env = getenv("RBC_DATABASE_URL");
+		if (env && *env) {
+			rbc_error_clear(&err);
+			rundir_free(&rd);
+			return follow_db(env, run, theme);
+		}
+		text_fprintf(stderr, "rbc: follow: %s\n", err.msg);
+		rbc_error_clear(&err);
+		rundir_free(&rd);
+		return RBC_EXIT_NOINPUT;
+	}
+	cJSON *h = resume_header(rd.path, &err);
+	cJSON *tree = h ? resume_runbooks(rd.path, &err) : NULL;
+	int status;
+	if (!h || !tree) {
+		text_fprintf(stderr, "rbc: follow: %s\n", err.msg);
+		status = RBC_EXIT_DATAERR;
+	} else {
+		struct local_src l = {.dir = rd.path};
+		status = follow_console(h, tree, rd.id, &rd, theme, local_start, local_stop, &l);
+	}
+	cJSON_Delete(h);
+	cJSON_Delete(tree);
+	rbc_error_clear(&err);
+	rundir_free(&rd);
+	return status;
+}

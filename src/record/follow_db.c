@@ -1,0 +1,389 @@
+/*
+ * follow_db.c — a run followed from PostgreSQL (follow.h): its rows of
+ * rbc_events read by seq on start, on each NOTIFY rbc_events naming the
+ * run, and after a reconnection — applied strictly in order, a seq at or
+ * below the last applied ignored, so nothing is missed or taken twice. The
+ * connection never blocks the loop: libpq's non-blocking connect and
+ * queries on a uv_poll of its socket, a lost connection tried again with
+ * backoff (the source's state says so meanwhile).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "rbc/follow.h"
+#include "rbc/util.h"
+
+#define RETRY_MIN_MS 200
+#define RETRY_MAX_MS 3000
+
+enum fphase { FP_DOWN, FP_CONNECTING, FP_LISTEN, FP_IDLE, FP_READING };
+
+struct follow_db {
+	uv_loop_t *loop;
+	struct follower *f;
+	char *url, *run;
+	PGconn *pg;
+	uv_poll_t *poll;
+	int poll_fd;
+	uv_timer_t retry;
+	uint64_t delay;
+	enum fphase phase;
+	bool again;               /* a notification came while reading */
+	bool ever;                /* connected once */
+	bool stopping;
+	int closing;
+	const char **state;       /* the console's mark: "db lost, retrying", NULL when up */
+	char *host;               /* the one host name to resolve (uv_getaddrinfo), or NULL */
+	uv_getaddrinfo_t gai;
+	bool gai_pending;
+	char addr[64];
+};
+
+static void fdb_connect(struct follow_db *d);
+static void on_poll(uv_poll_t *p, int status, int events);
+
+/* The socket's poll is closed; the last handle frees a stopped source. */
+static void poll_closed(uv_handle_t *h)
+{
+	struct follow_db *d = h->data;
+	free(h);
+	if (--d->closing == 0 && d->stopping)
+		free(d);
+}
+
+/* Closes the socket's poll, if any. */
+static void poll_close(struct follow_db *d)
+{
+	if (!d->poll)
+		return;
+	uv_poll_stop(d->poll);
+	d->closing++;
+	uv_close((uv_handle_t *)d->poll, poll_closed);
+	d->poll = NULL;
+}
+
+/* The backoff is over: connect again. */
+static void on_retry(uv_timer_t *t)
+{
+	fdb_connect(t->data);
+}
+
+/* The connection is lost: said in the header, tried again later. */
+static void down(struct follow_db *d)
+{
+	poll_close(d);
+	if (d->pg)
+		PQfinish(d->pg);
+	d->pg = NULL;
+	d->phase = FP_DOWN;
+	if (d->ever && !*d->state)
+		follower_say(d->f, "the database connection is lost: retrying");
+	*d->state = d->ever ? "db lost, retrying" : "db: connecting";
+	d->delay = d->delay ? d->delay * 2 : RETRY_MIN_MS;
+	if (d->delay > RETRY_MAX_MS)
+		d->delay = RETRY_MAX_MS;
+	uv_timer_start(&d->retry, on_retry, d->delay, 0);
+}
+
+/* Waits on the connection's socket for events. */
+static void poll_wait(struct follow_db *d, int events)
+{
+	int fd = PQsocket(d->pg);
+	if (fd < 0) {
+		down(d);
+		return;
+	}
+	if (d->poll && d->poll_fd != fd)
+		poll_close(d);
+	if (!d->poll) {
+		d->poll = xmalloc(sizeof *d->poll);
+		if (uv_poll_init_socket(d->loop, d->poll, fd) < 0) {
+			free(d->poll);
+			d->poll = NULL;
+			down(d);
+			return;
+		}
+		d->poll->data = d;
+		d->poll_fd = fd;
+	}
+	uv_poll_start(d->poll, events, on_poll);
+}
+
+/* Sends sql with the run (and the last seq) and waits for its result. */
+static void fdb_send(struct follow_db *d, const char *sql, int nparams, enum fphase next)
+{
+	char seq[32];
+	snprintf(seq, sizeof seq, "%lld", follower_seq(d->f));
+	const char *params[] = {d->run, seq};
+	if (!PQsendQueryParams(d->pg, sql, nparams, NULL, nparams ? params : NULL, NULL, NULL, 0)) {
+		down(d);
+		return;
+	}
+	d->phase = next;
+	poll_wait(d, PQflush(d->pg) == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+/* The rows after the last seq applied. */
+static void read_rows(struct follow_db *d)
+{
+	d->again = false;
+	fdb_send(d, "SELECT seq, event::text FROM rbc_events WHERE run = $1 AND seq > $2 ORDER BY seq", 2, FP_READING);
+}
+
+/* Rows in seq order: each next one applied; a seq at or below the last is
+   ignored, a gap waits for the rows before it. */
+static void take_rows(struct follow_db *d, PGresult *r)
+{
+	for (int i = 0; i < PQntuples(r) && !follower_stopped(d->f); i++) {
+		long long seq = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		if (seq <= follower_seq(d->f))
+			continue;
+		if (seq != follower_seq(d->f) + 1)
+			break;
+		char *line = xasprintf("%s\n", PQgetvalue(r, i, 1));
+		follower_line(d->f, line, strlen(line));
+		free(line);
+	}
+}
+
+/* Notifications for this run: read on (after the read under way). */
+static void notifications(struct follow_db *d)
+{
+	PGnotify *n;
+	while ((n = PQnotifies(d->pg))) {
+		size_t rl = strlen(d->run);
+		if (strncmp(n->extra, d->run, rl) == 0 && n->extra[rl] == ' ' &&
+		    strtoll(n->extra + rl + 1, NULL, 10) > follower_seq(d->f))
+			d->again = true;
+		PQfreemem(n);
+	}
+}
+
+/* The socket is ready: the connection, the results, the notifications. */
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct follow_db *d = p->data;
+	if (status < 0) {
+		down(d);
+		return;
+	}
+	if (d->phase == FP_CONNECTING) {
+		switch (PQconnectPoll(d->pg)) {
+		case PGRES_POLLING_READING: poll_wait(d, UV_READABLE); return;
+		case PGRES_POLLING_WRITING: poll_wait(d, UV_WRITABLE); return;
+		case PGRES_POLLING_FAILED: down(d); return;
+		default: break;
+		}
+		PQsetnonblocking(d->pg, 1);
+		if (*d->state && d->ever)
+			follower_say(d->f, "the database is back: catching up");
+		d->ever = true;
+		d->delay = 0;
+		*d->state = NULL;
+		fdb_send(d, "LISTEN rbc_events", 0, FP_LISTEN);
+		return;
+	}
+	if ((events & UV_WRITABLE) && PQflush(d->pg) == 1)
+		return;
+	if (!PQconsumeInput(d->pg)) {
+		down(d);
+		return;
+	}
+	notifications(d);
+	while (!PQisBusy(d->pg)) {
+		PGresult *r = PQgetResult(d->pg);
+		if (!r) {
+			/* the statement is done: a catch-up after LISTEN, or more */
+			enum fphase was = d->phase;
+			d->phase = FP_IDLE;
+			if (was == FP_LISTEN || d->again)
+				read_rows(d);
+			else
+				poll_wait(d, UV_READABLE);
+			return;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			PQclear(r);
+			down(d);
+			return;
+		}
+		if (d->phase == FP_READING)
+			take_rows(d, r);
+		PQclear(r);
+	}
+	if (d->phase == FP_IDLE && d->again)
+		read_rows(d);
+	else
+		poll_wait(d, UV_READABLE);
+}
+
+/* The server's notices: never on the terminal (the console owns it). */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* The single host name of a connection string that needs resolving (not
+   a socket, an address or several hosts: libpq's own), or NULL. */
+static char *host_to_resolve(const char *url)
+{
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &err);
+	PQfreemem(err);
+	if (!opts)
+		return NULL;
+	char *host = NULL;
+	bool addr = false;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (strcmp(o->keyword, "hostaddr") == 0 && o->val && *o->val)
+			addr = true;
+		if (strcmp(o->keyword, "host") == 0 && o->val && *o->val)
+			host = xstrdup(o->val);
+	}
+	PQconninfoFree(opts);
+	struct in6_addr a6;
+	struct in_addr a4;
+	if (host && (addr || host[0] == '/' || host[0] == '@' || strchr(host, ',') ||
+	             inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1)) {
+		free(host);
+		host = NULL;
+	}
+	return host;
+}
+
+static void fdb_start_pq(struct follow_db *d);
+
+/* The host name is resolved (in the thread pool): connect to its address. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct follow_db *d = req->data;
+	d->gai_pending = false;
+	if (d->stopping) {
+		uv_freeaddrinfo(res);
+		if (--d->closing == 0)
+			free(d);
+		return;
+	}
+	if (status < 0 || !res) {
+		uv_freeaddrinfo(res);
+		down(d);
+		return;
+	}
+	uv_ip_name(res->ai_addr, d->addr, sizeof d->addr);
+	uv_freeaddrinfo(res);
+	fdb_start_pq(d);
+}
+
+/* Starts a connection: the host name resolved first, never on the loop thread. */
+static void fdb_connect(struct follow_db *d)
+{
+	if (d->stopping)
+		return;
+	d->addr[0] = '\0';
+	if (d->host) {
+		d->gai.data = d;
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+		if (uv_getaddrinfo(d->loop, &d->gai, on_resolved, d->host, NULL, &hints) == 0) {
+			d->gai_pending = true;
+			return;
+		}
+	}
+	fdb_start_pq(d);
+}
+
+/* Starts libpq's non-blocking connection (to the resolved address, if any). */
+static void fdb_start_pq(struct follow_db *d)
+{
+	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", "hostaddr", NULL};
+	const char *val[] = {d->url, "rbc follow", "10", d->addr, NULL};
+	if (!d->addr[0])
+		kw[3] = NULL;
+	d->pg = PQconnectStartParams(kw, val, 1);
+	if (!d->pg || PQstatus(d->pg) == CONNECTION_BAD) {
+		down(d);
+		return;
+	}
+	PQsetNoticeProcessor(d->pg, on_notice, NULL);
+	d->phase = FP_CONNECTING;
+	poll_wait(d, UV_WRITABLE);
+}
+
+/* Starts following run from url (follow.h). */
+struct follow_db *follow_db_start(uv_loop_t *loop, const char *url, const char *run, struct follower *f,
+                                  const char **state)
+{
+	struct follow_db *d = xcalloc(1, sizeof *d);
+	d->loop = loop;
+	d->f = f;
+	d->url = xstrdup(url);
+	d->run = xstrdup(run);
+	d->state = state;
+	d->poll_fd = -1;
+	d->host = host_to_resolve(url);
+	*state = "db: connecting";
+	uv_timer_init(loop, &d->retry);
+	d->retry.data = d;
+	fdb_connect(d);
+	return d;
+}
+
+/* The retry timer is closed: the stopped source is freed. */
+static void timer_closed(uv_handle_t *h)
+{
+	struct follow_db *d = h->data;
+	if (--d->closing == 0)
+		free(d);
+}
+
+/* Stops following; freed once its handles are closed. */
+void follow_db_stop(struct follow_db *d)
+{
+	if (!d)
+		return;
+	d->stopping = true;
+	poll_close(d);
+	if (d->pg)
+		PQfinish(d->pg);
+	d->pg = NULL;
+	free(d->url);
+	free(d->run);
+	free(d->host);
+	if (d->gai_pending)
+		d->closing++; /* its callback frees what is left */
+	d->closing++;
+	uv_timer_stop(&d->retry);
+	uv_close((uv_handle_t *)&d->retry, timer_closed);
+}
+
+/* The run's header from rbc_runs, before the console opens (follow.h). */
+char *follow_db_header(const char *url, const char *run, struct rbc_error *err)
+{
+	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
+	const char *val[] = {url, "rbc follow", "10", NULL};
+	PGconn *pg = PQconnectdbParams(kw, val, 1);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		char *m = xstrdup(PQerrorMessage(pg));
+		for (char *p = m; *p; p++)
+			if (*p == '\n')
+				*p = ' ';
+		rbc_error_set(err, "the database: %s", m);
+		free(m);
+		PQfinish(pg);
+		return NULL;
+	}
+	PQsetNoticeProcessor(pg, on_notice, NULL);
+	const char *params[] = {run};
+	PGresult *r = PQexecParams(pg, "SELECT header::text FROM rbc_runs WHERE run = $1", 1, NULL, params, NULL, NULL, 0);
+	char *text = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;
+	if (!text)
+		rbc_error_set(err, "run %s is not in the database", run);
+	PQclear(r);
+	PQfinish(pg);
+	return text;
+}

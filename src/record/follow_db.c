@@ -7,13 +7,13 @@
  * queries on a uv_poll of its socket, a lost connection tried again with
  * backoff (the source's state says so meanwhile).
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
 
+#include "pgwait.h"
 #include "rbc/follow.h"
 #include "rbc/util.h"
 
@@ -38,9 +38,8 @@ struct follow_db {
 	int closing;
 	const char **state;       /* the console's mark: "db lost, retrying", NULL when up */
 	char *host;               /* the one host name to resolve (uv_getaddrinfo), or NULL */
-	uv_getaddrinfo_t gai;
-	bool gai_pending;
-	char addr[64];
+	struct pgwait *pw;        /* the connection under way */
+	char addr[PGWAIT_ADDR];
 };
 
 static void fdb_connect(struct follow_db *d);
@@ -171,22 +170,6 @@ static void on_poll(uv_poll_t *p, int status, int events)
 		down(d);
 		return;
 	}
-	if (d->phase == FP_CONNECTING) {
-		switch (PQconnectPoll(d->pg)) {
-		case PGRES_POLLING_READING: poll_wait(d, UV_READABLE); return;
-		case PGRES_POLLING_WRITING: poll_wait(d, UV_WRITABLE); return;
-		case PGRES_POLLING_FAILED: down(d); return;
-		default: break;
-		}
-		PQsetnonblocking(d->pg, 1);
-		if (*d->state && d->ever)
-			follower_say(d->f, "the database is back: catching up");
-		d->ever = true;
-		d->delay = 0;
-		*d->state = NULL;
-		fdb_send(d, "LISTEN rbc_events", 0, FP_LISTEN);
-		return;
-	}
 	if ((events & UV_WRITABLE) && PQflush(d->pg) == 1)
 		return;
 	if (!PQconsumeInput(d->pg)) {
@@ -229,55 +212,26 @@ static void on_notice(void *arg, const char *message)
 	(void)message;
 }
 
-/* The single host name of a connection string that needs resolving (not
-   a socket, an address or several hosts: libpq's own), or NULL. */
-static char *host_to_resolve(const char *url)
+/* Connected: LISTEN, then the rows missed; or not, tried again (pgwait.h). */
+static void on_connected(void *ud, PGconn *pg, uv_poll_t *poll, const char *err)
 {
-	char *err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &err);
-	PQfreemem(err);
-	if (!opts)
-		return NULL;
-	char *host = NULL;
-	bool addr = false;
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (strcmp(o->keyword, "hostaddr") == 0 && o->val && *o->val)
-			addr = true;
-		if (strcmp(o->keyword, "host") == 0 && o->val && *o->val)
-			host = xstrdup(o->val);
-	}
-	PQconninfoFree(opts);
-	struct in6_addr a6;
-	struct in_addr a4;
-	if (host && (addr || host[0] == '/' || host[0] == '@' || strchr(host, ',') ||
-	             inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1)) {
-		free(host);
-		host = NULL;
-	}
-	return host;
-}
-
-static void fdb_start_pq(struct follow_db *d);
-
-/* The host name is resolved (in the thread pool): connect to its address. */
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-	struct follow_db *d = req->data;
-	d->gai_pending = false;
-	if (d->stopping) {
-		uv_freeaddrinfo(res);
-		if (--d->closing == 0)
-			free(d);
-		return;
-	}
-	if (status < 0 || !res) {
-		uv_freeaddrinfo(res);
+	struct follow_db *d = ud;
+	(void)err;
+	d->pw = NULL;
+	if (!pg) {
 		down(d);
 		return;
 	}
-	uv_ip_name(res->ai_addr, d->addr, sizeof d->addr);
-	uv_freeaddrinfo(res);
-	fdb_start_pq(d);
+	d->pg = pg;
+	d->poll = poll;
+	d->poll->data = d;
+	d->poll_fd = PQsocket(pg);
+	if (*d->state && d->ever)
+		follower_say(d->f, "the database is back: catching up");
+	d->ever = true;
+	d->delay = 0;
+	*d->state = NULL;
+	fdb_send(d, "LISTEN rbc_events", 0, FP_LISTEN);
 }
 
 /* Starts a connection: the host name resolved first, never on the loop thread. */
@@ -286,32 +240,8 @@ static void fdb_connect(struct follow_db *d)
 	if (d->stopping)
 		return;
 	d->addr[0] = '\0';
-	if (d->host) {
-		d->gai.data = d;
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
-		if (uv_getaddrinfo(d->loop, &d->gai, on_resolved, d->host, NULL, &hints) == 0) {
-			d->gai_pending = true;
-			return;
-		}
-	}
-	fdb_start_pq(d);
-}
-
-/* Starts libpq's non-blocking connection (to the resolved address, if any). */
-static void fdb_start_pq(struct follow_db *d)
-{
-	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", "hostaddr", NULL};
-	const char *val[] = {d->url, "rbc follow", "10", d->addr, NULL};
-	if (!d->addr[0])
-		kw[3] = NULL;
-	d->pg = PQconnectStartParams(kw, val, 1);
-	if (!d->pg || PQstatus(d->pg) == CONNECTION_BAD) {
-		down(d);
-		return;
-	}
-	PQsetNoticeProcessor(d->pg, on_notice, NULL);
 	d->phase = FP_CONNECTING;
-	poll_wait(d, UV_WRITABLE);
+	d->pw = pgwait_start(d->loop, d->url, "rbc follow", d->host, d->addr, false, false, on_connected, d);
 }
 
 /* Starts following run from url (follow.h). */
@@ -325,7 +255,7 @@ struct follow_db *follow_db_start(uv_loop_t *loop, const char *url, const char *
 	d->run = xstrdup(run);
 	d->state = state;
 	d->poll_fd = -1;
-	d->host = host_to_resolve(url);
+	d->host = pgwait_host(url);
 	*state = "db: connecting";
 	uv_timer_init(loop, &d->retry);
 	d->retry.data = d;
@@ -347,6 +277,8 @@ void follow_db_stop(struct follow_db *d)
 	if (!d)
 		return;
 	d->stopping = true;
+	pgwait_cancel(d->pw);
+	d->pw = NULL;
 	poll_close(d);
 	if (d->pg)
 		PQfinish(d->pg);
@@ -354,8 +286,6 @@ void follow_db_stop(struct follow_db *d)
 	free(d->url);
 	free(d->run);
 	free(d->host);
-	if (d->gai_pending)
-		d->closing++; /* its callback frees what is left */
 	d->closing++;
 	uv_timer_stop(&d->retry);
 	uv_close((uv_handle_t *)&d->retry, timer_closed);

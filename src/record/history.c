@@ -11,12 +11,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <libpq-fe.h>
 
+#include "pgwait.h"
 #include "rbc/history.h"
 #include "rbc/util.h"
 
@@ -100,7 +98,7 @@ const char history_insert_sql[] =
 	"      FROM st WHERE rbc_runs.run = $1)\n"
 	"SELECT pg_notify('rbc_events', $1 || ' ' || (SELECT max((e->>'seq')::bigint) FROM l))";
 
-enum phase { PH_DOWN, PH_RESOLVING, PH_CONNECTING, PH_SCHEMA, PH_READY, PH_SENDING, PH_DEAD };
+enum phase { PH_DOWN, PH_CONNECTING, PH_SCHEMA, PH_READY, PH_SENDING, PH_DEAD };
 
 struct history {
 	uv_loop_t *loop;
@@ -113,11 +111,9 @@ struct history {
 	char *state;                  /* for history_state */
 	uv_timer_t retry, grace;
 	uint64_t delay;
-	uv_getaddrinfo_t gai;
-	bool gai_pending;
+	struct pgwait *pw;            /* the connection under way */
 	char *host;                   /* the one host name to resolve, or NULL */
-	char addr[64];
-	bool have_addr;
+	char addr[PGWAIT_ADDR];
 
 	char **lines;                 /* queued, oldest first from head */
 	size_t nlines, cap, head;
@@ -246,58 +242,26 @@ static void poll_wait(struct history *h, int events)
 	uv_poll_start(h->poll, events, on_poll);
 }
 
-static void on_notice(void *arg, const char *message)
+/* Connected (the schema first), or not (pgwait.h). */
+static void on_connected(void *ud, PGconn *pg, uv_poll_t *poll, const char *err)
 {
-	(void)arg;
-	(void)message; /* never on the terminal */
-}
-
-static void start_pq(struct history *h)
-{
-	const char *kw[5], *val[5];
-	int n = 0;
-	kw[n] = "dbname", val[n++] = h->url; /* a URL or key=value string */
-	if (h->have_addr)
-		kw[n] = "hostaddr", val[n++] = h->addr;
-	kw[n] = "fallback_application_name", val[n++] = "rbc history";
-	kw[n] = "connect_timeout", val[n++] = "10";
-	kw[n] = NULL, val[n] = NULL;
-	h->phase = PH_CONNECTING;
-	h->pg = PQconnectStartParams(kw, val, 1);
-	if (!h->pg) {
-		down(h, "out of memory");
+	struct history *h = ud;
+	h->pw = NULL;
+	if (!pg) {
+		down(h, err);
 		return;
 	}
-	PQsetNoticeProcessor(h->pg, on_notice, NULL);
-	if (PQstatus(h->pg) == CONNECTION_BAD) {
+	h->pg = pg;
+	h->poll = poll;
+	h->poll->data = h;
+	h->poll_fd = PQsocket(pg);
+	h->phase = PH_SCHEMA;
+	if (!PQsendQuery(h->pg, history_schema_sql)) {
 		down_pq(h, "");
 		return;
 	}
-	PQsetnonblocking(h->pg, 1);
-	poll_wait(h, UV_WRITABLE);
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-	struct history *h = req->data;
-	h->gai_pending = false;
-	if (h->freed) {
-		uv_freeaddrinfo(res);
-		if (--h->closing == 0)
-			free(h);
-		return;
-	}
-	if (status < 0 || !res) {
-		uv_freeaddrinfo(res);
-		char *m = xasprintf("cannot resolve %s: %s", h->host, uv_strerror(status));
-		down(h, m);
-		free(m);
-		return;
-	}
-	uv_ip_name(res->ai_addr, h->addr, sizeof h->addr);
-	uv_freeaddrinfo(res);
-	h->have_addr = true;
-	start_pq(h);
+	h->flushing = PQflush(h->pg) == 1;
+	poll_wait(h, UV_READABLE | (h->flushing ? UV_WRITABLE : 0));
 }
 
 static void connect_now(struct history *h)
@@ -305,16 +269,8 @@ static void connect_now(struct history *h)
 	if (h->phase == PH_DEAD || h->freed)
 		return;
 	set_state(h, "connecting", NULL);
-	if (h->host) {
-		h->phase = PH_RESOLVING;
-		h->gai.data = h;
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
-		if (uv_getaddrinfo(h->loop, &h->gai, on_resolved, h->host, NULL, &hints) == 0) {
-			h->gai_pending = true;
-			return;
-		}
-	}
-	start_pq(h);
+	h->phase = PH_CONNECTING;
+	h->pw = pgwait_start(h->loop, h->url, "rbc history", h->host, h->addr, false, true, on_connected, h);
 }
 
 /* Sends the next batch of queued lines, if any and idle. */
@@ -405,28 +361,6 @@ static void on_poll(uv_poll_t *p, int status, int events)
 		down(h, uv_strerror(status));
 		return;
 	}
-	if (h->phase == PH_CONNECTING) {
-		switch (PQconnectPoll(h->pg)) {
-		case PGRES_POLLING_READING:
-			poll_wait(h, UV_READABLE);
-			return;
-		case PGRES_POLLING_WRITING:
-			poll_wait(h, UV_WRITABLE);
-			return;
-		case PGRES_POLLING_OK:
-			h->phase = PH_SCHEMA;
-			if (!PQsendQuery(h->pg, history_schema_sql)) {
-				down_pq(h, "");
-				return;
-			}
-			h->flushing = PQflush(h->pg) == 1;
-			poll_wait(h, UV_READABLE | (h->flushing ? UV_WRITABLE : 0));
-			return;
-		default:
-			down_pq(h, "");
-			return;
-		}
-	}
 	if ((events & UV_WRITABLE) && h->flushing) {
 		int f = PQflush(h->pg);
 		if (f < 0) {
@@ -458,33 +392,6 @@ static void pump(struct history *h)
 		send_batch(h);
 }
 
-/* The single host name of a connection string, when it needs resolving. */
-static char *host_to_resolve(const char *url)
-{
-	char *err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &err);
-	PQfreemem(err);
-	if (!opts)
-		return NULL;
-	char *host = NULL;
-	bool addr = false;
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (strcmp(o->keyword, "hostaddr") == 0 && o->val && *o->val)
-			addr = true;
-		if (strcmp(o->keyword, "host") == 0 && o->val && *o->val)
-			host = xstrdup(o->val);
-	}
-	PQconninfoFree(opts);
-	struct in6_addr a6;
-	struct in_addr a4;
-	if (host && (addr || host[0] == '/' || host[0] == '@' || strchr(host, ',') ||
-	             inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1)) {
-		free(host); /* a socket, an address, or several hosts: libpq's own */
-		host = NULL;
-	}
-	return host;
-}
-
 struct history *history_start(uv_loop_t *loop, const char *url, const char *run_id)
 {
 	struct history *h = xcalloc(1, sizeof *h);
@@ -492,7 +399,7 @@ struct history *history_start(uv_loop_t *loop, const char *url, const char *run_
 	h->url = xstrdup(url);
 	h->run = xstrdup(run_id);
 	h->poll_fd = -1;
-	h->host = host_to_resolve(url);
+	h->host = pgwait_host(url);
 	uv_timer_init(loop, &h->retry);
 	h->retry.data = h;
 	uv_unref((uv_handle_t *)&h->retry);
@@ -551,6 +458,7 @@ void history_free(struct history *h)
 {
 	if (!h)
 		return;
+	pgwait_cancel(h->pw);
 	poll_close(h);
 	if (h->pg)
 		PQfinish(h->pg);
@@ -562,9 +470,7 @@ void history_free(struct history *h)
 	free(h->state);
 	free(h->host);
 	h->freed = true;
-	h->closing = 2 + (h->gai_pending ? 1 : 0);
-	if (h->gai_pending)
-		uv_cancel((uv_req_t *)&h->gai);
+	h->closing = 2;
 	uv_close((uv_handle_t *)&h->retry, on_timer_closed);
 	uv_close((uv_handle_t *)&h->grace, on_timer_closed);
 }

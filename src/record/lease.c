@@ -9,26 +9,24 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
 
+#include "pgwait.h"
 #include "rbc/history.h"
 #include "rbc/lease.h"
 #include "rbc/util.h"
 
-enum phase { PH_DOWN, PH_RESOLVING, PH_CONNECTING, PH_BUSY, PH_IDLE, PH_DONE };
+enum phase { PH_DOWN, PH_CONNECTING, PH_BUSY, PH_IDLE, PH_DONE };
 enum what { W_SCHEMA, W_CLAIM, W_BEAT, W_RELEASE };
 
 struct lease {
 	uv_loop_t *loop;
 	char *url, *run, *holder, *host, *state;
 	char pid[24], expiry[48];
-	char addr[64];
-	bool have_addr, gai_pending, claimed, finishing, freed;
+	char addr[PGWAIT_ADDR];        /* resolved once, kept */
+	bool claimed, finishing;
 	enum phase phase;
 	enum what what;
 	PGconn *pg;
@@ -36,7 +34,7 @@ struct lease {
 	int poll_fd;
 	bool flushing;
 	uv_timer_t beat, grace;
-	uv_getaddrinfo_t gai;
+	struct pgwait *pw;             /* the connection under way */
 	uint64_t beats, interval;
 	void (*done)(void *ud);
 	void *done_ud;
@@ -187,77 +185,28 @@ static void next(struct lease *l)
 		send_sql(l, W_CLAIM);
 }
 
-/* libpq's notices are never shown. */
-static void on_notice(void *arg, const char *message)
+/* Connected (the schema first), or not (pgwait.h). */
+static void on_connected(void *ud, PGconn *pg, uv_poll_t *poll, const char *err)
 {
-	(void)arg;
-	(void)message;
-}
-
-/* Starts a non-blocking connection (to the address resolved, if any). */
-static void start_pq(struct lease *l)
-{
-	const char *kw[5], *val[5];
-	int n = 0;
-	kw[n] = "dbname", val[n++] = l->url;
-	if (l->have_addr)
-		kw[n] = "hostaddr", val[n++] = l->addr;
-	kw[n] = "fallback_application_name", val[n++] = "rbc lease";
-	kw[n] = "connect_timeout", val[n++] = "10";
-	kw[n] = NULL, val[n] = NULL;
-	l->phase = PH_CONNECTING;
-	l->pg = PQconnectStartParams(kw, val, 1);
-	if (!l->pg) {
-		down(l, "out of memory");
+	struct lease *l = ud;
+	l->pw = NULL;
+	if (!pg) {
+		down(l, err);
 		return;
 	}
-	PQsetNoticeProcessor(l->pg, on_notice, NULL);
-	if (PQstatus(l->pg) == CONNECTION_BAD) {
-		down_pq(l, "");
-		return;
-	}
-	PQsetnonblocking(l->pg, 1);
-	poll_wait(l, UV_WRITABLE);
-}
-
-/* The host name resolved: connects to its address. */
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-	struct lease *l = req->data;
-	l->gai_pending = false;
-	if (l->freed) {
-		uv_freeaddrinfo(res);
-		if (--l->closing == 0)
-			free(l);
-		return;
-	}
-	if (status < 0 || !res) {
-		uv_freeaddrinfo(res);
-		char *m = xasprintf("cannot resolve %s: %s", l->host, uv_strerror(status));
-		down(l, m);
-		free(m);
-		return;
-	}
-	uv_ip_name(res->ai_addr, l->addr, sizeof l->addr);
-	uv_freeaddrinfo(res);
-	l->have_addr = true;
-	start_pq(l);
+	l->pg = pg;
+	l->poll = poll;
+	l->poll->data = l;
+	l->poll_fd = PQsocket(pg);
+	send_sql(l, W_SCHEMA);
 }
 
 /* Connects (resolving a host name on the loop's pool first, never here). */
 static void connect_now(struct lease *l)
 {
 	set_state(l, "connecting", NULL);
-	if (l->host && !l->have_addr) {
-		l->phase = PH_RESOLVING;
-		l->gai.data = l;
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
-		if (uv_getaddrinfo(l->loop, &l->gai, on_resolved, l->host, NULL, &hints) == 0) {
-			l->gai_pending = true;
-			return;
-		}
-	}
-	start_pq(l);
+	l->phase = PH_CONNECTING;
+	l->pw = pgwait_start(l->loop, l->url, "rbc lease", l->host, l->addr, true, true, on_connected, l);
 }
 
 /* A statement's end: what it did. */
@@ -285,22 +234,6 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	if (status < 0) {
 		down(l, uv_strerror(status));
 		return;
-	}
-	if (l->phase == PH_CONNECTING) {
-		switch (PQconnectPoll(l->pg)) {
-		case PGRES_POLLING_READING:
-			poll_wait(l, UV_READABLE);
-			return;
-		case PGRES_POLLING_WRITING:
-			poll_wait(l, UV_WRITABLE);
-			return;
-		case PGRES_POLLING_OK:
-			send_sql(l, W_SCHEMA);
-			return;
-		default:
-			down_pq(l, "");
-			return;
-		}
 	}
 	if ((events & UV_WRITABLE) && l->flushing) {
 		int f = PQflush(l->pg);
@@ -354,34 +287,6 @@ static void on_grace(uv_timer_t *t)
 	call_done(t->data);
 }
 
-/* The one host name of a connection string to resolve, or NULL (an
-   address, a socket, several hosts: libpq's own). */
-static char *host_to_resolve(const char *url)
-{
-	char *err = NULL;
-	PQconninfoOption *opts = PQconninfoParse(url, &err);
-	PQfreemem(err);
-	if (!opts)
-		return NULL;
-	char *host = NULL;
-	bool addr = false;
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (strcmp(o->keyword, "hostaddr") == 0 && o->val && *o->val)
-			addr = true;
-		if (strcmp(o->keyword, "host") == 0 && o->val && *o->val)
-			host = xstrdup(o->val);
-	}
-	PQconninfoFree(opts);
-	struct in6_addr a6;
-	struct in_addr a4;
-	if (host && (addr || host[0] == '/' || host[0] == '@' || strchr(host, ',') ||
-	             inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1)) {
-		free(host);
-		host = NULL;
-	}
-	return host;
-}
-
 /* The beat's interval (lease.h). */
 uint64_t lease_interval_ms(void)
 {
@@ -399,7 +304,7 @@ struct lease *lease_start(uv_loop_t *loop, const char *url, const char *run_id, 
 	l->url = xstrdup(url);
 	l->run = xstrdup(run_id);
 	l->holder = xstrdup(holder);
-	l->host = host_to_resolve(url);
+	l->host = pgwait_host(url);
 	l->poll_fd = -1;
 	l->interval = lease_interval_ms();
 	snprintf(l->pid, sizeof l->pid, "%ld", (long)getpid());
@@ -434,8 +339,7 @@ void lease_finish(struct lease *l, uint64_t grace_ms, void (*done)(void *ud), vo
 	l->done = done;
 	l->done_ud = ud;
 	uv_timer_stop(&l->beat);
-	if (l->phase == PH_DONE || l->phase == PH_DOWN || l->phase == PH_RESOLVING ||
-	    l->phase == PH_CONNECTING) {
+	if (l->phase == PH_DONE || l->phase == PH_DOWN || l->phase == PH_CONNECTING) {
 		call_done(l); /* never held, or held no more: nothing to release */
 		return;
 	}
@@ -457,6 +361,7 @@ void lease_free(struct lease *l)
 {
 	if (!l)
 		return;
+	pgwait_cancel(l->pw);
 	poll_close(l);
 	if (l->pg)
 		PQfinish(l->pg);
@@ -465,10 +370,7 @@ void lease_free(struct lease *l)
 	free(l->holder);
 	free(l->host);
 	free(l->state);
-	l->freed = true;
-	l->closing = 2 + (l->gai_pending ? 1 : 0);
-	if (l->gai_pending)
-		uv_cancel((uv_req_t *)&l->gai);
+	l->closing = 2;
 	uv_close((uv_handle_t *)&l->beat, on_timer_closed);
 	uv_close((uv_handle_t *)&l->grace, on_timer_closed);
 }

@@ -781,8 +781,7 @@ static const struct keys_member step_keys[] = {
 	{"on_demand", m_step_on_demand}, {"foreach", m_step_loop}, {"max_failures", m_step_loop},
 	{"with", m_step_loop}, {"export", m_step_loop},
 	{"description", m_step_prose}, {"links", m_step_prose},
-	{"tty", NULL}, {"stdin", NULL},
-	{"on_demand", m_step_on_demand}, {"deadline", m_step_budget}, {"on_deadline", m_step_budget},
+	{"tty", NULL}, {"stdin", NULL}, {"deadline", m_step_budget}, {"on_deadline", m_step_budget},
 	{"owner", m_step_budget}, {"approval", m_step_budget}, {"defaults", m_step_defaults},
 };
 
@@ -1374,8 +1373,7 @@ static const struct keys_member root_keys[] = {
 	{"secrets", r_secrets}, {"defaults", r_defaults}, {"steps", r_steps},
 	{"severities", r_severities}, {"roles", r_roles}, {"update_every", r_update_every},
 	{"exit_criteria", r_exit_criteria}, {"log", r_log}, {"links", r_links},
-	{"exit_criteria", r_exit_criteria}, {"log", r_log}, {"deadline", m_step_budget},
-	{"on_deadline", m_step_budget},
+	{"deadline", m_step_budget}, {"on_deadline", m_step_budget},
 };
 
 /* ------------------------------------------------ cross-references */

@@ -137,7 +137,7 @@ walk() {
 # batch NAME FAULT: the runbooks with rbc run --batch, every result kept.
 batch_runs() {
 	local d=${SBD[batch]}
-	"$SB/start" "$d" none >"$TMP/batch.start" 2>&1 || { echo "the sandbox did not start" >"$TMP/batch.err"; return; }
+	"$SB/start" "$d" none >"$TMP/batch.start" 2>&1 || { echo "the sandbox did not start: $(tail -5 "$TMP/batch.start")" >"$TMP/batch.err"; return; }
 	local v=(--batch --assume done --yes --operator tester --vars "$d/sandbox.vars")
 	RBC_RUNS_DIR=$TMP/runs-batch "$RBC" run "${v[@]}" runbooks/pre-deploy.json runbooks/deploy.json runbooks/post-deploy.json >"$TMP/batch-en.out" 2>&1
 	echo $? >"$TMP/batch-en.rc"
@@ -154,7 +154,7 @@ batch_runs() {
 # migration: the rehearsal stops it; the deploy runbook alone stops at it.
 migration_runs() {
 	local d=${SBD[migration]}
-	"$SB/start" "$d" migration >"$TMP/migration.start" 2>&1 || { echo "the sandbox did not start" >"$TMP/migration.err"; return; }
+	"$SB/start" "$d" migration >"$TMP/migration.start" 2>&1 || { echo "the sandbox did not start: $(tail -5 "$TMP/migration.start")" >"$TMP/migration.err"; return; }
 	local v=(--batch --assume done --yes --operator tester --vars "$d/sandbox.vars")
 	RBC_RUNS_DIR=$TMP/runs-mig-pre "$RBC" run "${v[@]}" runbooks/pre-deploy.json >"$TMP/mig-pre.out" 2>&1
 	echo $? >"$TMP/mig-pre.rc"
@@ -171,7 +171,7 @@ migration_runs() {
 # rollback started by hand in the console, as its L1 procedure says.
 incident_run() {
 	local d=${SBD[incident]} sock=$TMP/walk-incident.sock scr
-	"$SB/start" "$d" none >"$TMP/incident.start" 2>&1 || { echo "the sandbox did not start" >"$TMP/incident.err"; return; }
+	"$SB/start" "$d" none >"$TMP/incident.start" 2>&1 || { echo "the sandbox did not start: $(tail -5 "$TMP/incident.start")" >"$TMP/incident.err"; return; }
 	RBC_RUNS_DIR=$TMP/runs-incident-deploy "$RBC" run --batch --assume done --yes --operator tester --vars "$d/sandbox.vars" \
 		runbooks/deploy.json >"$TMP/incident-deploy.out" 2>&1
 	live_of "$d" >"$TMP/incident-before.live"
@@ -219,7 +219,7 @@ incident_run() {
 # sees the error rate stay high and starts the emergency rollback by itself.
 incident_watch_run() {
 	local d=${SBD[incident-watch]} sock=$TMP/walk-incident-watch.sock scr
-	"$SB/start" "$d" 5xx >"$TMP/incident-watch.start" 2>&1 || { echo "the sandbox did not start" >"$TMP/incident-watch.err"; return; }
+	"$SB/start" "$d" 5xx >"$TMP/incident-watch.start" 2>&1 || { echo "the sandbox did not start: $(tail -5 "$TMP/incident-watch.start")" >"$TMP/incident-watch.err"; return; }
 	SANDBOX_DIR=$d "$SB/deploy" green 1.5.0 >/dev/null 2>&1 && SANDBOX_DIR=$d "$SB/switch" green >/dev/null 2>&1
 	live_of "$d" >"$TMP/incident-watch-before.live"
 	tmux -S "$sock" -f /dev/null new-session -d -x 160 -y 45 -s t \

@@ -420,6 +420,13 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	struct probe *p = h->data;
 	if (p->core.finished)
 		return;
+	/* libuv says EBADF for an error pending on the socket (a refused
+	   connect, a reset): libpq reads it and says it in its words — while
+	   connecting it may go on with the next host. */
+	if (status == UV_EBADF) {
+		status = 0;
+		events = UV_READABLE;
+	}
 	if (status < 0) {
 		char *msg = xasprintf("sql: connection failed: %s", uv_strerror(status));
 		finish(p, msg);

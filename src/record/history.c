@@ -358,7 +358,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct history *h = p->data;
 	if (status < 0) {
-		down(h, uv_strerror(status));
+		down(h, pgwait_poll_error(h->pg, status));
 		return;
 	}
 	if ((events & UV_WRITABLE) && h->flushing) {

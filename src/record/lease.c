@@ -232,7 +232,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct lease *l = p->data;
 	if (status < 0) {
-		down(l, uv_strerror(status));
+		down(l, pgwait_poll_error(l->pg, status));
 		return;
 	}
 	if ((events & UV_WRITABLE) && l->flushing) {

@@ -113,7 +113,10 @@ static void on_poll(uv_poll_t *p, int status, int events)
 {
 	struct pgwait *w = p->data;
 	(void)events;
-	if (status < 0) {
+	/* libuv says EBADF for an error pending on the socket (a refused
+	   connect): libpq reads it from the socket and says it in its words,
+	   or goes on with its next try. */
+	if (status < 0 && status != UV_EBADF) {
 		fail(w, uv_strerror(status));
 		return;
 	}
@@ -248,6 +251,14 @@ struct pgwait *pgwait_start(uv_loop_t *loop, const char *url, const char *app, c
 		return NULL;
 	}
 	return w;
+}
+
+/* Why a connected poll failed (pgwait.h). */
+const char *pgwait_poll_error(PGconn *pg, int status)
+{
+	if (status == UV_EBADF && pg && !PQconsumeInput(pg) && *PQerrorMessage(pg))
+		return PQerrorMessage(pg);
+	return uv_strerror(status);
 }
 
 /* Gives up a connection under way (pgwait.h). */

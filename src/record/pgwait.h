@@ -33,6 +33,10 @@ char *pgwait_host(const char *url);
 struct pgwait *pgwait_start(uv_loop_t *loop, const char *url, const char *app, const char *host, char *addr,
                             bool keep, bool unref, pgwait_cb *cb, void *ud);
 
+/* Why a connected poll said status: libpq's words when the socket holds an
+   error (libuv says EBADF for it: a reset, a server gone), else libuv's. */
+const char *pgwait_poll_error(PGconn *pg, int status);
+
 /* Gives up a connection under way, without calling back; what it holds is
    freed once its resolution or poll handle is done. NULL does nothing. */
 void pgwait_cancel(struct pgwait *w);

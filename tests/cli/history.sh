@@ -122,6 +122,8 @@ expect_eq "with the database unreachable the run still ends as it would (FAIL)" 
 d=$(run_dir "$OUT"); id=$(basename "$d")
 expect_match "… and says what was not stored and how to store it" "$ERR" \
 	"history: [0-9]+ events not stored in the database \(down: .*\); they are in the journal: rbc history push $id"
+expect_match "… the database's trouble in libpq's words (connection refused)" "$ERR" \
+	'history: [0-9]+ events not stored in the database \(down: [Cc]onnection refused'
 run "$RBC" history push --db "$DB" "$id"
 expect_eq "rbc history push stores it" "$RC" 0
 expect_eq "… every line" "$(sql "SELECT count(*) FROM rbc_events WHERE run = '$id'")" "$(($(lines "$d/journal.jsonl") - 1))"

@@ -75,6 +75,10 @@ cat >"$TMP/fails.json" <<JSON
     { "id": "slow", "title": "Slow", "http": { "url": "\${URL}/slowpath" }, "on_fail": "continue" },
     { "id": "status", "title": "5xx", "http": { "url": "\${URL}/missing" }, "expect": "status == 200", "on_fail": "continue" },
     { "id": "syntax", "title": "SQL syntax", "sql": { "conn": "\${DB}", "query": "SELEC 1" }, "on_fail": "continue" },
+    { "id": "sql-refused", "title": "SQL refused", "on_fail": "continue",
+      "sql": { "conn": "host=127.0.0.1 port=1 user=$PGUSER dbname=$PGDATABASE connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "sql-next-host", "title": "SQL second host", "expect": "value == 1", "on_fail": "continue",
+      "sql": { "conn": "host=127.0.0.1,127.0.0.1 port=1,$PGPORT user=$PGUSER dbname=$PGDATABASE", "query": "SELECT 1" } },
     { "id": "readonly", "title": "Write in read-only", "sql": { "conn": "\${DB}", "query": "DELETE FROM jobs" }, "on_fail": "continue" },
     { "id": "stmt-timeout", "title": "Statement timeout", "timeout": "500ms",
       "sql": { "conn": "\${DB}", "query": "SELECT pg_sleep(5)" }, "on_fail": "continue" },
@@ -94,6 +98,10 @@ expect_match "refused connection is an ERROR" "$(line refused)" '^ERROR +refused
 expect_match "a request slower than the timeout is an ERROR" "$(line slow)" '^ERROR +slow .*(timed out|timeout)'
 expect_match "an unexpected status is a FAIL" "$(line status)" '^FAIL +status .*status = 404 != 200'
 expect_match "an SQL syntax error is an ERROR" "$(line syntax)" '^ERROR +syntax .*syntax error'
+expect_match "sql: a refused connection says so in libpq's words" "$(line sql-refused)" \
+	'^ERROR +sql-refused .*connection failed: .*[Cc]onnection refused'
+expect_match "sql: a refused first host of several: the next one answers" "$(line sql-next-host)" \
+	'^PASS +sql-next-host .*value = 1 == 1'
 expect_match "a write in a read-only step is refused" "$(line readonly)" '^ERROR +readonly .*read-only'
 expect_match "a statement over the timeout is cancelled" "$(line stmt-timeout)" '^ERROR +stmt-timeout .*(statement timeout|timed out|canceling)'
 expect_match "an unknown name is an ERROR" "$(line nxdomain)" '^ERROR +nxdomain '

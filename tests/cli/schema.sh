@@ -181,7 +181,10 @@ def cmd_mirror(en_path, ja_path):
         print('\n'.join(list(difflib.unified_diff(da, db, en_path, ja_path, lineterm='', n=2))[:40]))
         sys.exit(1)
 
-cmds = {'mirror': cmd_mirror, 'check-schema': cmd_check_schema, 'descriptions': cmd_descriptions,
+def cmd_production(path):
+    print(load(path).get('log', {}).get('production'))
+
+cmds = {'production': cmd_production, 'mirror': cmd_mirror, 'check-schema': cmd_check_schema, 'descriptions': cmd_descriptions,
         'validate': cmd_validate, 'doc-files': cmd_doc_files, 'doc-block': cmd_doc_block,
         'conventions': cmd_conventions}
 try:
@@ -219,6 +222,16 @@ done
 for kind in pre-deploy deploy post-deploy incident; do
 	if [ -f "runbooks/$kind.json" ]; then ok "schema: runbooks/$kind.json exists"
 	else fail "schema: runbooks/$kind.json exists"; fi
+done
+# The shipped runbooks that change production say so (the console's header
+# turns to header.alert); the checks before and after a change do not.
+for f in runbooks/deploy.json runbooks/rollback.json runbooks/ja/deploy.json runbooks/ja/rollback.json; do
+	expect_eq "production: $f declares it changes production" \
+		"$(rbs production "$f")" True
+done
+for f in runbooks/pre-deploy.json runbooks/post-deploy.json; do
+	expect_eq "production: $f does not" \
+		"$(rbs production "$f")" None
 done
 EXAMPLES=(docs/examples/*.json)
 n_examples=${#EXAMPLES[@]}

@@ -10,7 +10,8 @@
  *
  * On a terminal (one line of a command's output, as batch mode prints it):
  * a line feed is shown as \n, a tab as a space, other C0 controls, DEL and
- * bytes that are not UTF-8 as \xNN, C1 controls (U+0080–U+009F) as \u00NN.
+ * bytes that are not UTF-8 as \xNN, C1 controls (U+0080–U+009F) and the
+ * bidirectional controls (utf8_is_control) as \uNNNN.
  *
  * In Markdown: control characters and bytes that are not UTF-8 become
  * U+FFFD, as the console draws them; & < > are HTML entities; the

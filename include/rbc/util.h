@@ -55,6 +55,13 @@ const char *sb_borrow(const struct strbuf *sb);
 bool utf8_valid(const char *s, size_t n, size_t *bad);
 /* Decode one code point at s (n bytes left); returns its length, 0 if invalid. */
 size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
+/*
+ * A character text from elsewhere may not carry as itself: C0, DEL, C1 (a
+ * terminal may obey them) and the Unicode bidirectional controls (U+061C,
+ * U+200E/F, U+202A–E, U+2066–9), which reorder what a terminal, a browser or
+ * a chat client shows and so can hide a text's meaning.
+ */
+bool utf8_is_control(uint32_t cp);
 /* A copy of n bytes of s as valid UTF-8: each invalid byte, and NUL, as
    U+FFFD. NUL-terminated; caller frees. */
 char *utf8_copy_valid(const char *s, size_t n);

@@ -261,7 +261,7 @@ static int syntax_error(const char *what, const char *src, const struct rbc_erro
 	for (size_t i = 0, n = strlen(src); i < n;) {
 		uint32_t cp = (unsigned char)src[i];
 		size_t l = cp < 0x80 ? 1 : utf8_decode(src + i, n - i, &cp);
-		bool bad = !l || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
+		bool bad = !l || utf8_is_control(cp);
 		if (bad)
 			fputc(' ', stderr);
 		else

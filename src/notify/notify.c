@@ -102,8 +102,10 @@ static char *clean_text(const char *s, bool oneline)
 			i++;
 			continue;
 		}
-		if (oneline && (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)))
+		if (oneline && cp < 0xa0 && utf8_is_control(cp))
 			sb_addc(&sb, ' ');
+		else if (utf8_is_control(cp) && cp >= 0xa0)
+			sb_adds(&sb, REPLACEMENT); /* a bidirectional control */
 		else
 			sb_add(&sb, s + i, len);
 		i += len;

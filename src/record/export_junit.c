@@ -27,7 +27,7 @@ static void xml_text(struct strbuf *sb, const char *s)
 		unsigned char ch = (unsigned char)s[i];
 		uint32_t cp = ch;
 		size_t l = ch < 0x80 ? 1 : utf8_decode(s + i, n - i, &cp);
-		if (!l || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7f && cp < 0xa0) ||
+		if (!l || (utf8_is_control(cp) && cp != '\t' && cp != '\n' && cp != '\r') ||
 		    cp == 0xfffe || cp == 0xffff) {
 			sb_adds(sb, "\xef\xbf\xbd");
 			i += l ? l : 1;

@@ -21,10 +21,12 @@ static void md_url(struct strbuf *sb, const char *url)
 {
 	sb_addc(sb, '<');
 	for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
-		bool c1 = *p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f; /* U+0080…U+009F */
-		if (c1) {
-			sb_addf(sb, "%%%02X%%%02X", p[0], p[1]);
-			p++;
+		uint32_t cp = 0;
+		size_t l = *p >= 0x80 ? utf8_decode((const char *)p, strlen((const char *)p), &cp) : 0;
+		if (l && utf8_is_control(cp)) { /* C1, a bidirectional control */
+			for (size_t k = 0; k < l; k++)
+				sb_addf(sb, "%%%02X", p[k]);
+			p += l - 1;
 		} else if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == '\\') {
 			sb_addf(sb, "%%%02X", *p);
 		} else {

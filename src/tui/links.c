@@ -113,7 +113,7 @@ static char *links_as_drawn(const char *s, int cols)
 	for (size_t i = 0; i < n;) {
 		uint32_t cp = (unsigned char)s[i];
 		size_t l = cp < 0x80 ? 1 : utf8_decode(s + i, n - i, &cp);
-		bool bad = !l || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
+		bool bad = !l || utf8_is_control(cp);
 		if (!l)
 			l = 1;
 		int w = bad ? 1 : (int)utf8_cp_width(cp);

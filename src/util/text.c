@@ -11,12 +11,6 @@
 
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD, as the console draws a control */
 
-/* C0, DEL and C1: the characters a terminal may obey. */
-static bool is_control(uint32_t cp)
-{
-	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0);
-}
-
 /* ---- terminal ---------------------------------------------------------------- */
 
 void text_term(struct strbuf *sb, const char *s, size_t n)
@@ -41,7 +35,7 @@ void text_term(struct strbuf *sb, const char *s, size_t n)
 			if (!len) {
 				sb_addf(sb, "\\x%02x", c);
 				i++;
-			} else if (is_control(cp)) {
+			} else if (utf8_is_control(cp)) {
 				sb_addf(sb, "\\u%04x", (unsigned)cp);
 				i += len;
 			} else {
@@ -125,7 +119,7 @@ void text_json(struct strbuf *sb, const char *json)
 		if (!len) {
 			sb_adds(sb, "\\ufffd");
 			i++;
-		} else if (is_control(cp)) {
+		} else if (utf8_is_control(cp)) {
 			sb_addf(sb, "\\u%04x", (unsigned)cp);
 			i += len;
 		} else {
@@ -188,7 +182,7 @@ static void md_text(struct strbuf *sb, const char *s, bool block)
 			sb_adds(sb, "<br>"); /* the line break stays in its cell */
 		} else if (c == '\t') {
 			sb_addc(sb, ' ');
-		} else if (is_control(cp)) {
+		} else if (utf8_is_control(cp)) {
 			sb_adds(sb, REPLACEMENT);
 		} else if (c == '&') {
 			sb_adds(sb, "&amp;");
@@ -286,7 +280,7 @@ void text_md_fence(struct strbuf *sb, const char *s, size_t n, const char *info)
 		}
 		if (c == '\n' || c == '\t')
 			sb_addc(sb, (char)c);
-		else if (is_control(cp))
+		else if (utf8_is_control(cp))
 			sb_adds(sb, REPLACEMENT);
 		else
 			sb_add(sb, s + i, l);

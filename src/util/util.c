@@ -159,6 +159,13 @@ char *utf8_copy_valid(const char *s, size_t n)
 	return sb_take(&sb);
 }
 
+/* C0, DEL, C1 and the bidirectional controls (util.h). */
+bool utf8_is_control(uint32_t cp)
+{
+	return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || cp == 0x61c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 size_t utf8_decode(const char *s, size_t n, uint32_t *cp)
 {
 	const unsigned char *u = (const unsigned char *)s;

@@ -20,18 +20,20 @@ OSC=$'\e]0;owned\a'   # retitles a terminal
 CSI=$'\e[2J'          # clears it
 C1=$'\xc2\x9b'        # U+009B, CSI as one C1 character
 
-# clean_text NAME FILE: FILE is UTF-8 with no control character but line feeds and tabs.
+# clean_text NAME FILE: FILE is UTF-8 with no control character but line feeds and
+# tabs, and no bidirectional control (which would reorder what a reader sees).
 clean_text() {
 	local why
 	why=$(python3 - "$2" 2>&1 <<'PY'
 import sys
+BIDI = {0x61c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069}
 b = open(sys.argv[1], "rb").read()
 try:
     t = b.decode("utf-8")
 except UnicodeDecodeError as e:
     sys.exit("not UTF-8 at byte %d" % e.start)
 for i, c in enumerate(t):
-    if (ord(c) < 32 and c not in "\n\t") or 0x7f <= ord(c) < 0xa0:
+    if (ord(c) < 32 and c not in "\n\t") or 0x7f <= ord(c) < 0xa0 or ord(c) in BIDI:
         sys.exit("U+%04X at character %d: %r" % (ord(c), i, t[max(0, i - 30):i + 30]))
 PY
 )
@@ -113,6 +115,7 @@ printf '```\n'
 printf '# Owned heading\n'
 printf '<img src=x onerror=alert(1)>\n'
 printf 'esc \033]0;owned\007 csi \033[2J c1 \302\233 done\n'
+printf 'bidi \342\200\256gnp.exe \342\201\246x\342\201\251\n'
 printf '````` a longer run\n'
 exit 1
 SH
@@ -161,7 +164,7 @@ h2 "Next Steps"'
 expect_eq "… nothing else opens a block: no rule, quote or numbered list" "$(fact '^tag (hr|blockquote|ol) ')" \
 	$'tag hr 0\ntag blockquote 0\ntag ol 0'
 expect_eq "the output stays inside its code block, fence and all, controls as U+FFFD" "$(fact '^pre ')" \
-	'pre "building\n```\n# Owned heading\n<img src=x onerror=alert(1)>\nesc �]0;owned� csi �[2J c1 � done\n````` a longer run\n"'
+	'pre "building\n```\n# Owned heading\n<img src=x onerror=alert(1)>\nesc �]0;owned� csi �[2J c1 � done\nbidi �gnp.exe �x�\n````` a longer run\n"'
 expect_match "Version, Deployed By and Environment read as given, controls as U+FFFD" "$(fact '^p "Date')" \
 	'\\nVersion: 1\.0<img src=x onerror=alert\(1\)>�\]0;owned�\\nDeployed By: eve<script>alert\(2\)</script>�\]0;owned��\\nEnvironment: prod\\n# Env heading\\nRun: '
 expect_match "the phase's summary line: its title as text" "$(fact '^li "# Release')" '^li "# Release <script>alert\(1\)</script> \*now\*: ❌ '
@@ -202,9 +205,9 @@ for f in incident-md postmortem; do
 done
 
 # === On a terminal ==============================================================
-# raw NAME TEXT: TEXT has no ESC, BEL, DEL or C1 character.
+# raw NAME TEXT: TEXT has no ESC, BEL, DEL, C1 or bidirectional control character.
 raw() {
-	if printf '%s' "$2" | LC_ALL=C grep -qP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]'; then
+	if printf '%s' "$2" | LC_ALL=C grep -qP '[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]'; then
 		fail "$1" "$(printf '%s' "$2" | cat -v | head -5)"
 	else ok "$1"; fi
 }
@@ -219,7 +222,7 @@ expect_eq "… and the JSON still says who" \
 DBURL="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
 cat >"$TMP/c1.json" <<JSON
 { "runbook": "c1", "title": "C1 output",
-  "steps": [ { "id": "say", "title": "Says", "run": "printf 'x\\\\302\\\\233 \\\\033]0;t\\\\007'", "expect": "stdout == \"ok\"" } ] }
+  "steps": [ { "id": "say", "title": "Says", "run": "printf 'x\\\\302\\\\233 \\\\033]0;t\\\\007 \\\\342\\\\200\\\\256'", "expect": "stdout == \"ok\"" } ] }
 JSON
 run "$RBC" run --batch --db "$DBURL" --operator "$OPERATOR" "$TMP/c1.json"
 raw "batch lines: a step's output and explanation shown escaped" "$OUT"

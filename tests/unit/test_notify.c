@@ -122,6 +122,15 @@ static void test_summary_line(void **state)
 	s = notify_slack_escape("a & b <c> \"d\"");
 	assert_string_equal(s, "a &amp; b &lt;c&gt; \"d\"");
 	free(s);
+	/* A bidirectional control cannot reorder what the channel reads. */
+	ev.summary = "rollback \xe2\x80\xae" "deliver\xe2\x80\xac done \xe2\x81\xa7x\xe2\x81\xa9";
+	s = notify_summary(&ev);
+	assert_null(strstr(s, "\xe2\x80\xae"));
+	assert_non_null(strstr(s, "rollback \xef\xbf\xbd" "deliver\xef\xbf\xbd done \xef\xbf\xbdx\xef\xbf\xbd"));
+	free(s);
+	s = notify_slack_escape("a\xe2\x80\x8f" "b");
+	assert_string_equal(s, "a\xef\xbf\xbd" "b");
+	free(s);
 }
 
 static void test_slack_payload(void **state)

@@ -45,6 +45,12 @@ static void test_term(void **state)
 	s = text_term_dup("a\x7f" "b\xc2\xa0" "c");
 	assert_string_equal(s, "a\\x7fb\xc2\xa0" "c");
 	free(s);
+	/* bidirectional controls (a right-to-left override hiding what a
+	   line says) are shown by their code point; a zero-width joiner is
+	   text */
+	s = text_term_dup("rm -rf /\xe2\x80\xae# safe\xe2\x81\xa6x\xe2\x81\xa9 \xe2\x80\x8f\xd8\x9c \xe2\x80\x8dy");
+	assert_string_equal(s, "rm -rf /\\u202e# safe\\u2066x\\u2069 \\u200f\\u061c \xe2\x80\x8dy");
+	free(s);
 }
 
 static void test_json(void **state)
@@ -53,6 +59,9 @@ static void test_json(void **state)
 	struct strbuf sb = {0};
 	text_json(&sb, "{\"a\": \"x\xc2\x9by\x7f\xfe\",\n\t\"b\": \"日本\"}");
 	assert_string_equal(sb_borrow(&sb), "{\"a\": \"x\\u009by\\u007f\\ufffd\",\n\t\"b\": \"日本\"}");
+	sb_free(&sb);
+	text_json(&sb, "\"a\xe2\x80\xae" "b\"");
+	assert_string_equal(sb_borrow(&sb), "\"a\\u202eb\"");
 	sb_free(&sb);
 }
 
@@ -71,6 +80,7 @@ static void test_md_inline(void **state)
 	EXPECT_MD("esc\x1b]0;t\x07 c1\xc2\x9b bad\xff tab\tx", false,
 	          "esc\xef\xbf\xbd\\]0;t\xef\xbf\xbd c1\xef\xbf\xbd bad\xef\xbf\xbd tab x");
 	EXPECT_MD(NULL, false, "");
+	EXPECT_MD("deploy \xe2\x80\xaeverified\xe2\x80\xac ok", false, "deploy \xef\xbf\xbdverified\xef\xbf\xbd ok");
 }
 
 static void test_md_block(void **state)

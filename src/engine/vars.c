@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+
 #include <cjson/cJSON.h>
 
 #include "internal.h"
@@ -212,6 +214,32 @@ static void percent_encode(struct strbuf *out, const char *v)
 	}
 }
 
+/* u[0..n) ends inside a URL's authority: after its "://" and before the
+   path, query or fragment that follows. */
+static bool url_in_authority(const char *u, size_t n)
+{
+	const char *sep = NULL;
+	for (size_t i = 0; i + 3 <= n && !sep; i++)
+		if (memcmp(u + i, "://", 3) == 0)
+			sep = u + i + 3;
+	return sep && !memchr(sep, '/', (size_t)(u + n - sep)) && !memchr(sep, '?', (size_t)(u + n - sep)) &&
+	       !memchr(sep, '#', (size_t)(u + n - sep));
+}
+
+/* A URL's component (percent_encode), except that an IPv6 address in the
+   URL's host goes between brackets, its colons its own: the brackets
+   written around ${…} are kept, else they are added. */
+static void url_component(struct strbuf *out, const char *v)
+{
+	struct in6_addr a6;
+	if (url_in_authority(sb_borrow(out), out->len) && inet_pton(AF_INET6, v, &a6) == 1) {
+		bool open = out->len && sb_borrow(out)[out->len - 1] == '[';
+		sb_addf(out, open ? "%s" : "[%s]", v);
+		return;
+	}
+	percent_encode(out, v);
+}
+
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -344,7 +372,7 @@ static bool splice_conn(struct strbuf *out, const char *v, const char *rest, con
 			                   "which libpq reads as a list of servers (the password would go to each)", name);
 			return false;
 		}
-		percent_encode(out, v);
+		url_component(out, v);
 		return true;
 	}
 	size_t key, keylen;
@@ -530,7 +558,7 @@ static bool splice_value(struct strbuf *out, enum vars_quote quote, const char *
 		return true;
 	}
 	if (quote == VARS_URL) {
-		percent_encode(out, v);
+		url_component(out, v);
 		return true;
 	}
 	if (quote == VARS_CONN)

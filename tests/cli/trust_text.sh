@@ -373,4 +373,24 @@ expect_match "PromQL: a value inside a string literal stays in it (no series, no
 expect_match "… outside one it must be a number, a duration or a name" "$(line promql-bare)" \
 	'^ERROR +promql-bare .*\$\{JOB\} is outside a quoted string of the query'
 
+# An IPv6 address in a URL's host is the host, between brackets (given or
+# added); elsewhere in the URL its colons are encoded like any value's.
+cat >"$TMP/v6.json" <<JSON
+{ "runbook": "v6", "title": "IPv6 hosts",
+  "vars": { "URL": "$FIXTURE_URL", "V6": "::1", "PORT": "1" },
+  "steps": [
+    { "id": "bare", "title": "Bare", "http": { "url": "http://\${V6}:\${PORT}/health" }, "on_fail": "continue" },
+    { "id": "brackets", "title": "In brackets", "http": { "url": "http://[\${V6}]:\${PORT}/health" }, "on_fail": "continue" },
+    { "id": "uri", "title": "In a postgresql:// URI", "on_fail": "continue",
+      "sql": { "conn": "postgresql://rbc@\${V6}:\${PORT}/x?connect_timeout=5", "query": "SELECT 1" } },
+    { "id": "v6path", "title": "In a path", "http": { "url": "\${URL}/api/items/\${V6}" }, "expect": "status == 404" }
+  ] }
+JSON
+run "$RBC" run --batch "$TMP/v6.json"
+expect_match "a URL's host from a variable holding ::1 goes to [::1]" "$(line bare)" '^ERROR +bare .*::1.* port 1'
+expect_match "… the brackets written around it are kept" "$(line brackets)" '^ERROR +brackets .*::1.* port 1'
+expect_match "… in a postgresql:// URI's host too" "$(line uri)" '^ERROR +uri .*[Cc]onnection refused'
+expect_match "in a path it stays one segment" "$(line v6path)" '^PASS +v6path '
+expect_eq "… its colons encoded" "$(requests /api/items/::1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 1
+
 t_done

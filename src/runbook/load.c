@@ -30,6 +30,7 @@
 #include "prose.h"
 #include "budget.h"
 #include "values.h"
+#include "loader.h"
 
 static const struct {
 	const char *key, *desc;
@@ -61,20 +62,6 @@ const char *rb_kind_name(enum rb_kind k)
 }
 
 
-/* A text compared with a variable in an expression, at line:col of path. */
-struct var_literal {
-	char *name, *text, *path;
-	unsigned line, col;
-};
-
-/* A goto: target, resolved once every id is known. */
-struct goto_ref {
-	struct rb_step *step;
-	const char *target;   /* the step's on_fail_target or on_decline_target */
-	const cJSON *node;
-	char *path;
-};
-
 /* State shared by a top-level load and the runbooks its run: steps include. */
 struct session {
 	char **stack;            /* real paths being loaded, outermost first */
@@ -87,112 +74,10 @@ struct session {
 	size_t total_steps;
 };
 
-struct loader {
-	struct keys_reader r;    /* first: the key handlers get &L->r (loader_of) */
-	struct runbook *rb;
-	struct session *ses;
-	struct rb_step *step;    /* the step being read */
-	struct rb_severity *sev; /* the severity being read */
-	unsigned depth;
-	bool too_many;
-	bool bad_kind;           /* kind was given but invalid: do not second-guess it */
-	struct rb_step **all;    /* every step, in document order */
-	size_t nall, allcap;
-	struct goto_ref *gotos;
-	size_t ngotos, gotocap;
-	struct var_literal *literals; /* texts compared with vars.NAME, checked
-	                                 against its choices once vars are read */
-	size_t nliterals, literalcap;
-	char **defined;          /* capture names */
-	size_t ndefined, definedcap;
-	size_t nerrors_at_start;
-};
-
-/* The loader a key handler's reader belongs to (struct loader starts with it). */
-static struct loader *loader_of(struct keys_reader *r)
-{
-	return (struct loader *)r;
-}
-
 static struct runbook *load_file(struct session *ses, const char *path,
                                  struct rbc_diags *d, const char *from_file,
                                  unsigned from_line, unsigned from_col,
                                  const char *from_path);
-
-static bool is_id(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > RB_MAX_ID)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-		if (!alnum && (i == 0 || !strchr("_.-", c)))
-			return false;
-	}
-	return true;
-}
-
-
-static char *get_id(struct loader *L, const cJSON *n)
-{
-	if (!keys_want_string(&L->r, n))
-		return NULL;
-	if (!is_id(n->valuestring)) {
-		keys_err(&L->r, n, "invalid id \"%s\": use letters, digits, '_', '.', '-' (first a letter or digit), at most %d characters",
-		    n->valuestring, RB_MAX_ID);
-		return NULL;
-	}
-	return xstrdup(n->valuestring);
-}
-
-/* A name met in document order, for the uniqueness checks. */
-struct named {
-	const char *name;
-	size_t idx;
-	const cJSON *node;
-	char *path;
-};
-
-static int cmp_named(const void *a, const void *b)
-{
-	const struct named *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-	return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
-}
-
-static void named_add(struct loader *L, struct named **v, size_t *n, size_t *cap,
-                      const char *name, const cJSON *node)
-{
-	xgrow(v, cap, *n + 1, sizeof **v);
-	(*v)[*n] = (struct named){name, *n, node, xstrdup(L->r.path.len ? L->r.path.s : "(root)")};
-	(*n)++;
-}
-
-/*
- * Reports every repeated name in v as "<what> "<name>" … (first at L:C)"
- * at the later occurrence, in n log n; frees v.
- */
-static void check_unique(struct loader *L, struct named *v, size_t n, const char *what)
-{
-	if (n > 1)
-		qsort(v, n, sizeof *v, cmp_named);
-	for (size_t i = 1, first = 0; i < n; i++) {
-		if (strcmp(v[i].name, v[first].name) != 0) {
-			first = i;
-			continue;
-		}
-		unsigned fl = 0, fc = 0, line = 0, col = 0;
-		json_doc_pos(L->r.doc, v[first].node, false, &fl, &fc);
-		json_doc_pos(L->r.doc, v[i].node, false, &line, &col);
-		diags_add(L->r.d, false, L->r.file, line, col, v[i].path, "%s \"%s\" is given twice (first at %u:%u)",
-		          what, v[i].name, fl, fc);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(v[i].path);
-	free(v);
-}
-
 
 struct expr_ctx {
 	struct loader *L;
@@ -359,7 +244,7 @@ static void m_step_id(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
 	(void)t;
-	char *id = get_id(L, m);
+	char *id = loader_get_id(L, m);
 	if (id) {
 		free(STEP(L)->id);
 		STEP(L)->id = id;
@@ -1008,7 +893,7 @@ static void r_runbook(struct keys_reader *kr, const cJSON *m, void *t)
 {
 	struct loader *L = loader_of(kr);
 	(void)t;
-	L->rb->id = get_id(L, m);
+	L->rb->id = loader_get_id(L, m);
 }
 
 static void r_title(struct keys_reader *kr, const cJSON *m, void *t)
@@ -1082,11 +967,11 @@ static void r_secrets(struct keys_reader *kr, const cJSON *m, void *t)
 			    c->valuestring);
 		} else {
 			rb->secrets[rb->nsecrets++] = xstrdup(c->valuestring);
-			named_add(L, &names, &nnames, &cap, c->valuestring, c);
+			loader_named_add(L, &names, &nnames, &cap, c->valuestring, c);
 		}
 		keys_pop(&L->r, old);
 	}
-	check_unique(L, names, nnames, "secret");
+	loader_check_unique(L, names, nnames, "secret");
 }
 
 static void d_timeout(struct keys_reader *kr, const cJSON *m, void *t)
@@ -1165,432 +1050,14 @@ static void r_steps(struct keys_reader *kr, const cJSON *m, void *t)
 	read_steps(L, m, NULL, "", &L->rb->steps, &L->rb->nsteps);
 }
 
-static void s_id(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	struct rb_severity *sv = t;
-	char *id = get_id(L, m);
-	if (id) {
-		free(sv->id);
-		sv->id = id;
-	}
-}
-
-static void s_name(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_severity *)t)->name = keys_text(&L->r, m);
-}
-
-static void s_description(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	if (keys_want_string(&L->r, m))
-		((struct rb_severity *)t)->description = xstrdup(m->valuestring);
-}
-
-static void s_restore(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	keys_duration(&L->r, m, &((struct rb_severity *)t)->restore_ms);
-}
-
-static void s_rpo(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	/* An RPO of zero ("no data loss") is meaningful. */
-	const char *why;
-	int64_t *ms = &((struct rb_severity *)t)->rpo_ms;
-	if (!cJSON_IsString(m))
-		keys_err(&L->r, m, "expected a duration such as \"4h\", got %s", json_type_name(m));
-	else if (!units_parse_duration(m->valuestring, ms, &why))
-		keys_err(&L->r, m, "bad duration \"%s\": %s", m->valuestring, why);
-}
-
-static void s_update_every(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	keys_duration(&L->r, m, &((struct rb_severity *)t)->update_every_ms);
-}
-
-/* An array of non-empty strings. */
-static void get_strings(struct loader *L, const cJSON *m, char ***out, size_t *n)
-{
-	if (!keys_want_array(&L->r, m, false))
-		return;
-	*out = xcalloc((size_t)cJSON_GetArraySize(m), sizeof **out);
-	size_t i = 0;
-	for (const cJSON *c = m->child; c; c = c->next, i++) {
-		size_t old = keys_push_index(&L->r, i);
-		char *s = keys_xtext(&L->r, c);
-		if (s)
-			(*out)[(*n)++] = s;
-		keys_pop(&L->r, old);
-	}
-}
-
-static void s_contacts(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	struct rb_severity *sv = t;
-	get_strings(L, m, &sv->contacts, &sv->ncontacts);
-}
-
-/* PagerDuty's word for the level: one of the four the Events API takes. */
-static void s_pagerduty_severity(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	static const char *const words[] = {"critical", "error", "warning", "info"};
-	struct loader *L = loader_of(kr);
-	if (!keys_want_string(&L->r, m))
-		return;
-	for (size_t i = 0; i < RBC_ARRAY_LEN(words); i++)
-		if (strcmp(m->valuestring, words[i]) == 0) {
-			((struct rb_severity *)t)->pagerduty_severity = xstrdup(words[i]);
-			return;
-		}
-	keys_err(&L->r, m, "expected critical, error, warning or info, got \"%s\"", m->valuestring);
-}
-
-static void s_steps(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	struct rb_severity *sv = t;
-	char *prefix = xasprintf("%s.", sv->id ? sv->id : "severity");
-	read_steps(L, m, NULL, prefix, &sv->steps, &sv->nsteps);
-	free(prefix);
-}
-
-static const struct keys_member severity_keys[] = {
-	{"id", s_id}, {"name", s_name}, {"description", s_description}, {"restore", s_restore},
-	{"rpo", s_rpo}, {"update_every", s_update_every}, {"contacts", s_contacts}, {"steps", s_steps},
-	{"pagerduty_severity", s_pagerduty_severity},
-};
-
-static void r_severities(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	(void)t;
-	struct runbook *rb = L->rb;
-	if (!keys_want_array(&L->r, m, true))
-		return;
-	rb->severities = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->severities);
-	struct named *names = NULL;
-	size_t nnames = 0, cap = 0, i = 0;
-	for (const cJSON *c = m->child; c; c = c->next, i++) {
-		size_t old = keys_push_index(&L->r, i);
-		if (keys_want_object(&L->r, c, "a severity object with \"id\" and \"name\"")) {
-			struct rb_severity *sv = &rb->severities[rb->nseverities++];
-			/* The id numbers the procedure's steps: read it first. */
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
-			if (id && cJSON_IsString(id) && is_id(id->valuestring))
-				sv->id = xstrdup(id->valuestring);
-			keys_walk(&L->r, c, severity_keys, RBC_ARRAY_LEN(severity_keys), sv);
-			keys_require(&L->r, c, "id", NULL);
-			keys_require(&L->r, c, "name", "(shown next to the level, e.g. \"Major\")");
-			if (sv->id) {
-				size_t o2 = keys_push_key(&L->r, "id");
-				named_add(L, &names, &nnames, &cap, sv->id, id);
-				keys_pop(&L->r, o2);
-			}
-		}
-		keys_pop(&L->r, old);
-	}
-	check_unique(L, names, nnames, "severity id");
-}
-
-static void o_id(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_role *)t)->id = get_id(L, m);
-}
-
-static void o_name(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	((struct rb_role *)t)->name = keys_text(&L->r, m);
-}
-
-static void o_description(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	if (keys_want_string(&L->r, m))
-		((struct rb_role *)t)->description = xstrdup(m->valuestring);
-}
-
-static const struct keys_member role_keys[] = {
-	{"id", o_id}, {"name", o_name}, {"description", o_description},
-};
-
-static void r_roles(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	(void)t;
-	struct runbook *rb = L->rb;
-	if (!keys_want_array(&L->r, m, false))
-		return;
-	rb->roles = xcalloc((size_t)cJSON_GetArraySize(m), sizeof *rb->roles);
-	struct named *names = NULL;
-	size_t nnames = 0, cap = 0, i = 0;
-	for (const cJSON *c = m->child; c; c = c->next, i++) {
-		size_t old = keys_push_index(&L->r, i);
-		struct rb_role *r = &rb->roles[rb->nroles];
-		if (cJSON_IsString(c)) {
-			r->id = get_id(L, c);
-		} else if (keys_want_object(&L->r, c, "a role id or an object with \"id\"")) {
-			keys_walk(&L->r, c, role_keys, RBC_ARRAY_LEN(role_keys), r);
-			keys_require(&L->r, c, "id", NULL);
-		}
-		if (r->id) {
-			named_add(L, &names, &nnames, &cap, r->id, c);
-			rb->nroles++;
-		} else {
-			free(r->name);
-			free(r->description);
-			memset(r, 0, sizeof *r);
-		}
-		keys_pop(&L->r, old);
-	}
-	check_unique(L, names, nnames, "role id");
-}
-
-static void r_update_every(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	(void)t;
-	keys_duration(&L->r, m, &L->rb->update_every_ms);
-}
-
-static void r_exit_criteria(struct keys_reader *kr, const cJSON *m, void *t)
-{
-	struct loader *L = loader_of(kr);
-	(void)t;
-	get_strings(L, m, &L->rb->exit_criteria, &L->rb->nexit_criteria);
-}
-
 static const struct keys_member root_keys[] = {
 	{"$schema", r_schema}, {"runbook", r_runbook}, {"title", r_title},
 	{"kind", r_kind}, {"description", r_description}, {"vars", r_vars},
 	{"secrets", r_secrets}, {"defaults", r_defaults}, {"steps", r_steps},
-	{"severities", r_severities}, {"roles", r_roles}, {"update_every", r_update_every},
-	{"exit_criteria", r_exit_criteria}, {"log", r_log}, {"links", r_links},
+	{"severities", ladder_severities}, {"roles", ladder_roles}, {"update_every", ladder_update_every},
+	{"exit_criteria", ladder_exit_criteria}, {"log", r_log}, {"links", r_links},
 	{"deadline", m_step_budget}, {"on_deadline", m_step_budget},
 };
-
-/* ------------------------------------------------ cross-references */
-
-/* Ids are unique across the runbook, severity procedures included. */
-/* A step's id and its place in document order, sorted to find repeats. */
-struct id_ref {
-	const char *key;
-	size_t idx;
-};
-
-/* Orders id_refs by id, then by place. */
-static int cmp_id_ref(const void *a, const void *b)
-{
-	const struct id_ref *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
-	if (c)
-		return c;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-static void check_ids(struct loader *L)
-{
-	/* Sort a copy by id; neighbours with equal ids are duplicates. */
-	if (L->nall < 2)
-		return;
-	struct id_ref *v = xmalloc(L->nall * sizeof *v);
-	for (size_t i = 0; i < L->nall; i++)
-		v[i] = (struct id_ref){L->all[i]->id, i};
-	qsort(v, L->nall, sizeof *v, cmp_id_ref);
-	for (size_t i = 1, f = 0; i < L->nall; i++) {
-		if (strcmp(v[i].key, v[f].key) != 0) {
-			f = i;
-			continue;
-		}
-		/* v[f] is the first of the run: equal keys sort by position. */
-		const struct rb_step *first = L->all[v[f].idx], *s = L->all[v[i].idx];
-		const char *hint = s->id_derived ? "; this id is the step's position: give it an \"id\""
-		                   : first->id_derived ? ", where it is that step's position: give that step an \"id\""
-		                                       : "";
-		diags_add(L->r.d, false, L->r.file, s->line, s->col, s->path,
-		          "duplicate step id \"%s\" (first at %u:%u%s)", s->id, first->line, first->col, hint);
-	}
-	free(v);
-}
-
-static int cmp_stepid(const void *a, const void *b)
-{
-	return strcmp((*(struct rb_step *const *)a)->id, (*(struct rb_step *const *)b)->id);
-}
-
-static void check_gotos(struct loader *L)
-{
-	struct rb_step **sorted = xmalloc((L->nall ? L->nall : 1) * sizeof *sorted);
-	if (L->nall)
-		memcpy(sorted, L->all, L->nall * sizeof *sorted);
-	if (L->nall > 1)
-		qsort(sorted, L->nall, sizeof *sorted, cmp_stepid);
-	size_t missing = 0;
-	for (size_t i = 0; i < L->ngotos; i++) {
-		struct goto_ref *g = &L->gotos[i];
-		struct rb_step key = {.id = (char *)g->target}, *kp = &key;
-		struct rb_step **hit = bsearch(&kp, sorted, L->nall, sizeof *sorted, cmp_stepid);
-		/* Report at the path the goto: was read from. */
-		keys_pop(&L->r, 0);
-		sb_adds(&L->r.path, g->path);
-		if (!hit) {
-			/* Suggestions cost steps × targets: offer them for the first few. */
-			const char *best = NULL;
-			size_t bestd = 3;
-			for (size_t k = 0; k < L->nall && missing < 20; k++) {
-				size_t dd = str_distance(g->target, L->all[k]->id);
-				if (dd < bestd) {
-					bestd = dd;
-					best = L->all[k]->id;
-				}
-			}
-			missing++;
-			if (best)
-				keys_err(&L->r, g->node, "goto target \"%s\" does not exist (did you mean \"%s\"?)",
-				    g->target, best);
-			else
-				keys_err(&L->r, g->node, "goto target \"%s\" does not exist", g->target);
-		} else if (*hit == g->step) {
-			keys_err(&L->r, g->node, "a step cannot goto itself");
-		} else if (loop_goto_refused(g->step, *hit)) {
-			keys_err(&L->r, g->node, "goto target \"%s\" is inside the loop \"%s\": its steps are reached "
-			         "only through it (goto \"%s\")", g->target, loop_around(*hit)->id, loop_around(*hit)->id);
-		}
-		keys_pop(&L->r, 0);
-	}
-	free(sorted);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* A name is defined by vars, secrets or a capture; names is sorted. */
-static bool defined(char *const *names, size_t n, const char *name)
-{
-	return n && bsearch(&name, names, n, sizeof *names, cmp_str);
-}
-
-/*
- * A variable with choices compared with a text that is none of them
- * (`vars.STRATEGY == "bluegreen"`) would never be true, silently: refused,
- * with the nearest choice (docs/runbook-format.md, "Typed variables").
- */
-static void check_choices(struct loader *L)
-{
-	struct rb_step **asks = NULL; /* the ask steps, looked up per literal */
-	size_t nasks = 0, askcap = 0;
-	for (size_t i = 0; i < L->nall && L->nliterals; i++)
-		if (L->all[i]->action == RB_ASK) {
-			xgrow(&asks, &askcap, nasks + 1, sizeof *asks);
-			asks[nasks++] = L->all[i];
-		}
-	for (size_t i = 0; i < L->nliterals; i++) {
-		struct var_literal *v = &L->literals[i];
-		const struct rb_vardecl *decl = runbook_vardecl(L->rb, v->name);
-		if (!decl)
-			decl = ask_vardecl(asks, nasks, v->name);
-		if (decl && decl->nchoices) {
-			bool hit = false;
-			for (size_t k = 0; k < decl->nchoices && !hit; k++)
-				hit = strcmp(decl->choices[k], v->text) == 0;
-			if (!hit) {
-				struct strbuf list = {0};
-				for (size_t k = 0; k < decl->nchoices; k++)
-					sb_addf(&list, "%s\"%s\"", k ? ", " : "", decl->choices[k]);
-				const char *near = rb_var_choice_suggest(decl, v->text);
-				if (near)
-					diags_add(L->r.d, false, L->r.file, v->line, v->col, v->path,
-					          "\"%s\" is not one of the choices of %s (%s): did you mean \"%s\"?",
-					          v->text, v->name, list.s, near);
-				else
-					diags_add(L->r.d, false, L->r.file, v->line, v->col, v->path,
-					          "\"%s\" is not one of the choices of %s (%s)", v->text, v->name, list.s);
-				sb_free(&list);
-			}
-		}
-	}
-	free(asks);
-}
-
-static void check_vars(struct loader *L)
-{
-	check_choices(L);
-	/* One sorted list of every definition, so each use costs log n. */
-	static const char *const run_vars[] = {
-#define X(name) name,
-		RB_RUN_VARS(X)
-#undef X
-	};
-	size_t n = L->rb->vars.n + L->rb->nvardecls + L->rb->nsecrets + L->ndefined +
-	           RBC_ARRAY_LEN(run_vars), k = 0;
-	char **names = xmalloc(n * sizeof *names);
-	for (size_t i = 0; i < RBC_ARRAY_LEN(run_vars); i++)
-		names[k++] = (char *)run_vars[i];
-	for (size_t i = 0; i < L->rb->vars.n; i++)
-		names[k++] = L->rb->vars.keys[i];
-	/* A declared variable without a default is defined: a run must give it. */
-	for (size_t i = 0; i < L->rb->nvardecls; i++)
-		names[k++] = L->rb->vardecls[i].name;
-	for (size_t i = 0; i < L->rb->nsecrets; i++)
-		names[k++] = L->rb->secrets[i];
-	for (size_t i = 0; i < L->ndefined; i++)
-		names[k++] = L->defined[i];
-	qsort(names, n, sizeof *names, cmp_str);
-	for (size_t i = 0; i < L->r.nuses; i++) {
-		struct keys_var_use *u = &L->r.uses[i];
-		if (!defined(names, n, u->name))
-			diags_add(L->r.d, true, L->r.file, u->line, u->col, u->path,
-			          "variable \"%s\" is not defined in vars, secrets or any capture (give it with --var %s=…)",
-			          u->name, u->name);
-	}
-	free(names);
-	const cJSON *secrets = cJSON_GetObjectItemCaseSensitive(json_doc_root(L->r.doc), "secrets");
-	size_t i = 0;
-	for (const cJSON *c = secrets ? secrets->child : NULL; c; c = c->next, i++) {
-		if (!cJSON_IsString(c) || !rb_kv_get(&L->rb->vars, c->valuestring))
-			continue;
-		keys_pop(&L->r, 0);
-		sb_addf(&L->r.path, "secrets[%zu]", i);
-		keys_err(&L->r, c, "\"%s\" is both a variable and a secret: secrets come only from the environment",
-		    c->valuestring);
-		keys_pop(&L->r, 0);
-	}
-}
-
-/*
- * Gives every probe step its effective timeout and retry, so the engine
- * reads them from the step alone: the step's own, else the runbook's
- * defaults, else one attempt and a 1 s delay between attempts.
- */
-static void apply_defaults(struct loader *L)
-{
-	struct runbook *rb = L->rb;
-	if (rb->default_retry_attempts && !rb->default_retry_delay_ms)
-		rb->default_retry_delay_ms = 1000;
-	for (size_t i = 0; i < L->nall; i++) {
-		struct rb_step *s = L->all[i];
-		if (s->action == RB_GROUP || s->action == RB_MANUAL || s->action == RB_ASK)
-			continue;
-		if (!s->timeout_ms)
-			s->timeout_ms = rb->default_timeout_ms;
-		if (!s->retry_attempts) {
-			s->retry_attempts = rb->default_retry_attempts ? rb->default_retry_attempts : 1;
-			if (!s->retry_delay_ms)
-				s->retry_delay_ms = rb->default_retry_delay_ms;
-		}
-		if (!s->retry_delay_ms)
-			s->retry_delay_ms = 1000;
-	}
-}
 
 static void loader_free(struct loader *L)
 {
@@ -1634,7 +1101,7 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 		rb->dir = xstrdup("/");
 	}
 	rb->kind = RB_KIND_OTHER;
-	struct loader L = {.r = {.doc = doc, .file = file, .d = d}, .rb = rb, .ses = ses};
+	struct loader L = {.r = {.doc = doc, .file = file, .d = d}, .rb = rb, .ses = ses, .read_steps = read_steps};
 	const cJSON *root = json_doc_root(doc);
 	if (!cJSON_IsObject(root)) {
 		keys_err(&L.r, root, "a runbook is a JSON object, got %s", json_type_name(root));
@@ -1657,12 +1124,12 @@ static struct runbook *load_text(struct session *ses, const char *file, const ch
 			keys_require(&L.r, root, "severities", "(an incident runbook declares its ladder)");
 		if (cJSON_GetObjectItemCaseSensitive(root, "on_deadline") && !cJSON_GetObjectItemCaseSensitive(root, "deadline"))
 			keys_err(&L.r, root, "\"on_deadline\" needs a \"deadline\" on the runbook");
-		check_ids(&L);
-		check_gotos(&L);
+		crossref_ids(&L);
+		crossref_gotos(&L);
 		call_check_groups(&L.r, rb, L.all, L.nall);
-		check_vars(&L);
+		crossref_vars(&L);
 		budget_finish(&L.r, rb, L.all, L.nall);
-		apply_defaults(&L);
+		crossref_defaults(&L);
 		values_resolve(rb, NULL, false, d);
 	}
 	if (!rb->id)

@@ -674,10 +674,12 @@ static void watch_fired(struct engine *e, struct node *n, enum rbc_verdict v, ch
 	if (d->on_fail == RB_ON_FAIL_CONTINUE)
 		return;
 	char *reason = xasprintf("watch %s fired", d->id);
-	if (target)
+	if (target) {
 		engine_interrupt(e, reason, target);
-	else
+	} else {
+		e->stop_ends = !e->stopping;
 		engine_stop(e, reason);
+	}
 	free(reason);
 }
 
@@ -831,6 +833,14 @@ static void check_finished(struct engine *e)
 	struct eng_event ev = {.type = ENG_EV_RUN_FINISHED, .verdict = v, .text = e->stop_reason,
 	                       .stopped = e->stopping};
 	engine_emit(e, &ev);
+	/* A watch's stop is over with the run: steps may be run by hand again
+	   (the operator may still need the steps of a rollback), as after any
+	   end — not after a quit or a signal, never once the record is lost. */
+	if (e->stopping && e->stop_ends && !e->record_lost) {
+		e->stopping = e->stop_ends = false;
+		free(e->stop_reason);
+		e->stop_reason = NULL;
+	}
 }
 
 static void main_flow_start(struct engine *e, struct node *at, enum flow_act act)
@@ -1116,6 +1126,8 @@ void engine_stop(struct engine *e, const char *reason)
 {
 	if (!reason)
 		reason = "stopped";
+	if (e->stopping)
+		e->stop_ends = false; /* a quit during a watch's stop: the run ends */
 	if (!e->stop_reason)
 		e->stop_reason = engine_mask(e, reason);
 	e->stopping = true;

@@ -157,6 +157,7 @@ struct engine {
 	bool main_running;            /* a main flow was started and has not finished */
 	bool main_over;               /* it finished: RUN_FINISHED once all lets go */
 	bool stopping;                /* engine_stop / an interrupting watch */
+	bool stop_ends;               /* the stop is a watch's: over once the run has ended */
 	bool dirty;                   /* something ran since the last RUN_FINISHED */
 	bool run_error;               /* the run could not go on: its verdict is ERROR */
 	size_t inflight;              /* probes started, not yet delivered */

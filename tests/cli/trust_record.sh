@@ -126,6 +126,33 @@ else
 	fail "a manual step waiting when a watch fires is cancelled, not PASS \"watch fired\"" "the console never waited: $SCREEN"
 fi
 
+# A watch whose on_fail is stop ends the run; the operator may still run a
+# step by hand afterwards (the rollback the runbook did not automate).
+cat >"$TMP/watch-stop.json" <<JSON
+{ "runbook": "ws", "title": "Watch stops the run",
+  "steps": [
+    { "id": "w", "title": "The flag is down", "run": "test ! -e '$TMP/flag-s'", "watch": true,
+      "repeat": { "every": "100ms", "fail_after": 1 }, "on_fail": "stop" },
+    { "id": "work", "title": "Raise the flag, then work", "run": "touch '$TMP/flag-s'; sleep 20" },
+    { "id": "back", "title": "Lower the flag by hand", "run": "rm -f '$TMP/flag-s'; echo lowered" } ] }
+JSON
+snap
+tui_start 100 30 run --operator tester "$TMP/watch-stop.json"
+wait_idle
+keys a
+if wait_for "■ finished"; then
+	d=$(new_run)
+	keys j j j Enter
+	expect_screen "after a watch stopped the run, a step still runs by hand" "✔ PASS  exit = 0 == 0"
+	keys q
+	tui_exit
+	expect_eq "… the watch's stop is in the record, then the step run by hand" \
+		"$(ev "$d" '(fin("ws/work")["state"], fin("ws/back")["verdict"])')" "('cancelled', 'PASS')"
+	[ ! -e "$TMP/flag-s" ] && ok "… and it did its work" || fail "… and it did its work" "the flag is still up"
+else
+	fail "a watch's on_fail stop ends the run" "$SCREEN"
+fi
+
 # --- 8. a run stopped before its end is not PASS --------------------------------------------------
 cat >"$TMP/stop.json" <<JSON
 { "runbook": "stop", "title": "Stopped midway",

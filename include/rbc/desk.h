@@ -81,8 +81,9 @@ size_t desk_pending(const struct incident_desk *d);
 /* The id of the level an answer names: its id or its name, in any case
    (the answer itself when none does). */
 const char *desk_level_of(const struct runbook *rb, const char *answer);
-/* When the impact started: "" (now), HH:MM[:SS] today (UTC), a duration
-   ago ("15m"), or a full ISO time. 0: not understood. */
+/* When the impact started: "" (now), HH:MM[:SS] (UTC) today — yesterday
+   when today's is still to come and yesterday's under 12 hours ago —, a
+   duration ago ("15m"), or a full ISO time. 0: not understood. */
 int64_t desk_impact_of(const char *answer, int64_t now);
 /* "LEAD (L1 Minor, L2 Major, …): "; caller frees. */
 char *desk_levels_question(const struct runbook *rb, const char *lead);

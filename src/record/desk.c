@@ -309,7 +309,7 @@ const char *desk_level_of(const struct runbook *rb, const char *a)
 	return a;
 }
 
-/* When the impact started, from an answer; 0: not understood. */
+/* When the impact started, from an answer (desk.h); 0: not understood. */
 int64_t desk_impact_of(const char *a, int64_t now)
 {
 	while (*a == ' ')
@@ -320,8 +320,15 @@ int64_t desk_impact_of(const char *a, int64_t now)
 	char end;
 	if ((sscanf(a, "%d:%d:%d%c", &h, &m, &s, &end) == 3 || sscanf(a, "%d:%d%c", &h, &m, &end) == 2) &&
 	    h >= 0 && h < 24 && m >= 0 && m < 60 && s >= 0 && s < 60) {
+		/* Today's — or yesterday's when today's is yet to come and
+		   yesterday's is less than 12 hours ago (23:50 said at 00:10);
+		   a time further ahead stays in the future, to be refused (a
+		   typo, not a day-old impact). */
 		int64_t day = now - now % (24 * 3600 * 1000LL);
-		return day + ((int64_t)h * 3600 + m * 60 + s) * 1000;
+		int64_t at = day + ((int64_t)h * 3600 + m * 60 + s) * 1000;
+		if (at > now && now - (at - 24 * 3600 * 1000LL) < 12 * 3600 * 1000LL)
+			at -= 24 * 3600 * 1000LL;
+		return at;
 	}
 	int64_t ms;
 	const char *why;

@@ -228,6 +228,13 @@ tui_start 120 30 --severity L1 --title x --impact-start 02:10 "$INC"
 tui_exit 20
 expect_eq "an impact start in the future is refused before the console opens (64)" "$TUI_RC" 64
 expect_match "… saying why" "$SCREEN" 'the impact cannot start in the future \(2026-12-04T02:10:00.000Z is after now'
+# Just after midnight, a clock time of last evening is yesterday's.
+TUI_ENV="RBC_TEST_NOW=2026-12-04T00:10:00Z" tui_start 120 30 --severity L1 --title x --impact-start 23:50 "$INC"
+wait_for "L1 Minor · investigating" >/dev/null
+expect_match "an impact start of 23:50 given at 00:10 is twenty minutes ago" "$(header)" 'impact 20m00s'
+keys q
+tui_exit 20
+rm -rf "$TMP/runs"
 tui_start 120 30 --severity L7 --title x "$INC"
 tui_exit 20
 expect_eq "an unknown level is refused (64)" "$TUI_RC" 64

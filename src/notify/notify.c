@@ -207,8 +207,10 @@ char *notify_summary(const struct notify_event *ev)
 	return out;
 }
 
-/* Adds {"type": "mrkdwn", "text": "*label:* value"} to arr, both escaped and
-   the whole within max characters, unless value is empty. */
+/* Adds {"type": "mrkdwn", "text": "*label:* value", "verbatim": true} to
+   arr, both escaped and the whole within max characters, unless value is
+   empty: verbatim, Slack makes no mention (@channel, @here), channel link
+   or link of the text. */
 static void add_mrkdwn(cJSON *arr, const char *label, const char *value, size_t max)
 {
 	if (!value || !*value)
@@ -222,6 +224,7 @@ static void add_mrkdwn(cJSON *arr, const char *label, const char *value, size_t 
 
 	cJSON_AddStringToObject(el, "type", "mrkdwn");
 	cJSON_AddStringToObject(el, "text", text);
+	cJSON_AddBoolToObject(el, "verbatim", true); /* no @channel, #name or URL parsed out of it */
 	cJSON_AddItemToArray(arr, el);
 	free(text);
 	free(esc_val);
@@ -244,6 +247,7 @@ char *notify_slack_payload(const struct notify_event *ev)
 	t = cJSON_AddObjectToObject(b, "text");
 	cJSON_AddStringToObject(t, "type", "mrkdwn");
 	cJSON_AddStringToObject(t, "text", text);
+	cJSON_AddBoolToObject(t, "verbatim", true);
 	cJSON_AddItemToArray(blocks, b);
 
 	b = cJSON_CreateObject();

@@ -150,6 +150,8 @@ static void test_slack_payload(void **state)
 	assert_string_equal(jstr(b0, "type", NULL), "section");
 	assert_string_equal(jstr(b0, "text", "type", NULL), "mrkdwn");
 	assert_string_equal(jstr(b0, "text", "text", NULL), want);
+	/* verbatim: an @channel or a #channel in the text is no mention, no link */
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b0, "text"), "verbatim")));
 	cJSON *b1 = cJSON_GetArrayItem(blocks, 1);
 	assert_string_equal(jstr(b1, "type", NULL), "context");
 	cJSON *els = cJSON_GetObjectItemCaseSensitive(b1, "elements");
@@ -160,6 +162,7 @@ static void test_slack_payload(void **state)
 		cJSON *e = cJSON_GetArrayItem(els, i);
 		assert_string_equal(jstr(e, "type", NULL), "mrkdwn");
 		assert_string_equal(jstr(e, "text", NULL), ctx[i]);
+		assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "verbatim")));
 	}
 	cJSON *b2 = cJSON_GetArrayItem(blocks, 2);
 	assert_string_equal(jstr(b2, "type", NULL), "section");

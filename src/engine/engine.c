@@ -560,7 +560,9 @@ static void enter(struct flow *f, struct node *n)
 		s->started = engine_now(e);
 		s->finished = 0;
 		free(s->title);
-		s->title = vars_display(e, s, engine_raw_title(s));
+		s->title = engine_loop_title(e, n);
+		if (!s->title)
+			s->title = vars_display(e, s, engine_raw_title(s));
 		vars_scratch_release(e);
 		struct eng_event ev = {.type = ENG_EV_STEP_STARTED, .step = s};
 		engine_emit(e, &ev);

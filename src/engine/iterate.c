@@ -71,6 +71,11 @@ static void build(struct engine *e, struct node *g, char *const *items, size_t n
 	strmap_free(&seen);
 	vars_scratch_release(e);
 	g->expanded = true;
+	char *t = engine_loop_title(e, g);
+	if (t) {
+		free(g->s.title);
+		g->s.title = t;
+	}
 }
 
 /* Expands loop g when the run reaches it (iterate.h). */

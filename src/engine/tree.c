@@ -112,11 +112,62 @@ const char *engine_raw_title(const struct eng_step *s)
 	return s->def->title ? s->def->title : s->def->id;
 }
 
+/* The loop's title with its variable as the items (internal.h). */
+char *engine_loop_title(struct engine *e, struct node *g)
+{
+	if (!g->expanded || !g->s.def || !g->s.def->foreach || !g->s.def->title)
+		return NULL;
+	char *needle = xasprintf("${%s}", g->s.def->foreach->var);
+	const char *raw = g->s.def->title;
+	if (!strstr(raw, needle)) {
+		free(needle);
+		return NULL;
+	}
+	/* The variable stands aside while the rest is expanded, then the
+	   items (a few, masked) take its place. */
+	struct strbuf held = {0}, list = {0};
+	sb_adds(&held, "");
+	for (const char *p = raw, *q; *p; p = q + strlen(needle)) {
+		if (!(q = strstr(p, needle))) {
+			sb_adds(&held, p);
+			break;
+		}
+		sb_add(&held, p, (size_t)(q - p));
+		sb_addc(&held, '\x01');
+	}
+	sb_adds(&list, "");
+	for (size_t i = 0; i < g->s.nchildren && i < 5; i++) {
+		struct node *c = node_of(g->s.children[i]);
+		sb_addf(&list, "%s%s", i ? ", " : "", c->loop_item ? c->loop_item : "");
+	}
+	if (g->s.nchildren > 5)
+		sb_adds(&list, ", …");
+	if (!g->s.nchildren)
+		sb_adds(&list, "(none)");
+	char *shown = vars_display(e, &g->s, held.s);
+	char *items = engine_mask(e, list.s);
+	struct strbuf out = {0};
+	sb_adds(&out, "");
+	for (const char *p = shown; *p; p++)
+		if (*p == '\x01')
+			sb_adds(&out, items);
+		else
+			sb_addc(&out, *p);
+	free(shown);
+	free(items);
+	free(needle);
+	sb_free(&held);
+	sb_free(&list);
+	return sb_take(&out);
+}
+
 /* Titles with what is known so far; refreshed when the step starts. */
 void engine_titles_init(struct engine *e, struct eng_step *s)
 {
 	free(s->title);
-	s->title = vars_display(e, s, engine_raw_title(s));
+	s->title = engine_loop_title(e, node_of(s));
+	if (!s->title)
+		s->title = vars_display(e, s, engine_raw_title(s));
 	for (size_t i = 0; i < s->nchildren; i++)
 		engine_titles_init(e, s->children[i]);
 }

@@ -21,6 +21,10 @@ void engine_tree_free(struct engine *e);
 const char *engine_raw_title(const struct eng_step *s);
 /* Titles of s and below with what is known so far; refreshed when a step starts. */
 void engine_titles_init(struct engine *e, struct eng_step *s);
+/* The title of loop g once expanded, its own variable shown as the items
+   ("Canary 5, 25, 50 %"; each iteration has its own); NULL when g is no
+   expanded loop or its title does not name the variable. */
+char *engine_loop_title(struct engine *e, struct node *g);
 /* The titles of the steps below n, expanded with what is known now and
    masked: a skipped group's steps are never reached to have them set. */
 void node_titles_below(struct engine *e, struct node *n);

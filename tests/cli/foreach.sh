@@ -18,11 +18,11 @@ most_at_once() { awk '$1 == "start" { n++; if (n > m) m = n } $1 == "end" { n-- 
 # --- a list written out --------------------------------------------------------------
 run "$RBC" run --batch "$F/literal.json"
 expect_eq "a loop over a list written out passes" "$RC" 0
-expect_match "… it expands when reached, saying its items" "$OUT" '^EXPANDED +canary +Canary at \$\{WEIGHT\} % — 4 items: 10, 25, half way, 100$'
+expect_match "… it expands when reached, saying its items" "$OUT" '^EXPANDED +canary +Canary at 10, 25, half way, 100 % — 4 items: 10, 25, half way, 100$'
 expect_match "… an iteration is ided and titled by its item" "$OUT" '^PASS +canary\[25\] +Canary at 25 % — 2 steps: 2 passed$'
 expect_match "… an item that is no id goes by its index" "$OUT" '^PASS +canary\[3\] +Canary at half way % — 2 steps: 2 passed$'
 expect_match "… its steps carry the iteration's id, the item bound" "$OUT" '^PASS +canary\[100\]\.set +Set 100 % — exit = 0 == 0$'
-expect_match "… the loop counts iterations" "$OUT" '^PASS +canary +Canary at \$\{WEIGHT\} % — 4 iterations: 4 passed$'
+expect_match "… the loop counts iterations" "$OUT" '^PASS +canary +Canary at 10, 25, half way, 100 % — 4 iterations: 4 passed$'
 expect_match "… the variable is bound for the iterations alone" "$OUT" '^PASS +after +After the loop'
 out=$(cat "$RBC_RUNS_DIR/$(last_run)/out/literal.canary_half_way_.set.out" 2>/dev/null || cat "$RBC_RUNS_DIR/$(last_run)"/out/*canary_3_*set* 2>/dev/null)
 expect_eq "… a command gets the item in its environment" "$out" "weight=half way"
@@ -74,14 +74,14 @@ run "$RBC" run --batch --assume done --var ITEMS="$(seq -s, 1 10001)" "$F/many.j
 expect_match "10,001 items at run time: the loop is an ERROR with the count" "$OUT" '^ERROR +each +Item \$\{ITEM\} — foreach "in" \$\{ITEMS\}: 10001 items: at most 10000 iterations$'
 expect_nomatch "… and nothing of it runs" "$OUT" 'tick'
 run "$RBC" run --batch --assume done --var ITEMS="$(seq -s, 1 10000)" "$F/many.json"
-expect_match "10,000 items run" "$OUT" '^PASS +each +Item \$\{ITEM\} — 10000 iterations: 10000 passed$'
+expect_match "10,000 items run" "$OUT" '^PASS +each +Item 1, 2, 3, 4, 5, … — 10000 iterations: 10000 passed$'
 
 # --- a list captured mid-run, an empty list --------------------------------------------------
 run "$RBC" run --batch "$F/captured.json"
 expect_eq "a list captured by an earlier step: the run passes" "$RC" 0
-expect_match "… the loop expands with what was captured" "$OUT" '^EXPANDED +drain +Drain \$\{HOST\} — 3 items: web-1, web-2, web 3$'
+expect_match "… the loop expands with what was captured" "$OUT" '^EXPANDED +drain +Drain web-1, web-2, web 3 — 3 items: web-1, web-2, web 3$'
 expect_match "… each iteration drains its host" "$OUT" '^PASS +drain\[3\]\.do +Drain web 3 now'
-expect_match "an empty list: the loop passes with no items" "$OUT" '^PASS +none +Nothing to do for \$\{X\} — no items: \$\{EMPTY\} is empty$'
+expect_match "an empty list: the loop passes with no items" "$OUT" '^PASS +none +Nothing to do for \(none\) — no items: \$\{EMPTY\} is empty$'
 expect_nomatch "… and its steps never run" "$OUT" 'never|Never'
 
 # --- parallel ------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ run "$RBC" run --batch --var LOG="$TMP/f.log" "$F/failures.json"
 expect_eq "past max_failures the run fails" "$RC" 2
 expect_eq "… the iterations after the second failure never start" "$(paste -sd' ' "$TMP/f.log")" "ran h1 ran h2 ran h3"
 expect_match "… they end skipped, saying why" "$OUT" '^SKIPPED +p\[h4\] +Host h4 — not started: 2 iterations failed \(max_failures 1\)$'
-expect_match "… and the loop fails, counting them" "$OUT" '^FAIL +p +Host \$\{H\} — 5 iterations: 1 passed, 2 failed, 2 skipped$'
+expect_match "… and the loop fails, counting them" "$OUT" '^FAIL +p +Host h1, h2, h3, h4, h5 — 5 iterations: 1 passed, 2 failed, 2 skipped$'
 expect_nomatch "… its on_fail (stop) keeps the run from going on" "$OUT" '^PASS +after'
 sed 's/"max_failures": 1/"max_failures": 2/' "$F/failures.json" >"$TMP/failures2.json"
 rm -f "$TMP/f.log"
@@ -142,7 +142,7 @@ run "$RBC" resume --batch "$d"
 expect_eq "a run killed in the middle of a loop resumes to its end" "$RC" 0
 expect_match "… it goes on at the loop" "$OUT" '^RESUMED .* going on at resume/p$'
 expect_eq "… finished iterations do not run again, the cut one does" "$(paste -sd' ' "$TMP/r.log")" "ran h1 ran h2 ran h2 ran h3"
-expect_match "… the loop counts every iteration" "$OUT" '^PASS +p +Host \$\{H\} — 3 iterations: 3 passed$'
+expect_match "… the loop counts every iteration" "$OUT" '^PASS +p +Host h1, h2, h3 — 3 iterations: 3 passed$'
 expect_eq "… the record has one expansion" "$(grep -c '"ev":"expanded"' "$RBC_RUNS_DIR/$d/journal.jsonl")" 1
 "$RBC" export "$d" --format json -o "$TMP/r.json"
 expect_eq "… the resumed run's export has each iteration once" \
@@ -186,6 +186,7 @@ expect_nomatch "… none shown yet" "$SCREEN" 'Patch web-1'
 keys a
 expect_screen "the run's end" "finished PASS"
 expect_screen "… its iterations appeared in the tree, titled by their item" "2.1 Patch web-1"
+expect_screen "… the loop's own title names its items" "2 Patch web-1, web-2"
 expect_screen "… with their steps below them" "2.2.1 Restart web-2"
 keys g j j
 expect_screen "the loop's detail says what it loops over and how many iterations it made" "2 iterations: 2 passed"

@@ -263,6 +263,8 @@ bool frame_turn_selected(struct console *c);
 void frame_next_wait(struct console *c);
 void frame_confirm_open(struct console *c, struct eng_step *s);
 void frame_confirm_next(struct console *c);
+/* No prompt open: the question box opens on the first ask waiting, if any. */
+void overlay_ask_next(struct console *c);
 
 bool frame_incident_open(const struct console *c);
 void frame_prompt_start(struct console *c, enum prompt p, struct eng_step *s);

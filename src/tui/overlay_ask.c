@@ -67,6 +67,7 @@ static void ask_close(struct console *c)
 	free(c->ask_error);
 	c->ask_error = NULL;
 	frame_confirm_next(c);
+	overlay_ask_next(c);
 }
 
 /* The first ask waiting with its wait on the screen, in the tree's order. */
@@ -82,6 +83,21 @@ static struct eng_step *find_ask(struct eng_step *s)
 	return NULL;
 }
 
+/* No prompt open: the box opens on the first ask waiting, if any
+   (internal.h) — one that came while another prompt was open. */
+void overlay_ask_next(struct console *c)
+{
+	size_t n;
+	struct eng_step *const *tops = engine_nodes(c->e, &n);
+	for (size_t i = 0; i < n && c->prompt == PROMPT_NONE; i++) {
+		struct eng_step *w = find_ask(tops[i]);
+		if (w) {
+			overlay_ask_open(c, w);
+			break;
+		}
+	}
+}
+
 /* Gives value as the answer: accepted, the box closes (and opens on the
    next ask waiting, branches of a parallel group asking at once);
    refused, it shows why. */
@@ -91,15 +107,6 @@ static void ask_submit(struct console *c, const char *value)
 	char *why = NULL;
 	if (engine_answer_ask(c->e, s, value, c->operator, &why)) {
 		ask_close(c);
-		size_t n;
-		struct eng_step *const *tops = engine_nodes(c->e, &n);
-		for (size_t i = 0; i < n && c->prompt == PROMPT_NONE; i++) {
-			struct eng_step *w = find_ask(tops[i]);
-			if (w) {
-				overlay_ask_open(c, w);
-				break;
-			}
-		}
 		return;
 	}
 	free(c->ask_error);

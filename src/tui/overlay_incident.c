@@ -291,6 +291,7 @@ static unsigned incident_overlay_key(struct console *c, wint_t ch, bool is_key)
 	incident_answer(c, text, ed == FRAME_EDIT_ACCEPT);
 	free(text);
 	frame_confirm_next(c); /* a confirmation may be waiting once no question is */
+	overlay_ask_next(c);
 	return PANE_HANDLED | PANE_REDRAW;
 }
 

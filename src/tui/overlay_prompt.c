@@ -94,6 +94,7 @@ static void prompt_done(struct console *c, bool accept)
 	}
 	free(text);
 	frame_confirm_next(c); /* another confirmation may be waiting */
+	overlay_ask_next(c);   /* … or a question */
 }
 
 /* A key while the prompt is open. */

@@ -90,6 +90,24 @@ expect_match "… each the variable it set" "$SCREEN" '✔ 2 A y B p'
 keys q
 tui_exit
 
+echo "# an ask that comes while a confirmation is asked opens once it is answered"
+printf '%s\n' '{ "runbook": "ask-after-confirm", "title": "Ask after a confirmation", "steps": [
+  { "id": "both", "title": "Both", "parallel": true, "steps": [
+    { "id": "go", "title": "Switch", "confirm": "Switch the traffic?", "run": "true" },
+    { "id": "why", "title": "Reason", "ask": { "var": "WHY", "choices": ["planned", "incident"] } } ] },
+  { "id": "show", "title": "Why ${WHY}", "run": "true" } ] }' >"$TMP/conf.json"
+tui_start 100 30 --operator erin "$TMP/conf.json"
+wait_idle
+keys a
+expect_screen "the confirmation is asked first" "Switch the traffic? [y/N]"
+keys y
+expect_screen "answered, the ask that came meanwhile opens by itself" "WHY: text, one of planned, incident"
+keys 1
+expect_screen "answered too: the run goes on" "■ finished PASS"
+expect_match "… with the answer" "$SCREEN" '✔ 2 Why planned'
+keys q
+tui_exit
+
 echo "# resume replays an answer given in the console"
 export GATE=$TMP/gate
 tui_start 100 30 --operator carol "$F/resume.json"

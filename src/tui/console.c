@@ -221,6 +221,10 @@ static void on_event(void *ud, const struct eng_event *ev)
 		else if (c->follow && !frame_turn_selected(c))
 			frame_select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
+	case ENG_EV_COMMAND:
+		/* A joiner's command: who acted, or why it was refused. */
+		frame_message(c, "%s", ev->text ? ev->text : "a joiner's command");
+		break;
 	case ENG_EV_DEADLINE:
 		/* Said once on disk, as batch says it: "2 Roll out: deadline 30m passed". */
 		frame_message(c, "%s %s: %s", frame_step_label(ev->step), ev->step->title ? ev->step->title : "",

@@ -37,8 +37,8 @@ typedef void command_take_cb(void *ud, const struct command *c, bool *applied, c
 struct cmd_listen;
 /* Takes run's commands from url on loop (see above). keep: its handles
    keep the loop going (cmd_listen_keep changes it). Never blocks. */
-struct cmd_listen *cmd_listen_start(uv_loop_t *loop, const char *url, const char *run, command_take_cb *take,
-                                    void *ud);
+struct cmd_listen *cmd_listen_start(uv_loop_t *loop, const char *url, const char *run, bool keep,
+                                    command_take_cb *take, void *ud);
 /* Whether the listener keeps the loop going (a batch run waiting for a
    joiner: docs/team.md). */
 void cmd_listen_keep(struct cmd_listen *l, bool keep);

@@ -426,10 +426,11 @@ static const struct cconn_ops listen_ops = {
 	.up = l_up, .result = l_result, .idle = l_idle, .notify = l_notify, .freed = l_freed,
 };
 
-struct cmd_listen *cmd_listen_start(uv_loop_t *loop, const char *url, const char *run, command_take_cb *take,
-                                    void *ud)
+struct cmd_listen *cmd_listen_start(uv_loop_t *loop, const char *url, const char *run, bool keep,
+                                    command_take_cb *take, void *ud)
 {
 	struct cmd_listen *l = xcalloc(1, sizeof *l);
+	l->c.keep = keep;
 	l->run = xstrdup(run);
 	l->take = take;
 	l->ud = ud;

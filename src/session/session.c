@@ -131,8 +131,6 @@ static void session_on_event(void *ud, const struct eng_event *ev)
 	desk_on_event(s->desk, ev);
 	if (ev->type == ENG_EV_RUN_FINISHED)
 		cmd_listen_keep(s->cmds, false); /* a batch run waits for joiners no more */
-	else if (ev->type == ENG_EV_RUN_STARTED || ev->type == ENG_EV_STEP_STARTED)
-		cmd_listen_keep(s->cmds, s->o.joinable);
 	if (s->view.on_event)
 		s->view.on_event(s->view.ud, ev);
 }
@@ -640,7 +638,7 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 	}
 	if (s->hist) { /* joiners' commands (docs/team.md, "Joining a run") */
 		s->joined = (struct joined){.e = s->e, .desk = s->desk, .now = session_clock, .now_ud = s};
-		s->cmds = cmd_listen_start(&s->loop, opts->db, s->rd->id, take_command, s);
+		s->cmds = cmd_listen_start(&s->loop, opts->db, s->rd->id, opts->joinable, take_command, s);
 	}
 	const struct incident *in = desk_incident(s->desk);
 	if (in && in->severity == SIZE_MAX && opts->severity &&

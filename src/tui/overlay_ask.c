@@ -89,7 +89,7 @@ static void ask_submit(struct console *c, const char *value)
 {
 	struct eng_step *s = c->prompt_step;
 	char *why = NULL;
-	if (engine_answer_ask(c->e, s, value, c->operator, &why)) {
+	if (acts_ask(c, s, value, &why)) {
 		ask_close(c);
 		size_t n;
 		struct eng_step *const *tops = engine_nodes(c->e, &n);

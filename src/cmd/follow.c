@@ -15,7 +15,6 @@
 #include "rbc/commands.h"
 #include "rbc/console.h"
 #include "rbc/follow.h"
-#include "rbc/journal.h"
 #include "rbc/mask.h"
 #include "rbc/resume.h"
 #include "rbc/rundir.h"
@@ -231,10 +230,8 @@ static void join_say(void *ud, const char *text)
 static void join_answer(void *ud, const struct eng_step *st, const char *kind, const char *value, const char *note)
 {
 	struct db_src *b = ud;
-	char *id = st ? journal_step_id(st) : NULL;
 	if (b->snd)
-		cmd_send(b->snd, kind, id, value, note, NULL);
-	free(id);
+		cmd_send(b->snd, kind, st && st->def ? st->def->id : NULL, value, note, NULL);
 }
 
 /* rbc join: an incident action, as the overlay made it, to the driver

@@ -220,7 +220,8 @@ static bool judge(const struct joined *j, const struct command *c, char **why, c
 	if (c->step && *c->step) {
 		if ((bad = field_refused(c->step, c->len_step, STEP_MAX_CHARS)))
 			return refuse(why, "the step: %s", bad);
-		if (!(s = engine_find(j->e, c->step)))
+		const char *slash = strchr(c->step, '/'); /* the journal's RUNBOOK/STEP */
+		if (!(s = engine_find(j->e, c->step)) && !(slash && (s = engine_find(j->e, slash + 1))))
 			return refuse(why, "no step \"%s\" in this run", c->step);
 	} else if (strcmp(c->kind, "note") != 0) {
 		return refuse(why, "which step? (%s needs one)", c->kind);

@@ -93,7 +93,8 @@ static void ask_submit(struct console *c, const char *value)
 		ask_close(c);
 		size_t n;
 		struct eng_step *const *tops = engine_nodes(c->e, &n);
-		for (size_t i = 0; i < n && c->prompt == PROMPT_NONE; i++) {
+		/* Joined: the answer is the driver's to apply; this one still waits here. */
+		for (size_t i = 0; i < n && c->prompt == PROMPT_NONE && !c->cfg->acts; i++) {
 			struct eng_step *w = find_ask(tops[i]);
 			if (w) {
 				overlay_ask_open(c, w);

@@ -77,7 +77,9 @@ keys Enter
 dwait "bob@$H answered 2: 3" && ok "the ask answered by the joiner" || fail "the ask answered by the joiner" "" "$(dscreen)"
 expect_screen "the approval waits on the joiner's screen" "◆ 3 Approve the switch"
 forge "$ID" "'alice','$H','done','ok',NULL,NULL"
-expect_screen "an approval in the driver's own name is refused" "an approval must come from an operator other than the run's driver"
+for i in $(seq 200); do grep -q "other than the run's driver" "$TMP/near/$ID/journal.jsonl" && break; sleep 0.05; done
+expect_match "an approval in the driver's own name is refused and journaled" "$(grep '"ev":"command"' "$TMP/near/$ID/journal.jsonl")" \
+	"an approval must come from an operator other than the run's driver"
 keys Down
 keys Space
 dwait "bob@$H approved 3: done" && ok "the joiner approves" || fail "the joiner approves" "" "$(dscreen)"

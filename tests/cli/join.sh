@@ -14,7 +14,7 @@ S=$ROOT/tests/services
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-join.XXXXXX")
 DSOCK=$TMP/driver.sock
 drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
-trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
+trap 'tmux -S "$TMP/driver.sock" kill-server >/dev/null 2>&1; drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
 if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
 	fail "PostgreSQL starts" "$(tail -20 "$TMP/start.out")"
 	t_done
@@ -100,6 +100,7 @@ expect_eq "rbc_commands says what became of each" \
 
 # --- hostile rows ------------------------------------------------------------------
 drv kill-server
+DSOCK=$TMP/driver2.sock # a server of its own: the last one may still be going away
 drv new-session -d -x 120 -y 30 -s d \
 	"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/far' '$RBC' run --operator alice --db '$DB' '$F'; sleep 600"
 drv set-option -t d status off >/dev/null

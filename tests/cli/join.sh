@@ -98,6 +98,20 @@ expect_eq "rbc_commands says what became of each" \
 	"$(sql "SELECT string_agg(state, ',' ORDER BY id) FROM rbc_commands WHERE run = '$ID'")" \
 	"applied,refused,applied,refused,applied,applied"
 
+"$RBC" export "$TMP/near/$ID" --format json >"$TMP/join.export.json" 2>"$TMP/export.err"
+expect_eq "the JSON export takes the command events" "$?" 0
+if python3 - "$ROOT/docs/export.schema.json" "$TMP/join.export.json" >"$TMP/v.out" 2>&1 <<'PY'
+import json, sys, jsonschema
+errs = list(jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).iter_errors(json.load(open(sys.argv[2]))))
+for e in errs[:5]: print(e.message)
+sys.exit(1 if errs else 0)
+PY
+then ok "… and it validates against docs/export.schema.json"; else fail "… and it validates against docs/export.schema.json" "$(cat "$TMP/v.out")"; fi
+expect_eq "… each command with who, host and result" \
+	"$(python3 -c 'import json,sys; print(",".join(t["by"]+"@"+t["host"]+":"+t["result"] for t in json.load(open(sys.argv[1]))["timeline"] if t["ev"]=="command"))' "$TMP/join.export.json")" \
+	"bob@$H:applied,bob@$H:refused,bob@$H:applied,alice@$H:refused,bob@$H:applied,bob@$H:applied"
+expect_match "the Markdown timeline shows who acted" "$("$RBC" export "$TMP/near/$ID" --format md)" "\| command \|  \| bob@$H answered 1: done \(by bob\)"
+
 # --- hostile rows ------------------------------------------------------------------
 drv kill-server
 DSOCK=$TMP/driver2.sock # a server of its own: the last one may still be going away

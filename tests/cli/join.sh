@@ -112,6 +112,68 @@ expect_eq "… each command with who, host and result" \
 	"bob@$H:applied,bob@$H:refused,bob@$H:applied,alice@$H:refused,bob@$H:applied,bob@$H:applied"
 expect_match "the Markdown timeline shows who acted" "$("$RBC" export "$TMP/near/$ID" --format md)" "\| command \|  \| bob@$H answered 1: done \(by bob\)"
 
+# --- three consoles: the driver, a follower and a joiner ------------------------------
+F3=$TMP/three.json
+cat >"$F3" <<'JSON'
+{ "runbook": "three", "title": "Three consoles", "steps": [
+    { "id": "look", "title": "Look at the graphs", "manual": "Look." },
+    { "id": "last", "title": "Last", "run": "true" } ] }
+JSON
+DSOCK=$TMP/driver3.sock
+drv new-session -d -x 120 -y 30 -s d \
+	"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/three' '$RBC' run --operator alice --db '$DB' '$F3'; sleep 600"
+drv set-option -t d status off >/dev/null
+dwait "operator alice" || fail "the third driver is up" "" "$(dscreen)"
+ID4=$(ls "$TMP/three")
+for i in $(seq 200); do [ "$(sql "SELECT count(*) FROM rbc_runs WHERE run = '$ID4'")" = 1 ] && break; sleep 0.05; done
+FSOCK=$TMP/follower.sock
+fol() { tmux -S "$FSOCK" -f /dev/null "$@"; }
+fol new-session -d -x 120 -y 30 -s f \
+	"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/fol' '$RBC' follow --db '$DB' '$ID4'; sleep 600"
+tui_start 120 30 join "$ID4" --db "$DB" --operator bob
+expect_screen "the joiner is up" "JOINED as bob"
+drv send-keys -t d a
+expect_screen "the step waits on the joiner's screen" "◆ 1 Look at the graphs"
+keys Down
+keys Space
+expect_screen "the joiner's status row names who acted, as the record came back" "bob@$H answered 1: done"
+dwait "■ finished PASS" && ok "three consoles: the driver applies the joiner's answer" ||
+	fail "three consoles: the driver applies the joiner's answer" "" "$(dscreen)"
+expect_screen "… the joiner sees it" "✔ 1 Look at the graphs"
+for i in $(seq 200); do fol capture-pane -p -t f | grep -q "✔ 1 Look at the graphs" && break; sleep 0.05; done
+expect_match "… and so does the follower" "$(fol capture-pane -p -t f)" "✔ 1 Look at the graphs"
+fol kill-server
+drv kill-server
+
+# --- an incident: the joiner takes a role and adds a timeline entry ------------------------
+DSOCK=$TMP/driver4.sock
+drv new-session -d -x 120 -y 40 -s d \
+	"env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC_RUNS_DIR='$TMP/inc' '$RBC' run --operator alice --db '$DB' --severity L1 --title 'Search slow' '$ROOT/runbooks/incident.json'; sleep 600"
+drv set-option -t d status off >/dev/null
+dwait "Search slow" || fail "the incident's driver is up" "" "$(dscreen)"
+ID5=$(ls "$TMP/inc")
+for i in $(seq 200); do [ "$(sql "SELECT count(*) FROM rbc_events WHERE run = '$ID5' AND ev = 'incident'")" -ge 1 ] && break; sleep 0.05; done
+tui_start 120 40 join "$ID5" --db "$DB" --operator bob
+expect_screen "the joiner sees the incident" "Search slow"
+keys o
+type_text "incident-commander"
+keys Enter
+dwait "Incident commander bob" && ok "the joiner takes a role: the driver's screen says who holds it" ||
+	fail "the joiner takes a role: the driver's screen says who holds it" "" "$(dscreen)"
+keys n
+type_text "cache hit rate fell at 01:50"
+keys Enter
+for i in $(seq 200); do grep -q "cache hit rate" "$TMP"/inc/*/journal.jsonl && break; sleep 0.05; done
+IJ=$(cat "$TMP"/inc/*/journal.jsonl)
+expect_match "… the role in the driver's journal, by bob" "$IJ" '"what":"role","role":"incident-commander",[^}]*"to":"bob"[^}]*"by":"bob"'
+expect_match "… the timeline note too" "$IJ" '"what":"note".*"text":"cache hit rate fell at 01:50","by":"bob"'
+expect_eq "… each with its command event" "$(printf '%s\n' "$IJ" | grep -c '"ev":"command".*"action":"incident".*"result":"applied"')" 2
+forge "$ID5" "'bob','$H','incident',NULL,NULL,NULL"
+sql "WITH c AS (INSERT INTO rbc_commands (run, operator, host, kind, detail) VALUES ('$ID5', 'bob', 'h', 'incident', '{\"what\": \"resolved\"}') RETURNING run) SELECT pg_notify('rbc_commands', run) FROM c" >/dev/null
+for i in $(seq 200); do [ "$(sql "SELECT count(*) FROM rbc_commands WHERE run = '$ID5' AND state = 'refused'")" = 2 ] && break; sleep 0.05; done
+expect_match "resolving is the driver's: refused" "$(sql "SELECT why FROM rbc_commands WHERE run = '$ID5' AND detail IS NOT NULL AND state = 'refused'")" "resolving are the driver's"
+drv kill-server
+
 # --- hostile rows ------------------------------------------------------------------
 drv kill-server
 DSOCK=$TMP/driver2.sock # a server of its own: the last one may still be going away

@@ -112,6 +112,16 @@ expect_eq "… each command with who, host and result" \
 	"bob@$H:applied,bob@$H:refused,bob@$H:applied,alice@$H:refused,bob@$H:applied,bob@$H:applied"
 expect_match "the Markdown timeline shows who acted" "$("$RBC" export "$TMP/near/$ID" --format md)" "\| command \|  \| bob@$H answered 1: done \(by bob\)"
 
+# The journal's checker judges a command event's fields.
+for bad in 's/"result":"applied"/"result":"maybe"/' 's/"action":"done","on":"check"/"action":"reboot","on":"check"/' \
+	's/"result":"refused","why":"[^"]*"/"result":"refused"/'; do
+	rm -rf "$TMP/tamper" && mkdir -p "$TMP/tamper" && cp -r "$TMP/near/$ID" "$TMP/tamper/"
+	sed -i "0,/\"ev\":\"command\"/{/\"ev\":\"command\"/$bad}" "$TMP/tamper/$ID/journal.jsonl"
+	sed -i "$bad" "$TMP/tamper/$ID/journal.jsonl"
+	run "$RBC" export "$TMP/tamper/$ID" --format json
+	expect_match "a command event not as rbc writes it is refused ($bad)" "$RC $ERR" "^65 .*command"
+done
+
 # --- three consoles: the driver, a follower and a joiner ------------------------------
 F3=$TMP/three.json
 cat >"$F3" <<'JSON'

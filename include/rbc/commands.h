@@ -30,9 +30,10 @@ struct command {
 	long long len_operator, len_host, len_kind, len_step, len_value, len_note, len_detail;
 };
 
-/* The driver's verdict on a row: *applied, and why when refused (a new
-   string, or NULL). */
-typedef void command_take_cb(void *ud, const struct command *c, bool *applied, char **why);
+/* The driver's verdict on a row: *applied, why when refused (a new
+   string, or NULL), and *forget when the row's value must not stay in the
+   table (an answer to a secret: set NULL with the state). */
+typedef void command_take_cb(void *ud, const struct command *c, bool *applied, char **why, bool *forget);
 
 struct cmd_listen;
 /* Takes run's commands from url on loop (see above). keep: its handles
@@ -42,6 +43,9 @@ struct cmd_listen *cmd_listen_start(uv_loop_t *loop, const char *url, const char
 /* Whether the listener keeps the loop going (a batch run waiting for a
    joiner: docs/team.md). */
 void cmd_listen_keep(struct cmd_listen *l, bool keep);
+/* Verdicts taken and not yet stored in the table while the connection is
+   up (what the run's end waits a moment for). */
+bool cmd_listen_pending(const struct cmd_listen *l);
 /* Stops and frees it (its handles close on the loop); NULL is fine. */
 void cmd_listen_stop(struct cmd_listen *l);
 

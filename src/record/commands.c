@@ -37,10 +37,11 @@ static const char read_sql[] =
 	"       left(detail::text, 4096), length(detail::text)\n"
 	"FROM rbc_commands WHERE run = $1 AND state = 'pending' AND id > $2 ORDER BY id LIMIT 100";
 
-/* The driver's verdicts: $1 a JSON array of {id, state, why}. */
+/* The driver's verdicts: $1 a JSON array of {id, state, why, forget}. */
 static const char update_sql[] =
-	"UPDATE rbc_commands c SET state = u.state, why = u.why\n"
-	"FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, state text, why text)\n"
+	"UPDATE rbc_commands c SET state = u.state, why = u.why,\n"
+	"  value = CASE WHEN coalesce(u.forget, false) THEN NULL ELSE c.value END\n"
+	"FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, state text, why text, forget boolean)\n"
 	"WHERE c.id = u.id AND c.state = 'pending'";
 
 /* ---- the connection core ------------------------------------------------- */
@@ -362,14 +363,16 @@ static void l_rows(struct cmd_listen *l, PGresult *r)
 		cmd.note = l_field(r, i, 11, &cmd.len_note);
 		cmd.detail = l_field(r, i, 13, &cmd.len_detail);
 		l->last = cmd.id;
-		bool applied = false;
+		bool applied = false, forget = false;
 		char *why = NULL;
-		l->take(l->ud, &cmd, &applied, &why);
+		l->take(l->ud, &cmd, &applied, &why, &forget);
 		cJSON *v = cJSON_CreateObject();
 		cJSON_AddNumberToObject(v, "id", (double)cmd.id);
 		cJSON_AddStringToObject(v, "state", applied ? "applied" : "refused");
 		if (why)
 			cJSON_AddStringToObject(v, "why", why);
+		if (forget)
+			cJSON_AddTrueToObject(v, "forget");
 		cJSON_AddItemToArray(l->verdicts, v);
 		free(why);
 	}
@@ -445,6 +448,11 @@ void cmd_listen_keep(struct cmd_listen *l, bool keep)
 		return;
 	l->c.keep = keep;
 	cc_ref(&l->c);
+}
+
+bool cmd_listen_pending(const struct cmd_listen *l)
+{
+	return l && l->c.pg && (l->sending || cJSON_GetArraySize(l->verdicts));
 }
 
 void cmd_listen_stop(struct cmd_listen *l)

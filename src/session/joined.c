@@ -241,10 +241,23 @@ static bool judge(const struct joined *j, const struct command *c, char **why, c
 	return answer_manual(j, c, s, why, said);
 }
 
-void joined_take(const struct joined *j, const struct command *c, bool *applied, char **why)
+/* Whether c names a step whose ask is secret: its value is never kept. */
+static bool secret_step(const struct joined *j, const struct command *c)
+{
+	if (!c->step || field_refused(c->step, c->len_step, STEP_MAX_CHARS))
+		return false;
+	const char *slash = strchr(c->step, '/');
+	const struct eng_step *s = engine_find(j->e, c->step);
+	if (!s && slash)
+		s = engine_find(j->e, slash + 1);
+	return s && s->def && s->def->ask && s->def->ask->secret;
+}
+
+void joined_take(const struct joined *j, const struct command *c, bool *applied, char **why, bool *forget)
 {
 	char *said = NULL;
 	*why = NULL;
+	*forget = c->value && secret_step(j, c);
 	*applied = judge(j, c, why, &said);
 	char *op = shown(c->operator), *host = shown(c->host), *kind = shown(c->kind);
 	char *who = xasprintf("%s@%s", op, host);
@@ -258,7 +271,7 @@ void joined_take(const struct joined *j, const struct command *c, bool *applied,
 		cJSON_AddStringToObject(d, "on", st);
 		free(st);
 	}
-	if (c->value) {
+	if (c->value && !*forget) {
 		char *v = shown(c->value);
 		cJSON_AddStringToObject(d, "value", v);
 		free(v);

@@ -22,7 +22,8 @@ struct joined {
 
 /* Judges c, applies it when it may be, journals a command event saying
    what became of it: *applied, or *why (a new string, shown as the record
-   keeps it). */
-void joined_take(const struct joined *j, const struct command *c, bool *applied, char **why);
+   keeps it); *forget: c answers a secret, whose value is neither journaled
+   nor left in the table. */
+void joined_take(const struct joined *j, const struct command *c, bool *applied, char **why, bool *forget);
 
 #endif

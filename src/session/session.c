@@ -136,10 +136,10 @@ static void session_on_event(void *ud, const struct eng_event *ev)
 }
 
 /* A joiner's command read from the database: judged, applied, journaled. */
-static void take_command(void *ud, const struct command *c, bool *applied, char **why)
+static void take_command(void *ud, const struct command *c, bool *applied, char **why, bool *forget)
 {
 	struct session *s = ud;
-	joined_take(&s->joined, c, applied, why);
+	joined_take(&s->joined, c, applied, why, forget);
 }
 
 /* Each journal line, once on disk, to the database. */
@@ -684,7 +684,19 @@ void session_drain(struct session *s)
 	if (!s || s->drained)
 		return;
 	s->drained = true;
-	cmd_listen_stop(s->cmds); /* no command is taken while the run ends */
+	/* No command is taken while the run ends; the verdicts given are
+	   stored first (a moment, bounded). */
+	if (cmd_listen_pending(s->cmds)) {
+		uv_timer_t guard;
+		uint64_t until = uv_now(&s->loop) + 2000;
+		uv_timer_init(&s->loop, &guard);
+		uv_timer_start(&guard, guard_cb, 2000, 0);
+		while (cmd_listen_pending(s->cmds) && uv_now(&s->loop) < until)
+			uv_run(&s->loop, UV_RUN_ONCE);
+		uv_close((uv_handle_t *)&guard, NULL);
+		uv_run(&s->loop, UV_RUN_NOWAIT);
+	}
+	cmd_listen_stop(s->cmds);
 	s->cmds = NULL;
 	/* What a stop started (killing process groups) completes. */
 	for (int spins = 0; (engine_busy(s->e) || journal_busy(s->j)) && spins < 1000; spins++)

@@ -227,4 +227,21 @@ forge "$ID3" "'bob','$H','answer','size','4',NULL"
 wait "$bpid"
 expect_match "the batch driver took the joiner's answer" "$(cat "$TMP/batch.out")" "COMMAND   bob@$H answered 1: 4"
 expect_match "… and finished" "$(cat "$TMP/batch.out")" "rc=0"
+
+# --- what only the driver answers: a confirmation, a secret ------------------------------
+( RBC_RUNS_DIR=$TMP/only exec "$RBC" run --batch --wait-for-joiners --operator alice --db "$DB" \
+	"$ROOT/tests/fixtures/join/driver-only.json" >"$TMP/only.out" 2>&1 ) &
+opid=$!
+for i in $(seq 200); do [ "$(grep -cs '"ev":"waiting"' "$TMP"/only/*/journal.jsonl)" = 2 ] && break; sleep 0.05; done
+ID6=$(ls "$TMP/only")
+forge "$ID6" "'bob','$H','done','sw',NULL,NULL"
+forge "$ID6" "'bob','$H','answer','token','tok-123',NULL"
+for i in $(seq 200); do [ "$(grep -cs '"ev":"command"' "$TMP/only/$ID6/journal.jsonl")" = 2 ] && break; sleep 0.05; done
+kill -TERM "$opid"; wait "$opid"
+expect_match "a joiner's answer to a confirmation is refused" "$(cat "$TMP/only.out")" \
+	"refused: a confirmation starts a command on the driver's machine: only the driver answers it"
+expect_match "… and to a secret ask" "$(cat "$TMP/only.out")" \
+	"refused: a secret is answered at the driver's console: its answer would sit in the database"
+expect_nomatch "… whose value the record never holds" "$(cat "$TMP/only/$ID6/journal.jsonl")" "tok-123"
+expect_eq "… nor the table, once refused" "$(sql "SELECT count(*) FROM rbc_commands WHERE value = 'tok-123'")" 0
 t_done

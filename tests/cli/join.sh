@@ -244,4 +244,19 @@ expect_match "… and to a secret ask" "$(cat "$TMP/only.out")" \
 	"refused: a secret is answered at the driver's console: its answer would sit in the database"
 expect_nomatch "… whose value the record never holds" "$(cat "$TMP/only/$ID6/journal.jsonl")" "tok-123"
 expect_eq "… nor the table, once refused" "$(sql "SELECT count(*) FROM rbc_commands WHERE value = 'tok-123'")" 0
+
+# --- a run with command events resumed -----------------------------------------------------
+( RBC_RUNS_DIR=$TMP/res exec "$RBC" run --batch --wait-for-joiners --operator alice --db "$DB" \
+	"$ROOT/tests/fixtures/join/ask.json" >"$TMP/res.out" 2>&1 ) &
+rpid=$!
+for i in $(seq 200); do grep -qs '"for":"answer"' "$TMP"/res/*/journal.jsonl && break; sleep 0.05; done
+ID7=$(ls "$TMP/res")
+forge "$ID7" "'bob','$H','answer','size','9',NULL"
+for i in $(seq 200); do grep -qs '"ev":"command"' "$TMP/res/$ID7/journal.jsonl" && break; sleep 0.05; done
+kill -KILL "$rpid"; wait "$rpid" 2>/dev/null
+echo '{"SIZE": 2}' >"$TMP/answers.json"
+RBC_RUNS_DIR=$TMP/res run "$RBC" resume --batch --answers "$TMP/answers.json" "$ID7"
+expect_eq "a killed run whose journal holds a command event resumes and ends" "$RC" 0
+expect_match "… the command replayed, changing nothing" "$OUT" "RESUMED"
+expect_eq "… and its journal still has it" "$(grep -c '"ev":"command"' "$TMP/res/$ID7/journal.jsonl")" 1
 t_done

@@ -110,6 +110,8 @@ then ok "… and it validates against docs/export.schema.json"; else fail "… a
 expect_eq "… each command with who, host and result" \
 	"$(python3 -c 'import json,sys; print(",".join(t["by"]+"@"+t["host"]+":"+t["result"] for t in json.load(open(sys.argv[1]))["timeline"] if t["ev"]=="command"))' "$TMP/join.export.json")" \
 	"bob@$H:applied,bob@$H:refused,bob@$H:applied,alice@$H:refused,bob@$H:applied,bob@$H:applied"
+expect_match "the JUnit export names each command as a property" "$("$RBC" export "$TMP/near/$ID" --format junit)" \
+	"<property name=\"command [0-9]+\" value=\"bob@$H answered 1: done\"/>"
 expect_match "the Markdown timeline shows who acted" "$("$RBC" export "$TMP/near/$ID" --format md)" "\| command \|  \| bob@$H answered 1: done \(by bob\)"
 
 # The journal's checker judges a command event's fields.

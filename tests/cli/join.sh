@@ -112,6 +112,9 @@ expect_eq "… each command with who, host and result" \
 	"bob@$H:applied,bob@$H:refused,bob@$H:applied,alice@$H:refused,bob@$H:applied,bob@$H:applied"
 expect_match "the JUnit export names each command as a property" "$("$RBC" export "$TMP/near/$ID" --format junit)" \
 	"<property name=\"command [0-9]+\" value=\"bob@$H answered 1: done\"/>"
+"$RBC" export "$TMP/near/$ID" --format junit -o "$TMP/join.xml"
+run xmllint --noout --schema "$ROOT/tests/junit.xsd" "$TMP/join.xml"
+expect_eq "… and it validates against tests/junit.xsd (xmllint)" "$RC" 0
 expect_match "the Markdown timeline shows who acted" "$("$RBC" export "$TMP/near/$ID" --format md)" "\| command \|  \| bob@$H answered 1: done \(by bob\)"
 
 # The journal's checker judges a command event's fields.

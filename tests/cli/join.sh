@@ -54,6 +54,7 @@ ID=$(ls "$TMP/near")
 for i in $(seq 200); do [ "$(sql "SELECT count(*) FROM rbc_runs WHERE run = '$ID'")" = 1 ] && break; sleep 0.05; done
 tui_start 120 30 join "$ID" --db "$DB" --operator bob
 expect_screen "the joiner's header: JOINED as bob, driven by alice" "JOINED as bob · driven by alice@$H"
+expect_screen "… its key hints say what a joiner does" "joined  Space done  Enter answer  n note"
 drv send-keys -t d a
 expect_screen "the manual step waits on the joiner's screen" "◆ 1 Check the dashboard"
 keys Down
@@ -178,7 +179,7 @@ dwait "Incident commander bob" && ok "the joiner takes a role: the driver's scre
 keys n
 type_text "cache hit rate fell at 01:50"
 keys Enter
-for i in $(seq 200); do grep -q "cache hit rate" "$TMP"/inc/*/journal.jsonl && break; sleep 0.05; done
+for i in $(seq 200); do [ "$(grep -c '"ev":"command"' "$TMP"/inc/*/journal.jsonl)" = 2 ] && break; sleep 0.05; done
 IJ=$(cat "$TMP"/inc/*/journal.jsonl)
 expect_match "… the role in the driver's journal, by bob" "$IJ" '"what":"role","role":"incident-commander",[^}]*"to":"bob"[^}]*"by":"bob"'
 expect_match "… the timeline note too" "$IJ" '"what":"note".*"text":"cache hit rate fell at 01:50","by":"bob"'

@@ -14,5 +14,6 @@ int cmd_resume(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_follow(int argc, char **argv);
+int cmd_join(int argc, char **argv);
 
 #endif

@@ -18,6 +18,21 @@
 #include "rbc/session.h"
 
 struct journal;
+struct cJSON;
+
+/*
+ * rbc join: where the answering keys' actions go instead of the engine
+ * (docs/team.md, "Joining a run"). answer: kind "done", "fail", "skip",
+ * "answer" (value: an ask's answer), "note" (s NULL: on the run); incident:
+ * an incident action as the overlay made it (borrowed). The driver judges
+ * each; its verdict comes back through the record (a command event).
+ */
+struct console_acts {
+	const char *by;           /* the joiner's --operator */
+	void (*answer)(void *ud, const struct eng_step *s, const char *kind, const char *value, const char *note);
+	void (*incident)(void *ud, const struct cJSON *ev);
+	void *ud;
+};
 
 struct console_cfg {
 	const char *theme;      /* a name or a path; NULL: default (monochrome with NO_COLOR) */
@@ -28,6 +43,7 @@ struct console_cfg {
 	   "db lost, retrying") as it is now. NULL: the console drives. */
 	const char *(*following)(void *ud);
 	void *following_ud;
+	const struct console_acts *acts; /* rbc join: following, and these act */
 };
 
 int console_run(struct session *s, const struct console_cfg *cfg);

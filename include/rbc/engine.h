@@ -98,6 +98,7 @@ enum eng_wait { ENG_WAIT_NONE, ENG_WAIT_MANUAL, ENG_WAIT_CONFIRM, ENG_WAIT_ASK }
 	X(NOTE, "note")                    \
 	X(INCIDENT, "incident")            \
 	X(EXPANDED, "expanded")            \
+	X(COMMAND, "command")              \
 	X(RUN_FINISHED, "run_finished")
 
 enum eng_event_type {
@@ -172,7 +173,7 @@ struct eng_event {
 	                                 stop ended it; RUN_FINISHED: engine_stop did */
 	/* DEADLINE: a group's or runbook's time budget ran out (text says it;
 	   target: where on_deadline goto: sends the flow, else NULL) */
-	const struct cJSON *detail;   /* INCIDENT: the incident event's fields
+	const struct cJSON *detail;   /* INCIDENT, COMMAND: the event's fields
 	                                 (rbc/incident.h), masked when written */
 	bool run;                     /* the run's own flow moved (engine_start and the
 	                                 branches of its parallel groups), not a step run
@@ -260,6 +261,10 @@ bool engine_note(struct engine *e, struct eng_step *s, const char *text, const c
 /* Records an incident event (rbc/incident.h: what an action returned;
    borrowed): journaled like every event, then passed to the observer. */
 void engine_incident(struct engine *e, const struct cJSON *detail);
+/* Records a joiner's command and what became of it (docs/team.md,
+   "Joining a run": the fields of the command event; borrowed): journaled
+   like every event, then passed to the observer. Changes nothing. */
+void engine_command(struct engine *e, const struct cJSON *detail);
 /*
  * Stops the run: cancels every probe and wait, ends watches. RUN_FINISHED
  * follows once everything has let go (after the probes' cancellation), with

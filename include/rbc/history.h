@@ -11,7 +11,8 @@
  *
  * The tables are rbc's own (schema version HISTORY_SCHEMA, created on first
  * use under an advisory lock): rbc_schema, rbc_runs, rbc_events — described
- * in docs/journal.md — and, since version 2, rbc_leases (lease.h).
+ * in docs/journal.md — since version 2, rbc_leases (lease.h), and since
+ * version 3, rbc_commands (commands.h).
  */
 #ifndef RBC_HISTORY_H
 #define RBC_HISTORY_H
@@ -25,7 +26,7 @@
 
 #include "rbc/error.h"
 
-#define HISTORY_SCHEMA 2
+#define HISTORY_SCHEMA 3
 
 struct history;
 

@@ -56,6 +56,8 @@ struct session_opts {
 	bool yes;
 	bool interactive;                 /* an operator answers (the console) */
 	const char *db;                   /* PostgreSQL URL; NULL or "": none */
+	bool joinable;                    /* batch with --db: manual steps, asks and approvals
+	                                     wait for a joiner (rbc join; docs/team.md) */
 	bool resume, forced;              /* rbc resume, with --force */
 	bool follow;                      /* rbc follow: no journal, nothing runs (follow.h) */
 	/* An incident runbook: declared at open with this level and title

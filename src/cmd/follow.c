@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "rbc/cmd.h"
+#include "rbc/commands.h"
 #include "rbc/console.h"
 #include "rbc/follow.h"
 #include "rbc/mask.h"
@@ -40,6 +41,7 @@ struct follow_run {
 	char *mark;               /* the header's mark */
 	char *who;                /* who drives, as the header says: OPERATOR@HOST */
 	const char *state;        /* the source's state ("db lost, retrying"), or NULL */
+	const char *joined_as;    /* rbc join: the joiner's name */
 };
 
 /* The follower's events go to the console as the engine's would. */
@@ -62,8 +64,12 @@ static const char *mark_cb(void *ud)
 	struct follow_run *r = ud;
 	free(r->mark);
 	const char *who = follower_driver(r->f) ? follower_driver(r->f) : r->who;
-	r->mark = xasprintf("FOLLOWING %s%s%s%s", who, r->state ? " · " : "", r->state ? r->state : "",
-	                    follower_stopped(r->f) ? " · stopped" : "");
+	if (r->joined_as)
+		r->mark = xasprintf("JOINED as %s · driven by %s%s%s%s", r->joined_as, who, r->state ? " · " : "",
+		                    r->state ? r->state : "", follower_stopped(r->f) ? " · stopped" : "");
+	else
+		r->mark = xasprintf("FOLLOWING %s%s%s%s", who, r->state ? " · " : "", r->state ? r->state : "",
+		                    follower_stopped(r->f) ? " · stopped" : "");
 	return r->mark;
 }
 
@@ -119,8 +125,8 @@ static void header_vars(const cJSON *h, struct rb_kv *vars)
 /* The console over a follow session of the run whose header is h; src
    starts feeding the follower once the console observes it. */
 static int follow_console(const cJSON *h, const cJSON *tree, const char *run, const struct rundir *rd, const char *theme,
-                   bool (*src_start)(void *ud, uv_loop_t *loop, struct follower *f, const char **state),
-                   void (*src_stop)(void *ud), void *src_ud)
+                   bool (*src_start)(void *ud, struct session *s, struct follower *f, const char **state),
+                   void (*src_stop)(void *ud), void *src_ud, const struct console_acts *acts)
 {
 	int status = 0;
 	struct rb_kv vars = {0};
@@ -149,13 +155,14 @@ static int follow_console(const cJSON *h, const cJSON *tree, const char *run, co
 		           *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "host"));
 		if (warn)
 			session_tell(s, warn); /* shown once the console is up */
-		struct follow_run r = {.s = s, .who = xasprintf("%s@%s", op ? op : "?", host ? host : "?")};
+		struct follow_run r = {.s = s, .who = xasprintf("%s@%s", op ? op : "?", host ? host : "?"),
+		                       .joined_as = acts ? acts->by : NULL};
 		r.f = follower_new(rd ? rd->path : run, session_engine(s), &(struct follow_cbs){.emit = emit_cb, .say = say_cb, .ud = &r});
-		if (!src_start(src_ud, session_loop(s), r.f, &r.state)) {
+		if (!src_start(src_ud, s, r.f, &r.state)) {
 			status = RBC_EXIT_NOINPUT;
 		} else {
 			struct console_cfg cfg = {.theme = theme, .run_id = run, .run_path = rd ? rd->path : NULL,
-			                          .following = mark_cb, .following_ud = &r};
+			                          .following = mark_cb, .following_ud = &r, .acts = acts};
 			console_run(s, &cfg);
 			status = 0;
 		}
@@ -182,12 +189,12 @@ struct local_src {
 };
 
 /* The local source starts: the journal followed as it grows. */
-static bool local_start(void *ud, uv_loop_t *loop, struct follower *f, const char **state)
+static bool local_start(void *ud, struct session *s, struct follower *f, const char **state)
 {
 	(void)state;
 	struct local_src *l = ud;
 	struct rbc_error err = {0};
-	l->t = follow_tail_start(loop, l->dir, f, &err);
+	l->t = follow_tail_start(session_loop(s), l->dir, f, &err);
 	if (!l->t)
 		text_fprintf(stderr, "rbc: follow: %s\n", err.msg);
 	rbc_error_clear(&err);
@@ -207,12 +214,42 @@ struct db_src {
 	const char *url, *run;
 	const char *header;       /* the header line's text */
 	struct follow_db *d;
+	const char *joiner;       /* rbc join: the joiner's name, and its sender */
+	struct cmd_sender *snd;
+	struct session *s;
 };
 
-/* The database source starts: the checked header first, then its rows. */
-static bool db_start(void *ud, uv_loop_t *loop, struct follower *f, const char **state)
+/* The sender's trouble (a command the database refused), on the status row. */
+static void join_say(void *ud, const char *text)
 {
 	struct db_src *b = ud;
+	session_tell(b->s, text);
+}
+
+/* rbc join: an answer or a note on s, as a command to the driver. */
+static void join_answer(void *ud, const struct eng_step *st, const char *kind, const char *value, const char *note)
+{
+	struct db_src *b = ud;
+	if (b->snd)
+		cmd_send(b->snd, kind, st && st->def ? st->def->id : NULL, value, note, NULL);
+}
+
+/* rbc join: an incident action, as the overlay made it, to the driver
+   (which makes it again under its own rules). */
+static void join_incident(void *ud, const cJSON *ev)
+{
+	struct db_src *b = ud;
+	char *t = cJSON_PrintUnformatted(ev);
+	if (b->snd)
+		cmd_send(b->snd, "incident", NULL, NULL, NULL, t);
+	free(t);
+}
+
+/* The database source starts: the checked header first, then its rows. */
+static bool db_start(void *ud, struct session *s, struct follower *f, const char **state)
+{
+	struct db_src *b = ud;
+	uv_loop_t *loop = session_loop(s);
 	char *line = xasprintf("%s\n", b->header);
 	bool ok = follower_line(f, line, strlen(line));
 	free(line);
@@ -221,6 +258,12 @@ static bool db_start(void *ud, uv_loop_t *loop, struct follower *f, const char *
 		return false;
 	}
 	b->d = follow_db_start(loop, b->url, b->run, f, state);
+	if (b->joiner) {
+		char host[256] = "";
+		gethostname(host, sizeof host - 1);
+		b->s = s;
+		b->snd = cmd_sender_start(loop, b->url, b->run, b->joiner, host, join_say, b);
+	}
 	return true;
 }
 
@@ -230,6 +273,8 @@ static void db_stop(void *ud)
 	struct db_src *b = ud;
 	follow_db_stop(b->d);
 	b->d = NULL;
+	cmd_sender_stop(b->snd);
+	b->snd = NULL;
 }
 
 /*
@@ -237,7 +282,7 @@ static void db_stop(void *ud)
  * runbooks make the engine), then the console fed from rbc_events. The
  * header is text from the database: the journal's checker judges it.
  */
-static int follow_db(const char *url, const char *run, const char *theme)
+static int follow_db(const char *url, const char *run, const char *theme, const char *joiner)
 {
 	struct rbc_error err = {0};
 	char *text = follow_db_header(url, run, &err);
@@ -260,8 +305,9 @@ static int follow_db(const char *url, const char *run, const char *theme)
 		fprintf(stderr, "rbc: follow: the run's header in the database names no runbooks\n");
 		status = RBC_EXIT_DATAERR;
 	} else {
-		struct db_src b = {.url = url, .run = run, .header = text};
-		status = follow_console(h, tree, run, NULL, theme, db_start, db_stop, &b);
+		struct db_src b = {.url = url, .run = run, .header = text, .joiner = joiner};
+		struct console_acts acts = {.by = joiner, .answer = join_answer, .incident = join_incident, .ud = &b};
+		status = follow_console(h, tree, run, NULL, theme, db_start, db_stop, &b, joiner ? &acts : NULL);
 	}
 	cJSON_Delete(h);
 	free(text);
@@ -304,7 +350,7 @@ int cmd_follow(int argc, char **argv)
 		return RBC_EXIT_USAGE;
 	}
 	if (db && *db)
-		return follow_db(db, run, theme);
+		return follow_db(db, run, theme, NULL);
 	struct rundir rd = {0};
 	struct rbc_error err = {0};
 	if (!rundir_open(run, &rd, &err)) {
@@ -312,7 +358,7 @@ int cmd_follow(int argc, char **argv)
 		if (env && *env) {
 			rbc_error_clear(&err);
 			rundir_free(&rd);
-			return follow_db(env, run, theme);
+			return follow_db(env, run, theme, NULL);
 		}
 		text_fprintf(stderr, "rbc: follow: %s\n", err.msg);
 		rbc_error_clear(&err);
@@ -327,11 +373,64 @@ int cmd_follow(int argc, char **argv)
 		status = RBC_EXIT_DATAERR;
 	} else {
 		struct local_src l = {.dir = rd.path};
-		status = follow_console(h, tree, rd.id, &rd, theme, local_start, local_stop, &l);
+		status = follow_console(h, tree, rd.id, &rd, theme, local_start, local_stop, &l, NULL);
 	}
 	cJSON_Delete(h);
 	cJSON_Delete(tree);
 	rbc_error_clear(&err);
 	rundir_free(&rd);
 	return status;
+}
+
+/* rbc join --help. */
+static void join_usage(FILE *fp)
+{
+	fputs("usage: rbc join --db URL --operator NAME [--theme NAME|FILE] RUN\n"
+	      "  RUN                  a run driven elsewhere with --db (rbc history lists them)\n"
+	      "  --db URL             the database the driver stores the run in (else\n"
+	      "                       RBC_DATABASE_URL)\n"
+	      "  --operator NAME      who you are: the record names you with each answer\n"
+	      "  --theme NAME|FILE    colours, as rbc run takes them\n"
+	      "The run's console as rbc follow shows it, where Space, f, s, Enter on an\n"
+	      "ask, n and incident mode's keys send the answer to the driver, which\n"
+	      "applies or refuses it (docs/team.md, \"Joining a run\"). Only the driver\n"
+	      "runs, stops or confirms steps and answers secrets.\n",
+	      fp);
+}
+
+/* rbc join --db URL --operator NAME [--theme NAME|FILE] RUN */
+int cmd_join(int argc, char **argv)
+{
+	const char *run = NULL, *db = getenv("RBC_DATABASE_URL"), *theme = NULL, *op = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			join_usage(stdout);
+			return 0;
+		} else if ((strcmp(a, "--db") == 0 || strcmp(a, "--theme") == 0 || strcmp(a, "--operator") == 0) &&
+		           i + 1 < argc) {
+			*(a[2] == 'd' ? &db : a[2] == 't' ? &theme : &op) = argv[++i];
+		} else if (a[0] == '-') {
+			text_fprintf(stderr, "rbc: join: unknown option or missing value: %s\n", a);
+			join_usage(stderr);
+			return RBC_EXIT_USAGE;
+		} else if (run) {
+			fprintf(stderr, "rbc: join: one run at a time\n");
+			return RBC_EXIT_USAGE;
+		} else {
+			run = a;
+		}
+	}
+	if (!run || !db || !*db || !op || !*op) {
+		fprintf(stderr, "rbc: join: %s\n", !run ? "which run? (rbc history --db URL lists them)"
+		                                  : !op || !*op ? "--operator NAME is required: the record names who acted"
+		                                                : "--db URL is required: joiners reach the driver through PostgreSQL");
+		join_usage(stderr);
+		return RBC_EXIT_USAGE;
+	}
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "rbc: join: the console needs a terminal\n");
+		return RBC_EXIT_USAGE;
+	}
+	return follow_db(db, run, theme, op);
 }

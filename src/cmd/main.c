@@ -36,6 +36,10 @@ static const struct command {
 	{"follow", cmd_follow, "[--db URL] [--theme NAME|FILE] RUN",
 	 "read-only console on a run in progress or finished: from its journal\n"
 	 "      as it grows, or with --db from PostgreSQL on any machine"},
+	{"join", cmd_join, "--db URL --operator NAME [--theme NAME|FILE] RUN",
+	 "the console of a run driven elsewhere, from PostgreSQL, where you answer\n"
+	 "      manual steps, asks, approvals and incident entries; the driver\n"
+	 "      applies or refuses each and journals who acted"},
 	{"history", cmd_history, "[--db URL] [--json] [RUN] | push [--db URL] RUN",
 	 "the runs stored in PostgreSQL by --db (RBC_DATABASE_URL), or one run's\n"
 	 "      events; push stores a run's journal there"},

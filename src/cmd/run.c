@@ -58,6 +58,8 @@ static void run_usage(FILE *fp)
 	        "                       monochrome, or a file); NO_COLOR selects monochrome\n"
 	        "  --db URL             also store every journal event in PostgreSQL (default:\n"
 	        "                       RBC_DATABASE_URL); the run never waits for it\n"
+	        "  --wait-for-joiners   with --batch and --db: manual steps, asks and approvals\n"
+	        "                       wait for an answer from rbc join (docs/team.md)\n"
 	        "  --severity LEVEL     an incident runbook: declare at this level (its id or\n"
 	        "                       name) instead of asking; needs --title. With --batch\n"
 	        "                       too: declared before the first step, Slack and\n"
@@ -303,7 +305,7 @@ static struct runbook **load_runbooks(const char *const *files, size_t nfiles,
 }
 
 struct run_opts {
-	bool batch, yes;
+	bool batch, yes, wait_join;
 	const char *op, *theme;
 	const char *severity, *title, *impact; /* incident: --severity, --title, --impact-start */
 	const char *approver;     /* --approver: who approves with --assume done */
@@ -328,6 +330,7 @@ static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, 
 	struct session_opts so = {.cmd = cmd, .runbooks = rbs, .nrunbooks = nrbs, .vars = vars, .rd = rd,
 	                          .argc = argc, .argv = argv, .operator = ro->op, .assume = ro->assume,
 	                          .approver = ro->approver, .yes = ro->yes, .interactive = !ro->batch, .db = ro->db, .resume = resume,
+	                          .joinable = ro->batch && ro->wait_join && ro->db && *ro->db,
 	                          .forced = forced, .severity = ro->severity, .title = ro->title,
 	                          .impact_start = ro->impact, .note = note};
 	struct rbc_error err = {0};
@@ -382,7 +385,7 @@ static bool required_only(struct runbook *const *rbs, size_t n, const struct rb_
 
 int cmd_run(int argc, char **argv)
 {
-	bool batch = false, yes = false;
+	bool batch = false, yes = false, wait_join = false;
 	enum eng_assume assume = ENG_ASSUME_NONE;
 	const char *op = NULL, *theme = NULL, *db = getenv("RBC_DATABASE_URL");
 	const char *severity = NULL, *title = NULL, *impact = NULL, *answers_file = NULL, *approver = NULL;
@@ -405,6 +408,8 @@ int cmd_run(int argc, char **argv)
 			return 0;
 		} else if (strcmp(a, "--batch") == 0) {
 			batch = true;
+		} else if (strcmp(a, "--wait-for-joiners") == 0) {
+			wait_join = true;
 		} else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
 			yes = true;
 		} else if (strcmp(a, "--severity") == 0 || strcmp(a, "--title") == 0 || strcmp(a, "--impact-start") == 0 ||
@@ -547,7 +552,7 @@ int cmd_run(int argc, char **argv)
 		return run_done(status, rbs, nfiles, files, &vars, &rd);
 	}
 	struct run_opts ro = {.batch = batch, .op = op, .theme = theme, .db = db, .assume = assume, .yes = yes,
-	                      .severity = severity, .title = title, .impact = impact, .approver = approver};
+	                      .wait_join = wait_join, .severity = severity, .title = title, .impact = impact, .approver = approver};
 	int rc = execute(rbs, nfiles, &vars, &rd, argc, argv, &ro, false, false, "run");
 	return run_done(rc, rbs, nfiles, files, &vars, &rd);
 }

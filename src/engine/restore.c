@@ -273,6 +273,8 @@ bool engine_restore(struct engine *e, const struct eng_restore *r)
 		if (r->detail)
 			vars_severity(e, r->detail);
 		break;
+	case ENG_EV_COMMAND:
+		break; /* who asked: its effect has lines of its own */
 	}
 	value_free(r->value);
 	return ok;

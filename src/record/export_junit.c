@@ -94,6 +94,22 @@ static void junit_step_properties(struct strbuf *sb, const cJSON *s)
 	free(dl);
 }
 
+/* The joiners' commands (docs/team.md, "Joining a run"), as properties of
+   the first suite: "command N" = what the record says became of it. */
+static void junit_commands(struct strbuf *sb, const cJSON *doc)
+{
+	const cJSON *t;
+	cJSON_ArrayForEach(t, export_get(doc, "timeline"))
+	{
+		const cJSON *n = export_get(t, "command");
+		if (!export_str(t, "ev") || strcmp(export_str(t, "ev"), "command") != 0 || !cJSON_IsNumber(n))
+			continue;
+		char name[48];
+		snprintf(name, sizeof name, "command %.0f", n->valuedouble);
+		junit_property(sb, name, export_str(t, "text") ? export_str(t, "text") : "");
+	}
+}
+
 /* One suite per runbook, one testcase per step that started (or was answered). */
 char *export_junit(const char *dir, struct rbc_error *err)
 {
@@ -126,6 +142,7 @@ char *export_junit(const char *dir, struct rbc_error *err)
 	sb_addf(&sb, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
 	        tests + !!unfinished, fails + !!unfinished, errors, skipped, total_time);
 	int suite_id = 0;
+	bool commands_said = false; /* the joiners' commands: in the first suite */
 	cJSON_ArrayForEach(rb, rbs)
 	{
 		const char *rid = export_str(rb, "id");
@@ -178,6 +195,10 @@ char *export_junit(const char *dir, struct rbc_error *err)
 		/* Owners, approvals, the budgets of its groups (the phase's too). */
 		cJSON_ArrayForEach(s, steps) if (strcmp(export_str(s, "runbook"), rid) == 0)
 			junit_step_properties(&sb, s);
+		if (!commands_said) {
+			junit_commands(&sb, doc);
+			commands_said = true;
+		}
 		sb_adds(&sb, "    </properties>\n");
 		cJSON_ArrayForEach(s, steps)
 		{

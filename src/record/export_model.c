@@ -499,7 +499,9 @@ static bool model_line(void *ud, const cJSON *e, const char *raw, unsigned long 
 	if (strcmp(ev, "sample") != 0) {
 		cJSON *o = cJSON_CreateObject();
 		static const char *const keys[] = {"seq", "t", "ev", "step", "verdict", "state", "text", "by",
-		                                   "name", "value", "target", "for", "at", "what"};
+		                                   "name", "value", "target", "for", "at", "what",
+		                                   /* a joiner's command (docs/team.md) */
+		                                   "command", "host", "action", "on", "result", "why"};
 		for (size_t i = 0; i < RBC_ARRAY_LEN(keys); i++)
 			copy(o, keys[i], e, keys[i]);
 		cJSON_AddItemToArray(m->timeline, o);

@@ -101,7 +101,7 @@ static void emit(struct follower *f, const cJSON *o)
 	ev.value = field(o, "value");
 	ev.run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "main"));
 	ev.stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped"));
-	if (t == ENG_EV_INCIDENT || t == ENG_EV_EXPANDED)
+	if (t == ENG_EV_INCIDENT || t == ENG_EV_EXPANDED || t == ENG_EV_COMMAND)
 		ev.detail = o;
 	if (t == ENG_EV_OUTPUT)
 		return; /* never journaled: the bytes are in the driver's spool */

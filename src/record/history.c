@@ -63,6 +63,21 @@ const char history_schema_sql[] =
 	"  beat timestamptz NOT NULL,\n"
 	"  expires timestamptz NOT NULL);\n"
 	"INSERT INTO rbc_schema (version) VALUES (2) ON CONFLICT DO NOTHING;\n"
+	/* version 3: joiners' commands to the driver (commands.h) */
+	"CREATE TABLE IF NOT EXISTS rbc_commands (\n"
+	"  id bigserial PRIMARY KEY,\n"
+	"  run text NOT NULL,\n"
+	"  operator text NOT NULL,\n"
+	"  host text NOT NULL,\n"
+	"  at timestamptz NOT NULL DEFAULT now(),\n"
+	"  kind text NOT NULL,\n"
+	"  step text,\n"
+	"  value text,\n"
+	"  note text,\n"
+	"  detail jsonb,\n"
+	"  state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'applied', 'refused')),\n"
+	"  why text);\n"
+	"INSERT INTO rbc_schema (version) VALUES (3) ON CONFLICT DO NOTHING;\n"
 	"COMMIT;\n"
 	"SELECT max(version) FROM rbc_schema;\n";
 

@@ -239,6 +239,9 @@ static const char *const incident_words[] = {"what", "t", "seq", "ev", "by", "fr
                                              "id", "kind", "target", "state", "level",
                                              "impact_start", "type", "todo", "met", NULL};
 
+/* What a command event keeps unmasked: its own words, not the joiner's text. */
+static const char *const command_words[] = {"command", "by", "host", "action", "on", "result", NULL};
+
 /* The titles of the steps below s, by journal id, as the run has them. */
 static void add_titles_below(cJSON *o, const struct eng_step *s)
 {
@@ -441,6 +444,18 @@ static char *event_line(struct journal *j, const struct eng_event *ev, uint64_t 
 			    strcmp(c->string, "by") && strcmp(c->string, "text") && strcmp(c->string, "automatic"))
 				cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, true));
 		add_str(o, "text", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "text")));
+		cJSON_Delete(d);
+		break;
+	}
+	case ENG_EV_COMMAND: {
+		/* A joiner's command: who, from where, what of which step, and
+		   what became of it (docs/journal.md); the text is the event's. */
+		cJSON *d = ev->detail ? cJSON_Duplicate(ev->detail, true) : NULL;
+		mask_strings(j->mask, d, command_words);
+		for (cJSON *c = d ? d->child : NULL; c; c = c->next)
+			if (c->string && strcmp(c->string, "t") && strcmp(c->string, "seq") && strcmp(c->string, "ev") &&
+			    strcmp(c->string, "by") && strcmp(c->string, "text"))
+				cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, true));
 		cJSON_Delete(d);
 		break;
 	}

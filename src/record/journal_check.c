@@ -44,19 +44,20 @@ static const struct field_rule {
 	const char *name;
 	enum field_kind kind;
 } field_rules[] = { /* sorted by name (strcmp): found by bsearch */
-	{"about", FIELD_STR}, {"after", FIELD_BOOL}, {"argv", FIELD_STRS}, {"at", FIELD_STR},
-	{"attempt", FIELD_COUNT}, {"automatic", FIELD_BOOL}, {"by", FIELD_STR}, {"criteria", FIELD_CRITERIA},
+	{"about", FIELD_STR}, {"action", FIELD_STR}, {"after", FIELD_BOOL}, {"argv", FIELD_STRS}, {"at", FIELD_STR},
+	{"attempt", FIELD_COUNT}, {"automatic", FIELD_BOOL}, {"by", FIELD_STR}, {"command", FIELD_SEQ}, {"criteria", FIELD_CRITERIA},
 	{"cut", FIELD_BOOL}, {"deadline_ms", FIELD_SEQ}, {"dropped_last", FIELD_BOOL}, {"duration_ms", FIELD_NUM}, {"ev", FIELD_EV}, {"events", FIELD_SEQ},
 	{"for", FIELD_STR}, {"forced", FIELD_BOOL}, {"from", FIELD_STR_NULL}, {"group", FIELD_BOOL},
 	{"host", FIELD_STR}, {"id", FIELD_STR}, {"impact_start", FIELD_TIME}, {"items", FIELD_STRS}, {"lost_captures", FIELD_STRS},
 	{"main", FIELD_BOOL}, {"name", FIELD_STR}, {"note", FIELD_STR}, {"number", FIELD_STR},
-	{"on_deadline", FIELD_STR}, {"operator", FIELD_STR}, {"output", FIELD_STR}, {"pid", FIELD_COUNT}, {"rbc", FIELD_STR},
-	{"role", FIELD_STR}, {"run", FIELD_STR}, {"runbooks", FIELD_RUNBOOKS}, {"sample", FIELD_OBJ},
+	{"on", FIELD_STR}, {"on_deadline", FIELD_STR}, {"operator", FIELD_STR}, {"output", FIELD_STR}, {"pid", FIELD_COUNT}, {"rbc", FIELD_STR},
+	{"result", FIELD_STR}, {"role", FIELD_STR}, {"run", FIELD_STR}, {"runbooks", FIELD_RUNBOOKS}, {"sample", FIELD_OBJ},
 	{"schema", FIELD_COUNT}, {"seq", FIELD_SEQ}, {"started", FIELD_TIME}, {"state", FIELD_STR},
 	{"step", FIELD_STR}, {"steps", FIELD_STEPS}, {"stopped", FIELD_BOOL}, {"t", FIELD_TIME}, {"target", FIELD_STR},
 	{"text", FIELD_STR}, {"title", FIELD_STR}, {"to", FIELD_STR_NULL}, {"todo", FIELD_COUNT},
 	{"value", FIELD_STR_NULL}, {"value_bytes", FIELD_COUNT}, {"value_sha256", FIELD_STR},
 	{"var", FIELD_STR}, {"vars", FIELD_VARS}, {"verdict", FIELD_VERDICT}, {"what", FIELD_STR},
+	{"why", FIELD_STR},
 };
 
 static int by_rule_name(const void *a, const void *b)
@@ -378,6 +379,30 @@ static char *check_incident(const cJSON *o, struct journal_check *k)
 
 /* A deadline line as the engine writes it: its step, its budget and what
    its end does (a target only for goto). NULL, or why not. */
+/* A joiner's command (docs/journal.md, "command"): its number, who and
+   from where, what it asked, and applied or refused with why. */
+static char *check_command(const cJSON *o)
+{
+	static const char *const need[] = {"command", "by", "host", "action", "result"};
+	for (size_t i = 0; i < RBC_ARRAY_LEN(need); i++)
+		if (!cJSON_GetObjectItemCaseSensitive(o, need[i]))
+			return xasprintf("a command has no \"%s\"", need[i]);
+	static const char *const actions[] = {"done", "fail", "skip", "answer", "note", "incident"};
+	const char *a = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "action"));
+	bool known = false;
+	for (size_t i = 0; i < RBC_ARRAY_LEN(actions) && !known; i++)
+		known = strcmp(a, actions[i]) == 0;
+	const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "result"));
+	bool refused = strcmp(r, "refused") == 0;
+	if (!refused && strcmp(r, "applied") != 0)
+		return xasprintf("a command's result is \"%s\", not applied or refused", r);
+	if (!known && !refused)
+		return xasprintf("a command \"%s\" was applied: rbc has no such command", a);
+	if (refused != (cJSON_GetObjectItemCaseSensitive(o, "why") != NULL))
+		return xstrdup(refused ? "a refused command does not say why" : "an applied command has a \"why\"");
+	return NULL;
+}
+
 static char *check_deadline(const cJSON *o)
 {
 	const char *od = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "on_deadline"));
@@ -607,5 +632,7 @@ char *journal_check_line(const cJSON *o, const char *raw, size_t len, unsigned l
 		return check_incident(o, k);
 	if (strcmp(ev, "deadline") == 0)
 		return check_deadline(o);
+	if (strcmp(ev, "command") == 0)
+		return check_command(o);
 	return NULL;
 }

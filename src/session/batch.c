@@ -191,6 +191,12 @@ static void on_event(void *ud, const struct eng_event *ev)
 		put_clean(stdout, ev->text);
 		printf(": on_deadline %s\n", engine_budget(s) ? rb_on_deadline_name(engine_budget(s)->on_deadline) : "warn");
 		break;
+	case ENG_EV_COMMAND: /* a joiner's, applied or refused (docs/team.md) */
+		printf("%-9s ", "COMMAND");
+		put_clean(stdout, ev->text);
+		fputc('\n', stdout);
+		fflush(stdout);
+		break;
 	case ENG_EV_CONFIRMED:
 		if (ev->automatic)
 			line("CONFIRMED", s, "--yes");

@@ -19,6 +19,7 @@
 
 #include "rbc/budgetlog.h"
 #include "rbc/history.h"
+#include "joined.h"
 #include "rbc/lease.h"
 #include "rbc/json.h"
 #include "rbc/mask.h"
@@ -36,6 +37,8 @@ struct session {
 	struct journal *j;
 	struct history *hist;     /* --db: the journal's lines also go there */
 	struct lease *lease;      /* --db: the driver's lease on the run (lease.h) */
+	struct cmd_listen *cmds;  /* --db: joiners' commands (commands.h, joined.h) */
+	struct joined joined;
 	struct incident_desk *desk;
 	struct session_view view;
 	char **said;              /* said before a view came, in order */
@@ -126,8 +129,17 @@ static void session_on_event(void *ud, const struct eng_event *ev)
 {
 	struct session *s = ud;
 	desk_on_event(s->desk, ev);
+	if (ev->type == ENG_EV_RUN_FINISHED)
+		cmd_listen_keep(s->cmds, false); /* a batch run waits for joiners no more */
 	if (s->view.on_event)
 		s->view.on_event(s->view.ud, ev);
+}
+
+/* A joiner's command read from the database: judged, applied, journaled. */
+static void take_command(void *ud, const struct command *c, bool *applied, char **why, bool *forget)
+{
+	struct session *s = ud;
+	joined_take(&s->joined, c, applied, why, forget);
 }
 
 /* Each journal line, once on disk, to the database. */
@@ -507,6 +519,7 @@ static void session_free(struct session *s)
 	if (s->hist)
 		history_free(s->hist);
 	lease_free(s->lease);
+	cmd_listen_stop(s->cmds);
 	desk_free(s->desk);
 	probe_shutdown(&s->loop);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -579,7 +592,7 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 	struct engine_opts eo = {.loop = &s->loop, .runbooks = s->rbs, .nrunbooks = s->nrbs, .vars = s->vars,
 	                         .out_dir = s->rd->out, .operator = opts->operator,
 	                         .approver = opts->approver,
-	                         .interactive = opts->interactive, .assume = opts->assume, .yes = opts->yes,
+	                         .interactive = opts->interactive || opts->joinable, .assume = opts->assume, .yes = opts->yes,
 	                         .on_event = journal_on_event, .ud = s->j};
 	if (s->fixed_now) {
 		eo.clock = session_clock;
@@ -622,6 +635,10 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 		*rc = RBC_EXIT_DATAERR;
 		session_free(s);
 		return NULL;
+	}
+	if (s->hist) { /* joiners' commands (docs/team.md, "Joining a run") */
+		s->joined = (struct joined){.e = s->e, .desk = s->desk, .now = session_clock, .now_ud = s};
+		s->cmds = cmd_listen_start(&s->loop, opts->db, s->rd->id, opts->joinable, take_command, s);
 	}
 	const struct incident *in = desk_incident(s->desk);
 	if (in && in->severity == SIZE_MAX && opts->severity &&
@@ -667,6 +684,20 @@ void session_drain(struct session *s)
 	if (!s || s->drained)
 		return;
 	s->drained = true;
+	/* No command is taken while the run ends; the verdicts given are
+	   stored first (a moment, bounded). */
+	if (cmd_listen_pending(s->cmds)) {
+		uv_timer_t guard;
+		uint64_t until = uv_now(&s->loop) + 2000;
+		uv_timer_init(&s->loop, &guard);
+		uv_timer_start(&guard, guard_cb, 2000, 0);
+		while (cmd_listen_pending(s->cmds) && uv_now(&s->loop) < until)
+			uv_run(&s->loop, UV_RUN_ONCE);
+		uv_close((uv_handle_t *)&guard, NULL);
+		uv_run(&s->loop, UV_RUN_NOWAIT);
+	}
+	cmd_listen_stop(s->cmds);
+	s->cmds = NULL;
 	/* What a stop started (killing process groups) completes. */
 	for (int spins = 0; (engine_busy(s->e) || journal_busy(s->j)) && spins < 1000; spins++)
 		uv_run(&s->loop, UV_RUN_ONCE);

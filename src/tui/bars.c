@@ -274,7 +274,13 @@ static void status_draw(struct console *c, const struct rect *rc, bool focused)
 		"  read-only  ? help  q quit",
 		"  ? help  q quit",
 	};
-	const char *const *shown = c->cfg->following ? follow_hints : hints;
+	/* rbc join: the answers go to the driver. */
+	static const char *const join_hints[] = {
+		"  joined  Space done  Enter answer  n note  ? help  q quit",
+		"  joined  Space done  ? help  q quit",
+		"  ? help  q quit",
+	};
+	const char *const *shown = c->cfg->acts ? join_hints : c->cfg->following ? follow_hints : hints;
 	bool idle = frame_idle(c);
 	const char *mark = idle ? " idle" : "     ";
 	int mw = draw_width(mark) + 1;

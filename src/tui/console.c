@@ -221,6 +221,10 @@ static void on_event(void *ud, const struct eng_event *ev)
 		else if (c->follow && !frame_turn_selected(c))
 			frame_select_step(c, ev->step); /* the operator's turn: show what to do */
 		break;
+	case ENG_EV_COMMAND:
+		/* A joiner's command: who acted, or why it was refused. */
+		frame_message(c, "%s", ev->text ? ev->text : "a joiner's command");
+		break;
 	case ENG_EV_DEADLINE:
 		/* Said once on disk, as batch says it: "2 Roll out: deadline 30m passed". */
 		frame_message(c, "%s %s: %s", frame_step_label(ev->step), ev->step->title ? ev->step->title : "",
@@ -271,7 +275,7 @@ static void on_event(void *ud, const struct eng_event *ev)
    disk), or says why it was refused. */
 static bool inc_record(struct console *c, cJSON *ev, struct rbc_error *err)
 {
-	if (desk_record(c->desk, ev, err))
+	if (acts_incident(c, ev) || desk_record(c->desk, ev, err))
 		return true;
 	frame_message(c, "%s", err->msg ? err->msg : "refused");
 	rbc_error_clear(err);
@@ -344,9 +348,9 @@ static unsigned console_request(struct console *c, enum request r)
 		engine_start(c->e);
 		break;
 	case REQ_DONE:
-		if (manual_open(s) && s->def->approval)
+		if (manual_open(s) && s->def->approval && !c->cfg->acts)
 			frame_prompt_start(c, PROMPT_APPROVE, s); /* the approver's name */
-		else if (s && !engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, c->operator))
+		else if (s && !acts_answer(c, s, ENG_ANSWER_DONE, NULL, c->operator))
 			frame_message(c, "Space marks a manual step done");
 		break;
 	case REQ_FAIL:
@@ -399,6 +403,31 @@ static unsigned console_request(struct console *c, enum request r)
    stop); true when r is taken here. */
 static bool follow_refused(struct console *c, enum request r)
 {
+	struct eng_step *s = frame_selected(c);
+	if (c->cfg->acts) { /* rbc join: answers go to the driver, running stays its */
+		switch (r) {
+		case REQ_RUN:
+			if (s && s->state == ENG_WAITING && s->wait == ENG_WAIT_ASK && s->def && s->def->ask &&
+			    !s->def->ask->secret)
+				return false;
+			frame_message(c, s && s->state == ENG_WAITING && s->wait == ENG_WAIT_ASK
+			                     ? "joined: a secret is answered at the driver's console"
+			                     : s && s->state == ENG_WAITING && s->wait == ENG_WAIT_CONFIRM
+			                     ? "joined: only the driver confirms (it starts a command on its machine)"
+			                     : "joined: only the driver runs steps");
+			c->dirty = true;
+			return true;
+		case REQ_RUN_ALL: case REQ_RERUN: case REQ_SEVERITY: case REQ_RESOLVE:
+			frame_message(c, "joined: only the driver runs steps");
+			c->dirty = true;
+			return true;
+		case REQ_DONE: case REQ_FAIL: case REQ_SKIP: case REQ_NOTE: case REQ_ROLE: case REQ_DECISION:
+		case REQ_TODO: case REQ_UPDATE:
+			return false;
+		default:
+			break;
+		}
+	}
 	switch (r) {
 	case REQ_RUN: case REQ_RUN_ALL: case REQ_DONE: case REQ_FAIL: case REQ_SKIP: case REQ_RERUN:
 	case REQ_NOTE: case REQ_SEVERITY: case REQ_ROLE: case REQ_DECISION: case REQ_TODO: case REQ_UPDATE:
@@ -618,7 +647,7 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	free(from);
 	const char *no_color = getenv("NO_COLOR");
 	bool colour = !(no_color && *no_color) || (cfg->theme && *cfg->theme);
-	c->operator = engine_operator(c->e);
+	c->operator = cfg->acts ? cfg->acts->by : engine_operator(c->e);
 
 	/* Signals first: with SIGWINCH handled, ncurses installs no handler of its own. */
 	static const int sigs[] = {SIGWINCH, SIGINT, SIGTERM, SIGHUP};

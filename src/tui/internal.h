@@ -190,6 +190,14 @@ extern const struct overlay_ops overlay_prompt_ops, overlay_incident_ops, bars_h
    prompt is open. */
 void overlay_ask_open(struct console *c, struct eng_step *s);
 
+/* The answering actions (acts.c): to the engine, or to the driver for rbc
+   join (console.h, struct console_acts). acts_incident: false when the
+   console drives (the desk records ev); true, ev taken, when joined. */
+bool acts_answer(struct console *c, struct eng_step *s, enum eng_answer a, const char *note, const char *by);
+bool acts_ask(struct console *c, struct eng_step *s, const char *value, char **why);
+bool acts_note(struct console *c, struct eng_step *s, const char *text);
+bool acts_incident(struct console *c, cJSON *ev);
+
 /* detail_prose.c: the selected step's (or its runbook's) description and links,
    and a terminal command's remark, from row y down to ymax in w columns
    from x; returns the next free row. */

@@ -87,6 +87,8 @@ static struct eng_step *find_ask(struct eng_step *s)
    (internal.h) — one that came while another prompt was open. */
 void overlay_ask_next(struct console *c)
 {
+	if (c->cfg->acts)
+		return; /* joined: an answer sent is the driver's to apply; the step still waits here */
 	size_t n;
 	struct eng_step *const *tops = engine_nodes(c->e, &n);
 	for (size_t i = 0; i < n && c->prompt == PROMPT_NONE; i++) {
@@ -105,7 +107,7 @@ static void ask_submit(struct console *c, const char *value)
 {
 	struct eng_step *s = c->prompt_step;
 	char *why = NULL;
-	if (engine_answer_ask(c->e, s, value, c->operator, &why)) {
+	if (acts_ask(c, s, value, &why)) {
 		ask_close(c);
 		return;
 	}

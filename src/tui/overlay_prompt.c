@@ -30,7 +30,7 @@ static void prompt_done(struct console *c, bool accept)
 	case PROMPT_NOTE:
 		/* Said once the note's line is on disk, or that it never will be
 		   (on_event, ENG_EV_NOTE). */
-		if (accept && *text && s && !engine_note(c->e, s, text, c->operator))
+		if (accept && *text && s && !acts_note(c, s, text))
 			frame_message(c, "the note is not in the record: %s", journal_error(c->cfg->journal)
 			                                                        ? journal_error(c->cfg->journal)
 			                                                        : "the record is lost");
@@ -39,12 +39,12 @@ static void prompt_done(struct console *c, bool accept)
 		if (accept && s) {
 			if (engine_approval_refused(c->e, s, c->operator))
 				frame_message(c, "refused: an approval is not skipped by the run's driver (f marks it failed)");
-			else if (!engine_answer(c->e, s, ENG_ANSWER_SKIP, *text ? text : NULL, c->operator))
+			else if (!acts_answer(c, s, ENG_ANSWER_SKIP, *text ? text : NULL, c->operator))
 				frame_message(c, "only a manual step or a running wait can be skipped here");
 		}
 		break;
 	case PROMPT_FAIL:
-		if (accept && s && !engine_answer(c->e, s, ENG_ANSWER_FAIL, *text ? text : NULL, c->operator))
+		if (accept && s && !acts_answer(c, s, ENG_ANSWER_FAIL, *text ? text : NULL, c->operator))
 			frame_message(c, "only a manual step can be marked failed");
 		break;
 	case PROMPT_SEARCH:
@@ -79,7 +79,7 @@ static void prompt_done(struct console *c, bool accept)
 				frame_message(c, "refused: an approval needs the approver's name");
 			else if (engine_approval_refused(c->e, s, text))
 				frame_message(c, "refused: %s drives this run; another operator approves", c->operator);
-			else if (!engine_answer(c->e, s, ENG_ANSWER_DONE, NULL, text))
+			else if (!acts_answer(c, s, ENG_ANSWER_DONE, NULL, text))
 				frame_message(c, "Space marks a manual step done");
 		}
 		break;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The run history in PostgreSQL (--db URL): a real server on 127.0.0.1. Every
-# journal line is stored (the tables made by rbc, schema version 2); rbc
+# journal line is stored (the tables made by rbc, schema version 3); rbc
 # history lists runs and shows one; a secret never reaches the database; the
 # server stopped mid-run and started again loses no event and slows no step;
 # a database down for the whole run leaves the run alone and rbc history
@@ -45,7 +45,7 @@ expect_eq "a run with --db runs as without (FAIL: a step fails)" "$RC" 2
 d=$(run_dir "$OUT"); id=$(basename "$d")
 n=$(($(lines "$d/journal.jsonl") - 1))
 expect_match "… and says its events are stored" "$ERR" "history: $((n + 1)) events stored in the database"
-expect_eq "rbc made its tables, schema version 2" "$(sql 'SELECT max(version) FROM rbc_schema')" 2
+expect_eq "rbc made its tables, schema version 3" "$(sql 'SELECT max(version) FROM rbc_schema')" 3
 expect_eq "every journal event is a row" "$(sql "SELECT count(*) FROM rbc_events WHERE run = '$id'")" "$n"
 expect_eq "… with the journal's seq 1…N" "$(sql "SELECT min(seq) || '-' || max(seq) FROM rbc_events WHERE run = '$id'")" "1-$n"
 expect_eq "the run's row: finished, FAIL, its runbook and operator" \
@@ -149,9 +149,9 @@ expect_eq "… and the database holds every line, the resume's too" \
 expect_eq "… its row finished" "$(sql "SELECT state FROM rbc_runs WHERE run = '$id'")" finished
 
 # --- a newer schema is left alone ---------------------------------------------------------------
-sql "INSERT INTO rbc_schema (version) VALUES (3)" >/dev/null
+sql "INSERT INTO rbc_schema (version) VALUES (4)" >/dev/null
 run "$RBC" run --batch --assume done --db "$DB" "$TMP/short.json"
 expect_eq "with tables of a newer rbc the run still ends as it would" "$RC" 2
-expect_match "… and says why nothing was stored" "$ERR" "schema version 3, newer than this rbc's 2"
+expect_match "… and says why nothing was stored" "$ERR" "schema version 4, newer than this rbc's 3"
 
 t_done

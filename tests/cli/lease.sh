@@ -37,7 +37,7 @@ id=$(sql "SELECT run FROM rbc_leases WHERE pid = $pid")
 expect_eq "… held by operator@host and the driver's pid" "$(sql "SELECT holder || ' ' || pid FROM rbc_leases WHERE run = '$id'")" \
 	"alice@$(hostname) $pid"
 expect_eq "… expiring 3 beats (600 ms) after its beat" "$(sql "SELECT expires - beat FROM rbc_leases WHERE run = '$id'")" "00:00:00.6"
-expect_eq "the schema is version 2" "$(sql 'SELECT max(version) FROM rbc_schema')" 2
+expect_eq "the schema is version 3" "$(sql 'SELECT max(version) FROM rbc_schema')" 3
 b1=$(sql "SELECT beat FROM rbc_leases WHERE run = '$id'")
 expect_eq "the heartbeat renews it: the beat advances" \
 	"$(wait_for "SELECT beat > '$b1' FROM rbc_leases WHERE run = '$id'" t)" t

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The database roles of docs/team.md, their SQL taken from the document
 # itself and run against a real PostgreSQL: the read-only role lists and
-# exports runs and can change nothing; the driver role runs with --db
-# (history and lease) on tables made by their owner.
+# exports runs and can change nothing (nor insert a command); the driver
+# role runs with --db (history and lease) on tables made by their owner;
+# the joining role joins a run (rbc join) and answers its manual step.
 . tests/lib.sh
+. tests/tui.sh
 S=$ROOT/tests/services
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-team-roles.XXXXXX")
-trap '"$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
+trap 'tmx kill-server >/dev/null 2>&1; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
 export RBC_RUNS_DIR=$TMP/runs
 
 if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
@@ -61,4 +63,30 @@ run "$RBC" run --batch --assume done --operator alice --db "$ALICE" "$TMP/short.
 expect_match "as that role, a run with --db stores every event" "$ERR" 'history: [0-9]+ events stored in the database'
 id2=$(basename "$(printf '%s\n' "$OUT" | sed -n 's/^run: [^ ]* (\(.*\))$/\1/p')")
 expect_eq "… its row finished" "$(psql -X -At "$DB" -c "SELECT state FROM rbc_runs WHERE run = '$id2'")" finished
+
+# --- the joining role ---------------------------------------------------------------------
+run psql -X -q "$CAROL" -c "INSERT INTO rbc_commands (run, operator, host, kind, step) VALUES ('$id2', 'carol', 'h', 'done', 'sign')"
+expect_match "the read-only role cannot insert a command" "$ERR" 'permission denied for table rbc_commands'
+joiner=$(doc_sql "joining role")
+expect_match "docs/team.md holds the joining role's SQL" "$joiner" '^GRANT SELECT, INSERT ON rbc_commands TO rbc_joiner;$'
+run psql -X -q -v ON_ERROR_STOP=1 "$SUPER" -c "$joiner"
+expect_eq "… and it runs as written" "$RC $ERR" "0 "
+BOB="postgresql://bob@127.0.0.1:$PGPORT/rbc_test"
+( RBC_RUNS_DIR=$TMP/batch "$RBC" run --batch --wait-for-joiners --operator alice --db "$ALICE" "$TMP/short.json" \
+	>"$TMP/batch.out" 2>&1; echo "rc=$?" >>"$TMP/batch.out" ) &
+bpid=$!
+for i in $(seq 200); do grep -qs '"for":"operator"' "$TMP"/batch/*/journal.jsonl && break; sleep 0.05; done
+id3=$(ls "$TMP/batch")
+for i in $(seq 200); do [ "$(psql -X -At "$DB" -c "SELECT count(*) FROM rbc_events WHERE run = '$id3' AND ev = 'waiting'")" = 1 ] && break; sleep 0.05; done
+tui_start 120 30 join "$id3" --db "$BOB" --operator bob
+expect_screen "as the joining role, rbc join opens the run" "JOINED as bob · driven by alice@"
+expect_screen "… the manual step waits" "◆ 2 Sign-off"
+keys Down
+keys Down
+keys Space
+wait "$bpid"
+expect_match "… and bob's answer reaches the driver, who applies it" "$(cat "$TMP/batch.out")" "COMMAND   bob@[^ ]+ answered 2: done"
+expect_match "… the run ends" "$(cat "$TMP/batch.out")" "rc=0"
+expect_eq "… the row's state is set by the driver role" \
+	"$(psql -X -At "$DB" -c "SELECT operator || ' ' || state FROM rbc_commands WHERE run = '$id3'")" "bob applied"
 t_done

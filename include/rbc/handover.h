@@ -21,11 +21,6 @@
 #include "rbc/error.h"
 #include "rbc/history_rebuild.h"
 
-/* The exit status of a resume refused because another's lease is alive,
-   and of a batch driver whose run was taken over (docs/team.md). */
-#define RBC_EXIT_LEASE_HELD 75
-#define RBC_EXIT_TAKEN_OVER 76
-
 /* Who holds a lease: operator (NULL: the login name) "@" the host name. */
 char *handover_holder(const char *operator);
 

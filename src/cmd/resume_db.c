@@ -3,11 +3,13 @@
  * the lease's word before any resume with a database (resume_db.h,
  * docs/team.md).
  */
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "resume_db.h"
 #include "rbc/handover.h"
@@ -82,4 +84,18 @@ void resume_db_release(const char *db, const char *run, const char *operator)
 	char *holder = handover_holder(operator);
 	handover_release(db, run, holder);
 	free(holder);
+}
+
+/* The console of a driver taken over becomes a follower (resume_db.h). */
+void resume_db_follow(const char *db, const char *run, const char *theme, const char *who)
+{
+	fflush(NULL);
+	/* The URL through the environment: it may hold a password. */
+	setenv("RBC_DATABASE_URL", db, 1);
+	setenv("RBC_TAKEN_OVER_BY", who, 1);
+	char *r = xstrdup(run), *t = theme ? xstrdup(theme) : NULL;
+	char *argv[] = {xstrdup("rbc"), xstrdup("follow"), r, t ? xstrdup("--theme") : NULL, t, NULL};
+	execv("/proc/self/exe", argv);
+	text_fprintf(stderr, "rbc: taken over by %s; cannot follow the run (rbc follow %s --db URL): %s\n", who, run,
+	             strerror(errno));
 }

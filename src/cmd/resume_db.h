@@ -26,4 +26,9 @@ int resume_db_claim(const char *db, const char *run, const char *operator, bool 
    "": nothing). */
 void resume_db_release(const char *db, const char *run, const char *operator);
 
+/* The console of a driver whose run was taken over goes on as a follower:
+   rbc follow RUN from the database db (this process replaced; it returns
+   only when that fails, having said so). */
+void resume_db_follow(const char *db, const char *run, const char *theme, const char *who);
+
 #endif

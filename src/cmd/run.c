@@ -357,7 +357,11 @@ static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, 
 		             journal_error(session_journal(s)));
 		rc = RBC_EXIT_IOERR;
 	}
+	char *taker = session_taken_over(s) ? xstrdup(session_taken_over(s)) : NULL;
 	session_close(s);
+	if (taker && !ro->batch)
+		resume_db_follow(ro->db, rd->id, ro->theme, taker); /* returns only when it cannot */
+	free(taker);
 	return rc;
 }
 

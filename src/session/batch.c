@@ -18,7 +18,6 @@
 #include <uv.h>
 
 #include "rbc/engine.h"
-#include "rbc/handover.h"
 #include "rbc/journal.h"
 #include "rbc/resume.h"
 #include "rbc/text.h"

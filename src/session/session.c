@@ -579,7 +579,7 @@ static void taken_over(struct session *s, const char *who)
 {
 	if (s->taken_by)
 		return;
-	s->taken_by = xstrdup(who && *who ? who : "another driver");
+	s->taken_by = xstrdup(who && *who ? who : "another driver (the lease is gone)");
 	journal_seal(s->j);
 	history_drop(s->hist);
 	engine_stop(s->e, "taken over");

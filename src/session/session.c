@@ -490,14 +490,6 @@ static bool resume_apply(struct session *r, struct engine *e)
 		                                                  : "decide: run it again, mark it done, or skip it");
 		free(sid);
 	}
-	if (r->rs.ncut && r->o.unfinished == UNFINISHED_ASK) {
-		const struct eng_step *s = r->rs.cut[0].step;
-		char *w = xasprintf("%s%sstarted, its end not recorded: %s %s%s — decide before it goes on",
-		                    r->warning ? r->warning : "", r->warning ? " · " : "", s->def->number,
-		                    s->title ? s->title : s->def->id, r->rs.ncut > 1 ? " and more" : "");
-		free(r->warning);
-		r->warning = w;
-	}
 	/* Decided on the command line: journaled now, with who decided. */
 	while (ok && r->o.unfinished != UNFINISHED_ASK && unfinished_left(r)) {
 		const char *why = NULL;

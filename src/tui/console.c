@@ -208,6 +208,8 @@ static void on_event(void *ud, const struct eng_event *ev)
 		/* Passed on once its line is on disk; after a lost record, never. */
 		if (journal_error(c->cfg->journal))
 			frame_message(c, "the note is not in the record: %s", journal_error(c->cfg->journal));
+		else if (c->decision_notes)
+			c->decision_notes--; /* overlay_unfinished.c said it */
 		else
 			frame_message(c, "note added");
 		break;

@@ -131,6 +131,7 @@ struct console {
 	const struct eng_step *phase; /* the runbook the run is in (NULL: the first) */
 	bool dirty, bg_dirty, quitting, quit_when_done;
 	char *taken_by;           /* the run was taken over by (docs/team.md) */
+	unsigned decision_notes;  /* unfinished steps' notes to come: said by their prompt */
 	bool lent;                   /* a command has the terminal (terminal.h): no
 	                                key is read, nothing drawn */
 	bool started, finished;

@@ -37,9 +37,11 @@ static void decide(struct console *c, enum unfinished_choice ch, const char *rea
 	if (!unfinished_decide(c->s, ch, reason, c->operator, &why)) {
 		frame_message(c, "%s", why);
 	} else {
-		static const char *const said[] = {"", "runs again when the run goes on", "marked done", "skipped"};
-		frame_message(c, "%s %s: %s by %s%s", frame_step_label(s), s->title ? s->title : "", said[ch],
-		              c->operator, unfinished_left(c->s) ? "" : " · a goes on");
+		c->decision_notes += ch == UNFINISHED_RERUN;
+		static const char *const said[] = {"", "runs again", "marked done", "skipped"};
+		const char *lost = unfinished_left(c->s) ? NULL : session_resume_warning(c->s);
+		frame_message(c, "%s%s%s %s: %s by %s", lost ? lost : "", lost ? " · " : "", frame_step_label(s),
+		              s->title ? s->title : "", said[ch], c->operator);
 	}
 	overlay_unfinished_open(c);
 }

@@ -17,6 +17,7 @@
 #include "rbc/history.h"
 #include "rbc/lease.h"
 #include "rbc/rundir.h"
+#include "rbc/text.h"
 #include "rbc/util.h"
 
 /* libpq's notices are never shown. */
@@ -31,11 +32,14 @@ char *handover_holder(const char *operator)
 {
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
-	if (operator && *operator)
-		return xasprintf("%s@%s", operator, host);
 	const char *u = getenv("USER");
-	struct passwd *pw = u && *u ? NULL : getpwuid(getuid());
-	return xasprintf("%s@%s", u && *u ? u : pw && pw->pw_name ? pw->pw_name : "operator", host);
+	struct passwd *pw = operator && *operator ? NULL : u && *u ? NULL : getpwuid(getuid());
+	const char *who = operator && *operator ? operator : u && *u ? u : pw && pw->pw_name ? pw->pw_name : "operator";
+	/* Text the database takes (UTF-8) and a terminal shows safely. */
+	char *raw = xasprintf("%s@%s", who, host);
+	char *clean_who = text_term_dup(raw);
+	free(raw);
+	return clean_who;
 }
 
 /* text on one line, control characters as '?' (a new string): what the

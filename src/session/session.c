@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "rbc/budgetlog.h"
+#include "rbc/handover.h"
 #include "rbc/history.h"
 #include "rbc/lease.h"
 #include "rbc/json.h"
@@ -641,9 +642,7 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 		return NULL;
 	}
 	if (s->hist) {
-		char host[256] = "";
-		gethostname(host, sizeof host - 1);
-		char *holder = xasprintf("%s@%s", engine_operator(s->e), host);
+		char *holder = handover_holder(engine_operator(s->e));
 		char pid[24];
 		snprintf(pid, sizeof pid, "%ld", (long)getpid());
 		history_fence(s->hist, holder, pid, history_fenced, s);

@@ -14,22 +14,24 @@
 
 enum unfinished_choice { UNFINISHED_ASK, UNFINISHED_RERUN, UNFINISHED_DONE, UNFINISHED_SKIP };
 
-struct session;
+struct engine;
+struct resume_state;
 struct resume_cut;
 
 /* "rerun", "done", "skip"; UNFINISHED_ASK for anything else. */
 enum unfinished_choice unfinished_parse(const char *word);
 
-/* Steps still to decide; the first of them (NULL: none). */
-size_t unfinished_left(struct session *s);
-const struct resume_cut *unfinished_next(struct session *s);
+/* Steps still to decide; the first of them (NULL: none). rs: the
+   session's resume state (session_resume_state; NULL: not a resume). */
+size_t unfinished_left(const struct resume_state *rs);
+const struct resume_cut *unfinished_next(const struct resume_state *rs);
 
 /* Decides the first step left as c, recorded with by (skip: reason, which
    it needs). False with *why (a static string) when it cannot be. */
-bool unfinished_decide(struct session *s, enum unfinished_choice c, const char *reason, const char *by,
-                       const char **why);
+bool unfinished_decide(struct resume_state *rs, struct engine *e, enum unfinished_choice c, const char *reason,
+                       const char *by, const char **why);
 
 /* The steps left, "1.2 Title, 3 Other" (a new string; NULL: none). */
-char *unfinished_list(struct session *s);
+char *unfinished_list(const struct resume_state *rs);
 
 #endif

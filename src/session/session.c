@@ -411,7 +411,7 @@ static bool resume_apply(struct session *r, struct engine *e)
 		return false;
 	}
 	if (r->rs.ncut && !r->o.interactive && r->o.unfinished == UNFINISHED_ASK) {
-		char *list = unfinished_list(r);
+		char *list = unfinished_list(&r->rs);
 		rbc_error_set(&r->err, "started, their end not recorded: %s — decide with --unfinished rerun|done|skip "
 		              "(docs/journal.md, \"Resuming\"); nothing was run", list);
 		free(list);
@@ -492,10 +492,10 @@ static bool resume_apply(struct session *r, struct engine *e)
 		free(sid);
 	}
 	/* Decided on the command line: journaled now, with who decided. */
-	while (ok && r->o.unfinished != UNFINISHED_ASK && unfinished_left(r)) {
+	while (ok && r->o.unfinished != UNFINISHED_ASK && unfinished_left(&r->rs)) {
 		const char *why = NULL;
 		const char *reason = r->o.unfinished == UNFINISHED_SKIP ? "--unfinished skip" : NULL;
-		ok = unfinished_decide(r, r->o.unfinished, reason, engine_operator(e), &why);
+		ok = unfinished_decide(&r->rs, e, r->o.unfinished, reason, engine_operator(e), &why);
 		if (!ok)
 			rbc_error_set(&r->err, "%s", why);
 	}

@@ -7,7 +7,7 @@
 
 #include "rbc/engine.h"
 #include "rbc/journal.h"
-#include "rbc/session.h"
+#include "rbc/resume.h"
 #include "rbc/unfinished.h"
 #include "rbc/util.h"
 
@@ -26,9 +26,8 @@ enum unfinished_choice unfinished_parse(const char *word)
 }
 
 /* Steps still to decide (unfinished.h). */
-size_t unfinished_left(struct session *s)
+size_t unfinished_left(const struct resume_state *rs)
 {
-	struct resume_state *rs = session_resume_state(s);
 	size_t n = 0;
 	for (size_t i = 0; rs && i < rs->ncut; i++)
 		n += !rs->cut[i].decided;
@@ -36,9 +35,8 @@ size_t unfinished_left(struct session *s)
 }
 
 /* The first step left (unfinished.h). */
-const struct resume_cut *unfinished_next(struct session *s)
+const struct resume_cut *unfinished_next(const struct resume_state *rs)
 {
-	struct resume_state *rs = session_resume_state(s);
 	for (size_t i = 0; rs && i < rs->ncut; i++)
 		if (!rs->cut[i].decided)
 			return &rs->cut[i];
@@ -46,11 +44,13 @@ const struct resume_cut *unfinished_next(struct session *s)
 }
 
 /* Decides the first step left (unfinished.h). */
-bool unfinished_decide(struct session *s, enum unfinished_choice c, const char *reason, const char *by,
-                       const char **why)
+bool unfinished_decide(struct resume_state *rs, struct engine *e, enum unfinished_choice c, const char *reason,
+                       const char *by, const char **why)
 {
-	struct resume_cut *cut = (struct resume_cut *)unfinished_next(s);
-	struct engine *e = session_engine(s);
+	struct resume_cut *cut = NULL;
+	for (size_t i = 0; rs && !cut && i < rs->ncut; i++)
+		if (!rs->cut[i].decided)
+			cut = &rs->cut[i];
 	*why = NULL;
 	if (!cut) {
 		*why = "no unfinished step is left to decide";
@@ -88,9 +88,8 @@ bool unfinished_decide(struct session *s, enum unfinished_choice c, const char *
 }
 
 /* The steps left, in words (unfinished.h). */
-char *unfinished_list(struct session *s)
+char *unfinished_list(const struct resume_state *rs)
 {
-	struct resume_state *rs = session_resume_state(s);
 	struct strbuf sb = {0};
 	for (size_t i = 0; rs && i < rs->ncut; i++) {
 		if (rs->cut[i].decided)

@@ -17,7 +17,7 @@
 /* Opens the prompt on the first step left to decide (internal.h). */
 bool overlay_unfinished_open(struct console *c)
 {
-	const struct resume_cut *cut = unfinished_next(c->s);
+	const struct resume_cut *cut = unfinished_next(session_resume_state(c->s));
 	if (!cut)
 		return false;
 	if (c->prompt == PROMPT_NONE) {
@@ -34,12 +34,12 @@ static void decide(struct console *c, enum unfinished_choice ch, const char *rea
 	const char *why = NULL;
 	c->prompt = PROMPT_NONE;
 	c->prompt_step = NULL;
-	if (!unfinished_decide(c->s, ch, reason, c->operator, &why)) {
+	if (!unfinished_decide(session_resume_state(c->s), c->e, ch, reason, c->operator, &why)) {
 		frame_message(c, "%s", why);
 	} else {
 		c->decision_notes += ch == UNFINISHED_RERUN;
 		static const char *const said[] = {"", "runs again", "marked done", "skipped"};
-		const char *lost = unfinished_left(c->s) ? NULL : session_resume_warning(c->s);
+		const char *lost = unfinished_left(session_resume_state(c->s)) ? NULL : session_resume_warning(c->s);
 		frame_message(c, "%s%s%s %s: %s by %s", lost ? lost : "", lost ? " · " : "", frame_step_label(s),
 		              s->title ? s->title : "", said[ch], c->operator);
 	}
@@ -83,7 +83,7 @@ static unsigned unfinished_key(struct console *c, wint_t ch, bool is_key)
 static void unfinished_draw(struct console *c, const struct rect *r)
 {
 	const struct eng_step *s = c->prompt_step;
-	const struct resume_cut *cut = unfinished_next(c->s);
+	const struct resume_cut *cut = unfinished_next(session_resume_state(c->s));
 	char when[40] = "?", q[768];
 	if (cut)
 		iso_ms_format(when, sizeof when, cut->started);

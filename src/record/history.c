@@ -111,7 +111,7 @@ const char history_insert_fenced_sql[] =
 	INSERT_REST
 	"SELECT CASE WHEN EXISTS (SELECT 1 FROM ours) THEN\n"
 	"  pg_notify('rbc_events', $1 || ' ' || (SELECT max((e->>'seq')::bigint) FROM l)) END,\n"
-	"  EXISTS (SELECT 1 FROM ours)";
+	"  EXISTS (SELECT 1 FROM ours), (SELECT holder FROM rbc_leases WHERE run = $1)";
 
 enum phase { PH_DOWN, PH_CONNECTING, PH_SCHEMA, PH_READY, PH_SENDING, PH_DEAD };
 
@@ -138,7 +138,7 @@ struct history {
 
 	char *holder, *pid;           /* fenced by the lease (history_fence) */
 	bool gated, fenced;           /* waiting for the lease; found another's */
-	void (*on_fenced)(void *ud);
+	void (*on_fenced)(void *ud, const char *who);
 	void *fenced_ud;
 
 	bool finishing;
@@ -352,11 +352,13 @@ static bool on_result(struct history *h, PGresult *r)
 		}
 	}
 	if (h->phase == PH_SENDING && h->holder && st == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-	    PQnfields(r) == 2 && strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
+	    PQnfields(r) == 3 && strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
+		char *who = PQgetisnull(r, 0, 2) ? NULL : xstrdup(PQgetvalue(r, 0, 2));
 		PQclear(r);
 		history_drop(h); /* the lease is another's: nothing more is sent */
 		if (h->on_fenced)
-			h->on_fenced(h->fenced_ud);
+			h->on_fenced(h->fenced_ud, who);
+		free(who);
 		return false;
 	}
 	PQclear(r);
@@ -452,7 +454,8 @@ void history_add(struct history *h, const char *line, size_t len)
 }
 
 /* Fences the sender by the lease (history.h). */
-void history_fence(struct history *h, const char *holder, const char *pid, void (*fenced)(void *ud), void *ud)
+void history_fence(struct history *h, const char *holder, const char *pid,
+                   void (*fenced)(void *ud, const char *who), void *ud)
 {
 	free(h->holder);
 	free(h->pid);

@@ -594,9 +594,9 @@ static void lease_changed(void *ud, bool held, const char *who)
 }
 
 /* A batch of the history was refused: the lease is another's. */
-static void history_fenced(void *ud)
+static void history_fenced(void *ud, const char *who)
 {
-	taken_over(ud, NULL);
+	taken_over(ud, who);
 }
 
 /* Opens the run: journal, engine, header or resume, history, desk (session.h). */

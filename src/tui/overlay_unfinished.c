@@ -32,6 +32,8 @@ static void decide(struct console *c, enum unfinished_choice ch, const char *rea
 {
 	struct eng_step *s = c->prompt_step;
 	const char *why = NULL;
+	free(c->ask_error);
+	c->ask_error = NULL;
 	c->prompt = PROMPT_NONE;
 	c->prompt_step = NULL;
 	if (!unfinished_decide(session_resume_state(c->s), c->e, ch, reason, c->operator, &why)) {
@@ -52,12 +54,16 @@ static unsigned unfinished_key(struct console *c, wint_t ch, bool is_key)
 	if (c->prompt == PROMPT_UNFINISHED_REASON) {
 		switch (frame_prompt_edit(c, ch, is_key, false)) {
 		case FRAME_EDIT_ACCEPT:
+			free(c->ask_error);
+			c->ask_error = NULL;
 			if (!c->input_text.len)
-				frame_message(c, "a skip needs a reason (Esc goes back)");
+				c->ask_error = xstrdup("a skip needs a reason (Esc goes back)");
 			else
 				decide(c, UNFINISHED_SKIP, sb_borrow(&c->input_text));
 			break;
 		case FRAME_EDIT_CANCEL:
+			free(c->ask_error);
+			c->ask_error = NULL;
 			frame_prompt_start(c, PROMPT_UNFINISHED, c->prompt_step);
 			break;
 		case FRAME_EDIT_TYPING:
@@ -88,7 +94,8 @@ static void unfinished_draw(struct console *c, const struct rect *r)
 	if (cut)
 		iso_ms_format(when, sizeof when, cut->started);
 	if (c->prompt == PROMPT_UNFINISHED_REASON)
-		snprintf(q, sizeof q, "Skip %s %s, why? ", s ? frame_step_label(s) : "", s && s->title ? s->title : "");
+		snprintf(q, sizeof q, "%s%sSkip %s %s, why? ", c->ask_error ? c->ask_error : "", c->ask_error ? " · " : "",
+		         s ? frame_step_label(s) : "", s && s->title ? s->title : "");
 	else
 		snprintf(q, sizeof q, "Unfinished: %s %s started %s, its end not recorded — r run again · d mark done · "
 		         "s skip ", s ? frame_step_label(s) : "", s && s->title ? s->title : "", when);

@@ -54,6 +54,8 @@ cat >"$TMP/ho.json" <<'JSON'
 JSON
 # the run started last, as the database has it
 newest() { sql "SELECT run FROM rbc_runs ORDER BY started DESC LIMIT 1"; }
+# newer_than RUN: the run started last, once it is another than RUN (10 s at most)
+newer_than() { local i n; for i in $(seq 200); do n=$(newest); [ "$n" != "$1" ] && break; sleep 0.05; done; printf '%s' "$n"; }
 # the seqs of RUN in the database: "count distinct max" (contiguous: all three equal)
 seqs() { sql "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || max(seq) FROM rbc_events WHERE run = '$1'"; }
 
@@ -112,7 +114,7 @@ rm -f "$TMP/go"
 driver run --operator alice --db "$DB" "$TMP/ho.json"
 dwait "operator alice" && drv send-keys -t d a
 dwait "● 2 Waits for go" || fail "a second driver is at step 2" "$(dscreen)"
-ID2=$(newest)
+ID2=$(newer_than "$ID")
 poll "SELECT count(*) FROM rbc_events WHERE run = '$ID2' AND ev = 'step_started' AND step = 'ho/two'" 1 >/dev/null
 kill -9 "$(sql "SELECT pid FROM rbc_leases WHERE run = '$ID2'")"
 dwait "[exit 137]"
@@ -130,7 +132,7 @@ rm -f "$TMP/go"
 driver run --operator alice --db "$DB" "$TMP/ho.json"
 dwait "operator alice" && drv send-keys -t d a
 dwait "● 2 Waits for go" || fail "a third driver is at step 2" "$(dscreen)"
-ID3=$(newest)
+ID3=$(newer_than "$ID2")
 poll "SELECT count(*) FROM rbc_events WHERE run = '$ID3' AND ev = 'step_started' AND step = 'ho/two'" 1 >/dev/null
 oldpid=$(sql "SELECT pid FROM rbc_leases WHERE run = '$ID3'")
 TUI_ENV="RBC_RUNS_DIR=$TMP/C GO=$TMP/go RBC_LEASE_INTERVAL_MS=200" tui_start 140 30 resume --operator bob --take-over --db "$DB" "$ID3"
@@ -214,7 +216,7 @@ expect_match "… the reason is in the record" "$(grep '"ho/two"' "$TMP/A/$c2/jo
 c3=$(cut_run)
 run timeout 30 "$RBC" resume --batch --operator bob --unfinished done "$c3"
 expect_match "batch --unfinished done: marked done" "$OUT" '^SETTLED +two .*marked done'
-expect_nomatch "… not run again" "$OUT" '^PASS +two'
+expect_nomatch "… not run again" "$OUT" '^PASS +two .*exit'
 c4=$(cut_run)
 run timeout 30 "$RBC" resume --batch --operator bob --unfinished skip "$c4"
 expect_match "batch --unfinished skip: skipped" "$OUT" '^SKIPPED +two .*skipped by bob at the resume'
@@ -222,9 +224,8 @@ run timeout 30 "$RBC" resume --batch --unfinished later "$c4"
 expect_eq "--unfinished takes rerun, done or skip" "$RC $(printf '%s' "$ERR" | grep -c "not 'later'")" "64 1"
 
 # --- hostile text from the database, sanitized on the new driver's screen ------------------------
-sql "UPDATE rbc_events SET event = jsonb_set(event, '{text}', to_jsonb(E'an \\x1b[2J\\x1b[31mevil\\x07 note'::text)) WHERE run = '$ID3' AND ev = 'note' AND event->>'by' = 'alice'" >/dev/null
 rm -rf "${TMP:?}/A/$ID"
-sql "UPDATE rbc_events SET event = jsonb_set(event, '{text}', to_jsonb(E'an \\x1b[2J\\x1b[31mevil\\x07 note'::text)) WHERE run = '$ID' AND ev = 'note' AND event->>'by' = 'alice'" >/dev/null
+sql "UPDATE rbc_events SET event = jsonb_set(event, '{text}', to_jsonb(E'an \\x1b[2J\\x1b[31mevil\\x07 verdict'::text)) WHERE run = '$ID' AND ev = 'step_finished' AND step = 'ho/one'" >/dev/null
 sql "DELETE FROM rbc_events WHERE run = '$ID' AND seq > $before" >/dev/null
 sql "DELETE FROM rbc_leases WHERE run = '$ID'" >/dev/null
 sql "INSERT INTO rbc_leases VALUES ('$ID', E'mallory\\x1b[2J@evil', 4242, now(), now() + interval '1 hour')" >/dev/null
@@ -236,8 +237,7 @@ TUI_ENV="RBC_RUNS_DIR=$TMP/D GO=$TMP/go" tui_start 140 30 resume --take-over --d
 expect_screen "the new driver's console opens the run rebuilt from the database" "Unfinished: 2 Waits for go"
 keys Escape
 keys Up
-keys Up
-expect_screen "the note from the database is shown" "evil"
+expect_screen "step 1's explanation from the database is shown" "evil verdict"
 expect_screen "… its control characters as U+FFFD, never raw" "�[31mevil"
 keys q
 t_done

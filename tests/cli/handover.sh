@@ -53,9 +53,16 @@ cat >"$TMP/ho.json" <<'JSON'
     { "id": "three", "title": "Third", "run": "echo three" } ] }
 JSON
 # the run started last, as the database has it
-newest() { sql "SELECT run FROM rbc_runs ORDER BY started DESC LIMIT 1"; }
-# newer_than RUN: the run started last, once it is another than RUN (10 s at most)
-newer_than() { local i n; for i in $(seq 200); do n=$(newest); [ "$n" != "$1" ] && break; sleep 0.05; done; printf '%s' "$n"; }
+# newer_than RUN: the run alice's driver holds a lease on, once it is another than RUN (10 s at most)
+newer_than() {
+	local i n
+	for i in $(seq 200); do
+		n=$(sql "SELECT run FROM rbc_leases WHERE holder = 'alice@$HOST' ORDER BY beat DESC LIMIT 1")
+		[ -n "$n" ] && [ "$n" != "$1" ] && break
+		sleep 0.05
+	done
+	printf '%s' "$n"
+}
 # the seqs of RUN in the database: "count distinct max" (contiguous: all three equal)
 seqs() { sql "SELECT count(*) || ' ' || count(DISTINCT seq) || ' ' || max(seq) FROM rbc_events WHERE run = '$1'"; }
 
@@ -161,7 +168,8 @@ drv send-keys -t d q
 rm -f "$TMP/go"
 RBC_RUNS_DIR=$TMP/A "$RBC" run --batch --operator alice --db "$DB" "$TMP/ho.json" >"$TMP/old.out" 2>"$TMP/old.err" &
 bpid=$!
-for _ in $(seq 200); do ID4=$(newest); [ "$ID4" != "$ID3" ] && [ "$(sql "SELECT count(*) FROM rbc_events WHERE run = '$ID4' AND step = 'ho/two'")" = 1 ] && break; sleep 0.05; done
+ID4=$(newer_than "$ID3")
+for _ in $(seq 200); do [ "$(sql "SELECT count(*) FROM rbc_events WHERE run = '$ID4' AND step = 'ho/two'")" = 1 ] && break; sleep 0.05; done
 n4=$(sql "SELECT max(seq) FROM rbc_events WHERE run = '$ID4'")
 # Another driver's claim, as a takeover makes it (the holder changes).
 sql "UPDATE rbc_leases SET holder = 'carol@elsewhere', pid = 1, beat = now(), expires = now() + interval '1 hour' WHERE run = '$ID4'" >/dev/null
@@ -180,7 +188,7 @@ cut_run() { # a run killed at step 2, locally: its id
 	p=$!
 	for _ in $(seq 200); do
 		id=$(ls "$TMP/A" | grep -vxF "$before" | head -1)
-		[ -n "$id" ] && grep -q '"ho/two"' "$TMP/A/$id/journal.jsonl" 2>/dev/null && break
+		[ -n "$id" ] && grep -Eq '"ev": ?"step_started", ?"step": ?"ho/two"' "$TMP/A/$id/journal.jsonl" 2>/dev/null && break
 		sleep 0.05
 	done
 	kill -9 "$p"; wait "$p" 2>/dev/null
@@ -237,7 +245,7 @@ TUI_ENV="RBC_RUNS_DIR=$TMP/D GO=$TMP/go" tui_start 140 30 resume --take-over --d
 expect_screen "the new driver's console opens the run rebuilt from the database" "Unfinished: 2 Waits for go"
 keys Escape
 keys Up
-expect_screen "step 1's explanation from the database is shown" "evil verdict"
-expect_screen "… its control characters as U+FFFD, never raw" "�[31mevil"
+expect_screen "step 1's explanation from the database is shown, its control characters as U+FFFD, never raw" \
+	"an �[2J�[31mevil� verdict"
 keys q
 t_done

@@ -337,6 +337,11 @@ void engine_restore_end(struct engine *e);
 /* Where engine_start will continue (NULL: at the top); *after: the step
    finished and its on_fail acts next, else it runs again. */
 struct eng_step *engine_resume_point(const struct engine *e, bool *after);
+/* A resumed step whose end the record lacks, settled without running it
+   (engine/unfinished.c): DONE or SKIPPED, PASS, explain and note recorded
+   with by; the run goes on after it. False when s is not pending. */
+bool engine_settle_unfinished(struct engine *e, struct eng_step *s, enum eng_state st, int64_t started,
+                              const char *explain, const char *note, const char *by);
 
 /*
  * Time budgets (docs/runbook-format.md, "Time budgets"). The budget of s (a

@@ -66,6 +66,8 @@ enum {
 	RBC_EXIT_NOINPUT = 66,
 	RBC_EXIT_SOFTWARE = 70,
 	RBC_EXIT_IOERR = 74,      /* the run's journal cannot be written: the record is lost */
+	RBC_EXIT_LEASE_HELD = 75, /* rbc resume --db: another driver's lease is alive (docs/team.md) */
+	RBC_EXIT_TAKEN_OVER = 76, /* a driver whose run another took over (docs/team.md) */
 	RBC_EXIT_NOPERM = 77,     /* a runs directory or run that is not ours to trust */
 };
 

@@ -36,6 +36,19 @@ struct history *history_start(uv_loop_t *loop, const char *url, const char *run_
 /* Queues one journal line (JSON, masked, without its newline). */
 void history_add(struct history *h, const char *line, size_t len);
 
+/*
+ * Fences the sender by the run's lease (docs/team.md, "Handover"): a batch
+ * is stored only while rbc_leases has the run's row with holder and pid;
+ * nothing is sent before history_open_gate (the lease is held). A batch
+ * refused so drops the queue for good (history_drop) and calls fenced with
+ * the lease's holder now (NULL: no lease row).
+ */
+void history_fence(struct history *h, const char *holder, const char *pid,
+                   void (*fenced)(void *ud, const char *who), void *ud);
+void history_open_gate(struct history *h);
+/* The run was taken over: what is queued and what comes is never sent. */
+void history_drop(struct history *h);
+
 /* Lines queued and not yet stored. */
 size_t history_pending(const struct history *h);
 /* Lines stored so far. */
@@ -55,6 +68,7 @@ void history_free(struct history *h);
    schema version), and the one that stores lines ($1 run, $2 JSON array). */
 extern const char history_schema_sql[];
 extern const char history_insert_sql[];
+extern const char history_insert_fenced_sql[]; /* … $3 holder, $4 pid; gives ours, holder */
 
 /* url with its password (if any) masked: what may be written down. */
 char *history_url_redacted(const char *url);

@@ -98,6 +98,9 @@ bool journal_append_sync(struct journal *j, cJSON *event, struct rbc_error *err)
 
 /* Closes the file (and its lock). Call once journal_busy is false. */
 void journal_free(struct journal *j);
+/* The run was taken over by another driver (docs/team.md): lines not on
+   disk yet are dropped, and nothing is written or shown any more. */
+void journal_seal(struct journal *j);
 
 /* The id of a step in the journal: "RUNBOOK" for a phase, "RUNBOOK/STEP". */
 char *journal_step_id(const struct eng_step *s);

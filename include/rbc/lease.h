@@ -26,6 +26,11 @@ struct lease;
 /* Starts claiming the lease on run_id for holder (operator@host). */
 struct lease *lease_start(uv_loop_t *loop, const char *url, const char *run_id, const char *holder);
 
+/* cb(ud, true, NULL) when the lease is first held; cb(ud, false, who) when
+   it is found another's (who: its holder, NULL when the row is gone) —
+   taken over: the lease stops beating and never claims again. */
+void lease_on_change(struct lease *l, void (*cb)(void *ud, bool held, const char *who), void *ud);
+
 /* The lease's state in words: "connecting", "held", "down: why". */
 const char *lease_state(const struct lease *l);
 /* Beats the server confirmed (the claim included). */

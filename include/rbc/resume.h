@@ -32,6 +32,7 @@ cJSON *resume_runbooks(const char *dir, struct rbc_error *err);
 struct resume_cut {
 	struct eng_step *step;
 	int64_t started;          /* when it started, ms since the epoch */
+	bool decided;             /* the operator decided what it is (unfinished.h) */
 };
 
 struct resume_state {
@@ -44,7 +45,7 @@ struct resume_state {
 	char **lost;              /* secret captures not in the record: "NAME (RB/STEP)" */
 	size_t nlost;
 	size_t unknown;           /* events of steps the runbooks no longer have */
-	struct resume_cut *cut;   /* steps recorded started, not ended: they run again */
+	struct resume_cut *cut;   /* steps recorded started, not ended: the operator decides (unfinished.h) */
 	size_t ncut;
 };
 

@@ -41,6 +41,7 @@
 #include "rbc/resume.h"
 #include "rbc/rundir.h"
 #include "rbc/runbook.h"
+#include "rbc/unfinished.h"
 
 struct session_opts {
 	const char *cmd;                  /* "run", "resume": names it in messages */
@@ -59,6 +60,10 @@ struct session_opts {
 	bool joinable;                    /* batch with --db: manual steps, asks and approvals
 	                                     wait for a joiner (rbc join; docs/team.md) */
 	bool resume, forced;              /* rbc resume, with --force */
+	bool from_db;                     /* … of a run rebuilt from the database: nothing sent again */
+	/* A resume's steps started and not ended: decided so (--unfinished),
+	   or ASK: the console asks, batch mode refuses (exit 64). */
+	enum unfinished_choice unfinished;
 	bool follow;                      /* rbc follow: no journal, nothing runs (follow.h) */
 	/* An incident runbook: declared at open with this level and title
 	   (--severity, --title, --impact-start); NULL: not yet. */
@@ -73,6 +78,9 @@ struct session_opts {
 struct session_view {
 	void (*on_event)(void *ud, const struct eng_event *ev);
 	void (*say)(void *ud, const char *text); /* a message while the view runs */
+	/* The lease was taken by who (operator@host): the run has stopped
+	   acting here, nothing more is journaled or sent (docs/team.md). */
+	void (*taken_over)(void *ud, const char *who);
 	void *ud;
 };
 
@@ -114,6 +122,9 @@ int64_t session_now(const struct session *s);
    goes on ("going on at RB/STEP"; NULL: from the start) and what it could
    not give back, in one line (NULL: nothing). */
 const struct resume_state *session_resumed(const struct session *s);
+struct resume_state *session_resume_state(struct session *s); /* unfinished.c's */
+/* The run was taken over by another driver: who, else NULL (docs/team.md). */
+const char *session_taken_over(const struct session *s);
 const char *session_resumed_at(const struct session *s);
 const char *session_resume_warning(const struct session *s);
 /* When the run started (ms; a resume: the header's, 0 when unknown). */

@@ -155,6 +155,14 @@ static int follow_console(const cJSON *h, const cJSON *tree, const char *run, co
 		           *host = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "host"));
 		if (warn)
 			session_tell(s, warn); /* shown once the console is up */
+		/* A driver taken over follows on (docs/team.md, "Handover"). */
+		const char *taker = getenv("RBC_TAKEN_OVER_BY");
+		if (taker && *taker) {
+			char *m = xasprintf("taken over by %s: following now", taker);
+			session_tell(s, m);
+			free(m);
+			unsetenv("RBC_TAKEN_OVER_BY");
+		}
 		struct follow_run r = {.s = s, .who = xasprintf("%s@%s", op ? op : "?", host ? host : "?"),
 		                       .joined_as = acts ? acts->by : NULL};
 		r.f = follower_new(rd ? rd->path : run, session_engine(s), &(struct follow_cbs){.emit = emit_cb, .say = say_cb, .ud = &r});
@@ -349,6 +357,11 @@ int cmd_follow(int argc, char **argv)
 		fprintf(stderr, "rbc: follow: the console needs a terminal\n");
 		return RBC_EXIT_USAGE;
 	}
+	/* A driver taken over follows from the database, its URL in the
+	   environment (resume_db.c), never its own journal, which stopped. */
+	const char *taker = getenv("RBC_TAKEN_OVER_BY");
+	if (taker && *taker && !db)
+		db = getenv("RBC_DATABASE_URL");
 	if (db && *db)
 		return follow_db(db, run, theme, NULL);
 	struct rundir rd = {0};

@@ -33,6 +33,7 @@
 #include "rbc/runbook.h"
 #include "rbc/text.h"
 #include "answers.h"
+#include "resume_db.h"
 
 static void run_usage(FILE *fp)
 {
@@ -311,6 +312,8 @@ struct run_opts {
 	const char *approver;     /* --approver: who approves with --assume done */
 	const char *db;           /* --db, else RBC_DATABASE_URL (NULL: none) */
 	enum eng_assume assume;
+	bool from_db;             /* a resume of a run rebuilt from the database */
+	enum unfinished_choice unfinished; /* rbc resume --unfinished */
 };
 
 /* What the session has for the operator before and after the view: stderr. */
@@ -325,17 +328,21 @@ static void note(void *ud, const char *text)
  * runs it in the console or in batch mode; returns the exit code.
  */
 static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, const struct rundir *rd,
-                   int argc, char **argv, const struct run_opts *ro, bool resume, bool forced, const char *cmd)
+                   int argc, char **argv, const struct run_opts *ro, bool resume, bool forced, const char *cmd,
+                   bool *opened)
 {
 	struct session_opts so = {.cmd = cmd, .runbooks = rbs, .nrunbooks = nrbs, .vars = vars, .rd = rd,
 	                          .argc = argc, .argv = argv, .operator = ro->op, .assume = ro->assume,
 	                          .approver = ro->approver, .yes = ro->yes, .interactive = !ro->batch, .db = ro->db, .resume = resume,
 	                          .joinable = ro->batch && ro->wait_join && ro->db && *ro->db,
 	                          .forced = forced, .severity = ro->severity, .title = ro->title,
-	                          .impact_start = ro->impact, .note = note};
+	                          .impact_start = ro->impact, .note = note, .from_db = ro->from_db,
+	                          .unfinished = ro->unfinished};
 	struct rbc_error err = {0};
 	int rc = 0;
 	struct session *s = session_open(&so, &rc, &err);
+	if (opened)
+		*opened = s != NULL;
 	if (!s) {
 		text_fprintf(stderr, "rbc: %s: %s\n", cmd, err.msg ? err.msg : "cannot start");
 		rbc_error_clear(&err);
@@ -353,7 +360,11 @@ static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, 
 		             journal_error(session_journal(s)));
 		rc = RBC_EXIT_IOERR;
 	}
+	char *taker = session_taken_over(s) ? xstrdup(session_taken_over(s)) : NULL;
 	session_close(s);
+	if (taker && !ro->batch)
+		resume_db_follow(ro->db, rd->id, ro->theme, taker); /* returns only when it cannot */
+	free(taker);
 	return rc;
 }
 
@@ -553,7 +564,7 @@ int cmd_run(int argc, char **argv)
 	}
 	struct run_opts ro = {.batch = batch, .op = op, .theme = theme, .db = db, .assume = assume, .yes = yes,
 	                      .wait_join = wait_join, .severity = severity, .title = title, .impact = impact, .approver = approver};
-	int rc = execute(rbs, nfiles, &vars, &rd, argc, argv, &ro, false, false, "run");
+	int rc = execute(rbs, nfiles, &vars, &rd, argc, argv, &ro, false, false, "run", NULL);
 	return run_done(rc, rbs, nfiles, files, &vars, &rd);
 }
 
@@ -582,7 +593,16 @@ static void resume_usage(FILE *fp)
 	        "                       variables the run did not have\n"
 	        "  --answers FILE       answers to the asks not answered yet (a JSON object)\n"
 	        "  --theme NAME|FILE    the console's colours\n"
-	        "  --db URL             store the journal in PostgreSQL too (RBC_DATABASE_URL)\n"
+	        "  --db URL             store the journal in PostgreSQL too (RBC_DATABASE_URL);\n"
+	        "                       a run not on this machine is taken over from there\n"
+	        "  --take-over          drive although another driver's lease is alive (it stops)\n"
+	        "  --unfinished rerun|done|skip\n"
+	        "                       what a step started and not ended becomes (batch;\n"
+	        "                       the console asks)\n"
+	        "\n"
+	        "With --db, RUN's directory not on this machine: the run is rebuilt from\n"
+	        "PostgreSQL into the runs directory; missing seqs are refused unless\n"
+	        "--force (they are lost). The lease decides who drives (docs/team.md).\n"
 	        "\n"
 	        "The run's own options may be given again, as rbc run took them: the\n"
 	        "same value is fine, and a different one is said on stderr with the one\n"
@@ -591,7 +611,9 @@ static void resume_usage(FILE *fp)
 	        "(given at the start, or its runbook's own): a run keeps its variables.\n"
 	        "--severity, --title and --impact-start are the incident's declaration,\n"
 	        "which its record keeps.\n"
-	        "exit: as rbc run; 64 when the run is finished or still running, 65 when\n"
+	        "exit: as rbc run; 64 when the run is finished or still running (or, in\n"
+	        "batch mode, has unfinished steps and no --unfinished), 75 when another\n"
+	        "driver's lease is alive, 76 when this driver was taken over, 65 when\n"
 	        "a runbook changed (without --force) or the journal is damaged, 66 when a\n"
 	        "runbook file is gone, 77 when the run's directory or journal is not the\n"
 	        "current user's (root too), the journal is a link or has other names (a\n"
@@ -627,9 +649,9 @@ static void original_options(const cJSON *argv, enum eng_assume *assume, bool *y
 
 /* The options rbc resume takes with a value; the incident's three come last. */
 static const char *const resume_valued[] = {"--operator", "--theme", "--db", "--vars", "--var",
-                                            "--answers", "--assume", "--severity", "--title",
-                                            "--impact-start"};
-#define RESUME_INCIDENT_FIRST 7
+                                            "--answers", "--assume", "--unfinished", "--severity",
+                                            "--title", "--impact-start"};
+#define RESUME_INCIDENT_FIRST 8
 
 /* What the resume was given of the run's own options. */
 struct resume_opts {
@@ -792,7 +814,8 @@ static const char **resume_files(const cJSON *rbs, bool force, size_t *n, int *s
 
 int cmd_resume(int argc, char **argv)
 {
-	bool batch = false, force = false;
+	bool batch = false, force = false, take_over = false, rebuilt = false;
+	enum unfinished_choice unfinished = UNFINISHED_ASK;
 	const char *op = NULL, *theme = NULL, *run = NULL, *db = getenv("RBC_DATABASE_URL");
 	const char *answers_file = NULL;
 	struct rb_kv vars = {0}, given = {0};
@@ -815,6 +838,8 @@ int cmd_resume(int argc, char **argv)
 			batch = true;
 		} else if (strcmp(a, "--force") == 0) {
 			force = true;
+		} else if (strcmp(a, "--take-over") == 0) {
+			take_over = true;
 		} else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
 			want.yes = true;
 		} else if (k >= 0) {
@@ -839,6 +864,12 @@ int cmd_resume(int argc, char **argv)
 					status = RBC_EXIT_USAGE;
 				} else {
 					kv_set(&given, v, (size_t)(e - v), e + 1);
+				}
+			} else if (strcmp(resume_valued[k], "--unfinished") == 0) {
+				unfinished = unfinished_parse(v);
+				if (unfinished == UNFINISHED_ASK) {
+					text_fprintf(stderr, "rbc: resume: --unfinished takes rerun, done or skip, not '%s'\n", v);
+					status = RBC_EXIT_USAGE;
 				}
 			} else if (strcmp(resume_valued[k], "--assume") == 0) {
 				want.assume = strcmp(v, "done") == 0 ? ENG_ASSUME_DONE
@@ -875,8 +906,16 @@ int cmd_resume(int argc, char **argv)
 	struct rundir rd = {0};
 	struct rbc_error err = {0};
 	if (!status && !rundir_open(run, &rd, &err)) {
-		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
-		status = rd.refused ? RBC_EXIT_NOPERM : RBC_EXIT_NOINPUT;
+		if (!rd.refused && db && *db && !strchr(run, '/')) {
+			/* Not on this machine: taken from the database (docs/team.md). */
+			rundir_free(&rd);
+			status = resume_db_rebuild(db, run, force, &rd);
+			rebuilt = !status;
+		} else {
+			text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
+			status = rd.refused ? RBC_EXIT_NOPERM : RBC_EXIT_NOINPUT;
+		}
+		rbc_error_clear(&err);
 	}
 	/* Before anything it names is read: a run of someone else's would have
 	   us run their runbooks, as us. */
@@ -955,8 +994,16 @@ int cmd_resume(int argc, char **argv)
 		fprintf(stderr, "rbc: resume: the run's header names no runbook\n");
 		status = RBC_EXIT_DATAERR;
 	}
+	/* The lease decides who drives, the run taken from the database or not. */
+	if (!status && db && *db)
+		status = resume_db_claim(db, rd.id, ro.op, take_over, rebuilt, &rd);
+	ro.from_db = rebuilt;
+	ro.unfinished = unfinished;
+	bool opened = true;
 	if (!status)
-		status = execute(rbs, nfiles, &vars, &rd, argc, argv, &ro, true, force, "resume");
+		status = execute(rbs, nfiles, &vars, &rd, argc, argv, &ro, true, force, "resume", &opened);
+	if (!opened)
+		resume_db_release(db, rd.id, ro.op); /* claimed, and nothing drove */
 	int rc = run_done(status, rbs, rbs ? nfiles : 0, files, &vars, &rd);
 	cJSON_Delete(tree);
 	cJSON_Delete(h);

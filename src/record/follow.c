@@ -153,8 +153,12 @@ bool follower_line(struct follower *f, const char *raw, size_t len)
 		cJSON_Delete(o);
 		return r;
 	}
-	if (f->line == 1) {
+	/* Who drives: the header's, then each resume's (a takeover from
+	   another machine changes it). */
+	const char *ev = field(o, "ev");
+	if (f->line == 1 || (ev && strcmp(ev, "run_resumed") == 0 && field(o, "operator"))) {
 		const char *op = field(o, "operator"), *host = field(o, "host");
+		free(f->driver);
 		f->driver = xasprintf("%s@%s", op ? op : "?", host ? host : "?");
 	}
 	/* resume's apply reads the line as a C string */

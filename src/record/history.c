@@ -86,32 +86,47 @@ const char history_schema_sql[] =
    after one (run_resumed, a step run by hand after the end). Followers
    hear of it in the same statement: NOTIFY rbc_events, "RUN SEQ" with the
    batch's highest seq (docs/console.md, "Following a run"). */
+#define INSERT_REST \
+	"last AS (SELECT e FROM l WHERE e->>'ev' IN ('run_finished', 'run_resumed', 'run_started', 'step_started')\n" \
+	"         ORDER BY (e->>'seq')::bigint DESC LIMIT 1),\n" \
+	"st AS (SELECT CASE WHEN e->>'ev' <> 'run_finished' THEN 'running'\n" \
+	"                   WHEN coalesce((e->>'stopped')::boolean, false) THEN 'stopped'\n" \
+	"                   ELSE 'finished' END AS state,\n" \
+	"              CASE WHEN e->>'ev' = 'run_finished' THEN e->>'verdict' END AS verdict,\n" \
+	"              CASE WHEN e->>'ev' = 'run_finished' THEN (e->>'t')::timestamptz END AS finished\n" \
+	"       FROM last),\n" \
+	"h AS (INSERT INTO rbc_runs (run, started, host, operator, rbc, runbooks, state, verdict, finished, header)\n" \
+	"      SELECT $1, (e->>'started')::timestamptz, e->>'host', e->>'operator', e->>'rbc',\n" \
+	"             (SELECT string_agg(r->>'id', ',') FROM jsonb_array_elements(e->'runbooks') AS r\n" \
+	"              WHERE NOT coalesce((r->>'included')::boolean, false)),\n" \
+	"             coalesce((SELECT state FROM st), 'running'), (SELECT verdict FROM st),\n" \
+	"             (SELECT finished FROM st), e\n" \
+	"      FROM l WHERE e->>'ev' = 'run_header'\n" \
+	"      ON CONFLICT (run) DO NOTHING),\n" \
+	"ev AS (INSERT INTO rbc_events (run, seq, t, ev, step, verdict, event)\n" \
+	"       SELECT $1, (e->>'seq')::bigint, (e->>'t')::timestamptz, e->>'ev', e->>'step',\n" \
+	"              e->>'verdict', e\n" \
+	"       FROM l WHERE e->>'ev' <> 'run_header'\n" \
+	"       ON CONFLICT (run, seq) DO NOTHING),\n" \
+	"u AS (UPDATE rbc_runs SET state = st.state, verdict = st.verdict, finished = st.finished\n" \
+	"      FROM st WHERE rbc_runs.run = $1)\n"
+
 const char history_insert_sql[] =
 	"WITH l AS (SELECT e FROM jsonb_array_elements($2::jsonb) AS e),\n"
-	"last AS (SELECT e FROM l WHERE e->>'ev' IN ('run_finished', 'run_resumed', 'run_started', 'step_started')\n"
-	"         ORDER BY (e->>'seq')::bigint DESC LIMIT 1),\n"
-	"st AS (SELECT CASE WHEN e->>'ev' <> 'run_finished' THEN 'running'\n"
-	"                   WHEN coalesce((e->>'stopped')::boolean, false) THEN 'stopped'\n"
-	"                   ELSE 'finished' END AS state,\n"
-	"              CASE WHEN e->>'ev' = 'run_finished' THEN e->>'verdict' END AS verdict,\n"
-	"              CASE WHEN e->>'ev' = 'run_finished' THEN (e->>'t')::timestamptz END AS finished\n"
-	"       FROM last),\n"
-	"h AS (INSERT INTO rbc_runs (run, started, host, operator, rbc, runbooks, state, verdict, finished, header)\n"
-	"      SELECT $1, (e->>'started')::timestamptz, e->>'host', e->>'operator', e->>'rbc',\n"
-	"             (SELECT string_agg(r->>'id', ',') FROM jsonb_array_elements(e->'runbooks') AS r\n"
-	"              WHERE NOT coalesce((r->>'included')::boolean, false)),\n"
-	"             coalesce((SELECT state FROM st), 'running'), (SELECT verdict FROM st),\n"
-	"             (SELECT finished FROM st), e\n"
-	"      FROM l WHERE e->>'ev' = 'run_header'\n"
-	"      ON CONFLICT (run) DO NOTHING),\n"
-	"ev AS (INSERT INTO rbc_events (run, seq, t, ev, step, verdict, event)\n"
-	"       SELECT $1, (e->>'seq')::bigint, (e->>'t')::timestamptz, e->>'ev', e->>'step',\n"
-	"              e->>'verdict', e\n"
-	"       FROM l WHERE e->>'ev' <> 'run_header'\n"
-	"       ON CONFLICT (run, seq) DO NOTHING),\n"
-	"u AS (UPDATE rbc_runs SET state = st.state, verdict = st.verdict, finished = st.finished\n"
-	"      FROM st WHERE rbc_runs.run = $1)\n"
+	INSERT_REST
 	"SELECT pg_notify('rbc_events', $1 || ' ' || (SELECT max((e->>'seq')::bigint) FROM l))";
+
+/* The same, fenced by the lease ($3 holder, $4 pid): a driver that no
+   longer holds the run's lease stores nothing (docs/team.md, "Handover").
+   FOR SHARE: a takeover waits for a batch in flight, and no batch lands
+   after it. The second column says whether the lease was ours. */
+const char history_insert_fenced_sql[] =
+	"WITH ours AS (SELECT 1 FROM rbc_leases WHERE run = $1 AND holder = $3 AND pid = $4::integer FOR SHARE),\n"
+	"l AS (SELECT e FROM jsonb_array_elements($2::jsonb) AS e WHERE EXISTS (SELECT 1 FROM ours)),\n"
+	INSERT_REST
+	"SELECT CASE WHEN EXISTS (SELECT 1 FROM ours) THEN\n"
+	"  pg_notify('rbc_events', $1 || ' ' || (SELECT max((e->>'seq')::bigint) FROM l)) END,\n"
+	"  EXISTS (SELECT 1 FROM ours), (SELECT holder FROM rbc_leases WHERE run = $1)";
 
 enum phase { PH_DOWN, PH_CONNECTING, PH_SCHEMA, PH_READY, PH_SENDING, PH_DEAD };
 
@@ -135,6 +150,11 @@ struct history {
 	size_t inflight;              /* lines in the batch being stored */
 	uint64_t stored;
 	bool schema_newer;
+
+	char *holder, *pid;           /* fenced by the lease (history_fence) */
+	bool gated, fenced;           /* waiting for the lease; found another's */
+	void (*on_fenced)(void *ud, const char *who);
+	void *fenced_ud;
 
 	bool finishing;
 	void (*done)(void *ud);
@@ -291,7 +311,7 @@ static void connect_now(struct history *h)
 /* Sends the next batch of queued lines, if any and idle. */
 static void send_batch(struct history *h)
 {
-	if (h->phase != PH_READY || h->head >= h->nlines)
+	if (h->phase != PH_READY || h->head >= h->nlines || h->gated)
 		return;
 	struct strbuf sb = {0};
 	sb_addc(&sb, '[');
@@ -302,8 +322,9 @@ static void send_batch(struct history *h)
 		sb_adds(&sb, h->lines[i]);
 	}
 	sb_addc(&sb, ']');
-	const char *params[2] = {h->run, sb_borrow(&sb)};
-	int ok = PQsendQueryParams(h->pg, history_insert_sql, 2, NULL, params, NULL, NULL, 0);
+	const char *params[4] = {h->run, sb_borrow(&sb), h->holder, h->pid};
+	int ok = h->holder ? PQsendQueryParams(h->pg, history_insert_fenced_sql, 4, NULL, params, NULL, NULL, 0)
+	                   : PQsendQueryParams(h->pg, history_insert_sql, 2, NULL, params, NULL, NULL, 0);
 	sb_free(&sb);
 	if (!ok) {
 		down_pq(h, "");
@@ -344,6 +365,16 @@ static bool on_result(struct history *h, PGresult *r)
 			free(m);
 			return false;
 		}
+	}
+	if (h->phase == PH_SENDING && h->holder && st == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    PQnfields(r) == 3 && strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
+		char *who = PQgetisnull(r, 0, 2) ? NULL : xstrdup(PQgetvalue(r, 0, 2));
+		PQclear(r);
+		history_drop(h); /* the lease is another's: nothing more is sent */
+		if (h->on_fenced)
+			h->on_fenced(h->fenced_ud, who);
+		free(who);
+		return false;
 	}
 	PQclear(r);
 	return true;
@@ -437,6 +468,51 @@ void history_add(struct history *h, const char *line, size_t len)
 	pump(h);
 }
 
+/* Fences the sender by the lease (history.h). */
+void history_fence(struct history *h, const char *holder, const char *pid,
+                   void (*fenced)(void *ud, const char *who), void *ud)
+{
+	free(h->holder);
+	free(h->pid);
+	h->holder = xstrdup(holder);
+	h->pid = xstrdup(pid);
+	h->gated = true;
+	h->on_fenced = fenced;
+	h->fenced_ud = ud;
+}
+
+/* The lease is held: the queue goes (history.h). */
+void history_open_gate(struct history *h)
+{
+	if (!h || !h->gated)
+		return;
+	h->gated = false;
+	pump(h);
+}
+
+/* Taken over: nothing queued or to come is sent (history.h). */
+void history_drop(struct history *h)
+{
+	if (!h || h->fenced)
+		return;
+	h->fenced = true;
+	for (size_t i = h->head; i < h->nlines; i++)
+		free(h->lines[i]);
+	h->head = h->nlines = 0;
+	h->inflight = 0;
+	poll_close(h);
+	if (h->pg) {
+		PQfinish(h->pg);
+		h->pg = NULL;
+	}
+	uv_timer_stop(&h->retry);
+	pgwait_cancel(h->pw);
+	h->pw = NULL;
+	set_state(h, "fenced: the run's lease is another's", NULL);
+	h->phase = PH_DEAD;
+	check_done(h);
+}
+
 size_t history_pending(const struct history *h)
 {
 	return h ? h->nlines - h->head : 0;
@@ -484,6 +560,8 @@ void history_free(struct history *h)
 	free(h->run);
 	free(h->state);
 	free(h->host);
+	free(h->holder);
+	free(h->pid);
 	h->freed = true;
 	h->closing = 2;
 	uv_close((uv_handle_t *)&h->retry, on_timer_closed);

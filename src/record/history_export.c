@@ -1,10 +1,9 @@
 /*
  * history_export.c — a run's journal rebuilt from PostgreSQL into a private
  * temporary run directory, for rbc export RUN --db URL (history_export.h,
- * docs/team.md). A command, not a run: libpq's blocking calls.
+ * docs/team.md); the rebuilding itself is history_rebuild.c's.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,135 +12,14 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <libpq-fe.h>
 
 #include "rbc/export.h"
 #include "rbc/history_export.h"
-#include "rbc/journal.h"
-#include "rbc/rundir.h"
+#include "rbc/history_rebuild.h"
 #include "rbc/util.h"
 
-/* libpq's notices are never shown. */
-static void on_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-/* msg on one line, control characters as spaces (a new string). */
-static char *one_line(const char *msg)
-{
-	char *s = xstrdup(msg ? msg : "unknown error");
-	for (char *c = s; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = ' ';
-	size_t n = strlen(s);
-	while (n && s[n - 1] == ' ')
-		s[--n] = '\0';
-	return s;
-}
-
-/* The rows of sql, or NULL with err. */
-static PGresult *rows(PGconn *pg, const char *sql, const char *run, struct rbc_error *err)
-{
-	const char *params[] = {run};
-	PGresult *r = PQexecParams(pg, sql, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK)
-		return r;
-	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	char *m = one_line(PQresultErrorMessage(r));
-	if (state && strcmp(state, "42P01") == 0)
-		rbc_error_set(err, "the database has no rbc history yet (a run with --db makes its tables)");
-	else
-		rbc_error_set(err, "the database: %s", m);
-	free(m);
-	PQclear(r);
-	return NULL;
-}
-
-/* Whether id may name a directory: no slash, not . or .., printable. */
-static bool run_name_ok(const char *id)
-{
-	if (!*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0 || strlen(id) > 200)
-		return false;
-	for (const char *p = id; *p; p++)
-		if (*p == '/' || (unsigned char)*p < 0x21 || *p == 0x7f)
-			return false;
-	return true;
-}
-
-/* Adds "from" or "from-to" to the list of missing seqs. */
-static void add_missing(struct history_export *x, struct strbuf *sb, long long from, long long to)
-{
-	if (sb->len)
-		sb_adds(sb, ", ");
-	if (from == to)
-		sb_addf(sb, "%lld", from);
-	else
-		sb_addf(sb, "%lld-%lld", from, to);
-	x->nmissing += (size_t)(to - from + 1);
-}
-
-/* The line standing for a seq the database does not hold: a note. */
-static void placeholder(struct strbuf *j, long long seq, const char *t)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "seq", (double)seq);
-	cJSON_AddStringToObject(o, "t", t);
-	cJSON_AddStringToObject(o, "ev", "note");
-	cJSON_AddStringToObject(o, "by", "rbc export");
-	char *text = xasprintf("seq %lld is missing from the database: this export is incomplete", seq);
-	cJSON_AddStringToObject(o, "text", text);
-	free(text);
-	char *s = cJSON_PrintUnformatted(o);
-	sb_adds(j, s);
-	sb_addc(j, '\n');
-	free(s);
-	cJSON_Delete(o);
-}
-
-/* The file where an output kept by the driver would be, saying so. */
-static void output_note(struct history_export *x, const char *line, const char *host)
-{
-	cJSON *o = cJSON_Parse(line);
-	const char *ev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ev"));
-	char *name = ev && strcmp(ev, "step_finished") == 0
-	                 ? rundir_output_name(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "output")))
-	                 : NULL;
-	cJSON_Delete(o);
-	if (!name)
-		return;
-	char *path = xasprintf("%s/%s", x->dir, name);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		char *text = xasprintf("(this output is not in the database: it is kept in the run directory on the "
-		                       "driver's machine, %s)\n", host);
-		ssize_t w = write(fd, text, strlen(text));
-		(void)w;
-		free(text);
-		close(fd);
-		x->outputs++;
-	}
-	free(path);
-	free(name);
-}
-
-/* The time of a line ("t", else the header's "started"), kept in t. */
-static void last_time(const char *line, char **t)
-{
-	cJSON *o = cJSON_Parse(line);
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "t"));
-	if (!v)
-		v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "started"));
-	if (v && strlen(v) < 40) {
-		free(*t);
-		*t = xstrdup(v);
-	}
-	cJSON_Delete(o);
-}
-
-/* Writes the journal text into x->dir with an empty out/. */
-static bool write_dir(struct history_export *x, const char *text, struct rbc_error *err)
+/* Makes the private temporary run directory x->dir with an empty out/. */
+static bool make_dir(struct history_export *x, struct rbc_error *err)
 {
 	char tmpl[4096];
 	const char *tmp = getenv("TMPDIR");
@@ -152,137 +30,31 @@ static bool write_dir(struct history_export *x, const char *text, struct rbc_err
 	}
 	x->top = xstrdup(tmpl); /* mkdtemp: mode 0700 */
 	x->dir = xasprintf("%s/%s", x->top, x->run);
-	char *out = xasprintf("%s/out", x->dir), *journal = xasprintf("%s/journal.jsonl", x->dir);
-	bool ok = false;
-	int fd = -1;
-	if (mkdir(x->dir, 0700) != 0 || mkdir(out, 0700) != 0 ||
-	    (fd = open(journal, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+	char *out = xasprintf("%s/out", x->dir);
+	bool ok = mkdir(x->dir, 0700) == 0 && mkdir(out, 0700) == 0;
+	if (!ok)
 		rbc_error_set(err, "cannot make the temporary run directory: %s", strerror(errno));
-	} else {
-		size_t len = strlen(text), at = 0;
-		while (at < len) {
-			ssize_t w = write(fd, text + at, len - at);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			at += (size_t)w;
-		}
-		ok = at == len;
-		if (!ok)
-			rbc_error_set(err, "cannot write the temporary journal: %s", strerror(errno));
-	}
-	if (fd >= 0)
-		close(fd);
 	free(out);
-	free(journal);
 	return ok;
-}
-
-/* Every line is taken: journal_replay checks them. */
-static bool take_line(void *ud, const cJSON *o, const char *raw, unsigned long line)
-{
-	(void)ud, (void)o, (void)raw, (void)line;
-	return true;
-}
-
-/* err's "DIR/journal.jsonl:LINE: why" said of the database's row: its seq. */
-static void name_the_row(struct history_export *x, struct rbc_error *err)
-{
-	char *prefix = xasprintf("%s/journal.jsonl:", x->dir);
-	size_t pl = strlen(prefix);
-	if (err->msg && strncmp(err->msg, prefix, pl) == 0) {
-		char *end = NULL;
-		unsigned long line = strtoul(err->msg + pl, &end, 10);
-		if (end && *end == ':' && line >= 1) {
-			char *rest = xstrdup(end + 1);
-			char *repl = str_replace(rest, "the journal is damaged", "the row is refused");
-			if (line == 1)
-				rbc_error_set(err, "the database's run %s, its header (rbc_runs):%s", x->run, repl);
-			else
-				rbc_error_set(err, "the database's run %s, seq %lu (rbc_events):%s", x->run, line - 1, repl);
-			free(repl);
-			free(rest);
-		}
-	} else if (err->msg) {
-		char *m = str_replace(err->msg, x->dir, "(the run rebuilt from the database)");
-		rbc_error_set(err, "%s", m);
-		free(m);
-	}
-	free(prefix);
 }
 
 /* Rebuilds the run from the database, checked (history_export.h). */
 bool history_export_open(const char *url, const char *run, struct history_export *x, struct rbc_error *err)
 {
 	*x = (struct history_export){0};
-	if (!run_name_ok(run)) {
+	if (!history_run_name_ok(run)) {
 		rbc_error_set(err, "%s: not a run id", run);
 		return false;
 	}
 	x->run = xstrdup(run);
-	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *val[] = {url, "rbc export", "10", NULL};
-	PGconn *pg = PQconnectdbParams(kw, val, 1);
-	if (!pg || PQstatus(pg) != CONNECTION_OK) {
-		char *m = one_line(pg ? PQerrorMessage(pg) : "out of memory");
-		rbc_error_set(err, "the database: %s", m);
-		free(m);
-		PQfinish(pg);
-		x->unavailable = true;
+	if (!make_dir(x, err))
 		return false;
-	}
-	PQsetNoticeProcessor(pg, on_notice, NULL);
-	/* One snapshot: the header and the events as they were together. */
-	PGresult *b = PQexec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-	PQclear(b);
-	PGresult *h = rows(pg, "SELECT header::text, coalesce(host, '') FROM rbc_runs WHERE run = $1", run, err);
-	PGresult *e = h ? rows(pg, "SELECT seq, event::text FROM rbc_events WHERE run = $1 ORDER BY seq", run, err) : NULL;
-	PQfinish(pg);
-	x->unavailable = !h || !e;
-	if (h && PQntuples(h) == 0)
-		rbc_error_set(err, "no run %s in the database (rbc history lists them)", run);
-	bool ok = false;
-	if (h && e && PQntuples(h) == 1) {
-		struct strbuf j = {0}, miss = {0};
-		const char *head = PQgetvalue(h, 0, 0), *host = PQgetvalue(h, 0, 1);
-		char *t = NULL;
-		sb_adds(&j, head);
-		sb_addc(&j, '\n');
-		last_time(head, &t);
-		long long next = 1;
-		for (int i = 0; i < PQntuples(e); i++) {
-			long long seq = strtoll(PQgetvalue(e, i, 0), NULL, 10);
-			const char *line = PQgetvalue(e, i, 1);
-			if (seq > next) {
-				add_missing(x, &miss, next, seq - 1);
-				for (; next < seq; next++)
-					placeholder(&j, next, t ? t : "1970-01-01T00:00:00Z");
-			}
-			/* A row whose text is not one line is refused by the checker
-			   as it stands: a newline inside would make two lines. */
-			for (const char *c = line; *c; c++)
-				sb_addc(&j, *c == '\n' ? ' ' : *c);
-			sb_addc(&j, '\n');
-			last_time(line, &t);
-			next = seq + 1;
-		}
-		free(t);
-		x->missing = miss.len ? sb_take(&miss) : NULL;
-		sb_free(&miss);
-		ok = write_dir(x, sb_borrow(&j), err);
-		if (ok) {
-			ok = journal_replay(x->dir, take_line, NULL, NULL, err);
-			if (!ok)
-				name_the_row(x, err);
-		}
-		if (ok)
-			for (int i = 0; i < PQntuples(e); i++)
-				output_note(x, PQgetvalue(e, i, 1), host);
-		sb_free(&j);
-	}
-	PQclear(h);
-	PQclear(e);
+	struct history_rebuild rb = {.by = "rbc export"};
+	bool ok = history_rebuild(url, run, x->dir, false, &rb, err);
+	x->unavailable = rb.unavailable;
+	x->missing = rb.missing;
+	x->nmissing = rb.nmissing;
+	x->outputs = rb.outputs;
 	return ok;
 }
 

@@ -66,6 +66,7 @@ struct journal {
 	bool wcut;               /* … and whether what it left was cut off */
 	char *error;
 	bool lost;               /* a line could not be written: none is any more */
+	bool sealed;             /* the run was taken over: nothing more is written */
 	struct engine *engine;   /* write-ahead: told what is written (journal_attach) */
 
 	struct held *held;       /* events waiting for their line, oldest first */
@@ -632,7 +633,7 @@ static void after_work_cb(uv_work_t *w, int status)
 
 static void kick(struct journal *j)
 {
-	if (j->in_flight || j->lost || !j->pending.len)
+	if (j->in_flight || j->lost || j->sealed || !j->pending.len)
 		return;
 	struct strbuf t = j->writing;
 	j->writing = j->pending;
@@ -651,6 +652,8 @@ static void kick(struct journal *j)
 void journal_on_event(void *ud, const struct eng_event *ev)
 {
 	struct journal *j = ud;
+	if (j->sealed)
+		return; /* taken over: neither written nor shown (journal_seal) */
 	if (ev->type == ENG_EV_OUTPUT || j->lost) {
 		/* Bytes go to the spool file, not the journal, and once the record
 		   is lost nothing more is written: shown at once, unless events
@@ -674,7 +677,7 @@ void journal_on_event(void *ud, const struct eng_event *ev)
 uint64_t journal_mark(void *ud)
 {
 	const struct journal *j = ud;
-	if (j->lost)
+	if (j->lost || j->sealed)
 		return UINT64_MAX; /* never: nothing starts any more */
 	return j->seq > j->durable ? j->seq : 0;
 }
@@ -830,6 +833,24 @@ void journal_set_line_sink(struct journal *j, void (*on_line)(void *ud, const ch
 void journal_set_mask(struct journal *j, const struct mask *m)
 {
 	j->mask = m;
+}
+
+/* Taken over: what is not written yet never is, nor anything after it
+   (journal.h). */
+void journal_seal(struct journal *j)
+{
+	j->sealed = true;
+	j->pending.len = 0;
+	uint64_t keep = j->in_flight ? j->writing_last : j->durable;
+	size_t n = j->held_head;
+	while (n < j->nheld && j->held[n].seq <= keep)
+		n++;
+	for (size_t i = n; i < j->nheld; i++)
+		held_free(&j->held[i]);
+	j->nheld = n;
+	if (j->held_head == j->nheld)
+		j->held_head = j->nheld = 0;
+	j->seq = keep;
 }
 
 bool journal_busy(const struct journal *j)

@@ -5,7 +5,10 @@
  * One statement at a time: the schema (as the history makes it), the claim,
  * then a beat every interval, and the release at the end. A beat due while
  * a statement is in flight is skipped, never queued; a lost connection is
- * tried again at the next beat, and claims the lease again.
+ * tried again at the next beat, and renews the lease if it is still ours.
+ * Claimed once, the lease is never claimed again: a beat that finds the
+ * row another's (taken over) or gone says the lease is lost, and the
+ * lease stops (docs/team.md, "Handover").
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,10 @@ struct lease {
 	char pid[24], expiry[48];
 	char addr[PGWAIT_ADDR];        /* resolved once, kept */
 	bool claimed, finishing;
+	bool held_once, lost;          /* claimed at least once; taken from us */
+	char *taker;                   /* who holds it now, when lost */
+	void (*on_change)(void *ud, bool held, const char *who);
+	void *change_ud;
 	enum phase phase;
 	enum what what;
 	PGconn *pg;
@@ -41,14 +48,23 @@ struct lease {
 	int closing;
 };
 
+/* The first claim: the row is ours unless another's is alive; the second
+   column names the row's holder before (what a refusal is told). */
 static const char claim_sql[] =
-	"INSERT INTO rbc_leases (run, holder, pid, beat, expires)\n"
-	"VALUES ($1, $2, $3::integer, now(), now() + $4::interval)\n"
-	"ON CONFLICT (run) DO UPDATE SET holder = EXCLUDED.holder, pid = EXCLUDED.pid,\n"
-	"  beat = EXCLUDED.beat, expires = EXCLUDED.expires";
+	"WITH cur AS (SELECT holder FROM rbc_leases WHERE run = $1),\n"
+	"ins AS (INSERT INTO rbc_leases (run, holder, pid, beat, expires)\n"
+	"        VALUES ($1, $2, $3::integer, now(), now() + $4::interval)\n"
+	"        ON CONFLICT (run) DO UPDATE SET holder = EXCLUDED.holder, pid = EXCLUDED.pid,\n"
+	"          beat = EXCLUDED.beat, expires = EXCLUDED.expires\n"
+	"        WHERE rbc_leases.expires <= now()\n"
+	"           OR (rbc_leases.holder = EXCLUDED.holder AND rbc_leases.pid = EXCLUDED.pid)\n"
+	"        RETURNING 1)\n"
+	"SELECT (SELECT count(*) FROM ins), (SELECT holder FROM cur)";
+/* A beat: only a row still ours is renewed. */
 static const char beat_sql[] =
-	"UPDATE rbc_leases SET beat = now(), expires = now() + $4::interval\n"
-	"WHERE run = $1 AND holder = $2 AND pid = $3::integer";
+	"WITH u AS (UPDATE rbc_leases SET beat = now(), expires = now() + $4::interval\n"
+	"           WHERE run = $1 AND holder = $2 AND pid = $3::integer RETURNING 1)\n"
+	"SELECT (SELECT count(*) FROM u), (SELECT holder FROM rbc_leases WHERE run = $1)";
 /* Every statement takes the same four parameters: the release names $4
    only so that its type is known. */
 static const char release_sql[] =
@@ -182,7 +198,7 @@ static void next(struct lease *l)
 		return;
 	}
 	if (!l->claimed)
-		send_sql(l, W_CLAIM);
+		send_sql(l, l->held_once ? W_BEAT : W_CLAIM);
 }
 
 /* Connected (the schema first), or not (pgwait.h). */
@@ -212,10 +228,24 @@ static void connect_now(struct lease *l)
 /* A statement's end: what it did. */
 static void statement_done(struct lease *l)
 {
+	if (l->lost) {
+		/* Taken over: no more beats, no release (the row is another's). */
+		uv_timer_stop(&l->beat);
+		l->claimed = false;
+		set_state(l, "taken over", NULL);
+		l->phase = PH_DONE;
+		if (l->on_change)
+			l->on_change(l->change_ud, false, l->taker);
+		return;
+	}
 	if (l->what == W_CLAIM || l->what == W_BEAT) {
+		bool first = !l->claimed;
+		l->held_once = true;
 		l->claimed = true;
 		l->beats++;
 		set_state(l, "held", NULL);
+		if (first && l->on_change)
+			l->on_change(l->change_ud, true, NULL);
 	} else if (l->what == W_RELEASE) {
 		l->claimed = false;
 		set_state(l, "released", NULL);
@@ -262,8 +292,13 @@ static void on_poll(uv_poll_t *p, int status, int events)
 			free(m);
 			return;
 		}
-		if (l->what == W_BEAT && st == PGRES_COMMAND_OK && strcmp(PQcmdTuples(r), "0") == 0)
-			l->claimed = false; /* the row is gone or another's: claimed again next */
+		if ((l->what == W_BEAT || l->what == W_CLAIM) && st == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		    strcmp(PQgetvalue(r, 0, 0), "0") == 0 && !l->lost) {
+			/* The row is another's, or gone: taken over (lease.h). */
+			l->lost = true;
+			free(l->taker);
+			l->taker = PQgetisnull(r, 0, 1) ? NULL : xstrdup(PQgetvalue(r, 0, 1));
+		}
 		PQclear(r);
 	}
 	poll_wait(l, UV_READABLE | (l->flushing ? UV_WRITABLE : 0));
@@ -278,7 +313,7 @@ static void on_beat(uv_timer_t *t)
 	if (l->phase == PH_DOWN)
 		connect_now(l);
 	else if (l->phase == PH_IDLE)
-		send_sql(l, l->claimed ? W_BEAT : W_CLAIM);
+		send_sql(l, l->claimed || l->held_once ? W_BEAT : W_CLAIM);
 }
 
 /* The release took too long: given up (the lease expires on its own). */
@@ -326,6 +361,13 @@ const char *lease_state(const struct lease *l)
 	return l && l->state ? l->state : "off";
 }
 
+/* Who to tell when the lease is held, or lost (lease.h). */
+void lease_on_change(struct lease *l, void (*cb)(void *ud, bool held, const char *who), void *ud)
+{
+	l->on_change = cb;
+	l->change_ud = ud;
+}
+
 /* Beats confirmed (lease.h). */
 uint64_t lease_beats(const struct lease *l)
 {
@@ -370,6 +412,7 @@ void lease_free(struct lease *l)
 	free(l->holder);
 	free(l->host);
 	free(l->state);
+	free(l->taker);
 	l->closing = 2;
 	uv_close((uv_handle_t *)&l->beat, on_timer_closed);
 	uv_close((uv_handle_t *)&l->grace, on_timer_closed);

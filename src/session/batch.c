@@ -280,13 +280,24 @@ static void say(void *ud, const char *text)
 	text_fprintf(stderr, "rbc: %s\n", text);
 }
 
+/* The run was taken over (docs/team.md): this driver stops here. */
+static void taken_over(void *ud, const char *who)
+{
+	struct batch *b = ud;
+	text_fprintf(stderr, "rbc: taken over by %s: this driver stops; what it did after is only in its local "
+	             "journal (exit %d)\n", who, RBC_EXIT_TAKEN_OVER);
+	for (size_t i = 0; i < RBC_ARRAY_LEN(b->sig); i++)
+		if (!uv_is_closing((uv_handle_t *)&b->sig[i]))
+			uv_close((uv_handle_t *)&b->sig[i], NULL);
+}
+
 /* Runs the session to its end without a screen (batch.h). */
 int batch_run(struct session *s, const char *cmd)
 {
 	uv_loop_t *loop = session_loop(s);
 	const struct rundir *rd = session_rundir(s);
 	struct batch b = {.s = s, .e = session_engine(s), .j = session_journal(s), .loop = loop, .t0 = uv_hrtime()};
-	struct session_view v = {.on_event = on_event, .say = say, .ud = &b};
+	struct session_view v = {.on_event = on_event, .say = say, .taken_over = taken_over, .ud = &b};
 	session_attach(s, &v);
 	const struct resume_state *rs = session_resumed(s);
 	if (rs) {
@@ -295,8 +306,10 @@ int batch_run(struct session *s, const char *cmd)
 		for (size_t i = 0; i < rs->ncut; i++) {
 			char when[40], *t;
 			iso_ms_format(when, sizeof when, rs->cut[i].started);
-			t = xasprintf("started at %s, its end is not in the record: it runs again", when);
-			line("AGAIN", rs->cut[i].step, t);
+			enum eng_state st = rs->cut[i].step->state;
+			t = xasprintf("started at %s, its end is not in the record: %s", when,
+			              st == ENG_DONE ? "marked done" : st == ENG_SKIPPED ? "skipped" : "it runs again");
+			line(st == ENG_DONE || st == ENG_SKIPPED ? "SETTLED" : "AGAIN", rs->cut[i].step, t);
 			free(t);
 		}
 		fflush(stdout);
@@ -310,6 +323,12 @@ int batch_run(struct session *s, const char *cmd)
 	}
 	engine_start(b.e);
 	uv_run(loop, UV_RUN_DEFAULT);
+	if (session_taken_over(s)) {
+		session_drain(s);
+		session_attach(s, NULL);
+		free(b.stopped);
+		return RBC_EXIT_TAKEN_OVER;
+	}
 	if (!b.finished) {
 		/* Nothing left to wait for, yet no end: say so rather than hang. */
 		fprintf(stderr, "rbc: %s: the run stalled (a bug in rbc): stopping\n", cmd);

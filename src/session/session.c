@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "rbc/budgetlog.h"
+#include "rbc/handover.h"
 #include "rbc/history.h"
 #include "joined.h"
 #include "rbc/lease.h"
@@ -59,6 +60,7 @@ struct session {
 	struct resume_state rs;
 	char *resumed_at;         /* the step the run goes on at, for the operator */
 	char *warning;            /* what the record could not give back, in one line */
+	char *taken_by;           /* the lease is another's: who took it (docs/team.md) */
 };
 
 /* Who writes the line: the host, the operator and rbc's pid (the header's
@@ -420,12 +422,22 @@ static bool resume_apply(struct session *r, struct engine *e)
 		r->rc = RBC_EXIT_USAGE;
 		return false;
 	}
+	if (r->rs.ncut && !r->o.interactive && r->o.unfinished == UNFINISHED_ASK) {
+		char *list = unfinished_list(&r->rs);
+		rbc_error_set(&r->err, "started, their end not recorded: %s — decide with --unfinished rerun|done|skip "
+		              "(docs/journal.md, \"Resuming\"); nothing was run", list);
+		free(list);
+		r->rc = RBC_EXIT_USAGE;
+		return false;
+	}
 	if (!journal_continue(r->j, r->rs.last_seq, r->rs.good_len, &r->err)) {
 		r->rc = RBC_EXIT_IOERR;
 		return false;
 	}
-	if (r->hist && !journal_replay(r->rd->path, backfill, r->hist, NULL, &r->err))
-		return false; /* what came before: the database may not have it all */
+	/* What came before: the database may not have it all — unless the run
+	   was rebuilt from it (its rows are there; the sender goes on after). */
+	if (r->hist && !r->o.from_db && !journal_replay(r->rd->path, backfill, r->hist, NULL, &r->err))
+		return false;
 	bool after = false;
 	struct eng_step *at = engine_resume_point(e, &after);
 	char *id = at ? journal_step_id(at) : NULL;
@@ -476,23 +488,28 @@ static bool resume_apply(struct session *r, struct engine *e)
 		session_note(r, "resume: %zu recorded events name steps the runbooks no longer have: left out",
 		             r->rs.unknown);
 	/* A step whose start is recorded and not its end may have done its
-	   work: it runs again, never without saying so. */
+	   work: the operator decides what it is before the flow goes on
+	   (unfinished.h), never silently. */
 	for (size_t i = 0; i < r->rs.ncut; i++) {
 		const struct eng_step *s = r->rs.cut[i].step;
 		char *sid = journal_step_id(s);
 		char when[40];
 		iso_ms_format(when, sizeof when, r->rs.cut[i].started);
-		session_note(r, "resume: %s started at %s and its end is not in the record: what it does may be done already; it runs again",
-		             sid, when);
+		session_note(r, "resume: %s started at %s and its end is not in the record: what it does may be done "
+		             "already; %s", sid, when,
+		             r->o.unfinished == UNFINISHED_RERUN ? "it runs again (--unfinished rerun)"
+		             : r->o.unfinished == UNFINISHED_DONE ? "marked done (--unfinished done)"
+		             : r->o.unfinished == UNFINISHED_SKIP ? "skipped (--unfinished skip)"
+		                                                  : "decide: run it again, mark it done, or skip it");
 		free(sid);
 	}
-	if (r->rs.ncut) {
-		const struct eng_step *s = r->rs.cut[0].step;
-		char *w = xasprintf("%s%sstarted, its end not recorded: %s %s%s — it runs again", r->warning ? r->warning : "",
-		                    r->warning ? " · " : "", s->def->number, s->title ? s->title : s->def->id,
-		                    r->rs.ncut > 1 ? " and more" : "");
-		free(r->warning);
-		r->warning = w;
+	/* Decided on the command line: journaled now, with who decided. */
+	while (ok && r->o.unfinished != UNFINISHED_ASK && unfinished_left(&r->rs)) {
+		const char *why = NULL;
+		const char *reason = r->o.unfinished == UNFINISHED_SKIP ? "--unfinished skip" : NULL;
+		ok = unfinished_decide(&r->rs, e, r->o.unfinished, reason, engine_operator(e), &why);
+		if (!ok)
+			rbc_error_set(&r->err, "%s", why);
 	}
 	return ok;
 }
@@ -530,6 +547,7 @@ static void session_free(struct session *s)
 	free(s->said);
 	free(s->resumed_at);
 	free(s->warning);
+	free(s->taken_by);
 	rbc_error_clear(&s->err);
 	free(s);
 }
@@ -559,6 +577,39 @@ void session_tell(struct session *s, const char *text)
 void session_emit(struct session *s, const struct eng_event *ev)
 {
 	session_on_event(s, ev);
+}
+
+/* The lease is another's (docs/team.md, "Handover"): nothing more is
+   journaled or sent, what runs is cancelled unrecorded, the view is told. */
+static void taken_over(struct session *s, const char *who)
+{
+	if (s->taken_by)
+		return;
+	s->taken_by = xstrdup(who && *who ? who : "another driver (the lease is gone)");
+	journal_seal(s->j);
+	history_drop(s->hist);
+	engine_stop(s->e, "taken over");
+	if (s->view.taken_over)
+		s->view.taken_over(s->view.ud, s->taken_by);
+	else
+		session_note(s, "%s: taken over by %s: this driver stopped; what it did after is only in "
+		             "its local journal", s->o.cmd, s->taken_by);
+}
+
+/* The lease is held (the history may go), or lost. */
+static void lease_changed(void *ud, bool held, const char *who)
+{
+	struct session *s = ud;
+	if (held)
+		history_open_gate(s->hist);
+	else
+		taken_over(s, who);
+}
+
+/* A batch of the history was refused: the lease is another's. */
+static void history_fenced(void *ud, const char *who)
+{
+	taken_over(ud, who);
 }
 
 /* Opens the run: journal, engine, header or resume, history, desk (session.h). */
@@ -604,10 +655,12 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 		return NULL;
 	}
 	if (s->hist) {
-		char host[256] = "";
-		gethostname(host, sizeof host - 1);
-		char *holder = xasprintf("%s@%s", engine_operator(s->e), host);
+		char *holder = handover_holder(engine_operator(s->e));
+		char pid[24];
+		snprintf(pid, sizeof pid, "%ld", (long)getpid());
+		history_fence(s->hist, holder, pid, history_fenced, s);
 		s->lease = lease_start(&s->loop, opts->db, s->rd->id, holder);
+		lease_on_change(s->lease, lease_changed, s);
 		free(holder);
 	}
 	journal_set_observer(s->j, session_on_event, s);
@@ -780,6 +833,18 @@ const struct rundir *session_rundir(const struct session *s)
 int64_t session_now(const struct session *s)
 {
 	return session_clock((void *)s);
+}
+
+/* The record's resume state, for unfinished.c (session.h). */
+struct resume_state *session_resume_state(struct session *s)
+{
+	return s->resume ? &s->rs : NULL;
+}
+
+/* Who took the run over, or NULL (session.h). */
+const char *session_taken_over(const struct session *s)
+{
+	return s->taken_by;
 }
 
 /* What the record gave back to a resume; NULL for a new run. */

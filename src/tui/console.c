@@ -68,6 +68,8 @@ static const struct overlay_ops *prompt_overlay(const struct console *c)
 		return &overlay_incident_ops;
 	if (c->prompt == PROMPT_ASK)
 		return &overlay_ask_ops;
+	if (c->prompt == PROMPT_UNFINISHED || c->prompt == PROMPT_UNFINISHED_REASON)
+		return &overlay_unfinished_ops;
 	return c->prompt != PROMPT_NONE ? &overlay_prompt_ops : NULL;
 }
 
@@ -206,6 +208,8 @@ static void on_event(void *ud, const struct eng_event *ev)
 		/* Passed on once its line is on disk; after a lost record, never. */
 		if (journal_error(c->cfg->journal))
 			frame_message(c, "the note is not in the record: %s", journal_error(c->cfg->journal));
+		else if (c->decision_notes)
+			c->decision_notes--; /* overlay_unfinished.c said it */
 		else
 			frame_message(c, "note added");
 		break;
@@ -322,6 +326,8 @@ static unsigned console_request(struct console *c, enum request r)
 		} else if (s->state == ENG_RUNNING || s->state == ENG_WAITING || s->state == ENG_WATCHING) {
 			frame_message(c, "already running");
 		} else if (!s->def) {
+			if (overlay_unfinished_open(c))
+				break; /* decided first (docs/console.md) */
 			c->follow = true;
 			engine_start(c->e);
 		} else {
@@ -344,6 +350,8 @@ static unsigned console_request(struct console *c, enum request r)
 			engine_run_step(c->e, s);
 		break;
 	case REQ_RUN_ALL:
+		if (overlay_unfinished_open(c))
+			break; /* decided first (docs/console.md) */
 		c->follow = true;
 		engine_start(c->e);
 		break;
@@ -610,6 +618,18 @@ static void console_say(void *ud, const char *text)
 	c->dirty = true;
 }
 
+/* The run was taken over (docs/team.md, "Handover"): nothing acts here
+   any more; the console closes and the command follows the run. */
+static void console_taken_over(void *ud, const char *who)
+{
+	struct console *c = ud;
+	free(c->taken_by);
+	c->taken_by = xstrdup(who);
+	frame_message(c, "taken over by %s: following now", who);
+	c->quitting = true;
+	uv_stop(c->loop);
+}
+
 int console_run(struct session *s, const struct console_cfg *cfg)
 {
 	struct console *c = xcalloc(1, sizeof *c);
@@ -679,6 +699,8 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	c->dirty = true;
 	if (resumed)
 		show_restored(c);
+	if (resumed && !cfg->following)
+		overlay_unfinished_open(c);
 	char *warn = engine_secret_warning(c->e);
 	if (warn && !resumed)
 		frame_message(c, "warning: %s", warn);
@@ -687,13 +709,14 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	if (c->inc && !desk_declared(c->desk) && !cfg->following)
 		start_declare(c);
 	terminal_set_lender(&(struct terminal_lender){.lend = console_lend, .reclaim = console_reclaim, .ud = c});
-	struct session_view view = {.on_event = on_event, .say = console_say, .ud = c};
+	struct session_view view = {.on_event = on_event, .say = console_say, .taken_over = console_taken_over,
+	                            .ud = c};
 	session_attach(s, &view);
 
 	while (!c->quitting) {
 		uv_run(c->loop, UV_RUN_DEFAULT);
 		/* uv_stop from a key: let the engine finish what the stop started. */
-		if (c->quitting && engine_busy(c->e)) {
+		if (c->quitting && engine_busy(c->e) && !c->taken_by) {
 			c->quitting = false;
 			c->quit_when_done = true;
 		}
@@ -712,7 +735,10 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	/* A run left before its end has no verdict to pass on: what it found so
 	   far is said, and the exit status is at least UNKNOWN's. */
 	bool complete = c->finished && k.pending == 0 && k.running == 0 && k.cancelled == 0;
-	if (complete) {
+	if (c->taken_by) {
+		text_printf("rbc: taken over by %s: following now; what this driver did after is only in its local journal",
+		            c->taken_by);
+	} else if (complete) {
 		printf("rbc: %s%s — %zu of %zu steps finished", verdict_name(v),
 		       journal_error(c->cfg->journal) ? " (not in the record)" : "", k.done + k.skipped, k.total);
 	} else {
@@ -747,7 +773,9 @@ int console_run(struct session *s, const struct console_cfg *cfg)
 	while (c->exporting) /* an export in the thread pool writes into c */
 		uv_run(c->loop, UV_RUN_ONCE);
 	uv_run(c->loop, UV_RUN_NOWAIT); /* their close callbacks */
-	int rc = journal_error(c->cfg->journal) ? RBC_EXIT_IOERR : verdict_exit_code(v);
+	int rc = c->taken_by ? RBC_EXIT_TAKEN_OVER
+	       : journal_error(c->cfg->journal) ? RBC_EXIT_IOERR : verdict_exit_code(v);
+	free(c->taken_by);
 	free(c->vis);
 	free(c->kept);
 	free(c->search);

@@ -68,7 +68,8 @@ struct ui {
 };
 
 enum prompt { PROMPT_NONE, PROMPT_NOTE, PROMPT_SKIP, PROMPT_FAIL, PROMPT_SEARCH,
-	          PROMPT_CONFIRM, PROMPT_QUIT, PROMPT_INCIDENT, PROMPT_ASK, PROMPT_APPROVE };
+	          PROMPT_CONFIRM, PROMPT_QUIT, PROMPT_INCIDENT, PROMPT_ASK, PROMPT_APPROVE,
+	          PROMPT_UNFINISHED, PROMPT_UNFINISHED_REASON };
 
 /* What an incident prompt asks, in the order of its flows. */
 enum inc_ask { ASK_NONE, ASK_SEVERITY, ASK_TITLE, ASK_IMPACT, ASK_NEW_SEVERITY, ASK_SEV_REASON,
@@ -129,6 +130,8 @@ struct console {
 	struct eng_step *declined; /* a confirmation declined: its skip is said once recorded */
 	const struct eng_step *phase; /* the runbook the run is in (NULL: the first) */
 	bool dirty, bg_dirty, quitting, quit_when_done;
+	char *taken_by;           /* the run was taken over by (docs/team.md) */
+	unsigned decision_notes;  /* unfinished steps' notes to come: said by their prompt */
 	bool lent;                   /* a command has the terminal (terminal.h): no
 	                                key is read, nothing drawn */
 	bool started, finished;
@@ -185,6 +188,11 @@ struct overlay_ops {
 extern const struct pane_ops pane_tree_ops, pane_detail_ops, pane_output_ops, pane_timeline_ops;
 extern const struct pane_ops bars_header_ops, bars_incident_ops, bars_status_ops;
 extern const struct overlay_ops overlay_prompt_ops, overlay_incident_ops, bars_help_ops, overlay_ask_ops;
+extern const struct overlay_ops overlay_unfinished_ops;
+/* overlay_unfinished.c: a resumed run's unfinished steps, decided one by
+   one before it goes on; false when none is left (opened unless a prompt
+   is open). */
+bool overlay_unfinished_open(struct console *c);
 
 /* overlay_ask.c: opens the question of ask step s, waiting, unless a
    prompt is open. */

@@ -89,6 +89,8 @@ static void prompt_done(struct console *c, bool accept)
 		break;
 	case PROMPT_INCIDENT:
 	case PROMPT_ASK:
+	case PROMPT_UNFINISHED:
+	case PROMPT_UNFINISHED_REASON:
 	case PROMPT_NONE:
 		break;
 	}

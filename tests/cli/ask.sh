@@ -169,7 +169,7 @@ kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 touch "$GATE"
 d=$(run_dir ask-resume)
-run "$RBC" resume --batch "$d"
+run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "a run cut short after an answer resumes to PASS" "$RC" 0
 expect_match "… going on after the answered ask" "$OUT" 'RESUMED .* going on at ask-resume/hold'
 expect_nomatch "… which is not asked again" "$OUT" 'cause +What caused it'

@@ -122,7 +122,7 @@ pid=$(head -1 "$d/journal.jsonl" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
 kill -9 "$pid"
 tui_exit
 touch "$GATE"
-run "$RBC" resume --batch "$d"
+run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "the run resumes to PASS" "$RC" 0
 expect_nomatch "… not asking again" "$OUT" 'needs operator'
 expect_match "… the answer given in the console is the variable again" "$OUT" 'PASS +say +Cause database'

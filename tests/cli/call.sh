@@ -88,7 +88,7 @@ pid=$!
 for _ in $(seq 500); do grep -q 'two' "$TMP/s.log" 2>/dev/null && break; sleep 0.02; done
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 touch "$TMP/s.log.go"
-run "$RBC" resume --batch "$(last_run)"
+run "$RBC" resume --batch --unfinished rerun "$(last_run)"
 expect_eq "a run killed inside a call resumes to its end" "$RC" 0
 expect_eq "… the callee's finished step does not run again; the cut one does, with the call's variables" \
 	"$(paste -sd'|' "$TMP/s.log")" "one night shift|two night shift|two night shift"

@@ -86,7 +86,7 @@ for _ in $(seq 200); do grep -q '"step_started","step":"dl-resume/b"' "$(dir_of 
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 d=$(dir_of dl-resume)
 start=$(grep -o '"ev":"step_started","step":"dl-resume/slow"[^}]*' "$d/journal.jsonl" | head -1)
-run timeout 30 "$RBC" resume --batch "$d"
+run timeout 30 "$RBC" resume --batch --unfinished rerun "$d"
 expect_match "the resumed run passes the deadline" "$OUT" '^DEADLINE +slow +deadline 4s passed: on_deadline fail$'
 j=$(cat "$d/journal.jsonl")
 first=$(printf '%s\n' "$j" | grep '"ev":"step_started","step":"dl-resume/slow"' | head -1 | sed 's/.*"t":"\([^"]*\)".*/\1/')

@@ -138,7 +138,7 @@ for _ in $(seq 500); do grep -q 'ran h2' "$TMP/r.log" 2>/dev/null && break; slee
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 touch "$TMP/r.log.go"
 d=$(last_run)
-run "$RBC" resume --batch "$d"
+run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "a run killed in the middle of a loop resumes to its end" "$RC" 0
 expect_match "… it goes on at the loop" "$OUT" '^RESUMED .* going on at resume/p$'
 expect_eq "… finished iterations do not run again, the cut one does" "$(paste -sd' ' "$TMP/r.log")" "ran h1 ran h2 ran h2 ran h3"
@@ -156,7 +156,7 @@ pid=$!
 for _ in $(seq 500); do [ "$(grep -c 'two [bc]' "$TMP/q.log" 2>/dev/null)" = 2 ] && break; sleep 0.02; done
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 touch "$TMP/q.log.go"
-run "$RBC" resume --batch "$(last_run)"
+run "$RBC" resume --batch --unfinished rerun "$(last_run)"
 expect_eq "a parallel loop killed mid-way resumes to its end" "$RC" 0
 expect_eq "… the finished iteration and finished steps do not run again; the cut steps and the one not started do" \
 	"$(grep -E '^(one|two) [abcd]$' "$TMP/q.log" | sort | uniq -c | awk '{ printf "%s%s=%s", n++ ? "," : "", $2 "-" $3, $1 }')" \
@@ -172,7 +172,7 @@ kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 touch "$TMP/r.log.go"
 sed -i 's/"title": "After", "run": "true" }/"title": "After", "run": "true" }, { "id": "extra", "title": "Extra", "run": "true" }/' "$TMP/changed.json"
 d=$(last_run)
-run "$RBC" resume --batch --force "$d"
+run "$RBC" resume --batch --unfinished rerun --force "$d"
 expect_eq "a run killed mid-loop resumes with --force after its runbook changed" "$RC" 0
 expect_eq "… its export lists each iteration after the loop, then the new step" \
 	"$("$RBC" export "$d" --format json | python3 -c 'import json,sys; print(",".join(s["id"].split("/")[-1] for s in json.load(sys.stdin)["steps"]))')" \

@@ -142,7 +142,8 @@ j=""
 for _ in $(seq 200); do j=$(ls -t "$RBC_RUNS_DIR"/*-long-*/journal.jsonl 2>/dev/null | head -1); [ "$(lines "$j")" -ge 2 ] && ! grep -q run_finished "$j" && [ "$(lines "$j")" -ge 30 ] && break; sleep 0.05; done
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 d=$(dirname "$j"); id=$(basename "$d")
-run "$RBC" resume --batch --db "$DB" "$id"
+# The killed driver's lease is still alive: this resume takes it over.
+run "$RBC" resume --batch --unfinished rerun --take-over --db "$DB" "$id"
 expect_eq "a killed run resumed with --db ends" "$RC" 0
 expect_eq "… and the database holds every line, the resume's too" \
 	"$(sql "SELECT count(*) || ' ' || max(seq) FROM rbc_events WHERE run = '$id'")" "$(($(lines "$d/journal.jsonl") - 1)) $(($(lines "$d/journal.jsonl") - 1))"

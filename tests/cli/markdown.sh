@@ -197,7 +197,7 @@ pid=$!
 for _ in $(seq 100); do [ -e "$TMP/slow" ] && break; sleep 0.1; done
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 rundir=$(ls -d "$RBC_RUNS_DIR"/*-resume-* 2>/dev/null | head -1)
-run "$RBC" resume --batch "$rundir"
+run "$RBC" resume --batch --unfinished rerun "$rundir"
 expect_eq "rbc resume goes on with a Markdown runbook" "$RC" "0"
 expect_match "the step cut short runs again" "$OUT" 'PASS +slow'
 

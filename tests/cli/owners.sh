@@ -64,10 +64,10 @@ crash() { # starts the run with --approver bob, kills it while its first step ru
 	kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 }
 crash
-run timeout 60 "$RBC" resume --batch "$CRASHED"
+run timeout 60 "$RBC" resume --batch --unfinished rerun "$CRASHED"
 expect_match "a resumed run's approval is answered by the approver it was given" "$OUT" '^PASS +signoff +Sign off — approved by bob \(--approver\)$'
 crash
-run timeout 60 "$RBC" resume --batch --operator bob "$CRASHED"
+run timeout 60 "$RBC" resume --batch --unfinished rerun --operator bob "$CRASHED"
 expect_match "… unless the approver now drives the run: then it needs another" "$OUT" '^UNKNOWN +signoff +Sign off — needs approval by another operator'
 
 echo "# console"

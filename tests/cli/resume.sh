@@ -53,7 +53,12 @@ def norm(p):
             s["last_sample"].pop("time", None)
         for r in s.get("retries", []):
             r.pop("t", None)
-    d["notes"] = [{k: v for k, v in n.items() if k != "t"} for n in d["notes"]]
+    # A step cut short by the kill is run again by the resume's decision
+    # (--unfinished rerun), which the record keeps as a note: no part of
+    # the uninterrupted run.
+    again = lambda n: n.get("text", "").startswith("unfinished at the resume")
+    d["notes"] = [{k: v for k, v in n.items() if k != "t"} for n in d["notes"] if not again(n)]
+    d["timeline"] = [t for t in d["timeline"] if not (t["ev"] == "note" and again(t))]
     # Step by step, in the order the steps first show: the branches of a
     # parallel group interleave as they please.
     tl = {}
@@ -96,7 +101,7 @@ for ((i = 0; i < 2 * N && points < POINTS; i++)); do
 	seen[$at]=1
 	points=$((points + 1))
 	[ -n "$(tail -c 1 "$J")" ] && torn=$((torn + 1))
-	run "$RBC" resume --batch "$d"
+	run "$RBC" resume --batch --unfinished rerun "$d"
 	if [ "$RC" != 2 ]; then diffs="$diffs
 kill at $at lines: resume exit $RC: ${ERR:0:300}"; continue; fi
 	"$RBC" export "$d" --format json >"$TMP/r.json"
@@ -143,7 +148,7 @@ killed
 J=$RBC_RUNS_DIR/$d/journal.jsonl
 cp "$J" "$TMP/j.clean"
 printf '{"seq":999,"t":"2026-12-04T00:00:00.000Z","ev":"step_fin' >>"$J"
-run "$RBC" resume --batch "$d"
+run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "a journal with a torn last line resumes to the end" "$RC" 2
 "$RBC" export "$d" --format json >"$TMP/r.json"
 expect_eq "… with the uninterrupted run's export" "$(norm "$TMP/base.json" "$TMP/r.json")" equal
@@ -159,37 +164,37 @@ for kind in garbage damaged; do
 	sed -i "1s/\"run\":\"$d\"/\"run\":\"$d-$kind\"/" "$g/journal.jsonl"
 done
 echo 'this is not json' >>"$RBC_RUNS_DIR/$d-garbage/journal.jsonl"
-run "$RBC" resume --batch "$d-garbage"
+run "$RBC" resume --batch --unfinished rerun "$d-garbage"
 expect_eq "a journal with a garbage last line resumes to the end" "$RC" 2
 sed -i '5s/.*/{"seq":4, broken/' "$RBC_RUNS_DIR/$d-damaged/journal.jsonl"
-run "$RBC" resume --batch "$d-damaged"
+run "$RBC" resume --batch --unfinished rerun "$d-damaged"
 expect_eq "a journal damaged in the middle is refused (65)" "$RC" 65
 expect_match "… naming the file and the line" "$ERR" "$d-damaged/journal.jsonl:5: not a JSON event"
 expect_eq "… and nothing is appended to it" "$(lines "$RBC_RUNS_DIR/$d-damaged/journal.jsonl")" "$(lines "$TMP/j.clean")"
 
 # --- refusals --------------------------------------------------------------------------
-run "$RBC" resume --batch "$d"
+run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "a finished run is not resumed (64)" "$RC" 64
 expect_match "… saying so" "$ERR" "finished: there is nothing to resume"
 
 cp "$F" "$TMP/crash.json"
 batch_until 10 --assume done --yes --var TRIES="$TRIES" "$TMP/crash.json"
-run "$RBC" resume --batch "$d"
+run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "a run that is still running is not resumed (64)" "$RC" 64
 expect_match "… its journal is held by the live rbc" "$ERR" "being written by another rbc: the run is still running"
 killed
 sed -i 's/"Last step"/"The last step"/' "$TMP/crash.json"
-run "$RBC" resume --batch "$d"
+run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "a runbook changed since the start is refused (65)" "$RC" 65
 expect_match "… with the reason and the way out" "$ERR" "crash.json: changed since the run started \(sha256 [0-9a-f]{12}… then, [0-9a-f]{12}… now\).*--force"
-run "$RBC" resume --batch --force "$d"
+run "$RBC" resume --batch --unfinished rerun --force "$d"
 expect_eq "--force resumes it anyway" "$RC" 2
 expect_match "… warning about it" "$ERR" "warning: .*changed since the run started"
 expect_match "… and the run ends with the new title" "$OUT" "PASS +last +The last step"
 mv "$TMP/crash.json" "$TMP/gone.json"
-run "$RBC" resume --batch "$RBC_RUNS_DIR/$d"
+run "$RBC" resume --batch --unfinished rerun "$RBC_RUNS_DIR/$d"
 expect_eq "a run whose runbook file is gone is refused (66)" "$RC" 66
-run "$RBC" resume --batch no-such-run
+run "$RBC" resume --batch --unfinished rerun no-such-run
 expect_eq "an unknown run is refused (66)" "$RC" 66
 expect_match "… pointing at rbc runs" "$ERR" "no run no-such-run \(rbc runs lists them\)"
 
@@ -206,7 +211,7 @@ for _ in $(seq 500); do
 	sleep 0.01
 done
 killed
-run "$RBC" resume --batch "$d"
+run "$RBC" resume --batch --unfinished rerun "$d"
 unset API_TOKEN
 expect_eq "a run killed after capturing a secret resumes to its end" "$RC" 2
 expect_match "… naming the capture the journal could not keep and the step to run again" "$ERR" \
@@ -285,10 +290,16 @@ for ((i = 0; i < 2 * CN && points < POINTS; i++)); do
 	seen[$at]=1
 	points=$((points + 1))
 	tui_start 100 30 resume "$d"
-	if ! wait_for "resumed from the journal"; then
+	if ! wait_re "resumed from the journal|Unfinished: "; then
 		diffs="$diffs
 kill at $at lines: the resumed console did not open: $SCREEN"; continue
 	fi
+	# A step cut short by the kill: the console asks; r runs it again.
+	for _ in 1 2 3 4; do
+		prompt=$(screen | grep -F "Unfinished: ") || break
+		keys r
+		wait_gone "$prompt"
+	done
 	keys a
 	if ! walk_console; then diffs="$diffs
 kill at $at lines: the resumed console did not walk to the end: $SCREEN"; continue; fi
@@ -347,7 +358,9 @@ done
 [ -n "$p" ] && kill -9 "$p"
 wait_for "[exit 137]"
 TUI_ENV="API_TOKEN=$secret" tui_start 160 30 resume "$d"
-expect_screen "the resumed console names the secret capture to run again" \
+expect_screen "the resumed console asks about the step the kill cut short" "Unfinished: 5 Naps started"
+keys r
+expect_screen "… r: it runs again, and the console names the secret capture to run again" \
 	"not in the record (a secret): TOKEN_SEEN (journal/secret)"
 keys q
 tui_exit

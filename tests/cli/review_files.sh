@@ -181,7 +181,7 @@ chmod 777 "$TMP/open777"
 cp -a "$RUN" "$TMP/open777/"
 RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc export RUN from a runs directory of mode 777: exit 77" 77 \
 	timeout 20 "$RBC" export "$ID" --format md
-RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc resume RUN from it: exit 77" 77 timeout 20 "$RBC" resume --batch "$ID"
+RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc resume RUN from it: exit 77" 77 timeout 20 "$RBC" resume --batch --unfinished rerun "$ID"
 RBC_RUNS_DIR=$TMP/open777 expect_rc "rbc history push RUN from it: exit 77 (before any database)" 77 \
 	timeout 20 "$RBC" history push --db "postgresql://127.0.0.1:1/none?connect_timeout=1" "$ID"
 expect_match "… saying why" "$ERR" 'without the sticky bit'
@@ -198,12 +198,12 @@ run timeout 30 "$RBC" run --batch --var MARK="$TMP/mark" "$TMP/mine.json"
 touch "$TMP/mark.ok"
 r=$(ls -td "$RBC_RUNS_DIR"/*-mine-* | head -n 1)
 ln "$r/journal.jsonl" "$TMP/journal-other-name"
-run timeout 30 "$RBC" resume --batch "$r"
+run timeout 30 "$RBC" resume --batch --unfinished rerun "$r"
 expect_eq "rbc resume of a journal with another name (a hard link): exit 77" "$RC" 77
 expect_match "… saying it has other names" "$ERR" 'journal\.jsonl has other names'
 [ -e "$TMP/mark" ] && fail "… and runs nothing" || ok "… and runs nothing"
 rm -f "$TMP/journal-other-name"
-expect_rc "… with one name again, the run resumes" 0 timeout 30 "$RBC" resume --batch "$r"
+expect_rc "… with one name again, the run resumes" 0 timeout 30 "$RBC" resume --batch --unfinished rerun "$r"
 
 # A header that cannot be written leaves no torn run behind.
 python3 - "$TMP/big.json" <<'PY'

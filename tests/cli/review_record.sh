@@ -153,7 +153,7 @@ else
 	fail "console: a note after the record is lost is said not to be in the record" "never lost: $SCREEN"
 fi
 
-TAG=late run "$RBC" resume --batch "$late"
+TAG=late run "$RBC" resume --batch --unfinished rerun "$late"
 expect_eq "the run the failed sync cut short resumes (it is not finished) and ends" "$RC" 0
 expect_eq "… with every step run, the cut one again" "$(sort -u "$TMP/ran-late" | wc -l)" 12
 
@@ -203,7 +203,7 @@ if hand_rerun quit flag; then
 		"$(ev "$d" '[(x["verdict"], x.get("stopped", False)) for x in e if x["ev"] == "run_finished"][-1]')" \
 		"('UNKNOWN', True)"
 	rm -f "$TMP/flag-quit"
-	TAG=quit run "$RBC" resume --batch "$d"
+	TAG=quit run "$RBC" resume --batch --unfinished rerun "$d"
 	expect_eq "… a resume runs the cancelled step again" "$(runs_of quit)" 3
 	expect_match "… and ends PASS only with every step passed" "$OUT" '^summary: PASS — 3 steps: 3 passed — '
 	expect_eq "… rbc runs says finished PASS" "$(state_of "$d")" "finished PASS"
@@ -226,7 +226,7 @@ if hand_rerun kill flag; then
 	expect_eq "… the JSON export too: b is running, with no verdict" "$(json_steps "$d")" \
 		"interrupted None hand/a:done:PASS hand/b:running:None hand/c:done:PASS"
 	rm -f "$TMP/flag-kill"
-	TAG=kill run "$RBC" resume --batch "$d"
+	TAG=kill run "$RBC" resume --batch --unfinished rerun "$d"
 	expect_match "… the resume says b runs again" "$OUT" '^AGAIN +b .*it runs again'
 	expect_eq "… and runs it" "$(runs_of kill)" 3
 	expect_match "… and ends PASS with every step passed, none not run" "$OUT" '^summary: PASS — 3 steps: 3 passed — '
@@ -293,7 +293,7 @@ if wait_for "finished PASS" && wait_idle && keys Down Down && wait_for "┌ L1.1
 	run python3 -m jsonschema -i "$TMP/inc.jsonx" "$ROOT/docs/incident.schema.json"
 	expect_eq "… valid against docs/incident.schema.json" "$RC" 0
 	rm -f "$TMP/fix-flag"
-	run "$RBC" resume --batch "$d"
+	run "$RBC" resume --batch --unfinished rerun "$d"
 	expect_eq "… a resume runs the cut procedure step again" "$(wc -l <"$TMP/fix-ran")" 2
 	expect_nomatch "… and never ends PASS beside a cancelled step" "$OUT" '^summary: PASS .*cancelled'
 	expect_match "… it ends PASS once every step passed" "$OUT" '^summary: PASS — 3 steps: 3 passed — '
@@ -331,7 +331,7 @@ expect_eq "… JUnit does not pass it" \
 	"$(python3 -c 'import sys, xml.etree.ElementTree as ET; print([[x.tag for x in c if x.tag != "system-out"] for c in ET.parse(sys.argv[1]).getroot().iter("testcase") if c.get("name").endswith("Health holds")])' "$TMP/w.xml")" \
 	"[['skipped']]"
 rm -f "$TMP/long-flag"
-TAG=term run "$RBC" resume --batch "$d"
+TAG=term run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "… a resume samples it again, to the run's end" \
 	"$(ev "$d" '(fin("wt/w")["state"], fin("wt/w")["verdict"], fin("wt/w")["text"].endswith("(the run ended)"))')" \
 	"('done', 'PASS', True)"
@@ -377,16 +377,16 @@ snap
 killed_in t1 "$RBC" run --batch "$TMP/back.json"
 d=$(new_run)
 tree_v2
-killed_in t2 "$RBC" resume --batch --force "$d"
+killed_in t2 "$RBC" resume --batch --unfinished rerun --force "$d"
 tree_v1
 before=$(sha256sum <"$RBC_RUNS_DIR/$d/journal.jsonl")
-TAG=t3 SLP=0 run "$RBC" resume --batch "$d"
+TAG=t3 SLP=0 run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "the file is the header's again but the run went on with another: resume without --force refuses it (65)" "$RC" 65
 v2sha=$(ev "$d" '[x for x in e if x["ev"] == "run_resumed" and "runbooks" in x][-1]["runbooks"][0]["sha256"][:12]')
 expect_match "… comparing it with the tree the run used last (v2's sha256), not the header's" "$ERR" \
 	"back\.json: changed since the run started \(sha256 $v2sha… then, $(sha256sum "$TMP/back.json" | cut -c1-12)… now\)"
 expect_eq "… and appends nothing" "$(sha256sum <"$RBC_RUNS_DIR/$d/journal.jsonl")" "$before"
-TAG=t3 SLP=0 run "$RBC" resume --batch --force "$d"
+TAG=t3 SLP=0 run "$RBC" resume --batch --unfinished rerun --force "$d"
 expect_eq "with --force it goes on with the file as it is" "$RC" 0
 "$RBC" export "$d" --format json -o "$TMP/back-x.json"
 "$RBC" export "$d" --format md -o "$TMP/back-x.md"
@@ -457,7 +457,7 @@ refused() {
 		expect_match "… export --format $fmt refuses it (65), naming the line" "$RC:$ERR" "^65:.*journal\.jsonl:$at: "
 	done
 	before=$(sha256sum <"$RBC_RUNS_DIR/$M/journal.jsonl")
-	run "$RBC" resume --batch "$M"
+	run "$RBC" resume --batch --unfinished rerun "$M"
 	expect_match "… resume refuses it (65), naming the line" "$RC:$ERR" "^65:.*journal\.jsonl:$at: "
 	expect_eq "… and appends nothing" "$(sha256sum <"$RBC_RUNS_DIR/$M/journal.jsonl")" "$before"
 	run "$RBC" history push --db "postgresql://rbc@127.0.0.1:1/none?connect_timeout=2" "$M"

@@ -537,6 +537,7 @@ static void session_free(struct session *s)
 		history_free(s->hist);
 	lease_free(s->lease);
 	cmd_listen_stop(s->cmds);
+	joined_free(&s->joined);
 	desk_free(s->desk);
 	probe_shutdown(&s->loop);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -691,6 +692,11 @@ struct session *session_open(const struct session_opts *opts, int *rc, struct rb
 	}
 	if (s->hist) { /* joiners' commands (docs/team.md, "Joining a run") */
 		s->joined = (struct joined){.e = s->e, .desk = s->desk, .now = session_clock, .now_ud = s};
+		if (s->resume) {
+			char *jp = xasprintf("%s/journal.jsonl", s->rd->path);
+			joined_seen_from(&s->joined, jp);
+			free(jp);
+		}
 		s->cmds = cmd_listen_start(&s->loop, opts->db, s->rd->id, opts->joinable, take_command, s);
 	}
 	const struct incident *in = desk_incident(s->desk);

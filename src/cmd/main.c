@@ -21,7 +21,8 @@ static const struct command {
 	{"run", cmd_run,
 	 "[--batch] [--var NAME=VALUE]… [--vars FILE] [--answers FILE]\n"
 	 "           [--assume done|skip] [--yes] [--operator NAME] [--theme NAME|FILE]\n"
-	 "           [--severity LEVEL --title TEXT [--impact-start WHEN]] FILE…",
+	 "           [--severity LEVEL --title TEXT [--impact-start WHEN]]\n"
+	 "           [--db URL [--wait-for-joiners]] FILE…",
 	 "walk runbooks in the console (rbc FILE… too), or without it with --batch;\n"
 	 "      exit 0 pass, 1 warn, 2 fail, 3 unknown/error"},
 	{"runs", cmd_runs, "[--json]",
@@ -29,10 +30,13 @@ static const struct command {
 	 "      finished, verdict"},
 	{"resume", cmd_resume,
 	 "[--batch] [--force] [--operator NAME] [--assume done|skip] [--yes]\n"
-	 "           [--var NAME=VALUE]… [--vars FILE] [--answers FILE] [--theme NAME|FILE] RUN",
+	 "           [--var NAME=VALUE]… [--vars FILE] [--answers FILE] [--theme NAME|FILE]\n"
+	 "           [--unfinished rerun|done|skip] [--db URL [--take-over]] RUN",
 	 "go on with a run that did not finish, rebuilt from its journal; refuses\n"
 	 "      a runbook changed since the start unless --force; the run's own\n"
-	 "      options again are fine (a different value: rbc says which wins)"},
+	 "      options again are fine (a different value: rbc says which wins);\n"
+	 "      with --db, a run of another machine is taken over from PostgreSQL\n"
+	 "      (refused while its driver's lease lives, unless --take-over)"},
 	{"follow", cmd_follow, "[--db URL] [--theme NAME|FILE] RUN",
 	 "read-only console on a run in progress or finished: from its journal\n"
 	 "      as it grows, or with --db from PostgreSQL on any machine"},

@@ -205,13 +205,6 @@ static void on_poll(uv_poll_t *p, int status, int events)
 		poll_wait(d, UV_READABLE);
 }
 
-/* The server's notices: never on the terminal (the console owns it). */
-static void on_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 /* Connected: LISTEN, then the rows missed; or not, tried again (pgwait.h). */
 static void on_connected(void *ud, PGconn *pg, uv_poll_t *poll, const char *err)
 {
@@ -294,20 +287,9 @@ void follow_db_stop(struct follow_db *d)
 /* The run's header from rbc_runs, before the console opens (follow.h). */
 char *follow_db_header(const char *url, const char *run, struct rbc_error *err)
 {
-	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *val[] = {url, "rbc follow", "10", NULL};
-	PGconn *pg = PQconnectdbParams(kw, val, 1);
-	if (PQstatus(pg) != CONNECTION_OK) {
-		char *m = xstrdup(PQerrorMessage(pg));
-		for (char *p = m; *p; p++)
-			if (*p == '\n')
-				*p = ' ';
-		rbc_error_set(err, "the database: %s", m);
-		free(m);
-		PQfinish(pg);
+	PGconn *pg = pgwait_connect_now(url, "rbc follow", "10", err);
+	if (!pg)
 		return NULL;
-	}
-	PQsetNoticeProcessor(pg, on_notice, NULL);
 	const char *params[] = {run};
 	PGresult *r = PQexecParams(pg, "SELECT header::text FROM rbc_runs WHERE run = $1", 1, NULL, params, NULL, NULL, 0);
 	char *text = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? xstrdup(PQgetvalue(r, 0, 0)) : NULL;

@@ -19,13 +19,7 @@
 #include "rbc/rundir.h"
 #include "rbc/text.h"
 #include "rbc/util.h"
-
-/* libpq's notices are never shown. */
-static void on_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
+#include "pgwait.h"
 
 /* Who holds a lease (handover.h): as the engine names its operator. */
 char *handover_holder(const char *operator)
@@ -80,17 +74,9 @@ int handover_claim(const char *url, const char *run, const char *holder, bool ta
                    struct rbc_error *err)
 {
 	*from = NULL;
-	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *val[] = {url, "rbc resume", "10", NULL};
-	PGconn *pg = PQconnectdbParams(kw, val, 1);
-	if (!pg || PQstatus(pg) != CONNECTION_OK) {
-		char *m = clean(pg ? PQerrorMessage(pg) : "out of memory");
-		rbc_error_set(err, "the database: %s", m);
-		free(m);
-		PQfinish(pg);
+	PGconn *pg = pgwait_connect_now(url, "rbc resume", "10", err);
+	if (!pg)
 		return 69;
-	}
-	PQsetNoticeProcessor(pg, on_notice, NULL);
 	/* The tables, as a run makes them: the lease's may not be there yet. */
 	PGresult *r = PQexec(pg, history_schema_sql);
 	PQclear(r);
@@ -190,11 +176,10 @@ int handover_rebuild(const char *url, const char *run, bool force, struct histor
 /* Lets go of a lease claimed by this process (handover.h). */
 void handover_release(const char *url, const char *run, const char *holder)
 {
-	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *val[] = {url, "rbc resume", "5", NULL};
-	PGconn *pg = PQconnectdbParams(kw, val, 1);
-	if (pg && PQstatus(pg) == CONNECTION_OK) {
-		PQsetNoticeProcessor(pg, on_notice, NULL);
+	struct rbc_error err = {0};
+	PGconn *pg = pgwait_connect_now(url, "rbc resume", "5", &err);
+	rbc_error_clear(&err);
+	if (pg) {
 		char pid[24];
 		snprintf(pid, sizeof pid, "%ld", (long)getpid());
 		const char *params[] = {run, holder, pid};

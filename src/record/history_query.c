@@ -17,39 +17,12 @@
 #include "rbc/mask.h"
 #include "rbc/text.h"
 #include "rbc/util.h"
+#include "pgwait.h"
 
-static void on_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-static char *one_line(const char *msg)
-{
-	char *s = xstrdup(msg ? msg : "unknown error");
-	for (char *c = s; *c; c++)
-		if (*c == '\n' || *c == '\r' || *c == '\t')
-			*c = ' ';
-	size_t n = strlen(s);
-	while (n && s[n - 1] == ' ')
-		s[--n] = '\0';
-	return s;
-}
-
+/* A connection for rbc history (pgwait.h). */
 static PGconn *open_db(const char *url, struct rbc_error *err)
 {
-	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *val[] = {url, "rbc history", "10", NULL};
-	PGconn *pg = PQconnectdbParams(kw, val, 1);
-	if (!pg || PQstatus(pg) != CONNECTION_OK) {
-		char *m = one_line(pg ? PQerrorMessage(pg) : "out of memory");
-		rbc_error_set(err, "the database: %s", m);
-		free(m);
-		PQfinish(pg);
-		return NULL;
-	}
-	PQsetNoticeProcessor(pg, on_notice, NULL);
-	return pg;
+	return pgwait_connect_now(url, "rbc history", "10", err);
 }
 
 /* Runs sql; false (err set) unless it gave rows or a command status. */
@@ -63,7 +36,7 @@ static PGresult *query(PGconn *pg, const char *sql, int n, const char *const *pa
 		if (state && strcmp(state, "42P01") == 0) {
 			rbc_error_set(err, "the database has no rbc history yet (a run with --db makes its tables)");
 		} else {
-			char *m = one_line(PQresultErrorMessage(r));
+			char *m = pgwait_one_line(PQresultErrorMessage(r));
 			rbc_error_set(err, "the database: %s", m);
 			free(m);
 		}
@@ -208,7 +181,7 @@ bool history_push(const char *url, const char *dir, const char *run, size_t *n, 
 	if (pg) {
 		PGresult *r = PQexec(pg, history_schema_sql);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			char *m = one_line(PQresultErrorMessage(r));
+			char *m = pgwait_one_line(PQresultErrorMessage(r));
 			rbc_error_set(err, "the database: %s", m);
 			free(m);
 			PQclear(r);

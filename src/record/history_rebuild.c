@@ -17,26 +17,7 @@
 #include "rbc/journal.h"
 #include "rbc/rundir.h"
 #include "rbc/util.h"
-
-/* libpq's notices are never shown. */
-static void on_notice(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
-/* msg on one line, control characters as spaces (a new string). */
-static char *one_line(const char *msg)
-{
-	char *s = xstrdup(msg ? msg : "unknown error");
-	for (char *c = s; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = ' ';
-	size_t n = strlen(s);
-	while (n && s[n - 1] == ' ')
-		s[--n] = '\0';
-	return s;
-}
+#include "pgwait.h"
 
 /* The rows of sql, or NULL with err. */
 static PGresult *rows(PGconn *pg, const char *sql, const char *run, struct rbc_error *err)
@@ -46,7 +27,7 @@ static PGresult *rows(PGconn *pg, const char *sql, const char *run, struct rbc_e
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
 		return r;
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	char *m = one_line(PQresultErrorMessage(r));
+	char *m = pgwait_one_line(PQresultErrorMessage(r));
 	if (state && strcmp(state, "42P01") == 0)
 		rbc_error_set(err, "the database has no rbc history yet (a run with --db makes its tables)");
 	else
@@ -202,18 +183,11 @@ static void name_the_row(const char *run, const char *dir, struct rbc_error *err
 static bool fetch(const char *url, const char *run, PGresult **h, PGresult **e, struct history_rebuild *rb,
                   struct rbc_error *err)
 {
-	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *val[] = {url, "rbc", "10", NULL};
-	PGconn *pg = PQconnectdbParams(kw, val, 1);
-	if (!pg || PQstatus(pg) != CONNECTION_OK) {
-		char *m = one_line(pg ? PQerrorMessage(pg) : "out of memory");
-		rbc_error_set(err, "the database: %s", m);
-		free(m);
-		PQfinish(pg);
+	PGconn *pg = pgwait_connect_now(url, "rbc", "10", err);
+	if (!pg) {
 		rb->unavailable = true;
 		return false;
 	}
-	PQsetNoticeProcessor(pg, on_notice, NULL);
 	PGresult *b = PQexec(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 	PQclear(b);
 	*h = rows(pg, "SELECT header::text, coalesce(host, '') FROM rbc_runs WHERE run = $1", run, err);

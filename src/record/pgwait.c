@@ -261,6 +261,36 @@ const char *pgwait_poll_error(PGconn *pg, int status)
 	return uv_strerror(status);
 }
 
+/* libpq's message on one line (pgwait.h). */
+char *pgwait_one_line(const char *msg)
+{
+	char *s = xstrdup(msg && *msg ? msg : "unknown error");
+	for (char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+	size_t n = strlen(s);
+	while (n && s[n - 1] == ' ')
+		s[--n] = '\0';
+	return s;
+}
+
+/* A blocking connection before any loop runs (pgwait.h). */
+PGconn *pgwait_connect_now(const char *url, const char *app, const char *timeout_s, struct rbc_error *err)
+{
+	const char *kw[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
+	const char *val[] = {url, app, timeout_s, NULL};
+	PGconn *pg = PQconnectdbParams(kw, val, 1);
+	if (!pg || PQstatus(pg) != CONNECTION_OK) {
+		char *m = pgwait_one_line(pg ? PQerrorMessage(pg) : "out of memory");
+		rbc_error_set(err, "the database: %s", m);
+		free(m);
+		PQfinish(pg);
+		return NULL;
+	}
+	PQsetNoticeProcessor(pg, on_notice, NULL);
+	return pg;
+}
+
 /* Gives up a connection under way (pgwait.h). */
 void pgwait_cancel(struct pgwait *w)
 {

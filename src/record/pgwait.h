@@ -1,8 +1,10 @@
 /*
- * pgwait.h — a non-blocking libpq connection started on the loop: the host
- * name resolved in the thread pool (never on the loop thread), libpq's
- * connect driven by a uv_poll of its socket (history.c, lease.c,
- * follow_db.c; docs/architecture.md).
+ * pgwait.h — libpq connections. On the loop, non-blocking: the host name
+ * resolved in the thread pool (never on the loop thread), libpq's connect
+ * driven by a uv_poll of its socket (history.c, lease.c, follow_db.c,
+ * commands.c). Before any loop runs, blocking (pgwait_connect_now: rbc
+ * history, export --db, follow's header, a takeover's rebuild and claim).
+ * docs/architecture.md.
  */
 #ifndef RBC_RECORD_PGWAIT_H
 #define RBC_RECORD_PGWAIT_H
@@ -11,6 +13,8 @@
 
 #include <libpq-fe.h>
 #include <uv.h>
+
+#include "rbc/error.h"
 
 #define PGWAIT_ADDR 64
 
@@ -36,6 +40,14 @@ struct pgwait *pgwait_start(uv_loop_t *loop, const char *url, const char *app, c
 /* Why a connected poll said status: libpq's words when the socket holds an
    error (libuv says EBADF for it: a reset, a server gone), else libuv's. */
 const char *pgwait_poll_error(PGconn *pg, int status);
+
+/* A connection made at once, for a command's work before any loop runs
+   (connect_timeout timeout_s seconds, notices never shown); NULL with err
+   "the database: WHY" on one line. */
+PGconn *pgwait_connect_now(const char *url, const char *app, const char *timeout_s, struct rbc_error *err);
+/* What libpq says (msg), on one line: control characters as spaces, no
+   trailing blank (a new string). */
+char *pgwait_one_line(const char *msg);
 
 /* Gives up a connection under way, without calling back; what it holds is
    freed once its resolution or poll handle is done. NULL does nothing. */

@@ -188,7 +188,7 @@ done
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 before=$(grep -c '"ev":"sample"' "$(journal)")
 RUN=$(basename "$(dirname "$(journal)")")
-run "$RBC" resume --batch "$RUN"
+run "$RBC" resume --batch --unfinished rerun "$RUN"
 expect_eq "rbc resume goes on from a journal of reduced samples" "$RC" 0
 run "$RBC" export "$RUN" --format json
 expect_match "… and its export counts the samples of both parts" \

@@ -270,7 +270,7 @@ fin = {x["step"] for x in e if x["ev"] == "step_finished"}
 print(" ".join(s.split("/")[1] for s in st if s not in fin))
 PY
 )
-TAG=batch run "$RBC" resume --batch "$d"
+TAG=batch run "$RBC" resume --batch --unfinished rerun "$d"
 expect_eq "the resumed run ends" "$RC" 0
 said=""
 for s in $cut; do
@@ -312,8 +312,8 @@ if wait_for "RECORD LOST"; then
 	d=$(new_run)
 	check_lost "console" "$d" "$TMP/ran-console"
 	TUI_ENV="TAG=console DIR=$TMP" tui_start 120 30 resume "$d"
-	expect_screen "console: resume says which step started and did not end, before it runs it again" \
-		"started, its end not recorded:"
+	expect_screen "console: resume shows the step that started and did not end, and asks what to do with it" \
+		"its end not recorded — r run again · d mark done · s skip"
 	keys q
 	tui_exit
 else

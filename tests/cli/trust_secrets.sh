@@ -163,7 +163,7 @@ expect_match "… the run id and the runbook's id and path are whole" "$(head -1
 expect_match "… a title keeps the runbook's own words" "$(grep '"stockle-deploy/last"' "$J" | head -1)$(grep '"title":"Exit 1 of stockle"' "$J")" 'Exit 1 of stockle'
 expect_match "… the output with the secret is masked inside its value" "$(grep '"ev":"sample"' "$J" | head -1)" '"stdout":"••••\\n"'
 expect_match "… numbers stay numbers" "$(grep '"ev":"sample"' "$J" | head -1)" '"exit":1[,}]'
-ONE=1 YES=true WORD=stockle run timeout 60 "$RBC" resume --batch "$id"
+ONE=1 YES=true WORD=stockle run timeout 60 "$RBC" resume --batch --unfinished rerun "$id"
 expect_match "… rbc resume finds the runbook and ends the run" "$OUT" 'PASS +last '
 run "$RBC" export "$id" --format json -o "$TMP/s.json"
 expect_eq "… and the run exports" "$RC" 0

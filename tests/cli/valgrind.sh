@@ -72,8 +72,8 @@ mkdir -p "$cut/out"
 n=$(wc -l <"$TMP/runs/$full/journal.jsonl")
 head -n $((n / 3)) "$TMP/runs/$full/journal.jsonl" >"$cut/journal.jsonl"
 printf '{"seq":99,"t":"2026-' >>"$cut/journal.jsonl"
-vg "resume a killed run to its end" resume --batch "$cut"
-vg "resume: a finished run is refused" resume --batch "$cut"
+vg "resume a killed run to its end" resume --batch --unfinished rerun "$cut"
+vg "resume: a finished run is refused" resume --batch --unfinished rerun "$cut"
 vg "history: no database to reach" history --db "postgresql://rbc@127.0.0.1:1/none"
 vg "run with a database that is down" run --batch --db "postgresql://rbc@127.0.0.1:1/none" "$F/operator.json"
 

@@ -61,7 +61,7 @@ until grep -qs '"ev":"step_started","step":"soak/soak"' "$TMP"/runs-crash/*/jour
 done
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 dir=$(ls -d "$TMP"/runs-crash/* | tail -1)
-run env RBC_RUNS_DIR="$TMP/runs-crash" "$RBC" resume --batch "$dir"
+run env RBC_RUNS_DIR="$TMP/runs-crash" "$RBC" resume --batch --unfinished rerun "$dir"
 expect_eq "a run killed during a wait resumes to its end" "$RC" 0
 expect_match "… the wait cut short runs again" "$OUT" '^AGAIN +soak +Soak'
 expect_match "… in full, and passes" "$OUT" '^PASS +soak +Soak — waited 2s$'

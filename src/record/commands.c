@@ -165,6 +165,17 @@ static bool cc_send(struct cconn *c, const char *sql, int n, const char *const *
 	return true;
 }
 
+/* The notifications libpq has read, each to the side's handler. */
+static void cc_notifies(struct cconn *c)
+{
+	PGnotify *n;
+	while (c->pg && (n = PQnotifies(c->pg))) {
+		if (c->ops->notify)
+			c->ops->notify(c, n);
+		PQfreemem(n);
+	}
+}
+
 /* The socket is ready: the statement's results, the notifications. */
 static void cc_on_poll(uv_poll_t *p, int status, int events)
 {
@@ -179,12 +190,7 @@ static void cc_on_poll(uv_poll_t *p, int status, int events)
 		cc_down(c);
 		return;
 	}
-	PGnotify *n;
-	while ((n = PQnotifies(c->pg))) {
-		if (c->ops->notify)
-			c->ops->notify(c, n);
-		PQfreemem(n);
-	}
+	cc_notifies(c);
 	while (c->busy && !PQisBusy(c->pg)) {
 		PGresult *r = PQgetResult(c->pg);
 		if (!r) {
@@ -199,6 +205,10 @@ static void cc_on_poll(uv_poll_t *p, int status, int events)
 		if (!c->pg)
 			return;
 	}
+	/* A NOTIFY that came behind the results is in libpq's buffer now, not
+	   on the socket: taken here, or it would wait for the next one. */
+	if (c->pg)
+		cc_notifies(c);
 	if (c->pg && !c->busy && c->ops->notify) /* idle: notifications may come */
 		cc_wait(c, UV_READABLE);
 	else if (c->pg && c->busy)

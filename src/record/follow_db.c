@@ -180,7 +180,11 @@ static void on_poll(uv_poll_t *p, int status, int events)
 	while (!PQisBusy(d->pg)) {
 		PGresult *r = PQgetResult(d->pg);
 		if (!r) {
-			/* the statement is done: a catch-up after LISTEN, or more */
+			/* the statement is done: a catch-up after LISTEN, or more. A
+			   NOTIFY that came behind the results is in libpq's buffer by
+			   now, not on the socket: taken here, or it would wait for the
+			   next batch. */
+			notifications(d);
 			enum fphase was = d->phase;
 			d->phase = FP_IDLE;
 			if (was == FP_LISTEN || d->again)

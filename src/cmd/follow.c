@@ -322,32 +322,59 @@ static int follow_db(const char *url, const char *run, const char *theme, const 
 	return status;
 }
 
+/*
+ * The arguments of rbc follow and rbc join: --db, --theme and (join's,
+ * when vals[2] is given) --operator, each as "--NAME VALUE" or
+ * "--NAME=VALUE", into *vals[0..2]; the one run into *run. -1 to go on,
+ * else the status to exit with (0 after --help).
+ */
+static int follow_args(int argc, char **argv, const char *cmd, const char **vals[3], const char **run,
+                       void (*usage)(FILE *))
+{
+	static const char *const names[] = {"--db", "--theme", "--operator"};
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		bool taken = false;
+		for (size_t k = 0; k < RBC_ARRAY_LEN(names) && !taken && vals[k]; k++) {
+			size_t n = strlen(names[k]);
+			if (strncmp(a, names[k], n) != 0)
+				continue;
+			if (a[n] == '=') {
+				*vals[k] = a + n + 1;
+				taken = true;
+			} else if (!a[n] && i + 1 < argc) {
+				*vals[k] = argv[++i];
+				taken = true;
+			}
+		}
+		if (taken)
+			continue;
+		if (a[0] == '-') {
+			text_fprintf(stderr, "rbc: %s: unknown option or missing value: %s\n", cmd, a);
+			usage(stderr);
+			return RBC_EXIT_USAGE;
+		}
+		if (*run) {
+			fprintf(stderr, "rbc: %s: one run at a time\n", cmd);
+			return RBC_EXIT_USAGE;
+		}
+		*run = a;
+	}
+	return -1;
+}
+
 /* rbc follow [--db URL] [--theme NAME|FILE] RUN */
 int cmd_follow(int argc, char **argv)
 {
 	const char *run = NULL, *db = NULL, *theme = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			follow_usage(stdout);
-			return 0;
-		} else if ((strcmp(a, "--db") == 0 || strcmp(a, "--theme") == 0) && i + 1 < argc) {
-			*(a[2] == 'd' ? &db : &theme) = argv[++i];
-		} else if (strncmp(a, "--db=", 5) == 0) {
-			db = a + 5;
-		} else if (strncmp(a, "--theme=", 8) == 0) {
-			theme = a + 8;
-		} else if (a[0] == '-') {
-			text_fprintf(stderr, "rbc: follow: unknown option or missing value: %s\n", a);
-			follow_usage(stderr);
-			return RBC_EXIT_USAGE;
-		} else if (run) {
-			fprintf(stderr, "rbc: follow: one run at a time\n");
-			return RBC_EXIT_USAGE;
-		} else {
-			run = a;
-		}
-	}
+	const char **vals[] = {&db, &theme, NULL};
+	int rc = follow_args(argc, argv, "follow", vals, &run, follow_usage);
+	if (rc >= 0)
+		return rc;
 	if (!run) {
 		fprintf(stderr, "rbc: follow: which run? (rbc runs lists them)\n");
 		follow_usage(stderr);
@@ -415,25 +442,10 @@ static void join_usage(FILE *fp)
 int cmd_join(int argc, char **argv)
 {
 	const char *run = NULL, *db = getenv("RBC_DATABASE_URL"), *theme = NULL, *op = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			join_usage(stdout);
-			return 0;
-		} else if ((strcmp(a, "--db") == 0 || strcmp(a, "--theme") == 0 || strcmp(a, "--operator") == 0) &&
-		           i + 1 < argc) {
-			*(a[2] == 'd' ? &db : a[2] == 't' ? &theme : &op) = argv[++i];
-		} else if (a[0] == '-') {
-			text_fprintf(stderr, "rbc: join: unknown option or missing value: %s\n", a);
-			join_usage(stderr);
-			return RBC_EXIT_USAGE;
-		} else if (run) {
-			fprintf(stderr, "rbc: join: one run at a time\n");
-			return RBC_EXIT_USAGE;
-		} else {
-			run = a;
-		}
-	}
+	const char **vals[] = {&db, &theme, &op};
+	int rc = follow_args(argc, argv, "join", vals, &run, join_usage);
+	if (rc >= 0)
+		return rc;
 	if (!run || !db || !*db || !op || !*op) {
 		fprintf(stderr, "rbc: join: %s\n", !run ? "which run? (rbc history --db URL lists them)"
 		                                  : !op || !*op ? "--operator NAME is required: the record names who acted"

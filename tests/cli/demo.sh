@@ -19,7 +19,7 @@ WALK_TIMEOUT=180
 sanitized && WALK_TIMEOUT=400
 # One directory per sandbox, outside $TMP (PostgreSQL's user must reach it).
 declare -A SBD
-for n in release 5xx slow dead-health batch migration incident incident-watch; do
+for n in demo release 5xx slow dead-health batch migration incident incident-watch; do
 	SBD[$n]=$(mktemp -d "${TMPDIR:-/tmp}/rbc-demo-test.XXXXXX")
 done
 cleanup() {
@@ -41,10 +41,15 @@ open_ports() {
 ports_of() { grep -oE '(127\.0\.0\.1:|TLS_PORT=)[0-9]+' "$1/sandbox.vars" | grep -oE '[0-9]+$' | sort -u | tr '\n' ' '; }
 
 # --- make demo: the console within a minute, nothing left after it -------------------
+# The demo's temporary directories go in one of this test's own, so the one
+# found is this demo's whatever else runs beside it (searchable by
+# PostgreSQL's user, as the sandboxes' are).
+DEMO_TMP=${SBD[demo]}
+chmod 711 "$DEMO_TMP"
 demo_session() { # NAME: tests/sandbox/demo (what make demo runs) in tmux
 	TUI_N=$((TUI_N + 1))
 	TUI_SOCK="$TMP/$1.sock"
-	tmx new-session -d -x 120 -y 40 -s t "env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 RBC='$RBC' RBC_RUNS_DIR='$TMP/runs-demo' '$SB/demo'; echo \"[exit \$?]\"; sleep 600"
+	tmx new-session -d -x 120 -y 40 -s t "env TERM=xterm-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 TMPDIR='$DEMO_TMP' RBC='$RBC' RBC_RUNS_DIR='$TMP/runs-demo' '$SB/demo'; echo \"[exit \$?]\"; sleep 600"
 	tmx set-option -t t status off >/dev/null
 }
 t0=$(date +%s.%N)
@@ -56,7 +61,7 @@ if wait_for "Pre-deployment checks" 90; then
 else
 	fail "make demo's script opens the console" "$SCREEN"
 fi
-demo_dir=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'rbc-demo.*' -newer "$TMP/before-demo1" -type d 2>/dev/null | head -1)
+demo_dir=$(find "$DEMO_TMP" -maxdepth 1 -name 'rbc-demo.*' -newer "$TMP/before-demo1" -type d 2>/dev/null | head -1)
 dports=""
 [ -n "$demo_dir" ] && [ -f "$demo_dir/sandbox.vars" ] && dports=$(ports_of "$demo_dir")
 expect_match "… with the sandbox up behind it (ports $dports)" "$dports" '^([0-9]+ ){6,}$'
@@ -75,7 +80,7 @@ tmx kill-server >/dev/null 2>&1
 touch "$TMP/before-demo2"
 demo_session demo2
 wait_for "Pre-deployment checks" 90 || fail "the demo starts again" "$SCREEN"
-demo_dir=$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'rbc-demo.*' -newer "$TMP/before-demo2" -type d 2>/dev/null | head -1)
+demo_dir=$(find "$DEMO_TMP" -maxdepth 1 -name 'rbc-demo.*' -newer "$TMP/before-demo2" -type d 2>/dev/null | head -1)
 dports=$(ports_of "$demo_dir" 2>/dev/null)
 tmx kill-server >/dev/null 2>&1 # the terminal goes away
 gone=""
@@ -256,7 +261,7 @@ incident_watch_run &
 wait
 
 # --- what they left ------------------------------------------------------------------------
-for n in release 5xx slow dead-health batch migration incident incident-watch; do
+for n in demo release 5xx slow dead-health batch migration incident incident-watch; do
 	[ -s "$TMP/$n.err" ] && fail "$n: ran to its end" "$(cat "$TMP/$n.err")" "$(cat "$TMP/$n.screen" 2>/dev/null)"
 done
 md() { cat "$TMP/$1.md" 2>/dev/null; }

@@ -361,6 +361,10 @@ static int execute(struct runbook **rbs, size_t nrbs, const struct rb_kv *vars, 
 		rc = RBC_EXIT_IOERR;
 	}
 	char *taker = session_taken_over(s) ? xstrdup(session_taken_over(s)) : NULL;
+	/* Taken over while its last events were on their way (the run ended
+	   here first): the database's record goes on under another driver. */
+	if (taker && rc != RBC_EXIT_IOERR)
+		rc = RBC_EXIT_TAKEN_OVER;
 	session_close(s);
 	if (taker && !ro->batch)
 		resume_db_follow(ro->db, rd->id, ro->theme, taker); /* returns only when it cannot */

@@ -61,8 +61,7 @@ struct cconn {
 	char *url, *host, *app;
 	char addr[PGWAIT_ADDR];
 	PGconn *pg;
-	uv_poll_t *poll;
-	int poll_fd;
+	struct pgsock sock;
 	uv_timer_t retry;
 	uint64_t delay;
 	struct pgwait *pw;
@@ -85,24 +84,13 @@ static void cc_closed(uv_handle_t *h)
 		c->ops->freed(c);
 }
 
-/* Closes the socket's poll, if any. */
-static void cc_poll_close(struct cconn *c)
-{
-	if (!c->poll)
-		return;
-	uv_poll_stop(c->poll);
-	c->closing++;
-	uv_close((uv_handle_t *)c->poll, cc_closed);
-	c->poll = NULL;
-}
-
 /* The handles keep the loop going, or not. */
 static void cc_ref(struct cconn *c)
 {
 	void (*f)(uv_handle_t *) = c->keep ? uv_ref : uv_unref;
 	f((uv_handle_t *)&c->retry);
-	if (c->poll)
-		f((uv_handle_t *)c->poll);
+	if (c->sock.poll)
+		f((uv_handle_t *)c->sock.poll);
 }
 
 /* The backoff is over: connect again. */
@@ -114,7 +102,7 @@ static void cc_on_retry(uv_timer_t *t)
 /* The connection is lost: tried again later. */
 static void cc_down(struct cconn *c)
 {
-	cc_poll_close(c);
+	pgsock_close(&c->sock);
 	if (c->pg)
 		PQfinish(c->pg);
 	c->pg = NULL;
@@ -126,29 +114,12 @@ static void cc_down(struct cconn *c)
 	uv_timer_start(&c->retry, cc_on_retry, c->delay, 0);
 }
 
-/* Waits on the socket for events. */
+/* Waits on the socket for events (a new poll held as keep says); down
+   when it cannot. */
 static void cc_wait(struct cconn *c, int events)
 {
-	int fd = PQsocket(c->pg);
-	if (fd < 0) {
+	if (pgsock_wait(&c->sock, c->loop, c->pg, events, cc_on_poll, c, c->keep) < 0)
 		cc_down(c);
-		return;
-	}
-	if (c->poll && c->poll_fd != fd)
-		cc_poll_close(c);
-	if (!c->poll) {
-		c->poll = xmalloc(sizeof *c->poll);
-		if (uv_poll_init_socket(c->loop, c->poll, fd) < 0) {
-			free(c->poll);
-			c->poll = NULL;
-			cc_down(c);
-			return;
-		}
-		c->poll->data = c;
-		c->poll_fd = fd;
-		cc_ref(c);
-	}
-	uv_poll_start(c->poll, events, cc_on_poll);
 }
 
 /* Sends one statement with its text parameters; false when it could not go. */
@@ -226,10 +197,8 @@ static void cc_on_connected(void *ud, PGconn *pg, uv_poll_t *poll, const char *e
 		return;
 	}
 	c->pg = pg;
-	c->poll = poll;
-	c->poll->data = c;
-	c->poll_fd = PQsocket(pg);
-	cc_ref(c);
+	pgsock_adopt(&c->sock, poll, pg, c);
+	cc_ref(c); /* keep may have changed while connecting */
 	c->ever = true;
 	c->delay = 0;
 	c->state = NULL;
@@ -253,7 +222,7 @@ static void cc_start(struct cconn *c, const struct cconn_ops *ops, uv_loop_t *lo
 	c->url = xstrdup(url);
 	c->app = xstrdup(app);
 	c->host = pgwait_host(url);
-	c->poll_fd = -1;
+	c->sock = (struct pgsock){.fd = -1, .closed = cc_closed, .closing = &c->closing};
 	c->state = "db: connecting";
 	uv_timer_init(loop, &c->retry);
 	c->retry.data = c;
@@ -267,7 +236,7 @@ static void cc_stop(struct cconn *c)
 	c->stopping = true;
 	pgwait_cancel(c->pw);
 	c->pw = NULL;
-	cc_poll_close(c);
+	pgsock_close(&c->sock);
 	if (c->pg)
 		PQfinish(c->pg);
 	c->pg = NULL;

@@ -27,8 +27,7 @@ struct follow_db {
 	struct follower *f;
 	char *url, *run;
 	PGconn *pg;
-	uv_poll_t *poll;
-	int poll_fd;
+	struct pgsock sock;       /* its poll keeps the loop going */
 	uv_timer_t retry;
 	uint64_t delay;
 	enum fphase phase;
@@ -54,17 +53,6 @@ static void poll_closed(uv_handle_t *h)
 		free(d);
 }
 
-/* Closes the socket's poll, if any. */
-static void poll_close(struct follow_db *d)
-{
-	if (!d->poll)
-		return;
-	uv_poll_stop(d->poll);
-	d->closing++;
-	uv_close((uv_handle_t *)d->poll, poll_closed);
-	d->poll = NULL;
-}
-
 /* The backoff is over: connect again. */
 static void on_retry(uv_timer_t *t)
 {
@@ -74,7 +62,7 @@ static void on_retry(uv_timer_t *t)
 /* The connection is lost: said in the header, tried again later. */
 static void down(struct follow_db *d)
 {
-	poll_close(d);
+	pgsock_close(&d->sock);
 	if (d->pg)
 		PQfinish(d->pg);
 	d->pg = NULL;
@@ -88,28 +76,11 @@ static void down(struct follow_db *d)
 	uv_timer_start(&d->retry, on_retry, d->delay, 0);
 }
 
-/* Waits on the connection's socket for events. */
+/* Waits on the connection's socket for events; down when it cannot. */
 static void poll_wait(struct follow_db *d, int events)
 {
-	int fd = PQsocket(d->pg);
-	if (fd < 0) {
+	if (pgsock_wait(&d->sock, d->loop, d->pg, events, on_poll, d, true) < 0)
 		down(d);
-		return;
-	}
-	if (d->poll && d->poll_fd != fd)
-		poll_close(d);
-	if (!d->poll) {
-		d->poll = xmalloc(sizeof *d->poll);
-		if (uv_poll_init_socket(d->loop, d->poll, fd) < 0) {
-			free(d->poll);
-			d->poll = NULL;
-			down(d);
-			return;
-		}
-		d->poll->data = d;
-		d->poll_fd = fd;
-	}
-	uv_poll_start(d->poll, events, on_poll);
 }
 
 /* Sends sql with the run (and the last seq) and waits for its result. */
@@ -220,9 +191,7 @@ static void on_connected(void *ud, PGconn *pg, uv_poll_t *poll, const char *err)
 		return;
 	}
 	d->pg = pg;
-	d->poll = poll;
-	d->poll->data = d;
-	d->poll_fd = PQsocket(pg);
+	pgsock_adopt(&d->sock, poll, pg, d);
 	if (*d->state && d->ever)
 		follower_say(d->f, "the database is back: catching up");
 	d->ever = true;
@@ -251,7 +220,7 @@ struct follow_db *follow_db_start(uv_loop_t *loop, const char *url, const char *
 	d->url = xstrdup(url);
 	d->run = xstrdup(run);
 	d->state = state;
-	d->poll_fd = -1;
+	d->sock = (struct pgsock){.fd = -1, .closed = poll_closed, .closing = &d->closing};
 	d->host = pgwait_host(url);
 	*state = "db: connecting";
 	uv_timer_init(loop, &d->retry);
@@ -276,7 +245,7 @@ void follow_db_stop(struct follow_db *d)
 	d->stopping = true;
 	pgwait_cancel(d->pw);
 	d->pw = NULL;
-	poll_close(d);
+	pgsock_close(&d->sock);
 	if (d->pg)
 		PQfinish(d->pg);
 	d->pg = NULL;

@@ -134,8 +134,7 @@ struct history {
 	uv_loop_t *loop;
 	char *url, *run;
 	PGconn *pg;
-	uv_poll_t *poll;
-	int poll_fd;
+	struct pgsock sock;           /* its poll never keeps the loop going */
 	bool flushing;
 	enum phase phase;
 	char *state;                  /* for history_state */
@@ -201,21 +200,6 @@ static void on_grace(uv_timer_t *t)
 	}
 }
 
-static void on_poll_closed(uv_handle_t *hd)
-{
-	free(hd);
-}
-
-static void poll_close(struct history *h)
-{
-	if (!h->poll)
-		return;
-	uv_poll_stop(h->poll);
-	uv_close((uv_handle_t *)h->poll, on_poll_closed);
-	h->poll = NULL;
-	h->poll_fd = -1;
-}
-
 static void on_retry(uv_timer_t *t)
 {
 	connect_now(t->data);
@@ -224,7 +208,7 @@ static void on_retry(uv_timer_t *t)
 /* The connection failed or went away: try again later. */
 static void down(struct history *h, const char *why)
 {
-	poll_close(h);
+	pgsock_close(&h->sock);
 	if (h->pg) {
 		PQfinish(h->pg);
 		h->pg = NULL;
@@ -253,28 +237,14 @@ static void down_pq(struct history *h, const char *prefix)
 
 static void on_poll(uv_poll_t *p, int status, int events);
 
+/* Waits on the connection's socket for events. */
 static void poll_wait(struct history *h, int events)
 {
-	int fd = PQsocket(h->pg);
-	if (fd < 0) {
+	int rc = pgsock_wait(&h->sock, h->loop, h->pg, events, on_poll, h, false);
+	if (rc == PGSOCK_NO_SOCKET)
 		down_pq(h, "");
-		return;
-	}
-	if (h->poll && h->poll_fd != fd)
-		poll_close(h);
-	if (!h->poll) {
-		h->poll = xmalloc(sizeof *h->poll);
-		if (uv_poll_init_socket(h->loop, h->poll, fd) < 0) {
-			free(h->poll);
-			h->poll = NULL;
-			down(h, "cannot poll the connection");
-			return;
-		}
-		h->poll->data = h;
-		h->poll_fd = fd;
-		uv_unref((uv_handle_t *)h->poll); /* the run keeps the loop going, not this */
-	}
-	uv_poll_start(h->poll, events, on_poll);
+	else if (rc == PGSOCK_NO_POLL)
+		down(h, "cannot poll the connection");
 }
 
 /* Connected (the schema first), or not (pgwait.h). */
@@ -287,9 +257,7 @@ static void on_connected(void *ud, PGconn *pg, uv_poll_t *poll, const char *err)
 		return;
 	}
 	h->pg = pg;
-	h->poll = poll;
-	h->poll->data = h;
-	h->poll_fd = PQsocket(pg);
+	pgsock_adopt(&h->sock, poll, pg, h);
 	h->phase = PH_SCHEMA;
 	if (!PQsendQuery(h->pg, history_schema_sql)) {
 		down_pq(h, "");
@@ -444,7 +412,7 @@ struct history *history_start(uv_loop_t *loop, const char *url, const char *run_
 	h->loop = loop;
 	h->url = xstrdup(url);
 	h->run = xstrdup(run_id);
-	h->poll_fd = -1;
+	h->sock.fd = -1;
 	h->host = pgwait_host(url);
 	uv_timer_init(loop, &h->retry);
 	h->retry.data = h;
@@ -500,7 +468,7 @@ void history_drop(struct history *h)
 		free(h->lines[i]);
 	h->head = h->nlines = 0;
 	h->inflight = 0;
-	poll_close(h);
+	pgsock_close(&h->sock);
 	if (h->pg) {
 		PQfinish(h->pg);
 		h->pg = NULL;
@@ -550,7 +518,7 @@ void history_free(struct history *h)
 	if (!h)
 		return;
 	pgwait_cancel(h->pw);
-	poll_close(h);
+	pgsock_close(&h->sock);
 	if (h->pg)
 		PQfinish(h->pg);
 	for (size_t i = h->head; i < h->nlines; i++)

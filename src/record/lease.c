@@ -37,8 +37,7 @@ struct lease {
 	enum phase phase;
 	enum what what;
 	PGconn *pg;
-	uv_poll_t *poll;
-	int poll_fd;
+	struct pgsock sock;            /* its poll never keeps the loop going */
 	bool flushing;
 	uv_timer_t beat, grace;
 	struct pgwait *pw;             /* the connection under way */
@@ -95,27 +94,10 @@ static void call_done(struct lease *l)
 	}
 }
 
-/* A poll handle closed: freed. */
-static void on_poll_closed(uv_handle_t *hd)
-{
-	free(hd);
-}
-
-/* Stops and closes the connection's poll handle, if any. */
-static void poll_close(struct lease *l)
-{
-	if (!l->poll)
-		return;
-	uv_poll_stop(l->poll);
-	uv_close((uv_handle_t *)l->poll, on_poll_closed);
-	l->poll = NULL;
-	l->poll_fd = -1;
-}
-
 /* The connection failed or went away: the next beat tries again. */
 static void down(struct lease *l, const char *why)
 {
-	poll_close(l);
+	pgsock_close(&l->sock);
 	if (l->pg) {
 		PQfinish(l->pg);
 		l->pg = NULL;
@@ -141,26 +123,11 @@ static void on_poll(uv_poll_t *p, int status, int events);
 /* Waits on the connection's socket for events. */
 static void poll_wait(struct lease *l, int events)
 {
-	int fd = PQsocket(l->pg);
-	if (fd < 0) {
+	int rc = pgsock_wait(&l->sock, l->loop, l->pg, events, on_poll, l, false);
+	if (rc == PGSOCK_NO_SOCKET)
 		down_pq(l, "");
-		return;
-	}
-	if (l->poll && l->poll_fd != fd)
-		poll_close(l);
-	if (!l->poll) {
-		l->poll = xmalloc(sizeof *l->poll);
-		if (uv_poll_init_socket(l->loop, l->poll, fd) < 0) {
-			free(l->poll);
-			l->poll = NULL;
-			down(l, "cannot poll the connection");
-			return;
-		}
-		l->poll->data = l;
-		l->poll_fd = fd;
-		uv_unref((uv_handle_t *)l->poll);
-	}
-	uv_poll_start(l->poll, events, on_poll);
+	else if (rc == PGSOCK_NO_POLL)
+		down(l, "cannot poll the connection");
 }
 
 /* Sends one statement of the lease. */
@@ -211,9 +178,7 @@ static void on_connected(void *ud, PGconn *pg, uv_poll_t *poll, const char *err)
 		return;
 	}
 	l->pg = pg;
-	l->poll = poll;
-	l->poll->data = l;
-	l->poll_fd = PQsocket(pg);
+	pgsock_adopt(&l->sock, poll, pg, l);
 	send_sql(l, W_SCHEMA);
 }
 
@@ -340,7 +305,7 @@ struct lease *lease_start(uv_loop_t *loop, const char *url, const char *run_id, 
 	l->run = xstrdup(run_id);
 	l->holder = xstrdup(holder);
 	l->host = pgwait_host(url);
-	l->poll_fd = -1;
+	l->sock.fd = -1;
 	l->interval = lease_interval_ms();
 	snprintf(l->pid, sizeof l->pid, "%ld", (long)getpid());
 	snprintf(l->expiry, sizeof l->expiry, "%llu milliseconds", (unsigned long long)(l->interval * LEASE_MISSED));
@@ -404,7 +369,7 @@ void lease_free(struct lease *l)
 	if (!l)
 		return;
 	pgwait_cancel(l->pw);
-	poll_close(l);
+	pgsock_close(&l->sock);
 	if (l->pg)
 		PQfinish(l->pg);
 	free(l->url);

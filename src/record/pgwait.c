@@ -1,7 +1,8 @@
 /*
  * pgwait.c — a non-blocking libpq connection started on the loop
  * (pgwait.h): uv_getaddrinfo for the host name, PQconnectStartParams with
- * its address as hostaddr, PQconnectPoll on a uv_poll of the socket.
+ * its address as hostaddr, PQconnectPoll on a uv_poll of the socket; and
+ * struct pgsock, that uv_poll, which the connected callers keep.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,7 @@ struct pgwait {
 	bool unref, gai_pending, cancelled;
 	bool starting, finished;      /* called back before pgwait_start returned */
 	PGconn *pg;
-	uv_poll_t *poll;
-	int poll_fd;
+	struct pgsock sock;
 	uv_getaddrinfo_t gai;
 	pgwait_cb *cb;
 	void *ud;
@@ -44,28 +44,63 @@ static void pw_done(struct pgwait *w)
 		pw_free(w);
 }
 
-/* A poll handle closed: freed. */
-static void on_poll_closed(uv_handle_t *hd)
+/* A poll handle closed, its owner counting nothing: freed. */
+static void pgsock_freed(uv_handle_t *hd)
 {
 	free(hd);
 }
 
-/* Stops and closes the poll handle, if any. */
-static void pw_poll_close(struct pgwait *w)
+/* Stops and closes the socket's poll, if any (pgwait.h). */
+void pgsock_close(struct pgsock *s)
 {
-	if (!w->poll)
+	if (!s->poll)
 		return;
-	uv_poll_stop(w->poll);
-	uv_close((uv_handle_t *)w->poll, on_poll_closed);
-	w->poll = NULL;
-	w->poll_fd = -1;
+	uv_poll_stop(s->poll);
+	if (s->closing)
+		++*s->closing;
+	uv_close((uv_handle_t *)s->poll, s->closed ? s->closed : pgsock_freed);
+	s->poll = NULL;
+	s->fd = -1;
+}
+
+/* Waits on the connection's socket for events (pgwait.h). */
+int pgsock_wait(struct pgsock *s, uv_loop_t *loop, PGconn *pg, int events, uv_poll_cb cb, void *data,
+                bool keep_loop)
+{
+	int fd = PQsocket(pg);
+	if (fd < 0)
+		return PGSOCK_NO_SOCKET;
+	if (s->poll && s->fd != fd)
+		pgsock_close(s);
+	if (!s->poll) {
+		s->poll = xmalloc(sizeof *s->poll);
+		if (uv_poll_init_socket(loop, s->poll, fd) < 0) {
+			free(s->poll); /* never a handle: nothing to close */
+			s->poll = NULL;
+			return PGSOCK_NO_POLL;
+		}
+		s->poll->data = data;
+		s->fd = fd;
+		if (!keep_loop)
+			uv_unref((uv_handle_t *)s->poll);
+	}
+	uv_poll_start(s->poll, events, cb);
+	return 0;
+}
+
+/* Takes a connected pgwait's poll (pgwait.h). */
+void pgsock_adopt(struct pgsock *s, uv_poll_t *poll, PGconn *pg, void *data)
+{
+	s->poll = poll;
+	s->poll->data = data;
+	s->fd = PQsocket(pg);
 }
 
 /* Failed: everything let go, the caller told why, the pgwait freed. */
 static void fail(struct pgwait *w, const char *why)
 {
 	char *m = xstrdup(why);
-	pw_poll_close(w);
+	pgsock_close(&w->sock);
 	if (w->pg)
 		PQfinish(w->pg);
 	w->pg = NULL;
@@ -85,27 +120,11 @@ static void on_poll(uv_poll_t *p, int status, int events);
 /* Waits on the connection's socket for events. */
 static void poll_wait(struct pgwait *w, int events)
 {
-	int fd = PQsocket(w->pg);
-	if (fd < 0) {
+	int rc = pgsock_wait(&w->sock, w->loop, w->pg, events, on_poll, w, !w->unref);
+	if (rc == PGSOCK_NO_SOCKET)
 		fail_pq(w);
-		return;
-	}
-	if (w->poll && w->poll_fd != fd)
-		pw_poll_close(w);
-	if (!w->poll) {
-		w->poll = xmalloc(sizeof *w->poll);
-		if (uv_poll_init_socket(w->loop, w->poll, fd) < 0) {
-			free(w->poll);
-			w->poll = NULL;
-			fail(w, "cannot poll the connection");
-			return;
-		}
-		w->poll->data = w;
-		w->poll_fd = fd;
-		if (w->unref)
-			uv_unref((uv_handle_t *)w->poll);
-	}
-	uv_poll_start(w->poll, events, on_poll);
+	else if (rc == PGSOCK_NO_POLL)
+		fail(w, "cannot poll the connection");
 }
 
 /* The socket is ready: libpq's connect goes on, or is done. */
@@ -133,9 +152,9 @@ static void on_poll(uv_poll_t *p, int status, int events)
 		fail_pq(w);
 		return;
 	}
-	uv_poll_stop(w->poll);
-	w->poll->data = NULL;
-	w->cb(w->ud, w->pg, w->poll, NULL);
+	uv_poll_stop(w->sock.poll);
+	w->sock.poll->data = NULL;
+	w->cb(w->ud, w->pg, w->sock.poll, NULL);
 	pw_done(w);
 }
 
@@ -232,7 +251,7 @@ struct pgwait *pgwait_start(uv_loop_t *loop, const char *url, const char *app, c
 	w->host = host ? xstrdup(host) : NULL;
 	w->addr = addr;
 	w->unref = unref;
-	w->poll_fd = -1;
+	w->sock.fd = -1;
 	w->cb = cb;
 	w->ud = ud;
 	if (w->host && !(keep && addr[0])) {
@@ -296,7 +315,7 @@ void pgwait_cancel(struct pgwait *w)
 {
 	if (!w)
 		return;
-	pw_poll_close(w);
+	pgsock_close(&w->sock);
 	if (w->pg)
 		PQfinish(w->pg);
 	w->pg = NULL;

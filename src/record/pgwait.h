@@ -2,7 +2,8 @@
  * pgwait.h — libpq connections. On the loop, non-blocking: the host name
  * resolved in the thread pool (never on the loop thread), libpq's connect
  * driven by a uv_poll of its socket (history.c, lease.c, follow_db.c,
- * commands.c). Before any loop runs, blocking (pgwait_connect_now: rbc
+ * commands.c), the same struct pgsock each then waits on for its
+ * statements. Before any loop runs, blocking (pgwait_connect_now: rbc
  * history, export --db, follow's header, a takeover's rebuild and claim).
  * docs/architecture.md.
  */
@@ -17,6 +18,34 @@
 #include "rbc/error.h"
 
 #define PGWAIT_ADDR 64
+
+/* A libpq connection's socket on the loop: a uv_poll of it, made again
+   when libpq moves to another socket (the next host of a multi-host
+   connect, a reconnection). Set up by its owner before the first wait. */
+struct pgsock {
+	uv_poll_t *poll;          /* NULL when none (at first) */
+	int fd;                   /* the socket poll is on (-1 at first) */
+	uv_close_cb closed;       /* the owner's: frees the handle (its data the owner's); NULL: freed here */
+	int *closing;             /* the owner's count of handles closing, one more at each close; or NULL */
+};
+
+/* What pgsock_wait says, besides 0: each caller goes down in its own words. */
+#define PGSOCK_NO_SOCKET (-1) /* libpq has no socket (PQerrorMessage says why) */
+#define PGSOCK_NO_POLL (-2)   /* libuv cannot poll it */
+
+/* Waits on pg's socket for events: cb is called with the poll's data data.
+   A new poll (the first, or another socket: the old one closed as
+   pgsock_close does) keeps the loop going only when keep_loop. 0, or
+   PGSOCK_NO_SOCKET (s as it was), or PGSOCK_NO_POLL (s holds no poll). */
+int pgsock_wait(struct pgsock *s, uv_loop_t *loop, PGconn *pg, int events, uv_poll_cb cb, void *data,
+                bool keep_loop);
+
+/* Takes poll, a connected pgwait's (pgwait_cb), as s's: on pg's socket,
+   its data data. Its hold on the loop is as pgwait_start's unref said. */
+void pgsock_adopt(struct pgsock *s, uv_poll_t *poll, PGconn *pg, void *data);
+
+/* Stops and closes s's poll, if any (closed and closing as s says). */
+void pgsock_close(struct pgsock *s);
 
 struct pgwait;
 

@@ -63,3 +63,22 @@ bool acts_incident(struct console *c, cJSON *ev)
 	sent(c, "incident entry", NULL);
 	return true;
 }
+
+size_t acts_unsent(struct console *c, const char **why)
+{
+	const struct console_acts *x = c->cfg->acts;
+	*why = NULL;
+	return x && x->unsent ? x->unsent(x->ud, why) : 0;
+}
+
+bool acts_unsent_changed(struct console *c)
+{
+	const char *why;
+	size_t n = acts_unsent(c, &why);
+	bool stuck = n && why;
+	if (n == c->unsent_shown && stuck == c->unsent_stuck_shown)
+		return false;
+	c->unsent_shown = n;
+	c->unsent_stuck_shown = stuck;
+	return true;
+}

@@ -124,6 +124,8 @@ static void throttle_cb(uv_timer_t *t)
 static void prepare_cb(uv_prepare_t *p)
 {
 	struct console *c = p->data;
+	if (acts_unsent_changed(c)) /* rbc join: the actions waiting for the database */
+		c->dirty = true;
 	if (c->dirty) {
 		draw(c);
 	} else if (c->bg_dirty && !c->throttling) {
@@ -444,7 +446,11 @@ static bool follow_refused(struct console *c, enum request r)
 		c->dirty = true;
 		return true;
 	case REQ_QUIT:
-		c->quitting = true;
+		if (acts_unsent(c, &(const char *){NULL})) /* rbc join: asked before they are dropped */
+			frame_prompt_start(c, PROMPT_QUIT, NULL);
+		else
+			c->quitting = true;
+		c->dirty = true;
 		return true;
 	case REQ_EXPORT:
 		if (c->cfg->run_path)

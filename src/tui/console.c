@@ -332,6 +332,8 @@ static unsigned console_request(struct console *c, enum request r)
 				break; /* decided first (docs/console.md) */
 			c->follow = true;
 			engine_start(c->e);
+		} else if (overlay_unfinished_open(c)) {
+			break; /* nothing runs before the unfinished steps are decided (docs/console.md) */
 		} else {
 			c->follow = frame_is_group(s);
 			/* A procedure run only when sent there (a rollback), started by
@@ -348,7 +350,7 @@ static unsigned console_request(struct console *c, enum request r)
 		}
 		break;
 	case REQ_RERUN:
-		if (s && s->def && s->def->action != RB_MANUAL)
+		if (s && s->def && s->def->action != RB_MANUAL && !overlay_unfinished_open(c))
 			engine_run_step(c->e, s);
 		break;
 	case REQ_RUN_ALL:

@@ -221,6 +221,37 @@ expect_screen "… and the run goes on" "■ finished"
 keys q
 tui_exit
 expect_match "… the reason is in the record" "$(grep '"ho/two"' "$TMP/A/$c2/journal.jsonl" | tail -1)" 'done by hand'
+# Esc leaves the prompt undecided: nothing runs or is skipped meanwhile (Enter
+# and a ask again), q quits with the step still unfinished, and the next
+# resume asks about it again.
+c5=$(cut_run)
+n5=$(wc -l <"$TMP/A/$c5/journal.jsonl")
+TUI_ENV="RBC_RUNS_DIR=$TMP/A" tui_start 140 30 resume --operator bob "$c5"
+expect_screen "the console asks about the unfinished step" "r run again · d mark done · s skip"
+keys Escape
+expect_screen "Esc closes the prompt undecided, saying what is left" "unfinished steps wait for a decision: a asks again"
+keys Enter
+expect_screen "Enter on the unfinished step asks again: it does not run undecided" "Unfinished: 2 Waits for go started"
+keys Escape
+keys Up
+keys Enter
+expect_screen "… Enter on another step too: nothing runs before the decision" "Unfinished: 2 Waits for go started"
+keys Escape
+keys a
+expect_screen "… and a" "Unfinished: 2 Waits for go started"
+keys Escape
+keys q
+if tui_exit; then ok "q quits with the step undecided"; else fail "q quits with the step undecided" "" "$SCREEN"; fi
+expect_match "… the run not finished" "$SCREEN" "rbc: NOT FINISHED"
+after5=$(tail -n +"$((n5 + 1))" "$TMP/A/$c5/journal.jsonl")
+expect_nomatch "… nothing ran meanwhile (no step started after the resume)" "$after5" '"ev": ?"step_started"'
+expect_nomatch "… nothing was settled or decided" "$after5" '"step_finished"|unfinished at the resume|at the resume \(started'
+TUI_ENV="RBC_RUNS_DIR=$TMP/A" tui_start 140 30 resume --operator bob "$c5"
+expect_screen "the next resume asks about the same step" "Unfinished: 2 Waits for go started"
+keys d
+expect_screen "… where it is decided" "2 Waits for go: marked done by bob"
+keys q
+tui_exit
 c3=$(cut_run)
 run timeout 30 "$RBC" resume --batch --operator bob --unfinished done "$c3"
 expect_match "batch --unfinished done: marked done" "$OUT" '^SETTLED +two .*marked done'

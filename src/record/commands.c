@@ -588,6 +588,7 @@ size_t cmd_sender_pending(const struct cmd_sender *s)
 	return s ? s->nrows : 0;
 }
 
+/* The i-th command queued (commands.h). */
 const char *cmd_sender_queued(const struct cmd_sender *s, size_t i, const char **step, bool *under_way)
 {
 	if (!s || i >= s->nrows)

@@ -64,6 +64,7 @@ bool acts_incident(struct console *c, cJSON *ev)
 	return true;
 }
 
+/* rbc join: the actions the database has not taken (internal.h). */
 size_t acts_unsent(struct console *c, const char **why)
 {
 	const struct console_acts *x = c->cfg->acts;
@@ -71,6 +72,7 @@ size_t acts_unsent(struct console *c, const char **why)
 	return x && x->unsent ? x->unsent(x->ud, why) : 0;
 }
 
+/* Whether the actions not sent changed since last drawn (internal.h). */
 bool acts_unsent_changed(struct console *c)
 {
 	const char *why;

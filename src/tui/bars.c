@@ -259,7 +259,6 @@ static void status_draw(struct console *c, const struct rect *rc, bool focused)
 		sb_addf(&sb, " · %s", c->message);
 	x += draw_str(y, x, c->cols - x - 6, sb_borrow(&sb), a); /* 6: room for " idle" */
 	sb_free(&sb);
-
 	/* A journal that cannot be written is said until the end: the run goes
 	   on, its record does not. */
 	const char *jerr = journal_error(c->cfg->journal);

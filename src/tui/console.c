@@ -447,13 +447,15 @@ static bool follow_refused(struct console *c, enum request r)
 		frame_message(c, "following: read-only");
 		c->dirty = true;
 		return true;
-	case REQ_QUIT:
-		if (acts_unsent(c, &(const char *){NULL})) /* rbc join: asked before they are dropped */
+	case REQ_QUIT: {
+		const char *why;
+		if (acts_unsent(c, &why)) /* rbc join: asked before they are dropped */
 			frame_prompt_start(c, PROMPT_QUIT, NULL);
 		else
 			c->quitting = true;
 		c->dirty = true;
 		return true;
+	}
 	case REQ_EXPORT:
 		if (c->cfg->run_path)
 			return false;

@@ -60,6 +60,10 @@ void cmd_send(struct cmd_sender *s, const char *kind, const char *step, const ch
               const char *detail);
 /* Commands queued and not yet stored. */
 size_t cmd_sender_pending(const struct cmd_sender *s);
+/* The i-th command queued (from 0): its kind, *step (NULL: none), and
+   *under_way when its insert is on the wire (it may be stored); NULL past
+   the last. */
+const char *cmd_sender_queued(const struct cmd_sender *s, size_t i, const char **step, bool *under_way);
 /* The connection's trouble in words ("db lost, retrying"), NULL while up. */
 const char *cmd_sender_state(const struct cmd_sender *s);
 void cmd_sender_stop(struct cmd_sender *s);

@@ -14,6 +14,7 @@
 #define RBC_CONSOLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "rbc/session.h"
 
@@ -31,6 +32,10 @@ struct console_acts {
 	const char *by;           /* the joiner's --operator */
 	void (*answer)(void *ud, const struct eng_step *s, const char *kind, const char *value, const char *note);
 	void (*incident)(void *ud, const struct cJSON *ev);
+	/* The actions sent and not yet stored in the database; *why: what
+	   keeps them (the database unreachable), NULL while they are going.
+	   NULL: none is ever kept. */
+	size_t (*unsent)(void *ud, const char **why);
 	void *ud;
 };
 

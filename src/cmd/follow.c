@@ -253,6 +253,30 @@ static void join_incident(void *ud, const cJSON *ev)
 	free(t);
 }
 
+/* rbc join: the actions not stored yet, and what keeps them. */
+static size_t join_unsent(void *ud, const char **why)
+{
+	struct db_src *b = ud;
+	*why = cmd_sender_state(b->snd) ? "the database is unreachable" : NULL;
+	return cmd_sender_pending(b->snd);
+}
+
+/* rbc join, the console closed: the actions never stored, said one by
+   one on stderr (docs/team.md, "Joining a run"). */
+static void join_dropped(const struct cmd_sender *snd)
+{
+	size_t n = cmd_sender_pending(snd);
+	if (!n)
+		return;
+	fprintf(stderr, "rbc: join: %zu action%s not sent to the driver, dropped:", n, n == 1 ? "" : "s");
+	const char *kind, *step;
+	bool under_way;
+	for (size_t i = 0; (kind = cmd_sender_queued(snd, i, &step, &under_way)); i++)
+		text_fprintf(stderr, "%s %s%s%s%s", i ? "," : "", kind, step ? " on " : "", step ? step : "",
+		             under_way ? " (under way: it may have been stored)" : "");
+	fputc('\n', stderr);
+}
+
 /* The database source starts: the checked header first, then its rows. */
 static bool db_start(void *ud, struct session *s, struct follower *f, const char **state)
 {
@@ -281,6 +305,7 @@ static void db_stop(void *ud)
 	struct db_src *b = ud;
 	follow_db_stop(b->d);
 	b->d = NULL;
+	join_dropped(b->snd);
 	cmd_sender_stop(b->snd);
 	b->snd = NULL;
 }
@@ -314,7 +339,8 @@ static int follow_db(const char *url, const char *run, const char *theme, const 
 		status = RBC_EXIT_DATAERR;
 	} else {
 		struct db_src b = {.url = url, .run = run, .header = text, .joiner = joiner};
-		struct console_acts acts = {.by = joiner, .answer = join_answer, .incident = join_incident, .ud = &b};
+		struct console_acts acts = {.by = joiner, .answer = join_answer, .incident = join_incident,
+		                            .unsent = join_unsent, .ud = &b};
 		status = follow_console(h, tree, run, NULL, theme, db_start, db_stop, &b, joiner ? &acts : NULL);
 	}
 	cJSON_Delete(h);

@@ -31,7 +31,8 @@ static const struct command {
 	{"resume", cmd_resume,
 	 "[--batch] [--force] [--operator NAME] [--assume done|skip] [--yes]\n"
 	 "           [--var NAME=VALUE]… [--vars FILE] [--answers FILE] [--theme NAME|FILE]\n"
-	 "           [--unfinished rerun|done|skip] [--db URL [--take-over]] RUN",
+	 "           [--unfinished rerun|done|skip]\n"
+	 "           [--db URL [--take-over] [--wait-for-joiners]] RUN",
 	 "go on with a run that did not finish, rebuilt from its journal; refuses\n"
 	 "      a runbook changed since the start unless --force; the run's own\n"
 	 "      options again are fine (a different value: rbc says which wins);\n"

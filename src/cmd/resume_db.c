@@ -23,7 +23,11 @@ int resume_db_rebuild(const char *db, const char *run, bool force, struct rundir
 	struct rbc_error err = {0};
 	struct history_rebuild rb = {0};
 	int rc = handover_rebuild(db, run, force, &rb, &err);
-	if (rc) {
+	if (rc == 69) {
+		/* An outage: one line, and nothing of the run was left here. */
+		text_fprintf(stderr, "rbc: resume: %s is not on this machine and cannot be taken over now (nothing was "
+		             "written here): %s\n", run, err.msg);
+	} else if (rc) {
 		text_fprintf(stderr, "rbc: resume: %s\n", err.msg);
 		if (rb.missing && !force)
 			fprintf(stderr, "rbc: resume: --force resumes it anyway: each missing event is lost (a note "

@@ -603,6 +603,8 @@ static void resume_usage(FILE *fp)
 	        "  --unfinished rerun|done|skip\n"
 	        "                       what a step started and not ended becomes (batch;\n"
 	        "                       the console asks)\n"
+	        "  --wait-for-joiners   with --batch and --db: manual steps, asks and approvals\n"
+	        "                       wait for an answer from rbc join (docs/team.md)\n"
 	        "\n"
 	        "With --db, RUN's directory not on this machine: the run is rebuilt from\n"
 	        "PostgreSQL into the runs directory; missing seqs are refused unless\n"
@@ -616,7 +618,8 @@ static void resume_usage(FILE *fp)
 	        "--severity, --title and --impact-start are the incident's declaration,\n"
 	        "which its record keeps.\n"
 	        "exit: as rbc run; 64 when the run is finished or still running (or, in\n"
-	        "batch mode, has unfinished steps and no --unfinished), 75 when another\n"
+	        "batch mode, has unfinished steps and no --unfinished), 69 when the\n"
+	        "database cannot be reached to take the run over, 75 when another\n"
 	        "driver's lease is alive, 76 when this driver was taken over, 65 when\n"
 	        "a runbook changed (without --force) or the journal is damaged, 66 when a\n"
 	        "runbook file is gone, 77 when the run's directory or journal is not the\n"
@@ -818,7 +821,7 @@ static const char **resume_files(const cJSON *rbs, bool force, size_t *n, int *s
 
 int cmd_resume(int argc, char **argv)
 {
-	bool batch = false, force = false, take_over = false, rebuilt = false;
+	bool batch = false, force = false, take_over = false, rebuilt = false, wait_join = false;
 	enum unfinished_choice unfinished = UNFINISHED_ASK;
 	const char *op = NULL, *theme = NULL, *run = NULL, *db = getenv("RBC_DATABASE_URL");
 	const char *answers_file = NULL;
@@ -844,6 +847,8 @@ int cmd_resume(int argc, char **argv)
 			force = true;
 		} else if (strcmp(a, "--take-over") == 0) {
 			take_over = true;
+		} else if (strcmp(a, "--wait-for-joiners") == 0) {
+			wait_join = true;
 		} else if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
 			want.yes = true;
 		} else if (k >= 0) {
@@ -951,6 +956,7 @@ int cmd_resume(int argc, char **argv)
 	rb_kv_free(&given);
 	struct run_opts ro = {.batch = batch, .theme = theme, .db = db};
 	original_options(cJSON_GetObjectItemCaseSensitive(h, "argv"), &ro.assume, &ro.yes, &ro.approver);
+	ro.wait_join = wait_join;
 	const char *hop = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "operator"));
 	resume_given_options(h, &want, op, hop, &ro);
 	ro.op = op ? op : hop;

@@ -445,7 +445,7 @@ void cmd_listen_stop(struct cmd_listen *l)
 struct cmd_sender {
 	struct cconn c;
 	char *run, *operator, *host;
-	char **rows;              /* queued: 6 fields each (kind … detail), NULL for none */
+	char **rows;              /* queued: 5 fields each (kind … detail), NULL for none */
 	size_t nrows, cap;
 	bool sending;             /* the first queued row is under way */
 	void (*say)(void *ud, const char *text);
@@ -488,6 +488,10 @@ static void s_result(struct cconn *c, PGresult *r)
 	if (!s->sending)
 		return;
 	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && PQstatus(c->pg) == CONNECTION_BAD) {
+		cc_down(c); /* the server went away under the insert: the row is sent again */
+		return;
+	}
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && s->say) {
 		const char *m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 		char *t = xasprintf("the command was not stored: %s", m ? m : "the database refused it");
@@ -551,6 +555,16 @@ void cmd_send(struct cmd_sender *s, const char *kind, const char *step, const ch
 size_t cmd_sender_pending(const struct cmd_sender *s)
 {
 	return s ? s->nrows : 0;
+}
+
+/* The i-th command queued (commands.h). */
+const char *cmd_sender_queued(const struct cmd_sender *s, size_t i, const char **step, bool *under_way)
+{
+	if (!s || i >= s->nrows)
+		return NULL;
+	*step = s->rows[i * 5 + 1];
+	*under_way = i == 0 && s->sending && s->c.pg;
+	return s->rows[i * 5];
 }
 
 const char *cmd_sender_state(const struct cmd_sender *s)

@@ -80,6 +80,10 @@ int handover_claim(const char *url, const char *run, const char *holder, bool ta
 	/* The tables, as a run makes them: the lease's may not be there yet. */
 	PGresult *r = PQexec(pg, history_schema_sql);
 	PQclear(r);
+	/* A role that may not make them leaves its transaction aborted: the
+	   claim is judged on its own, its own error said. */
+	if (PQtransactionStatus(pg) == PQTRANS_INERROR)
+		PQclear(PQexec(pg, "ROLLBACK"));
 	char pid[24], expiry[48];
 	snprintf(pid, sizeof pid, "%ld", (long)getpid());
 	snprintf(expiry, sizeof expiry, "%llu milliseconds", (unsigned long long)(lease_interval_ms() * LEASE_MISSED));
@@ -87,7 +91,7 @@ int handover_claim(const char *url, const char *run, const char *holder, bool ta
 	r = PQexecParams(pg, claim_sql, 5, NULL, params, NULL, NULL, 0);
 	int rc = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		char *m = clean(PQresultErrorMessage(r));
+		char *m = pgwait_one_line(PQresultErrorMessage(r));
 		rbc_error_set(err, "the database: %s", m);
 		free(m);
 		rc = 69;

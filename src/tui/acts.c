@@ -63,3 +63,24 @@ bool acts_incident(struct console *c, cJSON *ev)
 	sent(c, "incident entry", NULL);
 	return true;
 }
+
+/* rbc join: the actions the database has not taken (internal.h). */
+size_t acts_unsent(struct console *c, const char **why)
+{
+	const struct console_acts *x = c->cfg->acts;
+	*why = NULL;
+	return x && x->unsent ? x->unsent(x->ud, why) : 0;
+}
+
+/* Whether the actions not sent changed since last drawn (internal.h). */
+bool acts_unsent_changed(struct console *c)
+{
+	const char *why;
+	size_t n = acts_unsent(c, &why);
+	bool stuck = n && why;
+	if (n == c->unsent_shown && stuck == c->unsent_stuck_shown)
+		return false;
+	c->unsent_shown = n;
+	c->unsent_stuck_shown = stuck;
+	return true;
+}

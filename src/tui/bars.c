@@ -250,6 +250,11 @@ static void status_draw(struct console *c, const struct rect *rc, bool focused)
 		units_format_duration((left + 999) / 1000 * 1000, d, sizeof d);
 		sb_addf(&sb, " · %s %s: %s left (s ends it)", frame_step_label(w), w->title ? w->title : "", d);
 	}
+	/* rbc join: actions the database has not taken yet, said until it does. */
+	const char *why;
+	size_t unsent = acts_unsent(c, &why);
+	if (unsent && why)
+		sb_addf(&sb, " · %zu action%s not sent yet: the database is unreachable", unsent, unsent == 1 ? "" : "s");
 	if (c->message)
 		sb_addf(&sb, " · %s", c->message);
 	x += draw_str(y, x, c->cols - x - 6, sb_borrow(&sb), a); /* 6: room for " idle" */

@@ -124,6 +124,8 @@ static void throttle_cb(uv_timer_t *t)
 static void prepare_cb(uv_prepare_t *p)
 {
 	struct console *c = p->data;
+	if (acts_unsent_changed(c)) /* rbc join: the actions waiting for the database */
+		c->dirty = true;
 	if (c->dirty) {
 		draw(c);
 	} else if (c->bg_dirty && !c->throttling) {
@@ -330,6 +332,8 @@ static unsigned console_request(struct console *c, enum request r)
 				break; /* decided first (docs/console.md) */
 			c->follow = true;
 			engine_start(c->e);
+		} else if (overlay_unfinished_open(c)) {
+			break; /* nothing runs before the unfinished steps are decided (docs/console.md) */
 		} else {
 			c->follow = frame_is_group(s);
 			/* A procedure run only when sent there (a rollback), started by
@@ -346,7 +350,7 @@ static unsigned console_request(struct console *c, enum request r)
 		}
 		break;
 	case REQ_RERUN:
-		if (s && s->def && s->def->action != RB_MANUAL)
+		if (s && s->def && s->def->action != RB_MANUAL && !overlay_unfinished_open(c))
 			engine_run_step(c->e, s);
 		break;
 	case REQ_RUN_ALL:
@@ -443,9 +447,15 @@ static bool follow_refused(struct console *c, enum request r)
 		frame_message(c, "following: read-only");
 		c->dirty = true;
 		return true;
-	case REQ_QUIT:
-		c->quitting = true;
+	case REQ_QUIT: {
+		const char *why;
+		if (acts_unsent(c, &why)) /* rbc join: asked before they are dropped */
+			frame_prompt_start(c, PROMPT_QUIT, NULL);
+		else
+			c->quitting = true;
+		c->dirty = true;
 		return true;
+	}
 	case REQ_EXPORT:
 		if (c->cfg->run_path)
 			return false;

@@ -132,6 +132,8 @@ struct console {
 	bool dirty, bg_dirty, quitting, quit_when_done;
 	char *taken_by;           /* the run was taken over by (docs/team.md) */
 	unsigned decision_notes;  /* unfinished steps' notes to come: said by their prompt */
+	size_t unsent_shown;      /* rbc join: the actions not sent, as last drawn (acts.c) */
+	bool unsent_stuck_shown;
 	bool lent;                   /* a command has the terminal (terminal.h): no
 	                                key is read, nothing drawn */
 	bool started, finished;
@@ -205,6 +207,11 @@ bool acts_answer(struct console *c, struct eng_step *s, enum eng_answer a, const
 bool acts_ask(struct console *c, struct eng_step *s, const char *value, char **why);
 bool acts_note(struct console *c, struct eng_step *s, const char *text);
 bool acts_incident(struct console *c, cJSON *ev);
+/* rbc join: the actions not stored yet and what keeps them (NULL while
+   they are going); 0 when the console drives. */
+size_t acts_unsent(struct console *c, const char **why);
+/* True once when acts_unsent changed since it was last drawn. */
+bool acts_unsent_changed(struct console *c);
 
 /* detail_prose.c: the selected step's (or its runbook's) description and links,
    and a terminal command's remark, from row y down to ymax in w columns

@@ -84,7 +84,9 @@ static void prompt_done(struct console *c, bool accept)
 		}
 		break;
 	case PROMPT_QUIT:
-		if (accept && said_yes(text))
+		if (accept && said_yes(text) && c->cfg->following)
+			c->quitting = true; /* rbc join: nothing runs here to stop */
+		else if (accept && said_yes(text))
 			frame_quit(c);
 		break;
 	case PROMPT_INCIDENT:
@@ -122,7 +124,11 @@ static void prompt_draw(struct console *c, const struct rect *r)
 		                                      ? c->prompt_step->wait_text : "Confirm?");
 	else if (c->prompt == PROMPT_APPROVE)
 		snprintf(q, sizeof q, "Approved by (an operator other than %s): ", c->operator);
-	else if (c->prompt == PROMPT_SKIP && c->prompt_step && engine_time_left(c->e, c->prompt_step) >= 0)
+	else if (c->prompt == PROMPT_QUIT && c->cfg->following) {
+		const char *why;
+		size_t n = acts_unsent(c, &why);
+		snprintf(q, sizeof q, "%zu action%s not sent: quit anyway? [y/N] ", n, n == 1 ? "" : "s");
+	} else if (c->prompt == PROMPT_SKIP && c->prompt_step && engine_time_left(c->e, c->prompt_step) >= 0)
 		snprintf(q, sizeof q, "End the wait early, why? ");
 	else
 		snprintf(q, sizeof q, "%s", (size_t)c->prompt < RBC_ARRAY_LEN(ask) ? ask[c->prompt] : "");

@@ -5,7 +5,9 @@
 # run's directory is rebuilt from rbc_events; the database's seqs go on
 # contiguous; a driver taken over stops, its console follows, a batch
 # driver exits 76, and what it did after never reaches the database. A
-# step cut short is decided — run again, mark done, skip — never silently.
+# step cut short is decided — run again, mark done, skip — never silently
+# (Esc on the question decides nothing). A takeover while the database is
+# down says so in one line (69) and leaves nothing behind.
 . tests/lib.sh
 . tests/tui.sh
 S=$ROOT/tests/services
@@ -27,6 +29,11 @@ sql() { psql -X -q -At "$DB" -c "$1" 2>&1; }
 # poll SQL WANT: polls (10 s at most) until SQL gives WANT; echoes what it gave last.
 poll() { local i got; for i in $(seq 200); do got=$(sql "$1"); [ "$got" = "$2" ] && break; sleep 0.05; done; printf '%s' "$got"; }
 dscreen() { drv capture-pane -p -t d 2>/dev/null; }
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+as_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
+pg_stop() { as_pg "$PGBIN/pg_ctl" stop -D "$DIR/pg" -m fast -w >>"$TMP/pg_ctl.log" 2>&1; }
+pg_start() { as_pg "$PGBIN/pg_ctl" start -D "$DIR/pg" -l "$DIR/postgres.log" -W -o "-p $PGPORT" >>"$TMP/pg_ctl.log" 2>&1
+	local i; for i in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && return 0; sleep 0.1; done; return 1; }
 dwait() {
 	local deadline=$((SECONDS + TUI_TIMEOUT))
 	while :; do
@@ -221,6 +228,37 @@ expect_screen "… and the run goes on" "■ finished"
 keys q
 tui_exit
 expect_match "… the reason is in the record" "$(grep '"ho/two"' "$TMP/A/$c2/journal.jsonl" | tail -1)" 'done by hand'
+# Esc leaves the prompt undecided: nothing runs or is skipped meanwhile (Enter
+# and a ask again), q quits with the step still unfinished, and the next
+# resume asks about it again.
+c5=$(cut_run)
+n5=$(wc -l <"$TMP/A/$c5/journal.jsonl")
+TUI_ENV="RBC_RUNS_DIR=$TMP/A" tui_start 140 30 resume --operator bob "$c5"
+expect_screen "the console asks about the unfinished step" "r run again · d mark done · s skip"
+keys Escape
+expect_screen "Esc closes the prompt undecided, saying what is left" "unfinished steps wait for a decision: a asks again"
+keys Enter
+expect_screen "Enter on the unfinished step asks again: it does not run undecided" "Unfinished: 2 Waits for go started"
+keys Escape
+keys Up
+keys Enter
+expect_screen "… Enter on another step too: nothing runs before the decision" "Unfinished: 2 Waits for go started"
+keys Escape
+keys a
+expect_screen "… and a" "Unfinished: 2 Waits for go started"
+keys Escape
+keys q
+if tui_exit; then ok "q quits with the step undecided"; else fail "q quits with the step undecided" "" "$SCREEN"; fi
+expect_match "… the run not finished" "$SCREEN" "rbc: NOT FINISHED"
+after5=$(tail -n +"$((n5 + 1))" "$TMP/A/$c5/journal.jsonl")
+expect_nomatch "… nothing ran meanwhile (no step started after the resume)" "$after5" '"ev": ?"step_started"'
+expect_nomatch "… nothing was settled or decided" "$after5" '"step_finished"|unfinished at the resume|at the resume \(started'
+TUI_ENV="RBC_RUNS_DIR=$TMP/A" tui_start 140 30 resume --operator bob "$c5"
+expect_screen "the next resume asks about the same step" "Unfinished: 2 Waits for go started"
+keys d
+expect_screen "… where it is decided" "2 Waits for go: marked done by bob"
+keys q
+tui_exit
 c3=$(cut_run)
 run timeout 30 "$RBC" resume --batch --operator bob --unfinished done "$c3"
 expect_match "batch --unfinished done: marked done" "$OUT" '^SETTLED +two .*marked done'
@@ -230,6 +268,42 @@ run timeout 30 "$RBC" resume --batch --operator bob --unfinished skip "$c4"
 expect_match "batch --unfinished skip: skipped" "$OUT" '^SKIPPED +two .*skipped by bob at the resume'
 run timeout 30 "$RBC" resume --batch --unfinished later "$c4"
 expect_eq "--unfinished takes rerun, done or skip" "$RC $(printf '%s' "$ERR" | grep -c "not 'later'")" "64 1"
+
+# --- the database down during a takeover: one line, exit 69, nothing left here -----------------
+rm -f "$TMP/go"
+RBC_RUNS_DIR=$TMP/A "$RBC" run --batch --operator alice --db "$DB" "$TMP/ho.json" >/dev/null 2>&1 &
+bpid=$!
+ID6=$(newer_than "$ID4")
+poll "SELECT count(*) FROM rbc_events WHERE run = '$ID6' AND ev = 'step_started' AND step = 'ho/two'" 1 >/dev/null
+kill -9 "$bpid"; wait "$bpid" 2>/dev/null
+pg_stop
+run timeout 30 env RBC_RUNS_DIR="$TMP/E" "$RBC" resume --batch --operator bob --take-over --unfinished rerun --db "$DB" "$ID6"
+expect_eq "a takeover while the database is down: exit 69" "$RC" 69
+expect_eq "… said in one line" "$(printf '%s\n' "$ERR" | grep -c .)" 1
+expect_match "… naming the run, what it means and the database's why" "$ERR" \
+	"^rbc: resume: $ID6 is not on this machine and cannot be taken over now \\(nothing was written here\\): the database: .*refused"
+
+[ ! -e "$TMP/E/$ID6" ] && ok "… nothing of the run is written on this machine" || fail "… nothing of the run is written on this machine" "$(ls -laR "$TMP/E")"
+run timeout 30 env RBC_RUNS_DIR="$TMP/E" "$RBC" resume --batch --operator bob --db "$DB" "$ID6"
+expect_eq "… tried again while it is still down: the same (not a half-made run found here)" "$RC $(printf '%s\n' "$ERR" | grep -c .)" "69 1"
+pg_start || fail "PostgreSQL starts again" "$(tail -5 "$TMP/pg_ctl.log")"
+touch "$TMP/go"
+run timeout 30 env RBC_RUNS_DIR="$TMP/E" "$RBC" resume --batch --operator bob --take-over --unfinished rerun --db "$DB" "$ID6"
+expect_eq "the database back: the same takeover drives the run to its end" "$RC" 0
+expect_match "… rebuilt from the database" "$ERR" "$ID6 rebuilt from the database"
+expect_match "… step 2 run again" "$OUT" "^PASS +two +Waits for go"
+[ -z "$(sql "SELECT run FROM rbc_leases WHERE run = '$ID6'")" ] && ok "… and its lease let go at the end" || fail "… and its lease let go at the end" "$(sql "SELECT * FROM rbc_leases WHERE run = '$ID6'")"
+
+# The run rebuilt, and the lease not claimed (a role that may only read):
+# the rebuilt directory goes too.
+SUPER="postgresql://postgres@127.0.0.1:$PGPORT/rbc_test"
+psql -X -q -v ON_ERROR_STOP=1 "$SUPER" -c "CREATE ROLE dave LOGIN; GRANT USAGE ON SCHEMA public TO dave;
+	GRANT SELECT ON rbc_runs, rbc_events, rbc_leases TO dave;" >/dev/null 2>&1
+run timeout 30 env RBC_RUNS_DIR="$TMP/F" "$RBC" resume --batch --operator bob --take-over --unfinished rerun \
+	--db "postgresql://dave@127.0.0.1:$PGPORT/rbc_test" "$ID6"
+expect_eq "rebuilt, then the lease refused: exit 69" "$RC" 69
+expect_match "… saying why" "$ERR" "rbc: resume: the database: .*permission denied"
+[ ! -e "$TMP/F/$ID6" ] && ok "… and the rebuilt directory is removed" || fail "… and the rebuilt directory is removed" "$(ls -laR "$TMP/F")"
 
 # --- hostile text from the database, sanitized on the new driver's screen ------------------------
 rm -rf "${TMP:?}/A/$ID"

@@ -7,7 +7,8 @@
 # from which host. Rows forged straight into rbc_commands (an unknown step,
 # escapes, an answer out of range, a huge value, an approval in the
 # driver's own name) are refused and journaled, the driver's screen free of
-# raw escapes. A batch driver with --wait-for-joiners takes an answer.
+# raw escapes. A batch driver with --wait-for-joiners takes an answer, and
+# so does a batch resume taking the run over with --wait-for-joiners.
 . tests/lib.sh
 . tests/tui.sh
 S=$ROOT/tests/services
@@ -233,6 +234,35 @@ forge "$ID3" "'bob','$H','answer','size','4',NULL"
 wait "$bpid"
 expect_match "the batch driver took the joiner's answer" "$(cat "$TMP/batch.out")" "COMMAND   bob@$H answered 1: 4"
 expect_match "… and finished" "$(cat "$TMP/batch.out")" "rc=0"
+
+# --- a batch resume that takes the run over waits for a joiner too ------------------------
+cat >"$TMP/rj.json" <<'JSON'
+{ "runbook": "rj", "title": "Resumed and joined", "steps": [
+    { "id": "one", "title": "Waits for go", "run": "while [ ! -e \"$GO\" ]; do sleep 0.05; done" },
+    { "id": "two", "title": "Sign off", "manual": "Sign it off." },
+    { "id": "three", "title": "After", "run": "true" } ] }
+JSON
+( RBC_RUNS_DIR=$TMP/rj1 GO=$TMP/rj.go exec "$RBC" run --batch --operator alice --db "$DB" "$TMP/rj.json" >/dev/null 2>&1 ) &
+jpid=$!
+for i in $(seq 200); do IDR=$(ls "$TMP/rj1" 2>/dev/null); [ -n "$IDR" ] &&
+	[ "$(sql "SELECT count(*) FROM rbc_events WHERE run = '$IDR' AND ev = 'step_started' AND step = 'rj/one'")" = 1 ] && break; sleep 0.05; done
+kill -KILL "$jpid"; wait "$jpid" 2>/dev/null
+touch "$TMP/rj.go"
+( RBC_RUNS_DIR=$TMP/rj2 GO=$TMP/rj.go "$RBC" resume --batch --wait-for-joiners --take-over --unfinished rerun --operator carol \
+	--db "$DB" "$IDR" >"$TMP/rj.out" 2>&1; echo "rc=$?" >>"$TMP/rj.out" ) &
+rjpid=$!
+tui_start 120 30 join "$IDR" --db "$DB" --operator bob
+expect_screen "rbc resume --batch --wait-for-joiners (a takeover): the manual step waits for the joiner" "◆ 2 Sign off"
+keys Down
+keys Down
+keys Space
+wait "$rjpid"
+expect_match "… the joiner's answer is the resumed driver's to apply" "$(cat "$TMP/rj.out")" "COMMAND   bob@$H answered 2: done"
+expect_match "… and the run ends passed" "$(cat "$TMP/rj.out")" "rc=0"
+expect_match "… the step taken over ran again first" "$(cat "$TMP/rj.out")" "PASS +one +Waits for go"
+expect_screen "the joiner sees the end" "■ finished PASS"
+keys q
+tui_exit
 
 # --- what only the driver answers: a confirmation, a secret ------------------------------
 ( RBC_RUNS_DIR=$TMP/only exec "$RBC" run --batch --wait-for-joiners --operator alice --db "$DB" \

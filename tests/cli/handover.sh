@@ -56,7 +56,7 @@ driver() {
 cat >"$TMP/ho.json" <<'JSON'
 { "runbook": "ho", "title": "Handover", "steps": [
     { "id": "one", "title": "First", "run": "echo one" },
-    { "id": "two", "title": "Waits for go", "run": "while [ ! -e \"$GO\" ]; do sleep 0.05; done; echo two" },
+    { "id": "two", "title": "Waits for go", "run": "while [ ! -e \"$GO\" ] && kill -0 $PPID 2>/dev/null; do sleep 0.05; done; echo two" },
     { "id": "three", "title": "Third", "run": "echo three" } ] }
 JSON
 # the run started last, as the database has it

@@ -238,7 +238,7 @@ expect_match "… and finished" "$(cat "$TMP/batch.out")" "rc=0"
 # --- a batch resume that takes the run over waits for a joiner too ------------------------
 cat >"$TMP/rj.json" <<'JSON'
 { "runbook": "rj", "title": "Resumed and joined", "steps": [
-    { "id": "one", "title": "Waits for go", "run": "while [ ! -e \"$GO\" ]; do sleep 0.05; done" },
+    { "id": "one", "title": "Waits for go", "run": "while [ ! -e \"$GO\" ] && kill -0 $PPID 2>/dev/null; do sleep 0.05; done" },
     { "id": "two", "title": "Sign off", "manual": "Sign it off." },
     { "id": "three", "title": "After", "run": "true" } ] }
 JSON

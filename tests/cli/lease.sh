@@ -25,7 +25,7 @@ wait_for() { local i got; for i in $(seq 100); do got=$(sql "$1"); [ "$got" = "$
 
 cat >"$TMP/slow.json" <<'JSON'
 { "runbook": "slow", "title": "Slow", "steps": [
-    { "id": "wait", "title": "Waits for a file", "run": "while [ ! -e \"$GO\" ]; do sleep 0.05; done" } ] }
+    { "id": "wait", "title": "Waits for a file", "run": "while [ ! -e \"$GO\" ] && kill -0 $PPID 2>/dev/null; do sleep 0.05; done" } ] }
 JSON
 
 # --- claimed, renewed, released ----------------------------------------------------------

@@ -2,9 +2,7 @@
  * journal.c — the run's journal (see journal.h, docs/journal.md).
  *
  * `pending` collects the lines of events as they come; when no write is
- * under way it becomes `writing` once the loop has done what it was doing
- * (a uv_idle: the lines one callback journals, a step's end and the next
- * step's start, go together), and a uv_work appends it whole and
+ * under way it becomes `writing`, and a uv_work appends it whole and
  * fdatasyncs the file (lines that come meanwhile wait for the next one:
  * group commit). A line is in the record once that sync has returned:
  * then the engine may start the steps whose start it held (write-ahead:
@@ -63,7 +61,6 @@ struct journal {
 	uint64_t writing_last;   /* the last line in `writing` */
 	bool in_flight;          /* the write-and-sync work */
 	uv_work_t work;
-	uv_idle_t *soon;         /* starts the work once this turn of the loop is done */
 	int werr;                /* the worker's errno … */
 	bool wsync;              /* … of its sync (else of its write) */
 	bool wcut;               /* … and whether what it left was cut off */
@@ -652,33 +649,6 @@ static void kick(struct journal *j)
 	}
 }
 
-/* This turn of the loop is done: what it journaled is written together. */
-static void soon_cb(uv_idle_t *h)
-{
-	uv_idle_stop(h);
-	if (h->data)
-		kick(h->data);
-}
-
-/* Writes pending once the loop has finished what it is doing now, so
-   that the lines of one callback share a sync; at once without a handle. */
-static void kick_soon(struct journal *j)
-{
-	if (j->in_flight) /* after_work_cb takes pending when the sync is done */
-		return;
-	if (!j->soon) {
-		j->soon = xmalloc(sizeof *j->soon);
-		if (uv_idle_init(j->loop, j->soon) != 0) {
-			free(j->soon);
-			j->soon = NULL;
-			kick(j);
-			return;
-		}
-		j->soon->data = j;
-	}
-	uv_idle_start(j->soon, soon_cb);
-}
-
 void journal_on_event(void *ud, const struct eng_event *ev)
 {
 	struct journal *j = ud;
@@ -701,7 +671,7 @@ void journal_on_event(void *ud, const struct eng_event *ev)
 	sb_add(&j->pending, line, n);
 	free(line);
 	hold(j, ev, j->seq);
-	kick_soon(j);
+	kick(j);
 }
 
 uint64_t journal_mark(void *ud)
@@ -898,21 +868,10 @@ const char *journal_error(const struct journal *j)
 	return j ? j->error : NULL;
 }
 
-/* The idle handle's memory, once libuv has closed it. */
-static void soon_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
 void journal_free(struct journal *j)
 {
 	if (!j)
 		return;
-	if (j->soon) {
-		uv_idle_stop(j->soon);
-		j->soon->data = NULL;
-		uv_close((uv_handle_t *)j->soon, soon_closed);
-	}
 	for (size_t i = j->held_head; i < j->nheld; i++)
 		held_free(&j->held[i]);
 	free(j->held);

@@ -9,31 +9,18 @@
 # (Esc on the question decides nothing). A takeover while the database is
 # down says so in one line (69) and leaves nothing behind.
 . tests/lib.sh
+. tests/pg.sh
 . tests/tui.sh
-S=$ROOT/tests/services
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-handover.XXXXXX")
 DN=0
 DSOCK=$TMP/driver.0.sock
 drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
-trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
+trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; pg_end; rm -rf "$TMP"' EXIT
 export RBC_LEASE_INTERVAL_MS=200
-if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
-	fail "PostgreSQL starts" "$(tail -20 "$TMP/start.out")"
-	t_done
-fi
-# shellcheck disable=SC1091
-. "$DIR/env"
-DB="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
+pg_begin handover
 HOST=$(hostname)
-sql() { psql -X -q -At "$DB" -c "$1" 2>&1; }
 # poll SQL WANT: polls (10 s at most) until SQL gives WANT; echoes what it gave last.
 poll() { local i got; for i in $(seq 200); do got=$(sql "$1"); [ "$got" = "$2" ] && break; sleep 0.05; done; printf '%s' "$got"; }
 dscreen() { drv capture-pane -p -t d 2>/dev/null; }
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-as_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
-pg_stop() { as_pg "$PGBIN/pg_ctl" stop -D "$DIR/pg" -m fast -w >>"$TMP/pg_ctl.log" 2>&1; }
-pg_start() { as_pg "$PGBIN/pg_ctl" start -D "$DIR/pg" -l "$DIR/postgres.log" -W -o "-p $PGPORT" >>"$TMP/pg_ctl.log" 2>&1
-	local i; for i in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && return 0; sleep 0.1; done; return 1; }
 dwait() {
 	local deadline=$((SECONDS + TUI_TIMEOUT))
 	while :; do

@@ -6,24 +6,11 @@
 # a database down for the whole run leaves the run alone and rbc history
 # push stores it later; a resumed run's database record is complete.
 . tests/lib.sh
-S=$ROOT/tests/services
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-history.XXXXXX")
-trap '"$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
+. tests/pg.sh
+trap 'pg_end; rm -rf "$TMP"' EXIT
 export RBC_RUNS_DIR=$TMP/runs
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
-if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
-	fail "PostgreSQL starts" "$(tail -20 "$TMP/start.out")"
-	t_done
-fi
-# shellcheck disable=SC1091
-. "$DIR/env"
-DB="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
-sql() { psql -X -q -At "$DB" -c "$1" 2>&1; }
-as_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
-pg_stop() { as_pg "$PGBIN/pg_ctl" stop -D "$DIR/pg" -m fast -w >>"$TMP/pg_ctl.log" 2>&1; }
-pg_start() { as_pg "$PGBIN/pg_ctl" start -D "$DIR/pg" -l "$DIR/postgres.log" -W -o "-p $PGPORT" >>"$TMP/pg_ctl.log" 2>&1
-	local i; for i in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && return 0; sleep 0.1; done; return 1; }
+pg_begin history
 run_dir() { printf '%s\n' "$1" | sed -n 's/^run: [^ ]* (\(.*\))$/\1/p'; }
 lines() { wc -l <"$1"; }
 secret="pg-secret-$RANDOM$RANDOM"

@@ -10,20 +10,12 @@
 # raw escapes. A batch driver with --wait-for-joiners takes an answer, and
 # so does a batch resume taking the run over with --wait-for-joiners.
 . tests/lib.sh
+. tests/pg.sh
 . tests/tui.sh
-S=$ROOT/tests/services
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-join.XXXXXX")
 DSOCK=$TMP/driver.sock
 drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
-trap 'tmux -S "$TMP/driver.sock" kill-server >/dev/null 2>&1; drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
-if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
-	fail "PostgreSQL starts" "$(tail -20 "$TMP/start.out")"
-	t_done
-fi
-# shellcheck disable=SC1091
-. "$DIR/env"
-DB="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
-sql() { psql -X -q -At "$DB" -c "$1" 2>&1; }
+trap 'tmux -S "$TMP/driver.sock" kill-server >/dev/null 2>&1; drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; pg_end; rm -rf "$TMP"' EXIT
+pg_begin join
 dscreen() { drv capture-pane -p -t d 2>/dev/null; }
 dwait() {
 	local deadline=$((SECONDS + TUI_TIMEOUT))

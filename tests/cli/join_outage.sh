@@ -5,26 +5,13 @@
 # the driver, which applies it. Quitting with y says on stderr what was
 # dropped (kind and step), and none of it reaches the database afterwards.
 . tests/lib.sh
+. tests/pg.sh
 . tests/tui.sh
-S=$ROOT/tests/services
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-joinout.XXXXXX")
 DSOCK=$TMP/driver.sock
 drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
-trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
-if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
-	fail "PostgreSQL starts" "$(tail -20 "$TMP/start.out")"
-	t_done
-fi
-# shellcheck disable=SC1091
-. "$DIR/env"
-DB="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
+trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; pg_end; rm -rf "$TMP"' EXIT
+pg_begin joinout
 H=$(hostname)
-sql() { psql -X -q -At "$DB" -c "$1" 2>&1; }
-as_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
-pg_stop() { as_pg "$PGBIN/pg_ctl" stop -D "$DIR/pg" -m fast -w >>"$TMP/pg_ctl.log" 2>&1; }
-pg_start() { as_pg "$PGBIN/pg_ctl" start -D "$DIR/pg" -l "$DIR/postgres.log" -W -o "-p $PGPORT" >>"$TMP/pg_ctl.log" 2>&1
-	local i; for i in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PGPORT" && return 0; sleep 0.1; done; return 1; }
 dscreen() { drv capture-pane -p -t d 2>/dev/null; }
 dwait() {
 	local deadline=$((SECONDS + TUI_TIMEOUT))

@@ -8,20 +8,12 @@
 # joiner's next answers are the new driver's to apply, and the database's
 # record is one run with contiguous seqs.
 . tests/lib.sh
-S=$ROOT/tests/services
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-team.XXXXXX")
-trap 'for c in A F J B; do tmux -S "$TMP/$c.sock" kill-server >/dev/null 2>&1; done; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
+. tests/pg.sh
+trap 'for c in A F J B; do tmux -S "$TMP/$c.sock" kill-server >/dev/null 2>&1; done; pg_end; rm -rf "$TMP"' EXIT
 command -v tmux >/dev/null 2>&1 || { fail "tmux is installed" "make deps installs it"; t_done; }
-if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
-	fail "PostgreSQL starts" "$(tail -20 "$TMP/start.out")"
-	t_done
-fi
-# shellcheck disable=SC1091
-. "$DIR/env"
-DB="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
+pg_begin team
 H=$(hostname)
 T=${TUI_TIMEOUT:-20}
-sql() { psql -X -q -At "$DB" -c "$1" 2>&1; }
 
 # con NAME ARGS...: rbc ARGS in console NAME (its own tmux server), on the
 # runs directory $TMP/NAME: a machine of its own.

@@ -7,19 +7,11 @@
 # is named and the export says it is incomplete; an output kept only by the
 # driver is said absent where it would be; the temporary directory is gone.
 . tests/lib.sh
-S=$ROOT/tests/services
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-team-export.XXXXXX")
-trap '"$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
+. tests/pg.sh
+trap 'pg_end; rm -rf "$TMP"' EXIT
 export RBC_RUNS_DIR=$TMP/runs
 
-if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
-	fail "PostgreSQL starts" "$(tail -20 "$TMP/start.out")"
-	t_done
-fi
-# shellcheck disable=SC1091
-. "$DIR/env"
-DB="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
-sql() { psql -X -q -At "$DB" -c "$1" 2>&1; }
+pg_begin team-export
 run_dir() { printf '%s\n' "$1" | sed -n 's/^run: [^ ]* (\(.*\))$/\1/p'; }
 
 cat >"$TMP/short.json" <<'JSON'

@@ -5,19 +5,12 @@
 # role runs with --db (history and lease) on tables made by their owner;
 # the joining role joins a run (rbc join) and answers its manual step.
 . tests/lib.sh
+. tests/pg.sh
 . tests/tui.sh
-S=$ROOT/tests/services
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rbc-team-roles.XXXXXX")
-trap 'tmx kill-server >/dev/null 2>&1; "$S/stop" "$DIR" >/dev/null 2>&1; rm -rf "$DIR" "$TMP"' EXIT
+trap 'tmx kill-server >/dev/null 2>&1; pg_end; rm -rf "$TMP"' EXIT
 export RBC_RUNS_DIR=$TMP/runs
 
-if ! "$S/start" "$DIR" postgres >"$TMP/start.out" 2>&1; then
-	fail "PostgreSQL starts" "$(tail -20 "$TMP/start.out")"
-	t_done
-fi
-# shellcheck disable=SC1091
-. "$DIR/env"
-DB="postgresql://rbc@127.0.0.1:$PGPORT/rbc_test"
+pg_begin team-roles
 SUPER="postgresql://postgres@127.0.0.1:$PGPORT/rbc_test"
 # doc_sql NAME: the SQL block of docs/team.md under <!-- sql: NAME -->.
 doc_sql() { awk -v want="<!-- sql: $1 -->" '$0 == want {f=1; next} f && /^```sql/ {g=1; next} g && /^```/ {exit} g' "$ROOT/docs/team.md"; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # rbc check scales: 10,000 steps check in well under a second, and 100,000
 # steps take at most 12 times as long as 10,000 (tests/bench/check: generated
-# runbooks, best of three runs each). No other timing is judged: the machines
+# runbooks, best of five runs each). No other timing is judged: the machines
 # are noisy. A run over the limits is measured once more before it fails, so
 # one disturbed run does not fail the suite, while a real slowdown still does.
 . tests/lib.sh

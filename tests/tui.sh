@@ -89,3 +89,19 @@ tui_exit() {
 	TUI_RC=""
 	return 1
 }
+
+# A second console beside the one above, on a tmux server of its own (the
+# driver's, in the tests of following and joining): drv TMUX-ARGS… talks to
+# it, dscreen prints its screen, dwait TEXT waits (TUI_TIMEOUT) until it
+# shows TEXT. Set DSOCK to start another server.
+DSOCK=$TMP/driver.sock
+drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
+dscreen() { drv capture-pane -p -t d 2>/dev/null; }
+dwait() {
+	local deadline=$((SECONDS + TUI_TIMEOUT))
+	while :; do
+		case $(dscreen) in *"$1"*) return 0 ;; esac
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.02
+	done
+}

@@ -10,19 +10,7 @@
 . tests/tui.sh
 F=$ROOT/tests/fixtures/follow/slow.json
 export RBC_RUNS_DIR=$TMP/runs
-DSOCK=$TMP/driver.sock
-drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
 trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; rm -rf "$TMP"' EXIT
-dscreen() { drv capture-pane -p -t d 2>/dev/null; }
-# dwait TEXT: the driver's screen shows TEXT.
-dwait() {
-	local deadline=$((SECONDS + TUI_TIMEOUT))
-	while :; do
-		case $(dscreen) in *"$1"*) return 0 ;; esac
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.02
-	done
-}
 
 # --- a run in progress ------------------------------------------------------------
 drv new-session -d -x 120 -y 30 -s d \

@@ -7,19 +7,8 @@
 . tests/lib.sh
 . tests/pg.sh
 . tests/tui.sh
-DSOCK=$TMP/driver.sock
-drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
 trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; pg_end; rm -rf "$TMP"' EXIT
 pg_begin follow
-dscreen() { drv capture-pane -p -t d 2>/dev/null; }
-dwait() {
-	local deadline=$((SECONDS + TUI_TIMEOUT))
-	while :; do
-		case $(dscreen) in *"$1"*) return 0 ;; esac
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.02
-	done
-}
 
 # --- the history's insert notifies ----------------------------------------------
 cat >"$TMP/one.json" <<'JSON'

@@ -13,22 +13,12 @@
 . tests/tui.sh
 DN=0
 DSOCK=$TMP/driver.0.sock
-drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
 trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; pg_end; rm -rf "$TMP"' EXIT
 export RBC_LEASE_INTERVAL_MS=200
 pg_begin handover
 HOST=$(hostname)
 # poll SQL WANT: polls (10 s at most) until SQL gives WANT; echoes what it gave last.
 poll() { local i got; for i in $(seq 200); do got=$(sql "$1"); [ "$got" = "$2" ] && break; sleep 0.05; done; printf '%s' "$got"; }
-dscreen() { drv capture-pane -p -t d 2>/dev/null; }
-dwait() {
-	local deadline=$((SECONDS + TUI_TIMEOUT))
-	while :; do
-		case $(dscreen) in *"$1"*) return 0 ;; esac
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.02
-	done
-}
 # driver ARGS...: rbc ARGS in the driver's console (machine A's runs directory).
 driver() {
 	drv kill-server >/dev/null 2>&1

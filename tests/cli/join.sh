@@ -12,19 +12,8 @@
 . tests/lib.sh
 . tests/pg.sh
 . tests/tui.sh
-DSOCK=$TMP/driver.sock
-drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
 trap 'tmux -S "$TMP/driver.sock" kill-server >/dev/null 2>&1; drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; pg_end; rm -rf "$TMP"' EXIT
 pg_begin join
-dscreen() { drv capture-pane -p -t d 2>/dev/null; }
-dwait() {
-	local deadline=$((SECONDS + TUI_TIMEOUT))
-	while :; do
-		case $(dscreen) in *"$1"*) return 0 ;; esac
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.02
-	done
-}
 # forge RUN 'operator','host','kind','step','value','note': a row as psql makes it.
 forge() { sql "WITH c AS (INSERT INTO rbc_commands (run, operator, host, kind, step, value, note)
 	VALUES ('$1', $2) RETURNING run) SELECT pg_notify('rbc_commands', run) FROM c" >/dev/null; }

@@ -7,20 +7,9 @@
 . tests/lib.sh
 . tests/pg.sh
 . tests/tui.sh
-DSOCK=$TMP/driver.sock
-drv() { tmux -S "$DSOCK" -f /dev/null "$@"; }
 trap 'drv kill-server >/dev/null 2>&1; tmx kill-server >/dev/null 2>&1; pg_end; rm -rf "$TMP"' EXIT
 pg_begin joinout
 H=$(hostname)
-dscreen() { drv capture-pane -p -t d 2>/dev/null; }
-dwait() {
-	local deadline=$((SECONDS + TUI_TIMEOUT))
-	while :; do
-		case $(dscreen) in *"$1"*) return 0 ;; esac
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.02
-	done
-}
 cat >"$TMP/two.json" <<'JSON'
 { "runbook": "two", "title": "Two checks", "steps": [
     { "id": "one", "title": "First look", "manual": "Look." },

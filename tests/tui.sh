@@ -39,14 +39,32 @@ keys() { tmx send-keys -t t "$@" 2>/dev/null; }
 # type TEXT: literal text.
 type_text() { tmx send-keys -t t -l "$1" 2>/dev/null; }
 
+# settle TEST ARG: $SCREEN, just matched, taken again until two captures in
+# a row agree (half a second at most), as long as TEST ARG still holds for
+# the new one: a frame reaches tmux in pieces, and the text looked for can
+# be in its first piece (the header) before the rest (the tree) has come.
+settle() {
+	local i now
+	for i in $(seq 25); do
+		now=$(screen)
+		[ "$now" = "$SCREEN" ] && return 0
+		"$1" "$now" "$2" || return 0 # gone again: the screen that had it stays
+		SCREEN=$now
+		sleep 0.02
+	done
+}
+has_text() { case $1 in *"$2"*) return 0 ;; esac; return 1; }
+has_re() { printf '%s\n' "$1" | grep -Eq -- "$2"; }
+
 # wait_for TEXT [SECONDS]: polls the screen until it contains TEXT (fixed
-# string); the screen is in $SCREEN afterwards. False on timeout.
+# string); the screen, once settled, is in $SCREEN afterwards. False on
+# timeout.
 wait_for() {
 	local text=$1 secs=${2:-$TUI_TIMEOUT}
 	local deadline=$((SECONDS + secs))
 	while :; do
 		SCREEN=$(screen)
-		case $SCREEN in *"$text"*) return 0 ;; esac
+		case $SCREEN in *"$text"*) settle has_text "$text"; return 0 ;; esac
 		[ $SECONDS -lt $deadline ] || return 1
 		sleep 0.02
 	done
@@ -58,7 +76,7 @@ wait_re() {
 	local deadline=$((SECONDS + secs))
 	while :; do
 		SCREEN=$(screen)
-		printf '%s\n' "$SCREEN" | grep -Eq -- "$re" && return 0
+		printf '%s\n' "$SCREEN" | grep -Eq -- "$re" && { settle has_re "$re"; return 0; }
 		[ $SECONDS -lt $deadline ] || return 1
 		sleep 0.02
 	done

@@ -97,6 +97,9 @@ bool fd_write_all(int fd, const void *s, size_t n, int *err);
 
 /* A copy of s with every from replaced by to (a new string). */
 char *str_replace(const char *s, const char *from, const char *to);
+/* A copy of s on one line: each ASCII control character as mark, no
+   trailing blank (a new string). */
+char *str_one_line(const char *s, char mark);
 
 /* ms since the epoch as "2026-12-04T01:52:40.366Z" (UTC; buf of 32 or more). */
 void iso_ms_format(char *buf, size_t n, int64_t ms);

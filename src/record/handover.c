@@ -36,20 +36,6 @@ char *handover_holder(const char *operator)
 	return clean_who;
 }
 
-/* text on one line, control characters as '?' (a new string): what the
-   database says is data (docs/team.md). */
-static char *clean(const char *text)
-{
-	char *s = xstrdup(text ? text : "");
-	for (char *c = s; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	size_t n = strlen(s);
-	while (n && s[n - 1] == ' ')
-		s[--n] = '\0';
-	return s;
-}
-
 /* The claim, in one statement: the row as it was, and whether it is ours
    now. $5: --take-over. A lease alive and another's stays theirs. */
 static const char claim_sql[] =
@@ -98,7 +84,7 @@ int handover_claim(const char *url, const char *run, const char *holder, bool ta
 	} else {
 		bool ours = strcmp(PQgetvalue(r, 0, 0), "1") == 0;
 		bool had = !PQgetisnull(r, 0, 1);
-		char *who = clean(PQgetvalue(r, 0, 1));
+		char *who = str_one_line(PQgetvalue(r, 0, 1), '?'); /* the database's text is data */
 		bool same = had && strcmp(PQgetvalue(r, 0, 1), holder) == 0 && strcmp(PQgetvalue(r, 0, 2), pid) == 0;
 		bool alive = had && strcmp(PQgetvalue(r, 0, 5), "t") == 0;
 		if (!ours) {

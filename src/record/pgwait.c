@@ -283,14 +283,7 @@ const char *pgwait_poll_error(PGconn *pg, int status)
 /* libpq's message on one line (pgwait.h). */
 char *pgwait_one_line(const char *msg)
 {
-	char *s = xstrdup(msg && *msg ? msg : "unknown error");
-	for (char *c = s; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = ' ';
-	size_t n = strlen(s);
-	while (n && s[n - 1] == ' ')
-		s[--n] = '\0';
-	return s;
+	return str_one_line(msg && *msg ? msg : "unknown error", ' ');
 }
 
 /* A blocking connection before any loop runs (pgwait.h). */

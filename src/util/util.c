@@ -374,6 +374,18 @@ int64_t iso_ms_parse(const char *s)
 	return ms;
 }
 
+char *str_one_line(const char *s, char mark)
+{
+	char *t = xstrdup(s);
+	for (char *c = t; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = mark;
+	size_t n = strlen(t);
+	while (n && t[n - 1] == ' ')
+		t[--n] = '\0';
+	return t;
+}
+
 char *str_replace(const char *s, const char *from, const char *to)
 {
 	size_t fl = strlen(from);

@@ -183,7 +183,7 @@ static void test_strmap(void **state)
 	assert_null(strmap_get(&m, "rb/step-1"));
 }
 
-/* str_replace and the ISO times of the journal, both ways. */
+/* str_replace, str_one_line and the ISO times of the journal, both ways. */
 static void test_replace_and_times(void **state)
 {
 	(void)state;
@@ -195,6 +195,12 @@ static void test_replace_and_times(void **state)
 	free(r);
 	r = str_replace("same", "", "x");
 	assert_string_equal(r, "same");
+	free(r);
+	r = str_one_line("FATAL:  no\nsuch role\t \n", ' '); /* libpq's words */
+	assert_string_equal(r, "FATAL:  no such role");
+	free(r);
+	r = str_one_line("bob\x1b[2J@host\x7f ", '?'); /* a name from a row, marked */
+	assert_string_equal(r, "bob?[2J@host?");
 	free(r);
 	char buf[40];
 	iso_ms_format(buf, sizeof buf, 1764813160366);
